@@ -1,0 +1,57 @@
+// What the actors need from an inference backend. Adapters (Ollama, OpenAI
+// chat) implement it; the response actor never sees a wire format.
+#pragma once
+
+#include "events/errc.hpp"
+#include "events/event.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace riposte::actors {
+
+// A normalized generation request: Responses-shaped items in, so each
+// adapter owns the whole mapping to its wire format.
+struct generation_request {
+  std::string response_id;
+  std::string model;
+  nlohmann::json instructions;                      // string, or null
+  nlohmann::json items = nlohmann::json::array();   // the whole context, oldest first
+  nlohmann::json params = nlohmann::json::object(); // temperature, top_p, text, reasoning, tools...
+};
+
+// Domain events translated from the backend's reply, in order. The last
+// update of a generation has `finished` set and ends with a terminal event
+// (completed, incomplete or failed), unless the generation was cancelled.
+struct generation_update {
+  std::vector<events::event> events;
+  bool finished = false;
+};
+
+using update_sink = std::function<void(generation_update)>;
+
+struct model_info {
+  std::string id;
+  std::int64_t created = 0;
+  std::vector<std::string> capabilities;
+  std::int64_t context_length = 0;
+};
+
+class backend {
+public:
+  virtual ~backend() = default;
+  // Starts a generation; `sink` is called from the backend's own thread.
+  // Returns an id for cancel(). Thread-safe.
+  virtual std::uint64_t generate(generation_request req, update_sink sink) = 0;
+  // Aborts the backend request (its connection is closed). The sink then gets
+  // one last update with `finished` and no terminal event.
+  virtual void cancel(std::uint64_t id) = 0;
+  // The models the backend serves.
+  virtual void list_models(std::function<void(events::result<std::vector<model_info>>)> done) = 0;
+};
+
+} // namespace riposte::actors

@@ -1,0 +1,100 @@
+// The actors' protocol in one place: atoms, commands and replies, one line
+// each. Replies to HTTP travel as `reply_to` callbacks, so no actor knows HTTP.
+#pragma once
+
+#include "actors/backend.hpp"
+#include "events/envelope.hpp"
+#include "events/errc.hpp"
+#include "events/event_log.hpp"
+#include "projections/response_view.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace riposte::actors {
+
+// Completes one client request with a JSON body or an error; any thread.
+struct reply_to {
+  std::shared_ptr<std::function<void(events::result<nlohmann::json>)>> fn;
+  void operator()(events::result<nlohmann::json> r) const {
+    if (fn && *fn)
+      (*fn)(std::move(r));
+  }
+};
+
+// POST /v1/responses, validated and normalized by http/.
+struct create_command {
+  std::string response_id;
+  std::string tenant;
+  std::string model;
+  nlohmann::json params = nlohmann::json::object(); // rendered back in the Response
+  nlohmann::json input = nlohmann::json::array();   // input items, each with an id
+  // Sampling values the client set itself; the rest stay the model's defaults.
+  nlohmann::json sampling = nlohmann::json::object();
+  std::string previous_response_id;
+  bool store = true;
+  std::string idempotency_key;
+  std::string request_hash;
+};
+
+// GET /v1/responses/{id}/input_items paging.
+struct list_query {
+  std::int64_t limit = 20;
+  bool ascending = false;
+  std::string after;
+  std::string before;
+};
+
+// A parent's conversation for a follow-up: every item so far, and the depth.
+struct context_reply {
+  events::result<nlohmann::json> items = nlohmann::json::array();
+  std::int64_t depth = 0;
+};
+
+// The result of a store job, posted back to the actor that asked.
+struct append_done {
+  events::result<std::vector<events::envelope>> stored = std::vector<events::envelope>{};
+};
+
+// A response rebuilt from its snapshot and the events after it.
+struct load_done {
+  events::result<projections::response_state> state = projections::response_state{};
+  nlohmann::json context = nlohmann::json::array(); // every item up to and including this one
+  std::int64_t depth = 0;
+};
+
+using create_atom = caf::atom_constant<caf::atom("create")>;       // registry: new response
+using fetch_atom = caf::atom_constant<caf::atom("fetch")>;         // GET a response
+using remove_atom = caf::atom_constant<caf::atom("remove")>;       // DELETE a response
+using items_atom = caf::atom_constant<caf::atom("items")>;         // GET input_items
+using cancel_atom = caf::atom_constant<caf::atom("cancel")>;       // cancel a response / generation
+using context_atom = caf::atom_constant<caf::atom("context")>;     // parent context for a child
+using update_atom = caf::atom_constant<caf::atom("update")>;       // backend events arrived
+using appended_atom = caf::atom_constant<caf::atom("appended")>;   // a store append returned
+using loaded_atom = caf::atom_constant<caf::atom("loaded")>;       // a rebuild read returned
+using passivate_atom = caf::atom_constant<caf::atom("passivate")>; // idle actor asks to stop
+using generate_atom = caf::atom_constant<caf::atom("generate")>;   // backend pool: start
+using finished_atom = caf::atom_constant<caf::atom("finished")>;   // backend pool: slot free
+using models_atom = caf::atom_constant<caf::atom("models")>;       // backend pool: model list
+using model_atom = caf::atom_constant<caf::atom("model")>;         // backend pool: one model
+
+} // namespace riposte::actors
+
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_to)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::create_command)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::list_query)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::context_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::append_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::load_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::generation_request)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::generation_update)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::model_info)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<riposte::actors::model_info>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::events::result<nlohmann::json>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::events::result<std::vector<riposte::actors::model_info>>)

@@ -1,0 +1,574 @@
+// The response actor. Write path: decide, append with the expected version
+// (on the store executor), apply, then reply and publish. While an append is
+// in flight, new backend events wait and go out together (group commit).
+#include "actors/response_actor.hpp"
+
+#include "actors/messages.hpp"
+#include "events/event.hpp"
+#include "events/ids.hpp"
+
+namespace riposte::actors {
+
+namespace {
+
+namespace ev = events;
+using json = nlohmann::json;
+using ev::riposte_errc;
+
+struct response_data {
+  std::shared_ptr<const services> svc;
+  caf::actor registry;
+  std::string id;
+  ev::event_log* log = nullptr;
+  std::shared_ptr<ev::event_log> private_log; // `store: false`: dropped with the actor
+  projections::response_state view;
+  create_command cmd;
+  json parent_context = json::array();
+  std::int64_t depth = 0;
+  json context; // every item up to this response's output, once terminal
+  std::vector<ev::event> pending;
+  bool in_flight = false;
+  bool broken = false; // an append failed: the actor answers from what it has
+  std::vector<reply_to> waiters;
+  std::vector<reply_to> delete_waiters;
+  std::uint64_t ticket = 0;
+  bool generating = false;
+  std::uint64_t handled = 0; // registry-forwarded messages handled so far
+  std::uint64_t epoch = 0;   // bumps on activity; a stale passivation tick is ignored
+};
+
+using response_actor = caf::stateful_actor<response_data>;
+
+ev::error_info not_found(const std::string& id, std::string param = {}) {
+  return ev::make_error(riposte_errc::not_found, "No response found with id '" + id + "'.",
+                        std::move(param));
+}
+
+bool visible_to(const response_data& st, const std::string& tenant) {
+  return st.view.exists() && !st.view.deleted && st.view.tenant == tenant &&
+         st.view.params.value("store", true);
+}
+
+bool idle(const response_data& st) {
+  return !st.in_flight && !st.generating && st.pending.empty() && st.waiters.empty() &&
+         st.delete_waiters.empty() && (!st.view.exists() || st.view.terminal() || st.broken);
+}
+
+void schedule_passivation(response_actor* self, std::chrono::milliseconds after) {
+  auto epoch = ++self->state.epoch;
+  self->delayed_send(self, after, passivate_atom::value, epoch);
+}
+
+// A failed response answers a blocking create with the error it ended with.
+ev::result<json> blocking_reply(const response_data& st) {
+  const auto& v = st.view;
+  if (v.status != "failed")
+    return projections::render(v);
+  auto code = v.error.value("code", "server_error");
+  auto message = v.error.value("message", "the response failed");
+  if (code == "backend_unavailable")
+    return ev::make_error(riposte_errc::backend_unavailable, message);
+  if (code == "backend_timeout")
+    return ev::make_error(riposte_errc::backend_timeout, message);
+  if (code == "model_not_found")
+    return ev::make_error(riposte_errc::invalid_request, message, "model");
+  return ev::make_error(riposte_errc::internal, message);
+}
+
+void fail_create(response_actor* self, const ev::error_info& err) {
+  auto& st = self->state;
+  for (auto& w : st.waiters)
+    w(err);
+  st.waiters.clear();
+  schedule_passivation(self, std::chrono::milliseconds(0));
+}
+
+void flush(response_actor* self);
+
+void answer_waiters(response_actor* self) {
+  auto& st = self->state;
+  auto reply = blocking_reply(st);
+  for (auto& w : st.waiters)
+    w(reply);
+  st.waiters.clear();
+  schedule_passivation(self, st.view.params.value("store", true) ? st.svc->cfg.passivate_after
+                                                                 : std::chrono::milliseconds(0));
+}
+
+// The response ended: write its snapshots (stored responses), then answer.
+void on_terminal(response_actor* self) {
+  auto& st = self->state;
+  st.context = projections::extend_context(st.parent_context, st.view);
+  if (!st.view.params.value("store", true)) {
+    answer_waiters(self);
+    return;
+  }
+  // Snapshots are a cache of the fold: the view for reads, the context for
+  // follow-ups (so a child costs one read at any chain depth).
+  auto log = st.log;
+  auto id = st.id;
+  auto version = static_cast<std::uint64_t>(st.view.version);
+  auto view = projections::to_snapshot(st.view);
+  auto ctx = json{{"depth", st.depth}, {"items", st.context}}.dump();
+  caf::actor me = self;
+  st.in_flight = true;
+  st.svc->executor->post([=] {
+    auto a = log->put_snapshot(ev::context_key(id), {version, ctx});
+    auto b = log->put_snapshot(ev::response_stream(id), {version, view});
+    ev::result<std::vector<ev::envelope>> r = std::vector<ev::envelope>{};
+    if (!a)
+      r = a.error();
+    else if (!b)
+      r = b.error();
+    caf::anon_send(me, appended_atom::value, append_done{std::move(r)}, true);
+  });
+}
+
+void apply_stored(response_actor* self, std::vector<ev::envelope>& stored) {
+  auto& st = self->state;
+  for (auto& env : stored) {
+    auto next = projections::apply(std::move(st.view), env);
+    if (!next) {
+      st.broken = true;
+      return;
+    }
+    st.view = std::move(*next);
+  }
+}
+
+void flush(response_actor* self) {
+  auto& st = self->state;
+  if (st.in_flight || st.pending.empty() || st.broken)
+    return;
+  std::vector<ev::new_event> batch;
+  auto now = now_micros();
+  batch.reserve(st.pending.size());
+  for (const auto& e : st.pending)
+    batch.push_back(
+        ev::make_new_event(e, st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant, now));
+  st.pending.clear();
+  st.in_flight = true;
+  auto log = st.log;
+  auto stream = ev::response_stream(st.id);
+  auto expected = st.view.version; // -1 (no_stream) for the first batch
+  caf::actor me = self;
+  st.svc->executor->post([=] {
+    caf::anon_send(me, appended_atom::value, append_done{log->append(stream, expected, batch)},
+                   false);
+  });
+}
+
+void enqueue(response_actor* self, std::vector<ev::event> evs) {
+  auto& st = self->state;
+  for (auto& e : evs)
+    st.pending.push_back(std::move(e));
+  flush(self);
+}
+
+void start_generation(response_actor* self) {
+  auto& st = self->state;
+  generation_request req;
+  req.response_id = st.id;
+  req.model = st.cmd.model;
+  req.instructions = st.cmd.params.value("instructions", json());
+  req.items = st.parent_context;
+  for (const auto& item : st.cmd.input)
+    req.items.push_back(item);
+  req.params = st.cmd.params;
+  for (const char* name : {"temperature", "top_p"}) {
+    req.params.erase(name);
+    if (st.cmd.sampling.contains(name))
+      req.params[name] = st.cmd.sampling[name];
+  }
+  st.generating = true;
+  caf::actor me = self;
+  self->request(st.svc->backend_pool, caf::infinite, generate_atom::value, std::move(req), me)
+      .then([self](std::uint64_t ticket) { self->state.ticket = ticket; });
+}
+
+void record_creation(response_actor* self) {
+  auto& st = self->state;
+  auto created_at = now_micros() / 1'000'000;
+  enqueue(self, {ev::response_created{st.id, st.cmd.model, created_at, st.cmd.params, st.cmd.input},
+                 ev::response_in_progress{}});
+}
+
+caf::behavior main_behavior(response_actor* self);
+
+// Loads the snapshot and the events after it, on the store executor.
+void load(response_actor* self) {
+  auto& st = self->state;
+  auto log = st.log;
+  auto id = st.id;
+  caf::actor me = self;
+  st.svc->executor->post([=] {
+    load_done out;
+    auto stream = ev::response_stream(id);
+    projections::response_state state;
+    auto snap = log->get_snapshot(stream);
+    if (!snap) {
+      out.state = snap.error();
+    } else {
+      if (*snap) {
+        auto restored = projections::from_snapshot((*snap)->payload);
+        if (!restored) {
+          out.state = restored.error();
+          caf::anon_send(me, loaded_atom::value, std::move(out));
+          return;
+        }
+        state = std::move(*restored);
+      }
+      auto events = log->read(stream, static_cast<std::uint64_t>(state.version + 1), 1u << 20);
+      if (!events && events.error().code != riposte_errc::not_found) {
+        out.state = events.error();
+      } else {
+        bool ok = true;
+        if (events)
+          for (const auto& env : *events) {
+            auto next = projections::apply(std::move(state), env);
+            if (!next) {
+              out.state = next.error();
+              ok = false;
+              break;
+            }
+            state = std::move(*next);
+          }
+        if (ok)
+          out.state = std::move(state);
+      }
+      auto ctx = log->get_snapshot(ev::context_key(id));
+      if (ctx && *ctx) {
+        auto j = json::parse((*ctx)->payload, nullptr, false);
+        if (j.is_object()) {
+          out.context = j.value("items", json::array());
+          out.depth = j.value("depth", std::int64_t{0});
+        }
+      }
+    }
+    caf::anon_send(me, loaded_atom::value, std::move(out));
+  });
+}
+
+caf::behavior loading_behavior(response_actor* self) {
+  self->set_default_handler(caf::skip); // everything else waits for the state
+  return {
+      [=](loaded_atom, load_done& done) {
+        auto& st = self->state;
+        self->set_default_handler(caf::print_and_drop);
+        if (done.state) {
+          st.view = std::move(*done.state);
+          st.context = std::move(done.context);
+          st.depth = done.depth;
+          if (st.view.exists() && !st.view.terminal()) {
+            // No generation survives a restart: close it rather than leave it
+            // in_progress forever.
+            st.cmd.tenant = st.view.tenant;
+            enqueue(self, {ev::response_failed{"server_restarted",
+                                               "riposte restarted while this response was being "
+                                               "generated",
+                                               json()}});
+          }
+        } else {
+          st.broken = done.state.error().code != riposte_errc::not_found;
+        }
+        self->become(main_behavior(self));
+        schedule_passivation(self, st.svc->cfg.passivate_after);
+      },
+  };
+}
+
+json input_items_page(const response_data& st, const list_query& q, ev::error_info& err) {
+  const auto& items = st.view.input;
+  std::vector<std::size_t> order(items.size());
+  for (std::size_t i = 0; i < items.size(); ++i)
+    order[i] = q.ascending ? i : items.size() - 1 - i;
+  std::size_t begin = 0, end = order.size();
+  auto find = [&](const std::string& item_id) -> std::optional<std::size_t> {
+    for (std::size_t i = 0; i < order.size(); ++i)
+      if (items[order[i]].value("id", "") == item_id)
+        return i;
+    return std::nullopt;
+  };
+  if (!q.after.empty()) {
+    auto at = find(q.after);
+    if (!at) {
+      err = ev::make_error(riposte_errc::invalid_request,
+                           "No input item found with id '" + q.after + "'.", "after");
+      return {};
+    }
+    begin = *at + 1;
+  }
+  if (!q.before.empty()) {
+    auto at = find(q.before);
+    if (!at) {
+      err = ev::make_error(riposte_errc::invalid_request,
+                           "No input item found with id '" + q.before + "'.", "before");
+      return {};
+    }
+    end = *at;
+  }
+  json data = json::array();
+  for (auto i = begin; i < end && data.size() < static_cast<std::size_t>(q.limit); ++i)
+    data.push_back(items[order[i]]);
+  bool has_more = begin + data.size() < end;
+  return {{"object", "list"},
+          {"data", data},
+          {"first_id", data.empty() ? json() : data.front()["id"]},
+          {"last_id", data.empty() ? json() : data.back()["id"]},
+          {"has_more", has_more}};
+}
+
+// Creation, step 3: claim the Idempotency-Key (if any), then record.
+void claim_key(response_actor* self) {
+  auto& st = self->state;
+  if (st.cmd.idempotency_key.empty()) {
+    record_creation(self);
+    return;
+  }
+  auto log = st.log;
+  auto tenant = st.cmd.tenant;
+  auto key = st.cmd.idempotency_key;
+  ev::idempotency_record rec{st.cmd.request_hash, st.id};
+  caf::actor me = self;
+  st.in_flight = true;
+  st.svc->executor->post([=] {
+    auto claimed = log->claim_idempotency(tenant, key, rec, now_micros());
+    ev::result<json> out = json();
+    if (!claimed)
+      out = claimed.error();
+    else
+      out = json{{"response_id", claimed->response_id}, {"request_hash", claimed->request_hash}};
+    caf::anon_send(me, loaded_atom::value, std::move(out));
+  });
+}
+
+// Creation, step 2: the parent's conversation, one message whatever its depth.
+void resolve_parent(response_actor* self) {
+  auto& st = self->state;
+  if (st.cmd.previous_response_id.empty()) {
+    claim_key(self);
+    return;
+  }
+  caf::actor me = self;
+  self->send(st.registry, context_atom::value, st.cmd.previous_response_id, st.cmd.tenant, me);
+}
+
+// Creation, step 2 answered: the parent's context, or why there is none.
+void on_parent(response_actor* self, context_reply& parent) {
+  auto& s = self->state;
+  if (!parent.items) {
+    auto err = parent.items.error();
+    err.param = "previous_response_id";
+    fail_create(self, err);
+    return;
+  }
+  if (parent.depth + 1 > s.svc->cfg.max_chain_depth) {
+    fail_create(self, ev::make_error(riposte_errc::invalid_request,
+                                     "previous_response_id chain is deeper than " +
+                                         std::to_string(s.svc->cfg.max_chain_depth) + " responses",
+                                     "previous_response_id"));
+    return;
+  }
+  s.parent_context = std::move(*parent.items);
+  s.depth = parent.depth + 1;
+  claim_key(self);
+}
+
+// Creation, step 1: the model must be one the backend serves.
+void check_model(response_actor* self) {
+  auto& st = self->state;
+  self->request(st.svc->backend_pool, caf::infinite, models_atom::value)
+      .then([self](ev::result<std::vector<model_info>>& models) {
+        auto& s = self->state;
+        if (!models) {
+          fail_create(self, models.error());
+          return;
+        }
+        for (const auto& m : *models)
+          if (m.id == s.cmd.model || m.id == s.cmd.model + ":latest") {
+            resolve_parent(self);
+            return;
+          }
+        fail_create(self,
+                    ev::make_error(riposte_errc::model_not_found,
+                                   "The requested model '" + s.cmd.model + "' does not exist.",
+                                   "model"));
+      });
+}
+
+caf::behavior main_behavior(response_actor* self) {
+  return {
+      // A new response: check the model, claim the idempotency key, resolve the
+      // parent, then record the creation and start generating.
+      [=](create_atom, create_command& cmd, reply_to& r) {
+        auto& st = self->state;
+        ++st.handled;
+        ++st.epoch;
+        st.cmd = std::move(cmd);
+        st.waiters.push_back(std::move(r));
+        if (!st.cmd.store) {
+          st.private_log = st.svc->make_ephemeral_log();
+          st.log = st.private_log.get();
+        }
+        check_model(self);
+      },
+      // The idempotency claim returned: ours, a replay, or a conflicting reuse.
+      [=](loaded_atom, ev::result<json>& claim) {
+        auto& st = self->state;
+        st.in_flight = false;
+        if (!claim) {
+          fail_create(self, claim.error());
+          return;
+        }
+        auto winner = (*claim)["response_id"].get<std::string>();
+        if (winner == st.id) {
+          record_creation(self);
+          return;
+        }
+        if ((*claim)["request_hash"] != st.cmd.request_hash) {
+          fail_create(self, ev::make_error(riposte_errc::idempotency_conflict,
+                                           "Idempotency-Key '" + st.cmd.idempotency_key +
+                                               "' was already used with a different request body.",
+                                           "Idempotency-Key"));
+          return;
+        }
+        // The same request again: answer with the response the key created.
+        for (auto& w : st.waiters)
+          self->send(st.registry, fetch_atom::value, winner, st.cmd.tenant, w);
+        st.waiters.clear();
+        schedule_passivation(self, std::chrono::milliseconds(0));
+      },
+      [=](appended_atom, append_done& done, bool snapshot) {
+        auto& st = self->state;
+        st.in_flight = false;
+        if (snapshot) {
+          // A failed snapshot costs speed, not data: the events are stored.
+          answer_waiters(self);
+          flush(self);
+          return;
+        }
+        if (!done.stored) {
+          st.broken = true;
+          if (st.generating)
+            self->send(st.svc->backend_pool, cancel_atom::value, st.ticket);
+          auto err = done.stored.error();
+          for (auto& w : st.waiters)
+            w(err);
+          st.waiters.clear();
+          for (auto& w : st.delete_waiters)
+            w(err);
+          st.delete_waiters.clear();
+          schedule_passivation(self, std::chrono::milliseconds(0));
+          return;
+        }
+        bool was_created = st.view.exists();
+        bool was_terminal = st.view.terminal();
+        bool was_deleted = st.view.deleted;
+        apply_stored(self, *done.stored);
+        if (!was_created && st.view.exists() && st.view.status == "in_progress" && !st.generating)
+          start_generation(self);
+        if (!was_deleted && st.view.deleted) {
+          for (auto& w : st.delete_waiters)
+            w(json{{"id", st.id}, {"object", "response.deleted"}, {"deleted", true}});
+          st.delete_waiters.clear();
+        }
+        if (!was_terminal && st.view.terminal()) {
+          on_terminal(self);
+          return;
+        }
+        flush(self);
+      },
+      // Events from the backend, in order.
+      [=](update_atom, generation_update& u) {
+        auto& st = self->state;
+        if (u.finished)
+          st.generating = false;
+        if (st.broken || st.view.terminal())
+          return;
+        enqueue(self, std::move(u.events));
+      },
+      [=](fetch_atom, const std::string& tenant, reply_to& r) {
+        auto& st = self->state;
+        ++st.handled;
+        if (!visible_to(st, tenant))
+          return r(not_found(st.id));
+        r(projections::render(st.view));
+      },
+      [=](remove_atom, const std::string& tenant, reply_to& r) {
+        auto& st = self->state;
+        ++st.handled;
+        ++st.epoch;
+        if (!visible_to(st, tenant))
+          return r(not_found(st.id));
+        if (!st.view.terminal())
+          return r(ev::make_error(riposte_errc::invalid_request,
+                                  "Response '" + st.id +
+                                      "' is still in progress; it can be deleted once it ends."));
+        st.delete_waiters.push_back(std::move(r));
+        st.cmd.tenant = st.view.tenant;
+        enqueue(self, {ev::response_deleted{}});
+      },
+      [=](items_atom, const std::string& tenant, list_query& q, reply_to& r) {
+        auto& st = self->state;
+        ++st.handled;
+        if (!visible_to(st, tenant))
+          return r(not_found(st.id));
+        ev::error_info err;
+        auto page = input_items_page(st, q, err);
+        if (page.is_null())
+          return r(err);
+        r(std::move(page));
+      },
+      // A child asks for this response's conversation.
+      [=](context_atom, const std::string& tenant, caf::actor& child) {
+        auto& st = self->state;
+        ++st.handled;
+        context_reply out;
+        if (!visible_to(st, tenant))
+          out = {not_found(st.id, "previous_response_id"), 0};
+        else if (!st.view.terminal())
+          out = {ev::make_error(riposte_errc::invalid_request,
+                                "Previous response '" + st.id +
+                                    "' has not finished yet; wait for it before continuing.",
+                                "previous_response_id"),
+                 0};
+        else
+          out = {st.context, st.depth};
+        self->send(child, context_atom::value, std::move(out));
+      },
+      // Our parent's answer (creation, step 2).
+      [=](context_atom, context_reply& parent) { on_parent(self, parent); },
+      // A passivation tick: ask the registry whether nothing is on its way.
+      [=](passivate_atom, std::uint64_t epoch) {
+        auto& st = self->state;
+        if (epoch != st.epoch || !idle(st))
+          return;
+        self->send(st.registry, passivate_atom::value, st.id, st.handled);
+      },
+      // The registry forgot us: nothing more can arrive.
+      [=](passivate_atom) { self->quit(); },
+  };
+}
+
+caf::behavior response_behavior(response_actor* self, std::shared_ptr<const services> svc,
+                                caf::actor registry, std::string id, bool rebuild) {
+  auto& st = self->state;
+  st.svc = std::move(svc);
+  st.registry = std::move(registry);
+  st.id = std::move(id);
+  st.log = st.svc->log;
+  if (!rebuild)
+    return main_behavior(self);
+  load(self);
+  return loading_behavior(self);
+}
+
+} // namespace
+
+caf::actor spawn_response_actor(caf::local_actor* parent, std::shared_ptr<const services> svc,
+                                caf::actor registry, std::string id, bool rebuild) {
+  return parent->spawn(response_behavior, std::move(svc), std::move(registry), std::move(id),
+                       rebuild);
+}
+
+} // namespace riposte::actors

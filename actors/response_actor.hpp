@@ -1,0 +1,18 @@
+// One actor per response: it owns the response's stream, appends events with
+// the expected version, folds them into the Response view, and answers reads.
+#pragma once
+
+#include "actors/services.hpp"
+
+#include <caf/all.hpp>
+
+#include <memory>
+#include <string>
+
+namespace riposte::actors {
+
+// `rebuild`: the response exists in the store; load it before anything else.
+caf::actor spawn_response_actor(caf::local_actor* parent, std::shared_ptr<const services> svc,
+                                caf::actor registry, std::string id, bool rebuild);
+
+} // namespace riposte::actors

@@ -1,0 +1,47 @@
+// What the actors share: the store, the executor for blocking store calls,
+// the backend pool, and their settings.
+#pragma once
+
+#include "actors/backend.hpp"
+#include "actors/store_executor.hpp"
+#include "events/event_log.hpp"
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+namespace riposte::actors {
+
+struct settings {
+  std::chrono::milliseconds passivate_after{30'000}; // idle terminal actors stop
+  std::int64_t max_chain_depth = 1'000;              // previous_response_id ancestors
+  std::size_t backend_concurrency = 16;              // generations running at once
+  std::chrono::milliseconds model_cache_ttl{10'000};
+};
+
+struct services {
+  events::event_log* log = nullptr;
+  store_executor* executor = nullptr;
+  caf::actor backend_pool;
+  // A fresh in-memory log for a `store: false` response.
+  std::function<std::shared_ptr<events::event_log>()> make_ephemeral_log;
+  settings cfg;
+};
+
+// Spawns the backend pool actor in front of `b` (concurrency limit, queue,
+// model-list cache).
+caf::actor spawn_backend_pool(caf::actor_system& sys, std::shared_ptr<backend> b,
+                              const settings& cfg);
+
+// Spawns the registry: response ids to response actors, rebuilding and
+// passivating them.
+caf::actor spawn_registry(caf::actor_system& sys, std::shared_ptr<const services> svc);
+
+// Microseconds and seconds since the epoch: actors stamp events, projections
+// never read a clock.
+std::int64_t now_micros();
+
+} // namespace riposte::actors

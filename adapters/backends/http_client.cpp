@@ -1,0 +1,183 @@
+// The curl multi event loop behind http_client.
+#include "adapters/backends/http_client.hpp"
+
+#include <curl/curl.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <thread>
+
+namespace riposte::adapters::backends {
+
+namespace {
+
+struct transfer {
+  std::uint64_t id = 0;
+  http_request req;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;
+  char error[CURL_ERROR_SIZE] = {0};
+};
+
+std::size_t on_write(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* t = static_cast<transfer*>(user);
+  long status = 0;
+  curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
+  if (t->req.on_data)
+    t->req.on_data(status, std::string_view{data, size * n});
+  return size * n;
+}
+
+struct curl_global {
+  curl_global() { curl_global_init(CURL_GLOBAL_DEFAULT); }
+};
+
+} // namespace
+
+struct http_client::impl {
+  CURLM* multi = nullptr;
+  std::mutex mutex;
+  std::vector<std::unique_ptr<transfer>> incoming;
+  std::vector<std::uint64_t> aborts;
+  std::map<std::uint64_t, std::unique_ptr<transfer>> running;
+  std::atomic<bool> stopping{false};
+  std::atomic<std::uint64_t> next_id{1};
+  std::thread loop;
+
+  explicit impl(long max_per_host) {
+    static curl_global init;
+    multi = curl_multi_init();
+    curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_per_host);
+    curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, max_per_host);
+    loop = std::thread{[this] { run(); }};
+  }
+
+  ~impl() {
+    stopping = true;
+    curl_multi_wakeup(multi);
+    loop.join();
+    for (auto& [id, t] : running)
+      finish(*t, abort_outcome());
+    running.clear();
+    curl_multi_cleanup(multi);
+  }
+
+  static http_outcome abort_outcome() {
+    http_outcome out;
+    out.aborted = true;
+    out.error = "aborted";
+    return out;
+  }
+
+  void finish(transfer& t, const http_outcome& out) {
+    curl_multi_remove_handle(multi, t.easy);
+    curl_easy_cleanup(t.easy);
+    curl_slist_free_all(t.headers);
+    t.easy = nullptr;
+    if (t.req.on_done)
+      t.req.on_done(out);
+  }
+
+  void add(std::unique_ptr<transfer> t) {
+    CURL* e = curl_easy_init();
+    t->easy = e;
+    for (const auto& h : t->req.headers)
+      t->headers = curl_slist_append(t->headers, h.c_str());
+    curl_easy_setopt(e, CURLOPT_URL, t->req.url.c_str());
+    curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->req.method.c_str());
+    if (t->req.method == "POST" || !t->req.body.empty()) {
+      curl_easy_setopt(e, CURLOPT_POSTFIELDS, t->req.body.data());
+      curl_easy_setopt(e, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(t->req.body.size()));
+    }
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, t->headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_write);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, t.get());
+    curl_easy_setopt(e, CURLOPT_PRIVATE, t.get());
+    curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t->error);
+    curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, t->req.connect_timeout_ms);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT_MS, t->req.timeout_ms);
+    curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
+    curl_multi_add_handle(multi, e);
+    running.emplace(t->id, std::move(t));
+  }
+
+  void run() {
+    while (!stopping) {
+      std::vector<std::unique_ptr<transfer>> fresh;
+      std::vector<std::uint64_t> cancelled;
+      {
+        std::lock_guard guard{mutex};
+        fresh.swap(incoming);
+        cancelled.swap(aborts);
+      }
+      for (auto& t : fresh)
+        add(std::move(t));
+      for (auto id : cancelled) {
+        auto it = running.find(id);
+        if (it == running.end())
+          continue;
+        auto t = std::move(it->second);
+        running.erase(it);
+        finish(*t, abort_outcome());
+      }
+      int still = 0;
+      curl_multi_perform(multi, &still);
+      int left = 0;
+      while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+        if (msg->msg != CURLMSG_DONE)
+          continue;
+        transfer* raw = nullptr;
+        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
+        auto it = running.find(raw->id);
+        if (it == running.end())
+          continue;
+        auto t = std::move(it->second);
+        running.erase(it);
+        http_outcome out;
+        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &out.status);
+        auto code = msg->data.result;
+        if (code != CURLE_OK) {
+          out.error = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
+          out.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+          out.connect_failed = code == CURLE_COULDNT_CONNECT ||
+                               code == CURLE_COULDNT_RESOLVE_HOST ||
+                               (code == CURLE_OPERATION_TIMEDOUT && out.status == 0);
+        }
+        finish(*t, out);
+      }
+      curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+    }
+  }
+};
+
+http_client::http_client(long max_connections_per_host)
+  : impl_(std::make_unique<impl>(max_connections_per_host)) {}
+
+http_client::~http_client() = default;
+
+std::uint64_t http_client::start(http_request req) {
+  auto t = std::make_unique<transfer>();
+  t->id = impl_->next_id++;
+  t->req = std::move(req);
+  auto id = t->id;
+  {
+    std::lock_guard guard{impl_->mutex};
+    impl_->incoming.push_back(std::move(t));
+  }
+  curl_multi_wakeup(impl_->multi);
+  return id;
+}
+
+void http_client::abort(std::uint64_t id) {
+  {
+    std::lock_guard guard{impl_->mutex};
+    impl_->aborts.push_back(id);
+  }
+  curl_multi_wakeup(impl_->multi);
+}
+
+} // namespace riposte::adapters::backends

@@ -1,0 +1,55 @@
+// An asynchronous HTTP client on libcurl's multi interface: one event-loop
+// thread per client, keep-alive connections reused across requests, connect
+// and overall timeouts, and abort at any moment from any thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace riposte::adapters::backends {
+
+struct http_outcome {
+  long status = 0;        // HTTP status, 0 when no response arrived
+  bool aborted = false;   // abort() was called
+  bool timed_out = false; // the overall timeout passed
+  bool connect_failed = false;
+  std::string error; // curl's reason when the transfer failed
+};
+
+struct http_request {
+  std::string method = "GET";
+  std::string url;
+  std::vector<std::string> headers; // "Name: value"
+  std::string body;
+  long connect_timeout_ms = 5'000;
+  long timeout_ms = 600'000; // whole transfer; 0: none
+  // Body bytes as they arrive, with the status line already known. Runs on
+  // the client's thread: keep it short.
+  std::function<void(long status, std::string_view bytes)> on_data;
+  // Called exactly once, last.
+  std::function<void(const http_outcome&)> on_done;
+};
+
+class http_client {
+public:
+  explicit http_client(long max_connections_per_host = 64);
+  ~http_client();
+  http_client(const http_client&) = delete;
+  http_client& operator=(const http_client&) = delete;
+
+  // Queues the request; returns an id for abort(). Thread-safe.
+  std::uint64_t start(http_request req);
+  // Ends the transfer (closing its connection); on_done reports aborted.
+  // Unknown or finished ids are ignored. Thread-safe.
+  void abort(std::uint64_t id);
+
+private:
+  struct impl;
+  std::unique_ptr<impl> impl_;
+};
+
+} // namespace riposte::adapters::backends

@@ -1,0 +1,457 @@
+// Ollama's native protocol: POST /api/chat (NDJSON), GET /api/tags.
+#include "adapters/backends/ollama.hpp"
+
+#include "adapters/backends/http_client.hpp"
+#include "events/ids.hpp"
+
+#include <chrono>
+#include <map>
+#include <mutex>
+
+namespace riposte::adapters::backends {
+
+namespace ev = events;
+using json = nlohmann::json;
+
+namespace {
+
+std::int64_t now_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Text of a message's content: a string, or parts of type input_text,
+// output_text, text or refusal.
+std::string content_text(const json& content) {
+  if (content.is_string())
+    return content.get<std::string>();
+  std::string text;
+  if (!content.is_array())
+    return text;
+  for (const auto& part : content) {
+    if (!part.is_object())
+      continue;
+    auto type = part.value("type", "");
+    if (type == "input_text" || type == "output_text" || type == "text")
+      text += part.value("text", "");
+    else if (type == "refusal")
+      text += part.value("refusal", "");
+  }
+  return text;
+}
+
+// Base64 payloads of data-URL images in a message's content.
+std::vector<std::string> content_images(const json& content) {
+  std::vector<std::string> images;
+  if (!content.is_array())
+    return images;
+  for (const auto& part : content) {
+    if (!part.is_object() || part.value("type", "") != "input_image")
+      continue;
+    auto url = part.value("image_url", "");
+    auto comma = url.find(',');
+    if (url.rfind("data:", 0) == 0 && comma != std::string::npos)
+      images.push_back(url.substr(comma + 1));
+  }
+  return images;
+}
+
+std::string reasoning_text(const json& item) {
+  std::string text;
+  for (const auto& part : item.value("content", json::array()))
+    if (part.is_object())
+      text += part.value("text", "");
+  if (text.empty())
+    for (const auto& part : item.value("summary", json::array()))
+      if (part.is_object())
+        text += part.value("text", "");
+  return text;
+}
+
+json usage_of(const json& line) {
+  auto input = line.value("prompt_eval_count", std::int64_t{0});
+  auto output = line.value("eval_count", std::int64_t{0});
+  return {{"input_tokens", input},
+          {"input_tokens_details", {{"cached_tokens", 0}}},
+          {"output_tokens", output},
+          {"output_tokens_details", {{"reasoning_tokens", 0}}},
+          {"total_tokens", input + output}};
+}
+
+} // namespace
+
+json to_ollama_chat(const actors::generation_request& req) {
+  json messages = json::array();
+  // Several system/developer messages break some chat templates: they are
+  // merged, instructions first, into one system message at the top.
+  std::string system;
+  if (req.instructions.is_string())
+    system = req.instructions.get<std::string>();
+  std::map<std::string, std::string> call_names;
+  std::string pending_thinking;
+  for (const auto& item : req.items) {
+    if (!item.is_object())
+      continue;
+    auto type = item.value("type", "message");
+    if (type == "message") {
+      auto role = item.value("role", "user");
+      auto text = content_text(item.value("content", json()));
+      if (role == "system" || role == "developer") {
+        system += (system.empty() ? "" : "\n\n") + text;
+        continue;
+      }
+      json m{{"role", role == "assistant" ? "assistant" : "user"}, {"content", text}};
+      auto images = content_images(item.value("content", json()));
+      if (!images.empty())
+        m["images"] = images;
+      if (role == "assistant" && !pending_thinking.empty()) {
+        m["thinking"] = pending_thinking;
+        pending_thinking.clear();
+      }
+      messages.push_back(std::move(m));
+    } else if (type == "function_call") {
+      auto name = item.value("name", "");
+      call_names[item.value("call_id", "")] = name;
+      auto args = json::parse(item.value("arguments", "{}"), nullptr, false);
+      json call{
+          {"function", {{"name", name}, {"arguments", args.is_object() ? args : json::object()}}}};
+      // Consecutive calls are one assistant turn with several tool calls.
+      if (!messages.empty() && messages.back()["role"] == "assistant" &&
+          messages.back().contains("tool_calls")) {
+        messages.back()["tool_calls"].push_back(call);
+      } else if (!messages.empty() && messages.back()["role"] == "assistant" &&
+                 pending_thinking.empty()) {
+        messages.back()["tool_calls"] = json::array({call});
+      } else {
+        json m{{"role", "assistant"}, {"content", ""}, {"tool_calls", json::array({call})}};
+        if (!pending_thinking.empty()) {
+          m["thinking"] = pending_thinking;
+          pending_thinking.clear();
+        }
+        messages.push_back(std::move(m));
+      }
+    } else if (type == "function_call_output") {
+      auto output = item.value("output", json());
+      json m{{"role", "tool"},
+             {"content", output.is_string() ? output.get<std::string>() : content_text(output)}};
+      auto name = call_names.find(item.value("call_id", ""));
+      if (name != call_names.end())
+        m["tool_name"] = name->second;
+      messages.push_back(std::move(m));
+    } else if (type == "reasoning") {
+      pending_thinking += reasoning_text(item);
+    }
+  }
+  if (!system.empty())
+    messages.insert(messages.begin(), json{{"role", "system"}, {"content", system}});
+
+  json body{{"model", req.model}, {"messages", messages}, {"stream", true}};
+  json options = json::object();
+  const auto& p = req.params;
+  if (p.contains("temperature") && p["temperature"].is_number())
+    options["temperature"] = p["temperature"];
+  if (p.contains("top_p") && p["top_p"].is_number())
+    options["top_p"] = p["top_p"];
+  if (p.contains("max_output_tokens") && p["max_output_tokens"].is_number_integer())
+    options["num_predict"] = p["max_output_tokens"];
+  if (!options.empty())
+    body["options"] = options;
+  if (p.contains("reasoning") && p["reasoning"].is_object()) {
+    auto effort = p["reasoning"].value("effort", json());
+    if (effort.is_string()) {
+      auto e = effort.get<std::string>();
+      if (e == "none" || e == "minimal")
+        body["think"] = false;
+      else if (e == "low" || e == "medium" || e == "high")
+        body["think"] = e;
+    }
+  }
+  if (p.contains("text") && p["text"].is_object() && p["text"].contains("format")) {
+    const auto& format = p["text"]["format"];
+    auto ftype = format.value("type", "text");
+    if (ftype == "json_object")
+      body["format"] = "json";
+    else if (ftype == "json_schema" && format.contains("schema"))
+      body["format"] = format["schema"];
+  }
+  json tools = json::array();
+  for (const auto& tool : p.value("tools", json::array()))
+    if (tool.is_object() && tool.value("type", "") == "function")
+      tools.push_back({{"type", "function"},
+                       {"function",
+                        {{"name", tool.value("name", "")},
+                         {"description", tool.value("description", "")},
+                         {"parameters", tool.value("parameters", json::object())}}}});
+  if (!tools.empty() && p.value("tool_choice", json("auto")) != "none")
+    body["tools"] = tools;
+  return body;
+}
+
+ollama_translator::ollama_translator(std::string model)
+  : model_(std::move(model)) {}
+
+std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
+  std::vector<ev::event> out;
+  if (done_)
+    return out;
+  buffer_.append(bytes);
+  std::size_t start = 0;
+  for (auto nl = buffer_.find('\n'); nl != std::string::npos; nl = buffer_.find('\n', start)) {
+    auto line = std::string_view{buffer_}.substr(start, nl - start);
+    start = nl + 1;
+    if (line.find_first_not_of(" \r\t") == std::string_view::npos)
+      continue;
+    auto j = json::parse(line, nullptr, false);
+    if (j.is_discarded() || !j.is_object()) {
+      fail(out, "server_error", "the backend sent a line that is not JSON");
+      break;
+    }
+    auto more = on_line(j);
+    out.insert(out.end(), std::make_move_iterator(more.begin()),
+               std::make_move_iterator(more.end()));
+    if (done_)
+      break;
+  }
+  buffer_.erase(0, start);
+  return out;
+}
+
+void ollama_translator::close_reasoning(std::vector<ev::event>& out) {
+  if (reasoning_id_.empty())
+    return;
+  json part{{"type", "reasoning_text"}, {"text", reasoning_text_}};
+  out.emplace_back(ev::reasoning_done{reasoning_id_, reasoning_index_, 0, reasoning_text_});
+  out.emplace_back(ev::content_part_done{reasoning_id_, reasoning_index_, 0, part});
+  out.emplace_back(ev::output_item_done{reasoning_index_,
+                                        {{"id", reasoning_id_},
+                                         {"type", "reasoning"},
+                                         {"summary", json::array()},
+                                         {"content", json::array({part})}}});
+  reasoning_id_.clear();
+  reasoning_text_.clear();
+}
+
+void ollama_translator::close_message(std::vector<ev::event>& out, const std::string& status) {
+  if (message_id_.empty())
+    return;
+  json part{{"type", "output_text"},
+            {"text", message_text_},
+            {"annotations", json::array()},
+            {"logprobs", json::array()}};
+  out.emplace_back(ev::output_text_done{message_id_, message_index_, 0, message_text_});
+  out.emplace_back(ev::content_part_done{message_id_, message_index_, 0, part});
+  out.emplace_back(ev::output_item_done{message_index_,
+                                        {{"id", message_id_},
+                                         {"type", "message"},
+                                         {"status", status},
+                                         {"role", "assistant"},
+                                         {"content", json::array({part})}}});
+  message_id_.clear();
+  message_text_.clear();
+}
+
+void ollama_translator::fail(std::vector<ev::event>& out, std::string code, std::string message) {
+  done_ = true;
+  out.emplace_back(ev::response_failed{std::move(code), std::move(message), json()});
+}
+
+std::vector<ev::event> ollama_translator::on_line(const json& line) {
+  std::vector<ev::event> out;
+  if (line.contains("error")) {
+    auto err = line["error"];
+    fail(out, "server_error",
+         "backend error: " + (err.is_string() ? err.get<std::string>() : err.dump()));
+    return out;
+  }
+  auto message = line.value("message", json::object());
+  auto thinking = message.value("thinking", "");
+  auto content = message.value("content", "");
+  if (!thinking.empty()) {
+    close_message(out, "completed");
+    if (reasoning_id_.empty()) {
+      reasoning_id_ = ev::make_id("rs_");
+      reasoning_index_ = next_index_++;
+      out.emplace_back(ev::output_item_added{
+          reasoning_index_,
+          {{"id", reasoning_id_}, {"type", "reasoning"}, {"summary", json::array()}}});
+      out.emplace_back(ev::content_part_added{
+          reasoning_id_, reasoning_index_, 0, {{"type", "reasoning_text"}, {"text", ""}}});
+    }
+    reasoning_text_ += thinking;
+    out.emplace_back(ev::reasoning_delta{reasoning_id_, reasoning_index_, 0, thinking});
+  }
+  if (!content.empty()) {
+    close_reasoning(out);
+    if (message_id_.empty()) {
+      message_id_ = ev::make_id("msg_");
+      message_index_ = next_index_++;
+      out.emplace_back(ev::output_item_added{message_index_,
+                                             {{"id", message_id_},
+                                              {"type", "message"},
+                                              {"status", "in_progress"},
+                                              {"role", "assistant"},
+                                              {"content", json::array()}}});
+      out.emplace_back(ev::content_part_added{message_id_,
+                                              message_index_,
+                                              0,
+                                              {{"type", "output_text"},
+                                               {"text", ""},
+                                               {"annotations", json::array()},
+                                               {"logprobs", json::array()}}});
+    }
+    message_text_ += content;
+    out.emplace_back(ev::output_text_delta{message_id_, message_index_, 0, content});
+  }
+  auto calls = message.value("tool_calls", json::array());
+  if (calls.is_array() && !calls.empty()) {
+    close_reasoning(out);
+    close_message(out, "completed");
+    for (const auto& call : calls) {
+      auto fn = call.value("function", json::object());
+      auto name = fn.value("name", "");
+      auto args = fn.value("arguments", json::object());
+      auto arguments = args.is_string() ? args.get<std::string>() : args.dump();
+      auto id = ev::make_id("fc_");
+      auto index = next_index_++;
+      json item{{"id", id},
+                {"type", "function_call"},
+                {"status", "in_progress"},
+                {"arguments", ""},
+                {"call_id", ev::make_id("call_", 24)},
+                {"name", name}};
+      out.emplace_back(ev::output_item_added{index, item});
+      out.emplace_back(ev::function_call_arguments_delta{id, index, arguments});
+      out.emplace_back(ev::function_call_arguments_done{id, index, name, arguments});
+      item["status"] = "completed";
+      item["arguments"] = arguments;
+      out.emplace_back(ev::output_item_done{index, item});
+    }
+  }
+  if (line.value("done", false)) {
+    done_ = true;
+    close_reasoning(out);
+    auto reason = line.value("done_reason", "stop");
+    if (reason == "length") {
+      close_message(out, "incomplete");
+      out.emplace_back(ev::response_incomplete{"max_output_tokens", usage_of(line)});
+    } else {
+      close_message(out, "completed");
+      out.emplace_back(ev::response_completed{now_seconds(), usage_of(line)});
+    }
+  }
+  return out;
+}
+
+std::vector<ev::event> ollama_translator::finish(long status, const std::string& transport_error,
+                                                 bool timed_out, bool connect_failed,
+                                                 const std::string& error_body) {
+  std::vector<ev::event> out;
+  if (done_)
+    return out;
+  if (connect_failed) {
+    fail(out, "backend_unavailable", "cannot reach the backend: " + transport_error);
+  } else if (timed_out) {
+    fail(out, "backend_timeout", "the backend did not finish in time");
+  } else if (status >= 400) {
+    auto body = json::parse(error_body, nullptr, false);
+    std::string reason = body.is_object() && body.contains("error") && body["error"].is_string()
+                             ? body["error"].get<std::string>()
+                             : error_body;
+    fail(out, status == 404 ? "model_not_found" : "server_error",
+         "backend answered " + std::to_string(status) + ": " + reason);
+  } else if (!transport_error.empty()) {
+    fail(out, "server_error", "backend connection failed mid-stream: " + transport_error);
+  } else {
+    fail(out, "server_error", "backend closed the stream before it finished");
+  }
+  return out;
+}
+
+namespace {
+
+class ollama_backend final : public actors::backend {
+public:
+  explicit ollama_backend(const ollama_options& opts)
+    : opts_(opts)
+    , client_(opts.max_connections) {}
+
+  std::uint64_t generate(actors::generation_request req, actors::update_sink sink) override {
+    auto translator = std::make_shared<ollama_translator>(req.model);
+    http_request r;
+    r.method = "POST";
+    r.url = opts_.base_url + "/api/chat";
+    r.headers = {"Content-Type: application/json"};
+    r.body = to_ollama_chat(req).dump();
+    r.connect_timeout_ms = opts_.connect_timeout_ms;
+    r.timeout_ms = opts_.timeout_ms;
+    auto error_body = std::make_shared<std::string>();
+    r.on_data = [translator, sink, error_body](long status, std::string_view bytes) {
+      if (status >= 400) {
+        error_body->append(bytes);
+        return;
+      }
+      auto evs = translator->feed(bytes);
+      if (!evs.empty())
+        sink({std::move(evs), false});
+    };
+    r.on_done = [translator, sink, error_body](const http_outcome& out) {
+      if (out.aborted) {
+        sink({{}, true});
+        return;
+      }
+      sink({translator->finish(out.status, out.error, out.timed_out, out.connect_failed,
+                               *error_body),
+            true});
+    };
+    return client_.start(std::move(r));
+  }
+
+  void cancel(std::uint64_t id) override { client_.abort(id); }
+
+  void
+  list_models(std::function<void(events::result<std::vector<actors::model_info>>)> done) override {
+    auto body = std::make_shared<std::string>();
+    http_request r;
+    r.url = opts_.base_url + "/api/tags";
+    r.connect_timeout_ms = opts_.connect_timeout_ms;
+    r.timeout_ms = 30'000;
+    r.on_data = [body](long, std::string_view bytes) { body->append(bytes); };
+    r.on_done = [body, done](const http_outcome& out) {
+      if (!out.error.empty() || out.status != 200) {
+        done(ev::make_error(
+            out.timed_out ? ev::riposte_errc::backend_timeout
+                          : ev::riposte_errc::backend_unavailable,
+            "the backend's model list is unavailable: " +
+                (out.error.empty() ? "HTTP " + std::to_string(out.status) : out.error)));
+        return;
+      }
+      auto j = json::parse(*body, nullptr, false);
+      if (j.is_discarded() || !j.contains("models") || !j["models"].is_array()) {
+        done(ev::make_error(ev::riposte_errc::backend_unavailable,
+                            "the backend's /api/tags reply is not a model list"));
+        return;
+      }
+      std::vector<actors::model_info> models;
+      for (const auto& m : j["models"]) {
+        actors::model_info info;
+        info.id = m.value("name", m.value("model", ""));
+        models.push_back(std::move(info));
+      }
+      done(std::move(models));
+    };
+    client_.start(std::move(r));
+  }
+
+private:
+  ollama_options opts_;
+  http_client client_;
+};
+
+} // namespace
+
+std::unique_ptr<actors::backend> make_ollama_backend(const ollama_options& opts) {
+  return std::make_unique<ollama_backend>(opts);
+}
+
+} // namespace riposte::adapters::backends

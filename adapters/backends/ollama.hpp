@@ -1,0 +1,55 @@
+// The Ollama adapter: Responses items to native /api/chat, and its NDJSON
+// stream back into domain events.
+#pragma once
+
+#include "actors/backend.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace riposte::adapters::backends {
+
+struct ollama_options {
+  std::string base_url = "http://127.0.0.1:11434";
+  long connect_timeout_ms = 5'000;
+  long timeout_ms = 600'000;
+  long max_connections = 64;
+};
+
+std::unique_ptr<actors::backend> make_ollama_backend(const ollama_options& opts);
+
+// The /api/chat body for a generation request (exposed for tests).
+nlohmann::json to_ollama_chat(const actors::generation_request& req);
+
+// Turns /api/chat NDJSON lines into domain events, keeping the item ids and
+// indices of one generation. Exposed for tests.
+class ollama_translator {
+public:
+  explicit ollama_translator(std::string model);
+  // Feeds raw bytes; complete lines become events.
+  std::vector<events::event> feed(std::string_view bytes);
+  // The transfer ended; closes the generation (a missing `done` line fails it).
+  std::vector<events::event> finish(long status, const std::string& transport_error, bool timed_out,
+                                    bool connect_failed, const std::string& error_body);
+  bool done() const { return done_; }
+
+private:
+  std::vector<events::event> on_line(const nlohmann::json& line);
+  void close_reasoning(std::vector<events::event>& out);
+  void close_message(std::vector<events::event>& out, const std::string& status);
+  void fail(std::vector<events::event>& out, std::string code, std::string message);
+
+  std::string model_;
+  std::string buffer_;
+  bool done_ = false;
+  std::int64_t next_index_ = 0;
+  // The reasoning item and the message item being streamed, if any.
+  std::string reasoning_id_, message_id_;
+  std::int64_t reasoning_index_ = -1, message_index_ = -1;
+  std::string reasoning_text_, message_text_;
+};
+
+} // namespace riposte::adapters::backends

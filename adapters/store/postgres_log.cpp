@@ -1,0 +1,396 @@
+// The event log on PostgreSQL (libpqxx): versioned migrations at start-up, a
+// small connection pool, one transaction per append. Every pqxx exception
+// stops here and becomes an error value.
+#include "adapters/store/store.hpp"
+#include "adapters/store/stream_name.hpp"
+#include "events/event.hpp"
+
+#include <pqxx/pqxx>
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+
+namespace riposte::adapters::store {
+
+namespace {
+
+using events::envelope;
+using events::make_error;
+using events::riposte_errc;
+template <class T>
+using result = events::result<T>;
+using json = nlohmann::json;
+
+// Ordered and append-only: a released migration is never edited.
+const std::vector<std::pair<int, std::string>>& migrations() {
+  static const std::vector<std::pair<int, std::string>> list{
+      {1, R"sql(
+      create table events (
+        global_position bigserial primary key,
+        stream_id text not null,
+        seq bigint not null,
+        type text not null,
+        version int not null,
+        tenant text not null,
+        recorded_at timestamptz not null,
+        payload jsonb not null,
+        unique (stream_id, seq));
+      create table snapshots (
+        stream_id text primary key,
+        seq bigint not null,
+        payload text not null);
+      create table blobs (
+        id text not null,
+        chunk int not null,
+        data bytea not null,
+        primary key (id, chunk));
+      create table blob_meta (
+        id text primary key,
+        chunks int not null,
+        bytes bigint not null);
+    )sql"},
+  };
+  return list;
+}
+
+// Serializes migrations between processes, and appends within the log.
+constexpr long long migration_lock = 0x72697073746531; // "ripste1"
+constexpr long long append_lock = 0x72697073746532;    // "ripste2"
+
+std::string one_line(std::string text) {
+  for (auto& c : text)
+    if (c == '\n' || c == '\r')
+      c = ' ';
+  while (!text.empty() && text.back() == ' ')
+    text.pop_back();
+  return text;
+}
+
+events::error_info pg_error(const std::string& what, const std::exception& ex) {
+  return make_error(riposte_errc::store_error, what + ": " + one_line(ex.what()));
+}
+
+class connection_pool {
+public:
+  connection_pool(std::string uri, std::size_t size, bool synchronous)
+    : uri_(std::move(uri))
+    , synchronous_(synchronous) {
+    for (std::size_t i = 0; i < size; ++i)
+      idle_.push_back(connect());
+  }
+
+  // Runs `fn` with a connection; a broken connection is replaced next time.
+  template <class F>
+  auto with(F&& fn) -> decltype(fn(std::declval<pqxx::connection&>())) {
+    std::unique_ptr<pqxx::connection> conn;
+    {
+      std::unique_lock lock{mutex_};
+      ready_.wait(lock, [this] { return !idle_.empty(); });
+      conn = std::move(idle_.back());
+      idle_.pop_back();
+    }
+    struct give_back {
+      connection_pool* pool;
+      std::unique_ptr<pqxx::connection>* conn;
+      ~give_back() {
+        std::lock_guard guard{pool->mutex_};
+        pool->idle_.push_back(std::move(*conn));
+        pool->ready_.notify_one();
+      }
+    } guard{this, &conn};
+    if (!conn || !conn->is_open())
+      conn = connect();
+    return fn(*conn);
+  }
+
+private:
+  std::unique_ptr<pqxx::connection> connect() {
+    auto c = std::make_unique<pqxx::connection>(uri_);
+    if (!synchronous_) {
+      pqxx::nontransaction n{*c};
+      n.exec("set synchronous_commit = off");
+    }
+    c->prepare("head", "select coalesce(max(seq), -1) from events where stream_id = $1");
+    c->prepare("append",
+               "insert into events (stream_id, seq, type, version, tenant, recorded_at, payload) "
+               "select $1, $2 + e.ord - 1, e.v->>'type', (e.v->>'version')::int, e.v->>'tenant', "
+               "'epoch'::timestamptz + (e.v->>'recorded_at')::bigint * interval '1 microsecond', "
+               "e.v->'data' from jsonb_array_elements($3::jsonb) with ordinality as e(v, ord) "
+               "order by e.ord returning global_position, seq");
+    c->prepare("read", "select global_position, seq, type, version, tenant, "
+                       "(extract(epoch from recorded_at) * 1000000)::bigint, payload::text "
+                       "from events where stream_id = $1 and seq >= $2 order by seq limit $3");
+    c->prepare("read_all",
+               "select global_position, seq, type, version, tenant, "
+               "(extract(epoch from recorded_at) * 1000000)::bigint, payload::text, stream_id "
+               "from events where global_position > $1 order by global_position limit $2");
+    c->prepare("put_snapshot",
+               "insert into snapshots (stream_id, seq, payload) values ($1, $2, $3) "
+               "on conflict (stream_id) do update set seq = excluded.seq, payload = "
+               "excluded.payload");
+    c->prepare("get_snapshot", "select seq, payload from snapshots where stream_id = $1");
+    c->prepare("put_chunk", "insert into blobs (id, chunk, data) values ($1, $2, $3)");
+    c->prepare("put_blob_meta", "insert into blob_meta (id, chunks, bytes) values ($1, $2, $3)");
+    c->prepare("blob_meta", "select chunks from blob_meta where id = $1");
+    c->prepare("get_chunk", "select data from blobs where id = $1 and chunk = $2");
+    c->prepare("delete_chunks", "delete from blobs where id = $1");
+    c->prepare("delete_meta", "delete from blob_meta where id = $1");
+    return c;
+  }
+
+  std::string uri_;
+  bool synchronous_;
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+};
+
+result<envelope> row_to_envelope(const pqxx::row& row, const std::string& stream) {
+  auto data = json::parse(row[6].as<std::string>(), nullptr, false);
+  if (data.is_discarded() || !data.is_object())
+    return make_error(riposte_errc::corrupt_event, "event " + stream + "#" +
+                                                       row[1].as<std::string>() +
+                                                       " has a payload that is not a JSON object");
+  envelope env;
+  env.stream = stream;
+  env.global_position = row[0].as<std::uint64_t>();
+  env.seq = row[1].as<std::uint64_t>();
+  env.type = row[2].as<std::string>();
+  env.version = row[3].as<int>();
+  env.tenant = row[4].as<std::string>();
+  env.recorded_at = row[5].as<std::int64_t>();
+  env.data = std::move(data);
+  return env;
+}
+
+class postgres_log final : public events::event_log {
+public:
+  explicit postgres_log(std::unique_ptr<connection_pool> pool)
+    : pool_(std::move(pool)) {}
+
+  result<std::vector<envelope>> append(const std::string& stream, std::int64_t expected_version,
+                                       const std::vector<events::new_event>& evs) override {
+    if (auto ok = check_stream_name(stream); !ok)
+      return ok.error();
+    for (const auto& ev : evs)
+      if (auto valid = events::validate(ev); !valid)
+        return valid.error();
+    if (evs.empty())
+      return std::vector<envelope>{};
+    json batch = json::array();
+    for (const auto& ev : evs)
+      batch.push_back({{"type", ev.type},
+                       {"version", ev.version},
+                       {"tenant", ev.tenant},
+                       {"recorded_at", ev.recorded_at},
+                       {"data", ev.data}});
+    try {
+      return pool_->with([&](pqxx::connection& c) -> result<std::vector<envelope>> {
+        pqxx::work w{c};
+        // One appender at a time: positions become visible in order, so the
+        // audit feed never passes over a position that commits later.
+        w.exec("select pg_advisory_xact_lock(" + std::to_string(append_lock) + ")");
+        auto current = w.exec_prepared1("head", stream)[0].as<std::int64_t>();
+        if (!version_matches(expected_version, current))
+          return version_conflict(stream, expected_version, current);
+        auto rows = w.exec_prepared("append", stream, current + 1, batch.dump());
+        std::vector<envelope> stored;
+        stored.reserve(evs.size());
+        for (std::size_t i = 0; i < rows.size(); ++i) {
+          const auto& ev = evs[i];
+          stored.push_back(envelope{stream, rows[i][1].as<std::uint64_t>(),
+                                    rows[i][0].as<std::uint64_t>(), ev.type, ev.version, ev.tenant,
+                                    ev.recorded_at, ev.data});
+        }
+        w.commit();
+        return stored;
+      });
+    } catch (const pqxx::unique_violation&) {
+      return make_error(riposte_errc::version_conflict,
+                        "stream '" + stream + "' was appended to concurrently");
+    } catch (const std::exception& ex) {
+      return pg_error("appending to '" + stream + "'", ex);
+    }
+  }
+
+  result<std::int64_t> version(const std::string& stream) override {
+    try {
+      return pool_->with([&](pqxx::connection& c) {
+        pqxx::read_transaction r{c};
+        return r.exec_prepared1("head", stream)[0].as<std::int64_t>();
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("reading the head of '" + stream + "'", ex);
+    }
+  }
+
+  result<std::vector<envelope>> read(const std::string& stream, std::uint64_t from_seq,
+                                     std::size_t limit) override {
+    if (auto ok = check_stream_name(stream); !ok)
+      return ok.error();
+    try {
+      return pool_->with([&](pqxx::connection& c) -> result<std::vector<envelope>> {
+        pqxx::read_transaction r{c};
+        auto head = r.exec_prepared1("head", stream)[0].as<std::int64_t>();
+        if (head < 0)
+          return make_error(riposte_errc::not_found, "stream '" + stream + "' does not exist");
+        auto rows = r.exec_prepared("read", stream, static_cast<std::int64_t>(from_seq),
+                                    static_cast<std::int64_t>(limit));
+        std::vector<envelope> out;
+        out.reserve(rows.size());
+        for (const auto& row : rows) {
+          auto env = row_to_envelope(row, stream);
+          if (!env)
+            return env.error();
+          out.push_back(std::move(*env));
+        }
+        return out;
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("reading '" + stream + "'", ex);
+    }
+  }
+
+  result<std::vector<envelope>> read_all(std::uint64_t after, std::size_t limit) override {
+    try {
+      return pool_->with([&](pqxx::connection& c) -> result<std::vector<envelope>> {
+        pqxx::read_transaction r{c};
+        auto rows = r.exec_prepared("read_all", static_cast<std::int64_t>(after),
+                                    static_cast<std::int64_t>(limit));
+        std::vector<envelope> out;
+        out.reserve(rows.size());
+        for (const auto& row : rows) {
+          auto env = row_to_envelope(row, row[7].as<std::string>());
+          if (!env)
+            return env.error();
+          out.push_back(std::move(*env));
+        }
+        return out;
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("reading the audit feed", ex);
+    }
+  }
+
+  events::status put_snapshot(const std::string& stream, const events::snapshot& snap) override {
+    try {
+      return pool_->with([&](pqxx::connection& c) {
+        pqxx::work w{c};
+        w.exec_prepared0("put_snapshot", stream, static_cast<std::int64_t>(snap.seq), snap.payload);
+        w.commit();
+        return events::ok();
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("writing a snapshot", ex);
+    }
+  }
+
+  result<std::optional<events::snapshot>> get_snapshot(const std::string& stream) override {
+    try {
+      return pool_->with([&](pqxx::connection& c) -> result<std::optional<events::snapshot>> {
+        pqxx::read_transaction r{c};
+        auto rows = r.exec_prepared("get_snapshot", stream);
+        if (rows.empty())
+          return std::optional<events::snapshot>{};
+        return std::optional<events::snapshot>{
+            events::snapshot{rows[0][0].as<std::uint64_t>(), rows[0][1].as<std::string>()}};
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("reading a snapshot", ex);
+    }
+  }
+
+  events::status put_blob(const std::string& id, const events::chunk_source& source) override {
+    try {
+      return pool_->with([&](pqxx::connection& c) {
+        pqxx::work w{c};
+        w.exec_prepared0("delete_chunks", id);
+        w.exec_prepared0("delete_meta", id);
+        int chunks = 0;
+        std::int64_t bytes = 0;
+        while (auto chunk = source()) {
+          pqxx::binarystring data{chunk->data(), chunk->size()};
+          w.exec_prepared0("put_chunk", id, chunks, data);
+          ++chunks;
+          bytes += static_cast<std::int64_t>(chunk->size());
+        }
+        w.exec_prepared0("put_blob_meta", id, chunks, bytes);
+        w.commit();
+        return events::ok();
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("writing blob '" + id + "'", ex);
+    }
+  }
+
+  events::status get_blob(const std::string& id, const events::chunk_sink& sink) override {
+    try {
+      return pool_->with([&](pqxx::connection& c) -> events::status {
+        pqxx::read_transaction r{c};
+        auto meta = r.exec_prepared("blob_meta", id);
+        if (meta.empty())
+          return make_error(riposte_errc::not_found, "no blob '" + id + "'");
+        auto chunks = meta[0][0].as<int>();
+        for (int i = 0; i < chunks; ++i) {
+          auto row = r.exec_prepared1("get_chunk", id, i);
+          pqxx::binarystring data{row[0]};
+          if (!sink(std::string_view{data.get(), data.size()}))
+            break;
+        }
+        return events::ok();
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("reading blob '" + id + "'", ex);
+    }
+  }
+
+  events::status delete_blob(const std::string& id) override {
+    try {
+      return pool_->with([&](pqxx::connection& c) {
+        pqxx::work w{c};
+        w.exec_prepared0("delete_meta", id);
+        w.exec_prepared0("delete_chunks", id);
+        w.commit();
+        return events::ok();
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("deleting blob '" + id + "'", ex);
+    }
+  }
+
+private:
+  std::unique_ptr<connection_pool> pool_;
+};
+
+void migrate(const std::string& uri) {
+  pqxx::connection c{uri};
+  pqxx::work w{c};
+  w.exec("select pg_advisory_xact_lock(" + std::to_string(migration_lock) + ")");
+  w.exec("create table if not exists schema_migrations (version int primary key, "
+         "applied_at timestamptz not null default now())");
+  auto applied = w.exec("select coalesce(max(version), 0) from schema_migrations")[0][0].as<int>();
+  for (const auto& [version, sql] : migrations()) {
+    if (version <= applied)
+      continue;
+    w.exec(sql);
+    w.exec("insert into schema_migrations (version) values (" + std::to_string(version) + ")");
+  }
+  w.commit();
+}
+
+} // namespace
+
+result<std::unique_ptr<events::event_log>>
+open_postgres_log(const std::string& uri, std::size_t pool_size, sync_policy sync) {
+  try {
+    migrate(uri);
+    auto pool = std::make_unique<connection_pool>(uri, pool_size == 0 ? 1 : pool_size,
+                                                  sync == sync_policy::always);
+    return std::unique_ptr<events::event_log>{std::make_unique<postgres_log>(std::move(pool))};
+  } catch (const std::exception& ex) {
+    return pg_error("cannot open PostgreSQL store", ex);
+  }
+}
+
+} // namespace riposte::adapters::store

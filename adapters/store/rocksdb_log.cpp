@@ -1,0 +1,319 @@
+// The embedded event log on RocksDB: one column family per keyspace,
+// big-endian keys so iteration order is seq / global order, and one
+// WriteBatch per append so a batch is stored whole or not at all.
+#include "adapters/store/store.hpp"
+#include "adapters/store/stream_name.hpp"
+#include "events/event.hpp"
+
+#include <rocksdb/db.h>
+#include <rocksdb/options.h>
+#include <rocksdb/write_batch.h>
+
+#include <array>
+#include <functional>
+#include <mutex>
+#include <set>
+
+namespace riposte::adapters::store {
+
+namespace {
+
+using events::envelope;
+using events::error_info;
+using events::make_error;
+using events::riposte_errc;
+using events::status;
+template <class T>
+using result = events::result<T>;
+
+error_info store_error(std::string_view what, const rocksdb::Status& st) {
+  return make_error(riposte_errc::store_error, std::string{what} + ": " + st.ToString());
+}
+
+// events: stream \0 be64(seq) -> envelope JSON
+std::string event_key(std::string_view stream, std::uint64_t seq) {
+  std::string key;
+  key.reserve(stream.size() + 9);
+  key.append(stream);
+  key.push_back('\0');
+  append_be64(key, seq);
+  return key;
+}
+
+std::string position_key(std::uint64_t position) {
+  std::string key;
+  append_be64(key, position);
+  return key;
+}
+
+// blobs: id \0 be64(chunk) -> bytes; blob_meta: id -> be64(chunks) be64(bytes)
+constexpr std::size_t cf_events = 1, cf_audit = 2, cf_heads = 3, cf_snapshots = 4, cf_blobs = 5,
+                      cf_blob_meta = 6;
+const std::array<std::string, 7> cf_names{rocksdb::kDefaultColumnFamilyName,
+                                          "events",
+                                          "audit",
+                                          "heads",
+                                          "snapshots",
+                                          "blobs",
+                                          "blob_meta"};
+
+class rocksdb_log final : public events::event_log {
+public:
+  rocksdb_log(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
+              sync_policy sync)
+    : db_(std::move(db))
+    , cfs_(std::move(cfs)) {
+    write_options_.sync = sync == sync_policy::always;
+  }
+
+  ~rocksdb_log() override {
+    for (auto* cf : cfs_)
+      db_->DestroyColumnFamilyHandle(cf);
+    db_->Close();
+  }
+
+  status init() {
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator({}, cfs_[cf_audit])};
+    it->SeekToLast();
+    if (!it->status().ok())
+      return store_error("reading the audit index", it->status());
+    next_position_ = it->Valid() ? read_be64(it->key().ToStringView()) + 1 : 1;
+    return events::ok();
+  }
+
+  result<std::vector<envelope>> append(const std::string& stream, std::int64_t expected_version,
+                                       const std::vector<events::new_event>& evs) override {
+    if (auto ok = check_stream_name(stream); !ok)
+      return ok.error();
+    for (const auto& ev : evs)
+      if (auto valid = events::validate(ev); !valid)
+        return valid.error();
+    if (evs.empty())
+      return std::vector<envelope>{};
+    std::lock_guard stream_guard{stripe_for(stream)};
+    auto current = version(stream);
+    if (!current)
+      return current.error();
+    if (!version_matches(expected_version, *current))
+      return version_conflict(stream, expected_version, *current);
+
+    std::uint64_t first_position = 0;
+    {
+      std::lock_guard guard{positions_mutex_};
+      first_position = next_position_;
+      next_position_ += evs.size();
+      in_flight_.insert(first_position);
+    }
+    std::vector<envelope> stored;
+    stored.reserve(evs.size());
+    rocksdb::WriteBatch batch;
+    auto seq = static_cast<std::uint64_t>(*current + 1);
+    for (std::size_t i = 0; i < evs.size(); ++i, ++seq) {
+      const auto& ev = evs[i];
+      envelope env{stream,     seq,       first_position + i, ev.type,
+                   ev.version, ev.tenant, ev.recorded_at,     ev.data};
+      auto key = event_key(stream, seq);
+      batch.Put(cfs_[cf_events], key, events::serialize(env));
+      batch.Put(cfs_[cf_audit], position_key(env.global_position), key);
+      stored.push_back(std::move(env));
+    }
+    batch.Put(cfs_[cf_heads], stream, position_key(stored.back().seq));
+    auto st = db_->Write(write_options_, &batch);
+    {
+      std::lock_guard guard{positions_mutex_};
+      in_flight_.erase(first_position);
+    }
+    if (!st.ok())
+      return store_error("appending to '" + stream + "'", st);
+    return stored;
+  }
+
+  result<std::int64_t> version(const std::string& stream) override {
+    std::string head;
+    auto st = db_->Get({}, cfs_[cf_heads], stream, &head);
+    if (st.IsNotFound())
+      return std::int64_t{events::no_stream};
+    if (!st.ok())
+      return store_error("reading the head of '" + stream + "'", st);
+    return static_cast<std::int64_t>(read_be64(head));
+  }
+
+  result<std::vector<envelope>> read(const std::string& stream, std::uint64_t from_seq,
+                                     std::size_t limit) override {
+    if (auto ok = check_stream_name(stream); !ok)
+      return ok.error();
+    auto current = version(stream);
+    if (!current)
+      return current.error();
+    if (*current == events::no_stream)
+      return make_error(riposte_errc::not_found, "stream '" + stream + "' does not exist");
+    std::vector<envelope> out;
+    auto upper = event_key(stream, static_cast<std::uint64_t>(*current) + 1);
+    rocksdb::Slice upper_slice{upper};
+    rocksdb::ReadOptions ro;
+    ro.iterate_upper_bound = &upper_slice;
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, cfs_[cf_events])};
+    for (it->Seek(event_key(stream, from_seq)); it->Valid() && out.size() < limit; it->Next()) {
+      auto env = events::parse_envelope(it->value().ToStringView());
+      if (!env)
+        return env.error();
+      out.push_back(std::move(*env));
+    }
+    if (!it->status().ok())
+      return store_error("reading '" + stream + "'", it->status());
+    return out;
+  }
+
+  result<std::vector<envelope>> read_all(std::uint64_t after, std::size_t limit) override {
+    std::uint64_t visible = 0; // every position <= visible is written or failed
+    {
+      std::lock_guard guard{positions_mutex_};
+      visible = in_flight_.empty() ? next_position_ - 1 : *in_flight_.begin() - 1;
+    }
+    std::vector<std::string> keys;
+    if (after < visible) {
+      auto upper = position_key(visible + 1);
+      rocksdb::Slice upper_slice{upper};
+      rocksdb::ReadOptions ro;
+      ro.iterate_upper_bound = &upper_slice;
+      std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, cfs_[cf_audit])};
+      for (it->Seek(position_key(after + 1)); it->Valid() && keys.size() < limit; it->Next())
+        keys.emplace_back(it->value().ToStringView());
+      if (!it->status().ok())
+        return store_error("reading the audit index", it->status());
+    }
+    std::vector<rocksdb::Slice> slices(keys.begin(), keys.end());
+    std::vector<std::string> values;
+    auto statuses =
+        db_->MultiGet({}, std::vector<rocksdb::ColumnFamilyHandle*>(keys.size(), cfs_[cf_events]),
+                      slices, &values);
+    std::vector<envelope> out;
+    out.reserve(keys.size());
+    for (std::size_t i = 0; i < keys.size(); ++i) {
+      if (!statuses[i].ok())
+        return store_error("reading an audited event", statuses[i]);
+      auto env = events::parse_envelope(values[i]);
+      if (!env)
+        return env.error();
+      out.push_back(std::move(*env));
+    }
+    return out;
+  }
+
+  status put_snapshot(const std::string& stream, const events::snapshot& snap) override {
+    std::string value = position_key(snap.seq);
+    value += snap.payload;
+    auto st = db_->Put(write_options_, cfs_[cf_snapshots], stream, value);
+    if (!st.ok())
+      return store_error("writing a snapshot", st);
+    return events::ok();
+  }
+
+  result<std::optional<events::snapshot>> get_snapshot(const std::string& stream) override {
+    std::string value;
+    auto st = db_->Get({}, cfs_[cf_snapshots], stream, &value);
+    if (st.IsNotFound())
+      return std::optional<events::snapshot>{};
+    if (!st.ok())
+      return store_error("reading a snapshot", st);
+    if (value.size() < 8)
+      return make_error(riposte_errc::corrupt_event, "snapshot of '" + stream + "' is truncated");
+    return std::optional<events::snapshot>{events::snapshot{read_be64(value), value.substr(8)}};
+  }
+
+  status put_blob(const std::string& id, const events::chunk_source& source) override {
+    if (auto ok = check_stream_name(id); !ok)
+      return ok.error();
+    if (auto deleted = delete_blob(id); !deleted)
+      return deleted;
+    // Chunks are written as they arrive; the meta record, written last, makes
+    // the blob visible, so a crash mid-upload leaves nothing readable.
+    std::uint64_t chunks = 0, bytes = 0;
+    while (auto chunk = source()) {
+      auto st = db_->Put(write_options_, cfs_[cf_blobs], event_key(id, chunks), *chunk);
+      if (!st.ok())
+        return store_error("writing a blob chunk", st);
+      ++chunks;
+      bytes += chunk->size();
+    }
+    std::string meta = position_key(chunks);
+    append_be64(meta, bytes);
+    auto st = db_->Put(write_options_, cfs_[cf_blob_meta], id, meta);
+    if (!st.ok())
+      return store_error("writing blob metadata", st);
+    return events::ok();
+  }
+
+  status get_blob(const std::string& id, const events::chunk_sink& sink) override {
+    std::string meta;
+    auto st = db_->Get({}, cfs_[cf_blob_meta], id, &meta);
+    if (st.IsNotFound())
+      return make_error(riposte_errc::not_found, "no blob '" + id + "'");
+    if (!st.ok())
+      return store_error("reading blob metadata", st);
+    auto chunks = read_be64(meta);
+    std::string chunk;
+    for (std::uint64_t i = 0; i < chunks; ++i) {
+      st = db_->Get({}, cfs_[cf_blobs], event_key(id, i), &chunk);
+      if (!st.ok())
+        return store_error("reading a blob chunk", st);
+      if (!sink(chunk))
+        break;
+    }
+    return events::ok();
+  }
+
+  status delete_blob(const std::string& id) override {
+    rocksdb::WriteBatch batch;
+    batch.Delete(cfs_[cf_blob_meta], id);
+    batch.DeleteRange(cfs_[cf_blobs], event_key(id, 0),
+                      event_key(id, std::numeric_limits<std::uint64_t>::max()));
+    batch.Delete(cfs_[cf_blobs], event_key(id, std::numeric_limits<std::uint64_t>::max()));
+    auto st = db_->Write(write_options_, &batch);
+    if (!st.ok())
+      return store_error("deleting a blob", st);
+    return events::ok();
+  }
+
+private:
+  std::mutex& stripe_for(const std::string& stream) {
+    return stripes_[std::hash<std::string>{}(stream) % stripes_.size()];
+  }
+
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  rocksdb::WriteOptions write_options_;
+  // Appends to one stream are serialized by its stripe; others run in parallel.
+  std::array<std::mutex, 64> stripes_;
+  // Global positions handed out but not yet written bound what read_all shows.
+  std::mutex positions_mutex_;
+  std::uint64_t next_position_ = 1;
+  std::set<std::uint64_t> in_flight_;
+};
+
+} // namespace
+
+result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& path,
+                                                            sync_policy sync) {
+  rocksdb::DBOptions options;
+  options.create_if_missing = true;
+  options.create_missing_column_families = true;
+  options.IncreaseParallelism(2);
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.OptimizeLevelStyleCompaction();
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& name : cf_names)
+    descriptors.emplace_back(name, cf_options);
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  auto st = rocksdb::DB::Open(options, path, descriptors, &handles, &raw);
+  if (!st.ok())
+    return store_error("cannot open RocksDB store at '" + path + "'", st);
+  auto log =
+      std::make_unique<rocksdb_log>(std::unique_ptr<rocksdb::DB>{raw}, std::move(handles), sync);
+  if (auto ok = log->init(); !ok)
+    return ok.error();
+  return std::unique_ptr<events::event_log>{std::move(log)};
+}
+
+} // namespace riposte::adapters::store

@@ -1,0 +1,142 @@
+// Flags and environment variables, parsed with CLI11.
+#include "app/config.hpp"
+
+#include <CLI/CLI.hpp>
+
+namespace riposte::app {
+
+bool split_host_port(const std::string& listen, std::string& host, std::uint16_t& port,
+                     std::string& reason) {
+  std::string port_text;
+  if (!listen.empty() && listen.front() == '[') {
+    auto close = listen.find(']');
+    if (close == std::string::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      reason = "--listen must be HOST:PORT or [IPV6]:PORT, not '" + listen + "'";
+      return false;
+    }
+    host = listen.substr(1, close - 1);
+    port_text = listen.substr(close + 2);
+  } else {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos || colon == 0) {
+      reason = "--listen must be HOST:PORT, not '" + listen + "'";
+      return false;
+    }
+    host = listen.substr(0, colon);
+    port_text = listen.substr(colon + 1);
+  }
+  if (port_text.empty() || port_text.size() > 5 ||
+      port_text.find_first_not_of("0123456789") != std::string::npos ||
+      std::stoul(port_text) > 65535) {
+    reason = "--listen port must be a number from 0 to 65535, not '" + port_text + "'";
+    return false;
+  }
+  port = static_cast<std::uint16_t>(std::stoul(port_text));
+  return true;
+}
+
+parse_outcome parse_config(int argc, char** argv) {
+  config cfg;
+  CLI::App app{"riposte: a stateful OpenAI Responses API gateway for self-hosted LLM backends.\n"
+               "Every flag can also be set with the environment variable named beside it."};
+  app.option_defaults()->always_capture_default();
+  app.get_formatter()->column_width(40);
+
+  app.add_option("--listen", cfg.listen, "HOST:PORT to serve HTTP on (port 0: any free port)")
+      ->envname("RIPOSTE_LISTEN");
+  app.add_option("--store", cfg.store.uri,
+                 "Event store: rocksdb:PATH (embedded) or postgres://USER@HOST:PORT/DB")
+      ->envname("RIPOSTE_STORE");
+  std::string sync = "always";
+  app.add_option("--store-sync", sync,
+                 "always: fsync every append before it is acknowledged (survives power loss); "
+                 "none: leave flushing to the OS (survives a crash of riposte, faster)")
+      ->check(CLI::IsMember({"always", "none"}))
+      ->envname("RIPOSTE_STORE_SYNC");
+  app.add_option("--store-pool", cfg.store.pool_size, "Postgres connections in the pool")
+      ->check(CLI::Range(1, 256))
+      ->envname("RIPOSTE_STORE_POOL");
+  app.add_option("--backend", cfg.backend, "Ollama base URL (native /api/chat protocol)")
+      ->envname("RIPOSTE_BACKEND");
+  std::vector<std::string> keys;
+  app.add_option("--api-key", keys,
+                 "KEY[:TENANT], repeatable; with none, riposte runs open as one local tenant "
+                 "(env: comma-separated)")
+      ->delimiter(',')
+      ->envname("RIPOSTE_API_KEY");
+  app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error")
+      ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
+      ->envname("RIPOSTE_LOG_LEVEL");
+  app.add_option("--http-threads", cfg.http_threads, "HTTP io threads")
+      ->check(CLI::Range(1, 64))
+      ->envname("RIPOSTE_HTTP_THREADS");
+  app.add_option("--max-body-bytes", cfg.max_body_bytes, "Largest request body accepted")
+      ->check(CLI::Range(std::uint64_t{1024}, std::uint64_t{1} << 34))
+      ->envname("RIPOSTE_MAX_BODY_BYTES");
+
+  app.add_option("--backend-connect-timeout-ms", cfg.backend_connect_timeout_ms,
+                 "Give up connecting to the backend after this long (502)")
+      ->check(CLI::Range(1L, 600'000L))
+      ->envname("RIPOSTE_BACKEND_CONNECT_TIMEOUT_MS");
+  app.add_option("--backend-timeout-ms", cfg.backend_timeout_ms,
+                 "Longest a whole backend generation may take (504)")
+      ->check(CLI::Range(100L, 86'400'000L))
+      ->envname("RIPOSTE_BACKEND_TIMEOUT_MS");
+  app.add_option("--backend-concurrency", cfg.backend_concurrency,
+                 "Generations sent to the backend at once; the rest wait in order")
+      ->check(CLI::Range(1, 4096))
+      ->envname("RIPOSTE_BACKEND_CONCURRENCY");
+  app.add_option("--store-threads", cfg.store_threads, "Threads for blocking store calls")
+      ->check(CLI::Range(1, 256))
+      ->envname("RIPOSTE_STORE_THREADS");
+  app.add_option("--passivate-after-ms", cfg.passivate_after_ms,
+                 "Idle finished responses leave memory after this long (they stay stored)")
+      ->check(CLI::Range(0L, 86'400'000L))
+      ->envname("RIPOSTE_PASSIVATE_AFTER_MS");
+  app.add_option("--max-chain-depth", cfg.max_chain_depth,
+                 "Longest previous_response_id chain accepted")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}))
+      ->envname("RIPOSTE_MAX_CHAIN_DEPTH");
+
+  parse_outcome out;
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    out.message = app.help();
+    return out;
+  } catch (const CLI::ParseError& err) {
+    out.exit_code = 2;
+    out.message = err.what();
+    return out;
+  }
+  std::string reason;
+  if (!split_host_port(cfg.listen, cfg.host, cfg.port, reason)) {
+    out.exit_code = 2;
+    out.message = reason;
+    return out;
+  }
+  if (cfg.backend.rfind("http://", 0) != 0 && cfg.backend.rfind("https://", 0) != 0) {
+    out.exit_code = 2;
+    out.message = "--backend must be an http:// or https:// URL, not '" + cfg.backend + "'";
+    return out;
+  }
+  while (!cfg.backend.empty() && cfg.backend.back() == '/')
+    cfg.backend.pop_back();
+  cfg.store.sync =
+      sync == "none" ? adapters::store::sync_policy::none : adapters::store::sync_policy::always;
+  for (const auto& entry : keys) {
+    auto colon = entry.find(':');
+    api_key k{entry.substr(0, colon),
+              colon == std::string::npos ? "default" : entry.substr(colon + 1)};
+    if (k.key.empty() || k.tenant.empty()) {
+      out.exit_code = 2;
+      out.message = "--api-key must be KEY or KEY:TENANT with neither part empty";
+      return out;
+    }
+    cfg.api_keys.push_back(std::move(k));
+  }
+  out.cfg = std::move(cfg);
+  return out;
+}
+
+} // namespace riposte::app

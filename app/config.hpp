@@ -1,0 +1,51 @@
+// riposte's configuration: every flag, its environment variable, and checks
+// that turn a bad value into a one-line reason before anything starts.
+#pragma once
+
+#include "adapters/store/store.hpp"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace riposte::app {
+
+struct api_key {
+  std::string key;
+  std::string tenant;
+};
+
+struct config {
+  std::string listen = "127.0.0.1:8080";
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  adapters::store::store_options store;
+  std::string backend = "http://127.0.0.1:11434";
+  std::vector<api_key> api_keys;
+  std::string log_level = "info";
+  std::size_t http_threads = 2;
+  std::uint64_t max_body_bytes = 32u << 20;
+  long backend_connect_timeout_ms = 5'000;
+  long backend_timeout_ms = 600'000;
+  std::size_t backend_concurrency = 16;
+  std::size_t store_threads = 4;
+  long passivate_after_ms = 30'000;
+  std::int64_t max_chain_depth = 1'000;
+};
+
+// What parsing decided: run with `cfg`, or exit now with `exit_code` (after
+// --help, or with a one-line `message` for a bad flag).
+struct parse_outcome {
+  std::optional<config> cfg;
+  int exit_code = 0;
+  std::string message;
+};
+
+parse_outcome parse_config(int argc, char** argv);
+
+// Splits "HOST:PORT" ("[::1]:8080" for IPv6); false with a reason if malformed.
+bool split_host_port(const std::string& listen, std::string& host, std::uint16_t& port,
+                     std::string& reason);
+
+} // namespace riposte::app

@@ -1,0 +1,124 @@
+// riposte: parse the configuration, open the store, spawn the actors, start
+// HTTP, wait for a signal. Wiring only; every fallible step fails fast with a
+// one-line reason.
+#include "actors/services.hpp"
+#include "actors/store_executor.hpp"
+#include "adapters/backends/ollama.hpp"
+#include "adapters/store/store.hpp"
+#include "app/config.hpp"
+#include "http/routes.hpp"
+#include "http/server.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <iostream>
+
+namespace {
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void log_line(std::string_view level, nlohmann::json fields) {
+  fields["ts"] = now_ms();
+  fields["level"] = level;
+  std::cerr << fields.dump() << '\n' << std::flush;
+}
+
+int fail(const std::string& reason) {
+  std::cerr << "riposte: " << reason << '\n';
+  return 1;
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  using namespace riposte;
+  auto parsed = app::parse_config(argc, argv);
+  if (!parsed.cfg) {
+    (parsed.exit_code == 0 ? std::cout : std::cerr)
+        << (parsed.exit_code == 0 ? "" : "riposte: ") << parsed.message << '\n';
+    return parsed.exit_code;
+  }
+  const auto& cfg = *parsed.cfg;
+
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr); // threads started below inherit the mask
+
+  auto store = adapters::store::open_store(cfg.store);
+  if (!store)
+    return fail(store.error().message);
+  std::shared_ptr<events::event_log> log = std::move(*store);
+
+  caf::actor_system_config caf_cfg;
+  caf_cfg.set("scheduler.max-threads", 2);
+  caf::actor_system sys{caf_cfg};
+
+  actors::settings settings;
+  settings.passivate_after = std::chrono::milliseconds(cfg.passivate_after_ms);
+  settings.max_chain_depth = cfg.max_chain_depth;
+  settings.backend_concurrency = cfg.backend_concurrency;
+
+  adapters::backends::ollama_options ollama;
+  ollama.base_url = cfg.backend;
+  ollama.connect_timeout_ms = cfg.backend_connect_timeout_ms;
+  ollama.timeout_ms = cfg.backend_timeout_ms;
+  std::shared_ptr<actors::backend> backend = adapters::backends::make_ollama_backend(ollama);
+
+  auto executor = std::make_unique<actors::store_executor>(cfg.store_threads);
+  auto svc = std::make_shared<actors::services>();
+  svc->log = log.get();
+  svc->executor = executor.get();
+  svc->cfg = settings;
+  svc->make_ephemeral_log = [] {
+    return std::shared_ptr<events::event_log>{adapters::store::make_memory_log()};
+  };
+  svc->backend_pool = actors::spawn_backend_pool(sys, backend, settings);
+  caf::actor pool = svc->backend_pool;
+  caf::actor registry = actors::spawn_registry(sys, svc);
+
+  std::unordered_map<std::string, std::string> keys;
+  for (const auto& k : cfg.api_keys)
+    keys[k.key] = k.tenant;
+  http::api_context api;
+  api.registry = &registry;
+  api.backend_pool = &pool;
+  api.auth = std::make_shared<http::authenticator>(std::move(keys));
+
+  auto routes = http::responses_routes(api);
+  routes.push_back(
+      {"GET", "/healthz",
+       [](const http::request&, const std::vector<std::string>&, http::reply_fn reply) {
+         reply({200, R"({"status":"ok"})", "application/json", {}});
+       }});
+  auto server = http::start_server({cfg.host, cfg.port, cfg.http_threads, cfg.max_body_bytes},
+                                   std::move(routes));
+  if (!server)
+    return fail(server.error().message);
+
+  log_line("info", {{"msg", "riposte listening"},
+                    {"listen", cfg.host + ":" + std::to_string((*server)->port())},
+                    {"port", (*server)->port()},
+                    {"store", cfg.store.uri.rfind("postgres", 0) == 0 ? "postgres" : cfg.store.uri},
+                    {"backend", cfg.backend}});
+  if (cfg.api_keys.empty())
+    log_line("warn", {{"msg", "no API keys configured: riposte runs open, as one local tenant"}});
+
+  int sig = 0;
+  sigwait(&signals, &sig);
+  log_line("info", {{"msg", "shutting down"}, {"signal", sig}});
+  // Stop HTTP first, then the actors holding reply builders, then the store.
+  (*server)->stop();
+  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
+  return 0;
+}

@@ -1,0 +1,181 @@
+// JSON codec for events and envelopes. Third-party exceptions (nlohmann) stop
+// here and become error values.
+#include "events/event.hpp"
+
+#include <array>
+#include <exception>
+#include <utility>
+
+namespace riposte::events {
+
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(response_created, response_id, model, created_at, params, input)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(output_item_added, output_index, item)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(output_item_done, output_index, item)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(content_part_added, item_id, output_index, content_index, part)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(content_part_done, item_id, output_index, content_index, part)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(output_text_delta, item_id, output_index, content_index, delta,
+                                   logprobs)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(output_text_done, item_id, output_index, content_index, text)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(function_call_arguments_delta, item_id, output_index, delta)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(function_call_arguments_done, item_id, output_index, name,
+                                   arguments)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(reasoning_delta, item_id, output_index, content_index, delta)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(reasoning_done, item_id, output_index, content_index, text)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(response_completed, completed_at, usage)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(response_incomplete, reason, usage)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(response_failed, code, message, usage)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(response_cancelled, reason)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(file_uploaded, file_id, filename, purpose, bytes, sha256,
+                                   created_at, expires_at)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(file_deleted, file_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(idempotency_key_recorded, key, request_hash, response_id)
+
+// Events without fields are stored as `{}`.
+void to_json(nlohmann::json& j, const response_queued&) {
+  j = nlohmann::json::object();
+}
+void from_json(const nlohmann::json&, response_queued&) {}
+void to_json(nlohmann::json& j, const response_in_progress&) {
+  j = nlohmann::json::object();
+}
+void from_json(const nlohmann::json&, response_in_progress&) {}
+void to_json(nlohmann::json& j, const response_deleted&) {
+  j = nlohmann::json::object();
+}
+void from_json(const nlohmann::json&, response_deleted&) {}
+
+namespace {
+
+template <std::size_t I = 0>
+result<event> decode_current(std::string_view type, const nlohmann::json& data) {
+  if constexpr (I == std::variant_size_v<event>) {
+    return make_error(riposte_errc::unknown_event_type,
+                      "unknown event type '" + std::string{type} + "'");
+  } else {
+    using alternative = std::variant_alternative_t<I, event>;
+    if (alternative::type != type)
+      return decode_current<I + 1>(type, data);
+    if (!data.is_object())
+      return make_error(riposte_errc::corrupt_event,
+                        "data of a '" + std::string{type} + "' event is not an object");
+    try {
+      return event{data.get<alternative>()};
+    } catch (const std::exception& ex) {
+      return make_error(riposte_errc::corrupt_event, "data of a '" + std::string{type} +
+                                                         "' event does not decode: " + ex.what());
+    }
+  }
+}
+
+template <std::size_t... Is>
+std::vector<type_info> make_known_types(std::index_sequence<Is...>) {
+  return {type_info{std::variant_alternative_t<Is, event>::type,
+                    std::variant_alternative_t<Is, event>::version}...};
+}
+
+} // namespace
+
+std::string_view type_of(const event& ev) {
+  return std::visit([](const auto& e) { return std::decay_t<decltype(e)>::type; }, ev);
+}
+
+int version_of(const event& ev) {
+  return std::visit([](const auto& e) { return std::decay_t<decltype(e)>::version; }, ev);
+}
+
+nlohmann::json data_of(const event& ev) {
+  return std::visit([](const auto& e) { return nlohmann::json(e); }, ev);
+}
+
+new_event make_new_event(const event& ev, std::string tenant, std::int64_t recorded_at) {
+  return new_event{std::string{type_of(ev)}, version_of(ev), std::move(tenant), recorded_at,
+                   data_of(ev)};
+}
+
+const std::vector<type_info>& known_types() {
+  static const auto types =
+      make_known_types(std::make_index_sequence<std::variant_size_v<event>>{});
+  return types;
+}
+
+result<event> decode(std::string_view type, int version, const nlohmann::json& data) {
+  auto up = upcast(type, version, data);
+  if (!up)
+    return up.error();
+  return decode_current(type, *up);
+}
+
+result<event> decode(const envelope& env) {
+  return decode(env.type, env.version, env.data);
+}
+
+status validate(const new_event& ev) {
+  if (auto decoded = decode(ev.type, ev.version, ev.data); !decoded)
+    return decoded.error();
+  return ok();
+}
+
+nlohmann::json to_json(const envelope& env) {
+  return nlohmann::json{{"stream", env.stream},
+                        {"seq", env.seq},
+                        {"global_position", env.global_position},
+                        {"type", env.type},
+                        {"version", env.version},
+                        {"tenant", env.tenant},
+                        {"recorded_at", env.recorded_at},
+                        {"data", env.data}};
+}
+
+std::string serialize(const envelope& env) {
+  return to_json(env).dump();
+}
+
+result<envelope> parse_envelope(std::string_view bytes) {
+  auto j = nlohmann::json::parse(bytes, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return make_error(riposte_errc::corrupt_event, "stored event is not a JSON object");
+  try {
+    envelope env;
+    env.stream = j.at("stream").get<std::string>();
+    env.seq = j.at("seq").get<std::uint64_t>();
+    env.global_position = j.at("global_position").get<std::uint64_t>();
+    env.type = j.at("type").get<std::string>();
+    env.version = j.at("version").get<int>();
+    env.tenant = j.at("tenant").get<std::string>();
+    env.recorded_at = j.at("recorded_at").get<std::int64_t>();
+    env.data = std::move(j.at("data"));
+    return env;
+  } catch (const std::exception& ex) {
+    return make_error(riposte_errc::corrupt_event,
+                      std::string{"stored event envelope is malformed: "} + ex.what());
+  }
+}
+
+std::string_view to_string(riposte_errc code) noexcept {
+  switch (code) {
+    case riposte_errc::invalid_request: return "invalid_request";
+    case riposte_errc::invalid_json: return "invalid_json";
+    case riposte_errc::unsupported_parameter: return "unsupported_parameter";
+    case riposte_errc::unknown_parameter: return "unknown_parameter";
+    case riposte_errc::missing_parameter: return "missing_required_parameter";
+    case riposte_errc::invalid_type: return "invalid_type";
+    case riposte_errc::invalid_value: return "invalid_value";
+    case riposte_errc::model_not_found: return "model_not_found";
+    case riposte_errc::invalid_api_key: return "invalid_api_key";
+    case riposte_errc::not_found: return "not_found";
+    case riposte_errc::version_conflict: return "version_conflict";
+    case riposte_errc::idempotency_conflict: return "idempotency_conflict";
+    case riposte_errc::payload_too_large: return "payload_too_large";
+    case riposte_errc::unsupported_media: return "unsupported_media_type";
+    case riposte_errc::unprocessable: return "unprocessable_entity";
+    case riposte_errc::corrupt_event: return "corrupt_event";
+    case riposte_errc::unknown_event_type: return "unknown_event_type";
+    case riposte_errc::store_error: return "store_error";
+    case riposte_errc::internal: return "internal_error";
+    case riposte_errc::backend_unavailable: return "backend_unavailable";
+    case riposte_errc::backend_timeout: return "backend_timeout";
+  }
+  return "internal_error";
+}
+
+} // namespace riposte::events

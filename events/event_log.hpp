@@ -1,0 +1,87 @@
+// The append-only event log every store implements (RocksDB, Postgres, and
+// the in-memory log of `store: false` responses), with snapshots, idempotency
+// records and file blobs beside it.
+#pragma once
+
+#include "events/envelope.hpp"
+#include "events/errc.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace riposte::events {
+
+// Expected versions: the seq of the stream's last event, or one of these.
+inline constexpr std::int64_t no_stream = -1;   // the stream must not exist yet
+inline constexpr std::int64_t any_version = -2; // append whatever the stream holds
+
+// A cached fold of a stream up to and including `seq`.
+struct snapshot {
+  std::uint64_t seq = 0;
+  std::string payload;
+};
+
+// The first use of an Idempotency-Key within a tenant.
+struct idempotency_record {
+  std::string request_hash;
+  std::string response_id;
+};
+
+// Pulls the next chunk of a blob; std::nullopt ends it.
+using chunk_source = std::function<std::optional<std::string>()>;
+// Receives chunks in order; returning false stops the read.
+using chunk_sink = std::function<bool(std::string_view)>;
+
+class event_log {
+public:
+  virtual ~event_log() = default;
+
+  // Appends all events or none. `expected_version` must match the stream's
+  // current version (no_stream for a new stream, any_version to skip the
+  // check); a mismatch is a version_conflict and nothing is written. Returns
+  // the stored envelopes with their seq and global position.
+  virtual result<std::vector<envelope>> append(const std::string& stream,
+                                               std::int64_t expected_version,
+                                               const std::vector<new_event>& events) = 0;
+
+  // Events of one stream with seq >= from_seq, at most `limit`. A stream
+  // that does not exist is not_found.
+  virtual result<std::vector<envelope>> read(const std::string& stream, std::uint64_t from_seq,
+                                             std::size_t limit) = 0;
+
+  // The stream's current version: the seq of its last event, or no_stream.
+  virtual result<std::int64_t> version(const std::string& stream) = 0;
+
+  // The audit feed: events of every stream with global position > `after`,
+  // in global order, at most `limit`. Never skips an event that a later call
+  // could still return below a position it already returned.
+  virtual result<std::vector<envelope>> read_all(std::uint64_t after, std::size_t limit) = 0;
+
+  virtual status put_snapshot(const std::string& stream, const snapshot& snap) = 0;
+  virtual result<std::optional<snapshot>> get_snapshot(const std::string& stream) = 0;
+
+  virtual status put_blob(const std::string& id, const chunk_source& source) = 0;
+  // Streams the blob in chunks; not_found when there is none.
+  virtual status get_blob(const std::string& id, const chunk_sink& sink) = 0;
+  virtual status delete_blob(const std::string& id) = 0;
+
+  // Claims an Idempotency-Key for a tenant by opening its stream with an
+  // `idempotency_key_recorded` event. Returns the record now stored: the new
+  // one, or the one an earlier request claimed first.
+  result<idempotency_record> claim_idempotency(const std::string& tenant, const std::string& key,
+                                               const idempotency_record& record,
+                                               std::int64_t recorded_at);
+  // The record of an already claimed key, if any.
+  result<std::optional<idempotency_record>> find_idempotency(const std::string& tenant,
+                                                             const std::string& key);
+};
+
+// The stream that holds an idempotency key's record.
+std::string idempotency_stream(std::string_view tenant, std::string_view key);
+
+} // namespace riposte::events

@@ -1,0 +1,163 @@
+// Facts about one response, stored in its stream `resp_<id>`. Every event
+// before the terminal one is exactly one SSE event, so that the stream seq is
+// the `sequence_number` a client sees; nothing invisible sits mid-stream.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace riposte::events {
+
+// The request was accepted: model, the normalized request parameters and the
+// input items (with their ids). Rendered as `response.created`.
+struct response_created {
+  static constexpr std::string_view type = "response_created";
+  static constexpr int version = 1;
+  std::string response_id;
+  std::string model;
+  std::int64_t created_at = 0; // seconds, as in the Response object
+  nlohmann::json params = nlohmann::json::object();
+  nlohmann::json input = nlohmann::json::array();
+};
+
+// Background work waits for admission. `response.queued`.
+struct response_queued {
+  static constexpr std::string_view type = "response_queued";
+  static constexpr int version = 1;
+};
+
+// Generation started. `response.in_progress`.
+struct response_in_progress {
+  static constexpr std::string_view type = "response_in_progress";
+  static constexpr int version = 1;
+};
+
+struct output_item_added {
+  static constexpr std::string_view type = "output_item_added";
+  static constexpr int version = 1;
+  std::int64_t output_index = 0;
+  nlohmann::json item;
+};
+
+struct output_item_done {
+  static constexpr std::string_view type = "output_item_done";
+  static constexpr int version = 1;
+  std::int64_t output_index = 0;
+  nlohmann::json item;
+};
+
+struct content_part_added {
+  static constexpr std::string_view type = "content_part_added";
+  static constexpr int version = 1;
+  std::string item_id;
+  std::int64_t output_index = 0;
+  std::int64_t content_index = 0;
+  nlohmann::json part;
+};
+
+struct content_part_done {
+  static constexpr std::string_view type = "content_part_done";
+  static constexpr int version = 1;
+  std::string item_id;
+  std::int64_t output_index = 0;
+  std::int64_t content_index = 0;
+  nlohmann::json part;
+};
+
+// v2 added `logprobs` (strict SDKs require the array, even empty); v1 events
+// are upcast with an empty array.
+struct output_text_delta {
+  static constexpr std::string_view type = "output_text_delta";
+  static constexpr int version = 2;
+  std::string item_id;
+  std::int64_t output_index = 0;
+  std::int64_t content_index = 0;
+  std::string delta;
+  nlohmann::json logprobs = nlohmann::json::array();
+};
+
+struct output_text_done {
+  static constexpr std::string_view type = "output_text_done";
+  static constexpr int version = 1;
+  std::string item_id;
+  std::int64_t output_index = 0;
+  std::int64_t content_index = 0;
+  std::string text;
+};
+
+struct function_call_arguments_delta {
+  static constexpr std::string_view type = "function_call_arguments_delta";
+  static constexpr int version = 1;
+  std::string item_id;
+  std::int64_t output_index = 0;
+  std::string delta;
+};
+
+struct function_call_arguments_done {
+  static constexpr std::string_view type = "function_call_arguments_done";
+  static constexpr int version = 1;
+  std::string item_id;
+  std::int64_t output_index = 0;
+  std::string name;
+  std::string arguments;
+};
+
+// Raw reasoning text (Ollama `thinking`). `response.reasoning_text.delta`.
+struct reasoning_delta {
+  static constexpr std::string_view type = "reasoning_delta";
+  static constexpr int version = 1;
+  std::string item_id;
+  std::int64_t output_index = 0;
+  std::int64_t content_index = 0;
+  std::string delta;
+};
+
+struct reasoning_done {
+  static constexpr std::string_view type = "reasoning_done";
+  static constexpr int version = 1;
+  std::string item_id;
+  std::int64_t output_index = 0;
+  std::int64_t content_index = 0;
+  std::string text;
+};
+
+// Terminal events carry the usage the backend reported, so that usage never
+// needs an event of its own between the last delta and the end.
+struct response_completed {
+  static constexpr std::string_view type = "response_completed";
+  static constexpr int version = 1;
+  std::int64_t completed_at = 0;
+  nlohmann::json usage;
+};
+
+struct response_incomplete {
+  static constexpr std::string_view type = "response_incomplete";
+  static constexpr int version = 1;
+  std::string reason; // "max_output_tokens" | "content_filter"
+  nlohmann::json usage;
+};
+
+struct response_failed {
+  static constexpr std::string_view type = "response_failed";
+  static constexpr int version = 1;
+  std::string code;
+  std::string message;
+  nlohmann::json usage;
+};
+
+struct response_cancelled {
+  static constexpr std::string_view type = "response_cancelled";
+  static constexpr int version = 1;
+  std::string reason; // "client_cancelled" | "client_disconnected" | ...
+};
+
+// Soft delete: reads answer 404, the history stays for audit.
+struct response_deleted {
+  static constexpr std::string_view type = "response_deleted";
+  static constexpr int version = 1;
+};
+
+} // namespace riposte::events

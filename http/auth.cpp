@@ -1,0 +1,26 @@
+// Bearer-key authentication.
+#include "http/auth.hpp"
+
+namespace riposte::http {
+
+events::result<std::string> authenticator::tenant_of(const request& req) const {
+  if (open())
+    return std::string{local_tenant};
+  auto header = req.header("authorization");
+  const std::string prefix = "Bearer ";
+  if (!header || header->size() <= prefix.size() || header->compare(0, prefix.size(), prefix) != 0)
+    return events::make_error(events::riposte_errc::invalid_api_key,
+                              "You didn't provide an API key. You need to provide your API key "
+                              "in an Authorization header using Bearer auth (i.e. "
+                              "Authorization: Bearer YOUR_KEY).");
+  auto key = header->substr(prefix.size());
+  auto it = keys_.find(key);
+  if (it == keys_.end()) {
+    auto shown = key.size() > 8 ? key.substr(0, 4) + "..." + key.substr(key.size() - 4) : "***";
+    return events::make_error(events::riposte_errc::invalid_api_key,
+                              "Incorrect API key provided: " + shown + ".");
+  }
+  return it->second;
+}
+
+} // namespace riposte::http

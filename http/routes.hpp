@@ -1,0 +1,25 @@
+// The OpenAI-shaped routes: thin handlers that validate into commands, send
+// them to the actors and map the reply with to_http().
+#pragma once
+
+#include "http/auth.hpp"
+#include "http/server.hpp"
+#include "http/validate.hpp"
+
+#include <caf/fwd.hpp>
+
+#include <memory>
+#include <vector>
+
+namespace riposte::http {
+
+struct api_context {
+  caf::actor* registry = nullptr;     // owned by app/
+  caf::actor* backend_pool = nullptr; // owned by app/
+  std::shared_ptr<const authenticator> auth;
+  create_limits limits;
+};
+
+std::vector<route> responses_routes(const api_context& ctx);
+
+} // namespace riposte::http

@@ -1,0 +1,152 @@
+// /v1/responses and /v1/models.
+#include "actors/messages.hpp"
+#include "events/ids.hpp"
+#include "http/errors.hpp"
+#include "http/routes.hpp"
+
+#include <caf/all.hpp>
+
+namespace riposte::http {
+
+namespace {
+
+using json = nlohmann::json;
+namespace ev = events;
+using ev::riposte_errc;
+
+actors::reply_to reply_with(reply_fn reply) {
+  return actors::reply_to{std::make_shared<std::function<void(ev::result<json>)>>(
+      [reply = std::move(reply)](ev::result<json> r) {
+        if (r)
+          reply(response{200, r->dump(), "application/json", {}});
+        else
+          reply(to_http(r.error()));
+      })};
+}
+
+// JSON bodies only: the SDKs always send application/json.
+std::optional<ev::error_info> check_json_body(const request& req) {
+  auto type = req.header("content-type");
+  if (type && !type->empty() && type->find("application/json") == std::string::npos &&
+      type->find("+json") == std::string::npos)
+    return ev::make_error(riposte_errc::unsupported_media,
+                          "Unsupported Content-Type '" + *type +
+                              "'; send the body as application/json.");
+  return std::nullopt;
+}
+
+} // namespace
+
+std::vector<route> responses_routes(const api_context& ctx) {
+  std::vector<route> routes;
+  auto c = std::make_shared<api_context>(ctx);
+
+  routes.push_back(
+      {"POST", "/v1/responses", [c](const request& req, const auto&, reply_fn reply) {
+         auto tenant = c->auth->tenant_of(req);
+         if (!tenant)
+           return reply(to_http(tenant.error()));
+         if (auto err = check_json_body(req))
+           return reply(to_http(*err));
+         auto cmd = parse_create(req.body, c->limits);
+         if (!cmd)
+           return reply(to_http(cmd.error()));
+         cmd->response_id = ev::make_id("resp_");
+         cmd->tenant = *tenant;
+         if (auto key = req.header("idempotency-key"); key && !key->empty()) {
+           if (key->size() > 255)
+             return reply(to_http(ev::make_error(riposte_errc::invalid_value,
+                                                 "Idempotency-Key must be at most 255 characters.",
+                                                 "Idempotency-Key")));
+           cmd->idempotency_key = *key;
+           cmd->request_hash = fingerprint(json::parse(req.body).dump());
+         }
+         caf::anon_send(*c->registry, actors::create_atom::value, std::move(*cmd),
+                        reply_with(std::move(reply)));
+       }});
+
+  routes.push_back(
+      {"GET", "/v1/responses/{id}", [c](const request& req, const auto& params, reply_fn reply) {
+         auto tenant = c->auth->tenant_of(req);
+         if (!tenant)
+           return reply(to_http(tenant.error()));
+         auto query = parse_query_string(req.query);
+         if (!query)
+           return reply(to_http(query.error()));
+         for (const auto& [key, value] : *query)
+           if (key == "stream" && value == "true")
+             return reply(to_http(ev::make_error(riposte_errc::unsupported_parameter,
+                                                 "Streaming a stored response is not supported by "
+                                                 "this riposte build yet.",
+                                                 "stream")));
+         caf::anon_send(*c->registry, actors::fetch_atom::value, params[0], *tenant,
+                        reply_with(std::move(reply)));
+       }});
+
+  routes.push_back(
+      {"DELETE", "/v1/responses/{id}", [c](const request& req, const auto& params, reply_fn reply) {
+         auto tenant = c->auth->tenant_of(req);
+         if (!tenant)
+           return reply(to_http(tenant.error()));
+         caf::anon_send(*c->registry, actors::remove_atom::value, params[0], *tenant,
+                        reply_with(std::move(reply)));
+       }});
+
+  routes.push_back({"GET", "/v1/responses/{id}/input_items",
+                    [c](const request& req, const auto& params, reply_fn reply) {
+                      auto tenant = c->auth->tenant_of(req);
+                      if (!tenant)
+                        return reply(to_http(tenant.error()));
+                      auto q = parse_list_query(req.query);
+                      if (!q)
+                        return reply(to_http(q.error()));
+                      caf::anon_send(*c->registry, actors::items_atom::value, params[0], *tenant,
+                                     std::move(*q), reply_with(std::move(reply)));
+                    }});
+
+  auto models = [c](reply_fn reply, std::function<ev::result<json>(json)> shape) {
+    caf::anon_send(*c->backend_pool, actors::models_atom::value,
+                   actors::reply_to{std::make_shared<std::function<void(ev::result<json>)>>(
+                       [reply = std::move(reply), shape](ev::result<json> r) {
+                         if (!r)
+                           return reply(to_http(r.error()));
+                         auto shaped = shape(std::move(*r));
+                         reply(shaped ? response{200, shaped->dump(), "application/json", {}}
+                                      : to_http(shaped.error()));
+                       })});
+  };
+  auto model_object = [](const json& m) {
+    return json{
+        {"id", m["id"]}, {"object", "model"}, {"created", m["created"]}, {"owned_by", "ollama"}};
+  };
+  routes.push_back({"GET", "/v1/models",
+                    [c, models, model_object](const request& req, const auto&, reply_fn reply) {
+                      auto tenant = c->auth->tenant_of(req);
+                      if (!tenant)
+                        return reply(to_http(tenant.error()));
+                      models(std::move(reply), [model_object](json list) -> ev::result<json> {
+                        json data = json::array();
+                        for (const auto& m : list)
+                          data.push_back(model_object(m));
+                        return json{{"object", "list"}, {"data", data}};
+                      });
+                    }});
+  routes.push_back(
+      {"GET", "/v1/models/{id}",
+       [c, models, model_object](const request& req, const auto& params, reply_fn reply) {
+         auto tenant = c->auth->tenant_of(req);
+         if (!tenant)
+           return reply(to_http(tenant.error()));
+         auto id = params[0];
+         models(std::move(reply), [id, model_object](json list) -> ev::result<json> {
+           for (const auto& m : list)
+             if (m["id"] == id)
+               return model_object(m);
+           return ev::make_error(riposte_errc::not_found, "The model '" + id + "' does not exist",
+                                 "model");
+         });
+       }});
+  return routes;
+}
+
+} // namespace riposte::http

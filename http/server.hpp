@@ -1,0 +1,71 @@
+// The HTTP front door, behind a plain interface: RESTinio lives only in
+// server.cpp, so routes and tests never pay for its templates.
+#pragma once
+
+#include "events/errc.hpp"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace riposte::http {
+
+struct request {
+  std::string method;
+  std::string path;
+  std::string query;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  std::string request_id; // the client's x-request-id, or a generated one
+
+  // Case-insensitive header lookup.
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+struct response {
+  int status = 200;
+  std::string body;
+  std::string content_type = "application/json";
+  std::vector<std::pair<std::string, std::string>> headers;
+};
+
+// Completes one request, from any thread, exactly once.
+using reply_fn = std::function<void(response)>;
+// A route: answers through `reply`, now or later.
+using handler = std::function<void(const request&, reply_fn reply)>;
+
+struct route {
+  std::string method;
+  std::string pattern; // "/v1/responses/{id}": one segment per placeholder
+  std::function<void(const request&, const std::vector<std::string>& params, reply_fn)> handle;
+};
+
+struct server_options {
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;
+  std::size_t threads = 2;
+  std::uint64_t max_body_bytes = 32u << 20;
+};
+
+class server {
+public:
+  virtual ~server() = default;
+  virtual std::uint16_t port() const = 0;
+  // Stops accepting, ends the io threads; idempotent.
+  virtual void stop() = 0;
+};
+
+// Binds and starts serving; a port in use or a bad address is an error value.
+events::result<std::unique_ptr<server>> start_server(const server_options& opts,
+                                                     std::vector<route> routes);
+
+// Matches `path` against a route pattern, collecting `{param}` segments.
+bool match_pattern(std::string_view pattern, std::string_view path,
+                   std::vector<std::string>& params);
+
+} // namespace riposte::http

@@ -1,0 +1,647 @@
+// Validation of Responses requests, with the OpenAI API's error wording.
+#include "http/validate.hpp"
+
+#include "events/ids.hpp"
+
+#include <cstdio>
+#include <set>
+
+namespace riposte::http {
+
+namespace {
+
+using json = nlohmann::json;
+namespace ev = events;
+using ev::riposte_errc;
+
+const char* type_name(const json& v) {
+  switch (v.type()) {
+    case json::value_t::null: return "null";
+    case json::value_t::boolean: return "a boolean";
+    case json::value_t::number_integer:
+    case json::value_t::number_unsigned: return "an integer";
+    case json::value_t::number_float: return "a decimal";
+    case json::value_t::string: return "a string";
+    case json::value_t::array: return "an array";
+    case json::value_t::object: return "an object";
+    default: return "an unknown type";
+  }
+}
+
+ev::error_info wrong_type(const std::string& param, const char* expected, const json& got) {
+  return ev::make_error(riposte_errc::invalid_type,
+                        "Invalid type for '" + param + "': expected " + expected + ", but got " +
+                            type_name(got) + " instead.",
+                        param);
+}
+
+ev::error_info bad_value(const std::string& param, const std::string& why) {
+  return ev::make_error(riposte_errc::invalid_value, "Invalid value for '" + param + "': " + why,
+                        param);
+}
+
+ev::error_info missing(const std::string& param) {
+  return ev::make_error(riposte_errc::missing_parameter,
+                        "Missing required parameter: '" + param + "'.", param);
+}
+
+// Every top-level field of the current SDK's ResponseCreateParams, plus what
+// real clients add (Codex: client_metadata).
+const std::set<std::string>& known_fields() {
+  static const std::set<std::string> fields{"model",
+                                            "input",
+                                            "instructions",
+                                            "previous_response_id",
+                                            "store",
+                                            "stream",
+                                            "stream_options",
+                                            "background",
+                                            "include",
+                                            "max_output_tokens",
+                                            "max_tool_calls",
+                                            "metadata",
+                                            "parallel_tool_calls",
+                                            "prompt",
+                                            "prompt_cache_key",
+                                            "prompt_cache_retention",
+                                            "reasoning",
+                                            "safety_identifier",
+                                            "service_tier",
+                                            "temperature",
+                                            "text",
+                                            "tool_choice",
+                                            "tools",
+                                            "top_logprobs",
+                                            "top_p",
+                                            "truncation",
+                                            "user",
+                                            "conversation",
+                                            "context_management",
+                                            "client_metadata"};
+  return fields;
+}
+
+std::optional<ev::error_info> check_string_or_null(const json& body, const char* name) {
+  if (body.contains(name) && !body[name].is_null() && !body[name].is_string())
+    return wrong_type(name, "a string", body[name]);
+  return std::nullopt;
+}
+
+std::optional<ev::error_info> check_number(const json& body, const char* name, double lo,
+                                           double hi) {
+  if (!body.contains(name) || body[name].is_null())
+    return std::nullopt;
+  const auto& v = body[name];
+  if (!v.is_number())
+    return wrong_type(name, "a decimal", v);
+  auto d = v.get<double>();
+  if (d < lo || d > hi) {
+    char buf[160];
+    std::snprintf(buf, sizeof buf,
+                  "decimal out of range. Expected a value between %g and %g, but "
+                  "got %g instead.",
+                  lo, hi, d);
+    return bad_value(name, buf);
+  }
+  return std::nullopt;
+}
+
+std::optional<ev::error_info> check_integer(const json& body, const char* name, std::int64_t lo,
+                                            std::int64_t hi) {
+  if (!body.contains(name) || body[name].is_null())
+    return std::nullopt;
+  const auto& v = body[name];
+  if (!v.is_number_integer())
+    return wrong_type(name, "an integer", v);
+  auto i = v.get<std::int64_t>();
+  if (i < lo)
+    return bad_value(name, "integer below minimum value. Expected a value >= " +
+                               std::to_string(lo) + ", but got " + std::to_string(i) + " instead.");
+  if (i > hi)
+    return bad_value(name, "integer above maximum value. Expected a value <= " +
+                               std::to_string(hi) + ", but got " + std::to_string(i) + " instead.");
+  return std::nullopt;
+}
+
+std::optional<ev::error_info> check_bool(const json& body, const char* name) {
+  if (body.contains(name) && !body[name].is_null() && !body[name].is_boolean())
+    return wrong_type(name, "a boolean", body[name]);
+  return std::nullopt;
+}
+
+std::optional<ev::error_info> check_enum(const json& v, const std::string& param,
+                                         const std::set<std::string>& allowed, bool nullable) {
+  if (v.is_null() && nullable)
+    return std::nullopt;
+  if (!v.is_string())
+    return wrong_type(param, "a string", v);
+  if (allowed.count(v.get<std::string>()) == 0) {
+    std::string list;
+    for (const auto& a : allowed)
+      list += (list.empty() ? "'" : ", '") + a + "'";
+    return bad_value(param, "'" + v.get<std::string>() + "'. Supported values are: " + list + ".");
+  }
+  return std::nullopt;
+}
+
+std::optional<ev::error_info> check_metadata(const json& body) {
+  if (!body.contains("metadata") || body["metadata"].is_null())
+    return std::nullopt;
+  const auto& m = body["metadata"];
+  if (!m.is_object())
+    return wrong_type("metadata", "an object", m);
+  if (m.size() > 16)
+    return bad_value("metadata", "too many keys. Expected at most 16 keys, but got " +
+                                     std::to_string(m.size()) + ".");
+  for (const auto& [k, v] : m.items()) {
+    if (k.size() > 64)
+      return bad_value("metadata", "key '" + k.substr(0, 64) +
+                                       "...' is too long. Expected at most 64 characters.");
+    if (!v.is_string())
+      return wrong_type("metadata." + k, "a string", v);
+    if (v.get<std::string>().size() > 512)
+      return bad_value("metadata." + k, "string too long. Expected at most 512 characters.");
+  }
+  return std::nullopt;
+}
+
+const std::set<std::string> roles{"user", "assistant", "system", "developer"};
+
+// Validates one content part of a message at `param`.
+std::optional<ev::error_info> check_part(const json& part, const std::string& param,
+                                         const std::string& role) {
+  if (!part.is_object())
+    return wrong_type(param, "an object", part);
+  if (!part.contains("type"))
+    return missing(param + ".type");
+  auto type = part["type"];
+  if (!type.is_string())
+    return wrong_type(param + ".type", "a string", type);
+  auto t = type.get<std::string>();
+  if (t == "input_text" || t == "output_text" || t == "text") {
+    if (!part.contains("text"))
+      return missing(param + ".text");
+    if (!part["text"].is_string())
+      return wrong_type(param + ".text", "a string", part["text"]);
+    return std::nullopt;
+  }
+  if (t == "refusal") {
+    if (!part.contains("refusal") || !part["refusal"].is_string())
+      return missing(param + ".refusal");
+    return std::nullopt;
+  }
+  if (t == "input_image") {
+    if (role == "assistant")
+      return bad_value(param + ".type", "'input_image' parts are only allowed in user messages.");
+    if (part.contains("file_id") && !part["file_id"].is_null())
+      return ev::make_error(riposte_errc::unsupported_parameter,
+                            "Images by file_id are not supported yet; send a data URL.",
+                            param + ".file_id");
+    if (!part.contains("image_url") || !part["image_url"].is_string())
+      return missing(param + ".image_url");
+    if (part["image_url"].get<std::string>().rfind("data:image/", 0) != 0)
+      return ev::make_error(riposte_errc::unsupported_parameter,
+                            "Only data:image/... URLs are supported for images yet.",
+                            param + ".image_url");
+    return std::nullopt;
+  }
+  if (t == "input_file" || t == "input_audio")
+    return ev::make_error(riposte_errc::unsupported_parameter,
+                          "Content parts of type '" + t + "' are not supported yet.",
+                          param + ".type");
+  return bad_value(param + ".type", "'" + t +
+                                        "'. Supported values are: 'input_text', "
+                                        "'input_image', 'output_text' and 'refusal'.");
+}
+
+std::optional<ev::error_info> check_item(json& item, const std::string& param) {
+  if (!item.is_object())
+    return wrong_type(param, "an object", item);
+  if (!item.contains("type")) {
+    if (!item.contains("role"))
+      return missing(param + ".role");
+    item["type"] = "message";
+  }
+  if (!item["type"].is_string())
+    return wrong_type(param + ".type", "a string", item["type"]);
+  auto type = item["type"].get<std::string>();
+  if (item.contains("id") && !item["id"].is_null() && !item["id"].is_string())
+    return wrong_type(param + ".id", "a string", item["id"]);
+  if (type == "message") {
+    if (!item.contains("role"))
+      return missing(param + ".role");
+    if (auto e = check_enum(item["role"], param + ".role", roles, false))
+      return e;
+    auto role = item["role"].get<std::string>();
+    if (!item.contains("content"))
+      return missing(param + ".content");
+    auto& content = item["content"];
+    if (content.is_string()) {
+      // Stored in the canonical part form, as input_items shows it.
+      content = json::array(
+          {{{"type", role == "assistant" ? "output_text" : "input_text"}, {"text", content}}});
+      if (role == "assistant") {
+        content[0]["annotations"] = json::array();
+      }
+      return std::nullopt;
+    }
+    if (!content.is_array())
+      return wrong_type(param + ".content", "a string or an array", content);
+    for (std::size_t i = 0; i < content.size(); ++i)
+      if (auto e = check_part(content[i], param + ".content[" + std::to_string(i) + "]", role))
+        return e;
+    return std::nullopt;
+  }
+  if (type == "function_call") {
+    for (const char* field : {"call_id", "name", "arguments"}) {
+      if (!item.contains(field))
+        return missing(param + "." + field);
+      if (!item[field].is_string())
+        return wrong_type(param + "." + field, "a string", item[field]);
+    }
+    return std::nullopt;
+  }
+  if (type == "function_call_output") {
+    if (!item.contains("call_id"))
+      return missing(param + ".call_id");
+    if (!item["call_id"].is_string())
+      return wrong_type(param + ".call_id", "a string", item["call_id"]);
+    if (!item.contains("output"))
+      return missing(param + ".output");
+    if (!item["output"].is_string() && !item["output"].is_array())
+      return wrong_type(param + ".output", "a string or an array", item["output"]);
+    return std::nullopt;
+  }
+  if (type == "reasoning") {
+    if (item.contains("summary") && !item["summary"].is_array())
+      return wrong_type(param + ".summary", "an array", item["summary"]);
+    return std::nullopt;
+  }
+  if (type == "item_reference")
+    return ev::make_error(riposte_errc::unsupported_parameter,
+                          "Input items of type 'item_reference' are not supported yet; send the "
+                          "item itself or use previous_response_id.",
+                          param + ".type");
+  return ev::make_error(riposte_errc::unsupported_parameter,
+                        "Input items of type '" + type + "' are not supported yet.",
+                        param + ".type");
+}
+
+std::string id_prefix(const std::string& type) {
+  if (type == "message")
+    return "msg_";
+  if (type == "function_call")
+    return "fc_";
+  if (type == "function_call_output")
+    return "fco_";
+  if (type == "reasoning")
+    return "rs_";
+  return "item_";
+}
+
+std::optional<ev::error_info> check_tools(const json& body, const create_limits& limits) {
+  if (!body.contains("tools") || body["tools"].is_null())
+    return std::nullopt;
+  const auto& tools = body["tools"];
+  if (!tools.is_array())
+    return wrong_type("tools", "an array", tools);
+  if (tools.size() > limits.max_tools)
+    return bad_value("tools", "array too long. Expected at most " +
+                                  std::to_string(limits.max_tools) + " tools.");
+  for (std::size_t i = 0; i < tools.size(); ++i) {
+    auto param = "tools[" + std::to_string(i) + "]";
+    const auto& t = tools[i];
+    if (!t.is_object())
+      return wrong_type(param, "an object", t);
+    if (!t.contains("type"))
+      return missing(param + ".type");
+    if (!t["type"].is_string())
+      return wrong_type(param + ".type", "a string", t["type"]);
+    if (t["type"] != "function")
+      continue; // other tool types are carried as protocol data (see the manifest)
+    if (!t.contains("name"))
+      return missing(param + ".name");
+    if (!t["name"].is_string())
+      return wrong_type(param + ".name", "a string", t["name"]);
+    auto name = t["name"].get<std::string>();
+    bool ok = !name.empty() && name.size() <= 64;
+    for (char c : name)
+      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+    if (!ok)
+      return bad_value(param + ".name", "string does not match pattern. Expected a string that "
+                                        "matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.");
+    if (t.contains("parameters") && !t["parameters"].is_null() && !t["parameters"].is_object())
+      return wrong_type(param + ".parameters", "an object", t["parameters"]);
+    if (t.contains("description") && !t["description"].is_null() && !t["description"].is_string())
+      return wrong_type(param + ".description", "a string", t["description"]);
+    if (t.contains("strict") && !t["strict"].is_null() && !t["strict"].is_boolean())
+      return wrong_type(param + ".strict", "a boolean", t["strict"]);
+  }
+  return std::nullopt;
+}
+
+std::optional<ev::error_info> check_text(const json& body) {
+  if (!body.contains("text") || body["text"].is_null())
+    return std::nullopt;
+  const auto& text = body["text"];
+  if (!text.is_object())
+    return wrong_type("text", "an object", text);
+  if (text.contains("verbosity"))
+    if (auto e = check_enum(text["verbosity"], "text.verbosity", {"low", "medium", "high"}, true))
+      return e;
+  if (!text.contains("format") || text["format"].is_null())
+    return std::nullopt;
+  const auto& f = text["format"];
+  if (!f.is_object())
+    return wrong_type("text.format", "an object", f);
+  if (!f.contains("type"))
+    return missing("text.format.type");
+  if (auto e =
+          check_enum(f["type"], "text.format.type", {"text", "json_object", "json_schema"}, false))
+    return e;
+  if (f["type"] == "json_schema") {
+    if (!f.contains("name"))
+      return missing("text.format.name");
+    if (!f["name"].is_string())
+      return wrong_type("text.format.name", "a string", f["name"]);
+    if (!f.contains("schema"))
+      return missing("text.format.schema");
+    if (!f["schema"].is_object())
+      return wrong_type("text.format.schema", "an object", f["schema"]);
+  }
+  return std::nullopt;
+}
+
+std::optional<ev::error_info> check_tool_choice(const json& body) {
+  if (!body.contains("tool_choice") || body["tool_choice"].is_null())
+    return std::nullopt;
+  const auto& tc = body["tool_choice"];
+  if (tc.is_string())
+    return check_enum(tc, "tool_choice", {"auto", "none", "required"}, false);
+  if (!tc.is_object())
+    return wrong_type("tool_choice", "a string or an object", tc);
+  if (!tc.contains("type"))
+    return missing("tool_choice.type");
+  return std::nullopt;
+}
+
+} // namespace
+
+ev::result<actors::create_command> parse_create(const std::string& raw,
+                                                const create_limits& limits) {
+  auto body = json::parse(raw, nullptr, false);
+  if (body.is_discarded())
+    return ev::make_error(riposte_errc::invalid_json,
+                          "We could not parse the JSON body of your request. The body must be a "
+                          "valid JSON object.");
+  if (!body.is_object())
+    return ev::make_error(riposte_errc::invalid_json,
+                          std::string{"The request body must be a JSON object, not "} +
+                              type_name(body) + ".");
+  for (const auto& [key, value] : body.items())
+    if (known_fields().count(key) == 0)
+      return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: '" + key + "'.",
+                            key);
+
+  if (!body.contains("model") || body["model"].is_null())
+    return missing("model");
+  if (!body["model"].is_string())
+    return wrong_type("model", "a string", body["model"]);
+  if (body["model"].get<std::string>().empty())
+    return bad_value("model", "empty string. Expected a model name.");
+
+  for (const char* name : {"instructions", "previous_response_id", "prompt_cache_key",
+                           "safety_identifier", "user", "prompt_cache_retention"})
+    if (auto e = check_string_or_null(body, name))
+      return *e;
+  for (const char* name : {"store", "stream", "background", "parallel_tool_calls"})
+    if (auto e = check_bool(body, name))
+      return *e;
+  if (auto e = check_number(body, "temperature", 0, 2))
+    return *e;
+  if (auto e = check_number(body, "top_p", 0, 1))
+    return *e;
+  if (auto e = check_integer(body, "max_output_tokens", 16, 1'000'000))
+    return *e;
+  if (auto e = check_integer(body, "max_tool_calls", 1, 10'000))
+    return *e;
+  if (auto e = check_integer(body, "top_logprobs", 0, 20))
+    return *e;
+  if (auto e = check_metadata(body))
+    return *e;
+  if (auto e = check_tools(body, limits))
+    return *e;
+  if (auto e = check_text(body))
+    return *e;
+  if (auto e = check_tool_choice(body))
+    return *e;
+  if (body.contains("truncation"))
+    if (auto e = check_enum(body["truncation"], "truncation", {"auto", "disabled"}, true))
+      return *e;
+  if (body.contains("service_tier"))
+    if (auto e = check_enum(body["service_tier"], "service_tier",
+                            {"auto", "default", "flex", "scale", "priority"}, true))
+      return *e;
+  if (body.contains("reasoning") && !body["reasoning"].is_null()) {
+    const auto& r = body["reasoning"];
+    if (!r.is_object())
+      return wrong_type("reasoning", "an object", r);
+    if (r.contains("effort"))
+      if (auto e = check_enum(r["effort"], "reasoning.effort",
+                              {"none", "minimal", "low", "medium", "high", "xhigh"}, true))
+        return *e;
+    if (r.contains("summary"))
+      if (auto e =
+              check_enum(r["summary"], "reasoning.summary", {"auto", "concise", "detailed"}, true))
+        return *e;
+  }
+  if (body.contains("include") && !body["include"].is_null()) {
+    if (!body["include"].is_array())
+      return wrong_type("include", "an array", body["include"]);
+    for (std::size_t i = 0; i < body["include"].size(); ++i)
+      if (!body["include"][i].is_string())
+        return wrong_type("include[" + std::to_string(i) + "]", "a string", body["include"][i]);
+  }
+  if (body.contains("client_metadata") && !body["client_metadata"].is_null() &&
+      !body["client_metadata"].is_object())
+    return wrong_type("client_metadata", "an object", body["client_metadata"]);
+  if (body.contains("stream_options") && !body["stream_options"].is_null() &&
+      !body["stream_options"].is_object())
+    return wrong_type("stream_options", "an object", body["stream_options"]);
+
+  // Capabilities that land in later work are refused, never silently wrong.
+  if (body.value("stream", false))
+    return ev::make_error(riposte_errc::unsupported_parameter,
+                          "Streaming (stream: true) is not supported by this riposte build yet.",
+                          "stream");
+  if (body.value("background", false))
+    return ev::make_error(riposte_errc::unsupported_parameter,
+                          "Background responses are not supported by this riposte build yet.",
+                          "background");
+  for (const char* name : {"prompt", "conversation"})
+    if (body.contains(name) && !body[name].is_null())
+      return ev::make_error(riposte_errc::unsupported_parameter,
+                            std::string{"'"} + name + "' is not supported yet.", name);
+  if (body.value("truncation", json("disabled")) == "auto")
+    return ev::make_error(riposte_errc::unsupported_parameter,
+                          "truncation: 'auto' is not supported yet.", "truncation");
+
+  actors::create_command cmd;
+  cmd.model = body["model"].get<std::string>();
+  json input = body.value("input", json());
+  if (input.is_string()) {
+    input = json::array({{{"type", "message"}, {"role", "user"}, {"content", input}}});
+  } else if (input.is_null()) {
+    input = json::array();
+  } else if (!input.is_array()) {
+    return wrong_type("input", "a string or an array", input);
+  }
+  if (input.size() > limits.max_input_items)
+    return bad_value("input", "array too long. Expected at most " +
+                                  std::to_string(limits.max_input_items) + " items.");
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    if (auto e = check_item(input[i], "input[" + std::to_string(i) + "]"))
+      return *e;
+    auto& item = input[i];
+    if (!item.contains("id") || item["id"].is_null())
+      item["id"] = ev::make_id(id_prefix(item["type"].get<std::string>()));
+    if (item["type"] == "message" && !item.contains("status"))
+      item["status"] = "completed";
+  }
+  if (input.empty() && body.value("previous_response_id", json()).is_null())
+    return missing("input");
+  cmd.input = std::move(input);
+  cmd.previous_response_id = body.value("previous_response_id", json()).is_string()
+                                 ? body["previous_response_id"].get<std::string>()
+                                 : "";
+  cmd.store = body.value("store", json(true)).is_boolean() ? body.value("store", true) : true;
+
+  // What the Response object echoes back, with the API's defaults.
+  json params = json::object();
+  auto copy = [&](const char* name, json fallback) {
+    params[name] = body.contains(name) && !body[name].is_null() ? body[name] : fallback;
+  };
+  copy("instructions", nullptr);
+  copy("max_output_tokens", nullptr);
+  copy("max_tool_calls", nullptr);
+  copy("metadata", json::object());
+  copy("parallel_tool_calls", true);
+  copy("previous_response_id", nullptr);
+  copy("prompt_cache_key", nullptr);
+  copy("safety_identifier", nullptr);
+  copy("service_tier", "default");
+  copy("store", true);
+  copy("background", false);
+  copy("temperature", 1.0);
+  copy("top_p", 1.0);
+  copy("top_logprobs", 0);
+  copy("tool_choice", "auto");
+  copy("tools", json::array());
+  copy("truncation", "disabled");
+  copy("user", nullptr);
+  json reasoning{{"effort", nullptr}, {"summary", nullptr}};
+  if (body.contains("reasoning") && body["reasoning"].is_object())
+    for (const auto& [k, v] : body["reasoning"].items())
+      reasoning[k] = v;
+  params["reasoning"] = reasoning;
+  json text{{"format", {{"type", "text"}}}, {"verbosity", "medium"}};
+  if (body.contains("text") && body["text"].is_object())
+    for (const auto& [k, v] : body["text"].items())
+      if (!v.is_null())
+        text[k] = v;
+  params["text"] = text;
+  cmd.params = std::move(params);
+  for (const char* name : {"temperature", "top_p"})
+    if (body.contains(name) && !body[name].is_null())
+      cmd.sampling[name] = body[name];
+  return cmd;
+}
+
+ev::result<std::vector<std::pair<std::string, std::string>>>
+parse_query_string(const std::string& query) {
+  std::vector<std::pair<std::string, std::string>> out;
+  auto decode = [](std::string_view s, std::string& to) {
+    for (std::size_t i = 0; i < s.size(); ++i) {
+      if (s[i] == '+') {
+        to.push_back(' ');
+      } else if (s[i] == '%') {
+        if (i + 2 >= s.size() || !std::isxdigit(static_cast<unsigned char>(s[i + 1])) ||
+            !std::isxdigit(static_cast<unsigned char>(s[i + 2])))
+          return false;
+        to.push_back(static_cast<char>(std::stoi(std::string{s.substr(i + 1, 2)}, nullptr, 16)));
+        i += 2;
+      } else {
+        to.push_back(s[i]);
+      }
+    }
+    return true;
+  };
+  std::string_view rest{query};
+  while (!rest.empty()) {
+    auto amp = rest.find('&');
+    auto pair = rest.substr(0, amp);
+    rest = amp == std::string_view::npos ? std::string_view{} : rest.substr(amp + 1);
+    if (pair.empty())
+      continue;
+    auto eq = pair.find('=');
+    std::string key, value;
+    if (!decode(pair.substr(0, eq), key) ||
+        (eq != std::string_view::npos && !decode(pair.substr(eq + 1), value)))
+      return ev::make_error(riposte_errc::invalid_request, "The query string is malformed.");
+    out.emplace_back(std::move(key), std::move(value));
+  }
+  return out;
+}
+
+ev::result<actors::list_query> parse_list_query(const std::string& query) {
+  auto pairs = parse_query_string(query);
+  if (!pairs)
+    return pairs.error();
+  actors::list_query q;
+  for (const auto& [key, value] : *pairs) {
+    if (key == "limit") {
+      std::int64_t limit = 0;
+      bool digits = !value.empty() && value.size() < 10 &&
+                    value.find_first_not_of("0123456789") == std::string::npos;
+      if (digits)
+        limit = std::stoll(value);
+      if (!digits || limit < 1 || limit > 100)
+        return ev::make_error(riposte_errc::invalid_value,
+                              "Invalid value for 'limit': expected an integer between 1 and 100, "
+                              "but got '" +
+                                  value + "'.",
+                              "limit");
+      q.limit = limit;
+    } else if (key == "order") {
+      if (value != "asc" && value != "desc")
+        return ev::make_error(riposte_errc::invalid_value,
+                              "Invalid value for 'order': expected 'asc' or 'desc', but got '" +
+                                  value + "'.",
+                              "order");
+      q.ascending = value == "asc";
+    } else if (key == "after") {
+      q.after = value;
+    } else if (key == "before") {
+      q.before = value;
+    } else if (key == "include" || key == "include[]") {
+      // Accepted; input items carry everything already.
+    } else {
+      return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: '" + key + "'.",
+                            key);
+    }
+  }
+  return q;
+}
+
+std::string fingerprint(const std::string& bytes) {
+  std::uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+} // namespace riposte::http

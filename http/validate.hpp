@@ -1,0 +1,34 @@
+// Request validation: untrusted JSON in, a command or a precise 4xx naming
+// the `param` out. Nothing is stored for a rejected request.
+#pragma once
+
+#include "actors/messages.hpp"
+#include "events/errc.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+
+namespace riposte::http {
+
+struct create_limits {
+  std::size_t max_input_items = 10'000;
+  std::size_t max_tools = 512;
+};
+
+// POST /v1/responses body -> create_command (response id, tenant and
+// idempotency fields are filled in by the caller).
+events::result<actors::create_command> parse_create(const std::string& body,
+                                                    const create_limits& limits);
+
+// GET /v1/responses/{id}/input_items query -> list_query.
+events::result<actors::list_query> parse_list_query(const std::string& query);
+
+// A stable 64-bit FNV-1a hash, hex: the fingerprint of an idempotent request.
+std::string fingerprint(const std::string& bytes);
+
+// Decoded `key=value` pairs of a query string (repeated keys kept in order).
+events::result<std::vector<std::pair<std::string, std::string>>>
+parse_query_string(const std::string& query);
+
+} // namespace riposte::http

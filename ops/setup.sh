@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs every Debian package riposte's build, tests and benchmarks need.
+# Idempotent: when everything is present it returns without touching apt.
+set -euo pipefail
+
+packages=(
+  build-essential cmake pkg-config ccache git ca-certificates
+  libcaf-dev librestinio-dev libasio-dev libfmt-dev libhttp-parser-dev
+  librocksdb-dev libpqxx-dev libpq-dev nlohmann-json3-dev prometheus-cpp-dev
+  libboost-test-dev libcurl4-openssl-dev libcli11-dev
+  postgresql python3 procps iproute2
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  echo "setup: installing ${missing[*]}" >&2
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+fi

@@ -1,0 +1,205 @@
+// The Response view: one case per event, no I/O, no clock (time comes from
+// the events).
+#include "projections/response_view.hpp"
+
+#include <type_traits>
+
+namespace riposte::projections {
+
+namespace ev = events;
+using json = nlohmann::json;
+
+namespace {
+
+json& item_at(response_state& s, std::int64_t index) {
+  auto i = static_cast<std::size_t>(index < 0 ? 0 : index);
+  while (s.output.size() <= i)
+    s.output.push_back(json::object());
+  return s.output[i];
+}
+
+json& part_at(json& item, std::int64_t index) {
+  if (!item.contains("content") || !item["content"].is_array())
+    item["content"] = json::array();
+  auto i = static_cast<std::size_t>(index < 0 ? 0 : index);
+  while (item["content"].size() <= i)
+    item["content"].push_back(json::object());
+  return item["content"][i];
+}
+
+void append_text(json& part, const std::string& delta) {
+  if (!part.contains("text") || !part["text"].is_string())
+    part["text"] = "";
+  part["text"] = part["text"].get<std::string>() + delta;
+}
+
+json param(const response_state& s, const char* name, json fallback = nullptr) {
+  auto it = s.params.find(name);
+  return it == s.params.end() ? fallback : *it;
+}
+
+} // namespace
+
+response_state apply(response_state s, const ev::event& event, std::int64_t seq,
+                     const std::string& tenant) {
+  std::visit(
+      [&](const auto& e) {
+        using T = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<T, ev::response_created>) {
+          s.id = e.response_id;
+          s.tenant = tenant;
+          s.model = e.model;
+          s.created_at = e.created_at;
+          s.params = e.params;
+          s.input = e.input;
+          s.status = e.params.value("background", false) ? "queued" : "in_progress";
+        } else if constexpr (std::is_same_v<T, ev::response_queued>) {
+          s.status = "queued";
+        } else if constexpr (std::is_same_v<T, ev::response_in_progress>) {
+          s.status = "in_progress";
+        } else if constexpr (std::is_same_v<T, ev::output_item_added> ||
+                             std::is_same_v<T, ev::output_item_done>) {
+          item_at(s, e.output_index) = e.item;
+        } else if constexpr (std::is_same_v<T, ev::content_part_added> ||
+                             std::is_same_v<T, ev::content_part_done>) {
+          part_at(item_at(s, e.output_index), e.content_index) = e.part;
+        } else if constexpr (std::is_same_v<T, ev::output_text_delta>) {
+          auto& part = part_at(item_at(s, e.output_index), e.content_index);
+          append_text(part, e.delta);
+          if (!e.logprobs.empty()) {
+            if (!part.contains("logprobs") || !part["logprobs"].is_array())
+              part["logprobs"] = json::array();
+            for (const auto& lp : e.logprobs)
+              part["logprobs"].push_back(lp);
+          }
+        } else if constexpr (std::is_same_v<T, ev::output_text_done> ||
+                             std::is_same_v<T, ev::reasoning_done>) {
+          part_at(item_at(s, e.output_index), e.content_index)["text"] = e.text;
+        } else if constexpr (std::is_same_v<T, ev::reasoning_delta>) {
+          append_text(part_at(item_at(s, e.output_index), e.content_index), e.delta);
+        } else if constexpr (std::is_same_v<T, ev::function_call_arguments_delta>) {
+          auto& item = item_at(s, e.output_index);
+          item["arguments"] = item.value("arguments", std::string{}) + e.delta;
+        } else if constexpr (std::is_same_v<T, ev::function_call_arguments_done>) {
+          item_at(s, e.output_index)["arguments"] = e.arguments;
+        } else if constexpr (std::is_same_v<T, ev::response_completed>) {
+          s.status = "completed";
+          s.completed_at = e.completed_at;
+          s.usage = e.usage;
+        } else if constexpr (std::is_same_v<T, ev::response_incomplete>) {
+          s.status = "incomplete";
+          s.incomplete_details = {{"reason", e.reason}};
+          s.usage = e.usage;
+        } else if constexpr (std::is_same_v<T, ev::response_failed>) {
+          s.status = "failed";
+          s.error = {{"code", e.code}, {"message", e.message}};
+          s.usage = e.usage;
+        } else if constexpr (std::is_same_v<T, ev::response_cancelled>) {
+          s.status = "cancelled";
+        } else if constexpr (std::is_same_v<T, ev::response_deleted>) {
+          s.deleted = true;
+        }
+      },
+      event);
+  s.version = seq;
+  return s;
+}
+
+events::result<response_state> apply(response_state state, const ev::envelope& env) {
+  auto decoded = ev::decode(env);
+  if (!decoded)
+    return decoded.error();
+  return apply(std::move(state), *decoded, static_cast<std::int64_t>(env.seq), env.tenant);
+}
+
+json render(const response_state& s) {
+  return json{
+      {"id", s.id},
+      {"object", "response"},
+      {"created_at", s.created_at},
+      {"status", s.status},
+      {"background", param(s, "background", false)},
+      {"completed_at", s.completed_at ? json(*s.completed_at) : json()},
+      {"error", s.error},
+      {"incomplete_details", s.incomplete_details},
+      {"instructions", param(s, "instructions")},
+      {"max_output_tokens", param(s, "max_output_tokens")},
+      {"max_tool_calls", param(s, "max_tool_calls")},
+      {"model", s.model},
+      {"output", s.output},
+      {"parallel_tool_calls", param(s, "parallel_tool_calls", true)},
+      {"previous_response_id", param(s, "previous_response_id")},
+      {"prompt_cache_key", param(s, "prompt_cache_key")},
+      {"reasoning", param(s, "reasoning", {{"effort", nullptr}, {"summary", nullptr}})},
+      {"safety_identifier", param(s, "safety_identifier")},
+      {"service_tier", param(s, "service_tier", "default")},
+      {"store", param(s, "store", true)},
+      {"temperature", param(s, "temperature", 1.0)},
+      {"text", param(s, "text", {{"format", {{"type", "text"}}}, {"verbosity", "medium"}})},
+      {"tool_choice", param(s, "tool_choice", "auto")},
+      {"tools", param(s, "tools", json::array())},
+      {"top_logprobs", param(s, "top_logprobs", 0)},
+      {"top_p", param(s, "top_p", 1.0)},
+      {"truncation", param(s, "truncation", "disabled")},
+      {"usage", s.usage},
+      {"user", param(s, "user")},
+      {"metadata", param(s, "metadata", json::object())},
+  };
+}
+
+std::string to_snapshot(const response_state& s) {
+  return json{{"id", s.id},
+              {"tenant", s.tenant},
+              {"model", s.model},
+              {"created_at", s.created_at},
+              {"completed_at", s.completed_at ? json(*s.completed_at) : json()},
+              {"params", s.params},
+              {"input", s.input},
+              {"status", s.status},
+              {"output", s.output},
+              {"usage", s.usage},
+              {"error", s.error},
+              {"incomplete_details", s.incomplete_details},
+              {"deleted", s.deleted},
+              {"version", s.version}}
+      .dump();
+}
+
+events::result<response_state> from_snapshot(const std::string& payload) {
+  auto j = json::parse(payload, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return ev::make_error(ev::riposte_errc::corrupt_event, "response snapshot is not JSON");
+  try {
+    response_state s;
+    s.id = j.at("id").get<std::string>();
+    s.tenant = j.at("tenant").get<std::string>();
+    s.model = j.at("model").get<std::string>();
+    s.created_at = j.at("created_at").get<std::int64_t>();
+    if (!j.at("completed_at").is_null())
+      s.completed_at = j["completed_at"].get<std::int64_t>();
+    s.params = j.at("params");
+    s.input = j.at("input");
+    s.status = j.at("status").get<std::string>();
+    s.output = j.at("output");
+    s.usage = j.at("usage");
+    s.error = j.at("error");
+    s.incomplete_details = j.at("incomplete_details");
+    s.deleted = j.at("deleted").get<bool>();
+    s.version = j.at("version").get<std::int64_t>();
+    return s;
+  } catch (const std::exception& ex) {
+    return ev::make_error(ev::riposte_errc::corrupt_event,
+                          std::string{"response snapshot is malformed: "} + ex.what());
+  }
+}
+
+json extend_context(const json& parent_context, const response_state& s) {
+  json context = parent_context.is_array() ? parent_context : json::array();
+  for (const auto& item : s.input)
+    context.push_back(item);
+  for (const auto& item : s.output)
+    context.push_back(item);
+  return context;
+}
+
+} // namespace riposte::projections

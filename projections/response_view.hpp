@@ -1,0 +1,56 @@
+// The Response object as a pure fold over a response's events, and the
+// conversation context a follow-up (`previous_response_id`) continues from.
+#pragma once
+
+#include "events/envelope.hpp"
+#include "events/event.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace riposte::projections {
+
+struct response_state {
+  std::string id;
+  std::string tenant;
+  std::string model;
+  std::int64_t created_at = 0;
+  std::optional<std::int64_t> completed_at;
+  nlohmann::json params = nlohmann::json::object(); // normalized request parameters
+  nlohmann::json input = nlohmann::json::array();   // input items with ids
+  std::string status;                               // empty until created
+  nlohmann::json output = nlohmann::json::array();
+  nlohmann::json usage;              // null until reported
+  nlohmann::json error;              // {code, message} or null
+  nlohmann::json incomplete_details; // {reason} or null
+  bool deleted = false;
+  std::int64_t version = -1; // seq of the last event applied
+
+  bool exists() const { return !status.empty(); }
+  bool terminal() const {
+    return status == "completed" || status == "incomplete" || status == "failed" ||
+           status == "cancelled";
+  }
+};
+
+// One case per event type; events of other families leave the state as is.
+response_state apply(response_state state, const events::event& ev, std::int64_t seq,
+                     const std::string& tenant);
+// Decodes and applies a stored envelope; an undecodable event is an error.
+events::result<response_state> apply(response_state state, const events::envelope& env);
+
+// The Response object of the OpenAI API.
+nlohmann::json render(const response_state& state);
+
+// The state <-> snapshot payload (a cache of the fold).
+std::string to_snapshot(const response_state& state);
+events::result<response_state> from_snapshot(const std::string& payload);
+
+// What a follow-up sees: the parent's context, then this response's input
+// items, then its output items.
+nlohmann::json extend_context(const nlohmann::json& parent_context, const response_state& state);
+
+} // namespace riposte::projections

@@ -1,0 +1,508 @@
+// The event_log conformance suite: the same cases against every store, chosen
+// by RIPOSTE_TEST_STORE (memory | rocksdb | postgres).
+#define BOOST_TEST_MODULE event_log_conformance
+#include "adapters/store/store.hpp"
+#include "events/event.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <pqxx/pqxx>
+#include <rocksdb/db.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <csignal>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <set>
+#include <sstream>
+#include <thread>
+
+extern char** environ;
+
+namespace riposte::events {
+// Lets Boost.Test print envelopes in failed comparisons.
+inline std::ostream& operator<<(std::ostream& os, const envelope& env) {
+  return os << serialize(env);
+}
+} // namespace riposte::events
+
+namespace store = riposte::adapters::store;
+namespace ev = riposte::events;
+using ev::riposte_errc;
+
+namespace {
+
+std::string env_or(const char* name, const char* fallback) {
+  const char* v = std::getenv(name);
+  return v != nullptr ? v : fallback;
+}
+
+std::string store_kind() {
+  return env_or("RIPOSTE_TEST_STORE", "rocksdb");
+}
+
+std::string unique_suffix() {
+  static std::atomic<int> counter{0};
+  std::random_device rd;
+  return std::to_string(::getpid()) + "_" + std::to_string(counter++) + "_" +
+         std::to_string(rd() % 100000);
+}
+
+ev::new_event delta(const std::string& text, const std::string& tenant = "tenant_a") {
+  return ev::make_new_event(ev::output_text_delta{"msg_1", 0, 0, text}, tenant, 1700000000123456);
+}
+
+// One fresh store per test case: a new RocksDB directory or a new Postgres
+// database on the throwaway server the test script started.
+struct fresh_store {
+  std::string kind = store_kind();
+  std::string uri;
+  std::filesystem::path dir;
+  std::string db_name;
+  std::unique_ptr<ev::event_log> log;
+
+  fresh_store() {
+    if (kind == "rocksdb") {
+      dir = std::filesystem::temp_directory_path() / ("riposte_conf_" + unique_suffix());
+      uri = "rocksdb:" + dir.string();
+    } else if (kind == "postgres") {
+      std::ifstream in{env_or("RIPOSTE_TEST_PG_URL_FILE", "")};
+      std::string admin;
+      std::getline(in, admin);
+      BOOST_REQUIRE_MESSAGE(!admin.empty(), "no Postgres URL: the pg fixture did not start");
+      db_name = "riposte_" + unique_suffix();
+      pqxx::connection c{admin};
+      pqxx::nontransaction n{c};
+      n.exec("create database " + db_name);
+      uri = admin.substr(0, admin.rfind('/') + 1) + db_name;
+    } else {
+      uri = "memory";
+    }
+    open();
+  }
+
+  ~fresh_store() {
+    log.reset();
+    if (!dir.empty())
+      std::filesystem::remove_all(dir);
+  }
+
+  void open() {
+    auto opened = store::open_store({uri, store::sync_policy::none, 4});
+    BOOST_REQUIRE_MESSAGE(opened.has_value(), (opened ? std::string{} : opened.error().message));
+    log = std::move(*opened);
+  }
+
+  void reopen() {
+    if (kind == "memory")
+      return; // a memory log does not outlive itself
+    log.reset();
+    open();
+  }
+
+  ev::event_log& operator*() { return *log; }
+  ev::event_log* operator->() { return log.get(); }
+};
+
+std::vector<ev::envelope> must(ev::result<std::vector<ev::envelope>> r) {
+  BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string{} : r.error().message));
+  return std::move(*r);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(appending_and_reading)
+
+BOOST_AUTO_TEST_CASE(a_new_stream_starts_at_seq_zero_and_reads_back_in_order) {
+  fresh_store s;
+  auto stored = must(s->append("resp_a", ev::no_stream, {delta("a"), delta("b"), delta("c")}));
+  BOOST_TEST(stored.size() == 3u);
+  for (std::uint64_t i = 0; i < 3; ++i) {
+    BOOST_TEST(stored[i].seq == i);
+    BOOST_TEST(stored[i].stream == "resp_a");
+    BOOST_TEST(stored[i].tenant == "tenant_a");
+    BOOST_TEST(stored[i].recorded_at == 1700000000123456);
+  }
+  BOOST_TEST(stored[1].global_position > stored[0].global_position);
+  auto more = must(s->append("resp_a", 2, {delta("d")}));
+  BOOST_TEST(more[0].seq == 3u);
+  auto read = must(s->read("resp_a", 0, 100));
+  BOOST_REQUIRE(read.size() == 4u);
+  BOOST_TEST(read[0] == stored[0]);
+  BOOST_TEST(read[3] == more[0]);
+  BOOST_TEST(read[2].data["delta"] == "c");
+  BOOST_TEST(*s->version("resp_a") == 3);
+  auto tail = must(s->read("resp_a", 2, 1));
+  BOOST_REQUIRE(tail.size() == 1u);
+  BOOST_TEST(tail[0].seq == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(a_wrong_expected_version_is_a_conflict_and_writes_nothing) {
+  fresh_store s;
+  must(s->append("resp_b", ev::no_stream, {delta("a"), delta("b")}));
+  auto again = s->append("resp_b", ev::no_stream, {delta("x")});
+  BOOST_REQUIRE(!again.has_value());
+  BOOST_TEST((again.error().code == riposte_errc::version_conflict));
+  auto stale = s->append("resp_b", 0, {delta("x"), delta("y")});
+  BOOST_REQUIRE(!stale.has_value());
+  BOOST_TEST((stale.error().code == riposte_errc::version_conflict));
+  auto ahead = s->append("resp_missing", 4, {delta("x")});
+  BOOST_REQUIRE(!ahead.has_value());
+  BOOST_TEST((ahead.error().code == riposte_errc::version_conflict));
+  BOOST_TEST(*s->version("resp_missing") == ev::no_stream);
+  BOOST_TEST(must(s->read("resp_b", 0, 10)).size() == 2u);
+  auto any = must(s->append("resp_b", ev::any_version, {delta("z")}));
+  BOOST_TEST(any[0].seq == 2u);
+}
+
+BOOST_AUTO_TEST_CASE(events_survive_closing_and_reopening_the_store) {
+  fresh_store s;
+  auto stored = must(s->append("resp_c", ev::no_stream, {delta("a"), delta("b")}));
+  s.reopen();
+  if (s.kind == "memory")
+    return;
+  BOOST_TEST(must(s->read("resp_c", 0, 10)) == stored);
+  auto next = must(s->append("resp_c", 1, {delta("c")}));
+  BOOST_TEST(next[0].global_position > stored[1].global_position);
+}
+
+BOOST_AUTO_TEST_CASE(a_hundred_thousand_events_across_a_thousand_streams_read_back_in_order) {
+  fresh_store s;
+  constexpr int streams = 1000, per_stream = 100, batch = 25;
+  // Round-robin over the streams so their events interleave in the global order.
+  for (int round = 0; round < per_stream / batch; ++round)
+    for (int st = 0; st < streams; ++st) {
+      std::vector<ev::new_event> evs;
+      for (int i = 0; i < batch; ++i)
+        evs.push_back(delta(std::to_string(st) + ":" + std::to_string(round * batch + i)));
+      must(s->append("resp_" + std::to_string(st), round == 0 ? ev::no_stream : round * batch - 1,
+                     evs));
+    }
+  for (int st = 0; st < streams; st += 37) {
+    auto events = must(s->read("resp_" + std::to_string(st), 0, 1000));
+    BOOST_REQUIRE(events.size() == static_cast<std::size_t>(per_stream));
+    for (int i = 0; i < per_stream; ++i) {
+      BOOST_TEST(events[i].seq == static_cast<std::uint64_t>(i));
+      BOOST_TEST(events[i].data["delta"] == std::to_string(st) + ":" + std::to_string(i));
+    }
+  }
+  std::set<std::pair<std::string, std::uint64_t>> seen;
+  std::uint64_t after = 0;
+  std::size_t total = 0;
+  for (;;) {
+    auto page = must(s->read_all(after, 4096));
+    if (page.empty())
+      break;
+    for (const auto& e : page) {
+      BOOST_REQUIRE(e.global_position > after);
+      after = e.global_position;
+      BOOST_REQUIRE(seen.emplace(e.stream, e.seq).second);
+      ++total;
+    }
+  }
+  BOOST_TEST(total == static_cast<std::size_t>(streams * per_stream));
+}
+
+BOOST_AUTO_TEST_CASE(eight_threads_on_one_stream_leave_no_gap_and_no_duplicate) {
+  fresh_store s;
+  constexpr int threads = 8;
+  const int wins_each = s.kind == "postgres" ? 40 : 200;
+  std::atomic<int> conflicts{0}, other_errors{0};
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      for (int won = 0; won < wins_each;) {
+        auto v = s->version("resp_hot");
+        if (!v) {
+          ++other_errors;
+          return;
+        }
+        auto r = s->append("resp_hot", *v, {delta(std::to_string(t) + ":" + std::to_string(won))});
+        if (r)
+          ++won;
+        else if (r.error().code == riposte_errc::version_conflict)
+          ++conflicts;
+        else
+          ++other_errors;
+      }
+    });
+  for (auto& th : pool)
+    th.join();
+  BOOST_TEST(other_errors.load() == 0);
+  auto all = must(s->read("resp_hot", 0, 100000));
+  BOOST_REQUIRE(all.size() == static_cast<std::size_t>(threads * wins_each));
+  std::set<std::string> payloads;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    BOOST_TEST(all[i].seq == i);
+    payloads.insert(all[i].data["delta"].get<std::string>());
+  }
+  BOOST_TEST(payloads.size() == all.size());
+  BOOST_TEST_MESSAGE("conflicts seen: " << conflicts.load());
+}
+
+BOOST_AUTO_TEST_CASE(a_tailing_reader_sees_every_event_exactly_once_while_writers_append) {
+  fresh_store s;
+  constexpr int writers = 4, appends_each = 300, batch = 3;
+  const std::size_t expected = writers * appends_each * batch;
+  std::vector<std::thread> pool;
+  for (int w = 0; w < writers; ++w)
+    pool.emplace_back([&, w] {
+      for (int i = 0; i < appends_each; ++i)
+        (void)s->append("resp_w" + std::to_string(w), ev::any_version,
+                        {delta("x"), delta("y"), delta("z")});
+    });
+  std::map<std::string, std::uint64_t> next_seq;
+  std::uint64_t after = 0;
+  std::size_t seen = 0;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::minutes(5);
+  while (seen < expected && std::chrono::steady_clock::now() < deadline) {
+    auto page = must(s->read_all(after, 500));
+    for (const auto& e : page) {
+      BOOST_REQUIRE(e.global_position > after);
+      after = e.global_position;
+      // Within a stream the feed must show seqs in order with none skipped.
+      BOOST_REQUIRE_EQUAL(e.seq, next_seq[e.stream]);
+      next_seq[e.stream] = e.seq + 1;
+      ++seen;
+    }
+  }
+  for (auto& th : pool)
+    th.join();
+  BOOST_TEST(seen == expected);
+  BOOST_TEST(must(s->read_all(after, 10)).empty());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(bad_input)
+
+BOOST_AUTO_TEST_CASE(an_unknown_event_type_is_refused_and_nothing_is_written) {
+  fresh_store s;
+  ev::new_event bogus{"response_exploded", 1, "t", 0, nlohmann::json::object()};
+  auto r = s->append("resp_d", ev::no_stream, {delta("ok"), bogus});
+  BOOST_REQUIRE(!r.has_value());
+  BOOST_TEST((r.error().code == riposte_errc::unknown_event_type));
+  BOOST_TEST(*s->version("resp_d") == ev::no_stream);
+}
+
+BOOST_AUTO_TEST_CASE(event_data_that_does_not_decode_is_refused) {
+  fresh_store s;
+  ev::new_event wrong{"output_text_delta", 2, "t", 0, {{"delta", 42}}};
+  auto r = s->append("resp_e", ev::no_stream, {wrong});
+  BOOST_REQUIRE(!r.has_value());
+  BOOST_TEST((r.error().code == riposte_errc::corrupt_event));
+  ev::new_event future{"output_text_delta", 99, "t", 0, nlohmann::json::object()};
+  auto f = s->append("resp_e", ev::no_stream, {future});
+  BOOST_REQUIRE(!f.has_value());
+  BOOST_TEST((f.error().code == riposte_errc::corrupt_event));
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_stream_is_not_found_and_a_bad_name_is_invalid) {
+  fresh_store s;
+  auto r = s->read("resp_nowhere", 0, 10);
+  BOOST_REQUIRE(!r.has_value());
+  BOOST_TEST((r.error().code == riposte_errc::not_found));
+  auto empty = s->append("", ev::no_stream, {delta("a")});
+  BOOST_REQUIRE(!empty.has_value());
+  BOOST_TEST((empty.error().code == riposte_errc::invalid_request));
+  auto nul = s->append(std::string("a\0b", 3), ev::no_stream, {delta("a")});
+  BOOST_REQUIRE(!nul.has_value());
+  BOOST_TEST((nul.error().code == riposte_errc::invalid_request));
+}
+
+BOOST_AUTO_TEST_CASE(a_stored_event_corrupted_on_disk_reads_as_an_error_value) {
+  fresh_store s;
+  must(s->append("resp_f", ev::no_stream, {delta("a"), delta("b")}));
+  if (s.kind == "memory")
+    return; // nothing on disk to corrupt
+  s.log.reset();
+  if (s.kind == "rocksdb") {
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    std::vector<std::string> names;
+    BOOST_REQUIRE(rocksdb::DB::ListColumnFamilies({}, s.dir.string(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& n : names)
+      descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions{});
+    BOOST_REQUIRE(rocksdb::DB::Open({}, s.dir.string(), descriptors, &handles, &raw).ok());
+    std::string key = "resp_f";
+    key.push_back('\0');
+    key.append(7, '\0');
+    key.push_back('\1');
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == "events")
+        BOOST_REQUIRE(raw->Put({}, handles[i], key, "{not json").ok());
+    for (auto* h : handles)
+      raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  } else {
+    pqxx::connection c{s.uri};
+    pqxx::work w{c};
+    w.exec("update events set payload = '\"not an object\"'::jsonb "
+           "where stream_id = 'resp_f' and seq = 1");
+    w.commit();
+  }
+  s.open();
+  auto r = s->read("resp_f", 0, 10);
+  BOOST_REQUIRE(!r.has_value());
+  BOOST_TEST((r.error().code == riposte_errc::corrupt_event));
+  auto first = must(s->read("resp_f", 0, 1));
+  BOOST_TEST(first.size() == 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(snapshots_idempotency_blobs)
+
+BOOST_AUTO_TEST_CASE(a_snapshot_is_replaced_by_a_newer_one) {
+  fresh_store s;
+  BOOST_TEST(!s->get_snapshot("resp_g")->has_value());
+  BOOST_TEST(s->put_snapshot("resp_g", {3, R"({"status":"in_progress"})"}).has_value());
+  BOOST_TEST(s->put_snapshot("resp_g", {7, R"({"status":"completed"})"}).has_value());
+  s.reopen();
+  auto snap = s->get_snapshot("resp_g");
+  BOOST_REQUIRE(snap.has_value());
+  if (s.kind == "memory")
+    return;
+  BOOST_REQUIRE(snap->has_value());
+  BOOST_TEST((*snap)->seq == 7u);
+  BOOST_TEST((*snap)->payload == R"({"status":"completed"})");
+}
+
+BOOST_AUTO_TEST_CASE(the_first_request_to_claim_an_idempotency_key_wins) {
+  fresh_store s;
+  constexpr int threads = 8;
+  std::vector<ev::idempotency_record> got(threads);
+  std::vector<std::thread> pool;
+  for (int t = 0; t < threads; ++t)
+    pool.emplace_back([&, t] {
+      auto r = s->claim_idempotency("tenant_a", "key-1",
+                                    {"hash_" + std::to_string(t), "resp_" + std::to_string(t)}, 1);
+      if (r)
+        got[t] = *r;
+    });
+  for (auto& th : pool)
+    th.join();
+  for (int t = 1; t < threads; ++t) {
+    BOOST_TEST(got[t].response_id == got[0].response_id);
+    BOOST_TEST(got[t].request_hash == got[0].request_hash);
+  }
+  BOOST_TEST(!got[0].response_id.empty());
+  auto other_tenant = s->claim_idempotency("tenant_b", "key-1", {"h", "resp_b"}, 1);
+  BOOST_REQUIRE(other_tenant.has_value());
+  BOOST_TEST(other_tenant->response_id == "resp_b");
+  s.reopen();
+  if (s.kind == "memory")
+    return;
+  auto found = s->find_idempotency("tenant_a", "key-1");
+  BOOST_REQUIRE(found.has_value());
+  BOOST_REQUIRE(found->has_value());
+  BOOST_TEST((*found)->response_id == got[0].response_id);
+  BOOST_TEST(!s->find_idempotency("tenant_a", "key-2")->has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_blob_streams_back_in_chunks_and_is_gone_after_delete) {
+  fresh_store s;
+  constexpr int chunks = 40;
+  const std::size_t chunk_size = 64 * 1024;
+  int produced = 0;
+  auto source = [&]() -> std::optional<std::string> {
+    if (produced == chunks)
+      return std::nullopt;
+    return std::string(chunk_size, static_cast<char>('a' + produced++ % 26));
+  };
+  BOOST_REQUIRE(s->put_blob("file_1", source).has_value());
+  std::size_t bytes = 0, calls = 0;
+  bool in_order = true;
+  BOOST_REQUIRE(s->get_blob("file_1", [&](std::string_view c) {
+                   in_order = in_order && c.size() == chunk_size &&
+                              c[0] == static_cast<char>('a' + calls % 26);
+                   bytes += c.size();
+                   ++calls;
+                   return true;
+                 }).has_value());
+  BOOST_TEST(in_order);
+  BOOST_TEST(bytes == chunks * chunk_size);
+  std::size_t stopped_after = 0;
+  BOOST_REQUIRE(
+      s->get_blob("file_1", [&](std::string_view) { return ++stopped_after < 3; }).has_value());
+  BOOST_TEST(stopped_after == 3u);
+  int none = 0;
+  BOOST_REQUIRE(s->put_blob("file_empty", [&]() -> std::optional<std::string> {
+                   return none++ == 0 ? std::optional<std::string>{} : std::nullopt;
+                 }).has_value());
+  std::size_t empty_calls = 0;
+  BOOST_REQUIRE(s->get_blob("file_empty", [&](std::string_view) {
+                   ++empty_calls;
+                   return true;
+                 }).has_value());
+  BOOST_TEST(empty_calls == 0u);
+  BOOST_REQUIRE(s->delete_blob("file_1").has_value());
+  auto gone = s->get_blob("file_1", [](std::string_view) { return true; });
+  BOOST_REQUIRE(!gone.has_value());
+  BOOST_TEST((gone.error().code == riposte_errc::not_found));
+  BOOST_TEST(s->delete_blob("file_1").has_value());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(crash_safety)
+
+// A child appends 7-event batches and acks each one on stdout; after SIGKILL
+// every acked batch must be whole in the store and no batch may be partial.
+BOOST_AUTO_TEST_CASE(a_killed_writer_loses_no_acknowledged_batch_and_leaves_none_half_written) {
+  fresh_store s;
+  if (s.kind == "memory")
+    return; // a memory log dies with its process
+  s.log.reset();
+  int out[2];
+  BOOST_REQUIRE(::pipe(out) == 0);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_adddup2(&actions, out[1], STDOUT_FILENO);
+  posix_spawn_file_actions_addclose(&actions, out[0]);
+  std::string writer = env_or("RIPOSTE_CRASH_WRITER", "");
+  std::string prefix = "resp_crash_";
+  std::vector<char*> argv{writer.data(), s.uri.data(), prefix.data(), nullptr};
+  pid_t pid = 0;
+  BOOST_REQUIRE(::posix_spawn(&pid, writer.c_str(), &actions, nullptr, argv.data(), environ) == 0);
+  ::close(out[1]);
+  FILE* lines = ::fdopen(out[0], "r");
+  long acked = -1;
+  char buf[64];
+  const long kill_after = 150 + static_cast<long>(std::random_device{}() % 100);
+  while (acked < kill_after && std::fgets(buf, sizeof buf, lines) != nullptr)
+    std::sscanf(buf, "ack %ld", &acked);
+  ::kill(pid, SIGKILL);
+  while (std::fgets(buf, sizeof buf, lines) != nullptr)
+    std::sscanf(buf, "ack %ld", &acked); // acks written before the kill still count
+  std::fclose(lines);
+  int wstatus = 0;
+  ::waitpid(pid, &wstatus, 0);
+  posix_spawn_file_actions_destroy(&actions);
+  BOOST_REQUIRE(acked >= kill_after);
+
+  s.open();
+  std::map<long, int> per_batch;
+  for (int st = 0; st < 5; ++st) {
+    auto r = s->read(prefix + std::to_string(st), 0, 1000000);
+    BOOST_REQUIRE(r.has_value());
+    for (const auto& e : *r) {
+      auto d = e.data["delta"].get<std::string>();
+      per_batch[std::stol(d.substr(0, d.find(':')))]++;
+    }
+  }
+  for (long b = 0; b <= acked; ++b)
+    BOOST_TEST(per_batch[b] == 7, "acknowledged batch " << b << " has " << per_batch[b]);
+  for (const auto& [b, n] : per_batch)
+    BOOST_TEST(n == 7, "batch " << b << " is partial: " << n);
+  BOOST_TEST_MESSAGE("acked " << acked << ", found " << per_batch.size() << " batches");
+}
+
+BOOST_AUTO_TEST_SUITE_END()

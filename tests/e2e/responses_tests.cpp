@@ -1,0 +1,463 @@
+// End to end: the real riposte binary in front of the scripted
+// Ollama-protocol backend, over loopback HTTP.
+#define BOOST_TEST_MODULE e2e_responses
+#include "tests/support/servers.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+using json = nlohmann::json;
+using namespace riposte::tests;
+
+namespace {
+
+json body_of(const http_result& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  BOOST_REQUIRE_MESSAGE(!j.is_discarded(), "not JSON: " << r.body);
+  return j;
+}
+
+json create(riposte_server& r, const json& body, long expect = 200,
+            std::vector<std::string> headers = {}) {
+  auto res = r.post("/v1/responses", body, std::move(headers));
+  BOOST_REQUIRE_MESSAGE(res.status == expect, "status " << res.status << ": " << res.body);
+  return body_of(res);
+}
+
+void expect_error(const http_result& res, long status, const json& code, const json& param) {
+  BOOST_TEST(res.status == status, res.body);
+  auto j = body_of(res);
+  BOOST_REQUIRE(j.contains("error"));
+  const auto& e = j["error"];
+  for (const char* field : {"message", "type", "param", "code"})
+    BOOST_TEST(e.contains(field), field);
+  BOOST_TEST(e["code"] == code, res.body);
+  BOOST_TEST(e["param"] == param, res.body);
+  BOOST_TEST(!e["message"].get<std::string>().empty());
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_blocking_create_returns_the_whole_response_object) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  auto resp = create(r, {{"model", "llama3.2:1b"},
+                         {"input", "hello there"},
+                         {"instructions", "Be brief."},
+                         {"metadata", {{"run", "7"}}},
+                         {"temperature", 0.3}});
+  for (const char* field : {"id",
+                            "object",
+                            "created_at",
+                            "status",
+                            "error",
+                            "incomplete_details",
+                            "instructions",
+                            "model",
+                            "output",
+                            "parallel_tool_calls",
+                            "metadata",
+                            "tool_choice",
+                            "temperature",
+                            "top_p",
+                            "tools",
+                            "usage",
+                            "previous_response_id",
+                            "store",
+                            "max_output_tokens",
+                            "text",
+                            "reasoning",
+                            "truncation",
+                            "background"})
+    BOOST_TEST(resp.contains(field), field);
+  BOOST_TEST(resp["id"].get<std::string>().rfind("resp_", 0) == 0u);
+  BOOST_TEST(resp["object"] == "response");
+  BOOST_TEST(resp["status"] == "completed");
+  BOOST_TEST(resp["instructions"] == "Be brief.");
+  BOOST_TEST(resp["metadata"]["run"] == "7");
+  BOOST_TEST(resp["temperature"] == 0.3);
+  BOOST_REQUIRE(resp["output"].size() == 1u);
+  const auto& msg = resp["output"][0];
+  BOOST_TEST(msg["type"] == "message");
+  BOOST_TEST(msg["role"] == "assistant");
+  BOOST_TEST(msg["status"] == "completed");
+  BOOST_TEST(msg["id"].get<std::string>().rfind("msg_", 0) == 0u);
+  BOOST_TEST(msg["content"][0]["type"] == "output_text");
+  BOOST_TEST(msg["content"][0]["text"] == "Echo: hello there");
+  BOOST_TEST(msg["content"][0]["annotations"] == json::array());
+  const auto& usage = resp["usage"];
+  BOOST_TEST(usage["total_tokens"] ==
+             usage["input_tokens"].get<int>() + usage["output_tokens"].get<int>());
+  BOOST_TEST(usage["input_tokens_details"]["cached_tokens"] == 0);
+  BOOST_TEST(usage["output_tokens_details"]["reasoning_tokens"] == 0);
+
+  auto got = r.get("/v1/responses/" + resp["id"].get<std::string>());
+  BOOST_TEST(got.status == 200);
+  BOOST_TEST(body_of(got) == resp);
+  BOOST_TEST(!got.header("x-request-id").empty());
+
+  auto sent = b.requests().back();
+  BOOST_TEST(sent["messages"][0]["role"] == "system");
+  BOOST_TEST(sent["messages"][0]["content"] == "Be brief.");
+  BOOST_TEST(sent["options"]["temperature"] == 0.3);
+  BOOST_TEST(!sent["options"].contains("top_p")); // not set by the client: the model's default
+}
+
+BOOST_AUTO_TEST_CASE(a_three_turn_conversation_carries_the_whole_chain_but_not_instructions) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  auto first = create(r, {{"model", "llama3.2:1b"}, {"input", "one"}, {"instructions", "I1"}});
+  auto second = create(
+      r, {{"model", "llama3.2:1b"}, {"input", "two"}, {"previous_response_id", first["id"]}});
+  BOOST_TEST(second["previous_response_id"] == first["id"]);
+  auto third = create(r, {{"model", "llama3.2:1b"},
+                          {"input", json::array({{{"role", "user"}, {"content", "three"}}})},
+                          {"instructions", "I3"},
+                          {"previous_response_id", second["id"]}});
+  auto msgs = b.requests().back()["messages"];
+  std::vector<std::pair<std::string, std::string>> expected{
+      {"system", "I3"},           {"user", "one"},  {"assistant", "Echo: one"}, {"user", "two"},
+      {"assistant", "Echo: two"}, {"user", "three"}};
+  BOOST_REQUIRE_EQUAL(msgs.size(), expected.size());
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    BOOST_TEST(msgs[i]["role"] == expected[i].first);
+    BOOST_TEST(msgs[i]["content"] == expected[i].second);
+  }
+  // input_items lists this response's own input only.
+  auto items = body_of(r.get("/v1/responses/" + third["id"].get<std::string>() + "/input_items"));
+  BOOST_TEST(items["data"].size() == 1u);
+  BOOST_TEST(items["data"][0]["content"][0]["text"] == "three");
+}
+
+BOOST_AUTO_TEST_CASE(a_deleted_response_is_gone_for_reads_and_follow_ups) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  auto resp = create(r, {{"model", "llama3.2:1b"}, {"input", "bye"}});
+  auto id = resp["id"].get<std::string>();
+  auto del = r.del("/v1/responses/" + id);
+  BOOST_TEST(del.status == 200);
+  BOOST_TEST(body_of(del) == (json{{"id", id}, {"object", "response.deleted"}, {"deleted", true}}));
+  expect_error(r.get("/v1/responses/" + id), 404, "not_found", nullptr);
+  expect_error(r.get("/v1/responses/" + id + "/input_items"), 404, "not_found", nullptr);
+  expect_error(r.del("/v1/responses/" + id), 404, "not_found", nullptr);
+  expect_error(r.post("/v1/responses",
+                      {{"model", "llama3.2:1b"}, {"input", "again"}, {"previous_response_id", id}}),
+               404, "not_found", "previous_response_id");
+  expect_error(r.get("/v1/responses/resp_doesnotexist"), 404, "not_found", nullptr);
+  expect_error(r.get("/v1/responses/not-an-id"), 404, "not_found", nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(input_items_page_with_limit_order_after_and_before) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  json input = json::array();
+  for (int i = 0; i < 5; ++i)
+    input.push_back({{"role", "user"}, {"content", "m" + std::to_string(i)}});
+  auto resp = create(r, {{"model", "llama3.2:1b"}, {"input", input}});
+  auto base = "/v1/responses/" + resp["id"].get<std::string>() + "/input_items";
+  auto all = body_of(r.get(base));
+  BOOST_TEST(all["object"] == "list");
+  BOOST_REQUIRE(all["data"].size() == 5u);
+  BOOST_TEST(all["data"][0]["content"][0]["text"] == "m4"); // desc by default
+  BOOST_TEST(all["has_more"] == false);
+  BOOST_TEST(all["first_id"] == all["data"][0]["id"]);
+  BOOST_TEST(all["last_id"] == all["data"][4]["id"]);
+
+  auto page1 = body_of(r.get(base + "?limit=2&order=asc"));
+  BOOST_TEST(page1["data"].size() == 2u);
+  BOOST_TEST(page1["data"][0]["content"][0]["text"] == "m0");
+  BOOST_TEST(page1["has_more"] == true);
+  auto page2 =
+      body_of(r.get(base + "?limit=2&order=asc&after=" + page1["last_id"].get<std::string>()));
+  BOOST_TEST(page2["data"][0]["content"][0]["text"] == "m2");
+  auto page3 =
+      body_of(r.get(base + "?limit=2&order=asc&after=" + page2["last_id"].get<std::string>()));
+  BOOST_TEST(page3["data"].size() == 1u);
+  BOOST_TEST(page3["has_more"] == false);
+  auto before = body_of(r.get(base + "?order=asc&before=" + page2["last_id"].get<std::string>()));
+  BOOST_TEST(before["data"].size() == 3u);
+
+  expect_error(r.get(base + "?limit=0"), 400, "invalid_value", "limit");
+  expect_error(r.get(base + "?limit=101"), 400, "invalid_value", "limit");
+  expect_error(r.get(base + "?order=sideways"), 400, "invalid_value", "order");
+  expect_error(r.get(base + "?after=msg_nope"), 400, nullptr, "after");
+}
+
+BOOST_AUTO_TEST_CASE(store_false_responses_work_but_are_not_retrievable) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  auto resp = create(r, {{"model", "llama3.2:1b"}, {"input", "secret"}, {"store", false}});
+  BOOST_TEST(resp["status"] == "completed");
+  BOOST_TEST(resp["store"] == false);
+  auto id = resp["id"].get<std::string>();
+  expect_error(r.get("/v1/responses/" + id), 404, "not_found", nullptr);
+  expect_error(r.post("/v1/responses",
+                      {{"model", "llama3.2:1b"}, {"input", "x"}, {"previous_response_id", id}}),
+               404, "not_found", "previous_response_id");
+}
+
+BOOST_AUTO_TEST_CASE(api_keys_bind_tenants_and_other_tenants_see_404) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--api-key", "key-alice-123:alice", "--api-key", "key-bob-456:bob"}};
+  expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "x"}}), 401,
+               "invalid_api_key", nullptr);
+  expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "x"}},
+                      {"Authorization: Bearer wrong-key-999"}),
+               401, "invalid_api_key", nullptr);
+  auto resp = create(r, {{"model", "llama3.2:1b"}, {"input", "mine"}}, 200,
+                     {"Authorization: Bearer key-alice-123"});
+  auto id = resp["id"].get<std::string>();
+  BOOST_TEST(r.get("/v1/responses/" + id, {"Authorization: Bearer key-alice-123"}).status == 200);
+  expect_error(r.get("/v1/responses/" + id, {"Authorization: Bearer key-bob-456"}), 404,
+               "not_found", nullptr);
+  expect_error(r.del("/v1/responses/" + id, {"Authorization: Bearer key-bob-456"}), 404,
+               "not_found", nullptr);
+  expect_error(r.post("/v1/responses",
+                      {{"model", "llama3.2:1b"}, {"input", "x"}, {"previous_response_id", id}},
+                      {"Authorization: Bearer key-bob-456"}),
+               404, "not_found", "previous_response_id");
+  BOOST_TEST(r.get("/v1/responses/" + id, {"Authorization: Bearer key-alice-123"}).status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(an_idempotency_key_replays_the_same_response_even_after_a_restart) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  json body{{"model", "llama3.2:1b"}, {"input", "charge once"}};
+  auto first = create(r, body, 200, {"Idempotency-Key: order-42"});
+  auto again = create(r, body, 200, {"Idempotency-Key: order-42"});
+  BOOST_TEST(again["id"] == first["id"]);
+  BOOST_TEST(b.requests().size() == 1u);
+  expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "other"}},
+                      {"Idempotency-Key: order-42"}),
+               409, "idempotency_key_reused", "Idempotency-Key");
+  BOOST_TEST(r.stop() == 0);
+  r.restart();
+  auto after = create(r, body, 200, {"Idempotency-Key: order-42"});
+  BOOST_TEST(after["id"] == first["id"]);
+  BOOST_TEST(b.requests().size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(after_a_restart_get_returns_identical_bytes_and_chains_continue) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  std::vector<std::string> ids;
+  std::vector<std::string> bodies;
+  for (int i = 0; i < 5; ++i) {
+    json body{{"model", "llama3.2:1b"}, {"input", "turn " + std::to_string(i)}};
+    if (!ids.empty())
+      body["previous_response_id"] = ids.back();
+    ids.push_back(create(r, body)["id"].get<std::string>());
+  }
+  for (const auto& id : ids)
+    bodies.push_back(r.get("/v1/responses/" + id).body);
+  BOOST_TEST(r.stop() == 0);
+  r.restart();
+  for (std::size_t i = 0; i < ids.size(); ++i)
+    BOOST_TEST(r.get("/v1/responses/" + ids[i]).body == bodies[i]);
+  create(r, {{"model", "llama3.2:1b"}, {"input", "after"}, {"previous_response_id", ids.back()}});
+  auto msgs = b.requests().back()["messages"];
+  BOOST_TEST(msgs.size() == 11u);
+  BOOST_TEST(msgs[0]["content"] == "turn 0");
+  BOOST_TEST(msgs[10]["content"] == "after");
+}
+
+BOOST_AUTO_TEST_CASE(backend_failures_map_to_502_504_and_a_stored_failed_response) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "slow"}}},
+          {"reply", {{"chunks", {{{"content", "late"}}}}, {"first_delay_ms", 3000}}}},
+         {{"match", {{"contains", "drop"}}},
+          {"reply",
+           {{"chunks", {{{"content", "half"}}, {{"content", " way"}}}}, {"drop_after", 1}}}},
+         {{"match", {{"contains", "crash"}}},
+          {"reply", {{"status", 500}, {"error", "CUDA out of memory"}}}}}}}};
+  riposte_server r{b.url(), {"--backend-timeout-ms", "1000"}};
+  expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "slow please"}}), 504,
+               "backend_timeout", nullptr);
+  auto dropped = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "drop it"}});
+  expect_error(dropped, 500, "server_error", nullptr);
+  auto crashed = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "crash now"}});
+  expect_error(crashed, 500, "server_error", nullptr);
+  BOOST_TEST(body_of(crashed)["error"]["message"].get<std::string>().find("CUDA out of memory") !=
+             std::string::npos);
+
+  b.stop();
+  expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "anyone?"}}), 502,
+               "backend_unavailable", nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(length_thinking_and_tool_calls_map_to_response_items) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "long"}}},
+          {"reply", {{"chunks", {{{"content", "cut"}}}}, {"done_reason", "length"}}}},
+         {{"match", {{"contains", "think"}}},
+          {"reply",
+           {{"chunks", {{{"thinking", "hmm"}}, {{"thinking", "..."}}, {{"content", "42"}}}}}}},
+         {{"match", {{"contains", "weather"}}},
+          {"reply",
+           {{"chunks",
+             {{{"tool_calls",
+                {{{"function", {{"name", "get_weather"}, {"arguments", {{"city", "Paris"}}}}}},
+                 {{"function", {{"name", "get_time"}, {"arguments", {{"tz", "CET"}}}}}}}}}}}}}}}}}};
+  riposte_server r{b.url()};
+  auto cut =
+      create(r, {{"model", "llama3.2:1b"}, {"input", "write long"}, {"max_output_tokens", 16}});
+  BOOST_TEST(cut["status"] == "incomplete");
+  BOOST_TEST(cut["incomplete_details"]["reason"] == "max_output_tokens");
+  BOOST_TEST(cut["output"][0]["status"] == "incomplete");
+  BOOST_TEST(b.requests().back()["options"]["num_predict"] == 16);
+
+  auto thought = create(
+      r, {{"model", "qwen3:0.6b"}, {"input", "think hard"}, {"reasoning", {{"effort", "high"}}}});
+  BOOST_TEST(b.requests().back()["think"] == "high");
+  BOOST_REQUIRE(thought["output"].size() == 2u);
+  BOOST_TEST(thought["output"][0]["type"] == "reasoning");
+  BOOST_TEST(thought["output"][0]["content"][0]["text"] == "hmm...");
+  BOOST_TEST(thought["output"][1]["content"][0]["text"] == "42");
+
+  json tools = json::array(
+      {{{"type", "function"}, {"name", "get_weather"}, {"parameters", {{"type", "object"}}}},
+       {{"type", "function"}, {"name", "get_time"}, {"parameters", {{"type", "object"}}}}});
+  auto called = create(r, {{"model", "llama3.2:1b"}, {"input", "weather?"}, {"tools", tools}});
+  BOOST_TEST(b.requests().back()["tools"].size() == 2u);
+  BOOST_REQUIRE(called["output"].size() == 2u);
+  const auto& call = called["output"][0];
+  BOOST_TEST(call["type"] == "function_call");
+  BOOST_TEST(call["name"] == "get_weather");
+  BOOST_TEST(json::parse(call["arguments"].get<std::string>()) == (json{{"city", "Paris"}}));
+  BOOST_TEST(call["call_id"].get<std::string>().rfind("call_", 0) == 0u);
+  BOOST_TEST(call["status"] == "completed");
+  BOOST_TEST(called["output"][1]["name"] == "get_time");
+
+  // The tool loop: outputs go back with the calls, as Ollama `tool` messages.
+  create(r, {{"model", "llama3.2:1b"},
+             {"previous_response_id", called["id"]},
+             {"tools", tools},
+             {"input",
+              {{{"type", "function_call_output"}, {"call_id", call["call_id"]}, {"output", "18C"}},
+               {{"type", "function_call_output"},
+                {"call_id", called["output"][1]["call_id"]},
+                {"output", "10:00"}}}}});
+  auto msgs = b.requests().back()["messages"];
+  BOOST_REQUIRE(msgs.size() == 4u);
+  BOOST_TEST(msgs[1]["tool_calls"].size() == 2u);
+  BOOST_TEST(msgs[2]["role"] == "tool");
+  BOOST_TEST(msgs[2]["tool_name"] == "get_weather");
+  BOOST_TEST(msgs[2]["content"] == "18C");
+  BOOST_TEST(msgs[3]["tool_name"] == "get_time");
+}
+
+BOOST_AUTO_TEST_CASE(codex_style_requests_map_roles_and_formats_for_ollama) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  json schema{{"type", "object"}, {"properties", {{"a", {{"type", "string"}}}}}};
+  create(r, {{"model", "llama3.2:1b"},
+             {"instructions", "base"},
+             {"store", false},
+             {"include", {"reasoning.encrypted_content"}},
+             {"prompt_cache_key", "abc"},
+             {"client_metadata", {{"x", "y"}}},
+             {"service_tier", "auto"},
+             {"parallel_tool_calls", true},
+             {"reasoning", {{"summary", "auto"}}},
+             {"text", {{"format", {{"type", "json_schema"}, {"name", "out"}, {"schema", schema}}}}},
+             {"input",
+              {{{"type", "message"},
+                {"role", "developer"},
+                {"content", {{{"type", "input_text"}, {"text", "dev rules"}}}}},
+               {{"type", "message"}, {"role", "system"}, {"content", "sys rules"}},
+               {{"type", "message"},
+                {"role", "user"},
+                {"content", {{{"type", "input_text"}, {"text", "hi"}}}}},
+               {{"type", "reasoning"},
+                {"id", "rs_1"},
+                {"summary", json::array()},
+                {"encrypted_content", "opaque"}}}}});
+  auto sent = b.requests().back();
+  auto msgs = sent["messages"];
+  BOOST_REQUIRE(msgs.size() == 2u);
+  BOOST_TEST(msgs[0]["role"] == "system");
+  BOOST_TEST(msgs[0]["content"] == "base\n\ndev rules\n\nsys rules");
+  BOOST_TEST(msgs[1]["content"] == "hi");
+  BOOST_TEST(sent["format"] == schema);
+}
+
+BOOST_AUTO_TEST_CASE(bad_requests_get_precise_errors_and_store_nothing) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--max-body-bytes", "4096"}};
+  struct bad {
+    json body;
+    long status;
+    json code;
+    json param;
+  };
+  std::vector<bad> cases{
+      {{{"input", "x"}}, 400, "missing_required_parameter", "model"},
+      {{{"model", 5}, {"input", "x"}}, 400, "invalid_type", "model"},
+      {{{"model", "nope:1b"}, {"input", "x"}}, 400, "model_not_found", "model"},
+      {{{"model", "llama3.2:1b"}}, 400, "missing_required_parameter", "input"},
+      {{{"model", "llama3.2:1b"}, {"input", 7}}, 400, "invalid_type", "input"},
+      {{{"model", "llama3.2:1b"}, {"input", "x"}, {"temperature", 3}},
+       400,
+       "invalid_value",
+       "temperature"},
+      {{{"model", "llama3.2:1b"}, {"input", "x"}, {"max_output_tokens", 2}},
+       400,
+       "invalid_value",
+       "max_output_tokens"},
+      {{{"model", "llama3.2:1b"}, {"input", "x"}, {"unknown_field", 1}},
+       400,
+       "unknown_parameter",
+       "unknown_field"},
+      {{{"model", "llama3.2:1b"}, {"input", "x"}, {"metadata", {{"k", 1}}}},
+       400,
+       "invalid_type",
+       "metadata.k"},
+      {{{"model", "llama3.2:1b"}, {"input", {{{"role", "user"}}}}},
+       400,
+       "missing_required_parameter",
+       "input[0].content"},
+      {{{"model", "llama3.2:1b"},
+        {"input", "x"},
+        {"tools", {{{"type", "function"}, {"name", "bad name!"}}}}},
+       400,
+       "invalid_value",
+       "tools[0].name"},
+      {{{"model", "llama3.2:1b"}, {"input", "x"}, {"stream", true}},
+       400,
+       "unsupported_parameter",
+       "stream"},
+      {{{"model", "llama3.2:1b"}, {"input", "x"}, {"previous_response_id", "resp_missing"}},
+       404,
+       "not_found",
+       "previous_response_id"},
+  };
+  for (const auto& c : cases)
+    expect_error(r.post("/v1/responses", c.body), c.status, c.code, c.param);
+  BOOST_TEST(b.requests().empty()); // none of them reached the backend
+
+  expect_error(
+      http_call("POST", r.url("/v1/responses"), "{\"model\":", {"Content-Type: application/json"}),
+      400, "invalid_json", nullptr);
+  expect_error(http_call("POST", r.url("/v1/responses"), "model=x",
+                         {"Content-Type: application/x-www-form-urlencoded"}),
+               415, "unsupported_media_type", nullptr);
+  auto huge = http_call("POST", r.url("/v1/responses"),
+                        json{{"model", "llama3.2:1b"}, {"input", std::string(8000, 'x')}}.dump(),
+                        {"Content-Type: application/json"});
+  expect_error(huge, 413, "request_too_large", nullptr);
+}
+
+BOOST_AUTO_TEST_CASE(models_are_listed_from_the_backend) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  auto list = body_of(r.get("/v1/models"));
+  BOOST_TEST(list["object"] == "list");
+  BOOST_TEST(list["data"].size() == 3u);
+  BOOST_TEST(list["data"][0]["object"] == "model");
+  auto one = r.get("/v1/models/llama3.2%3A1b");
+  BOOST_TEST(one.status == 200);
+  BOOST_TEST(body_of(one)["id"] == "llama3.2:1b");
+  expect_error(r.get("/v1/models/gpt-9"), 404, "not_found", "model");
+}

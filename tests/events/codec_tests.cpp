@@ -1,0 +1,124 @@
+// Events: the codec round-trips every type, old versions upcast, and every
+// golden file of every historical version keeps decoding.
+#define BOOST_TEST_MODULE events
+#include "events/event.hpp"
+
+#include <boost/test/unit_test.hpp>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace ev = riposte::events;
+using ev::riposte_errc;
+
+namespace {
+
+std::filesystem::path golden_dir() {
+  const char* dir = std::getenv("RIPOSTE_GOLDEN_DIR");
+  BOOST_REQUIRE_MESSAGE(dir != nullptr, "RIPOSTE_GOLDEN_DIR is not set");
+  return dir;
+}
+
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in{p};
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(every_golden_event_of_every_version_decodes) {
+  std::size_t files = 0;
+  for (const auto& entry : std::filesystem::directory_iterator{golden_dir()}) {
+    auto env = ev::parse_envelope(slurp(entry.path()));
+    BOOST_REQUIRE_MESSAGE(env.has_value(), entry.path().filename().string());
+    auto decoded = ev::decode(*env);
+    BOOST_TEST(decoded.has_value(), entry.path().filename().string()
+                                        << ": " << (decoded ? "" : decoded.error().message));
+    if (decoded) {
+      BOOST_TEST(ev::type_of(*decoded) == env->type);
+      // Re-encoding gives the upcast form of what was stored.
+      int version = env->version;
+      auto upcast = ev::upcast(env->type, version, env->data);
+      BOOST_REQUIRE(upcast.has_value());
+      BOOST_TEST(ev::data_of(*decoded) == *upcast, entry.path().filename().string());
+    }
+    ++files;
+  }
+  BOOST_TEST(files >= ev::known_types().size());
+}
+
+BOOST_AUTO_TEST_CASE(every_current_event_type_has_a_golden_file) {
+  for (const auto& info : ev::known_types()) {
+    auto file =
+        golden_dir() / (std::string{info.type} + ".v" + std::to_string(info.version) + ".json");
+    BOOST_TEST(std::filesystem::exists(file), "missing golden file " << file.filename());
+  }
+}
+
+BOOST_AUTO_TEST_CASE(type_strings_are_unique) {
+  std::set<std::string_view> seen;
+  for (const auto& info : ev::known_types())
+    BOOST_TEST(seen.insert(info.type).second, info.type);
+}
+
+BOOST_AUTO_TEST_CASE(a_v1_text_delta_is_upcast_with_an_empty_logprobs_array) {
+  nlohmann::json v1{
+      {"item_id", "msg_1"}, {"output_index", 0}, {"content_index", 0}, {"delta", "Hi"}};
+  auto decoded = ev::decode("output_text_delta", 1, v1);
+  BOOST_REQUIRE(decoded.has_value());
+  const auto& delta = std::get<ev::output_text_delta>(*decoded);
+  BOOST_TEST(delta.delta == "Hi");
+  BOOST_TEST(delta.logprobs == nlohmann::json::array());
+}
+
+BOOST_AUTO_TEST_CASE(an_event_round_trips_through_the_stored_envelope) {
+  ev::event original =
+      ev::function_call_arguments_done{"fc_1", 2, "exec_command", R"({"cmd":"ls"})"};
+  auto ne = ev::make_new_event(original, "tenant_x", 1764000000000001);
+  ev::envelope env{"resp_9", 4, 77, ne.type, ne.version, ne.tenant, ne.recorded_at, ne.data};
+  auto parsed = ev::parse_envelope(ev::serialize(env));
+  BOOST_REQUIRE(parsed.has_value());
+  BOOST_TEST((*parsed == env));
+  auto decoded = ev::decode(*parsed);
+  BOOST_REQUIRE(decoded.has_value());
+  const auto& done = std::get<ev::function_call_arguments_done>(*decoded);
+  BOOST_TEST(done.name == "exec_command");
+  BOOST_TEST(done.arguments == R"({"cmd":"ls"})");
+  BOOST_TEST(done.output_index == 2);
+}
+
+BOOST_AUTO_TEST_CASE(undecodable_events_are_error_values) {
+  auto unknown = ev::decode("response_exploded", 1, nlohmann::json::object());
+  BOOST_REQUIRE(!unknown.has_value());
+  BOOST_TEST((unknown.error().code == riposte_errc::unknown_event_type));
+
+  auto wrong_type = ev::decode("output_text_delta", 2, {{"delta", 5}});
+  BOOST_REQUIRE(!wrong_type.has_value());
+  BOOST_TEST((wrong_type.error().code == riposte_errc::corrupt_event));
+
+  auto not_object = ev::decode("response_cancelled", 1, "cancelled");
+  BOOST_REQUIRE(!not_object.has_value());
+  BOOST_TEST((not_object.error().code == riposte_errc::corrupt_event));
+
+  auto future = ev::decode("response_cancelled", 7, {{"reason", "x"}});
+  BOOST_REQUIRE(!future.has_value());
+  BOOST_TEST((future.error().code == riposte_errc::corrupt_event));
+
+  auto zero = ev::decode("response_cancelled", 0, {{"reason", "x"}});
+  BOOST_TEST(!zero.has_value());
+
+  for (
+      const char* bytes :
+      {"", "{", "[]", "null", R"({"stream":"s"})",
+       R"({"stream":1,"seq":0,"global_position":1,"type":"t","version":1,"tenant":"","recorded_at":0,"data":{}})"}) {
+    auto env = ev::parse_envelope(bytes);
+    BOOST_TEST(!env.has_value(), "accepted: " << bytes);
+    if (!env)
+      BOOST_TEST((env.error().code == riposte_errc::corrupt_event));
+  }
+}

@@ -1,0 +1,374 @@
+// A scripted backend that speaks Ollama's wire protocol over loopback HTTP:
+// /api/chat (NDJSON streaming and not), /api/tags, /api/show, /api/version.
+// Replies follow JSON rules (text, thinking, tool calls, done_reason, delays,
+// HTTP errors, a stream cut off mid-line); without a matching rule it
+// echoes the last user message word by word. Every /api/chat body is kept
+// for tests at GET /_scripted/requests.
+//
+//   scripted_ollama [--listen 127.0.0.1:0] [--script FILE]
+// prints {"port":N} on stdout once it listens.
+#include <nlohmann/json.hpp>
+#include <restinio/all.hpp>
+
+#include <chrono>
+#include <csignal>
+#include <fstream>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+
+using json = nlohmann::json;
+
+namespace {
+
+struct traits : restinio::default_traits_t {
+  using timer_manager_t = restinio::asio_timer_manager_t;
+};
+
+struct state {
+  std::mutex mutex;
+  json script = json::object();
+  json requests = json::array();
+};
+
+std::string timestamp() {
+  auto now = std::chrono::system_clock::now();
+  auto t = std::chrono::system_clock::to_time_t(now);
+  auto ns = std::chrono::duration_cast<std::chrono::nanoseconds>(now.time_since_epoch()).count() %
+            1'000'000'000;
+  char buf[64];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", std::gmtime(&t));
+  char out[96];
+  std::snprintf(out, sizeof out, "%s.%09lldZ", buf, static_cast<long long>(ns));
+  return out;
+}
+
+json models(state& st) {
+  std::lock_guard guard{st.mutex};
+  if (st.script.contains("models"))
+    return st.script["models"];
+  return json::array({{{"name", "llama3.2:1b"},
+                       {"capabilities", {"completion", "tools"}},
+                       {"context_length", 131072},
+                       {"family", "llama"}},
+                      {{"name", "qwen3:0.6b"},
+                       {"capabilities", {"completion", "tools", "thinking"}},
+                       {"context_length", 40960},
+                       {"family", "qwen3"}},
+                      {{"name", "llava:7b"},
+                       {"capabilities", {"completion", "vision"}},
+                       {"context_length", 4096},
+                       {"family", "llama"}}});
+}
+
+const json* find_model(const json& list, const std::string& name) {
+  for (const auto& m : list)
+    if (m.value("name", "") == name || m.value("name", "") == name + ":latest")
+      return &m;
+  return nullptr;
+}
+
+std::string last_user_text(const json& body) {
+  std::string text;
+  for (const auto& m : body.value("messages", json::array()))
+    if (m.value("role", "") == "user" && m.contains("content") && m["content"].is_string())
+      text = m["content"].get<std::string>();
+  return text;
+}
+
+// The reply plan for a chat request: the first rule whose match fits, or an echo.
+json plan_for(state& st, const json& body) {
+  std::string model = body.value("model", "");
+  std::string text = last_user_text(body);
+  {
+    std::lock_guard guard{st.mutex};
+    for (const auto& rule : st.script.value("rules", json::array())) {
+      const auto match = rule.value("match", json::object());
+      if (match.contains("model") && match["model"] != model)
+        continue;
+      if (match.contains("contains") &&
+          text.find(match["contains"].get<std::string>()) == std::string::npos)
+        continue;
+      if (match.contains("has_tool_result")) {
+        bool has = false;
+        for (const auto& m : body.value("messages", json::array()))
+          has = has || m.value("role", "") == "tool";
+        if (has != match["has_tool_result"].get<bool>())
+          continue;
+      }
+      return rule.at("reply");
+    }
+  }
+  json chunks = json::array();
+  std::istringstream words{"Echo: " + text};
+  std::string word;
+  bool first = true;
+  while (words >> word) {
+    chunks.push_back({{"content", (first ? "" : " ") + word}});
+    first = false;
+  }
+  return {{"chunks", chunks}};
+}
+
+std::size_t prompt_tokens(const json& body) {
+  std::size_t chars = 0;
+  for (const auto& m : body.value("messages", json::array()))
+    if (m.contains("content") && m["content"].is_string())
+      chars += m["content"].get<std::string>().size();
+  return chars / 4 + 1;
+}
+
+json chunk_line(const std::string& model, const json& chunk) {
+  json message{{"role", "assistant"}, {"content", chunk.value("content", "")}};
+  if (chunk.contains("thinking"))
+    message["thinking"] = chunk["thinking"];
+  if (chunk.contains("tool_calls"))
+    message["tool_calls"] = chunk["tool_calls"];
+  return {{"model", model}, {"created_at", timestamp()}, {"message", message}, {"done", false}};
+}
+
+json final_line(const std::string& model, const json& plan, const json& body, std::size_t n) {
+  return {{"model", model},
+          {"created_at", timestamp()},
+          {"message", {{"role", "assistant"}, {"content", ""}}},
+          {"done", true},
+          {"done_reason", plan.value("done_reason", "stop")},
+          {"total_duration", 1000000},
+          {"load_duration", 1000},
+          {"prompt_eval_count", plan.value("prompt_eval_count", prompt_tokens(body))},
+          {"prompt_eval_duration", 1000},
+          {"eval_count", plan.value("eval_count", n)},
+          {"eval_duration", 1000}};
+}
+
+using response_t = restinio::response_builder_t<restinio::chunked_output_t>;
+
+// Streams one chunk per tick on the server's io_context, never blocking it.
+struct streamer : std::enable_shared_from_this<streamer> {
+  restinio::asio_ns::steady_timer timer;
+  std::shared_ptr<response_t> resp;
+  json plan, body;
+  std::string model;
+  std::size_t next = 0;
+
+  streamer(restinio::asio_ns::io_context& io)
+    : timer(io) {}
+
+  void tick(long delay_ms) {
+    timer.expires_after(std::chrono::milliseconds(delay_ms));
+    timer.async_wait([self = shared_from_this()](const auto& ec) {
+      if (!ec)
+        self->step();
+    });
+  }
+
+  void step() {
+    const auto& chunks = plan["chunks"];
+    if (plan.contains("drop_after") && next == plan["drop_after"].get<std::size_t>()) {
+      // The stream ends mid-line with no final `done` line, as when the
+      // backend process dies.
+      resp->append_chunk(std::string{"{\"model\":\""});
+      resp->done();
+      return;
+    }
+    if (plan.contains("error_after") && next == plan["error_after"].get<std::size_t>()) {
+      resp->append_chunk(json{{"error", plan.value("error", "scripted failure")}}.dump() + "\n");
+      resp->done();
+      return;
+    }
+    if (next < chunks.size()) {
+      resp->append_chunk(chunk_line(model, chunks[next]).dump() + "\n");
+      ++next;
+      resp->flush();
+      tick(plan.value("delay_ms", 0L));
+      return;
+    }
+    resp->append_chunk(final_line(model, plan, body, chunks.size()).dump() + "\n");
+    resp->done();
+  }
+};
+
+restinio::request_handling_status_t reply_json(const restinio::request_handle_t& req, int status,
+                                               const json& body) {
+  req->create_response(restinio::http_status_line_t{
+                           restinio::http_status_code_t{static_cast<std::uint16_t>(status)},
+                           status < 400 ? "OK" : "Error"})
+      .append_header(restinio::http_field::content_type, "application/json; charset=utf-8")
+      .set_body(body.dump())
+      .done();
+  return restinio::request_accepted();
+}
+
+restinio::request_handling_status_t chat(state& st, restinio::asio_ns::io_context& io,
+                                         const restinio::request_handle_t& req) {
+  auto body = json::parse(req->body(), nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    return reply_json(req, 400, {{"error", "invalid character in request body"}});
+  {
+    std::lock_guard guard{st.mutex};
+    st.requests.push_back(body);
+  }
+  std::string model = body.value("model", "");
+  if (model.empty())
+    return reply_json(req, 400, {{"error", "model is required"}});
+  auto list = models(st);
+  if (find_model(list, model) == nullptr)
+    return reply_json(req, 404, {{"error", "model '" + model + "' not found"}});
+  auto plan = plan_for(st, body);
+  if (plan.contains("status"))
+    return reply_json(req, plan["status"].get<int>(), {{"error", plan.value("error", "boom")}});
+  if (!body.value("stream", true)) {
+    json message{{"role", "assistant"}, {"content", ""}};
+    std::string content, thinking;
+    json calls = json::array();
+    for (const auto& c : plan["chunks"]) {
+      content += c.value("content", "");
+      thinking += c.value("thinking", "");
+      for (const auto& tc : c.value("tool_calls", json::array()))
+        calls.push_back(tc);
+    }
+    message["content"] = content;
+    if (!thinking.empty())
+      message["thinking"] = thinking;
+    if (!calls.empty())
+      message["tool_calls"] = calls;
+    auto out = final_line(model, plan, body, plan["chunks"].size());
+    out["message"] = message;
+    long delay = plan.value("delay_ms", 0L) * static_cast<long>(plan["chunks"].size()) +
+                 plan.value("first_delay_ms", 0L);
+    auto timer = std::make_shared<restinio::asio_ns::steady_timer>(io);
+    timer->expires_after(std::chrono::milliseconds(delay));
+    timer->async_wait([timer, req, out](const auto&) { reply_json(req, 200, out); });
+    return restinio::request_accepted();
+  }
+  auto s = std::make_shared<streamer>(io);
+  s->resp = std::make_shared<response_t>(req->create_response<restinio::chunked_output_t>());
+  s->resp->append_header(restinio::http_field::content_type, "application/x-ndjson");
+  s->resp->flush();
+  s->plan = plan;
+  s->body = body;
+  s->model = model;
+  s->tick(plan.value("first_delay_ms", 0L));
+  return restinio::request_accepted();
+}
+
+restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_context& io,
+                                           const restinio::request_handle_t& req) {
+  auto path = std::string{req->header().path()};
+  auto method = req->header().method();
+  if (path == "/api/chat" && method == restinio::http_method_post())
+    return chat(st, io, req);
+  if (path == "/api/version")
+    return reply_json(req, 200, {{"version", "0.12.3"}});
+  if (path == "/api/tags") {
+    json out = json::array();
+    for (const auto& m : models(st))
+      out.push_back({{"name", m["name"]},
+                     {"model", m["name"]},
+                     {"modified_at", "2026-01-01T00:00:00Z"},
+                     {"size", 1321098329},
+                     {"digest", "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72"},
+                     {"details",
+                      {{"format", "gguf"},
+                       {"family", m.value("family", "llama")},
+                       {"families", {m.value("family", "llama")}},
+                       {"parameter_size", "1.2B"},
+                       {"quantization_level", "Q8_0"}}}});
+    return reply_json(req, 200, {{"models", out}});
+  }
+  if (path == "/api/show" && method == restinio::http_method_post()) {
+    auto body = json::parse(req->body(), nullptr, false);
+    std::string name = body.is_object() ? body.value("model", body.value("name", "")) : "";
+    auto list = models(st);
+    const json* m = find_model(list, name);
+    if (m == nullptr)
+      return reply_json(req, 404, {{"error", "model '" + name + "' not found"}});
+    std::string family = m->value("family", "llama");
+    return reply_json(req, 200,
+                      {{"modelfile", "FROM " + name},
+                       {"parameters", "stop \"<|eot_id|>\""},
+                       {"template", "{{ .Prompt }}"},
+                       {"details", {{"format", "gguf"}, {"family", family}}},
+                       {"model_info",
+                        {{"general.architecture", family},
+                         {family + ".context_length", m->value("context_length", 8192)}}},
+                       {"capabilities", m->value("capabilities", json::array({"completion"}))}});
+  }
+  if (path == "/_scripted/requests" && method == restinio::http_method_get()) {
+    std::lock_guard guard{st.mutex};
+    return reply_json(req, 200, st.requests);
+  }
+  if (path == "/_scripted/requests" && method == restinio::http_method_delete()) {
+    std::lock_guard guard{st.mutex};
+    st.requests = json::array();
+    return reply_json(req, 200, json::object());
+  }
+  if (path == "/_scripted/script" && method == restinio::http_method_post()) {
+    auto body = json::parse(req->body(), nullptr, false);
+    if (!body.is_object())
+      return reply_json(req, 400, {{"error", "script must be a JSON object"}});
+    std::lock_guard guard{st.mutex};
+    st.script = body;
+    return reply_json(req, 200, json::object());
+  }
+  if (path == "/")
+    return reply_json(req, 200, "Ollama is running");
+  return reply_json(req, 404, {{"error", "404 page not found"}});
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::string listen = "127.0.0.1:0", script_file;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    std::string flag = argv[i];
+    if (flag == "--listen")
+      listen = argv[i + 1];
+    else if (flag == "--script")
+      script_file = argv[i + 1];
+  }
+  state st;
+  if (!script_file.empty()) {
+    std::ifstream in{script_file};
+    st.script = json::parse(in, nullptr, false);
+    if (st.script.is_discarded()) {
+      std::cerr << "scripted_ollama: " << script_file << " is not JSON\n";
+      return 2;
+    }
+  }
+  auto colon = listen.rfind(':');
+  restinio::asio_ns::io_context io;
+  std::uint16_t port = 0;
+  restinio::http_server_t<traits> server{
+      restinio::external_io_context(io),
+      restinio::server_settings_t<traits>{}
+          .address(listen.substr(0, colon))
+          .port(static_cast<std::uint16_t>(std::stoi(listen.substr(colon + 1))))
+          .handle_request_timeout(std::chrono::hours(1))
+          .write_http_response_timelimit(std::chrono::hours(1))
+          .socket_options_setter(
+              [](auto& o) { o.set_option(restinio::asio_ns::ip::tcp::no_delay{true}); })
+          .acceptor_post_bind_hook([&port](restinio::asio_ns::ip::tcp::acceptor& a) {
+            port = a.local_endpoint().port();
+          })
+          .request_handler([&](auto req) { return handle(st, io, req); })};
+  restinio::asio_ns::signal_set signals{io, SIGINT, SIGTERM};
+  signals.async_wait([&](const auto&, int) {
+    server.close_async([] {}, [](auto) {});
+    io.stop();
+  });
+  server.open_async(
+      [&] {
+        std::cout << json{{"port", port}}.dump() << std::endl;
+      },
+      [](std::exception_ptr ex) {
+        try {
+          std::rethrow_exception(ex);
+        } catch (const std::exception& e) {
+          std::cerr << "scripted_ollama: " << e.what() << '\n';
+        }
+        std::exit(1);
+      });
+  io.run();
+  return 0;
+}

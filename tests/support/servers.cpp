@@ -1,0 +1,104 @@
+// The scripted backend and riposte as child processes.
+#include "tests/support/servers.hpp"
+
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <cstdlib>
+#include <random>
+#include <stdexcept>
+
+namespace riposte::tests {
+
+using namespace std::chrono_literals;
+using json = nlohmann::json;
+
+std::string scripted_ollama_binary() {
+  const char* bin = std::getenv("SCRIPTED_OLLAMA_BIN");
+  if (bin == nullptr)
+    throw std::runtime_error("SCRIPTED_OLLAMA_BIN is not set");
+  return bin;
+}
+
+scripted_backend::scripted_backend(const json& script) {
+  proc_ = std::make_unique<child_process>(
+      std::vector<std::string>{scripted_ollama_binary(), "--listen", "127.0.0.1:0"});
+  auto line = proc_->wait_for_line("\"port\"", 10s);
+  if (line.empty())
+    throw std::runtime_error("scripted_ollama did not start: " + proc_->output());
+  port_ = json::parse(line).at("port").get<std::uint16_t>();
+  if (!script.empty())
+    set_script(script);
+}
+
+void scripted_backend::set_script(const json& script) {
+  auto r = http_call("POST", url() + "/_scripted/script", script.dump(),
+                     {"Content-Type: application/json"});
+  if (r.status != 200)
+    throw std::runtime_error("cannot set script: " + r.body);
+}
+
+json scripted_backend::requests() {
+  return json::parse(http_call("GET", url() + "/_scripted/requests").body);
+}
+
+void scripted_backend::clear_requests() {
+  http_call("DELETE", url() + "/_scripted/requests");
+}
+
+riposte_server::riposte_server(const std::string& backend_url, std::vector<std::string> extra,
+                               std::string store)
+  : backend_url_(backend_url)
+  , extra_(std::move(extra))
+  , store_(std::move(store)) {
+  if (store_.empty()) {
+    dir_ = std::filesystem::temp_directory_path() /
+           ("riposte_e2e_" + std::to_string(::getpid()) + "_" +
+            std::to_string(std::random_device{}() % 1000000));
+    store_ = "rocksdb:" + dir_.string();
+  }
+  start();
+}
+
+riposte_server::~riposte_server() {
+  proc_.reset();
+  if (!dir_.empty())
+    std::filesystem::remove_all(dir_);
+}
+
+void riposte_server::start() {
+  std::vector<std::string> argv{riposte_binary(), "--listen",  "127.0.0.1:0", "--store",
+                                store_,           "--backend", backend_url_};
+  argv.insert(argv.end(), extra_.begin(), extra_.end());
+  proc_ = std::make_unique<child_process>(argv);
+  auto line = proc_->wait_for_line("riposte listening", 20s);
+  if (line.empty())
+    throw std::runtime_error("riposte did not start: " + proc_->output());
+  port_ = json::parse(line).at("port").get<std::uint16_t>();
+}
+
+int riposte_server::stop() {
+  proc_->signal(SIGTERM);
+  return proc_->wait_exit(20s);
+}
+
+void riposte_server::restart() {
+  start();
+}
+
+http_result riposte_server::post(const std::string& path, const json& body,
+                                 std::vector<std::string> headers) {
+  headers.push_back("Content-Type: application/json");
+  return http_call("POST", url(path), body.dump(), headers);
+}
+
+http_result riposte_server::get(const std::string& path, std::vector<std::string> headers) {
+  return http_call("GET", url(path), "", headers);
+}
+
+http_result riposte_server::del(const std::string& path, std::vector<std::string> headers) {
+  return http_call("DELETE", url(path), "", headers);
+}
+
+} // namespace riposte::tests

@@ -1,0 +1,64 @@
+// Test support: the scripted Ollama-protocol backend and a riposte in front
+// of it, both real processes on free loopback ports.
+#pragma once
+
+#include "tests/support/process.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace riposte::tests {
+
+class scripted_backend {
+public:
+  explicit scripted_backend(const nlohmann::json& script = nlohmann::json::object());
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  void set_script(const nlohmann::json& script);
+  // Every /api/chat body received so far.
+  nlohmann::json requests();
+  void clear_requests();
+  void stop() { proc_.reset(); }
+
+private:
+  std::unique_ptr<child_process> proc_;
+  std::uint16_t port_ = 0;
+};
+
+class riposte_server {
+public:
+  // Starts riposte with a fresh RocksDB store (unless `store` is given).
+  riposte_server(const std::string& backend_url, std::vector<std::string> extra = {},
+                 std::string store = {});
+  ~riposte_server();
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
+  std::uint16_t port() const { return port_; }
+  const std::string& store() const { return store_; }
+  child_process& process() { return *proc_; }
+  // Stops with SIGTERM and waits; the store stays.
+  int stop();
+  // Starts again on the same store and flags.
+  void restart();
+  http_result post(const std::string& path, const nlohmann::json& body,
+                   std::vector<std::string> headers = {});
+  http_result get(const std::string& path, std::vector<std::string> headers = {});
+  http_result del(const std::string& path, std::vector<std::string> headers = {});
+
+private:
+  void start();
+  std::string backend_url_;
+  std::vector<std::string> extra_;
+  std::string store_;
+  std::filesystem::path dir_;
+  std::unique_ptr<child_process> proc_;
+  std::uint16_t port_ = 0;
+};
+
+std::string scripted_ollama_binary();
+
+} // namespace riposte::tests
