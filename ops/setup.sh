@@ -18,6 +18,11 @@ for p in "${packages[@]}"; do
   fi
 done
 
+# Node.js and npm run the SDK contract suite; any Node >= 20 will do.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  missing+=(nodejs npm)
+fi
+
 if ((${#missing[@]})); then
   sudo=""
   if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi

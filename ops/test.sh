@@ -5,5 +5,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash ops/setup.sh
 bash ops/build.sh
+# The SDK contract suite's npm packages, exactly as the lock file pins them.
+(cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 cd build
 ctest --output-on-failure -j "$(nproc)" "$@"

@@ -1,0 +1,67 @@
+// Starts the scripted Ollama-protocol backend and a real riposte in front of
+// it on free loopback ports, and hands out an OpenAI SDK client for it.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+
+function need(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (run the suite through ctest)`);
+  return value;
+}
+
+// Spawns a process and resolves with it once a stdout/stderr line matches.
+function startUntil(cmd, args, pattern) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`${cmd} did not start: ${seen}`)), 20000);
+    const onData = (chunk) => {
+      seen += chunk.toString();
+      for (const line of seen.split('\n')) {
+        if (pattern.test(line)) {
+          clearTimeout(timer);
+          resolve({ child, line });
+          return;
+        }
+      }
+    };
+    child.stdout.on('data', onData);
+    child.stderr.on('data', onData);
+    child.on('exit', (code) => reject(new Error(`${cmd} exited with ${code}: ${seen}`)));
+  });
+}
+
+export async function startStack({ script, riposteArgs = [] } = {}) {
+  const backend = await startUntil(need('SCRIPTED_OLLAMA_BIN'), ['--listen', '127.0.0.1:0'], /"port"/);
+  const backendUrl = `http://127.0.0.1:${JSON.parse(backend.line).port}`;
+  if (script) {
+    await fetch(`${backendUrl}/_scripted/script`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(script),
+    });
+  }
+  const dir = mkdtempSync(join(tmpdir(), 'riposte-sdk-'));
+  const riposte = await startUntil(
+    need('RIPOSTE_BIN'),
+    ['--listen', '127.0.0.1:0', '--store', `rocksdb:${dir}`, '--backend', backendUrl, ...riposteArgs],
+    /riposte listening/,
+  );
+  const port = JSON.parse(riposte.line).port;
+  const baseURL = `http://127.0.0.1:${port}/v1`;
+  return {
+    baseURL,
+    backendUrl,
+    client: (opts = {}) => new OpenAI({ baseURL, apiKey: 'unused', maxRetries: 0, ...opts }),
+    backendRequests: async () => (await fetch(`${backendUrl}/_scripted/requests`)).json(),
+    async stop() {
+      riposte.child.kill('SIGTERM');
+      backend.child.kill('SIGTERM');
+      await new Promise((r) => setTimeout(r, 100));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
