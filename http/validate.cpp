@@ -634,7 +634,7 @@ ev::result<actors::list_query> parse_list_query(const std::string& query) {
 }
 
 std::string fingerprint(const std::string& bytes) {
-  std::uint64_t h = 1469598103934665603ull;
+  std::uint64_t h = 14695981039346656037ull; // FNV-1a 64 offset basis
   for (unsigned char c : bytes) {
     h ^= c;
     h *= 1099511628211ull;

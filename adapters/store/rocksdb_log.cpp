@@ -10,6 +10,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <array>
+#include <filesystem>
 #include <functional>
 #include <mutex>
 #include <set>
@@ -295,6 +296,8 @@ private:
 
 result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& path,
                                                             sync_policy sync) {
+  std::error_code ec;
+  std::filesystem::create_directories(path, ec); // RocksDB creates only the last level
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;

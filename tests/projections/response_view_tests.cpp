@@ -1,0 +1,138 @@
+// Projections: given events, then the Response object.
+#define BOOST_TEST_MODULE projections
+#include <boost/test/unit_test.hpp>
+
+#include "projections/response_view.hpp"
+
+namespace ev = riposte::events;
+namespace pj = riposte::projections;
+using json = nlohmann::json;
+
+namespace {
+
+pj::response_state fold(const std::vector<ev::event>& events) {
+  pj::response_state s;
+  std::int64_t seq = 0;
+  for (const auto& e : events)
+    s = pj::apply(std::move(s), e, seq++, "tenant_a");
+  return s;
+}
+
+std::vector<ev::event> created_then(std::vector<ev::event> more, json params = json::object()) {
+  std::vector<ev::event> all{
+    ev::response_created{"resp_1", "llama3.2:1b", 1764000000, std::move(params),
+                         json::array({{{"id", "msg_in"}, {"type", "message"}, {"role", "user"}}})},
+    ev::response_in_progress{}};
+  for (auto& e : more)
+    all.push_back(std::move(e));
+  return all;
+}
+
+json usage() {
+  return {{"input_tokens", 5},
+          {"input_tokens_details", {{"cached_tokens", 0}}},
+          {"output_tokens", 2},
+          {"output_tokens_details", {{"reasoning_tokens", 0}}},
+          {"total_tokens", 7}};
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_created_response_is_in_progress_with_the_api_defaults) {
+  auto s = fold(created_then({}));
+  auto r = pj::render(s);
+  BOOST_TEST(r["status"] == "in_progress");
+  BOOST_TEST(r["id"] == "resp_1");
+  BOOST_TEST(r["created_at"] == 1764000000);
+  BOOST_TEST(r["output"] == json::array());
+  BOOST_TEST(r["usage"].is_null());
+  BOOST_TEST(r["temperature"] == 1.0);
+  BOOST_TEST(r["tool_choice"] == "auto");
+  BOOST_TEST(r["text"]["format"]["type"] == "text");
+  BOOST_TEST(r["store"] == true);
+  BOOST_TEST(s.version == 1);
+  BOOST_TEST(!s.terminal());
+}
+
+BOOST_AUTO_TEST_CASE(text_deltas_build_the_message_and_completion_sets_usage) {
+  auto s = fold(created_then({
+    ev::output_item_added{0, {{"id", "msg_1"}, {"type", "message"}, {"status", "in_progress"},
+                              {"role", "assistant"}, {"content", json::array()}}},
+    ev::content_part_added{"msg_1", 0, 0, {{"type", "output_text"}, {"text", ""}}},
+    ev::output_text_delta{"msg_1", 0, 0, "Hel"},
+    ev::output_text_delta{"msg_1", 0, 0, "lo"},
+  }));
+  BOOST_TEST(pj::render(s)["output"][0]["content"][0]["text"] == "Hello");
+  s = pj::apply(std::move(s), ev::response_completed{1764000005, usage()}, 6, "tenant_a");
+  auto r = pj::render(s);
+  BOOST_TEST(r["status"] == "completed");
+  BOOST_TEST(r["completed_at"] == 1764000005);
+  BOOST_TEST(r["usage"] == usage());
+  BOOST_TEST(s.terminal());
+}
+
+BOOST_AUTO_TEST_CASE(function_call_arguments_accumulate_then_the_done_item_wins) {
+  auto s = fold(created_then({
+    ev::output_item_added{0, {{"id", "fc_1"}, {"type", "function_call"}, {"call_id", "call_1"},
+                              {"name", "f"}, {"arguments", ""}, {"status", "in_progress"}}},
+    ev::function_call_arguments_delta{"fc_1", 0, "{\"a\":"},
+    ev::function_call_arguments_delta{"fc_1", 0, "1}"},
+  }));
+  BOOST_TEST(pj::render(s)["output"][0]["arguments"] == "{\"a\":1}");
+  s = pj::apply(std::move(s),
+                ev::output_item_done{0, {{"id", "fc_1"}, {"type", "function_call"},
+                                         {"call_id", "call_1"}, {"name", "f"},
+                                         {"arguments", "{\"a\":1}"}, {"status", "completed"}}},
+                5, "tenant_a");
+  BOOST_TEST(pj::render(s)["output"][0]["status"] == "completed");
+}
+
+BOOST_AUTO_TEST_CASE(terminal_events_set_status_error_and_incomplete_details) {
+  auto failed = pj::render(fold(created_then({ev::response_failed{"server_error", "boom", nullptr}})));
+  BOOST_TEST(failed["status"] == "failed");
+  BOOST_TEST(failed["error"] == (json{{"code", "server_error"}, {"message", "boom"}}));
+  auto cut = pj::render(fold(created_then({ev::response_incomplete{"max_output_tokens", usage()}})));
+  BOOST_TEST(cut["status"] == "incomplete");
+  BOOST_TEST(cut["incomplete_details"]["reason"] == "max_output_tokens");
+  auto cancelled = pj::render(fold(created_then({ev::response_cancelled{"client_cancelled"}})));
+  BOOST_TEST(cancelled["status"] == "cancelled");
+}
+
+BOOST_AUTO_TEST_CASE(a_background_response_starts_queued_and_a_delete_is_remembered) {
+  auto s = fold(created_then({}, {{"background", true}}));
+  BOOST_TEST(s.status == "in_progress"); // response_in_progress followed
+  auto q = fold({ev::response_created{"resp_2", "m", 1, {{"background", true}}, json::array()}});
+  BOOST_TEST(q.status == "queued");
+  auto d = fold(created_then({ev::response_completed{2, usage()}, ev::response_deleted{}}));
+  BOOST_TEST(d.deleted);
+  BOOST_TEST(d.status == "completed");
+}
+
+BOOST_AUTO_TEST_CASE(a_snapshot_restores_the_same_state) {
+  auto s = fold(created_then({ev::output_item_added{0, {{"id", "msg_1"}, {"type", "message"}}},
+                              ev::response_completed{9, usage()}}));
+  auto restored = pj::from_snapshot(pj::to_snapshot(s));
+  BOOST_REQUIRE(restored.has_value());
+  BOOST_TEST(pj::render(*restored) == pj::render(s));
+  BOOST_TEST(restored->version == s.version);
+  BOOST_TEST(restored->tenant == "tenant_a");
+  BOOST_TEST(!pj::from_snapshot("{").has_value());
+  BOOST_TEST(!pj::from_snapshot(R"({"id":1})").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(the_context_is_the_parent_then_input_then_output) {
+  auto s = fold(created_then({ev::output_item_added{0, {{"id", "msg_out"}, {"type", "message"}}},
+                              ev::response_completed{9, usage()}}));
+  auto ctx = pj::extend_context(json::array({{{"id", "old"}}}), s);
+  BOOST_REQUIRE(ctx.size() == 3u);
+  BOOST_TEST(ctx[0]["id"] == "old");
+  BOOST_TEST(ctx[1]["id"] == "msg_in");
+  BOOST_TEST(ctx[2]["id"] == "msg_out");
+}
+
+BOOST_AUTO_TEST_CASE(an_undecodable_stored_event_is_an_error_not_a_crash) {
+  ev::envelope env{"resp_1", 0, 1, "output_text_delta", 2, "t", 0, {{"delta", 3}}};
+  BOOST_TEST(!pj::apply(pj::response_state{}, env).has_value());
+  env.type = "no_such_event";
+  BOOST_TEST(!pj::apply(pj::response_state{}, env).has_value());
+}
