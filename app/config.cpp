@@ -1,6 +1,8 @@
 // Flags and environment variables, parsed with CLI11.
 #include "app/config.hpp"
 
+#include <fstream>
+
 #include <CLI/CLI.hpp>
 
 namespace riposte::app {
@@ -64,6 +66,12 @@ parse_outcome parse_config(int argc, char** argv) {
                  "(env: comma-separated)")
       ->delimiter(',')
       ->envname("RIPOSTE_API_KEY");
+  std::string keys_file;
+  app
+    .add_option("--api-keys-file", keys_file,
+                "File of API keys, one KEY[:TENANT] per line (# comments), added to --api-key")
+    ->check(CLI::ExistingFile)
+    ->envname("RIPOSTE_API_KEYS_FILE");
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->envname("RIPOSTE_LOG_LEVEL");
@@ -124,6 +132,17 @@ parse_outcome parse_config(int argc, char** argv) {
     cfg.backend.pop_back();
   cfg.store.sync =
       sync == "none" ? adapters::store::sync_policy::none : adapters::store::sync_policy::always;
+  if (!keys_file.empty()) {
+    std::ifstream in{keys_file};
+    std::string line;
+    while (std::getline(in, line)) {
+      auto start = line.find_first_not_of(" \t\r");
+      if (start == std::string::npos || line[start] == '#')
+        continue;
+      auto end = line.find_last_not_of(" \t\r");
+      keys.push_back(line.substr(start, end - start + 1));
+    }
+  }
   for (const auto& entry : keys) {
     auto colon = entry.find(':');
     api_key k{entry.substr(0, colon),

@@ -1,6 +1,7 @@
 // /v1/responses and /v1/models.
 #include "actors/messages.hpp"
 #include "events/ids.hpp"
+#include "http/compatibility.hpp"
 #include "http/errors.hpp"
 #include "http/routes.hpp"
 
@@ -146,6 +147,10 @@ std::vector<route> responses_routes(const api_context& ctx) {
                                  "model");
          });
        }});
+  routes.push_back({"GET", "/compatibility/responses",
+                    [](const request&, const auto&, reply_fn reply) {
+                      reply(response{200, manifest_json().dump(), "application/json", {}});
+                    }});
   return routes;
 }
 

@@ -77,7 +77,11 @@ const std::set<std::string>& known_fields() {
                                             "user",
                                             "conversation",
                                             "context_management",
-                                            "client_metadata"};
+                                            "client_metadata",
+                                            "access_programs",
+                                            "image",
+                                            "moderation",
+                                            "prompt_cache_options"};
   return fields;
 }
 
@@ -478,7 +482,7 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
     return ev::make_error(riposte_errc::unsupported_parameter,
                           "Background responses are not supported by this riposte build yet.",
                           "background");
-  for (const char* name : {"prompt", "conversation"})
+  for (const char* name : {"prompt", "conversation", "moderation", "access_programs"})
     if (body.contains(name) && !body[name].is_null())
       return ev::make_error(riposte_errc::unsupported_parameter,
                             std::string{"'"} + name + "' is not supported yet.", name);

@@ -200,3 +200,14 @@ BOOST_AUTO_TEST_CASE(requests_map_instructions_roles_options_tools_and_format) {
   BOOST_TEST(body["tools"].size() == 1u); // only function tools reach Ollama
   BOOST_TEST(body["stream"] == true);
 }
+
+BOOST_AUTO_TEST_CASE(tool_choice_none_sends_no_tools) {
+  generation_request req;
+  req.model = "m";
+  req.items = json::array({{{"type", "message"}, {"role", "user"}, {"content", "hi"}}});
+  req.params = {{"tool_choice", "none"},
+                {"tools", {{{"type", "function"}, {"name", "f"}, {"parameters", json::object()}}}}};
+  BOOST_TEST(!to_ollama_chat(req).contains("tools"));
+  req.params["tool_choice"] = "auto";
+  BOOST_TEST(to_ollama_chat(req)["tools"].size() == 1u);
+}

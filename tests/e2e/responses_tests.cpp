@@ -4,7 +4,10 @@
 #include "tests/support/servers.hpp"
 
 #include <boost/test/unit_test.hpp>
+#include <fstream>
+
 #include <nlohmann/json.hpp>
+#include <unistd.h>
 
 using json = nlohmann::json;
 using namespace riposte::tests;
@@ -198,7 +201,14 @@ BOOST_AUTO_TEST_CASE(store_false_responses_work_but_are_not_retrievable) {
 
 BOOST_AUTO_TEST_CASE(api_keys_bind_tenants_and_other_tenants_see_404) {
   scripted_backend b;
-  riposte_server r{b.url(), {"--api-key", "key-alice-123:alice", "--api-key", "key-bob-456:bob"}};
+  auto keys = std::filesystem::temp_directory_path() / ("riposte_keys_" + std::to_string(::getpid()));
+  {
+    std::ofstream out{keys};
+    out << "# operators' keys\n\n  key-bob-456:bob  \n";
+  }
+  riposte_server r{b.url(),
+                   {"--api-key", "key-alice-123:alice", "--api-keys-file", keys.string()}};
+  std::filesystem::remove(keys);
   expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "x"}}), 401,
                "invalid_api_key", nullptr);
   expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "x"}},
