@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/backend.hpp"
+#include "actors/event_sink.hpp"
 #include "events/envelope.hpp"
 #include "events/errc.hpp"
 #include "events/event_log.hpp"
@@ -39,6 +40,7 @@ struct create_command {
   nlohmann::json sampling = nlohmann::json::object();
   std::string previous_response_id;
   bool store = true;
+  bool stream = false;
   std::string idempotency_key;
   std::string request_hash;
 };
@@ -83,10 +85,15 @@ using generate_atom = caf::atom_constant<caf::atom("generate")>;   // backend po
 using finished_atom = caf::atom_constant<caf::atom("finished")>;   // backend pool: slot free
 using models_atom = caf::atom_constant<caf::atom("models")>;       // backend pool: model list
 using model_atom = caf::atom_constant<caf::atom("model")>;         // backend pool: one model
+using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>; // stream a response
+using gone_atom = caf::atom_constant<caf::atom("gone")>;           // a subscriber left
+using replayed_atom = caf::atom_constant<caf::atom("replayed")>;   // a catch-up read returned
 
 } // namespace riposte::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_to)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::sink_handle)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::events::result<std::vector<nlohmann::json>>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::create_command)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::list_query)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::context_reply)

@@ -65,6 +65,18 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
         st.actors[cmd.response_id] = entry{a, 1};
         self->send(a, create_atom::value, std::move(cmd), std::move(r));
       },
+      [=](create_atom, create_command& cmd, sink_handle& h) {
+        auto& st = self->state;
+        auto a = spawn_response_actor(self, st.svc, self, cmd.response_id, false);
+        st.actors[cmd.response_id] = entry{a, 1};
+        self->send(a, create_atom::value, std::move(cmd), std::move(h));
+      },
+      [=](subscribe_atom, const std::string& id, const std::string& tenant, std::int64_t after,
+          sink_handle& h) {
+        if (!plausible_id(id))
+          return h.sink->fail(unknown(id));
+        self->send(route(self, id).actor, subscribe_atom::value, tenant, after, std::move(h));
+      },
       [=](fetch_atom, const std::string& id, const std::string& tenant, reply_to& r) {
         if (!plausible_id(id))
           return r(unknown(id));

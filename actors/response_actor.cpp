@@ -6,6 +6,7 @@
 #include "actors/messages.hpp"
 #include "events/event.hpp"
 #include "events/ids.hpp"
+#include "projections/stream_events.hpp"
 
 namespace riposte::actors {
 
@@ -14,6 +15,15 @@ namespace {
 namespace ev = events;
 using json = nlohmann::json;
 using ev::riposte_errc;
+
+// An SSE session (or any sink) following this response.
+struct subscription {
+  std::uint64_t id = 0;
+  std::shared_ptr<event_sink> sink;
+  bool live = false;                  // false while catching up from the log
+  std::int64_t after = -1;            // catching up: events after this seq
+  std::vector<nlohmann::json> buffer; // published while catching up
+};
 
 struct response_data {
   std::shared_ptr<const services> svc;
@@ -33,11 +43,42 @@ struct response_data {
   std::vector<reply_to> delete_waiters;
   std::uint64_t ticket = 0;
   bool generating = false;
+  bool cancel_requested = false;
+  std::string cancel_reason;
+  std::vector<subscription> subs;
+  std::uint64_t next_sub = 1;
   std::uint64_t handled = 0; // registry-forwarded messages handled so far
   std::uint64_t epoch = 0;   // bumps on activity; a stale passivation tick is ignored
 };
 
 using response_actor = caf::stateful_actor<response_data>;
+
+// Pushes a stream event to every subscriber, in seq order; those still
+// catching up from the log keep it until their replay is out.
+void publish(response_data& st, const json& event) {
+  for (auto& sub : st.subs) {
+    if (sub.live)
+      sub.sink->push(event);
+    else
+      sub.buffer.push_back(event);
+  }
+}
+
+void close_live_subscribers(response_data& st) {
+  for (auto& sub : st.subs)
+    if (sub.live)
+      sub.sink->close();
+  std::erase_if(st.subs, [](const subscription& s) { return s.live; });
+}
+
+void add_subscriber(response_actor* self, std::shared_ptr<event_sink> sink, bool live,
+                    std::int64_t after) {
+  auto& st = self->state;
+  auto id = st.next_sub++;
+  caf::actor me = self;
+  sink->on_gone([me, id] { caf::anon_send(me, gone_atom::value, id); });
+  st.subs.push_back(subscription{id, std::move(sink), live, after, {}});
+}
 
 ev::error_info not_found(const std::string& id, std::string param = {}) {
   return ev::make_error(riposte_errc::not_found, "No response found with id '" + id + "'.",
@@ -51,7 +92,8 @@ bool visible_to(const response_data& st, const std::string& tenant) {
 
 bool idle(const response_data& st) {
   return !st.in_flight && !st.generating && st.pending.empty() && st.waiters.empty() &&
-         st.delete_waiters.empty() && (!st.view.exists() || st.view.terminal() || st.broken);
+         st.delete_waiters.empty() && st.subs.empty() &&
+         (!st.view.exists() || st.view.terminal() || st.broken);
 }
 
 void schedule_passivation(response_actor* self, std::chrono::milliseconds after) {
@@ -80,6 +122,9 @@ void fail_create(response_actor* self, const ev::error_info& err) {
   for (auto& w : st.waiters)
     w(err);
   st.waiters.clear();
+  for (auto& sub : st.subs)
+    sub.sink->fail(err);
+  st.subs.clear();
   schedule_passivation(self, std::chrono::milliseconds(0));
 }
 
@@ -124,16 +169,35 @@ void on_terminal(response_actor* self) {
   });
 }
 
+// Folds freshly stored events into the view and publishes each one: only
+// now, after the append returned, may a client see it.
 void apply_stored(response_actor* self, std::vector<ev::envelope>& stored) {
   auto& st = self->state;
   for (auto& env : stored) {
-    auto next = projections::apply(std::move(st.view), env);
-    if (!next) {
+    auto decoded = ev::decode(env);
+    if (!decoded) {
       st.broken = true;
       return;
     }
-    st.view = std::move(*next);
+    auto seq = static_cast<std::int64_t>(env.seq);
+    st.view = projections::apply(std::move(st.view), *decoded, seq, env.tenant);
+    if (auto event = projections::stream_event(st.view, *decoded, seq))
+      publish(st, *event);
   }
+  if (st.view.terminal())
+    close_live_subscribers(st);
+}
+
+// Stops generating: the backend request is aborted, and `response_cancelled`
+// follows once the backend's last update is in.
+void cancel_generation(response_actor* self, std::string reason) {
+  auto& st = self->state;
+  if (st.cancel_requested || st.view.terminal())
+    return;
+  st.cancel_requested = true;
+  st.cancel_reason = std::move(reason);
+  if (st.generating && st.ticket != 0)
+    self->send(st.svc->backend_pool, cancel_atom::value, st.ticket);
 }
 
 void flush(response_actor* self) {
@@ -183,7 +247,11 @@ void start_generation(response_actor* self) {
   st.generating = true;
   caf::actor me = self;
   self->request(st.svc->backend_pool, caf::infinite, generate_atom::value, std::move(req), me)
-      .then([self](std::uint64_t ticket) { self->state.ticket = ticket; });
+      .then([self](std::uint64_t ticket) {
+        self->state.ticket = ticket;
+        if (self->state.cancel_requested)
+          self->send(self->state.svc->backend_pool, cancel_atom::value, ticket);
+      });
 }
 
 void record_creation(response_actor* self) {
@@ -436,6 +504,10 @@ caf::behavior main_behavior(response_actor* self) {
         for (auto& w : st.waiters)
           self->send(st.registry, fetch_atom::value, winner, st.cmd.tenant, w);
         st.waiters.clear();
+        for (auto& sub : st.subs)
+          self->send(st.registry, subscribe_atom::value, winner, st.cmd.tenant, std::int64_t{-1},
+                     sink_handle{sub.sink});
+        st.subs.clear();
         schedule_passivation(self, std::chrono::milliseconds(0));
       },
       [=](appended_atom, append_done& done, bool snapshot) {
@@ -465,8 +537,12 @@ caf::behavior main_behavior(response_actor* self) {
         bool was_terminal = st.view.terminal();
         bool was_deleted = st.view.deleted;
         apply_stored(self, *done.stored);
-        if (!was_created && st.view.exists() && st.view.status == "in_progress" && !st.generating)
-          start_generation(self);
+        if (!was_created && st.view.exists() && st.view.status == "in_progress" && !st.generating) {
+          if (st.cancel_requested)
+            enqueue(self, {ev::response_cancelled{st.cancel_reason}});
+          else
+            start_generation(self);
+        }
         if (!was_deleted && st.view.deleted) {
           for (auto& w : st.delete_waiters)
             w(json{{"id", st.id}, {"object", "response.deleted"}, {"deleted", true}});
@@ -485,7 +561,89 @@ caf::behavior main_behavior(response_actor* self) {
           st.generating = false;
         if (st.broken || st.view.terminal())
           return;
+        bool ends = false;
+        for (const auto& e : u.events)
+          ends = ends || std::holds_alternative<ev::response_completed>(e) ||
+                 std::holds_alternative<ev::response_incomplete>(e) ||
+                 std::holds_alternative<ev::response_failed>(e);
+        if (u.finished && !ends && st.cancel_requested)
+          u.events.emplace_back(ev::response_cancelled{st.cancel_reason});
         enqueue(self, std::move(u.events));
+      },
+      // A streaming create: the same steps, with a subscriber instead of a waiter.
+      [=](create_atom, create_command& cmd, sink_handle& h) {
+        auto& st = self->state;
+        ++st.handled;
+        ++st.epoch;
+        add_subscriber(self, std::move(h.sink), true, -1);
+        st.cmd = std::move(cmd);
+        if (!st.cmd.store) {
+          st.private_log = st.svc->make_ephemeral_log();
+          st.log = st.private_log.get();
+        }
+        check_model(self);
+      },
+      // Stream a response: replay the log after `after`, then go on live.
+      [=](subscribe_atom, const std::string& tenant, std::int64_t after, sink_handle& h) {
+        auto& st = self->state;
+        ++st.handled;
+        if (!visible_to(st, tenant))
+          return h.sink->fail(not_found(st.id));
+        if (after >= st.view.version) {
+          if (st.view.terminal())
+            return h.sink->close();
+          add_subscriber(self, std::move(h.sink), true, after);
+          return;
+        }
+        add_subscriber(self, std::move(h.sink), false, after);
+        auto sub_id = st.subs.back().id;
+        auto log = st.log;
+        auto stream = ev::response_stream(st.id);
+        auto upto = st.view.version; // later events reach the subscriber's buffer
+        caf::actor me = self;
+        st.svc->executor->post([=] {
+          auto events = log->read(stream, 0, static_cast<std::size_t>(upto + 1));
+          ev::result<std::vector<json>> out = std::vector<json>{};
+          if (!events)
+            out = events.error();
+          else
+            out = projections::replay_stream(*events, after);
+          caf::anon_send(me, replayed_atom::value, sub_id, std::move(out));
+        });
+      },
+      [=](replayed_atom, std::uint64_t sub_id, ev::result<std::vector<json>>& replay) {
+        auto& st = self->state;
+        auto it = std::find_if(st.subs.begin(), st.subs.end(),
+                               [&](const subscription& s) { return s.id == sub_id; });
+        if (it == st.subs.end())
+          return; // gone meanwhile
+        if (!replay) {
+          it->sink->fail(replay.error());
+          st.subs.erase(it);
+          return;
+        }
+        for (const auto& event : *replay)
+          it->sink->push(event);
+        for (const auto& event : it->buffer)
+          it->sink->push(event);
+        it->buffer.clear();
+        it->live = true;
+        if (st.view.terminal()) {
+          it->sink->close();
+          st.subs.erase(it);
+        }
+        schedule_passivation(self, st.svc->cfg.passivate_after);
+      },
+      // A subscriber left. The last one leaving a foreground response cancels
+      // it: no GPU time for an answer no one reads.
+      [=](gone_atom, std::uint64_t sub_id) {
+        auto& st = self->state;
+        std::erase_if(st.subs, [&](const subscription& s) { return s.id == sub_id; });
+        if (st.subs.empty() && st.waiters.empty() && !st.view.terminal() &&
+            !st.cmd.params.value("background", false))
+          cancel_generation(self, "client_disconnected");
+        if (st.subs.empty())
+          schedule_passivation(self, st.svc->cfg.passivate_after);
       },
       [=](fetch_atom, const std::string& tenant, reply_to& r) {
         auto& st = self->state;

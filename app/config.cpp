@@ -1,9 +1,9 @@
 // Flags and environment variables, parsed with CLI11.
 #include "app/config.hpp"
 
-#include <fstream>
-
 #include <CLI/CLI.hpp>
+
+#include <fstream>
 
 namespace riposte::app {
 
@@ -67,11 +67,10 @@ parse_outcome parse_config(int argc, char** argv) {
       ->delimiter(',')
       ->envname("RIPOSTE_API_KEY");
   std::string keys_file;
-  app
-    .add_option("--api-keys-file", keys_file,
-                "File of API keys, one KEY[:TENANT] per line (# comments), added to --api-key")
-    ->check(CLI::ExistingFile)
-    ->envname("RIPOSTE_API_KEYS_FILE");
+  app.add_option("--api-keys-file", keys_file,
+                 "File of API keys, one KEY[:TENANT] per line (# comments), added to --api-key")
+      ->check(CLI::ExistingFile)
+      ->envname("RIPOSTE_API_KEYS_FILE");
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->envname("RIPOSTE_LOG_LEVEL");

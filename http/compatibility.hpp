@@ -3,17 +3,18 @@
 // GET /compatibility/responses serves it and a test checks its claims.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 namespace riposte::http {
 
 enum class support { supported, conditional, ignored, unsupported };
 
 struct feature {
-  std::string_view area; // endpoint | request_field | input_item | output_item | event | tool | state
+  std::string_view
+      area; // endpoint | request_field | input_item | output_item | event | tool | state
   std::string_view name;
   support status;
   std::string_view notes;

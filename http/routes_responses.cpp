@@ -4,6 +4,7 @@
 #include "http/compatibility.hpp"
 #include "http/errors.hpp"
 #include "http/routes.hpp"
+#include "http/sse.hpp"
 
 #include <caf/all.hpp>
 
@@ -62,6 +63,17 @@ std::vector<route> responses_routes(const api_context& ctx) {
            cmd->idempotency_key = *key;
            cmd->request_hash = fingerprint(json::parse(req.body).dump());
          }
+         if (cmd->stream) {
+           sse_options so;
+           so.response_id = cmd->response_id;
+           auto body = json::parse(req.body, nullptr, false);
+           so.obfuscation = body.value("stream_options", json::object())
+                                .value("include_obfuscation", json(true))
+                                .get<bool>();
+           caf::anon_send(*c->registry, actors::create_atom::value, std::move(*cmd),
+                          actors::sink_handle{make_sse_sink(req.reply_channel, so)});
+           return;
+         }
          caf::anon_send(*c->registry, actors::create_atom::value, std::move(*cmd),
                         reply_with(std::move(reply)));
        }});
@@ -74,12 +86,36 @@ std::vector<route> responses_routes(const api_context& ctx) {
          auto query = parse_query_string(req.query);
          if (!query)
            return reply(to_http(query.error()));
-         for (const auto& [key, value] : *query)
-           if (key == "stream" && value == "true")
-             return reply(to_http(ev::make_error(riposte_errc::unsupported_parameter,
-                                                 "Streaming a stored response is not supported by "
-                                                 "this riposte build yet.",
-                                                 "stream")));
+         bool stream = false;
+         std::int64_t after = -1;
+         sse_options so;
+         so.response_id = params[0];
+         for (const auto& [key, value] : *query) {
+           if (key == "stream") {
+             if (value != "true" && value != "false")
+               return reply(to_http(ev::make_error(riposte_errc::invalid_value,
+                                                   "Invalid value for 'stream': expected true or "
+                                                   "false.",
+                                                   "stream")));
+             stream = value == "true";
+           } else if (key == "starting_after") {
+             bool digits = !value.empty() && value.size() < 18 &&
+                           value.find_first_not_of("0123456789") == std::string::npos;
+             if (!digits)
+               return reply(to_http(ev::make_error(riposte_errc::invalid_value,
+                                                   "Invalid value for 'starting_after': expected "
+                                                   "a sequence number >= 0.",
+                                                   "starting_after")));
+             after = std::stoll(value);
+           } else if (key == "include_obfuscation") {
+             so.obfuscation = value != "false";
+           }
+         }
+         if (stream) {
+           caf::anon_send(*c->registry, actors::subscribe_atom::value, params[0], *tenant, after,
+                          actors::sink_handle{make_sse_sink(req.reply_channel, so)});
+           return;
+         }
          caf::anon_send(*c->registry, actors::fetch_atom::value, params[0], *tenant,
                         reply_with(std::move(reply)));
        }});
@@ -147,10 +183,10 @@ std::vector<route> responses_routes(const api_context& ctx) {
                                  "model");
          });
        }});
-  routes.push_back({"GET", "/compatibility/responses",
-                    [](const request&, const auto&, reply_fn reply) {
-                      reply(response{200, manifest_json().dump(), "application/json", {}});
-                    }});
+  routes.push_back(
+      {"GET", "/compatibility/responses", [](const request&, const auto&, reply_fn reply) {
+         reply(response{200, manifest_json().dump(), "application/json", {}});
+       }});
   return routes;
 }
 

@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <cctype>
+#include <mutex>
 #include <random>
 
 namespace riposte::http {
@@ -35,6 +36,101 @@ bool acceptable_request_id(std::string_view id) {
 
 struct plain_traits : public restinio::default_traits_t {};
 
+class restinio_stream final : public chunk_stream {
+public:
+  using builder_t = restinio::response_builder_t<restinio::chunked_output_t>;
+  explicit restinio_stream(builder_t builder)
+    : builder_(std::move(builder)) {}
+
+  void write(std::string bytes, std::function<void(bool)> written) override {
+    std::lock_guard guard{mutex_};
+    if (done_) {
+      if (written)
+        written(false);
+      return;
+    }
+    builder_.append_chunk(std::move(bytes));
+    builder_.flush([written = std::move(written)](const auto& ec) {
+      if (written)
+        written(!ec);
+    });
+  }
+
+  void finish() override {
+    std::lock_guard guard{mutex_};
+    if (done_)
+      return;
+    done_ = true;
+    builder_.done();
+  }
+
+private:
+  std::mutex mutex_;
+  builder_t builder_;
+  bool done_ = false;
+};
+
+std::string reason(int status) {
+  switch (status) {
+    case 200: return "OK";
+    case 201: return "Created";
+    case 400: return "Bad Request";
+    case 401: return "Unauthorized";
+    case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
+    case 409: return "Conflict";
+    case 413: return "Payload Too Large";
+    case 415: return "Unsupported Media Type";
+    case 422: return "Unprocessable Entity";
+    case 429: return "Too Many Requests";
+    case 500: return "Internal Server Error";
+    case 502: return "Bad Gateway";
+    case 503: return "Service Unavailable";
+    case 504: return "Gateway Timeout";
+    default: return "Status";
+  }
+}
+
+restinio::request_handling_status_t restinio_server_reply(const restinio::request_handle_t& req,
+                                                          const std::string& request_id,
+                                                          response out) {
+  auto builder = req->create_response(restinio::http_status_line_t{
+      restinio::http_status_code_t{static_cast<std::uint16_t>(out.status)}, reason(out.status)});
+  builder.append_header(restinio::http_field::content_type, out.content_type);
+  if (!request_id.empty())
+    builder.append_header("x-request-id", request_id);
+  for (auto& [name, value] : out.headers)
+    builder.append_header(name, value);
+  builder.set_body(std::move(out.body));
+  builder.done();
+  return restinio::request_accepted();
+}
+
+class restinio_exchange final : public exchange {
+public:
+  restinio_exchange(restinio::request_handle_t req, std::string request_id)
+    : req_(std::move(req))
+    , request_id_(std::move(request_id)) {}
+
+  void reply(response out) override { restinio_server_reply(req_, request_id_, std::move(out)); }
+
+  std::shared_ptr<chunk_stream>
+  stream(const std::string& content_type,
+         const std::vector<std::pair<std::string, std::string>>& headers) override {
+    auto builder = req_->create_response<restinio::chunked_output_t>();
+    builder.append_header(restinio::http_field::content_type, content_type);
+    builder.append_header("x-request-id", request_id_);
+    for (const auto& [name, value] : headers)
+      builder.append_header(name, value);
+    builder.flush();
+    return std::make_shared<restinio_stream>(std::move(builder));
+  }
+
+private:
+  restinio::request_handle_t req_;
+  std::string request_id_;
+};
+
 class restinio_server final : public server {
 public:
   using handle_t = restinio::running_server_handle_t<plain_traits>;
@@ -53,6 +149,8 @@ public:
           restinio::server_settings_t<plain_traits>{}
               .address(opts.host)
               .port(opts.port)
+              .handle_request_timeout(opts.request_timeout)
+              .write_http_response_timelimit(opts.request_timeout)
               .incoming_http_msg_limits(
                   // Up to twice the limit a body is read and answered with 413;
                   // beyond that the connection is closed before reading it.
@@ -98,13 +196,14 @@ private:
       in->request_id =
           client_id && acceptable_request_id(*client_id) ? *client_id : generate_request_id();
     } catch (const std::exception& ex) {
-      return reply(req, "",
-                   to_http(events::make_error(events::riposte_errc::invalid_request,
-                                              std::string{"malformed request: "} + ex.what())));
+      return restinio_server_reply(
+          req, "",
+          to_http(events::make_error(events::riposte_errc::invalid_request,
+                                     std::string{"malformed request: "} + ex.what())));
     }
-    auto done = [req, request_id = in->request_id](response out) {
-      reply(req, request_id, std::move(out));
-    };
+    auto channel = std::make_shared<restinio_exchange>(req, in->request_id);
+    in->reply_channel = channel;
+    auto done = [channel](response out) { channel->reply(std::move(out)); };
     if (in->body.size() > max_body_bytes_) {
       done(to_http(events::make_error(events::riposte_errc::payload_too_large,
                                       "The request body is " + std::to_string(in->body.size()) +
@@ -129,41 +228,6 @@ private:
       done(to_http(events::make_error(events::riposte_errc::internal, ex.what())));
     }
     return restinio::request_accepted();
-  }
-
-  static restinio::request_handling_status_t reply(const restinio::request_handle_t& req,
-                                                   const std::string& request_id, response out) {
-    auto builder = req->create_response(restinio::http_status_line_t{
-        restinio::http_status_code_t{static_cast<std::uint16_t>(out.status)}, reason(out.status)});
-    builder.append_header(restinio::http_field::content_type, out.content_type);
-    if (!request_id.empty())
-      builder.append_header("x-request-id", request_id);
-    for (auto& [name, value] : out.headers)
-      builder.append_header(name, value);
-    builder.set_body(std::move(out.body));
-    builder.done();
-    return restinio::request_accepted();
-  }
-
-  static std::string reason(int status) {
-    switch (status) {
-      case 200: return "OK";
-      case 201: return "Created";
-      case 400: return "Bad Request";
-      case 401: return "Unauthorized";
-      case 404: return "Not Found";
-      case 405: return "Method Not Allowed";
-      case 409: return "Conflict";
-      case 413: return "Payload Too Large";
-      case 415: return "Unsupported Media Type";
-      case 422: return "Unprocessable Entity";
-      case 429: return "Too Many Requests";
-      case 500: return "Internal Server Error";
-      case 502: return "Bad Gateway";
-      case 503: return "Service Unavailable";
-      case 504: return "Gateway Timeout";
-      default: return "Status";
-    }
   }
 
   std::vector<route> routes_;

@@ -4,6 +4,7 @@
 
 #include "events/errc.hpp"
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -15,13 +16,37 @@
 
 namespace riposte::http {
 
+// A reply streamed in chunks (SSE). Safe to use from any thread, one writer
+// at a time.
+class chunk_stream {
+public:
+  virtual ~chunk_stream() = default;
+  // Queues bytes; `written` learns whether they reached the socket (false:
+  // the client is gone).
+  virtual void write(std::string bytes, std::function<void(bool ok)> written) = 0;
+  virtual void finish() = 0;
+};
+
+struct response;
+
+// One request's way back: a whole response, or a stream.
+class exchange {
+public:
+  virtual ~exchange() = default;
+  virtual void reply(response r) = 0;
+  virtual std::shared_ptr<chunk_stream>
+  stream(const std::string& content_type,
+         const std::vector<std::pair<std::string, std::string>>& headers) = 0;
+};
+
 struct request {
   std::string method;
   std::string path;
   std::string query;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string body;
-  std::string request_id; // the client's x-request-id, or a generated one
+  std::string request_id;                  // the client's x-request-id, or a generated one
+  std::shared_ptr<exchange> reply_channel; // for handlers that stream
 
   // Case-insensitive header lookup.
   std::optional<std::string> header(std::string_view name) const;
@@ -50,6 +75,9 @@ struct server_options {
   std::uint16_t port = 8080;
   std::size_t threads = 2;
   std::uint64_t max_body_bytes = 32u << 20;
+  // How long a request may take before RESTinio cuts it (blocking requests
+  // and streams included).
+  std::chrono::milliseconds request_timeout{std::chrono::hours(1)};
 };
 
 class server {

@@ -469,15 +469,19 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
   if (body.contains("client_metadata") && !body["client_metadata"].is_null() &&
       !body["client_metadata"].is_object())
     return wrong_type("client_metadata", "an object", body["client_metadata"]);
-  if (body.contains("stream_options") && !body["stream_options"].is_null() &&
-      !body["stream_options"].is_object())
-    return wrong_type("stream_options", "an object", body["stream_options"]);
+  if (body.contains("stream_options") && !body["stream_options"].is_null()) {
+    const auto& so = body["stream_options"];
+    if (!so.is_object())
+      return wrong_type("stream_options", "an object", so);
+    if (so.contains("include_obfuscation") && !so["include_obfuscation"].is_null() &&
+        !so["include_obfuscation"].is_boolean())
+      return wrong_type("stream_options.include_obfuscation", "a boolean",
+                        so["include_obfuscation"]);
+    if (!body.value("stream", false))
+      return bad_value("stream_options", "stream_options is only allowed with stream: true.");
+  }
 
   // Capabilities that land in later work are refused, never silently wrong.
-  if (body.value("stream", false))
-    return ev::make_error(riposte_errc::unsupported_parameter,
-                          "Streaming (stream: true) is not supported by this riposte build yet.",
-                          "stream");
   if (body.value("background", false))
     return ev::make_error(riposte_errc::unsupported_parameter,
                           "Background responses are not supported by this riposte build yet.",
@@ -519,6 +523,7 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
                                  ? body["previous_response_id"].get<std::string>()
                                  : "";
   cmd.store = body.value("store", json(true)).is_boolean() ? body.value("store", true) : true;
+  cmd.stream = body.value("stream", json(false)).is_boolean() && body.value("stream", false);
 
   // What the Response object echoes back, with the API's defaults.
   json params = json::object();

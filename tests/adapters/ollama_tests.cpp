@@ -1,9 +1,9 @@
 // The Ollama adapter's mappings, without a network: request bodies, and
 // NDJSON fed in arbitrary pieces.
 #define BOOST_TEST_MODULE ollama_adapter
-#include <boost/test/unit_test.hpp>
-
 #include "adapters/backends/ollama.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 namespace ev = riposte::events;
 using riposte::actors::generation_request;
@@ -21,15 +21,14 @@ std::vector<std::string> types(const std::vector<ev::event>& evs) {
 }
 
 std::string line(const json& message, bool done = false, const json& extra = json::object()) {
-  json j{{"model", "m"}, {"created_at", "2026-01-01T00:00:00Z"}, {"message", message},
-         {"done", done}};
+  json j{
+      {"model", "m"}, {"created_at", "2026-01-01T00:00:00Z"}, {"message", message}, {"done", done}};
   for (const auto& [k, v] : extra.items())
     j[k] = v;
   return j.dump() + "\n";
 }
 
-std::vector<ev::event> feed_all(ollama_translator& t, const std::string& bytes,
-                                std::size_t piece) {
+std::vector<ev::event> feed_all(ollama_translator& t, const std::string& bytes, std::size_t piece) {
   std::vector<ev::event> out;
   for (std::size_t i = 0; i < bytes.size(); i += piece) {
     auto evs = t.feed(std::string_view{bytes}.substr(i, piece));
@@ -49,10 +48,9 @@ BOOST_AUTO_TEST_CASE(text_chunks_in_any_split_give_one_message_item) {
     ollama_translator t{"m"};
     auto evs = feed_all(t, bytes, piece);
     BOOST_TEST(t.done());
-    std::vector<std::string> expected{"output_item_added", "content_part_added",
-                                      "output_text_delta", "output_text_delta",
-                                      "output_text_done",  "content_part_done",
-                                      "output_item_done",  "response_completed"};
+    std::vector<std::string> expected{
+        "output_item_added", "content_part_added", "output_text_delta", "output_text_delta",
+        "output_text_done",  "content_part_done",  "output_item_done",  "response_completed"};
     BOOST_TEST(types(evs) == expected, "piece " << piece);
     const auto& done = std::get<ev::output_item_done>(evs[6]);
     BOOST_TEST(done.item["content"][0]["text"] == "Hello");
@@ -85,17 +83,20 @@ BOOST_AUTO_TEST_CASE(thinking_becomes_a_reasoning_item_before_the_message) {
 
 BOOST_AUTO_TEST_CASE(tool_calls_become_function_call_items_with_string_arguments) {
   ollama_translator t{"m"};
-  auto evs = t.feed(
-    line({{"role", "assistant"},
-          {"content", ""},
-          {"tool_calls",
-           {{{"function", {{"name", "f"}, {"arguments", {{"x", 1}}}}}},
-            {{"function", {{"name", "g"}, {"arguments", json::object()}}}}}}}) +
-    line({{"role", "assistant"}, {"content", ""}}, true));
-  std::vector<std::string> expected{"output_item_added", "function_call_arguments_delta",
-                                    "function_call_arguments_done", "output_item_done",
-                                    "output_item_added", "function_call_arguments_delta",
-                                    "function_call_arguments_done", "output_item_done",
+  auto evs = t.feed(line({{"role", "assistant"},
+                          {"content", ""},
+                          {"tool_calls",
+                           {{{"function", {{"name", "f"}, {"arguments", {{"x", 1}}}}}},
+                            {{"function", {{"name", "g"}, {"arguments", json::object()}}}}}}}) +
+                    line({{"role", "assistant"}, {"content", ""}}, true));
+  std::vector<std::string> expected{"output_item_added",
+                                    "function_call_arguments_delta",
+                                    "function_call_arguments_done",
+                                    "output_item_done",
+                                    "output_item_added",
+                                    "function_call_arguments_delta",
+                                    "function_call_arguments_done",
+                                    "output_item_done",
                                     "response_completed"};
   BOOST_TEST(types(evs) == expected);
   const auto& first = std::get<ev::output_item_done>(evs[3]);
@@ -108,9 +109,9 @@ BOOST_AUTO_TEST_CASE(tool_calls_become_function_call_items_with_string_arguments
 
 BOOST_AUTO_TEST_CASE(done_reason_length_ends_incomplete) {
   ollama_translator t{"m"};
-  auto evs = t.feed(line({{"role", "assistant"}, {"content", "x"}}) +
-                    line({{"role", "assistant"}, {"content", ""}}, true,
-                         {{"done_reason", "length"}}));
+  auto evs =
+      t.feed(line({{"role", "assistant"}, {"content", "x"}}) +
+             line({{"role", "assistant"}, {"content", ""}}, true, {{"done_reason", "length"}}));
   BOOST_TEST(std::get<ev::output_item_done>(evs[5]).item["status"] == "incomplete");
   BOOST_TEST(std::get<ev::response_incomplete>(evs[6]).reason == "max_output_tokens");
 }
@@ -127,7 +128,7 @@ BOOST_AUTO_TEST_CASE(errors_and_cut_streams_fail_the_response) {
   }
   {
     ollama_translator t{"m"};
-    (void) t.feed(line({{"role", "assistant"}, {"content", "x"}}) + "{\"model\":\"");
+    (void)t.feed(line({{"role", "assistant"}, {"content", "x"}}) + "{\"model\":\"");
     auto evs = t.finish(200, "", false, false, "");
     BOOST_TEST(std::get<ev::response_failed>(evs.back()).code == "server_error");
   }
@@ -160,20 +161,20 @@ BOOST_AUTO_TEST_CASE(requests_map_instructions_roles_options_tools_and_format) {
   req.model = "qwen3:0.6b";
   req.instructions = "sys";
   req.items = json::array(
-    {{{"type", "message"}, {"role", "developer"}, {"content", "dev"}},
-     {{"type", "message"},
-      {"role", "user"},
-      {"content",
-       {{{"type", "input_text"}, {"text", "look"}},
-        {{"type", "input_image"}, {"image_url", "data:image/png;base64,AAAA"}}}}},
-     {{"type", "reasoning"}, {"content", {{{"type", "reasoning_text"}, {"text", "hm"}}}}},
-     {{"type", "message"},
-      {"role", "assistant"},
-      {"content", {{{"type", "output_text"}, {"text", "calling"}}}}},
-     {{"type", "function_call"}, {"call_id", "c1"}, {"name", "f"}, {"arguments", "{\"a\":1}"}},
-     {{"type", "function_call"}, {"call_id", "c2"}, {"name", "g"}, {"arguments", "{}"}},
-     {{"type", "function_call_output"}, {"call_id", "c1"}, {"output", "one"}},
-     {{"type", "function_call_output"}, {"call_id", "c2"}, {"output", "two"}}});
+      {{{"type", "message"}, {"role", "developer"}, {"content", "dev"}},
+       {{"type", "message"},
+        {"role", "user"},
+        {"content",
+         {{{"type", "input_text"}, {"text", "look"}},
+          {{"type", "input_image"}, {"image_url", "data:image/png;base64,AAAA"}}}}},
+       {{"type", "reasoning"}, {"content", {{{"type", "reasoning_text"}, {"text", "hm"}}}}},
+       {{"type", "message"},
+        {"role", "assistant"},
+        {"content", {{{"type", "output_text"}, {"text", "calling"}}}}},
+       {{"type", "function_call"}, {"call_id", "c1"}, {"name", "f"}, {"arguments", "{\"a\":1}"}},
+       {{"type", "function_call"}, {"call_id", "c2"}, {"name", "g"}, {"arguments", "{}"}},
+       {{"type", "function_call_output"}, {"call_id", "c1"}, {"output", "one"}},
+       {{"type", "function_call_output"}, {"call_id", "c2"}, {"output", "two"}}});
   req.params = {{"temperature", 0.5},
                 {"max_output_tokens", 64},
                 {"reasoning", {{"effort", "low"}}},

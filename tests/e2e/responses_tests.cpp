@@ -4,10 +4,10 @@
 #include "tests/support/servers.hpp"
 
 #include <boost/test/unit_test.hpp>
-#include <fstream>
-
 #include <nlohmann/json.hpp>
 #include <unistd.h>
+
+#include <fstream>
 
 using json = nlohmann::json;
 using namespace riposte::tests;
@@ -201,13 +201,13 @@ BOOST_AUTO_TEST_CASE(store_false_responses_work_but_are_not_retrievable) {
 
 BOOST_AUTO_TEST_CASE(api_keys_bind_tenants_and_other_tenants_see_404) {
   scripted_backend b;
-  auto keys = std::filesystem::temp_directory_path() / ("riposte_keys_" + std::to_string(::getpid()));
+  auto keys =
+      std::filesystem::temp_directory_path() / ("riposte_keys_" + std::to_string(::getpid()));
   {
     std::ofstream out{keys};
     out << "# operators' keys\n\n  key-bob-456:bob  \n";
   }
-  riposte_server r{b.url(),
-                   {"--api-key", "key-alice-123:alice", "--api-keys-file", keys.string()}};
+  riposte_server r{b.url(), {"--api-key", "key-alice-123:alice", "--api-keys-file", keys.string()}};
   std::filesystem::remove(keys);
   expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "x"}}), 401,
                "invalid_api_key", nullptr);
@@ -434,10 +434,12 @@ BOOST_AUTO_TEST_CASE(bad_requests_get_precise_errors_and_store_nothing) {
        400,
        "invalid_value",
        "tools[0].name"},
-      {{{"model", "llama3.2:1b"}, {"input", "x"}, {"stream", true}},
+      {{{"model", "llama3.2:1b"},
+        {"input", "x"},
+        {"stream_options", {{"include_obfuscation", true}}}},
        400,
-       "unsupported_parameter",
-       "stream"},
+       "invalid_value",
+       "stream_options"},
       {{{"model", "llama3.2:1b"}, {"input", "x"}, {"previous_response_id", "resp_missing"}},
        404,
        "not_found",

@@ -1,5 +1,7 @@
 // The compatibility manifest keeps its promises: every supported or
 // conditional feature names a test, and every named test exists.
+#include "http/compatibility.hpp"
+
 #include <boost/test/unit_test.hpp>
 
 #include <cstdlib>
@@ -7,8 +9,6 @@
 #include <fstream>
 #include <set>
 #include <sstream>
-
-#include "http/compatibility.hpp"
 
 using namespace riposte::http;
 

@@ -1,9 +1,9 @@
 // http/: request validation into commands, query strings, and route patterns.
 #define BOOST_TEST_MODULE http
-#include <boost/test/unit_test.hpp>
-
 #include "http/errors.hpp"
 #include "http/validate.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 namespace ev = riposte::events;
 using namespace riposte::http;
@@ -35,8 +35,8 @@ BOOST_AUTO_TEST_CASE(a_string_input_becomes_one_user_message_with_an_id) {
 
 BOOST_AUTO_TEST_CASE(client_item_ids_and_explicit_sampling_are_kept) {
   auto cmd = parse_create(
-    R"({"model":"m","temperature":0.1,"store":false,"input":[{"id":"msg_mine","role":"assistant","content":"x"},{"type":"function_call_output","call_id":"c","output":"o"}]})",
-    {});
+      R"({"model":"m","temperature":0.1,"store":false,"input":[{"id":"msg_mine","role":"assistant","content":"x"},{"type":"function_call_output","call_id":"c","output":"o"}]})",
+      {});
   BOOST_REQUIRE(cmd.has_value());
   BOOST_TEST(cmd->input[0]["id"] == "msg_mine");
   BOOST_TEST(cmd->input[0]["content"][0]["type"] == "output_text");
@@ -53,49 +53,67 @@ BOOST_AUTO_TEST_CASE(every_rejection_names_its_param_and_code) {
   };
   using E = ev::riposte_errc;
   std::vector<c> cases{
-    {json::array(), E::invalid_json, ""},
-    {{{"input", "x"}}, E::missing_parameter, "model"},
-    {{{"model", ""}, {"input", "x"}}, E::invalid_value, "model"},
-    {{{"model", "m"}, {"input", "x"}, {"top_p", 2}}, E::invalid_value, "top_p"},
-    {{{"model", "m"}, {"input", "x"}, {"top_p", "1"}}, E::invalid_type, "top_p"},
-    {{{"model", "m"}, {"input", "x"}, {"store", "yes"}}, E::invalid_type, "store"},
-    {{{"model", "m"}, {"input", "x"}, {"max_output_tokens", 1.5}}, E::invalid_type,
-     "max_output_tokens"},
-    {{{"model", "m"}, {"input", "x"}, {"top_logprobs", 21}}, E::invalid_value, "top_logprobs"},
-    {{{"model", "m"}, {"input", "x"}, {"truncation", "sometimes"}}, E::invalid_value,
-     "truncation"},
-    {{{"model", "m"}, {"input", "x"}, {"reasoning", {{"effort", "max"}}}}, E::invalid_value,
-     "reasoning.effort"},
-    {{{"model", "m"}, {"input", "x"}, {"text", {{"format", {{"type", "yaml"}}}}}},
-     E::invalid_value, "text.format.type"},
-    {{{"model", "m"}, {"input", "x"}, {"text", {{"format", {{"type", "json_schema"}}}}}},
-     E::missing_parameter, "text.format.name"},
-    {{{"model", "m"}, {"input", "x"}, {"tool_choice", "sometimes"}}, E::invalid_value,
-     "tool_choice"},
-    {{{"model", "m"}, {"input", "x"}, {"tools", {{{"name", "f"}}}}}, E::missing_parameter,
-     "tools[0].type"},
-    {{{"model", "m"}, {"input", "x"}, {"tools", {{{"type", "function"}}}}},
-     E::missing_parameter, "tools[0].name"},
-    {{{"model", "m"}, {"input", {{{"type", "function_call"}, {"name", "f"}}}}},
-     E::missing_parameter, "input[0].call_id"},
-    {{{"model", "m"}, {"input", {{{"type", "function_call_output"}, {"call_id", "c"}}}}},
-     E::missing_parameter, "input[0].output"},
-    {{{"model", "m"}, {"input", {{{"role", "user"}, {"content", {{{"type", "input_text"}}}}}}}},
-     E::missing_parameter, "input[0].content[0].text"},
-    {{{"model", "m"}, {"input", {{{"role", "user"}, {"content", {{{"type", "video"}}}}}}}},
-     E::invalid_value, "input[0].content[0].type"},
-    {{{"model", "m"}, {"input", {{{"type", "item_reference"}, {"id", "x"}}}}},
-     E::unsupported_parameter, "input[0].type"},
-    {{{"model", "m"}, {"input", "x"}, {"background", true}}, E::unsupported_parameter,
-     "background"},
-    {{{"model", "m"}, {"input", "x"}, {"truncation", "auto"}}, E::unsupported_parameter,
-     "truncation"},
-    {{{"model", "m"}, {"input", "x"}, {"moderation", {{"model", "x"}}}}, E::unsupported_parameter,
-     "moderation"},
-    {{{"model", "m"}, {"input", "x"}, {"prompt", {{"id", "p"}}}}, E::unsupported_parameter,
-     "prompt"},
-    {{{"model", "m"}, {"input", "x"}, {"metadata", json::object({{std::string(65, 'k'), "v"}})}},
-     E::invalid_value, "metadata"},
+      {json::array(), E::invalid_json, ""},
+      {{{"input", "x"}}, E::missing_parameter, "model"},
+      {{{"model", ""}, {"input", "x"}}, E::invalid_value, "model"},
+      {{{"model", "m"}, {"input", "x"}, {"top_p", 2}}, E::invalid_value, "top_p"},
+      {{{"model", "m"}, {"input", "x"}, {"top_p", "1"}}, E::invalid_type, "top_p"},
+      {{{"model", "m"}, {"input", "x"}, {"store", "yes"}}, E::invalid_type, "store"},
+      {{{"model", "m"}, {"input", "x"}, {"max_output_tokens", 1.5}},
+       E::invalid_type,
+       "max_output_tokens"},
+      {{{"model", "m"}, {"input", "x"}, {"top_logprobs", 21}}, E::invalid_value, "top_logprobs"},
+      {{{"model", "m"}, {"input", "x"}, {"truncation", "sometimes"}},
+       E::invalid_value,
+       "truncation"},
+      {{{"model", "m"}, {"input", "x"}, {"reasoning", {{"effort", "max"}}}},
+       E::invalid_value,
+       "reasoning.effort"},
+      {{{"model", "m"}, {"input", "x"}, {"text", {{"format", {{"type", "yaml"}}}}}},
+       E::invalid_value,
+       "text.format.type"},
+      {{{"model", "m"}, {"input", "x"}, {"text", {{"format", {{"type", "json_schema"}}}}}},
+       E::missing_parameter,
+       "text.format.name"},
+      {{{"model", "m"}, {"input", "x"}, {"tool_choice", "sometimes"}},
+       E::invalid_value,
+       "tool_choice"},
+      {{{"model", "m"}, {"input", "x"}, {"tools", {{{"name", "f"}}}}},
+       E::missing_parameter,
+       "tools[0].type"},
+      {{{"model", "m"}, {"input", "x"}, {"tools", {{{"type", "function"}}}}},
+       E::missing_parameter,
+       "tools[0].name"},
+      {{{"model", "m"}, {"input", {{{"type", "function_call"}, {"name", "f"}}}}},
+       E::missing_parameter,
+       "input[0].call_id"},
+      {{{"model", "m"}, {"input", {{{"type", "function_call_output"}, {"call_id", "c"}}}}},
+       E::missing_parameter,
+       "input[0].output"},
+      {{{"model", "m"}, {"input", {{{"role", "user"}, {"content", {{{"type", "input_text"}}}}}}}},
+       E::missing_parameter,
+       "input[0].content[0].text"},
+      {{{"model", "m"}, {"input", {{{"role", "user"}, {"content", {{{"type", "video"}}}}}}}},
+       E::invalid_value,
+       "input[0].content[0].type"},
+      {{{"model", "m"}, {"input", {{{"type", "item_reference"}, {"id", "x"}}}}},
+       E::unsupported_parameter,
+       "input[0].type"},
+      {{{"model", "m"}, {"input", "x"}, {"background", true}},
+       E::unsupported_parameter,
+       "background"},
+      {{{"model", "m"}, {"input", "x"}, {"truncation", "auto"}},
+       E::unsupported_parameter,
+       "truncation"},
+      {{{"model", "m"}, {"input", "x"}, {"moderation", {{"model", "x"}}}},
+       E::unsupported_parameter,
+       "moderation"},
+      {{{"model", "m"}, {"input", "x"}, {"prompt", {{"id", "p"}}}},
+       E::unsupported_parameter,
+       "prompt"},
+      {{{"model", "m"}, {"input", "x"}, {"metadata", json::object({{std::string(65, 'k'), "v"}})}},
+       E::invalid_value,
+       "metadata"},
   };
   for (const auto& cs : cases) {
     auto err = rejected(cs.body);
@@ -138,8 +156,8 @@ BOOST_AUTO_TEST_CASE(routes_match_segments_and_decode_params) {
   BOOST_TEST(match_pattern("/v1/models/{id}", "/v1/models/llama3.2%3A1b", params));
   BOOST_TEST(params.at(0) == "llama3.2:1b");
   params.clear();
-  BOOST_TEST(match_pattern("/v1/responses/{id}/input_items", "/v1/responses/resp_1/input_items",
-                           params));
+  BOOST_TEST(
+      match_pattern("/v1/responses/{id}/input_items", "/v1/responses/resp_1/input_items", params));
   BOOST_TEST(!match_pattern("/v1/responses/{id}", "/v1/responses/", params));
   BOOST_TEST(!match_pattern("/v1/responses/{id}", "/v1/responses/a/b", params));
   BOOST_TEST(!match_pattern("/v1/responses", "/v1/responsesx", params));

@@ -1,8 +1,8 @@
 // Projections: given events, then the Response object.
 #define BOOST_TEST_MODULE projections
-#include <boost/test/unit_test.hpp>
-
 #include "projections/response_view.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 namespace ev = riposte::events;
 namespace pj = riposte::projections;
@@ -20,9 +20,10 @@ pj::response_state fold(const std::vector<ev::event>& events) {
 
 std::vector<ev::event> created_then(std::vector<ev::event> more, json params = json::object()) {
   std::vector<ev::event> all{
-    ev::response_created{"resp_1", "llama3.2:1b", 1764000000, std::move(params),
-                         json::array({{{"id", "msg_in"}, {"type", "message"}, {"role", "user"}}})},
-    ev::response_in_progress{}};
+      ev::response_created{
+          "resp_1", "llama3.2:1b", 1764000000, std::move(params),
+          json::array({{{"id", "msg_in"}, {"type", "message"}, {"role", "user"}}})},
+      ev::response_in_progress{}};
   for (auto& e : more)
     all.push_back(std::move(e));
   return all;
@@ -56,11 +57,15 @@ BOOST_AUTO_TEST_CASE(a_created_response_is_in_progress_with_the_api_defaults) {
 
 BOOST_AUTO_TEST_CASE(text_deltas_build_the_message_and_completion_sets_usage) {
   auto s = fold(created_then({
-    ev::output_item_added{0, {{"id", "msg_1"}, {"type", "message"}, {"status", "in_progress"},
-                              {"role", "assistant"}, {"content", json::array()}}},
-    ev::content_part_added{"msg_1", 0, 0, {{"type", "output_text"}, {"text", ""}}},
-    ev::output_text_delta{"msg_1", 0, 0, "Hel"},
-    ev::output_text_delta{"msg_1", 0, 0, "lo"},
+      ev::output_item_added{0,
+                            {{"id", "msg_1"},
+                             {"type", "message"},
+                             {"status", "in_progress"},
+                             {"role", "assistant"},
+                             {"content", json::array()}}},
+      ev::content_part_added{"msg_1", 0, 0, {{"type", "output_text"}, {"text", ""}}},
+      ev::output_text_delta{"msg_1", 0, 0, "Hel"},
+      ev::output_text_delta{"msg_1", 0, 0, "lo"},
   }));
   BOOST_TEST(pj::render(s)["output"][0]["content"][0]["text"] == "Hello");
   s = pj::apply(std::move(s), ev::response_completed{1764000005, usage()}, 6, "tenant_a");
@@ -73,25 +78,36 @@ BOOST_AUTO_TEST_CASE(text_deltas_build_the_message_and_completion_sets_usage) {
 
 BOOST_AUTO_TEST_CASE(function_call_arguments_accumulate_then_the_done_item_wins) {
   auto s = fold(created_then({
-    ev::output_item_added{0, {{"id", "fc_1"}, {"type", "function_call"}, {"call_id", "call_1"},
-                              {"name", "f"}, {"arguments", ""}, {"status", "in_progress"}}},
-    ev::function_call_arguments_delta{"fc_1", 0, "{\"a\":"},
-    ev::function_call_arguments_delta{"fc_1", 0, "1}"},
+      ev::output_item_added{0,
+                            {{"id", "fc_1"},
+                             {"type", "function_call"},
+                             {"call_id", "call_1"},
+                             {"name", "f"},
+                             {"arguments", ""},
+                             {"status", "in_progress"}}},
+      ev::function_call_arguments_delta{"fc_1", 0, "{\"a\":"},
+      ev::function_call_arguments_delta{"fc_1", 0, "1}"},
   }));
   BOOST_TEST(pj::render(s)["output"][0]["arguments"] == "{\"a\":1}");
   s = pj::apply(std::move(s),
-                ev::output_item_done{0, {{"id", "fc_1"}, {"type", "function_call"},
-                                         {"call_id", "call_1"}, {"name", "f"},
-                                         {"arguments", "{\"a\":1}"}, {"status", "completed"}}},
+                ev::output_item_done{0,
+                                     {{"id", "fc_1"},
+                                      {"type", "function_call"},
+                                      {"call_id", "call_1"},
+                                      {"name", "f"},
+                                      {"arguments", "{\"a\":1}"},
+                                      {"status", "completed"}}},
                 5, "tenant_a");
   BOOST_TEST(pj::render(s)["output"][0]["status"] == "completed");
 }
 
 BOOST_AUTO_TEST_CASE(terminal_events_set_status_error_and_incomplete_details) {
-  auto failed = pj::render(fold(created_then({ev::response_failed{"server_error", "boom", nullptr}})));
+  auto failed =
+      pj::render(fold(created_then({ev::response_failed{"server_error", "boom", nullptr}})));
   BOOST_TEST(failed["status"] == "failed");
   BOOST_TEST(failed["error"] == (json{{"code", "server_error"}, {"message", "boom"}}));
-  auto cut = pj::render(fold(created_then({ev::response_incomplete{"max_output_tokens", usage()}})));
+  auto cut =
+      pj::render(fold(created_then({ev::response_incomplete{"max_output_tokens", usage()}})));
   BOOST_TEST(cut["status"] == "incomplete");
   BOOST_TEST(cut["incomplete_details"]["reason"] == "max_output_tokens");
   auto cancelled = pj::render(fold(created_then({ev::response_cancelled{"client_cancelled"}})));

@@ -1,0 +1,32 @@
+// Where a response actor pushes stream events: an SSE session in http/, or a
+// test. The actor never learns it is HTTP.
+#pragma once
+
+#include "events/errc.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <functional>
+#include <memory>
+
+namespace riposte::actors {
+
+class event_sink {
+public:
+  virtual ~event_sink() = default;
+  // One stream event (`type`, `sequence_number`, ...). Never blocks.
+  virtual void push(const nlohmann::json& event) = 0;
+  // The stream is over.
+  virtual void close() = 0;
+  // Nothing could be streamed: answer with this error instead (or, once the
+  // stream has begun, an `error` event, then the end).
+  virtual void fail(const events::error_info& err) = 0;
+  // Called (on any thread) when the client goes away or falls too far behind.
+  virtual void on_gone(std::function<void()> fn) = 0;
+};
+
+struct sink_handle {
+  std::shared_ptr<event_sink> sink;
+};
+
+} // namespace riposte::actors

@@ -1,0 +1,176 @@
+// SSE frames over a chunk_stream, with a bound on bytes not yet written.
+#include "http/sse.hpp"
+
+#include "http/errors.hpp"
+
+#include <mutex>
+
+namespace riposte::http {
+
+namespace {
+
+using json = nlohmann::json;
+
+class sse_sink final : public actors::event_sink, public std::enable_shared_from_this<sse_sink> {
+public:
+  sse_sink(std::shared_ptr<exchange> ex, sse_options opts)
+    : ex_(std::move(ex))
+    , opts_(std::move(opts)) {}
+
+  void push(const json& event) override {
+    auto type = event.value("type", "");
+    last_seq_ = event.value("sequence_number", last_seq_);
+    std::string frame = "event: " + type + "\ndata: ";
+    if (opts_.obfuscation && event.contains("delta") && event["delta"].is_string()) {
+      auto padded = event;
+      padded["obfuscation"] =
+          obfuscation_for(opts_.response_id, event.value("sequence_number", std::int64_t{0}),
+                          event["delta"].get_ref<const std::string&>().size());
+      frame += padded.dump();
+    } else {
+      frame += event.dump();
+    }
+    frame += "\n\n";
+    send(std::move(frame));
+  }
+
+  void close() override {
+    std::shared_ptr<chunk_stream> stream;
+    {
+      std::lock_guard guard{mutex_};
+      if (closed_)
+        return;
+      closed_ = true;
+      stream = open_locked();
+    }
+    stream->finish();
+  }
+
+  void fail(const events::error_info& err) override {
+    std::shared_ptr<chunk_stream> stream;
+    {
+      std::lock_guard guard{mutex_};
+      if (closed_)
+        return;
+      if (!stream_) {
+        closed_ = true;
+        ex_->reply(to_http(err));
+        return;
+      }
+    }
+    auto m = map_error(err.code);
+    json event{{"type", "error"},
+               {"code", m.code.empty() ? json(nullptr) : json(m.code)},
+               {"message", err.message},
+               {"param", err.param.empty() ? json(nullptr) : json(err.param)},
+               {"sequence_number", last_seq_ + 1}};
+    send("event: error\ndata: " + event.dump() + "\n\n");
+    close();
+  }
+
+  void on_gone(std::function<void()> fn) override {
+    bool already = false;
+    {
+      std::lock_guard guard{mutex_};
+      gone_fn_ = std::move(fn);
+      already = gone_;
+    }
+    if (already && gone_fn_)
+      gone_fn_();
+  }
+
+private:
+  std::shared_ptr<chunk_stream> open_locked() {
+    if (!stream_)
+      stream_ = ex_->stream("text/event-stream; charset=utf-8",
+                            {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}});
+    return stream_;
+  }
+
+  void send(std::string frame) {
+    std::shared_ptr<chunk_stream> stream;
+    auto size = frame.size();
+    bool dropped = false;
+    {
+      std::lock_guard guard{mutex_};
+      if (closed_ || gone_)
+        return;
+      stream = open_locked();
+      pending_ += size;
+      // A client this far behind is let go (it can resume with starting_after).
+      dropped = pending_ > opts_.max_pending_bytes;
+    }
+    if (dropped) {
+      mark_gone();
+      stream->finish();
+      return;
+    }
+    std::weak_ptr<sse_sink> weak = weak_from_this();
+    stream->write(std::move(frame), [weak, size](bool ok) {
+      if (auto self = weak.lock())
+        self->written(size, ok);
+    });
+  }
+
+  void written(std::size_t size, bool ok) {
+    {
+      std::lock_guard guard{mutex_};
+      pending_ -= size;
+    }
+    if (!ok)
+      mark_gone();
+  }
+
+  void mark_gone() {
+    std::function<void()> fn;
+    {
+      std::lock_guard guard{mutex_};
+      if (gone_)
+        return;
+      gone_ = true;
+      fn = gone_fn_;
+    }
+    if (fn)
+      fn();
+  }
+
+  std::shared_ptr<exchange> ex_;
+  sse_options opts_;
+  std::mutex mutex_;
+  std::shared_ptr<chunk_stream> stream_;
+  std::size_t pending_ = 0;
+  bool closed_ = false;
+  bool gone_ = false;
+  std::int64_t last_seq_ = -1;
+  std::function<void()> gone_fn_;
+};
+
+} // namespace
+
+std::shared_ptr<actors::event_sink> make_sse_sink(std::shared_ptr<exchange> ex, sse_options opts) {
+  return std::make_shared<sse_sink>(std::move(ex), std::move(opts));
+}
+
+std::string obfuscation_for(const std::string& response_id, std::int64_t seq,
+                            std::size_t delta_size) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : response_id) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  h ^= static_cast<std::uint64_t>(seq) * 0x9e3779b97f4a7c15ull;
+  // Pads the delta towards a multiple of 16 bytes, at least 4 characters.
+  std::size_t length = 4 + (16 - (delta_size % 16)) % 16;
+  std::string out;
+  for (std::size_t i = 0; i < length; ++i) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 29;
+    out.push_back(alphabet[h % (sizeof alphabet - 1)]);
+  }
+  return out;
+}
+
+} // namespace riposte::http

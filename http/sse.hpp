@@ -1,0 +1,27 @@
+// An SSE session: the event_sink a response actor pushes to, written as
+// `event:`/`data:` frames. Nothing is sent before the first event, so an
+// error found before streaming starts is still a plain HTTP error.
+#pragma once
+
+#include "actors/event_sink.hpp"
+#include "http/server.hpp"
+
+#include <memory>
+#include <string>
+
+namespace riposte::http {
+
+struct sse_options {
+  std::size_t max_pending_bytes = 4u << 20; // a client further behind is dropped
+  bool obfuscation = true;                  // stream_options.include_obfuscation
+  std::string response_id;                  // seeds the obfuscation padding
+};
+
+std::shared_ptr<actors::event_sink> make_sse_sink(std::shared_ptr<exchange> ex, sse_options opts);
+
+// The padding for a delta event: deterministic in (response id, seq), so a
+// resumed stream repeats the original bytes exactly.
+std::string obfuscation_for(const std::string& response_id, std::int64_t seq,
+                            std::size_t delta_size);
+
+} // namespace riposte::http

@@ -1,0 +1,220 @@
+// End to end: SSE straight from the response actor, resumable from the log.
+#include "tests/support/servers.hpp"
+#include "tests/support/sse.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+using json = nlohmann::json;
+using namespace riposte::tests;
+
+namespace {
+
+json many_chunks(int n, int delay_ms) {
+  json chunks = json::array();
+  for (int i = 0; i < n; ++i)
+    chunks.push_back({{"content", "t" + std::to_string(i) + " "}});
+  return {{"chunks", chunks}, {"delay_ms", delay_ms}};
+}
+
+void expect_valid(const sse_result& r, std::int64_t first_seq = 0, bool complete = true) {
+  auto problems = validate_stream(r.events, first_seq, complete);
+  for (const auto& p : problems)
+    BOOST_ERROR(p);
+  for (std::size_t i = 0; i < r.events.size(); ++i)
+    BOOST_TEST(r.names[i] == r.events[i]["type"].get<std::string>());
+}
+
+std::string response_id_of(const sse_result& r) {
+  BOOST_REQUIRE(!r.events.empty());
+  return r.events.front()["response"]["id"].get<std::string>();
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(a_streamed_response_follows_the_event_grammar_and_ends_as_get_shows_it) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "think"}}},
+          {"reply",
+           {{"chunks",
+             {{{"thinking", "let me "}},
+              {{"thinking", "see"}},
+              {{"content", "The answer"}},
+              {{"content", " is 4."}},
+              {{"tool_calls",
+                {{{"function", {{"name", "calc"}, {"arguments", {{"x", 2}}}}}}}}}}}}}}}}}};
+  riposte_server r{b.url()};
+  auto s =
+      sse_call("POST", r.url("/v1/responses"),
+               json{{"model", "qwen3:0.6b"}, {"input", "think: 2+2"}, {"stream", true}}.dump());
+  BOOST_TEST(s.status == 200);
+  expect_valid(s);
+  std::vector<std::string> types;
+  for (const auto& e : s.events)
+    types.push_back(e["type"]);
+  std::vector<std::string> expected{"response.created",
+                                    "response.in_progress",
+                                    "response.output_item.added",
+                                    "response.content_part.added",
+                                    "response.reasoning_text.delta",
+                                    "response.reasoning_text.delta",
+                                    "response.reasoning_text.done",
+                                    "response.content_part.done",
+                                    "response.output_item.done",
+                                    "response.output_item.added",
+                                    "response.content_part.added",
+                                    "response.output_text.delta",
+                                    "response.output_text.delta",
+                                    "response.output_text.done",
+                                    "response.content_part.done",
+                                    "response.output_item.done",
+                                    "response.output_item.added",
+                                    "response.function_call_arguments.delta",
+                                    "response.function_call_arguments.done",
+                                    "response.output_item.done",
+                                    "response.completed"};
+  BOOST_TEST(types == expected, "got " << json(types).dump());
+  auto id = response_id_of(s);
+  auto got = json::parse(http_call("GET", r.url("/v1/responses/" + id)).body);
+  BOOST_TEST(s.events.back()["response"] == got);
+  BOOST_TEST(s.events.front()["response"]["status"] == "in_progress");
+  BOOST_TEST(got["output"][2]["name"] == "calc");
+}
+
+BOOST_AUTO_TEST_CASE(deltas_carry_obfuscation_unless_turned_off) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  auto with = sse_call("POST", r.url("/v1/responses"),
+                       json{{"model", "llama3.2:1b"}, {"input", "a b"}, {"stream", true}}.dump());
+  auto without = sse_call("POST", r.url("/v1/responses"),
+                          json{{"model", "llama3.2:1b"},
+                               {"input", "a b"},
+                               {"stream", true},
+                               {"stream_options", {{"include_obfuscation", false}}}}
+                              .dump());
+  for (const auto& e : with.events)
+    if (e["type"] == "response.output_text.delta")
+      BOOST_TEST(e.contains("obfuscation"));
+  for (const auto& e : without.events)
+    BOOST_TEST(!e.contains("obfuscation"));
+  expect_valid(with);
+  expect_valid(without);
+}
+
+BOOST_AUTO_TEST_CASE(resuming_from_every_n_of_a_500_event_response_yields_the_exact_suffix) {
+  scripted_backend b{
+      {{"rules", {{{"match", {{"contains", "long"}}}, {"reply", many_chunks(492, 0)}}}}}};
+  riposte_server r{b.url()};
+  auto full =
+      sse_call("POST", r.url("/v1/responses"),
+               json{{"model", "llama3.2:1b"}, {"input", "long one"}, {"stream", true}}.dump());
+  expect_valid(full);
+  BOOST_REQUIRE_GE(full.events.size(), 500u);
+  auto id = response_id_of(full);
+  // Frame boundaries in the original bytes, by sequence number.
+  std::vector<std::size_t> frame_end;
+  for (std::size_t pos = 0; (pos = full.raw.find("\n\n", pos)) != std::string::npos; pos += 2)
+    frame_end.push_back(pos + 2);
+  auto replay = sse_call("GET", r.url("/v1/responses/" + id + "?stream=true"), "");
+  BOOST_TEST(replay.raw == full.raw);
+  for (std::size_t n = 0; n < full.events.size(); ++n) {
+    auto resumed = sse_call(
+        "GET", r.url("/v1/responses/" + id + "?stream=true&starting_after=" + std::to_string(n)),
+        "");
+    BOOST_REQUIRE_MESSAGE(resumed.raw == full.raw.substr(frame_end[n]),
+                          "starting_after=" << n << " is not the suffix");
+  }
+}
+
+// Joiners attach at staggered moments of a running response (before its
+// first delta, in the middle, after the end); each replays from seq 0 and
+// then follows live, and must see exactly the creator's bytes.
+BOOST_AUTO_TEST_CASE(subscribers_joining_at_any_moment_see_no_gap_and_no_duplicate) {
+  scripted_backend b{
+      {{"rules", {{{"match", {{"contains", "slow"}}}, {"reply", many_chunks(80, 5)}}}}}};
+  riposte_server r{b.url()};
+  std::mutex mutex;
+  std::condition_variable id_known;
+  std::string id;
+  sse_result creator_stream;
+  std::thread creator{[&] {
+    creator_stream =
+        sse_call("POST", r.url("/v1/responses"),
+                 json{{"model", "llama3.2:1b"}, {"input", "slow"}, {"stream", true}}.dump(), -1,
+                 [&](const std::string& raw) {
+                   std::lock_guard guard{mutex};
+                   auto pos = raw.find("\"id\":\"resp_");
+                   if (id.empty() && pos != std::string::npos) {
+                     id = raw.substr(pos + 6, raw.find('"', pos + 6) - pos - 6);
+                     id_known.notify_all();
+                   }
+                 });
+  }};
+  {
+    std::unique_lock lock{mutex};
+    BOOST_REQUIRE(id_known.wait_for(lock, std::chrono::seconds(20), [&] { return !id.empty(); }));
+  }
+  std::vector<sse_result> joined(25);
+  std::vector<std::thread> joiners;
+  for (std::size_t j = 0; j < joined.size(); ++j)
+    joiners.emplace_back([&, j] {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20 * j)); // 0 ms to 480 ms
+      joined[j] = sse_call("GET", r.url("/v1/responses/" + id + "?stream=true"), "");
+    });
+  creator.join();
+  for (auto& t : joiners)
+    t.join();
+  expect_valid(creator_stream);
+  for (std::size_t j = 0; j < joined.size(); ++j)
+    BOOST_TEST(joined[j].raw == creator_stream.raw, "joiner " << j << " differs");
+}
+
+BOOST_AUTO_TEST_CASE(a_client_that_goes_away_cancels_its_response) {
+  scripted_backend b{
+      {{"rules", {{{"match", {{"contains", "endless"}}}, {"reply", many_chunks(400, 20)}}}}}};
+  riposte_server r{b.url()};
+  auto cut =
+      sse_call("POST", r.url("/v1/responses"),
+               json{{"model", "llama3.2:1b"}, {"input", "endless"}, {"stream", true}}.dump(), 6);
+  auto id = response_id_of(cut);
+  json got;
+  for (int i = 0; i < 100; ++i) {
+    got = json::parse(http_call("GET", r.url("/v1/responses/" + id)).body);
+    if (got["status"] == "cancelled")
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  BOOST_TEST(got["status"] == "cancelled");
+  // Far fewer than 400 chunks were produced: the backend request was aborted.
+  auto replay = sse_call("GET", r.url("/v1/responses/" + id + "?stream=true"), "");
+  BOOST_TEST(replay.events.size() < 100u);
+}
+
+BOOST_AUTO_TEST_CASE(streams_report_errors_before_and_during_the_stream) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "drop"}}},
+          {"reply", {{"chunks", {{{"content", "a"}}, {{"content", "b"}}}}, {"drop_after", 1}}}}}}}};
+  riposte_server r{b.url()};
+  auto bad = sse_call("POST", r.url("/v1/responses"),
+                      json{{"model", "nope"}, {"input", "x"}, {"stream", true}}.dump());
+  BOOST_TEST(bad.status == 400);
+  BOOST_TEST(bad.raw.find("model_not_found") != std::string::npos);
+  auto dropped =
+      sse_call("POST", r.url("/v1/responses"),
+               json{{"model", "llama3.2:1b"}, {"input", "drop"}, {"stream", true}}.dump());
+  BOOST_TEST(dropped.status == 200);
+  expect_valid(dropped, 0, true);
+  BOOST_TEST(dropped.events.back()["type"] == "response.failed");
+  BOOST_TEST(dropped.events.back()["response"]["error"]["code"] == "server_error");
+  auto missing = sse_call("GET", r.url("/v1/responses/resp_nothere?stream=true"), "");
+  BOOST_TEST(missing.status == 404);
+  auto bad_after = http_call("GET", r.url("/v1/responses/resp_x?stream=true&starting_after=-3"));
+  BOOST_TEST(bad_after.status == 400);
+}
