@@ -22,6 +22,7 @@ struct generation_request {
   nlohmann::json instructions;                      // string, or null
   nlohmann::json items = nlohmann::json::array();   // the whole context, oldest first
   nlohmann::json params = nlohmann::json::object(); // temperature, top_p, text, reasoning, tools...
+  std::vector<std::string> capabilities;            // of the model, from the backend
 };
 
 // Domain events translated from the backend's reply, in order. The last
@@ -52,6 +53,10 @@ public:
   virtual void cancel(std::uint64_t id) = 0;
   // The models the backend serves.
   virtual void list_models(std::function<void(events::result<std::vector<model_info>>)> done) = 0;
+  // One model's capabilities and context length; not_found when the backend
+  // does not serve it.
+  virtual void show_model(const std::string& name,
+                          std::function<void(events::result<model_info>)> done) = 0;
 };
 
 } // namespace riposte::actors

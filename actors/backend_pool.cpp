@@ -27,6 +27,13 @@ struct pool_state {
   std::chrono::steady_clock::time_point models_at{};
   std::vector<std::function<void(const events::result<std::vector<model_info>>&)>> model_waiters;
   bool listing = false;
+  struct shown {
+    events::result<model_info> info = model_info{};
+    std::chrono::steady_clock::time_point at{};
+    std::vector<caf::response_promise> waiters;
+    bool fetching = false;
+  };
+  std::map<std::string, shown> shows; // /api/show per model, cached like the list
 };
 
 using pool_actor = caf::stateful_actor<pool_state>;
@@ -86,7 +93,36 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
             return;
           }
       },
-      [=](finished_atom, std::uint64_t ticket) {
+      // One model's capabilities (cached for model_cache_ttl; failures are not cached).
+    [=](model_atom, const std::string& name) -> caf::response_promise {
+      auto& st = self->state;
+      auto rp = self->make_response_promise();
+      auto& entry = st.shows[name];
+      if (entry.info && !entry.info->id.empty() &&
+          std::chrono::steady_clock::now() - entry.at < st.cfg.model_cache_ttl) {
+        rp.deliver(entry.info);
+        return rp;
+      }
+      entry.waiters.push_back(rp);
+      if (!entry.fetching) {
+        entry.fetching = true;
+        caf::actor pool = self;
+        st.b->show_model(name, [pool, name](events::result<model_info> r) {
+          caf::anon_send(pool, model_atom::value, name, std::move(r));
+        });
+      }
+      return rp;
+    },
+    [=](model_atom, const std::string& name, events::result<model_info>& r) {
+      auto& entry = self->state.shows[name];
+      entry.fetching = false;
+      entry.info = r;
+      entry.at = std::chrono::steady_clock::now();
+      for (auto& rp : entry.waiters)
+        rp.deliver(r);
+      entry.waiters.clear();
+    },
+    [=](finished_atom, std::uint64_t ticket) {
         self->state.running.erase(ticket);
         start_next(self);
       },

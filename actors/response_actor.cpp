@@ -44,6 +44,7 @@ struct response_data {
   std::uint64_t ticket = 0;
   bool generating = false;
   bool cancel_requested = false;
+  std::vector<std::string> capabilities; // of the model, from the backend
   std::string cancel_reason;
   std::vector<subscription> subs;
   std::uint64_t next_sub = 1;
@@ -239,6 +240,7 @@ void start_generation(response_actor* self) {
   for (const auto& item : st.cmd.input)
     req.items.push_back(item);
   req.params = st.cmd.params;
+  req.capabilities = st.capabilities;
   for (const char* name : {"temperature", "top_p"}) {
     req.params.erase(name);
     if (st.cmd.sampling.contains(name))
@@ -442,25 +444,49 @@ void on_parent(response_actor* self, context_reply& parent) {
   claim_key(self);
 }
 
-// Creation, step 1: the model must be one the backend serves.
+bool has(const std::vector<std::string>& caps, const char* cap) {
+  return std::find(caps.begin(), caps.end(), cap) != caps.end();
+}
+
+bool has_images(const json& input) {
+  for (const auto& item : input)
+    if (item.is_object() && item.contains("content") && item["content"].is_array())
+      for (const auto& part : item["content"])
+        if (part.is_object() && part.value("type", "") == "input_image")
+          return true;
+  return false;
+}
+
+// Creation, step 1: the model must be one the backend serves, able to do what
+// the request asks (images, reasoning) before anything is stored.
 void check_model(response_actor* self) {
   auto& st = self->state;
-  self->request(st.svc->backend_pool, caf::infinite, models_atom::value)
-      .then([self](ev::result<std::vector<model_info>>& models) {
+  self->request(st.svc->backend_pool, caf::infinite, model_atom::value, st.cmd.model)
+      .then([self](ev::result<model_info>& info) {
         auto& s = self->state;
-        if (!models) {
-          fail_create(self, models.error());
+        if (!info) {
+          fail_create(self, info.error());
           return;
         }
-        for (const auto& m : *models)
-          if (m.id == s.cmd.model || m.id == s.cmd.model + ":latest") {
-            resolve_parent(self);
-            return;
-          }
-        fail_create(self,
-                    ev::make_error(riposte_errc::model_not_found,
-                                   "The requested model '" + s.cmd.model + "' does not exist.",
-                                   "model"));
+        if (has_images(s.cmd.input) && !has(info->capabilities, "vision")) {
+          fail_create(self, ev::make_error(riposte_errc::unsupported_parameter,
+                                           "Model '" + s.cmd.model +
+                                               "' does not accept image inputs (it has no vision "
+                                               "capability).",
+                                           "input"));
+          return;
+        }
+        auto effort = s.cmd.params.value("reasoning", json::object()).value("effort", json());
+        if (effort.is_string() && effort != "none" && !has(info->capabilities, "thinking")) {
+          fail_create(self, ev::make_error(riposte_errc::unsupported_parameter,
+                                           "Unsupported parameter: 'reasoning.effort' is not "
+                                           "supported with model '" +
+                                               s.cmd.model + "' (it has no thinking capability).",
+                                           "reasoning.effort"));
+          return;
+        }
+        s.capabilities = info->capabilities;
+        resolve_parent(self);
       });
 }
 

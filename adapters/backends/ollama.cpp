@@ -4,6 +4,7 @@
 #include "adapters/backends/http_client.hpp"
 #include "events/ids.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -157,7 +158,9 @@ json to_ollama_chat(const actors::generation_request& req) {
     options["num_predict"] = p["max_output_tokens"];
   if (!options.empty())
     body["options"] = options;
-  if (p.contains("reasoning") && p["reasoning"].is_object()) {
+  bool thinks = std::find(req.capabilities.begin(), req.capabilities.end(), "thinking") !=
+                req.capabilities.end();
+  if (thinks && p.contains("reasoning") && p["reasoning"].is_object()) {
     auto effort = p["reasoning"].value("effort", json());
     if (effort.is_string()) {
       auto e = effort.get<std::string>();
@@ -439,6 +442,53 @@ public:
         models.push_back(std::move(info));
       }
       done(std::move(models));
+    };
+    client_.start(std::move(r));
+  }
+
+  void show_model(const std::string& name,
+                  std::function<void(events::result<actors::model_info>)> done) override {
+    auto body = std::make_shared<std::string>();
+    http_request r;
+    r.method = "POST";
+    r.url = opts_.base_url + "/api/show";
+    r.headers = {"Content-Type: application/json"};
+    r.body = json{{"model", name}}.dump();
+    r.connect_timeout_ms = opts_.connect_timeout_ms;
+    r.timeout_ms = 30'000;
+    r.on_data = [body](long, std::string_view bytes) { body->append(bytes); };
+    r.on_done = [body, done, name](const http_outcome& out) {
+      if (out.status == 404) {
+        done(ev::make_error(ev::riposte_errc::model_not_found,
+                            "The requested model '" + name + "' does not exist.", "model"));
+        return;
+      }
+      if (!out.error.empty() || out.status != 200) {
+        done(ev::make_error(out.timed_out ? ev::riposte_errc::backend_timeout
+                                          : ev::riposte_errc::backend_unavailable,
+                            "the backend cannot describe model '" + name + "': " +
+                              (out.error.empty() ? "HTTP " + std::to_string(out.status)
+                                                 : out.error)));
+        return;
+      }
+      auto j = json::parse(*body, nullptr, false);
+      if (!j.is_object()) {
+        done(ev::make_error(ev::riposte_errc::backend_unavailable,
+                            "the backend's /api/show reply is not JSON"));
+        return;
+      }
+      actors::model_info info;
+      info.id = name;
+      for (const auto& c : j.value("capabilities", json::array()))
+        if (c.is_string())
+          info.capabilities.push_back(c.get<std::string>());
+      // model_info carries "<architecture>.context_length".
+      auto model_info = j.value("model_info", json::object());
+      auto arch = model_info.value("general.architecture", std::string{});
+      auto key = arch + ".context_length";
+      if (model_info.contains(key) && model_info[key].is_number_integer())
+        info.context_length = model_info[key].get<std::int64_t>();
+      done(std::move(info));
     };
     client_.start(std::move(r));
   }

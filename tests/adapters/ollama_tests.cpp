@@ -159,6 +159,7 @@ BOOST_AUTO_TEST_CASE(errors_and_cut_streams_fail_the_response) {
 BOOST_AUTO_TEST_CASE(requests_map_instructions_roles_options_tools_and_format) {
   generation_request req;
   req.model = "qwen3:0.6b";
+  req.capabilities = {"completion", "tools", "thinking"};
   req.instructions = "sys";
   req.items = json::array(
       {{{"type", "message"}, {"role", "developer"}, {"content", "dev"}},
@@ -211,4 +212,16 @@ BOOST_AUTO_TEST_CASE(tool_choice_none_sends_no_tools) {
   BOOST_TEST(!to_ollama_chat(req).contains("tools"));
   req.params["tool_choice"] = "auto";
   BOOST_TEST(to_ollama_chat(req)["tools"].size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(think_is_sent_only_to_models_that_can_think) {
+  generation_request req;
+  req.model = "m";
+  req.items = json::array({{{"type", "message"}, {"role", "user"}, {"content", "hi"}}});
+  req.params = {{"reasoning", {{"effort", "high"}}}};
+  BOOST_TEST(!to_ollama_chat(req).contains("think"));
+  req.capabilities = {"thinking"};
+  BOOST_TEST(to_ollama_chat(req)["think"] == "high");
+  req.params = {{"reasoning", {{"effort", "none"}}}};
+  BOOST_TEST(to_ollama_chat(req)["think"] == false);
 }

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <fstream>
+#include <thread>
 
 using json = nlohmann::json;
 using namespace riposte::tests;
@@ -472,4 +473,41 @@ BOOST_AUTO_TEST_CASE(models_are_listed_from_the_backend) {
   BOOST_TEST(one.status == 200);
   BOOST_TEST(body_of(one)["id"] == "llama3.2:1b");
   expect_error(r.get("/v1/models/gpt-9"), 404, "not_found", "model");
+}
+
+BOOST_AUTO_TEST_CASE(requests_beyond_the_models_capabilities_are_refused_before_anything_runs) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  json image_input = json::array(
+    {{{"role", "user"},
+      {"content",
+       {{{"type", "input_text"}, {"text", "what is this?"}},
+        {{"type", "input_image"}, {"image_url", "data:image/png;base64,iVBORw0KGgo="}}}}}});
+  expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", image_input}}), 400,
+               "unsupported_parameter", "input");
+  expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"},
+                                        {"input", "x"},
+                                        {"reasoning", {{"effort", "high"}}}}),
+               400, "unsupported_parameter", "reasoning.effort");
+  BOOST_TEST(b.requests().empty());
+  auto seen = create(r, {{"model", "llava:7b"}, {"input", image_input}});
+  BOOST_TEST(seen["status"] == "completed");
+  BOOST_TEST(b.requests().back()["messages"][0]["images"][0] == "iVBORw0KGgo=");
+}
+
+BOOST_AUTO_TEST_CASE(a_passivated_response_is_rebuilt_from_the_store_on_the_next_read) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--passivate-after-ms", "1"}};
+  auto first = create(r, {{"model", "llama3.2:1b"}, {"input", "remember me"}});
+  auto id = first["id"].get<std::string>();
+  std::this_thread::sleep_for(std::chrono::milliseconds(100)); // the actor leaves memory
+  BOOST_TEST(body_of(r.get("/v1/responses/" + id)) == first);
+  auto next = create(r, {{"model", "llama3.2:1b"}, {"input", "and now"}, {"previous_response_id", id}});
+  BOOST_TEST(b.requests().back()["messages"].size() == 3u);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  BOOST_TEST(r.del("/v1/responses/" + id).status == 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  expect_error(r.get("/v1/responses/" + id), 404, "not_found", nullptr);
+  BOOST_TEST(body_of(r.get("/v1/responses/" + next["id"].get<std::string>()))["status"] ==
+             "completed");
 }
