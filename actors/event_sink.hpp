@@ -16,6 +16,8 @@ public:
   virtual ~event_sink() = default;
   // One stream event (`type`, `sequence_number`, ...). Never blocks.
   virtual void push(const nlohmann::json& event) = 0;
+  // A comment frame that keeps idle connections (and proxies) open.
+  virtual void keep_alive() = 0;
   // The stream is over.
   virtual void close() = 0;
   // Nothing could be streamed: answer with this error instead (or, once the

@@ -88,6 +88,7 @@ using model_atom = caf::atom_constant<caf::atom("model")>;         // backend po
 using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>; // stream a response
 using gone_atom = caf::atom_constant<caf::atom("gone")>;           // a subscriber left
 using replayed_atom = caf::atom_constant<caf::atom("replayed")>;   // a catch-up read returned
+using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>; // streams silent too long?
 
 } // namespace riposte::actors
 

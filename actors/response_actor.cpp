@@ -48,6 +48,9 @@ struct response_data {
   std::string cancel_reason;
   std::vector<subscription> subs;
   std::uint64_t next_sub = 1;
+  std::uint64_t published = 0; // events pushed so far; a keep-alive tick compares
+  bool keepalive_armed = false;
+  std::vector<reply_to> cancel_waiters;
   std::uint64_t handled = 0; // registry-forwarded messages handled so far
   std::uint64_t epoch = 0;   // bumps on activity; a stale passivation tick is ignored
 };
@@ -57,6 +60,7 @@ using response_actor = caf::stateful_actor<response_data>;
 // Pushes a stream event to every subscriber, in seq order; those still
 // catching up from the log keep it until their replay is out.
 void publish(response_data& st, const json& event) {
+  ++st.published;
   for (auto& sub : st.subs) {
     if (sub.live)
       sub.sink->push(event);
@@ -79,6 +83,10 @@ void add_subscriber(response_actor* self, std::shared_ptr<event_sink> sink, bool
   caf::actor me = self;
   sink->on_gone([me, id] { caf::anon_send(me, gone_atom::value, id); });
   st.subs.push_back(subscription{id, std::move(sink), live, after, {}});
+  if (!st.keepalive_armed && !st.view.terminal()) {
+    st.keepalive_armed = true;
+    self->delayed_send(self, st.svc->cfg.keepalive, keepalive_atom::value, st.published);
+  }
 }
 
 ev::error_info not_found(const std::string& id, std::string param = {}) {
@@ -137,6 +145,9 @@ void answer_waiters(response_actor* self) {
   for (auto& w : st.waiters)
     w(reply);
   st.waiters.clear();
+  for (auto& w : st.cancel_waiters)
+    w(projections::render(st.view));
+  st.cancel_waiters.clear();
   schedule_passivation(self, st.view.params.value("store", true) ? st.svc->cfg.passivate_after
                                                                  : std::chrono::milliseconds(0));
 }
@@ -659,6 +670,35 @@ caf::behavior main_behavior(response_actor* self) {
           st.subs.erase(it);
         }
         schedule_passivation(self, st.svc->cfg.passivate_after);
+      },
+      // Streams silent for a whole interval get a comment frame.
+      [=](keepalive_atom, std::uint64_t published_then) {
+        auto& st = self->state;
+        st.keepalive_armed = false;
+        if (st.view.terminal() || st.subs.empty())
+          return;
+        if (published_then == st.published)
+          for (auto& sub : st.subs)
+            if (sub.live)
+              sub.sink->keep_alive();
+        st.keepalive_armed = true;
+        self->delayed_send(self, st.svc->cfg.keepalive, keepalive_atom::value, st.published);
+      },
+      // POST /v1/responses/{id}/cancel: background responses only, as in the
+      // API; a finished one is returned unchanged.
+      [=](cancel_atom, const std::string& tenant, reply_to& r) {
+        auto& st = self->state;
+        ++st.handled;
+        if (!visible_to(st, tenant))
+          return r(not_found(st.id));
+        if (!st.cmd.params.value("background", st.view.params.value("background", false)))
+          return r(ev::make_error(riposte_errc::invalid_request,
+                                  "Only responses created with background=true can be cancelled.",
+                                  "response_id"));
+        if (st.view.terminal())
+          return r(projections::render(st.view));
+        st.cancel_waiters.push_back(std::move(r));
+        cancel_generation(self, "client_cancelled");
       },
       // A subscriber left. The last one leaving a foreground response cancels
       // it: no GPU time for an answer no one reads.

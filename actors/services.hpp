@@ -20,6 +20,7 @@ struct settings {
   std::int64_t max_chain_depth = 1'000;              // previous_response_id ancestors
   std::size_t backend_concurrency = 16;              // generations running at once
   std::chrono::milliseconds model_cache_ttl{10'000};
+  std::chrono::milliseconds keepalive{15'000}; // SSE comment after this much silence
 };
 
 struct services {

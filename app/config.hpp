@@ -32,6 +32,7 @@ struct config {
   std::size_t store_threads = 4;
   long passivate_after_ms = 30'000;
   std::int64_t max_chain_depth = 1'000;
+  long sse_keepalive_ms = 15'000;
 };
 
 // What parsing decided: run with `cfg`, or exit now with `exit_code` (after

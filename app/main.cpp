@@ -67,6 +67,7 @@ int main(int argc, char** argv) {
   settings.passivate_after = std::chrono::milliseconds(cfg.passivate_after_ms);
   settings.max_chain_depth = cfg.max_chain_depth;
   settings.backend_concurrency = cfg.backend_concurrency;
+  settings.keepalive = std::chrono::milliseconds(cfg.sse_keepalive_ms);
 
   adapters::backends::ollama_options ollama;
   ollama.base_url = cfg.backend;

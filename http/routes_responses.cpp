@@ -141,6 +141,15 @@ std::vector<route> responses_routes(const api_context& ctx) {
                                      std::move(*q), reply_with(std::move(reply)));
                     }});
 
+  routes.push_back({"POST", "/v1/responses/{id}/cancel",
+                    [c](const request& req, const auto& params, reply_fn reply) {
+                      auto tenant = c->auth->tenant_of(req);
+                      if (!tenant)
+                        return reply(to_http(tenant.error()));
+                      caf::anon_send(*c->registry, actors::cancel_atom::value, params[0], *tenant,
+                                     reply_with(std::move(reply)));
+                    }});
+
   auto models = [c](reply_fn reply, std::function<ev::result<json>(json)> shape) {
     caf::anon_send(*c->backend_pool, actors::models_atom::value,
                    actors::reply_to{std::make_shared<std::function<void(ev::result<json>)>>(

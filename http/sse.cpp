@@ -34,6 +34,8 @@ public:
     send(std::move(frame));
   }
 
+  void keep_alive() override { send(": keep-alive\n\n"); }
+
   void close() override {
     std::shared_ptr<chunk_stream> stream;
     {

@@ -218,3 +218,28 @@ BOOST_AUTO_TEST_CASE(streams_report_errors_before_and_during_the_stream) {
   auto bad_after = http_call("GET", r.url("/v1/responses/resp_x?stream=true&starting_after=-3"));
   BOOST_TEST(bad_after.status == 400);
 }
+
+BOOST_AUTO_TEST_CASE(a_silent_backend_gets_keep_alive_comments_on_the_stream) {
+  scripted_backend b{{{"rules",
+                       {{{"match", {{"contains", "prefill"}}},
+                         {"reply", {{"chunks", {{{"content", "late"}}}}, {"first_delay_ms", 700}}}}}}}};
+  riposte_server r{b.url(), {"--sse-keepalive-ms", "100"}};
+  auto s = sse_call("POST", r.url("/v1/responses"),
+                    json{{"model", "llama3.2:1b"}, {"input", "long prefill"}, {"stream", true}}.dump());
+  auto comments = 0;
+  for (std::size_t pos = 0; (pos = s.raw.find(": keep-alive\n\n", pos)) != std::string::npos; ++pos)
+    ++comments;
+  BOOST_TEST(comments >= 3);
+  expect_valid(s); // comments are not events: the grammar and numbering are untouched
+}
+
+BOOST_AUTO_TEST_CASE(cancel_follows_the_api_for_foreground_and_unknown_responses) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  auto done = json::parse(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "x"}}).body);
+  auto res = r.post("/v1/responses/" + done["id"].get<std::string>() + "/cancel", json::object());
+  BOOST_TEST(res.status == 400);
+  BOOST_TEST(json::parse(res.body)["error"]["message"].get<std::string>().find("background") !=
+             std::string::npos);
+  BOOST_TEST(r.post("/v1/responses/resp_unknown/cancel", json::object()).status == 404);
+}
