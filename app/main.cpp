@@ -61,6 +61,9 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads", 2);
+  // One shared queue with a condition variable: idle workers sleep instead of
+  // polling (the work-stealing default spins and naps, burning CPU at low load).
+  caf_cfg.set("scheduler.policy", caf::atom("sharing"));
   caf::actor_system sys{caf_cfg};
 
   actors::settings settings;
@@ -73,6 +76,7 @@ int main(int argc, char** argv) {
   ollama.base_url = cfg.backend;
   ollama.connect_timeout_ms = cfg.backend_connect_timeout_ms;
   ollama.timeout_ms = cfg.backend_timeout_ms;
+  ollama.max_connections = static_cast<long>(cfg.backend_concurrency);
   std::shared_ptr<actors::backend> backend = adapters::backends::make_ollama_backend(ollama);
 
   auto executor = std::make_unique<actors::store_executor>(cfg.store_threads);

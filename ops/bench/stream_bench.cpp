@@ -1,0 +1,202 @@
+// Streaming benchmark client: N concurrent streams on one curl multi loop,
+// timing when each token arrives. Two targets in one run: the scripted
+// backend directly (/api/chat NDJSON) and riposte (/v1/responses SSE).
+//   stream_bench --direct URL --riposte URL --streams N --tokens T --rate R
+// Prints a Markdown table and writes JSON with --json FILE. With --pid P it
+// reports that process's CPU seconds and peak RSS for the riposte run.
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <curl/curl.h>
+#include <unistd.h>
+#include <nlohmann/json.hpp>
+
+using clock_type = std::chrono::steady_clock;
+using json = nlohmann::json;
+
+namespace {
+
+struct stream_state {
+  clock_type::time_point start;
+  std::vector<double> arrivals_ms; // one per token
+  std::string buffer;
+  bool sse = false;
+  std::string body;
+  curl_slist* headers = nullptr;
+};
+
+std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
+  auto* st = static_cast<stream_state*>(user);
+  auto now = std::chrono::duration<double, std::milli>(clock_type::now() - st->start).count();
+  st->buffer.append(data, size * n);
+  const std::string sep = st->sse ? "\n\n" : "\n";
+  std::size_t pos = 0;
+  for (auto end = st->buffer.find(sep); end != std::string::npos;
+       pos = end + sep.size(), end = st->buffer.find(sep, pos)) {
+    std::string_view unit{st->buffer.data() + pos, end - pos};
+    bool token = st->sse ? unit.find("event: response.output_text.delta") != std::string_view::npos
+                         : unit.find("\"done\":false") != std::string_view::npos &&
+                             unit.find("\"content\":\"\"") == std::string_view::npos;
+    if (token)
+      st->arrivals_ms.push_back(now);
+  }
+  st->buffer.erase(0, pos);
+  return size * n;
+}
+
+double percentile(std::vector<double> v, double p) {
+  if (v.empty())
+    return 0;
+  std::sort(v.begin(), v.end());
+  auto idx = static_cast<std::size_t>(p * static_cast<double>(v.size() - 1));
+  return v[idx];
+}
+
+struct summary {
+  std::size_t streams = 0, complete = 0;
+  double ttft_p50 = 0, ttft_p99 = 0, itl_p50 = 0, itl_p99 = 0, wall_s = 0;
+};
+
+summary run(const std::string& url, bool sse, const std::string& model, int streams, int tokens,
+            int delay_ms) {
+  CURLM* multi = curl_multi_init();
+  curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
+  std::vector<stream_state> states(static_cast<std::size_t>(streams));
+  std::vector<CURL*> handles;
+  std::string prompt = "bench";
+  auto t0 = clock_type::now();
+  for (auto& st : states) {
+    st.sse = sse;
+    st.body = sse ? json{{"model", model}, {"input", prompt}, {"stream", true}, {"store", true}}.dump()
+                  : json{{"model", model},
+                         {"messages", {{{"role", "user"}, {"content", prompt}}}},
+                         {"stream", true}}
+                      .dump();
+    st.headers = curl_slist_append(nullptr, "Content-Type: application/json");
+    CURL* e = curl_easy_init();
+    curl_easy_setopt(e, CURLOPT_URL, url.c_str());
+    curl_easy_setopt(e, CURLOPT_POSTFIELDS, st.body.c_str());
+    curl_easy_setopt(e, CURLOPT_HTTPHEADER, st.headers);
+    curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, on_data);
+    curl_easy_setopt(e, CURLOPT_WRITEDATA, &st);
+    curl_easy_setopt(e, CURLOPT_TIMEOUT, 600L);
+    curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(e, CURLOPT_TCP_NODELAY, 1L);
+    st.start = clock_type::now();
+    curl_multi_add_handle(multi, e);
+    handles.push_back(e);
+  }
+  int running = 1;
+  while (running > 0) {
+    curl_multi_perform(multi, &running);
+    if (running > 0)
+      curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+  }
+  summary s;
+  s.streams = states.size();
+  s.wall_s = std::chrono::duration<double>(clock_type::now() - t0).count();
+  std::vector<double> ttft, itl;
+  for (auto& st : states) {
+    if (static_cast<int>(st.arrivals_ms.size()) >= tokens)
+      ++s.complete;
+    if (st.arrivals_ms.empty())
+      continue;
+    ttft.push_back(st.arrivals_ms.front());
+    for (std::size_t i = 1; i < st.arrivals_ms.size(); ++i)
+      itl.push_back(st.arrivals_ms[i] - st.arrivals_ms[i - 1]);
+  }
+  for (auto* e : handles) {
+    curl_multi_remove_handle(multi, e);
+    curl_easy_cleanup(e);
+  }
+  for (auto& st : states)
+    curl_slist_free_all(st.headers);
+  curl_multi_cleanup(multi);
+  s.ttft_p50 = percentile(ttft, 0.5);
+  s.ttft_p99 = percentile(ttft, 0.99);
+  s.itl_p50 = percentile(itl, 0.5);
+  s.itl_p99 = percentile(itl, 0.99);
+  (void) delay_ms;
+  return s;
+}
+
+// utime + stime in seconds, and VmHWM in MiB, of a process.
+std::pair<double, double> usage_of(long pid) {
+  double cpu = 0, rss = 0;
+  std::ifstream stat{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string content((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  auto close = content.rfind(')');
+  if (close != std::string::npos) {
+    std::istringstream fields{content.substr(close + 2)};
+    std::vector<std::string> f;
+    std::string x;
+    while (fields >> x)
+      f.push_back(x);
+    if (f.size() > 12)
+      cpu = (std::stod(f[11]) + std::stod(f[12])) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  }
+  std::ifstream status{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("VmHWM:", 0) == 0)
+      rss = std::stod(line.substr(6)) / 1024.0;
+  return {cpu, rss};
+}
+
+} // namespace
+
+int main(int argc, char** argv) {
+  std::map<std::string, std::string> args;
+  for (int i = 1; i + 1 < argc; i += 2)
+    args[argv[i]] = argv[i + 1];
+  auto get = [&](const std::string& k, const std::string& d) {
+    return args.count(k) ? args[k] : d;
+  };
+  int streams = std::stoi(get("--streams", "100"));
+  int tokens = std::stoi(get("--tokens", "200"));
+  int delay = 1000 / std::stoi(get("--rate", "50"));
+  std::string model = get("--model", "bench");
+  long pid = std::stol(get("--pid", "0"));
+  curl_global_init(CURL_GLOBAL_DEFAULT);
+
+  auto direct = run(get("--direct", "") + "/api/chat", false, model, streams, tokens, delay);
+  auto before = pid ? usage_of(pid) : std::pair<double, double>{};
+  auto gw = run(get("--riposte", "") + "/v1/responses", true, model, streams, tokens, delay);
+  auto after = pid ? usage_of(pid) : std::pair<double, double>{};
+
+  std::printf("| %d streams x %d tokens @ %s tok/s | direct | riposte | added |\n|---|---:|---:|---:|\n",
+              streams, tokens, get("--rate", "50").c_str());
+  auto row = [](const char* name, double d, double r) {
+    std::printf("| %s | %.2f | %.2f | %.2f |\n", name, d, r, r - d);
+  };
+  row("time to first token p50 (ms)", direct.ttft_p50, gw.ttft_p50);
+  row("time to first token p99 (ms)", direct.ttft_p99, gw.ttft_p99);
+  row("inter-token p50 (ms)", direct.itl_p50, gw.itl_p50);
+  row("inter-token p99 (ms)", direct.itl_p99, gw.itl_p99);
+  std::printf("| complete streams | %zu/%zu | %zu/%zu | |\n", direct.complete, direct.streams,
+              gw.complete, gw.streams);
+  if (pid)
+    std::printf("| riposte CPU during its run (s) | | %.2f (%.0f%% of one core) | |\n"
+                "| riposte peak RSS (MiB) | | %.1f | |\n",
+                after.first - before.first, 100.0 * (after.first - before.first) / gw.wall_s,
+                after.second);
+  if (args.count("--json")) {
+    json out{{"streams", streams},
+             {"tokens", tokens},
+             {"direct", {{"ttft_p50_ms", direct.ttft_p50}, {"ttft_p99_ms", direct.ttft_p99},
+                         {"itl_p50_ms", direct.itl_p50}, {"itl_p99_ms", direct.itl_p99},
+                         {"complete", direct.complete}}},
+             {"riposte", {{"ttft_p50_ms", gw.ttft_p50}, {"ttft_p99_ms", gw.ttft_p99},
+                          {"itl_p50_ms", gw.itl_p50}, {"itl_p99_ms", gw.itl_p99},
+                          {"complete", gw.complete}, {"cpu_s", after.first - before.first},
+                          {"peak_rss_mib", after.second}}}};
+    std::ofstream{args["--json"]} << out.dump(2);
+  }
+  return 0;
+}
