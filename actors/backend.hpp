@@ -57,6 +57,8 @@ public:
   // does not serve it.
   virtual void show_model(const std::string& name,
                           std::function<void(events::result<model_info>)> done) = 0;
+  // The backend's own version string (a cheap reachability probe).
+  virtual void version(std::function<void(events::result<std::string>)> done) = 0;
 };
 
 } // namespace riposte::actors

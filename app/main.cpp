@@ -115,6 +115,15 @@ int main(int argc, char** argv) {
                     {"port", (*server)->port()},
                     {"store", cfg.store.uri.rfind("postgres", 0) == 0 ? "postgres" : cfg.store.uri},
                     {"backend", cfg.backend}});
+  // Not a start-up condition (Ollama may come up later), but say what we see.
+  backend->version([backend_url = cfg.backend](events::result<std::string> v) {
+    if (v)
+      log_line("info", {{"msg", "backend reachable"}, {"backend", backend_url}, {"version", *v}});
+    else
+      log_line("warn", {{"msg", "backend not reachable yet"},
+                        {"backend", backend_url},
+                        {"error", v.error().message}});
+  });
   if (cfg.api_keys.empty())
     log_line("warn", {{"msg", "no API keys configured: riposte runs open, as one local tenant"}});
 

@@ -493,6 +493,28 @@ public:
     client_.start(std::move(r));
   }
 
+  void version(std::function<void(events::result<std::string>)> done) override {
+    auto body = std::make_shared<std::string>();
+    http_request r;
+    r.url = opts_.base_url + "/api/version";
+    r.connect_timeout_ms = opts_.connect_timeout_ms;
+    r.timeout_ms = 10'000;
+    r.on_data = [body](long, std::string_view bytes) { body->append(bytes); };
+    r.on_done = [body, done](const http_outcome& out) {
+      auto j = json::parse(*body, nullptr, false);
+      if (!out.error.empty() || out.status != 200 || !j.is_object() || !j.contains("version") ||
+          !j["version"].is_string()) {
+        done(ev::make_error(ev::riposte_errc::backend_unavailable,
+                            "no Ollama answers at /api/version: " +
+                              (out.error.empty() ? "HTTP " + std::to_string(out.status)
+                                                 : out.error)));
+        return;
+      }
+      done(j["version"].get<std::string>());
+    };
+    client_.start(std::move(r));
+  }
+
 private:
   ollama_options opts_;
   http_client client_;

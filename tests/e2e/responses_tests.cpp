@@ -465,6 +465,8 @@ BOOST_AUTO_TEST_CASE(bad_requests_get_precise_errors_and_store_nothing) {
 BOOST_AUTO_TEST_CASE(models_are_listed_from_the_backend) {
   scripted_backend b;
   riposte_server r{b.url()};
+  // At start-up riposte says which backend version it found.
+  BOOST_TEST(!r.process().wait_for_line("\"version\":\"0.12.3\"", std::chrono::seconds(10)).empty());
   auto list = body_of(r.get("/v1/models"));
   BOOST_TEST(list["object"] == "list");
   BOOST_TEST(list["data"].size() == 3u);
