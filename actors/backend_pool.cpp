@@ -94,35 +94,35 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
           }
       },
       // One model's capabilities (cached for model_cache_ttl; failures are not cached).
-    [=](model_atom, const std::string& name) -> caf::response_promise {
-      auto& st = self->state;
-      auto rp = self->make_response_promise();
-      auto& entry = st.shows[name];
-      if (entry.info && !entry.info->id.empty() &&
-          std::chrono::steady_clock::now() - entry.at < st.cfg.model_cache_ttl) {
-        rp.deliver(entry.info);
+      [=](model_atom, const std::string& name) -> caf::response_promise {
+        auto& st = self->state;
+        auto rp = self->make_response_promise();
+        auto& entry = st.shows[name];
+        if (entry.info && !entry.info->id.empty() &&
+            std::chrono::steady_clock::now() - entry.at < st.cfg.model_cache_ttl) {
+          rp.deliver(entry.info);
+          return rp;
+        }
+        entry.waiters.push_back(rp);
+        if (!entry.fetching) {
+          entry.fetching = true;
+          caf::actor pool = self;
+          st.b->show_model(name, [pool, name](events::result<model_info> r) {
+            caf::anon_send(pool, model_atom::value, name, std::move(r));
+          });
+        }
         return rp;
-      }
-      entry.waiters.push_back(rp);
-      if (!entry.fetching) {
-        entry.fetching = true;
-        caf::actor pool = self;
-        st.b->show_model(name, [pool, name](events::result<model_info> r) {
-          caf::anon_send(pool, model_atom::value, name, std::move(r));
-        });
-      }
-      return rp;
-    },
-    [=](model_atom, const std::string& name, events::result<model_info>& r) {
-      auto& entry = self->state.shows[name];
-      entry.fetching = false;
-      entry.info = r;
-      entry.at = std::chrono::steady_clock::now();
-      for (auto& rp : entry.waiters)
-        rp.deliver(r);
-      entry.waiters.clear();
-    },
-    [=](finished_atom, std::uint64_t ticket) {
+      },
+      [=](model_atom, const std::string& name, events::result<model_info>& r) {
+        auto& entry = self->state.shows[name];
+        entry.fetching = false;
+        entry.info = r;
+        entry.at = std::chrono::steady_clock::now();
+        for (auto& rp : entry.waiters)
+          rp.deliver(r);
+        entry.waiters.clear();
+      },
+      [=](finished_atom, std::uint64_t ticket) {
         self->state.running.erase(ticket);
         start_next(self);
       },

@@ -88,11 +88,11 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
         self->send(route(self, id).actor, remove_atom::value, tenant, std::move(r));
       },
       [=](cancel_atom, const std::string& id, const std::string& tenant, reply_to& r) {
-      if (!plausible_id(id))
-        return r(unknown(id));
-      self->send(route(self, id).actor, cancel_atom::value, tenant, std::move(r));
-    },
-    [=](items_atom, const std::string& id, const std::string& tenant, list_query& q,
+        if (!plausible_id(id))
+          return r(unknown(id));
+        self->send(route(self, id).actor, cancel_atom::value, tenant, std::move(r));
+      },
+      [=](items_atom, const std::string& id, const std::string& tenant, list_query& q,
           reply_to& r) {
         if (!plausible_id(id))
           return r(unknown(id));

@@ -105,11 +105,10 @@ parse_outcome parse_config(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}))
       ->envname("RIPOSTE_MAX_CHAIN_DEPTH");
 
-  app
-    .add_option("--sse-keepalive-ms", cfg.sse_keepalive_ms,
-                "Send an SSE comment after this much silence (long prefills)")
-    ->check(CLI::Range(10L, 3'600'000L))
-    ->envname("RIPOSTE_SSE_KEEPALIVE_MS");
+  app.add_option("--sse-keepalive-ms", cfg.sse_keepalive_ms,
+                 "Send an SSE comment after this much silence (long prefills)")
+      ->check(CLI::Range(10L, 3'600'000L))
+      ->envname("RIPOSTE_SSE_KEEPALIVE_MS");
 
   parse_outcome out;
   try {

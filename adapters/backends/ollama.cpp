@@ -414,108 +414,88 @@ public:
 
   void
   list_models(std::function<void(events::result<std::vector<actors::model_info>>)> done) override {
-    auto body = std::make_shared<std::string>();
-    http_request r;
-    r.url = opts_.base_url + "/api/tags";
-    r.connect_timeout_ms = opts_.connect_timeout_ms;
-    r.timeout_ms = 30'000;
-    r.on_data = [body](long, std::string_view bytes) { body->append(bytes); };
-    r.on_done = [body, done](const http_outcome& out) {
-      if (!out.error.empty() || out.status != 200) {
-        done(ev::make_error(
-            out.timed_out ? ev::riposte_errc::backend_timeout
-                          : ev::riposte_errc::backend_unavailable,
-            "the backend's model list is unavailable: " +
-                (out.error.empty() ? "HTTP " + std::to_string(out.status) : out.error)));
-        return;
-      }
-      auto j = json::parse(*body, nullptr, false);
-      if (j.is_discarded() || !j.contains("models") || !j["models"].is_array()) {
-        done(ev::make_error(ev::riposte_errc::backend_unavailable,
-                            "the backend's /api/tags reply is not a model list"));
-        return;
-      }
+    call_json("GET", "/api/tags", "", [done](long, events::result<json> j) {
+      if (!j)
+        return done(j.error());
+      if (!j->contains("models") || !(*j)["models"].is_array())
+        return done(ev::make_error(ev::riposte_errc::backend_unavailable,
+                                   "the backend's /api/tags reply is not a model list"));
       std::vector<actors::model_info> models;
-      for (const auto& m : j["models"]) {
+      for (const auto& m : (*j)["models"]) {
         actors::model_info info;
         info.id = m.value("name", m.value("model", ""));
         models.push_back(std::move(info));
       }
       done(std::move(models));
-    };
-    client_.start(std::move(r));
+    });
   }
 
   void show_model(const std::string& name,
                   std::function<void(events::result<actors::model_info>)> done) override {
-    auto body = std::make_shared<std::string>();
-    http_request r;
-    r.method = "POST";
-    r.url = opts_.base_url + "/api/show";
-    r.headers = {"Content-Type: application/json"};
-    r.body = json{{"model", name}}.dump();
-    r.connect_timeout_ms = opts_.connect_timeout_ms;
-    r.timeout_ms = 30'000;
-    r.on_data = [body](long, std::string_view bytes) { body->append(bytes); };
-    r.on_done = [body, done, name](const http_outcome& out) {
-      if (out.status == 404) {
-        done(ev::make_error(ev::riposte_errc::model_not_found,
-                            "The requested model '" + name + "' does not exist.", "model"));
-        return;
-      }
-      if (!out.error.empty() || out.status != 200) {
-        done(ev::make_error(out.timed_out ? ev::riposte_errc::backend_timeout
-                                          : ev::riposte_errc::backend_unavailable,
-                            "the backend cannot describe model '" + name + "': " +
-                              (out.error.empty() ? "HTTP " + std::to_string(out.status)
-                                                 : out.error)));
-        return;
-      }
-      auto j = json::parse(*body, nullptr, false);
-      if (!j.is_object()) {
-        done(ev::make_error(ev::riposte_errc::backend_unavailable,
-                            "the backend's /api/show reply is not JSON"));
-        return;
-      }
-      actors::model_info info;
-      info.id = name;
-      for (const auto& c : j.value("capabilities", json::array()))
-        if (c.is_string())
-          info.capabilities.push_back(c.get<std::string>());
-      // model_info carries "<architecture>.context_length".
-      auto model_info = j.value("model_info", json::object());
-      auto arch = model_info.value("general.architecture", std::string{});
-      auto key = arch + ".context_length";
-      if (model_info.contains(key) && model_info[key].is_number_integer())
-        info.context_length = model_info[key].get<std::int64_t>();
-      done(std::move(info));
-    };
-    client_.start(std::move(r));
+    call_json("POST", "/api/show", json{{"model", name}}.dump(),
+              [done, name](long status, events::result<json> j) {
+                if (status == 404)
+                  return done(ev::make_error(ev::riposte_errc::model_not_found,
+                                             "The requested model '" + name + "' does not exist.",
+                                             "model"));
+                if (!j)
+                  return done(j.error());
+                actors::model_info info;
+                info.id = name;
+                for (const auto& c : j->value("capabilities", json::array()))
+                  if (c.is_string())
+                    info.capabilities.push_back(c.get<std::string>());
+                // model_info carries "<architecture>.context_length".
+                auto details = j->value("model_info", json::object());
+                auto key = details.value("general.architecture", std::string{}) + ".context_length";
+                if (details.contains(key) && details[key].is_number_integer())
+                  info.context_length = details[key].get<std::int64_t>();
+                done(std::move(info));
+              });
   }
 
   void version(std::function<void(events::result<std::string>)> done) override {
-    auto body = std::make_shared<std::string>();
+    call_json("GET", "/api/version", "", [done](long, events::result<json> j) {
+      if (!j)
+        return done(j.error());
+      if (!j->contains("version") || !(*j)["version"].is_string())
+        return done(ev::make_error(ev::riposte_errc::backend_unavailable,
+                                   "the backend's /api/version reply has no version"));
+      done((*j)["version"].get<std::string>());
+    });
+  }
+
+private:
+  // A small request whose whole reply is one JSON object: transport errors
+  // and non-200 statuses become backend_unavailable / backend_timeout.
+  void call_json(std::string method, const std::string& path, std::string body,
+                 std::function<void(long status, events::result<json>)> done) {
+    auto reply = std::make_shared<std::string>();
     http_request r;
-    r.url = opts_.base_url + "/api/version";
+    r.method = std::move(method);
+    r.url = opts_.base_url + path;
+    if (!body.empty())
+      r.headers = {"Content-Type: application/json"};
+    r.body = std::move(body);
     r.connect_timeout_ms = opts_.connect_timeout_ms;
-    r.timeout_ms = 10'000;
-    r.on_data = [body](long, std::string_view bytes) { body->append(bytes); };
-    r.on_done = [body, done](const http_outcome& out) {
-      auto j = json::parse(*body, nullptr, false);
-      if (!out.error.empty() || out.status != 200 || !j.is_object() || !j.contains("version") ||
-          !j["version"].is_string()) {
-        done(ev::make_error(ev::riposte_errc::backend_unavailable,
-                            "no Ollama answers at /api/version: " +
-                              (out.error.empty() ? "HTTP " + std::to_string(out.status)
-                                                 : out.error)));
+    r.timeout_ms = 30'000;
+    r.on_data = [reply](long, std::string_view bytes) { reply->append(bytes); };
+    r.on_done = [reply, done, path](const http_outcome& out) {
+      auto j = json::parse(*reply, nullptr, false);
+      if (!out.error.empty() || out.status != 200 || !j.is_object()) {
+        done(out.status,
+             ev::make_error(
+                 out.timed_out ? ev::riposte_errc::backend_timeout
+                               : ev::riposte_errc::backend_unavailable,
+                 "the backend did not answer " + path + ": " +
+                     (out.error.empty() ? "HTTP " + std::to_string(out.status) : out.error)));
         return;
       }
-      done(j["version"].get<std::string>());
+      done(out.status, std::move(j));
     };
     client_.start(std::move(r));
   }
 
-private:
   ollama_options opts_;
   http_client client_;
 };

@@ -4,6 +4,10 @@
 //   stream_bench --direct URL --riposte URL --streams N --tokens T --rate R
 // Prints a Markdown table and writes JSON with --json FILE. With --pid P it
 // reports that process's CPU seconds and peak RSS for the riposte run.
+#include <curl/curl.h>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -12,10 +16,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <curl/curl.h>
-#include <unistd.h>
-#include <nlohmann/json.hpp>
 
 using clock_type = std::chrono::steady_clock;
 using json = nlohmann::json;
@@ -42,7 +42,7 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
     std::string_view unit{st->buffer.data() + pos, end - pos};
     bool token = st->sse ? unit.find("event: response.output_text.delta") != std::string_view::npos
                          : unit.find("\"done\":false") != std::string_view::npos &&
-                             unit.find("\"content\":\"\"") == std::string_view::npos;
+                               unit.find("\"content\":\"\"") == std::string_view::npos;
     if (token)
       st->arrivals_ms.push_back(now);
   }
@@ -73,11 +73,12 @@ summary run(const std::string& url, bool sse, const std::string& model, int stre
   auto t0 = clock_type::now();
   for (auto& st : states) {
     st.sse = sse;
-    st.body = sse ? json{{"model", model}, {"input", prompt}, {"stream", true}, {"store", true}}.dump()
-                  : json{{"model", model},
-                         {"messages", {{{"role", "user"}, {"content", prompt}}}},
-                         {"stream", true}}
-                      .dump();
+    st.body =
+        sse ? json{{"model", model}, {"input", prompt}, {"stream", true}, {"store", true}}.dump()
+            : json{{"model", model},
+                   {"messages", {{{"role", "user"}, {"content", prompt}}}},
+                   {"stream", true}}
+                  .dump();
     st.headers = curl_slist_append(nullptr, "Content-Type: application/json");
     CURL* e = curl_easy_init();
     curl_easy_setopt(e, CURLOPT_URL, url.c_str());
@@ -122,7 +123,7 @@ summary run(const std::string& url, bool sse, const std::string& model, int stre
   s.ttft_p99 = percentile(ttft, 0.99);
   s.itl_p50 = percentile(itl, 0.5);
   s.itl_p99 = percentile(itl, 0.99);
-  (void) delay_ms;
+  (void)delay_ms;
   return s;
 }
 
@@ -170,8 +171,9 @@ int main(int argc, char** argv) {
   auto gw = run(get("--riposte", "") + "/v1/responses", true, model, streams, tokens, delay);
   auto after = pid ? usage_of(pid) : std::pair<double, double>{};
 
-  std::printf("| %d streams x %d tokens @ %s tok/s | direct | riposte | added |\n|---|---:|---:|---:|\n",
-              streams, tokens, get("--rate", "50").c_str());
+  std::printf(
+      "| %d streams x %d tokens @ %s tok/s | direct | riposte | added |\n|---|---:|---:|---:|\n",
+      streams, tokens, get("--rate", "50").c_str());
   auto row = [](const char* name, double d, double r) {
     std::printf("| %s | %.2f | %.2f | %.2f |\n", name, d, r, r - d);
   };
@@ -189,13 +191,20 @@ int main(int argc, char** argv) {
   if (args.count("--json")) {
     json out{{"streams", streams},
              {"tokens", tokens},
-             {"direct", {{"ttft_p50_ms", direct.ttft_p50}, {"ttft_p99_ms", direct.ttft_p99},
-                         {"itl_p50_ms", direct.itl_p50}, {"itl_p99_ms", direct.itl_p99},
-                         {"complete", direct.complete}}},
-             {"riposte", {{"ttft_p50_ms", gw.ttft_p50}, {"ttft_p99_ms", gw.ttft_p99},
-                          {"itl_p50_ms", gw.itl_p50}, {"itl_p99_ms", gw.itl_p99},
-                          {"complete", gw.complete}, {"cpu_s", after.first - before.first},
-                          {"peak_rss_mib", after.second}}}};
+             {"direct",
+              {{"ttft_p50_ms", direct.ttft_p50},
+               {"ttft_p99_ms", direct.ttft_p99},
+               {"itl_p50_ms", direct.itl_p50},
+               {"itl_p99_ms", direct.itl_p99},
+               {"complete", direct.complete}}},
+             {"riposte",
+              {{"ttft_p50_ms", gw.ttft_p50},
+               {"ttft_p99_ms", gw.ttft_p99},
+               {"itl_p50_ms", gw.itl_p50},
+               {"itl_p99_ms", gw.itl_p99},
+               {"complete", gw.complete},
+               {"cpu_s", after.first - before.first},
+               {"peak_rss_mib", after.second}}}};
     std::ofstream{args["--json"]} << out.dump(2);
   }
   return 0;

@@ -466,7 +466,8 @@ BOOST_AUTO_TEST_CASE(models_are_listed_from_the_backend) {
   scripted_backend b;
   riposte_server r{b.url()};
   // At start-up riposte says which backend version it found.
-  BOOST_TEST(!r.process().wait_for_line("\"version\":\"0.12.3\"", std::chrono::seconds(10)).empty());
+  BOOST_TEST(
+      !r.process().wait_for_line("\"version\":\"0.12.3\"", std::chrono::seconds(10)).empty());
   auto list = body_of(r.get("/v1/models"));
   BOOST_TEST(list["object"] == "list");
   BOOST_TEST(list["data"].size() == 3u);
@@ -481,16 +482,16 @@ BOOST_AUTO_TEST_CASE(requests_beyond_the_models_capabilities_are_refused_before_
   scripted_backend b;
   riposte_server r{b.url()};
   json image_input = json::array(
-    {{{"role", "user"},
-      {"content",
-       {{{"type", "input_text"}, {"text", "what is this?"}},
-        {{"type", "input_image"}, {"image_url", "data:image/png;base64,iVBORw0KGgo="}}}}}});
+      {{{"role", "user"},
+        {"content",
+         {{{"type", "input_text"}, {"text", "what is this?"}},
+          {{"type", "input_image"}, {"image_url", "data:image/png;base64,iVBORw0KGgo="}}}}}});
   expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", image_input}}), 400,
                "unsupported_parameter", "input");
-  expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"},
-                                        {"input", "x"},
-                                        {"reasoning", {{"effort", "high"}}}}),
-               400, "unsupported_parameter", "reasoning.effort");
+  expect_error(
+      r.post("/v1/responses",
+             {{"model", "llama3.2:1b"}, {"input", "x"}, {"reasoning", {{"effort", "high"}}}}),
+      400, "unsupported_parameter", "reasoning.effort");
   BOOST_TEST(b.requests().empty());
   auto seen = create(r, {{"model", "llava:7b"}, {"input", image_input}});
   BOOST_TEST(seen["status"] == "completed");
@@ -504,7 +505,8 @@ BOOST_AUTO_TEST_CASE(a_passivated_response_is_rebuilt_from_the_store_on_the_next
   auto id = first["id"].get<std::string>();
   std::this_thread::sleep_for(std::chrono::milliseconds(100)); // the actor leaves memory
   BOOST_TEST(body_of(r.get("/v1/responses/" + id)) == first);
-  auto next = create(r, {{"model", "llama3.2:1b"}, {"input", "and now"}, {"previous_response_id", id}});
+  auto next =
+      create(r, {{"model", "llama3.2:1b"}, {"input", "and now"}, {"previous_response_id", id}});
   BOOST_TEST(b.requests().back()["messages"].size() == 3u);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   BOOST_TEST(r.del("/v1/responses/" + id).status == 200);

@@ -220,12 +220,14 @@ BOOST_AUTO_TEST_CASE(streams_report_errors_before_and_during_the_stream) {
 }
 
 BOOST_AUTO_TEST_CASE(a_silent_backend_gets_keep_alive_comments_on_the_stream) {
-  scripted_backend b{{{"rules",
-                       {{{"match", {{"contains", "prefill"}}},
-                         {"reply", {{"chunks", {{{"content", "late"}}}}, {"first_delay_ms", 700}}}}}}}};
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "prefill"}}},
+          {"reply", {{"chunks", {{{"content", "late"}}}}, {"first_delay_ms", 700}}}}}}}};
   riposte_server r{b.url(), {"--sse-keepalive-ms", "100"}};
-  auto s = sse_call("POST", r.url("/v1/responses"),
-                    json{{"model", "llama3.2:1b"}, {"input", "long prefill"}, {"stream", true}}.dump());
+  auto s =
+      sse_call("POST", r.url("/v1/responses"),
+               json{{"model", "llama3.2:1b"}, {"input", "long prefill"}, {"stream", true}}.dump());
   auto comments = 0;
   for (std::size_t pos = 0; (pos = s.raw.find(": keep-alive\n\n", pos)) != std::string::npos; ++pos)
     ++comments;
