@@ -92,6 +92,12 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
           return r(unknown(id));
         self->send(route(self, id).actor, cancel_atom::value, tenant, std::move(r));
       },
+      [=](events_atom, const std::string& id, const std::string& tenant, list_query& q,
+          reply_to& r) {
+        if (!plausible_id(id))
+          return r(unknown(id));
+        self->send(route(self, id).actor, events_atom::value, tenant, std::move(q), std::move(r));
+      },
       [=](items_atom, const std::string& id, const std::string& tenant, list_query& q,
           reply_to& r) {
         if (!plausible_id(id))

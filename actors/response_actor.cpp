@@ -671,6 +671,42 @@ caf::behavior main_behavior(response_actor* self) {
         }
         schedule_passivation(self, st.svc->cfg.passivate_after);
       },
+      // The raw event log, for debugging: envelopes after seq `after`.
+      [=](events_atom, const std::string& tenant, list_query& q, reply_to& r) {
+        auto& st = self->state;
+        ++st.handled;
+        if (!visible_to(st, tenant))
+          return r(not_found(st.id));
+        std::uint64_t from = 0;
+        if (!q.after.empty()) {
+          if (q.after.find_first_not_of("0123456789") != std::string::npos || q.after.size() > 18)
+            return r(ev::make_error(riposte_errc::invalid_value,
+                                    "Invalid value for 'after': expected a sequence number.",
+                                    "after"));
+          from = std::stoull(q.after) + 1;
+        }
+        auto log = st.log;
+        auto stream = ev::response_stream(st.id);
+        auto limit = static_cast<std::size_t>(q.limit);
+        auto upto = st.view.version; // only what this actor has applied
+        st.svc->executor->post([=] {
+          auto events = log->read(stream, from, limit + 1);
+          if (!events)
+            return r(events.error());
+          json data = json::array();
+          bool more = false;
+          for (const auto& env : *events) {
+            if (static_cast<std::int64_t>(env.seq) > upto)
+              break;
+            if (data.size() == limit) {
+              more = true;
+              break;
+            }
+            data.push_back(ev::to_json(env));
+          }
+          r(json{{"object", "list"}, {"data", data}, {"has_more", more}});
+        });
+      },
       // Streams silent for a whole interval get a comment frame.
       [=](keepalive_atom, std::uint64_t published_then) {
         auto& st = self->state;

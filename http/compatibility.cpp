@@ -38,6 +38,11 @@ const std::vector<feature>& compatibility_manifest() {
         "subscribers_joining_at_any_moment_see_no_gap_and_no_duplicate",
         "a stored response can be streamed again with retrieve({stream: true})"}},
       {"endpoint",
+       "GET /v1/responses/{id}/events",
+       s::supported,
+       "riposte's own: the response's raw event log (tenant-scoped), limit and after=<seq>",
+       {"a_response_s_raw_event_log_pages_by_sequence_number"}},
+      {"endpoint",
        "POST /v1/responses/{id}/cancel",
        s::conditional,
        "background responses only, as in the API (400 otherwise); a finished one comes back "

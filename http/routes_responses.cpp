@@ -141,6 +141,17 @@ std::vector<route> responses_routes(const api_context& ctx) {
                                      std::move(*q), reply_with(std::move(reply)));
                     }});
 
+  routes.push_back({"GET", "/v1/responses/{id}/events",
+                    [c](const request& req, const auto& params, reply_fn reply) {
+                      auto tenant = c->auth->tenant_of(req);
+                      if (!tenant)
+                        return reply(to_http(tenant.error()));
+                      auto q = parse_list_query(req.query);
+                      if (!q)
+                        return reply(to_http(q.error()));
+                      caf::anon_send(*c->registry, actors::events_atom::value, params[0], *tenant,
+                                     std::move(*q), reply_with(std::move(reply)));
+                    }});
   routes.push_back({"POST", "/v1/responses/{id}/cancel",
                     [c](const request& req, const auto& params, reply_fn reply) {
                       auto tenant = c->auth->tenant_of(req);

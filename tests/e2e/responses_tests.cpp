@@ -515,3 +515,29 @@ BOOST_AUTO_TEST_CASE(a_passivated_response_is_rebuilt_from_the_store_on_the_next
   BOOST_TEST(body_of(r.get("/v1/responses/" + next["id"].get<std::string>()))["status"] ==
              "completed");
 }
+
+BOOST_AUTO_TEST_CASE(a_response_s_raw_event_log_pages_by_sequence_number) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--api-key", "k-one:one", "--api-key", "k-two:two"}};
+  auto resp = create(r, {{"model", "llama3.2:1b"}, {"input", "log me"}}, 200,
+                     {"Authorization: Bearer k-one"});
+  auto base = "/v1/responses/" + resp["id"].get<std::string>() + "/events";
+  auto all = body_of(r.get(base + "?limit=100", {"Authorization: Bearer k-one"}));
+  BOOST_REQUIRE(all["data"].size() >= 5u);
+  BOOST_TEST(all["has_more"] == false);
+  const auto& first = all["data"][0];
+  BOOST_TEST(first["type"] == "response_created");
+  BOOST_TEST(first["seq"] == 0);
+  BOOST_TEST(first["tenant"] == "one");
+  for (const char* field :
+       {"stream", "seq", "global_position", "type", "version", "tenant", "recorded_at", "data"})
+    BOOST_TEST(first.contains(field), field);
+  BOOST_TEST(all["data"].back()["type"] == "response_completed");
+  auto page = body_of(r.get(base + "?limit=2&after=1", {"Authorization: Bearer k-one"}));
+  BOOST_TEST(page["data"].size() == 2u);
+  BOOST_TEST(page["data"][0]["seq"] == 2);
+  BOOST_TEST(page["has_more"] == true);
+  expect_error(r.get(base, {"Authorization: Bearer k-two"}), 404, "not_found", nullptr);
+  expect_error(r.get(base + "?after=x", {"Authorization: Bearer k-one"}), 400, "invalid_value",
+               "after");
+}
