@@ -9,10 +9,33 @@
 
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
 namespace riposte::actors {
+
+// An immutable piece of a conversation: one response's input and output
+// items, after its parent's. Children share their ancestors' segments, so
+// handing a chain of any depth to a follow-up copies nothing.
+struct context_segment {
+  std::shared_ptr<const context_segment> parent;
+  nlohmann::json items = nlohmann::json::array();
+  std::int64_t depth = 0; // responses in the chain, this one included
+};
+using context_ptr = std::shared_ptr<const context_segment>;
+
+// Every item of a chain, oldest first, without copying them.
+inline std::vector<const nlohmann::json*> chain_items(const context_ptr& leaf) {
+  std::vector<const context_segment*> segments;
+  for (auto* s = leaf.get(); s != nullptr; s = s->parent.get())
+    segments.push_back(s);
+  std::vector<const nlohmann::json*> out;
+  for (auto it = segments.rbegin(); it != segments.rend(); ++it)
+    for (const auto& item : (*it)->items)
+      out.push_back(&item);
+  return out;
+}
 
 // A normalized generation request: Responses-shaped items in, so each
 // adapter owns the whole mapping to its wire format.
@@ -20,7 +43,8 @@ struct generation_request {
   std::string response_id;
   std::string model;
   nlohmann::json instructions;                      // string, or null
-  nlohmann::json items = nlohmann::json::array();   // the whole context, oldest first
+  context_ptr history;                              // the conversation so far, shared
+  nlohmann::json items = nlohmann::json::array();   // this turn's input, after the history
   nlohmann::json params = nlohmann::json::object(); // temperature, top_p, text, reasoning, tools...
   std::vector<std::string> capabilities;            // of the model, from the backend
 };

@@ -53,10 +53,9 @@ struct list_query {
   std::string before;
 };
 
-// A parent's conversation for a follow-up: every item so far, and the depth.
+// A parent's conversation for a follow-up: its shared context segment.
 struct context_reply {
-  events::result<nlohmann::json> items = nlohmann::json::array();
-  std::int64_t depth = 0;
+  events::result<context_ptr> context = context_ptr{};
 };
 
 // The result of a store job, posted back to the actor that asked.
@@ -67,8 +66,7 @@ struct append_done {
 // A response rebuilt from its snapshot and the events after it.
 struct load_done {
   events::result<projections::response_state> state = projections::response_state{};
-  nlohmann::json context = nlohmann::json::array(); // every item up to and including this one
-  std::int64_t depth = 0;
+  context_ptr context; // every item up to and including this one, if finished
 };
 
 using create_atom = caf::atom_constant<caf::atom("create")>;       // registry: new response

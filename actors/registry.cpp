@@ -107,7 +107,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
       [=](context_atom, const std::string& id, const std::string& tenant, caf::actor& child) {
         if (!plausible_id(id))
           return self->send(child, context_atom::value,
-                            context_reply{unknown(id, "previous_response_id"), 0});
+                            context_reply{unknown(id, "previous_response_id")});
         self->send(route(self, id).actor, context_atom::value, tenant, std::move(child));
       },
       // An idle actor may stop only if everything we sent it has been handled.

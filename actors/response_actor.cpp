@@ -33,9 +33,9 @@ struct response_data {
   std::shared_ptr<ev::event_log> private_log; // `store: false`: dropped with the actor
   projections::response_state view;
   create_command cmd;
-  json parent_context = json::array();
-  std::int64_t depth = 0;
-  json context; // every item up to this response's output, once terminal
+  context_ptr parent_context; // shared with the parent and its ancestors
+  std::int64_t depth = 1;     // responses in the chain, this one included
+  context_ptr context;        // the parent's, then this response's items; once terminal
   std::vector<ev::event> pending;
   bool in_flight = false;
   bool broken = false; // an append failed: the actor answers from what it has
@@ -155,7 +155,8 @@ void answer_waiters(response_actor* self) {
 // The response ended: write its snapshots (stored responses), then answer.
 void on_terminal(response_actor* self) {
   auto& st = self->state;
-  st.context = projections::extend_context(st.parent_context, st.view);
+  st.context = std::make_shared<const context_segment>(
+      context_segment{st.parent_context, projections::own_items(st.view), st.depth});
   if (!st.view.params.value("store", true)) {
     answer_waiters(self);
     return;
@@ -166,7 +167,16 @@ void on_terminal(response_actor* self) {
   auto id = st.id;
   auto version = static_cast<std::uint64_t>(st.view.version);
   auto view = projections::to_snapshot(st.view);
-  auto ctx = json{{"depth", st.depth}, {"items", st.context}}.dump();
+  // The whole conversation, written item by item from the shared segments.
+  std::string ctx = "{\"depth\":" + std::to_string(st.depth) + ",\"items\":[";
+  bool first = true;
+  for (const auto* item : chain_items(st.context)) {
+    if (!first)
+      ctx += ',';
+    first = false;
+    ctx += item->dump();
+  }
+  ctx += "]}";
   caf::actor me = self;
   st.in_flight = true;
   st.svc->executor->post([=] {
@@ -247,9 +257,8 @@ void start_generation(response_actor* self) {
   req.response_id = st.id;
   req.model = st.cmd.model;
   req.instructions = st.cmd.params.value("instructions", json());
-  req.items = st.parent_context;
-  for (const auto& item : st.cmd.input)
-    req.items.push_back(item);
+  req.history = st.parent_context;
+  req.items = st.cmd.input;
   req.params = st.cmd.params;
   req.capabilities = st.capabilities;
   for (const char* name : {"temperature", "top_p"}) {
@@ -321,8 +330,9 @@ void load(response_actor* self) {
       if (ctx && *ctx) {
         auto j = json::parse((*ctx)->payload, nullptr, false);
         if (j.is_object()) {
-          out.context = j.value("items", json::array());
-          out.depth = j.value("depth", std::int64_t{0});
+          // A rebuilt response holds its whole conversation as one segment.
+          out.context = std::make_shared<const context_segment>(context_segment{
+              nullptr, j.value("items", json::array()), j.value("depth", std::int64_t{1})});
         }
       }
     }
@@ -339,7 +349,14 @@ caf::behavior loading_behavior(response_actor* self) {
         if (done.state) {
           st.view = std::move(*done.state);
           st.context = std::move(done.context);
-          st.depth = done.depth;
+          // A root response's context is its own items: rebuildable even when
+          // its context snapshot was lost (a crash right after the last event).
+          if (!st.context && st.view.terminal() &&
+              st.view.params.value("previous_response_id", json()).is_null())
+            st.context = std::make_shared<const context_segment>(
+                context_segment{nullptr, projections::own_items(st.view), 1});
+          if (st.context)
+            st.depth = st.context->depth;
           if (st.view.exists() && !st.view.terminal()) {
             // No generation survives a restart: close it rather than leave it
             // in_progress forever.
@@ -437,21 +454,22 @@ void resolve_parent(response_actor* self) {
 // Creation, step 2 answered: the parent's context, or why there is none.
 void on_parent(response_actor* self, context_reply& parent) {
   auto& s = self->state;
-  if (!parent.items) {
-    auto err = parent.items.error();
+  if (!parent.context) {
+    auto err = parent.context.error();
     err.param = "previous_response_id";
     fail_create(self, err);
     return;
   }
-  if (parent.depth + 1 > s.svc->cfg.max_chain_depth) {
+  auto parent_depth = (*parent.context)->depth;
+  if (parent_depth + 1 > s.svc->cfg.max_chain_depth) {
     fail_create(self, ev::make_error(riposte_errc::invalid_request,
                                      "previous_response_id chain is deeper than " +
                                          std::to_string(s.svc->cfg.max_chain_depth) + " responses",
                                      "previous_response_id"));
     return;
   }
-  s.parent_context = std::move(*parent.items);
-  s.depth = parent.depth + 1;
+  s.parent_context = std::move(*parent.context);
+  s.depth = parent_depth + 1;
   claim_key(self);
 }
 
@@ -785,15 +803,14 @@ caf::behavior main_behavior(response_actor* self) {
         ++st.handled;
         context_reply out;
         if (!visible_to(st, tenant))
-          out = {not_found(st.id, "previous_response_id"), 0};
-        else if (!st.view.terminal())
-          out = {ev::make_error(riposte_errc::invalid_request,
-                                "Previous response '" + st.id +
-                                    "' has not finished yet; wait for it before continuing.",
-                                "previous_response_id"),
-                 0};
+          out.context = not_found(st.id, "previous_response_id");
+        else if (!st.view.terminal() || !st.context)
+          out.context = ev::make_error(riposte_errc::invalid_request,
+                                       "Previous response '" + st.id +
+                                           "' has not finished yet; wait for it before continuing.",
+                                       "previous_response_id");
         else
-          out = {st.context, st.depth};
+          out.context = st.context;
         self->send(child, context_atom::value, std::move(out));
       },
       // Our parent's answer (creation, step 2).

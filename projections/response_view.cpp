@@ -193,8 +193,8 @@ events::result<response_state> from_snapshot(const std::string& payload) {
   }
 }
 
-json extend_context(const json& parent_context, const response_state& s) {
-  json context = parent_context.is_array() ? parent_context : json::array();
+json own_items(const response_state& s) {
+  json context = json::array();
   for (const auto& item : s.input)
     context.push_back(item);
   for (const auto& item : s.output)

@@ -49,8 +49,7 @@ nlohmann::json render(const response_state& state);
 std::string to_snapshot(const response_state& state);
 events::result<response_state> from_snapshot(const std::string& payload);
 
-// What a follow-up sees: the parent's context, then this response's input
-// items, then its output items.
-nlohmann::json extend_context(const nlohmann::json& parent_context, const response_state& state);
+// What this response adds to a conversation: its input items, then its output.
+nlohmann::json own_items(const response_state& state);
 
 } // namespace riposte::projections

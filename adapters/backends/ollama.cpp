@@ -91,7 +91,11 @@ json to_ollama_chat(const actors::generation_request& req) {
     system = req.instructions.get<std::string>();
   std::map<std::string, std::string> call_names;
   std::string pending_thinking;
-  for (const auto& item : req.items) {
+  auto items = actors::chain_items(req.history);
+  for (const auto& item : req.items)
+    items.push_back(&item);
+  for (const auto* item_ptr : items) {
+    const auto& item = *item_ptr;
     if (!item.is_object())
       continue;
     auto type = item.value("type", "message");

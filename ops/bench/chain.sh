@@ -22,4 +22,4 @@ backend_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["
 pids+=($!)
 for _ in $(seq 100); do grep -q "riposte listening" "$work/riposte.log" 2>/dev/null && break; sleep 0.05; done
 port=$(grep "riposte listening" "$work/riposte.log" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["port"])')
-python3 ops/bench/chain_depth.py "http://127.0.0.1:$port" "$turns"
+python3 ops/bench/chain_depth.py "http://127.0.0.1:$port" "http://127.0.0.1:$backend_port" "$turns"

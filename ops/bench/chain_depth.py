@@ -1,9 +1,8 @@
 #!/usr/bin/env python3
-"""Latency of one previous_response_id turn as the chain grows.
+"""Latency of one previous_response_id turn as the chain grows, next to the
+same conversation sent to the backend directly (its own cost).
 
-Creates a chain of N turns against a running riposte and prints the median
-latency of the turns around depths 1, 10, 100 and 1000.
-  chain_depth.py RIPOSTE_URL [TURNS]
+  chain_depth.py RIPOSTE_URL BACKEND_URL [TURNS]
 """
 import json
 import statistics
@@ -11,25 +10,38 @@ import sys
 import time
 import urllib.request
 
-base = sys.argv[1]
-turns = int(sys.argv[2]) if len(sys.argv) > 2 else 1000
-latency = []
-prev = None
-for i in range(turns):
-    body = {"model": "bench", "input": f"turn {i}"}
-    if prev:
-        body["previous_response_id"] = prev
-    req = urllib.request.Request(base + "/v1/responses", data=json.dumps(body).encode(),
+
+def post(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(),
                                  headers={"Content-Type": "application/json"})
     t0 = time.perf_counter()
     with urllib.request.urlopen(req) as r:
-        prev = json.load(r)["id"]
-    latency.append((time.perf_counter() - t0) * 1000)
+        out = r.read()
+    return (time.perf_counter() - t0) * 1000, out
 
-print("| chain depth | turn latency median (ms) | items sent to the backend |")
-print("|---:|---:|---:|")
-for depth in (1, 10, 100, 1000):
-    if depth > turns:
-        break
-    window = latency[max(0, depth - 5):depth + 5]
-    print(f"| {depth} | {statistics.median(window):.2f} | {2 * depth - 1} |")
+
+riposte, backend = sys.argv[1], sys.argv[2]
+turns = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
+probes = {1, 10, 100, 1000}
+through, direct = {}, {}
+prev = None
+messages = []
+for i in range(1, turns + 1):
+    body = {"model": "bench", "input": f"turn {i}"}
+    if prev:
+        body["previous_response_id"] = prev
+    ms, out = post(riposte + "/v1/responses", body)
+    prev = json.loads(out)["id"]
+    messages.append({"role": "user", "content": f"turn {i}"})
+    if any(abs(i - p) < 5 for p in probes):
+        through.setdefault(min(probes, key=lambda p: abs(i - p)), []).append(ms)
+        d_ms, _ = post(backend + "/api/chat",
+                       {"model": "bench", "messages": messages, "stream": True})
+        direct.setdefault(min(probes, key=lambda p: abs(i - p)), []).append(d_ms)
+    messages.append({"role": "assistant", "content": "ok"})
+
+print("| chain depth | through riposte, median (ms) | backend directly (ms) | added (ms) |")
+print("|---:|---:|---:|---:|")
+for depth in sorted(through):
+    t, d = statistics.median(through[depth]), statistics.median(direct[depth])
+    print(f"| {depth} | {t:.2f} | {d:.2f} | {t - d:.2f} |")

@@ -136,14 +136,13 @@ BOOST_AUTO_TEST_CASE(a_snapshot_restores_the_same_state) {
   BOOST_TEST(!pj::from_snapshot(R"({"id":1})").has_value());
 }
 
-BOOST_AUTO_TEST_CASE(the_context_is_the_parent_then_input_then_output) {
+BOOST_AUTO_TEST_CASE(a_response_adds_its_input_then_its_output_to_the_conversation) {
   auto s = fold(created_then({ev::output_item_added{0, {{"id", "msg_out"}, {"type", "message"}}},
                               ev::response_completed{9, usage()}}));
-  auto ctx = pj::extend_context(json::array({{{"id", "old"}}}), s);
-  BOOST_REQUIRE(ctx.size() == 3u);
-  BOOST_TEST(ctx[0]["id"] == "old");
-  BOOST_TEST(ctx[1]["id"] == "msg_in");
-  BOOST_TEST(ctx[2]["id"] == "msg_out");
+  auto ctx = pj::own_items(s);
+  BOOST_REQUIRE(ctx.size() == 2u);
+  BOOST_TEST(ctx[0]["id"] == "msg_in");
+  BOOST_TEST(ctx[1]["id"] == "msg_out");
 }
 
 BOOST_AUTO_TEST_CASE(an_undecodable_stored_event_is_an_error_not_a_crash) {
