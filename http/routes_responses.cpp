@@ -120,46 +120,35 @@ std::vector<route> responses_routes(const api_context& ctx) {
                         reply_with(std::move(reply)));
        }});
 
-  routes.push_back(
-      {"DELETE", "/v1/responses/{id}", [c](const request& req, const auto& params, reply_fn reply) {
-         auto tenant = c->auth->tenant_of(req);
-         if (!tenant)
-           return reply(to_http(tenant.error()));
-         caf::anon_send(*c->registry, actors::remove_atom::value, params[0], *tenant,
-                        reply_with(std::move(reply)));
-       }});
-
-  routes.push_back({"GET", "/v1/responses/{id}/input_items",
-                    [c](const request& req, const auto& params, reply_fn reply) {
-                      auto tenant = c->auth->tenant_of(req);
-                      if (!tenant)
-                        return reply(to_http(tenant.error()));
-                      auto q = parse_list_query(req.query);
-                      if (!q)
-                        return reply(to_http(q.error()));
-                      caf::anon_send(*c->registry, actors::items_atom::value, params[0], *tenant,
-                                     std::move(*q), reply_with(std::move(reply)));
-                    }});
-
-  routes.push_back({"GET", "/v1/responses/{id}/events",
-                    [c](const request& req, const auto& params, reply_fn reply) {
-                      auto tenant = c->auth->tenant_of(req);
-                      if (!tenant)
-                        return reply(to_http(tenant.error()));
-                      auto q = parse_list_query(req.query);
-                      if (!q)
-                        return reply(to_http(q.error()));
-                      caf::anon_send(*c->registry, actors::events_atom::value, params[0], *tenant,
-                                     std::move(*q), reply_with(std::move(reply)));
-                    }});
-  routes.push_back({"POST", "/v1/responses/{id}/cancel",
-                    [c](const request& req, const auto& params, reply_fn reply) {
-                      auto tenant = c->auth->tenant_of(req);
-                      if (!tenant)
-                        return reply(to_http(tenant.error()));
-                      caf::anon_send(*c->registry, actors::cancel_atom::value, params[0], *tenant,
-                                     reply_with(std::move(reply)));
-                    }});
+  // Routes on one response: the tenant, then (atom, id, tenant[, page], reply)
+  // to the registry.
+  auto by_id = [c](std::string method, std::string pattern, auto atom) {
+    return route{std::move(method), std::move(pattern),
+                 [c, atom](const request& req, const auto& params, reply_fn reply) {
+                   auto tenant = c->auth->tenant_of(req);
+                   if (!tenant)
+                     return reply(to_http(tenant.error()));
+                   caf::anon_send(*c->registry, atom, params[0], *tenant,
+                                  reply_with(std::move(reply)));
+                 }};
+  };
+  auto paged_by_id = [c](std::string pattern, auto atom) {
+    return route{"GET", std::move(pattern),
+                 [c, atom](const request& req, const auto& params, reply_fn reply) {
+                   auto tenant = c->auth->tenant_of(req);
+                   if (!tenant)
+                     return reply(to_http(tenant.error()));
+                   auto q = parse_list_query(req.query);
+                   if (!q)
+                     return reply(to_http(q.error()));
+                   caf::anon_send(*c->registry, atom, params[0], *tenant, std::move(*q),
+                                  reply_with(std::move(reply)));
+                 }};
+  };
+  routes.push_back(by_id("DELETE", "/v1/responses/{id}", actors::remove_atom::value));
+  routes.push_back(by_id("POST", "/v1/responses/{id}/cancel", actors::cancel_atom::value));
+  routes.push_back(paged_by_id("/v1/responses/{id}/input_items", actors::items_atom::value));
+  routes.push_back(paged_by_id("/v1/responses/{id}/events", actors::events_atom::value));
 
   auto models = [c](reply_fn reply, std::function<ev::result<json>(json)> shape) {
     caf::anon_send(*c->backend_pool, actors::models_atom::value,
