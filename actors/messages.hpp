@@ -66,7 +66,10 @@ struct append_done {
 // A response rebuilt from its snapshot and the events after it.
 struct load_done {
   events::result<projections::response_state> state = projections::response_state{};
-  context_ptr context; // every item up to and including this one, if finished
+  context_ptr context; // this response's context, if finished
+  // Set when `context` holds only this response's own items: the rest is the
+  // context of this parent, asked for before the rebuild completes.
+  std::string context_parent;
 };
 
 using create_atom = caf::atom_constant<caf::atom("create")>;       // registry: new response

@@ -57,6 +57,9 @@ struct response_data {
 
 using response_actor = caf::stateful_actor<response_data>;
 
+// How often a chain stores its whole conversation (see on_terminal).
+constexpr std::int64_t checkpoint_every = 32;
+
 // Pushes a stream event to every subscriber, in seq order; those still
 // catching up from the log keep it until their replay is out.
 void publish(response_data& st, const json& event) {
@@ -167,10 +170,23 @@ void on_terminal(response_actor* self) {
   auto id = st.id;
   auto version = static_cast<std::uint64_t>(st.view.version);
   auto view = projections::to_snapshot(st.view);
-  // The whole conversation, written item by item from the shared segments.
-  std::string ctx = "{\"depth\":" + std::to_string(st.depth) + ",\"items\":[";
+  // Every checkpoint_every-th response of a chain stores the whole
+  // conversation; the others store their own items and their parent, so a
+  // turn writes what it added, and a rebuild walks back at most to the last
+  // checkpoint.
+  bool checkpoint = !st.parent_context || st.depth % checkpoint_every == 1;
+  std::string ctx = "{\"depth\":" + std::to_string(st.depth);
+  if (!checkpoint)
+    ctx += ",\"parent\":" + json(st.cmd.previous_response_id).dump();
+  ctx += ",\"items\":[";
   bool first = true;
-  for (const auto* item : chain_items(st.context)) {
+  std::vector<const json*> items;
+  if (checkpoint)
+    items = chain_items(st.context);
+  else
+    for (const auto& item : st.context->items)
+      items.push_back(&item);
+  for (const auto* item : items) {
     if (!first)
       ctx += ',';
     first = false;
@@ -330,9 +346,10 @@ void load(response_actor* self) {
       if (ctx && *ctx) {
         auto j = json::parse((*ctx)->payload, nullptr, false);
         if (j.is_object()) {
-          // A rebuilt response holds its whole conversation as one segment.
           out.context = std::make_shared<const context_segment>(context_segment{
               nullptr, j.value("items", json::array()), j.value("depth", std::int64_t{1})});
+          if (j.contains("parent") && j["parent"].is_string())
+            out.context_parent = j["parent"].get<std::string>();
         }
       }
     }
@@ -340,37 +357,55 @@ void load(response_actor* self) {
   });
 }
 
+void finish_loading(response_actor* self) {
+  auto& st = self->state;
+  self->set_default_handler(caf::print_and_drop);
+  if (st.view.exists() && !st.view.terminal()) {
+    // No generation survives a restart: close it rather than leave it
+    // in_progress forever.
+    st.cmd.tenant = st.view.tenant;
+    enqueue(self, {ev::response_failed{"server_restarted",
+                                       "riposte restarted while this response was being "
+                                       "generated",
+                                       json()}});
+  }
+  self->become(main_behavior(self));
+  schedule_passivation(self, st.svc->cfg.passivate_after);
+}
+
 caf::behavior loading_behavior(response_actor* self) {
   self->set_default_handler(caf::skip); // everything else waits for the state
   return {
       [=](loaded_atom, load_done& done) {
         auto& st = self->state;
-        self->set_default_handler(caf::print_and_drop);
-        if (done.state) {
-          st.view = std::move(*done.state);
-          st.context = std::move(done.context);
-          // A root response's context is its own items: rebuildable even when
-          // its context snapshot was lost (a crash right after the last event).
-          if (!st.context && st.view.terminal() &&
-              st.view.params.value("previous_response_id", json()).is_null())
-            st.context = std::make_shared<const context_segment>(
-                context_segment{nullptr, projections::own_items(st.view), 1});
-          if (st.context)
-            st.depth = st.context->depth;
-          if (st.view.exists() && !st.view.terminal()) {
-            // No generation survives a restart: close it rather than leave it
-            // in_progress forever.
-            st.cmd.tenant = st.view.tenant;
-            enqueue(self, {ev::response_failed{"server_restarted",
-                                               "riposte restarted while this response was being "
-                                               "generated",
-                                               json()}});
-          }
-        } else {
+        if (!done.state) {
           st.broken = done.state.error().code != riposte_errc::not_found;
+          return finish_loading(self);
         }
-        self->become(main_behavior(self));
-        schedule_passivation(self, st.svc->cfg.passivate_after);
+        st.view = std::move(*done.state);
+        st.context = std::move(done.context);
+        // A root response's context is its own items: rebuildable even when
+        // its context snapshot was lost (a crash right after the last event).
+        if (!st.context && st.view.terminal() &&
+            st.view.params.value("previous_response_id", json()).is_null())
+          st.context = std::make_shared<const context_segment>(
+              context_segment{nullptr, projections::own_items(st.view), 1});
+        if (st.context)
+          st.depth = st.context->depth;
+        if (done.context_parent.empty())
+          return finish_loading(self);
+        // Only our own items are stored: the rest is the parent's context.
+        caf::actor me = self;
+        self->send(st.registry, context_atom::value, done.context_parent, st.view.tenant, me);
+      },
+      [=](context_atom, context_reply& parent) {
+        auto& st = self->state;
+        if (parent.context && *parent.context)
+          st.context = std::make_shared<const context_segment>(
+              context_segment{*parent.context, st.context->items, st.depth});
+        else
+          st.context = nullptr; // children will hear that this context is unavailable
+        finish_loading(self);
       },
   };
 }
@@ -804,10 +839,15 @@ caf::behavior main_behavior(response_actor* self) {
         context_reply out;
         if (!visible_to(st, tenant))
           out.context = not_found(st.id, "previous_response_id");
-        else if (!st.view.terminal() || !st.context)
+        else if (!st.view.terminal())
           out.context = ev::make_error(riposte_errc::invalid_request,
                                        "Previous response '" + st.id +
                                            "' has not finished yet; wait for it before continuing.",
+                                       "previous_response_id");
+        else if (!st.context)
+          out.context = ev::make_error(riposte_errc::store_error,
+                                       "The conversation of '" + st.id +
+                                           "' cannot be rebuilt from the store.",
                                        "previous_response_id");
         else
           out.context = st.context;

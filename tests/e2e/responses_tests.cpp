@@ -541,3 +541,25 @@ BOOST_AUTO_TEST_CASE(a_response_s_raw_event_log_pages_by_sequence_number) {
   expect_error(r.get(base + "?after=x", {"Authorization: Bearer k-one"}), 400, "invalid_value",
                "after");
 }
+
+BOOST_AUTO_TEST_CASE(a_long_chain_is_rebuilt_across_checkpoints_after_a_restart) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  std::string prev;
+  for (int i = 0; i < 70; ++i) { // checkpoints at depths 1, 33 and 65
+    json body{{"model", "llama3.2:1b"}, {"input", "t" + std::to_string(i)}};
+    if (!prev.empty())
+      body["previous_response_id"] = prev;
+    prev = create(r, body)["id"].get<std::string>();
+  }
+  BOOST_TEST(r.stop() == 0);
+  r.restart();
+  create(r, {{"model", "llama3.2:1b"}, {"input", "after"}, {"previous_response_id", prev}});
+  auto msgs = b.requests().back()["messages"];
+  BOOST_REQUIRE_EQUAL(msgs.size(), 141u);
+  for (int i = 0; i < 70; ++i) {
+    BOOST_TEST(msgs[2 * i]["content"] == "t" + std::to_string(i));
+    BOOST_TEST(msgs[2 * i + 1]["content"] == "Echo: t" + std::to_string(i));
+  }
+  BOOST_TEST(msgs[140]["content"] == "after");
+}
