@@ -46,6 +46,8 @@ void start_next(pool_actor* self) {
     caf::actor pool = self;
     auto ticket = job.ticket;
     auto requester = job.requester;
+    // Sent before the backend can produce anything, so it is first in line.
+    self->send(requester, admitted_atom::value);
     // The sink runs on the backend's thread: it only sends messages.
     auto id = st.b->generate(std::move(job.req), [requester, pool, ticket](generation_update u) {
       bool finished = u.finished;

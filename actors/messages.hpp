@@ -90,6 +90,7 @@ using subscribe_atom = caf::atom_constant<caf::atom("subscribe")>; // stream a r
 using gone_atom = caf::atom_constant<caf::atom("gone")>;           // a subscriber left
 using replayed_atom = caf::atom_constant<caf::atom("replayed")>;   // a catch-up read returned
 using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>; // streams silent too long?
+using admitted_atom = caf::atom_constant<caf::atom("admitted")>;   // the pool started a generation
 using events_atom = caf::atom_constant<caf::atom("events")>;       // GET a response's raw events
 
 } // namespace riposte::actors

@@ -295,8 +295,14 @@ void start_generation(response_actor* self) {
 void record_creation(response_actor* self) {
   auto& st = self->state;
   auto created_at = now_micros() / 1'000'000;
-  enqueue(self, {ev::response_created{st.id, st.cmd.model, created_at, st.cmd.params, st.cmd.input},
-                 ev::response_in_progress{}});
+  std::vector<ev::event> first{
+      ev::response_created{st.id, st.cmd.model, created_at, st.cmd.params, st.cmd.input}};
+  // Background work waits for the pool to admit it; the rest starts at once.
+  if (st.cmd.params.value("background", false))
+    first.emplace_back(ev::response_queued{});
+  else
+    first.emplace_back(ev::response_in_progress{});
+  enqueue(self, std::move(first));
 }
 
 caf::behavior main_behavior(response_actor* self);
@@ -627,11 +633,18 @@ caf::behavior main_behavior(response_actor* self) {
         bool was_terminal = st.view.terminal();
         bool was_deleted = st.view.deleted;
         apply_stored(self, *done.stored);
-        if (!was_created && st.view.exists() && st.view.status == "in_progress" && !st.generating) {
-          if (st.cancel_requested)
+        if (!was_created && st.view.exists() && !st.generating) {
+          if (st.cancel_requested) {
             enqueue(self, {ev::response_cancelled{st.cancel_reason}});
-          else
+          } else if (st.view.status == "queued") {
+            // A background response answers at once, then waits in the pool.
+            for (auto& w : st.waiters)
+              w(projections::render(st.view));
+            st.waiters.clear();
             start_generation(self);
+          } else {
+            start_generation(self);
+          }
         }
         if (!was_deleted && st.view.deleted) {
           for (auto& w : st.delete_waiters)
@@ -759,6 +772,12 @@ caf::behavior main_behavior(response_actor* self) {
           }
           r(json{{"object", "list"}, {"data", data}, {"has_more", more}});
         });
+      },
+      // The pool admitted our generation: a queued response is now running.
+      [=](admitted_atom) {
+        auto& st = self->state;
+        if (st.view.status == "queued" && !st.cancel_requested)
+          enqueue(self, {ev::response_in_progress{}});
       },
       // Streams silent for a whole interval get a comment frame.
       [=](keepalive_atom, std::uint64_t published_then) {

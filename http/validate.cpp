@@ -482,9 +482,11 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
   }
 
   // Capabilities that land in later work are refused, never silently wrong.
-  if (body.value("background", false))
-    return ev::make_error(riposte_errc::unsupported_parameter,
-                          "Background responses are not supported by this riposte build yet.",
+  if (body.value("background", false) && !body.value("store", json(true)).is_null() &&
+      body.value("store", true) == false)
+    return ev::make_error(riposte_errc::invalid_value,
+                          "Background mode requires store=true; a background response must be "
+                          "stored to be retrieved.",
                           "background");
   for (const char* name : {"prompt", "conversation", "moderation", "access_programs"})
     if (body.contains(name) && !body[name].is_null())

@@ -245,3 +245,60 @@ BOOST_AUTO_TEST_CASE(cancel_follows_the_api_for_foreground_and_unknown_responses
              std::string::npos);
   BOOST_TEST(r.post("/v1/responses/resp_unknown/cancel", json::object()).status == 404);
 }
+
+BOOST_AUTO_TEST_CASE(a_background_response_answers_queued_and_finishes_on_its_own) {
+  scripted_backend b{
+      {{"rules", {{{"match", {{"contains", "slow"}}}, {"reply", many_chunks(20, 20)}}}}}};
+  riposte_server r{b.url()};
+  auto t0 = std::chrono::steady_clock::now();
+  auto queued =
+      json::parse(r.post("/v1/responses",
+                         {{"model", "llama3.2:1b"}, {"input", "slow job"}, {"background", true}})
+                      .body);
+  auto answered_in = std::chrono::steady_clock::now() - t0;
+  BOOST_TEST((answered_in < std::chrono::milliseconds(300))); // not the 400 ms the job takes
+  BOOST_TEST(queued["status"] == "queued");
+  BOOST_TEST(queued["background"] == true);
+  auto id = queued["id"].get<std::string>();
+  json got;
+  for (int i = 0; i < 200; ++i) {
+    got = json::parse(http_call("GET", r.url("/v1/responses/" + id)).body);
+    if (got["status"] == "completed")
+      break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  BOOST_TEST(got["status"] == "completed");
+  // Its stream, replayed, shows the whole life: created, queued, in_progress, ...
+  auto replay = sse_call("GET", r.url("/v1/responses/" + id + "?stream=true"), "");
+  expect_valid(replay);
+  BOOST_TEST(replay.events[1]["type"] == "response.queued");
+  BOOST_TEST(replay.events[2]["type"] == "response.in_progress");
+}
+
+BOOST_AUTO_TEST_CASE(background_responses_cancel_while_queued_and_while_running) {
+  scripted_backend b{
+      {{"rules", {{{"match", {{"contains", "slow"}}}, {"reply", many_chunks(200, 20)}}}}}};
+  riposte_server r{b.url(), {"--backend-concurrency", "1"}};
+  auto running =
+      json::parse(r.post("/v1/responses",
+                         {{"model", "llama3.2:1b"}, {"input", "slow first"}, {"background", true}})
+                      .body);
+  auto waiting =
+      json::parse(r.post("/v1/responses",
+                         {{"model", "llama3.2:1b"}, {"input", "slow second"}, {"background", true}})
+                      .body);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  auto w = json::parse(
+      http_call("GET", r.url("/v1/responses/" + waiting["id"].get<std::string>())).body);
+  BOOST_TEST(w["status"] == "queued"); // only one generation at a time
+  auto cw = r.post("/v1/responses/" + waiting["id"].get<std::string>() + "/cancel", json::object());
+  BOOST_TEST(cw.status == 200);
+  BOOST_TEST(json::parse(cw.body)["status"] == "cancelled");
+  auto cr = r.post("/v1/responses/" + running["id"].get<std::string>() + "/cancel", json::object());
+  BOOST_TEST(json::parse(cr.body)["status"] == "cancelled");
+  BOOST_TEST(b.requests().size() == 1u); // the queued one never reached the backend
+  // Cancelling again returns it unchanged.
+  auto again =
+      r.post("/v1/responses/" + running["id"].get<std::string>() + "/cancel", json::object());
+  BOOST_TEST(again.body == cr.body);
+}

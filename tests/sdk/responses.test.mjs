@@ -122,3 +122,19 @@ test('models list and retrieve', async () => {
   assert.equal(one.id, 'llama3.2:1b');
   assert.equal(one.object, 'model');
 });
+
+test('background responses are polled to completion and cancel follows the API', async () => {
+  const queued = await client.responses.create({ model: 'llama3.2:1b', input: 'later', background: true });
+  assert.equal(queued.status, 'queued');
+  let done = queued;
+  for (let i = 0; i < 100 && done.status !== 'completed'; i++) {
+    await new Promise((r) => setTimeout(r, 20));
+    done = await client.responses.retrieve(queued.id);
+  }
+  assert.equal(done.status, 'completed');
+  assert.equal(done.output_text, 'Echo: later');
+  const unchanged = await client.responses.cancel(queued.id); // already finished
+  assert.equal(unchanged.status, 'completed');
+  const foreground = await client.responses.create({ model: 'llama3.2:1b', input: 'now' });
+  await assert.rejects(client.responses.cancel(foreground.id), OpenAI.BadRequestError);
+});
