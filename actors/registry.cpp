@@ -119,6 +119,24 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
         self->send(it->second.actor, passivate_atom::value);
         st.actors.erase(it);
       },
+      // The audit feed: every stream's events after a global position.
+      [=](audit_atom, std::uint64_t after, std::int64_t limit, reply_to& r) {
+        auto log = self->state.svc->log;
+        self->state.svc->executor->post([=] {
+          auto page = log->read_all(after, static_cast<std::size_t>(limit) + 1);
+          if (!page)
+            return r(page.error());
+          nlohmann::json data = nlohmann::json::array();
+          bool more = page->size() > static_cast<std::size_t>(limit);
+          for (std::size_t i = 0; i < page->size() && i < static_cast<std::size_t>(limit); ++i)
+            data.push_back(events::to_json((*page)[i]));
+          r(nlohmann::json{{"object", "list"},
+                           {"data", data},
+                           {"last_position",
+                            data.empty() ? nlohmann::json(after) : data.back()["global_position"]},
+                           {"has_more", more}});
+        });
+      },
       [=](caf::get_atom) { return static_cast<std::uint64_t>(self->state.actors.size()); },
   };
 }

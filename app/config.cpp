@@ -71,6 +71,9 @@ parse_outcome parse_config(int argc, char** argv) {
                  "File of API keys, one KEY[:TENANT] per line (# comments), added to --api-key")
       ->check(CLI::ExistingFile)
       ->envname("RIPOSTE_API_KEYS_FILE");
+  app.add_option("--admin-key", cfg.admin_key,
+                 "Key for operator routes (the audit feed); with no keys at all they are open")
+      ->envname("RIPOSTE_ADMIN_KEY");
   app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->envname("RIPOSTE_LOG_LEVEL");

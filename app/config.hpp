@@ -23,6 +23,7 @@ struct config {
   adapters::store::store_options store;
   std::string backend = "http://127.0.0.1:11434";
   std::vector<api_key> api_keys;
+  std::string admin_key;
   std::string log_level = "info";
   std::size_t http_threads = 2;
   std::uint64_t max_body_bytes = 32u << 20;

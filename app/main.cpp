@@ -97,7 +97,7 @@ int main(int argc, char** argv) {
   http::api_context api;
   api.registry = &registry;
   api.backend_pool = &pool;
-  api.auth = std::make_shared<http::authenticator>(std::move(keys));
+  api.auth = std::make_shared<http::authenticator>(std::move(keys), cfg.admin_key);
 
   auto routes = http::responses_routes(api);
   routes.push_back(

@@ -162,6 +162,7 @@ std::string_view to_string(riposte_errc code) noexcept {
     case riposte_errc::invalid_value: return "invalid_value";
     case riposte_errc::model_not_found: return "model_not_found";
     case riposte_errc::invalid_api_key: return "invalid_api_key";
+    case riposte_errc::permission_denied: return "permission_denied";
     case riposte_errc::not_found: return "not_found";
     case riposte_errc::version_conflict: return "version_conflict";
     case riposte_errc::idempotency_conflict: return "idempotency_conflict";

@@ -20,6 +20,7 @@ enum class riposte_errc : std::uint8_t {
   invalid_value,         // 400 invalid_request_error / invalid_value
   model_not_found,       // 400 invalid_request_error / model_not_found
   invalid_api_key,       // 401 authentication_error / invalid_api_key
+  permission_denied,     // 403 permission_error / permission_denied
   not_found,             // 404 invalid_request_error / not_found
   version_conflict,      // 409 conflict: expected stream version did not match
   idempotency_conflict,  // 409 same Idempotency-Key, different body

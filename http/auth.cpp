@@ -3,6 +3,19 @@
 
 namespace riposte::http {
 
+events::status authenticator::check_admin(const request& req) const {
+  if (open() && admin_key_.empty())
+    return events::ok();
+  auto header = req.header("authorization");
+  if (!admin_key_.empty() && header && *header == "Bearer " + admin_key_)
+    return events::ok();
+  if (!header)
+    return events::make_error(events::riposte_errc::invalid_api_key,
+                              "You didn't provide an API key. The audit feed needs the admin key.");
+  return events::make_error(events::riposte_errc::permission_denied,
+                            "The audit feed is for the operator's admin key only.");
+}
+
 events::result<std::string> authenticator::tenant_of(const request& req) const {
   if (open())
     return std::string{local_tenant};

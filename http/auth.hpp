@@ -13,8 +13,13 @@ namespace riposte::http {
 class authenticator {
 public:
   // key -> tenant
-  explicit authenticator(std::unordered_map<std::string, std::string> keys)
-    : keys_(std::move(keys)) {}
+  explicit authenticator(std::unordered_map<std::string, std::string> keys,
+                         std::string admin_key = {})
+    : keys_(std::move(keys))
+    , admin_key_(std::move(admin_key)) {}
+
+  // Operators only: the admin key, or anyone when riposte runs open.
+  events::status check_admin(const request& req) const;
 
   bool open() const { return keys_.empty(); }
 
@@ -25,6 +30,7 @@ public:
 
 private:
   std::unordered_map<std::string, std::string> keys_;
+  std::string admin_key_;
 };
 
 } // namespace riposte::http

@@ -563,3 +563,35 @@ BOOST_AUTO_TEST_CASE(a_long_chain_is_rebuilt_across_checkpoints_after_a_restart)
   }
   BOOST_TEST(msgs[140]["content"] == "after");
 }
+
+BOOST_AUTO_TEST_CASE(the_audit_feed_is_for_the_admin_key_and_pages_in_global_order) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--api-key", "k-user:user", "--admin-key", "k-admin"}};
+  for (int i = 0; i < 3; ++i)
+    create(r, {{"model", "llama3.2:1b"}, {"input", "audit " + std::to_string(i)}}, 200,
+           {"Authorization: Bearer k-user"});
+  expect_error(r.get("/v1/audit/events"), 401, "invalid_api_key", nullptr);
+  expect_error(r.get("/v1/audit/events", {"Authorization: Bearer k-user"}), 403,
+               "permission_denied", nullptr);
+  std::vector<json> all;
+  std::uint64_t after = 0;
+  for (;;) {
+    auto page = body_of(r.get("/v1/audit/events?limit=7&after=" + std::to_string(after),
+                              {"Authorization: Bearer k-admin"}));
+    for (const auto& e : page["data"]) {
+      BOOST_TEST(e["global_position"].get<std::uint64_t>() > after);
+      after = e["global_position"].get<std::uint64_t>();
+      all.push_back(e);
+    }
+    BOOST_TEST(page["last_position"] == after);
+    if (!page["has_more"].get<bool>())
+      break;
+  }
+  int created = 0;
+  for (const auto& e : all)
+    created += e["type"] == "response_created";
+  BOOST_TEST(created == 3);
+  BOOST_TEST(all.size() >= 3u * 10u);
+  expect_error(r.get("/v1/audit/events?limit=0", {"Authorization: Bearer k-admin"}), 400,
+               "invalid_value", "limit");
+}
