@@ -113,6 +113,29 @@ parse_outcome parse_config(int argc, char** argv) {
       ->check(CLI::Range(10L, 3'600'000L))
       ->envname("RIPOSTE_SSE_KEEPALIVE_MS");
 
+  auto* replay = app.add_subcommand(
+      "replay", "Print a response's events and the Response rebuilt from them, or the exact SSE "
+                "stream a client saw (--sse). Works on a stopped store, and read-only beside a "
+                "running riposte on RocksDB.");
+  replay->add_option("response_id", cfg.replay.response_id, "The response (resp_...)")->required();
+  replay->add_flag("--sse", cfg.replay.sse, "Print the SSE stream instead");
+  replay->add_flag("--response", cfg.replay.response_only, "Print only the rebuilt Response");
+  replay->add_flag("!--no-obfuscation", cfg.replay.obfuscation,
+                   "SSE without obfuscation padding (include_obfuscation=false)");
+  replay->add_option("--starting-after", cfg.replay.starting_after,
+                     "SSE: only the events after this sequence number");
+  replay->fallthrough();
+  auto* audit = app.add_subcommand(
+      "audit", "Print the global event feed as JSON lines, oldest first, with filters.");
+  audit->add_option("--tenant", cfg.audit.tenant, "Only this tenant's events");
+  audit->add_option("--type", cfg.audit.type, "Only events of this type (e.g. response_created)");
+  audit->add_option("--after", cfg.audit.after, "Only events after this global position");
+  audit->add_option("--since", cfg.audit.since, "Only events recorded at or after (unix seconds)");
+  audit->add_option("--until", cfg.audit.until, "Only events recorded before (unix seconds)");
+  audit->add_option("--limit", cfg.audit.limit, "At most this many events (0: all)");
+  audit->fallthrough();
+  app.require_subcommand(0, 1);
+
   parse_outcome out;
   try {
     app.parse(argc, argv);
@@ -124,6 +147,12 @@ parse_outcome parse_config(int argc, char** argv) {
     out.message = err.what();
     return out;
   }
+  if (replay->parsed())
+    cfg.command = "replay";
+  if (audit->parsed())
+    cfg.command = "audit";
+  if (cfg.command != "serve")
+    cfg.store.read_only = true;
   std::string reason;
   if (!split_host_port(cfg.listen, cfg.host, cfg.port, reason)) {
     out.exit_code = 2;

@@ -16,7 +16,29 @@ struct api_key {
   std::string tenant;
 };
 
+// `riposte replay RESPONSE_ID`: a response's events, rebuilt Response, or SSE.
+struct replay_options {
+  std::string response_id;
+  bool sse = false;           // print the exact SSE stream a client saw
+  bool response_only = false; // print only the rebuilt Response
+  bool obfuscation = true;    // as stream_options.include_obfuscation
+  std::int64_t starting_after = -1;
+};
+
+// `riposte audit`: the global event feed, filtered.
+struct audit_options {
+  std::string tenant;
+  std::string type;
+  std::uint64_t after = 0;
+  std::int64_t since = 0; // unix seconds, 0: no bound
+  std::int64_t until = 0;
+  std::size_t limit = 0; // 0: everything
+};
+
 struct config {
+  std::string command = "serve"; // serve | replay | audit
+  replay_options replay;
+  audit_options audit;
   std::string listen = "127.0.0.1:8080";
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;

@@ -6,6 +6,7 @@
 #include "adapters/backends/ollama.hpp"
 #include "adapters/store/store.hpp"
 #include "app/config.hpp"
+#include "app/replay.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
 
@@ -47,6 +48,14 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   const auto& cfg = *parsed.cfg;
+
+  if (cfg.command != "serve") {
+    auto log = adapters::store::open_store(cfg.store);
+    if (!log)
+      return fail(log.error().message);
+    return cfg.command == "replay" ? app::run_replay(cfg.replay, **log)
+                                   : app::run_audit(cfg.audit, **log);
+  }
 
   sigset_t signals;
   sigemptyset(&signals);

@@ -38,6 +38,12 @@ const std::vector<feature>& compatibility_manifest() {
         "subscribers_joining_at_any_moment_see_no_gap_and_no_duplicate",
         "a stored response can be streamed again with retrieve({stream: true})"}},
       {"endpoint",
+       "riposte replay / riposte audit",
+       s::supported,
+       "commands: a response's events, rebuilt Response or exact SSE; the global feed with "
+       "tenant/type/time filters; read-only beside a running riposte on RocksDB",
+       {"replay_and_audit_read_the_store_beside_a_running_server_and_after_it_stops"}},
+      {"endpoint",
        "GET /v1/audit/events",
        s::supported,
        "riposte's own: every stream's events in global order, admin key only",

@@ -18,20 +18,8 @@ public:
     , opts_(std::move(opts)) {}
 
   void push(const json& event) override {
-    auto type = event.value("type", "");
     last_seq_ = event.value("sequence_number", last_seq_);
-    std::string frame = "event: " + type + "\ndata: ";
-    if (opts_.obfuscation && event.contains("delta") && event["delta"].is_string()) {
-      auto padded = event;
-      padded["obfuscation"] =
-          obfuscation_for(opts_.response_id, event.value("sequence_number", std::int64_t{0}),
-                          event["delta"].get_ref<const std::string&>().size());
-      frame += padded.dump();
-    } else {
-      frame += event.dump();
-    }
-    frame += "\n\n";
-    send(std::move(frame));
+    send(sse_frame(event, opts_));
   }
 
   void keep_alive() override { send(": keep-alive\n\n"); }
@@ -151,6 +139,21 @@ private:
 
 std::shared_ptr<actors::event_sink> make_sse_sink(std::shared_ptr<exchange> ex, sse_options opts) {
   return std::make_shared<sse_sink>(std::move(ex), std::move(opts));
+}
+
+std::string sse_frame(const nlohmann::json& event, const sse_options& opts) {
+  std::string frame = "event: " + event.value("type", std::string{}) + "\ndata: ";
+  if (opts.obfuscation && event.contains("delta") && event["delta"].is_string()) {
+    auto padded = event;
+    padded["obfuscation"] =
+        obfuscation_for(opts.response_id, event.value("sequence_number", std::int64_t{0}),
+                        event["delta"].get_ref<const std::string&>().size());
+    frame += padded.dump();
+  } else {
+    frame += event.dump();
+  }
+  frame += "\n\n";
+  return frame;
 }
 
 std::string obfuscation_for(const std::string& response_id, std::int64_t seq,

@@ -295,9 +295,10 @@ private:
 } // namespace
 
 result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& path,
-                                                            sync_policy sync) {
+                                                            sync_policy sync, bool read_only) {
   std::error_code ec;
-  std::filesystem::create_directories(path, ec); // RocksDB creates only the last level
+  if (!read_only)
+    std::filesystem::create_directories(path, ec); // RocksDB creates only the last level
   rocksdb::DBOptions options;
   options.create_if_missing = true;
   options.create_missing_column_families = true;
@@ -309,7 +310,8 @@ result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& p
     descriptors.emplace_back(name, cf_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
-  auto st = rocksdb::DB::Open(options, path, descriptors, &handles, &raw);
+  auto st = read_only ? rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw)
+                      : rocksdb::DB::Open(options, path, descriptors, &handles, &raw);
   if (!st.ok())
     return store_error("cannot open RocksDB store at '" + path + "'", st);
   auto log =

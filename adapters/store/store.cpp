@@ -10,7 +10,7 @@ events::result<std::unique_ptr<events::event_log>> open_store(const store_option
     if (path.empty())
       return events::make_error(events::riposte_errc::invalid_request,
                                 "--store rocksdb: needs a path, e.g. rocksdb:./data", "store");
-    return open_rocksdb_log(path, opts.sync);
+    return open_rocksdb_log(path, opts.sync, opts.read_only);
   }
   if (uri.rfind("postgres://", 0) == 0 || uri.rfind("postgresql://", 0) == 0)
     return open_postgres_log(uri, opts.pool_size, opts.sync);

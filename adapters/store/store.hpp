@@ -20,12 +20,13 @@ struct store_options {
   std::string uri = "rocksdb:./data";
   sync_policy sync = sync_policy::always;
   std::size_t pool_size = 4; // Postgres connections
+  bool read_only = false;     // RocksDB: open beside a running riposte, for reading
 };
 
 events::result<std::unique_ptr<events::event_log>> open_store(const store_options& opts);
 
-events::result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& path,
-                                                                    sync_policy sync);
+events::result<std::unique_ptr<events::event_log>>
+open_rocksdb_log(const std::string& path, sync_policy sync, bool read_only = false);
 
 // Applies pending schema migrations, then opens `pool_size` connections.
 events::result<std::unique_ptr<events::event_log>>

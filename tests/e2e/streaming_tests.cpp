@@ -5,6 +5,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
@@ -301,4 +302,34 @@ BOOST_AUTO_TEST_CASE(background_responses_cancel_while_queued_and_while_running)
   auto again =
       r.post("/v1/responses/" + running["id"].get<std::string>() + "/cancel", json::object());
   BOOST_TEST(again.body == cr.body);
+}
+
+BOOST_AUTO_TEST_CASE(replay_and_audit_read_the_store_beside_a_running_server_and_after_it_stops) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  auto live =
+      sse_call("POST", r.url("/v1/responses"),
+               json{{"model", "llama3.2:1b"}, {"input", "replay me"}, {"stream", true}}.dump());
+  auto id = response_id_of(live);
+  auto run = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{riposte_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--store");
+    argv.push_back(r.store());
+    child_process p{argv};
+    BOOST_TEST(p.wait_exit(std::chrono::seconds(20)) == 0);
+    return p.output();
+  };
+  BOOST_TEST(run({"replay", id, "--sse"}) == live.raw); // read-only, server still running
+  auto got = json::parse(http_call("GET", r.url("/v1/responses/" + id)).body);
+  BOOST_TEST(r.stop() == 0);
+  auto rebuilt = run({"replay", id, "--response"});
+  BOOST_TEST(json::parse(rebuilt) == got);
+  auto lines = run({"replay", id});
+  BOOST_TEST(std::count(lines.begin(), lines.end(), '\n') ==
+             static_cast<long>(live.events.size()) + 1);
+  auto created = run({"audit", "--type", "response_created"});
+  BOOST_TEST(std::count(created.begin(), created.end(), '\n') == 1);
+  BOOST_TEST(json::parse(created.substr(0, created.find('\n')))["stream"] == id);
+  BOOST_TEST(run({"audit", "--tenant", "nobody"}).empty());
 }

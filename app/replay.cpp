@@ -1,0 +1,77 @@
+// replay: one response's stream; audit: the global feed. Both print to
+// stdout and say why on stderr when they cannot.
+#include "app/replay.hpp"
+
+#include "events/event.hpp"
+#include "http/sse.hpp"
+#include "projections/response_view.hpp"
+#include "projections/stream_events.hpp"
+
+#include <iostream>
+
+namespace riposte::app {
+
+int run_replay(const replay_options& opts, events::event_log& log) {
+  auto stream = log.read(opts.response_id, 0, std::size_t{1} << 30);
+  if (!stream) {
+    std::cerr << "riposte: "
+              << (stream.error().code == events::riposte_errc::not_found
+                      ? "no response '" + opts.response_id + "' in this store"
+                      : stream.error().message)
+              << '\n';
+    return 1;
+  }
+  if (opts.sse) {
+    auto rendered = projections::replay_stream(*stream, opts.starting_after);
+    if (!rendered) {
+      std::cerr << "riposte: " << rendered.error().message << '\n';
+      return 1;
+    }
+    http::sse_options sse;
+    sse.obfuscation = opts.obfuscation;
+    sse.response_id = opts.response_id;
+    for (const auto& event : *rendered)
+      std::cout << http::sse_frame(event, sse);
+    return 0;
+  }
+  projections::response_state state;
+  for (const auto& env : *stream) {
+    if (!opts.response_only)
+      std::cout << events::serialize(env) << '\n';
+    auto next = projections::apply(std::move(state), env);
+    if (!next) {
+      std::cerr << "riposte: event " << env.seq << ": " << next.error().message << '\n';
+      return 1;
+    }
+    state = std::move(*next);
+  }
+  std::cout << projections::render(state).dump() << '\n';
+  return 0;
+}
+
+int run_audit(const audit_options& opts, events::event_log& log) {
+  std::uint64_t after = opts.after;
+  std::size_t printed = 0;
+  for (;;) {
+    auto page = log.read_all(after, 4096);
+    if (!page) {
+      std::cerr << "riposte: " << page.error().message << '\n';
+      return 1;
+    }
+    if (page->empty())
+      return 0;
+    for (const auto& env : *page) {
+      after = env.global_position;
+      auto seconds = env.recorded_at / 1'000'000;
+      if ((!opts.tenant.empty() && env.tenant != opts.tenant) ||
+          (!opts.type.empty() && env.type != opts.type) ||
+          (opts.since != 0 && seconds < opts.since) || (opts.until != 0 && seconds >= opts.until))
+        continue;
+      std::cout << events::serialize(env) << '\n';
+      if (opts.limit != 0 && ++printed == opts.limit)
+        return 0;
+    }
+  }
+}
+
+} // namespace riposte::app
