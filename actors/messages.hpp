@@ -91,6 +91,7 @@ using gone_atom = caf::atom_constant<caf::atom("gone")>;           // a subscrib
 using replayed_atom = caf::atom_constant<caf::atom("replayed")>;   // a catch-up read returned
 using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>; // streams silent too long?
 using admitted_atom = caf::atom_constant<caf::atom("admitted")>;   // the pool started a generation
+using recover_atom = caf::atom_constant<caf::atom("recover")>;     // start-up: unfinished ids
 using audit_atom = caf::atom_constant<caf::atom("audit")>;         // the global event feed
 using events_atom = caf::atom_constant<caf::atom("events")>;       // GET a response's raw events
 

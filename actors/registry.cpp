@@ -58,6 +58,14 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
     self->state.actors.clear();
     self->quit(msg.reason);
   });
+  // Start-up: find what a crash left unfinished (see recover_atom below).
+  caf::actor me = self;
+  auto log = self->state.svc->log;
+  self->state.svc->executor->post([=] {
+    auto ids = log->list_markers(inflight_markers);
+    if (ids)
+      caf::anon_send(me, recover_atom::value, std::move(*ids));
+  });
   return {
       [=](create_atom, create_command& cmd, reply_to& r) {
         auto& st = self->state;
@@ -118,6 +126,14 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
           return;
         self->send(it->second.actor, passivate_atom::value);
         st.actors.erase(it);
+      },
+      // Rebuild every response a crash left unfinished; each closes itself
+      // (failed, server_restarted) as it loads.
+      [=](recover_atom, std::vector<std::string>& ids) {
+        auto& st = self->state;
+        for (const auto& id : ids)
+          if (plausible_id(id) && st.actors.count(id) == 0)
+            st.actors.emplace(id, entry{spawn_response_actor(self, st.svc, self, id, true), 0});
       },
       // The audit feed: every stream's events after a global position.
       [=](audit_atom, std::uint64_t after, std::int64_t limit, reply_to& r) {

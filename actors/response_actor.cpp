@@ -198,11 +198,14 @@ void on_terminal(response_actor* self) {
   st.svc->executor->post([=] {
     auto a = log->put_snapshot(ev::context_key(id), {version, ctx});
     auto b = log->put_snapshot(ev::response_stream(id), {version, view});
+    auto c = log->delete_marker(inflight_markers, id);
     ev::result<std::vector<ev::envelope>> r = std::vector<ev::envelope>{};
     if (!a)
       r = a.error();
     else if (!b)
       r = b.error();
+    else if (!c)
+      r = c.error();
     caf::anon_send(me, appended_atom::value, append_done{std::move(r)}, true);
   });
 }
@@ -254,7 +257,15 @@ void flush(response_actor* self) {
   auto stream = ev::response_stream(st.id);
   auto expected = st.view.version; // -1 (no_stream) for the first batch
   caf::actor me = self;
+  auto id = st.id;
   st.svc->executor->post([=] {
+    // Marked before the stream exists, so no crash can leave an unmarked,
+    // unfinished response behind.
+    if (expected == ev::no_stream)
+      if (auto marked = log->put_marker(inflight_markers, id); !marked) {
+        caf::anon_send(me, appended_atom::value, append_done{marked.error()}, false);
+        return;
+      }
     caf::anon_send(me, appended_atom::value, append_done{log->append(stream, expected, batch)},
                    false);
   });
@@ -386,6 +397,11 @@ caf::behavior loading_behavior(response_actor* self) {
         auto& st = self->state;
         if (!done.state) {
           st.broken = done.state.error().code != riposte_errc::not_found;
+          if (!st.broken) { // a marker whose stream never got written
+            auto log = st.log;
+            auto id = st.id;
+            st.svc->executor->post([=] { (void) log->delete_marker(inflight_markers, id); });
+          }
           return finish_loading(self);
         }
         st.view = std::move(*done.state);

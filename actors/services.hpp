@@ -32,6 +32,10 @@ struct services {
   settings cfg;
 };
 
+// The marker namespace of responses that are not finished yet: start-up
+// closes whatever a crash left in it.
+inline constexpr const char* inflight_markers = "inflight";
+
 // Spawns the backend pool actor in front of `b` (concurrency limit, queue,
 // model-list cache).
 caf::actor spawn_backend_pool(caf::actor_system& sys, std::shared_ptr<backend> b,

@@ -70,6 +70,12 @@ public:
   virtual status get_blob(const std::string& id, const chunk_sink& sink) = 0;
   virtual status delete_blob(const std::string& id) = 0;
 
+  // Markers: a small set of keys per namespace, e.g. the responses still in
+  // flight, so start-up finds them without scanning every stream.
+  virtual status put_marker(const std::string& ns, const std::string& key) = 0;
+  virtual status delete_marker(const std::string& ns, const std::string& key) = 0;
+  virtual result<std::vector<std::string>> list_markers(const std::string& ns) = 0;
+
   // Claims an Idempotency-Key for a tenant by opening its stream with an
   // `idempotency_key_recorded` event. Returns the record now stored: the new
   // one, or the one an earlier request claimed first.

@@ -293,6 +293,13 @@ const std::vector<feature>& compatibility_manifest() {
        "stored responses read back byte-identical",
        {"after_a_restart_get_returns_identical_bytes_and_chains_continue"}},
       {"state",
+       "crash recovery",
+       s::supported,
+       "responses unfinished at a crash are found from an in-flight marker set (no scan) and "
+       "closed at start-up: failed, code server_restarted; queued work is not re-queued yet",
+       {"after_a_crash_unfinished_responses_are_closed_at_start_up",
+        "markers_are_a_set_per_namespace_that_survives_reopening"}},
+      {"state",
        "passivation",
        s::supported,
        "idle finished responses leave memory and are rebuilt from snapshot + events on demand",

@@ -5,6 +5,7 @@
 #include "events/event.hpp"
 
 #include <map>
+#include <set>
 #include <mutex>
 
 namespace riposte::adapters::store {
@@ -118,6 +119,24 @@ public:
     return events::ok();
   }
 
+  events::status put_marker(const std::string& ns, const std::string& key) override {
+    std::lock_guard guard{mutex_};
+    markers_[ns].insert(key);
+    return events::ok();
+  }
+
+  events::status delete_marker(const std::string& ns, const std::string& key) override {
+    std::lock_guard guard{mutex_};
+    markers_[ns].erase(key);
+    return events::ok();
+  }
+
+  result<std::vector<std::string>> list_markers(const std::string& ns) override {
+    std::lock_guard guard{mutex_};
+    auto& set = markers_[ns];
+    return std::vector<std::string>(set.begin(), set.end());
+  }
+
 private:
   std::mutex mutex_;
   std::uint64_t next_position_ = 1;
@@ -125,6 +144,7 @@ private:
   std::map<std::uint64_t, std::pair<std::string, std::uint64_t>> all_;
   std::map<std::string, events::snapshot> snapshots_;
   std::map<std::string, std::vector<std::string>> blobs_;
+  std::map<std::string, std::set<std::string>> markers_;
 };
 
 } // namespace

@@ -50,6 +50,12 @@ const std::vector<std::pair<int, std::string>>& migrations() {
         chunks int not null,
         bytes bigint not null);
     )sql"},
+      {2, R"sql(
+      create table markers (
+        ns text not null,
+        key text not null,
+        primary key (ns, key));
+    )sql"},
   };
   return list;
 }
@@ -359,7 +365,46 @@ public:
     }
   }
 
+  events::status put_marker(const std::string& ns, const std::string& key) override {
+    return exec_status("writing a marker", "insert into markers (ns, key) values ($1, $2) "
+                                           "on conflict do nothing",
+                       ns, key);
+  }
+
+  events::status delete_marker(const std::string& ns, const std::string& key) override {
+    return exec_status("deleting a marker", "delete from markers where ns = $1 and key = $2", ns,
+                       key);
+  }
+
+  result<std::vector<std::string>> list_markers(const std::string& ns) override {
+    try {
+      return pool_->with([&](pqxx::connection& c) {
+        pqxx::read_transaction r{c};
+        std::vector<std::string> out;
+        for (const auto& row : r.exec_params("select key from markers where ns = $1", ns))
+          out.push_back(row[0].as<std::string>());
+        return out;
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("listing markers", ex);
+    }
+  }
+
 private:
+  events::status exec_status(const std::string& what, const std::string& sql,
+                             const std::string& a, const std::string& b) {
+    try {
+      return pool_->with([&](pqxx::connection& c) {
+        pqxx::work w{c};
+        w.exec_params(sql, a, b);
+        w.commit();
+        return events::ok();
+      });
+    } catch (const std::exception& ex) {
+      return pg_error(what, ex);
+    }
+  }
+
   std::unique_ptr<connection_pool> pool_;
 };
 

@@ -48,15 +48,17 @@ std::string position_key(std::uint64_t position) {
 }
 
 // blobs: id \0 be64(chunk) -> bytes; blob_meta: id -> be64(chunks) be64(bytes)
+// markers: ns \0 key -> ""
 constexpr std::size_t cf_events = 1, cf_audit = 2, cf_heads = 3, cf_snapshots = 4, cf_blobs = 5,
-                      cf_blob_meta = 6;
-const std::array<std::string, 7> cf_names{rocksdb::kDefaultColumnFamilyName,
+                      cf_blob_meta = 6, cf_markers = 7;
+const std::array<std::string, 8> cf_names{rocksdb::kDefaultColumnFamilyName,
                                           "events",
                                           "audit",
                                           "heads",
                                           "snapshots",
                                           "blobs",
-                                          "blob_meta"};
+                                          "blob_meta",
+                                          "markers"};
 
 class rocksdb_log final : public events::event_log {
 public:
@@ -274,6 +276,31 @@ public:
     if (!st.ok())
       return store_error("deleting a blob", st);
     return events::ok();
+  }
+
+  status put_marker(const std::string& ns, const std::string& key) override {
+    auto st = db_->Put(write_options_, cfs_[cf_markers], ns + '\0' + key, "");
+    if (!st.ok())
+      return store_error("writing a marker", st);
+    return events::ok();
+  }
+
+  status delete_marker(const std::string& ns, const std::string& key) override {
+    auto st = db_->Delete(write_options_, cfs_[cf_markers], ns + '\0' + key);
+    if (!st.ok())
+      return store_error("deleting a marker", st);
+    return events::ok();
+  }
+
+  result<std::vector<std::string>> list_markers(const std::string& ns) override {
+    auto prefix = ns + '\0';
+    std::vector<std::string> out;
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator({}, cfs_[cf_markers])};
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next())
+      out.emplace_back(it->key().ToStringView().substr(prefix.size()));
+    if (!it->status().ok())
+      return store_error("listing markers", it->status());
+    return out;
   }
 
 private:

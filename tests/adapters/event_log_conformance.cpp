@@ -450,6 +450,24 @@ BOOST_AUTO_TEST_CASE(a_blob_streams_back_in_chunks_and_is_gone_after_delete) {
   BOOST_TEST(s->delete_blob("file_1").has_value());
 }
 
+BOOST_AUTO_TEST_CASE(markers_are_a_set_per_namespace_that_survives_reopening) {
+  fresh_store s;
+  BOOST_TEST(s->list_markers("inflight")->empty());
+  BOOST_REQUIRE(s->put_marker("inflight", "resp_a").has_value());
+  BOOST_REQUIRE(s->put_marker("inflight", "resp_b").has_value());
+  BOOST_REQUIRE(s->put_marker("inflight", "resp_a").has_value()); // idempotent
+  BOOST_REQUIRE(s->put_marker("other", "resp_c").has_value());
+  BOOST_REQUIRE(s->delete_marker("inflight", "resp_b").has_value());
+  BOOST_REQUIRE(s->delete_marker("inflight", "resp_never").has_value());
+  s.reopen();
+  if (s.kind == "memory")
+    return;
+  auto inflight = s->list_markers("inflight");
+  BOOST_REQUIRE(inflight.has_value());
+  BOOST_TEST(*inflight == std::vector<std::string>{"resp_a"});
+  BOOST_TEST(s->list_markers("other")->size() == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(crash_safety)

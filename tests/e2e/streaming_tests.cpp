@@ -9,6 +9,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <mutex>
+#include <set>
 #include <thread>
 
 using json = nlohmann::json;
@@ -332,4 +333,49 @@ BOOST_AUTO_TEST_CASE(replay_and_audit_read_the_store_beside_a_running_server_and
   BOOST_TEST(std::count(created.begin(), created.end(), '\n') == 1);
   BOOST_TEST(json::parse(created.substr(0, created.find('\n')))["stream"] == id);
   BOOST_TEST(run({"audit", "--tenant", "nobody"}).empty());
+}
+
+// kill -9 with responses in every state; the restarted riposte closes the
+// unfinished ones on its own (no client touches them) and keeps the rest.
+BOOST_AUTO_TEST_CASE(after_a_crash_unfinished_responses_are_closed_at_start_up) {
+  scripted_backend b{
+      {{"rules", {{{"match", {{"contains", "slow"}}}, {"reply", many_chunks(500, 20)}}}}}};
+  riposte_server r{b.url(), {"--backend-concurrency", "3"}};
+  auto done =
+      json::parse(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "quick"}}).body);
+  auto done_bytes = http_call("GET", r.url("/v1/responses/" + done["id"].get<std::string>())).body;
+  // A streaming client reads 8 events and leaves (its response is cancelled).
+  sse_call("POST", r.url("/v1/responses"),
+           json{{"model", "llama3.2:1b"}, {"input", "slow stream"}, {"stream", true}}.dump(), 8);
+  std::vector<std::string> unfinished;
+  for (int i = 0; i < 5; ++i) // three running, two queued
+    unfinished.push_back(
+        json::parse(r.post("/v1/responses",
+                           {{"model", "llama3.2:1b"}, {"input", "slow bg"}, {"background", true}})
+                        .body)["id"]);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::set<std::string> states;
+  for (const auto& id : unfinished)
+    states.insert(json::parse(http_call("GET", r.url("/v1/responses/" + id)).body)["status"]);
+  BOOST_TEST(states == (std::set<std::string>{"in_progress", "queued"}));
+  r.crash();
+  r.restart();
+  // Without touching any response, the audit feed fills with their ends.
+  std::set<std::string> closed;
+  for (int i = 0; i < 100 && closed.size() < unfinished.size(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    auto feed = json::parse(http_call("GET", r.url("/v1/audit/events?limit=1000")).body);
+    for (const auto& e : feed["data"])
+      if (e["type"] == "response_failed" && e["data"]["code"] == "server_restarted")
+        closed.insert(e["stream"].get<std::string>());
+  }
+  for (const auto& id : unfinished)
+    BOOST_TEST(closed.count(id) == 1u, id << " was not closed at start-up");
+  for (const auto& id : unfinished) {
+    auto got = json::parse(http_call("GET", r.url("/v1/responses/" + id)).body);
+    BOOST_TEST(got["status"] == "failed");
+    BOOST_TEST(got["error"]["code"] == "server_restarted");
+  }
+  BOOST_TEST(http_call("GET", r.url("/v1/responses/" + done["id"].get<std::string>())).body ==
+             done_bytes);
 }

@@ -83,6 +83,11 @@ int riposte_server::stop() {
   return proc_->wait_exit(20s);
 }
 
+void riposte_server::crash() {
+  proc_->signal(SIGKILL);
+  proc_->wait_exit(20s);
+}
+
 void riposte_server::restart() {
   start();
 }

@@ -42,6 +42,8 @@ public:
   child_process& process() { return *proc_; }
   // Stops with SIGTERM and waits; the store stays.
   int stop();
+  // Kills with SIGKILL, as a crash would.
+  void crash();
   // Starts again on the same store and flags.
   void restart();
   http_result post(const std::string& path, const nlohmann::json& body,
