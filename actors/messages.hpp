@@ -92,6 +92,7 @@ using replayed_atom = caf::atom_constant<caf::atom("replayed")>;   // a catch-up
 using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>; // streams silent too long?
 using admitted_atom = caf::atom_constant<caf::atom("admitted")>;   // the pool started a generation
 using recover_atom = caf::atom_constant<caf::atom("recover")>;     // start-up: unfinished ids
+using deadline_atom = caf::atom_constant<caf::atom("deadline")>;   // the job timeout passed
 using audit_atom = caf::atom_constant<caf::atom("audit")>;         // the global event feed
 using events_atom = caf::atom_constant<caf::atom("events")>;       // GET a response's raw events
 

@@ -8,6 +8,8 @@
 #include "events/ids.hpp"
 #include "projections/stream_events.hpp"
 
+#include <optional>
+
 namespace riposte::actors {
 
 namespace {
@@ -46,6 +48,8 @@ struct response_data {
   bool cancel_requested = false;
   std::vector<std::string> capabilities; // of the model, from the backend
   std::string cancel_reason;
+  // How a cancelled generation ends: cancelled, or failed when the job timed out.
+  std::optional<ev::event> cancel_event;
   std::vector<subscription> subs;
   std::uint64_t next_sub = 1;
   std::uint64_t published = 0; // events pushed so far; a keep-alive tick compares
@@ -122,7 +126,7 @@ ev::result<json> blocking_reply(const response_data& st) {
   auto message = v.error.value("message", "the response failed");
   if (code == "backend_unavailable")
     return ev::make_error(riposte_errc::backend_unavailable, message);
-  if (code == "backend_timeout")
+  if (code == "backend_timeout" || code == "job_timeout")
     return ev::make_error(riposte_errc::backend_timeout, message);
   if (code == "model_not_found")
     return ev::make_error(riposte_errc::invalid_request, message, "model");
@@ -236,7 +240,9 @@ void cancel_generation(response_actor* self, std::string reason) {
   if (st.cancel_requested || st.view.terminal())
     return;
   st.cancel_requested = true;
-  st.cancel_reason = std::move(reason);
+  st.cancel_reason = reason;
+  if (!st.cancel_event)
+    st.cancel_event = ev::response_cancelled{std::move(reason)};
   if (st.generating && st.ticket != 0)
     self->send(st.svc->backend_pool, cancel_atom::value, st.ticket);
 }
@@ -314,6 +320,8 @@ void record_creation(response_actor* self) {
   else
     first.emplace_back(ev::response_in_progress{});
   enqueue(self, std::move(first));
+  if (st.svc->cfg.job_timeout.count() > 0)
+    self->delayed_send(self, st.svc->cfg.job_timeout, deadline_atom::value);
 }
 
 caf::behavior main_behavior(response_actor* self);
@@ -400,7 +408,7 @@ caf::behavior loading_behavior(response_actor* self) {
           if (!st.broken) { // a marker whose stream never got written
             auto log = st.log;
             auto id = st.id;
-            st.svc->executor->post([=] { (void) log->delete_marker(inflight_markers, id); });
+            st.svc->executor->post([=] { (void)log->delete_marker(inflight_markers, id); });
           }
           return finish_loading(self);
         }
@@ -651,7 +659,7 @@ caf::behavior main_behavior(response_actor* self) {
         apply_stored(self, *done.stored);
         if (!was_created && st.view.exists() && !st.generating) {
           if (st.cancel_requested) {
-            enqueue(self, {ev::response_cancelled{st.cancel_reason}});
+            enqueue(self, {*st.cancel_event});
           } else if (st.view.status == "queued") {
             // A background response answers at once, then waits in the pool.
             for (auto& w : st.waiters)
@@ -686,7 +694,7 @@ caf::behavior main_behavior(response_actor* self) {
                  std::holds_alternative<ev::response_incomplete>(e) ||
                  std::holds_alternative<ev::response_failed>(e);
         if (u.finished && !ends && st.cancel_requested)
-          u.events.emplace_back(ev::response_cancelled{st.cancel_reason});
+          u.events.emplace_back(*st.cancel_event);
         enqueue(self, std::move(u.events));
       },
       // A streaming create: the same steps, with a subscriber instead of a waiter.
@@ -788,6 +796,18 @@ caf::behavior main_behavior(response_actor* self) {
           }
           r(json{{"object", "list"}, {"data", data}, {"has_more", more}});
         });
+      },
+      // The job timeout passed: stop, and end failed with a clear code.
+      [=](deadline_atom) {
+        auto& st = self->state;
+        if (st.view.terminal() || st.cancel_requested)
+          return;
+        st.cancel_event = ev::response_failed{"job_timeout",
+                                              "The response did not finish within " +
+                                                  std::to_string(st.svc->cfg.job_timeout.count()) +
+                                                  " ms (--job-timeout-ms).",
+                                              json()};
+        cancel_generation(self, "job_timeout");
       },
       // The pool admitted our generation: a queued response is now running.
       [=](admitted_atom) {

@@ -21,6 +21,7 @@ struct settings {
   std::size_t backend_concurrency = 16;              // generations running at once
   std::chrono::milliseconds model_cache_ttl{10'000};
   std::chrono::milliseconds keepalive{15'000}; // SSE comment after this much silence
+  std::chrono::milliseconds job_timeout{0};    // creation to end; 0: only the backend timeout
 };
 
 struct services {

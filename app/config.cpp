@@ -108,6 +108,11 @@ parse_outcome parse_config(int argc, char** argv) {
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}))
       ->envname("RIPOSTE_MAX_CHAIN_DEPTH");
 
+  app.add_option("--job-timeout-ms", cfg.job_timeout_ms,
+                 "A response not finished this long after creation (queue wait included) ends "
+                 "failed with code job_timeout; 0: off")
+      ->check(CLI::Range(0L, 86'400'000L))
+      ->envname("RIPOSTE_JOB_TIMEOUT_MS");
   app.add_option("--sse-keepalive-ms", cfg.sse_keepalive_ms,
                  "Send an SSE comment after this much silence (long prefills)")
       ->check(CLI::Range(10L, 3'600'000L))

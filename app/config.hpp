@@ -56,6 +56,7 @@ struct config {
   long passivate_after_ms = 30'000;
   std::int64_t max_chain_depth = 1'000;
   long sse_keepalive_ms = 15'000;
+  long job_timeout_ms = 0;
 };
 
 // What parsing decided: run with `cfg`, or exit now with `exit_code` (after

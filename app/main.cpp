@@ -80,6 +80,7 @@ int main(int argc, char** argv) {
   settings.max_chain_depth = cfg.max_chain_depth;
   settings.backend_concurrency = cfg.backend_concurrency;
   settings.keepalive = std::chrono::milliseconds(cfg.sse_keepalive_ms);
+  settings.job_timeout = std::chrono::milliseconds(cfg.job_timeout_ms);
 
   adapters::backends::ollama_options ollama;
   ollama.base_url = cfg.backend;

@@ -293,6 +293,12 @@ const std::vector<feature>& compatibility_manifest() {
        "stored responses read back byte-identical",
        {"after_a_restart_get_returns_identical_bytes_and_chains_continue"}},
       {"state",
+       "job timeout",
+       s::supported,
+       "--job-timeout-ms: unfinished after that long (queue wait included) -> failed, code "
+       "job_timeout; the backend request is aborted",
+       {"a_job_that_outlives_its_timeout_fails_with_job_timeout"}},
+      {"state",
        "crash recovery",
        s::supported,
        "responses unfinished at a crash are found from an in-flight marker set (no scan) and "

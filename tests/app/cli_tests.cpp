@@ -59,7 +59,8 @@ BOOST_AUTO_TEST_CASE(help_documents_every_flag_and_its_environment_variable) {
        {"--listen", "--store", "--store-sync", "--store-pool", "--backend", "--api-key",
         "--api-keys-file", "--admin-key", "--log-level", "--http-threads", "--max-body-bytes",
         "--backend-connect-timeout-ms", "--backend-timeout-ms", "--backend-concurrency",
-        "--store-threads", "--passivate-after-ms", "--max-chain-depth", "--sse-keepalive-ms"})
+        "--store-threads", "--passivate-after-ms", "--max-chain-depth", "--sse-keepalive-ms",
+        "--job-timeout-ms"})
     BOOST_TEST(p.output().find(flag) != std::string::npos, flag);
   for (const char* env :
        {"RIPOSTE_LISTEN", "RIPOSTE_STORE", "RIPOSTE_STORE_SYNC", "RIPOSTE_STORE_POOL",
@@ -67,7 +68,7 @@ BOOST_AUTO_TEST_CASE(help_documents_every_flag_and_its_environment_variable) {
         "RIPOSTE_LOG_LEVEL", "RIPOSTE_HTTP_THREADS", "RIPOSTE_MAX_BODY_BYTES",
         "RIPOSTE_BACKEND_CONNECT_TIMEOUT_MS", "RIPOSTE_BACKEND_TIMEOUT_MS",
         "RIPOSTE_BACKEND_CONCURRENCY", "RIPOSTE_STORE_THREADS", "RIPOSTE_PASSIVATE_AFTER_MS",
-        "RIPOSTE_MAX_CHAIN_DEPTH", "RIPOSTE_SSE_KEEPALIVE_MS"})
+        "RIPOSTE_MAX_CHAIN_DEPTH", "RIPOSTE_SSE_KEEPALIVE_MS", "RIPOSTE_JOB_TIMEOUT_MS"})
     BOOST_TEST(p.output().find(env) != std::string::npos, env);
 }
 

@@ -379,3 +379,29 @@ BOOST_AUTO_TEST_CASE(after_a_crash_unfinished_responses_are_closed_at_start_up) 
   BOOST_TEST(http_call("GET", r.url("/v1/responses/" + done["id"].get<std::string>())).body ==
              done_bytes);
 }
+
+BOOST_AUTO_TEST_CASE(a_job_that_outlives_its_timeout_fails_with_job_timeout) {
+  scripted_backend b{
+      {{"rules", {{{"match", {{"contains", "slow"}}}, {"reply", many_chunks(100, 20)}}}}}};
+  riposte_server r{b.url(), {"--job-timeout-ms", "300"}};
+  auto queued =
+      json::parse(r.post("/v1/responses",
+                         {{"model", "llama3.2:1b"}, {"input", "slow bg"}, {"background", true}})
+                      .body);
+  json got;
+  for (int i = 0; i < 100; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    got = json::parse(
+        http_call("GET", r.url("/v1/responses/" + queued["id"].get<std::string>())).body);
+    if (got["status"] != "queued" && got["status"] != "in_progress")
+      break;
+  }
+  BOOST_TEST(got["status"] == "failed");
+  BOOST_TEST(got["error"]["code"] == "job_timeout");
+  auto blocking = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "slow fg"}});
+  BOOST_TEST(blocking.status == 504);
+  BOOST_TEST(json::parse(blocking.body)["error"]["message"].get<std::string>().find(
+                 "job-timeout") != std::string::npos);
+  auto quick = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "quick"}});
+  BOOST_TEST(quick.status == 200);
+}
