@@ -46,6 +46,7 @@ struct response_data {
   std::uint64_t ticket = 0;
   bool generating = false;
   bool cancel_requested = false;
+  bool requeued = false; // rebuilt from the store while queued: generate, record nothing
   std::vector<std::string> capabilities; // of the model, from the backend
   std::string cancel_reason;
   // How a cancelled generation ends: cancelled, or failed when the job timed out.
@@ -133,8 +134,14 @@ ev::result<json> blocking_reply(const response_data& st) {
   return ev::make_error(riposte_errc::internal, message);
 }
 
+void enqueue(response_actor* self, std::vector<ev::event> evs);
+
 void fail_create(response_actor* self, const ev::error_info& err) {
   auto& st = self->state;
+  if (st.requeued) { // already stored: it ends failed instead of staying queued
+    enqueue(self, {ev::response_failed{"server_error", err.message, json()}});
+    return;
+  }
   for (auto& w : st.waiters)
     w(err);
   st.waiters.clear();
@@ -382,19 +389,33 @@ void load(response_actor* self) {
   });
 }
 
+void check_model(response_actor* self);
+
+// After a restart: a background response that never left the queue is
+// queued again (its events are all there); one that was generating cannot be
+// resumed and ends failed, rather than stay in_progress forever.
 void finish_loading(response_actor* self) {
   auto& st = self->state;
   self->set_default_handler(caf::print_and_drop);
+  self->become(main_behavior(self));
   if (st.view.exists() && !st.view.terminal()) {
-    // No generation survives a restart: close it rather than leave it
-    // in_progress forever.
     st.cmd.tenant = st.view.tenant;
+    if (st.view.status == "queued" && st.view.params.value("background", false)) {
+      st.requeued = true;
+      st.cmd.response_id = st.id;
+      st.cmd.model = st.view.model;
+      st.cmd.params = st.view.params;
+      st.cmd.input = st.view.input;
+      auto prev = st.view.params.value("previous_response_id", json());
+      st.cmd.previous_response_id = prev.is_string() ? prev.get<std::string>() : "";
+      check_model(self);
+      return;
+    }
     enqueue(self, {ev::response_failed{"server_restarted",
                                        "riposte restarted while this response was being "
                                        "generated",
                                        json()}});
   }
-  self->become(main_behavior(self));
   schedule_passivation(self, st.svc->cfg.passivate_after);
 }
 
@@ -505,11 +526,21 @@ void claim_key(response_actor* self) {
   });
 }
 
+void start_generation(response_actor* self);
+
+// Creation, step 3 (claim_key), or a re-queued response's generation.
+void after_parent(response_actor* self) {
+  if (self->state.requeued)
+    start_generation(self);
+  else
+    claim_key(self);
+}
+
 // Creation, step 2: the parent's conversation, one message whatever its depth.
 void resolve_parent(response_actor* self) {
   auto& st = self->state;
   if (st.cmd.previous_response_id.empty()) {
-    claim_key(self);
+    after_parent(self);
     return;
   }
   caf::actor me = self;
@@ -535,7 +566,7 @@ void on_parent(response_actor* self, context_reply& parent) {
   }
   s.parent_context = std::move(*parent.context);
   s.depth = parent_depth + 1;
-  claim_key(self);
+  after_parent(self);
 }
 
 bool has(const std::vector<std::string>& caps, const char* cap) {

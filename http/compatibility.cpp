@@ -302,7 +302,8 @@ const std::vector<feature>& compatibility_manifest() {
        "crash recovery",
        s::supported,
        "responses unfinished at a crash are found from an in-flight marker set (no scan) and "
-       "closed at start-up: failed, code server_restarted; queued work is not re-queued yet",
+       "closed at start-up: generating ones end failed (server_restarted), queued background "
+       "ones are queued again",
        {"after_a_crash_unfinished_responses_are_closed_at_start_up",
         "markers_are_a_set_per_namespace_that_survives_reopening"}},
       {"state",
