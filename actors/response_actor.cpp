@@ -169,6 +169,12 @@ void answer_waiters(response_actor* self) {
 // The response ended: write its snapshots (stored responses), then answer.
 void on_terminal(response_actor* self) {
   auto& st = self->state;
+  if (st.svc->stats)
+    st.svc->stats->response_finished(st.view.model,
+                                     st.view.params.value("background", false) ? "background"
+                                     : st.cmd.stream                           ? "stream"
+                                                                               : "blocking",
+                                     st.view.status);
   st.context = std::make_shared<const context_segment>(
       context_segment{st.parent_context, projections::own_items(st.view), st.depth});
   if (!st.view.params.value("store", true)) {
@@ -271,6 +277,8 @@ void flush(response_actor* self) {
   auto expected = st.view.version; // -1 (no_stream) for the first batch
   caf::actor me = self;
   auto id = st.id;
+  auto stats = st.svc->stats;
+  auto store_kind = st.svc->store_kind;
   st.svc->executor->post([=] {
     // Marked before the stream exists, so no crash can leave an unmarked,
     // unfinished response behind.
@@ -279,8 +287,13 @@ void flush(response_actor* self) {
         caf::anon_send(me, appended_atom::value, append_done{marked.error()}, false);
         return;
       }
-    caf::anon_send(me, appended_atom::value, append_done{log->append(stream, expected, batch)},
-                   false);
+    auto t0 = std::chrono::steady_clock::now();
+    auto stored = log->append(stream, expected, batch);
+    if (stats)
+      stats->event_append(
+          store_kind, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+          batch.size(), stored.has_value());
+    caf::anon_send(me, appended_atom::value, append_done{std::move(stored)}, false);
   });
 }
 
@@ -880,6 +893,8 @@ caf::behavior main_behavior(response_actor* self) {
       [=](gone_atom, std::uint64_t sub_id) {
         auto& st = self->state;
         std::erase_if(st.subs, [&](const subscription& s) { return s.id == sub_id; });
+        if (st.svc->stats)
+          st.svc->stats->subscriber_dropped();
         if (st.subs.empty() && st.waiters.empty() && !st.view.terminal() &&
             !st.cmd.params.value("background", false))
           cancel_generation(self, "client_disconnected");

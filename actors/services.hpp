@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/backend.hpp"
+#include "actors/metrics.hpp"
 #include "actors/store_executor.hpp"
 #include "events/event_log.hpp"
 
@@ -26,6 +27,8 @@ struct settings {
 
 struct services {
   events::event_log* log = nullptr;
+  std::string store_kind = "memory"; // rocksdb | postgres | memory: a metrics label
+  std::shared_ptr<metrics> stats;
   store_executor* executor = nullptr;
   caf::actor backend_pool;
   // A fresh in-memory log for a `store: false` response.

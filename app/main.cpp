@@ -1,6 +1,7 @@
 // riposte: parse the configuration, open the store, spawn the actors, start
 // HTTP, wait for a signal. Wiring only; every fallible step fails fast with a
 // one-line reason.
+#include "actors/metrics.hpp"
 #include "actors/services.hpp"
 #include "actors/store_executor.hpp"
 #include "adapters/backends/ollama.hpp"
@@ -91,7 +92,12 @@ int main(int argc, char** argv) {
 
   auto executor = std::make_unique<actors::store_executor>(cfg.store_threads);
   auto svc = std::make_shared<actors::services>();
+  auto stats = std::make_shared<actors::metrics>();
   svc->log = log.get();
+  svc->stats = stats;
+  svc->store_kind = cfg.store.uri.rfind("rocksdb:", 0) == 0 ? "rocksdb"
+                    : cfg.store.uri == "memory"             ? "memory"
+                                                            : "postgres";
   svc->executor = executor.get();
   svc->cfg = settings;
   svc->make_ephemeral_log = [] {
@@ -115,8 +121,22 @@ int main(int argc, char** argv) {
        [](const http::request&, const std::vector<std::string>&, http::reply_fn reply) {
          reply({200, R"({"status":"ok"})", "application/json", {}});
        }});
-  auto server = http::start_server({cfg.host, cfg.port, cfg.http_threads, cfg.max_body_bytes},
-                                   std::move(routes));
+  routes.push_back(
+      {"GET", "/metrics",
+       [stats](const http::request&, const std::vector<std::string>&, http::reply_fn reply) {
+         reply({200, stats->serialize(), "text/plain; version=0.0.4", {}});
+       }});
+  http::server_options server_opts;
+  server_opts.host = cfg.host;
+  server_opts.port = cfg.port;
+  server_opts.threads = cfg.http_threads;
+  server_opts.max_body_bytes = cfg.max_body_bytes;
+  server_opts.on_answer = [stats](const std::string& route, const std::string& method, int status,
+                                  double seconds) {
+    stats->http_request(route, method, status, seconds);
+  };
+  server_opts.on_flight = [stats](int delta) { stats->http_in_flight().Increment(delta); };
+  auto server = http::start_server(server_opts, std::move(routes));
   if (!server)
     return fail(server.error().message);
 

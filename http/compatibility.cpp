@@ -44,6 +44,12 @@ const std::vector<feature>& compatibility_manifest() {
        "tenant/type/time filters; read-only beside a running riposte on RocksDB",
        {"replay_and_audit_read_the_store_beside_a_running_server_and_after_it_stops"}},
       {"endpoint",
+       "GET /metrics",
+       s::supported,
+       "Prometheus text: HTTP requests/latency/in-flight by route pattern, responses by model, "
+       "mode and status, event-log append latency, batch size and errors, dropped subscribers",
+       {"metrics_count_requests_responses_and_appends_by_label"}},
+      {"endpoint",
        "GET /v1/audit/events",
        s::supported,
        "riposte's own: every stream's events in global order, admin key only",

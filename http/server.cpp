@@ -106,17 +106,36 @@ restinio::request_handling_status_t restinio_server_reply(const restinio::reques
   return restinio::request_accepted();
 }
 
+// What the server tells its observer about one request, once.
+struct exchange_observer {
+  std::function<void(const std::string&, const std::string&, int, double)> on_answer;
+  std::function<void(int)> on_flight;
+};
+
 class restinio_exchange final : public exchange {
 public:
-  restinio_exchange(restinio::request_handle_t req, std::string request_id)
+  restinio_exchange(restinio::request_handle_t req, std::string request_id, std::string method,
+                    const exchange_observer* observer)
     : req_(std::move(req))
-    , request_id_(std::move(request_id)) {}
+    , request_id_(std::move(request_id))
+    , method_(std::move(method))
+    , observer_(observer)
+    , start_(std::chrono::steady_clock::now()) {
+    if (observer_ && observer_->on_flight)
+      observer_->on_flight(+1);
+  }
 
-  void reply(response out) override { restinio_server_reply(req_, request_id_, std::move(out)); }
+  void set_route(std::string route) { route_ = std::move(route); }
+
+  void reply(response out) override {
+    answered(out.status);
+    restinio_server_reply(req_, request_id_, std::move(out));
+  }
 
   std::shared_ptr<chunk_stream>
   stream(const std::string& content_type,
          const std::vector<std::pair<std::string, std::string>>& headers) override {
+    answered(200);
     auto builder = req_->create_response<restinio::chunked_output_t>();
     builder.append_header(restinio::http_field::content_type, content_type);
     builder.append_header("x-request-id", request_id_);
@@ -127,8 +146,24 @@ public:
   }
 
 private:
+  void answered(int status) {
+    if (done_.exchange(true) || observer_ == nullptr)
+      return;
+    if (observer_->on_answer)
+      observer_->on_answer(
+          route_, method_, status,
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    if (observer_->on_flight)
+      observer_->on_flight(-1);
+  }
+
   restinio::request_handle_t req_;
   std::string request_id_;
+  std::string method_;
+  std::string route_ = "unmatched";
+  const exchange_observer* observer_;
+  std::chrono::steady_clock::time_point start_;
+  std::atomic<bool> done_{false};
 };
 
 class restinio_server final : public server {
@@ -143,6 +178,7 @@ public:
   events::status start(const server_options& opts) {
     auto self = this;
     max_body_bytes_ = opts.max_body_bytes;
+    observer_ = exchange_observer{opts.on_answer, opts.on_flight};
     try {
       handle_ = restinio::run_async<plain_traits>(
           restinio::own_io_context(),
@@ -201,7 +237,7 @@ private:
           to_http(events::make_error(events::riposte_errc::invalid_request,
                                      std::string{"malformed request: "} + ex.what())));
     }
-    auto channel = std::make_shared<restinio_exchange>(req, in->request_id);
+    auto channel = std::make_shared<restinio_exchange>(req, in->request_id, in->method, &observer_);
     in->reply_channel = channel;
     auto done = [channel](response out) { channel->reply(std::move(out)); };
     if (in->body.size() > max_body_bytes_) {
@@ -219,6 +255,7 @@ private:
           continue;
         if (r.method != in->method)
           continue;
+        channel->set_route(r.pattern); // a pattern, never an id: bounded label values
         r.handle(*in, params, done);
         return restinio::request_accepted();
       }
@@ -231,6 +268,7 @@ private:
   }
 
   std::vector<route> routes_;
+  exchange_observer observer_;
   handle_t handle_;
   std::atomic<std::uint16_t> port_{0};
   std::uint64_t max_body_bytes_ = 0;

@@ -78,6 +78,10 @@ struct server_options {
   // How long a request may take before RESTinio cuts it (blocking requests
   // and streams included).
   std::chrono::milliseconds request_timeout{std::chrono::hours(1)};
+  // Told of every answered request (route pattern, method, status, seconds to
+  // the response head) and of requests entering (+1) and leaving (-1).
+  std::function<void(const std::string&, const std::string&, int, double)> on_answer;
+  std::function<void(int)> on_flight;
 };
 
 class server {

@@ -595,3 +595,28 @@ BOOST_AUTO_TEST_CASE(the_audit_feed_is_for_the_admin_key_and_pages_in_global_ord
   expect_error(r.get("/v1/audit/events?limit=0", {"Authorization: Bearer k-admin"}), 400,
                "invalid_value", "limit");
 }
+
+BOOST_AUTO_TEST_CASE(metrics_count_requests_responses_and_appends_by_label) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  for (int i = 0; i < 3; ++i)
+    create(r, {{"model", "llama3.2:1b"}, {"input", "count me"}});
+  r.get("/v1/responses/resp_missing");
+  auto text = r.get("/metrics");
+  BOOST_TEST(text.status == 200);
+  BOOST_TEST(text.header("content-type").rfind("text/plain", 0) == 0u);
+  auto value_of = [&](const std::string& series) {
+    auto pos = text.body.find(series + " ");
+    if (pos == std::string::npos)
+      return -1.0;
+    return std::stod(text.body.substr(pos + series.size() + 1));
+  };
+  BOOST_TEST(value_of("riposte_http_requests_total{method=\"POST\",route=\"/v1/responses\","
+                      "status=\"200\"}") == 3.0);
+  BOOST_TEST(value_of("riposte_http_requests_total{method=\"GET\",route=\"/v1/responses/{id}\","
+                      "status=\"404\"}") == 1.0);
+  BOOST_TEST(value_of("riposte_responses_total{mode=\"blocking\",model=\"llama3.2:1b\","
+                      "status=\"completed\"}") == 3.0);
+  BOOST_TEST(value_of("riposte_event_append_seconds_count{store=\"rocksdb\"}") >= 6.0);
+  BOOST_TEST(text.body.find("resp_") == std::string::npos); // no response id is ever a label
+}

@@ -1,0 +1,105 @@
+// The metric families and their cached children.
+#include "actors/metrics.hpp"
+
+#include <prometheus/text_serializer.h>
+
+namespace riposte::actors {
+
+namespace {
+
+const std::vector<double> latency_buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                          0.25,   0.5,   1,      2.5,   5,    10,    30,   60};
+const std::vector<double> append_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
+                                         0.005,   0.01,   0.025,   0.05,   0.1,   0.25};
+const std::vector<double> batch_buckets{1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+
+std::string key_of(const void* family, const std::map<std::string, std::string>& labels) {
+  std::string key = std::to_string(reinterpret_cast<std::uintptr_t>(family));
+  for (const auto& [k, v] : labels)
+    key += '\x1f' + k + '=' + v;
+  return key;
+}
+
+} // namespace
+
+metrics::metrics()
+  : registry_(std::make_shared<prometheus::Registry>())
+  , http_requests_(prometheus::BuildCounter()
+                       .Name("riposte_http_requests_total")
+                       .Help("HTTP requests answered, by route pattern, method and status")
+                       .Register(*registry_))
+  , http_latency_(prometheus::BuildHistogram()
+                      .Name("riposte_http_request_duration_seconds")
+                      .Help("Time to the response head (streams: to the stream opening)")
+                      .Register(*registry_))
+  , in_flight_(prometheus::BuildGauge()
+                   .Name("riposte_http_requests_in_flight")
+                   .Help("HTTP requests received and not yet answered")
+                   .Register(*registry_)
+                   .Add({}))
+  , responses_(prometheus::BuildCounter()
+                   .Name("riposte_responses_total")
+                   .Help("Responses that reached their end, by model, mode and final status")
+                   .Register(*registry_))
+  , append_latency_(prometheus::BuildHistogram()
+                        .Name("riposte_event_append_seconds")
+                        .Help("Event-log append latency, by store")
+                        .Register(*registry_))
+  , append_batch_(prometheus::BuildHistogram()
+                      .Name("riposte_event_append_batch_size")
+                      .Help("Events per append (group commit), by store")
+                      .Register(*registry_))
+  , append_errors_(prometheus::BuildCounter()
+                       .Name("riposte_event_append_errors_total")
+                       .Help("Failed event-log appends, by store")
+                       .Register(*registry_))
+  , dropped_(prometheus::BuildCounter()
+                 .Name("riposte_stream_subscribers_dropped_total")
+                 .Help("Stream subscribers that went away or fell too far behind")
+                 .Register(*registry_)
+                 .Add({})) {}
+
+template <class T>
+T& metrics::child(prometheus::Family<T>& family, const std::map<std::string, std::string>& labels,
+                  std::map<std::string, T*>& cache, const std::vector<double>* buckets) {
+  auto key = key_of(&family, labels);
+  std::lock_guard guard{mutex_};
+  auto it = cache.find(key);
+  if (it != cache.end())
+    return *it->second;
+  T* made = nullptr;
+  if constexpr (std::is_same_v<T, prometheus::Histogram>)
+    made = &family.Add(labels, prometheus::Histogram::BucketBoundaries{*buckets});
+  else
+    made = &family.Add(labels);
+  cache.emplace(key, made);
+  return *made;
+}
+
+void metrics::http_request(const std::string& route, const std::string& method, int status,
+                           double seconds) {
+  child(http_requests_, {{"route", route}, {"method", method}, {"status", std::to_string(status)}},
+        counters_)
+      .Increment();
+  child(http_latency_, {{"route", route}, {"method", method}}, histograms_, &latency_buckets)
+      .Observe(seconds);
+}
+
+void metrics::response_finished(const std::string& model, const std::string& mode,
+                                const std::string& status) {
+  child(responses_, {{"model", model}, {"mode", mode}, {"status", status}}, counters_).Increment();
+}
+
+void metrics::event_append(const std::string& store, double seconds, std::size_t events, bool ok) {
+  child(append_latency_, {{"store", store}}, histograms_, &append_buckets).Observe(seconds);
+  child(append_batch_, {{"store", store}}, histograms_, &batch_buckets)
+      .Observe(static_cast<double>(events));
+  if (!ok)
+    child(append_errors_, {{"store", store}}, counters_).Increment();
+}
+
+std::string metrics::serialize() const {
+  return prometheus::TextSerializer{}.Serialize(registry_->Collect());
+}
+
+} // namespace riposte::actors
