@@ -74,7 +74,7 @@ parse_outcome parse_config(int argc, char** argv) {
   app.add_option("--admin-key", cfg.admin_key,
                  "Key for operator routes (the audit feed); with no keys at all they are open")
       ->envname("RIPOSTE_ADMIN_KEY");
-  app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error")
+  app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error; trace also logs request bodies (user data)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->envname("RIPOSTE_LOG_LEVEL");
   app.add_option("--http-threads", cfg.http_threads, "HTTP io threads")

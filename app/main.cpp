@@ -14,10 +14,12 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 
 namespace {
 
@@ -27,10 +29,27 @@ std::int64_t now_ms() {
       .count();
 }
 
-void log_line(std::string_view level, nlohmann::json fields) {
+int level_rank(std::string_view level) {
+  constexpr std::string_view order[] = {"trace", "debug", "info", "warn", "error"};
+  for (int i = 0; i < 5; ++i)
+    if (order[i] == level)
+      return i;
+  return 2;
+}
+
+std::atomic<int> log_threshold{2}; // --log-level
+
+// One JSON object per line on stderr; io threads log concurrently.
+void log_line(std::string_view level, nlohmann::json fields, bool always = false) {
+  if (!always && level_rank(level) < log_threshold.load(std::memory_order_relaxed))
+    return;
+  static std::mutex mutex;
   fields["ts"] = now_ms();
   fields["level"] = level;
-  std::cerr << fields.dump() << '\n' << std::flush;
+  // Bodies may hold invalid UTF-8: replaced, never a throw.
+  auto line = fields.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace) + '\n';
+  std::lock_guard guard{mutex};
+  std::cerr << line << std::flush;
 }
 
 int fail(const std::string& reason) {
@@ -49,6 +68,7 @@ int main(int argc, char** argv) {
     return parsed.exit_code;
   }
   const auto& cfg = *parsed.cfg;
+  log_threshold = level_rank(cfg.log_level);
 
   if (cfg.command != "serve") {
     auto log = adapters::store::open_store(cfg.store);
@@ -131,20 +151,39 @@ int main(int argc, char** argv) {
   server_opts.port = cfg.port;
   server_opts.threads = cfg.http_threads;
   server_opts.max_body_bytes = cfg.max_body_bytes;
-  server_opts.on_answer = [stats](const std::string& route, const std::string& method, int status,
-                                  double seconds) {
-    stats->http_request(route, method, status, seconds);
+  // trace is the one level that logs request bodies (user data).
+  server_opts.observe_bodies = cfg.log_level == "trace";
+  server_opts.on_answer = [stats](const http::answer& a) {
+    stats->http_request(a.route, a.method, a.status, a.seconds);
+    auto level = a.status >= 500 ? "error" : a.status >= 400 ? "warn" : "info";
+    if (level_rank(level) < log_threshold.load(std::memory_order_relaxed))
+      return;
+    nlohmann::json line{{"msg", "request"},   {"request_id", a.request_id},
+                        {"route", a.route},   {"method", a.method},
+                        {"status", a.status}, {"latency_ms", a.seconds * 1000.0}};
+    for (auto [key, value] :
+         {std::pair{"tenant", &a.note.tenant}, std::pair{"response_id", &a.note.response_id},
+          std::pair{"model", &a.note.model}, std::pair{"error_code", &a.error_code}})
+      if (!value->empty())
+        line[key] = *value;
+    if (!a.request_body.empty())
+      line["request_body"] = nlohmann::json::parse(a.request_body, nullptr, false).is_discarded()
+                                 ? nlohmann::json(a.request_body)
+                                 : nlohmann::json::parse(a.request_body);
+    log_line(level, std::move(line));
   };
   server_opts.on_flight = [stats](int delta) { stats->http_in_flight().Increment(delta); };
   auto server = http::start_server(server_opts, std::move(routes));
   if (!server)
     return fail(server.error().message);
 
-  log_line("info", {{"msg", "riposte listening"},
-                    {"listen", cfg.host + ":" + std::to_string((*server)->port())},
-                    {"port", (*server)->port()},
-                    {"store", cfg.store.uri.rfind("postgres", 0) == 0 ? "postgres" : cfg.store.uri},
-                    {"backend", cfg.backend}});
+  log_line("info",
+           {{"msg", "riposte listening"},
+            {"listen", cfg.host + ":" + std::to_string((*server)->port())},
+            {"port", (*server)->port()},
+            {"store", cfg.store.uri.rfind("postgres", 0) == 0 ? "postgres" : cfg.store.uri},
+            {"backend", cfg.backend}},
+           true);
   // Not a start-up condition (Ollama may come up later), but say what we see.
   backend->version([backend_url = cfg.backend](events::result<std::string> v) {
     if (v)

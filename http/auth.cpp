@@ -17,8 +17,10 @@ events::status authenticator::check_admin(const request& req) const {
 }
 
 events::result<std::string> authenticator::tenant_of(const request& req) const {
-  if (open())
+  if (open()) {
+    req.note->tenant = local_tenant;
     return std::string{local_tenant};
+  }
   auto header = req.header("authorization");
   const std::string prefix = "Bearer ";
   if (!header || header->size() <= prefix.size() || header->compare(0, prefix.size(), prefix) != 0)
@@ -33,6 +35,7 @@ events::result<std::string> authenticator::tenant_of(const request& req) const {
     return events::make_error(events::riposte_errc::invalid_api_key,
                               "Incorrect API key provided: " + shown + ".");
   }
+  req.note->tenant = it->second;
   return it->second;
 }
 

@@ -24,6 +24,7 @@ public:
   bool open() const { return keys_.empty(); }
 
   // The tenant of the request's `Authorization: Bearer KEY`, or 401.
+  // Also notes the tenant on the request, for its log line.
   events::result<std::string> tenant_of(const request& req) const;
 
   static constexpr const char* local_tenant = "local";

@@ -294,6 +294,14 @@ const std::vector<feature>& compatibility_manifest() {
        "prompt_eval_count/eval_count; cached_tokens and reasoning_tokens report 0",
        {"a_blocking_create_returns_the_whole_response_object"}},
       {"state",
+       "x-request-id and the request log",
+       s::supported,
+       "every reply carries x-request-id (the client's if well-formed, else generated); one JSON "
+       "log line per reply with request_id, tenant, route, status, latency_ms, response_id, "
+       "model, error_code; --log-level gates lines; only trace logs request bodies",
+       {"every_reply_is_logged_as_one_json_line_with_its_request_id",
+        "the_log_level_gates_lines_and_only_trace_logs_bodies"}},
+      {"state",
        "restart",
        s::supported,
        "stored responses read back byte-identical",

@@ -16,13 +16,16 @@ using json = nlohmann::json;
 namespace ev = events;
 using ev::riposte_errc;
 
-actors::reply_to reply_with(reply_fn reply) {
+// Replies with an actor's answer; a Response names its model in the log line.
+actors::reply_to reply_with(reply_fn reply, std::shared_ptr<request_note> note = nullptr) {
   return actors::reply_to{std::make_shared<std::function<void(ev::result<json>)>>(
-      [reply = std::move(reply)](ev::result<json> r) {
-        if (r)
-          reply(response{200, r->dump(), "application/json", {}});
-        else
-          reply(to_http(r.error()));
+      [reply = std::move(reply), note = std::move(note)](ev::result<json> r) {
+        if (!r)
+          return reply(to_http(r.error()));
+        if (note && r->is_object() && r->value("object", "") == "response" &&
+            (*r)["model"].is_string())
+          note->model = (*r)["model"].get<std::string>();
+        reply(response{200, r->dump(), "application/json", {}});
       })};
 }
 
@@ -55,6 +58,8 @@ std::vector<route> responses_routes(const api_context& ctx) {
            return reply(to_http(cmd.error()));
          cmd->response_id = ev::make_id("resp_");
          cmd->tenant = *tenant;
+         req.note->response_id = cmd->response_id;
+         req.note->model = cmd->model;
          if (auto key = req.header("idempotency-key"); key && !key->empty()) {
            if (key->size() > 255)
              return reply(to_http(ev::make_error(riposte_errc::invalid_value,
@@ -86,6 +91,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
          auto query = parse_query_string(req.query);
          if (!query)
            return reply(to_http(query.error()));
+         req.note->response_id = params[0];
          bool stream = false;
          std::int64_t after = -1;
          sse_options so;
@@ -117,7 +123,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
            return;
          }
          caf::anon_send(*c->registry, actors::fetch_atom::value, params[0], *tenant,
-                        reply_with(std::move(reply)));
+                        reply_with(std::move(reply), req.note));
        }});
 
   // Routes on one response: the tenant, then (atom, id, tenant[, page], reply)
@@ -128,8 +134,9 @@ std::vector<route> responses_routes(const api_context& ctx) {
                    auto tenant = c->auth->tenant_of(req);
                    if (!tenant)
                      return reply(to_http(tenant.error()));
+                   req.note->response_id = params[0];
                    caf::anon_send(*c->registry, atom, params[0], *tenant,
-                                  reply_with(std::move(reply)));
+                                  reply_with(std::move(reply), req.note));
                  }};
   };
   auto paged_by_id = [c](std::string pattern, auto atom) {
@@ -138,6 +145,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
                    auto tenant = c->auth->tenant_of(req);
                    if (!tenant)
                      return reply(to_http(tenant.error()));
+                   req.note->response_id = params[0];
                    auto q = parse_list_query(req.query);
                    if (!q)
                      return reply(to_http(q.error()));

@@ -4,6 +4,7 @@
 
 #include "http/errors.hpp"
 
+#include <nlohmann/json.hpp>
 #include <restinio/all.hpp>
 
 #include <atomic>
@@ -108,17 +109,19 @@ restinio::request_handling_status_t restinio_server_reply(const restinio::reques
 
 // What the server tells its observer about one request, once.
 struct exchange_observer {
-  std::function<void(const std::string&, const std::string&, int, double)> on_answer;
+  std::function<void(const answer&)> on_answer;
   std::function<void(int)> on_flight;
+  bool observe_bodies = false;
 };
 
 class restinio_exchange final : public exchange {
 public:
-  restinio_exchange(restinio::request_handle_t req, std::string request_id, std::string method,
+  restinio_exchange(restinio::request_handle_t req, const request& in,
                     const exchange_observer* observer)
     : req_(std::move(req))
-    , request_id_(std::move(request_id))
-    , method_(std::move(method))
+    , request_id_(in.request_id)
+    , method_(in.method)
+    , note_(in.note)
     , observer_(observer)
     , start_(std::chrono::steady_clock::now()) {
     if (observer_ && observer_->on_flight)
@@ -128,7 +131,14 @@ public:
   void set_route(std::string route) { route_ = std::move(route); }
 
   void reply(response out) override {
-    answered(out.status);
+    std::string code;
+    if (out.status >= 400) {
+      auto body = nlohmann::json::parse(out.body, nullptr, false);
+      if (body.is_object() && body.contains("error") && body["error"].is_object() &&
+          body["error"].value("code", nlohmann::json()).is_string())
+        code = body["error"]["code"].get<std::string>();
+    }
+    answered(out.status, code);
     restinio_server_reply(req_, request_id_, std::move(out));
   }
 
@@ -146,13 +156,22 @@ public:
   }
 
 private:
-  void answered(int status) {
+  void answered(int status, const std::string& error_code = {}) {
     if (done_.exchange(true) || observer_ == nullptr)
       return;
-    if (observer_->on_answer)
-      observer_->on_answer(
-          route_, method_, status,
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count());
+    if (observer_->on_answer) {
+      answer a{route_,
+               method_,
+               status,
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count(),
+               request_id_,
+               error_code,
+               *note_,
+               {}};
+      if (observer_->observe_bodies)
+        a.request_body = req_->body();
+      observer_->on_answer(a);
+    }
     if (observer_->on_flight)
       observer_->on_flight(-1);
   }
@@ -160,6 +179,7 @@ private:
   restinio::request_handle_t req_;
   std::string request_id_;
   std::string method_;
+  std::shared_ptr<request_note> note_;
   std::string route_ = "unmatched";
   const exchange_observer* observer_;
   std::chrono::steady_clock::time_point start_;
@@ -178,7 +198,7 @@ public:
   events::status start(const server_options& opts) {
     auto self = this;
     max_body_bytes_ = opts.max_body_bytes;
-    observer_ = exchange_observer{opts.on_answer, opts.on_flight};
+    observer_ = exchange_observer{opts.on_answer, opts.on_flight, opts.observe_bodies};
     try {
       handle_ = restinio::run_async<plain_traits>(
           restinio::own_io_context(),
@@ -237,7 +257,7 @@ private:
           to_http(events::make_error(events::riposte_errc::invalid_request,
                                      std::string{"malformed request: "} + ex.what())));
     }
-    auto channel = std::make_shared<restinio_exchange>(req, in->request_id, in->method, &observer_);
+    auto channel = std::make_shared<restinio_exchange>(req, *in, &observer_);
     in->reply_channel = channel;
     auto done = [channel](response out) { channel->reply(std::move(out)); };
     if (in->body.size() > max_body_bytes_) {

@@ -29,6 +29,14 @@ public:
 
 struct response;
 
+// What a route learns about a request that the request log should carry.
+// Routes fill it in before they reply; the server reads it when answering.
+struct request_note {
+  std::string tenant;
+  std::string response_id;
+  std::string model;
+};
+
 // One request's way back: a whole response, or a stream.
 class exchange {
 public:
@@ -47,6 +55,7 @@ struct request {
   std::string body;
   std::string request_id;                  // the client's x-request-id, or a generated one
   std::shared_ptr<exchange> reply_channel; // for handlers that stream
+  std::shared_ptr<request_note> note = std::make_shared<request_note>();
 
   // Case-insensitive header lookup.
   std::optional<std::string> header(std::string_view name) const;
@@ -70,6 +79,18 @@ struct route {
   std::function<void(const request&, const std::vector<std::string>& params, reply_fn)> handle;
 };
 
+// One answered request, for metrics and the request log.
+struct answer {
+  std::string route; // the matched pattern ("unmatched" otherwise), never a raw path
+  std::string method;
+  int status = 0;
+  double seconds = 0; // to the response head (streams: to the stream opening)
+  std::string request_id;
+  std::string error_code; // the OpenAI error code of an error reply
+  request_note note;
+  std::string request_body; // only with server_options::observe_bodies
+};
+
 struct server_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
@@ -78,10 +99,11 @@ struct server_options {
   // How long a request may take before RESTinio cuts it (blocking requests
   // and streams included).
   std::chrono::milliseconds request_timeout{std::chrono::hours(1)};
-  // Told of every answered request (route pattern, method, status, seconds to
-  // the response head) and of requests entering (+1) and leaving (-1).
-  std::function<void(const std::string&, const std::string&, int, double)> on_answer;
+  // Told of every answered request and of requests entering (+1) and leaving (-1).
+  std::function<void(const answer&)> on_answer;
   std::function<void(int)> on_flight;
+  // Hand request bodies to on_answer (they hold user data: trace logs only).
+  bool observe_bodies = false;
 };
 
 class server {

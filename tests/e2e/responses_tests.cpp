@@ -9,6 +9,7 @@
 
 #include <fstream>
 #include <thread>
+#include <tuple>
 
 using json = nlohmann::json;
 using namespace riposte::tests;
@@ -619,4 +620,60 @@ BOOST_AUTO_TEST_CASE(metrics_count_requests_responses_and_appends_by_label) {
                       "status=\"completed\"}") == 3.0);
   BOOST_TEST(value_of("riposte_event_append_seconds_count{store=\"rocksdb\"}") >= 6.0);
   BOOST_TEST(text.body.find("resp_") == std::string::npos); // no response id is ever a label
+}
+
+BOOST_AUTO_TEST_CASE(every_reply_is_logged_as_one_json_line_with_its_request_id) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  auto ok = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "secret words"}},
+                   {"x-request-id: trace-ok-42"});
+  BOOST_TEST(ok.header("x-request-id") == "trace-ok-42");
+  auto id = json::parse(ok.body)["id"].get<std::string>();
+  auto fetched = r.get("/v1/responses/" + id, {"x-request-id: trace-get-5"});
+  auto missing = r.get("/v1/responses/resp_nothing", {"x-request-id: trace-404-7"});
+  auto generated = r.get("/healthz").header("x-request-id");
+  struct expected {
+    std::string request_id;
+    int status;
+    std::string error_code, response_id, model;
+  };
+  for (const auto& e : std::vector<expected>{{"trace-ok-42", 200, "", id, "llama3.2:1b"},
+                                             {"trace-get-5", 200, "", id, "llama3.2:1b"},
+                                             {"trace-404-7", 404, "not_found", "resp_nothing", ""},
+                                             {generated, 200, "", "", ""}}) {
+    auto line = r.process().wait_for_line("\"request_id\":\"" + e.request_id + "\"",
+                                          std::chrono::seconds(5));
+    BOOST_REQUIRE_MESSAGE(!line.empty(), "no log line for " << e.request_id);
+    auto j = json::parse(line, nullptr, false);
+    BOOST_REQUIRE(j.is_object());
+    BOOST_TEST(j["status"] == e.status);
+    BOOST_TEST(j["latency_ms"].is_number());
+    BOOST_TEST(j["ts"].is_number());
+    BOOST_TEST(j["level"] == (e.status >= 400 ? "warn" : "info"));
+    BOOST_TEST(j.contains("route"));
+    BOOST_TEST(j.value("error_code", "") == e.error_code);
+    BOOST_TEST(j.value("response_id", "") == e.response_id);
+    BOOST_TEST(j.value("model", "") == e.model);
+    if (e.request_id != generated)
+      BOOST_TEST(j["tenant"] == "local");
+  }
+  // At info, no request body or model text reaches the log.
+  BOOST_TEST(r.process().output().find("secret words") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(the_log_level_gates_lines_and_only_trace_logs_bodies) {
+  scripted_backend b;
+  riposte_server quiet{b.url(), {"--log-level", "warn"}};
+  quiet.get("/healthz", {"x-request-id: quiet-ok"});
+  quiet.get("/v1/responses/resp_nothing", {"x-request-id: quiet-404"});
+  BOOST_TEST(!quiet.process().wait_for_line("quiet-404", std::chrono::seconds(5)).empty());
+  BOOST_TEST(quiet.process().output().find("quiet-ok") == std::string::npos);
+
+  riposte_server loud{b.url(), {"--log-level", "trace"}};
+  loud.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "secret words"}},
+            {"x-request-id: loud-1"});
+  auto line = loud.process().wait_for_line("loud-1", std::chrono::seconds(5));
+  auto j = json::parse(line, nullptr, false);
+  BOOST_REQUIRE(j.is_object());
+  BOOST_TEST(j["request_body"]["input"] == "secret words");
 }

@@ -130,8 +130,17 @@ BOOST_AUTO_TEST_CASE(resuming_from_every_n_of_a_500_event_response_yields_the_ex
     auto resumed = sse_call(
         "GET", r.url("/v1/responses/" + id + "?stream=true&starting_after=" + std::to_string(n)),
         "");
-    BOOST_REQUIRE_MESSAGE(resumed.raw == full.raw.substr(frame_end[n]),
-                          "starting_after=" << n << " is not the suffix");
+    auto want = full.raw.substr(frame_end[n]);
+    if (resumed.raw != want) {
+      std::size_t i = 0;
+      while (i < want.size() && i < resumed.raw.size() && want[i] == resumed.raw[i])
+        ++i;
+      BOOST_REQUIRE_MESSAGE(false, "starting_after=" << n << " is not the suffix: got "
+                                                     << resumed.raw.size() << " bytes, want "
+                                                     << want.size() << "; differ at " << i << ": '"
+                                                     << resumed.raw.substr(i, 200) << "' vs '"
+                                                     << want.substr(i, 200) << "'");
+    }
   }
 }
 

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <csignal>
 #include <cstdlib>
 #include <stdexcept>
@@ -34,8 +35,11 @@ child_process::child_process(std::vector<std::string> argv) {
   posix_spawn_file_actions_destroy(&actions);
   ::close(out[1]);
   fd_ = out[0];
-  if (rc != 0)
+  if (rc != 0) {
+    ::close(fd_);
     throw std::runtime_error("cannot start " + argv[0]);
+  }
+  reader_ = std::thread([this] { drain(); });
 }
 
 child_process::~child_process() {
@@ -43,25 +47,55 @@ child_process::~child_process() {
     ::kill(pid_, SIGKILL);
     ::waitpid(pid_, nullptr, 0);
   }
+  // The pipe reaches end of file once the child is gone; should a grandchild
+  // still hold it open, the reader stops at its next poll.
+  {
+    std::lock_guard lock{mutex_};
+    stop_ = true;
+  }
+  if (reader_.joinable())
+    reader_.join();
   if (fd_ >= 0)
     ::close(fd_);
 }
 
-bool child_process::read_some(std::chrono::milliseconds timeout) {
-  pollfd p{fd_, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0)
-    return false;
+void child_process::drain() {
   char buf[4096];
-  auto n = ::read(fd_, buf, sizeof buf);
-  if (n <= 0)
-    return false;
-  output_.append(buf, static_cast<std::size_t>(n));
-  return true;
+  for (;;) {
+    pollfd p{fd_, POLLIN, 0};
+    int ready = ::poll(&p, 1, 100);
+    if (ready == 0 || (ready < 0 && errno == EINTR)) {
+      std::lock_guard lock{mutex_};
+      if (stop_) {
+        eof_ = true;
+        grew_.notify_all();
+        return;
+      }
+      continue;
+    }
+    auto n = ::read(fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR)
+      continue;
+    std::lock_guard lock{mutex_};
+    if (n <= 0) {
+      eof_ = true;
+      grew_.notify_all();
+      return;
+    }
+    output_.append(buf, static_cast<std::size_t>(n));
+    grew_.notify_all();
+  }
+}
+
+std::string child_process::output() const {
+  std::lock_guard lock{mutex_};
+  return output_;
 }
 
 std::string child_process::wait_for_line(const std::string& needle,
                                          std::chrono::milliseconds timeout) {
   auto deadline = std::chrono::steady_clock::now() + timeout;
+  std::unique_lock lock{mutex_};
   for (;;) {
     auto pos = output_.find(needle, scanned_);
     if (pos != std::string::npos) {
@@ -72,19 +106,15 @@ std::string child_process::wait_for_line(const std::string& needle,
         scanned_ = end + 1;
         return output_.substr(begin, end - begin);
       }
-    }
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0 || !read_some(std::min(left, std::chrono::milliseconds(100)))) {
-      if (std::chrono::steady_clock::now() >= deadline)
-        return {};
-      if (::waitpid(pid_, &status_, WNOHANG) == pid_) {
-        exited_ = true;
-        while (read_some(std::chrono::milliseconds(50))) {
-        }
-        return output_.find(needle, scanned_) != std::string::npos ? needle : std::string{};
+      if (eof_) {
+        scanned_ = output_.size();
+        return output_.substr(begin);
       }
     }
+    if (eof_)
+      return {};
+    if (grew_.wait_until(lock, deadline) == std::cv_status::timeout)
+      return {};
   }
 }
 
@@ -97,9 +127,12 @@ int child_process::wait_exit(std::chrono::milliseconds timeout) {
     }
     if (std::chrono::steady_clock::now() >= deadline)
       return -1;
-    read_some(std::chrono::milliseconds(20));
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  while (read_some(std::chrono::milliseconds(10))) {
+  {
+    // The last words of the child: wait briefly for the pipe to close.
+    std::unique_lock lock{mutex_};
+    grew_.wait_for(lock, std::chrono::milliseconds(500), [&] { return eof_; });
   }
   if (WIFEXITED(status_))
     return WEXITSTATUS(status_);

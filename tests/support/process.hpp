@@ -5,14 +5,19 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace riposte::tests {
 
 class child_process {
 public:
-  // Starts `argv[0]` with `argv`; stdout and stderr are captured together.
+  // Starts `argv[0]` with `argv`; stdout and stderr are captured together by
+  // a thread that always drains the pipe, so a chatty child never blocks on
+  // a full pipe while a test is busy elsewhere.
   explicit child_process(std::vector<std::string> argv);
   ~child_process();
   child_process(const child_process&) = delete;
@@ -25,17 +30,22 @@ public:
   int wait_exit(std::chrono::milliseconds timeout);
   void signal(int signo);
   // Everything read so far.
-  const std::string& output() const { return output_; }
+  std::string output() const;
   pid_t pid() const { return pid_; }
 
 private:
-  bool read_some(std::chrono::milliseconds timeout);
+  void drain();
   pid_t pid_ = -1;
   int fd_ = -1;
   bool exited_ = false;
   int status_ = 0;
+  mutable std::mutex mutex_;
+  std::condition_variable grew_;
   std::string output_;
+  bool eof_ = false;
+  bool stop_ = false;
   std::size_t scanned_ = 0;
+  std::thread reader_;
 };
 
 struct http_result {
