@@ -4,22 +4,76 @@
 #include "actors/messages.hpp"
 #include "actors/services.hpp"
 
+#include <chrono>
 #include <deque>
 #include <map>
+#include <optional>
 
 namespace riposte::actors {
 
 namespace {
 
+using clock = std::chrono::steady_clock;
+
+double seconds_since(clock::time_point t) {
+  return std::chrono::duration<double>(clock::now() - t).count();
+}
+
 struct queued {
   std::uint64_t ticket;
   generation_request req;
   caf::actor requester;
+  clock::time_point since = clock::now();
+};
+
+// Times one generation from the backend's thread (its sink is called there,
+// one update after another): first token, token rate, outcome.
+struct generation_meter {
+  std::shared_ptr<metrics> stats;
+  std::string backend, model;
+  clock::time_point sent = clock::now();
+  std::optional<clock::time_point> first;
+
+  std::string status = "cancelled"; // until a terminal event says otherwise
+  nlohmann::json usage;
+
+  void saw(const generation_update& u) {
+    if (!stats)
+      return;
+    for (const auto& e : u.events) {
+      if (!first && (std::holds_alternative<events::output_text_delta>(e) ||
+                     std::holds_alternative<events::function_call_arguments_delta>(e) ||
+                     std::holds_alternative<events::reasoning_delta>(e))) {
+        first = clock::now();
+        stats->first_token(model, std::chrono::duration<double>(*first - sent).count());
+      } else if (const auto* c = std::get_if<events::response_completed>(&e)) {
+        status = "ok";
+        usage = c->usage;
+      } else if (const auto* i = std::get_if<events::response_incomplete>(&e)) {
+        status = "ok";
+        usage = i->usage;
+      } else if (std::holds_alternative<events::response_failed>(e)) {
+        status = "error";
+      }
+    }
+    if (!u.finished)
+      return;
+    stats->backend_request(backend, model, "chat", status, seconds_since(sent));
+    if (first && usage.is_object()) {
+      auto tokens = usage.value("output_tokens", 0.0);
+      auto after_first = std::chrono::duration<double>(clock::now() - *first).count();
+      if (tokens > 1 && after_first > 0)
+        stats->token_rate(model, (tokens - 1) / after_first);
+    }
+  }
 };
 
 struct pool_state {
   std::shared_ptr<backend> b;
   settings cfg;
+  std::shared_ptr<metrics> stats; // may be null (tests)
+  std::string backend_label;
+  std::map<std::uint64_t, clock::time_point> started; // ticket -> slot taken
   std::uint64_t next_ticket = 1;
   std::deque<queued> waiting;
   std::map<std::uint64_t, std::uint64_t> running; // ticket -> backend id
@@ -46,15 +100,24 @@ void start_next(pool_actor* self) {
     caf::actor pool = self;
     auto ticket = job.ticket;
     auto requester = job.requester;
+    if (st.stats) {
+      st.stats->queue_wait(seconds_since(job.since));
+      st.stats->queue_depth().Set(static_cast<double>(st.waiting.size()));
+    }
+    st.started[ticket] = clock::now();
+    auto meter = std::make_shared<generation_meter>(generation_meter{
+        st.stats, st.backend_label, job.req.model, clock::now(), std::nullopt, "cancelled", {}});
     // Sent before the backend can produce anything, so it is first in line.
     self->send(requester, admitted_atom::value);
     // The sink runs on the backend's thread: it only sends messages.
-    auto id = st.b->generate(std::move(job.req), [requester, pool, ticket](generation_update u) {
-      bool finished = u.finished;
-      caf::anon_send(requester, update_atom::value, std::move(u));
-      if (finished)
-        caf::anon_send(pool, finished_atom::value, ticket);
-    });
+    auto id =
+        st.b->generate(std::move(job.req), [requester, pool, ticket, meter](generation_update u) {
+          meter->saw(u);
+          bool finished = u.finished;
+          caf::anon_send(requester, update_atom::value, std::move(u));
+          if (finished)
+            caf::anon_send(pool, finished_atom::value, ticket);
+        });
     st.running.emplace(ticket, id);
   }
 }
@@ -65,20 +128,30 @@ void refresh_models(pool_actor* self) {
     return;
   st.listing = true;
   caf::actor pool = self;
-  st.b->list_models([pool](events::result<std::vector<model_info>> r) {
+  auto sent = clock::now();
+  st.b->list_models([pool, sent, stats = st.stats,
+                     label = st.backend_label](events::result<std::vector<model_info>> r) {
+    if (stats)
+      stats->backend_request(label, "", "tags", r ? "ok" : "error", seconds_since(sent));
     caf::anon_send(pool, models_atom::value, std::move(r));
   });
 }
 
-caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, settings cfg) {
+caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, settings cfg,
+                           std::shared_ptr<metrics> stats, std::string label) {
   self->state.b = std::move(b);
   self->state.cfg = cfg;
+  self->state.stats = std::move(stats);
+  self->state.backend_label = std::move(label);
   return {
       // Queue a generation for `requester`; answers its ticket at once.
       [=](generate_atom, generation_request& req, caf::actor requester) -> std::uint64_t {
-        auto ticket = self->state.next_ticket++;
-        self->state.waiting.push_back({ticket, std::move(req), std::move(requester)});
+        auto& st = self->state;
+        auto ticket = st.next_ticket++;
+        st.waiting.push_back({ticket, std::move(req), std::move(requester)});
         start_next(self);
+        if (st.stats)
+          st.stats->queue_depth().Set(static_cast<double>(st.waiting.size()));
         return ticket;
       },
       // Abort a queued or running generation.
@@ -92,6 +165,8 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
           if (it->ticket == ticket) {
             self->send(it->requester, update_atom::value, generation_update{{}, true});
             st.waiting.erase(it);
+            if (st.stats)
+              st.stats->queue_depth().Set(static_cast<double>(st.waiting.size()));
             return;
           }
       },
@@ -109,7 +184,11 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
         if (!entry.fetching) {
           entry.fetching = true;
           caf::actor pool = self;
-          st.b->show_model(name, [pool, name](events::result<model_info> r) {
+          auto sent = clock::now();
+          st.b->show_model(name, [pool, name, sent, stats = st.stats,
+                                  label = st.backend_label](events::result<model_info> r) {
+            if (stats)
+              stats->backend_request(label, name, "show", r ? "ok" : "error", seconds_since(sent));
             caf::anon_send(pool, model_atom::value, name, std::move(r));
           });
         }
@@ -125,7 +204,13 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
         entry.waiters.clear();
       },
       [=](finished_atom, std::uint64_t ticket) {
-        self->state.running.erase(ticket);
+        auto& st = self->state;
+        st.running.erase(ticket);
+        if (auto it = st.started.find(ticket); it != st.started.end()) {
+          if (st.stats)
+            st.stats->job_run(seconds_since(it->second));
+          st.started.erase(it);
+        }
         start_next(self);
       },
       // The model list, from the cache when it is fresh.
@@ -177,8 +262,9 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
 } // namespace
 
 caf::actor spawn_backend_pool(caf::actor_system& sys, std::shared_ptr<backend> b,
-                              const settings& cfg) {
-  return sys.spawn(backend_pool, std::move(b), cfg);
+                              const settings& cfg, std::shared_ptr<metrics> stats,
+                              std::string label) {
+  return sys.spawn(backend_pool, std::move(b), cfg, std::move(stats), std::move(label));
 }
 
 std::int64_t now_micros() {

@@ -95,6 +95,7 @@ using recover_atom = caf::atom_constant<caf::atom("recover")>;     // start-up: 
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;   // the job timeout passed
 using audit_atom = caf::atom_constant<caf::atom("audit")>;         // the global event feed
 using events_atom = caf::atom_constant<caf::atom("events")>;       // GET a response's raw events
+using check_atom = caf::atom_constant<caf::atom("check")>;         // one readiness check returned
 
 } // namespace riposte::actors
 

@@ -12,6 +12,9 @@ const std::vector<double> latency_buckets{0.0005, 0.001, 0.0025, 0.005, 0.01, 0.
 const std::vector<double> append_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025,
                                          0.005,   0.01,   0.025,   0.05,   0.1,   0.25};
 const std::vector<double> batch_buckets{1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
+const std::vector<double> generation_buckets{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
+                                             5,    10,    30,   60,  120,  300, 600, 1800};
+const std::vector<double> rate_buckets{1, 2.5, 5, 10, 20, 35, 50, 75, 100, 150, 250, 500, 1000};
 
 std::string key_of(const void* family, const std::map<std::string, std::string>& labels) {
   std::string key = std::to_string(reinterpret_cast<std::uintptr_t>(family));
@@ -57,7 +60,56 @@ metrics::metrics()
                  .Name("riposte_stream_subscribers_dropped_total")
                  .Help("Stream subscribers that went away or fell too far behind")
                  .Register(*registry_)
-                 .Add({})) {}
+                 .Add({}))
+  , streams_active_(prometheus::BuildGauge()
+                        .Name("riposte_streams_active")
+                        .Help("SSE subscribers attached to responses")
+                        .Register(*registry_)
+                        .Add({}))
+  , backend_requests_(prometheus::BuildCounter()
+                          .Name("riposte_backend_requests_total")
+                          .Help("Backend calls, by backend, model, operation and status")
+                          .Register(*registry_))
+  , backend_latency_(prometheus::BuildHistogram()
+                         .Name("riposte_backend_request_duration_seconds")
+                         .Help("Backend call duration (chat: the whole generation)")
+                         .Register(*registry_))
+  , first_token_(prometheus::BuildHistogram()
+                     .Name("riposte_time_to_first_token_seconds")
+                     .Help("Backend request sent to its first output delta, by model")
+                     .Register(*registry_))
+  , token_rate_(prometheus::BuildHistogram()
+                    .Name("riposte_output_tokens_per_second")
+                    .Help("Output tokens per second after the first token, by model")
+                    .Register(*registry_))
+  , queue_depth_(prometheus::BuildGauge()
+                     .Name("riposte_job_queue_depth")
+                     .Help("Generations waiting for a backend slot")
+                     .Register(*registry_)
+                     .Add({}))
+  , queue_wait_(prometheus::BuildHistogram()
+                    .Name("riposte_job_queue_wait_seconds")
+                    .Help("Time a generation waited for a backend slot")
+                    .Register(*registry_)
+                    .Add({}, prometheus::Histogram::BucketBoundaries{generation_buckets}))
+  , job_run_(prometheus::BuildHistogram()
+                 .Name("riposte_job_run_seconds")
+                 .Help("Time a generation held its backend slot")
+                 .Register(*registry_)
+                 .Add({}, prometheus::Histogram::BucketBoundaries{generation_buckets}))
+  , idempotent_replays_(prometheus::BuildCounter()
+                            .Name("riposte_idempotent_replays_total")
+                            .Help("Creates answered from an earlier one with the same key")
+                            .Register(*registry_)
+                            .Add({}))
+  , ready_(prometheus::BuildGauge()
+               .Name("riposte_ready")
+               .Help("Last readiness result per check: 1 passed, 0 failed")
+               .Register(*registry_))
+  , ready_checks_(prometheus::BuildCounter()
+                      .Name("riposte_readiness_checks_total")
+                      .Help("Readiness checks run, by check and result")
+                      .Register(*registry_)) {}
 
 template <class T>
 T& metrics::child(prometheus::Family<T>& family, const std::map<std::string, std::string>& labels,
@@ -96,6 +148,31 @@ void metrics::event_append(const std::string& store, double seconds, std::size_t
       .Observe(static_cast<double>(events));
   if (!ok)
     child(append_errors_, {{"store", store}}, counters_).Increment();
+}
+
+void metrics::backend_request(const std::string& backend, const std::string& model,
+                              const std::string& operation, const std::string& status,
+                              double seconds) {
+  child(backend_requests_,
+        {{"backend", backend}, {"model", model}, {"operation", operation}, {"status", status}},
+        counters_)
+      .Increment();
+  child(backend_latency_, {{"backend", backend}, {"model", model}, {"operation", operation}},
+        histograms_, &generation_buckets)
+      .Observe(seconds);
+}
+
+void metrics::first_token(const std::string& model, double seconds) {
+  child(first_token_, {{"model", model}}, histograms_, &generation_buckets).Observe(seconds);
+}
+
+void metrics::token_rate(const std::string& model, double tokens_per_second) {
+  child(token_rate_, {{"model", model}}, histograms_, &rate_buckets).Observe(tokens_per_second);
+}
+
+void metrics::readiness(const std::string& check, bool ok) {
+  child(ready_, {{"check", check}}, gauges_).Set(ok ? 1 : 0);
+  child(ready_checks_, {{"check", check}, {"result", ok ? "pass" : "fail"}}, counters_).Increment();
 }
 
 std::string metrics::serialize() const {

@@ -30,6 +30,25 @@ public:
   // One append to the event log, and how many events it carried.
   void event_append(const std::string& store, double seconds, std::size_t events, bool ok);
   void subscriber_dropped() { dropped_.Increment(); }
+  // SSE subscribers attached to responses right now.
+  prometheus::Gauge& streams_active() { return streams_active_; }
+  // One backend call ended: operation chat|tags|show|version, status
+  // ok|error|cancelled.
+  void backend_request(const std::string& backend, const std::string& model,
+                       const std::string& operation, const std::string& status, double seconds);
+  // Generation timing: request sent to first output delta, and output tokens
+  // per second after it.
+  void first_token(const std::string& model, double seconds);
+  void token_rate(const std::string& model, double tokens_per_second);
+  // The generation queue in the backend pool: depth now, time waited for a
+  // slot, and time a generation held its slot.
+  prometheus::Gauge& queue_depth() { return queue_depth_; }
+  void queue_wait(double seconds) { queue_wait_.Observe(seconds); }
+  void job_run(double seconds) { job_run_.Observe(seconds); }
+  // A create answered from an earlier one with the same Idempotency-Key.
+  void idempotent_replay() { idempotent_replays_.Increment(); }
+  // One readiness check's result (GET /readyz).
+  void readiness(const std::string& check, bool ok);
 
   // The text exposition format, for GET /metrics.
   std::string serialize() const;
@@ -48,9 +67,21 @@ private:
   prometheus::Family<prometheus::Histogram>& append_batch_;
   prometheus::Family<prometheus::Counter>& append_errors_;
   prometheus::Counter& dropped_;
+  prometheus::Gauge& streams_active_;
+  prometheus::Family<prometheus::Counter>& backend_requests_;
+  prometheus::Family<prometheus::Histogram>& backend_latency_;
+  prometheus::Family<prometheus::Histogram>& first_token_;
+  prometheus::Family<prometheus::Histogram>& token_rate_;
+  prometheus::Gauge& queue_depth_;
+  prometheus::Histogram& queue_wait_;
+  prometheus::Histogram& job_run_;
+  prometheus::Counter& idempotent_replays_;
+  prometheus::Family<prometheus::Gauge>& ready_;
+  prometheus::Family<prometheus::Counter>& ready_checks_;
   std::mutex mutex_;
   std::map<std::string, prometheus::Counter*> counters_;
   std::map<std::string, prometheus::Histogram*> histograms_;
+  std::map<std::string, prometheus::Gauge*> gauges_;
 };
 
 } // namespace riposte::actors

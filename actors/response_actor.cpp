@@ -19,12 +19,32 @@ using json = nlohmann::json;
 using ev::riposte_errc;
 
 // An SSE session (or any sink) following this response.
+// Counts a subscriber in riposte_streams_active for as long as it is held.
+class active_stream {
+public:
+  explicit active_stream(metrics* stats)
+    : stats_(stats) {
+    if (stats_)
+      stats_->streams_active().Increment();
+  }
+  ~active_stream() {
+    if (stats_)
+      stats_->streams_active().Decrement();
+  }
+  active_stream(const active_stream&) = delete;
+  active_stream& operator=(const active_stream&) = delete;
+
+private:
+  metrics* stats_;
+};
+
 struct subscription {
   std::uint64_t id = 0;
   std::shared_ptr<event_sink> sink;
   bool live = false;                  // false while catching up from the log
   std::int64_t after = -1;            // catching up: events after this seq
   std::vector<nlohmann::json> buffer; // published while catching up
+  std::shared_ptr<active_stream> counted;
 };
 
 struct response_data {
@@ -90,7 +110,8 @@ void add_subscriber(response_actor* self, std::shared_ptr<event_sink> sink, bool
   auto id = st.next_sub++;
   caf::actor me = self;
   sink->on_gone([me, id] { caf::anon_send(me, gone_atom::value, id); });
-  st.subs.push_back(subscription{id, std::move(sink), live, after, {}});
+  st.subs.push_back(subscription{
+      id, std::move(sink), live, after, {}, std::make_shared<active_stream>(st.svc->stats.get())});
   if (!st.keepalive_armed && !st.view.terminal()) {
     st.keepalive_armed = true;
     self->delayed_send(self, st.svc->cfg.keepalive, keepalive_atom::value, st.published);
@@ -665,6 +686,8 @@ caf::behavior main_behavior(response_actor* self) {
           return;
         }
         // The same request again: answer with the response the key created.
+        if (st.svc->stats)
+          st.svc->stats->idempotent_replay();
         for (auto& w : st.waiters)
           self->send(st.registry, fetch_atom::value, winner, st.cmd.tenant, w);
         st.waiters.clear();

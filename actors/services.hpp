@@ -41,9 +41,11 @@ struct services {
 inline constexpr const char* inflight_markers = "inflight";
 
 // Spawns the backend pool actor in front of `b` (concurrency limit, queue,
-// model-list cache).
+// model-list cache); `stats` (may be null) learns of every backend call,
+// labelled `label`.
 caf::actor spawn_backend_pool(caf::actor_system& sys, std::shared_ptr<backend> b,
-                              const settings& cfg);
+                              const settings& cfg, std::shared_ptr<metrics> stats = nullptr,
+                              std::string label = "backend");
 
 // Spawns the registry: response ids to response actors, rebuilding and
 // passivating them.

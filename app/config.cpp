@@ -74,7 +74,8 @@ parse_outcome parse_config(int argc, char** argv) {
   app.add_option("--admin-key", cfg.admin_key,
                  "Key for operator routes (the audit feed); with no keys at all they are open")
       ->envname("RIPOSTE_ADMIN_KEY");
-  app.add_option("--log-level", cfg.log_level, "trace, debug, info, warn or error; trace also logs request bodies (user data)")
+  app.add_option("--log-level", cfg.log_level,
+                 "trace, debug, info, warn or error; trace also logs request bodies (user data)")
       ->check(CLI::IsMember({"trace", "debug", "info", "warn", "error"}))
       ->envname("RIPOSTE_LOG_LEVEL");
   app.add_option("--http-threads", cfg.http_threads, "HTTP io threads")
@@ -113,6 +114,13 @@ parse_outcome parse_config(int argc, char** argv) {
                  "failed with code job_timeout; 0: off")
       ->check(CLI::Range(0L, 86'400'000L))
       ->envname("RIPOSTE_JOB_TIMEOUT_MS");
+  app.add_option("--default-model", cfg.default_model,
+                 "A model the backend must serve for GET /readyz to answer ready")
+      ->envname("RIPOSTE_DEFAULT_MODEL");
+  app.add_option("--readiness-timeout-ms", cfg.readiness_timeout_ms,
+                 "GET /readyz reports a check that has not answered by then as failed")
+      ->check(CLI::Range(10L, 60'000L))
+      ->envname("RIPOSTE_READINESS_TIMEOUT_MS");
   app.add_option("--sse-keepalive-ms", cfg.sse_keepalive_ms,
                  "Send an SSE comment after this much silence (long prefills)")
       ->check(CLI::Range(10L, 3'600'000L))

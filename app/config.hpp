@@ -57,6 +57,8 @@ struct config {
   std::int64_t max_chain_depth = 1'000;
   long sse_keepalive_ms = 15'000;
   long job_timeout_ms = 0;
+  std::string default_model;
+  long readiness_timeout_ms = 2'000;
 };
 
 // What parsing decided: run with `cfg`, or exit now with `exit_code` (after

@@ -2,6 +2,7 @@
 // HTTP, wait for a signal. Wiring only; every fallible step fails fast with a
 // one-line reason.
 #include "actors/metrics.hpp"
+#include "actors/readiness.hpp"
 #include "actors/services.hpp"
 #include "actors/store_executor.hpp"
 #include "adapters/backends/ollama.hpp"
@@ -123,7 +124,7 @@ int main(int argc, char** argv) {
   svc->make_ephemeral_log = [] {
     return std::shared_ptr<events::event_log>{adapters::store::make_memory_log()};
   };
-  svc->backend_pool = actors::spawn_backend_pool(sys, backend, settings);
+  svc->backend_pool = actors::spawn_backend_pool(sys, backend, settings, stats, cfg.backend);
   caf::actor pool = svc->backend_pool;
   caf::actor registry = actors::spawn_registry(sys, svc);
 
@@ -140,6 +141,17 @@ int main(int argc, char** argv) {
       {"GET", "/healthz",
        [](const http::request&, const std::vector<std::string>&, http::reply_fn reply) {
          reply({200, R"({"status":"ok"})", "application/json", {}});
+       }});
+  actors::readiness ready{
+      sys, svc, backend,
+      actors::readiness_options{cfg.default_model,
+                                std::chrono::milliseconds(cfg.readiness_timeout_ms), cfg.backend}};
+  routes.push_back(
+      {"GET", "/readyz",
+       [&ready](const http::request&, const std::vector<std::string>&, http::reply_fn reply) {
+         ready.check([reply = std::move(reply)](bool ok, nlohmann::json body) {
+           reply({ok ? 200 : 503, body.dump(), "application/json", {}});
+         });
        }});
   routes.push_back(
       {"GET", "/metrics",

@@ -47,8 +47,21 @@ const std::vector<feature>& compatibility_manifest() {
        "GET /metrics",
        s::supported,
        "Prometheus text: HTTP requests/latency/in-flight by route pattern, responses by model, "
-       "mode and status, event-log append latency, batch size and errors, dropped subscribers",
-       {"metrics_count_requests_responses_and_appends_by_label"}},
+       "mode and status, backend calls by backend/model/operation/status and their latency, "
+       "time to first token, output tokens/s, active streams, dropped subscribers, job queue "
+       "depth/wait/run time, event-log append latency, batch size and errors, idempotent "
+       "replays, readiness results",
+       {"metrics_count_requests_responses_and_appends_by_label",
+        "metrics_follow_generations_queues_streams_and_replays"}},
+      {"endpoint",
+       "GET /healthz, GET /readyz",
+       s::supported,
+       "healthz: the process answers; readyz: the store takes a write, the backend answers "
+       "/api/version and serves --default-model, per check with latency and error; 503 when not "
+       "ready; a check silent past --readiness-timeout-ms fails",
+       {"healthz_is_alive_and_readyz_checks_store_backend_and_model",
+        "readiness_flips_when_the_backend_goes_away_and_comes_back",
+        "readiness_flips_when_the_postgres_store_goes_away_and_comes_back"}},
       {"endpoint",
        "GET /v1/audit/events",
        s::supported,

@@ -2,7 +2,8 @@
 # Starts a throwaway PostgreSQL server for the tests on a free loopback port:
 #   pg_start.sh DIR [extra postgres -c settings...]
 # writes DIR/url (a postgresql:// URL) and DIR/datadir. Runs the server as the
-# `postgres` user when started as root. Stop it with pg_stop.sh DIR.
+# `postgres` user when started as root. Stop it with pg_stop.sh DIR; take it
+# down and up again, data kept, with pg_pause.sh DIR stop|start.
 set -euo pipefail
 dir=$1
 shift || true
@@ -25,6 +26,7 @@ as_pg "$bindir/initdb" -D "$cluster/data" --auth=trust -U postgres --no-sync -E 
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
 opts="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$cluster -c max_connections=200"
 for extra in "$@"; do opts="$opts -c $extra"; done
+echo "$opts" > "$cluster/opts"
 if ! as_pg "$bindir/pg_ctl" -D "$cluster/data" -o "$opts" -l "$cluster/server.log" -w -t 60 start \
   >/dev/null; then
   cat "$cluster/server.log" >&2

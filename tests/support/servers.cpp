@@ -21,15 +21,29 @@ std::string scripted_ollama_binary() {
   return bin;
 }
 
-scripted_backend::scripted_backend(const json& script) {
-  proc_ = std::make_unique<child_process>(
-      std::vector<std::string>{scripted_ollama_binary(), "--listen", "127.0.0.1:0"});
-  auto line = proc_->wait_for_line("\"port\"", 10s);
+namespace {
+
+std::unique_ptr<child_process> start_scripted(std::uint16_t port, std::uint16_t& bound) {
+  auto proc = std::make_unique<child_process>(std::vector<std::string>{
+      scripted_ollama_binary(), "--listen", "127.0.0.1:" + std::to_string(port)});
+  auto line = proc->wait_for_line("\"port\"", 10s);
   if (line.empty())
-    throw std::runtime_error("scripted_ollama did not start: " + proc_->output());
-  port_ = json::parse(line).at("port").get<std::uint16_t>();
+    throw std::runtime_error("scripted_ollama did not start: " + proc->output());
+  bound = json::parse(line).at("port").get<std::uint16_t>();
+  return proc;
+}
+
+} // namespace
+
+scripted_backend::scripted_backend(const json& script) {
+  proc_ = start_scripted(0, port_);
   if (!script.empty())
     set_script(script);
+}
+
+void scripted_backend::restart() {
+  proc_.reset();
+  proc_ = start_scripted(port_, port_);
 }
 
 void scripted_backend::set_script(const json& script) {

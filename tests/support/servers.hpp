@@ -22,6 +22,8 @@ public:
   nlohmann::json requests();
   void clear_requests();
   void stop() { proc_.reset(); }
+  // Starts again on the same port (the script is empty again).
+  void restart();
 
 private:
   std::unique_ptr<child_process> proc_;

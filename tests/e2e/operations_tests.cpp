@@ -1,0 +1,226 @@
+// End to end: what an operator sees. Readiness that follows the backend, the
+// default model and the store; metrics that move with a scripted run.
+#include "tests/support/servers.hpp"
+#include "tests/support/sse.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <thread>
+
+using json = nlohmann::json;
+using namespace riposte::tests;
+using namespace std::chrono_literals;
+
+namespace {
+
+json readyz(riposte_server& r, long& status) {
+  auto res = r.get("/readyz");
+  status = res.status;
+  auto j = json::parse(res.body, nullptr, false);
+  BOOST_REQUIRE_MESSAGE(j.is_object(), "not JSON: " << res.body);
+  return j;
+}
+
+// Polls /readyz until it answers `want` (a store or backend coming back may
+// take a moment); returns the last body.
+json readyz_until(riposte_server& r, long want, std::chrono::milliseconds within) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  long status = 0;
+  json body;
+  do {
+    body = readyz(r, status);
+    if (status == want)
+      return body;
+    std::this_thread::sleep_for(100ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  BOOST_ERROR("readyz stayed " << status << ": " << body.dump());
+  return body;
+}
+
+// The value of one series in Prometheus text ("-1": absent).
+double series(const std::string& text, const std::string& name) {
+  auto pos = text.find("\n" + name + " ");
+  if (pos == std::string::npos)
+    return -1;
+  return std::stod(text.substr(pos + name.size() + 2));
+}
+
+std::string source_dir() {
+  const char* dir = std::getenv("RIPOSTE_SOURCE_DIR");
+  BOOST_REQUIRE_MESSAGE(dir != nullptr, "RIPOSTE_SOURCE_DIR is not set");
+  return dir;
+}
+
+// A PostgreSQL server of this test's own, so taking it down disturbs no one.
+class own_postgres {
+public:
+  own_postgres()
+    : dir_(std::filesystem::temp_directory_path() /
+           ("riposte_readyz_pg_" + std::to_string(::getpid()) + "_" +
+            std::to_string(std::random_device{}() % 1000000))) {
+    run("pg_start.sh", "");
+    std::ifstream in{dir_ / "url"};
+    std::getline(in, url_);
+    BOOST_REQUIRE_MESSAGE(!url_.empty(), "pg_start.sh wrote no url");
+  }
+  ~own_postgres() {
+    std::system(("bash " + source_dir() + "/tests/support/pg_stop.sh " + dir_.string()).c_str());
+    std::filesystem::remove_all(dir_);
+  }
+  const std::string& url() const { return url_; }
+  void stop() { run("pg_pause.sh", " stop"); }
+  void start() { run("pg_pause.sh", " start"); }
+
+private:
+  void run(const std::string& script, const std::string& args) {
+    auto cmd = "bash " + source_dir() + "/tests/support/" + script + " " + dir_.string() + args;
+    BOOST_REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, cmd << " failed");
+  }
+  std::filesystem::path dir_;
+  std::string url_;
+};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(healthz_is_alive_and_readyz_checks_store_backend_and_model) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--default-model", "llama3.2:1b"}};
+  auto alive = r.get("/healthz");
+  BOOST_TEST(alive.status == 200);
+  BOOST_TEST(json::parse(alive.body)["status"] == "ok");
+  long status = 0;
+  auto ready = readyz(r, status);
+  BOOST_TEST(status == 200, ready.dump());
+  BOOST_TEST(ready["status"] == "ready");
+  for (const char* check : {"store", "backend", "model"}) {
+    BOOST_TEST(ready["checks"][check]["ok"] == true, check);
+    BOOST_TEST(ready["checks"][check]["latency_ms"].is_number(), check);
+  }
+  BOOST_TEST(ready["checks"]["store"]["kind"] == "rocksdb");
+  BOOST_TEST(ready["checks"]["backend"]["version"].is_string());
+
+  // A default model the backend does not serve: reachable, but not ready.
+  riposte_server wrong{b.url(), {"--default-model", "no-such-model:7b"}};
+  auto not_ready = readyz(wrong, status);
+  BOOST_TEST(status == 503);
+  BOOST_TEST(not_ready["status"] == "not_ready");
+  BOOST_TEST(not_ready["checks"]["backend"]["ok"] == true);
+  BOOST_TEST(not_ready["checks"]["model"]["ok"] == false);
+  BOOST_TEST(not_ready["checks"]["model"]["error"].get<std::string>().find("no-such-model") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(readiness_flips_when_the_backend_goes_away_and_comes_back) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--default-model", "llama3.2:1b"}};
+  readyz_until(r, 200, 5s);
+  b.stop();
+  auto down = readyz_until(r, 503, 5s);
+  BOOST_TEST(down["checks"]["backend"]["ok"] == false);
+  BOOST_TEST(down["checks"]["model"]["ok"] == false);
+  BOOST_TEST(down["checks"]["store"]["ok"] == true);
+  b.restart();
+  auto up = readyz_until(r, 200, 10s);
+  BOOST_TEST(up["checks"]["backend"]["ok"] == true);
+  auto metrics = r.get("/metrics").body;
+  BOOST_TEST(series(metrics, "riposte_ready{check=\"backend\"}") == 1.0);
+  BOOST_TEST(series(metrics, "riposte_readiness_checks_total{check=\"backend\",result=\"fail\"}") >=
+             1.0);
+}
+
+BOOST_AUTO_TEST_CASE(readiness_flips_when_the_postgres_store_goes_away_and_comes_back) {
+  own_postgres pg;
+  scripted_backend b;
+  riposte_server r{b.url(), {}, pg.url()};
+  readyz_until(r, 200, 5s);
+  auto before = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "kept"}});
+  BOOST_REQUIRE_EQUAL(before.status, 200);
+  auto id = json::parse(before.body)["id"].get<std::string>();
+
+  pg.stop();
+  auto down = readyz_until(r, 503, 10s);
+  BOOST_TEST(down["checks"]["store"]["ok"] == false);
+  BOOST_TEST(down["checks"]["backend"]["ok"] == true);
+  BOOST_TEST(r.get("/metrics").body.find("riposte_ready{check=\"store\"} 0") != std::string::npos);
+
+  pg.start();
+  readyz_until(r, 200, 20s);
+  // Nothing stored before the outage is lost, and new work is stored again.
+  auto again = r.get("/v1/responses/" + id);
+  BOOST_TEST(again.status == 200, again.body);
+  auto after = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "stored again"}});
+  BOOST_TEST(after.status == 200, after.body);
+}
+
+BOOST_AUTO_TEST_CASE(metrics_follow_generations_queues_streams_and_replays) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "slow"}}},
+          {"reply",
+           {{"chunks", {{{"content", "one "}}, {{"content", "two "}}, {{"content", "three"}}}},
+            {"delay_ms", 100}}}},
+         {{"match", {{"contains", "crash"}}},
+          {"reply", {{"status", 500}, {"error", "CUDA out of memory"}}}}}}}};
+  riposte_server r{b.url(), {"--backend-concurrency", "1"}};
+  // Two background jobs through one slot: the second waits for the first.
+  std::vector<std::string> ids;
+  for (int i = 0; i < 2; ++i) {
+    auto res = r.post("/v1/responses",
+                      {{"model", "llama3.2:1b"}, {"input", "slow job"}, {"background", true}});
+    BOOST_REQUIRE_EQUAL(res.status, 200);
+    ids.push_back(json::parse(res.body)["id"].get<std::string>());
+  }
+  // The second is in the queue while the first runs (its 300 ms).
+  std::string text;
+  for (int i = 0; i < 20; ++i) {
+    text = r.get("/metrics").body;
+    if (series(text, "riposte_job_queue_depth") == 1.0)
+      break;
+    std::this_thread::sleep_for(10ms);
+  }
+  BOOST_TEST(series(text, "riposte_job_queue_depth") == 1.0, text);
+  for (const auto& id : ids) {
+    auto done = sse_call("GET", r.url("/v1/responses/" + id + "?stream=true"), "");
+    BOOST_TEST(done.events.back()["type"] == "response.completed");
+  }
+  // A stream, an idempotent replay and a backend failure.
+  auto streamed =
+      sse_call("POST", r.url("/v1/responses"),
+               json{{"model", "llama3.2:1b"}, {"input", "stream me"}, {"stream", true}}.dump());
+  BOOST_TEST(streamed.events.back()["type"] == "response.completed");
+  json body{{"model", "llama3.2:1b"}, {"input", "once"}};
+  for (int i = 0; i < 2; ++i)
+    BOOST_TEST(r.post("/v1/responses", body, {"Idempotency-Key: k-1"}).status == 200);
+  BOOST_TEST(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "crash"}}).status == 500);
+
+  text = r.get("/metrics").body;
+  auto chat = [&](const std::string& status) {
+    return series(text, "riposte_backend_requests_total{backend=\"" + b.url() +
+                            "\",model=\"llama3.2:1b\",operation=\"chat\",status=\"" + status +
+                            "\"}");
+  };
+  BOOST_TEST(chat("ok") == 4.0, text);
+  BOOST_TEST(chat("error") == 1.0);
+  BOOST_TEST(series(text, "riposte_job_queue_depth") == 0.0);
+  BOOST_TEST(series(text, "riposte_job_queue_wait_seconds_count") == 5.0);
+  BOOST_TEST(series(text, "riposte_job_run_seconds_count") == 5.0);
+  // The second job waited for the first's three 100 ms chunks.
+  BOOST_TEST(series(text, "riposte_job_queue_wait_seconds_sum") >= 0.2);
+  BOOST_TEST(series(text, "riposte_time_to_first_token_seconds_count{model=\"llama3.2:1b\"}") ==
+             4.0);
+  BOOST_TEST(series(text, "riposte_output_tokens_per_second_count{model=\"llama3.2:1b\"}") >= 2.0);
+  BOOST_TEST(series(text, "riposte_idempotent_replays_total") == 1.0);
+  BOOST_TEST(series(text, "riposte_streams_active") == 0.0);
+  BOOST_TEST(series(text, "riposte_responses_total{mode=\"background\",model=\"llama3.2:1b\","
+                          "status=\"completed\"}") == 2.0);
+  BOOST_TEST(series(text, "riposte_responses_total{mode=\"stream\",model=\"llama3.2:1b\","
+                          "status=\"completed\"}") == 1.0);
+  BOOST_TEST(series(text, "riposte_backend_requests_total{backend=\"" + b.url() +
+                              "\",model=\"llama3.2:1b\",operation=\"show\",status=\"ok\"}") >= 1.0);
+}
