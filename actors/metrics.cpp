@@ -146,8 +146,9 @@ void metrics::event_append(const std::string& store, double seconds, std::size_t
   child(append_latency_, {{"store", store}}, histograms_, &append_buckets).Observe(seconds);
   child(append_batch_, {{"store", store}}, histograms_, &batch_buckets)
       .Observe(static_cast<double>(events));
+  auto& errors = child(append_errors_, {{"store", store}}, counters_); // exported from 0
   if (!ok)
-    child(append_errors_, {{"store", store}}, counters_).Increment();
+    errors.Increment();
 }
 
 void metrics::backend_request(const std::string& backend, const std::string& model,

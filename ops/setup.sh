@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
 # Installs every Debian package riposte's build, tests and benchmarks need.
 # Idempotent: when everything is present it returns without touching apt.
+#   setup.sh [--build-only]   (--build-only: what building riposte needs, no
+#                              test servers or Node; the Dockerfile uses it)
 set -euo pipefail
 
 packages=(
   build-essential cmake pkg-config ccache git ca-certificates
   libcaf-dev librestinio-dev libasio-dev libfmt-dev libhttp-parser-dev
   librocksdb-dev libpqxx-dev libpq-dev nlohmann-json3-dev prometheus-cpp-dev
-  libboost-test-dev libcurl4-openssl-dev libcli11-dev
-  postgresql python3 procps iproute2
+  libboost-test-dev libcurl4-openssl-dev libcli11-dev libyaml-cpp-dev
 )
+build_only=false
+[ "${1:-}" = "--build-only" ] && build_only=true
+if ! $build_only; then
+  packages+=(postgresql python3 procps iproute2)
+fi
 
 missing=()
 for p in "${packages[@]}"; do
@@ -19,7 +25,7 @@ for p in "${packages[@]}"; do
 done
 
 # Node.js and npm run the SDK contract suite; any Node >= 20 will do.
-if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+if ! $build_only && { ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; }; then
   missing+=(nodejs npm)
 fi
 
