@@ -43,7 +43,20 @@ struct create_command {
   bool stream = false;
   std::string idempotency_key;
   std::string request_hash;
+  // Tool outputs whose call is not earlier in `input`: (call_id, param). The
+  // chain of previous_response_id must hold their calls.
+  std::vector<std::pair<std::string, std::string>> open_call_ids;
 };
+
+// A tool output that answers no call.
+inline events::error_info no_tool_call(const std::pair<std::string, std::string>& open) {
+  return events::make_error(events::riposte_errc::invalid_value,
+                            "No tool call found for function call output with call_id '" +
+                                open.first +
+                                "'. Send the call earlier in 'input', or continue the response "
+                                "that made it with previous_response_id.",
+                            open.second);
+}
 
 // GET /v1/responses/{id}/input_items paging.
 struct list_query {

@@ -9,6 +9,7 @@
 #include "projections/stream_events.hpp"
 
 #include <optional>
+#include <set>
 
 namespace riposte::actors {
 
@@ -581,6 +582,29 @@ void resolve_parent(response_actor* self) {
   self->send(st.registry, context_atom::value, st.cmd.previous_response_id, st.cmd.tenant, me);
 }
 
+// The first tool output whose call is nowhere in the chain. Tool loops answer
+// the latest response, so the walk goes from the newest segment back and
+// stops as soon as every call is found.
+std::optional<std::pair<std::string, std::string>>
+first_unanswered(const context_ptr& chain,
+                 const std::vector<std::pair<std::string, std::string>>& open) {
+  if (open.empty())
+    return std::nullopt;
+  std::set<std::string> wanted;
+  for (const auto& o : open)
+    wanted.insert(o.first);
+  for (auto* seg = chain.get(); seg != nullptr && !wanted.empty(); seg = seg->parent.get())
+    for (const auto& item : seg->items) {
+      auto type = item.value("type", "");
+      if (type == "function_call" || type == "custom_tool_call")
+        wanted.erase(item.value("call_id", ""));
+    }
+  for (const auto& o : open)
+    if (wanted.count(o.first))
+      return o;
+  return std::nullopt;
+}
+
 // Creation, step 2 answered: the parent's context, or why there is none.
 void on_parent(response_actor* self, context_reply& parent) {
   auto& s = self->state;
@@ -596,6 +620,10 @@ void on_parent(response_actor* self, context_reply& parent) {
                                      "previous_response_id chain is deeper than " +
                                          std::to_string(s.svc->cfg.max_chain_depth) + " responses",
                                      "previous_response_id"));
+    return;
+  }
+  if (auto unanswered = first_unanswered(*parent.context, s.cmd.open_call_ids)) {
+    fail_create(self, no_tool_call(*unanswered));
     return;
   }
   s.parent_context = std::move(*parent.context);

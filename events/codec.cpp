@@ -19,6 +19,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(output_text_done, item_id, output_index, cont
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(function_call_arguments_delta, item_id, output_index, delta)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(function_call_arguments_done, item_id, output_index, name,
                                    arguments)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(custom_tool_call_input_delta, item_id, output_index, delta)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(custom_tool_call_input_done, item_id, output_index, input)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(reasoning_delta, item_id, output_index, content_index, delta)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(reasoning_done, item_id, output_index, content_index, text)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(response_completed, completed_at, usage)

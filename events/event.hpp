@@ -21,8 +21,9 @@ using event =
     std::variant<response_created, response_queued, response_in_progress, output_item_added,
                  output_item_done, content_part_added, content_part_done, output_text_delta,
                  output_text_done, function_call_arguments_delta, function_call_arguments_done,
-                 reasoning_delta, reasoning_done, response_completed, response_incomplete,
-                 response_failed, response_cancelled, response_deleted, file_uploaded, file_deleted,
+                 custom_tool_call_input_delta, custom_tool_call_input_done, reasoning_delta,
+                 reasoning_done, response_completed, response_incomplete, response_failed,
+                 response_cancelled, response_deleted, file_uploaded, file_deleted,
                  idempotency_key_recorded>;
 
 std::string_view type_of(const event& ev);

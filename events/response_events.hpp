@@ -105,6 +105,24 @@ struct function_call_arguments_done {
   std::string arguments;
 };
 
+// A custom tool call's free-form input.
+// `response.custom_tool_call_input.delta` / `.done`.
+struct custom_tool_call_input_delta {
+  static constexpr std::string_view type = "custom_tool_call_input_delta";
+  static constexpr int version = 1;
+  std::string item_id;
+  std::int64_t output_index = 0;
+  std::string delta;
+};
+
+struct custom_tool_call_input_done {
+  static constexpr std::string_view type = "custom_tool_call_input_done";
+  static constexpr int version = 1;
+  std::string item_id;
+  std::int64_t output_index = 0;
+  std::string input;
+};
+
 // Raw reasoning text (Ollama `thinking`). `response.reasoning_text.delta`.
 struct reasoning_delta {
   static constexpr std::string_view type = "reasoning_delta";

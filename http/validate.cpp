@@ -4,6 +4,7 @@
 #include "events/ids.hpp"
 
 #include <cstdio>
+#include <map>
 #include <set>
 
 namespace riposte::http {
@@ -256,16 +257,19 @@ std::optional<ev::error_info> check_item(json& item, const std::string& param) {
         return e;
     return std::nullopt;
   }
-  if (type == "function_call") {
-    for (const char* field : {"call_id", "name", "arguments"}) {
+  if (type == "function_call" || type == "custom_tool_call") {
+    for (const char* field : {"call_id", "name", type == "function_call" ? "arguments" : "input"}) {
       if (!item.contains(field))
         return missing(param + "." + field);
       if (!item[field].is_string())
         return wrong_type(param + "." + field, "a string", item[field]);
     }
+    if (item.contains("namespace") && !item["namespace"].is_null() &&
+        !item["namespace"].is_string())
+      return wrong_type(param + ".namespace", "a string", item["namespace"]);
     return std::nullopt;
   }
-  if (type == "function_call_output") {
+  if (type == "function_call_output" || type == "custom_tool_call_output") {
     if (!item.contains("call_id"))
       return missing(param + ".call_id");
     if (!item["call_id"].is_string())
@@ -298,9 +302,91 @@ std::string id_prefix(const std::string& type) {
     return "fc_";
   if (type == "function_call_output")
     return "fco_";
+  if (type == "custom_tool_call")
+    return "ctc_";
+  if (type == "custom_tool_call_output")
+    return "ctco_";
   if (type == "reasoning")
     return "rs_";
   return "item_";
+}
+
+// Hosted tool types of the API. riposte serves none of them without a
+// configured provider: they are accepted, echoed, and not offered to the
+// backend (see the manifest).
+const std::set<std::string> hosted_tools{"web_search",
+                                         "web_search_2025_08_26",
+                                         "web_search_preview",
+                                         "web_search_preview_2025_03_11",
+                                         "file_search",
+                                         "computer",
+                                         "computer_use_preview",
+                                         "code_interpreter",
+                                         "image_generation",
+                                         "mcp",
+                                         "local_shell",
+                                         "shell",
+                                         "apply_patch",
+                                         "tool_search",
+                                         "programmatic_tool_calling"};
+
+std::optional<ev::error_info> check_tool_name(const json& t, const std::string& param) {
+  if (!t.contains("name"))
+    return missing(param + ".name");
+  if (!t["name"].is_string())
+    return wrong_type(param + ".name", "a string", t["name"]);
+  auto name = t["name"].get<std::string>();
+  bool ok = !name.empty() && name.size() <= 64;
+  for (char c : name)
+    ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
+  if (!ok)
+    return bad_value(param + ".name", "string does not match pattern. Expected a string that "
+                                      "matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.");
+  return std::nullopt;
+}
+
+std::optional<ev::error_info> check_optional(const json& t, const std::string& param,
+                                             const char* field, const char* expected,
+                                             bool (json::*is)() const noexcept) {
+  if (t.contains(field) && !t[field].is_null() && !(t[field].*is)())
+    return wrong_type(param + "." + field, expected, t[field]);
+  return std::nullopt;
+}
+
+// A function or custom tool, at the top level or inside a namespace.
+std::optional<ev::error_info> check_callable_tool(const json& t, const std::string& param) {
+  if (auto e = check_tool_name(t, param))
+    return e;
+  if (auto e = check_optional(t, param, "description", "a string", &json::is_string))
+    return e;
+  if (t["type"] == "function") {
+    if (auto e = check_optional(t, param, "parameters", "an object", &json::is_object))
+      return e;
+    if (auto e = check_optional(t, param, "strict", "a boolean", &json::is_boolean))
+      return e;
+    if (t.contains("parameters") && t["parameters"].is_object() &&
+        t["parameters"].contains("type") && t["parameters"]["type"] != "object")
+      return bad_value(param + ".parameters",
+                       "schema must be a JSON Schema of 'type: \"object\"', got 'type: " +
+                           t["parameters"]["type"].dump() + "'.");
+    return std::nullopt;
+  }
+  if (auto e = check_optional(t, param, "format", "an object", &json::is_object))
+    return e;
+  if (t.contains("format") && t["format"].is_object()) {
+    const auto& f = t["format"];
+    if (auto e =
+            check_enum(f.value("type", json()), param + ".format.type", {"text", "grammar"}, false))
+      return e;
+    if (f["type"] == "grammar") {
+      if (auto e = check_enum(f.value("syntax", json()), param + ".format.syntax",
+                              {"lark", "regex"}, false))
+        return e;
+      if (!f.contains("definition") || !f["definition"].is_string())
+        return missing(param + ".format.definition");
+    }
+  }
+  return std::nullopt;
 }
 
 std::optional<ev::error_info> check_tools(const json& body, const create_limits& limits) {
@@ -312,6 +398,16 @@ std::optional<ev::error_info> check_tools(const json& body, const create_limits&
   if (tools.size() > limits.max_tools)
     return bad_value("tools", "array too long. Expected at most " +
                                   std::to_string(limits.max_tools) + " tools.");
+  // The names a model calls: `name`, or `namespace.name`; each only once.
+  std::map<std::string, std::string> seen; // callable name -> param
+  auto unique = [&](const std::string& callable,
+                    const std::string& param) -> std::optional<ev::error_info> {
+    auto [it, fresh] = seen.emplace(callable, param);
+    if (!fresh)
+      return bad_value(param + ".name", "duplicate tool name '" + callable + "' (also at " +
+                                            it->second + "). Tool names must be unique.");
+    return std::nullopt;
+  };
   for (std::size_t i = 0; i < tools.size(); ++i) {
     auto param = "tools[" + std::to_string(i) + "]";
     const auto& t = tools[i];
@@ -321,25 +417,42 @@ std::optional<ev::error_info> check_tools(const json& body, const create_limits&
       return missing(param + ".type");
     if (!t["type"].is_string())
       return wrong_type(param + ".type", "a string", t["type"]);
-    if (t["type"] != "function")
-      continue; // other tool types are carried as protocol data (see the manifest)
-    if (!t.contains("name"))
-      return missing(param + ".name");
-    if (!t["name"].is_string())
-      return wrong_type(param + ".name", "a string", t["name"]);
-    auto name = t["name"].get<std::string>();
-    bool ok = !name.empty() && name.size() <= 64;
-    for (char c : name)
-      ok = ok && (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-');
-    if (!ok)
-      return bad_value(param + ".name", "string does not match pattern. Expected a string that "
-                                        "matches the pattern '^[a-zA-Z0-9_-]{1,64}$'.");
-    if (t.contains("parameters") && !t["parameters"].is_null() && !t["parameters"].is_object())
-      return wrong_type(param + ".parameters", "an object", t["parameters"]);
-    if (t.contains("description") && !t["description"].is_null() && !t["description"].is_string())
-      return wrong_type(param + ".description", "a string", t["description"]);
-    if (t.contains("strict") && !t["strict"].is_null() && !t["strict"].is_boolean())
-      return wrong_type(param + ".strict", "a boolean", t["strict"]);
+    auto type = t["type"].get<std::string>();
+    if (type == "function" || type == "custom") {
+      if (auto e = check_callable_tool(t, param))
+        return e;
+      if (auto e = unique(t["name"].get<std::string>(), param))
+        return e;
+    } else if (type == "namespace") {
+      if (auto e = check_tool_name(t, param))
+        return e;
+      if (auto e = check_optional(t, param, "description", "a string", &json::is_string))
+        return e;
+      if (!t.contains("tools"))
+        return missing(param + ".tools");
+      if (!t["tools"].is_array() || t["tools"].empty())
+        return bad_value(param + ".tools", "a namespace needs a non-empty array of tools.");
+      auto ns = t["name"].get<std::string>();
+      for (std::size_t j = 0; j < t["tools"].size(); ++j) {
+        auto inner_param = param + ".tools[" + std::to_string(j) + "]";
+        const auto& inner = t["tools"][j];
+        if (!inner.is_object())
+          return wrong_type(inner_param, "an object", inner);
+        if (auto e = check_enum(inner.value("type", json()), inner_param + ".type",
+                                {"function", "custom"}, false))
+          return e;
+        if (auto e = check_callable_tool(inner, inner_param))
+          return e;
+        if (auto e = unique(ns + "." + inner["name"].get<std::string>(), inner_param))
+          return e;
+      }
+    } else if (hosted_tools.count(type) == 0) {
+      return bad_value(param + ".type",
+                       "'" + type +
+                           "'. Supported values are: 'function', 'custom', 'namespace' and the "
+                           "hosted tool types (web_search, file_search, code_interpreter, "
+                           "image_generation, mcp, shell, apply_patch, ...).");
+    }
   }
   return std::nullopt;
 }
@@ -376,17 +489,92 @@ std::optional<ev::error_info> check_text(const json& body) {
   return std::nullopt;
 }
 
+// Is there a tool of `type` named `name` (inside any namespace too)?
+bool has_tool(const json& tools, const std::string& type, const std::string& name) {
+  for (const auto& t : tools) {
+    if (!t.is_object())
+      continue;
+    if (t.value("type", "") == type && t.value("name", "") == name)
+      return true;
+    if (t.value("type", "") == "namespace")
+      for (const auto& inner : t.value("tools", json::array()))
+        if (inner.is_object() && inner.value("type", "") == type && inner.value("name", "") == name)
+          return true;
+  }
+  return false;
+}
+
 std::optional<ev::error_info> check_tool_choice(const json& body) {
   if (!body.contains("tool_choice") || body["tool_choice"].is_null())
     return std::nullopt;
   const auto& tc = body["tool_choice"];
-  if (tc.is_string())
-    return check_enum(tc, "tool_choice", {"auto", "none", "required"}, false);
+  const auto tools = body.value("tools", json::array()).is_array()
+                         ? body.value("tools", json::array())
+                         : json::array();
+  if (tc.is_string()) {
+    if (auto e = check_enum(tc, "tool_choice", {"auto", "none", "required"}, false))
+      return e;
+    if (tc == "required" && tools.empty())
+      return bad_value("tool_choice", "'required' needs at least one tool in 'tools'.");
+    return std::nullopt;
+  }
   if (!tc.is_object())
     return wrong_type("tool_choice", "a string or an object", tc);
   if (!tc.contains("type"))
     return missing("tool_choice.type");
+  if (!tc["type"].is_string())
+    return wrong_type("tool_choice.type", "a string", tc["type"]);
+  auto type = tc["type"].get<std::string>();
+  if (type == "function" || type == "custom") {
+    if (!tc.contains("name") || !tc["name"].is_string())
+      return missing("tool_choice.name");
+    auto name = tc["name"].get<std::string>();
+    if (!has_tool(tools, type, name))
+      return bad_value("tool_choice.name", "tool choice '" + name + "' is not one of the " + type +
+                                               " tools in 'tools'.");
+    return std::nullopt;
+  }
+  if (type == "allowed_tools") {
+    if (auto e =
+            check_enum(tc.value("mode", json()), "tool_choice.mode", {"auto", "required"}, false))
+      return e;
+    if (!tc.contains("tools") || !tc["tools"].is_array())
+      return missing("tool_choice.tools");
+    for (std::size_t i = 0; i < tc["tools"].size(); ++i) {
+      auto param = "tool_choice.tools[" + std::to_string(i) + "]";
+      const auto& t = tc["tools"][i];
+      if (!t.is_object() || !t.contains("type") || !t["type"].is_string())
+        return missing(param + ".type");
+      auto ttype = t["type"].get<std::string>();
+      if ((ttype == "function" || ttype == "custom") &&
+          !has_tool(tools, ttype, t.value("name", json("")).is_string() ? t.value("name", "") : ""))
+        return bad_value(param + ".name", "allowed tool '" + t.value("name", json()).dump() +
+                                              "' is not one of the tools in 'tools'.");
+    }
+    return std::nullopt;
+  }
+  if (hosted_tools.count(type) == 0)
+    return bad_value("tool_choice.type", "'" + type +
+                                             "'. Supported values are: 'function', 'custom', "
+                                             "'allowed_tools' and the hosted tool types.");
   return std::nullopt;
+}
+
+// Every function_call_output / custom_tool_call_output must answer a call:
+// one earlier in this input, or (left for the actor to check) in the chain.
+std::vector<std::pair<std::string, std::string>> unanswered_outputs(const json& input) {
+  std::set<std::string> calls;
+  std::vector<std::pair<std::string, std::string>> open; // call_id, param
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    const auto& item = input[i];
+    auto type = item.value("type", "");
+    if (type == "function_call" || type == "custom_tool_call")
+      calls.insert(item.value("call_id", ""));
+    else if ((type == "function_call_output" || type == "custom_tool_call_output") &&
+             !calls.count(item.value("call_id", "")))
+      open.emplace_back(item.value("call_id", ""), "input[" + std::to_string(i) + "].call_id");
+  }
+  return open;
 }
 
 } // namespace
@@ -520,6 +708,9 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
   }
   if (input.empty() && body.value("previous_response_id", json()).is_null())
     return missing("input");
+  cmd.open_call_ids = unanswered_outputs(input);
+  if (!cmd.open_call_ids.empty() && body.value("previous_response_id", json()).is_null())
+    return actors::no_tool_call(cmd.open_call_ids.front());
   cmd.input = std::move(input);
   cmd.previous_response_id = body.value("previous_response_id", json()).is_string()
                                  ? body["previous_response_id"].get<std::string>()

@@ -82,6 +82,11 @@ response_state apply(response_state s, const ev::event& event, std::int64_t seq,
           item["arguments"] = item.value("arguments", std::string{}) + e.delta;
         } else if constexpr (std::is_same_v<T, ev::function_call_arguments_done>) {
           item_at(s, e.output_index)["arguments"] = e.arguments;
+        } else if constexpr (std::is_same_v<T, ev::custom_tool_call_input_delta>) {
+          auto& item = item_at(s, e.output_index);
+          item["input"] = item.value("input", std::string{}) + e.delta;
+        } else if constexpr (std::is_same_v<T, ev::custom_tool_call_input_done>) {
+          item_at(s, e.output_index)["input"] = e.input;
         } else if constexpr (std::is_same_v<T, ev::response_completed>) {
           s.status = "completed";
           s.completed_at = e.completed_at;

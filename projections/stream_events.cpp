@@ -83,6 +83,18 @@ std::optional<json> stream_event(const response_state& after, const ev::event& e
                       {"output_index", e.output_index},
                       {"name", e.name},
                       {"arguments", e.arguments}};
+        } else if constexpr (std::is_same_v<T, ev::custom_tool_call_input_delta>) {
+          return json{{"type", "response.custom_tool_call_input.delta"},
+                      {"sequence_number", seq},
+                      {"item_id", e.item_id},
+                      {"output_index", e.output_index},
+                      {"delta", e.delta}};
+        } else if constexpr (std::is_same_v<T, ev::custom_tool_call_input_done>) {
+          return json{{"type", "response.custom_tool_call_input.done"},
+                      {"sequence_number", seq},
+                      {"item_id", e.item_id},
+                      {"output_index", e.output_index},
+                      {"input", e.input}};
         } else if constexpr (std::is_same_v<T, ev::reasoning_delta>) {
           return json{{"type", "response.reasoning_text.delta"},
                       {"sequence_number", seq},

@@ -2,6 +2,7 @@
 #include "adapters/backends/ollama.hpp"
 
 #include "adapters/backends/http_client.hpp"
+#include "adapters/backends/tools.hpp"
 #include "events/ids.hpp"
 
 #include <algorithm>
@@ -115,12 +116,9 @@ json to_ollama_chat(const actors::generation_request& req) {
         pending_thinking.clear();
       }
       messages.push_back(std::move(m));
-    } else if (type == "function_call") {
-      auto name = item.value("name", "");
-      call_names[item.value("call_id", "")] = name;
-      auto args = json::parse(item.value("arguments", "{}"), nullptr, false);
-      json call{
-          {"function", {{"name", name}, {"arguments", args.is_object() ? args : json::object()}}}};
+    } else if (type == "function_call" || type == "custom_tool_call") {
+      auto call = backend_call(item);
+      call_names[item.value("call_id", "")] = call["function"]["name"].get<std::string>();
       // Consecutive calls are one assistant turn with several tool calls.
       if (!messages.empty() && messages.back()["role"] == "assistant" &&
           messages.back().contains("tool_calls")) {
@@ -136,7 +134,7 @@ json to_ollama_chat(const actors::generation_request& req) {
         }
         messages.push_back(std::move(m));
       }
-    } else if (type == "function_call_output") {
+    } else if (type == "function_call_output" || type == "custom_tool_call_output") {
       auto output = item.value("output", json());
       json m{{"role", "tool"},
              {"content", output.is_string() ? output.get<std::string>() : content_text(output)}};
@@ -148,6 +146,9 @@ json to_ollama_chat(const actors::generation_request& req) {
       pending_thinking += reasoning_text(item);
     }
   }
+  tool_plan tools{req.params};
+  if (auto must = tools.choice_instruction(); !must.empty())
+    system += (system.empty() ? "" : "\n\n") + must;
   if (!system.empty())
     messages.insert(messages.begin(), json{{"role", "system"}, {"content", system}});
 
@@ -182,21 +183,14 @@ json to_ollama_chat(const actors::generation_request& req) {
     else if (ftype == "json_schema" && format.contains("schema"))
       body["format"] = format["schema"];
   }
-  json tools = json::array();
-  for (const auto& tool : p.value("tools", json::array()))
-    if (tool.is_object() && tool.value("type", "") == "function")
-      tools.push_back({{"type", "function"},
-                       {"function",
-                        {{"name", tool.value("name", "")},
-                         {"description", tool.value("description", "")},
-                         {"parameters", tool.value("parameters", json::object())}}}});
-  if (!tools.empty() && p.value("tool_choice", json("auto")) != "none")
-    body["tools"] = tools;
+  if (auto offered = tools.backend_tools(); !offered.empty())
+    body["tools"] = std::move(offered);
   return body;
 }
 
-ollama_translator::ollama_translator(std::string model)
-  : model_(std::move(model)) {}
+ollama_translator::ollama_translator(std::string model, const json& params)
+  : model_(std::move(model))
+  , tools_(params) {}
 
 std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
   std::vector<ev::event> out;
@@ -258,6 +252,48 @@ void ollama_translator::close_message(std::vector<ev::event>& out, const std::st
   message_text_.clear();
 }
 
+// One backend tool call, as the item the client declared: a function call
+// (with its namespace), or a custom tool call with free-form input.
+void ollama_translator::emit_call(std::vector<ev::event>& out, const json& fn) {
+  auto backend_name = fn.value("name", "");
+  auto args = fn.value("arguments", json::object());
+  const auto* tool = tools_.find(backend_name);
+  auto index = next_index_++;
+  auto call_id = ev::make_id("call_", 24);
+  if (tool && tool->kind == "custom") {
+    auto input = args.is_object() && args.contains("input") && args["input"].is_string()
+                     ? args["input"].get<std::string>()
+                     : (args.is_string() ? args.get<std::string>() : args.dump());
+    auto id = ev::make_id("ctc_");
+    json item{{"id", id},
+              {"type", "custom_tool_call"},
+              {"call_id", call_id},
+              {"name", tool->name},
+              {"input", ""}};
+    if (!tool->ns.empty())
+      item["namespace"] = tool->ns;
+    out.emplace_back(ev::output_item_added{index, item});
+    out.emplace_back(ev::custom_tool_call_input_delta{id, index, input});
+    out.emplace_back(ev::custom_tool_call_input_done{id, index, input});
+    item["input"] = input;
+    out.emplace_back(ev::output_item_done{index, item});
+    return;
+  }
+  auto name = tool ? tool->name : backend_name;
+  auto arguments = args.is_string() ? args.get<std::string>() : args.dump();
+  auto id = ev::make_id("fc_");
+  json item{{"id", id},        {"type", "function_call"}, {"status", "in_progress"},
+            {"arguments", ""}, {"call_id", call_id},      {"name", name}};
+  if (tool && !tool->ns.empty())
+    item["namespace"] = tool->ns;
+  out.emplace_back(ev::output_item_added{index, item});
+  out.emplace_back(ev::function_call_arguments_delta{id, index, arguments});
+  out.emplace_back(ev::function_call_arguments_done{id, index, name, arguments});
+  item["status"] = "completed";
+  item["arguments"] = arguments;
+  out.emplace_back(ev::output_item_done{index, item});
+}
+
 void ollama_translator::fail(std::vector<ev::event>& out, std::string code, std::string message) {
   done_ = true;
   out.emplace_back(ev::response_failed{std::move(code), std::move(message), json()});
@@ -315,24 +351,11 @@ std::vector<ev::event> ollama_translator::on_line(const json& line) {
     close_reasoning(out);
     close_message(out, "completed");
     for (const auto& call : calls) {
-      auto fn = call.value("function", json::object());
-      auto name = fn.value("name", "");
-      auto args = fn.value("arguments", json::object());
-      auto arguments = args.is_string() ? args.get<std::string>() : args.dump();
-      auto id = ev::make_id("fc_");
-      auto index = next_index_++;
-      json item{{"id", id},
-                {"type", "function_call"},
-                {"status", "in_progress"},
-                {"arguments", ""},
-                {"call_id", ev::make_id("call_", 24)},
-                {"name", name}};
-      out.emplace_back(ev::output_item_added{index, item});
-      out.emplace_back(ev::function_call_arguments_delta{id, index, arguments});
-      out.emplace_back(ev::function_call_arguments_done{id, index, name, arguments});
-      item["status"] = "completed";
-      item["arguments"] = arguments;
-      out.emplace_back(ev::output_item_done{index, item});
+      // parallel_tool_calls / max_tool_calls: calls past the limit are dropped.
+      if (calls_made_ >= tools_.max_calls())
+        break;
+      ++calls_made_;
+      emit_call(out, call.value("function", json::object()));
     }
   }
   if (line.value("done", false)) {
@@ -384,7 +407,7 @@ public:
     , client_(opts.max_connections) {}
 
   std::uint64_t generate(actors::generation_request req, actors::update_sink sink) override {
-    auto translator = std::make_shared<ollama_translator>(req.model);
+    auto translator = std::make_shared<ollama_translator>(req.model, req.params);
     http_request r;
     r.method = "POST";
     r.url = opts_.base_url + "/api/chat";

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/backend.hpp"
+#include "adapters/backends/tools.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -28,7 +29,9 @@ nlohmann::json to_ollama_chat(const actors::generation_request& req);
 // indices of one generation. Exposed for tests.
 class ollama_translator {
 public:
-  explicit ollama_translator(std::string model);
+  // `params`: the request's (its tools decide how calls map back).
+  explicit ollama_translator(std::string model,
+                             const nlohmann::json& params = nlohmann::json::object());
   // Feeds raw bytes; complete lines become events.
   std::vector<events::event> feed(std::string_view bytes);
   // The transfer ended; closes the generation (a missing `done` line fails it).
@@ -41,6 +44,7 @@ private:
   void close_reasoning(std::vector<events::event>& out);
   void close_message(std::vector<events::event>& out, const std::string& status);
   void fail(std::vector<events::event>& out, std::string code, std::string message);
+  void emit_call(std::vector<events::event>& out, const nlohmann::json& fn);
 
   std::string model_;
   std::string buffer_;
@@ -50,6 +54,8 @@ private:
   std::string reasoning_id_, message_id_;
   std::int64_t reasoning_index_ = -1, message_index_ = -1;
   std::string reasoning_text_, message_text_;
+  tool_plan tools_;
+  std::size_t calls_made_ = 0;
 };
 
 } // namespace riposte::adapters::backends

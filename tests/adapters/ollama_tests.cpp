@@ -225,3 +225,145 @@ BOOST_AUTO_TEST_CASE(think_is_sent_only_to_models_that_can_think) {
   req.params = {{"reasoning", {{"effort", "none"}}}};
   BOOST_TEST(to_ollama_chat(req)["think"] == false);
 }
+
+namespace {
+
+// What Codex declares: plain functions, a namespace of functions, a custom
+// (free-form) tool and a hosted web_search.
+json codex_tools() {
+  json params = json::parse(R"({
+    "tools": [
+      {"type": "function", "name": "exec_command", "description": "run a command",
+       "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}}},
+      {"type": "namespace", "name": "multi_agent_v1", "description": "agents",
+       "tools": [{"type": "function", "name": "spawn_agent",
+                  "parameters": {"type": "object", "properties": {}}}]},
+      {"type": "custom", "name": "apply_patch", "description": "patch files",
+       "format": {"type": "grammar", "syntax": "lark", "definition": "start: /.+/"}},
+      {"type": "web_search", "external_web_access": true}
+    ]})");
+  return params;
+}
+
+std::vector<std::string> tool_names(const json& body) {
+  std::vector<std::string> out;
+  for (const auto& t : body.value("tools", json::array()))
+    out.push_back(t["function"]["name"].get<std::string>());
+  return out;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(namespaces_flatten_custom_tools_take_text_and_hosted_tools_stay_out) {
+  generation_request req;
+  req.model = "m";
+  req.params = codex_tools();
+  req.items = json::array({{{"type", "message"}, {"role", "user"}, {"content", "hi"}}});
+  auto body = to_ollama_chat(req);
+  std::vector<std::string> expected{"exec_command", "multi_agent_v1__spawn_agent", "apply_patch"};
+  BOOST_TEST(tool_names(body) == expected);
+  const auto& patch = body["tools"][2]["function"];
+  BOOST_TEST(patch["parameters"]["required"] == json::array({"input"}));
+  BOOST_TEST(patch["parameters"]["properties"]["input"]["description"].get<std::string>().find(
+                 "start: /.+/") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(history_calls_reach_the_backend_under_their_flat_names) {
+  generation_request req;
+  req.model = "m";
+  req.params = codex_tools();
+  req.items = json::parse(R"([
+    {"type": "message", "role": "user", "content": "go"},
+    {"type": "function_call", "call_id": "c1", "name": "spawn_agent",
+     "namespace": "multi_agent_v1", "arguments": "{\"n\":1}"},
+    {"type": "custom_tool_call", "call_id": "c2", "name": "apply_patch", "input": "*** Begin"},
+    {"type": "function_call_output", "call_id": "c1", "output": "spawned"},
+    {"type": "custom_tool_call_output", "call_id": "c2", "output": "patched"}
+  ])");
+  auto body = to_ollama_chat(req);
+  const auto& messages = body["messages"];
+  BOOST_REQUIRE_EQUAL(messages.size(), 4u);
+  const auto& calls = messages[1]["tool_calls"];
+  BOOST_REQUIRE_EQUAL(calls.size(), 2u);
+  BOOST_TEST(calls[0]["function"]["name"] == "multi_agent_v1__spawn_agent");
+  BOOST_TEST(calls[0]["function"]["arguments"] == json({{"n", 1}}));
+  BOOST_TEST(calls[1]["function"]["name"] == "apply_patch");
+  BOOST_TEST(calls[1]["function"]["arguments"] == json({{"input", "*** Begin"}}));
+  BOOST_TEST(messages[2]["tool_name"] == "multi_agent_v1__spawn_agent");
+  BOOST_TEST(messages[3]["content"] == "patched");
+  BOOST_TEST(messages[3]["tool_name"] == "apply_patch");
+}
+
+BOOST_AUTO_TEST_CASE(tool_choice_narrows_the_offer_and_asks_for_what_it_cannot_force) {
+  generation_request req;
+  req.model = "m";
+  req.items = json::array({{{"type", "message"}, {"role", "user"}, {"content", "hi"}}});
+  req.params = codex_tools();
+  req.params["tool_choice"] = {{"type", "function"}, {"name", "exec_command"}};
+  auto one = to_ollama_chat(req);
+  BOOST_TEST(tool_names(one) == std::vector<std::string>{"exec_command"});
+  BOOST_TEST(one["messages"][0]["role"] == "system");
+  BOOST_TEST(one["messages"][0]["content"].get<std::string>().find("exec_command") !=
+             std::string::npos);
+
+  req.params["tool_choice"] = json::parse(
+      R"({"type": "allowed_tools", "mode": "auto", "tools": [{"type": "custom", "name": "apply_patch"},
+          {"type": "function", "name": "spawn_agent"}]})");
+  auto allowed = to_ollama_chat(req);
+  std::vector<std::string> expected{"multi_agent_v1__spawn_agent", "apply_patch"};
+  BOOST_TEST(tool_names(allowed) == expected);
+  BOOST_TEST(allowed["messages"][0]["role"] == "user"); // auto: no instruction
+
+  req.params["tool_choice"] = "required";
+  auto required = to_ollama_chat(req);
+  BOOST_TEST(tool_names(required).size() == 3u);
+  BOOST_TEST(required["messages"][0]["role"] == "system");
+
+  req.params["tool_choice"] = {{"type", "web_search"}};
+  BOOST_TEST(!to_ollama_chat(req).contains("tools"));
+}
+
+BOOST_AUTO_TEST_CASE(backend_calls_map_back_to_the_declared_name_namespace_and_kind) {
+  auto params = codex_tools();
+  ollama_translator t{"m", params};
+  auto bytes =
+      line({{"role", "assistant"},
+            {"content", ""},
+            {"tool_calls",
+             {{{"function", {{"name", "multi_agent_v1__spawn_agent"}, {"arguments", {{"n", 2}}}}}},
+              {{"function",
+                {{"name", "apply_patch"}, {"arguments", {{"input", "*** Begin"}}}}}}}}}) +
+      line({{"role", "assistant"}, {"content", ""}}, true, {{"done_reason", "stop"}});
+  auto evs = feed_all(t, bytes, 5);
+  std::vector<std::string> expected{"output_item_added",
+                                    "function_call_arguments_delta",
+                                    "function_call_arguments_done",
+                                    "output_item_done",
+                                    "output_item_added",
+                                    "custom_tool_call_input_delta",
+                                    "custom_tool_call_input_done",
+                                    "output_item_done",
+                                    "response_completed"};
+  BOOST_TEST(types(evs) == expected);
+  const auto& fn = std::get<ev::output_item_done>(evs[3]).item;
+  BOOST_TEST(fn["type"] == "function_call");
+  BOOST_TEST(fn["name"] == "spawn_agent");
+  BOOST_TEST(fn["namespace"] == "multi_agent_v1");
+  BOOST_TEST(std::get<ev::function_call_arguments_done>(evs[2]).name == "spawn_agent");
+  const auto& custom = std::get<ev::output_item_done>(evs[7]).item;
+  BOOST_TEST(custom["type"] == "custom_tool_call");
+  BOOST_TEST(custom["name"] == "apply_patch");
+  BOOST_TEST(custom["input"] == "*** Begin");
+  BOOST_TEST(!custom.contains("namespace"));
+  BOOST_TEST(custom["call_id"].get<std::string>().rfind("call_", 0) == 0u);
+
+  // parallel_tool_calls: false keeps the first call of the turn only.
+  params["parallel_tool_calls"] = false;
+  ollama_translator single{"m", params};
+  auto one = feed_all(single, bytes, 1000);
+  BOOST_TEST(types(one).size() == 5u);
+  params["parallel_tool_calls"] = true;
+  params["max_tool_calls"] = 1;
+  ollama_translator capped{"m", params};
+  BOOST_TEST(types(feed_all(capped, bytes, 1000)).size() == 5u);
+}

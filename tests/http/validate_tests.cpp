@@ -35,12 +35,13 @@ BOOST_AUTO_TEST_CASE(a_string_input_becomes_one_user_message_with_an_id) {
 
 BOOST_AUTO_TEST_CASE(client_item_ids_and_explicit_sampling_are_kept) {
   auto cmd = parse_create(
-      R"({"model":"m","temperature":0.1,"store":false,"input":[{"id":"msg_mine","role":"assistant","content":"x"},{"type":"function_call_output","call_id":"c","output":"o"}]})",
+      R"({"model":"m","temperature":0.1,"store":false,"input":[{"id":"msg_mine","role":"assistant","content":"x"},{"type":"function_call","call_id":"c","name":"f","arguments":"{}"},{"type":"function_call_output","call_id":"c","output":"o"}]})",
       {});
   BOOST_REQUIRE(cmd.has_value());
   BOOST_TEST(cmd->input[0]["id"] == "msg_mine");
   BOOST_TEST(cmd->input[0]["content"][0]["type"] == "output_text");
-  BOOST_TEST(cmd->input[1]["id"].get<std::string>().rfind("fco_", 0) == 0u);
+  BOOST_TEST(cmd->input[1]["id"].get<std::string>().rfind("fc_", 0) == 0u);
+  BOOST_TEST(cmd->input[2]["id"].get<std::string>().rfind("fco_", 0) == 0u);
   BOOST_TEST(cmd->sampling == (json{{"temperature", 0.1}}));
   BOOST_TEST(!cmd->store);
 }
@@ -166,4 +167,19 @@ BOOST_AUTO_TEST_CASE(routes_match_segments_and_decode_params) {
 BOOST_AUTO_TEST_CASE(fingerprints_are_stable) {
   BOOST_TEST(fingerprint("") == "cbf29ce484222325");
   BOOST_TEST(fingerprint("a") != fingerprint("b"));
+}
+
+BOOST_AUTO_TEST_CASE(tool_outputs_without_their_call_are_left_to_the_chain_or_refused) {
+  auto chained = parse_create(
+      R"({"model":"m","previous_response_id":"resp_1","input":[{"type":"function_call_output","call_id":"c9","output":"o"},{"type":"custom_tool_call","call_id":"c8","name":"p","input":"x"},{"type":"custom_tool_call_output","call_id":"c8","output":"ok"}]})",
+      {});
+  BOOST_REQUIRE(chained.has_value());
+  BOOST_REQUIRE_EQUAL(chained->open_call_ids.size(), 1u);
+  BOOST_TEST(chained->open_call_ids[0].first == "c9");
+  BOOST_TEST(chained->open_call_ids[0].second == "input[0].call_id");
+  auto alone = parse_create(
+      R"({"model":"m","input":[{"type":"custom_tool_call_output","call_id":"c7","output":"o"}]})",
+      {});
+  BOOST_REQUIRE(!alone.has_value());
+  BOOST_TEST(alone.error().param == "input[0].call_id");
 }

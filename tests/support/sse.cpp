@@ -142,7 +142,9 @@ std::vector<std::string> validate_stream(const std::vector<json>& events, std::i
           (!e.contains("logprobs") || !e["logprobs"].is_array()))
         fail(i, "output_text.delta without a logprobs array");
     } else if (type == "response.function_call_arguments.delta" ||
-               type == "response.function_call_arguments.done") {
+               type == "response.function_call_arguments.done" ||
+               type == "response.custom_tool_call_input.delta" ||
+               type == "response.custom_tool_call_input.done") {
       if (first_seq == 0 && open_items[index] != item_id)
         fail(i, type + " for an item that is not open");
       if (type == "response.function_call_arguments.done" && !e.contains("name"))

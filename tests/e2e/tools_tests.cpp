@@ -1,0 +1,217 @@
+// End to end: the tool protocol. Definitions and choices are validated,
+// tool outputs must answer a call, and namespaced, custom and hosted tools
+// travel as the client declared them.
+#include "tests/support/servers.hpp"
+#include "tests/support/sse.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+using json = nlohmann::json;
+using namespace riposte::tests;
+
+namespace {
+
+// A scripted reply with tool calls, in order: [[name, arguments], ...].
+json call_reply(const std::vector<std::pair<std::string, json>>& calls) {
+  json tool_calls = json::array();
+  for (const auto& [name, args] : calls)
+    tool_calls.push_back({{"function", {{"name", name}, {"arguments", args}}}});
+  return {{"chunks", json::array({{{"tool_calls", tool_calls}}})}};
+}
+
+void expect_400(riposte_server& r, const json& body, const std::string& param) {
+  auto res = r.post("/v1/responses", body);
+  BOOST_TEST(res.status == 400, param << ": " << res.body);
+  auto j = json::parse(res.body, nullptr, false);
+  BOOST_REQUIRE_MESSAGE(j.is_object() && j.contains("error"), res.body);
+  BOOST_TEST(j["error"]["param"] == param, res.body);
+  BOOST_TEST(j["error"]["type"] == "invalid_request_error");
+}
+
+const json weather_tool = {
+    {"type", "function"},
+    {"name", "get_weather"},
+    {"parameters", {{"type", "object"}, {"properties", {{"city", {{"type", "string"}}}}}}}};
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(tool_definitions_and_choices_are_validated_naming_the_param) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  auto with = [](json tools, json choice = nullptr) {
+    json body{{"model", "llama3.2:1b"}, {"input", "hi"}, {"tools", std::move(tools)}};
+    if (!choice.is_null())
+      body["tool_choice"] = std::move(choice);
+    return body;
+  };
+  expect_400(r, with({{{"type", "teleport"}}}), "tools[0].type");
+  expect_400(r, with({{{"type", "function"}, {"name", "has space"}}}), "tools[0].name");
+  expect_400(r, with({weather_tool, weather_tool}), "tools[1].name");
+  expect_400(r, with({{{"type", "function"}, {"name", "f"}, {"parameters", {{"type", "array"}}}}}),
+             "tools[0].parameters");
+  expect_400(r, with({{{"type", "namespace"}, {"name", "ns"}, {"tools", json::array()}}}),
+             "tools[0].tools");
+  expect_400(r,
+             with({{{"type", "namespace"}, {"name", "ns"}, {"tools", {{{"type", "web_search"}}}}}}),
+             "tools[0].tools[0].type");
+  expect_400(r,
+             with({{{"type", "custom"},
+                    {"name", "patch"},
+                    {"format", {{"type", "grammar"}, {"syntax", "ebnf"}, {"definition", "x"}}}}}),
+             "tools[0].format.syntax");
+  expect_400(r, with({weather_tool}, {{"type", "function"}, {"name", "get_time"}}),
+             "tool_choice.name");
+  expect_400(r, with(json::array(), "required"), "tool_choice");
+  expect_400(r,
+             with({weather_tool}, {{"type", "allowed_tools"},
+                                   {"mode", "auto"},
+                                   {"tools", {{{"type", "function"}, {"name", "nope"}}}}}),
+             "tool_choice.tools[0].name");
+  // A function in a namespace and a top-level one may share a name.
+  auto ok = r.post(
+      "/v1/responses",
+      with(
+          {weather_tool,
+           {{"type", "namespace"}, {"name", "ns"}, {"description", "d"}, {"tools", {weather_tool}}},
+           {{"type", "web_search"}, {"external_web_access", true}}}));
+  BOOST_TEST(ok.status == 200, ok.body);
+  // Nothing of the rejected requests was stored.
+  BOOST_TEST(r.get("/metrics").body.find("status=\"400\"} 10") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(tool_outputs_must_answer_a_call_in_the_input_or_the_chain) {
+  scripted_backend b{{{"rules",
+                       {{{"match", {{"contains", "weather"}}},
+                         {"reply", call_reply({{"get_weather", json{{"city", "Paris"}}}})}}}}}};
+  riposte_server r{b.url()};
+  // Nowhere to find the call.
+  expect_400(r,
+             {{"model", "llama3.2:1b"},
+              {"input",
+               {{{"role", "user"}, {"content", "hi"}},
+                {{"type", "function_call_output"}, {"call_id", "call_nope"}, {"output", "x"}}}}},
+             "input[1].call_id");
+
+  auto first =
+      r.post("/v1/responses",
+             {{"model", "llama3.2:1b"}, {"input", "weather in Paris?"}, {"tools", {weather_tool}}});
+  BOOST_REQUIRE_EQUAL(first.status, 200);
+  auto turn1 = json::parse(first.body);
+  const auto& call = turn1["output"][0];
+  BOOST_REQUIRE(call["type"] == "function_call");
+  auto call_id = call["call_id"].get<std::string>();
+
+  // The chain holds the call: answered.
+  b.clear_requests();
+  auto second = r.post(
+      "/v1/responses",
+      {{"model", "llama3.2:1b"},
+       {"previous_response_id", turn1["id"]},
+       {"tools", {weather_tool}},
+       {"input",
+        {{{"type", "function_call_output"}, {"call_id", call_id}, {"output", "{\"temp\":18}"}}}}});
+  BOOST_TEST(second.status == 200, second.body);
+  auto sent = b.requests().back()["messages"];
+  BOOST_TEST(sent[sent.size() - 2]["tool_calls"][0]["function"]["name"] == "get_weather");
+  BOOST_TEST(sent.back()["role"] == "tool");
+  BOOST_TEST(sent.back()["tool_name"] == "get_weather");
+
+  // The chain does not hold it: refused, nothing stored.
+  expect_400(
+      r,
+      {{"model", "llama3.2:1b"},
+       {"previous_response_id", turn1["id"]},
+       {"input", {{{"type", "function_call_output"}, {"call_id", "call_other"}, {"output", "x"}}}}},
+      "input[0].call_id");
+
+  // Stateless clients replay the call themselves (store: false, like Codex).
+  auto replayed = r.post(
+      "/v1/responses",
+      {{"model", "llama3.2:1b"},
+       {"store", false},
+       {"tools", {weather_tool}},
+       {"input",
+        {{{"role", "user"}, {"content", "weather in Paris?"}},
+         call,
+         {{"type", "function_call_output"}, {"call_id", call_id}, {"output", "{\"temp\":18}"}}}}});
+  BOOST_TEST(replayed.status == 200, replayed.body);
+}
+
+BOOST_AUTO_TEST_CASE(namespaced_custom_and_hosted_tools_travel_as_declared_in_a_stream) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"has_tool_result", true}}},
+          {"reply", {{"chunks", {{{"content", "All done."}}}}}}},
+         {{"match", {{"contains", "work"}}},
+          {"reply", call_reply({{"multi_agent_v1__spawn_agent", json{{"n", 2}}},
+                                {"apply_patch", json{{"input", "*** Begin Patch"}}}})}}}}}};
+  riposte_server r{b.url()};
+  json tools = json::parse(R"([
+    {"type": "function", "name": "exec_command",
+     "parameters": {"type": "object", "properties": {"cmd": {"type": "string"}}}},
+    {"type": "namespace", "name": "multi_agent_v1", "description": "sub-agents",
+     "tools": [{"type": "function", "name": "spawn_agent",
+                "parameters": {"type": "object", "properties": {"n": {"type": "integer"}}}}]},
+    {"type": "custom", "name": "apply_patch", "description": "edit files"},
+    {"type": "web_search", "external_web_access": true}
+  ])");
+  json body{{"model", "llama3.2:1b"},
+            {"stream", true},
+            {"store", false},
+            {"tools", tools},
+            {"tool_choice", "auto"},
+            {"parallel_tool_calls", true},
+            {"include", {"reasoning.encrypted_content"}},
+            {"input",
+             {{{"role", "developer"}, {"content", "be brief"}},
+              {{"role", "user"}, {"content", "do the work"}}}}};
+  auto stream = sse_call("POST", r.url("/v1/responses"), body.dump());
+  auto problems = validate_stream(stream.events);
+  for (const auto& p : problems)
+    BOOST_ERROR(p);
+  // The backend saw flat names and no hosted tool.
+  std::vector<std::string> offered;
+  auto asked = b.requests().back();
+  for (const auto& t : asked["tools"])
+    offered.push_back(t["function"]["name"].get<std::string>());
+  std::vector<std::string> expected{"exec_command", "multi_agent_v1__spawn_agent", "apply_patch"};
+  BOOST_TEST(offered == expected);
+
+  std::vector<json> done_items;
+  bool custom_delta = false;
+  for (const auto& e : stream.events) {
+    if (e["type"] == "response.output_item.done")
+      done_items.push_back(e["item"]);
+    custom_delta = custom_delta || e["type"] == "response.custom_tool_call_input.delta";
+  }
+  BOOST_TEST(custom_delta);
+  BOOST_REQUIRE_EQUAL(done_items.size(), 2u);
+  BOOST_TEST(done_items[0]["type"] == "function_call");
+  BOOST_TEST(done_items[0]["name"] == "spawn_agent");
+  BOOST_TEST(done_items[0]["namespace"] == "multi_agent_v1");
+  BOOST_TEST(done_items[1]["type"] == "custom_tool_call");
+  BOOST_TEST(done_items[1]["name"] == "apply_patch");
+  BOOST_TEST(done_items[1]["input"] == "*** Begin Patch");
+  const auto& final_response = stream.events.back()["response"];
+  BOOST_TEST(final_response["output"][0] == done_items[0]);
+  BOOST_TEST(final_response["tools"] == tools); // echoed exactly as declared
+
+  // The next turn replays everything with both outputs, as Codex does.
+  body["input"].push_back(done_items[0]);
+  body["input"].push_back(done_items[1]);
+  body["input"].push_back({{"type", "function_call_output"},
+                           {"call_id", done_items[0]["call_id"]},
+                           {"output", "spawned 2"}});
+  body["input"].push_back({{"type", "custom_tool_call_output"},
+                           {"call_id", done_items[1]["call_id"]},
+                           {"output", "patched; done"}});
+  auto next = sse_call("POST", r.url("/v1/responses"), body.dump());
+  BOOST_TEST(next.events.back()["type"] == "response.completed");
+  auto sent = b.requests().back()["messages"];
+  BOOST_TEST(sent[0]["role"] == "system");
+  BOOST_TEST(sent[2]["tool_calls"][0]["function"]["name"] == "multi_agent_v1__spawn_agent");
+  BOOST_TEST(sent[2]["tool_calls"][1]["function"]["arguments"]["input"] == "*** Begin Patch");
+  BOOST_TEST(sent[3]["tool_name"] == "multi_agent_v1__spawn_agent");
+  BOOST_TEST(sent[4]["tool_name"] == "apply_patch");
+}
