@@ -3,6 +3,7 @@
 // in flight, new backend events wait and go out together (group commit).
 #include "actors/response_actor.hpp"
 
+#include "actors/json_schema.hpp"
 #include "actors/messages.hpp"
 #include "events/event.hpp"
 #include "events/ids.hpp"
@@ -69,6 +70,7 @@ struct response_data {
   bool cancel_requested = false;
   bool requeued = false; // rebuilt from the store while queued: generate, record nothing
   std::vector<std::string> capabilities; // of the model, from the backend
+  std::string answer_text;               // message text so far, for text.format checks
   std::string cancel_reason;
   // How a cancelled generation ends: cancelled, or failed when the job timed out.
   std::optional<ev::event> cancel_event;
@@ -153,6 +155,8 @@ ev::result<json> blocking_reply(const response_data& st) {
     return ev::make_error(riposte_errc::backend_timeout, message);
   if (code == "model_not_found")
     return ev::make_error(riposte_errc::invalid_request, message, "model");
+  if (code == "output_schema_violation")
+    return ev::make_error(riposte_errc::output_invalid, message, "text.format");
   return ev::make_error(riposte_errc::internal, message);
 }
 
@@ -582,6 +586,36 @@ void resolve_parent(response_actor* self) {
   self->send(st.registry, context_atom::value, st.cmd.previous_response_id, st.cmd.tenant, me);
 }
 
+// Structured outputs: the text of the answer must be what text.format asked
+// for. A completion that is not is turned into a failure saying why (the
+// output items stay, for the client to inspect).
+void check_output_format(response_data& st, std::vector<ev::event>& events) {
+  const auto& format = st.view.params.value("text", json::object()).value("format", json());
+  if (!format.is_object() || format.value("type", "text") == "text")
+    return;
+  for (auto& e : events) {
+    if (const auto* done = std::get_if<ev::output_item_done>(&e)) {
+      if (done->item.value("type", "") == "message")
+        for (const auto& part : done->item.value("content", json::array()))
+          if (part.value("type", "") == "output_text")
+            st.answer_text += part.value("text", "");
+      continue;
+    }
+    const auto* completed = std::get_if<ev::response_completed>(&e);
+    if (completed == nullptr)
+      continue;
+    std::optional<json_schema> schema;
+    if (format.value("type", "") == "json_schema") {
+      auto compiled = json_schema::compile(format.value("schema", json::object()));
+      if (compiled)
+        schema = std::move(*compiled);
+    }
+    auto why = check_structured_output(format, schema ? &*schema : nullptr, st.answer_text);
+    if (!why.empty())
+      e = ev::response_failed{"output_schema_violation", why, completed->usage};
+  }
+}
+
 // The first tool output whose call is nowhere in the chain. Tool loops answer
 // the latest response, so the walk goes from the newest segment back and
 // stops as soon as every call is found.
@@ -790,6 +824,7 @@ caf::behavior main_behavior(response_actor* self) {
                  std::holds_alternative<ev::response_failed>(e);
         if (u.finished && !ends && st.cancel_requested)
           u.events.emplace_back(*st.cancel_event);
+        check_output_format(st, u.events);
         enqueue(self, std::move(u.events));
       },
       // A streaming create: the same steps, with a subscriber instead of a waiter.

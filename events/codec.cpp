@@ -177,6 +177,7 @@ std::string_view to_string(riposte_errc code) noexcept {
     case riposte_errc::internal: return "internal_error";
     case riposte_errc::backend_unavailable: return "backend_unavailable";
     case riposte_errc::backend_timeout: return "backend_timeout";
+    case riposte_errc::output_invalid: return "output_invalid";
   }
   return "internal_error";
 }

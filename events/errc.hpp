@@ -33,6 +33,7 @@ enum class riposte_errc : std::uint8_t {
   internal,              // 500
   backend_unavailable,   // 502 / 503
   backend_timeout,       // 504
+  output_invalid,        // 500 the model's answer broke the requested text.format
 };
 
 std::string_view to_string(riposte_errc code) noexcept;

@@ -149,8 +149,13 @@ const std::vector<feature>& compatibility_manifest() {
       {"request_field",
        "text.format",
        s::supported,
-       "json_object -> format \"json\", json_schema -> format <schema>",
-       {"codex_style_requests_map_roles_and_formats_for_ollama"}},
+       "json_object -> format \"json\", json_schema -> format <schema> (schema checked with "
+       "valijson at request time: 400 text.format.schema); the finished answer is validated "
+       "against the schema and a violation ends the response failed, code "
+       "output_schema_violation, naming the JSON pointer (blocking: 500), output kept",
+       {"codex_style_requests_map_roles_and_formats_for_ollama",
+        "structured_outputs_are_checked_against_their_schema",
+        "structured_output_verdicts_follow_text_format"}},
       {"request_field", "text.verbosity", s::ignored, "no backend control", {}},
       {"request_field",
        "tools (function)",

@@ -1,6 +1,7 @@
 // Validation of Responses requests, with the OpenAI API's error wording.
 #include "http/validate.hpp"
 
+#include "actors/json_schema.hpp"
 #include "events/ids.hpp"
 
 #include <cstdio>
@@ -364,11 +365,15 @@ std::optional<ev::error_info> check_callable_tool(const json& t, const std::stri
       return e;
     if (auto e = check_optional(t, param, "strict", "a boolean", &json::is_boolean))
       return e;
-    if (t.contains("parameters") && t["parameters"].is_object() &&
-        t["parameters"].contains("type") && t["parameters"]["type"] != "object")
-      return bad_value(param + ".parameters",
-                       "schema must be a JSON Schema of 'type: \"object\"', got 'type: " +
-                           t["parameters"]["type"].dump() + "'.");
+    if (t.contains("parameters") && t["parameters"].is_object()) {
+      if (t["parameters"].contains("type") && t["parameters"]["type"] != "object")
+        return bad_value(param + ".parameters",
+                         "schema must be a JSON Schema of 'type: \"object\"', got 'type: " +
+                             t["parameters"]["type"].dump() + "'.");
+      if (auto compiled = actors::json_schema::compile(t["parameters"]); !compiled)
+        return bad_value(param + ".parameters",
+                         "invalid JSON Schema: " + compiled.error().message + ".");
+    }
     return std::nullopt;
   }
   if (auto e = check_optional(t, param, "format", "an object", &json::is_object))
@@ -485,6 +490,10 @@ std::optional<ev::error_info> check_text(const json& body) {
       return missing("text.format.schema");
     if (!f["schema"].is_object())
       return wrong_type("text.format.schema", "an object", f["schema"]);
+    if (auto compiled = actors::json_schema::compile(f["schema"]); !compiled)
+      return bad_value("text.format.schema", "invalid JSON Schema for response format '" +
+                                                 f["name"].get<std::string>() +
+                                                 "': " + compiled.error().message + ".");
   }
   return std::nullopt;
 }

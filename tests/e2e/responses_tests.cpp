@@ -361,7 +361,10 @@ BOOST_AUTO_TEST_CASE(length_thinking_and_tool_calls_map_to_response_items) {
 }
 
 BOOST_AUTO_TEST_CASE(codex_style_requests_map_roles_and_formats_for_ollama) {
-  scripted_backend b;
+  // The answer conforms to the schema asked for below.
+  scripted_backend b{{{"rules",
+                       {{{"match", json::object()},
+                         {"reply", {{"chunks", {{{"content", "{\"a\":\"x\"}"}}}}}}}}}}};
   riposte_server r{b.url()};
   json schema{{"type", "object"}, {"properties", {{"a", {{"type", "string"}}}}}};
   create(r, {{"model", "llama3.2:1b"},

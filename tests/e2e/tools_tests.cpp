@@ -215,3 +215,79 @@ BOOST_AUTO_TEST_CASE(namespaced_custom_and_hosted_tools_travel_as_declared_in_a_
   BOOST_TEST(sent[3]["tool_name"] == "multi_agent_v1__spawn_agent");
   BOOST_TEST(sent[4]["tool_name"] == "apply_patch");
 }
+
+BOOST_AUTO_TEST_CASE(structured_outputs_are_checked_against_their_schema) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "good"}}},
+          {"reply",
+           {{"chunks", {{{"content", "{\"name\":"}}, {{"content", "\"Ada\",\"age\":36}"}}}}}}},
+         {{"match", {{"contains", "bad"}}},
+          {"reply", {{"chunks", {{{"content", "{\"name\":\"Ada\",\"age\":-1}"}}}}}}},
+         {{"match", {{"contains", "prose"}}},
+          {"reply", {{"chunks", {{{"content", "Sure! Ada is 36."}}}}}}}}}}};
+  riposte_server r{b.url()};
+  json schema = json::parse(R"({"type": "object",
+    "properties": {"name": {"type": "string"}, "age": {"type": "integer", "minimum": 0}},
+    "required": ["name", "age"], "additionalProperties": false})");
+  auto ask = [&](const std::string& input, json format) {
+    return r.post(
+        "/v1/responses",
+        {{"model", "llama3.2:1b"}, {"input", input}, {"text", {{"format", std::move(format)}}}});
+  };
+  json person{{"type", "json_schema"}, {"name", "person"}, {"schema", schema}, {"strict", true}};
+
+  auto good = ask("a good one", person);
+  BOOST_TEST(good.status == 200, good.body);
+  BOOST_TEST(json::parse(good.body)["status"] == "completed");
+  BOOST_TEST(b.requests().back()["format"] == schema); // the backend was asked for the schema
+
+  // A violation is reported, not passed through: failed, saying where.
+  auto bad = ask("a bad one", person);
+  auto bad_body = json::parse(bad.body);
+  BOOST_TEST(bad.status == 500, bad.body);
+  BOOST_TEST(bad_body["error"]["code"] == "output_schema_violation");
+  BOOST_TEST(bad_body["error"]["message"].get<std::string>().find("/age") != std::string::npos,
+             bad.body);
+
+  // The stored response says the same, with the output kept to inspect.
+  auto feed = json::parse(r.get("/v1/audit/events?limit=1000").body);
+  std::string failed_id;
+  for (const auto& e : feed["data"])
+    if (e["type"] == "response_failed")
+      failed_id = e["stream"].get<std::string>();
+  BOOST_REQUIRE(!failed_id.empty());
+  auto stored = json::parse(r.get("/v1/responses/" + failed_id).body);
+  BOOST_TEST(stored["status"] == "failed");
+  BOOST_TEST(stored["error"]["code"] == "output_schema_violation");
+  BOOST_TEST(stored["output"][0]["content"][0]["text"] == "{\"name\":\"Ada\",\"age\":-1}");
+
+  auto prose = ask("some prose", json{{"type", "json_object"}});
+  BOOST_TEST(json::parse(prose.body)["error"]["code"] == "output_schema_violation");
+
+  // Streams end with response.failed, and the error says why.
+  auto stream = sse_call("POST", r.url("/v1/responses"),
+                         json{{"model", "llama3.2:1b"},
+                              {"input", "a bad one"},
+                              {"stream", true},
+                              {"text", {{"format", person}}}}
+                             .dump());
+  BOOST_TEST(stream.events.back()["type"] == "response.failed");
+  BOOST_TEST(stream.events.back()["response"]["error"]["code"] == "output_schema_violation");
+
+  // Schemas that are not schemas are refused up front.
+  expect_400(
+      r,
+      {{"model", "llama3.2:1b"},
+       {"input", "x"},
+       {"text", {{"format", {{"type", "json_schema"}, {"name", "p"}, {"schema", {{"type", 5}}}}}}}},
+      "text.format.schema");
+  expect_400(r,
+             {{"model", "llama3.2:1b"},
+              {"input", "x"},
+              {"tools",
+               {{{"type", "function"},
+                 {"name", "f"},
+                 {"parameters", {{"type", "object"}, {"required", {1}}}}}}}},
+             "tools[0].parameters");
+}
