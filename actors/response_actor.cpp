@@ -330,6 +330,8 @@ void enqueue(response_actor* self, std::vector<ev::event> evs) {
   flush(self);
 }
 
+json unsealed_items(const response_data& st, json items);
+
 void start_generation(response_actor* self) {
   auto& st = self->state;
   generation_request req;
@@ -337,7 +339,7 @@ void start_generation(response_actor* self) {
   req.model = st.cmd.model;
   req.instructions = st.cmd.params.value("instructions", json());
   req.history = st.parent_context;
-  req.items = st.cmd.input;
+  req.items = unsealed_items(st, st.cmd.input);
   req.params = st.cmd.params;
   req.capabilities = st.capabilities;
   for (const char* name : {"temperature", "top_p"}) {
@@ -616,6 +618,48 @@ void check_output_format(response_data& st, std::vector<ev::event>& events) {
   }
 }
 
+bool includes(const json& params, const char* what) {
+  for (const auto& i : params.value("include", json::array()))
+    if (i == what)
+      return true;
+  return false;
+}
+
+// include ["reasoning.encrypted_content"]: finished reasoning items carry
+// their text sealed for this tenant, so a stateless client can hand it back.
+void seal_reasoning(response_data& st, std::vector<ev::event>& events) {
+  if (!st.svc->reasoning_sealer || !includes(st.view.params, "reasoning.encrypted_content"))
+    return;
+  for (auto& e : events) {
+    auto* done = std::get_if<ev::output_item_done>(&e);
+    if (done == nullptr || done->item.value("type", "") != "reasoning")
+      continue;
+    std::string text;
+    for (const auto& part : done->item.value("content", json::array()))
+      text += part.value("text", "");
+    done->item["encrypted_content"] = st.svc->reasoning_sealer->seal(
+        st.view.tenant, json{{"text", text}, {"model", st.view.model}});
+  }
+}
+
+// Replayed reasoning items: their sealed text goes back to the model (the
+// stored input keeps them exactly as the client sent them).
+json unsealed_items(const response_data& st, json items) {
+  if (!st.svc->reasoning_sealer)
+    return items;
+  for (auto& item : items) {
+    if (!item.is_object() || item.value("type", "") != "reasoning" ||
+        !item.value("encrypted_content", json()).is_string())
+      continue;
+    auto payload =
+        st.svc->reasoning_sealer->open(st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant,
+                                       item["encrypted_content"].get<std::string>());
+    if (payload && payload->value("text", json()).is_string())
+      item["content"] = json::array({{{"type", "reasoning_text"}, {"text", (*payload)["text"]}}});
+  }
+  return items;
+}
+
 // The first tool output whose call is nowhere in the chain. Tool loops answer
 // the latest response, so the walk goes from the newest segment back and
 // stops as soon as every call is found.
@@ -825,6 +869,7 @@ caf::behavior main_behavior(response_actor* self) {
         if (u.finished && !ends && st.cancel_requested)
           u.events.emplace_back(*st.cancel_event);
         check_output_format(st, u.events);
+        seal_reasoning(st, u.events);
         enqueue(self, std::move(u.events));
       },
       // A streaming create: the same steps, with a subscriber instead of a waiter.

@@ -4,6 +4,7 @@
 
 #include "actors/backend.hpp"
 #include "actors/metrics.hpp"
+#include "actors/sealer.hpp"
 #include "actors/store_executor.hpp"
 #include "events/event_log.hpp"
 
@@ -33,6 +34,8 @@ struct services {
   caf::actor backend_pool;
   // A fresh in-memory log for a `store: false` response.
   std::function<std::shared_ptr<events::event_log>()> make_ephemeral_log;
+  // Seals reasoning for include ["reasoning.encrypted_content"].
+  std::shared_ptr<const sealer> reasoning_sealer;
   settings cfg;
 };
 

@@ -114,6 +114,11 @@ parse_outcome parse_config(int argc, char** argv) {
                  "failed with code job_timeout; 0: off")
       ->check(CLI::Range(0L, 86'400'000L))
       ->envname("RIPOSTE_JOB_TIMEOUT_MS");
+  app.add_option("--reasoning-key-file", cfg.reasoning_key_file,
+                 "32-byte AES key (64 hex digits or base64) sealing encrypted reasoning; "
+                 "without it a key is generated once and kept in the store")
+      ->check(CLI::ExistingFile)
+      ->envname("RIPOSTE_REASONING_KEY_FILE");
   app.add_option("--default-model", cfg.default_model,
                  "A model the backend must serve for GET /readyz to answer ready")
       ->envname("RIPOSTE_DEFAULT_MODEL");

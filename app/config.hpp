@@ -58,6 +58,7 @@ struct config {
   long sse_keepalive_ms = 15'000;
   long job_timeout_ms = 0;
   std::string default_model;
+  std::string reasoning_key_file;
   long readiness_timeout_ms = 2'000;
 };
 

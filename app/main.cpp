@@ -15,11 +15,14 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
+#include <iterator>
 #include <mutex>
 
 namespace {
@@ -56,6 +59,33 @@ void log_line(std::string_view level, nlohmann::json fields, bool always = false
 int fail(const std::string& reason) {
   std::cerr << "riposte: " << reason << '\n';
   return 1;
+}
+
+// The key sealing encrypted reasoning: from --reasoning-key-file, or made
+// once and kept in the store (a marker), so sealed items outlive restarts.
+// Two rivals racing on one new store both settle on the smallest key.
+riposte::events::result<riposte::actors::sealer::key>
+load_reasoning_key(const riposte::app::config& cfg, riposte::events::event_log& log) {
+  using riposte::actors::sealer;
+  if (!cfg.reasoning_key_file.empty()) {
+    std::ifstream in{cfg.reasoning_key_file};
+    std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
+    auto k = sealer::parse_key(text);
+    if (!k)
+      return riposte::events::make_error(k.error().code,
+                                         cfg.reasoning_key_file + ": " + k.error().message);
+    return k;
+  }
+  constexpr const char* ns = "reasoning_key";
+  auto keys = log.list_markers(ns);
+  if (keys && keys->empty()) {
+    if (auto put = log.put_marker(ns, sealer::to_hex(sealer::random_key())); !put)
+      return put.error();
+    keys = log.list_markers(ns);
+  }
+  if (!keys)
+    return keys.error();
+  return sealer::parse_key(*std::min_element(keys->begin(), keys->end()));
 }
 
 } // namespace
@@ -111,6 +141,11 @@ int main(int argc, char** argv) {
   ollama.max_connections = static_cast<long>(cfg.backend_concurrency);
   std::shared_ptr<actors::backend> backend = adapters::backends::make_ollama_backend(ollama);
 
+  auto reasoning_key = load_reasoning_key(cfg, *log);
+  if (!reasoning_key)
+    return fail(reasoning_key.error().message);
+  auto sealer = std::make_shared<const actors::sealer>(*reasoning_key);
+
   auto executor = std::make_unique<actors::store_executor>(cfg.store_threads);
   auto svc = std::make_shared<actors::services>();
   auto stats = std::make_shared<actors::metrics>();
@@ -120,6 +155,7 @@ int main(int argc, char** argv) {
                     : cfg.store.uri == "memory"             ? "memory"
                                                             : "postgres";
   svc->executor = executor.get();
+  svc->reasoning_sealer = sealer;
   svc->cfg = settings;
   svc->make_ephemeral_log = [] {
     return std::shared_ptr<events::event_log>{adapters::store::make_memory_log()};
@@ -135,6 +171,7 @@ int main(int argc, char** argv) {
   api.registry = &registry;
   api.backend_pool = &pool;
   api.auth = std::make_shared<http::authenticator>(std::move(keys), cfg.admin_key);
+  api.sealer = sealer;
 
   auto routes = http::responses_routes(api);
   routes.push_back(

@@ -206,9 +206,10 @@ const std::vector<feature>& compatibility_manifest() {
        {"backend_calls_map_back_to_the_declared_name_namespace_and_kind"}},
       {"request_field",
        "include",
-       s::ignored,
-       "accepted; nothing extra to include yet",
-       {"codex_style_requests_map_roles_and_formats_for_ollama"}},
+       s::supported,
+       "reasoning.encrypted_content: reasoning items carry their text sealed with AES-256-GCM "
+       "(OpenSSL), bound to the tenant; other values are accepted and add nothing",
+       {"encrypted_reasoning_round_trips_for_stateless_clients"}},
       {"request_field",
        "prompt_cache_key",
        s::ignored,
@@ -277,9 +278,13 @@ const std::vector<feature>& compatibility_manifest() {
        {}},
       {"input_item",
        "reasoning (encrypted_content)",
-       s::ignored,
-       "accepted on replay; its text, if any, becomes the assistant's thinking",
-       {"codex_style_requests_map_roles_and_formats_for_ollama"}},
+       s::supported,
+       "opened on replay and given back to the model as the assistant's thinking; content "
+       "riposte cannot verify (tampered, another tenant's, another key's) -> 400 naming "
+       "input[i].encrypted_content; the key is --reasoning-key-file or one kept in the store",
+       {"encrypted_reasoning_round_trips_for_stateless_clients",
+        "a_reasoning_key_file_lets_another_store_open_sealed_items",
+        "tampered_truncated_and_foreign_tokens_do_not_open"}},
       // Output items
       {"output_item",
        "message",

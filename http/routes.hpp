@@ -2,6 +2,7 @@
 // them to the actors and map the reply with to_http().
 #pragma once
 
+#include "actors/sealer.hpp"
 #include "http/auth.hpp"
 #include "http/server.hpp"
 #include "http/validate.hpp"
@@ -17,6 +18,7 @@ struct api_context {
   caf::actor* registry = nullptr;     // owned by app/
   caf::actor* backend_pool = nullptr; // owned by app/
   std::shared_ptr<const authenticator> auth;
+  std::shared_ptr<const actors::sealer> sealer; // replayed encrypted reasoning
   create_limits limits;
 };
 

@@ -40,6 +40,29 @@ std::optional<ev::error_info> check_json_body(const request& req) {
   return std::nullopt;
 }
 
+// Replayed reasoning must have been sealed by this riposte for this tenant,
+// as the API refuses encrypted content it cannot verify.
+std::optional<ev::error_info> check_sealed_reasoning(const api_context& c,
+                                                     const actors::create_command& cmd,
+                                                     const std::string& tenant) {
+  for (std::size_t i = 0; i < cmd.input.size(); ++i) {
+    const auto& item = cmd.input[i];
+    if (item.value("type", "") != "reasoning" || !item.contains("encrypted_content") ||
+        item["encrypted_content"].is_null())
+      continue;
+    auto param = "input[" + std::to_string(i) + "].encrypted_content";
+    if (!item["encrypted_content"].is_string())
+      return ev::make_error(riposte_errc::invalid_type,
+                            "Invalid type for '" + param + "': expected a string.", param);
+    if (!c.sealer || !c.sealer->open(tenant, item["encrypted_content"].get<std::string>()))
+      return ev::make_error(riposte_errc::invalid_value,
+                            "The encrypted content for item " + item.value("id", "") +
+                                " could not be verified.",
+                            param);
+  }
+  return std::nullopt;
+}
+
 } // namespace
 
 std::vector<route> responses_routes(const api_context& ctx) {
@@ -56,6 +79,8 @@ std::vector<route> responses_routes(const api_context& ctx) {
          auto cmd = parse_create(req.body, c->limits);
          if (!cmd)
            return reply(to_http(cmd.error()));
+         if (auto err = check_sealed_reasoning(*c, *cmd, *tenant))
+           return reply(to_http(*err));
          cmd->response_id = ev::make_id("resp_");
          cmd->tenant = *tenant;
          req.note->response_id = cmd->response_id;

@@ -732,6 +732,7 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
   auto copy = [&](const char* name, json fallback) {
     params[name] = body.contains(name) && !body[name].is_null() ? body[name] : fallback;
   };
+  copy("include", json::array()); // not rendered; decides what output carries
   copy("instructions", nullptr);
   copy("max_output_tokens", nullptr);
   copy("max_tool_calls", nullptr);

@@ -362,9 +362,9 @@ BOOST_AUTO_TEST_CASE(length_thinking_and_tool_calls_map_to_response_items) {
 
 BOOST_AUTO_TEST_CASE(codex_style_requests_map_roles_and_formats_for_ollama) {
   // The answer conforms to the schema asked for below.
-  scripted_backend b{{{"rules",
-                       {{{"match", json::object()},
-                         {"reply", {{"chunks", {{{"content", "{\"a\":\"x\"}"}}}}}}}}}}};
+  scripted_backend b{
+      {{"rules",
+        {{{"match", json::object()}, {"reply", {{"chunks", {{{"content", "{\"a\":\"x\"}"}}}}}}}}}}};
   riposte_server r{b.url()};
   json schema{{"type", "object"}, {"properties", {{"a", {{"type", "string"}}}}}};
   create(r, {{"model", "llama3.2:1b"},
@@ -385,10 +385,7 @@ BOOST_AUTO_TEST_CASE(codex_style_requests_map_roles_and_formats_for_ollama) {
                {{"type", "message"},
                 {"role", "user"},
                 {"content", {{{"type", "input_text"}, {"text", "hi"}}}}},
-               {{"type", "reasoning"},
-                {"id", "rs_1"},
-                {"summary", json::array()},
-                {"encrypted_content", "opaque"}}}}});
+               {{"type", "reasoning"}, {"id", "rs_1"}, {"summary", json::array()}}}}});
   auto sent = b.requests().back();
   auto msgs = sent["messages"];
   BOOST_REQUIRE(msgs.size() == 2u);

@@ -6,6 +6,10 @@
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
 
 using json = nlohmann::json;
 using namespace riposte::tests;
@@ -290,4 +294,100 @@ BOOST_AUTO_TEST_CASE(structured_outputs_are_checked_against_their_schema) {
                  {"name", "f"},
                  {"parameters", {{"type", "object"}, {"required", {1}}}}}}}},
              "tools[0].parameters");
+}
+
+BOOST_AUTO_TEST_CASE(encrypted_reasoning_round_trips_for_stateless_clients) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "sum"}}},
+          {"reply",
+           {{"chunks",
+             {{{"thinking", "3 plus 4 "}}, {{"thinking", "is 7"}}, {{"content", "7"}}}}}}},
+         {{"match", {{"contains", "double"}}}, {"reply", {{"chunks", {{{"content", "14"}}}}}}}}}}};
+  riposte_server r{b.url(), {"--api-key", "k-alice:alice", "--api-key", "k-bob:bob"}};
+  const std::string alice = "Authorization: Bearer k-alice";
+  json first_input = json::array({{{"role", "user"}, {"content", "sum 3 and 4"}}});
+  json body{{"model", "qwen3:0.6b"},
+            {"store", false},
+            {"stream", true},
+            {"reasoning", {{"effort", "low"}}},
+            {"include", {"reasoning.encrypted_content"}},
+            {"input", first_input}};
+  auto first = sse_call("POST", r.url("/v1/responses"), body.dump(), -1, {}, {alice});
+  json reasoning;
+  for (const auto& e : first.events)
+    if (e["type"] == "response.output_item.done" && e["item"]["type"] == "reasoning")
+      reasoning = e["item"];
+  BOOST_REQUIRE(reasoning.is_object());
+  BOOST_REQUIRE(reasoning["encrypted_content"].is_string());
+  BOOST_TEST(reasoning["encrypted_content"].get<std::string>().find("is 7") == std::string::npos);
+
+  // The client replays the item as Codex does: id, summary and the sealed
+  // text, no plain content. The model gets its thinking back.
+  json replayed{{"type", "reasoning"},
+                {"id", reasoning["id"]},
+                {"summary", json::array()},
+                {"encrypted_content", reasoning["encrypted_content"]}};
+  auto next_input = first_input;
+  next_input.push_back(replayed);
+  next_input.push_back({{"role", "assistant"}, {"content", "7"}});
+  next_input.push_back({{"role", "user"}, {"content", "now double it"}});
+  json next{{"model", "qwen3:0.6b"},
+            {"store", false},
+            {"include", {"reasoning.encrypted_content"}},
+            {"input", next_input}};
+  auto ok = r.post("/v1/responses", next, {alice});
+  BOOST_TEST(ok.status == 200, ok.body);
+  auto sent = b.requests().back()["messages"];
+  BOOST_TEST(sent[1]["role"] == "assistant");
+  BOOST_TEST(sent[1]["thinking"] == "3 plus 4 is 7");
+
+  // Another tenant, or a bent token: refused, naming the item.
+  auto bob = r.post("/v1/responses", next, {"Authorization: Bearer k-bob"});
+  BOOST_TEST(bob.status == 400);
+  BOOST_TEST(json::parse(bob.body)["error"]["param"] == "input[1].encrypted_content");
+  auto bent = next;
+  auto token = bent["input"][1]["encrypted_content"].get<std::string>();
+  token[10] = token[10] == 'A' ? 'B' : 'A';
+  bent["input"][1]["encrypted_content"] = token;
+  auto refused = r.post("/v1/responses", bent, {alice});
+  BOOST_TEST(refused.status == 400);
+  BOOST_TEST(json::parse(refused.body)["error"]["message"].get<std::string>().find(
+                 "could not be verified") != std::string::npos);
+
+  // The key lives in the store: sealed items outlive a restart.
+  r.restart();
+  auto after = r.post("/v1/responses", next, {alice});
+  BOOST_TEST(after.status == 200, after.body);
+}
+
+BOOST_AUTO_TEST_CASE(a_reasoning_key_file_lets_another_store_open_sealed_items) {
+  scripted_backend b{{{"rules",
+                       {{{"match", {{"contains", "think"}}},
+                         {"reply", {{"chunks", {{{"thinking", "hmm"}}, {{"content", "ok"}}}}}}}}}}};
+  auto key_file = std::filesystem::temp_directory_path() /
+                  ("riposte_key_" + std::to_string(::getpid()) + ".hex");
+  {
+    std::ofstream out{key_file};
+    out << std::string(64, 'a') << "\n";
+  }
+  riposte_server one{b.url(), {"--reasoning-key-file", key_file.string()}};
+  auto first = json::parse(one.post("/v1/responses", {{"model", "qwen3:0.6b"},
+                                                      {"store", false},
+                                                      {"input", "think"},
+                                                      {"include", {"reasoning.encrypted_content"}}})
+                               .body);
+  BOOST_REQUIRE_EQUAL(first["output"][0]["type"], "reasoning");
+  json replay{{"model", "qwen3:0.6b"},
+              {"store", false},
+              {"input",
+               {{{"role", "user"}, {"content", "think"}},
+                first["output"][0],
+                first["output"][1],
+                {{"role", "user"}, {"content", "again"}}}}};
+  riposte_server same_key{b.url(), {"--reasoning-key-file", key_file.string()}};
+  BOOST_TEST(same_key.post("/v1/responses", replay).status == 200);
+  riposte_server own_key{b.url()};
+  BOOST_TEST(own_key.post("/v1/responses", replay).status == 400);
+  std::filesystem::remove(key_file);
 }

@@ -65,12 +65,15 @@ void parse_frames(sse_result& r) {
 }
 
 sse_result sse_call(const std::string& method, const std::string& url, const std::string& body,
-                    long max_events, std::function<void(const std::string&)> on_bytes) {
+                    long max_events, std::function<void(const std::string&)> on_bytes,
+                    const std::vector<std::string>& extra_headers) {
   sse_result r;
   stream_state st{&r, max_events, std::move(on_bytes)};
   CURL* curl = curl_easy_init();
   curl_slist* headers = curl_slist_append(nullptr, "Content-Type: application/json");
   headers = curl_slist_append(headers, "Accept: text/event-stream");
+  for (const auto& h : extra_headers)
+    headers = curl_slist_append(headers, h.c_str());
   curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
   curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method.c_str());
   if (method == "POST") {

@@ -20,8 +20,8 @@ struct sse_result {
 // Streams `method url` and stops after `max_events` frames (-1: to the end),
 // closing the connection like a client that goes away.
 sse_result sse_call(const std::string& method, const std::string& url, const std::string& body,
-                    long max_events = -1,
-                    std::function<void(const std::string& raw)> on_bytes = {});
+                    long max_events = -1, std::function<void(const std::string& raw)> on_bytes = {},
+                    const std::vector<std::string>& extra_headers = {});
 
 // Splits raw SSE text into frames.
 void parse_frames(sse_result& r);
