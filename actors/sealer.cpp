@@ -40,7 +40,9 @@ bool unbase64(const std::string& text, std::string& out) {
   // DecodeBlock counts padding as zero bytes: drop them.
   std::size_t pad = text.back() == '=' ? (text[text.size() - 2] == '=' ? 2 : 1) : 0;
   out.resize(static_cast<std::size_t>(n) - pad);
-  return true;
+  // Canonical encodings only: bits past the data (before '=') must be zero,
+  // so one token has exactly one spelling.
+  return base64(out) == text;
 }
 
 events::error_info unverifiable() {
