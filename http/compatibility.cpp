@@ -262,6 +262,25 @@ const std::vector<feature>& compatibility_manifest() {
        s::supported,
        "same key and body replays; another body -> 409; kept in the event log",
        {"an_idempotency_key_replays_the_same_response_even_after_a_restart"}},
+      // Real clients, unmodified
+      {"client",
+       "OpenAI SDK (npm openai 7.57)",
+       s::supported,
+       "every endpoint riposte serves, both streaming helpers, background, cancel, the tool loop",
+       {"create, retrieve and delete a response", "two parallel calls answered with "
+                                                  "previous_response_id"}},
+      {"client",
+       "Codex CLI (npm @openai/codex 0.169)",
+       s::supported,
+       "codex exec with a custom provider (wire_api responses): shell tool call, sealed "
+       "reasoning replayed, exit 0; set [features] plugins = false to keep it offline",
+       {"codex exec runs a shell tool call through riposte and finishes"}},
+      {"client",
+       "OpenAI Agents SDK (npm @openai/agents 0.20)",
+       s::supported,
+       "Responses API mode, function tools, blocking and streamed runs; disable tracing",
+       {"an agent with one function tool completes a run",
+        "an agent streams its run through riposte"}},
       // Input items
       {"input_item",
        "input_image (data URL)",

@@ -1,0 +1,121 @@
+// Codex CLI (npm @openai/codex, pinned), unmodified, against riposte: the
+// scripted backend plays a tool-using model that thinks, asks for a shell
+// command, reads its output and finishes. Codex must run the command, send
+// the output (and its sealed reasoning) back, and exit 0.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startStack } from './harness.mjs';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const codexBin = join(here, 'node_modules', '.bin', 'codex');
+
+let stack;
+let dir;
+
+before(async () => {
+  stack = await startStack({
+    riposteArgs: ['--api-key', 'sk-codex:codex'],
+    script: {
+      rules: [
+        {
+          match: { has_tool_result: true },
+          reply: { chunks: [{ thinking: 'The command ran.' }, { content: 'Created codex_was_here.txt.' }] },
+        },
+        {
+          match: {},
+          reply: {
+            chunks: [
+              { thinking: 'I will create the file with a shell command.' },
+              {
+                tool_calls: [
+                  {
+                    function: {
+                      name: 'exec_command',
+                      arguments: { cmd: 'echo made-by-codex > codex_was_here.txt' },
+                    },
+                  },
+                ],
+              },
+            ],
+          },
+        },
+      ],
+    },
+  });
+  dir = mkdtempSync(join(tmpdir(), 'riposte-codex-'));
+});
+
+after(async () => {
+  await stack.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+function runCodex(cwd, home, prompt) {
+  return new Promise((resolve) => {
+    const child = spawn(
+      codexBin,
+      ['exec', '--skip-git-repo-check', '--dangerously-bypass-approvals-and-sandbox', prompt],
+      {
+        cwd,
+        env: { ...process.env, CODEX_HOME: home, RIPOSTE_API_KEY: 'sk-codex' },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    let output = '';
+    child.stdout.on('data', (d) => (output += d));
+    child.stderr.on('data', (d) => (output += d));
+    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
+    child.on('exit', (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+test('codex exec runs a shell tool call through riposte and finishes', async () => {
+  const home = join(dir, 'codex-home');
+  const repo = join(dir, 'repo');
+  execFileSync('mkdir', ['-p', home, repo]);
+  execFileSync('git', ['init', '-q'], { cwd: repo });
+  writeFileSync(
+    join(home, 'config.toml'),
+    [
+      'model = "qwen3:0.6b"',
+      'model_provider = "riposte"',
+      '[model_providers.riposte]',
+      'name = "riposte"',
+      `base_url = "${stack.baseURL}"`,
+      'wire_api = "responses"',
+      'env_key = "RIPOSTE_API_KEY"',
+      '[features]',
+      'plugins = false',
+      '',
+    ].join('\n'),
+  );
+
+  const { code, output } = await runCodex(repo, home, 'Create a file named codex_was_here.txt.');
+  assert.equal(code, 0, output);
+  assert.ok(existsSync(join(repo, 'codex_was_here.txt')), output);
+  assert.equal(readFileSync(join(repo, 'codex_was_here.txt'), 'utf8'), 'made-by-codex\n');
+  assert.match(output, /Created codex_was_here\.txt\./);
+
+  // What reached the model: Codex's tools flattened (its namespace too), and
+  // on the second turn the call, its output and the reasoning it replayed.
+  const requests = await stack.backendRequests();
+  assert.equal(requests.length, 2, JSON.stringify(requests.map((r) => r.messages.length)));
+  const names = requests[0].tools.map((t) => t.function.name);
+  assert.ok(names.includes('exec_command'));
+  assert.ok(names.some((n) => n.startsWith('multi_agent_v1__')), names.join(','));
+  assert.ok(!names.includes('web_search'));
+  const second = requests[1].messages;
+  const assistant = second.find((m) => m.role === 'assistant');
+  assert.equal(assistant.tool_calls[0].function.name, 'exec_command');
+  assert.equal(assistant.thinking, 'I will create the file with a shell command.');
+  const tool = second.find((m) => m.role === 'tool');
+  assert.equal(tool.tool_name, 'exec_command');
+});
