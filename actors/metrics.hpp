@@ -45,6 +45,8 @@ public:
   prometheus::Gauge& queue_depth() { return queue_depth_; }
   void queue_wait(double seconds) { queue_wait_.Observe(seconds); }
   void job_run(double seconds) { job_run_.Observe(seconds); }
+  // Bytes of the live files in the store.
+  prometheus::Gauge& file_bytes() { return file_bytes_; }
   // A create answered from an earlier one with the same Idempotency-Key.
   void idempotent_replay() { idempotent_replays_.Increment(); }
   // One readiness check's result (GET /readyz).
@@ -76,6 +78,7 @@ private:
   prometheus::Histogram& queue_wait_;
   prometheus::Histogram& job_run_;
   prometheus::Counter& idempotent_replays_;
+  prometheus::Gauge& file_bytes_;
   prometheus::Family<prometheus::Gauge>& ready_;
   prometheus::Family<prometheus::Counter>& ready_checks_;
   std::mutex mutex_;

@@ -114,6 +114,18 @@ parse_outcome parse_config(int argc, char** argv) {
                  "failed with code job_timeout; 0: off")
       ->check(CLI::Range(0L, 86'400'000L))
       ->envname("RIPOSTE_JOB_TIMEOUT_MS");
+  app.add_option("--max-upload-bytes", cfg.max_upload_bytes,
+                 "Largest file POST /v1/files takes (413 beyond)")
+      ->check(CLI::Range(std::uint64_t{1}, std::uint64_t{1} << 34))
+      ->envname("RIPOSTE_MAX_UPLOAD_BYTES");
+  app.add_option("--tenant-quota-bytes", cfg.tenant_quota_bytes,
+                 "Bytes of files one tenant may keep stored; 0: no quota")
+      ->envname("RIPOSTE_TENANT_QUOTA_BYTES");
+  app.add_option("--min-file-expiry-seconds", cfg.min_file_expiry_seconds,
+                 "Shortest expires_after[seconds] accepted (the API's is 3600; lower it for "
+                 "demos and tests)")
+      ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600}))
+      ->envname("RIPOSTE_MIN_FILE_EXPIRY_SECONDS");
   app.add_option("--reasoning-key-file", cfg.reasoning_key_file,
                  "32-byte AES key (64 hex digits or base64) sealing encrypted reasoning; "
                  "without it a key is generated once and kept in the store")

@@ -59,6 +59,9 @@ struct config {
   long job_timeout_ms = 0;
   std::string default_model;
   std::string reasoning_key_file;
+  std::uint64_t max_upload_bytes = 64u << 20;
+  std::uint64_t tenant_quota_bytes = 0;
+  std::int64_t min_file_expiry_seconds = 3600;
   long readiness_timeout_ms = 2'000;
 };
 

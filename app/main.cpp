@@ -1,6 +1,7 @@
 // riposte: parse the configuration, open the store, spawn the actors, start
 // HTTP, wait for a signal. Wiring only; every fallible step fails fast with a
 // one-line reason.
+#include "actors/files.hpp"
 #include "actors/metrics.hpp"
 #include "actors/readiness.hpp"
 #include "actors/services.hpp"
@@ -163,6 +164,11 @@ int main(int argc, char** argv) {
   svc->backend_pool = actors::spawn_backend_pool(sys, backend, settings, stats, cfg.backend);
   caf::actor pool = svc->backend_pool;
   caf::actor registry = actors::spawn_registry(sys, svc);
+  actors::file_limits file_limits{cfg.max_upload_bytes, cfg.tenant_quota_bytes,
+                                  cfg.min_file_expiry_seconds};
+  caf::actor files = actors::spawn_files(sys, svc, file_limits);
+  if (auto bytes = actors::stored_file_bytes(*log))
+    stats->file_bytes().Set(static_cast<double>(*bytes));
 
   std::unordered_map<std::string, std::string> keys;
   for (const auto& k : cfg.api_keys)
@@ -172,8 +178,12 @@ int main(int argc, char** argv) {
   api.backend_pool = &pool;
   api.auth = std::make_shared<http::authenticator>(std::move(keys), cfg.admin_key);
   api.sealer = sealer;
+  api.files = &files;
+  api.file_limits = file_limits;
 
   auto routes = http::responses_routes(api);
+  for (auto& r : http::files_routes(api))
+    routes.push_back(std::move(r));
   routes.push_back(
       {"GET", "/healthz",
        [](const http::request&, const std::vector<std::string>&, http::reply_fn reply) {
@@ -252,5 +262,6 @@ int main(int argc, char** argv) {
   (*server)->stop();
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(files, caf::exit_reason::user_shutdown);
   return 0;
 }

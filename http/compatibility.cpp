@@ -50,7 +50,7 @@ const std::vector<feature>& compatibility_manifest() {
        "mode and status, backend calls by backend/model/operation/status and their latency, "
        "time to first token, output tokens/s, active streams, dropped subscribers, job queue "
        "depth/wait/run time, event-log append latency, batch size and errors, idempotent "
-       "replays, readiness results",
+       "replays, readiness results, file bytes stored",
        {"metrics_count_requests_responses_and_appends_by_label",
         "metrics_follow_generations_queues_streams_and_replays"}},
       {"endpoint",
@@ -62,6 +62,23 @@ const std::vector<feature>& compatibility_manifest() {
        {"healthz_is_alive_and_readyz_checks_store_backend_and_model",
         "readiness_flips_when_the_backend_goes_away_and_comes_back",
         "readiness_flips_when_the_postgres_store_goes_away_and_comes_back"}},
+      {"endpoint",
+       "POST /v1/files",
+       s::supported,
+       "multipart: file, purpose (assistants, batch, fine-tune, vision, user_data, evals), "
+       "expires_after; --max-upload-bytes (413), --tenant-quota-bytes; bytes in the store as a "
+       "blob with a sha256. RESTinio 0.6 reads the request body whole, so the upload limit also "
+       "bounds memory",
+       {"files are created, listed, read back byte for byte and deleted",
+        "malformed_and_incomplete_uploads_are_refused_and_store_nothing",
+        "a_tenant_quota_caps_stored_bytes_and_deletes_free_them"}},
+      {"endpoint",
+       "GET /v1/files, GET /v1/files/{id}, GET /v1/files/{id}/content, DELETE /v1/files/{id}",
+       s::supported,
+       "tenant-scoped; list by purpose, limit 1-10000, order, after; content streamed one "
+       "1 MiB chunk at a time; expired files are deleted by an appended event when next read",
+       {"files are created, listed, read back byte for byte and deleted",
+        "expired_files_disappear_by_an_appended_event", "files_outlive_a_restart_byte_for_byte"}},
       {"endpoint",
        "GET /v1/audit/events",
        s::supported,

@@ -2,6 +2,7 @@
 // them to the actors and map the reply with to_http().
 #pragma once
 
+#include "actors/files.hpp"
 #include "actors/sealer.hpp"
 #include "http/auth.hpp"
 #include "http/server.hpp"
@@ -17,11 +18,19 @@ namespace riposte::http {
 struct api_context {
   caf::actor* registry = nullptr;     // owned by app/
   caf::actor* backend_pool = nullptr; // owned by app/
+  caf::actor* files = nullptr;        // owned by app/
+  actors::file_limits file_limits;
   std::shared_ptr<const authenticator> auth;
   std::shared_ptr<const actors::sealer> sealer; // replayed encrypted reasoning
   create_limits limits;
 };
 
 std::vector<route> responses_routes(const api_context& ctx);
+
+// An actor's answer as the reply: 200 with the JSON, or the error; a
+// Response names its model in the request log.
+actors::reply_to reply_with(reply_fn reply, std::shared_ptr<request_note> note = nullptr);
+// /v1/files: upload (multipart), list, retrieve, content, delete.
+std::vector<route> files_routes(const api_context& ctx);
 
 } // namespace riposte::http

@@ -16,19 +16,6 @@ using json = nlohmann::json;
 namespace ev = events;
 using ev::riposte_errc;
 
-// Replies with an actor's answer; a Response names its model in the log line.
-actors::reply_to reply_with(reply_fn reply, std::shared_ptr<request_note> note = nullptr) {
-  return actors::reply_to{std::make_shared<std::function<void(ev::result<json>)>>(
-      [reply = std::move(reply), note = std::move(note)](ev::result<json> r) {
-        if (!r)
-          return reply(to_http(r.error()));
-        if (note && r->is_object() && r->value("object", "") == "response" &&
-            (*r)["model"].is_string())
-          note->model = (*r)["model"].get<std::string>();
-        reply(response{200, r->dump(), "application/json", {}});
-      })};
-}
-
 // JSON bodies only: the SDKs always send application/json.
 std::optional<ev::error_info> check_json_body(const request& req) {
   auto type = req.header("content-type");
@@ -64,6 +51,19 @@ std::optional<ev::error_info> check_sealed_reasoning(const api_context& c,
 }
 
 } // namespace
+
+// Replies with an actor's answer; a Response names its model in the log line.
+actors::reply_to reply_with(reply_fn reply, std::shared_ptr<request_note> note) {
+  return actors::reply_to{std::make_shared<std::function<void(ev::result<json>)>>(
+      [reply = std::move(reply), note = std::move(note)](ev::result<json> r) {
+        if (!r)
+          return reply(to_http(r.error()));
+        if (note && r->is_object() && r->value("object", "") == "response" &&
+            (*r)["model"].is_string())
+          note->model = (*r)["model"].get<std::string>();
+        reply(response{200, r->dump(), "application/json", {}});
+      })};
+}
 
 std::vector<route> responses_routes(const api_context& ctx) {
   std::vector<route> routes;

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 #include <restinio/all.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cctype>
 #include <mutex>
@@ -198,6 +199,9 @@ public:
   events::status start(const server_options& opts) {
     auto self = this;
     max_body_bytes_ = opts.max_body_bytes;
+    auto largest = opts.max_body_bytes;
+    for (const auto& r : routes_)
+      largest = std::max(largest, r.max_body_bytes);
     observer_ = exchange_observer{opts.on_answer, opts.on_flight, opts.observe_bodies};
     try {
       handle_ = restinio::run_async<plain_traits>(
@@ -210,7 +214,9 @@ public:
               .incoming_http_msg_limits(
                   // Up to twice the limit a body is read and answered with 413;
                   // beyond that the connection is closed before reading it.
-                  restinio::incoming_http_msg_limits_t{}.max_body_size(opts.max_body_bytes * 2))
+                  // (The largest limit of any route: per-route limits are
+                  // checked once the route is known.)
+                  restinio::incoming_http_msg_limits_t{}.max_body_size(largest * 2))
               .socket_options_setter([](auto& options) {
                 options.set_option(restinio::asio_ns::ip::tcp::no_delay{true});
               })
@@ -260,13 +266,15 @@ private:
     auto channel = std::make_shared<restinio_exchange>(req, *in, &observer_);
     in->reply_channel = channel;
     auto done = [channel](response out) { channel->reply(std::move(out)); };
-    if (in->body.size() > max_body_bytes_) {
+    auto too_large = [&](std::uint64_t limit) {
+      if (in->body.size() <= limit)
+        return false;
       done(to_http(events::make_error(events::riposte_errc::payload_too_large,
                                       "The request body is " + std::to_string(in->body.size()) +
-                                          " bytes; this server accepts at most " +
-                                          std::to_string(max_body_bytes_) + " bytes.")));
-      return restinio::request_accepted();
-    }
+                                          " bytes; this endpoint accepts at most " +
+                                          std::to_string(limit) + " bytes.")));
+      return true;
+    };
     try {
       std::vector<std::string> params;
       for (const auto& r : routes_) {
@@ -276,10 +284,13 @@ private:
         if (r.method != in->method)
           continue;
         channel->set_route(r.pattern); // a pattern, never an id: bounded label values
+        if (too_large(r.max_body_bytes ? r.max_body_bytes : max_body_bytes_))
+          return restinio::request_accepted();
         r.handle(*in, params, done);
         return restinio::request_accepted();
       }
-      done(unknown_url(*in));
+      if (!too_large(max_body_bytes_))
+        done(unknown_url(*in));
     } catch (const std::exception& ex) {
       // An exception must never close a connection without an answer.
       done(to_http(events::make_error(events::riposte_errc::internal, ex.what())));

@@ -77,6 +77,8 @@ struct route {
   std::string method;
   std::string pattern; // "/v1/responses/{id}": one segment per placeholder
   std::function<void(const request&, const std::vector<std::string>& params, reply_fn)> handle;
+  // The largest body this route takes (0: server_options::max_body_bytes).
+  std::uint64_t max_body_bytes = 0;
 };
 
 // One answered request, for metrics and the request log.

@@ -1,0 +1,198 @@
+// /v1/files, shaped like the OpenAI SDK's `files` resource.
+#include "http/errors.hpp"
+#include "http/multipart.hpp"
+#include "http/routes.hpp"
+
+#include <caf/all.hpp>
+
+#include <chrono>
+#include <future>
+#include <set>
+
+namespace riposte::http {
+
+namespace {
+
+using json = nlohmann::json;
+namespace ev = events;
+using ev::riposte_errc;
+
+const std::set<std::string> purposes{"assistants", "batch",     "fine-tune",
+                                     "vision",     "user_data", "evals"};
+
+// The upload form: file, purpose, expires_after[anchor|seconds].
+ev::result<actors::file_upload> parse_upload(const request& req,
+                                             const actors::file_limits& limits) {
+  auto parts = parse_form_data(req.header("content-type").value_or(""), req.body);
+  if (!parts)
+    return parts.error();
+  actors::file_upload up;
+  const form_part* file = nullptr;
+  std::string anchor, seconds;
+  for (const auto& p : *parts) {
+    if (p.name == "file")
+      file = &p;
+    else if (p.name == "purpose")
+      up.purpose = std::string{p.body};
+    else if (p.name == "expires_after[anchor]")
+      anchor = std::string{p.body};
+    else if (p.name == "expires_after[seconds]")
+      seconds = std::string{p.body};
+  }
+  if (file == nullptr)
+    return ev::make_error(riposte_errc::missing_parameter, "Missing required parameter: 'file'.",
+                          "file");
+  if (file->filename.empty())
+    return ev::make_error(riposte_errc::invalid_value, "The 'file' part must carry a filename.",
+                          "file");
+  if (up.purpose.empty())
+    return ev::make_error(riposte_errc::missing_parameter, "Missing required parameter: 'purpose'.",
+                          "purpose");
+  if (!purposes.count(up.purpose))
+    return ev::make_error(riposte_errc::invalid_value,
+                          "Invalid value for 'purpose': '" + up.purpose +
+                              "'. Supported values are: 'assistants', 'batch', 'fine-tune', "
+                              "'vision', 'user_data' and 'evals'.",
+                          "purpose");
+  if (file->body.empty())
+    return ev::make_error(riposte_errc::invalid_value, "The file is empty.", "file");
+  if (file->body.size() > limits.max_upload_bytes)
+    return ev::make_error(riposte_errc::payload_too_large,
+                          "The file is " + std::to_string(file->body.size()) +
+                              " bytes; uploads may be at most " +
+                              std::to_string(limits.max_upload_bytes) + " bytes.",
+                          "file");
+  if (!anchor.empty() || !seconds.empty()) {
+    if (anchor != "created_at")
+      return ev::make_error(riposte_errc::invalid_value,
+                            "Invalid value for 'expires_after[anchor]': expected 'created_at'.",
+                            "expires_after.anchor");
+    bool digits = !seconds.empty() && seconds.size() < 10 &&
+                  seconds.find_first_not_of("0123456789") == std::string::npos;
+    auto n = digits ? std::stoll(seconds) : 0;
+    if (n < limits.min_expiry_seconds || n > 2'592'000)
+      return ev::make_error(riposte_errc::invalid_value,
+                            "Invalid value for 'expires_after[seconds]': expected " +
+                                std::to_string(limits.min_expiry_seconds) +
+                                " to 2592000 (30 days).",
+                            "expires_after.seconds");
+    up.expires_after_seconds = n;
+  }
+  up.filename = file->filename;
+  up.bytes = std::make_shared<const std::string>(file->body);
+  return up;
+}
+
+ev::result<actors::file_query> parse_file_query(const std::string& query) {
+  auto pairs = parse_query_string(query);
+  if (!pairs)
+    return pairs.error();
+  actors::file_query q;
+  for (const auto& [key, value] : *pairs) {
+    if (key == "purpose") {
+      q.purpose = value;
+    } else if (key == "limit") {
+      bool digits = !value.empty() && value.size() < 7 &&
+                    value.find_first_not_of("0123456789") == std::string::npos;
+      q.limit = digits ? std::stoll(value) : 0;
+      if (q.limit < 1 || q.limit > 10'000)
+        return ev::make_error(riposte_errc::invalid_value,
+                              "Invalid value for 'limit': expected 1 to 10000.", "limit");
+    } else if (key == "order") {
+      if (value != "asc" && value != "desc")
+        return ev::make_error(riposte_errc::invalid_value,
+                              "Invalid value for 'order': expected 'asc' or 'desc'.", "order");
+      q.ascending = value == "asc";
+    } else if (key == "after") {
+      q.after = value;
+    }
+  }
+  return q;
+}
+
+// Streams the file's bytes, one chunk in flight at a time: the store thread
+// waits for each write, so memory stays at one chunk whatever the file size.
+actors::file_reader stream_content(const request& req, reply_fn reply) {
+  struct state {
+    std::shared_ptr<chunk_stream> out;
+  };
+  auto st = std::make_shared<state>();
+  auto channel = req.reply_channel;
+  actors::file_reader r;
+  r.head = [st, channel, reply](ev::result<json> meta) {
+    if (!meta)
+      return reply(to_http(meta.error()));
+    st->out = channel->stream(
+        "application/octet-stream",
+        {{"content-disposition",
+          "attachment; filename=\"" + (*meta)["filename"].get<std::string>() + "\""}});
+  };
+  r.chunk = [st](std::string_view piece) {
+    if (!st->out)
+      return false;
+    auto written = std::make_shared<std::promise<bool>>();
+    auto ok = written->get_future();
+    st->out->write(std::string{piece}, [written](bool w) { written->set_value(w); });
+    return ok.wait_for(std::chrono::seconds(60)) == std::future_status::ready && ok.get();
+  };
+  r.done = [st](bool) {
+    if (st->out)
+      st->out->finish();
+  };
+  return r;
+}
+
+} // namespace
+
+std::vector<route> files_routes(const api_context& ctx) {
+  std::vector<route> routes;
+  auto c = std::make_shared<api_context>(ctx);
+  route upload{"POST", "/v1/files", [c](const request& req, const auto&, reply_fn reply) {
+                 auto tenant = c->auth->tenant_of(req);
+                 if (!tenant)
+                   return reply(to_http(tenant.error()));
+                 auto up = parse_upload(req, c->file_limits);
+                 if (!up)
+                   return reply(to_http(up.error()));
+                 up->tenant = *tenant;
+                 caf::anon_send(*c->files, actors::file_upload_atom::value, std::move(*up),
+                                reply_with(std::move(reply)));
+               }};
+  // Room for the multipart framing around the largest file.
+  upload.max_body_bytes = c->file_limits.max_upload_bytes + (64u << 10);
+  routes.push_back(std::move(upload));
+  routes.push_back({"GET", "/v1/files", [c](const request& req, const auto&, reply_fn reply) {
+                      auto tenant = c->auth->tenant_of(req);
+                      if (!tenant)
+                        return reply(to_http(tenant.error()));
+                      auto q = parse_file_query(req.query);
+                      if (!q)
+                        return reply(to_http(q.error()));
+                      q->tenant = *tenant;
+                      caf::anon_send(*c->files, actors::file_list_atom::value, std::move(*q),
+                                     reply_with(std::move(reply)));
+                    }});
+  auto by_id = [c](std::string method, std::string pattern, auto atom) {
+    return route{std::move(method), std::move(pattern),
+                 [c, atom](const request& req, const auto& params, reply_fn reply) {
+                   auto tenant = c->auth->tenant_of(req);
+                   if (!tenant)
+                     return reply(to_http(tenant.error()));
+                   caf::anon_send(*c->files, atom, params[0], *tenant,
+                                  reply_with(std::move(reply)));
+                 }};
+  };
+  routes.push_back(by_id("GET", "/v1/files/{id}", actors::file_get_atom::value));
+  routes.push_back(by_id("DELETE", "/v1/files/{id}", actors::file_delete_atom::value));
+  routes.push_back({"GET", "/v1/files/{id}/content",
+                    [c](const request& req, const auto& params, reply_fn reply) {
+                      auto tenant = c->auth->tenant_of(req);
+                      if (!tenant)
+                        return reply(to_http(tenant.error()));
+                      caf::anon_send(*c->files, actors::file_read_atom::value, params[0], *tenant,
+                                     stream_content(req, std::move(reply)));
+                    }});
+  return routes;
+}
+
+} // namespace riposte::http

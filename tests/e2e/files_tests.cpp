@@ -1,0 +1,148 @@
+// End to end: the Files API. Malformed forms, quotas, expiry by appended
+// events, and files that outlive a restart.
+#include "tests/support/servers.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
+using json = nlohmann::json;
+using namespace riposte::tests;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string boundary = "riposte-test-boundary";
+
+struct field {
+  field(std::string n, std::string v, std::string f = {})
+    : name(std::move(n))
+    , value(std::move(v))
+    , filename(std::move(f)) {}
+  std::string name, value, filename;
+};
+
+std::string form(const std::vector<field>& fields) {
+  std::string body;
+  for (const auto& f : fields) {
+    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + f.name + "\"";
+    if (!f.filename.empty())
+      body += "; filename=\"" + f.filename + "\"\r\nContent-Type: application/octet-stream";
+    body += "\r\n\r\n" + f.value + "\r\n";
+  }
+  return body + "--" + boundary + "--\r\n";
+}
+
+http_result upload(riposte_server& r, const std::string& body,
+                   std::vector<std::string> headers = {}) {
+  headers.push_back("Content-Type: multipart/form-data; boundary=" + boundary);
+  return http_call("POST", r.url("/v1/files"), body, headers);
+}
+
+void expect_error(const http_result& res, long status, const json& param) {
+  BOOST_TEST(res.status == status, res.body);
+  auto j = json::parse(res.body, nullptr, false);
+  BOOST_REQUIRE_MESSAGE(j.is_object() && j.contains("error"), res.body);
+  BOOST_TEST(j["error"]["param"] == param, res.body);
+}
+
+double file_bytes_metric(riposte_server& r) {
+  auto text = r.get("/metrics").body;
+  auto pos = text.find("\nriposte_file_bytes_stored ");
+  return pos == std::string::npos ? -1 : std::stod(text.substr(pos + 27));
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(malformed_and_incomplete_uploads_are_refused_and_store_nothing) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--max-upload-bytes", "1000"}};
+  expect_error(upload(r, form({{"purpose", "user_data"}})), 400, "file");
+  expect_error(upload(r, form({{"file", "abc", "a.txt"}})), 400, "purpose");
+  expect_error(upload(r, form({{"file", "abc", "a.txt"}, {"purpose", "training"}})), 400,
+               "purpose");
+  expect_error(upload(r, form({{"file", "", "a.txt"}, {"purpose", "user_data"}})), 400, "file");
+  expect_error(upload(r, form({{"file", "abc"}, {"purpose", "user_data"}})), 400, "file");
+  expect_error(
+      upload(r, form({{"file", std::string(1001, 'x'), "a.txt"}, {"purpose", "user_data"}})), 413,
+      "file");
+  expect_error(upload(r, form({{"file", "abc", "a.txt"},
+                               {"purpose", "user_data"},
+                               {"expires_after[anchor]", "created_at"},
+                               {"expires_after[seconds]", "60"}})),
+               400, "expires_after.seconds");
+  // Not a form at all, a cut-off form, a form without a boundary.
+  expect_error(upload(r, "just bytes"), 400, nullptr);
+  auto cut = form({{"file", "abc", "a.txt"}, {"purpose", "user_data"}});
+  expect_error(upload(r, cut.substr(0, 20)), 400, nullptr);
+  expect_error(http_call("POST", r.url("/v1/files"), cut, {"Content-Type: multipart/form-data"}),
+               400, nullptr);
+  auto listed = json::parse(r.get("/v1/files").body);
+  BOOST_TEST(listed["data"].empty());
+  BOOST_TEST(file_bytes_metric(r) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(a_tenant_quota_caps_stored_bytes_and_deletes_free_them) {
+  scripted_backend b;
+  riposte_server r{b.url(),
+                   {"--tenant-quota-bytes", "100", "--api-key", "ka:alice", "--api-key", "kb:bob"}};
+  auto put = [&](const std::string& key, std::size_t n) {
+    return upload(r, form({{"file", std::string(n, 'q'), "q.txt"}, {"purpose", "user_data"}}),
+                  {"Authorization: Bearer " + key});
+  };
+  auto first = put("ka", 60);
+  BOOST_REQUIRE_EQUAL(first.status, 200);
+  expect_error(put("ka", 41), 413, "file");
+  BOOST_TEST(put("kb", 100).status == 200); // quotas are per tenant
+  BOOST_TEST(file_bytes_metric(r) == 160.0);
+  auto id = json::parse(first.body)["id"].get<std::string>();
+  BOOST_TEST(
+      http_call("DELETE", r.url("/v1/files/" + id), "", {"Authorization: Bearer ka"}).status ==
+      200);
+  BOOST_TEST(put("ka", 100).status == 200);
+  BOOST_TEST(file_bytes_metric(r) == 200.0);
+}
+
+BOOST_AUTO_TEST_CASE(expired_files_disappear_by_an_appended_event) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--min-file-expiry-seconds", "1"}};
+  auto made = upload(r, form({{"file", "short-lived", "s.txt"},
+                              {"purpose", "user_data"},
+                              {"expires_after[anchor]", "created_at"},
+                              {"expires_after[seconds]", "1"}}));
+  BOOST_REQUIRE_EQUAL(made.status, 200);
+  auto file = json::parse(made.body);
+  BOOST_TEST(file["expires_at"] == file["created_at"].get<std::int64_t>() + 1);
+  auto id = file["id"].get<std::string>();
+  BOOST_TEST(r.get("/v1/files/" + id).status == 200);
+  std::this_thread::sleep_for(2100ms);
+  expect_error(r.get("/v1/files/" + id), 404, "file_id");
+  BOOST_TEST(json::parse(r.get("/v1/files").body)["data"].empty());
+  // The expiry is a fact in the file's stream.
+  auto feed = json::parse(r.get("/v1/audit/events?limit=1000").body);
+  bool deleted = false;
+  for (const auto& e : feed["data"])
+    deleted = deleted || (e["type"] == "file_deleted" && e["stream"] == id);
+  BOOST_TEST(deleted);
+  BOOST_TEST(file_bytes_metric(r) == 0.0);
+}
+
+BOOST_AUTO_TEST_CASE(files_outlive_a_restart_byte_for_byte) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  std::string bytes;
+  for (int i = 0; i < 3'000'000; ++i)
+    bytes.push_back(static_cast<char>((i * 31) % 256));
+  auto made = upload(r, form({{"file", bytes, "blob.bin"}, {"purpose", "batch"}}));
+  BOOST_REQUIRE_EQUAL(made.status, 200);
+  auto id = json::parse(made.body)["id"].get<std::string>();
+  r.restart();
+  auto content = r.get("/v1/files/" + id + "/content");
+  BOOST_TEST(content.status == 200);
+  BOOST_TEST(content.header("content-type") == "application/octet-stream");
+  BOOST_TEST(content.body.size() == bytes.size());
+  BOOST_TEST((content.body == bytes));
+  BOOST_TEST(file_bytes_metric(r) == static_cast<double>(bytes.size()));
+  BOOST_TEST(json::parse(r.get("/v1/files/" + id).body)["bytes"] == bytes.size());
+}
