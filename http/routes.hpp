@@ -27,6 +27,13 @@ struct api_context {
 
 std::vector<route> responses_routes(const api_context& ctx);
 
+// A route for a tenant's resource: the API key decides the tenant (or the
+// reply is the auth error) before `handle` runs.
+using tenant_handler = std::function<void(const request&, const std::vector<std::string>& params,
+                                          const std::string& tenant, reply_fn)>;
+route tenant_route(std::shared_ptr<const authenticator> auth, std::string method,
+                   std::string pattern, tenant_handler handle);
+
 // An actor's answer as the reply: 200 with the JSON, or the error; a
 // Response names its model in the request log.
 actors::reply_to reply_with(reply_fn reply, std::shared_ptr<request_note> note = nullptr);

@@ -147,51 +147,46 @@ actors::file_reader stream_content(const request& req, reply_fn reply) {
 std::vector<route> files_routes(const api_context& ctx) {
   std::vector<route> routes;
   auto c = std::make_shared<api_context>(ctx);
-  route upload{"POST", "/v1/files", [c](const request& req, const auto&, reply_fn reply) {
-                 auto tenant = c->auth->tenant_of(req);
-                 if (!tenant)
-                   return reply(to_http(tenant.error()));
-                 auto up = parse_upload(req, c->file_limits);
-                 if (!up)
-                   return reply(to_http(up.error()));
-                 up->tenant = *tenant;
-                 caf::anon_send(*c->files, actors::file_upload_atom::value, std::move(*up),
-                                reply_with(std::move(reply)));
-               }};
+  using params_t = std::vector<std::string>;
+  auto upload = tenant_route(
+      c->auth, "POST", "/v1/files",
+      [c](const request& req, const params_t&, const std::string& tenant, reply_fn reply) {
+        auto up = parse_upload(req, c->file_limits);
+        if (!up)
+          return reply(to_http(up.error()));
+        up->tenant = tenant;
+        caf::anon_send(*c->files, actors::file_upload_atom::value, std::move(*up),
+                       reply_with(std::move(reply)));
+      });
   // Room for the multipart framing around the largest file.
   upload.max_body_bytes = c->file_limits.max_upload_bytes + (64u << 10);
   routes.push_back(std::move(upload));
-  routes.push_back({"GET", "/v1/files", [c](const request& req, const auto&, reply_fn reply) {
-                      auto tenant = c->auth->tenant_of(req);
-                      if (!tenant)
-                        return reply(to_http(tenant.error()));
-                      auto q = parse_file_query(req.query);
-                      if (!q)
-                        return reply(to_http(q.error()));
-                      q->tenant = *tenant;
-                      caf::anon_send(*c->files, actors::file_list_atom::value, std::move(*q),
-                                     reply_with(std::move(reply)));
-                    }});
+  routes.push_back(tenant_route(
+      c->auth, "GET", "/v1/files",
+      [c](const request& req, const params_t&, const std::string& tenant, reply_fn reply) {
+        auto q = parse_file_query(req.query);
+        if (!q)
+          return reply(to_http(q.error()));
+        q->tenant = tenant;
+        caf::anon_send(*c->files, actors::file_list_atom::value, std::move(*q),
+                       reply_with(std::move(reply)));
+      }));
   auto by_id = [c](std::string method, std::string pattern, auto atom) {
-    return route{std::move(method), std::move(pattern),
-                 [c, atom](const request& req, const auto& params, reply_fn reply) {
-                   auto tenant = c->auth->tenant_of(req);
-                   if (!tenant)
-                     return reply(to_http(tenant.error()));
-                   caf::anon_send(*c->files, atom, params[0], *tenant,
-                                  reply_with(std::move(reply)));
-                 }};
+    return tenant_route(c->auth, std::move(method), std::move(pattern),
+                        [c, atom](const request&, const params_t& params, const std::string& tenant,
+                                  reply_fn reply) {
+                          caf::anon_send(*c->files, atom, params[0], tenant,
+                                         reply_with(std::move(reply)));
+                        });
   };
   routes.push_back(by_id("GET", "/v1/files/{id}", actors::file_get_atom::value));
   routes.push_back(by_id("DELETE", "/v1/files/{id}", actors::file_delete_atom::value));
-  routes.push_back({"GET", "/v1/files/{id}/content",
-                    [c](const request& req, const auto& params, reply_fn reply) {
-                      auto tenant = c->auth->tenant_of(req);
-                      if (!tenant)
-                        return reply(to_http(tenant.error()));
-                      caf::anon_send(*c->files, actors::file_read_atom::value, params[0], *tenant,
-                                     stream_content(req, std::move(reply)));
-                    }});
+  routes.push_back(tenant_route(
+      c->auth, "GET", "/v1/files/{id}/content",
+      [c](const request& req, const params_t& params, const std::string& tenant, reply_fn reply) {
+        caf::anon_send(*c->files, actors::file_read_atom::value, params[0], tenant,
+                       stream_content(req, std::move(reply)));
+      }));
   return routes;
 }
 

@@ -65,6 +65,18 @@ actors::reply_to reply_with(reply_fn reply, std::shared_ptr<request_note> note) 
       })};
 }
 
+route tenant_route(std::shared_ptr<const authenticator> auth, std::string method,
+                   std::string pattern, tenant_handler handle) {
+  return route{std::move(method), std::move(pattern),
+               [auth = std::move(auth), handle = std::move(handle)](
+                   const request& req, const std::vector<std::string>& params, reply_fn reply) {
+                 auto tenant = auth->tenant_of(req);
+                 if (!tenant)
+                   return reply(to_http(tenant.error()));
+                 handle(req, params, *tenant, std::move(reply));
+               }};
+}
+
 std::vector<route> responses_routes(const api_context& ctx) {
   std::vector<route> routes;
   auto c = std::make_shared<api_context>(ctx);
@@ -154,29 +166,25 @@ std::vector<route> responses_routes(const api_context& ctx) {
   // Routes on one response: the tenant, then (atom, id, tenant[, page], reply)
   // to the registry.
   auto by_id = [c](std::string method, std::string pattern, auto atom) {
-    return route{std::move(method), std::move(pattern),
-                 [c, atom](const request& req, const auto& params, reply_fn reply) {
-                   auto tenant = c->auth->tenant_of(req);
-                   if (!tenant)
-                     return reply(to_http(tenant.error()));
-                   req.note->response_id = params[0];
-                   caf::anon_send(*c->registry, atom, params[0], *tenant,
-                                  reply_with(std::move(reply), req.note));
-                 }};
+    return tenant_route(c->auth, std::move(method), std::move(pattern),
+                        [c, atom](const request& req, const auto& params, const std::string& tenant,
+                                  reply_fn reply) {
+                          req.note->response_id = params[0];
+                          caf::anon_send(*c->registry, atom, params[0], tenant,
+                                         reply_with(std::move(reply), req.note));
+                        });
   };
   auto paged_by_id = [c](std::string pattern, auto atom) {
-    return route{"GET", std::move(pattern),
-                 [c, atom](const request& req, const auto& params, reply_fn reply) {
-                   auto tenant = c->auth->tenant_of(req);
-                   if (!tenant)
-                     return reply(to_http(tenant.error()));
-                   req.note->response_id = params[0];
-                   auto q = parse_list_query(req.query);
-                   if (!q)
-                     return reply(to_http(q.error()));
-                   caf::anon_send(*c->registry, atom, params[0], *tenant, std::move(*q),
-                                  reply_with(std::move(reply)));
-                 }};
+    return tenant_route(c->auth, "GET", std::move(pattern),
+                        [c, atom](const request& req, const auto& params, const std::string& tenant,
+                                  reply_fn reply) {
+                          req.note->response_id = params[0];
+                          auto q = parse_list_query(req.query);
+                          if (!q)
+                            return reply(to_http(q.error()));
+                          caf::anon_send(*c->registry, atom, params[0], tenant, std::move(*q),
+                                         reply_with(std::move(reply)));
+                        });
   };
   routes.push_back(by_id("DELETE", "/v1/responses/{id}", actors::remove_atom::value));
   routes.push_back(by_id("POST", "/v1/responses/{id}/cancel", actors::cancel_atom::value));
