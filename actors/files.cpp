@@ -280,6 +280,27 @@ caf::actor spawn_files(caf::actor_system& sys, std::shared_ptr<const services> s
   return sys.spawn(files_actor, std::move(svc), limits);
 }
 
+ev::result<file_contents> read_file_bytes(ev::event_log& log, const std::string& id,
+                                          const std::string& tenant, std::uint64_t max_bytes) {
+  auto f = load(log, id, tenant, nullptr);
+  if (!f)
+    return f.error();
+  if (static_cast<std::uint64_t>(f->meta.bytes) > max_bytes)
+    return ev::make_error(riposte_errc::invalid_value, "File " + id + " is " +
+                                                           std::to_string(f->meta.bytes) +
+                                                           " bytes; inputs may be at most " +
+                                                           std::to_string(max_bytes) + " bytes.");
+  file_contents out{f->meta.filename, {}};
+  out.bytes.reserve(static_cast<std::size_t>(f->meta.bytes));
+  auto read = log.get_blob(id, [&](std::string_view piece) {
+    out.bytes.append(piece);
+    return out.bytes.size() <= max_bytes;
+  });
+  if (!read)
+    return read.error();
+  return out;
+}
+
 ev::result<std::int64_t> stored_file_bytes(ev::event_log& log) {
   auto keys = log.list_markers(file_markers);
   if (!keys)

@@ -55,6 +55,15 @@ using file_delete_atom = caf::atom_constant<caf::atom("fdelete")>;
 caf::actor spawn_files(caf::actor_system& sys, std::shared_ptr<const services> svc,
                        file_limits limits);
 
+// A live file of `tenant` with its bytes (blocking: store threads only).
+// Files larger than `max_bytes` are refused rather than read.
+struct file_contents {
+  std::string filename;
+  std::string bytes;
+};
+events::result<file_contents> read_file_bytes(events::event_log& log, const std::string& id,
+                                              const std::string& tenant, std::uint64_t max_bytes);
+
 // Bytes of every live file, for riposte_file_bytes_stored at start-up.
 events::result<std::int64_t> stored_file_bytes(events::event_log& log);
 

@@ -3,6 +3,7 @@
 // in flight, new backend events wait and go out together (group commit).
 #include "actors/response_actor.hpp"
 
+#include "actors/inputs.hpp"
 #include "actors/json_schema.hpp"
 #include "actors/messages.hpp"
 #include "events/event.hpp"
@@ -71,6 +72,7 @@ struct response_data {
   bool requeued = false; // rebuilt from the store while queued: generate, record nothing
   std::vector<std::string> capabilities; // of the model, from the backend
   std::string answer_text;               // message text so far, for text.format checks
+  nlohmann::json resolved_input;         // input with file references resolved (null: none)
   std::string cancel_reason;
   // How a cancelled generation ends: cancelled, or failed when the job timed out.
   std::optional<ev::event> cancel_event;
@@ -339,7 +341,7 @@ void start_generation(response_actor* self) {
   req.model = st.cmd.model;
   req.instructions = st.cmd.params.value("instructions", json());
   req.history = st.parent_context;
-  req.items = unsealed_items(st, st.cmd.input);
+  req.items = unsealed_items(st, st.resolved_input.is_null() ? st.cmd.input : st.resolved_input);
   req.params = st.cmd.params;
   req.capabilities = st.capabilities;
   for (const char* name : {"temperature", "top_p"}) {
@@ -713,13 +715,35 @@ bool has(const std::vector<std::string>& caps, const char* cap) {
   return std::find(caps.begin(), caps.end(), cap) != caps.end();
 }
 
-bool has_images(const json& input) {
-  for (const auto& item : input)
+// Where the first image part is ("input[i].content[j]"), or empty.
+std::string first_image(const json& input) {
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    const auto& item = input[i];
     if (item.is_object() && item.contains("content") && item["content"].is_array())
-      for (const auto& part : item["content"])
-        if (part.is_object() && part.value("type", "") == "input_image")
-          return true;
-  return false;
+      for (std::size_t j = 0; j < item["content"].size(); ++j)
+        if (item["content"][j].is_object() && item["content"][j].value("type", "") == "input_image")
+          return "input[" + std::to_string(i) + "].content[" + std::to_string(j) + "]";
+  }
+  return {};
+}
+
+// Creation, step 1b: files and images by reference become what the model
+// reads (a store job), before anything is stored; a bad reference is a 400.
+void resolve_references(response_actor* self) {
+  auto& st = self->state;
+  if (!has_references(st.cmd.input)) {
+    resolve_parent(self);
+    return;
+  }
+  auto log = st.log == st.private_log.get() ? st.svc->log : st.log; // files live in the store
+  auto input = st.cmd.input;
+  auto tenant = st.cmd.tenant;
+  auto limits = st.svc->inputs;
+  caf::actor me = self;
+  st.svc->executor->post([=] {
+    auto resolved = resolve_inputs(input, tenant, *log, limits);
+    caf::anon_send(me, resolved_atom::value, std::move(resolved));
+  });
 }
 
 // Creation, step 1: the model must be one the backend serves, able to do what
@@ -733,12 +757,13 @@ void check_model(response_actor* self) {
           fail_create(self, info.error());
           return;
         }
-        if (has_images(s.cmd.input) && !has(info->capabilities, "vision")) {
-          fail_create(self, ev::make_error(riposte_errc::unsupported_parameter,
+        if (auto image = first_image(s.cmd.input);
+            !image.empty() && !has(info->capabilities, "vision")) {
+          fail_create(self, ev::make_error(riposte_errc::model_capability,
                                            "Model '" + s.cmd.model +
                                                "' does not accept image inputs (it has no vision "
                                                "capability).",
-                                           "input"));
+                                           image));
           return;
         }
         auto effort = s.cmd.params.value("reasoning", json::object()).value("effort", json());
@@ -751,7 +776,7 @@ void check_model(response_actor* self) {
           return;
         }
         s.capabilities = info->capabilities;
-        resolve_parent(self);
+        resolve_references(self);
       });
 }
 
@@ -1087,6 +1112,12 @@ caf::behavior main_behavior(response_actor* self) {
       },
       // Our parent's answer (creation, step 2).
       [=](context_atom, context_reply& parent) { on_parent(self, parent); },
+      [=](resolved_atom, ev::result<json>& resolved) {
+        if (!resolved)
+          return fail_create(self, resolved.error());
+        self->state.resolved_input = std::move(*resolved);
+        resolve_parent(self);
+      },
       // A passivation tick: ask the registry whether nothing is on its way.
       [=](passivate_atom, std::uint64_t epoch) {
         auto& st = self->state;

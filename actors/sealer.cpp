@@ -1,6 +1,8 @@
 // AES-256-GCM through OpenSSL's EVP interface; base64 through EVP_Encode/DecodeBlock.
 #include "actors/sealer.hpp"
 
+#include "actors/base64.hpp"
+
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
@@ -17,33 +19,6 @@ constexpr std::size_t nonce_size = 12;
 constexpr std::size_t tag_size = 16;
 
 using cipher_ctx = std::unique_ptr<EVP_CIPHER_CTX, decltype(&EVP_CIPHER_CTX_free)>;
-
-std::string base64(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                           reinterpret_cast<const unsigned char*>(bytes.data()),
-                           static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
-}
-
-// Strict base64 (no whitespace); nullopt-like empty optional on bad input.
-bool unbase64(const std::string& text, std::string& out) {
-  if (text.empty() || text.size() % 4 != 0)
-    return false;
-  out.assign(3 * text.size() / 4, '\0');
-  auto n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                           reinterpret_cast<const unsigned char*>(text.data()),
-                           static_cast<int>(text.size()));
-  if (n < 0)
-    return false;
-  // DecodeBlock counts padding as zero bytes: drop them.
-  std::size_t pad = text.back() == '=' ? (text[text.size() - 2] == '=' ? 2 : 1) : 0;
-  out.resize(static_cast<std::size_t>(n) - pad);
-  // Canonical encodings only: bits past the data (before '=') must be zero,
-  // so one token has exactly one spelling.
-  return base64(out) == text;
-}
 
 events::error_info unverifiable() {
   return events::make_error(events::riposte_errc::invalid_value,
@@ -70,7 +45,7 @@ events::result<sealer::key> sealer::parse_key(const std::string& raw) {
     return k;
   }
   std::string bytes;
-  if (unbase64(text, bytes) && bytes.size() == 32) {
+  if (base64_decode(text, bytes) && bytes.size() == 32) {
     std::copy(bytes.begin(), bytes.end(), k.begin());
     return k;
   }
@@ -113,13 +88,13 @@ std::string sealer::seal(const std::string& tenant, const nlohmann::json& payloa
                                 p + 1 + nonce_size + plain.size());
   if (!ok)
     throw std::runtime_error("AES-256-GCM sealing failed");
-  return base64(out);
+  return base64_encode(out);
 }
 
 events::result<nlohmann::json> sealer::open(const std::string& tenant,
                                             const std::string& token) const {
   std::string raw;
-  if (!unbase64(token, raw) || raw.size() < 1 + nonce_size + tag_size ||
+  if (!base64_decode(token, raw) || raw.size() < 1 + nonce_size + tag_size ||
       static_cast<unsigned char>(raw[0]) != format_version)
     return unverifiable();
   const auto* p = reinterpret_cast<const unsigned char*>(raw.data());

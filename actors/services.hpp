@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/backend.hpp"
+#include "actors/inputs.hpp"
 #include "actors/metrics.hpp"
 #include "actors/sealer.hpp"
 #include "actors/store_executor.hpp"
@@ -36,6 +37,7 @@ struct services {
   std::function<std::shared_ptr<events::event_log>()> make_ephemeral_log;
   // Seals reasoning for include ["reasoning.encrypted_content"].
   std::shared_ptr<const sealer> reasoning_sealer;
+  input_limits inputs;
   settings cfg;
 };
 

@@ -178,6 +178,7 @@ std::string_view to_string(riposte_errc code) noexcept {
     case riposte_errc::backend_unavailable: return "backend_unavailable";
     case riposte_errc::backend_timeout: return "backend_timeout";
     case riposte_errc::output_invalid: return "output_invalid";
+    case riposte_errc::model_capability: return "model_capability";
   }
   return "internal_error";
 }

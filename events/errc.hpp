@@ -34,6 +34,7 @@ enum class riposte_errc : std::uint8_t {
   backend_unavailable,   // 502 / 503
   backend_timeout,       // 504
   output_invalid,        // 500 the model's answer broke the requested text.format
+  model_capability,      // 400 the model cannot take this input (images without vision)
 };
 
 std::string_view to_string(riposte_errc code) noexcept;

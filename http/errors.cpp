@@ -38,6 +38,8 @@ error_mapping map_error(riposte_errc code) {
     case riposte_errc::backend_unavailable: return {502, "server_error", "backend_unavailable"};
     case riposte_errc::backend_timeout: return {504, "server_error", "backend_timeout"};
     case riposte_errc::output_invalid: return {500, "server_error", "output_schema_violation"};
+    case riposte_errc::model_capability:
+      return {400, "invalid_request_error", "unsupported_model_capability"};
   }
   return {500, "server_error", "server_error"};
 }

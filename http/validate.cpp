@@ -199,10 +199,13 @@ std::optional<ev::error_info> check_part(const json& part, const std::string& pa
   if (t == "input_image") {
     if (role == "assistant")
       return bad_value(param + ".type", "'input_image' parts are only allowed in user messages.");
-    if (part.contains("file_id") && !part["file_id"].is_null())
-      return ev::make_error(riposte_errc::unsupported_parameter,
-                            "Images by file_id are not supported yet; send a data URL.",
-                            param + ".file_id");
+    if (part.contains("file_id") && !part["file_id"].is_null()) {
+      if (!part["file_id"].is_string())
+        return wrong_type(param + ".file_id", "a string", part["file_id"]);
+      if (part.contains("image_url") && !part["image_url"].is_null())
+        return bad_value(param, "give either 'image_url' or 'file_id', not both.");
+      return std::nullopt;
+    }
     if (!part.contains("image_url") || !part["image_url"].is_string())
       return missing(param + ".image_url");
     if (part["image_url"].get<std::string>().rfind("data:image/", 0) != 0)
@@ -211,13 +214,37 @@ std::optional<ev::error_info> check_part(const json& part, const std::string& pa
                             param + ".image_url");
     return std::nullopt;
   }
-  if (t == "input_file" || t == "input_audio")
+  if (t == "input_file") {
+    if (role == "assistant")
+      return bad_value(param + ".type", "'input_file' parts are only allowed in user messages.");
+    int given = 0;
+    for (const char* field : {"file_id", "file_data", "file_url"}) {
+      if (!part.contains(field) || part[field].is_null())
+        continue;
+      ++given;
+      if (!part[field].is_string())
+        return wrong_type(param + "." + field, "a string", part[field]);
+    }
+    if (given != 1)
+      return bad_value(param, "give exactly one of 'file_id', 'file_data' and 'file_url'.");
+    if (part.contains("file_url") && !part["file_url"].is_null())
+      return ev::make_error(riposte_errc::unsupported_parameter,
+                            "Files by file_url are not supported yet; upload the file or send "
+                            "file_data.",
+                            param + ".file_url");
+    if (part.contains("file_data") && !part["file_data"].is_null() &&
+        !part.value("filename", json()).is_string())
+      return missing(param + ".filename");
+    return std::nullopt;
+  }
+  if (t == "input_audio")
     return ev::make_error(riposte_errc::unsupported_parameter,
                           "Content parts of type '" + t + "' are not supported yet.",
                           param + ".type");
   return bad_value(param + ".type", "'" + t +
                                         "'. Supported values are: 'input_text', "
-                                        "'input_image', 'output_text' and 'refusal'.");
+                                        "'input_image', 'input_file', 'output_text' and "
+                                        "'refusal'.");
 }
 
 std::optional<ev::error_info> check_item(json& item, const std::string& param) {

@@ -1,5 +1,6 @@
 // End to end: the Files API. Malformed forms, quotas, expiry by appended
 // events, and files that outlive a restart.
+#include "tests/support/pdf.hpp"
 #include "tests/support/servers.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -145,4 +146,66 @@ BOOST_AUTO_TEST_CASE(files_outlive_a_restart_byte_for_byte) {
   BOOST_TEST((content.body == bytes));
   BOOST_TEST(file_bytes_metric(r) == static_cast<double>(bytes.size()));
   BOOST_TEST(json::parse(r.get("/v1/files/" + id).body)["bytes"] == bytes.size());
+}
+
+BOOST_AUTO_TEST_CASE(files_and_images_by_reference_reach_the_model_as_it_can_read_them) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--api-key", "ka:alice", "--api-key", "kb:bob"}};
+  const std::string alice = "Authorization: Bearer ka";
+  auto put = [&](const std::string& name, const std::string& bytes, const std::string& key) {
+    auto res = upload(r, form({{"file", bytes, name}, {"purpose", "user_data"}}),
+                      {"Authorization: Bearer " + key});
+    BOOST_REQUIRE_EQUAL(res.status, 200);
+    return json::parse(res.body)["id"].get<std::string>();
+  };
+  auto notes = put("notes.md", "# Plan\nShip on Friday.\n", "ka");
+  auto report = put("report.pdf", make_pdf({"Revenue grew 12 percent"}), "ka");
+  std::string png = std::string("\x89PNG\r\n\x1a\n", 8) + "pixels";
+  auto picture = put("cat.png", png, "ka");
+  auto bobs = put("secret.txt", "bob only", "kb");
+  auto ask = [&](const std::string& model, json parts, const std::string& key) {
+    parts.insert(parts.begin(), json{{"type", "input_text"}, {"text", "summarize"}});
+    return r.post("/v1/responses",
+                  {{"model", model}, {"input", {{{"role", "user"}, {"content", parts}}}}},
+                  {"Authorization: Bearer " + key});
+  };
+
+  auto read = ask("llama3.2:1b",
+                  {{{"type", "input_file"}, {"file_id", notes}},
+                   {{"type", "input_file"}, {"file_id", report}},
+                   {{"type", "input_file"},
+                    {"filename", "inline.csv"},
+                    {"file_data", "data:text/csv;base64,YSxiCjEsMgo="}}},
+                  "ka");
+  BOOST_TEST(read.status == 200, read.body);
+  auto said = b.requests().back()["messages"].back()["content"].get<std::string>();
+  BOOST_TEST(said.find("<file name=\"notes.md\">\n# Plan\nShip on Friday.") != std::string::npos,
+             said);
+  BOOST_TEST(said.find("Revenue grew 12 percent") != std::string::npos, said);
+  BOOST_TEST(said.find("<file name=\"inline.csv\">\na,b\n1,2") != std::string::npos, said);
+  // The stored input keeps the references as sent.
+  auto id = json::parse(read.body)["id"].get<std::string>();
+  auto items = json::parse(r.get("/v1/responses/" + id + "/input_items", {alice}).body);
+  BOOST_TEST(items["data"][0]["content"][1]["file_id"] == notes);
+
+  // An image by file_id reaches a vision model as base64; a text model refuses it.
+  auto seen = ask("llava:7b", {{{"type", "input_image"}, {"file_id", picture}}}, "ka");
+  BOOST_TEST(seen.status == 200, seen.body);
+  BOOST_TEST(b.requests().back()["messages"].back()["images"][0] == "iVBORw0KGgpwaXhlbHM=");
+  auto blind = ask("llama3.2:1b", {{{"type", "input_image"}, {"file_id", picture}}}, "ka");
+  expect_error(blind, 400, "input[0].content[1]");
+  BOOST_TEST(json::parse(blind.body)["error"]["code"] == "unsupported_model_capability");
+
+  // Another tenant's file, a missing one, a binary as text, bad inline data.
+  expect_error(ask("llama3.2:1b", {{{"type", "input_file"}, {"file_id", bobs}}}, "ka"), 404,
+               "input[0].content[1].file_id");
+  expect_error(ask("llama3.2:1b", {{{"type", "input_file"}, {"file_id", "file-nope"}}}, "ka"), 404,
+               "input[0].content[1].file_id");
+  expect_error(ask("llama3.2:1b", {{{"type", "input_file"}, {"file_id", picture}}}, "ka"), 400,
+               "input[0].content[1]");
+  expect_error(ask("llama3.2:1b",
+                   {{{"type", "input_file"}, {"filename", "x.txt"}, {"file_data", "%%%"}}}, "ka"),
+               400, "input[0].content[1].file_data");
+  expect_error(ask("llama3.2:1b", {{{"type", "input_file"}, {"file_data", "aGk="}}}, "ka"), 400,
+               "input[0].content[1].filename");
 }

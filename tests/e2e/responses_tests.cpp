@@ -488,7 +488,7 @@ BOOST_AUTO_TEST_CASE(requests_beyond_the_models_capabilities_are_refused_before_
          {{{"type", "input_text"}, {"text", "what is this?"}},
           {{"type", "input_image"}, {"image_url", "data:image/png;base64,iVBORw0KGgo="}}}}}});
   expect_error(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", image_input}}), 400,
-               "unsupported_parameter", "input");
+               "unsupported_model_capability", "input[0].content[1]");
   expect_error(
       r.post("/v1/responses",
              {{"model", "llama3.2:1b"}, {"input", "x"}, {"reasoning", {{"effort", "high"}}}}),

@@ -1,0 +1,168 @@
+// Resolving file references in input parts, and reading files as text.
+#include "actors/inputs.hpp"
+
+#include "actors/base64.hpp"
+#include "actors/files.hpp"
+
+#include <poppler/cpp/poppler-document.h>
+#include <poppler/cpp/poppler-global.h>
+#include <poppler/cpp/poppler-page.h>
+
+#include <memory>
+
+namespace riposte::actors {
+
+namespace {
+
+using json = nlohmann::json;
+namespace ev = events;
+using ev::riposte_errc;
+
+bool valid_utf8(std::string_view s) {
+  for (std::size_t i = 0; i < s.size();) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0)
+      return false; // NUL: binary, not text
+    std::size_t n = c < 0x80             ? 0
+                    : (c & 0xE0) == 0xC0 ? 1
+                    : (c & 0xF0) == 0xE0 ? 2
+                    : (c & 0xF8) == 0xF0 ? 3
+                                         : 99;
+    if (n == 99 || i + n >= s.size())
+      return false;
+    for (std::size_t k = 1; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80)
+        return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+std::string image_type(std::string_view bytes, const std::string& filename) {
+  if (bytes.substr(0, 8) == "\x89PNG\r\n\x1a\n")
+    return "image/png";
+  if (bytes.substr(0, 3) == "\xff\xd8\xff")
+    return "image/jpeg";
+  if (bytes.substr(0, 4) == "GIF8")
+    return "image/gif";
+  if (bytes.substr(0, 4) == "RIFF" && bytes.size() > 12 && bytes.substr(8, 4) == "WEBP")
+    return "image/webp";
+  (void)filename;
+  return {};
+}
+
+// Inline file data: a data URL ("data:<type>;base64,<data>") or bare base64.
+bool decode_file_data(const std::string& data, std::string& out) {
+  auto comma = data.find(',');
+  if (data.rfind("data:", 0) == 0 && comma != std::string::npos)
+    return data.compare(comma - 7, 7, ";base64") == 0 &&
+           base64_decode(std::string_view{data}.substr(comma + 1), out);
+  return base64_decode(data, out);
+}
+
+ev::error_info at(ev::error_info err, const std::string& param) {
+  err.param = param;
+  return err;
+}
+
+} // namespace
+
+bool has_references(const json& input) {
+  for (const auto& item : input)
+    if (item.is_object() && item.contains("content") && item["content"].is_array())
+      for (const auto& part : item["content"])
+        if (part.is_object() &&
+            (part.value("type", "") == "input_file" || (part.value("type", "") == "input_image" &&
+                                                        part.value("file_id", json()).is_string())))
+          return true;
+  return false;
+}
+
+ev::result<std::string> file_text(std::string_view bytes, const std::string& filename) {
+  if (bytes.substr(0, 5) == "%PDF-") {
+    // Poppler's complaints about a broken PDF go to stderr unless told
+    // otherwise; the error value says it all.
+    static const bool quiet = [] {
+      poppler::set_debug_error_function([](const std::string&, void*) {}, nullptr);
+      return true;
+    }();
+    (void)quiet;
+    std::unique_ptr<poppler::document> doc{
+        poppler::document::load_from_raw_data(bytes.data(), static_cast<int>(bytes.size()))};
+    if (!doc || doc->is_locked())
+      return ev::make_error(riposte_errc::invalid_value,
+                            "The PDF '" + filename + "' could not be opened.");
+    std::string text;
+    for (int i = 0; i < doc->pages(); ++i) {
+      std::unique_ptr<poppler::page> page{doc->create_page(i)};
+      if (!page)
+        continue;
+      auto utf8 = page->text().to_utf8();
+      if (i > 0)
+        text += "\n\f\n"; // a page break the model can see
+      text.append(utf8.begin(), utf8.end());
+    }
+    return text;
+  }
+  if (!valid_utf8(bytes))
+    return ev::make_error(riposte_errc::unsupported_parameter,
+                          "The file '" + filename +
+                              "' is neither text nor a PDF; riposte reads text, Markdown, JSON, "
+                              "CSV, code and PDF files.");
+  return std::string{bytes};
+}
+
+ev::result<json> resolve_inputs(const json& input, const std::string& tenant, ev::event_log& log,
+                                const input_limits& limits) {
+  json out = input;
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    auto& item = out[i];
+    if (!item.is_object() || !item.contains("content") || !item["content"].is_array())
+      continue;
+    for (std::size_t j = 0; j < item["content"].size(); ++j) {
+      auto& part = item["content"][j];
+      auto param = "input[" + std::to_string(i) + "].content[" + std::to_string(j) + "]";
+      auto type = part.value("type", "");
+      if (type == "input_image" && part.value("file_id", json()).is_string()) {
+        auto file = read_file_bytes(log, part["file_id"], tenant, limits.max_file_bytes);
+        if (!file)
+          return at(file.error(), param + ".file_id");
+        auto mime = image_type(file->bytes, file->filename);
+        if (mime.empty())
+          return ev::make_error(riposte_errc::invalid_value,
+                                "The file '" + file->filename +
+                                    "' is not a PNG, JPEG, GIF or WebP image.",
+                                param + ".file_id");
+        part = json{{"type", "input_image"},
+                    {"image_url", "data:" + mime + ";base64," + base64_encode(file->bytes)}};
+      } else if (type == "input_file") {
+        file_contents file;
+        if (part.value("file_id", json()).is_string()) {
+          auto stored = read_file_bytes(log, part["file_id"], tenant, limits.max_file_bytes);
+          if (!stored)
+            return at(stored.error(), param + ".file_id");
+          file = std::move(*stored);
+        } else {
+          file.filename = part.value("filename", std::string{"file"});
+          if (!decode_file_data(part.value("file_data", std::string{}), file.bytes))
+            return ev::make_error(riposte_errc::invalid_value,
+                                  "file_data must be base64, or a data URL with ;base64.",
+                                  param + ".file_data");
+          if (file.bytes.size() > limits.max_file_bytes)
+            return ev::make_error(riposte_errc::invalid_value,
+                                  "file_data is larger than " +
+                                      std::to_string(limits.max_file_bytes) + " bytes.",
+                                  param + ".file_data");
+        }
+        auto text = file_text(file.bytes, file.filename);
+        if (!text)
+          return at(text.error(), param);
+        part = json{{"type", "input_text"},
+                    {"text", "<file name=\"" + file.filename + "\">\n" + *text + "\n</file>"}};
+      }
+    }
+  }
+  return out;
+}
+
+} // namespace riposte::actors
