@@ -10,13 +10,23 @@
 
 #include <nlohmann/json.hpp>
 
+#include <functional>
 #include <string>
 #include <string_view>
 
 namespace riposte::actors {
 
+// A resource fetched from a URL the client gave.
+struct fetched_resource {
+  std::string bytes;
+  std::string content_type;
+};
+// Fetches a URL under riposte's guard (adapters/fetch); blocking.
+using url_fetcher = std::function<events::result<fetched_resource>(const std::string& url)>;
+
 struct input_limits {
   std::uint64_t max_file_bytes = 32u << 20; // one file or image read into a request
+  url_fetcher fetch;                        // empty: URL inputs are refused
 };
 
 // Does any part of `input` need resolve_inputs()?

@@ -1,6 +1,8 @@
 // Flags and environment variables, parsed with CLI11.
 #include "app/config.hpp"
 
+#include "adapters/fetch/guarded_fetch.hpp"
+
 #include <CLI/CLI.hpp>
 
 #include <fstream>
@@ -126,6 +128,19 @@ parse_outcome parse_config(int argc, char** argv) {
                  "demos and tests)")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{3600}))
       ->envname("RIPOSTE_MIN_FILE_EXPIRY_SECONDS");
+  app.add_option("--fetch-allow", cfg.fetch_allow,
+                 "CIDR that image_url/file_url fetches may reach although it is loopback, "
+                 "private or link-local (repeatable)")
+      ->check([](const std::string& v) {
+        return riposte::adapters::fetch::valid_cidr(v) ? std::string{}
+                                                       : "not a CIDR such as 10.0.0.0/8: " + v;
+      })
+      ->envname("RIPOSTE_FETCH_ALLOW")
+      ->delimiter(',');
+  app.add_option("--fetch-timeout-ms", cfg.fetch_timeout_ms,
+                 "Longest an image_url/file_url fetch may take, redirects included")
+      ->check(CLI::Range(100L, 600'000L))
+      ->envname("RIPOSTE_FETCH_TIMEOUT_MS");
   app.add_option("--reasoning-key-file", cfg.reasoning_key_file,
                  "32-byte AES key (64 hex digits or base64) sealing encrypted reasoning; "
                  "without it a key is generated once and kept in the store")

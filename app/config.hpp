@@ -62,6 +62,8 @@ struct config {
   std::uint64_t max_upload_bytes = 64u << 20;
   std::uint64_t tenant_quota_bytes = 0;
   std::int64_t min_file_expiry_seconds = 3600;
+  std::vector<std::string> fetch_allow;
+  long fetch_timeout_ms = 10'000;
   long readiness_timeout_ms = 2'000;
 };
 

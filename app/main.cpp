@@ -7,6 +7,7 @@
 #include "actors/services.hpp"
 #include "actors/store_executor.hpp"
 #include "adapters/backends/ollama.hpp"
+#include "adapters/fetch/guarded_fetch.hpp"
 #include "adapters/store/store.hpp"
 #include "app/config.hpp"
 #include "app/replay.hpp"
@@ -157,6 +158,17 @@ int main(int argc, char** argv) {
                                                             : "postgres";
   svc->executor = executor.get();
   svc->reasoning_sealer = sealer;
+  adapters::fetch::fetch_policy fetch_policy;
+  fetch_policy.allow = cfg.fetch_allow;
+  fetch_policy.timeout = std::chrono::milliseconds(cfg.fetch_timeout_ms);
+  fetch_policy.max_bytes = svc->inputs.max_file_bytes;
+  svc->inputs.fetch =
+      [fetch_policy](const std::string& url) -> events::result<actors::fetched_resource> {
+    auto got = adapters::fetch::guarded_fetch(url, fetch_policy);
+    if (!got)
+      return got.error();
+    return actors::fetched_resource{std::move(got->bytes), std::move(got->content_type)};
+  };
   svc->cfg = settings;
   svc->make_ephemeral_log = [] {
     return std::shared_ptr<events::event_log>{adapters::store::make_memory_log()};

@@ -311,7 +311,14 @@ const std::vector<feature>& compatibility_manifest() {
        "the stored file (PNG, JPEG, GIF, WebP) is sent as base64 to models with the vision "
        "capability; others answer 400 unsupported_model_capability naming the part",
        {"files_and_images_by_reference_reach_the_model_as_it_can_read_them"}},
-      {"input_item", "input_image (http(s) URL)", s::unsupported, "not yet: send a data URL", {}},
+      {"input_item",
+       "input_image (http(s) URL)",
+       s::conditional,
+       "fetched by riposte under a guard: loopback, private, link-local, CGNAT, unique-local "
+       "and multicast addresses are refused unless --fetch-allow lists them, every redirect is "
+       "checked again, the connection is pinned to the checked address, 32 MiB and "
+       "--fetch-timeout-ms bound it; then sent as base64 to vision models",
+       {"urls_are_fetched_only_where_the_guard_allows"}},
       {"input_item",
        "input_file (file_id, file_data)",
        s::supported,
@@ -319,7 +326,11 @@ const std::vector<feature>& compatibility_manifest() {
        "poppler; other binaries are refused; the stored input keeps the reference",
        {"files_and_images_by_reference_reach_the_model_as_it_can_read_them",
         "pdf_pages_become_text_and_binaries_are_refused"}},
-      {"input_item", "input_file (file_url)", s::unsupported, "not yet: upload the file", {}},
+      {"input_item",
+       "input_file (file_url)",
+       s::supported,
+       "fetched under the same guard as image URLs, then read like an uploaded file",
+       {"urls_are_fetched_only_where_the_guard_allows"}},
       {"input_item",
        "item_reference",
        s::unsupported,

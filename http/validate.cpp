@@ -208,10 +208,10 @@ std::optional<ev::error_info> check_part(const json& part, const std::string& pa
     }
     if (!part.contains("image_url") || !part["image_url"].is_string())
       return missing(param + ".image_url");
-    if (part["image_url"].get<std::string>().rfind("data:image/", 0) != 0)
-      return ev::make_error(riposte_errc::unsupported_parameter,
-                            "Only data:image/... URLs are supported for images yet.",
-                            param + ".image_url");
+    const auto& url = part["image_url"].get_ref<const std::string&>();
+    if (url.rfind("data:image/", 0) != 0 && url.rfind("http://", 0) != 0 &&
+        url.rfind("https://", 0) != 0)
+      return bad_value(param + ".image_url", "expected a data:image/... URL or an http(s) URL.");
     return std::nullopt;
   }
   if (t == "input_file") {
@@ -227,11 +227,10 @@ std::optional<ev::error_info> check_part(const json& part, const std::string& pa
     }
     if (given != 1)
       return bad_value(param, "give exactly one of 'file_id', 'file_data' and 'file_url'.");
-    if (part.contains("file_url") && !part["file_url"].is_null())
-      return ev::make_error(riposte_errc::unsupported_parameter,
-                            "Files by file_url are not supported yet; upload the file or send "
-                            "file_data.",
-                            param + ".file_url");
+    if (part.contains("file_url") && part["file_url"].is_string() &&
+        part["file_url"].get_ref<const std::string&>().rfind("http://", 0) != 0 &&
+        part["file_url"].get_ref<const std::string&>().rfind("https://", 0) != 0)
+      return bad_value(param + ".file_url", "expected an http(s) URL.");
     if (part.contains("file_data") && !part["file_data"].is_null() &&
         !part.value("filename", json()).is_string())
       return missing(param + ".filename");

@@ -209,3 +209,56 @@ BOOST_AUTO_TEST_CASE(files_and_images_by_reference_reach_the_model_as_it_can_rea
   expect_error(ask("llama3.2:1b", {{{"type", "input_file"}, {"file_data", "aGk="}}}, "ka"), 400,
                "input[0].content[1].filename");
 }
+
+BOOST_AUTO_TEST_CASE(urls_are_fetched_only_where_the_guard_allows) {
+  scripted_backend b;
+  auto here = b.url(); // http://127.0.0.1:PORT
+  auto port = here.substr(here.rfind(':') + 1);
+  b.set_script(
+      {{"static",
+        {{"/cat.png", {{"body_hex", "89504e470d0a1a0a776562"}, {"content_type", "image/png"}}},
+         {"/notes.txt", {{"body", "remember the milk"}, {"content_type", "text/plain"}}},
+         {"/hop", {{"status", 302}, {"location", here + "/_static/cat.png"}}},
+         {"/sneaky",
+          {{"status", 302}, {"location", "http://127.0.0.2:" + port + "/_static/cat.png"}}},
+         {"/loop", {{"status", 302}, {"location", here + "/_static/loop"}}},
+         {"/huge", {{"repeat", 40u << 20}}}}}});
+  auto ask = [&](riposte_server& r, const std::string& model, json part) {
+    return r.post(
+        "/v1/responses",
+        {{"model", model},
+         {"input",
+          {{{"role", "user"}, {"content", {{{"type", "input_text"}, {"text", "look"}}, part}}}}}});
+  };
+  json image{{"type", "input_image"}, {"image_url", here + "/_static/cat.png"}};
+
+  // Loopback is off limits by default: refused before any connection.
+  riposte_server closed{b.url()};
+  auto refused = ask(closed, "llava:7b", image);
+  expect_error(refused, 400, "input[0].content[1].image_url");
+  BOOST_TEST(json::parse(refused.body)["error"]["message"].get<std::string>().find("loopback") !=
+             std::string::npos);
+
+  riposte_server open{b.url(), {"--fetch-allow", "127.0.0.1/32"}};
+  BOOST_TEST(ask(open, "llava:7b", image).status == 200);
+  BOOST_TEST(b.requests().back()["messages"].back()["images"][0] == "iVBORw0KGgp3ZWI=");
+  // Redirects are followed by hand, each hop checked again.
+  image["image_url"] = here + "/_static/hop";
+  BOOST_TEST(ask(open, "llava:7b", image).status == 200);
+  image["image_url"] = here + "/_static/sneaky";
+  expect_error(ask(open, "llava:7b", image), 400, "input[0].content[1].image_url");
+  image["image_url"] = here + "/_static/loop";
+  expect_error(ask(open, "llava:7b", image), 400, "input[0].content[1].image_url");
+  image["image_url"] = here + "/_static/huge";
+  expect_error(ask(open, "llava:7b", image), 400, "input[0].content[1].image_url");
+  image["image_url"] = here + "/_static/missing.png";
+  expect_error(ask(open, "llava:7b", image), 400, "input[0].content[1].image_url");
+
+  auto text =
+      ask(open, "llama3.2:1b", {{"type", "input_file"}, {"file_url", here + "/_static/notes.txt"}});
+  BOOST_TEST(text.status == 200, text.body);
+  BOOST_TEST(b.requests().back()["messages"].back()["content"].get<std::string>().find(
+                 "<file name=\"notes.txt\">\nremember the milk") != std::string::npos);
+  expect_error(ask(open, "llama3.2:1b", {{"type", "input_file"}, {"file_url", "ftp://x/y"}}), 400,
+               "input[0].content[1].file_url");
+}

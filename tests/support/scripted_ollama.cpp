@@ -311,6 +311,35 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
     st.script = body;
     return reply_json(req, 200, json::object());
   }
+  // Plain web resources for URL inputs: script {"static": {"/name": {"body":
+  // "..." or "body_hex", "content_type", "status": 302, "location": "...",
+  // "repeat": N bytes}}}.
+  if (path.rfind("/_static/", 0) == 0 && method == restinio::http_method_get()) {
+    json entry;
+    {
+      std::lock_guard guard{st.mutex};
+      entry = st.script.value("static", json::object()).value(path.substr(8), json());
+    }
+    if (!entry.is_object())
+      return reply_json(req, 404, {{"error", "no such static resource"}});
+    auto status = entry.value("status", 200);
+    auto resp = req->create_response(restinio::http_status_line_t{
+        restinio::http_status_code_t{static_cast<std::uint16_t>(status)}, "Scripted"});
+    resp.append_header(restinio::http_field::content_type,
+                       entry.value("content_type", std::string{"application/octet-stream"}));
+    if (entry.contains("location"))
+      resp.append_header(restinio::http_field::location, entry["location"].get<std::string>());
+    auto body = entry.value("body", std::string{});
+    if (entry.contains("body_hex")) { // binary bodies: JSON strings must be UTF-8
+      auto hex = entry["body_hex"].get<std::string>();
+      body.clear();
+      for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+        body.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    }
+    if (entry.contains("repeat"))
+      body = std::string(entry["repeat"].get<std::size_t>(), 'x');
+    return resp.set_body(body).done();
+  }
   if (path == "/")
     return reply_json(req, 200, "Ollama is running");
   return reply_json(req, 404, {{"error", "404 page not found"}});
