@@ -41,6 +41,7 @@ inline std::vector<const nlohmann::json*> chain_items(const context_ptr& leaf) {
 // adapter owns the whole mapping to its wire format.
 struct generation_request {
   std::string response_id;
+  std::string tenant; // for fair scheduling across tenants
   std::string model;
   nlohmann::json instructions;                      // string, or null
   context_ptr history;                              // the conversation so far, shared

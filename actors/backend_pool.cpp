@@ -4,6 +4,7 @@
 #include "actors/messages.hpp"
 #include "actors/services.hpp"
 
+#include <algorithm>
 #include <chrono>
 #include <deque>
 #include <map>
@@ -24,6 +25,66 @@ struct queued {
   generation_request req;
   caf::actor requester;
   clock::time_point since = clock::now();
+};
+
+// Waiting work, one FIFO per tenant, served round-robin: a tenant with a
+// thousand queued jobs delays another tenant's one job by at most one turn.
+class fair_queue {
+public:
+  void push(queued job) {
+    auto& q = by_tenant_[job.req.tenant];
+    if (q.empty())
+      turn_.push_back(job.req.tenant);
+    q.push_back(std::move(job));
+    ++size_;
+  }
+  std::size_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+
+  // The next job, in tenant turn, whose model `fits`; the tenant then goes
+  // to the back of the turn.
+  template <class Fits>
+  std::optional<queued> pop(Fits fits) {
+    for (std::size_t i = 0; i < turn_.size(); ++i) {
+      auto tenant = turn_[i];
+      auto& q = by_tenant_[tenant];
+      auto it = std::find_if(q.begin(), q.end(), [&](const queued& j) { return fits(j.req); });
+      if (it == q.end())
+        continue;
+      auto job = std::move(*it);
+      q.erase(it);
+      --size_;
+      turn_.erase(turn_.begin() + static_cast<std::ptrdiff_t>(i));
+      if (!q.empty())
+        turn_.push_back(tenant);
+      else
+        by_tenant_.erase(tenant);
+      return job;
+    }
+    return std::nullopt;
+  }
+
+  // Removes a waiting job; false when it is not waiting.
+  bool remove(std::uint64_t ticket, caf::actor& requester) {
+    for (auto& [tenant, q] : by_tenant_)
+      for (auto it = q.begin(); it != q.end(); ++it)
+        if (it->ticket == ticket) {
+          requester = it->requester;
+          q.erase(it);
+          --size_;
+          if (q.empty()) {
+            turn_.erase(std::find(turn_.begin(), turn_.end(), tenant));
+            by_tenant_.erase(tenant);
+          }
+          return true;
+        }
+    return false;
+  }
+
+private:
+  std::map<std::string, std::deque<queued>> by_tenant_;
+  std::deque<std::string> turn_;
+  std::size_t size_ = 0;
 };
 
 // Times one generation from the backend's thread (its sink is called there,
@@ -75,8 +136,10 @@ struct pool_state {
   std::string backend_label;
   std::map<std::uint64_t, clock::time_point> started; // ticket -> slot taken
   std::uint64_t next_ticket = 1;
-  std::deque<queued> waiting;
+  fair_queue waiting;
   std::map<std::uint64_t, std::uint64_t> running; // ticket -> backend id
+  std::map<std::uint64_t, std::string> running_model;
+  std::map<std::string, std::size_t> per_model; // generations running per model
   std::vector<model_info> models;
   std::chrono::steady_clock::time_point models_at{};
   std::vector<std::function<void(const events::result<std::vector<model_info>>&)>> model_waiters;
@@ -94,9 +157,16 @@ using pool_actor = caf::stateful_actor<pool_state>;
 
 void start_next(pool_actor* self) {
   auto& st = self->state;
+  auto fits = [&](const generation_request& req) {
+    return st.cfg.model_concurrency == 0 || st.per_model[req.model] < st.cfg.model_concurrency;
+  };
   while (!st.waiting.empty() && st.running.size() < st.cfg.backend_concurrency) {
-    auto job = std::move(st.waiting.front());
-    st.waiting.pop_front();
+    auto next = st.waiting.pop(fits);
+    if (!next)
+      break; // every waiting model is at its limit
+    auto job = std::move(*next);
+    ++st.per_model[job.req.model];
+    st.running_model[job.ticket] = job.req.model;
     caf::actor pool = self;
     auto ticket = job.ticket;
     auto requester = job.requester;
@@ -148,7 +218,7 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
       [=](generate_atom, generation_request& req, caf::actor requester) -> std::uint64_t {
         auto& st = self->state;
         auto ticket = st.next_ticket++;
-        st.waiting.push_back({ticket, std::move(req), std::move(requester)});
+        st.waiting.push({ticket, std::move(req), std::move(requester)});
         start_next(self);
         if (st.stats)
           st.stats->queue_depth().Set(static_cast<double>(st.waiting.size()));
@@ -161,14 +231,12 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
           st.b->cancel(it->second);
           return;
         }
-        for (auto it = st.waiting.begin(); it != st.waiting.end(); ++it)
-          if (it->ticket == ticket) {
-            self->send(it->requester, update_atom::value, generation_update{{}, true});
-            st.waiting.erase(it);
-            if (st.stats)
-              st.stats->queue_depth().Set(static_cast<double>(st.waiting.size()));
-            return;
-          }
+        caf::actor requester;
+        if (st.waiting.remove(ticket, requester)) {
+          self->send(requester, update_atom::value, generation_update{{}, true});
+          if (st.stats)
+            st.stats->queue_depth().Set(static_cast<double>(st.waiting.size()));
+        }
       },
       // One model's capabilities (cached for model_cache_ttl; failures are not cached).
       [=](model_atom, const std::string& name) -> caf::response_promise {
@@ -206,6 +274,11 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
       [=](finished_atom, std::uint64_t ticket) {
         auto& st = self->state;
         st.running.erase(ticket);
+        if (auto m = st.running_model.find(ticket); m != st.running_model.end()) {
+          if (--st.per_model[m->second] == 0)
+            st.per_model.erase(m->second);
+          st.running_model.erase(m);
+        }
         if (auto it = st.started.find(ticket); it != st.started.end()) {
           if (st.stats)
             st.stats->job_run(seconds_since(it->second));

@@ -338,6 +338,7 @@ void start_generation(response_actor* self) {
   auto& st = self->state;
   generation_request req;
   req.response_id = st.id;
+  req.tenant = st.cmd.tenant;
   req.model = st.cmd.model;
   req.instructions = st.cmd.params.value("instructions", json());
   req.history = st.parent_context;

@@ -22,6 +22,7 @@ struct settings {
   std::chrono::milliseconds passivate_after{30'000}; // idle terminal actors stop
   std::int64_t max_chain_depth = 1'000;              // previous_response_id ancestors
   std::size_t backend_concurrency = 16;              // generations running at once
+  std::size_t model_concurrency = 0;                 // per model; 0: only the backend's limit
   std::chrono::milliseconds model_cache_ttl{10'000};
   std::chrono::milliseconds keepalive{15'000}; // SSE comment after this much silence
   std::chrono::milliseconds job_timeout{0};    // creation to end; 0: only the backend timeout

@@ -99,6 +99,11 @@ parse_outcome parse_config(int argc, char** argv) {
                  "Generations sent to the backend at once; the rest wait in order")
       ->check(CLI::Range(1, 4096))
       ->envname("RIPOSTE_BACKEND_CONCURRENCY");
+  app.add_option("--model-concurrency", cfg.model_concurrency,
+                 "Generations of one model at once (0: only --backend-concurrency); waiting "
+                 "work is served round-robin across tenants")
+      ->check(CLI::Range(0, 4096))
+      ->envname("RIPOSTE_MODEL_CONCURRENCY");
   app.add_option("--store-threads", cfg.store_threads, "Threads for blocking store calls")
       ->check(CLI::Range(1, 256))
       ->envname("RIPOSTE_STORE_THREADS");

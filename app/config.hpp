@@ -52,6 +52,7 @@ struct config {
   long backend_connect_timeout_ms = 5'000;
   long backend_timeout_ms = 600'000;
   std::size_t backend_concurrency = 16;
+  std::size_t model_concurrency = 0;
   std::size_t store_threads = 16;
   long passivate_after_ms = 30'000;
   std::int64_t max_chain_depth = 1'000;

@@ -133,6 +133,7 @@ int main(int argc, char** argv) {
   settings.passivate_after = std::chrono::milliseconds(cfg.passivate_after_ms);
   settings.max_chain_depth = cfg.max_chain_depth;
   settings.backend_concurrency = cfg.backend_concurrency;
+  settings.model_concurrency = cfg.model_concurrency;
   settings.keepalive = std::chrono::milliseconds(cfg.sse_keepalive_ms);
   settings.job_timeout = std::chrono::milliseconds(cfg.job_timeout_ms);
 

@@ -259,11 +259,14 @@ const std::vector<feature>& compatibility_manifest() {
       {"request_field",
        "background",
        s::supported,
-       "answers queued at once; the backend pool admits work in order under "
-       "--backend-concurrency; requires store=true; unfinished work ends failed "
-       "(server_restarted) after a restart",
+       "answers queued at once; the backend pool admits work under --backend-concurrency and "
+       "--model-concurrency, round-robin across tenants (FIFO within one); requires "
+       "store=true; after a restart queued work is queued again and work that was generating "
+       "ends failed (server_restarted)",
        {"a_background_response_answers_queued_and_finishes_on_its_own",
-        "background responses are polled to completion and cancel follows the API"}},
+        "background responses are polled to completion and cancel follows the API",
+        "waiting_work_is_served_round_robin_across_tenants",
+        "a_per_model_limit_lets_other_models_through"}},
       {"request_field",
        "truncation",
        s::conditional,
