@@ -448,7 +448,9 @@ const std::vector<feature>& compatibility_manifest() {
        "closed at start-up: generating ones end failed (server_restarted), queued background "
        "ones are queued again",
        {"after_a_crash_unfinished_responses_are_closed_at_start_up",
-        "markers_are_a_set_per_namespace_that_survives_reopening"}},
+        "markers_are_a_set_per_namespace_that_survives_reopening",
+        "kill_9_with_200_responses_in_flight_loses_nothing_on_rocksdb",
+        "kill_9_with_200_responses_in_flight_loses_nothing_on_postgres"}},
       {"state",
        "passivation",
        s::supported,

@@ -1,5 +1,6 @@
 // End to end: what an operator sees. Readiness that follows the backend, the
 // default model and the store; metrics that move with a scripted run.
+#include "tests/support/postgres.hpp"
 #include "tests/support/servers.hpp"
 #include "tests/support/sse.hpp"
 
@@ -50,41 +51,6 @@ double series(const std::string& text, const std::string& name) {
     return -1;
   return std::stod(text.substr(pos + name.size() + 2));
 }
-
-std::string source_dir() {
-  const char* dir = std::getenv("RIPOSTE_SOURCE_DIR");
-  BOOST_REQUIRE_MESSAGE(dir != nullptr, "RIPOSTE_SOURCE_DIR is not set");
-  return dir;
-}
-
-// A PostgreSQL server of this test's own, so taking it down disturbs no one.
-class own_postgres {
-public:
-  own_postgres()
-    : dir_(std::filesystem::temp_directory_path() /
-           ("riposte_readyz_pg_" + std::to_string(::getpid()) + "_" +
-            std::to_string(std::random_device{}() % 1000000))) {
-    run("pg_start.sh", "");
-    std::ifstream in{dir_ / "url"};
-    std::getline(in, url_);
-    BOOST_REQUIRE_MESSAGE(!url_.empty(), "pg_start.sh wrote no url");
-  }
-  ~own_postgres() {
-    std::system(("bash " + source_dir() + "/tests/support/pg_stop.sh " + dir_.string()).c_str());
-    std::filesystem::remove_all(dir_);
-  }
-  const std::string& url() const { return url_; }
-  void stop() { run("pg_pause.sh", " stop"); }
-  void start() { run("pg_pause.sh", " start"); }
-
-private:
-  void run(const std::string& script, const std::string& args) {
-    auto cmd = "bash " + source_dir() + "/tests/support/" + script + " " + dir_.string() + args;
-    BOOST_REQUIRE_MESSAGE(std::system(cmd.c_str()) == 0, cmd << " failed");
-  }
-  std::filesystem::path dir_;
-  std::string url_;
-};
 
 } // namespace
 
