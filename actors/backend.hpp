@@ -48,6 +48,9 @@ struct generation_request {
   nlohmann::json items = nlohmann::json::array();   // this turn's input, after the history
   nlohmann::json params = nlohmann::json::object(); // temperature, top_p, text, reasoning, tools...
   std::vector<std::string> capabilities;            // of the model, from the backend
+  // Stream from the backend? A blocking create that nobody watches needs
+  // only the finished answer (Ollama's non-streaming /api/chat).
+  bool stream = true;
 };
 
 // Domain events translated from the backend's reply, in order. The last

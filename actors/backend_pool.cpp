@@ -95,6 +95,7 @@ struct generation_meter {
   clock::time_point sent = clock::now();
   std::optional<clock::time_point> first;
 
+  bool streamed = true;             // time to first token means something only when streamed
   std::string status = "cancelled"; // until a terminal event says otherwise
   nlohmann::json usage;
 
@@ -102,9 +103,10 @@ struct generation_meter {
     if (!stats)
       return;
     for (const auto& e : u.events) {
-      if (!first && (std::holds_alternative<events::output_text_delta>(e) ||
-                     std::holds_alternative<events::function_call_arguments_delta>(e) ||
-                     std::holds_alternative<events::reasoning_delta>(e))) {
+      if (streamed && !first &&
+          (std::holds_alternative<events::output_text_delta>(e) ||
+           std::holds_alternative<events::function_call_arguments_delta>(e) ||
+           std::holds_alternative<events::reasoning_delta>(e))) {
         first = clock::now();
         stats->first_token(model, std::chrono::duration<double>(*first - sent).count());
       } else if (const auto* c = std::get_if<events::response_completed>(&e)) {
@@ -175,8 +177,14 @@ void start_next(pool_actor* self) {
       st.stats->queue_depth().Set(static_cast<double>(st.waiting.size()));
     }
     st.started[ticket] = clock::now();
-    auto meter = std::make_shared<generation_meter>(generation_meter{
-        st.stats, st.backend_label, job.req.model, clock::now(), std::nullopt, "cancelled", {}});
+    auto meter = std::make_shared<generation_meter>(generation_meter{st.stats,
+                                                                     st.backend_label,
+                                                                     job.req.model,
+                                                                     clock::now(),
+                                                                     std::nullopt,
+                                                                     job.req.stream,
+                                                                     "cancelled",
+                                                                     {}});
     // Sent before the backend can produce anything, so it is first in line.
     self->send(requester, admitted_atom::value);
     // The sink runs on the backend's thread: it only sends messages.

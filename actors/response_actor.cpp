@@ -345,6 +345,8 @@ void start_generation(response_actor* self) {
   req.items = unsealed_items(st, st.resolved_input.is_null() ? st.cmd.input : st.resolved_input);
   req.params = st.cmd.params;
   req.capabilities = st.capabilities;
+  // Only a blocking create nobody streams can take the answer whole.
+  req.stream = !st.subs.empty() || st.view.params.value("background", false) || st.waiters.empty();
   for (const char* name : {"temperature", "top_p"}) {
     req.params.erase(name);
     if (st.cmd.sampling.contains(name))

@@ -142,10 +142,17 @@ struct http_client::impl {
         auto code = msg->data.result;
         if (code != CURLE_OK) {
           out.error = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
+          // A timeout before the connection was made is a connect failure;
+          // after it (a slow answer, or a non-streaming one still being
+          // generated) it is a timeout.
+          // (A reused connection reports no connect time: whether the request
+          // went out says it.)
+          long sent = 0;
+          curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &sent);
           out.timed_out = code == CURLE_OPERATION_TIMEDOUT;
           out.connect_failed = code == CURLE_COULDNT_CONNECT ||
                                code == CURLE_COULDNT_RESOLVE_HOST ||
-                               (code == CURLE_OPERATION_TIMEDOUT && out.status == 0);
+                               (code == CURLE_OPERATION_TIMEDOUT && sent == 0);
         }
         finish(*t, out);
       }

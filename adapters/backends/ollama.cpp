@@ -152,7 +152,7 @@ json to_ollama_chat(const actors::generation_request& req) {
   if (!system.empty())
     messages.insert(messages.begin(), json{{"role", "system"}, {"content", system}});
 
-  json body{{"model", req.model}, {"messages", messages}, {"stream", true}};
+  json body{{"model", req.model}, {"messages", messages}, {"stream", req.stream}};
   json options = json::object();
   const auto& p = req.params;
   if (p.contains("temperature") && p["temperature"].is_number())
@@ -377,6 +377,10 @@ std::vector<ev::event> ollama_translator::finish(long status, const std::string&
                                                  bool timed_out, bool connect_failed,
                                                  const std::string& error_body) {
   std::vector<ev::event> out;
+  // A non-streaming reply is one JSON object, with no newline after it.
+  if (!done_ && status < 400 && !buffer_.empty() &&
+      buffer_.find_first_not_of(" \r\n\t") != std::string::npos)
+    out = feed("\n");
   if (done_)
     return out;
   if (connect_failed) {

@@ -367,3 +367,27 @@ BOOST_AUTO_TEST_CASE(backend_calls_map_back_to_the_declared_name_namespace_and_k
   ollama_translator capped{"m", params};
   BOOST_TEST(types(feed_all(capped, bytes, 1000)).size() == 5u);
 }
+
+BOOST_AUTO_TEST_CASE(a_non_streaming_reply_is_one_object_without_a_newline) {
+  json whole{{"model", "m"},
+             {"created_at", "2026-01-01T00:00:00Z"},
+             {"message", {{"role", "assistant"}, {"content", "All at once."}, {"thinking", "hm"}}},
+             {"done", true},
+             {"done_reason", "stop"},
+             {"prompt_eval_count", 5},
+             {"eval_count", 3}};
+  ollama_translator t{"m"};
+  auto evs = t.feed(whole.dump()); // no newline: nothing yet
+  BOOST_TEST(evs.empty());
+  auto rest = t.finish(200, "", false, false, "");
+  BOOST_TEST(t.done());
+  BOOST_REQUIRE(!rest.empty());
+  BOOST_TEST(ev::type_of(rest.back()) == "response_completed");
+  BOOST_TEST(std::get<ev::response_completed>(rest.back()).usage["output_tokens"] == 3);
+  // Cut half way: a failure, not a completion.
+  ollama_translator cut{"m"};
+  auto text = whole.dump();
+  (void)cut.feed(text.substr(0, text.size() / 2));
+  auto failed = cut.finish(200, "", false, false, "");
+  BOOST_TEST(ev::type_of(failed.back()) == "response_failed");
+}

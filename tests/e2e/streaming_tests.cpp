@@ -430,3 +430,33 @@ BOOST_AUTO_TEST_CASE(a_job_that_outlives_its_timeout_fails_with_job_timeout) {
   auto quick = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "quick"}});
   BOOST_TEST(quick.status == 200);
 }
+
+// A background stream is only a view: the client leaving does not stop the
+// work, and it can come back with starting_after.
+BOOST_AUTO_TEST_CASE(a_background_stream_survives_its_client_and_resumes) {
+  scripted_backend b{
+      {{"rules", {{{"match", {{"contains", "long"}}}, {"reply", many_chunks(40, 20)}}}}}};
+  riposte_server r{b.url()};
+  auto first = sse_call(
+      "POST", r.url("/v1/responses"),
+      json{
+          {"model", "llama3.2:1b"}, {"input", "long story"}, {"background", true}, {"stream", true}}
+          .dump(),
+      6);
+  BOOST_REQUIRE_GE(first.events.size(), 6u);
+  BOOST_TEST(first.events[0]["response"]["status"] == "queued");
+  BOOST_TEST(first.events[1]["type"] == "response.queued");
+  auto id = response_id_of(first);
+  BOOST_TEST(b.requests().back()["stream"] == true);
+  auto last_seen = first.events[5]["sequence_number"].get<std::int64_t>();
+  auto rest = sse_call(
+      "GET",
+      r.url("/v1/responses/" + id + "?stream=true&starting_after=" + std::to_string(last_seen)),
+      "");
+  expect_valid(rest, last_seen + 1);
+  BOOST_TEST(rest.events.front()["sequence_number"] == last_seen + 1);
+  BOOST_TEST(rest.events.back()["type"] == "response.completed");
+  auto whole = sse_call("GET", r.url("/v1/responses/" + id + "?stream=true"), "");
+  BOOST_TEST(whole.raw.substr(0, first.raw.rfind("\n\n") + 2) ==
+             first.raw.substr(0, first.raw.rfind("\n\n") + 2));
+}

@@ -234,6 +234,16 @@ restinio::request_handling_status_t chat(state& st, restinio::asio_ns::io_contex
       message["tool_calls"] = calls;
     auto out = final_line(model, plan, body, plan["chunks"].size());
     out["message"] = message;
+    if (plan.contains("drop_after")) { // the connection dies half way through the body
+      auto cut = std::make_shared<response_t>(req->create_response<restinio::chunked_output_t>());
+      auto text = out.dump();
+      cut->append_header(restinio::http_field::content_type, "application/json");
+      cut->append_chunk(text.substr(0, text.size() / 2));
+      cut->flush();
+      cut->connection_close();
+      cut->done();
+      return restinio::request_accepted();
+    }
     long delay = plan.value("delay_ms", 0L) * static_cast<long>(plan["chunks"].size()) +
                  plan.value("first_delay_ms", 0L);
     auto timer = std::make_shared<restinio::asio_ns::steady_timer>(io);
