@@ -14,7 +14,7 @@ packages=(
 build_only=false
 [ "${1:-}" = "--build-only" ] && build_only=true
 if ! $build_only; then
-  packages+=(postgresql python3 procps iproute2)
+  packages+=(postgresql python3 procps iproute2 nginx-light wrk time)
 fi
 
 missing=()

@@ -1,0 +1,158 @@
+#!/usr/bin/env bash
+# Scenario 1 of the benchmark issue: a non-streaming create against an
+# instantly answering backend, store on (RocksDB), side by side with the
+# baselines in one run:
+#   direct  the client talks to the scripted backend itself (/api/chat, stream false)
+#   nginx   the same through Debian's nginx (proxy_pass, buffering off, keep-alive)
+#   riposte POST /v1/responses (blocking), stored in RocksDB
+# For each: latency at concurrency 1 (p50/p99) and the most requests/s at 50
+# connections, with wrk (2 threads); the CPU wrk itself used is reported.
+#   bash ops/bench/create.sh [SECONDS] [REPEATS]
+# Writes build/bench/create.json and build/bench/create.md (medians of REPEATS).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+seconds=${1:-10}
+repeats=${2:-3}
+bash ops/setup.sh
+bash ops/build.sh >/dev/null
+out_dir=build/bench
+mkdir -p "$out_dir"
+work=$(mktemp -d /tmp/riposte-create-bench.XXXXXX)
+pids=()
+cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+cat > "$work/script.json" <<'JSON'
+{"models": [{"name": "bench", "capabilities": ["completion"], "context_length": 8192}],
+ "rules": [{"match": {"model": "bench"}, "reply": {"chunks": [{"content": "ok"}]}}]}
+JSON
+./build/tests/scripted_ollama --listen 127.0.0.1:0 --script "$work/script.json" > "$work/backend.out" &
+pids+=($!)
+for _ in $(seq 100); do grep -q port "$work/backend.out" 2>/dev/null && break; sleep 0.05; done
+backend_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' "$work/backend.out")
+
+./build/riposte --listen 127.0.0.1:0 --store "rocksdb:$work/data" --log-level warn \
+  --backend "http://127.0.0.1:$backend_port" ${RIPOSTE_BENCH_FLAGS:-} > "$work/riposte.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 100); do grep -q "riposte listening" "$work/riposte.log" 2>/dev/null && break; sleep 0.05; done
+riposte_port=$(grep "riposte listening" "$work/riposte.log" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["port"])')
+
+nginx_port=$(free_port)
+mkdir -p "$work/nginx"
+cat > "$work/nginx/nginx.conf" <<CONF
+daemon off;
+worker_processes 1;
+pid $work/nginx/nginx.pid;
+error_log $work/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  client_body_temp_path $work/nginx/body;
+  proxy_temp_path $work/nginx/proxy;
+  fastcgi_temp_path $work/nginx/fastcgi;
+  uwsgi_temp_path $work/nginx/uwsgi;
+  scgi_temp_path $work/nginx/scgi;
+  upstream backend { server 127.0.0.1:$backend_port; keepalive 64; }
+  server {
+    listen 127.0.0.1:$nginx_port;
+    location / {
+      proxy_pass http://backend;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+      proxy_request_buffering off;
+    }
+  }
+}
+CONF
+/usr/sbin/nginx -c "$work/nginx/nginx.conf" -e "$work/nginx/error.log" &
+pids+=($!)
+for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$nginx_port) 2>/dev/null && break; sleep 0.05; done
+
+chat='{"model":"bench","messages":[{"role":"user","content":"hi"}],"stream":false}'
+create='{"model":"bench","input":"hi"}'
+lua() { # $1: body
+  cat <<LUA
+wrk.method = "POST"
+wrk.body = '$1'
+wrk.headers["Content-Type"] = "application/json"
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %.1f %.1f %.1f\n", summary.requests, summary.errors.status
+    + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), summary.requests / (summary.duration / 1e6)))
+end
+LUA
+}
+lua "$chat" > "$work/chat.lua"
+lua "$create" > "$work/create.lua"
+
+# One wrk run: prints "p50_us p99_us rps errors wrk_cpu_s".
+run() { # url script connections
+  local threads=2
+  [ "$3" -lt 2 ] && threads=1
+  /usr/bin/time -f "CPU %U %S" wrk -t"$threads" -c"$3" -d"${seconds}s" -s "$2" "$1" > "$work/wrk.out" 2> "$work/wrk.err"
+  local r cpu
+  r=$(grep RESULT "$work/wrk.out")
+  cpu=$(grep CPU "$work/wrk.err" | awk '{print $2 + $3}')
+  echo "$r" | awk -v cpu="$cpu" '{print $4, $5, $6, $3, cpu}'
+}
+
+results="$work/results.txt"
+: > "$results"
+for rep in $(seq "$repeats"); do
+  for target in direct nginx riposte; do
+    case $target in
+      direct) url="http://127.0.0.1:$backend_port/api/chat"; script="$work/chat.lua" ;;
+      nginx) url="http://127.0.0.1:$nginx_port/api/chat"; script="$work/chat.lua" ;;
+      riposte) url="http://127.0.0.1:$riposte_port/v1/responses"; script="$work/create.lua" ;;
+    esac
+    echo "$target c1 $(run "$url" "$script" 1)" >> "$results"
+    echo "$target c50 $(run "$url" "$script" 50)" >> "$results"
+  done
+done
+
+python3 - "$results" "$seconds" "$repeats" "$out_dir" <<'PY'
+import json, statistics, sys
+path, seconds, repeats, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
+runs = {}
+for line in open(path):
+    f = line.split()
+    target, mode = f[0], f[1]
+    p50, p99, rps, errors, wrk_cpu = float(f[2]), float(f[3]), float(f[4]), int(f[5]), float(f[6])
+    r = runs.setdefault((target, mode), {"p50_us": [], "p99_us": [], "rps": [], "errors": 0, "wrk_cpu_s": []})
+    r["p50_us"].append(p50); r["p99_us"].append(p99); r["rps"].append(rps)
+    r["errors"] += errors; r["wrk_cpu_s"].append(wrk_cpu)
+med = lambda k, m, f: statistics.median(runs[(k, m)][f])
+table = {}
+for t in ("direct", "nginx", "riposte"):
+    table[t] = {"c1_p50_us": med(t, "c1", "p50_us"), "c1_p99_us": med(t, "c1", "p99_us"),
+                "c1_rps": med(t, "c1", "rps"), "c50_rps": med(t, "c50", "rps"),
+                "c50_p50_us": med(t, "c50", "p50_us"), "c50_p99_us": med(t, "c50", "p99_us"),
+                "errors": runs[(t, "c1")]["errors"] + runs[(t, "c50")]["errors"],
+                "wrk_cpu_share_c50": med(t, "c50", "wrk_cpu_s") / seconds}
+d, n, r = table["direct"], table["nginx"], table["riposte"]
+summary = {
+    "seconds": seconds, "repeats": repeats, "targets": table,
+    "riposte_added_p50_us": r["c1_p50_us"] - d["c1_p50_us"],
+    "riposte_added_p99_us": r["c1_p99_us"] - d["c1_p99_us"],
+    "nginx_added_p50_us": n["c1_p50_us"] - d["c1_p50_us"],
+    "nginx_added_p99_us": n["c1_p99_us"] - d["c1_p99_us"],
+    "riposte_rps_vs_direct": r["c50_rps"] / d["c50_rps"],
+    "riposte_rps_vs_nginx": r["c50_rps"] / n["c50_rps"],
+}
+json.dump(summary, open(f"{out}/create.json", "w"), indent=2)
+rows = ["| target | c1 p50 | c1 p99 | c50 req/s | c50 p50 | c50 p99 | errors | wrk CPU (cores) |",
+        "|---|---|---|---|---|---|---|---|"]
+for t in ("direct", "nginx", "riposte"):
+    x = table[t]
+    rows.append(f"| {t} | {x['c1_p50_us']:.0f} µs | {x['c1_p99_us']:.0f} µs | {x['c50_rps']:.0f} | "
+                f"{x['c50_p50_us']:.0f} µs | {x['c50_p99_us']:.0f} µs | {x['errors']} | {x['wrk_cpu_share_c50']:.2f} |")
+rows.append("")
+rows.append(f"riposte adds {summary['riposte_added_p50_us']:.0f} µs p50 / {summary['riposte_added_p99_us']:.0f} µs p99 "
+            f"at concurrency 1 (nginx adds {summary['nginx_added_p50_us']:.0f} / {summary['nginx_added_p99_us']:.0f}); "
+            f"throughput {summary['riposte_rps_vs_direct']:.2f}× direct, {summary['riposte_rps_vs_nginx']:.2f}× nginx. "
+            f"Medians of {repeats} runs of {seconds} s.")
+open(f"{out}/create.md", "w").write("\n".join(rows) + "\n")
+print("\n".join(rows))
+PY
