@@ -133,7 +133,8 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
         auto& st = self->state;
         for (const auto& id : ids)
           if (plausible_id(id) && st.actors.count(id) == 0)
-            st.actors.emplace(id, entry{spawn_response_actor(self, st.svc, self, id, true), 0});
+            st.actors.emplace(id,
+                              entry{spawn_response_actor(self, st.svc, self, id, true, true), 0});
       },
       // The audit feed: every stream's events after a global position.
       [=](audit_atom, std::uint64_t after, std::int64_t limit, reply_to& r) {

@@ -69,7 +69,8 @@ struct response_data {
   std::uint64_t ticket = 0;
   bool generating = false;
   bool cancel_requested = false;
-  bool requeued = false; // rebuilt from the store while queued: generate, record nothing
+  bool requeued = false;   // rebuilt from the store while queued: generate, record nothing
+  bool recovering = false; // start-up found it marked in flight
   std::vector<std::string> capabilities; // of the model, from the backend
   std::string answer_text;               // message text so far, for text.format checks
   nlohmann::json resolved_input;         // input with file references resolved (null: none)
@@ -243,7 +244,9 @@ void on_terminal(response_actor* self) {
   st.svc->executor->post([=] {
     auto a = log->put_snapshot(ev::context_key(id), {version, ctx});
     auto b = log->put_snapshot(ev::response_stream(id), {version, view});
-    auto c = log->delete_marker(inflight_markers, id);
+    // Lazy: a crash that loses it leaves a marker on a finished response,
+    // which start-up then just removes.
+    auto c = log->delete_marker(inflight_markers, id, ev::event_log::write_mode::lazy);
     ev::result<std::vector<ev::envelope>> r = std::vector<ev::envelope>{};
     if (!a)
       r = a.error();
@@ -311,7 +314,8 @@ void flush(response_actor* self) {
     // Marked before the stream exists, so no crash can leave an unmarked,
     // unfinished response behind.
     if (expected == ev::no_stream)
-      if (auto marked = log->put_marker(inflight_markers, id); !marked) {
+      if (auto marked = log->put_marker(inflight_markers, id, ev::event_log::write_mode::lazy);
+          !marked) {
         caf::anon_send(me, appended_atom::value, append_done{marked.error()}, false);
         return;
       }
@@ -461,6 +465,12 @@ void finish_loading(response_actor* self) {
                                        "riposte restarted while this response was being "
                                        "generated",
                                        json()}});
+  } else if (st.recovering && st.view.terminal()) {
+    // Finished, but the (lazy) removal of its in-flight marker was lost.
+    auto log = st.log;
+    auto id = st.id;
+    st.svc->executor->post(
+        [=] { (void)log->delete_marker(inflight_markers, id, ev::event_log::write_mode::lazy); });
   }
   schedule_passivation(self, st.svc->cfg.passivate_after);
 }
@@ -1134,8 +1144,10 @@ caf::behavior main_behavior(response_actor* self) {
 }
 
 caf::behavior response_behavior(response_actor* self, std::shared_ptr<const services> svc,
-                                caf::actor registry, std::string id, bool rebuild) {
+                                caf::actor registry, std::string id, bool rebuild,
+                                bool recovering) {
   auto& st = self->state;
+  st.recovering = recovering;
   st.svc = std::move(svc);
   st.registry = std::move(registry);
   st.id = std::move(id);
@@ -1149,9 +1161,10 @@ caf::behavior response_behavior(response_actor* self, std::shared_ptr<const serv
 } // namespace
 
 caf::actor spawn_response_actor(caf::local_actor* parent, std::shared_ptr<const services> svc,
-                                caf::actor registry, std::string id, bool rebuild) {
+                                caf::actor registry, std::string id, bool rebuild,
+                                bool recovering) {
   return parent->spawn(response_behavior, std::move(svc), std::move(registry), std::move(id),
-                       rebuild);
+                       rebuild, recovering);
 }
 
 } // namespace riposte::actors

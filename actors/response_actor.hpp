@@ -12,7 +12,9 @@
 namespace riposte::actors {
 
 // `rebuild`: the response exists in the store; load it before anything else.
+// `recovering`: start-up found it marked in flight.
 caf::actor spawn_response_actor(caf::local_actor* parent, std::shared_ptr<const services> svc,
-                                caf::actor registry, std::string id, bool rebuild);
+                                caf::actor registry, std::string id, bool rebuild,
+                                bool recovering = false);
 
 } // namespace riposte::actors

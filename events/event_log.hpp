@@ -62,6 +62,8 @@ public:
   // could still return below a position it already returned.
   virtual result<std::vector<envelope>> read_all(std::uint64_t after, std::size_t limit) = 0;
 
+  // Snapshots are a cache of what the events say: written without waiting
+  // for the disk (a crash may lose the last ones; they are rebuilt).
   virtual status put_snapshot(const std::string& stream, const snapshot& snap) = 0;
   virtual result<std::optional<snapshot>> get_snapshot(const std::string& stream) = 0;
 
@@ -72,8 +74,15 @@ public:
 
   // Markers: a small set of keys per namespace, e.g. the responses still in
   // flight, so start-up finds them without scanning every stream.
-  virtual status put_marker(const std::string& ns, const std::string& key) = 0;
-  virtual status delete_marker(const std::string& ns, const std::string& key) = 0;
+  //
+  // write_mode::lazy does not wait for the disk. The log writes in order, so
+  // a lazy write followed by a durable one (an append) is as durable as that
+  // one: this is how a response is marked in flight without a sync of its own.
+  enum class write_mode { durable, lazy };
+  virtual status put_marker(const std::string& ns, const std::string& key,
+                            write_mode mode = write_mode::durable) = 0;
+  virtual status delete_marker(const std::string& ns, const std::string& key,
+                               write_mode mode = write_mode::durable) = 0;
   virtual result<std::vector<std::string>> list_markers(const std::string& ns) = 0;
 
   // Claims an Idempotency-Key for a tenant by opening its stream with an

@@ -5,8 +5,8 @@
 #include "events/event.hpp"
 
 #include <map>
-#include <set>
 #include <mutex>
+#include <set>
 
 namespace riposte::adapters::store {
 
@@ -119,13 +119,15 @@ public:
     return events::ok();
   }
 
-  events::status put_marker(const std::string& ns, const std::string& key) override {
+  events::status put_marker(const std::string& ns, const std::string& key,
+                            write_mode = write_mode::durable) override {
     std::lock_guard guard{mutex_};
     markers_[ns].insert(key);
     return events::ok();
   }
 
-  events::status delete_marker(const std::string& ns, const std::string& key) override {
+  events::status delete_marker(const std::string& ns, const std::string& key,
+                               write_mode = write_mode::durable) override {
     std::lock_guard guard{mutex_};
     markers_[ns].erase(key);
     return events::ok();

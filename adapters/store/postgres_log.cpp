@@ -283,6 +283,7 @@ public:
     try {
       return pool_->with([&](pqxx::connection& c) {
         pqxx::work w{c};
+        w.exec0("set local synchronous_commit = off"); // a cache: see event_log.hpp
         w.exec_prepared0("put_snapshot", stream, static_cast<std::int64_t>(snap.seq), snap.payload);
         w.commit();
         return events::ok();
@@ -365,15 +366,17 @@ public:
     }
   }
 
-  events::status put_marker(const std::string& ns, const std::string& key) override {
-    return exec_status("writing a marker", "insert into markers (ns, key) values ($1, $2) "
-                                           "on conflict do nothing",
-                       ns, key);
+  events::status put_marker(const std::string& ns, const std::string& key,
+                            write_mode mode = write_mode::durable) override {
+    return exec_status("writing a marker",
+                       "insert into markers (ns, key) values ($1, $2) on conflict do nothing", ns,
+                       key, mode);
   }
 
-  events::status delete_marker(const std::string& ns, const std::string& key) override {
+  events::status delete_marker(const std::string& ns, const std::string& key,
+                               write_mode mode = write_mode::durable) override {
     return exec_status("deleting a marker", "delete from markers where ns = $1 and key = $2", ns,
-                       key);
+                       key, mode);
   }
 
   result<std::vector<std::string>> list_markers(const std::string& ns) override {
@@ -391,11 +394,14 @@ public:
   }
 
 private:
-  events::status exec_status(const std::string& what, const std::string& sql,
-                             const std::string& a, const std::string& b) {
+  events::status exec_status(const std::string& what, const std::string& sql, const std::string& a,
+                             const std::string& b, write_mode mode) {
     try {
       return pool_->with([&](pqxx::connection& c) {
         pqxx::work w{c};
+        // WAL is written in order: a later synchronous commit flushes this too.
+        if (mode == write_mode::lazy)
+          w.exec0("set local synchronous_commit = off");
         w.exec_params(sql, a, b);
         w.commit();
         return events::ok();

@@ -67,6 +67,7 @@ public:
     : db_(std::move(db))
     , cfs_(std::move(cfs)) {
     write_options_.sync = sync == sync_policy::always;
+    lazy_options_.sync = false;
   }
 
   ~rocksdb_log() override {
@@ -206,7 +207,7 @@ public:
   status put_snapshot(const std::string& stream, const events::snapshot& snap) override {
     std::string value = position_key(snap.seq);
     value += snap.payload;
-    auto st = db_->Put(write_options_, cfs_[cf_snapshots], stream, value);
+    auto st = db_->Put(lazy_options_, cfs_[cf_snapshots], stream, value);
     if (!st.ok())
       return store_error("writing a snapshot", st);
     return events::ok();
@@ -278,15 +279,19 @@ public:
     return events::ok();
   }
 
-  status put_marker(const std::string& ns, const std::string& key) override {
-    auto st = db_->Put(write_options_, cfs_[cf_markers], ns + '\0' + key, "");
+  status put_marker(const std::string& ns, const std::string& key,
+                    write_mode mode = write_mode::durable) override {
+    auto st = db_->Put(mode == write_mode::lazy ? lazy_options_ : write_options_, cfs_[cf_markers],
+                       ns + '\0' + key, "");
     if (!st.ok())
       return store_error("writing a marker", st);
     return events::ok();
   }
 
-  status delete_marker(const std::string& ns, const std::string& key) override {
-    auto st = db_->Delete(write_options_, cfs_[cf_markers], ns + '\0' + key);
+  status delete_marker(const std::string& ns, const std::string& key,
+                       write_mode mode = write_mode::durable) override {
+    auto st = db_->Delete(mode == write_mode::lazy ? lazy_options_ : write_options_,
+                          cfs_[cf_markers], ns + '\0' + key);
     if (!st.ok())
       return store_error("deleting a marker", st);
     return events::ok();
@@ -311,6 +316,7 @@ private:
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   rocksdb::WriteOptions write_options_;
+  rocksdb::WriteOptions lazy_options_; // one WAL: the next synced write carries these
   // Appends to one stream are serialized by its stripe; others run in parallel.
   std::array<std::mutex, 64> stripes_;
   // Global positions handed out but not yet written bound what read_all shows.

@@ -468,6 +468,22 @@ BOOST_AUTO_TEST_CASE(markers_are_a_set_per_namespace_that_survives_reopening) {
   BOOST_TEST(s->list_markers("other")->size() == 1u);
 }
 
+// A lazy marker followed by a durable append is there after a clean reopen,
+// like any other; a lazy delete removes it.
+BOOST_AUTO_TEST_CASE(lazy_markers_behave_like_durable_ones_for_readers) {
+  fresh_store s;
+  using mode = ev::event_log::write_mode;
+  BOOST_REQUIRE(s->put_marker("inflight", "resp_lazy", mode::lazy).has_value());
+  BOOST_REQUIRE(s->append("resp_lazy", ev::no_stream, {delta("x")}).has_value());
+  BOOST_TEST(*s->list_markers("inflight") == std::vector<std::string>{"resp_lazy"});
+  s.reopen();
+  if (s.kind == "memory")
+    return;
+  BOOST_TEST(*s->list_markers("inflight") == std::vector<std::string>{"resp_lazy"});
+  BOOST_REQUIRE(s->delete_marker("inflight", "resp_lazy", mode::lazy).has_value());
+  BOOST_TEST(s->list_markers("inflight")->empty());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(crash_safety)
