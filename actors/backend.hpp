@@ -10,10 +10,21 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
 namespace riposte::actors {
+
+// A place for an adapter to keep what it made of a segment once. Copies
+// start empty (a copy is a different segment).
+struct adapter_slot {
+  adapter_slot() = default;
+  adapter_slot(const adapter_slot&) {}
+  adapter_slot& operator=(const adapter_slot&) { return *this; }
+  mutable std::mutex mutex;
+  mutable std::shared_ptr<const void> value;
+};
 
 // An immutable piece of a conversation: one response's input and output
 // items, after its parent's. Children share their ancestors' segments, so
@@ -22,6 +33,11 @@ struct context_segment {
   std::shared_ptr<const context_segment> parent;
   nlohmann::json items = nlohmann::json::array();
   std::int64_t depth = 0; // responses in the chain, this one included
+
+  // What a backend adapter made of `items` once (its wire form, say), so a
+  // follow-up at any depth re-renders only its own turn. Set once, by
+  // whichever thread renders the segment first.
+  adapter_slot adapter_cache;
 };
 using context_ptr = std::shared_ptr<const context_segment>;
 

@@ -83,29 +83,30 @@ json usage_of(const json& line) {
 
 } // namespace
 
-json to_ollama_chat(const actors::generation_request& req) {
+namespace {
+
+// Responses items to Ollama messages, in order, with the state that crosses
+// items: merged system text, call ids to tool names, thinking waiting for
+// the assistant message it belongs to.
+struct message_builder {
   json messages = json::array();
-  // Several system/developer messages break some chat templates: they are
-  // merged, instructions first, into one system message at the top.
   std::string system;
-  if (req.instructions.is_string())
-    system = req.instructions.get<std::string>();
   std::map<std::string, std::string> call_names;
   std::string pending_thinking;
-  auto items = actors::chain_items(req.history);
-  for (const auto& item : req.items)
-    items.push_back(&item);
-  for (const auto* item_ptr : items) {
-    const auto& item = *item_ptr;
+  // Set when an item had to change a message made before this builder's
+  // first one (a call joining an earlier assistant turn).
+  bool reached_back = false;
+
+  void add(const json& item) {
     if (!item.is_object())
-      continue;
+      return;
     auto type = item.value("type", "message");
     if (type == "message") {
       auto role = item.value("role", "user");
       auto text = content_text(item.value("content", json()));
       if (role == "system" || role == "developer") {
         system += (system.empty() ? "" : "\n\n") + text;
-        continue;
+        return;
       }
       json m{{"role", role == "assistant" ? "assistant" : "user"}, {"content", text}};
       auto images = content_images(item.value("content", json()));
@@ -119,6 +120,8 @@ json to_ollama_chat(const actors::generation_request& req) {
     } else if (type == "function_call" || type == "custom_tool_call") {
       auto call = backend_call(item);
       call_names[item.value("call_id", "")] = call["function"]["name"].get<std::string>();
+      if (messages.empty() && pending_thinking.empty())
+        reached_back = true; // it might join the previous assistant turn
       // Consecutive calls are one assistant turn with several tool calls.
       if (!messages.empty() && messages.back()["role"] == "assistant" &&
           messages.back().contains("tool_calls")) {
@@ -146,13 +149,117 @@ json to_ollama_chat(const actors::generation_request& req) {
       pending_thinking += reasoning_text(item);
     }
   }
-  tool_plan tools{req.params};
-  if (auto must = tools.choice_instruction(); !must.empty())
-    system += (system.empty() ? "" : "\n\n") + must;
-  if (!system.empty())
-    messages.insert(messages.begin(), json{{"role", "system"}, {"content", system}});
+};
 
-  json body{{"model", req.model}, {"messages", messages}, {"stream", req.stream}};
+// One segment rendered on its own: its messages serialized, its system text
+// and the calls it made. Usable only if the segment did not reach into its
+// parent's messages and left no thinking behind for the next one.
+struct rendered_segment {
+  bool usable = false;
+  std::string messages; // comma-separated serialized messages
+  std::string system;
+  std::map<std::string, std::string> calls;
+};
+
+std::shared_ptr<const rendered_segment>
+render_segment(const actors::context_segment& seg,
+               const std::map<std::string, std::string>& known_calls) {
+  std::lock_guard lock{seg.adapter_cache.mutex};
+  if (seg.adapter_cache.value)
+    return std::static_pointer_cast<const rendered_segment>(seg.adapter_cache.value);
+  message_builder b;
+  b.call_names = known_calls;
+  for (const auto& item : seg.items)
+    b.add(item);
+  auto out = std::make_shared<rendered_segment>();
+  out->usable = !b.reached_back && b.pending_thinking.empty();
+  for (const auto& m : b.messages) {
+    if (!out->messages.empty())
+      out->messages += ',';
+    out->messages += m.dump();
+  }
+  out->system = std::move(b.system);
+  for (const auto& [id, name] : b.call_names)
+    if (!known_calls.count(id))
+      out->calls.emplace(id, name);
+  seg.adapter_cache.value = out;
+  return out;
+}
+
+} // namespace
+
+json ollama_chat_options(const actors::generation_request& req);
+
+// The /api/chat body as text. The history's messages come from each
+// segment's cached rendering (a deep chain costs one render per turn, not
+// one per ancestor); the rare history that cannot be split per segment is
+// rendered whole.
+std::string ollama_chat_body(const actors::generation_request& req) {
+  std::vector<const actors::context_segment*> segments;
+  for (auto* s = req.history.get(); s != nullptr; s = s->parent.get())
+    segments.push_back(s);
+  std::reverse(segments.begin(), segments.end());
+
+  std::vector<std::shared_ptr<const rendered_segment>> rendered;
+  std::map<std::string, std::string> known_calls;
+  bool usable = true;
+  for (const auto* seg : segments) {
+    rendered.push_back(render_segment(*seg, known_calls));
+    usable = usable && rendered.back()->usable;
+    for (const auto& [id, name] : rendered.back()->calls)
+      known_calls.emplace(id, name);
+  }
+  message_builder turn;
+  std::string system = req.instructions.is_string() ? req.instructions.get<std::string>() : "";
+  std::string history;
+  if (usable) {
+    for (const auto& r : rendered) {
+      if (!r->system.empty())
+        system += (system.empty() ? "" : "\n\n") + r->system;
+      if (!r->messages.empty())
+        history += (history.empty() ? "" : ",") + r->messages;
+    }
+    turn.call_names = std::move(known_calls);
+    for (const auto& item : req.items)
+      turn.add(item);
+    usable = !turn.reached_back || history.empty();
+  }
+  if (!usable) { // render everything in one go
+    turn = message_builder{};
+    for (const auto* seg : segments)
+      for (const auto& item : seg->items)
+        turn.add(item);
+    for (const auto& item : req.items)
+      turn.add(item);
+    history.clear();
+    system = req.instructions.is_string() ? req.instructions.get<std::string>() : "";
+  }
+  if (!turn.system.empty())
+    system += (system.empty() ? "" : "\n\n") + turn.system;
+  if (auto must = tool_plan{req.params}.choice_instruction(); !must.empty())
+    system += (system.empty() ? "" : "\n\n") + must;
+  auto body = ollama_chat_options(req);
+  std::string messages = "[";
+  if (!system.empty())
+    messages += json{{"role", "system"}, {"content", system}}.dump();
+  if (!history.empty())
+    messages += (messages.size() > 1 ? "," : "") + history;
+  for (const auto& m : turn.messages)
+    messages += (messages.size() > 1 ? "," : "") + m.dump();
+  messages += "]";
+  auto text = body.dump();
+  auto slot = text.find("\"messages\":[]");
+  return text.replace(slot, 13, "\"messages\":" + messages);
+}
+
+json to_ollama_chat(const actors::generation_request& req) {
+  return json::parse(ollama_chat_body(req));
+}
+
+// Everything of the body but its messages (an empty array holds their place).
+json ollama_chat_options(const actors::generation_request& req) {
+  tool_plan tools{req.params};
+  json body{{"model", req.model}, {"messages", json::array()}, {"stream", req.stream}};
   json options = json::object();
   const auto& p = req.params;
   if (p.contains("temperature") && p["temperature"].is_number())
@@ -416,7 +523,7 @@ public:
     r.method = "POST";
     r.url = opts_.base_url + "/api/chat";
     r.headers = {"Content-Type: application/json"};
-    r.body = to_ollama_chat(req).dump();
+    r.body = ollama_chat_body(req);
     r.connect_timeout_ms = opts_.connect_timeout_ms;
     r.timeout_ms = opts_.timeout_ms;
     auto error_body = std::make_shared<std::string>();

@@ -22,7 +22,9 @@ struct ollama_options {
 
 std::unique_ptr<actors::backend> make_ollama_backend(const ollama_options& opts);
 
-// The /api/chat body for a generation request (exposed for tests).
+// The /api/chat body for a generation request, as sent (history segments
+// rendered once each and reused), and parsed back for tests.
+std::string ollama_chat_body(const actors::generation_request& req);
 nlohmann::json to_ollama_chat(const actors::generation_request& req);
 
 // Turns /api/chat NDJSON lines into domain events, keeping the item ids and

@@ -391,3 +391,56 @@ BOOST_AUTO_TEST_CASE(a_non_streaming_reply_is_one_object_without_a_newline) {
   auto failed = cut.finish(200, "", false, false, "");
   BOOST_TEST(ev::type_of(failed.back()) == "response_failed");
 }
+
+BOOST_AUTO_TEST_CASE(a_chain_renders_the_same_from_cached_segments_as_whole) {
+  using riposte::actors::context_segment;
+  auto seg = [](std::shared_ptr<const context_segment> parent, json items) {
+    auto s = std::make_shared<context_segment>();
+    s->parent = std::move(parent);
+    s->items = std::move(items);
+    s->depth = s->parent ? s->parent->depth + 1 : 1;
+    return std::shared_ptr<const context_segment>(std::move(s));
+  };
+  auto turns = json::parse(R"([
+    [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "weather?"}]},
+     {"type": "function_call", "call_id": "c1", "name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}],
+    [{"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+     {"type": "message", "role": "system", "content": "be terse"},
+     {"type": "reasoning", "summary": [], "content": [{"type": "reasoning_text", "text": "it is sunny"}]},
+     {"type": "message", "role": "assistant", "content": [{"type": "output_text", "text": "Sunny."}]}],
+    [{"type": "message", "role": "user", "content": "and tomorrow?"},
+     {"type": "message", "role": "assistant", "content": "Rain."}]
+  ])");
+  std::shared_ptr<const context_segment> chain;
+  json flat = json::array();
+  for (const auto& t : turns) {
+    chain = seg(chain, t);
+    for (const auto& item : t)
+      flat.push_back(item);
+  }
+  json next = json::array({{{"type", "message"}, {"role", "user"}, {"content", "thanks"}}});
+  generation_request cached;
+  cached.model = "m";
+  cached.instructions = "You are a weather bot.";
+  cached.history = chain;
+  cached.items = next;
+  generation_request whole = cached;
+  whole.history = nullptr;
+  whole.items = flat;
+  for (const auto& item : next)
+    whole.items.push_back(item);
+  auto a = to_ollama_chat(cached);
+  auto b = to_ollama_chat(whole);
+  BOOST_TEST(a == b, a.dump() << "\n" << b.dump());
+  BOOST_TEST(to_ollama_chat(cached) == a); // second time from the cache
+  BOOST_TEST(a["messages"][0]["content"] == "You are a weather bot.\n\nbe terse");
+  BOOST_TEST(a["messages"][3]["tool_name"] == "get_weather");
+  BOOST_TEST(a["messages"][4]["thinking"] == "it is sunny");
+  // A turn whose input starts with a call joins the previous assistant turn:
+  // rendered whole, still the same.
+  cached.items = json::parse(
+      R"([{"type": "function_call", "call_id": "c2", "name": "f", "arguments": "{}"}])");
+  whole.items = flat;
+  whole.items.push_back(cached.items[0]);
+  BOOST_TEST(to_ollama_chat(cached) == to_ollama_chat(whole));
+}
