@@ -5,6 +5,7 @@
 #   direct  the client talks to the scripted backend itself (/api/chat, stream false)
 #   nginx   the same through Debian's nginx (proxy_pass, buffering off, keep-alive)
 #   riposte POST /v1/responses (blocking), stored in RocksDB
+#   riposte-pg  the same stored in PostgreSQL (a throwaway server on loopback)
 # For each: latency at concurrency 1 (p50/p99) and the most requests/s at 50
 # connections, with wrk (2 threads); the CPU wrk itself used is reported.
 #   bash ops/bench/create.sh [SECONDS] [REPEATS]
@@ -19,7 +20,12 @@ out_dir=build/bench
 mkdir -p "$out_dir"
 work=$(mktemp -d /tmp/riposte-create-bench.XXXXXX)
 pids=()
-cleanup() { kill "${pids[@]}" 2>/dev/null || true; wait 2>/dev/null || true; [ -n "${KEEP:-}" ] || rm -rf "$work"; }
+cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  bash tests/support/pg_stop.sh "$work/pg" >/dev/null 2>&1 || true
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
@@ -37,6 +43,13 @@ backend_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["
 pids+=($!)
 for _ in $(seq 100); do grep -q "riposte listening" "$work/riposte.log" 2>/dev/null && break; sleep 0.05; done
 riposte_port=$(grep "riposte listening" "$work/riposte.log" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["port"])')
+
+bash tests/support/pg_start.sh "$work/pg" >/dev/null
+./build/riposte --listen 127.0.0.1:0 --store "$(cat "$work/pg/url")" --log-level warn \
+  --backend "http://127.0.0.1:$backend_port" ${RIPOSTE_BENCH_FLAGS:-} > "$work/riposte-pg.log" 2>&1 &
+pids+=($!)
+for _ in $(seq 200); do grep -q "riposte listening" "$work/riposte-pg.log" 2>/dev/null && break; sleep 0.05; done
+riposte_pg_port=$(grep "riposte listening" "$work/riposte-pg.log" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["port"])')
 
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"
@@ -101,11 +114,12 @@ run() { # url script connections
 results="$work/results.txt"
 : > "$results"
 for rep in $(seq "$repeats"); do
-  for target in direct nginx riposte; do
+  for target in direct nginx riposte riposte-pg; do
     case $target in
       direct) url="http://127.0.0.1:$backend_port/api/chat"; script="$work/chat.lua" ;;
       nginx) url="http://127.0.0.1:$nginx_port/api/chat"; script="$work/chat.lua" ;;
       riposte) url="http://127.0.0.1:$riposte_port/v1/responses"; script="$work/create.lua" ;;
+      riposte-pg) url="http://127.0.0.1:$riposte_pg_port/v1/responses"; script="$work/create.lua" ;;
     esac
     echo "$target c1 $(run "$url" "$script" 1)" >> "$results"
     echo "$target c50 $(run "$url" "$script" 50)" >> "$results"
@@ -125,13 +139,13 @@ for line in open(path):
     r["errors"] += errors; r["wrk_cpu_s"].append(wrk_cpu)
 med = lambda k, m, f: statistics.median(runs[(k, m)][f])
 table = {}
-for t in ("direct", "nginx", "riposte"):
+for t in ("direct", "nginx", "riposte", "riposte-pg"):
     table[t] = {"c1_p50_us": med(t, "c1", "p50_us"), "c1_p99_us": med(t, "c1", "p99_us"),
                 "c1_rps": med(t, "c1", "rps"), "c50_rps": med(t, "c50", "rps"),
                 "c50_p50_us": med(t, "c50", "p50_us"), "c50_p99_us": med(t, "c50", "p99_us"),
                 "errors": runs[(t, "c1")]["errors"] + runs[(t, "c50")]["errors"],
                 "wrk_cpu_share_c50": med(t, "c50", "wrk_cpu_s") / seconds}
-d, n, r = table["direct"], table["nginx"], table["riposte"]
+d, n, r, pg = table["direct"], table["nginx"], table["riposte"], table["riposte-pg"]
 summary = {
     "seconds": seconds, "repeats": repeats, "targets": table,
     "riposte_added_p50_us": r["c1_p50_us"] - d["c1_p50_us"],
@@ -140,11 +154,13 @@ summary = {
     "nginx_added_p99_us": n["c1_p99_us"] - d["c1_p99_us"],
     "riposte_rps_vs_direct": r["c50_rps"] / d["c50_rps"],
     "riposte_rps_vs_nginx": r["c50_rps"] / n["c50_rps"],
+    "riposte_pg_added_p50_us": pg["c1_p50_us"] - d["c1_p50_us"],
+    "riposte_pg_rps_vs_direct": pg["c50_rps"] / d["c50_rps"],
 }
 json.dump(summary, open(f"{out}/create.json", "w"), indent=2)
 rows = ["| target | c1 p50 | c1 p99 | c50 req/s | c50 p50 | c50 p99 | errors | wrk CPU (cores) |",
         "|---|---|---|---|---|---|---|---|"]
-for t in ("direct", "nginx", "riposte"):
+for t in ("direct", "nginx", "riposte", "riposte-pg"):
     x = table[t]
     rows.append(f"| {t} | {x['c1_p50_us']:.0f} µs | {x['c1_p99_us']:.0f} µs | {x['c50_rps']:.0f} | "
                 f"{x['c50_p50_us']:.0f} µs | {x['c50_p99_us']:.0f} µs | {x['errors']} | {x['wrk_cpu_share_c50']:.2f} |")
