@@ -14,42 +14,23 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-10}
 repeats=${2:-3}
-bash ops/setup.sh
-bash ops/build.sh >/dev/null
+source ops/bench/lib.sh
+bench_init create
 out_dir=build/bench
-mkdir -p "$out_dir"
-work=$(mktemp -d /tmp/riposte-create-bench.XXXXXX)
-pids=()
-cleanup() {
-  kill "${pids[@]}" 2>/dev/null || true
-  wait 2>/dev/null || true
-  bash tests/support/pg_stop.sh "$work/pg" >/dev/null 2>&1 || true
-  [ -n "${KEEP:-}" ] || rm -rf "$work"
-}
-trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 cat > "$work/script.json" <<'JSON'
 {"models": [{"name": "bench", "capabilities": ["completion"], "context_length": 8192}],
  "rules": [{"match": {"model": "bench"}, "reply": {"chunks": [{"content": "ok"}]}}]}
 JSON
-./build/tests/scripted_ollama --listen 127.0.0.1:0 --script "$work/script.json" > "$work/backend.out" &
-pids+=($!)
-for _ in $(seq 100); do grep -q port "$work/backend.out" 2>/dev/null && break; sleep 0.05; done
-backend_port=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["port"])' "$work/backend.out")
-
-./build/riposte --listen 127.0.0.1:0 --store "rocksdb:$work/data" --log-level warn \
-  --backend "http://127.0.0.1:$backend_port" ${RIPOSTE_BENCH_FLAGS:-} > "$work/riposte.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do grep -q "riposte listening" "$work/riposte.log" 2>/dev/null && break; sleep 0.05; done
-riposte_port=$(grep "riposte listening" "$work/riposte.log" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["port"])')
+start_backend "$work/script.json"
+start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --log-level warn
 
 bash tests/support/pg_start.sh "$work/pg" >/dev/null
-./build/riposte --listen 127.0.0.1:0 --store "$(cat "$work/pg/url")" --log-level warn \
-  --backend "http://127.0.0.1:$backend_port" ${RIPOSTE_BENCH_FLAGS:-} > "$work/riposte-pg.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 200); do grep -q "riposte listening" "$work/riposte-pg.log" 2>/dev/null && break; sleep 0.05; done
-riposte_pg_port=$(grep "riposte listening" "$work/riposte-pg.log" | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["port"])')
+riposte_rocksdb_port=$riposte_port
+start_riposte "$work/riposte-pg.log" --store "$(cat "$work/pg/url")" --log-level warn
+riposte_pg_port=$riposte_port
+riposte_port=$riposte_rocksdb_port
 
 nginx_port=$(free_port)
 mkdir -p "$work/nginx"

@@ -1,0 +1,44 @@
+# Shared by the benchmark scripts (source it from the repository root):
+# a work directory cleaned up on exit, the scripted backend, riposte.
+#   bench_init NAME        sets $work, registers cleanup; KEEP=1 keeps $work
+#   start_backend SCRIPT   sets $backend_port
+#   start_riposte LOG ARGS...  starts riposte against the backend; sets
+#                          $riposte_port and $riposte_pid
+
+bench_init() {
+  bash ops/setup.sh
+  bash ops/build.sh >/dev/null
+  mkdir -p build/bench
+  work=$(mktemp -d "/tmp/riposte-$1-bench.XXXXXX")
+  pids=()
+  trap bench_cleanup EXIT
+}
+
+bench_cleanup() {
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+  bash tests/support/pg_stop.sh "$work/pg" >/dev/null 2>&1 || true
+  [ -n "${KEEP:-}" ] || rm -rf "$work"
+}
+
+# The port a server announced in its first JSON log line.
+announced_port() { # file pattern
+  for _ in $(seq 200); do grep -q "$2" "$1" 2>/dev/null && break; sleep 0.05; done
+  grep "$2" "$1" | head -n 1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["port"])'
+}
+
+start_backend() { # script.json
+  ./build/tests/scripted_ollama --listen 127.0.0.1:0 --script "$1" > "$work/backend.out" &
+  pids+=($!)
+  backend_port=$(announced_port "$work/backend.out" port)
+}
+
+start_riposte() { # log, riposte args...
+  local log=$1
+  shift
+  ./build/riposte --listen 127.0.0.1:0 --backend "http://127.0.0.1:$backend_port" "$@" \
+    ${RIPOSTE_BENCH_FLAGS:-} > "$log" 2>&1 &
+  riposte_pid=$!
+  pids+=($riposte_pid)
+  riposte_port=$(announced_port "$log" "riposte listening")
+}
