@@ -204,8 +204,16 @@ void on_terminal(response_actor* self) {
                                      : st.cmd.stream                           ? "stream"
                                                                                : "blocking",
                                      st.view.status);
+  // Follow-ups see what the model saw: files and images by reference as
+  // they were resolved for this turn (the stored input keeps the references).
+  auto own = projections::own_items(st.view);
+  if (!st.resolved_input.is_null()) {
+    own = st.resolved_input;
+    for (const auto& item : st.view.output)
+      own.push_back(item);
+  }
   st.context = std::make_shared<const context_segment>(
-      context_segment{st.parent_context, projections::own_items(st.view), st.depth});
+      context_segment{st.parent_context, std::move(own), st.depth});
   if (!st.view.params.value("store", true)) {
     answer_waiters(self);
     return;

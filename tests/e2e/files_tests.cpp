@@ -187,6 +187,13 @@ BOOST_AUTO_TEST_CASE(files_and_images_by_reference_reach_the_model_as_it_can_rea
   auto id = json::parse(read.body)["id"].get<std::string>();
   auto items = json::parse(r.get("/v1/responses/" + id + "/input_items", {alice}).body);
   BOOST_TEST(items["data"][0]["content"][1]["file_id"] == notes);
+  // A follow-up still shows the model the files of the earlier turn.
+  auto follow =
+      r.post("/v1/responses",
+             {{"model", "llama3.2:1b"}, {"previous_response_id", id}, {"input", "when?"}}, {alice});
+  BOOST_TEST(follow.status == 200, follow.body);
+  auto history = b.requests().back()["messages"][0]["content"].get<std::string>();
+  BOOST_TEST(history.find("Ship on Friday.") != std::string::npos, history);
 
   // An image by file_id reaches a vision model as base64; a text model refuses it.
   auto seen = ask("llava:7b", {{{"type", "input_image"}, {"file_id", picture}}}, "ka");
