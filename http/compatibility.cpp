@@ -327,7 +327,8 @@ const std::vector<feature>& compatibility_manifest() {
        "input_file (file_id, file_data)",
        s::supported,
        "text, Markdown, JSON, CSV and code inlined as <file name=...>; PDFs as text through "
-       "poppler; other binaries are refused; the stored input keeps the reference",
+       "poppler; other binaries are refused; the stored input keeps the reference, the chain "
+       "keeps what the model saw, so follow-ups still read the file",
        {"files_and_images_by_reference_reach_the_model_as_it_can_read_them",
         "pdf_pages_become_text_and_binaries_are_refused"}},
       {"input_item",
