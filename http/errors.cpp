@@ -51,7 +51,7 @@ response to_http(const events::error_info& err) {
                         {"type", m.type},
                         {"param", err.param.empty() ? nlohmann::json() : nlohmann::json(err.param)},
                         {"code", m.code.empty() ? nlohmann::json() : nlohmann::json(m.code)}}}};
-  return response{m.status, body.dump(), "application/json", {}};
+  return response{m.status, body.dump(), "application/json", {}, std::string{m.code}};
 }
 
 response unknown_url(const request& req) {
@@ -61,7 +61,7 @@ response unknown_url(const request& req) {
                         {"type", "invalid_request_error"},
                         {"param", nullptr},
                         {"code", "unknown_url"}}}};
-  return response{404, body.dump(), "application/json", {}};
+  return response{404, body.dump(), "application/json", {}, "unknown_url"};
 }
 
 } // namespace riposte::http

@@ -4,7 +4,6 @@
 
 #include "http/errors.hpp"
 
-#include <nlohmann/json.hpp>
 #include <restinio/all.hpp>
 
 #include <algorithm>
@@ -132,14 +131,7 @@ public:
   void set_route(std::string route) { route_ = std::move(route); }
 
   void reply(response out) override {
-    std::string code;
-    if (out.status >= 400) {
-      auto body = nlohmann::json::parse(out.body, nullptr, false);
-      if (body.is_object() && body.contains("error") && body["error"].is_object() &&
-          body["error"].value("code", nlohmann::json()).is_string())
-        code = body["error"]["code"].get<std::string>();
-    }
-    answered(out.status, code);
+    answered(out.status, out.error_code);
     restinio_server_reply(req_, request_id_, std::move(out));
   }
 

@@ -66,6 +66,7 @@ struct response {
   std::string body;
   std::string content_type = "application/json";
   std::vector<std::pair<std::string, std::string>> headers;
+  std::string error_code = {}; // an error reply's OpenAI code, for the request log
 };
 
 // Completes one request, from any thread, exactly once.
