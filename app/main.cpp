@@ -238,10 +238,10 @@ int main(int argc, char** argv) {
           std::pair{"model", &a.note.model}, std::pair{"error_code", &a.error_code}})
       if (!value->empty())
         line[key] = *value;
-    if (!a.request_body.empty())
-      line["request_body"] = nlohmann::json::parse(a.request_body, nullptr, false).is_discarded()
-                                 ? nlohmann::json(a.request_body)
-                                 : nlohmann::json::parse(a.request_body);
+    if (!a.request_body.empty()) {
+      auto body = nlohmann::json::parse(a.request_body, nullptr, false);
+      line["request_body"] = body.is_discarded() ? nlohmann::json(a.request_body) : std::move(body);
+    }
     log_line(level, std::move(line));
   };
   server_opts.on_flight = [stats](int delta) { stats->http_in_flight().Increment(delta); };
