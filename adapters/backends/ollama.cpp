@@ -188,7 +188,7 @@ render_segment(const actors::context_segment& seg,
 
 } // namespace
 
-json ollama_chat_options(const actors::generation_request& req);
+json ollama_chat_options(const actors::generation_request& req, const tool_plan& tools);
 
 // The /api/chat body as text. The history's messages come from each
 // segment's cached rendering (a deep chain costs one render per turn, not
@@ -236,9 +236,10 @@ std::string ollama_chat_body(const actors::generation_request& req) {
   }
   if (!turn.system.empty())
     system += (system.empty() ? "" : "\n\n") + turn.system;
-  if (auto must = tool_plan{req.params}.choice_instruction(); !must.empty())
+  tool_plan tools{req.params};
+  if (auto must = tools.choice_instruction(); !must.empty())
     system += (system.empty() ? "" : "\n\n") + must;
-  auto body = ollama_chat_options(req);
+  auto body = ollama_chat_options(req, tools);
   std::string messages = "[";
   if (!system.empty())
     messages += json{{"role", "system"}, {"content", system}}.dump();
@@ -257,8 +258,7 @@ json to_ollama_chat(const actors::generation_request& req) {
 }
 
 // Everything of the body but its messages (an empty array holds their place).
-json ollama_chat_options(const actors::generation_request& req) {
-  tool_plan tools{req.params};
+json ollama_chat_options(const actors::generation_request& req, const tool_plan& tools) {
   json body{{"model", req.model}, {"messages", json::array()}, {"stream", req.stream}};
   json options = json::object();
   const auto& p = req.params;
