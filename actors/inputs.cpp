@@ -38,7 +38,7 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
-std::string image_type(std::string_view bytes, const std::string& filename) {
+std::string image_type(std::string_view bytes) {
   if (bytes.substr(0, 8) == "\x89PNG\r\n\x1a\n")
     return "image/png";
   if (bytes.substr(0, 3) == "\xff\xd8\xff")
@@ -47,7 +47,6 @@ std::string image_type(std::string_view bytes, const std::string& filename) {
     return "image/gif";
   if (bytes.substr(0, 4) == "RIFF" && bytes.size() > 12 && bytes.substr(8, 4) == "WEBP")
     return "image/webp";
-  (void)filename;
   return {};
 }
 
@@ -157,7 +156,7 @@ ev::result<json> resolve_inputs(const json& input, const std::string& tenant, ev
                            : read_file_bytes(log, part["file_id"], tenant, limits.max_file_bytes);
         if (!file)
           return at(file.error(), where);
-        auto mime = image_type(file->bytes, file->filename);
+        auto mime = image_type(file->bytes);
         if (mime.empty())
           return ev::make_error(riposte_errc::invalid_value,
                                 "'" + file->filename + "' is not a PNG, JPEG, GIF or WebP image.",

@@ -674,9 +674,8 @@ json unsealed_items(const response_data& st, json items) {
     if (!item.is_object() || item.value("type", "") != "reasoning" ||
         !item.value("encrypted_content", json()).is_string())
       continue;
-    auto payload =
-        st.svc->reasoning_sealer->open(st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant,
-                                       item["encrypted_content"].get<std::string>());
+    auto payload = st.svc->reasoning_sealer->open(st.cmd.tenant, // set for new and re-queued alike
+                                                  item["encrypted_content"].get<std::string>());
     if (payload && payload->value("text", json()).is_string())
       item["content"] = json::array({{{"type", "reasoning_text"}, {"text", (*payload)["text"]}}});
   }
