@@ -23,98 +23,73 @@ std::string key_of(const void* family, const std::map<std::string, std::string>&
   return key;
 }
 
+prometheus::Family<prometheus::Counter>& counter_family(prometheus::Registry& r, const char* name,
+                                                        const char* help) {
+  return prometheus::BuildCounter().Name(name).Help(help).Register(r);
+}
+
+prometheus::Family<prometheus::Gauge>& gauge_family(prometheus::Registry& r, const char* name,
+                                                    const char* help) {
+  return prometheus::BuildGauge().Name(name).Help(help).Register(r);
+}
+
+prometheus::Family<prometheus::Histogram>& histogram_family(prometheus::Registry& r,
+                                                            const char* name, const char* help) {
+  return prometheus::BuildHistogram().Name(name).Help(help).Register(r);
+}
+
 } // namespace
 
 metrics::metrics()
   : registry_(std::make_shared<prometheus::Registry>())
-  , http_requests_(prometheus::BuildCounter()
-                       .Name("riposte_http_requests_total")
-                       .Help("HTTP requests answered, by route pattern, method and status")
-                       .Register(*registry_))
-  , http_latency_(prometheus::BuildHistogram()
-                      .Name("riposte_http_request_duration_seconds")
-                      .Help("Time to the response head (streams: to the stream opening)")
-                      .Register(*registry_))
-  , in_flight_(prometheus::BuildGauge()
-                   .Name("riposte_http_requests_in_flight")
-                   .Help("HTTP requests received and not yet answered")
-                   .Register(*registry_)
+  , http_requests_(counter_family(*registry_, "riposte_http_requests_total",
+                                  "HTTP requests answered, by route pattern, method and status"))
+  , http_latency_(histogram_family(*registry_, "riposte_http_request_duration_seconds",
+                                   "Time to the response head (streams: to the stream opening)"))
+  , in_flight_(gauge_family(*registry_, "riposte_http_requests_in_flight",
+                            "HTTP requests received and not yet answered")
                    .Add({}))
-  , responses_(prometheus::BuildCounter()
-                   .Name("riposte_responses_total")
-                   .Help("Responses that reached their end, by model, mode and final status")
-                   .Register(*registry_))
-  , append_latency_(prometheus::BuildHistogram()
-                        .Name("riposte_event_append_seconds")
-                        .Help("Event-log append latency, by store")
-                        .Register(*registry_))
-  , append_batch_(prometheus::BuildHistogram()
-                      .Name("riposte_event_append_batch_size")
-                      .Help("Events per append (group commit), by store")
-                      .Register(*registry_))
-  , append_errors_(prometheus::BuildCounter()
-                       .Name("riposte_event_append_errors_total")
-                       .Help("Failed event-log appends, by store")
-                       .Register(*registry_))
-  , dropped_(prometheus::BuildCounter()
-                 .Name("riposte_stream_subscribers_dropped_total")
-                 .Help("Stream subscribers that went away or fell too far behind")
-                 .Register(*registry_)
+  , responses_(counter_family(*registry_, "riposte_responses_total",
+                              "Responses that reached their end, by model, mode and final status"))
+  , append_latency_(histogram_family(*registry_, "riposte_event_append_seconds",
+                                     "Event-log append latency, by store"))
+  , append_batch_(histogram_family(*registry_, "riposte_event_append_batch_size",
+                                   "Events per append (group commit), by store"))
+  , append_errors_(counter_family(*registry_, "riposte_event_append_errors_total",
+                                  "Failed event-log appends, by store"))
+  , dropped_(counter_family(*registry_, "riposte_stream_subscribers_dropped_total",
+                            "Stream subscribers that went away or fell too far behind")
                  .Add({}))
-  , streams_active_(prometheus::BuildGauge()
-                        .Name("riposte_streams_active")
-                        .Help("SSE subscribers attached to responses")
-                        .Register(*registry_)
-                        .Add({}))
-  , backend_requests_(prometheus::BuildCounter()
-                          .Name("riposte_backend_requests_total")
-                          .Help("Backend calls, by backend, model, operation and status")
-                          .Register(*registry_))
-  , backend_latency_(prometheus::BuildHistogram()
-                         .Name("riposte_backend_request_duration_seconds")
-                         .Help("Backend call duration (chat: the whole generation)")
-                         .Register(*registry_))
-  , first_token_(prometheus::BuildHistogram()
-                     .Name("riposte_time_to_first_token_seconds")
-                     .Help("Backend request sent to its first output delta, by model")
-                     .Register(*registry_))
-  , token_rate_(prometheus::BuildHistogram()
-                    .Name("riposte_output_tokens_per_second")
-                    .Help("Output tokens per second after the first token, by model")
-                    .Register(*registry_))
-  , queue_depth_(prometheus::BuildGauge()
-                     .Name("riposte_job_queue_depth")
-                     .Help("Generations waiting for a backend slot")
-                     .Register(*registry_)
+  , streams_active_(
+        gauge_family(*registry_, "riposte_streams_active", "SSE subscribers attached to responses")
+            .Add({}))
+  , backend_requests_(counter_family(*registry_, "riposte_backend_requests_total",
+                                     "Backend calls, by backend, model, operation and status"))
+  , backend_latency_(histogram_family(*registry_, "riposte_backend_request_duration_seconds",
+                                      "Backend call duration (chat: the whole generation)"))
+  , first_token_(histogram_family(*registry_, "riposte_time_to_first_token_seconds",
+                                  "Backend request sent to its first output delta, by model"))
+  , token_rate_(histogram_family(*registry_, "riposte_output_tokens_per_second",
+                                 "Output tokens per second after the first token, by model"))
+  , queue_depth_(gauge_family(*registry_, "riposte_job_queue_depth",
+                              "Generations waiting for a backend slot")
                      .Add({}))
-  , queue_wait_(prometheus::BuildHistogram()
-                    .Name("riposte_job_queue_wait_seconds")
-                    .Help("Time a generation waited for a backend slot")
-                    .Register(*registry_)
+  , queue_wait_(histogram_family(*registry_, "riposte_job_queue_wait_seconds",
+                                 "Time a generation waited for a backend slot")
                     .Add({}, prometheus::Histogram::BucketBoundaries{generation_buckets}))
-  , job_run_(prometheus::BuildHistogram()
-                 .Name("riposte_job_run_seconds")
-                 .Help("Time a generation held its backend slot")
-                 .Register(*registry_)
+  , job_run_(histogram_family(*registry_, "riposte_job_run_seconds",
+                              "Time a generation held its backend slot")
                  .Add({}, prometheus::Histogram::BucketBoundaries{generation_buckets}))
-  , idempotent_replays_(prometheus::BuildCounter()
-                            .Name("riposte_idempotent_replays_total")
-                            .Help("Creates answered from an earlier one with the same key")
-                            .Register(*registry_)
+  , idempotent_replays_(counter_family(*registry_, "riposte_idempotent_replays_total",
+                                       "Creates answered from an earlier one with the same key")
                             .Add({}))
-  , file_bytes_(prometheus::BuildGauge()
-                    .Name("riposte_file_bytes_stored")
-                    .Help("Bytes of the live uploaded files in the store")
-                    .Register(*registry_)
+  , file_bytes_(gauge_family(*registry_, "riposte_file_bytes_stored",
+                             "Bytes of the live uploaded files in the store")
                     .Add({}))
-  , ready_(prometheus::BuildGauge()
-               .Name("riposte_ready")
-               .Help("Last readiness result per check: 1 passed, 0 failed")
-               .Register(*registry_))
-  , ready_checks_(prometheus::BuildCounter()
-                      .Name("riposte_readiness_checks_total")
-                      .Help("Readiness checks run, by check and result")
-                      .Register(*registry_)) {}
+  , ready_(gauge_family(*registry_, "riposte_ready",
+                        "Last readiness result per check: 1 passed, 0 failed"))
+  , ready_checks_(counter_family(*registry_, "riposte_readiness_checks_total",
+                                 "Readiness checks run, by check and result")) {}
 
 template <class T>
 T& metrics::child(prometheus::Family<T>& family, const std::map<std::string, std::string>& labels,
