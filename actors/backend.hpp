@@ -30,9 +30,22 @@ struct adapter_slot {
 // items, after its parent's. Children share their ancestors' segments, so
 // handing a chain of any depth to a follow-up copies nothing.
 struct context_segment {
+  context_segment() = default;
+  context_segment(std::shared_ptr<const context_segment> parent_, nlohmann::json items_,
+                  std::int64_t depth_)
+    : parent(std::move(parent_))
+    , items(std::move(items_))
+    , depth(depth_) {}
+
   std::shared_ptr<const context_segment> parent;
   nlohmann::json items = nlohmann::json::array();
   std::int64_t depth = 0; // responses in the chain, this one included
+  // For prompt-cache accounting: the model that ran this turn, a
+  // fingerprint of its instructions, and the tokens of this turn's prompt
+  // (and answer) that a follow-up on the same model starts with.
+  std::string model;
+  std::string instructions_fp;
+  std::int64_t prefix_tokens = 0;
 
   // What a backend adapter made of `items` once (its wire form, say), so a
   // follow-up at any depth re-renders only its own turn. Set once, by
@@ -64,6 +77,12 @@ struct generation_request {
   nlohmann::json items = nlohmann::json::array();   // this turn's input, after the history
   nlohmann::json params = nlohmann::json::object(); // temperature, top_p, text, reasoning, tools...
   std::vector<std::string> capabilities;            // of the model, from the backend
+  std::string family;                               // the model's architecture ("gptoss", "qwen3")
+  // The context window the backend is asked to run with (0: its own).
+  std::int64_t context_window = 0;
+  // truncation "auto": this many of the history's oldest conversation items
+  // are left out (system and developer messages always stay).
+  std::size_t dropped_items = 0;
   // Stream from the backend? A blocking create that nobody watches needs
   // only the finished answer (Ollama's non-streaming /api/chat).
   bool stream = true;
@@ -83,7 +102,9 @@ struct model_info {
   std::string id;
   std::int64_t created = 0;
   std::vector<std::string> capabilities;
-  std::int64_t context_length = 0;
+  std::int64_t context_length = 0; // what the model was trained for
+  std::int64_t num_ctx = 0;        // what its Modelfile runs it with (0: not set)
+  std::string family;              // architecture, e.g. "llama", "gptoss", "qwen3"
 };
 
 class backend {
@@ -101,6 +122,9 @@ public:
   // does not serve it.
   virtual void show_model(const std::string& name,
                           std::function<void(events::result<model_info>)> done) = 0;
+  // The tokens `req` puts in the model's context, by the backend's own
+  // tokenizer when it has one, else an estimate. Thread-safe, no I/O.
+  virtual std::int64_t count_input_tokens(const generation_request& req) const = 0;
   // The backend's own version string (a cheap reachability probe).
   virtual void version(std::function<void(events::result<std::string>)> done) = 0;
 };

@@ -46,6 +46,9 @@ struct create_command {
   // Tool outputs whose call is not earlier in `input`: (call_id, param). The
   // chain of previous_response_id must hold their calls.
   std::vector<std::pair<std::string, std::string>> open_call_ids;
+  // POST /v1/responses/input_tokens: plan the context, answer its size,
+  // store nothing.
+  bool count_only = false;
 };
 
 // A tool output that answers no call.

@@ -3,6 +3,7 @@
 // in flight, new backend events wait and go out together (group commit).
 #include "actors/response_actor.hpp"
 
+#include "actors/context_plan.hpp"
 #include "actors/inputs.hpp"
 #include "actors/json_schema.hpp"
 #include "actors/messages.hpp"
@@ -10,6 +11,8 @@
 #include "events/ids.hpp"
 #include "projections/stream_events.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <optional>
 #include <set>
 
@@ -69,11 +72,12 @@ struct response_data {
   std::uint64_t ticket = 0;
   bool generating = false;
   bool cancel_requested = false;
-  bool requeued = false;   // rebuilt from the store while queued: generate, record nothing
-  bool recovering = false; // start-up found it marked in flight
-  std::vector<std::string> capabilities; // of the model, from the backend
-  std::string answer_text;               // message text so far, for text.format checks
-  nlohmann::json resolved_input;         // input with file references resolved (null: none)
+  bool requeued = false;         // rebuilt from the store while queued: generate, record nothing
+  bool recovering = false;       // start-up found it marked in flight
+  model_info model;              // capabilities, family, window: from the backend
+  std::size_t dropped_items = 0; // truncation "auto" left these out of the context
+  std::string answer_text;       // message text so far, for text.format checks
+  nlohmann::json resolved_input; // input with file references resolved (null: none)
   std::string cancel_reason;
   // How a cancelled generation ends: cancelled, or failed when the job timed out.
   std::optional<ev::event> cancel_event;
@@ -195,6 +199,31 @@ void answer_waiters(response_actor* self) {
                                                                  : std::chrono::milliseconds(0));
 }
 
+// A stable fingerprint of a turn's instructions (FNV-1a of their JSON).
+std::string fingerprint_of(const json& instructions) {
+  std::uint64_t h = 14695981039346656037ull;
+  for (unsigned char c : instructions.dump()) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(h));
+  return out;
+}
+
+// What a follow-up's prompt shares with this turn in the backend's KV cache:
+// this turn's prompt, and its answer unless the answer began with reasoning
+// (a new turn's prompt leaves finished reasoning out, so it diverges there).
+std::int64_t cacheable_prefix(const projections::response_state& view) {
+  if (!view.usage.is_object())
+    return 0;
+  auto prompt = view.usage.value("input_tokens", std::int64_t{0});
+  bool reasoned = false;
+  for (const auto& item : view.output)
+    reasoned = reasoned || item.value("type", "") == "reasoning";
+  return reasoned ? prompt : prompt + view.usage.value("output_tokens", std::int64_t{0});
+}
+
 // The response ended: write its snapshots (stored responses), then answer.
 void on_terminal(response_actor* self) {
   auto& st = self->state;
@@ -212,8 +241,11 @@ void on_terminal(response_actor* self) {
     for (const auto& item : st.view.output)
       own.push_back(item);
   }
-  st.context = std::make_shared<const context_segment>(
-      context_segment{st.parent_context, std::move(own), st.depth});
+  context_segment seg{st.parent_context, std::move(own), st.depth};
+  seg.model = st.view.model;
+  seg.instructions_fp = fingerprint_of(st.view.params.value("instructions", json()));
+  seg.prefix_tokens = cacheable_prefix(st.view);
+  st.context = std::make_shared<const context_segment>(std::move(seg));
   if (!st.view.params.value("store", true)) {
     answer_waiters(self);
     return;
@@ -229,7 +261,10 @@ void on_terminal(response_actor* self) {
   // turn writes what it added, and a rebuild walks back at most to the last
   // checkpoint.
   bool checkpoint = !st.parent_context || st.depth % checkpoint_every == 1;
-  std::string ctx = "{\"depth\":" + std::to_string(st.depth);
+  std::string ctx = "{\"depth\":" + std::to_string(st.depth) +
+                    ",\"model\":" + json(st.context->model).dump() +
+                    ",\"instructions_fp\":" + json(st.context->instructions_fp).dump() +
+                    ",\"prefix_tokens\":" + std::to_string(st.context->prefix_tokens);
   if (!checkpoint)
     ctx += ",\"parent\":" + json(st.cmd.previous_response_id).dump();
   ctx += ",\"items\":[";
@@ -346,8 +381,8 @@ void enqueue(response_actor* self, std::vector<ev::event> evs) {
 
 json unsealed_items(const response_data& st, json items);
 
-void start_generation(response_actor* self) {
-  auto& st = self->state;
+// The generation this response asks for, as planned (window, truncation).
+generation_request make_request(const response_data& st) {
   generation_request req;
   req.response_id = st.id;
   req.tenant = st.cmd.tenant;
@@ -356,7 +391,16 @@ void start_generation(response_actor* self) {
   req.history = st.parent_context;
   req.items = unsealed_items(st, st.resolved_input.is_null() ? st.cmd.input : st.resolved_input);
   req.params = st.cmd.params;
-  req.capabilities = st.capabilities;
+  req.capabilities = st.model.capabilities;
+  req.family = st.model.family;
+  req.context_window = context_window(st.svc->cfg, st.model);
+  req.dropped_items = st.dropped_items;
+  return req;
+}
+
+void start_generation(response_actor* self) {
+  auto& st = self->state;
+  auto req = make_request(st);
   // Only a blocking create nobody streams can take the answer whole.
   req.stream = !st.subs.empty() || st.view.params.value("background", false) || st.waiters.empty();
   for (const char* name : {"temperature", "top_p"}) {
@@ -436,8 +480,12 @@ void load(response_actor* self) {
       if (ctx && *ctx) {
         auto j = json::parse((*ctx)->payload, nullptr, false);
         if (j.is_object()) {
-          out.context = std::make_shared<const context_segment>(context_segment{
-              nullptr, j.value("items", json::array()), j.value("depth", std::int64_t{1})});
+          context_segment seg{nullptr, j.value("items", json::array()),
+                              j.value("depth", std::int64_t{1})};
+          seg.model = j.value("model", "");
+          seg.instructions_fp = j.value("instructions_fp", "");
+          seg.prefix_tokens = j.value("prefix_tokens", std::int64_t{0});
+          out.context = std::make_shared<const context_segment>(std::move(seg));
           if (j.contains("parent") && j["parent"].is_string())
             out.context_parent = j["parent"].get<std::string>();
         }
@@ -515,10 +563,11 @@ caf::behavior loading_behavior(response_actor* self) {
       },
       [=](context_atom, context_reply& parent) {
         auto& st = self->state;
-        if (parent.context && *parent.context)
-          st.context = std::make_shared<const context_segment>(
-              context_segment{*parent.context, st.context->items, st.depth});
-        else
+        if (parent.context && *parent.context) {
+          auto seg = *st.context; // the stored fields, on the parent's chain
+          seg.parent = *parent.context;
+          st.context = std::make_shared<const context_segment>(std::move(seg));
+        } else
           st.context = nullptr; // children will hear that this context is unavailable
         finish_loading(self);
       },
@@ -592,9 +641,35 @@ void claim_key(response_actor* self) {
 
 void start_generation(response_actor* self);
 
-// Creation, step 3 (claim_key), or a re-queued response's generation.
+// POST /v1/responses/input_tokens: the planned context's size; nothing was
+// stored, and the actor goes.
+void answer_count(response_actor* self, std::int64_t tokens) {
+  auto& st = self->state;
+  for (auto& w : st.waiters)
+    w(json{{"object", "response.input_tokens"}, {"input_tokens", tokens}});
+  st.waiters.clear();
+  schedule_passivation(self, std::chrono::milliseconds(0));
+}
+
+// Creation, step 2b: the context must fit the model's window. A re-queued
+// response plans again (it fitted when it was created).
 void after_parent(response_actor* self) {
-  if (self->state.requeued)
+  auto& st = self->state;
+  auto plan = plan_context(st.cmd, make_request(st), st.svc->count_tokens);
+  if (!plan && !st.requeued) {
+    fail_create(self, plan.error());
+    return;
+  }
+  if (plan) {
+    st.dropped_items = plan->dropped_items;
+    if (plan->dropped_items > 0)
+      st.cmd.params["truncation_details"] = plan->details;
+  }
+  if (st.cmd.count_only) {
+    answer_count(self, plan ? plan->input_tokens : 0);
+    return;
+  }
+  if (st.requeued)
     start_generation(self);
   else
     claim_key(self);
@@ -639,6 +714,30 @@ void check_output_format(response_data& st, std::vector<ev::event>& events) {
     if (!why.empty())
       e = ev::response_failed{"output_schema_violation", why, completed->usage};
   }
+}
+
+// usage.input_tokens_details.cached_tokens: the prefix this turn shares with
+// its parent's on the same model (what Ollama's KV cache can reuse when it
+// still holds the parent's turn). Accounting, not control: a changed model or
+// instructions, or a truncated context, shares nothing.
+void account_cached_tokens(const response_data& st, std::vector<ev::event>& events) {
+  const auto* parent = st.parent_context.get();
+  if (parent == nullptr || parent->prefix_tokens <= 0 || st.dropped_items > 0 ||
+      parent->model != st.view.model ||
+      parent->instructions_fp != fingerprint_of(st.view.params.value("instructions", json())))
+    return;
+  for (auto& e : events)
+    std::visit(
+        [&](auto& x) {
+          if constexpr (requires { x.usage; }) {
+            if (!x.usage.is_object() || !x.usage.contains("input_tokens"))
+              return;
+            auto input = x.usage.value("input_tokens", std::int64_t{0});
+            x.usage["input_tokens_details"]["cached_tokens"] =
+                std::min(parent->prefix_tokens, input);
+          }
+        },
+        e);
 }
 
 bool includes(const json& params, const char* what) {
@@ -787,7 +886,8 @@ void check_model(response_actor* self) {
           return;
         }
         auto effort = s.cmd.params.value("reasoning", json::object()).value("effort", json());
-        if (effort.is_string() && effort != "none" && !has(info->capabilities, "thinking")) {
+        if (effort.is_string() && effort != "none" && effort != "minimal" &&
+            !has(info->capabilities, "thinking")) {
           fail_create(self, ev::make_error(riposte_errc::unsupported_parameter,
                                            "Unsupported parameter: 'reasoning.effort' is not "
                                            "supported with model '" +
@@ -795,7 +895,7 @@ void check_model(response_actor* self) {
                                            "reasoning.effort"));
           return;
         }
-        s.capabilities = info->capabilities;
+        s.model = std::move(*info);
         resolve_references(self);
       });
 }
@@ -914,6 +1014,7 @@ caf::behavior main_behavior(response_actor* self) {
         if (u.finished && !ends && st.cancel_requested)
           u.events.emplace_back(*st.cancel_event);
         check_output_format(st, u.events);
+        account_cached_tokens(st, u.events);
         seal_reasoning(st, u.events);
         enqueue(self, std::move(u.events));
       },

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 
 namespace riposte::actors {
@@ -26,6 +27,10 @@ struct settings {
   std::chrono::milliseconds model_cache_ttl{10'000};
   std::chrono::milliseconds keepalive{15'000}; // SSE comment after this much silence
   std::chrono::milliseconds job_timeout{0};    // creation to end; 0: only the backend timeout
+  // Context windows (see context_window()): per model, else the model's
+  // Modelfile num_ctx, else this default; 0 leaves the backend's own.
+  std::map<std::string, std::int64_t> context_windows;
+  std::int64_t default_context_window = 4096;
 };
 
 struct services {
@@ -39,6 +44,8 @@ struct services {
   // Seals reasoning for include ["reasoning.encrypted_content"].
   std::shared_ptr<const sealer> reasoning_sealer;
   input_limits inputs;
+  // The backend adapter's token count of a generation (no I/O).
+  std::function<std::int64_t(const generation_request&)> count_tokens;
   settings cfg;
 };
 

@@ -151,6 +151,24 @@ parse_outcome parse_config(int argc, char** argv) {
                  "without it a key is generated once and kept in the store")
       ->check(CLI::ExistingFile)
       ->envname("RIPOSTE_REASONING_KEY_FILE");
+  app.add_option("--context-window", cfg.context_windows,
+                 "MODEL=TOKENS: the context window riposte plans for and asks the backend to "
+                 "run that model with (repeatable)")
+      ->check([](const std::string& v) {
+        auto eq = v.rfind('=');
+        bool ok = eq != std::string::npos && eq > 0 && eq + 1 < v.size() &&
+                  v.find_first_not_of("0123456789", eq + 1) == std::string::npos &&
+                  v.size() - eq - 1 <= 9 && std::stoll(v.substr(eq + 1)) >= 256;
+        return ok ? std::string{} : "not MODEL=TOKENS with at least 256 tokens: " + v;
+      })
+      ->envname("RIPOSTE_CONTEXT_WINDOW")
+      ->delimiter(',');
+  app.add_option("--default-context-window", cfg.default_context_window,
+                 "Context window of a model without --context-window or a num_ctx in its "
+                 "Modelfile (capped by what the model was trained for; 0: the backend's own, "
+                 "unchecked)")
+      ->check(CLI::Range(std::int64_t{0}, std::int64_t{100'000'000}))
+      ->envname("RIPOSTE_DEFAULT_CONTEXT_WINDOW");
   app.add_option("--default-model", cfg.default_model,
                  "A model the backend must serve for GET /readyz to answer ready")
       ->envname("RIPOSTE_DEFAULT_MODEL");

@@ -66,6 +66,8 @@ struct config {
   std::vector<std::string> fetch_allow;
   long fetch_timeout_ms = 10'000;
   long readiness_timeout_ms = 2'000;
+  std::vector<std::string> context_windows; // MODEL=TOKENS
+  std::int64_t default_context_window = 4096;
 };
 
 // What parsing decided: run with `cfg`, or exit now with `exit_code` (after

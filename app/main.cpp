@@ -136,6 +136,11 @@ int main(int argc, char** argv) {
   settings.model_concurrency = cfg.model_concurrency;
   settings.keepalive = std::chrono::milliseconds(cfg.sse_keepalive_ms);
   settings.job_timeout = std::chrono::milliseconds(cfg.job_timeout_ms);
+  settings.default_context_window = cfg.default_context_window;
+  for (const auto& entry : cfg.context_windows) {
+    auto eq = entry.rfind('=');
+    settings.context_windows[entry.substr(0, eq)] = std::stoll(entry.substr(eq + 1));
+  }
 
   adapters::backends::ollama_options ollama;
   ollama.base_url = cfg.backend;
@@ -171,6 +176,9 @@ int main(int argc, char** argv) {
     return actors::fetched_resource{std::move(got->bytes), std::move(got->content_type)};
   };
   svc->cfg = settings;
+  svc->count_tokens = [backend](const actors::generation_request& req) {
+    return backend->count_input_tokens(req);
+  };
   svc->make_ephemeral_log = [] {
     return std::shared_ptr<events::event_log>{adapters::store::make_memory_log()};
   };
@@ -187,6 +195,7 @@ int main(int argc, char** argv) {
   for (const auto& k : cfg.api_keys)
     keys[k.key] = k.tenant;
   http::api_context api;
+  api.default_model = cfg.default_model;
   api.registry = &registry;
   api.backend_pool = &pool;
   api.auth = std::make_shared<http::authenticator>(std::move(keys), cfg.admin_key);

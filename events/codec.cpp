@@ -179,6 +179,7 @@ std::string_view to_string(riposte_errc code) noexcept {
     case riposte_errc::backend_timeout: return "backend_timeout";
     case riposte_errc::output_invalid: return "output_invalid";
     case riposte_errc::model_capability: return "model_capability";
+    case riposte_errc::context_too_long: return "context_too_long";
   }
   return "internal_error";
 }

@@ -15,6 +15,17 @@ const std::vector<feature>& compatibility_manifest() {
        {"a_blocking_create_returns_the_whole_response_object",
         "create, retrieve and delete a response"}},
       {"endpoint",
+       "POST /v1/responses/input_tokens",
+       s::supported,
+       "the create pipeline without storing or generating: model check, files, the "
+       "previous_response_id chain, truncation; `model` may be left out when --default-model "
+       "is set. Ollama exposes no tokenizer, so the count is riposte's estimate of the rendered "
+       "chat (Llama 3-style BPE pre-tokenization, measured against Llama 3's tokenizer by "
+       "the sdk suite; README: Token counts)",
+       {"input_tokens_counts_what_a_create_would_send_and_stores_nothing",
+        "common_words_numbers_and_punctuation_count_like_bpe_pieces",
+        "the token estimate stays close to the real Llama 3 tokenizer"}},
+      {"endpoint",
        "GET /v1/responses/{id}",
        s::supported,
        "include[] accepted",
@@ -157,8 +168,10 @@ const std::vector<feature>& compatibility_manifest() {
       {"request_field",
        "reasoning.effort",
        s::conditional,
-       "Ollama think (low/medium/high; none/minimal -> false) for models with the thinking "
-       "capability (from /api/show); other models answer 400 unsupported_parameter",
+       "Ollama think, per model family (general.architecture from /api/show): gpt-oss takes "
+       "the level (low/medium/high; xhigh -> high), other thinking families on/off (true); "
+       "none/minimal -> false; models without the thinking capability answer 400 "
+       "unsupported_parameter",
        {"length_thinking_and_tool_calls_map_to_response_items",
         "think_is_sent_only_to_models_that_can_think",
         "requests_beyond_the_models_capabilities_are_refused_before_anything_runs"}},
@@ -230,7 +243,8 @@ const std::vector<feature>& compatibility_manifest() {
       {"request_field",
        "prompt_cache_key",
        s::ignored,
-       "accepted (Codex sends it)",
+       "accepted and echoed (Codex sends it); Ollama keeps one KV cache per loaded model, so "
+       "there is nothing to route by; usage.cached_tokens reports what a chain shares",
        {"codex_style_requests_map_roles_and_formats_for_ollama"}},
       {"request_field", "prompt_cache_retention", s::ignored, "", {}},
       {"request_field", "prompt_cache_options", s::ignored, "", {}},
@@ -270,9 +284,19 @@ const std::vector<feature>& compatibility_manifest() {
         "a_background_stream_survives_its_client_and_resumes"}},
       {"request_field",
        "truncation",
-       s::conditional,
-       "\"disabled\" only; \"auto\" is refused",
-       {"every_rejection_names_its_param_and_code"}},
+       s::supported,
+       "the window is --context-window MODEL=TOKENS, else the Modelfile's num_ctx, else "
+       "--default-context-window (4096), capped by the model's trained context_length; "
+       "riposte sends it as options.num_ctx so Ollama runs with exactly that window. "
+       "\"disabled\": a context over the window (max_output_tokens kept free) is 400 "
+       "context_length_exceeded before the backend is called. \"auto\": the fewest oldest "
+       "conversation items are dropped (never instructions, system/developer messages, the "
+       "new input, or a call without its output); the Response carries truncation_details "
+       "{dropped_items, dropped_item_ids, input_tokens_before, context_window}",
+       {"a_200_turn_conversation_crosses_the_window_with_auto_and_fails_with_disabled",
+        "a_modelfile_num_ctx_is_the_window_and_a_too_long_input_never_reaches_it",
+        "auto_truncation_drops_the_fewest_oldest_items_and_never_splits_a_call",
+        "codex reports a context that does not fit the window as its own context error"}},
       {"request_field", "prompt", s::unsupported, "no prompt templates yet", {}},
       {"request_field", "conversation", s::unsupported, "no conversations API", {}},
       {"request_field", "context_management", s::ignored, "no compaction yet", {}},
@@ -344,12 +368,15 @@ const std::vector<feature>& compatibility_manifest() {
       {"input_item",
        "reasoning (encrypted_content)",
        s::supported,
-       "opened on replay and given back to the model as the assistant's thinking; content "
+       "opened on replay and given back to the model as the assistant's thinking for the turn "
+       "in progress (after the last user message: a tool loop, as gpt-oss and qwen3 expect); "
+       "earlier turns go without it; content "
        "riposte cannot verify (tampered, another tenant's, another key's) -> 400 naming "
        "input[i].encrypted_content; the key is --reasoning-key-file or one kept in the store",
        {"encrypted_reasoning_round_trips_for_stateless_clients",
         "a_reasoning_key_file_lets_another_store_open_sealed_items",
-        "tampered_truncated_and_foreign_tokens_do_not_open"}},
+        "tampered_truncated_and_foreign_tokens_do_not_open",
+        "a_chain_renders_the_same_from_cached_segments_as_whole"}},
       // Output items
       {"output_item",
        "message",
@@ -422,8 +449,13 @@ const std::vector<feature>& compatibility_manifest() {
       {"state",
        "usage",
        s::supported,
-       "prompt_eval_count/eval_count; cached_tokens and reasoning_tokens report 0",
-       {"a_blocking_create_returns_the_whole_response_object"}},
+       "input/output tokens are Ollama's prompt_eval_count/eval_count; "
+       "input_tokens_details.cached_tokens is accounting, not control: the prefix a follow-up "
+       "shares with its parent turn on the same model with the same instructions (the "
+       "parent's prompt, plus its answer unless that began with reasoning), capped by the "
+       "input; 0 after truncation. reasoning_tokens report 0 (Ollama does not count them apart)",
+       {"a_blocking_create_returns_the_whole_response_object",
+        "cached_tokens_count_the_prefix_a_follow_up_shares_with_its_parent"}},
       {"state",
        "x-request-id and the request log",
        s::supported,

@@ -40,6 +40,8 @@ error_mapping map_error(riposte_errc code) {
     case riposte_errc::output_invalid: return {500, "server_error", "output_schema_violation"};
     case riposte_errc::model_capability:
       return {400, "invalid_request_error", "unsupported_model_capability"};
+    case riposte_errc::context_too_long:
+      return {400, "invalid_request_error", "context_length_exceeded"};
   }
   return {500, "server_error", "server_error"};
 }

@@ -23,6 +23,7 @@ struct api_context {
   std::shared_ptr<const authenticator> auth;
   std::shared_ptr<const actors::sealer> sealer; // replayed encrypted reasoning
   create_limits limits;
+  std::string default_model; // counts input tokens for a request that names none
 };
 
 std::vector<route> responses_routes(const api_context& ctx);

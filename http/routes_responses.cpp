@@ -120,6 +120,35 @@ std::vector<route> responses_routes(const api_context& ctx) {
                         reply_with(std::move(reply)));
        }});
 
+  // The tokens a would-be request puts in the model's context, planned as a
+  // create would be (chain, files, truncation), with nothing stored.
+  routes.push_back(tenant_route(
+      c->auth, "POST", "/v1/responses/input_tokens",
+      [c](const request& req, const auto&, const std::string& tenant, reply_fn reply) {
+        if (auto err = check_json_body(req))
+          return reply(to_http(*err));
+        auto body = json::parse(req.body, nullptr, false);
+        if (body.is_object() && body.value("model", json()).is_null() && !c->default_model.empty())
+          body["model"] = c->default_model;
+        if (body.is_object() && !body.contains("input"))
+          body["input"] = json::array();
+        auto cmd = parse_create(body.dump(), c->limits);
+        if (!cmd)
+          return reply(to_http(cmd.error()));
+        if (auto err = check_sealed_reasoning(*c, *cmd, tenant))
+          return reply(to_http(*err));
+        cmd->response_id = ev::make_id("resp_");
+        cmd->tenant = tenant;
+        cmd->count_only = true;
+        cmd->store = false;
+        cmd->stream = false;
+        cmd->params["store"] = false;
+        cmd->params.erase("background");
+        req.note->model = cmd->model;
+        caf::anon_send(*c->registry, actors::create_atom::value, std::move(*cmd),
+                       reply_with(std::move(reply)));
+      }));
+
   routes.push_back(
       {"GET", "/v1/responses/{id}", [c](const request& req, const auto& params, reply_fn reply) {
          auto tenant = c->auth->tenant_of(req);

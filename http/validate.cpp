@@ -715,9 +715,6 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
     if (body.contains(name) && !body[name].is_null())
       return ev::make_error(riposte_errc::unsupported_parameter,
                             std::string{"'"} + name + "' is not supported yet.", name);
-  if (body.value("truncation", json("disabled")) == "auto")
-    return ev::make_error(riposte_errc::unsupported_parameter,
-                          "truncation: 'auto' is not supported yet.", "truncation");
 
   actors::create_command cmd;
   cmd.model = body["model"].get<std::string>();

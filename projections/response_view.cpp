@@ -118,7 +118,7 @@ events::result<response_state> apply(response_state state, const ev::envelope& e
 }
 
 json render(const response_state& s) {
-  return json{
+  auto out = json{
       {"id", s.id},
       {"object", "response"},
       {"created_at", s.created_at},
@@ -150,6 +150,12 @@ json render(const response_state& s) {
       {"user", param(s, "user")},
       {"metadata", param(s, "metadata", json::object())},
   };
+  // What truncation "auto" left out of this turn's context, when it did.
+  if (auto it = s.params.find("truncation_details"); it != s.params.end())
+    out["truncation_details"] = *it;
+  if (auto it = s.params.find("prompt"); it != s.params.end())
+    out["prompt"] = *it;
+  return out;
 }
 
 std::string to_snapshot(const response_state& s) {

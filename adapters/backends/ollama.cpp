@@ -2,10 +2,12 @@
 #include "adapters/backends/ollama.hpp"
 
 #include "adapters/backends/http_client.hpp"
+#include "adapters/backends/token_estimate.hpp"
 #include "adapters/backends/tools.hpp"
 #include "events/ids.hpp"
 
 #include <algorithm>
+#include <cctype>
 #include <chrono>
 #include <map>
 #include <mutex>
@@ -151,12 +153,23 @@ struct message_builder {
   }
 };
 
-// One segment rendered on its own: its messages serialized, its system text
-// and the calls it made. Usable only if the segment did not reach into its
-// parent's messages and left no thinking behind for the next one.
+// Reasoning goes back to the model only for the turn in progress: the
+// assistant messages after the last user message (a tool loop), which is
+// where gpt-oss (harmony) and qwen3 continue from their own analysis. Earlier
+// turns go without it, as these families are trained to see them.
+bool is_user(const json& m) {
+  return m.value("role", "") == "user";
+}
+
+// One segment rendered on its own: each message serialized without its
+// thinking, and with it for those that have some; its system text and the
+// calls it made. Usable only if the segment did not reach into its parent's
+// messages and left no thinking behind for the next one.
 struct rendered_segment {
   bool usable = false;
-  std::string messages; // comma-separated serialized messages
+  std::vector<std::string> plain;
+  std::map<std::size_t, std::string> thinking; // message index: serialized with thinking
+  std::ptrdiff_t last_user = -1;               // index of its last user message
   std::string system;
   std::map<std::string, std::string> calls;
 };
@@ -173,10 +186,14 @@ render_segment(const actors::context_segment& seg,
     b.add(item);
   auto out = std::make_shared<rendered_segment>();
   out->usable = !b.reached_back && b.pending_thinking.empty();
-  for (const auto& m : b.messages) {
-    if (!out->messages.empty())
-      out->messages += ',';
-    out->messages += m.dump();
+  for (auto& m : b.messages) {
+    if (is_user(m))
+      out->last_user = static_cast<std::ptrdiff_t>(out->plain.size());
+    if (m.contains("thinking")) {
+      out->thinking.emplace(out->plain.size(), m.dump());
+      m.erase("thinking");
+    }
+    out->plain.push_back(m.dump());
   }
   out->system = std::move(b.system);
   for (const auto& [id, name] : b.call_names)
@@ -185,6 +202,33 @@ render_segment(const actors::context_segment& seg,
   seg.adapter_cache.value = out;
   return out;
 }
+
+// Drops the thinking of every message before the last user message.
+void keep_current_thinking(json& messages) {
+  std::size_t last_user = 0;
+  for (std::size_t i = 0; i < messages.size(); ++i)
+    if (is_user(messages[i]))
+      last_user = i;
+  for (std::size_t i = 0; i < last_user; ++i)
+    messages[i].erase("thinking");
+}
+
+// Is the chain item at `index` one truncation left out? The oldest
+// `dropped` conversation items go; system and developer messages stay.
+struct drop_filter {
+  std::size_t dropped = 0;
+  std::size_t seen = 0;
+  bool skip(const json& item) {
+    if (seen >= dropped)
+      return false;
+    auto role = item.is_object() ? item.value("role", "") : std::string{};
+    if (item.is_object() && item.value("type", "message") == "message" &&
+        (role == "system" || role == "developer"))
+      return false;
+    ++seen;
+    return true;
+  }
+};
 
 } // namespace
 
@@ -202,8 +246,10 @@ std::string ollama_chat_body(const actors::generation_request& req) {
 
   std::vector<std::shared_ptr<const rendered_segment>> rendered;
   std::map<std::string, std::string> known_calls;
-  bool usable = true;
+  bool usable = req.dropped_items == 0; // a truncated history is rendered whole
   for (const auto* seg : segments) {
+    if (!usable)
+      break;
     rendered.push_back(render_segment(*seg, known_calls));
     usable = usable && rendered.back()->usable;
     for (const auto& [id, name] : rendered.back()->calls)
@@ -213,27 +259,46 @@ std::string ollama_chat_body(const actors::generation_request& req) {
   std::string system = req.instructions.is_string() ? req.instructions.get<std::string>() : "";
   std::string history;
   if (usable) {
-    for (const auto& r : rendered) {
-      if (!r->system.empty())
-        system += (system.empty() ? "" : "\n\n") + r->system;
-      if (!r->messages.empty())
-        history += (history.empty() ? "" : ",") + r->messages;
-    }
     turn.call_names = std::move(known_calls);
     for (const auto& item : req.items)
       turn.add(item);
+    // Where the turn in progress starts: thinking is kept after it.
+    std::ptrdiff_t user_segment = static_cast<std::ptrdiff_t>(rendered.size());
+    if (std::none_of(turn.messages.begin(), turn.messages.end(), is_user)) {
+      user_segment = -1;
+      for (auto i = static_cast<std::ptrdiff_t>(rendered.size()) - 1; i >= 0 && user_segment < 0;
+           --i)
+        if (rendered[static_cast<std::size_t>(i)]->last_user >= 0)
+          user_segment = i;
+    }
+    for (std::size_t i = 0; i < rendered.size(); ++i) {
+      const auto& r = *rendered[i];
+      if (!r.system.empty())
+        system += (system.empty() ? "" : "\n\n") + r.system;
+      auto seg = static_cast<std::ptrdiff_t>(i);
+      for (std::size_t m = 0; m < r.plain.size(); ++m) {
+        auto thinking = r.thinking.find(m);
+        bool keep = seg > user_segment ||
+                    (seg == user_segment && static_cast<std::ptrdiff_t>(m) > r.last_user);
+        history += history.empty() ? "" : ",";
+        history += keep && thinking != r.thinking.end() ? thinking->second : r.plain[m];
+      }
+    }
     usable = !turn.reached_back || history.empty();
   }
   if (!usable) { // render everything in one go
     turn = message_builder{};
+    drop_filter drop{req.dropped_items};
     for (const auto* seg : segments)
       for (const auto& item : seg->items)
-        turn.add(item);
+        if (!drop.skip(item))
+          turn.add(item);
     for (const auto& item : req.items)
       turn.add(item);
     history.clear();
     system = req.instructions.is_string() ? req.instructions.get<std::string>() : "";
   }
+  keep_current_thinking(turn.messages);
   if (!turn.system.empty())
     system += (system.empty() ? "" : "\n\n") + turn.system;
   tool_plan tools{req.params};
@@ -243,10 +308,15 @@ std::string ollama_chat_body(const actors::generation_request& req) {
   std::string messages = "[";
   if (!system.empty())
     messages += json{{"role", "system"}, {"content", system}}.dump();
+  auto append = [&messages](const std::string& part) {
+    if (messages.size() > 1)
+      messages += ',';
+    messages += part;
+  };
   if (!history.empty())
-    messages += (messages.size() > 1 ? "," : "") + history;
+    append(history);
   for (const auto& m : turn.messages)
-    messages += (messages.size() > 1 ? "," : "") + m.dump();
+    append(m.dump());
   messages += "]";
   auto text = body.dump();
   auto slot = text.find("\"messages\":[]");
@@ -268,6 +338,10 @@ json ollama_chat_options(const actors::generation_request& req, const tool_plan&
     options["top_p"] = p["top_p"];
   if (p.contains("max_output_tokens") && p["max_output_tokens"].is_number_integer())
     options["num_predict"] = p["max_output_tokens"];
+  // The window riposte plans the context for is the one Ollama runs with
+  // (its own default would silently cut a longer prompt).
+  if (req.context_window > 0)
+    options["num_ctx"] = req.context_window;
   if (!options.empty())
     body["options"] = options;
   bool thinks = std::find(req.capabilities.begin(), req.capabilities.end(), "thinking") !=
@@ -275,11 +349,12 @@ json ollama_chat_options(const actors::generation_request& req, const tool_plan&
   if (thinks && p.contains("reasoning") && p["reasoning"].is_object()) {
     auto effort = p["reasoning"].value("effort", json());
     if (effort.is_string()) {
+      // gpt-oss takes a level; the other thinking families only on or off.
       auto e = effort.get<std::string>();
       if (e == "none" || e == "minimal")
         body["think"] = false;
-      else if (e == "low" || e == "medium" || e == "high")
-        body["think"] = e;
+      else if (e == "low" || e == "medium" || e == "high" || e == "xhigh")
+        body["think"] = req.family == "gptoss" ? json(e == "xhigh" ? "high" : e) : json(true);
     }
   }
   if (p.contains("text") && p["text"].is_object() && p["text"].contains("format")) {
@@ -550,6 +625,10 @@ public:
 
   void cancel(std::uint64_t id) override { client_.abort(id); }
 
+  std::int64_t count_input_tokens(const actors::generation_request& req) const override {
+    return estimate_chat_tokens(json::parse(ollama_chat_body(req)));
+  }
+
   void
   list_models(std::function<void(events::result<std::vector<actors::model_info>>)> done) override {
     call_json("GET", "/api/tags", "", [done](long, events::result<json> j) {
@@ -585,9 +664,21 @@ public:
                     info.capabilities.push_back(c.get<std::string>());
                 // model_info carries "<architecture>.context_length".
                 auto details = j->value("model_info", json::object());
-                auto key = details.value("general.architecture", std::string{}) + ".context_length";
+                info.family = details.value("general.architecture", std::string{});
+                auto key = info.family + ".context_length";
                 if (details.contains(key) && details[key].is_number_integer())
                   info.context_length = details[key].get<std::int64_t>();
+                // "parameters" is the Modelfile's PARAMETER lines, e.g. "num_ctx 8192".
+                auto params = j->value("parameters", std::string{});
+                for (std::size_t at = params.find("num_ctx"); at != std::string::npos;
+                     at = params.find("num_ctx", at + 1)) {
+                  if (at > 0 && params[at - 1] != '\n')
+                    continue;
+                  auto value = params.find_first_not_of(" \t", at + 7);
+                  if (value != std::string::npos &&
+                      std::isdigit(static_cast<unsigned char>(params[value])))
+                    info.num_ctx = std::stoll(params.substr(value, 18));
+                }
                 done(std::move(info));
               });
   }

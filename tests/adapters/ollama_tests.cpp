@@ -183,6 +183,7 @@ BOOST_AUTO_TEST_CASE(requests_map_instructions_roles_options_tools_and_format) {
                 {"tools",
                  {{{"type", "function"}, {"name", "f"}, {"parameters", {{"type", "object"}}}},
                   {{"type", "web_search"}}}}};
+  req.family = "gptoss";
   auto body = to_ollama_chat(req);
   auto msgs = body["messages"];
   BOOST_REQUIRE(msgs.size() == 5u);
@@ -221,8 +222,15 @@ BOOST_AUTO_TEST_CASE(think_is_sent_only_to_models_that_can_think) {
   req.params = {{"reasoning", {{"effort", "high"}}}};
   BOOST_TEST(!to_ollama_chat(req).contains("think"));
   req.capabilities = {"thinking"};
+  req.family = "qwen3"; // on or off only
+  BOOST_TEST(to_ollama_chat(req)["think"] == true);
+  req.family = "gptoss"; // takes the level
+  BOOST_TEST(to_ollama_chat(req)["think"] == "high");
+  req.params = {{"reasoning", {{"effort", "xhigh"}}}};
   BOOST_TEST(to_ollama_chat(req)["think"] == "high");
   req.params = {{"reasoning", {{"effort", "none"}}}};
+  BOOST_TEST(to_ollama_chat(req)["think"] == false);
+  req.family = "qwen3";
   BOOST_TEST(to_ollama_chat(req)["think"] == false);
 }
 
@@ -435,7 +443,8 @@ BOOST_AUTO_TEST_CASE(a_chain_renders_the_same_from_cached_segments_as_whole) {
   BOOST_TEST(to_ollama_chat(cached) == a); // second time from the cache
   BOOST_TEST(a["messages"][0]["content"] == "You are a weather bot.\n\nbe terse");
   BOOST_TEST(a["messages"][3]["tool_name"] == "get_weather");
-  BOOST_TEST(a["messages"][4]["thinking"] == "it is sunny");
+  // Thinking of a finished turn (before the last user message) stays out.
+  BOOST_TEST(!a["messages"][4].contains("thinking"));
   // A turn whose input starts with a call joins the previous assistant turn:
   // rendered whole, still the same.
   cached.items = json::parse(
@@ -443,4 +452,23 @@ BOOST_AUTO_TEST_CASE(a_chain_renders_the_same_from_cached_segments_as_whole) {
   whole.items = flat;
   whole.items.push_back(cached.items[0]);
   BOOST_TEST(to_ollama_chat(cached) == to_ollama_chat(whole));
+
+  // A tool loop in progress: the thinking after the last user message goes
+  // back with the call it led to, from the cache as from a whole render.
+  auto loop = seg(nullptr, json::parse(R"([
+    {"type": "message", "role": "user", "content": "weather?"},
+    {"type": "reasoning", "summary": [], "content": [{"type": "reasoning_text", "text": "ask the tool"}]},
+    {"type": "function_call", "call_id": "c7", "name": "get_weather", "arguments": "{}"}])"));
+  generation_request in_loop;
+  in_loop.model = "m";
+  in_loop.history = loop;
+  in_loop.items =
+      json::parse(R"([{"type": "function_call_output", "call_id": "c7", "output": "sun"}])");
+  auto from_cache = to_ollama_chat(in_loop);
+  BOOST_TEST(from_cache["messages"][1]["thinking"] == "ask the tool");
+  generation_request in_loop_whole = in_loop;
+  in_loop_whole.history = nullptr;
+  in_loop_whole.items = loop->items;
+  in_loop_whole.items.push_back(in_loop.items[0]);
+  BOOST_TEST(to_ollama_chat(in_loop_whole) == from_cache);
 }

@@ -323,15 +323,20 @@ BOOST_AUTO_TEST_CASE(encrypted_reasoning_round_trips_for_stateless_clients) {
   BOOST_TEST(reasoning["encrypted_content"].get<std::string>().find("is 7") == std::string::npos);
 
   // The client replays the item as Codex does: id, summary and the sealed
-  // text, no plain content. The model gets its thinking back.
+  // text, no plain content, in the middle of its tool loop. The model gets
+  // its thinking back for the turn in progress.
   json replayed{{"type", "reasoning"},
                 {"id", reasoning["id"]},
                 {"summary", json::array()},
                 {"encrypted_content", reasoning["encrypted_content"]}};
   auto next_input = first_input;
   next_input.push_back(replayed);
-  next_input.push_back({{"role", "assistant"}, {"content", "7"}});
-  next_input.push_back({{"role", "user"}, {"content", "now double it"}});
+  next_input.push_back({{"type", "function_call"},
+                        {"call_id", "call_sum"},
+                        {"name", "add"},
+                        {"arguments", R"({"a":3,"b":4})"}});
+  next_input.push_back(
+      {{"type", "function_call_output"}, {"call_id", "call_sum"}, {"output", "7"}});
   json next{{"model", "qwen3:0.6b"},
             {"store", false},
             {"include", {"reasoning.encrypted_content"}},
@@ -354,6 +359,15 @@ BOOST_AUTO_TEST_CASE(encrypted_reasoning_round_trips_for_stateless_clients) {
   BOOST_TEST(refused.status == 400);
   BOOST_TEST(json::parse(refused.body)["error"]["message"].get<std::string>().find(
                  "could not be verified") != std::string::npos);
+
+  // Once a new user message starts the next turn, that finished turn's
+  // thinking stays out of the prompt.
+  auto later = next;
+  later["input"].push_back({{"role", "assistant"}, {"content", "7"}});
+  later["input"].push_back({{"role", "user"}, {"content", "now double it"}});
+  BOOST_TEST(r.post("/v1/responses", later, {alice}).status == 200);
+  for (const auto& m : b.requests().back()["messages"])
+    BOOST_TEST(!m.contains("thinking"), m.dump());
 
   // The key lives in the store: sealed items outlive a restart.
   r.restart();

@@ -19,7 +19,8 @@ let dir;
 
 before(async () => {
   stack = await startStack({
-    riposteArgs: ['--api-key', 'sk-codex:codex'],
+    // Codex's instructions and tools alone are several thousand tokens.
+    riposteArgs: ['--api-key', 'sk-codex:codex', '--context-window', 'qwen3:0.6b=32768'],
     script: {
       rules: [
         {
@@ -55,6 +56,25 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+function writeConfig(home, baseURL) {
+  writeFileSync(
+    join(home, 'config.toml'),
+    [
+      'model = "qwen3:0.6b"',
+      'model_provider = "riposte"',
+      'model_context_window = 32768',
+      '[model_providers.riposte]',
+      'name = "riposte"',
+      `base_url = "${baseURL}"`,
+      'wire_api = "responses"',
+      'env_key = "RIPOSTE_API_KEY"',
+      '[features]',
+      'plugins = false',
+      '',
+    ].join('\n'),
+  );
+}
+
 function runCodex(cwd, home, prompt) {
   return new Promise((resolve) => {
     const child = spawn(
@@ -82,21 +102,7 @@ test('codex exec runs a shell tool call through riposte and finishes', async () 
   const repo = join(dir, 'repo');
   execFileSync('mkdir', ['-p', home, repo]);
   execFileSync('git', ['init', '-q'], { cwd: repo });
-  writeFileSync(
-    join(home, 'config.toml'),
-    [
-      'model = "qwen3:0.6b"',
-      'model_provider = "riposte"',
-      '[model_providers.riposte]',
-      'name = "riposte"',
-      `base_url = "${stack.baseURL}"`,
-      'wire_api = "responses"',
-      'env_key = "RIPOSTE_API_KEY"',
-      '[features]',
-      'plugins = false',
-      '',
-    ].join('\n'),
-  );
+  writeConfig(home, stack.baseURL);
 
   const { code, output } = await runCodex(repo, home, 'Create a file named codex_was_here.txt.');
   assert.equal(code, 0, output);
@@ -118,4 +124,23 @@ test('codex exec runs a shell tool call through riposte and finishes', async () 
   assert.equal(assistant.thinking, 'I will create the file with a shell command.');
   const tool = second.find((m) => m.role === 'tool');
   assert.equal(tool.tool_name, 'exec_command');
+});
+
+test('codex reports a context that does not fit the window as its own context error', async () => {
+  // The same model with the default 4,096-token window: Codex's first
+  // request is refused with context_length_exceeded, which Codex knows.
+  const small = await startStack({ riposteArgs: ['--api-key', 'sk-codex:codex'] });
+  try {
+    const home = join(dir, 'codex-home-small');
+    const repo = join(dir, 'repo-small');
+    execFileSync('mkdir', ['-p', home, repo]);
+    execFileSync('git', ['init', '-q'], { cwd: repo });
+    writeConfig(home, small.baseURL);
+    const { code, output } = await runCodex(repo, home, 'Create a file named never.txt.');
+    assert.notEqual(code, 0, output);
+    assert.match(output, /context window/, output);
+    assert.ok(!existsSync(join(repo, 'never.txt')));
+  } finally {
+    await small.stop();
+  }
 });

@@ -294,9 +294,13 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
     if (m == nullptr)
       return reply_json(req, 404, {{"error", "model '" + name + "' not found"}});
     std::string family = m->value("family", "llama");
+    std::string parameters = "stop                           \"<|eot_id|>\"";
+    if (m->contains("num_ctx")) // as a Modelfile's PARAMETER num_ctx shows it
+      parameters = "num_ctx                        " + std::to_string(m->value("num_ctx", 0)) +
+                   "\n" + parameters;
     return reply_json(req, 200,
                       {{"modelfile", "FROM " + name},
-                       {"parameters", "stop \"<|eot_id|>\""},
+                       {"parameters", parameters},
                        {"template", "{{ .Prompt }}"},
                        {"details", {{"format", "gguf"}, {"family", family}}},
                        {"model_info",
