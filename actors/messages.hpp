@@ -112,7 +112,8 @@ using deadline_atom = caf::atom_constant<caf::atom("deadline")>;   // the job ti
 using audit_atom = caf::atom_constant<caf::atom("audit")>;         // the global event feed
 using events_atom = caf::atom_constant<caf::atom("events")>;       // GET a response's raw events
 using check_atom = caf::atom_constant<caf::atom("check")>;         // one readiness check returned
-using resolved_atom = caf::atom_constant<caf::atom("resolved")>;   // input references resolved
+using resolved_atom = caf::atom_constant<caf::atom("resolved")>;
+using prompted_atom = caf::atom_constant<caf::atom("prompted")>; // a prompt template rendered   // input references resolved
 
 } // namespace riposte::actors
 

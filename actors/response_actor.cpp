@@ -7,6 +7,7 @@
 #include "actors/inputs.hpp"
 #include "actors/json_schema.hpp"
 #include "actors/messages.hpp"
+#include "actors/prompts.hpp"
 #include "events/event.hpp"
 #include "events/ids.hpp"
 #include "projections/stream_events.hpp"
@@ -865,6 +866,50 @@ void resolve_references(response_actor* self) {
   });
 }
 
+// Creation, step 0: a prompt template (a store read) becomes the
+// instructions and the first input messages, before anything is checked.
+void resolve_prompt_ref(response_actor* self) {
+  auto& st = self->state;
+  auto ref = st.cmd.params.value("prompt", json());
+  if (!ref.is_object()) {
+    check_model(self);
+    return;
+  }
+  auto log = st.log == st.private_log.get() ? st.svc->log : st.log; // prompts live in the store
+  auto tenant = st.cmd.tenant;
+  caf::actor me = self;
+  st.svc->executor->post([=] {
+    auto rendered = resolve_prompt(*log, tenant, ref);
+    ev::result<json> out = json();
+    if (rendered)
+      out = json{{"instructions", rendered->instructions}, {"input", rendered->input}};
+    else
+      out = rendered.error();
+    caf::anon_send(me, prompted_atom::value, std::move(out));
+  });
+}
+
+// The prompt's instructions come first (the request's own follow them), its
+// messages before the request's input.
+void apply_prompt(response_data& st, json& rendered) {
+  auto& instructions = rendered["instructions"];
+  const auto& own = st.cmd.params.value("instructions", json());
+  if (instructions.is_string() && own.is_string())
+    st.cmd.params["instructions"] =
+        instructions.get<std::string>() + "\n\n" + own.get<std::string>();
+  else if (instructions.is_string())
+    st.cmd.params["instructions"] = instructions;
+  json input = json::array();
+  for (auto& item : rendered["input"]) {
+    item["id"] = ev::make_id("msg_");
+    item["status"] = "completed";
+    input.push_back(std::move(item));
+  }
+  for (auto& item : st.cmd.input)
+    input.push_back(std::move(item));
+  st.cmd.input = std::move(input);
+}
+
 // Creation, step 1: the model must be one the backend serves, able to do what
 // the request asks (images, reasoning) before anything is stored.
 void check_model(response_actor* self) {
@@ -914,7 +959,7 @@ caf::behavior main_behavior(response_actor* self) {
           st.private_log = st.svc->make_ephemeral_log();
           st.log = st.private_log.get();
         }
-        check_model(self);
+        resolve_prompt_ref(self);
       },
       // The idempotency claim returned: ours, a replay, or a conflicting reuse.
       [=](loaded_atom, ev::result<json>& claim) {
@@ -1233,6 +1278,12 @@ caf::behavior main_behavior(response_actor* self) {
       },
       // Our parent's answer (creation, step 2).
       [=](context_atom, context_reply& parent) { on_parent(self, parent); },
+      [=](prompted_atom, ev::result<json>& rendered) {
+        if (!rendered)
+          return fail_create(self, rendered.error());
+        apply_prompt(self->state, *rendered);
+        check_model(self);
+      },
       [=](resolved_atom, ev::result<json>& resolved) {
         if (!resolved)
           return fail_create(self, resolved.error());

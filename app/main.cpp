@@ -3,6 +3,7 @@
 // one-line reason.
 #include "actors/files.hpp"
 #include "actors/metrics.hpp"
+#include "actors/prompts.hpp"
 #include "actors/readiness.hpp"
 #include "actors/services.hpp"
 #include "actors/store_executor.hpp"
@@ -188,6 +189,7 @@ int main(int argc, char** argv) {
   actors::file_limits file_limits{cfg.max_upload_bytes, cfg.tenant_quota_bytes,
                                   cfg.min_file_expiry_seconds};
   caf::actor files = actors::spawn_files(sys, svc, file_limits);
+  caf::actor prompts = actors::spawn_prompts(sys, svc);
   if (auto bytes = actors::stored_file_bytes(*log))
     stats->file_bytes().Set(static_cast<double>(*bytes));
 
@@ -201,10 +203,13 @@ int main(int argc, char** argv) {
   api.auth = std::make_shared<http::authenticator>(std::move(keys), cfg.admin_key);
   api.sealer = sealer;
   api.files = &files;
+  api.prompts = &prompts;
   api.file_limits = file_limits;
 
   auto routes = http::responses_routes(api);
   for (auto& r : http::files_routes(api))
+    routes.push_back(std::move(r));
+  for (auto& r : http::prompts_routes(api))
     routes.push_back(std::move(r));
   routes.push_back(
       {"GET", "/healthz",
@@ -285,5 +290,6 @@ int main(int argc, char** argv) {
   caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
   caf::anon_send_exit(files, caf::exit_reason::user_shutdown);
+  caf::anon_send_exit(prompts, caf::exit_reason::user_shutdown);
   return 0;
 }

@@ -31,6 +31,9 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(file_uploaded, file_id, filename, purpose, by
                                    created_at, expires_at)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(file_deleted, file_id)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(idempotency_key_recorded, key, request_hash, response_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(prompt_version_created, prompt_id, prompt_version, name,
+                                   instructions, input, metadata, created_at)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(prompt_deleted, prompt_id)
 
 // Events without fields are stored as `{}`.
 void to_json(nlohmann::json& j, const response_queued&) {

@@ -5,6 +5,7 @@
 #include "events/envelope.hpp"
 #include "events/errc.hpp"
 #include "events/file_events.hpp"
+#include "events/prompt_events.hpp"
 #include "events/response_events.hpp"
 
 #include <nlohmann/json.hpp>
@@ -24,7 +25,7 @@ using event =
                  custom_tool_call_input_delta, custom_tool_call_input_done, reasoning_delta,
                  reasoning_done, response_completed, response_incomplete, response_failed,
                  response_cancelled, response_deleted, file_uploaded, file_deleted,
-                 idempotency_key_recorded>;
+                 idempotency_key_recorded, prompt_version_created, prompt_deleted>;
 
 std::string_view type_of(const event& ev);
 int version_of(const event& ev);

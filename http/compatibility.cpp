@@ -26,6 +26,14 @@ const std::vector<feature>& compatibility_manifest() {
         "common_words_numbers_and_punctuation_count_like_bpe_pieces",
         "the token estimate stays close to the real Llama 3 tokenizer"}},
       {"endpoint",
+       "POST /v1/prompts, POST /v1/prompts/{id}/versions, GET /v1/prompts/{id}[?version=N], "
+       "GET /v1/prompts/{id}/versions, DELETE /v1/prompts/{id}",
+       s::supported,
+       "riposte's own (OpenAI keeps prompts in its dashboard): a prompt is an event stream of "
+       "immutable versions {name, instructions, input messages, metadata}, tenant-scoped; "
+       "delete appends prompt_deleted",
+       {"prompts_are_versioned_tenant_scoped_and_deleted_by_an_event"}},
+      {"endpoint",
        "GET /v1/responses/{id}",
        s::supported,
        "include[] accepted",
@@ -297,7 +305,19 @@ const std::vector<feature>& compatibility_manifest() {
         "a_modelfile_num_ctx_is_the_window_and_a_too_long_input_never_reaches_it",
         "auto_truncation_drops_the_fewest_oldest_items_and_never_splits_a_call",
         "codex reports a context that does not fit the window as its own context error"}},
-      {"request_field", "prompt", s::unsupported, "no prompt templates yet", {}},
+      {"request_field",
+       "prompt",
+       s::supported,
+       "{id, version, variables} against riposte's own prompt store (/v1/prompts): the "
+       "version's instructions come first (the request's instructions follow), its messages "
+       "before the request's input; {{name}} takes a string or input_text anywhere, an "
+       "input_image or input_file where a user message's text is (it becomes its own part); a "
+       "variable the template uses and the request leaves out is 400 "
+       "missing_required_parameter, one it does not use 400 unknown_parameter, both naming "
+       "prompt.variables.<name>; unknown id or version 404",
+       {"a_prompt_becomes_instructions_and_first_messages_with_its_variables",
+        "text_fills_in_place_and_an_image_becomes_its_own_part",
+        "missing_unknown_and_misplaced_variables_name_themselves"}},
       {"request_field", "conversation", s::unsupported, "no conversations API", {}},
       {"request_field", "context_management", s::ignored, "no compaction yet", {}},
       {"request_field", "moderation", s::unsupported, "riposte runs no moderation", {}},

@@ -11,6 +11,7 @@
 #include <caf/fwd.hpp>
 
 #include <memory>
+#include <optional>
 #include <vector>
 
 namespace riposte::http {
@@ -19,6 +20,7 @@ struct api_context {
   caf::actor* registry = nullptr;     // owned by app/
   caf::actor* backend_pool = nullptr; // owned by app/
   caf::actor* files = nullptr;        // owned by app/
+  caf::actor* prompts = nullptr;      // owned by app/
   actors::file_limits file_limits;
   std::shared_ptr<const authenticator> auth;
   std::shared_ptr<const actors::sealer> sealer; // replayed encrypted reasoning
@@ -27,6 +29,11 @@ struct api_context {
 };
 
 std::vector<route> responses_routes(const api_context& ctx);
+// /v1/prompts: versioned prompt templates.
+std::vector<route> prompts_routes(const api_context& ctx);
+
+// A JSON request body (or none): anything else is 415.
+std::optional<events::error_info> check_json_body(const request& req);
 
 // A route for a tenant's resource: the API key decides the tenant (or the
 // reply is the auth error) before `handle` runs.

@@ -10,9 +10,6 @@
 
 namespace riposte::http {
 
-namespace {
-
-using json = nlohmann::json;
 namespace ev = events;
 using ev::riposte_errc;
 
@@ -26,6 +23,10 @@ std::optional<ev::error_info> check_json_body(const request& req) {
                               "'; send the body as application/json.");
   return std::nullopt;
 }
+
+namespace {
+
+using json = nlohmann::json;
 
 // Replayed reasoning must have been sealed by this riposte for this tenant,
 // as the API refuses encrypted content it cannot verify.

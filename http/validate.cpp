@@ -322,6 +322,44 @@ std::optional<ev::error_info> check_item(json& item, const std::string& param) {
                         param + ".type");
 }
 
+// prompt: {id, version, variables}: a stored template and its values.
+std::optional<ev::error_info> check_prompt(const json& body) {
+  if (!body.contains("prompt") || body["prompt"].is_null())
+    return std::nullopt;
+  const auto& p = body["prompt"];
+  if (!p.is_object())
+    return wrong_type("prompt", "an object", p);
+  for (const auto& [key, value] : p.items())
+    if (key != "id" && key != "version" && key != "variables")
+      return ev::make_error(riposte_errc::unknown_parameter,
+                            "Unknown parameter: 'prompt." + key + "'.", "prompt." + key);
+  if (!p.contains("id"))
+    return missing("prompt.id");
+  if (!p["id"].is_string() || p["id"].get<std::string>().empty())
+    return wrong_type("prompt.id", "a non-empty string", p["id"]);
+  if (p.contains("version") && !p["version"].is_null() && !p["version"].is_string())
+    return wrong_type("prompt.version", "a string", p["version"]);
+  if (!p.contains("variables") || p["variables"].is_null())
+    return std::nullopt;
+  if (!p["variables"].is_object())
+    return wrong_type("prompt.variables", "an object", p["variables"]);
+  for (const auto& [name, value] : p["variables"].items()) {
+    auto param = "prompt.variables." + name;
+    if (value.is_string())
+      continue;
+    if (!value.is_object() || !value.value("type", json()).is_string())
+      return wrong_type(param, "a string or an input_text, input_image or input_file object",
+                        value);
+    auto type = value["type"].get<std::string>();
+    if (type != "input_text" && type != "input_image" && type != "input_file")
+      return bad_value(param + ".type",
+                       "'" + type + "'. Expected input_text, input_image or input_file.");
+    if (auto e = check_part(value, param, "user"))
+      return e;
+  }
+  return std::nullopt;
+}
+
 std::string id_prefix(const std::string& type) {
   if (type == "message")
     return "msg_";
@@ -711,7 +749,9 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
                           "Background mode requires store=true; a background response must be "
                           "stored to be retrieved.",
                           "background");
-  for (const char* name : {"prompt", "conversation", "moderation", "access_programs"})
+  if (auto e = check_prompt(body))
+    return *e;
+  for (const char* name : {"conversation", "moderation", "access_programs"})
     if (body.contains(name) && !body[name].is_null())
       return ev::make_error(riposte_errc::unsupported_parameter,
                             std::string{"'"} + name + "' is not supported yet.", name);
@@ -738,7 +778,8 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
     if (item["type"] == "message" && !item.contains("status"))
       item["status"] = "completed";
   }
-  if (input.empty() && body.value("previous_response_id", json()).is_null())
+  if (input.empty() && body.value("previous_response_id", json()).is_null() &&
+      body.value("prompt", json()).is_null())
     return missing("input");
   cmd.open_call_ids = unanswered_outputs(input);
   if (!cmd.open_call_ids.empty() && body.value("previous_response_id", json()).is_null())
@@ -774,6 +815,8 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
   copy("tools", json::array());
   copy("truncation", "disabled");
   copy("user", nullptr);
+  if (body.contains("prompt") && !body["prompt"].is_null())
+    params["prompt"] = body["prompt"];
   json reasoning{{"effort", nullptr}, {"summary", nullptr}};
   if (body.contains("reasoning") && body["reasoning"].is_object())
     for (const auto& [k, v] : body["reasoning"].items())
@@ -790,6 +833,50 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
     if (body.contains(name) && !body[name].is_null())
       cmd.sampling[name] = body[name];
   return cmd;
+}
+
+ev::result<actors::prompt_draft> parse_prompt_draft(const std::string& raw) {
+  auto body = json::parse(raw, nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    return ev::make_error(riposte_errc::invalid_json,
+                          "We could not parse the JSON body of your request. The body must be a "
+                          "JSON object.");
+  for (const auto& [key, value] : body.items())
+    if (key != "name" && key != "instructions" && key != "input" && key != "metadata")
+      return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: '" + key + "'.",
+                            key);
+  actors::prompt_draft d;
+  if (auto e = check_string_or_null(body, "name"))
+    return *e;
+  d.name = body.value("name", json()).is_string() ? body["name"].get<std::string>() : "";
+  if (d.name.size() > 256)
+    return bad_value("name", "string too long. Expected at most 256 characters.");
+  if (auto e = check_string_or_null(body, "instructions"))
+    return *e;
+  d.instructions = body.value("instructions", json());
+  json input = body.value("input", json::array());
+  if (input.is_string())
+    input = json::array({{{"type", "message"}, {"role", "user"}, {"content", input}}});
+  if (input.is_null())
+    input = json::array();
+  if (!input.is_array())
+    return wrong_type("input", "a string or an array of messages", input);
+  if (input.size() > 1'000)
+    return bad_value("input", "array too long. Expected at most 1000 messages.");
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    auto param = "input[" + std::to_string(i) + "]";
+    if (auto e = check_item(input[i], param))
+      return *e;
+    if (input[i]["type"] != "message")
+      return bad_value(param + ".type", "a prompt holds messages only.");
+  }
+  if (input.empty() && !d.instructions.is_string())
+    return missing("instructions");
+  d.input = std::move(input);
+  if (auto e = check_metadata(body))
+    return *e;
+  d.metadata = body.value("metadata", json()).is_object() ? body["metadata"] : json::object();
+  return d;
 }
 
 ev::result<std::vector<std::pair<std::string, std::string>>>

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/messages.hpp"
+#include "actors/prompts.hpp"
 #include "events/errc.hpp"
 
 #include <nlohmann/json.hpp>
@@ -20,6 +21,10 @@ struct create_limits {
 // idempotency fields are filled in by the caller).
 events::result<actors::create_command> parse_create(const std::string& body,
                                                     const create_limits& limits);
+
+// POST /v1/prompts (and /v1/prompts/{id}/versions) body -> a prompt version
+// to store (tenant and prompt id are filled in by the caller).
+events::result<actors::prompt_draft> parse_prompt_draft(const std::string& body);
 
 // GET /v1/responses/{id}/input_items query -> list_query.
 events::result<actors::list_query> parse_list_query(const std::string& query);
