@@ -83,6 +83,8 @@ struct generation_request {
   // truncation "auto": this many of the history's oldest conversation items
   // are left out (system and developer messages always stay).
   std::size_t dropped_items = 0;
+  // Output items riposte put before the model's (a compaction item).
+  std::int64_t first_output_index = 0;
   // Stream from the backend? A blocking create that nobody watches needs
   // only the finished answer (Ollama's non-streaming /api/chat).
   bool stream = true;

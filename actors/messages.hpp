@@ -49,6 +49,9 @@ struct create_command {
   // POST /v1/responses/input_tokens: plan the context, answer its size,
   // store nothing.
   bool count_only = false;
+  // POST /v1/responses/compact: the model summarizes the conversation; the
+  // answer is a response.compaction object, nothing is stored.
+  bool compact = false;
 };
 
 // A tool output that answers no call.
@@ -112,8 +115,9 @@ using deadline_atom = caf::atom_constant<caf::atom("deadline")>;   // the job ti
 using audit_atom = caf::atom_constant<caf::atom("audit")>;         // the global event feed
 using events_atom = caf::atom_constant<caf::atom("events")>;       // GET a response's raw events
 using check_atom = caf::atom_constant<caf::atom("check")>;         // one readiness check returned
-using resolved_atom = caf::atom_constant<caf::atom("resolved")>;
-using prompted_atom = caf::atom_constant<caf::atom("prompted")>; // a prompt template rendered   // input references resolved
+using resolved_atom = caf::atom_constant<caf::atom("resolved")>;   // input references resolved
+using prompted_atom = caf::atom_constant<caf::atom("prompted")>;   // a prompt template rendered
+using compacted_atom = caf::atom_constant<caf::atom("compacted")>; // the chain so far, compacted
 
 } // namespace riposte::actors
 

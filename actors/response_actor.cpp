@@ -77,6 +77,11 @@ struct response_data {
   bool recovering = false;       // start-up found it marked in flight
   model_info model;              // capabilities, family, window: from the backend
   std::size_t dropped_items = 0; // truncation "auto" left these out of the context
+  // context_management compaction: the item this response opens its output
+  // with, and the conversation it stands for (user messages, then it).
+  nlohmann::json compaction_item;
+  context_ptr compacted_history;
+  bool compaction_tried = false;
   std::string answer_text;       // message text so far, for text.format checks
   nlohmann::json resolved_input; // input with file references resolved (null: none)
   std::string cancel_reason;
@@ -150,11 +155,13 @@ void schedule_passivation(response_actor* self, std::chrono::milliseconds after)
   self->delayed_send(self, after, passivate_atom::value, epoch);
 }
 
+ev::result<json> compaction_reply(const response_data& st);
+
 // A failed response answers a blocking create with the error it ended with.
 ev::result<json> blocking_reply(const response_data& st) {
   const auto& v = st.view;
   if (v.status != "failed")
-    return projections::render(v);
+    return st.cmd.compact ? compaction_reply(st) : projections::render(v);
   auto code = v.error.value("code", "server_error");
   auto message = v.error.value("message", "the response failed");
   if (code == "backend_unavailable")
@@ -225,6 +232,51 @@ std::int64_t cacheable_prefix(const projections::response_state& view) {
   return reasoned ? prompt : prompt + view.usage.value("output_tokens", std::int64_t{0});
 }
 
+// The text of the message items of an output.
+std::string output_text(const json& output) {
+  std::string text;
+  for (const auto& item : output)
+    if (item.value("type", "") == "message")
+      for (const auto& part : item.value("content", json::array()))
+        if (part.value("type", "") == "output_text")
+          text += part.value("text", "");
+  return text;
+}
+
+// POST /v1/responses/compact's answer: every user message of the
+// conversation, then one compaction item holding the model's summary sealed
+// for this tenant (the client sends them back as the next request's input).
+ev::result<json> compaction_reply(const response_data& st) {
+  auto summary = output_text(st.view.output);
+  if (summary.empty())
+    return ev::make_error(riposte_errc::internal,
+                          "The model returned no summary for the compaction.");
+  if (!st.svc->reasoning_sealer)
+    return ev::make_error(riposte_errc::internal, "riposte has no key to seal compactions with.");
+  json output = json::array();
+  std::vector<const json*> items;
+  if (st.parent_context)
+    items = chain_items(st.parent_context);
+  const auto& input = st.resolved_input.is_null() ? st.cmd.input : st.resolved_input;
+  for (const auto& item : input)
+    items.push_back(&item);
+  for (const auto* item : items)
+    if (item->value("type", "message") == "message" && item->value("role", "") == "user")
+      output.push_back(*item);
+  output.push_back({{"id", ev::make_id("cmp_")},
+                    {"type", "compaction"},
+                    {"encrypted_content",
+                     st.svc->reasoning_sealer->seal(
+                         st.cmd.tenant, json{{"summary", summary}, {"model", st.view.model}})}});
+  return json{{"id", st.id},
+              {"object", "response.compaction"},
+              {"created_at", st.view.created_at},
+              {"output", std::move(output)},
+              {"usage", st.view.usage}};
+}
+
+json unsealed_items(const response_data& st, json items);
+
 // The response ended: write its snapshots (stored responses), then answer.
 void on_terminal(response_actor* self) {
   auto& st = self->state;
@@ -242,7 +294,16 @@ void on_terminal(response_actor* self) {
     for (const auto& item : st.view.output)
       own.push_back(item);
   }
-  context_segment seg{st.parent_context, std::move(own), st.depth};
+  // A compaction made for this turn stands before its input, as the model
+  // saw it: it replaces what came before this turn, not this turn's input.
+  if (st.compaction_item.is_object()) {
+    json ordered = json::array({st.compaction_item});
+    for (auto& item : own)
+      if (item.value("id", json()) != st.compaction_item["id"])
+        ordered.push_back(std::move(item));
+    own = std::move(ordered);
+  }
+  context_segment seg{st.parent_context, unsealed_items(st, std::move(own)), st.depth};
   seg.model = st.view.model;
   seg.instructions_fp = fingerprint_of(st.view.params.value("instructions", json()));
   seg.prefix_tokens = cacheable_prefix(st.view);
@@ -380,7 +441,13 @@ void enqueue(response_actor* self, std::vector<ev::event> evs) {
   flush(self);
 }
 
-json unsealed_items(const response_data& st, json items);
+// What the model is asked to do when it compacts a conversation.
+constexpr const char* compaction_instructions =
+    "You are compacting a conversation so that it can continue in a smaller context. Write a "
+    "summary of everything above that someone continuing the conversation needs: the user's "
+    "goals and constraints, what was decided, what was done (tool calls and their results), "
+    "facts and names that matter, and what is still open. Be complete but concise. Write only "
+    "the summary.";
 
 // The generation this response asks for, as planned (window, truncation).
 generation_request make_request(const response_data& st) {
@@ -396,11 +463,28 @@ generation_request make_request(const response_data& st) {
   req.family = st.model.family;
   req.context_window = context_window(st.svc->cfg, st.model);
   req.dropped_items = st.dropped_items;
+  if (st.compacted_history) { // context_management compacted what came before
+    req.history = st.compacted_history;
+    req.first_output_index = 1;
+  }
+  if (st.cmd.compact) {
+    // The model writes the summary: no tools, no format, plain text.
+    req.instructions = compaction_instructions;
+    req.items.push_back({{"type", "message"},
+                         {"role", "user"},
+                         {"content", "Write the summary of the conversation above now."}});
+    for (const char* name : {"tools", "tool_choice", "text", "max_tool_calls"})
+      req.params.erase(name);
+    req.params["reasoning"] = {{"effort", "none"}};
+  }
   return req;
 }
 
 void start_generation(response_actor* self) {
   auto& st = self->state;
+  if (st.compaction_item.is_object() && st.view.output.empty()) // opens the output
+    enqueue(self, {ev::output_item_added{0, st.compaction_item},
+                   ev::output_item_done{0, st.compaction_item}});
   auto req = make_request(st);
   // Only a blocking create nobody streams can take the answer whole.
   req.stream = !st.subs.empty() || st.view.params.value("background", false) || st.waiters.empty();
@@ -652,11 +736,59 @@ void answer_count(response_actor* self, std::int64_t tokens) {
   schedule_passivation(self, std::chrono::milliseconds(0));
 }
 
+// context_management [{type: "compaction", compact_threshold}]: the token
+// count over which the conversation so far is compacted first (0: never).
+std::int64_t compact_threshold(const response_data& st) {
+  for (const auto& entry : st.cmd.params.value("context_management", json::array()))
+    if (entry.value("type", "") == "compaction") {
+      auto t = entry.value("compact_threshold", json());
+      if (t.is_number_integer())
+        return t.get<std::int64_t>();
+      return context_window(st.svc->cfg, st.model) * 3 / 4; // none given: most of the window
+    }
+  return 0;
+}
+
+// Server-side compaction: a compact-mode response of the same chain (the
+// model summarizes it through the backend, nothing stored), then this turn
+// runs on its result.
+void start_compaction(response_actor* self) {
+  auto& st = self->state;
+  st.compaction_tried = true;
+  create_command c;
+  c.response_id = ev::make_id("resp_");
+  c.tenant = st.cmd.tenant;
+  c.model = st.cmd.model;
+  c.params = {{"store", false}, {"truncation", "auto"}, {"instructions", nullptr}};
+  c.input = json::array();
+  c.previous_response_id = st.cmd.previous_response_id;
+  c.store = false;
+  c.compact = true;
+  caf::actor me = self;
+  reply_to back{std::make_shared<std::function<void(ev::result<json>)>>(
+      [me](ev::result<json> r) { caf::anon_send(me, compacted_atom::value, std::move(r)); })};
+  self->send(st.registry, create_atom::value, std::move(c), std::move(back));
+}
+
 // Creation, step 2b: the context must fit the model's window. A re-queued
 // response plans again (it fitted when it was created).
 void after_parent(response_actor* self) {
   auto& st = self->state;
+  if (auto threshold = compact_threshold(st);
+      threshold > 0 && !st.compaction_tried && !st.requeued && !st.cmd.compact &&
+      !st.cmd.count_only && st.parent_context && st.svc->count_tokens &&
+      st.svc->count_tokens(make_request(st)) > threshold) {
+    start_compaction(self);
+    return;
+  }
   auto plan = plan_context(st.cmd, make_request(st), st.svc->count_tokens);
+  if (st.cmd.count_only && !plan && plan.error().code == riposte_errc::context_too_long) {
+    // A count answers even when the request would not fit: that is what
+    // the client is asking.
+    auto req = make_request(st);
+    answer_count(self, st.svc->count_tokens(req));
+    return;
+  }
   if (!plan && !st.requeued) {
     fail_create(self, plan.error());
     return;
@@ -771,8 +903,16 @@ json unsealed_items(const response_data& st, json items) {
   if (!st.svc->reasoning_sealer)
     return items;
   for (auto& item : items) {
-    if (!item.is_object() || item.value("type", "") != "reasoning" ||
-        !item.value("encrypted_content", json()).is_string())
+    if (!item.is_object() || !item.value("encrypted_content", json()).is_string())
+      continue;
+    if (item.value("type", "") == "compaction") {
+      auto payload = st.svc->reasoning_sealer->open(st.cmd.tenant,
+                                                    item["encrypted_content"].get<std::string>());
+      if (payload && payload->value("summary", json()).is_string())
+        item["content"] = json::array({{{"type", "output_text"}, {"text", (*payload)["summary"]}}});
+      continue;
+    }
+    if (item.value("type", "") != "reasoning")
       continue;
     auto payload = st.svc->reasoning_sealer->open(st.cmd.tenant, // set for new and re-queued alike
                                                   item["encrypted_content"].get<std::string>());
@@ -1278,6 +1418,20 @@ caf::behavior main_behavior(response_actor* self) {
       },
       // Our parent's answer (creation, step 2).
       [=](context_atom, context_reply& parent) { on_parent(self, parent); },
+      // The conversation so far came back compacted: plan this turn on it.
+      [=](compacted_atom, ev::result<json>& compacted) {
+        auto& st = self->state;
+        if (!compacted) {
+          auto err = compacted.error();
+          err.message = "Compacting the conversation failed: " + err.message;
+          return fail_create(self, err);
+        }
+        auto output = (*compacted)["output"];
+        st.compaction_item = output.back();
+        st.compacted_history =
+            std::make_shared<const context_segment>(nullptr, unsealed_items(st, output), 1);
+        after_parent(self);
+      },
       [=](prompted_atom, ev::result<json>& rendered) {
         if (!rendered)
           return fail_create(self, rendered.error());

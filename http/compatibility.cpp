@@ -15,6 +15,17 @@ const std::vector<feature>& compatibility_manifest() {
        {"a_blocking_create_returns_the_whole_response_object",
         "create, retrieve and delete a response"}},
       {"endpoint",
+       "POST /v1/responses/compact",
+       s::supported,
+       "the model itself summarizes the conversation (input and/or previous_response_id) "
+       "through the backend, under riposte's compaction instructions (the request's own "
+       "instructions are not part of the summary), with truncation auto if it does not fit; "
+       "the answer is response.compaction: every user message, then one compaction item with "
+       "the summary sealed for the tenant; nothing is stored. As input, a compaction item "
+       "stands for everything before it except the user's messages",
+       {"compact_summarizes_through_the_model_and_its_item_stands_in_for_the_past",
+        "compact a chain and continue statelessly from its output"}},
+      {"endpoint",
        "POST /v1/responses/input_tokens",
        s::supported,
        "the create pipeline without storing or generating: model check, files, the "
@@ -319,7 +330,15 @@ const std::vector<feature>& compatibility_manifest() {
         "text_fills_in_place_and_an_image_becomes_its_own_part",
         "missing_unknown_and_misplaced_variables_name_themselves"}},
       {"request_field", "conversation", s::unsupported, "no conversations API", {}},
-      {"request_field", "context_management", s::ignored, "no compaction yet", {}},
+      {"request_field",
+       "context_management",
+       s::supported,
+       "[{type: compaction, compact_threshold}]: when a follow-up's context (its chain and "
+       "input, by riposte's token count) is over the threshold (none given: 3/4 of the "
+       "window), the model first summarizes the chain through the backend; the turn runs on "
+       "the user's messages and the summary, opens its output with the sealed compaction "
+       "item, and later turns use it in place of what it replaced",
+       {"context_management_compacts_a_chain_past_its_threshold"}},
       {"request_field", "moderation", s::unsupported, "riposte runs no moderation", {}},
       {"request_field", "access_programs", s::unsupported, "", {}},
       {"request_field",
@@ -368,6 +387,13 @@ const std::vector<feature>& compatibility_manifest() {
        "--fetch-timeout-ms bound it; then sent as base64 to vision models",
        {"urls_are_fetched_only_where_the_guard_allows"}},
       {"input_item",
+       "compaction (as input)",
+       s::supported,
+       "opened for its tenant (tampered, foreign or unknown-key content: 400 naming "
+       "input[i].encrypted_content); the model sees the summary as a user message in its "
+       "place, and nothing before it but the user's own messages",
+       {"compact_summarizes_through_the_model_and_its_item_stands_in_for_the_past"}},
+      {"input_item",
        "input_file (file_id, file_data)",
        s::supported,
        "text, Markdown, JSON, CSV and code inlined as <file name=...>; PDFs as text through "
@@ -398,6 +424,13 @@ const std::vector<feature>& compatibility_manifest() {
         "tampered_truncated_and_foreign_tokens_do_not_open",
         "a_chain_renders_the_same_from_cached_segments_as_whole"}},
       // Output items
+      {"output_item",
+       "compaction",
+       s::supported,
+       "from context_management compaction: output[0], before the model's items (streamed as "
+       "output_item.added/done); encrypted_content is the summary sealed with AES-256-GCM for "
+       "the tenant",
+       {"context_management_compacts_a_chain_past_its_threshold"}},
       {"output_item",
        "message",
        s::supported,

@@ -8,6 +8,8 @@
 
 #include <caf/all.hpp>
 
+#include <set>
+
 namespace riposte::http {
 
 namespace ev = events;
@@ -35,7 +37,8 @@ std::optional<ev::error_info> check_sealed_reasoning(const api_context& c,
                                                      const std::string& tenant) {
   for (std::size_t i = 0; i < cmd.input.size(); ++i) {
     const auto& item = cmd.input[i];
-    if (item.value("type", "") != "reasoning" || !item.contains("encrypted_content") ||
+    auto type = item.value("type", "");
+    if ((type != "reasoning" && type != "compaction") || !item.contains("encrypted_content") ||
         item["encrypted_content"].is_null())
       continue;
     auto param = "input[" + std::to_string(i) + "].encrypted_content";
@@ -121,34 +124,56 @@ std::vector<route> responses_routes(const api_context& ctx) {
                         reply_with(std::move(reply)));
        }});
 
-  // The tokens a would-be request puts in the model's context, planned as a
-  // create would be (chain, files, truncation), with nothing stored.
-  routes.push_back(tenant_route(
-      c->auth, "POST", "/v1/responses/input_tokens",
-      [c](const request& req, const auto&, const std::string& tenant, reply_fn reply) {
-        if (auto err = check_json_body(req))
-          return reply(to_http(*err));
-        auto body = json::parse(req.body, nullptr, false);
-        if (body.is_object() && body.value("model", json()).is_null() && !c->default_model.empty())
+  // Requests that run a create's pipeline (model, prompt, files, chain,
+  // context plan) without storing a response: counting input tokens, and
+  // compacting a conversation. `allowed`: the body fields each takes.
+  auto side_request = [c](std::set<std::string> allowed, auto finish) {
+    return [c, allowed, finish](const request& req, const std::vector<std::string>&,
+                                const std::string& tenant, reply_fn reply) {
+      if (auto err = check_json_body(req))
+        return reply(to_http(*err));
+      auto body = json::parse(req.body, nullptr, false);
+      if (body.is_object()) {
+        for (const auto& [key, value] : body.items())
+          if (!allowed.count(key))
+            return reply(to_http(ev::make_error(riposte_errc::unknown_parameter,
+                                                "Unknown parameter: '" + key + "'.", key)));
+        if (body.value("model", json()).is_null() && !c->default_model.empty())
           body["model"] = c->default_model;
-        if (body.is_object() && !body.contains("input"))
-          body["input"] = json::array();
-        auto cmd = parse_create(body.dump(), c->limits);
-        if (!cmd)
-          return reply(to_http(cmd.error()));
-        if (auto err = check_sealed_reasoning(*c, *cmd, tenant))
-          return reply(to_http(*err));
-        cmd->response_id = ev::make_id("resp_");
-        cmd->tenant = tenant;
-        cmd->count_only = true;
-        cmd->store = false;
-        cmd->stream = false;
-        cmd->params["store"] = false;
-        cmd->params.erase("background");
-        req.note->model = cmd->model;
-        caf::anon_send(*c->registry, actors::create_atom::value, std::move(*cmd),
-                       reply_with(std::move(reply)));
-      }));
+      }
+      auto cmd = parse_create(body.dump(), c->limits);
+      if (!cmd)
+        return reply(to_http(cmd.error()));
+      if (auto err = check_sealed_reasoning(*c, *cmd, tenant))
+        return reply(to_http(*err));
+      cmd->response_id = ev::make_id("resp_");
+      cmd->tenant = tenant;
+      cmd->store = false;
+      cmd->stream = false;
+      cmd->params["store"] = false;
+      finish(*cmd);
+      req.note->model = cmd->model;
+      caf::anon_send(*c->registry, actors::create_atom::value, std::move(*cmd),
+                     reply_with(std::move(reply)));
+    };
+  };
+  // The tokens a would-be request puts in the model's context.
+  routes.push_back(
+      tenant_route(c->auth, "POST", "/v1/responses/input_tokens",
+                   side_request({"model", "input", "instructions", "previous_response_id", "tools",
+                                 "tool_choice", "parallel_tool_calls", "reasoning", "text",
+                                 "truncation", "prompt", "conversation"},
+                                [](actors::create_command& cmd) { cmd.count_only = true; })));
+  // The conversation summarized by the model: its user messages and one
+  // sealed compaction item, for the client to continue from.
+  routes.push_back(tenant_route(
+      c->auth, "POST", "/v1/responses/compact",
+      side_request({"model", "input", "instructions", "previous_response_id", "prompt_cache_key",
+                    "prompt_cache_retention", "prompt_cache_options"},
+                   [](actors::create_command& cmd) {
+                     cmd.compact = true;
+                     cmd.params["truncation"] = "auto"; // what fits is summarized
+                   })));
 
   routes.push_back(
       {"GET", "/v1/responses/{id}", [c](const request& req, const auto& params, reply_fn reply) {

@@ -312,6 +312,13 @@ std::optional<ev::error_info> check_item(json& item, const std::string& param) {
       return wrong_type(param + ".summary", "an array", item["summary"]);
     return std::nullopt;
   }
+  if (type == "compaction") {
+    if (!item.contains("encrypted_content"))
+      return missing(param + ".encrypted_content");
+    if (!item["encrypted_content"].is_string())
+      return wrong_type(param + ".encrypted_content", "a string", item["encrypted_content"]);
+    return std::nullopt;
+  }
   if (type == "item_reference")
     return ev::make_error(riposte_errc::unsupported_parameter,
                           "Input items of type 'item_reference' are not supported yet; send the "
@@ -320,6 +327,36 @@ std::optional<ev::error_info> check_item(json& item, const std::string& param) {
   return ev::make_error(riposte_errc::unsupported_parameter,
                         "Input items of type '" + type + "' are not supported yet.",
                         param + ".type");
+}
+
+// context_management: [{type: "compaction", compact_threshold}].
+std::optional<ev::error_info> check_context_management(const json& body) {
+  if (!body.contains("context_management") || body["context_management"].is_null())
+    return std::nullopt;
+  const auto& list = body["context_management"];
+  if (!list.is_array())
+    return wrong_type("context_management", "an array", list);
+  for (std::size_t i = 0; i < list.size(); ++i) {
+    auto param = "context_management[" + std::to_string(i) + "]";
+    const auto& entry = list[i];
+    if (!entry.is_object())
+      return wrong_type(param, "an object", entry);
+    if (!entry.contains("type"))
+      return missing(param + ".type");
+    if (entry["type"] != "compaction")
+      return bad_value(param + ".type", "expected 'compaction' (the only context management "
+                                        "entry type).");
+    for (const auto& [key, value] : entry.items())
+      if (key != "type" && key != "compact_threshold")
+        return ev::make_error(riposte_errc::unknown_parameter,
+                              "Unknown parameter: '" + param + "." + key + "'.", param + "." + key);
+    if (entry.contains("compact_threshold") && !entry["compact_threshold"].is_null() &&
+        (!entry["compact_threshold"].is_number_integer() ||
+         entry["compact_threshold"].get<std::int64_t>() < 1))
+      return wrong_type(param + ".compact_threshold", "a positive integer",
+                        entry["compact_threshold"]);
+  }
+  return std::nullopt;
 }
 
 // prompt: {id, version, variables}: a stored template and its values.
@@ -373,6 +410,8 @@ std::string id_prefix(const std::string& type) {
     return "ctco_";
   if (type == "reasoning")
     return "rs_";
+  if (type == "compaction")
+    return "cmp_";
   return "item_";
 }
 
@@ -751,6 +790,8 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
                           "background");
   if (auto e = check_prompt(body))
     return *e;
+  if (auto e = check_context_management(body))
+    return *e;
   for (const char* name : {"conversation", "moderation", "access_programs"})
     if (body.contains(name) && !body[name].is_null())
       return ev::make_error(riposte_errc::unsupported_parameter,
@@ -817,6 +858,8 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
   copy("user", nullptr);
   if (body.contains("prompt") && !body["prompt"].is_null())
     params["prompt"] = body["prompt"];
+  if (body.contains("context_management") && !body["context_management"].is_null())
+    params["context_management"] = body["context_management"];
   json reasoning{{"effort", nullptr}, {"summary", nullptr}};
   if (body.contains("reasoning") && body["reasoning"].is_object())
     for (const auto& [k, v] : body["reasoning"].items())

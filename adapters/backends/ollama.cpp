@@ -149,9 +149,42 @@ struct message_builder {
       messages.push_back(std::move(m));
     } else if (type == "reasoning") {
       pending_thinking += reasoning_text(item);
+    } else if (type == "compaction") {
+      // What compaction left of the earlier conversation (riposte unsealed
+      // it into content); a sealed one riposte could not open says nothing.
+      auto summary = content_text(item.value("content", json()));
+      if (!summary.empty())
+        messages.push_back(
+            {{"role", "user"},
+             {"content", "Summary of the earlier conversation (compacted):\n\n" + summary}});
     }
   }
 };
+
+bool is_compaction(const json& item) {
+  return item.is_object() && item.value("type", "") == "compaction";
+}
+
+// A compaction item stands for everything before it but the user's own
+// messages (the shape /v1/responses/compact returns: every user message, then
+// the compaction). Returns the items the model sees, in order.
+std::vector<const json*> after_compaction(std::vector<const json*> items) {
+  std::size_t last = items.size();
+  for (std::size_t i = 0; i < items.size(); ++i)
+    if (is_compaction(*items[i]))
+      last = i;
+  if (last == items.size())
+    return items;
+  std::vector<const json*> kept;
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& item = *items[i];
+    bool user = item.is_object() && item.value("type", "message") == "message" &&
+                item.value("role", "") == "user";
+    if (i >= last || user)
+      kept.push_back(items[i]);
+  }
+  return kept;
+}
 
 // Reasoning goes back to the model only for the turn in progress: the
 // assistant messages after the last user message (a tool loop), which is
@@ -167,6 +200,7 @@ bool is_user(const json& m) {
 // messages and left no thinking behind for the next one.
 struct rendered_segment {
   bool usable = false;
+  bool compacted = false; // holds a compaction item
   std::vector<std::string> plain;
   std::map<std::size_t, std::string> thinking; // message index: serialized with thinking
   std::ptrdiff_t last_user = -1;               // index of its last user message
@@ -186,6 +220,7 @@ render_segment(const actors::context_segment& seg,
     b.add(item);
   auto out = std::make_shared<rendered_segment>();
   out->usable = !b.reached_back && b.pending_thinking.empty();
+  out->compacted = std::any_of(seg.items.begin(), seg.items.end(), is_compaction);
   for (auto& m : b.messages) {
     if (is_user(m))
       out->last_user = static_cast<std::ptrdiff_t>(out->plain.size());
@@ -251,13 +286,14 @@ std::string ollama_chat_body(const actors::generation_request& req) {
     if (!usable)
       break;
     rendered.push_back(render_segment(*seg, known_calls));
-    usable = usable && rendered.back()->usable;
+    usable = usable && rendered.back()->usable && !rendered.back()->compacted;
     for (const auto& [id, name] : rendered.back()->calls)
       known_calls.emplace(id, name);
   }
   message_builder turn;
   std::string system = req.instructions.is_string() ? req.instructions.get<std::string>() : "";
   std::string history;
+  usable = usable && std::none_of(req.items.begin(), req.items.end(), is_compaction);
   if (usable) {
     turn.call_names = std::move(known_calls);
     for (const auto& item : req.items)
@@ -289,12 +325,15 @@ std::string ollama_chat_body(const actors::generation_request& req) {
   if (!usable) { // render everything in one go
     turn = message_builder{};
     drop_filter drop{req.dropped_items};
+    std::vector<const json*> all;
     for (const auto* seg : segments)
       for (const auto& item : seg->items)
         if (!drop.skip(item))
-          turn.add(item);
+          all.push_back(&item);
     for (const auto& item : req.items)
-      turn.add(item);
+      all.push_back(&item);
+    for (const auto* item : after_compaction(std::move(all)))
+      turn.add(*item);
     history.clear();
     system = req.instructions.is_string() ? req.instructions.get<std::string>() : "";
   }
@@ -370,8 +409,10 @@ json ollama_chat_options(const actors::generation_request& req, const tool_plan&
   return body;
 }
 
-ollama_translator::ollama_translator(std::string model, const json& params)
+ollama_translator::ollama_translator(std::string model, const json& params,
+                                     std::int64_t first_index)
   : model_(std::move(model))
+  , next_index_(first_index)
   , tools_(params) {}
 
 std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
@@ -593,7 +634,8 @@ public:
     , client_(opts.max_connections) {}
 
   std::uint64_t generate(actors::generation_request req, actors::update_sink sink) override {
-    auto translator = std::make_shared<ollama_translator>(req.model, req.params);
+    auto translator =
+        std::make_shared<ollama_translator>(req.model, req.params, req.first_output_index);
     http_request r;
     r.method = "POST";
     r.url = opts_.base_url + "/api/chat";

@@ -32,8 +32,10 @@ nlohmann::json to_ollama_chat(const actors::generation_request& req);
 class ollama_translator {
 public:
   // `params`: the request's (its tools decide how calls map back).
+  // `first_index`: output items riposte itself put before the model's.
   explicit ollama_translator(std::string model,
-                             const nlohmann::json& params = nlohmann::json::object());
+                             const nlohmann::json& params = nlohmann::json::object(),
+                             std::int64_t first_index = 0);
   // Feeds raw bytes; complete lines become events.
   std::vector<events::event> feed(std::string_view bytes);
   // The transfer ended; closes the generation (a missing `done` line fails it).

@@ -214,3 +214,130 @@ BOOST_AUTO_TEST_CASE(cached_tokens_count_the_prefix_a_follow_up_shares_with_its_
   r.restart();
   BOOST_TEST(cached(create(next)) == prefix);
 }
+
+namespace {
+
+// The scripted model answers a compaction request with a fixed summary.
+json summarizing_script() {
+  return {
+      {"rules",
+       {{{"match", {{"contains", "Write the summary of the conversation above now."}}},
+         {"reply", {{"chunks", {{{"content", "SUMMARY: Paris weather asked; sunny today."}}}}}}}}}};
+}
+
+bool says(const json& messages, const std::string& role, const std::string& text) {
+  for (const auto& m : messages)
+    if (m.value("role", "") == role && m.value("content", "").find(text) != std::string::npos)
+      return true;
+  return false;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(compact_summarizes_through_the_model_and_its_item_stands_in_for_the_past) {
+  scripted_backend b{summarizing_script()};
+  riposte_server r{b.url(), {"--api-key", "k-alice:alice", "--api-key", "k-bob:bob"}};
+  const std::string alice = "Authorization: Bearer k-alice";
+  auto one = parsed(
+      r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "weather in Paris?"}}, {alice}));
+  auto two = parsed(r.post(
+      "/v1/responses",
+      {{"model", "llama3.2:1b"}, {"input", "and tomorrow?"}, {"previous_response_id", one["id"]}},
+      {alice}));
+  auto res = r.post("/v1/responses/compact",
+                    {{"model", "llama3.2:1b"}, {"previous_response_id", two["id"]}}, {alice});
+  BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
+  auto compacted = parsed(res);
+  BOOST_TEST(compacted["object"] == "response.compaction");
+  BOOST_TEST(compacted["usage"]["output_tokens"].get<int>() > 0);
+  auto output = compacted["output"];
+  BOOST_REQUIRE(output.size() == 3u); // both user messages, then the compaction
+  BOOST_TEST(output[0]["content"][0]["text"] == "weather in Paris?");
+  BOOST_TEST(output[1]["content"][0]["text"] == "and tomorrow?");
+  BOOST_TEST(output[2]["type"] == "compaction");
+  BOOST_TEST(output[2]["id"].get<std::string>().rfind("cmp_", 0) == 0u);
+  BOOST_TEST(output[2]["encrypted_content"].get<std::string>().find("SUMMARY") ==
+             std::string::npos);
+  // The model summarized the whole chain under the compaction instructions.
+  auto asked = b.requests().back()["messages"];
+  BOOST_TEST(asked[0]["content"].get<std::string>().find("compacting a conversation") !=
+             std::string::npos);
+  BOOST_TEST(says(asked, "assistant", "Echo: weather in Paris?"));
+  // Nothing was stored under the compaction's id.
+  BOOST_TEST(r.get("/v1/responses/" + compacted["id"].get<std::string>(), {alice}).status == 404);
+
+  // A stateless continuation: the compacted output, then a new message. The
+  // model sees the user's messages and the summary, not the old answers.
+  auto next = output;
+  next.push_back({{"role", "user"}, {"content", "so, an umbrella?"}});
+  auto cont = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"store", false}, {"input", next}},
+                     {alice});
+  BOOST_TEST(cont.status == 200, cont.body);
+  auto sent = b.requests().back()["messages"];
+  BOOST_TEST(says(sent, "user", "weather in Paris?"));
+  BOOST_TEST(says(sent, "user", "SUMMARY: Paris weather asked; sunny today."));
+  BOOST_TEST(says(sent, "user", "so, an umbrella?"));
+  BOOST_TEST(!says(sent, "assistant", "Echo:"));
+
+  // The item opens only for its tenant, untouched.
+  auto bob = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", next}},
+                    {"Authorization: Bearer k-bob"});
+  BOOST_TEST(bob.status == 400, bob.body);
+  BOOST_TEST(parsed(bob)["error"]["param"] == "input[2].encrypted_content");
+  auto bent = next;
+  bent[2]["encrypted_content"] = "AAAA" + bent[2]["encrypted_content"].get<std::string>().substr(4);
+  BOOST_TEST(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", bent}}, {alice}).status ==
+             400);
+  // Bad requests name their param.
+  auto unknown = r.post("/v1/responses/compact",
+                        {{"model", "llama3.2:1b"}, {"input", "x"}, {"stream", true}}, {alice});
+  BOOST_TEST(unknown.status == 400, unknown.body);
+  BOOST_TEST(parsed(unknown)["error"]["param"] == "stream");
+}
+
+BOOST_AUTO_TEST_CASE(context_management_compacts_a_chain_past_its_threshold) {
+  scripted_backend b{summarizing_script()};
+  riposte_server r{b.url()};
+  json cm = json::array({{{"type", "compaction"}, {"compact_threshold", 200}}});
+  std::string prev;
+  json compacted_turn;
+  for (int turn = 0; turn < 12 && compacted_turn.is_null(); ++turn) {
+    json body{{"model", "llama3.2:1b"}, {"input", words(turn)}, {"context_management", cm}};
+    if (!prev.empty())
+      body["previous_response_id"] = prev;
+    auto resp = parsed(r.post("/v1/responses", body));
+    BOOST_REQUIRE_MESSAGE(resp["status"] == "completed", resp.dump());
+    if (resp["output"][0]["type"] == "compaction")
+      compacted_turn = resp;
+    prev = resp["id"].get<std::string>();
+  }
+  BOOST_REQUIRE_MESSAGE(compacted_turn.is_object(), "no turn was compacted");
+  BOOST_TEST(compacted_turn["output"].size() == 2u); // the compaction, then the answer
+  BOOST_TEST(compacted_turn["output"][1]["type"] == "message");
+  BOOST_TEST(compacted_turn["output"][0]["encrypted_content"].is_string());
+  // That turn ran on the summary: earlier answers were left out.
+  auto sent = b.requests().back()["messages"];
+  BOOST_TEST(says(sent, "user", "SUMMARY: Paris weather asked"));
+  BOOST_TEST(!says(sent, "assistant", "Echo:"));
+  BOOST_TEST(says(sent, "user", "Turn 0:"));
+
+  // The next turn of the chain uses the compaction in place of what it
+  // replaced: the user's messages and the summary, then the newer turns.
+  auto next = parsed(
+      r.post("/v1/responses",
+             {{"model", "llama3.2:1b"}, {"input", "one more"}, {"previous_response_id", prev}}));
+  BOOST_TEST(next["status"] == "completed");
+  sent = b.requests().back()["messages"];
+  BOOST_TEST(says(sent, "user", "SUMMARY: Paris weather asked"));
+  int echoes = 0;
+  for (const auto& m : sent)
+    echoes += m.value("role", "") == "assistant" ? 1 : 0;
+  BOOST_TEST(echoes == 1); // only the compacted turn's own answer
+  // Read back from the store after a restart, the same.
+  r.restart();
+  b.clear_requests();
+  (void)parsed(r.post(
+      "/v1/responses",
+      {{"model", "llama3.2:1b"}, {"input", "after restart"}, {"previous_response_id", prev}}));
+  BOOST_TEST(says(b.requests().back()["messages"], "user", "SUMMARY: Paris weather asked"));
+}
