@@ -2,10 +2,18 @@
 #include "adapters/backends/http_client.hpp"
 
 #include <curl/curl.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <array>
 #include <atomic>
+#include <cerrno>
+#include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 namespace riposte::adapters::backends {
@@ -35,8 +43,14 @@ struct curl_global {
 
 } // namespace
 
+// The loop follows libcurl's socket interface: epoll says which connection
+// is ready and only that transfer is driven, so a thousand open streams cost
+// what their traffic costs (curl_multi_poll walks every socket each wakeup).
 struct http_client::impl {
   CURLM* multi = nullptr;
+  int epoll_fd = -1;
+  int wake_fd = -1; // an eventfd: start() and abort() ring it
+  std::optional<std::chrono::steady_clock::time_point> deadline; // curl's timer
   std::mutex mutex;
   std::vector<std::unique_ptr<transfer>> incoming;
   std::vector<std::uint64_t> aborts;
@@ -50,17 +64,59 @@ struct http_client::impl {
     multi = curl_multi_init();
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_per_host);
     curl_multi_setopt(multi, CURLMOPT_MAXCONNECTS, max_per_host);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+    curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+    curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
+    curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+    epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+    wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = wake_fd;
+    ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
     loop = std::thread{[this] { run(); }};
   }
 
   ~impl() {
     stopping = true;
-    curl_multi_wakeup(multi);
+    wake();
     loop.join();
     for (auto& [id, t] : running)
       finish(*t, abort_outcome());
     running.clear();
     curl_multi_cleanup(multi);
+    ::close(wake_fd);
+    ::close(epoll_fd);
+  }
+
+  void wake() const {
+    std::uint64_t one = 1;
+    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
+  }
+
+  // curl says which events a socket waits for (or that it is done with it).
+  static int on_socket(CURL*, curl_socket_t s, int what, void* user, void*) {
+    auto* self = static_cast<impl*>(user);
+    if (what == CURL_POLL_REMOVE) {
+      ::epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, s, nullptr); // may already be closed
+      return 0;
+    }
+    epoll_event ev{};
+    ev.data.fd = s;
+    ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+    if (::epoll_ctl(self->epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+      ::epoll_ctl(self->epoll_fd, EPOLL_CTL_ADD, s, &ev);
+    return 0;
+  }
+
+  // curl's one timer: -1 none, 0 now, else in that many milliseconds.
+  static int on_timer(CURLM*, long timeout_ms, void* user) {
+    auto* self = static_cast<impl*>(user);
+    if (timeout_ms < 0)
+      self->deadline.reset();
+    else
+      self->deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+    return 0;
   }
 
   static http_outcome abort_outcome() {
@@ -105,58 +161,89 @@ struct http_client::impl {
     running.emplace(t->id, std::move(t));
   }
 
+  void take_requests() {
+    std::vector<std::unique_ptr<transfer>> fresh;
+    std::vector<std::uint64_t> cancelled;
+    {
+      std::lock_guard guard{mutex};
+      fresh.swap(incoming);
+      cancelled.swap(aborts);
+    }
+    for (auto& t : fresh)
+      add(std::move(t));
+    for (auto id : cancelled) {
+      auto it = running.find(id);
+      if (it == running.end())
+        continue;
+      auto t = std::move(it->second);
+      running.erase(it);
+      finish(*t, abort_outcome());
+    }
+  }
+
+  void reap() {
+    int left = 0;
+    while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
+      if (msg->msg != CURLMSG_DONE)
+        continue;
+      transfer* raw = nullptr;
+      curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
+      auto it = running.find(raw->id);
+      if (it == running.end())
+        continue;
+      auto t = std::move(it->second);
+      running.erase(it);
+      http_outcome out;
+      curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &out.status);
+      auto code = msg->data.result;
+      if (code != CURLE_OK) {
+        out.error = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
+        // A timeout before the connection was made is a connect failure;
+        // after it (a slow answer, or a non-streaming one still being
+        // generated) it is a timeout.
+        // (A reused connection reports no connect time: whether the request
+        // went out says it.)
+        long sent = 0;
+        curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &sent);
+        out.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+        out.connect_failed = code == CURLE_COULDNT_CONNECT || code == CURLE_COULDNT_RESOLVE_HOST ||
+                             (code == CURLE_OPERATION_TIMEDOUT && sent == 0);
+      }
+      finish(*t, out);
+    }
+  }
+
   void run() {
+    std::array<epoll_event, 256> ready{};
+    int still = 0;
     while (!stopping) {
-      std::vector<std::unique_ptr<transfer>> fresh;
-      std::vector<std::uint64_t> cancelled;
-      {
-        std::lock_guard guard{mutex};
-        fresh.swap(incoming);
-        cancelled.swap(aborts);
+      take_requests();
+      int wait_ms = 1000;
+      if (deadline) {
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        *deadline - std::chrono::steady_clock::now())
+                        .count();
+        wait_ms = static_cast<int>(std::clamp<long long>(left, 0, 1000));
       }
-      for (auto& t : fresh)
-        add(std::move(t));
-      for (auto id : cancelled) {
-        auto it = running.find(id);
-        if (it == running.end())
+      int n = ::epoll_wait(epoll_fd, ready.data(), static_cast<int>(ready.size()), wait_ms);
+      for (int i = 0; i < n; ++i) {
+        int fd = ready[static_cast<std::size_t>(i)].data.fd;
+        auto events = ready[static_cast<std::size_t>(i)].events;
+        if (fd == wake_fd) {
+          std::uint64_t count = 0;
+          [[maybe_unused]] auto r = ::read(wake_fd, &count, sizeof count);
           continue;
-        auto t = std::move(it->second);
-        running.erase(it);
-        finish(*t, abort_outcome());
-      }
-      int still = 0;
-      curl_multi_perform(multi, &still);
-      int left = 0;
-      while (CURLMsg* msg = curl_multi_info_read(multi, &left)) {
-        if (msg->msg != CURLMSG_DONE)
-          continue;
-        transfer* raw = nullptr;
-        curl_easy_getinfo(msg->easy_handle, CURLINFO_PRIVATE, &raw);
-        auto it = running.find(raw->id);
-        if (it == running.end())
-          continue;
-        auto t = std::move(it->second);
-        running.erase(it);
-        http_outcome out;
-        curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &out.status);
-        auto code = msg->data.result;
-        if (code != CURLE_OK) {
-          out.error = t->error[0] != '\0' ? t->error : curl_easy_strerror(code);
-          // A timeout before the connection was made is a connect failure;
-          // after it (a slow answer, or a non-streaming one still being
-          // generated) it is a timeout.
-          // (A reused connection reports no connect time: whether the request
-          // went out says it.)
-          long sent = 0;
-          curl_easy_getinfo(t->easy, CURLINFO_REQUEST_SIZE, &sent);
-          out.timed_out = code == CURLE_OPERATION_TIMEDOUT;
-          out.connect_failed = code == CURLE_COULDNT_CONNECT ||
-                               code == CURLE_COULDNT_RESOLVE_HOST ||
-                               (code == CURLE_OPERATION_TIMEDOUT && sent == 0);
         }
-        finish(*t, out);
+        int mask = ((events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+                   ((events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                   ((events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+        curl_multi_socket_action(multi, fd, mask, &still);
       }
-      curl_multi_poll(multi, nullptr, 0, 1000, nullptr);
+      if (deadline && std::chrono::steady_clock::now() >= *deadline) {
+        deadline.reset();
+        curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &still);
+      }
+      reap();
     }
   }
 };
@@ -175,7 +262,7 @@ std::uint64_t http_client::start(http_request req) {
     std::lock_guard guard{impl_->mutex};
     impl_->incoming.push_back(std::move(t));
   }
-  curl_multi_wakeup(impl_->multi);
+  impl_->wake();
   return id;
 }
 
@@ -184,7 +271,7 @@ void http_client::abort(std::uint64_t id) {
     std::lock_guard guard{impl_->mutex};
     impl_->aborts.push_back(id);
   }
-  curl_multi_wakeup(impl_->multi);
+  impl_->wake();
 }
 
 } // namespace riposte::adapters::backends
