@@ -66,6 +66,7 @@ struct response_data {
   std::int64_t depth = 1;     // responses in the chain, this one included
   context_ptr context;        // the parent's, then this response's items; once terminal
   std::vector<ev::event> pending;
+  std::vector<ev::event> sent; // the batch being appended, typed
   bool in_flight = false;
   bool broken = false; // an append failed: the actor answers from what it has
   std::vector<reply_to> waiters;
@@ -365,13 +366,24 @@ void on_terminal(response_actor* self) {
 
 // Folds freshly stored events into the view and publishes each one: only
 // now, after the append returned, may a client see it.
-void apply_stored(response_actor* self, std::vector<ev::envelope>& stored) {
+// `sent`: the typed events this actor appended (then nothing is decoded).
+void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
+                  std::vector<ev::event>* sent = nullptr) {
   auto& st = self->state;
-  for (auto& env : stored) {
-    auto decoded = ev::decode(env);
-    if (!decoded) {
-      st.broken = true;
-      return;
+  if (sent != nullptr && sent->size() != stored.size())
+    sent = nullptr;
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    const auto& env = stored[i];
+    std::optional<ev::event> decoded;
+    if (sent != nullptr) {
+      decoded = std::move((*sent)[i]);
+    } else {
+      auto d = ev::decode(env);
+      if (!d) {
+        st.broken = true;
+        return;
+      }
+      decoded = std::move(*d);
     }
     auto seq = static_cast<std::int64_t>(env.seq);
     st.view = projections::apply(std::move(st.view), *decoded, seq, env.tenant);
@@ -406,6 +418,7 @@ void flush(response_actor* self) {
   for (const auto& e : st.pending)
     batch.push_back(
         ev::make_new_event(e, st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant, now));
+  st.sent = std::move(st.pending);
   st.pending.clear();
   st.in_flight = true;
   auto log = st.log;
@@ -415,6 +428,15 @@ void flush(response_actor* self) {
   auto id = st.id;
   auto stats = st.svc->stats;
   auto store_kind = st.svc->store_kind;
+  if (st.svc->writer != nullptr) {
+    st.svc->writer->submit(log, ev::append_request{stream, expected, std::move(batch)},
+                           expected == ev::no_stream ? id : std::string{},
+                           [me](ev::result<std::vector<ev::envelope>> stored) {
+                             caf::anon_send(me, appended_atom::value,
+                                            append_done{std::move(stored)}, false);
+                           });
+    return;
+  }
   st.svc->executor->post([=] {
     // Marked before the stream exists, so no crash can leave an unmarked,
     // unfinished response behind.
@@ -1159,7 +1181,8 @@ caf::behavior main_behavior(response_actor* self) {
         bool was_created = st.view.exists();
         bool was_terminal = st.view.terminal();
         bool was_deleted = st.view.deleted;
-        apply_stored(self, *done.stored);
+        apply_stored(self, *done.stored, &st.sent);
+        st.sent.clear();
         if (!was_created && st.view.exists() && !st.generating) {
           if (st.cancel_requested) {
             enqueue(self, {*st.cancel_event});
@@ -1198,9 +1221,19 @@ caf::behavior main_behavior(response_actor* self) {
                  std::holds_alternative<ev::response_failed>(e);
         if (u.finished && !ends && st.cancel_requested)
           u.events.emplace_back(*st.cancel_event);
-        check_output_format(st, u.events);
-        account_cached_tokens(st, u.events);
-        seal_reasoning(st, u.events);
+        // Deltas (nearly every update) need no checks: only finished items
+        // and the end do.
+        bool notable = std::any_of(u.events.begin(), u.events.end(), [](const ev::event& e) {
+          return std::holds_alternative<ev::output_item_done>(e) ||
+                 std::holds_alternative<ev::response_completed>(e) ||
+                 std::holds_alternative<ev::response_incomplete>(e) ||
+                 std::holds_alternative<ev::response_failed>(e);
+        });
+        if (notable) {
+          check_output_format(st, u.events);
+          account_cached_tokens(st, u.events);
+          seal_reasoning(st, u.events);
+        }
         enqueue(self, std::move(u.events));
       },
       // A streaming create: the same steps, with a subscriber instead of a waiter.
@@ -1214,7 +1247,7 @@ caf::behavior main_behavior(response_actor* self) {
           st.private_log = st.svc->make_ephemeral_log();
           st.log = st.private_log.get();
         }
-        check_model(self);
+        resolve_prompt_ref(self);
       },
       // Stream a response: replay the log after `after`, then go on live.
       [=](subscribe_atom, const std::string& tenant, std::int64_t after, sink_handle& h) {

@@ -2,6 +2,7 @@
 // the backend pool, and their settings.
 #pragma once
 
+#include "actors/append_writer.hpp"
 #include "actors/backend.hpp"
 #include "actors/inputs.hpp"
 #include "actors/metrics.hpp"
@@ -38,6 +39,8 @@ struct services {
   std::string store_kind = "memory"; // rocksdb | postgres | memory: a metrics label
   std::shared_ptr<metrics> stats;
   store_executor* executor = nullptr;
+  // Response events are group-committed here (null: each append is a store job).
+  append_writer* writer = nullptr;
   caf::actor backend_pool;
   // A fresh in-memory log for a `store: false` response.
   std::function<std::shared_ptr<events::event_log>()> make_ephemeral_log;

@@ -164,6 +164,8 @@ int main(int argc, char** argv) {
                     : cfg.store.uri == "memory"             ? "memory"
                                                             : "postgres";
   svc->executor = executor.get();
+  auto writer = std::make_unique<actors::append_writer>(stats, svc->store_kind);
+  svc->writer = writer.get();
   svc->reasoning_sealer = sealer;
   adapters::fetch::fetch_policy fetch_policy;
   fetch_policy.allow = cfg.fetch_allow;

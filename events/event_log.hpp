@@ -37,6 +37,13 @@ using chunk_source = std::function<std::optional<std::string>()>;
 // Receives chunks in order; returning false stops the read.
 using chunk_sink = std::function<bool(std::string_view)>;
 
+// One append of a group commit (see event_log::append_many).
+struct append_request {
+  std::string stream;
+  std::int64_t expected_version = any_version;
+  std::vector<new_event> events;
+};
+
 class event_log {
 public:
   virtual ~event_log() = default;
@@ -48,6 +55,19 @@ public:
   virtual result<std::vector<envelope>> append(const std::string& stream,
                                                std::int64_t expected_version,
                                                const std::vector<new_event>& events) = 0;
+
+  // Several appends to different streams at once, each all-or-nothing with
+  // its own expected version, answered in order. A store may commit them
+  // together (RocksDB: one write, one sync for all); by default they are
+  // appended one by one.
+  virtual std::vector<result<std::vector<envelope>>>
+  append_many(const std::vector<append_request>& requests) {
+    std::vector<result<std::vector<envelope>>> out;
+    out.reserve(requests.size());
+    for (const auto& r : requests)
+      out.push_back(append(r.stream, r.expected_version, r.events));
+    return out;
+  }
 
   // Events of one stream with seq >= from_seq, at most `limit`. A stream
   // that does not exist is not_found.

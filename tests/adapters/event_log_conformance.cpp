@@ -161,6 +161,45 @@ BOOST_AUTO_TEST_CASE(a_wrong_expected_version_is_a_conflict_and_writes_nothing) 
   BOOST_TEST(any[0].seq == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_group_commit_answers_each_append_as_if_it_were_alone) {
+  fresh_store s;
+  must(s->append("resp_g1", ev::no_stream, {delta("a")}));
+  std::vector<ev::append_request> group{
+      {"resp_g1", 0, {delta("b"), delta("c")}}, // continues
+      {"resp_g2", ev::no_stream, {delta("x")}}, // starts
+      {"resp_g1", 0, {delta("stale")}},         // its expected head moved: conflict
+      {"resp_g2", 0, {delta("y")}},             // after the group's own append
+      {"resp_g3", 7, {delta("nope")}},          // a head it never had
+      {"", ev::no_stream, {delta("z")}}};       // refused alone
+  auto results = s->append_many(group);
+  BOOST_REQUIRE(results.size() == group.size());
+  BOOST_REQUIRE(results[0].has_value());
+  BOOST_TEST(results[0]->front().seq == 1u);
+  BOOST_TEST(results[0]->back().seq == 2u);
+  BOOST_REQUIRE(results[1].has_value());
+  BOOST_TEST(results[1]->front().seq == 0u);
+  BOOST_REQUIRE(!results[2].has_value());
+  BOOST_TEST((results[2].error().code == riposte_errc::version_conflict));
+  BOOST_REQUIRE(results[3].has_value());
+  BOOST_TEST(results[3]->front().seq == 1u);
+  BOOST_TEST(!results[4].has_value());
+  BOOST_TEST(!results[5].has_value());
+  // What the store holds is exactly what was answered, in global order.
+  auto one = must(s->read("resp_g1", 0, 10));
+  BOOST_REQUIRE(one.size() == 3u);
+  BOOST_TEST(one[2].data["delta"] == "c");
+  auto two = must(s->read("resp_g2", 0, 10));
+  BOOST_REQUIRE(two.size() == 2u);
+  BOOST_TEST(two[1].data["delta"] == "y");
+  BOOST_TEST(*s->version("resp_g3") == ev::no_stream);
+  auto all = must(s->read_all(0, 100));
+  BOOST_REQUIRE(all.size() == 5u);
+  for (std::size_t i = 1; i < all.size(); ++i)
+    BOOST_TEST(all[i].global_position > all[i - 1].global_position);
+  s.reopen();
+  BOOST_TEST(must(s->read("resp_g1", 0, 10)).size() == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(events_survive_closing_and_reopening_the_store) {
   fresh_store s;
   auto stored = must(s->append("resp_c", ev::no_stream, {delta("a"), delta("b")}));

@@ -1,0 +1,86 @@
+#include "actors/append_writer.hpp"
+
+#include "actors/services.hpp"
+
+#include <chrono>
+#include <map>
+
+namespace riposte::actors {
+
+namespace ev = events;
+
+append_writer::append_writer(std::shared_ptr<metrics> stats, std::string store_kind)
+  : stats_(std::move(stats))
+  , store_kind_(std::move(store_kind))
+  , thread_([this] { run(); }) {}
+
+append_writer::~append_writer() {
+  {
+    std::lock_guard guard{mutex_};
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void append_writer::submit(ev::event_log* log, ev::append_request req, std::string mark,
+                           done_fn done) {
+  {
+    std::lock_guard guard{mutex_};
+    queue_.push_back(job{log, std::move(req), std::move(mark), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void append_writer::run() {
+  std::vector<job> jobs;
+  for (;;) {
+    {
+      std::unique_lock lock{mutex_};
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty())
+        return; // stopping, and nothing is left to commit
+      jobs.swap(queue_);
+    }
+    commit(jobs);
+    jobs.clear();
+  }
+}
+
+void append_writer::commit(std::vector<job>& jobs) {
+  // One group per log (the store, or a `store: false` response's own).
+  std::map<ev::event_log*, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < jobs.size(); ++i)
+    groups[jobs[i].log].push_back(i);
+  for (auto& [log, members] : groups) {
+    std::vector<ev::append_request> reqs;
+    std::vector<std::size_t> sent;
+    reqs.reserve(members.size());
+    for (auto i : members) {
+      auto& j = jobs[i];
+      // Marked before the stream exists, so no crash can leave an unmarked,
+      // unfinished response behind.
+      if (!j.mark.empty())
+        if (auto marked =
+                log->put_marker(inflight_markers, j.mark, ev::event_log::write_mode::lazy);
+            !marked) {
+          j.done(marked.error());
+          continue;
+        }
+      reqs.push_back(std::move(j.req));
+      sent.push_back(i);
+    }
+    if (reqs.empty())
+      continue;
+    auto t0 = std::chrono::steady_clock::now();
+    auto results = log->append_many(reqs);
+    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (std::size_t k = 0; k < sent.size(); ++k) {
+      if (stats_)
+        stats_->event_append(store_kind_, seconds, reqs[k].events.size(), results[k].has_value());
+      jobs[sent[k]].done(std::move(results[k]));
+    }
+  }
+}
+
+} // namespace riposte::actors
