@@ -8,6 +8,7 @@
 
 #include <functional>
 #include <memory>
+#include <vector>
 
 namespace riposte::actors {
 
@@ -16,6 +17,12 @@ public:
   virtual ~event_sink() = default;
   // One stream event (`type`, `sequence_number`, ...). Never blocks.
   virtual void push(const nlohmann::json& event) = 0;
+  // Several events in order, as one write when the sink can (an SSE session
+  // sends them as one chunk: under load a stream catches up in one syscall).
+  virtual void push_all(const std::vector<nlohmann::json>& events) {
+    for (const auto& e : events)
+      push(e);
+  }
   // A comment frame that keeps idle connections (and proxies) open.
   virtual void keep_alive() = 0;
   // The stream is over.

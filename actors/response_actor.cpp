@@ -102,15 +102,18 @@ using response_actor = caf::stateful_actor<response_data>;
 // How often a chain stores its whole conversation (see on_terminal).
 constexpr std::int64_t checkpoint_every = 32;
 
-// Pushes a stream event to every subscriber, in seq order; those still
-// catching up from the log keep it until their replay is out.
-void publish(response_data& st, const json& event) {
-  ++st.published;
+// Pushes stream events to every subscriber, in seq order, each live one
+// getting them at once; those still catching up from the log keep them until
+// their replay is out.
+void publish_all(response_data& st, const std::vector<json>& events) {
+  if (events.empty())
+    return;
+  st.published += events.size();
   for (auto& sub : st.subs) {
     if (sub.live)
-      sub.sink->push(event);
+      sub.sink->push_all(events);
     else
-      sub.buffer.push_back(event);
+      sub.buffer.insert(sub.buffer.end(), events.begin(), events.end());
   }
 }
 
@@ -372,6 +375,8 @@ void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
   auto& st = self->state;
   if (sent != nullptr && sent->size() != stored.size())
     sent = nullptr;
+  std::vector<json> frames;
+  frames.reserve(stored.size());
   for (std::size_t i = 0; i < stored.size(); ++i) {
     const auto& env = stored[i];
     std::optional<ev::event> decoded;
@@ -381,6 +386,7 @@ void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
       auto d = ev::decode(env);
       if (!d) {
         st.broken = true;
+        publish_all(st, frames); // what came before it stands
         return;
       }
       decoded = std::move(*d);
@@ -388,8 +394,9 @@ void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
     auto seq = static_cast<std::int64_t>(env.seq);
     st.view = projections::apply(std::move(st.view), *decoded, seq, env.tenant);
     if (auto event = projections::stream_event(st.view, *decoded, seq))
-      publish(st, *event);
+      frames.push_back(std::move(*event));
   }
+  publish_all(st, frames);
   if (st.view.terminal())
     close_live_subscribers(st);
 }

@@ -22,6 +22,16 @@ public:
     send(sse_frame(event, opts_));
   }
 
+  void push_all(const std::vector<json>& events) override {
+    std::string frames;
+    for (const auto& event : events) {
+      last_seq_ = event.value("sequence_number", last_seq_);
+      frames += sse_frame(event, opts_);
+    }
+    if (!frames.empty())
+      send(std::move(frames));
+  }
+
   void keep_alive() override { send(": keep-alive\n\n"); }
 
   void close() override {
