@@ -12,4 +12,6 @@ JSON
 start_backend "$work/script.json"
 start_riposte "$work/riposte.log" --store "rocksdb:$work/data"
 port=$riposte_port
-python3 ops/bench/chain_depth.py "http://127.0.0.1:$port" "http://127.0.0.1:$backend_port" "$turns"
+mkdir -p build/bench
+python3 ops/bench/chain_depth.py "http://127.0.0.1:$port" "http://127.0.0.1:$backend_port" "$turns" \
+  build/bench/chain.json

@@ -40,6 +40,12 @@ for i in range(1, turns + 1):
         direct.setdefault(min(probes, key=lambda p: abs(i - p)), []).append(d_ms)
     messages.append({"role": "assistant", "content": "ok"})
 
+rows = []
+for depth in sorted(through):
+    t, d = statistics.median(through[depth]), statistics.median(direct[depth])
+    rows.append({"depth": depth, "riposte_ms": t, "direct_ms": d, "added_ms": t - d})
+if len(sys.argv) > 4:
+    json.dump(rows, open(sys.argv[4], "w"), indent=2)
 print("| chain depth | through riposte, median (ms) | backend directly (ms) | added (ms) |")
 print("|---:|---:|---:|---:|")
 for depth in sorted(through):

@@ -6,8 +6,10 @@
 #   nginx   the same through Debian's nginx (proxy_pass, buffering off, keep-alive)
 #   riposte POST /v1/responses (blocking), stored in RocksDB
 #   riposte-pg  the same stored in PostgreSQL (a throwaway server on loopback)
-# For each: latency at concurrency 1 (p50/p99) and the most requests/s at 50
-# connections, with wrk (2 threads); the CPU wrk itself used is reported.
+# For each: latency at concurrency 1 (p50/p99), latency at a paced 1,000
+# requests/s (20 connections, each waiting 20 ms after every answer), and the
+# most requests/s at 50 connections, with wrk (2 threads); the CPU wrk itself
+# used is reported.
 #   bash ops/bench/create.sh [SECONDS] [REPEATS]
 # Writes build/bench/create.json and build/bench/create.md (medians of REPEATS).
 set -euo pipefail
@@ -66,11 +68,12 @@ for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$nginx_port) 2>/dev/null && b
 
 chat='{"model":"bench","messages":[{"role":"user","content":"hi"}],"stream":false}'
 create='{"model":"bench","input":"hi"}'
-lua() { # $1: body
+lua() { # $1: body, $2: milliseconds each connection waits after an answer
   cat <<LUA
 wrk.method = "POST"
 wrk.body = '$1'
 wrk.headers["Content-Type"] = "application/json"
+${2:+delay = function() return $2 end}
 done = function(summary, latency, requests)
   io.write(string.format("RESULT %d %d %.1f %.1f %.1f\n", summary.requests, summary.errors.status
     + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
@@ -80,6 +83,8 @@ LUA
 }
 lua "$chat" > "$work/chat.lua"
 lua "$create" > "$work/create.lua"
+lua "$chat" 20 > "$work/chat-paced.lua"
+lua "$create" 20 > "$work/create-paced.lua"
 
 # One wrk run: prints "p50_us p99_us rps errors wrk_cpu_s".
 run() { # url script connections
@@ -103,6 +108,7 @@ for rep in $(seq "$repeats"); do
       riposte-pg) url="http://127.0.0.1:$riposte_pg_port/v1/responses"; script="$work/create.lua" ;;
     esac
     echo "$target c1 $(run "$url" "$script" 1)" >> "$results"
+    echo "$target r1000 $(run "$url" "${script%.lua}-paced.lua" 20)" >> "$results"
     echo "$target c50 $(run "$url" "$script" 50)" >> "$results"
   done
 done
@@ -123,14 +129,20 @@ table = {}
 for t in ("direct", "nginx", "riposte", "riposte-pg"):
     table[t] = {"c1_p50_us": med(t, "c1", "p50_us"), "c1_p99_us": med(t, "c1", "p99_us"),
                 "c1_rps": med(t, "c1", "rps"), "c50_rps": med(t, "c50", "rps"),
+                "r1000_rps": med(t, "r1000", "rps"), "r1000_p50_us": med(t, "r1000", "p50_us"),
+                "r1000_p99_us": med(t, "r1000", "p99_us"),
                 "c50_p50_us": med(t, "c50", "p50_us"), "c50_p99_us": med(t, "c50", "p99_us"),
-                "errors": runs[(t, "c1")]["errors"] + runs[(t, "c50")]["errors"],
+                "errors": sum(runs[(t, m)]["errors"] for m in ("c1", "r1000", "c50")),
                 "wrk_cpu_share_c50": med(t, "c50", "wrk_cpu_s") / seconds}
 d, n, r, pg = table["direct"], table["nginx"], table["riposte"], table["riposte-pg"]
 summary = {
     "seconds": seconds, "repeats": repeats, "targets": table,
     "riposte_added_p50_us": r["c1_p50_us"] - d["c1_p50_us"],
     "riposte_added_p99_us": r["c1_p99_us"] - d["c1_p99_us"],
+    "riposte_added_p50_us_at_1000rps": r["r1000_p50_us"] - d["r1000_p50_us"],
+    "riposte_added_p99_us_at_1000rps": r["r1000_p99_us"] - d["r1000_p99_us"],
+    "riposte_pg_added_p50_us_at_1000rps": pg["r1000_p50_us"] - d["r1000_p50_us"],
+    "riposte_pg_added_p99_us_at_1000rps": pg["r1000_p99_us"] - d["r1000_p99_us"],
     "nginx_added_p50_us": n["c1_p50_us"] - d["c1_p50_us"],
     "nginx_added_p99_us": n["c1_p99_us"] - d["c1_p99_us"],
     "riposte_rps_vs_direct": r["c50_rps"] / d["c50_rps"],
@@ -139,11 +151,12 @@ summary = {
     "riposte_pg_rps_vs_direct": pg["c50_rps"] / d["c50_rps"],
 }
 json.dump(summary, open(f"{out}/create.json", "w"), indent=2)
-rows = ["| target | c1 p50 | c1 p99 | c50 req/s | c50 p50 | c50 p99 | errors | wrk CPU (cores) |",
-        "|---|---|---|---|---|---|---|---|"]
+rows = ["| target | c1 p50 | c1 p99 | paced req/s | paced p50 | paced p99 | c50 req/s | c50 p50 | c50 p99 | errors | wrk CPU (cores) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|"]
 for t in ("direct", "nginx", "riposte", "riposte-pg"):
     x = table[t]
-    rows.append(f"| {t} | {x['c1_p50_us']:.0f} µs | {x['c1_p99_us']:.0f} µs | {x['c50_rps']:.0f} | "
+    rows.append(f"| {t} | {x['c1_p50_us']:.0f} µs | {x['c1_p99_us']:.0f} µs | {x['r1000_rps']:.0f} | "
+                f"{x['r1000_p50_us']:.0f} µs | {x['r1000_p99_us']:.0f} µs | {x['c50_rps']:.0f} | "
                 f"{x['c50_p50_us']:.0f} µs | {x['c50_p99_us']:.0f} µs | {x['errors']} | {x['wrk_cpu_share_c50']:.2f} |")
 rows.append("")
 rows.append(f"riposte adds {summary['riposte_added_p50_us']:.0f} µs p50 / {summary['riposte_added_p99_us']:.0f} µs p99 "

@@ -28,4 +28,4 @@ start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --backend-concurr
 
 ./build/ops/bench/stream_bench --direct "http://127.0.0.1:$backend_port" \
   --riposte "http://127.0.0.1:$riposte_port" --streams "$streams" --tokens "$tokens" \
-  --rate "$rate" --model bench --pid "$riposte_pid" --json "$out/stream.json"
+  --rate "$rate" --model bench --pid "$riposte_pid" --json "$out/stream_$streams.json"

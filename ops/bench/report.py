@@ -1,0 +1,82 @@
+"""Merges the scenario results of one ops/bench/run.sh into report.json and
+report.md: every figure beside its baseline from the same run, the ratio,
+and the issue's goal with whether it was met."""
+import json
+import sys
+from pathlib import Path
+
+out = Path(sys.argv[1])
+machine = sys.argv[2]
+stream_counts = [int(n) for n in sys.argv[3:]]
+load = lambda name: json.loads((out / name).read_text())
+create = load("create.json")
+streams = {n: load(f"stream_{n}.json") for n in stream_counts}
+chain = load("chain.json")
+event_log = load("event_log.json")
+cold = load("cold_start.json")
+
+goals = []
+def goal(name, value, limit, unit, better="lower"):
+    ok = value <= limit if better == "lower" else value >= limit
+    goals.append({"goal": name, "measured": round(value, 2), "limit": limit, "unit": unit,
+                  "met": ok})
+
+t = create["targets"]
+goal("scenario 1: added p50 at 1,000 req/s", create["riposte_added_p50_us_at_1000rps"], 150, "µs")
+goal("scenario 1: added p99 at 1,000 req/s", create["riposte_added_p99_us_at_1000rps"], 1000, "µs")
+goal("scenario 1: sustained req/s (50 connections)", t["riposte"]["c50_rps"], 10000, "req/s",
+     "higher")
+top = max(stream_counts)
+goal(f"scenario 2: added inter-token p99 at {top} streams",
+     streams[top]["riposte"]["itl_p99_ms"] - streams[top]["direct"]["itl_p99_ms"], 5, "ms")
+goal(f"scenario 2: peak RSS at {top} streams", streams[top]["riposte"]["peak_rss_mib"], 300, "MiB")
+by_depth = {row["depth"]: row for row in chain}
+deepest = max(by_depth)
+goal(f"scenario 3: depth {deepest} within 2 ms of depth 1",
+     by_depth[deepest]["added_ms"] - by_depth[1]["added_ms"], 2, "ms")
+goal("scenario 5: /readyz after a cold start", cold["ready_seconds"] * 1000, 1000, "ms")
+goal("scenario 5: first GET of an old response", cold["first_get_seconds"] * 1000, 1000, "ms")
+
+report = {"machine": machine, "create": create, "streams": streams, "chain": chain,
+          "event_log": event_log, "cold_start": cold, "goals": goals}
+(out / "report.json").write_text(json.dumps(report, indent=2))
+
+md = [f"Machine: {machine}. Client, backend, baselines and riposte share it.", ""]
+md += ["### Scenarios 1 and 6: non-streaming create, instantly answering backend", "",
+       "| target | c=1 p50 | c=1 p99 | paced req/s | paced p50 | paced p99 | max req/s (c=50) | vs direct | wrk CPU |",
+       "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+for name in ("direct", "nginx", "riposte", "riposte-pg"):
+    x = t[name]
+    md.append(f"| {name} | {x['c1_p50_us']:.0f} µs | {x['c1_p99_us']:.0f} µs | {x['r1000_rps']:.0f} | "
+              f"{x['r1000_p50_us']:.0f} µs | {x['r1000_p99_us']:.0f} µs | {x['c50_rps']:.0f} | "
+              f"{x['c50_rps'] / t['direct']['c50_rps']:.2f}× | {x['wrk_cpu_share_c50']:.2f} cores |")
+md += ["", "### Scenario 2: concurrent streams, 200 tokens at 50 tokens/s", "",
+       "| streams | TTFT p50 direct / riposte (added) | TTFT p99 direct / riposte (added) | "
+       "inter-token p50 direct / riposte | inter-token p99 direct / riposte (added) | riposte CPU | peak RSS |",
+       "|---:|---|---|---|---|---:|---:|"]
+for n in stream_counts:
+    d, r = streams[n]["direct"], streams[n]["riposte"]
+    md.append(f"| {n} | {d['ttft_p50_ms']:.1f} / {r['ttft_p50_ms']:.1f} ms (+{r['ttft_p50_ms'] - d['ttft_p50_ms']:.1f}) | "
+              f"{d['ttft_p99_ms']:.1f} / {r['ttft_p99_ms']:.1f} ms (+{r['ttft_p99_ms'] - d['ttft_p99_ms']:.1f}) | "
+              f"{d['itl_p50_ms']:.2f} / {r['itl_p50_ms']:.2f} ms | "
+              f"{d['itl_p99_ms']:.2f} / {r['itl_p99_ms']:.2f} ms (+{r['itl_p99_ms'] - d['itl_p99_ms']:.2f}) | "
+              f"{r['cpu_s']:.2f} s | {r['peak_rss_mib']:.0f} MiB |")
+md += ["", "### Scenario 3: previous_response_id chains", "",
+       "| depth | riposte | backend directly | added |", "|---:|---:|---:|---:|"]
+for row in chain:
+    md.append(f"| {row['depth']} | {row['riposte_ms']:.2f} ms | {row['direct_ms']:.2f} ms | {row['added_ms']:.2f} ms |")
+md += ["", "### Scenario 4: event log", "",
+       "| store | batch | append events/s | read events/s | audit feed events/s |", "|---|---:|---:|---:|---:|"]
+for row in event_log:
+    md.append(f"| {row['store']} | {row['batch']} | {row['append_events_per_s']:.0f} | "
+              f"{row['read_events_per_s']:.0f} | {row['audit_feed_events_per_s']:.0f} |")
+md += ["", "### Scenario 5: cold start", "",
+       f"{cold['responses']:,} responses ({cold['events']:,} events, {cold['store_mb']} MiB of RocksDB): "
+       f"`/readyz` 200 after {cold['ready_seconds'] * 1000:.0f} ms, first GET of the oldest response "
+       f"after {cold['first_get_seconds'] * 1000:.0f} ms.", "",
+       "### Goals", "", "| goal | measured | limit | |", "|---|---:|---:|---|"]
+for g in goals:
+    md.append(f"| {g['goal']} | {g['measured']} {g['unit']} | {g['limit']} {g['unit']} | "
+              f"{'met' if g['met'] else '**missed**'} |")
+(out / "report.md").write_text("\n".join(md) + "\n")
+print("\n".join(md))
