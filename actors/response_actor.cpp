@@ -73,6 +73,7 @@ struct response_data {
   std::vector<reply_to> delete_waiters;
   std::uint64_t ticket = 0;
   bool generating = false;
+  bool started = false; // the generation was asked for (it may be over already)
   bool cancel_requested = false;
   bool requeued = false;         // rebuilt from the store while queued: generate, record nothing
   bool recovering = false;       // start-up found it marked in flight
@@ -365,6 +366,9 @@ void on_terminal(response_actor* self) {
       r = c.error();
     caf::anon_send(me, appended_atom::value, append_done{std::move(r)}, true);
   });
+  // The answer does not wait for the snapshots: they are a cache of events
+  // that are already stored, and this actor serves reads until they are in.
+  answer_waiters(self);
 }
 
 // Folds freshly stored events into the view and publishes each one: only
@@ -511,12 +515,13 @@ generation_request make_request(const response_data& st) {
 
 void start_generation(response_actor* self) {
   auto& st = self->state;
+  st.started = true;
   if (st.compaction_item.is_object() && st.view.output.empty()) // opens the output
     enqueue(self, {ev::output_item_added{0, st.compaction_item},
                    ev::output_item_done{0, st.compaction_item}});
   auto req = make_request(st);
   // Only a blocking create nobody streams can take the answer whole.
-  req.stream = !st.subs.empty() || st.view.params.value("background", false) || st.waiters.empty();
+  req.stream = !st.subs.empty() || st.cmd.params.value("background", false) || st.waiters.empty();
   for (const char* name : {"temperature", "top_p"}) {
     req.params.erase(name);
     if (st.cmd.sampling.contains(name))
@@ -545,6 +550,12 @@ void record_creation(response_actor* self) {
   enqueue(self, std::move(first));
   if (st.svc->cfg.job_timeout.count() > 0)
     self->delayed_send(self, st.svc->cfg.job_timeout, deadline_atom::value);
+  // A foreground response asks the backend while its creation is being
+  // stored: the fsync and the backend's first token overlap. Its events are
+  // appended after the creation all the same (the actor appends in order),
+  // and nobody sees anything before it is stored.
+  if (!st.cmd.params.value("background", false))
+    start_generation(self);
 }
 
 caf::behavior main_behavior(response_actor* self);
@@ -852,7 +863,7 @@ void resolve_parent(response_actor* self) {
 // for. A completion that is not is turned into a failure saying why (the
 // output items stay, for the client to inspect).
 void check_output_format(response_data& st, std::vector<ev::event>& events) {
-  const auto& format = st.view.params.value("text", json::object()).value("format", json());
+  const auto& format = st.cmd.params.value("text", json::object()).value("format", json());
   if (!format.is_object() || format.value("type", "text") == "text")
     return;
   for (auto& e : events) {
@@ -885,8 +896,8 @@ void check_output_format(response_data& st, std::vector<ev::event>& events) {
 void account_cached_tokens(const response_data& st, std::vector<ev::event>& events) {
   const auto* parent = st.parent_context.get();
   if (parent == nullptr || parent->prefix_tokens <= 0 || st.dropped_items > 0 ||
-      parent->model != st.view.model ||
-      parent->instructions_fp != fingerprint_of(st.view.params.value("instructions", json())))
+      parent->model != st.cmd.model ||
+      parent->instructions_fp != fingerprint_of(st.cmd.params.value("instructions", json())))
     return;
   for (auto& e : events)
     std::visit(
@@ -912,7 +923,7 @@ bool includes(const json& params, const char* what) {
 // include ["reasoning.encrypted_content"]: finished reasoning items carry
 // their text sealed for this tenant, so a stateless client can hand it back.
 void seal_reasoning(response_data& st, std::vector<ev::event>& events) {
-  if (!st.svc->reasoning_sealer || !includes(st.view.params, "reasoning.encrypted_content"))
+  if (!st.svc->reasoning_sealer || !includes(st.cmd.params, "reasoning.encrypted_content"))
     return;
   for (auto& e : events) {
     auto* done = std::get_if<ev::output_item_done>(&e);
@@ -922,7 +933,7 @@ void seal_reasoning(response_data& st, std::vector<ev::event>& events) {
     for (const auto& part : done->item.value("content", json::array()))
       text += part.value("text", "");
     done->item["encrypted_content"] = st.svc->reasoning_sealer->seal(
-        st.view.tenant, json{{"text", text}, {"model", st.view.model}});
+        st.cmd.tenant, json{{"text", text}, {"model", st.cmd.model}});
   }
 }
 
@@ -1167,8 +1178,8 @@ caf::behavior main_behavior(response_actor* self) {
         st.in_flight = false;
         if (snapshot) {
           // A failed snapshot costs speed, not data: the events are stored.
-          answer_waiters(self);
           flush(self);
+          schedule_passivation(self, st.svc->cfg.passivate_after);
           return;
         }
         if (!done.stored) {
@@ -1190,7 +1201,7 @@ caf::behavior main_behavior(response_actor* self) {
         bool was_deleted = st.view.deleted;
         apply_stored(self, *done.stored, &st.sent);
         st.sent.clear();
-        if (!was_created && st.view.exists() && !st.generating) {
+        if (!was_created && st.view.exists() && !st.started) {
           if (st.cancel_requested) {
             enqueue(self, {*st.cancel_event});
           } else if (st.view.status == "queued") {

@@ -10,7 +10,7 @@ cat > "$work/script.json" <<'JSON'
  "rules": [{"match": {"model": "bench"}, "reply": {"chunks": [{"content": "ok"}]}}]}
 JSON
 start_backend "$work/script.json"
-start_riposte "$work/riposte.log" --store "rocksdb:$work/data"
+start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --context-window bench=1000000
 port=$riposte_port
 mkdir -p build/bench
 python3 ops/bench/chain_depth.py "http://127.0.0.1:$port" "http://127.0.0.1:$backend_port" "$turns" \
