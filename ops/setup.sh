@@ -10,6 +10,7 @@ packages=(
   libcaf-dev librestinio-dev libasio-dev libfmt-dev libhttp-parser-dev
   librocksdb-dev libpqxx-dev libpq-dev nlohmann-json3-dev prometheus-cpp-dev
   libboost-test-dev libcurl4-openssl-dev libcli11-dev libyaml-cpp-dev libvalijson-dev libssl-dev libpoppler-cpp-dev
+  libjemalloc-dev
 )
 build_only=false
 [ "${1:-}" = "--build-only" ] && build_only=true
