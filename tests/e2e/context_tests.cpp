@@ -1,5 +1,6 @@
 // Context planning end to end: windows from the backend and the operator,
 // truncation, and counting input tokens without storing anything.
+#include "tests/support/json_body.hpp"
 #include "tests/support/servers.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -11,12 +12,6 @@ using json = nlohmann::json;
 using namespace riposte::tests;
 
 namespace {
-
-json parsed(const http_result& r) {
-  auto j = json::parse(r.body, nullptr, false);
-  BOOST_REQUIRE_MESSAGE(!j.is_discarded(), "not JSON: " << r.body);
-  return j;
-}
 
 std::string words(int turn) {
   std::string s = "Turn " + std::to_string(turn) + ":";
@@ -48,7 +43,7 @@ BOOST_AUTO_TEST_CASE(a_200_turn_conversation_crosses_the_window_with_auto_and_fa
       body["previous_response_id"] = prev;
     auto res = r.post("/v1/responses", body);
     BOOST_REQUIRE_MESSAGE(res.status == 200, "turn " << turn << ": " << res.body);
-    auto resp = parsed(res);
+    auto resp = json_body(res);
     BOOST_REQUIRE(resp["status"] == "completed");
     BOOST_TEST(resp["truncation"] == "auto");
     if (resp.contains("truncation_details")) {
@@ -76,11 +71,12 @@ BOOST_AUTO_TEST_CASE(a_200_turn_conversation_crosses_the_window_with_auto_and_fa
   BOOST_TEST(mentions(last["messages"], "Turn 199:"));
   BOOST_TEST(!mentions(last["messages"], "Turn 0:"));
   BOOST_TEST(mentions(last["messages"], "Turn 190:"));
-  auto counted = parsed(r.post("/v1/responses/input_tokens", {{"model", "llama3.2:1b"},
-                                                              {"instructions", "Answer briefly."},
-                                                              {"input", words(200)},
-                                                              {"previous_response_id", prev},
-                                                              {"truncation", "auto"}}));
+  auto counted =
+      json_body(r.post("/v1/responses/input_tokens", {{"model", "llama3.2:1b"},
+                                                      {"instructions", "Answer briefly."},
+                                                      {"input", words(200)},
+                                                      {"previous_response_id", prev},
+                                                      {"truncation", "auto"}}));
   BOOST_TEST(counted["input_tokens"].get<int>() <= 1500);
   BOOST_TEST(counted["input_tokens"].get<int>() > 1000);
 
@@ -91,7 +87,7 @@ BOOST_AUTO_TEST_CASE(a_200_turn_conversation_crosses_the_window_with_auto_and_fa
       r.post("/v1/responses",
              {{"model", "llama3.2:1b"}, {"input", words(200)}, {"previous_response_id", prev}});
   BOOST_TEST(refused.status == 400, refused.body);
-  auto err = parsed(refused)["error"];
+  auto err = json_body(refused)["error"];
   BOOST_TEST(err["code"] == "context_length_exceeded");
   BOOST_TEST(err["type"] == "invalid_request_error");
   BOOST_TEST(err["param"] == "input");
@@ -110,42 +106,43 @@ BOOST_AUTO_TEST_CASE(input_tokens_counts_what_a_create_would_send_and_stores_not
   riposte_server r{b.url(), {"--default-model", "llama3.2:1b"}};
   auto one = r.post("/v1/responses/input_tokens", {{"model", "llama3.2:1b"}, {"input", "hello"}});
   BOOST_REQUIRE_MESSAGE(one.status == 200, one.body);
-  auto j = parsed(one);
+  auto j = json_body(one);
   BOOST_TEST(j["object"] == "response.input_tokens");
   auto small = j["input_tokens"].get<int>();
   BOOST_TEST(small > 0);
   BOOST_TEST(small < 20);
   // More input, instructions and tools all count.
-  auto more = parsed(r.post("/v1/responses/input_tokens",
-                            {{"model", "llama3.2:1b"},
-                             {"instructions", "You are a careful assistant who answers briefly."},
-                             {"input", words(1)},
-                             {"tools", json::array({{{"type", "function"},
-                                                     {"name", "get_weather"},
-                                                     {"parameters", {{"type", "object"}}}}})}}));
+  auto more =
+      json_body(r.post("/v1/responses/input_tokens",
+                       {{"model", "llama3.2:1b"},
+                        {"instructions", "You are a careful assistant who answers briefly."},
+                        {"input", words(1)},
+                        {"tools", json::array({{{"type", "function"},
+                                                {"name", "get_weather"},
+                                                {"parameters", {{"type", "object"}}}}})}}));
   BOOST_TEST(more["input_tokens"].get<int>() > small + 40);
   // The chain counts: a follow-up carries its parent's conversation.
-  auto parent = parsed(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", words(2)}}));
-  auto follow = parsed(r.post(
+  auto parent = json_body(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", words(2)}}));
+  auto follow = json_body(r.post(
       "/v1/responses/input_tokens",
       {{"model", "llama3.2:1b"}, {"input", "hello"}, {"previous_response_id", parent["id"]}}));
   BOOST_TEST(follow["input_tokens"].get<int>() > small + 40);
   // No model: the default one. Nothing was generated or stored.
   auto by_default = r.post("/v1/responses/input_tokens", {{"input", "hello"}});
   BOOST_TEST(by_default.status == 200, by_default.body);
-  BOOST_TEST(parsed(by_default)["input_tokens"] == small);
+  BOOST_TEST(json_body(by_default)["input_tokens"] == small);
   BOOST_TEST(b.requests().size() == 1u);
   // Errors are a create's.
   auto unknown = r.post("/v1/responses/input_tokens", {{"model", "nope"}, {"input", "x"}});
   BOOST_TEST(unknown.status == 400, unknown.body);
-  BOOST_TEST(parsed(unknown)["error"]["code"] == "model_not_found");
+  BOOST_TEST(json_body(unknown)["error"]["code"] == "model_not_found");
   auto orphan =
       r.post("/v1/responses/input_tokens",
              {{"model", "llama3.2:1b"}, {"input", "x"}, {"previous_response_id", "resp_x"}});
   BOOST_TEST(orphan.status == 404, orphan.body);
   auto bad = r.post("/v1/responses/input_tokens", {{"model", "llama3.2:1b"}, {"input", 7}});
   BOOST_TEST(bad.status == 400, bad.body);
-  BOOST_TEST(parsed(bad)["error"]["param"] == "input");
+  BOOST_TEST(json_body(bad)["error"]["param"] == "input");
 }
 
 BOOST_AUTO_TEST_CASE(a_modelfile_num_ctx_is_the_window_and_a_too_long_input_never_reaches_it) {
@@ -166,7 +163,7 @@ BOOST_AUTO_TEST_CASE(a_modelfile_num_ctx_is_the_window_and_a_too_long_input_neve
     auto res = r.post("/v1/responses",
                       {{"model", "tiny"}, {"input", long_text}, {"truncation", truncation}});
     BOOST_TEST(res.status == 400, res.body);
-    BOOST_TEST(parsed(res)["error"]["code"] == "context_length_exceeded");
+    BOOST_TEST(json_body(res)["error"]["code"] == "context_length_exceeded");
   }
   // max_output_tokens is kept free for the answer.
   auto reserved = r.post(
@@ -182,7 +179,7 @@ BOOST_AUTO_TEST_CASE(cached_tokens_count_the_prefix_a_follow_up_shares_with_its_
   auto create = [&](json body) {
     auto res = r.post("/v1/responses", body);
     BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
-    return parsed(res);
+    return json_body(res);
   };
   auto cached = [](const json& resp) {
     return resp["usage"]["input_tokens_details"]["cached_tokens"].get<std::int64_t>();
@@ -238,16 +235,16 @@ BOOST_AUTO_TEST_CASE(compact_summarizes_through_the_model_and_its_item_stands_in
   scripted_backend b{summarizing_script()};
   riposte_server r{b.url(), {"--api-key", "k-alice:alice", "--api-key", "k-bob:bob"}};
   const std::string alice = "Authorization: Bearer k-alice";
-  auto one = parsed(
+  auto one = json_body(
       r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "weather in Paris?"}}, {alice}));
-  auto two = parsed(r.post(
+  auto two = json_body(r.post(
       "/v1/responses",
       {{"model", "llama3.2:1b"}, {"input", "and tomorrow?"}, {"previous_response_id", one["id"]}},
       {alice}));
   auto res = r.post("/v1/responses/compact",
                     {{"model", "llama3.2:1b"}, {"previous_response_id", two["id"]}}, {alice});
   BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
-  auto compacted = parsed(res);
+  auto compacted = json_body(res);
   BOOST_TEST(compacted["object"] == "response.compaction");
   BOOST_TEST(compacted["usage"]["output_tokens"].get<int>() > 0);
   auto output = compacted["output"];
@@ -283,7 +280,7 @@ BOOST_AUTO_TEST_CASE(compact_summarizes_through_the_model_and_its_item_stands_in
   auto bob = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", next}},
                     {"Authorization: Bearer k-bob"});
   BOOST_TEST(bob.status == 400, bob.body);
-  BOOST_TEST(parsed(bob)["error"]["param"] == "input[2].encrypted_content");
+  BOOST_TEST(json_body(bob)["error"]["param"] == "input[2].encrypted_content");
   auto bent = next;
   bent[2]["encrypted_content"] = "AAAA" + bent[2]["encrypted_content"].get<std::string>().substr(4);
   BOOST_TEST(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", bent}}, {alice}).status ==
@@ -292,7 +289,7 @@ BOOST_AUTO_TEST_CASE(compact_summarizes_through_the_model_and_its_item_stands_in
   auto unknown = r.post("/v1/responses/compact",
                         {{"model", "llama3.2:1b"}, {"input", "x"}, {"stream", true}}, {alice});
   BOOST_TEST(unknown.status == 400, unknown.body);
-  BOOST_TEST(parsed(unknown)["error"]["param"] == "stream");
+  BOOST_TEST(json_body(unknown)["error"]["param"] == "stream");
 }
 
 BOOST_AUTO_TEST_CASE(context_management_compacts_a_chain_past_its_threshold) {
@@ -305,7 +302,7 @@ BOOST_AUTO_TEST_CASE(context_management_compacts_a_chain_past_its_threshold) {
     json body{{"model", "llama3.2:1b"}, {"input", words(turn)}, {"context_management", cm}};
     if (!prev.empty())
       body["previous_response_id"] = prev;
-    auto resp = parsed(r.post("/v1/responses", body));
+    auto resp = json_body(r.post("/v1/responses", body));
     BOOST_REQUIRE_MESSAGE(resp["status"] == "completed", resp.dump());
     if (resp["output"][0]["type"] == "compaction")
       compacted_turn = resp;
@@ -323,7 +320,7 @@ BOOST_AUTO_TEST_CASE(context_management_compacts_a_chain_past_its_threshold) {
 
   // The next turn of the chain uses the compaction in place of what it
   // replaced: the user's messages and the summary, then the newer turns.
-  auto next = parsed(
+  auto next = json_body(
       r.post("/v1/responses",
              {{"model", "llama3.2:1b"}, {"input", "one more"}, {"previous_response_id", prev}}));
   BOOST_TEST(next["status"] == "completed");
@@ -336,7 +333,7 @@ BOOST_AUTO_TEST_CASE(context_management_compacts_a_chain_past_its_threshold) {
   // Read back from the store after a restart, the same.
   r.restart();
   b.clear_requests();
-  (void)parsed(r.post(
+  (void)json_body(r.post(
       "/v1/responses",
       {{"model", "llama3.2:1b"}, {"input", "after restart"}, {"previous_response_id", prev}}));
   BOOST_TEST(says(b.requests().back()["messages"], "user", "SUMMARY: Paris weather asked"));

@@ -1,6 +1,7 @@
 // End to end: the real riposte binary in front of the scripted
 // Ollama-protocol backend, over loopback HTTP.
 #define BOOST_TEST_MODULE e2e_responses
+#include "tests/support/json_body.hpp"
 #include "tests/support/servers.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -16,22 +17,16 @@ using namespace riposte::tests;
 
 namespace {
 
-json body_of(const http_result& r) {
-  auto j = json::parse(r.body, nullptr, false);
-  BOOST_REQUIRE_MESSAGE(!j.is_discarded(), "not JSON: " << r.body);
-  return j;
-}
-
 json create(riposte_server& r, const json& body, long expect = 200,
             std::vector<std::string> headers = {}) {
   auto res = r.post("/v1/responses", body, std::move(headers));
   BOOST_REQUIRE_MESSAGE(res.status == expect, "status " << res.status << ": " << res.body);
-  return body_of(res);
+  return json_body(res);
 }
 
 void expect_error(const http_result& res, long status, const json& code, const json& param) {
   BOOST_TEST(res.status == status, res.body);
-  auto j = body_of(res);
+  auto j = json_body(res);
   BOOST_REQUIRE(j.contains("error"));
   const auto& e = j["error"];
   for (const char* field : {"message", "type", "param", "code"})
@@ -98,7 +93,7 @@ BOOST_AUTO_TEST_CASE(a_blocking_create_returns_the_whole_response_object) {
 
   auto got = r.get("/v1/responses/" + resp["id"].get<std::string>());
   BOOST_TEST(got.status == 200);
-  BOOST_TEST(body_of(got) == resp);
+  BOOST_TEST(json_body(got) == resp);
   BOOST_TEST(!got.header("x-request-id").empty());
 
   auto sent = b.requests().back();
@@ -130,7 +125,7 @@ BOOST_AUTO_TEST_CASE(a_three_turn_conversation_carries_the_whole_chain_but_not_i
     BOOST_TEST(msgs[i]["content"] == expected[i].second);
   }
   // input_items lists this response's own input only.
-  auto items = body_of(r.get("/v1/responses/" + third["id"].get<std::string>() + "/input_items"));
+  auto items = json_body(r.get("/v1/responses/" + third["id"].get<std::string>() + "/input_items"));
   BOOST_TEST(items["data"].size() == 1u);
   BOOST_TEST(items["data"][0]["content"][0]["text"] == "three");
 }
@@ -142,7 +137,8 @@ BOOST_AUTO_TEST_CASE(a_deleted_response_is_gone_for_reads_and_follow_ups) {
   auto id = resp["id"].get<std::string>();
   auto del = r.del("/v1/responses/" + id);
   BOOST_TEST(del.status == 200);
-  BOOST_TEST(body_of(del) == (json{{"id", id}, {"object", "response.deleted"}, {"deleted", true}}));
+  BOOST_TEST(json_body(del) ==
+             (json{{"id", id}, {"object", "response.deleted"}, {"deleted", true}}));
   expect_error(r.get("/v1/responses/" + id), 404, "not_found", nullptr);
   expect_error(r.get("/v1/responses/" + id + "/input_items"), 404, "not_found", nullptr);
   expect_error(r.del("/v1/responses/" + id), 404, "not_found", nullptr);
@@ -161,7 +157,7 @@ BOOST_AUTO_TEST_CASE(input_items_page_with_limit_order_after_and_before) {
     input.push_back({{"role", "user"}, {"content", "m" + std::to_string(i)}});
   auto resp = create(r, {{"model", "llama3.2:1b"}, {"input", input}});
   auto base = "/v1/responses/" + resp["id"].get<std::string>() + "/input_items";
-  auto all = body_of(r.get(base));
+  auto all = json_body(r.get(base));
   BOOST_TEST(all["object"] == "list");
   BOOST_REQUIRE(all["data"].size() == 5u);
   BOOST_TEST(all["data"][0]["content"][0]["text"] == "m4"); // desc by default
@@ -169,18 +165,18 @@ BOOST_AUTO_TEST_CASE(input_items_page_with_limit_order_after_and_before) {
   BOOST_TEST(all["first_id"] == all["data"][0]["id"]);
   BOOST_TEST(all["last_id"] == all["data"][4]["id"]);
 
-  auto page1 = body_of(r.get(base + "?limit=2&order=asc"));
+  auto page1 = json_body(r.get(base + "?limit=2&order=asc"));
   BOOST_TEST(page1["data"].size() == 2u);
   BOOST_TEST(page1["data"][0]["content"][0]["text"] == "m0");
   BOOST_TEST(page1["has_more"] == true);
   auto page2 =
-      body_of(r.get(base + "?limit=2&order=asc&after=" + page1["last_id"].get<std::string>()));
+      json_body(r.get(base + "?limit=2&order=asc&after=" + page1["last_id"].get<std::string>()));
   BOOST_TEST(page2["data"][0]["content"][0]["text"] == "m2");
   auto page3 =
-      body_of(r.get(base + "?limit=2&order=asc&after=" + page2["last_id"].get<std::string>()));
+      json_body(r.get(base + "?limit=2&order=asc&after=" + page2["last_id"].get<std::string>()));
   BOOST_TEST(page3["data"].size() == 1u);
   BOOST_TEST(page3["has_more"] == false);
-  auto before = body_of(r.get(base + "?order=asc&before=" + page2["last_id"].get<std::string>()));
+  auto before = json_body(r.get(base + "?order=asc&before=" + page2["last_id"].get<std::string>()));
   BOOST_TEST(before["data"].size() == 3u);
 
   expect_error(r.get(base + "?limit=0"), 400, "invalid_value", "limit");
@@ -291,7 +287,7 @@ BOOST_AUTO_TEST_CASE(backend_failures_map_to_502_504_and_a_stored_failed_respons
   expect_error(dropped, 500, "server_error", nullptr);
   auto crashed = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "crash now"}});
   expect_error(crashed, 500, "server_error", nullptr);
-  BOOST_TEST(body_of(crashed)["error"]["message"].get<std::string>().find("CUDA out of memory") !=
+  BOOST_TEST(json_body(crashed)["error"]["message"].get<std::string>().find("CUDA out of memory") !=
              std::string::npos);
 
   b.stop();
@@ -470,13 +466,13 @@ BOOST_AUTO_TEST_CASE(models_are_listed_from_the_backend) {
   // At start-up riposte says which backend version it found.
   BOOST_TEST(
       !r.process().wait_for_line("\"version\":\"0.12.3\"", std::chrono::seconds(10)).empty());
-  auto list = body_of(r.get("/v1/models"));
+  auto list = json_body(r.get("/v1/models"));
   BOOST_TEST(list["object"] == "list");
   BOOST_TEST(list["data"].size() == 3u);
   BOOST_TEST(list["data"][0]["object"] == "model");
   auto one = r.get("/v1/models/llama3.2%3A1b");
   BOOST_TEST(one.status == 200);
-  BOOST_TEST(body_of(one)["id"] == "llama3.2:1b");
+  BOOST_TEST(json_body(one)["id"] == "llama3.2:1b");
   expect_error(r.get("/v1/models/gpt-9"), 404, "not_found", "model");
 }
 
@@ -506,7 +502,7 @@ BOOST_AUTO_TEST_CASE(a_passivated_response_is_rebuilt_from_the_store_on_the_next
   auto first = create(r, {{"model", "llama3.2:1b"}, {"input", "remember me"}});
   auto id = first["id"].get<std::string>();
   std::this_thread::sleep_for(std::chrono::milliseconds(100)); // the actor leaves memory
-  BOOST_TEST(body_of(r.get("/v1/responses/" + id)) == first);
+  BOOST_TEST(json_body(r.get("/v1/responses/" + id)) == first);
   auto next =
       create(r, {{"model", "llama3.2:1b"}, {"input", "and now"}, {"previous_response_id", id}});
   BOOST_TEST(b.requests().back()["messages"].size() == 3u);
@@ -514,7 +510,7 @@ BOOST_AUTO_TEST_CASE(a_passivated_response_is_rebuilt_from_the_store_on_the_next
   BOOST_TEST(r.del("/v1/responses/" + id).status == 200);
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   expect_error(r.get("/v1/responses/" + id), 404, "not_found", nullptr);
-  BOOST_TEST(body_of(r.get("/v1/responses/" + next["id"].get<std::string>()))["status"] ==
+  BOOST_TEST(json_body(r.get("/v1/responses/" + next["id"].get<std::string>()))["status"] ==
              "completed");
 }
 
@@ -524,7 +520,7 @@ BOOST_AUTO_TEST_CASE(a_response_s_raw_event_log_pages_by_sequence_number) {
   auto resp = create(r, {{"model", "llama3.2:1b"}, {"input", "log me"}}, 200,
                      {"Authorization: Bearer k-one"});
   auto base = "/v1/responses/" + resp["id"].get<std::string>() + "/events";
-  auto all = body_of(r.get(base + "?limit=100", {"Authorization: Bearer k-one"}));
+  auto all = json_body(r.get(base + "?limit=100", {"Authorization: Bearer k-one"}));
   BOOST_REQUIRE(all["data"].size() >= 5u);
   BOOST_TEST(all["has_more"] == false);
   const auto& first = all["data"][0];
@@ -535,7 +531,7 @@ BOOST_AUTO_TEST_CASE(a_response_s_raw_event_log_pages_by_sequence_number) {
        {"stream", "seq", "global_position", "type", "version", "tenant", "recorded_at", "data"})
     BOOST_TEST(first.contains(field), field);
   BOOST_TEST(all["data"].back()["type"] == "response_completed");
-  auto page = body_of(r.get(base + "?limit=2&after=1", {"Authorization: Bearer k-one"}));
+  auto page = json_body(r.get(base + "?limit=2&after=1", {"Authorization: Bearer k-one"}));
   BOOST_TEST(page["data"].size() == 2u);
   BOOST_TEST(page["data"][0]["seq"] == 2);
   BOOST_TEST(page["has_more"] == true);
@@ -578,8 +574,8 @@ BOOST_AUTO_TEST_CASE(the_audit_feed_is_for_the_admin_key_and_pages_in_global_ord
   std::vector<json> all;
   std::uint64_t after = 0;
   for (;;) {
-    auto page = body_of(r.get("/v1/audit/events?limit=7&after=" + std::to_string(after),
-                              {"Authorization: Bearer k-admin"}));
+    auto page = json_body(r.get("/v1/audit/events?limit=7&after=" + std::to_string(after),
+                                {"Authorization: Bearer k-admin"}));
     for (const auto& e : page["data"]) {
       BOOST_TEST(e["global_position"].get<std::uint64_t>() > after);
       after = e["global_position"].get<std::uint64_t>();
