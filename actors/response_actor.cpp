@@ -439,7 +439,7 @@ void flush(response_actor* self) {
   auto id = st.id;
   auto stats = st.svc->stats;
   auto store_kind = st.svc->store_kind;
-  if (st.svc->writer != nullptr) {
+  if (st.svc->writer != nullptr && log->group_commits()) {
     st.svc->writer->submit(log, ev::append_request{stream, expected, std::move(batch)},
                            expected == ev::no_stream ? id : std::string{},
                            [me](ev::result<std::vector<ev::envelope>> stored) {

@@ -39,7 +39,9 @@ struct services {
   std::string store_kind = "memory"; // rocksdb | postgres | memory: a metrics label
   std::shared_ptr<metrics> stats;
   store_executor* executor = nullptr;
-  // Response events are group-committed here (null: each append is a store job).
+  // Response events are group-committed here when the log commits groups
+  // together (RocksDB); otherwise (null, PostgreSQL, memory) each append is a
+  // store job, several running at once.
   append_writer* writer = nullptr;
   caf::actor backend_pool;
   // A fresh in-memory log for a `store: false` response.

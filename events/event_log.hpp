@@ -69,6 +69,10 @@ public:
     return out;
   }
 
+  // Does append_many commit a group together (one write, one sync)? If not,
+  // callers are better off appending from several threads at once.
+  virtual bool group_commits() const { return false; }
+
   // Events of one stream with seq >= from_seq, at most `limit`. A stream
   // that does not exist is not_found.
   virtual result<std::vector<envelope>> read(const std::string& stream, std::uint64_t from_seq,

@@ -137,6 +137,8 @@ public:
     return stored;
   }
 
+  bool group_commits() const override { return true; }
+
   // Group commit: every request that passes its checks goes into one
   // WriteBatch, written (and synced) once.
   std::vector<result<std::vector<envelope>>>
