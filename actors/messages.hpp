@@ -118,6 +118,7 @@ using check_atom = caf::atom_constant<caf::atom("check")>;         // one readin
 using resolved_atom = caf::atom_constant<caf::atom("resolved")>;   // input references resolved
 using prompted_atom = caf::atom_constant<caf::atom("prompted")>;   // a prompt template rendered
 using compacted_atom = caf::atom_constant<caf::atom("compacted")>; // the chain so far, compacted
+using searched_atom = caf::atom_constant<caf::atom("searched")>;   // web searches returned
 
 } // namespace riposte::actors
 

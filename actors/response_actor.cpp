@@ -84,6 +84,15 @@ struct response_data {
   nlohmann::json compaction_item;
   context_ptr compacted_history;
   bool compaction_tried = false;
+  // Hosted web_search: the calls the running generation made (their
+  // output_item_added), what the searches gave the model, the usage of the
+  // generations before the running one, and citations' sources.
+  std::vector<std::pair<std::int64_t, nlohmann::json>> search_calls;
+  nlohmann::json search_items = nlohmann::json::array();
+  nlohmann::json earlier_usage;
+  std::vector<search_result> sources;
+  std::int64_t next_output_index = 0;
+  int search_rounds = 0;
   std::string answer_text;       // message text so far, for text.format checks
   nlohmann::json resolved_input; // input with file references resolved (null: none)
   std::string cancel_reason;
@@ -210,6 +219,51 @@ void answer_waiters(response_actor* self) {
   st.cancel_waiters.clear();
   schedule_passivation(self, st.view.params.value("store", true) ? st.svc->cfg.passivate_after
                                                                  : std::chrono::milliseconds(0));
+}
+
+// Two usage objects added up (either may be null).
+json add_usage(const json& a, const json& b) {
+  if (!a.is_object())
+    return b;
+  if (!b.is_object())
+    return a;
+  auto sum = [&](const char* k) {
+    return a.value(k, std::int64_t{0}) + b.value(k, std::int64_t{0});
+  };
+  auto input = sum("input_tokens"), output = sum("output_tokens");
+  return {
+      {"input_tokens", input},
+      {"input_tokens_details",
+       {{"cached_tokens", a["input_tokens_details"].value("cached_tokens", std::int64_t{0}) +
+                              b["input_tokens_details"].value("cached_tokens", std::int64_t{0})}}},
+      {"output_tokens", output},
+      {"output_tokens_details",
+       {{"reasoning_tokens",
+         a["output_tokens_details"].value("reasoning_tokens", std::int64_t{0}) +
+             b["output_tokens_details"].value("reasoning_tokens", std::int64_t{0})}}},
+      {"total_tokens", input + output}};
+}
+
+// url_citation annotations on an output_text part for every source URL its
+// text contains (indices are byte offsets into the text).
+void cite(json& part, const std::vector<search_result>& sources) {
+  if (!part.is_object() || part.value("type", "") != "output_text" ||
+      !part.value("text", json()).is_string())
+    return;
+  const auto& text = part["text"].get_ref<const std::string&>();
+  json annotations = part.value("annotations", json::array());
+  std::set<std::string> seen;
+  for (const auto& s : sources) {
+    if (s.url.empty() || !seen.insert(s.url).second)
+      continue;
+    for (auto at = text.find(s.url); at != std::string::npos; at = text.find(s.url, at + 1))
+      annotations.push_back({{"type", "url_citation"},
+                             {"start_index", at},
+                             {"end_index", at + s.url.size()},
+                             {"url", s.url},
+                             {"title", s.title}});
+  }
+  part["annotations"] = std::move(annotations);
 }
 
 // A stable fingerprint of a turn's instructions (FNV-1a of their JSON).
@@ -474,6 +528,9 @@ void enqueue(response_actor* self, std::vector<ev::event> evs) {
   flush(self);
 }
 
+// A response searches at most this many times before it must answer.
+constexpr int max_search_rounds = 3;
+
 // What the model is asked to do when it compacts a conversation.
 constexpr const char* compaction_instructions =
     "You are compacting a conversation so that it can continue in a smaller context. Write a "
@@ -496,9 +553,21 @@ generation_request make_request(const response_data& st) {
   req.family = st.model.family;
   req.context_window = context_window(st.svc->cfg, st.model);
   req.dropped_items = st.dropped_items;
+  if (st.svc->web_search.provider && st.search_rounds < max_search_rounds)
+    req.params["x_riposte_web_search"] = true;
+  if (st.search_rounds > 0) {
+    // Later generations of a response that searched: what the earlier ones
+    // said and the searches' results come after the input.
+    for (const auto& item : st.view.output)
+      if (item.value("type", "") != "web_search_call")
+        req.items.push_back(item);
+    for (const auto& item : st.search_items)
+      req.items.push_back(item);
+    req.first_output_index = st.next_output_index;
+  }
   if (st.compacted_history) { // context_management compacted what came before
     req.history = st.compacted_history;
-    req.first_output_index = 1;
+    req.first_output_index = std::max<std::int64_t>(req.first_output_index, 1);
   }
   if (st.cmd.compact) {
     // The model writes the summary: no tools, no format, plain text.
@@ -857,6 +926,147 @@ void resolve_parent(response_actor* self) {
   }
   caf::actor me = self;
   self->send(st.registry, context_atom::value, st.cmd.previous_response_id, st.cmd.tenant, me);
+}
+
+bool includes(const json& params, const char* what);
+
+// Notes the web_search calls in a generation's events. When the generation
+// ends having made some, its terminal event is held back (its usage kept):
+// true, and the searches run next.
+bool note_search_calls(response_data& st, std::vector<ev::event>& events) {
+  for (const auto& e : events)
+    if (const auto* added = std::get_if<ev::output_item_added>(&e)) {
+      st.next_output_index = std::max(st.next_output_index, added->output_index + 1);
+      if (added->item.value("type", "") == "web_search_call")
+        st.search_calls.emplace_back(added->output_index, added->item);
+    }
+  if (st.search_calls.empty() || !st.svc->web_search.provider)
+    return false;
+  auto end = std::find_if(events.begin(), events.end(), [](const ev::event& e) {
+    return std::holds_alternative<ev::response_completed>(e) ||
+           std::holds_alternative<ev::response_incomplete>(e);
+  });
+  if (end == events.end())
+    return false;
+  std::visit(
+      [&](const auto& x) {
+        if constexpr (requires { x.usage; })
+          st.earlier_usage = add_usage(st.earlier_usage, x.usage);
+      },
+      *end);
+  events.erase(end);
+  return true;
+}
+
+// Runs the pending searches off the actor (the provider blocks), each call
+// stepping through in_progress and searching on the stream first.
+void run_searches(response_actor* self) {
+  auto& st = self->state;
+  std::vector<ev::event> progress;
+  std::vector<std::string> queries;
+  for (const auto& [index, item] : st.search_calls) {
+    auto id = item.value("id", "");
+    progress.emplace_back(ev::hosted_tool_progressed{id, index, "web_search", "in_progress"});
+    progress.emplace_back(ev::hosted_tool_progressed{id, index, "web_search", "searching"});
+    queries.push_back(item.value("action", json::object()).value("query", ""));
+  }
+  enqueue(self, std::move(progress));
+  json tool = json::object(); // the request's web_search tool (its filters)
+  for (const auto& t : st.cmd.params.value("tools", json::array()))
+    if (t.is_object() && t.value("type", "").rfind("web_search", 0) == 0)
+      tool = t;
+  auto cfg = st.svc->web_search;
+  caf::actor me = self;
+  st.svc->executor->post([=] {
+    json answers = json::array();
+    for (const auto& q : queries) {
+      auto found = cfg.provider->search(q);
+      if (!found) {
+        answers.push_back({{"error", found.error().message}});
+        continue;
+      }
+      json results = json::array();
+      for (const auto& r : filter_results(std::move(*found), tool, cfg))
+        results.push_back({{"url", r.url}, {"title", r.title}, {"snippet", r.snippet}});
+      answers.push_back({{"results", results}});
+    }
+    caf::anon_send(me, searched_atom::value, ev::result<json>{std::move(answers)});
+  });
+}
+
+// The searches answered: each call's item is done (completed, or failed with
+// the provider's error), the model gets the results as the tool's output, and
+// generates again.
+void on_searched(response_actor* self, const json& answers) {
+  auto& st = self->state;
+  std::vector<ev::event> done;
+  for (std::size_t i = 0; i < st.search_calls.size(); ++i) {
+    auto [index, item] = st.search_calls[i];
+    const auto& answer = i < answers.size() ? answers[i] : json::object();
+    auto query = item["action"].value("query", "");
+    auto call_id = "call_" + item.value("id", "");
+    std::string output;
+    if (answer.contains("error")) {
+      item["status"] = "failed";
+      output = "The web search failed: " + answer["error"].get<std::string>();
+    } else {
+      item["status"] = "completed";
+      json sources = json::array();
+      int n = 0;
+      for (const auto& r : answer["results"]) {
+        sources.push_back({{"type", "url"}, {"url", r["url"]}});
+        st.sources.push_back({r["url"], r["title"], r["snippet"]});
+        output += "[" + std::to_string(++n) + "] " + r["title"].get<std::string>() + "\n" +
+                  r["url"].get<std::string>() + "\n" + r["snippet"].get<std::string>() + "\n\n";
+      }
+      if (n == 0)
+        output = "The web search found nothing for this query.";
+      if (includes(st.cmd.params, "web_search_call.action.sources"))
+        item["action"]["sources"] = std::move(sources);
+      done.emplace_back(
+          ev::hosted_tool_progressed{item.value("id", ""), index, "web_search", "completed"});
+    }
+    done.emplace_back(ev::output_item_done{index, item});
+    st.search_items.push_back({{"type", "function_call"},
+                               {"call_id", call_id},
+                               {"name", "web_search"},
+                               {"arguments", json{{"query", query}}.dump()}});
+    st.search_items.push_back(
+        {{"type", "function_call_output"}, {"call_id", call_id}, {"output", output}});
+  }
+  st.search_calls.clear();
+  ++st.search_rounds;
+  enqueue(self, std::move(done));
+  if (st.cancel_requested) {
+    enqueue(self, {*st.cancel_event});
+    return;
+  }
+  start_generation(self);
+}
+
+// The end of a response that searched: its usage counts every generation,
+// and its answer cites the results it mentions (url_citation annotations).
+void finish_searching(response_data& st, std::vector<ev::event>& events) {
+  if (st.search_rounds == 0)
+    return;
+  for (auto& e : events) {
+    std::visit(
+        [&](auto& x) {
+          using T = std::decay_t<decltype(x)>;
+          if constexpr (std::is_same_v<T, ev::response_completed> ||
+                        std::is_same_v<T, ev::response_incomplete> ||
+                        std::is_same_v<T, ev::response_failed>) {
+            x.usage = add_usage(st.earlier_usage, x.usage);
+          } else if constexpr (std::is_same_v<T, ev::output_item_done>) {
+            if (x.item.value("type", "") == "message")
+              for (auto& part : x.item["content"])
+                cite(part, st.sources);
+          } else if constexpr (std::is_same_v<T, ev::content_part_done>) {
+            cite(x.part, st.sources);
+          }
+        },
+        e);
+  }
 }
 
 // Structured outputs: the text of the answer must be what text.format asked
@@ -1239,6 +1449,13 @@ caf::behavior main_behavior(response_actor* self) {
                  std::holds_alternative<ev::response_failed>(e);
         if (u.finished && !ends && st.cancel_requested)
           u.events.emplace_back(*st.cancel_event);
+        if (note_search_calls(st, u.events)) {
+          // The model asked for web searches: riposte runs them, then the
+          // model goes on in the same response.
+          enqueue(self, std::move(u.events));
+          run_searches(self);
+          return;
+        }
         // Deltas (nearly every update) need no checks: only finished items
         // and the end do.
         bool notable = std::any_of(u.events.begin(), u.events.end(), [](const ev::event& e) {
@@ -1248,6 +1465,7 @@ caf::behavior main_behavior(response_actor* self) {
                  std::holds_alternative<ev::response_failed>(e);
         });
         if (notable) {
+          finish_searching(st, u.events);
           check_output_format(st, u.events);
           account_cached_tokens(st, u.events);
           seal_reasoning(st, u.events);
@@ -1470,6 +1688,7 @@ caf::behavior main_behavior(response_actor* self) {
       // Our parent's answer (creation, step 2).
       [=](context_atom, context_reply& parent) { on_parent(self, parent); },
       // The conversation so far came back compacted: plan this turn on it.
+      [=](searched_atom, ev::result<json>& answers) { on_searched(self, *answers); },
       [=](compacted_atom, ev::result<json>& compacted) {
         auto& st = self->state;
         if (!compacted) {

@@ -8,6 +8,7 @@
 #include "actors/metrics.hpp"
 #include "actors/sealer.hpp"
 #include "actors/store_executor.hpp"
+#include "actors/web_search.hpp"
 #include "events/event_log.hpp"
 
 #include <caf/all.hpp>
@@ -49,6 +50,8 @@ struct services {
   // Seals reasoning for include ["reasoning.encrypted_content"].
   std::shared_ptr<const sealer> reasoning_sealer;
   input_limits inputs;
+  // The hosted web_search tool, when the operator configured a provider.
+  web_search_settings web_search;
   // The backend adapter's token count of a generation (no I/O).
   std::function<std::int64_t(const generation_request&)> count_tokens;
   settings cfg;

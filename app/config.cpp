@@ -169,6 +169,23 @@ parse_outcome parse_config(int argc, char** argv) {
                  "unchecked)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{100'000'000}))
       ->envname("RIPOSTE_DEFAULT_CONTEXT_WINDOW");
+  app.add_option("--web-search", cfg.web_search,
+                 "Serve the hosted web_search tool through searxng:http://HOST:PORT (SearXNG's "
+                 "JSON API) or static:PATH (a fixed result set); unset: the tool is accepted and "
+                 "not offered")
+      ->envname("RIPOSTE_WEB_SEARCH");
+  app.add_option("--web-search-timeout-ms", cfg.web_search_timeout_ms,
+                 "Longest one search may take; slower is a failed web_search_call")
+      ->check(CLI::Range(100L, 120'000L))
+      ->envname("RIPOSTE_WEB_SEARCH_TIMEOUT_MS");
+  app.add_option("--web-search-block", cfg.web_search_block,
+                 "A domain whose results (and subdomains') are never used (repeatable)")
+      ->envname("RIPOSTE_WEB_SEARCH_BLOCK")
+      ->delimiter(',');
+  app.add_option("--web-search-max-results", cfg.web_search_max_results,
+                 "Results the model gets per search")
+      ->check(CLI::Range(1, 20))
+      ->envname("RIPOSTE_WEB_SEARCH_MAX_RESULTS");
   app.add_option("--default-model", cfg.default_model,
                  "A model the backend must serve for GET /readyz to answer ready")
       ->envname("RIPOSTE_DEFAULT_MODEL");

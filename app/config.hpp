@@ -68,6 +68,10 @@ struct config {
   long readiness_timeout_ms = 2'000;
   std::vector<std::string> context_windows; // MODEL=TOKENS
   std::int64_t default_context_window = 4096;
+  std::string web_search; // searxng:URL or static:PATH
+  long web_search_timeout_ms = 10'000;
+  std::vector<std::string> web_search_block;
+  std::size_t web_search_max_results = 5;
 };
 
 // What parsing decided: run with `cfg`, or exit now with `exit_code` (after

@@ -10,6 +10,7 @@
 #include "adapters/backends/ollama.hpp"
 #include "adapters/fetch/guarded_fetch.hpp"
 #include "adapters/store/store.hpp"
+#include "adapters/tools/web_search.hpp"
 #include "app/config.hpp"
 #include "app/replay.hpp"
 #include "http/routes.hpp"
@@ -179,6 +180,14 @@ int main(int argc, char** argv) {
     return actors::fetched_resource{std::move(got->bytes), std::move(got->content_type)};
   };
   svc->cfg = settings;
+  if (!cfg.web_search.empty()) {
+    auto provider = adapters::tools::make_web_search(cfg.web_search, cfg.web_search_timeout_ms);
+    if (!provider)
+      return fail(provider.error().message);
+    svc->web_search.provider = std::move(*provider);
+  }
+  svc->web_search.blocked_domains = cfg.web_search_block;
+  svc->web_search.max_results = cfg.web_search_max_results;
   svc->count_tokens = [backend](const actors::generation_request& req) {
     return backend->count_input_tokens(req);
   };

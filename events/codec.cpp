@@ -34,6 +34,7 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(idempotency_key_recorded, key, request_hash, 
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(prompt_version_created, prompt_id, prompt_version, name,
                                    instructions, input, metadata, created_at)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(prompt_deleted, prompt_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(hosted_tool_progressed, item_id, output_index, tool, phase)
 
 // Events without fields are stored as `{}`.
 void to_json(nlohmann::json& j, const response_queued&) {

@@ -25,7 +25,8 @@ using event =
                  custom_tool_call_input_delta, custom_tool_call_input_done, reasoning_delta,
                  reasoning_done, response_completed, response_incomplete, response_failed,
                  response_cancelled, response_deleted, file_uploaded, file_deleted,
-                 idempotency_key_recorded, prompt_version_created, prompt_deleted>;
+                 idempotency_key_recorded, prompt_version_created, prompt_deleted,
+                 hosted_tool_progressed>;
 
 std::string_view type_of(const event& ev);
 int version_of(const event& ev);

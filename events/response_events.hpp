@@ -123,6 +123,18 @@ struct custom_tool_call_input_done {
   std::string input;
 };
 
+// A tool riposte runs itself (web_search through a configured provider)
+// moved on: `phase` is in_progress, searching, generating or completed.
+// `response.<tool>_call.<phase>` on the stream.
+struct hosted_tool_progressed {
+  static constexpr std::string_view type = "hosted_tool_progressed";
+  static constexpr int version = 1;
+  std::string item_id;
+  std::int64_t output_index = 0;
+  std::string tool; // "web_search", "image_generation"
+  std::string phase;
+};
+
 // Raw reasoning text (Ollama `thinking`). `response.reasoning_text.delta`.
 struct reasoning_delta {
   static constexpr std::string_view type = "reasoning_delta";

@@ -228,11 +228,29 @@ const std::vector<feature>& compatibility_manifest() {
        {"backend_calls_map_back_to_the_declared_name_namespace_and_kind",
         "namespaced_custom_and_hosted_tools_travel_as_declared_in_a_stream"}},
       {"request_field",
-       "tools (hosted: web_search, file_search, code_interpreter, image_generation, mcp, shell, "
+       "tools (web_search, web_search_preview, ...)",
+       s::conditional,
+       "with --web-search (searxng:URL or static:PATH) riposte serves it: the model gets a "
+       "web_search(query) function; each call becomes a web_search_call item (action search, "
+       "query; sources with include web_search_call.action.sources) streamed as "
+       "output_item.added, web_search_call.in_progress/searching/completed, output_item.done; "
+       "results are filtered by filters.allowed_domains and the operator's "
+       "--web-search-block, given to the model as the tool's output, and the model goes on in "
+       "the same response (up to 3 searches); the answer carries url_citation annotations for "
+       "the result URLs it contains (byte offsets), usage adds every generation up. A provider "
+       "error or timeout (--web-search-timeout-ms) ends that call failed and the model is "
+       "told; the response goes on. Without --web-search: accepted and not offered",
+       {"a_web_search_runs_through_searxng_and_the_answer_cites_it",
+        "a_streamed_web_search_steps_through_its_events_in_order",
+        "allowed_domains_narrow_the_results_the_model_gets",
+        "a_provider_that_fails_or_hangs_fails_the_call_not_the_response",
+        "a_static_provider_serves_a_fixed_result_set"}},
+      {"request_field",
+       "tools (hosted: file_search, code_interpreter, image_generation, mcp, shell, "
        "apply_patch, ...)",
        s::ignored,
        "policy: accepted, echoed in the Response, and not offered to the backend (no local "
-       "provider is configured); the request never fails for carrying them",
+       "provider); the request never fails for carrying them",
        {"namespaced_custom_and_hosted_tools_travel_as_declared_in_a_stream"}},
       {"request_field",
        "tool_choice",
@@ -431,6 +449,12 @@ const std::vector<feature>& compatibility_manifest() {
        "output_item.added/done); encrypted_content is the summary sealed with AES-256-GCM for "
        "the tenant",
        {"context_management_compacts_a_chain_past_its_threshold"}},
+      {"output_item",
+       "web_search_call",
+       s::conditional,
+       "with --web-search: id ws_..., status completed or failed, action {type search, query, "
+       "sources}",
+       {"a_web_search_runs_through_searxng_and_the_answer_cites_it"}},
       {"output_item",
        "message",
        s::supported,

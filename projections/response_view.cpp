@@ -99,6 +99,11 @@ response_state apply(response_state s, const ev::event& event, std::int64_t seq,
           s.status = "failed";
           s.error = {{"code", e.code}, {"message", e.message}};
           s.usage = e.usage;
+        } else if constexpr (std::is_same_v<T, ev::hosted_tool_progressed>) {
+          // The call's item says where it is until its output_item_done.
+          if (e.output_index >= 0 && static_cast<std::size_t>(e.output_index) < s.output.size() &&
+              e.phase != "completed")
+            s.output[static_cast<std::size_t>(e.output_index)]["status"] = e.phase;
         } else if constexpr (std::is_same_v<T, ev::response_cancelled>) {
           s.status = "cancelled";
         } else if constexpr (std::is_same_v<T, ev::response_deleted>) {

@@ -95,6 +95,11 @@ std::optional<json> stream_event(const response_state& after, const ev::event& e
                       {"item_id", e.item_id},
                       {"output_index", e.output_index},
                       {"input", e.input}};
+        } else if constexpr (std::is_same_v<T, ev::hosted_tool_progressed>) {
+          return json{{"type", "response." + e.tool + "_call." + e.phase},
+                      {"sequence_number", seq},
+                      {"item_id", e.item_id},
+                      {"output_index", e.output_index}};
         } else if constexpr (std::is_same_v<T, ev::reasoning_delta>) {
           return json{{"type", "response.reasoning_text.delta"},
                       {"sequence_number", seq},

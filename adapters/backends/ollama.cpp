@@ -483,6 +483,18 @@ void ollama_translator::emit_call(std::vector<ev::event>& out, const json& fn) {
   const auto* tool = tools_.find(backend_name);
   auto index = next_index_++;
   auto call_id = ev::make_id("call_", 24);
+  if (tool && tool->kind == "web_search") {
+    // riposte runs the search: the item opens here, the actor finishes it.
+    auto query = args.is_object() && args.value("query", json()).is_string()
+                     ? args["query"].get<std::string>()
+                     : (args.is_string() ? args.get<std::string>() : args.dump());
+    out.emplace_back(ev::output_item_added{index,
+                                           {{"id", ev::make_id("ws_")},
+                                            {"type", "web_search_call"},
+                                            {"status", "in_progress"},
+                                            {"action", {{"type", "search"}, {"query", query}}}}});
+    return;
+  }
   if (tool && tool->kind == "custom") {
     auto input = args.is_object() && args.contains("input") && args["input"].is_string()
                      ? args["input"].get<std::string>()

@@ -39,15 +39,43 @@ json custom_definition(const std::string& flat, const json& tool) {
               {"required", json::array({"input"})}}}}}};
 }
 
+// What the model sees of a hosted web_search tool riposte serves.
+json web_search_definition() {
+  return {
+      {"type", "function"},
+      {"function",
+       {{"name", "web_search"},
+        {"description",
+         "Search the web for current information. Returns the titles, URLs and snippets of "
+         "the best results; cite the URLs you use."},
+        {"parameters",
+         {{"type", "object"},
+          {"properties", {{"query", {{"type", "string"}, {"description", "What to search for."}}}}},
+          {"required", json::array({"query"})}}}}}};
+}
+
 } // namespace
 
 std::string tool_plan::flat_name(const std::string& ns, const std::string& name) {
   return ns.empty() ? name : ns + "__" + name;
 }
 
+bool is_web_search(const std::string& type) {
+  return type.rfind("web_search", 0) == 0;
+}
+
 tool_plan::tool_plan(const json& params) {
+  // A hosted web_search tool is offered as a function only when riposte
+  // runs a search provider (the response actor says so in the params).
+  bool local_search = params.value("x_riposte_web_search", false);
   auto add = [&](const json& tool, const std::string& ns) {
     auto kind = tool.value("type", "");
+    if (local_search && ns.empty() && is_web_search(kind) && !tools_.count("web_search")) {
+      tools_.emplace("web_search",
+                     declared_tool{"web_search", "web_search", "", web_search_definition()});
+      offered_.push_back("web_search");
+      return;
+    }
     if (kind != "function" && kind != "custom")
       return;
     auto name = tool.value("name", "");
@@ -104,6 +132,9 @@ tool_plan::tool_plan(const json& params) {
       keep_only(names_of(choice.value("tools", json::array())));
       if (choice.value("mode", "auto") == "required")
         instruction_ = "You must call at least one of the provided tools in this turn.";
+    } else if (is_web_search(type) && tools_.count("web_search")) {
+      keep_only({"web_search"});
+      instruction_ = "You must call the tool 'web_search' in this turn.";
     } else {
       offered_.clear(); // a hosted tool riposte does not serve: nothing to call
     }

@@ -366,7 +366,8 @@ BOOST_AUTO_TEST_CASE(encrypted_reasoning_round_trips_for_stateless_clients) {
   later["input"].push_back({{"role", "assistant"}, {"content", "7"}});
   later["input"].push_back({{"role", "user"}, {"content", "now double it"}});
   BOOST_TEST(r.post("/v1/responses", later, {alice}).status == 200);
-  for (const auto& m : b.requests().back()["messages"])
+  auto sent_later = b.requests();
+  for (const auto& m : sent_later.back()["messages"])
     BOOST_TEST(!m.contains("thinking"), m.dump());
 
   // The key lives in the store: sealed items outlive a restart.

@@ -29,6 +29,7 @@ struct state {
   std::mutex mutex;
   json script = json::object();
   json requests = json::array();
+  json searches = json::array();
 };
 
 std::string timestamp() {
@@ -353,6 +354,61 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
     if (entry.contains("repeat"))
       body = std::string(entry["repeat"].get<std::size_t>(), 'x');
     return resp.set_body(body).done();
+  }
+  // SearXNG's JSON API, for the hosted web_search tool: GET
+  // /search?q=...&format=json. Script {"searxng": {"results": [{url, title,
+  // content}], "status": 502, "delay_ms": N}}; queries are kept for
+  // GET /_scripted/searches.
+  if (path == "/search" && method == restinio::http_method_get()) {
+    std::string query{req->header().query()}, q, format;
+    for (std::size_t at = 0; at <= query.size();) {
+      auto end = query.find('&', at);
+      auto pair = query.substr(at, end == std::string::npos ? std::string::npos : end - at);
+      auto eq = pair.find('=');
+      auto key = pair.substr(0, eq), value = eq == std::string::npos ? "" : pair.substr(eq + 1);
+      std::string decoded;
+      for (std::size_t i = 0; i < value.size(); ++i) {
+        if (value[i] == '%' && i + 2 < value.size()) {
+          decoded.push_back(static_cast<char>(std::stoi(value.substr(i + 1, 2), nullptr, 16)));
+          i += 2;
+        } else {
+          decoded.push_back(value[i] == '+' ? ' ' : value[i]);
+        }
+      }
+      if (key == "q")
+        q = decoded;
+      else if (key == "format")
+        format = decoded;
+      if (end == std::string::npos)
+        break;
+      at = end + 1;
+    }
+    json cfg;
+    {
+      std::lock_guard guard{st.mutex};
+      cfg = st.script.value("searxng", json::object());
+      st.searches.push_back(q);
+    }
+    if (format != "json")
+      return reply_json(req, 403, {{"error", "format not enabled"}}); // as SearXNG answers
+    auto status = cfg.value("status", 200);
+    json body{{"query", q},
+              {"number_of_results", cfg.value("results", json::array()).size()},
+              {"results", cfg.value("results", json::array())},
+              {"answers", json::array()},
+              {"suggestions", json::array()},
+              {"unresponsive_engines", json::array()}};
+    auto delay = cfg.value("delay_ms", 0L);
+    if (delay <= 0)
+      return reply_json(req, status, body);
+    auto timer = std::make_shared<restinio::asio_ns::steady_timer>(io);
+    timer->expires_after(std::chrono::milliseconds(delay));
+    timer->async_wait([timer, req, status, body](const auto&) { reply_json(req, status, body); });
+    return restinio::request_accepted();
+  }
+  if (path == "/_scripted/searches" && method == restinio::http_method_get()) {
+    std::lock_guard guard{st.mutex};
+    return reply_json(req, 200, st.searches);
   }
   if (path == "/")
     return reply_json(req, 200, "Ollama is running");

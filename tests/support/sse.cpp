@@ -152,6 +152,11 @@ std::vector<std::string> validate_stream(const std::vector<json>& events, std::i
         fail(i, type + " for an item that is not open");
       if (type == "response.function_call_arguments.done" && !e.contains("name"))
         fail(i, "function_call_arguments.done without a name");
+    } else if (type.rfind("response.web_search_call.", 0) == 0 ||
+               type.rfind("response.image_generation_call.", 0) == 0) {
+      // A hosted tool's progress belongs to its open item.
+      if (first_seq == 0 && open_items[index] != item_id)
+        fail(i, type + " for an item that is not open");
     } else if (type == "response.completed" || type == "response.failed" ||
                type == "response.incomplete") {
       terminal = true;
