@@ -9,6 +9,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <map>
 #include <mutex>
 #include <set>
@@ -35,7 +36,10 @@ bool terminal(const std::string& status) {
 void kill_with_200_in_flight(const std::string& store) {
   scripted_backend b{
       {{"rules",
-        {{{"match", {{"contains", "slow"}}}, {"reply", slow(100)}},
+        // Streams long enough (40 s) that the kill always finds them mid-way,
+        // however slowly a loaded machine got them going.
+        {{{"match", {{"contains", "slow stream"}}}, {"reply", slow(1000)}},
+         {{"match", {{"contains", "slow"}}}, {"reply", slow(100)}},
          {{"match", {{"contains", "quick"}}}, {"reply", {{"chunks", {{{"content", "done"}}}}}}}}}}};
   // Room for the 100 streaming and blocking generations and 20 background
   // ones; the other 30 background ones wait in the queue.
@@ -54,13 +58,21 @@ void kill_with_200_in_flight(const std::string& store) {
   // 50 streaming clients and 50 blocking ones, all generating; 50 background
   // ones, mostly queued behind them.
   std::mutex mutex;
+  std::atomic<int> begun{0}; // streams that have had their first token
   std::vector<std::string> stream_bytes(per_state);
   std::vector<std::thread> clients;
   for (int i = 0; i < per_state; ++i)
     clients.emplace_back([&, i] {
+      bool counted = false;
       auto got = sse_call(
           "POST", r.url("/v1/responses"),
-          json{{"model", "llama3.2:1b"}, {"input", "slow stream"}, {"stream", true}}.dump());
+          json{{"model", "llama3.2:1b"}, {"input", "slow stream"}, {"stream", true}}.dump(), -1,
+          [&](const std::string& raw) {
+            if (!counted && raw.find("response.output_text.delta") != std::string::npos) {
+              counted = true;
+              ++begun;
+            }
+          });
       std::lock_guard lock{mutex};
       stream_bytes[i] = std::move(got.raw); // what reached the client before the kill
     });
@@ -77,7 +89,11 @@ void kill_with_200_in_flight(const std::string& store) {
     BOOST_REQUIRE_EQUAL(made.status, 200);
     background.push_back(json::parse(made.body)["id"].get<std::string>());
   }
-  std::this_thread::sleep_for(300ms); // streams are mid-way (each takes 4 s)
+  // The kill comes once every stream is under way.
+  for (int i = 0; i < 400 && begun.load() < per_state; ++i)
+    std::this_thread::sleep_for(50ms);
+  BOOST_TEST(begun.load() == per_state);
+  std::this_thread::sleep_for(100ms);
   r.crash();
   for (auto& t : clients)
     t.join();
