@@ -528,7 +528,14 @@ void enqueue(response_actor* self, std::vector<ev::event> evs) {
   flush(self);
 }
 
-// A response searches at most this many times before it must answer.
+// An output item of a tool riposte runs itself.
+bool is_hosted_call(const json& item) {
+  auto type = item.value("type", "");
+  return type == "web_search_call" || type == "image_generation_call";
+}
+
+// A response calls riposte's own tools in at most this many rounds before it
+// must answer.
 constexpr int max_search_rounds = 3;
 
 // What the model is asked to do when it compacts a conversation.
@@ -555,11 +562,13 @@ generation_request make_request(const response_data& st) {
   req.dropped_items = st.dropped_items;
   if (st.svc->web_search.provider && st.search_rounds < max_search_rounds)
     req.params["x_riposte_web_search"] = true;
+  if (st.svc->images.provider && st.search_rounds < max_search_rounds)
+    req.params["x_riposte_image_generation"] = true;
   if (st.search_rounds > 0) {
     // Later generations of a response that searched: what the earlier ones
     // said and the searches' results come after the input.
     for (const auto& item : st.view.output)
-      if (item.value("type", "") != "web_search_call")
+      if (!is_hosted_call(item))
         req.items.push_back(item);
     for (const auto& item : st.search_items)
       req.items.push_back(item);
@@ -937,10 +946,10 @@ bool note_search_calls(response_data& st, std::vector<ev::event>& events) {
   for (const auto& e : events)
     if (const auto* added = std::get_if<ev::output_item_added>(&e)) {
       st.next_output_index = std::max(st.next_output_index, added->output_index + 1);
-      if (added->item.value("type", "") == "web_search_call")
+      if (is_hosted_call(added->item))
         st.search_calls.emplace_back(added->output_index, added->item);
     }
-  if (st.search_calls.empty() || !st.svc->web_search.provider)
+  if (st.search_calls.empty())
     return false;
   auto end = std::find_if(events.begin(), events.end(), [](const ev::event& e) {
     return std::holds_alternative<ev::response_completed>(e) ||
@@ -958,29 +967,79 @@ bool note_search_calls(response_data& st, std::vector<ev::event>& events) {
   return true;
 }
 
+// One image through the provider (blocking): the answer for on_searched.
+json generate_image(const image_generation_settings& cfg, const json& tool,
+                    const std::string& prompt) {
+  if (!cfg.provider)
+    return {{"error", "no image provider is configured"}};
+  auto size = image_size(tool, cfg, "size");
+  if (!size)
+    return {{"error", size.error().message}};
+  image_request req{prompt, size->first, size->second, tool.value("quality", "auto")};
+  events::result<generated_image> made = ev::make_error(riposte_errc::internal, "");
+  try { // a provider's answer is untrusted JSON: nothing it holds may end riposte
+    made = cfg.provider->generate(req);
+  } catch (const std::exception& e) {
+    made =
+        ev::make_error(riposte_errc::backend_unavailable,
+                       std::string{"the image provider's answer did not make sense: "} + e.what());
+  }
+  if (!made)
+    return {{"error", made.error().message}};
+  return {{"image",
+           {{"result", made->base64},
+            {"output_format", made->format},
+            {"revised_prompt", made->revised_prompt},
+            {"size", std::to_string(req.width) + "x" + std::to_string(req.height)},
+            {"quality", req.quality}}}};
+}
+
 // Runs the pending searches off the actor (the provider blocks), each call
 // stepping through in_progress and searching on the stream first.
 void run_searches(response_actor* self) {
   auto& st = self->state;
   std::vector<ev::event> progress;
-  std::vector<std::string> queries;
+  std::vector<json> calls;
   for (const auto& [index, item] : st.search_calls) {
     auto id = item.value("id", "");
-    progress.emplace_back(ev::hosted_tool_progressed{id, index, "web_search", "in_progress"});
-    progress.emplace_back(ev::hosted_tool_progressed{id, index, "web_search", "searching"});
-    queries.push_back(item.value("action", json::object()).value("query", ""));
+    bool image = item.value("type", "") == "image_generation_call";
+    auto tool = image ? "image_generation" : "web_search";
+    progress.emplace_back(ev::hosted_tool_progressed{id, index, tool, "in_progress"});
+    progress.emplace_back(
+        ev::hosted_tool_progressed{id, index, tool, image ? "generating" : "searching"});
+    calls.push_back(item);
   }
   enqueue(self, std::move(progress));
-  json tool = json::object(); // the request's web_search tool (its filters)
-  for (const auto& t : st.cmd.params.value("tools", json::array()))
+  json tool = json::object();       // the request's web_search tool (its filters)
+  json image_tool = json::object(); // its image_generation tool (size, quality)
+  for (const auto& t : st.cmd.params.value("tools", json::array())) {
     if (t.is_object() && t.value("type", "").rfind("web_search", 0) == 0)
       tool = t;
+    if (t.is_object() && t.value("type", "") == "image_generation")
+      image_tool = t;
+  }
   auto cfg = st.svc->web_search;
+  auto images = st.svc->images;
   caf::actor me = self;
   st.svc->executor->post([=] {
     json answers = json::array();
-    for (const auto& q : queries) {
-      auto found = cfg.provider->search(q);
+    for (const auto& call : calls) {
+      if (call.value("type", "") == "image_generation_call") {
+        answers.push_back(generate_image(images, image_tool, call.value("revised_prompt", "")));
+        continue;
+      }
+      if (!cfg.provider) {
+        answers.push_back({{"error", "no web search provider is configured"}});
+        continue;
+      }
+      events::result<std::vector<search_result>> found = std::vector<search_result>{};
+      try { // a provider's answer is untrusted JSON: nothing it holds may end riposte
+        found = cfg.provider->search(call["action"].value("query", ""));
+      } catch (const std::exception& e) {
+        found = ev::make_error(riposte_errc::backend_unavailable,
+                               std::string{"the search provider's answer did not make sense: "} +
+                                   e.what());
+      }
       if (!found) {
         answers.push_back({{"error", found.error().message}});
         continue;
@@ -1003,8 +1062,31 @@ void on_searched(response_actor* self, const json& answers) {
   for (std::size_t i = 0; i < st.search_calls.size(); ++i) {
     auto [index, item] = st.search_calls[i];
     const auto& answer = i < answers.size() ? answers[i] : json::object();
-    auto query = item["action"].value("query", "");
     auto call_id = "call_" + item.value("id", "");
+    if (item.value("type", "") == "image_generation_call") {
+      std::string output;
+      if (answer.contains("image")) {
+        for (const auto& [k, v] : answer["image"].items())
+          item[k] = v;
+        item["status"] = "completed";
+        output = "The image was generated and is shown to the user.";
+        done.emplace_back(ev::hosted_tool_progressed{item.value("id", ""), index,
+                                                     "image_generation", "completed"});
+      } else {
+        item["status"] = "failed";
+        output = "The image could not be generated: " + answer.value("error", std::string{});
+      }
+      done.emplace_back(ev::output_item_done{index, item});
+      st.search_items.push_back(
+          {{"type", "function_call"},
+           {"call_id", call_id},
+           {"name", "image_generation"},
+           {"arguments", json{{"prompt", item.value("revised_prompt", "")}}.dump()}});
+      st.search_items.push_back(
+          {{"type", "function_call_output"}, {"call_id", call_id}, {"output", output}});
+      continue;
+    }
+    auto query = item["action"].value("query", "");
     std::string output;
     if (answer.contains("error")) {
       item["status"] = "failed";
@@ -1329,6 +1411,18 @@ void check_model(response_actor* self) {
                                                s.cmd.model + "' (it has no thinking capability).",
                                            "reasoning.effort"));
           return;
+        }
+        // An image riposte would generate must fit the operator's cap.
+        if (s.svc->images.provider) {
+          const auto& tools = s.cmd.params.value("tools", json::array());
+          for (std::size_t i = 0; i < tools.size(); ++i)
+            if (tools[i].is_object() && tools[i].value("type", "") == "image_generation")
+              if (auto size =
+                      image_size(tools[i], s.svc->images, "tools[" + std::to_string(i) + "].size");
+                  !size) {
+                fail_create(self, size.error());
+                return;
+              }
         }
         s.model = std::move(*info);
         resolve_references(self);

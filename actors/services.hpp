@@ -4,6 +4,7 @@
 
 #include "actors/append_writer.hpp"
 #include "actors/backend.hpp"
+#include "actors/image_generation.hpp"
 #include "actors/inputs.hpp"
 #include "actors/metrics.hpp"
 #include "actors/sealer.hpp"
@@ -52,6 +53,8 @@ struct services {
   input_limits inputs;
   // The hosted web_search tool, when the operator configured a provider.
   web_search_settings web_search;
+  // The hosted image_generation tool, when the operator configured a provider.
+  image_generation_settings images;
   // The backend adapter's token count of a generation (no I/O).
   std::function<std::int64_t(const generation_request&)> count_tokens;
   settings cfg;

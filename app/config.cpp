@@ -186,6 +186,29 @@ parse_outcome parse_config(int argc, char** argv) {
                  "Results the model gets per search")
       ->check(CLI::Range(1, 20))
       ->envname("RIPOSTE_WEB_SEARCH_MAX_RESULTS");
+  app.add_option("--image-generation", cfg.image_generation,
+                 "Serve the hosted image_generation tool through a1111:http://HOST:PORT "
+                 "(Automatic1111's txt2img API) or comfyui:http://HOST:PORT (a txt2img "
+                 "workflow); unset: the tool is accepted and not offered")
+      ->envname("RIPOSTE_IMAGE_GENERATION");
+  app.add_option("--image-generation-timeout-ms", cfg.image_generation_timeout_ms,
+                 "Longest one image may take; slower is a failed image_generation_call")
+      ->check(CLI::Range(100L, 1'800'000L))
+      ->envname("RIPOSTE_IMAGE_GENERATION_TIMEOUT_MS");
+  app.add_option("--image-generation-max-size", cfg.image_generation_max_size,
+                 "Largest WIDTHxHEIGHT a request's image_generation size may ask for (larger: 400)")
+      ->check([](const std::string& v) {
+        auto x = v.find('x');
+        bool ok = x != std::string::npos && x > 0 && x + 1 < v.size() && x <= 5 &&
+                  v.size() - x - 1 <= 5 &&
+                  v.find_first_not_of("0123456789x") == std::string::npos &&
+                  v.find('x', x + 1) == std::string::npos;
+        return ok ? std::string{} : "not WIDTHxHEIGHT such as 1024x1024: " + v;
+      })
+      ->envname("RIPOSTE_IMAGE_GENERATION_MAX_SIZE");
+  app.add_option("--image-generation-checkpoint", cfg.image_generation_checkpoint,
+                 "The checkpoint file a ComfyUI workflow loads")
+      ->envname("RIPOSTE_IMAGE_GENERATION_CHECKPOINT");
   app.add_option("--default-model", cfg.default_model,
                  "A model the backend must serve for GET /readyz to answer ready")
       ->envname("RIPOSTE_DEFAULT_MODEL");

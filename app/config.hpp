@@ -72,6 +72,10 @@ struct config {
   long web_search_timeout_ms = 10'000;
   std::vector<std::string> web_search_block;
   std::size_t web_search_max_results = 5;
+  std::string image_generation; // a1111:URL or comfyui:URL
+  long image_generation_timeout_ms = 120'000;
+  std::string image_generation_max_size = "1024x1024";
+  std::string image_generation_checkpoint = "v1-5-pruned-emaonly.safetensors";
 };
 
 // What parsing decided: run with `cfg`, or exit now with `exit_code` (after

@@ -10,6 +10,7 @@
 #include "adapters/backends/ollama.hpp"
 #include "adapters/fetch/guarded_fetch.hpp"
 #include "adapters/store/store.hpp"
+#include "adapters/tools/image_generation.hpp"
 #include "adapters/tools/web_search.hpp"
 #include "app/config.hpp"
 #include "app/replay.hpp"
@@ -185,6 +186,19 @@ int main(int argc, char** argv) {
     if (!provider)
       return fail(provider.error().message);
     svc->web_search.provider = std::move(*provider);
+  }
+  if (!cfg.image_generation.empty()) {
+    auto provider = adapters::tools::make_image_provider(
+        cfg.image_generation, cfg.image_generation_timeout_ms, cfg.image_generation_checkpoint);
+    if (!provider)
+      return fail(provider.error().message);
+    svc->images.provider = std::move(*provider);
+  }
+  {
+    auto& size = cfg.image_generation_max_size;
+    auto x = size.find('x');
+    svc->images.max_width = std::stoi(size.substr(0, x));
+    svc->images.max_height = std::stoi(size.substr(x + 1));
   }
   svc->web_search.blocked_domains = cfg.web_search_block;
   svc->web_search.max_results = cfg.web_search_max_results;

@@ -246,8 +246,25 @@ const std::vector<feature>& compatibility_manifest() {
         "a_provider_that_fails_or_hangs_fails_the_call_not_the_response",
         "a_static_provider_serves_a_fixed_result_set"}},
       {"request_field",
-       "tools (hosted: file_search, code_interpreter, image_generation, mcp, shell, "
-       "apply_patch, ...)",
+       "tools (image_generation)",
+       s::conditional,
+       "with --image-generation (a1111:URL: Automatic1111 POST /sdapi/v1/txt2img; comfyui:URL: "
+       "a txt2img workflow POSTed to /prompt, GET /history/{id} polled, the file fetched with "
+       "GET /view) riposte serves it: the model gets an image_generation(prompt) function; "
+       "each call becomes an image_generation_call item (result base64, size, quality, "
+       "output_format, revised_prompt) streamed as output_item.added, "
+       "image_generation_call.in_progress/generating/completed, output_item.done, and the "
+       "model goes on in the same response. size WxH or auto (1024x1024) within "
+       "--image-generation-max-size (over it, or malformed: 400 naming tools[i].size before "
+       "anything runs); quality low/medium/high/auto sets the sampler's steps; the providers "
+       "make PNG, so output_format is png whatever was asked; no partial images. A provider "
+       "error or timeout (--image-generation-timeout-ms) ends that call failed (result null) "
+       "and the model is told. Without --image-generation: accepted and not offered",
+       {"automatic1111_draws_the_image_the_model_asked_for",
+        "comfyui_runs_a_txt2img_workflow_polls_its_history_and_fetches_the_file",
+        "a_size_over_the_cap_is_refused_and_a_failing_provider_fails_the_call"}},
+      {"request_field",
+       "tools (hosted: file_search, code_interpreter, mcp, shell, apply_patch, ...)",
        s::ignored,
        "policy: accepted, echoed in the Response, and not offered to the backend (no local "
        "provider); the request never fails for carrying them",
@@ -449,6 +466,12 @@ const std::vector<feature>& compatibility_manifest() {
        "output_item.added/done); encrypted_content is the summary sealed with AES-256-GCM for "
        "the tenant",
        {"context_management_compacts_a_chain_past_its_threshold"}},
+      {"output_item",
+       "image_generation_call",
+       s::conditional,
+       "with --image-generation: id ig_..., status completed or failed, result (base64 PNG), "
+       "size, quality, output_format, revised_prompt",
+       {"automatic1111_draws_the_image_the_model_asked_for"}},
       {"output_item",
        "web_search_call",
        s::conditional,

@@ -495,6 +495,18 @@ void ollama_translator::emit_call(std::vector<ev::event>& out, const json& fn) {
                                             {"action", {{"type", "search"}, {"query", query}}}}});
     return;
   }
+  if (tool && tool->kind == "image_generation") {
+    auto prompt = args.is_object() && args.value("prompt", json()).is_string()
+                      ? args["prompt"].get<std::string>()
+                      : (args.is_string() ? args.get<std::string>() : args.dump());
+    out.emplace_back(ev::output_item_added{index,
+                                           {{"id", ev::make_id("ig_")},
+                                            {"type", "image_generation_call"},
+                                            {"status", "in_progress"},
+                                            {"result", nullptr},
+                                            {"revised_prompt", prompt}}});
+    return;
+  }
   if (tool && tool->kind == "custom") {
     auto input = args.is_object() && args.contains("input") && args["input"].is_string()
                      ? args["input"].get<std::string>()

@@ -39,6 +39,22 @@ json custom_definition(const std::string& flat, const json& tool) {
               {"required", json::array({"input"})}}}}}};
 }
 
+// What the model sees of a hosted image_generation tool riposte serves.
+json image_generation_definition() {
+  return {{"type", "function"},
+          {"function",
+           {{"name", "image_generation"},
+            {"description",
+             "Generate an image from a text description. The image is shown to the user; "
+             "describe it in detail (subject, style, composition, colours)."},
+            {"parameters",
+             {{"type", "object"},
+              {"properties",
+               {{"prompt",
+                 {{"type", "string"}, {"description", "A detailed description of the image."}}}}},
+              {"required", json::array({"prompt"})}}}}}};
+}
+
 // What the model sees of a hosted web_search tool riposte serves.
 json web_search_definition() {
   return {
@@ -68,8 +84,16 @@ tool_plan::tool_plan(const json& params) {
   // A hosted web_search tool is offered as a function only when riposte
   // runs a search provider (the response actor says so in the params).
   bool local_search = params.value("x_riposte_web_search", false);
+  bool local_images = params.value("x_riposte_image_generation", false);
   auto add = [&](const json& tool, const std::string& ns) {
     auto kind = tool.value("type", "");
+    if (local_images && ns.empty() && kind == "image_generation" &&
+        !tools_.count("image_generation")) {
+      tools_.emplace("image_generation", declared_tool{"image_generation", "image_generation", "",
+                                                       image_generation_definition()});
+      offered_.push_back("image_generation");
+      return;
+    }
     if (local_search && ns.empty() && is_web_search(kind) && !tools_.count("web_search")) {
       tools_.emplace("web_search",
                      declared_tool{"web_search", "web_search", "", web_search_definition()});
@@ -132,6 +156,9 @@ tool_plan::tool_plan(const json& params) {
       keep_only(names_of(choice.value("tools", json::array())));
       if (choice.value("mode", "auto") == "required")
         instruction_ = "You must call at least one of the provided tools in this turn.";
+    } else if (type == "image_generation" && tools_.count("image_generation")) {
+      keep_only({"image_generation"});
+      instruction_ = "You must call the tool 'image_generation' in this turn.";
     } else if (is_web_search(type) && tools_.count("web_search")) {
       keep_only({"web_search"});
       instruction_ = "You must call the tool 'web_search' in this turn.";

@@ -14,7 +14,7 @@ namespace riposte::adapters::backends {
 
 // One tool as the backend sees it, and what it stands for.
 struct declared_tool {
-  std::string kind; // "function", "custom", or "web_search" (riposte runs it)
+  std::string kind; // "function", "custom", or one riposte runs: "web_search", "image_generation"
   std::string name; // as the client declared it
   std::string ns;   // its namespace, or empty
   nlohmann::json definition;

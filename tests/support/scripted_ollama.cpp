@@ -14,6 +14,7 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -30,7 +31,16 @@ struct state {
   json script = json::object();
   json requests = json::array();
   json searches = json::array();
+  json images = json::array();           // bodies of txt2img calls and ComfyUI workflows
+  std::map<std::string, int> comfy_jobs; // prompt_id -> history polls before it is done
+  int comfy_next = 1;
 };
+
+// A 1x1 PNG: what the fake image providers draw.
+const char* png_hex = "89504e470d0a1a0a0000000d4948445200000001000000010804000000b51c0c020000000b49"
+                      "44415478da6364600000000600023081d02f0000000049454e44ae426082";
+const char* png_b64 =
+    "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=";
 
 std::string timestamp() {
   auto now = std::chrono::system_clock::now();
@@ -405,6 +415,72 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
     timer->expires_after(std::chrono::milliseconds(delay));
     timer->async_wait([timer, req, status, body](const auto&) { reply_json(req, status, body); });
     return restinio::request_accepted();
+  }
+  // Automatic1111's txt2img: script {"a1111": {"status": 500, "delay_ms": N}}.
+  if (path == "/sdapi/v1/txt2img" && method == restinio::http_method_post()) {
+    auto body = json::parse(req->body(), nullptr, false);
+    json cfg;
+    {
+      std::lock_guard guard{st.mutex};
+      cfg = st.script.value("a1111", json::object());
+      st.images.push_back(body);
+    }
+    auto status = cfg.value("status", 200);
+    json answer = status == 200 ? json{{"images", json::array({png_b64})},
+                                       {"parameters", body},
+                                       {"info", json{{"prompt", body.value("prompt", "")}}.dump()}}
+                                : json{{"error", "RuntimeError"}, {"detail", "scripted failure"}};
+    auto delay = cfg.value("delay_ms", 0L);
+    if (delay <= 0)
+      return reply_json(req, status, answer);
+    auto timer = std::make_shared<restinio::asio_ns::steady_timer>(io);
+    timer->expires_after(std::chrono::milliseconds(delay));
+    timer->async_wait(
+        [timer, req, status, answer](const auto&) { reply_json(req, status, answer); });
+    return restinio::request_accepted();
+  }
+  // ComfyUI: POST /prompt queues, GET /history/{id} is empty until the job is
+  // done (script {"comfyui": {"polls": N, "fail": true}}), GET /view the file.
+  if (path == "/prompt" && method == restinio::http_method_post()) {
+    auto body = json::parse(req->body(), nullptr, false);
+    std::lock_guard guard{st.mutex};
+    auto cfg = st.script.value("comfyui", json::object());
+    if (!body.is_object() || !body.value("prompt", json()).is_object())
+      return reply_json(req, 400, {{"error", {{"type", "invalid_prompt"}}}});
+    auto id = "job-" + std::to_string(st.comfy_next++);
+    st.comfy_jobs[id] = cfg.value("polls", 2);
+    st.images.push_back(body);
+    return reply_json(
+        req, 200, {{"prompt_id", id}, {"number", st.comfy_next}, {"node_errors", json::object()}});
+  }
+  if (path.rfind("/history/", 0) == 0 && method == restinio::http_method_get()) {
+    auto id = path.substr(9);
+    std::lock_guard guard{st.mutex};
+    auto it = st.comfy_jobs.find(id);
+    if (it == st.comfy_jobs.end() || it->second-- > 0)
+      return reply_json(req, 200, json::object());
+    bool fail = st.script.value("comfyui", json::object()).value("fail", false);
+    json entry{{"status", {{"status_str", fail ? "error" : "success"}, {"completed", !fail}}},
+               {"outputs", json::object()}};
+    if (!fail)
+      entry["outputs"]["9"] = {
+          {"images",
+           {{{"filename", "riposte_00001_.png"}, {"subfolder", ""}, {"type", "output"}}}}};
+    return reply_json(req, 200, {{id, entry}});
+  }
+  if (path == "/view" && method == restinio::http_method_get()) {
+    std::string bytes;
+    std::string hex = png_hex;
+    for (std::size_t i = 0; i + 1 < hex.size(); i += 2)
+      bytes.push_back(static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16)));
+    return req->create_response()
+        .append_header(restinio::http_field::content_type, "image/png")
+        .set_body(bytes)
+        .done();
+  }
+  if (path == "/_scripted/images" && method == restinio::http_method_get()) {
+    std::lock_guard guard{st.mutex};
+    return reply_json(req, 200, st.images);
   }
   if (path == "/_scripted/searches" && method == restinio::http_method_get()) {
     std::lock_guard guard{st.mutex};
