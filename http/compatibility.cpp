@@ -232,7 +232,7 @@ const std::vector<feature>& compatibility_manifest() {
        s::conditional,
        "with --web-search (searxng:URL or static:PATH) riposte serves it: the model gets a "
        "web_search(query) function; each call becomes a web_search_call item (action search, "
-       "query; sources with include web_search_call.action.sources) streamed as "
+       "query and queries; sources with include web_search_call.action.sources) streamed as "
        "output_item.added, web_search_call.in_progress/searching/completed, output_item.done; "
        "results are filtered by filters.allowed_domains and the operator's "
        "--web-search-block, given to the model as the tool's output, and the model goes on in "

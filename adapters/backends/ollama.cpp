@@ -488,11 +488,12 @@ void ollama_translator::emit_call(std::vector<ev::event>& out, const json& fn) {
     auto query = args.is_object() && args.value("query", json()).is_string()
                      ? args["query"].get<std::string>()
                      : (args.is_string() ? args.get<std::string>() : args.dump());
-    out.emplace_back(ev::output_item_added{index,
-                                           {{"id", ev::make_id("ws_")},
-                                            {"type", "web_search_call"},
-                                            {"status", "in_progress"},
-                                            {"action", {{"type", "search"}, {"query", query}}}}});
+    out.emplace_back(ev::output_item_added{
+        index,
+        {{"id", ev::make_id("ws_")},
+         {"type", "web_search_call"},
+         {"status", "in_progress"},
+         {"action", {{"type", "search"}, {"query", query}, {"queries", json::array({query})}}}}});
     return;
   }
   if (tool && tool->kind == "image_generation") {

@@ -77,6 +77,7 @@ BOOST_AUTO_TEST_CASE(a_web_search_runs_through_searxng_and_the_answer_cites_it) 
   BOOST_TEST(call["id"].get<std::string>().rfind("ws_", 0) == 0u);
   BOOST_TEST(call["action"]["type"] == "search");
   BOOST_TEST(call["action"]["query"] == "Paris weather today");
+  BOOST_TEST(call["action"]["queries"] == json::array({"Paris weather today"}));
   BOOST_TEST(source_urls(call) ==
                  (std::vector<std::string>{meteo, "https://news.example.net/paris"}),
              boost::test_tools::per_element()); // the operator's blocked domain is gone
