@@ -144,3 +144,47 @@ test('codex reports a context that does not fit the window as its own context er
     await small.stop();
   }
 });
+
+test('codex runs with riposte serving web_search through a SearXNG', async () => {
+  // The model searches first; riposte runs the search and the model answers
+  // in the same response. Codex must take the web_search_call items in its
+  // stream and finish.
+  const searching = await startStack({
+    riposteArgs: (backend) => [
+      '--api-key', 'sk-codex:codex', '--context-window', 'qwen3:0.6b=32768',
+      '--web-search', `searxng:${backend}`,
+    ],
+    script: {
+      searxng: {
+        results: [{ url: 'https://docs.example.org/release', title: 'Release notes', content: 'Version 7 is out.' }],
+      },
+      rules: [
+        {
+          match: { has_tool_result: true },
+          reply: { chunks: [{ content: 'Version 7 is out, see https://docs.example.org/release.' }] },
+        },
+        {
+          match: {},
+          reply: { chunks: [{ tool_calls: [{ function: { name: 'web_search', arguments: { query: 'latest release' } } }] }] },
+        },
+      ],
+    },
+  });
+  try {
+    const home = join(dir, 'codex-home-search');
+    const repo = join(dir, 'repo-search');
+    execFileSync('mkdir', ['-p', home, repo]);
+    execFileSync('git', ['init', '-q'], { cwd: repo });
+    writeConfig(home, searching.baseURL);
+    const { code, output } = await runCodex(repo, home, 'What is the latest release?');
+    assert.equal(code, 0, output);
+    assert.match(output, /Version 7 is out/);
+    const searches = await (await fetch(`${searching.backendUrl}/_scripted/searches`)).json();
+    assert.deepEqual(searches, ['latest release']);
+    // Codex declared its web_search tool: the model was offered riposte's.
+    const first = (await searching.backendRequests())[0];
+    assert.ok(first.tools.some((t) => t.function.name === 'web_search'));
+  } finally {
+    await searching.stop();
+  }
+});

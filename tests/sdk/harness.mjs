@@ -47,7 +47,11 @@ export async function startStack({ script, riposteArgs = [] } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'riposte-sdk-'));
   const riposte = await startUntil(
     need('RIPOSTE_BIN'),
-    ['--listen', '127.0.0.1:0', '--store', `rocksdb:${dir}`, '--backend', backendUrl, ...riposteArgs],
+    [
+      '--listen', '127.0.0.1:0', '--store', `rocksdb:${dir}`, '--backend', backendUrl,
+      // (a function when the flags name the backend's own address)
+      ...(typeof riposteArgs === 'function' ? riposteArgs(backendUrl) : riposteArgs),
+    ],
     /riposte listening/,
   );
   const port = JSON.parse(riposte.line).port;
