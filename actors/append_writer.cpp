@@ -2,6 +2,8 @@
 
 #include "actors/services.hpp"
 
+#include <pthread.h>
+
 #include <chrono>
 #include <map>
 
@@ -12,7 +14,10 @@ namespace ev = events;
 append_writer::append_writer(std::shared_ptr<metrics> stats, std::string store_kind)
   : stats_(std::move(stats))
   , store_kind_(std::move(store_kind))
-  , thread_([this] { run(); }) {}
+  , thread_([this] {
+    pthread_setname_np(pthread_self(), "riposte.writer");
+    run();
+  }) {}
 
 append_writer::~append_writer() {
   {

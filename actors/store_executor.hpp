@@ -2,6 +2,8 @@
 // they never run on CAF's cooperative scheduler threads.
 #pragma once
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -15,7 +17,10 @@ class store_executor {
 public:
   explicit store_executor(std::size_t threads) {
     for (std::size_t i = 0; i < threads; ++i)
-      workers_.emplace_back([this] { run(); });
+      workers_.emplace_back([this] {
+        pthread_setname_np(pthread_self(), "riposte.store");
+        run();
+      });
   }
 
   ~store_executor() {

@@ -2,6 +2,7 @@
 #include "adapters/backends/http_client.hpp"
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
@@ -74,7 +75,10 @@ struct http_client::impl {
     ev.events = EPOLLIN;
     ev.data.fd = wake_fd;
     ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
-    loop = std::thread{[this] { run(); }};
+    loop = std::thread{[this] {
+      pthread_setname_np(pthread_self(), "riposte.backend");
+      run();
+    }};
   }
 
   ~impl() {
