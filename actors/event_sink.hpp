@@ -3,8 +3,7 @@
 #pragma once
 
 #include "events/errc.hpp"
-
-#include <nlohmann/json.hpp>
+#include "projections/stream_events.hpp"
 
 #include <functional>
 #include <memory>
@@ -15,11 +14,11 @@ namespace riposte::actors {
 class event_sink {
 public:
   virtual ~event_sink() = default;
-  // One stream event (`type`, `sequence_number`, ...). Never blocks.
-  virtual void push(const nlohmann::json& event) = 0;
+  // One stream event, rendered. Never blocks.
+  virtual void push(const projections::stream_frame& event) = 0;
   // Several events in order, as one write when the sink can (an SSE session
   // sends them as one chunk: under load a stream catches up in one syscall).
-  virtual void push_all(const std::vector<nlohmann::json>& events) {
+  virtual void push_all(const std::vector<projections::stream_frame>& events) {
     for (const auto& e : events)
       push(e);
   }

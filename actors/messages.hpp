@@ -124,7 +124,8 @@ using searched_atom = caf::atom_constant<caf::atom("searched")>;   // web search
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_to)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::sink_handle)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::events::result<std::vector<nlohmann::json>>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
+    riposte::events::result<std::vector<riposte::projections::stream_frame>>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::create_command)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::list_query)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::context_reply)

@@ -48,9 +48,9 @@ private:
 struct subscription {
   std::uint64_t id = 0;
   std::shared_ptr<event_sink> sink;
-  bool live = false;                  // false while catching up from the log
-  std::int64_t after = -1;            // catching up: events after this seq
-  std::vector<nlohmann::json> buffer; // published while catching up
+  bool live = false;                             // false while catching up from the log
+  std::int64_t after = -1;                       // catching up: events after this seq
+  std::vector<projections::stream_frame> buffer; // published while catching up
   std::shared_ptr<active_stream> counted;
 };
 
@@ -115,7 +115,7 @@ constexpr std::int64_t checkpoint_every = 32;
 // Pushes stream events to every subscriber, in seq order, each live one
 // getting them at once; those still catching up from the log keep them until
 // their replay is out.
-void publish_all(response_data& st, const std::vector<json>& events) {
+void publish_all(response_data& st, const std::vector<projections::stream_frame>& events) {
   if (events.empty())
     return;
   st.published += events.size();
@@ -433,7 +433,7 @@ void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
   auto& st = self->state;
   if (sent != nullptr && sent->size() != stored.size())
     sent = nullptr;
-  std::vector<json> frames;
+  std::vector<projections::stream_frame> frames;
   frames.reserve(stored.size());
   for (std::size_t i = 0; i < stored.size(); ++i) {
     const auto& env = stored[i];
@@ -451,7 +451,7 @@ void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
     }
     auto seq = static_cast<std::int64_t>(env.seq);
     st.view = projections::apply(std::move(st.view), *decoded, seq, env.tenant);
-    if (auto event = projections::stream_event(st.view, *decoded, seq))
+    if (auto event = projections::render_frame(st.view, *decoded, seq))
       frames.push_back(std::move(*event));
   }
   publish_all(st, frames);
@@ -1599,7 +1599,8 @@ caf::behavior main_behavior(response_actor* self) {
         caf::actor me = self;
         st.svc->executor->post([=] {
           auto events = log->read(stream, 0, static_cast<std::size_t>(upto + 1));
-          ev::result<std::vector<json>> out = std::vector<json>{};
+          ev::result<std::vector<projections::stream_frame>> out =
+              std::vector<projections::stream_frame>{};
           if (!events)
             out = events.error();
           else
@@ -1607,7 +1608,8 @@ caf::behavior main_behavior(response_actor* self) {
           caf::anon_send(me, replayed_atom::value, sub_id, std::move(out));
         });
       },
-      [=](replayed_atom, std::uint64_t sub_id, ev::result<std::vector<json>>& replay) {
+      [=](replayed_atom, std::uint64_t sub_id,
+          ev::result<std::vector<projections::stream_frame>>& replay) {
         auto& st = self->state;
         auto it = std::find_if(st.subs.begin(), st.subs.end(),
                                [&](const subscription& s) { return s.id == sub_id; });
@@ -1618,10 +1620,8 @@ caf::behavior main_behavior(response_actor* self) {
           st.subs.erase(it);
           return;
         }
-        for (const auto& event : *replay)
-          it->sink->push(event);
-        for (const auto& event : it->buffer)
-          it->sink->push(event);
+        it->sink->push_all(*replay);
+        it->sink->push_all(it->buffer);
         it->buffer.clear();
         it->live = true;
         if (st.view.terminal()) {

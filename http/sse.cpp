@@ -17,15 +17,15 @@ public:
     : ex_(std::move(ex))
     , opts_(std::move(opts)) {}
 
-  void push(const json& event) override {
-    last_seq_ = event.value("sequence_number", last_seq_);
+  void push(const projections::stream_frame& event) override {
+    last_seq_ = event.seq;
     send(sse_frame(event, opts_));
   }
 
-  void push_all(const std::vector<json>& events) override {
+  void push_all(const std::vector<projections::stream_frame>& events) override {
     std::string frames;
     for (const auto& event : events) {
-      last_seq_ = event.value("sequence_number", last_seq_);
+      last_seq_ = event.seq;
       frames += sse_frame(event, opts_);
     }
     if (!frames.empty())
@@ -151,16 +151,19 @@ std::shared_ptr<actors::event_sink> make_sse_sink(std::shared_ptr<exchange> ex, 
   return std::make_shared<sse_sink>(std::move(ex), std::move(opts));
 }
 
-std::string sse_frame(const nlohmann::json& event, const sse_options& opts) {
-  std::string frame = "event: " + event.value("type", std::string{}) + "\ndata: ";
-  if (opts.obfuscation && event.contains("delta") && event["delta"].is_string()) {
-    auto padded = event;
-    padded["obfuscation"] =
-        obfuscation_for(opts.response_id, event.value("sequence_number", std::int64_t{0}),
-                        event["delta"].get_ref<const std::string&>().size());
-    frame += padded.dump();
-  } else {
-    frame += event.dump();
+std::string sse_frame(const projections::stream_frame& event, const sse_options& opts) {
+  std::string frame;
+  frame.reserve(event.type.size() + event.data.size() + 64);
+  frame += "event: ";
+  frame += event.type;
+  frame += "\ndata: ";
+  frame += event.data;
+  // The padding goes last in the object, as the API sends it.
+  if (opts.obfuscation && event.delta_size && frame.back() == '}') {
+    frame.pop_back();
+    frame += ",\"obfuscation\":\"";
+    frame += obfuscation_for(opts.response_id, event.seq, *event.delta_size);
+    frame += "\"}";
   }
   frame += "\n\n";
   return frame;

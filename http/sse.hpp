@@ -20,7 +20,7 @@ struct sse_options {
 std::shared_ptr<actors::event_sink> make_sse_sink(std::shared_ptr<exchange> ex, sse_options opts);
 
 // One `event:`/`data:` frame, exactly as a live stream writes it.
-std::string sse_frame(const nlohmann::json& event, const sse_options& opts);
+std::string sse_frame(const projections::stream_frame& event, const sse_options& opts);
 
 // The padding for a delta event: deterministic in (response id, seq), so a
 // resumed stream repeats the original bytes exactly.

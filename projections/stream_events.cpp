@@ -121,10 +121,87 @@ std::optional<json> stream_event(const response_state& after, const ev::event& e
       event);
 }
 
-events::result<std::vector<json>> replay_stream(const std::vector<ev::envelope>& stream,
-                                                std::int64_t after_seq) {
+stream_frame to_frame(const json& event) {
+  stream_frame frame{event.value("type", std::string{}),
+                     event.value("sequence_number", std::int64_t{-1}), event.dump(), std::nullopt};
+  if (auto it = event.find("delta"); it != event.end() && it->is_string())
+    frame.delta_size = it->get_ref<const std::string&>().size();
+  return frame;
+}
+
+namespace {
+
+// Keys in the order nlohmann::json's std::map keeps them, so a delta frame has
+// the bytes stream_event(...).dump() would give.
+void put_key(std::string& out, const char* key) {
+  out += out.size() == 1 ? "\"" : ",\"";
+  out += key;
+  out += "\":";
+}
+
+void put_string(std::string& out, const char* key, const std::string& value) {
+  put_key(out, key);
+  out += json(value).dump();
+}
+
+void put_int(std::string& out, const char* key, std::int64_t value) {
+  put_key(out, key);
+  out += std::to_string(value);
+}
+
+stream_frame delta_frame(const char* type, std::int64_t seq, std::string data,
+                         std::size_t delta_size) {
+  return stream_frame{type, seq, std::move(data), delta_size};
+}
+
+} // namespace
+
+std::optional<stream_frame> render_frame(const response_state& after, const ev::event& event,
+                                         std::int64_t seq) {
+  if (const auto* e = std::get_if<ev::output_text_delta>(&event)) {
+    std::string out = "{";
+    put_int(out, "content_index", e->content_index);
+    put_string(out, "delta", e->delta);
+    put_string(out, "item_id", e->item_id);
+    put_key(out, "logprobs");
+    out += e->logprobs.dump();
+    put_int(out, "output_index", e->output_index);
+    put_int(out, "sequence_number", seq);
+    put_string(out, "type", "response.output_text.delta");
+    out += '}';
+    return delta_frame("response.output_text.delta", seq, std::move(out), e->delta.size());
+  }
+  if (const auto* e = std::get_if<ev::reasoning_delta>(&event)) {
+    std::string out = "{";
+    put_int(out, "content_index", e->content_index);
+    put_string(out, "delta", e->delta);
+    put_string(out, "item_id", e->item_id);
+    put_int(out, "output_index", e->output_index);
+    put_int(out, "sequence_number", seq);
+    put_string(out, "type", "response.reasoning_text.delta");
+    out += '}';
+    return delta_frame("response.reasoning_text.delta", seq, std::move(out), e->delta.size());
+  }
+  if (const auto* e = std::get_if<ev::function_call_arguments_delta>(&event)) {
+    std::string out = "{";
+    put_string(out, "delta", e->delta);
+    put_string(out, "item_id", e->item_id);
+    put_int(out, "output_index", e->output_index);
+    put_int(out, "sequence_number", seq);
+    put_string(out, "type", "response.function_call_arguments.delta");
+    out += '}';
+    return delta_frame("response.function_call_arguments.delta", seq, std::move(out),
+                       e->delta.size());
+  }
+  if (auto rendered = stream_event(after, event, seq))
+    return to_frame(*rendered);
+  return std::nullopt;
+}
+
+events::result<std::vector<stream_frame>> replay_stream(const std::vector<ev::envelope>& stream,
+                                                        std::int64_t after_seq) {
   response_state state;
-  std::vector<json> out;
+  std::vector<stream_frame> out;
   for (const auto& env : stream) {
     auto decoded = ev::decode(env);
     if (!decoded)
@@ -132,7 +209,7 @@ events::result<std::vector<json>> replay_stream(const std::vector<ev::envelope>&
     state = apply(std::move(state), *decoded, static_cast<std::int64_t>(env.seq), env.tenant);
     if (static_cast<std::int64_t>(env.seq) <= after_seq)
       continue;
-    if (auto rendered = stream_event(state, *decoded, static_cast<std::int64_t>(env.seq)))
+    if (auto rendered = render_frame(state, *decoded, static_cast<std::int64_t>(env.seq)))
       out.push_back(std::move(*rendered));
   }
   return out;

@@ -43,14 +43,14 @@ struct fake_exchange : exchange {
   }
 };
 
-json delta(std::int64_t seq, const std::string& text) {
-  return {{"type", "response.output_text.delta"},
-          {"sequence_number", seq},
-          {"delta", text},
-          {"item_id", "msg_1"},
-          {"output_index", 0},
-          {"content_index", 0},
-          {"logprobs", json::array()}};
+riposte::projections::stream_frame delta(std::int64_t seq, const std::string& text) {
+  return riposte::projections::to_frame({{"type", "response.output_text.delta"},
+                                         {"sequence_number", seq},
+                                         {"delta", text},
+                                         {"item_id", "msg_1"},
+                                         {"output_index", 0},
+                                         {"content_index", 0},
+                                         {"logprobs", json::array()}});
 }
 
 } // namespace

@@ -1,6 +1,7 @@
 // Projections: given events, then the Response object.
 #define BOOST_TEST_MODULE projections
 #include "projections/response_view.hpp"
+#include "projections/stream_events.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -150,4 +151,31 @@ BOOST_AUTO_TEST_CASE(an_undecodable_stored_event_is_an_error_not_a_crash) {
   BOOST_TEST(!pj::apply(pj::response_state{}, env).has_value());
   env.type = "no_such_event";
   BOOST_TEST(!pj::apply(pj::response_state{}, env).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(a_delta_frame_has_the_bytes_of_its_json_event) {
+  // Deltas skip the JSON tree; they must still render what the tree would.
+  auto state = fold(created_then({}));
+  std::vector<ev::event> deltas{
+      ev::output_text_delta{"msg_1", 2, 1, "h\u00e9llo \"quoted\"\n\ttab\\", json::array()},
+      ev::output_text_delta{"msg_1", 0, 0, "", json::array({{{"token", "a"}}})},
+      ev::reasoning_delta{"rs_1", 0, 3, "th\u00efnk\u0001"},
+      ev::function_call_arguments_delta{"fc_1", 4, "{\"a\": \"</b>\"}"}};
+  std::int64_t seq = 7;
+  for (const auto& d : deltas) {
+    auto fast = pj::render_frame(state, d, seq);
+    auto tree = pj::stream_event(state, d, seq);
+    BOOST_REQUIRE(fast.has_value());
+    BOOST_REQUIRE(tree.has_value());
+    BOOST_TEST(fast->data == tree->dump());
+    BOOST_TEST(fast->type == (*tree)["type"].get<std::string>());
+    BOOST_TEST(fast->seq == seq);
+    BOOST_TEST(*fast->delta_size == (*tree)["delta"].get<std::string>().size());
+    ++seq;
+  }
+  // Other events keep their JSON rendering and carry no delta.
+  auto done = pj::render_frame(state, ev::output_text_done{"msg_1", 0, 0, "hi"}, 11);
+  BOOST_REQUIRE(done.has_value());
+  BOOST_TEST(!done->delta_size.has_value());
+  BOOST_TEST(json::parse(done->data)["text"] == "hi");
 }
