@@ -494,7 +494,7 @@ void flush(response_actor* self) {
   auto stats = st.svc->stats;
   auto store_kind = st.svc->store_kind;
   if (st.svc->writer != nullptr && log->group_commits()) {
-    st.svc->writer->submit(log, ev::append_request{stream, expected, std::move(batch)},
+    st.svc->writer->submit(log, ev::append_request{stream, expected, std::move(batch), false},
                            expected == ev::no_stream ? id : std::string{},
                            [me](ev::result<std::vector<ev::envelope>> stored) {
                              caf::anon_send(me, appended_atom::value,

@@ -16,6 +16,9 @@ struct new_event {
   std::string tenant;
   std::int64_t recorded_at = 0; // microseconds since the Unix epoch
   nlohmann::json data;
+  // Encoded from a typed event (make_new_event): it decodes by construction,
+  // so a log need not decode it again to validate it.
+  bool encoded = false;
 };
 
 // An event as stored: gap-free `seq` within its stream (from 0), and a

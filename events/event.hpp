@@ -59,6 +59,8 @@ result<nlohmann::json> upcast(std::string_view type, int& version, nlohmann::jso
 
 // The stored form of an envelope (one JSON object) and back.
 std::string serialize(const envelope& env);
+// The same, with `data` given apart (the envelope's own is ignored).
+std::string serialize(const envelope& env, const nlohmann::json& data);
 result<envelope> parse_envelope(std::string_view bytes);
 
 } // namespace riposte::events

@@ -42,6 +42,9 @@ struct append_request {
   std::string stream;
   std::int64_t expected_version = any_version;
   std::vector<new_event> events;
+  // false: the caller keeps the events it appended, so the envelopes it gets
+  // back may leave `data` null (a log need not copy it).
+  bool echo_data = true;
 };
 
 class event_log {

@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <unordered_map>
 
 namespace riposte::adapters::store {
 
@@ -99,8 +100,9 @@ public:
         return valid.error();
     if (evs.empty())
       return std::vector<envelope>{};
-    std::lock_guard stream_guard{stripe_for(stream)};
-    auto current = version(stream);
+    auto stripe = stripe_index(stream);
+    std::lock_guard stream_guard{stripes_[stripe]};
+    auto current = head_of(stripe, stream);
     if (!current)
       return current.error();
     if (!version_matches(expected_version, *current))
@@ -132,6 +134,7 @@ public:
       std::lock_guard guard{positions_mutex_};
       in_flight_.erase(first_position);
     }
+    remember_head(stripe, stream, st.ok(), static_cast<std::int64_t>(stored.back().seq));
     if (!st.ok())
       return store_error("appending to '" + stream + "'", st);
     return stored;
@@ -177,8 +180,8 @@ public:
         continue;
       // A stream appended to earlier in this batch is at its new head.
       auto earlier = heads.find(r.stream);
-      auto current =
-          earlier != heads.end() ? result<std::int64_t>{earlier->second} : version(r.stream);
+      auto current = earlier != heads.end() ? result<std::int64_t>{earlier->second}
+                                            : head_of(stripe_index(r.stream), r.stream);
       if (!current) {
         out[i] = current.error();
         continue;
@@ -209,11 +212,12 @@ public:
       auto seq = first_seq[i];
       stored[i].reserve(r.events.size());
       for (const auto& ev : r.events) {
-        envelope env{r.stream,   seq,       position,       ev.type,
-                     ev.version, ev.tenant, ev.recorded_at, ev.data};
+        envelope env{r.stream, seq, position, ev.type, ev.version, ev.tenant, ev.recorded_at, {}};
         auto key = event_key(r.stream, seq);
-        batch.Put(cfs_[cf_events], key, events::serialize(env));
+        batch.Put(cfs_[cf_events], key, events::serialize(env, ev.data));
         batch.Put(cfs_[cf_audit], position_key(position), key);
+        if (r.echo_data)
+          env.data = ev.data;
         stored[i].push_back(std::move(env));
         ++seq;
         ++position;
@@ -225,6 +229,8 @@ public:
       std::lock_guard guard{positions_mutex_};
       in_flight_.erase(first_position);
     }
+    for (const auto& [stream, head] : heads)
+      remember_head(stripe_index(stream), stream, st.ok(), head);
     for (auto i : accepted)
       if (st.ok())
         out[i] = std::move(stored[i]);
@@ -415,12 +421,39 @@ private:
   }
   std::mutex& stripe_for(const std::string& stream) { return stripes_[stripe_index(stream)]; }
 
+  // A stream's head, with its stripe locked: from the cache of heads this
+  // process wrote (it owns the database), else from the store.
+  result<std::int64_t> head_of(std::size_t stripe, const std::string& stream) {
+    auto& cache = head_cache_[stripe];
+    if (auto it = cache.find(stream); it != cache.end())
+      return it->second;
+    auto current = version(stream);
+    if (current)
+      cache.emplace(stream, *current);
+    return current;
+  }
+
+  // After a write, with the stripe locked: a failed one leaves the head unknown.
+  void remember_head(std::size_t stripe, const std::string& stream, bool written,
+                     std::int64_t head) {
+    auto& cache = head_cache_[stripe];
+    if (!written) {
+      cache.erase(stream);
+      return;
+    }
+    if (cache.size() >= head_cache_per_stripe)
+      cache.clear(); // bounded: streams rarely written are read again
+    cache[stream] = head;
+  }
+
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
   rocksdb::WriteOptions write_options_;
   rocksdb::WriteOptions lazy_options_; // one WAL: the next synced write carries these
   // Appends to one stream are serialized by its stripe; others run in parallel.
   std::array<std::mutex, 64> stripes_;
+  static constexpr std::size_t head_cache_per_stripe = 1024;
+  std::array<std::unordered_map<std::string, std::int64_t>, 64> head_cache_;
   // Global positions handed out but not yet written bound what read_all shows.
   std::mutex positions_mutex_;
   std::uint64_t next_position_ = 1;
