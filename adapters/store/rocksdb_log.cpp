@@ -7,6 +7,7 @@
 
 #include <rocksdb/db.h>
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/write_batch.h>
 
 #include <algorithm>
@@ -460,6 +461,20 @@ private:
   std::set<std::uint64_t> in_flight_;
 };
 
+// An event's key is its stream's name and a big-endian seq that grows by one
+// with each append to the stream. A memtable insert starts from where the
+// stream's last event went, instead of searching the whole skip list again.
+// (Only there: in RocksDB 7.8 a range deletion reuses the hints of the point
+// keys and trips an assertion; blobs are deleted by range, events never.)
+class counter_prefix final : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "riposte.counter_prefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    return {key.data(), key.size() - 8};
+  }
+  bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 8; }
+};
+
 } // namespace
 
 result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& path,
@@ -475,12 +490,17 @@ result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& p
   // it holds; the quiet ones (heads, markers) would keep gigabytes of it for
   // the next start to replay. Past this size RocksDB flushes them instead.
   options.max_total_wal_size = 64u << 20;
+  // One writer thread commits groups: no concurrent inserts to allow, and
+  // the insert hints below need them off.
+  options.allow_concurrent_memtable_write = false;
   rocksdb::ColumnFamilyOptions cf_options;
   // 32 MiB memtables: what a start after a crash replays stays small.
   cf_options.OptimizeLevelStyleCompaction(128u << 20);
+  auto events_options = cf_options;
+  events_options.memtable_insert_with_hint_prefix_extractor = std::make_shared<counter_prefix>();
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-  for (const auto& name : cf_names)
-    descriptors.emplace_back(name, cf_options);
+  for (std::size_t i = 0; i < cf_names.size(); ++i)
+    descriptors.emplace_back(cf_names[i], i == cf_events ? events_options : cf_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto st = read_only ? rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw)
