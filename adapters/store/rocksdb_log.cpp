@@ -461,11 +461,12 @@ private:
   std::set<std::uint64_t> in_flight_;
 };
 
-// An event's key is its stream's name and a big-endian seq that grows by one
-// with each append to the stream. A memtable insert starts from where the
-// stream's last event went, instead of searching the whole skip list again.
-// (Only there: in RocksDB 7.8 a range deletion reuses the hints of the point
-// keys and trips an assertion; blobs are deleted by range, events never.)
+// Memtable insert hints: an insert starts from where the last one with the
+// same prefix went instead of searching the whole skip list again. An
+// event's key is its stream's name and a seq that grows by one with each
+// append; an audit key is a global position that grows; a head is the same
+// key written over and over. (Not for blobs: in RocksDB 7.8 a range deletion
+// reuses the hints of the point keys and trips an assertion.)
 class counter_prefix final : public rocksdb::SliceTransform {
 public:
   const char* Name() const override { return "riposte.counter_prefix"; }
@@ -473,6 +474,13 @@ public:
     return {key.data(), key.size() - 8};
   }
   bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 8; }
+};
+
+class whole_key final : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "riposte.whole_key"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override { return key; }
+  bool InDomain(const rocksdb::Slice&) const override { return true; }
 };
 
 } // namespace
@@ -496,11 +504,15 @@ result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& p
   rocksdb::ColumnFamilyOptions cf_options;
   // 32 MiB memtables: what a start after a crash replays stays small.
   cf_options.OptimizeLevelStyleCompaction(128u << 20);
-  auto events_options = cf_options;
-  events_options.memtable_insert_with_hint_prefix_extractor = std::make_shared<counter_prefix>();
+  auto counted = cf_options;
+  counted.memtable_insert_with_hint_prefix_extractor = std::make_shared<counter_prefix>();
+  auto overwritten = cf_options;
+  overwritten.memtable_insert_with_hint_prefix_extractor = std::make_shared<whole_key>();
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (std::size_t i = 0; i < cf_names.size(); ++i)
-    descriptors.emplace_back(cf_names[i], i == cf_events ? events_options : cf_options);
+    descriptors.emplace_back(cf_names[i], i == cf_events || i == cf_audit ? counted
+                                          : i == cf_heads                 ? overwritten
+                                                                          : cf_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto st = read_only ? rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw)
