@@ -19,18 +19,25 @@ json& item_at(response_state& s, std::int64_t index) {
 }
 
 json& part_at(json& item, std::int64_t index) {
-  if (!item.contains("content") || !item["content"].is_array())
-    item["content"] = json::array();
+  auto& content = item["content"];
+  if (!content.is_array())
+    content = json::array();
   auto i = static_cast<std::size_t>(index < 0 ? 0 : index);
-  while (item["content"].size() <= i)
-    item["content"].push_back(json::object());
-  return item["content"][i];
+  while (content.size() <= i)
+    content.push_back(json::object());
+  return content[i];
+}
+
+// Appends in place: a long answer is not copied once per token.
+void append_to(json& object, const char* key, const std::string& delta) {
+  auto& field = object[key];
+  if (!field.is_string())
+    field = "";
+  field.get_ref<std::string&>() += delta;
 }
 
 void append_text(json& part, const std::string& delta) {
-  if (!part.contains("text") || !part["text"].is_string())
-    part["text"] = "";
-  part["text"] = part["text"].get<std::string>() + delta;
+  append_to(part, "text", delta);
 }
 
 json param(const response_state& s, const char* name, json fallback = nullptr) {
@@ -78,13 +85,11 @@ response_state apply(response_state s, const ev::event& event, std::int64_t seq,
         } else if constexpr (std::is_same_v<T, ev::reasoning_delta>) {
           append_text(part_at(item_at(s, e.output_index), e.content_index), e.delta);
         } else if constexpr (std::is_same_v<T, ev::function_call_arguments_delta>) {
-          auto& item = item_at(s, e.output_index);
-          item["arguments"] = item.value("arguments", std::string{}) + e.delta;
+          append_to(item_at(s, e.output_index), "arguments", e.delta);
         } else if constexpr (std::is_same_v<T, ev::function_call_arguments_done>) {
           item_at(s, e.output_index)["arguments"] = e.arguments;
         } else if constexpr (std::is_same_v<T, ev::custom_tool_call_input_delta>) {
-          auto& item = item_at(s, e.output_index);
-          item["input"] = item.value("input", std::string{}) + e.delta;
+          append_to(item_at(s, e.output_index), "input", e.delta);
         } else if constexpr (std::is_same_v<T, ev::custom_tool_call_input_done>) {
           item_at(s, e.output_index)["input"] = e.input;
         } else if constexpr (std::is_same_v<T, ev::response_completed>) {
