@@ -160,7 +160,10 @@ BOOST_AUTO_TEST_CASE(a_delta_frame_has_the_bytes_of_its_json_event) {
       ev::output_text_delta{"msg_1", 2, 1, "h\u00e9llo \"quoted\"\n\ttab\\", json::array()},
       ev::output_text_delta{"msg_1", 0, 0, "", json::array({{{"token", "a"}}})},
       ev::reasoning_delta{"rs_1", 0, 3, "th\u00efnk\u0001"},
-      ev::function_call_arguments_delta{"fc_1", 4, "{\"a\": \"</b>\"}"}};
+      ev::function_call_arguments_delta{"fc_1", 4, "{\"a\": \"</b>\"}"},
+      ev::output_text_delta{"msg_1", 0, 0,
+                            std::string("nul\0del\x7f \xf0\x9f\x98\x80 \xe2\x82\xac", 18),
+                            json::array()}};
   std::int64_t seq = 7;
   for (const auto& d : deltas) {
     auto fast = pj::render_frame(state, d, seq);
