@@ -52,14 +52,16 @@ for name in ("direct", "nginx", "riposte", "riposte-pg"):
               f"{x['c50_rps'] / t['direct']['c50_rps']:.2f}× | {x['wrk_cpu_share_c50']:.2f} cores |")
 md += ["", "### Scenario 2: concurrent streams, 200 tokens at 50 tokens/s", "",
        "| streams | TTFT p50 direct / riposte (added) | TTFT p99 direct / riposte (added) | "
-       "inter-token p50 direct / riposte | inter-token p99 direct / riposte (added) | riposte CPU | peak RSS |",
-       "|---:|---|---|---|---|---:|---:|"]
+       "inter-token p50 direct / riposte | inter-token p99 direct / riposte (added) | "
+       "tokens/s delivered direct / riposte (offered) | riposte CPU | peak RSS |",
+       "|---:|---|---|---|---|---|---:|---:|"]
 for n in stream_counts:
     d, r = streams[n]["direct"], streams[n]["riposte"]
     md.append(f"| {n} | {d['ttft_p50_ms']:.1f} / {r['ttft_p50_ms']:.1f} ms (+{r['ttft_p50_ms'] - d['ttft_p50_ms']:.1f}) | "
               f"{d['ttft_p99_ms']:.1f} / {r['ttft_p99_ms']:.1f} ms (+{r['ttft_p99_ms'] - d['ttft_p99_ms']:.1f}) | "
               f"{d['itl_p50_ms']:.2f} / {r['itl_p50_ms']:.2f} ms | "
               f"{d['itl_p99_ms']:.2f} / {r['itl_p99_ms']:.2f} ms (+{r['itl_p99_ms'] - d['itl_p99_ms']:.2f}) | "
+              f"{d['tokens_per_s']:.0f} / {r['tokens_per_s']:.0f} ({n * 50}) | "
               f"{r['cpu_s']:.2f} s | {r['peak_rss_mib']:.0f} MiB |")
 md += ["", "### Scenario 3: previous_response_id chains", "",
        "| depth | riposte | backend directly | added |", "|---:|---:|---:|---:|"]

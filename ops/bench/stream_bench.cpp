@@ -61,6 +61,8 @@ double percentile(std::vector<double> v, double p) {
 struct summary {
   std::size_t streams = 0, complete = 0;
   double ttft_p50 = 0, ttft_p99 = 0, itl_p50 = 0, itl_p99 = 0, wall_s = 0;
+  std::size_t tokens = 0; // received, over all streams
+  double tokens_per_s() const { return wall_s > 0 ? static_cast<double>(tokens) / wall_s : 0; }
 };
 
 summary run(const std::string& url, bool sse, const std::string& model, int streams, int tokens,
@@ -108,6 +110,7 @@ summary run(const std::string& url, bool sse, const std::string& model, int stre
       ++s.complete;
     if (st.arrivals_ms.empty())
       continue;
+    s.tokens += st.arrivals_ms.size();
     ttft.push_back(st.arrivals_ms.front());
     for (std::size_t i = 1; i < st.arrivals_ms.size(); ++i)
       itl.push_back(st.arrivals_ms[i] - st.arrivals_ms[i - 1]);
@@ -183,6 +186,9 @@ int main(int argc, char** argv) {
   row("inter-token p99 (ms)", direct.itl_p99, gw.itl_p99);
   std::printf("| complete streams | %zu/%zu | %zu/%zu | |\n", direct.complete, direct.streams,
               gw.complete, gw.streams);
+  // Offered: streams x rate tokens/s; below it, the target fell behind.
+  std::printf("| tokens/s delivered (wall s) | %.0f (%.1f) | %.0f (%.1f) | |\n",
+              direct.tokens_per_s(), direct.wall_s, gw.tokens_per_s(), gw.wall_s);
   if (pid)
     std::printf("| riposte CPU during its run (s) | | %.2f (%.0f%% of one core) | |\n"
                 "| riposte peak RSS (MiB) | | %.1f | |\n",
@@ -196,12 +202,16 @@ int main(int argc, char** argv) {
                {"ttft_p99_ms", direct.ttft_p99},
                {"itl_p50_ms", direct.itl_p50},
                {"itl_p99_ms", direct.itl_p99},
+               {"tokens_per_s", direct.tokens_per_s()},
+               {"wall_s", direct.wall_s},
                {"complete", direct.complete}}},
              {"riposte",
               {{"ttft_p50_ms", gw.ttft_p50},
                {"ttft_p99_ms", gw.ttft_p99},
                {"itl_p50_ms", gw.itl_p50},
                {"itl_p99_ms", gw.itl_p99},
+               {"tokens_per_s", gw.tokens_per_s()},
+               {"wall_s", gw.wall_s},
                {"complete", gw.complete},
                {"cpu_s", after.first - before.first},
                {"peak_rss_mib", after.second}}}};
