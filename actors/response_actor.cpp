@@ -451,8 +451,10 @@ void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
     }
     auto seq = static_cast<std::int64_t>(env.seq);
     st.view = projections::apply(std::move(st.view), *decoded, seq, env.tenant);
-    if (auto event = projections::render_frame(st.view, *decoded, seq))
-      frames.push_back(std::move(*event));
+    // Rendered only for someone: a lifecycle frame carries the whole Response.
+    if (!st.subs.empty())
+      if (auto event = projections::render_frame(st.view, *decoded, seq))
+        frames.push_back(std::move(*event));
   }
   publish_all(st, frames);
   if (st.view.terminal())
