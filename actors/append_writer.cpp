@@ -1,7 +1,5 @@
 #include "actors/append_writer.hpp"
 
-#include "actors/services.hpp"
-
 #include <pthread.h>
 
 #include <chrono>
@@ -28,11 +26,10 @@ append_writer::~append_writer() {
   thread_.join();
 }
 
-void append_writer::submit(ev::event_log* log, ev::append_request req, std::string mark,
-                           done_fn done) {
+void append_writer::submit(ev::event_log* log, ev::append_request req, done_fn done) {
   {
     std::lock_guard guard{mutex_};
-    queue_.push_back(job{log, std::move(req), std::move(mark), std::move(done)});
+    queue_.push_back(job{log, std::move(req), std::move(done)});
   }
   wake_.notify_one();
 }
@@ -59,31 +56,16 @@ void append_writer::commit(std::vector<job>& jobs) {
     groups[jobs[i].log].push_back(i);
   for (auto& [log, members] : groups) {
     std::vector<ev::append_request> reqs;
-    std::vector<std::size_t> sent;
     reqs.reserve(members.size());
-    for (auto i : members) {
-      auto& j = jobs[i];
-      // Marked before the stream exists, so no crash can leave an unmarked,
-      // unfinished response behind.
-      if (!j.mark.empty())
-        if (auto marked =
-                log->put_marker(inflight_markers, j.mark, ev::event_log::write_mode::lazy);
-            !marked) {
-          j.done(marked.error());
-          continue;
-        }
-      reqs.push_back(std::move(j.req));
-      sent.push_back(i);
-    }
-    if (reqs.empty())
-      continue;
+    for (auto i : members)
+      reqs.push_back(std::move(jobs[i].req));
     auto t0 = std::chrono::steady_clock::now();
     auto results = log->append_many(reqs);
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    for (std::size_t k = 0; k < sent.size(); ++k) {
+    for (std::size_t k = 0; k < members.size(); ++k) {
       if (stats_)
         stats_->event_append(store_kind_, seconds, reqs[k].events.size(), results[k].has_value());
-      jobs[sent[k]].done(std::move(results[k]));
+      jobs[members[k]].done(std::move(results[k]));
     }
   }
 }

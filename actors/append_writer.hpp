@@ -27,16 +27,14 @@ public:
   append_writer(const append_writer&) = delete;
   append_writer& operator=(const append_writer&) = delete;
 
-  // Appends `req` to `log` in the next group; `mark` first puts the
-  // response's in-flight marker (lazily, carried by the same sync). `done`
-  // runs on the writer thread: keep it short (send a message).
-  void submit(events::event_log* log, events::append_request req, std::string mark, done_fn done);
+  // Appends `req` (and its marker, if it names one) to `log` in the next
+  // group. `done` runs on the writer thread: keep it short (send a message).
+  void submit(events::event_log* log, events::append_request req, done_fn done);
 
 private:
   struct job {
     events::event_log* log;
     events::append_request req;
-    std::string mark;
     done_fn done;
   };
   void run();

@@ -496,12 +496,16 @@ void flush(response_actor* self) {
   auto stats = st.svc->stats;
   auto store_kind = st.svc->store_kind;
   if (st.svc->writer != nullptr && log->group_commits()) {
-    st.svc->writer->submit(log, ev::append_request{stream, expected, std::move(batch), false},
-                           expected == ev::no_stream ? id : std::string{},
-                           [me](ev::result<std::vector<ev::envelope>> stored) {
-                             caf::anon_send(me, appended_atom::value,
-                                            append_done{std::move(stored)}, false);
-                           });
+    ev::append_request req{stream, expected, std::move(batch), false};
+    // Marked in the write that opens the stream, so no crash can leave an
+    // unmarked, unfinished response behind.
+    if (expected == ev::no_stream) {
+      req.marker_ns = inflight_markers;
+      req.marker_key = id;
+    }
+    st.svc->writer->submit(log, std::move(req), [me](ev::result<std::vector<ev::envelope>> stored) {
+      caf::anon_send(me, appended_atom::value, append_done{std::move(stored)}, false);
+    });
     return;
   }
   st.svc->executor->post([=] {

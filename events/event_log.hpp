@@ -45,6 +45,10 @@ struct append_request {
   // false: the caller keeps the events it appended, so the envelopes it gets
   // back may leave `data` null (a log need not copy it).
   bool echo_data = true;
+  // A marker (namespace, key) written no later than the events: in the same
+  // write where the log commits groups, else just before (lazily). Empty
+  // namespace: none.
+  std::string marker_ns, marker_key;
 };
 
 class event_log {
@@ -67,8 +71,14 @@ public:
   append_many(const std::vector<append_request>& requests) {
     std::vector<result<std::vector<envelope>>> out;
     out.reserve(requests.size());
-    for (const auto& r : requests)
+    for (const auto& r : requests) {
+      if (!r.marker_ns.empty())
+        if (auto marked = put_marker(r.marker_ns, r.marker_key, write_mode::lazy); !marked) {
+          out.push_back(marked.error());
+          continue;
+        }
       out.push_back(append(r.stream, r.expected_version, r.events));
+    }
     return out;
   }
 

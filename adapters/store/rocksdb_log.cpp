@@ -224,6 +224,8 @@ public:
         ++position;
       }
       batch.Put(cfs_[cf_heads], r.stream, position_key(seq - 1));
+      if (!r.marker_ns.empty())
+        batch.Put(cfs_[cf_markers], r.marker_ns + '\0' + r.marker_key, "");
     }
     auto st = db_->Write(write_options_, &batch);
     {

@@ -161,6 +161,22 @@ BOOST_AUTO_TEST_CASE(a_wrong_expected_version_is_a_conflict_and_writes_nothing) 
   BOOST_TEST(any[0].seq == 2u);
 }
 
+BOOST_AUTO_TEST_CASE(a_group_commit_writes_the_markers_its_appends_name) {
+  fresh_store s;
+  ev::append_request opening{"resp_m1", ev::no_stream, {delta("a")}};
+  opening.marker_ns = "inflight";
+  opening.marker_key = "resp_m1";
+  ev::append_request plain{"resp_m2", ev::no_stream, {delta("b")}};
+  auto results = s->append_many({opening, plain});
+  BOOST_REQUIRE(results[0].has_value());
+  BOOST_REQUIRE(results[1].has_value());
+  s.reopen();
+  auto marked = s->list_markers("inflight");
+  BOOST_REQUIRE(marked.has_value());
+  BOOST_TEST(*marked == std::vector<std::string>{"resp_m1"});
+  BOOST_TEST(must(s->read("resp_m1", 0, 10)).size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_group_commit_answers_each_append_as_if_it_were_alone) {
   fresh_store s;
   must(s->append("resp_g1", ev::no_stream, {delta("a")}));
