@@ -203,7 +203,10 @@ struct rendered_segment {
   bool compacted = false; // holds a compaction item
   std::vector<std::string> plain;
   std::map<std::size_t, std::string> thinking; // message index: serialized with thinking
-  std::ptrdiff_t last_user = -1;               // index of its last user message
+  // Estimated tokens of each message as `plain` and `thinking` hold it.
+  std::vector<std::int64_t> plain_tokens;
+  std::map<std::size_t, std::int64_t> thinking_tokens;
+  std::ptrdiff_t last_user = -1; // index of its last user message
   std::string system;
   std::map<std::string, std::string> calls;
 };
@@ -226,9 +229,11 @@ render_segment(const actors::context_segment& seg,
       out->last_user = static_cast<std::ptrdiff_t>(out->plain.size());
     if (m.contains("thinking")) {
       out->thinking.emplace(out->plain.size(), m.dump());
+      out->thinking_tokens.emplace(out->plain.size(), estimate_message_tokens(m));
       m.erase("thinking");
     }
     out->plain.push_back(m.dump());
+    out->plain_tokens.push_back(estimate_message_tokens(m));
   }
   out->system = std::move(b.system);
   for (const auto& [id, name] : b.call_names)
@@ -269,11 +274,24 @@ struct drop_filter {
 
 json ollama_chat_options(const actors::generation_request& req, const tool_plan& tools);
 
-// The /api/chat body as text. The history's messages come from each
-// segment's cached rendering (a deep chain costs one render per turn, not
-// one per ancestor); the rare history that cannot be split per segment is
-// rendered whole.
-std::string ollama_chat_body(const actors::generation_request& req) {
+namespace {
+
+// What an /api/chat body is made of: its system text, the history's
+// messages as JSON text (with their estimated tokens), this turn's messages,
+// and everything else (`messages` empty). The history's messages come from
+// each segment's cached rendering (a deep chain costs one render per turn,
+// not one per ancestor); the rare history that cannot be split per segment
+// is rendered whole.
+struct chat_parts {
+  std::string system;
+  std::string history;
+  std::int64_t history_tokens = 0;
+  json turn = json::array();
+  json options;
+};
+
+// `text`: false leaves the history's text out (a count needs only its tokens).
+chat_parts assemble_chat(const actors::generation_request& req, bool text = true) {
   std::vector<const actors::context_segment*> segments;
   for (auto* s = req.history.get(); s != nullptr; s = s->parent.get())
     segments.push_back(s);
@@ -293,6 +311,8 @@ std::string ollama_chat_body(const actors::generation_request& req) {
   message_builder turn;
   std::string system = req.instructions.is_string() ? req.instructions.get<std::string>() : "";
   std::string history;
+  std::int64_t history_tokens = 0;
+  std::size_t history_messages = 0;
   usable = usable && std::none_of(req.items.begin(), req.items.end(), is_compaction);
   if (usable) {
     turn.call_names = std::move(known_calls);
@@ -316,11 +336,16 @@ std::string ollama_chat_body(const actors::generation_request& req) {
         auto thinking = r.thinking.find(m);
         bool keep = seg > user_segment ||
                     (seg == user_segment && static_cast<std::ptrdiff_t>(m) > r.last_user);
-        history += history.empty() ? "" : ",";
-        history += keep && thinking != r.thinking.end() ? thinking->second : r.plain[m];
+        bool with_thinking = keep && thinking != r.thinking.end();
+        ++history_messages;
+        if (text) {
+          history += history.empty() ? "" : ",";
+          history += with_thinking ? thinking->second : r.plain[m];
+        }
+        history_tokens += with_thinking ? r.thinking_tokens.at(m) : r.plain_tokens[m];
       }
     }
-    usable = !turn.reached_back || history.empty();
+    usable = !turn.reached_back || history_messages == 0;
   }
   if (!usable) { // render everything in one go
     turn = message_builder{};
@@ -335,6 +360,7 @@ std::string ollama_chat_body(const actors::generation_request& req) {
     for (const auto* item : after_compaction(std::move(all)))
       turn.add(*item);
     history.clear();
+    history_tokens = 0;
     system = req.instructions.is_string() ? req.instructions.get<std::string>() : "";
   }
   keep_current_thinking(turn.messages);
@@ -343,23 +369,44 @@ std::string ollama_chat_body(const actors::generation_request& req) {
   tool_plan tools{req.params};
   if (auto must = tools.choice_instruction(); !must.empty())
     system += (system.empty() ? "" : "\n\n") + must;
-  auto body = ollama_chat_options(req, tools);
+  return chat_parts{std::move(system), std::move(history), history_tokens, std::move(turn.messages),
+                    ollama_chat_options(req, tools)};
+}
+
+} // namespace
+
+std::string ollama_chat_body(const actors::generation_request& req) {
+  auto parts = assemble_chat(req);
   std::string messages = "[";
-  if (!system.empty())
-    messages += json{{"role", "system"}, {"content", system}}.dump();
+  if (!parts.system.empty())
+    messages += json{{"role", "system"}, {"content", parts.system}}.dump();
   auto append = [&messages](const std::string& part) {
     if (messages.size() > 1)
       messages += ',';
     messages += part;
   };
-  if (!history.empty())
-    append(history);
-  for (const auto& m : turn.messages)
+  if (!parts.history.empty())
+    append(parts.history);
+  for (const auto& m : parts.turn)
     append(m.dump());
   messages += "]";
-  auto text = body.dump();
+  auto text = parts.options.dump();
   auto slot = text.find("\"messages\":[]");
   return text.replace(slot, 13, "\"messages\":" + messages);
+}
+
+// estimate_chat_tokens of the body, without rendering it: the history's
+// counts are cached with its segments.
+std::int64_t ollama_chat_tokens(const actors::generation_request& req) {
+  auto parts = assemble_chat(req, false);
+  std::int64_t tokens = tokens_per_prompt + parts.history_tokens;
+  if (!parts.system.empty())
+    tokens += estimate_message_tokens(json{{"role", "system"}, {"content", parts.system}});
+  for (const auto& m : parts.turn)
+    tokens += estimate_message_tokens(m);
+  if (auto tools = parts.options.find("tools"); tools != parts.options.end())
+    tokens += estimate_tools_tokens(*tools);
+  return tokens;
 }
 
 json to_ollama_chat(const actors::generation_request& req) {
@@ -693,7 +740,7 @@ public:
   void cancel(std::uint64_t id) override { client_.abort(id); }
 
   std::int64_t count_input_tokens(const actors::generation_request& req) const override {
-    return estimate_chat_tokens(json::parse(ollama_chat_body(req)));
+    return ollama_chat_tokens(req);
   }
 
   void

@@ -26,6 +26,8 @@ std::unique_ptr<actors::backend> make_ollama_backend(const ollama_options& opts)
 // rendered once each and reused), and parsed back for tests.
 std::string ollama_chat_body(const actors::generation_request& req);
 nlohmann::json to_ollama_chat(const actors::generation_request& req);
+// estimate_chat_tokens of that body, from the segments' cached counts.
+std::int64_t ollama_chat_tokens(const actors::generation_request& req);
 
 // Turns /api/chat NDJSON lines into domain events, keeping the item ids and
 // indices of one generation. Exposed for tests.

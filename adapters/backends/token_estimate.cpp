@@ -167,20 +167,44 @@ std::int64_t text_of(const json& v) {
 
 } // namespace
 
+std::int64_t estimate_message_tokens(const json& m) {
+  if (!m.is_object())
+    return 0;
+  auto field = [&m](const char* key) -> const json* {
+    auto it = m.find(key);
+    return it == m.end() ? nullptr : &*it;
+  };
+  std::int64_t tokens = tokens_per_message;
+  if (const auto* content = field("content"))
+    tokens += text_of(*content);
+  if (const auto* thinking = field("thinking"))
+    tokens += text_of(*thinking);
+  if (const auto* calls = field("tool_calls"); calls != nullptr && calls->is_array())
+    for (const auto& call : *calls) {
+      auto fn = call.is_object() ? call.find("function") : call.end();
+      if (fn == call.end() || !fn->is_object())
+        continue;
+      if (auto name = fn->find("name"); name != fn->end())
+        tokens += text_of(*name);
+      if (auto args = fn->find("arguments"); args != fn->end())
+        tokens += text_of(*args);
+    }
+  if (const auto* images = field("images"); images != nullptr && images->is_array())
+    tokens += tokens_per_image * static_cast<std::int64_t>(images->size());
+  return tokens;
+}
+
+std::int64_t estimate_tools_tokens(const json& tools) {
+  return tools.is_array() && !tools.empty() ? text_of(tools) : 0;
+}
+
 std::int64_t estimate_chat_tokens(const json& body) {
   std::int64_t tokens = tokens_per_prompt;
-  for (const auto& m : body.value("messages", json::array())) {
-    if (!m.is_object())
-      continue;
-    tokens += tokens_per_message + text_of(m.value("content", json())) +
-              text_of(m.value("thinking", json()));
-    for (const auto& call : m.value("tool_calls", json::array()))
-      tokens += text_of(call.value("function", json::object()).value("name", json())) +
-                text_of(call.value("function", json::object()).value("arguments", json()));
-    tokens += tokens_per_image * static_cast<std::int64_t>(m.value("images", json::array()).size());
-  }
-  if (body.contains("tools") && body["tools"].is_array() && !body["tools"].empty())
-    tokens += text_of(body["tools"]);
+  if (auto messages = body.find("messages"); messages != body.end() && messages->is_array())
+    for (const auto& m : *messages)
+      tokens += estimate_message_tokens(m);
+  if (auto tools = body.find("tools"); tools != body.end())
+    tokens += estimate_tools_tokens(*tools);
   return tokens;
 }
 

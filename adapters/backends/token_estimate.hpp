@@ -26,5 +26,8 @@ inline constexpr std::int64_t tokens_per_image = 576;
 // Tokens of a native chat body: every message's content, thinking and tool
 // calls, its images, and the tool definitions the template renders.
 std::int64_t estimate_chat_tokens(const nlohmann::json& body);
+// Its parts: one message (non-objects count nothing), and the tools.
+std::int64_t estimate_message_tokens(const nlohmann::json& message);
+std::int64_t estimate_tools_tokens(const nlohmann::json& tools);
 
 } // namespace riposte::adapters::backends

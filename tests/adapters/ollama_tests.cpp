@@ -2,6 +2,7 @@
 // NDJSON fed in arbitrary pieces.
 #define BOOST_TEST_MODULE ollama_adapter
 #include "adapters/backends/ollama.hpp"
+#include "adapters/backends/token_estimate.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -471,4 +472,14 @@ BOOST_AUTO_TEST_CASE(a_chain_renders_the_same_from_cached_segments_as_whole) {
   in_loop_whole.items = loop->items;
   in_loop_whole.items.push_back(in_loop.items[0]);
   BOOST_TEST(to_ollama_chat(in_loop_whole) == from_cache);
+
+  // Counting tokens from the segments' cached counts gives what the
+  // estimate of the rendered body gives, in every case above.
+  cached.params = json{{"tools", json::array({{{"type", "function"},
+                                               {"name", "get_weather"},
+                                               {"parameters", {{"type", "object"}}}}})}};
+  for (const auto* req : {&cached, &whole, &in_loop, &in_loop_whole}) {
+    auto expected = riposte::adapters::backends::estimate_chat_tokens(to_ollama_chat(*req));
+    BOOST_TEST(riposte::adapters::backends::ollama_chat_tokens(*req) == expected);
+  }
 }
