@@ -23,6 +23,7 @@ def post(url, body):
 riposte, backend = sys.argv[1], sys.argv[2]
 turns = int(sys.argv[3]) if len(sys.argv) > 3 else 1000
 probes = {1, 10, 100, 1000}
+samples = 21  # turns timed at each probed depth, alternating with the backend
 through, direct = {}, {}
 prev = None
 messages = []
@@ -30,14 +31,18 @@ for i in range(1, turns + 1):
     body = {"model": "bench", "input": f"turn {i}"}
     if prev:
         body["previous_response_id"] = prev
-    ms, out = post(riposte + "/v1/responses", body)
-    prev = json.loads(out)["id"]
     messages.append({"role": "user", "content": f"turn {i}"})
-    if any(abs(i - p) < 5 for p in probes):
-        through.setdefault(min(probes, key=lambda p: abs(i - p)), []).append(ms)
-        d_ms, _ = post(backend + "/api/chat",
-                       {"model": "bench", "messages": messages, "stream": True})
-        direct.setdefault(min(probes, key=lambda p: abs(i - p)), []).append(d_ms)
+    if i in probes:
+        # Branches off the same parent: each is a turn at exactly depth i,
+        # timed next to the same conversation sent to the backend itself.
+        for _ in range(samples):
+            ms, _ = post(riposte + "/v1/responses", body)
+            through.setdefault(i, []).append(ms)
+            d_ms, _ = post(backend + "/api/chat",
+                           {"model": "bench", "messages": messages, "stream": True})
+            direct.setdefault(i, []).append(d_ms)
+    _, out = post(riposte + "/v1/responses", body)
+    prev = json.loads(out)["id"]
     messages.append({"role": "assistant", "content": "ok"})
 
 rows = []
