@@ -3,7 +3,7 @@
 # same run: builds what it needs, starts the scripted backend, riposte, nginx
 # and PostgreSQL on loopback, and writes build/bench/report.json and
 # build/bench/report.md.
-#   bash ops/bench/run.sh            (about 10 minutes on 2 cores)
+#   bash ops/bench/run.sh            (about 14 minutes on 2 cores)
 #   QUICK=1 bash ops/bench/run.sh    (smaller sizes: a smoke run)
 # Scenario 1 and 6: create.sh; 2: stream.sh at 100, 1,000 and 2,000 streams;
 # 3: chain.sh; 4: event_log.sh; 5: cold_start.sh.
