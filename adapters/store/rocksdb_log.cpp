@@ -422,7 +422,6 @@ private:
   std::size_t stripe_index(const std::string& stream) const {
     return std::hash<std::string>{}(stream) % stripes_.size();
   }
-  std::mutex& stripe_for(const std::string& stream) { return stripes_[stripe_index(stream)]; }
 
   // A stream's head, with its stripe locked: from the cache of heads this
   // process wrote (it owns the database), else from the store.
