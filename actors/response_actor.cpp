@@ -492,38 +492,30 @@ void flush(response_actor* self) {
   auto stream = ev::response_stream(st.id);
   auto expected = st.view.version; // -1 (no_stream) for the first batch
   caf::actor me = self;
-  auto id = st.id;
   auto stats = st.svc->stats;
   auto store_kind = st.svc->store_kind;
+  ev::append_request req{stream, expected, std::move(batch), false};
+  // Marked no later than the write that opens the stream, so no crash can
+  // leave an unmarked, unfinished response behind.
+  if (expected == ev::no_stream) {
+    req.marker_ns = inflight_markers;
+    req.marker_key = st.id;
+  }
+  auto done = [me](ev::result<std::vector<ev::envelope>> stored) {
+    caf::anon_send(me, appended_atom::value, append_done{std::move(stored)}, false);
+  };
   if (st.svc->writer != nullptr && log->group_commits()) {
-    ev::append_request req{stream, expected, std::move(batch), false};
-    // Marked in the write that opens the stream, so no crash can leave an
-    // unmarked, unfinished response behind.
-    if (expected == ev::no_stream) {
-      req.marker_ns = inflight_markers;
-      req.marker_key = id;
-    }
-    st.svc->writer->submit(log, std::move(req), [me](ev::result<std::vector<ev::envelope>> stored) {
-      caf::anon_send(me, appended_atom::value, append_done{std::move(stored)}, false);
-    });
+    st.svc->writer->submit(log, std::move(req), done);
     return;
   }
   st.svc->executor->post([=] {
-    // Marked before the stream exists, so no crash can leave an unmarked,
-    // unfinished response behind.
-    if (expected == ev::no_stream)
-      if (auto marked = log->put_marker(inflight_markers, id, ev::event_log::write_mode::lazy);
-          !marked) {
-        caf::anon_send(me, appended_atom::value, append_done{marked.error()}, false);
-        return;
-      }
     auto t0 = std::chrono::steady_clock::now();
-    auto stored = log->append(stream, expected, batch);
+    auto stored = std::move(log->append_many({req}).front());
     if (stats)
       stats->event_append(
           store_kind, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-          batch.size(), stored.has_value());
-    caf::anon_send(me, appended_atom::value, append_done{std::move(stored)}, false);
+          req.events.size(), stored.has_value());
+    done(std::move(stored));
   });
 }
 
