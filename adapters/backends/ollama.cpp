@@ -283,7 +283,7 @@ namespace {
 // not one per ancestor); the rare history that cannot be split per segment
 // is rendered whole.
 struct chat_parts {
-  std::string system;
+  json system; // the system message, or null
   std::string history;
   std::int64_t history_tokens = 0;
   json turn = json::array();
@@ -369,7 +369,8 @@ chat_parts assemble_chat(const actors::generation_request& req, bool text = true
   tool_plan tools{req.params};
   if (auto must = tools.choice_instruction(); !must.empty())
     system += (system.empty() ? "" : "\n\n") + must;
-  return chat_parts{std::move(system), std::move(history), history_tokens, std::move(turn.messages),
+  return chat_parts{system.empty() ? json() : json{{"role", "system"}, {"content", system}},
+                    std::move(history), history_tokens, std::move(turn.messages),
                     ollama_chat_options(req, tools)};
 }
 
@@ -378,8 +379,8 @@ chat_parts assemble_chat(const actors::generation_request& req, bool text = true
 std::string ollama_chat_body(const actors::generation_request& req) {
   auto parts = assemble_chat(req);
   std::string messages = "[";
-  if (!parts.system.empty())
-    messages += json{{"role", "system"}, {"content", parts.system}}.dump();
+  if (!parts.system.is_null())
+    messages += parts.system.dump();
   auto append = [&messages](const std::string& part) {
     if (messages.size() > 1)
       messages += ',';
@@ -400,8 +401,7 @@ std::string ollama_chat_body(const actors::generation_request& req) {
 std::int64_t ollama_chat_tokens(const actors::generation_request& req) {
   auto parts = assemble_chat(req, false);
   std::int64_t tokens = tokens_per_prompt + parts.history_tokens;
-  if (!parts.system.empty())
-    tokens += estimate_message_tokens(json{{"role", "system"}, {"content", parts.system}});
+  tokens += estimate_message_tokens(parts.system); // null counts nothing
   for (const auto& m : parts.turn)
     tokens += estimate_message_tokens(m);
   if (auto tools = parts.options.find("tools"); tools != parts.options.end())
