@@ -1,9 +1,11 @@
 // JSON codec for events and envelopes. Third-party exceptions (nlohmann) stop
 // here and become error values.
 #include "events/event.hpp"
+#include "events/json_text.hpp"
 
 #include <array>
 #include <exception>
+#include <optional>
 #include <utility>
 
 namespace riposte::events {
@@ -93,9 +95,60 @@ nlohmann::json data_of(const event& ev) {
   return std::visit([](const auto& e) { return nlohmann::json(e); }, ev);
 }
 
+namespace {
+
+// A delta's data as text, the bytes data_of(ev).dump() gives; nullopt for
+// every other event.
+std::optional<std::string> delta_text(const event& ev) {
+  namespace jt = json_text;
+  std::string out;
+  auto common = [&](const auto& e, const std::int64_t* content_index, const nlohmann::json* lp) {
+    out.reserve(e.delta.size() + e.item_id.size() + 80);
+    out += '{';
+    if (content_index != nullptr)
+      jt::put_int(out, "content_index", *content_index);
+    jt::put_string(out, "delta", e.delta);
+    jt::put_string(out, "item_id", e.item_id);
+    if (lp != nullptr) {
+      jt::put_key(out, "logprobs");
+      out += lp->is_array() && lp->empty() ? std::string{"[]"} : lp->dump();
+    }
+    jt::put_int(out, "output_index", e.output_index);
+    out += '}';
+  };
+  if (const auto* e = std::get_if<output_text_delta>(&ev))
+    common(*e, &e->content_index, &e->logprobs);
+  else if (const auto* e = std::get_if<reasoning_delta>(&ev))
+    common(*e, &e->content_index, nullptr);
+  else if (const auto* e = std::get_if<function_call_arguments_delta>(&ev))
+    common(*e, nullptr, nullptr);
+  else if (const auto* e = std::get_if<custom_tool_call_input_delta>(&ev))
+    common(*e, nullptr, nullptr);
+  else
+    return std::nullopt;
+  return out;
+}
+
+} // namespace
+
 new_event make_new_event(const event& ev, std::string tenant, std::int64_t recorded_at) {
-  return new_event{
-      std::string{type_of(ev)}, version_of(ev), std::move(tenant), recorded_at, data_of(ev), true};
+  new_event out{
+      std::string{type_of(ev)}, version_of(ev), std::move(tenant), recorded_at, {}, true, {}};
+  if (auto text = delta_text(ev))
+    out.text = std::move(*text);
+  else
+    out.data = data_of(ev);
+  return out;
+}
+
+nlohmann::json data_json(const new_event& ev) {
+  if (ev.text.empty())
+    return ev.data;
+  return nlohmann::json::parse(ev.text);
+}
+
+std::string data_text(const new_event& ev) {
+  return ev.text.empty() ? ev.data.dump() : ev.text;
 }
 
 const std::vector<type_info>& known_types() {
@@ -141,25 +194,23 @@ std::string serialize(const envelope& env) {
 }
 
 std::string serialize(const envelope& env, const nlohmann::json& event_data) {
-  auto data = event_data.dump();
+  return serialize_text(env, event_data.dump());
+}
+
+std::string serialize_text(const envelope& env, std::string_view data) {
+  namespace jt = json_text;
   std::string out;
   out.reserve(data.size() + env.stream.size() + env.tenant.size() + env.type.size() + 128);
-  out += "{\"data\":";
+  out += '{';
+  jt::put_key(out, "data");
   out += data;
-  out += ",\"global_position\":";
-  out += std::to_string(env.global_position);
-  out += ",\"recorded_at\":";
-  out += std::to_string(env.recorded_at);
-  out += ",\"seq\":";
-  out += std::to_string(env.seq);
-  out += ",\"stream\":";
-  out += nlohmann::json(env.stream).dump();
-  out += ",\"tenant\":";
-  out += nlohmann::json(env.tenant).dump();
-  out += ",\"type\":";
-  out += nlohmann::json(env.type).dump();
-  out += ",\"version\":";
-  out += std::to_string(env.version);
+  jt::put_int(out, "global_position", static_cast<std::int64_t>(env.global_position));
+  jt::put_int(out, "recorded_at", env.recorded_at);
+  jt::put_int(out, "seq", static_cast<std::int64_t>(env.seq));
+  jt::put_string(out, "stream", env.stream);
+  jt::put_string(out, "tenant", env.tenant);
+  jt::put_string(out, "type", env.type);
+  jt::put_int(out, "version", env.version);
   out += '}';
   return out;
 }

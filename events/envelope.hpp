@@ -19,7 +19,15 @@ struct new_event {
   // Encoded from a typed event (make_new_event): it decodes by construction,
   // so a log need not decode it again to validate it.
   bool encoded = false;
+  // The data as JSON text instead, when make_new_event wrote it straight from
+  // a delta (no json object built for the event a token makes); `data` is
+  // then null. Read both through data_json / data_text.
+  std::string text;
 };
+
+// A new event's data, whichever form it came in.
+nlohmann::json data_json(const new_event& ev);
+std::string data_text(const new_event& ev);
 
 // An event as stored: gap-free `seq` within its stream (from 0), and a
 // global position that orders every event of the log.

@@ -61,6 +61,8 @@ result<nlohmann::json> upcast(std::string_view type, int& version, nlohmann::jso
 std::string serialize(const envelope& env);
 // The same, with `data` given apart (the envelope's own is ignored).
 std::string serialize(const envelope& env, const nlohmann::json& data);
+// With the data already JSON text (data_text of a new event).
+std::string serialize_text(const envelope& env, std::string_view data_text);
 result<envelope> parse_envelope(std::string_view bytes);
 
 } // namespace riposte::events

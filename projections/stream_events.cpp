@@ -2,6 +2,8 @@
 // ResponseStreamEvent union.
 #include "projections/stream_events.hpp"
 
+#include "events/json_text.hpp"
+
 #include <type_traits>
 
 namespace riposte::projections {
@@ -131,85 +133,10 @@ stream_frame to_frame(const json& event) {
 
 namespace {
 
-// Keys in the order nlohmann::json's std::map keeps them, so a delta frame has
-// the bytes stream_event(...).dump() would give.
-void put_key(std::string& out, const char* key) {
-  out += out.size() == 1 ? "\"" : ",\"";
-  out += key;
-  out += "\":";
-}
-
-// Whether `s` is well-formed UTF-8 (what nlohmann::json's dump accepts).
-bool valid_utf8(std::string_view s) {
-  std::size_t i = 0;
-  while (i < s.size()) {
-    auto c = static_cast<unsigned char>(s[i]);
-    std::size_t extra = c < 0x80           ? 0
-                        : (c >> 5) == 0x6  ? 1
-                        : (c >> 4) == 0xe  ? 2
-                        : (c >> 3) == 0x1e ? 3
-                                           : 4;
-    if (extra == 4 || i + extra >= s.size())
-      return false;
-    std::uint32_t cp = extra == 0 ? c : c & (0x3f >> extra);
-    for (std::size_t k = 1; k <= extra; ++k) {
-      auto cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc >> 6) != 0x2)
-        return false;
-      cp = (cp << 6) | (cc & 0x3f);
-    }
-    // Overlong forms, surrogates and code points past U+10FFFF are invalid.
-    static constexpr std::uint32_t least[] = {0, 0x80, 0x800, 0x10000};
-    if (cp < least[extra] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-      return false;
-    i += extra + 1;
-  }
-  return true;
-}
-
-// A JSON string exactly as nlohmann::json's dump writes it (UTF-8 kept,
-// control characters escaped, lowercase \u00xx).
-void put_quoted(std::string& out, const std::string& value) {
-  bool ascii = true;
-  for (unsigned char c : value)
-    ascii = ascii && c < 0x80;
-  if (!ascii && !valid_utf8(value)) {
-    out += json(value).dump(); // its own handling of malformed text
-    return;
-  }
-  static constexpr char hex[] = "0123456789abcdef";
-  out += '"';
-  for (unsigned char c : value) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (c < 0x20) {
-          out += "\\u00";
-          out += hex[c >> 4];
-          out += hex[c & 0xf];
-        } else {
-          out += static_cast<char>(c);
-        }
-    }
-  }
-  out += '"';
-}
-
-void put_string(std::string& out, const char* key, const std::string& value) {
-  put_key(out, key);
-  put_quoted(out, value);
-}
-
-void put_int(std::string& out, const char* key, std::int64_t value) {
-  put_key(out, key);
-  out += std::to_string(value);
-}
+using events::json_text::put_int;
+using events::json_text::put_key;
+using events::json_text::put_quoted;
+using events::json_text::put_string;
 
 // A delta event's frame. Its keys, in the library's order: content_index
 // (text and reasoning), delta, item_id, logprobs (text), output_index,

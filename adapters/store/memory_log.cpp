@@ -38,7 +38,7 @@ public:
     std::vector<envelope> stored;
     for (const auto& ev : evs) {
       envelope env{stream,     log.size(), next_position_++, ev.type,
-                   ev.version, ev.tenant,  ev.recorded_at,   ev.data};
+                   ev.version, ev.tenant,  ev.recorded_at,   events::data_json(ev)};
       log.push_back(env);
       all_.emplace(env.global_position, std::make_pair(stream, env.seq));
       stored.push_back(std::move(env));

@@ -4,6 +4,7 @@
 #include "adapters/store/store.hpp"
 #include "adapters/store/stream_name.hpp"
 #include "events/event.hpp"
+#include "events/json_text.hpp"
 
 #include <pqxx/pqxx>
 
@@ -184,13 +185,21 @@ public:
         return valid.error();
     if (evs.empty())
       return std::vector<envelope>{};
-    json batch = json::array();
-    for (const auto& ev : evs)
-      batch.push_back({{"type", ev.type},
-                       {"version", ev.version},
-                       {"tenant", ev.tenant},
-                       {"recorded_at", ev.recorded_at},
-                       {"data", ev.data}});
+    // [{data, recorded_at, tenant, type, version}, ...] as text: a delta's
+    // data already is.
+    std::string batch = "[";
+    for (const auto& ev : evs) {
+      namespace jt = events::json_text;
+      batch += batch.size() == 1 ? "{" : ",{";
+      jt::put_key(batch, "data");
+      batch += events::data_text(ev);
+      jt::put_int(batch, "recorded_at", ev.recorded_at);
+      jt::put_string(batch, "tenant", ev.tenant);
+      jt::put_string(batch, "type", ev.type);
+      jt::put_int(batch, "version", ev.version);
+      batch += '}';
+    }
+    batch += ']';
     try {
       return pool_->with([&](pqxx::connection& c) -> result<std::vector<envelope>> {
         pqxx::work w{c};
@@ -200,14 +209,14 @@ public:
         auto current = w.exec_prepared1("head", stream)[0].as<std::int64_t>();
         if (!version_matches(expected_version, current))
           return version_conflict(stream, expected_version, current);
-        auto rows = w.exec_prepared("append", stream, current + 1, batch.dump());
+        auto rows = w.exec_prepared("append", stream, current + 1, batch);
         std::vector<envelope> stored;
         stored.reserve(evs.size());
         for (std::size_t i = 0; i < rows.size(); ++i) {
           const auto& ev = evs[i];
           stored.push_back(envelope{stream, rows[i][1].as<std::uint64_t>(),
                                     rows[i][0].as<std::uint64_t>(), ev.type, ev.version, ev.tenant,
-                                    ev.recorded_at, ev.data});
+                                    ev.recorded_at, events::data_json(ev)});
         }
         w.commit();
         return stored;

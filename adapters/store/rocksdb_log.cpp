@@ -123,9 +123,10 @@ public:
     for (std::size_t i = 0; i < evs.size(); ++i, ++seq) {
       const auto& ev = evs[i];
       envelope env{stream,     seq,       first_position + i, ev.type,
-                   ev.version, ev.tenant, ev.recorded_at,     ev.data};
+                   ev.version, ev.tenant, ev.recorded_at,     {}};
       auto key = event_key(stream, seq);
-      batch.Put(cfs_[cf_events], key, events::serialize(env));
+      batch.Put(cfs_[cf_events], key, events::serialize_text(env, events::data_text(ev)));
+      env.data = events::data_json(ev);
       batch.Put(cfs_[cf_audit], position_key(env.global_position), key);
       stored.push_back(std::move(env));
     }
@@ -215,10 +216,13 @@ public:
       for (const auto& ev : r.events) {
         envelope env{r.stream, seq, position, ev.type, ev.version, ev.tenant, ev.recorded_at, {}};
         auto key = event_key(r.stream, seq);
-        batch.Put(cfs_[cf_events], key, events::serialize(env, ev.data));
+        if (ev.text.empty())
+          batch.Put(cfs_[cf_events], key, events::serialize(env, ev.data));
+        else
+          batch.Put(cfs_[cf_events], key, events::serialize_text(env, ev.text));
         batch.Put(cfs_[cf_audit], position_key(position), key);
         if (r.echo_data)
-          env.data = ev.data;
+          env.data = events::data_json(ev);
         stored[i].push_back(std::move(env));
         ++seq;
         ++position;

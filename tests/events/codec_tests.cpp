@@ -2,6 +2,7 @@
 // golden file of every historical version keeps decoding.
 #define BOOST_TEST_MODULE events
 #include "events/event.hpp"
+#include "events/json_text.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -90,6 +91,67 @@ BOOST_AUTO_TEST_CASE(an_event_round_trips_through_the_stored_envelope) {
   BOOST_TEST(done.name == "exec_command");
   BOOST_TEST(done.arguments == R"({"cmd":"ls"})");
   BOOST_TEST(done.output_index == 2);
+}
+
+// The hand-written text of a delta (no json object per token) must be the
+// bytes the library writes, or stored events would change shape.
+BOOST_AUTO_TEST_CASE(a_delta_is_written_as_text_with_the_bytes_of_its_json) {
+  const std::vector<std::string> texts{"",
+                                       " tok5",
+                                       "quote \" back \\ slash",
+                                       "line\nfeed\ttab\r\b\f",
+                                       std::string{"nul\0x", 5},
+                                       "\x01\x1f\x7f",
+                                       "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80",
+                                       "</script>"};
+  auto logprobs = nlohmann::json::array({{{"token", "a"}, {"logprob", -0.5}}});
+  for (const auto& t : texts) {
+    std::vector<ev::event> deltas{
+        ev::output_text_delta{"msg_1", 3, 1, t}, ev::output_text_delta{"msg_1", 0, 0, t, logprobs},
+        ev::reasoning_delta{"rs_\"1", 2, 0, t}, ev::function_call_arguments_delta{"fc_1", 4, t},
+        ev::custom_tool_call_input_delta{"ctc_1", 5, t}};
+    for (const auto& d : deltas) {
+      auto ne = ev::make_new_event(d, "tenant_x", 7);
+      BOOST_TEST(ne.data.is_null());
+      BOOST_TEST(ne.text == ev::data_of(d).dump());
+      BOOST_TEST((ev::data_json(ne) == ev::data_of(d)));
+      auto decoded = ev::decode(ne.type, ne.version, ev::data_json(ne));
+      BOOST_REQUIRE(decoded.has_value());
+      BOOST_TEST((ev::data_of(*decoded) == ev::data_of(d)));
+    }
+  }
+  // Other events keep their json object.
+  auto done = ev::make_new_event(ev::response_cancelled{"client_disconnected"}, "t", 1);
+  BOOST_TEST(done.text.empty());
+  BOOST_TEST(ev::data_text(done) == done.data.dump());
+}
+
+BOOST_AUTO_TEST_CASE(an_envelope_written_from_text_equals_the_one_from_json) {
+  auto ne = ev::make_new_event(ev::output_text_delta{"msg_1", 0, 0, "h\u00e9llo\n"}, "t\"x", 9);
+  ev::envelope env{"response-resp_1", 12, 345, ne.type, ne.version, ne.tenant, ne.recorded_at, {}};
+  auto from_text = ev::serialize_text(env, ne.text);
+  env.data = ev::data_json(ne);
+  BOOST_TEST(from_text == ev::to_json(env).dump());
+  BOOST_TEST(from_text == ev::serialize(env));
+}
+
+BOOST_AUTO_TEST_CASE(quoted_text_matches_the_library_on_every_byte) {
+  namespace jt = ev::json_text;
+  // Every single byte, and pairs around the escapes.
+  for (int c = 0; c < 0x80; ++c) {
+    std::string s(1, static_cast<char>(c));
+    std::string out;
+    jt::put_quoted(out, s);
+    BOOST_TEST(out == nlohmann::json(s).dump(), "byte " << c);
+    std::string pair = "a" + s + "b" + s;
+    out.clear();
+    jt::put_quoted(out, pair);
+    BOOST_TEST(out == nlohmann::json(pair).dump(), "pair " << c);
+  }
+  BOOST_TEST(jt::valid_utf8("caf\xc3\xa9"));
+  BOOST_TEST(!jt::valid_utf8("\xc3"));
+  BOOST_TEST(!jt::valid_utf8("\xed\xa0\x80")); // a surrogate
+  BOOST_TEST(!jt::valid_utf8("\xc0\xaf"));     // overlong
 }
 
 BOOST_AUTO_TEST_CASE(undecodable_events_are_error_values) {

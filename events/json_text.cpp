@@ -1,0 +1,87 @@
+#include "events/json_text.hpp"
+
+#include <nlohmann/json.hpp>
+
+namespace riposte::events::json_text {
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    auto c = static_cast<unsigned char>(s[i]);
+    std::size_t extra = c < 0x80           ? 0
+                        : (c >> 5) == 0x6  ? 1
+                        : (c >> 4) == 0xe  ? 2
+                        : (c >> 3) == 0x1e ? 3
+                                           : 4;
+    if (extra == 4 || i + extra >= s.size())
+      return false;
+    std::uint32_t cp = extra == 0 ? c : c & (0x3f >> extra);
+    for (std::size_t k = 1; k <= extra; ++k) {
+      auto cc = static_cast<unsigned char>(s[i + k]);
+      if ((cc >> 6) != 0x2)
+        return false;
+      cp = (cp << 6) | (cc & 0x3f);
+    }
+    // Overlong forms, surrogates and code points past U+10FFFF are invalid.
+    static constexpr std::uint32_t least[] = {0, 0x80, 0x800, 0x10000};
+    if (cp < least[extra] || (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+      return false;
+    i += extra + 1;
+  }
+  return true;
+}
+
+void put_quoted(std::string& out, std::string_view value) {
+  bool ascii = true;
+  for (unsigned char c : value)
+    ascii = ascii && c < 0x80;
+  if (!ascii && !valid_utf8(value)) {
+    out += nlohmann::json(std::string{value}).dump(); // its own handling of malformed text
+    return;
+  }
+  static constexpr char hex[] = "0123456789abcdef";
+  out.reserve(out.size() + value.size() + 2);
+  out += '"';
+  // Runs that need no escape are copied whole.
+  std::size_t run = 0;
+  for (std::size_t i = 0; i < value.size(); ++i) {
+    auto c = static_cast<unsigned char>(value[i]);
+    if (c >= 0x20 && c != '"' && c != '\\')
+      continue;
+    out.append(value.data() + run, i - run);
+    run = i + 1;
+    switch (c) {
+      case '"': out += "\\\""; break;
+      case '\\': out += "\\\\"; break;
+      case '\b': out += "\\b"; break;
+      case '\f': out += "\\f"; break;
+      case '\n': out += "\\n"; break;
+      case '\r': out += "\\r"; break;
+      case '\t': out += "\\t"; break;
+      default:
+        out += "\\u00";
+        out += hex[c >> 4];
+        out += hex[c & 0xf];
+    }
+  }
+  out.append(value.data() + run, value.size() - run);
+  out += '"';
+}
+
+void put_key(std::string& out, std::string_view key) {
+  out += out.empty() || out.back() == '{' ? "\"" : ",\"";
+  out += key;
+  out += "\":";
+}
+
+void put_string(std::string& out, std::string_view key, std::string_view value) {
+  put_key(out, key);
+  put_quoted(out, value);
+}
+
+void put_int(std::string& out, std::string_view key, std::int64_t value) {
+  put_key(out, key);
+  out += std::to_string(value);
+}
+
+} // namespace riposte::events::json_text
