@@ -14,6 +14,7 @@
 #include <array>
 #include <filesystem>
 #include <functional>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <set>
@@ -51,6 +52,9 @@ std::string position_key(std::uint64_t position) {
   return key;
 }
 
+// audit: be64(position) -> event key
+// heads: written by earlier versions (a stream's head is now its last event
+// key); still opened, since RocksDB opens every column family a store has.
 // blobs: id \0 be64(chunk) -> bytes; blob_meta: id -> be64(chunks) be64(bytes)
 // markers: ns \0 key -> ""
 constexpr std::size_t cf_events = 1, cf_audit = 2, cf_heads = 3, cf_snapshots = 4, cf_blobs = 5,
@@ -130,7 +134,6 @@ public:
       batch.Put(cfs_[cf_audit], position_key(env.global_position), key);
       stored.push_back(std::move(env));
     }
-    batch.Put(cfs_[cf_heads], stream, position_key(stored.back().seq));
     auto st = db_->Write(write_options_, &batch);
     {
       std::lock_guard guard{positions_mutex_};
@@ -227,7 +230,6 @@ public:
         ++seq;
         ++position;
       }
-      batch.Put(cfs_[cf_heads], r.stream, position_key(seq - 1));
       if (!r.marker_ns.empty())
         batch.Put(cfs_[cf_markers], r.marker_ns + '\0' + r.marker_key, "");
     }
@@ -246,14 +248,19 @@ public:
     return out;
   }
 
+  // A stream's head is its last event's key: no key of its own to write
+  // with every append.
   result<std::int64_t> version(const std::string& stream) override {
-    std::string head;
-    auto st = db_->Get({}, cfs_[cf_heads], stream, &head);
-    if (st.IsNotFound())
+    std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator({}, cfs_[cf_events])};
+    it->SeekForPrev(event_key(stream, std::numeric_limits<std::uint64_t>::max()));
+    if (!it->status().ok())
+      return store_error("reading the head of '" + stream + "'", it->status());
+    if (!it->Valid())
       return std::int64_t{events::no_stream};
-    if (!st.ok())
-      return store_error("reading the head of '" + stream + "'", st);
-    return static_cast<std::int64_t>(read_be64(head));
+    auto key = it->key().ToStringView();
+    if (key.size() != stream.size() + 9 || !key.starts_with(stream) || key[stream.size()] != '\0')
+      return std::int64_t{events::no_stream};
+    return static_cast<std::int64_t>(read_be64(key.substr(stream.size() + 1)));
   }
 
   result<std::vector<envelope>> read(const std::string& stream, std::uint64_t from_seq,
@@ -469,9 +476,8 @@ private:
 // Memtable insert hints: an insert starts from where the last one with the
 // same prefix went instead of searching the whole skip list again. An
 // event's key is its stream's name and a seq that grows by one with each
-// append; an audit key is a global position that grows; a head is the same
-// key written over and over. (Not for blobs: in RocksDB 7.8 a range deletion
-// reuses the hints of the point keys and trips an assertion.)
+// append; an audit key is a global position that grows. (Not for blobs: in RocksDB 7.8 a range
+// deletion reuses the hints of the point keys and trips an assertion.)
 class counter_prefix final : public rocksdb::SliceTransform {
 public:
   const char* Name() const override { return "riposte.counter_prefix"; }
@@ -479,13 +485,6 @@ public:
     return {key.data(), key.size() - 8};
   }
   bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 8; }
-};
-
-class whole_key final : public rocksdb::SliceTransform {
-public:
-  const char* Name() const override { return "riposte.whole_key"; }
-  rocksdb::Slice Transform(const rocksdb::Slice& key) const override { return key; }
-  bool InDomain(const rocksdb::Slice&) const override { return true; }
 };
 
 } // namespace
@@ -500,7 +499,7 @@ result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& p
   options.create_missing_column_families = true;
   options.IncreaseParallelism(2);
   // A write-ahead log file lives until every column family has flushed what
-  // it holds; the quiet ones (heads, markers) would keep gigabytes of it for
+  // it holds; the quiet ones (markers) would keep gigabytes of it for
   // the next start to replay. Past this size RocksDB flushes them instead.
   options.max_total_wal_size = 64u << 20;
   // One writer thread commits groups: no concurrent inserts to allow, and
@@ -511,13 +510,9 @@ result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& p
   cf_options.OptimizeLevelStyleCompaction(128u << 20);
   auto counted = cf_options;
   counted.memtable_insert_with_hint_prefix_extractor = std::make_shared<counter_prefix>();
-  auto overwritten = cf_options;
-  overwritten.memtable_insert_with_hint_prefix_extractor = std::make_shared<whole_key>();
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (std::size_t i = 0; i < cf_names.size(); ++i)
-    descriptors.emplace_back(cf_names[i], i == cf_events || i == cf_audit ? counted
-                                          : i == cf_heads                 ? overwritten
-                                                                          : cf_options);
+    descriptors.emplace_back(cf_names[i], i == cf_events || i == cf_audit ? counted : cf_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto st = read_only ? rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw)
