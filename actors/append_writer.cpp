@@ -12,6 +12,7 @@ namespace ev = events;
 append_writer::append_writer(std::shared_ptr<metrics> stats, std::string store_kind)
   : stats_(std::move(stats))
   , store_kind_(std::move(store_kind))
+  , meter_(stats_ ? std::optional{stats_->meter_for(store_kind_)} : std::nullopt)
   , thread_([this] {
     pthread_setname_np(pthread_self(), "riposte.writer");
     run();
@@ -63,8 +64,8 @@ void append_writer::commit(std::vector<job>& jobs) {
     auto results = log->append_many(reqs);
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (std::size_t k = 0; k < members.size(); ++k) {
-      if (stats_)
-        stats_->event_append(store_kind_, seconds, reqs[k].events.size(), results[k].has_value());
+      if (meter_)
+        meter_->record(seconds, reqs[k].events.size(), results[k].has_value());
       jobs[members[k]].done(std::move(results[k]));
     }
   }

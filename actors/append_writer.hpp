@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +43,7 @@ private:
 
   std::shared_ptr<metrics> stats_;
   std::string store_kind_;
+  std::optional<metrics::append_meter> meter_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<job> queue_;

@@ -123,12 +123,20 @@ void metrics::response_finished(const std::string& model, const std::string& mod
 }
 
 void metrics::event_append(const std::string& store, double seconds, std::size_t events, bool ok) {
-  child(append_latency_, {{"store", store}}, histograms_, &append_buckets).Observe(seconds);
-  child(append_batch_, {{"store", store}}, histograms_, &batch_buckets)
-      .Observe(static_cast<double>(events));
-  auto& errors = child(append_errors_, {{"store", store}}, counters_); // exported from 0
+  meter_for(store).record(seconds, events, ok);
+}
+
+metrics::append_meter metrics::meter_for(const std::string& store) {
+  return {&child(append_latency_, {{"store", store}}, histograms_, &append_buckets),
+          &child(append_batch_, {{"store", store}}, histograms_, &batch_buckets),
+          &child(append_errors_, {{"store", store}}, counters_)}; // exported from 0
+}
+
+void metrics::append_meter::record(double seconds, std::size_t events, bool ok) const {
+  latency->Observe(seconds);
+  batch->Observe(static_cast<double>(events));
   if (!ok)
-    errors.Increment();
+    errors->Increment();
 }
 
 void metrics::backend_request(const std::string& backend, const std::string& model,

@@ -29,6 +29,15 @@ public:
                          const std::string& status);
   // One append to the event log, and how many events it carried.
   void event_append(const std::string& store, double seconds, std::size_t events, bool ok);
+  // The same series for one store, looked up once (the writer records
+  // every append of every token).
+  struct append_meter {
+    prometheus::Histogram* latency;
+    prometheus::Histogram* batch;
+    prometheus::Counter* errors;
+    void record(double seconds, std::size_t events, bool ok) const;
+  };
+  append_meter meter_for(const std::string& store);
   void subscriber_dropped() { dropped_.Increment(); }
   // SSE subscribers attached to responses right now.
   prometheus::Gauge& streams_active() { return streams_active_; }
