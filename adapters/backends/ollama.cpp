@@ -462,6 +462,76 @@ ollama_translator::ollama_translator(std::string model, const json& params,
   , next_index_(first_index)
   , tools_(params) {}
 
+namespace {
+
+// Nearly every line of a generation is one token:
+//   {"model":…,"created_at":…,"message":{"role":…,"content":…},"done":false}
+// (or "thinking" beside "content"). Such a line is read for its two strings
+// without building a json object; any other member (tool calls, the final
+// line's counts, an error) and the line goes through the full parse.
+class token_line final : public nlohmann::json_sax<json> {
+public:
+  std::string content, thinking;
+  bool plain = true;
+
+  bool null() override { return scalar(); }
+  bool boolean(bool value) override {
+    if (depth_ == 1 && key_ == "done" && !value)
+      return true;
+    return other();
+  }
+  bool number_integer(number_integer_t) override { return scalar(); }
+  bool number_unsigned(number_unsigned_t) override { return scalar(); }
+  bool number_float(number_float_t, const string_t&) override { return scalar(); }
+  bool binary(binary_t&) override { return other(); }
+  bool string(string_t& value) override {
+    if (depth_ == 1 && (key_ == "model" || key_ == "created_at"))
+      return true;
+    if (depth_ == 2 && key_ == "role")
+      return true;
+    if (depth_ == 2 && key_ == "content") {
+      content = std::move(value);
+      return true;
+    }
+    if (depth_ == 2 && key_ == "thinking") {
+      thinking = std::move(value);
+      return true;
+    }
+    return other();
+  }
+  bool start_object(std::size_t) override {
+    if (depth_ == 0 || (depth_ == 1 && key_ == "message")) {
+      ++depth_;
+      return true;
+    }
+    return other();
+  }
+  bool key(string_t& value) override {
+    key_ = std::move(value);
+    return true;
+  }
+  bool end_object() override {
+    --depth_;
+    return true;
+  }
+  bool start_array(std::size_t) override { return other(); }
+  bool end_array() override { return other(); }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
+    return other();
+  }
+
+private:
+  bool scalar() { return other(); }
+  bool other() {
+    plain = false;
+    return false; // stops the parse
+  }
+  int depth_ = 0;
+  std::string key_;
+};
+
+} // namespace
+
 std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
   std::vector<ev::event> out;
   if (done_)
@@ -473,14 +543,24 @@ std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
     start = nl + 1;
     if (line.find_first_not_of(" \r\t") == std::string_view::npos)
       continue;
+    token_line fast;
+    if (json::sax_parse(line, &fast) && fast.plain) {
+      on_text(fast.thinking, fast.content, out);
+      continue;
+    }
     auto j = json::parse(line, nullptr, false);
     if (j.is_discarded() || !j.is_object()) {
       fail(out, "server_error", "the backend sent a line that is not JSON");
       break;
     }
-    auto more = on_line(j);
-    out.insert(out.end(), std::make_move_iterator(more.begin()),
-               std::make_move_iterator(more.end()));
+    try {
+      on_line(j, out);
+    } catch (const json::exception& ex) {
+      // A member of the wrong type (Ollama sends none): the response fails,
+      // the backend thread goes on.
+      fail(out, "server_error",
+           std::string{"the backend sent a line riposte cannot read: "} + ex.what());
+    }
     if (done_)
       break;
   }
@@ -594,17 +674,47 @@ void ollama_translator::fail(std::vector<ev::event>& out, std::string code, std:
   out.emplace_back(ev::response_failed{std::move(code), std::move(message), json()});
 }
 
-std::vector<ev::event> ollama_translator::on_line(const json& line) {
-  std::vector<ev::event> out;
-  if (line.contains("error")) {
-    auto err = line["error"];
+void ollama_translator::on_line(const json& line, std::vector<ev::event>& out) {
+  if (auto err = line.find("error"); err != line.end()) {
     fail(out, "server_error",
-         "backend error: " + (err.is_string() ? err.get<std::string>() : err.dump()));
-    return out;
+         "backend error: " + (err->is_string() ? err->get<std::string>() : err->dump()));
+    return;
   }
-  auto message = line.value("message", json::object());
-  auto thinking = message.value("thinking", "");
-  auto content = message.value("content", "");
+  static const json no_message = json::object();
+  auto m = line.find("message");
+  if (m != line.end() && !m->is_object())
+    return fail(out, "server_error", "the backend sent a message that is not an object");
+  const auto& message = m != line.end() ? *m : no_message;
+  on_text(message.value("thinking", ""), message.value("content", ""), out);
+  auto c = message.find("tool_calls");
+  if (c != message.end() && c->is_array() && !c->empty()) {
+    const auto& calls = *c;
+    close_reasoning(out);
+    close_message(out, "completed");
+    for (const auto& call : calls) {
+      // parallel_tool_calls / max_tool_calls: calls past the limit are dropped.
+      if (calls_made_ >= tools_.max_calls())
+        break;
+      ++calls_made_;
+      emit_call(out, call.value("function", json::object()));
+    }
+  }
+  if (line.value("done", false)) {
+    done_ = true;
+    close_reasoning(out);
+    auto reason = line.value("done_reason", "stop");
+    if (reason == "length") {
+      close_message(out, "incomplete");
+      out.emplace_back(ev::response_incomplete{"max_output_tokens", usage_of(line)});
+    } else {
+      close_message(out, "completed");
+      out.emplace_back(ev::response_completed{now_seconds(), usage_of(line)});
+    }
+  }
+}
+
+void ollama_translator::on_text(const std::string& thinking, const std::string& content,
+                                std::vector<ev::event>& out) {
   if (!thinking.empty()) {
     close_message(out, "completed");
     if (reasoning_id_.empty()) {
@@ -641,31 +751,6 @@ std::vector<ev::event> ollama_translator::on_line(const json& line) {
     message_text_ += content;
     out.emplace_back(ev::output_text_delta{message_id_, message_index_, 0, content});
   }
-  auto calls = message.value("tool_calls", json::array());
-  if (calls.is_array() && !calls.empty()) {
-    close_reasoning(out);
-    close_message(out, "completed");
-    for (const auto& call : calls) {
-      // parallel_tool_calls / max_tool_calls: calls past the limit are dropped.
-      if (calls_made_ >= tools_.max_calls())
-        break;
-      ++calls_made_;
-      emit_call(out, call.value("function", json::object()));
-    }
-  }
-  if (line.value("done", false)) {
-    done_ = true;
-    close_reasoning(out);
-    auto reason = line.value("done_reason", "stop");
-    if (reason == "length") {
-      close_message(out, "incomplete");
-      out.emplace_back(ev::response_incomplete{"max_output_tokens", usage_of(line)});
-    } else {
-      close_message(out, "completed");
-      out.emplace_back(ev::response_completed{now_seconds(), usage_of(line)});
-    }
-  }
-  return out;
 }
 
 std::vector<ev::event> ollama_translator::finish(long status, const std::string& transport_error,

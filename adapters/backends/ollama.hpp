@@ -46,7 +46,9 @@ public:
   bool done() const { return done_; }
 
 private:
-  std::vector<events::event> on_line(const nlohmann::json& line);
+  void on_line(const nlohmann::json& line, std::vector<events::event>& out);
+  void on_text(const std::string& thinking, const std::string& content,
+               std::vector<events::event>& out);
   void close_reasoning(std::vector<events::event>& out);
   void close_message(std::vector<events::event>& out, const std::string& status);
   void fail(std::vector<events::event>& out, std::string code, std::string message);

@@ -65,6 +65,51 @@ BOOST_AUTO_TEST_CASE(text_chunks_in_any_split_give_one_message_item) {
   }
 }
 
+// A token line is read without building a json object; every other shape
+// goes through the full parse. Both must give the same events.
+BOOST_AUTO_TEST_CASE(token_lines_in_any_shape_give_the_same_deltas) {
+  const std::vector<std::pair<std::string, std::string>> lines{
+      {line({{"role", "assistant"}, {"content", "plain"}}), "plain"},
+      {R"({ "model" : "m", "message" : { "content" : "spaced", "role" : "assistant" } })"
+       "\n",
+       "spaced"},
+      {R"({"done":false,"message":{"role":"assistant","content":"first"},"model":"m"})"
+       "\n",
+       "first"},
+      {line({{"role", "assistant"}, {"content", "extra"}, {"images", nullptr}}), "extra"},
+      {line({{"role", "assistant"}, {"content", "counted"}}, false, {{"eval_count", 1}}),
+       "counted"},
+      {line({{"role", "assistant"}, {"content", R"(a "done":true and "thinking": b)"}}),
+       R"(a "done":true and "thinking": b)"},
+      {line({{"role", "assistant"}, {"content", "caf\u00e9 \u2603\n"}}), "caf\u00e9 \u2603\n"},
+  };
+  for (const auto& [bytes, text] : lines) {
+    ollama_translator t{"m"};
+    auto evs = t.feed(bytes);
+    BOOST_REQUIRE_MESSAGE(evs.size() == 3u, bytes);
+    BOOST_TEST(std::get<ev::output_text_delta>(evs[2]).delta == text, bytes);
+    BOOST_TEST(!t.done());
+  }
+  // Members of the wrong type fail the response (and never throw out of the
+  // backend thread).
+  for (const char* bytes : {R"({"model":"m","message":"x","done":false})"
+                            "\n",
+                            R"({"model":"m","message":{"content":null},"done":false})"
+                            "\n",
+                            R"({"model":"m","message":{"content":"x"},"done":"yes"})"
+                            "\n",
+                            R"({"model":"m","message":{"content":"x","tool_calls":[5]}})"
+                            "\n"}) {
+    ollama_translator t{"m"};
+    auto evs = t.feed(bytes);
+    BOOST_REQUIRE(!evs.empty());
+    const auto* failed = std::get_if<ev::response_failed>(&evs.back());
+    BOOST_REQUIRE_MESSAGE(failed != nullptr, bytes);
+    BOOST_TEST(failed->code == "server_error");
+    BOOST_TEST(t.done());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(thinking_becomes_a_reasoning_item_before_the_message) {
   ollama_translator t{"m"};
   auto evs = t.feed(line({{"role", "assistant"}, {"content", ""}, {"thinking", "a"}}) +
