@@ -2,6 +2,7 @@
 # Streaming benchmark: N concurrent streams of T tokens at R tokens/s from
 # the scripted backend, read directly and through riposte, in one run.
 #   bash ops/bench/stream.sh [STREAMS] [TOKENS] [RATE]   (default 1000 200 50)
+# EXTRA_FLAGS="--store-sync none" passes more flags to riposte.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 streams=${1:-1000}
@@ -23,7 +24,7 @@ print(json.dumps({
 PY
 
 start_backend "$work/script.json"
-start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --backend-concurrency 4096 \
+start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --backend-concurrency 4096 ${EXTRA_FLAGS:-} \
   --http-threads 1
 
 ./build/ops/bench/stream_bench --direct "http://127.0.0.1:$backend_port" \

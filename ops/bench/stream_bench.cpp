@@ -6,6 +6,7 @@
 // reports that process's CPU seconds and peak RSS for the riposte run.
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,6 +49,30 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
   }
   st->buffer.erase(0, pos);
   return size * n;
+}
+
+struct loop {
+  int epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
+  long timeout_ms = -1;
+};
+
+int on_socket(CURL*, curl_socket_t s, int what, void* user, void*) {
+  auto* lp = static_cast<loop*>(user);
+  if (what == CURL_POLL_REMOVE) {
+    ::epoll_ctl(lp->epoll_fd, EPOLL_CTL_DEL, s, nullptr);
+    return 0;
+  }
+  epoll_event ev{};
+  ev.data.fd = s;
+  ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
+  if (::epoll_ctl(lp->epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0)
+    ::epoll_ctl(lp->epoll_fd, EPOLL_CTL_ADD, s, &ev);
+  return 0;
+}
+
+int on_timer(CURLM*, long timeout_ms, void* user) {
+  static_cast<loop*>(user)->timeout_ms = timeout_ms;
+  return 0;
 }
 
 double percentile(std::vector<double> v, double p) {
@@ -95,12 +120,33 @@ summary run(const std::string& url, bool sse, const std::string& model, int stre
     curl_multi_add_handle(multi, e);
     handles.push_back(e);
   }
-  int running = 1;
+  // libcurl's socket interface on epoll: each wake-up touches only the
+  // connections that have data (curl_multi_perform would walk all of them,
+  // and at a thousand streams the client would add the latency it measures).
+  loop lp;
+  curl_multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, on_socket);
+  curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, &lp);
+  curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
+  curl_multi_setopt(multi, CURLMOPT_TIMERDATA, &lp);
+  int running = 0;
+  curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+  std::vector<epoll_event> ready(1024);
   while (running > 0) {
-    curl_multi_perform(multi, &running);
-    if (running > 0)
-      curl_multi_poll(multi, nullptr, 0, 100, nullptr);
+    int n = ::epoll_wait(lp.epoll_fd, ready.data(), static_cast<int>(ready.size()),
+                         lp.timeout_ms < 0 ? 100 : static_cast<int>(lp.timeout_ms));
+    if (n <= 0) {
+      curl_multi_socket_action(multi, CURL_SOCKET_TIMEOUT, 0, &running);
+      continue;
+    }
+    for (int i = 0; i < n; ++i) {
+      const auto& ev = ready[static_cast<std::size_t>(i)];
+      int mask = ((ev.events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
+                 ((ev.events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
+                 ((ev.events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
+      curl_multi_socket_action(multi, ev.data.fd, mask, &running);
+    }
   }
+  ::close(lp.epoll_fd);
   summary s;
   s.streams = states.size();
   s.wall_s = std::chrono::duration<double>(clock_type::now() - t0).count();
