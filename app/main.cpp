@@ -5,6 +5,7 @@
 #include "actors/metrics.hpp"
 #include "actors/prompts.hpp"
 #include "actors/readiness.hpp"
+#include "actors/scheduler.hpp"
 #include "actors/services.hpp"
 #include "actors/store_executor.hpp"
 #include "adapters/backends/ollama.hpp"
@@ -127,9 +128,9 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads", 2);
-  // One shared queue with a condition variable: idle workers sleep instead of
-  // polling (the work-stealing default spins and naps, burning CPU at low load).
-  caf_cfg.set("scheduler.policy", caf::atom("sharing"));
+  // One shared queue: idle workers sleep instead of polling (the
+  // work-stealing default spins and naps, burning CPU at low load).
+  actors::use_riposte_scheduler(caf_cfg);
   caf::actor_system sys{caf_cfg};
 
   actors::settings settings;

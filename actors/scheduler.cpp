@@ -1,0 +1,117 @@
+#include "actors/scheduler.hpp"
+
+#include <caf/policy/unprofiled.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/coordinator.hpp>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+namespace riposte::actors {
+
+namespace {
+
+class sharing_policy : public caf::policy::unprofiled {
+public:
+  struct coordinator_data {
+    explicit coordinator_data(caf::scheduler::abstract_coordinator*) {}
+    std::mutex lock;
+    std::condition_variable cv;
+    std::deque<caf::resumable*> queue; // guarded by lock
+    int sleeping = 0;                  // guarded by lock
+    std::atomic<std::size_t> queued{0};
+  };
+
+  struct worker_data {
+    explicit worker_data(caf::scheduler::abstract_coordinator*) {}
+  };
+
+  template <class Coordinator>
+  void central_enqueue(Coordinator* self, caf::resumable* job) {
+    push(d(self), job);
+  }
+
+  template <class Worker>
+  void external_enqueue(Worker* self, caf::resumable* job) {
+    push(d(self->parent()), job);
+  }
+
+  template <class Worker>
+  void internal_enqueue(Worker* self, caf::resumable* job) {
+    push(d(self->parent()), job);
+  }
+
+  template <class Worker>
+  void resume_job_later(Worker* self, caf::resumable* job) {
+    push(d(self->parent()), job);
+  }
+
+  template <class Worker>
+  caf::resumable* dequeue(Worker* self) {
+    auto& data = d(self->parent());
+    // Spin first: a token's next message is usually microseconds away, and
+    // a sleep costs a futex wait here and a futex wake in the sender.
+    for (int round = 0; round < spin_rounds; ++round) {
+      if (data.queued.load(std::memory_order_relaxed) > 0) {
+        std::lock_guard guard{data.lock};
+        if (auto* job = pop(data))
+          return job;
+      }
+      if (round % 16 == 15)
+        std::this_thread::yield(); // the other threads share two cores
+    }
+    std::unique_lock guard{data.lock};
+    ++data.sleeping;
+    data.cv.wait(guard, [&] { return !data.queue.empty(); });
+    --data.sleeping;
+    return pop(data);
+  }
+
+  template <class Worker, class UnaryFunction>
+  void foreach_resumable(Worker*, UnaryFunction) {}
+
+  template <class Coordinator, class UnaryFunction>
+  void foreach_central_resumable(Coordinator* self, UnaryFunction f) {
+    auto& data = d(self);
+    std::lock_guard guard{data.lock};
+    while (auto* job = pop(data))
+      f(job);
+  }
+
+private:
+  static constexpr int spin_rounds = 64;
+
+  static void push(coordinator_data& data, caf::resumable* job) {
+    bool wake = false;
+    {
+      std::lock_guard guard{data.lock};
+      data.queue.push_back(job);
+      data.queued.store(data.queue.size(), std::memory_order_relaxed);
+      wake = data.sleeping > 0;
+    }
+    if (wake)
+      data.cv.notify_one();
+  }
+
+  // With the lock held.
+  static caf::resumable* pop(coordinator_data& data) {
+    if (data.queue.empty())
+      return nullptr;
+    auto* job = data.queue.front();
+    data.queue.pop_front();
+    data.queued.store(data.queue.size(), std::memory_order_relaxed);
+    return job;
+  }
+};
+
+} // namespace
+
+void use_riposte_scheduler(caf::actor_system_config& cfg) {
+  cfg.load<caf::scheduler::coordinator<sharing_policy>>();
+}
+
+} // namespace riposte::actors
