@@ -52,9 +52,46 @@ std::string position_key(std::uint64_t position) {
   return key;
 }
 
-// audit: be64(position) -> event key
+// audit: be64(first position of one write) -> \0, then for each event the
+// write stored, in position order: be32(size) and its event key. One entry
+// per write, not per event. (Stores made before hold one entry per event,
+// be64(position) -> the event key alone; an event key never starts with NUL.)
 // heads: written by earlier versions (a stream's head is now its last event
 // key); still opened, since RocksDB opens every column family a store has.
+void add_audited(std::string& entry, std::string_view event_key) {
+  if (entry.empty())
+    entry.push_back('\0');
+  auto n = static_cast<std::uint32_t>(event_key.size());
+  for (int shift = 24; shift >= 0; shift -= 8)
+    entry.push_back(static_cast<char>((n >> shift) & 0xff));
+  entry.append(event_key);
+}
+
+// The event keys of one audit entry, in position order; false if the
+// entry is malformed.
+bool read_audited(std::string_view entry, std::vector<std::string_view>& keys) {
+  if (entry.empty())
+    return false;
+  if (entry.front() != '\0') { // one event, as earlier versions wrote it
+    keys.push_back(entry);
+    return true;
+  }
+  std::size_t i = 1;
+  while (i < entry.size()) {
+    if (entry.size() - i < 4)
+      return false;
+    std::uint32_t n = 0;
+    for (int k = 0; k < 4; ++k)
+      n = (n << 8) | static_cast<unsigned char>(entry[i + static_cast<std::size_t>(k)]);
+    i += 4;
+    if (entry.size() - i < n)
+      return false;
+    keys.push_back(entry.substr(i, n));
+    i += n;
+  }
+  return true;
+}
+
 // blobs: id \0 be64(chunk) -> bytes; blob_meta: id -> be64(chunks) be64(bytes)
 // markers: ns \0 key -> ""
 constexpr std::size_t cf_events = 1, cf_audit = 2, cf_heads = 3, cf_snapshots = 4, cf_blobs = 5,
@@ -92,7 +129,13 @@ public:
     it->SeekToLast();
     if (!it->status().ok())
       return store_error("reading the audit index", it->status());
-    next_position_ = it->Valid() ? read_be64(it->key().ToStringView()) + 1 : 1;
+    next_position_ = 1;
+    if (it->Valid()) {
+      std::vector<std::string_view> keys;
+      if (!read_audited(it->value().ToStringView(), keys))
+        return events::make_error(riposte_errc::corrupt_event, "the last audit entry is malformed");
+      next_position_ = read_be64(it->key().ToStringView()) + keys.size();
+    }
     return events::ok();
   }
 
@@ -123,6 +166,7 @@ public:
     std::vector<envelope> stored;
     stored.reserve(evs.size());
     rocksdb::WriteBatch batch;
+    std::string audited;
     auto seq = static_cast<std::uint64_t>(*current + 1);
     for (std::size_t i = 0; i < evs.size(); ++i, ++seq) {
       const auto& ev = evs[i];
@@ -131,9 +175,10 @@ public:
       auto key = event_key(stream, seq);
       batch.Put(cfs_[cf_events], key, events::serialize_text(env, events::data_text(ev)));
       env.data = events::data_json(ev);
-      batch.Put(cfs_[cf_audit], position_key(env.global_position), key);
+      add_audited(audited, key);
       stored.push_back(std::move(env));
     }
+    batch.Put(cfs_[cf_audit], position_key(first_position), audited);
     auto st = db_->Write(write_options_, &batch);
     {
       std::lock_guard guard{positions_mutex_};
@@ -210,6 +255,7 @@ public:
       in_flight_.insert(first_position);
     }
     rocksdb::WriteBatch batch;
+    std::string audited;
     auto position = first_position;
     std::vector<std::vector<envelope>> stored(requests.size());
     for (auto i : accepted) {
@@ -223,7 +269,7 @@ public:
           batch.Put(cfs_[cf_events], key, events::serialize(env, ev.data));
         else
           batch.Put(cfs_[cf_events], key, events::serialize_text(env, ev.text));
-        batch.Put(cfs_[cf_audit], position_key(position), key);
+        add_audited(audited, key);
         if (r.echo_data)
           env.data = events::data_json(ev);
         stored[i].push_back(std::move(env));
@@ -233,6 +279,7 @@ public:
       if (!r.marker_ns.empty())
         batch.Put(cfs_[cf_markers], r.marker_ns + '\0' + r.marker_key, "");
     }
+    batch.Put(cfs_[cf_audit], position_key(first_position), audited);
     auto st = db_->Write(write_options_, &batch);
     {
       std::lock_guard guard{positions_mutex_};
@@ -302,8 +349,22 @@ public:
       rocksdb::ReadOptions ro;
       ro.iterate_upper_bound = &upper_slice;
       std::unique_ptr<rocksdb::Iterator> it{db_->NewIterator(ro, cfs_[cf_audit])};
-      for (it->Seek(position_key(after + 1)); it->Valid() && keys.size() < limit; it->Next())
-        keys.emplace_back(it->value().ToStringView());
+      // The entry holding position after + 1 may start before it.
+      it->SeekForPrev(position_key(after + 1));
+      if (!it->Valid() && it->status().ok())
+        it->Seek(position_key(after + 1));
+      std::vector<std::string_view> entry;
+      for (; it->Valid() && keys.size() < limit; it->Next()) {
+        entry.clear();
+        if (!read_audited(it->value().ToStringView(), entry))
+          return events::make_error(riposte_errc::corrupt_event, "an audit entry is malformed");
+        auto position = read_be64(it->key().ToStringView());
+        for (auto key : entry) {
+          if (position > after && position <= visible && keys.size() < limit)
+            keys.emplace_back(key);
+          ++position;
+        }
+      }
       if (!it->status().ok())
         return store_error("reading the audit index", it->status());
     }

@@ -2,7 +2,7 @@
 # a work directory cleaned up on exit, the scripted backend, riposte.
 #   bench_init NAME        sets $work, registers cleanup; KEEP=1 keeps $work
 #   start_backend SCRIPT   sets $backend_port
-#   start_riposte LOG ARGS...  starts riposte against the backend; sets
+#   start_riposte LOG ARGS...  starts riposte ($RIPOSTE_BIN, default the build) against the backend; sets
 #                          $riposte_port and $riposte_pid
 
 bench_init() {
@@ -36,7 +36,7 @@ start_backend() { # script.json
 start_riposte() { # log, riposte args...
   local log=$1
   shift
-  ./build/riposte --listen 127.0.0.1:0 --backend "http://127.0.0.1:$backend_port" "$@" \
+  "${RIPOSTE_BIN:-./build/riposte}" --listen 127.0.0.1:0 --backend "http://127.0.0.1:$backend_port" "$@" \
     ${RIPOSTE_BENCH_FLAGS:-} > "$log" 2>&1 &
   riposte_pid=$!
   pids+=($riposte_pid)

@@ -2,7 +2,8 @@
 # Streaming benchmark: N concurrent streams of T tokens at R tokens/s from
 # the scripted backend, read directly and through riposte, in one run.
 #   bash ops/bench/stream.sh [STREAMS] [TOKENS] [RATE]   (default 1000 200 50)
-# EXTRA_FLAGS="--store-sync none" passes more flags to riposte.
+# RIPOSTE_BENCH_FLAGS="--store-sync none" passes more flags to riposte, and
+# RIPOSTE_BIN=path runs another build of it.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 streams=${1:-1000}
@@ -24,7 +25,7 @@ print(json.dumps({
 PY
 
 start_backend "$work/script.json"
-start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --backend-concurrency 4096 ${EXTRA_FLAGS:-} \
+start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --backend-concurrency 4096 \
   --http-threads 1
 
 ./build/ops/bench/stream_bench --direct "http://127.0.0.1:$backend_port" \

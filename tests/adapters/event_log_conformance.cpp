@@ -333,6 +333,31 @@ BOOST_AUTO_TEST_CASE(a_tailing_reader_sees_every_event_exactly_once_while_writer
   BOOST_TEST(must(s->read_all(after, 10)).empty());
 }
 
+BOOST_AUTO_TEST_CASE(the_feed_pages_through_one_write_at_any_limit) {
+  fresh_store s;
+  std::vector<ev::new_event> ten;
+  for (int i = 0; i < 10; ++i)
+    ten.push_back(delta("t" + std::to_string(i)));
+  auto stored = must(s->append("resp_one_write", ev::no_stream, ten));
+  must(s->append("resp_other", ev::no_stream, {delta("o")}));
+  for (std::size_t limit : {1u, 3u, 4u, 10u, 11u, 100u}) {
+    std::vector<std::uint64_t> seen;
+    std::uint64_t after = stored.front().global_position - 1;
+    for (int pages = 0; pages < 20; ++pages) {
+      auto page = must(s->read_all(after, limit));
+      BOOST_REQUIRE(page.size() <= limit);
+      if (page.empty())
+        break;
+      for (const auto& e : page)
+        seen.push_back(e.global_position);
+      after = page.back().global_position;
+    }
+    BOOST_REQUIRE_EQUAL(seen.size(), 11u);
+    for (std::size_t i = 0; i < seen.size(); ++i)
+      BOOST_TEST(seen[i] == stored.front().global_position + i, "limit " << limit);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(bad_input)
@@ -409,6 +434,55 @@ BOOST_AUTO_TEST_CASE(a_stored_event_corrupted_on_disk_reads_as_an_error_value) {
   BOOST_TEST((r.error().code == riposte_errc::corrupt_event));
   auto first = must(s->read("resp_f", 0, 1));
   BOOST_TEST(first.size() == 1u);
+}
+
+// Earlier versions wrote one audit entry per event (position -> event key);
+// such a store still feeds every event, and appends go on after it.
+BOOST_AUTO_TEST_CASE(a_store_with_one_audit_entry_per_event_still_feeds_them_all) {
+  fresh_store s;
+  if (s.kind != "rocksdb")
+    return; // the entry layout is RocksDB's own
+  auto stored = must(s->append("resp_old", ev::no_stream, {delta("a"), delta("b"), delta("c")}));
+  s.log.reset();
+  {
+    rocksdb::DB* raw = nullptr;
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    std::vector<std::string> names;
+    BOOST_REQUIRE(rocksdb::DB::ListColumnFamilies({}, s.dir.string(), &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+    for (const auto& n : names)
+      descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions{});
+    BOOST_REQUIRE(rocksdb::DB::Open({}, s.dir.string(), descriptors, &handles, &raw).ok());
+    auto be64 = [](std::uint64_t v) {
+      std::string out;
+      for (int shift = 56; shift >= 0; shift -= 8)
+        out.push_back(static_cast<char>((v >> shift) & 0xff));
+      return out;
+    };
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      if (names[i] != "audit")
+        continue;
+      BOOST_REQUIRE(raw->Delete({}, handles[i], be64(stored.front().global_position)).ok());
+      for (const auto& e : stored)
+        BOOST_REQUIRE(raw->Put({}, handles[i], be64(e.global_position),
+                               std::string{"resp_old"} + '\0' + be64(e.seq))
+                          .ok());
+    }
+    for (auto* h : handles)
+      raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  s.open();
+  auto more = must(s->append("resp_new", ev::no_stream, {delta("d")}));
+  BOOST_TEST(more.front().global_position == stored.back().global_position + 1);
+  auto feed = must(s->read_all(0, 100));
+  BOOST_REQUIRE_EQUAL(feed.size(), 4u);
+  BOOST_TEST(feed[1].global_position == stored[1].global_position);
+  BOOST_TEST(feed[1].data["delta"] == "b");
+  BOOST_TEST(feed[3].stream == "resp_new");
+  auto from_middle = must(s->read_all(stored[0].global_position, 2));
+  BOOST_REQUIRE_EQUAL(from_middle.size(), 2u);
+  BOOST_TEST(from_middle[0].data["delta"] == "b");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
