@@ -99,6 +99,7 @@ using cancel_atom = caf::atom_constant<caf::atom("cancel")>;       // cancel a r
 using context_atom = caf::atom_constant<caf::atom("context")>;     // parent context for a child
 using update_atom = caf::atom_constant<caf::atom("update")>;       // backend events arrived
 using appended_atom = caf::atom_constant<caf::atom("appended")>;   // a store append returned
+using published_atom = caf::atom_constant<caf::atom("published")>; // the writer published deltas
 using loaded_atom = caf::atom_constant<caf::atom("loaded")>;       // a rebuild read returned
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>; // idle actor asks to stop
 using generate_atom = caf::atom_constant<caf::atom("generate")>;   // backend pool: start

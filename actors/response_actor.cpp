@@ -13,6 +13,7 @@
 #include "projections/stream_events.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <cstdio>
 #include <optional>
 #include <set>
@@ -54,6 +55,20 @@ struct subscription {
   std::shared_ptr<active_stream> counted;
 };
 
+// A batch of deltas whose frames the writer thread publishes itself, right
+// after the append, to the subscribers the actor had when it flushed. The
+// actor is sent `published` only when it asked (it has more to append) or
+// the append failed; otherwise it folds the batch in (settle) when its next
+// message comes. Each streamed token thus costs the actor one message, not two.
+struct fast_batch {
+  enum : int { in_flight, wanted, stored, failed };
+  std::atomic<int> state{in_flight};
+  std::uint64_t number = 0;
+  std::vector<projections::stream_frame> frames;  // rendered when someone was subscribed
+  std::vector<std::shared_ptr<event_sink>> sinks; // the live subscribers at flush
+  std::uint64_t first_late_sub = 0;               // subscribers from this id joined after
+};
+
 struct response_data {
   std::shared_ptr<const services> svc;
   caf::actor registry;
@@ -68,6 +83,8 @@ struct response_data {
   std::vector<ev::event> pending;
   std::vector<ev::event> sent; // the batch being appended, typed
   bool in_flight = false;
+  std::shared_ptr<fast_batch> fast; // `sent`, when the writer publishes it
+  std::uint64_t fast_batches = 0;
   bool broken = false; // an append failed: the actor answers from what it has
   std::vector<reply_to> waiters;
   std::vector<reply_to> delete_waiters;
@@ -475,8 +492,86 @@ void cancel_generation(response_actor* self, std::string reason) {
     self->send(st.svc->backend_pool, cancel_atom::value, st.ticket);
 }
 
+bool is_delta(const ev::event& e) {
+  return std::holds_alternative<ev::output_text_delta>(e) ||
+         std::holds_alternative<ev::reasoning_delta>(e) ||
+         std::holds_alternative<ev::function_call_arguments_delta>(e) ||
+         std::holds_alternative<ev::custom_tool_call_input_delta>(e);
+}
+
+// Folds a fast batch the writer stored (and published) into the view, and
+// gives its frames to the subscribers that joined after the flush.
+void settle_fast(response_actor* self) {
+  auto& st = self->state;
+  auto fb = std::move(st.fast);
+  st.in_flight = false;
+  auto seq = st.view.version;
+  std::vector<projections::stream_frame> late;
+  bool anyone_late = std::any_of(st.subs.begin(), st.subs.end(),
+                                 [&](const subscription& s) { return s.id >= fb->first_late_sub; });
+  for (const auto& e : st.sent) {
+    ++seq;
+    st.view = projections::apply(std::move(st.view), e, seq, st.view.tenant);
+    if (anyone_late && fb->frames.empty())
+      if (auto frame = projections::render_frame(st.view, e, seq))
+        late.push_back(std::move(*frame));
+  }
+  st.published += st.sent.size();
+  st.sent.clear();
+  if (anyone_late) {
+    const auto& frames = fb->frames.empty() ? late : fb->frames;
+    for (auto& sub : st.subs) {
+      if (sub.id < fb->first_late_sub)
+        continue;
+      // One that resumed live after a frame it already had gets none twice.
+      for (const auto& frame : frames) {
+        if (frame.seq <= sub.after)
+          continue;
+        if (sub.live)
+          sub.sink->push(frame);
+        else
+          sub.buffer.push_back(frame);
+      }
+    }
+  }
+}
+
+// An append failed: the actor stops generating and answers from what it has.
+void append_failed(response_actor* self, const ev::error_info& err) {
+  auto& st = self->state;
+  st.broken = true;
+  st.sent.clear();
+  if (st.generating)
+    self->send(st.svc->backend_pool, cancel_atom::value, st.ticket);
+  for (auto& w : st.waiters)
+    w(err);
+  st.waiters.clear();
+  for (auto& w : st.delete_waiters)
+    w(err);
+  st.delete_waiters.clear();
+  schedule_passivation(self, std::chrono::milliseconds(0));
+}
+
+// First thing in every handler: a fast batch the writer has stored is
+// folded in, so the actor never answers from a view behind its own log.
+void settle(response_actor* self) {
+  auto& st = self->state;
+  if (st.fast && st.fast->state.load(std::memory_order_acquire) == fast_batch::stored) {
+    settle_fast(self);
+    flush(self);
+  }
+}
+
 void flush(response_actor* self) {
   auto& st = self->state;
+  if (st.in_flight && st.fast && !st.pending.empty()) {
+    // Ask the writer to say when the batch is in; it may be already.
+    int expected = fast_batch::in_flight;
+    if (!st.fast->state.compare_exchange_strong(expected, fast_batch::wanted,
+                                                std::memory_order_acq_rel) &&
+        expected == fast_batch::stored)
+      settle_fast(self);
+  }
   if (st.in_flight || st.pending.empty() || st.broken)
     return;
   std::vector<ev::new_event> batch;
@@ -505,7 +600,36 @@ void flush(response_actor* self) {
     caf::anon_send(me, appended_atom::value, append_done{std::move(stored)}, false);
   };
   if (st.svc->writer != nullptr && log->group_commits()) {
-    st.svc->writer->submit(log, std::move(req), done);
+    bool fast =
+        expected != ev::no_stream && std::all_of(st.sent.begin(), st.sent.end(), is_delta) &&
+        std::all_of(st.subs.begin(), st.subs.end(), [](const subscription& s) { return s.live; });
+    if (!fast) {
+      st.svc->writer->submit(log, std::move(req), done);
+      return;
+    }
+    auto fb = std::make_shared<fast_batch>();
+    fb->number = ++st.fast_batches;
+    fb->first_late_sub = st.next_sub;
+    if (!st.subs.empty()) {
+      auto seq = expected;
+      for (const auto& e : st.sent)
+        if (auto frame = projections::render_frame(st.view, e, ++seq))
+          fb->frames.push_back(std::move(*frame));
+      for (const auto& sub : st.subs)
+        fb->sinks.push_back(sub.sink);
+    }
+    st.fast = fb;
+    st.svc->writer->submit(log, std::move(req), [me, fb](ev::result<std::vector<ev::envelope>> r) {
+      if (!r) {
+        fb->state.store(fast_batch::failed, std::memory_order_release);
+        caf::anon_send(me, published_atom::value, fb->number, append_done{std::move(r)});
+        return;
+      }
+      for (const auto& sink : fb->sinks)
+        sink->push_all(fb->frames);
+      if (fb->state.exchange(fast_batch::stored, std::memory_order_acq_rel) == fast_batch::wanted)
+        caf::anon_send(me, published_atom::value, fb->number, append_done{std::move(r)});
+    });
     return;
   }
   st.svc->executor->post([=] {
@@ -1432,6 +1556,7 @@ caf::behavior main_behavior(response_actor* self) {
       // A new response: check the model, claim the idempotency key, resolve the
       // parent, then record the creation and start generating.
       [=](create_atom, create_command& cmd, reply_to& r) {
+        settle(self);
         auto& st = self->state;
         ++st.handled;
         ++st.epoch;
@@ -1445,6 +1570,7 @@ caf::behavior main_behavior(response_actor* self) {
       },
       // The idempotency claim returned: ours, a replay, or a conflicting reuse.
       [=](loaded_atom, ev::result<json>& claim) {
+        settle(self);
         auto& st = self->state;
         st.in_flight = false;
         if (!claim) {
@@ -1476,6 +1602,7 @@ caf::behavior main_behavior(response_actor* self) {
         schedule_passivation(self, std::chrono::milliseconds(0));
       },
       [=](appended_atom, append_done& done, bool snapshot) {
+        settle(self);
         auto& st = self->state;
         st.in_flight = false;
         if (snapshot) {
@@ -1484,20 +1611,8 @@ caf::behavior main_behavior(response_actor* self) {
           schedule_passivation(self, st.svc->cfg.passivate_after);
           return;
         }
-        if (!done.stored) {
-          st.broken = true;
-          if (st.generating)
-            self->send(st.svc->backend_pool, cancel_atom::value, st.ticket);
-          auto err = done.stored.error();
-          for (auto& w : st.waiters)
-            w(err);
-          st.waiters.clear();
-          for (auto& w : st.delete_waiters)
-            w(err);
-          st.delete_waiters.clear();
-          schedule_passivation(self, std::chrono::milliseconds(0));
-          return;
-        }
+        if (!done.stored)
+          return append_failed(self, done.stored.error());
         bool was_created = st.view.exists();
         bool was_terminal = st.view.terminal();
         bool was_deleted = st.view.deleted;
@@ -1527,8 +1642,25 @@ caf::behavior main_behavior(response_actor* self) {
         }
         flush(self);
       },
+      // A fast batch is in (the writer published it), and this actor asked
+      // to hear, or it failed.
+      [=](published_atom, std::uint64_t number, append_done& done) {
+        settle(self);
+        auto& st = self->state;
+        if (!st.fast || st.fast->number != number)
+          return; // settled already, when another message came first
+        if (done.stored) {
+          settle_fast(self);
+          flush(self);
+          return;
+        }
+        st.fast.reset();
+        st.in_flight = false;
+        append_failed(self, done.stored.error());
+      },
       // Events from the backend, in order.
       [=](update_atom, generation_update& u) {
+        settle(self);
         auto& st = self->state;
         if (u.finished)
           st.generating = false;
@@ -1566,6 +1698,7 @@ caf::behavior main_behavior(response_actor* self) {
       },
       // A streaming create: the same steps, with a subscriber instead of a waiter.
       [=](create_atom, create_command& cmd, sink_handle& h) {
+        settle(self);
         auto& st = self->state;
         ++st.handled;
         ++st.epoch;
@@ -1579,6 +1712,7 @@ caf::behavior main_behavior(response_actor* self) {
       },
       // Stream a response: replay the log after `after`, then go on live.
       [=](subscribe_atom, const std::string& tenant, std::int64_t after, sink_handle& h) {
+        settle(self);
         auto& st = self->state;
         ++st.handled;
         if (!visible_to(st, tenant))
@@ -1608,6 +1742,7 @@ caf::behavior main_behavior(response_actor* self) {
       },
       [=](replayed_atom, std::uint64_t sub_id,
           ev::result<std::vector<projections::stream_frame>>& replay) {
+        settle(self);
         auto& st = self->state;
         auto it = std::find_if(st.subs.begin(), st.subs.end(),
                                [&](const subscription& s) { return s.id == sub_id; });
@@ -1630,6 +1765,7 @@ caf::behavior main_behavior(response_actor* self) {
       },
       // The raw event log, for debugging: envelopes after seq `after`.
       [=](events_atom, const std::string& tenant, list_query& q, reply_to& r) {
+        settle(self);
         auto& st = self->state;
         ++st.handled;
         if (!visible_to(st, tenant))
@@ -1666,6 +1802,7 @@ caf::behavior main_behavior(response_actor* self) {
       },
       // The job timeout passed: stop, and end failed with a clear code.
       [=](deadline_atom) {
+        settle(self);
         auto& st = self->state;
         if (st.view.terminal() || st.cancel_requested)
           return;
@@ -1678,12 +1815,14 @@ caf::behavior main_behavior(response_actor* self) {
       },
       // The pool admitted our generation: a queued response is now running.
       [=](admitted_atom) {
+        settle(self);
         auto& st = self->state;
         if (st.view.status == "queued" && !st.cancel_requested)
           enqueue(self, {ev::response_in_progress{}});
       },
       // Streams silent for a whole interval get a comment frame.
       [=](keepalive_atom, std::uint64_t published_then) {
+        settle(self);
         auto& st = self->state;
         st.keepalive_armed = false;
         if (st.view.terminal() || st.subs.empty())
@@ -1698,6 +1837,7 @@ caf::behavior main_behavior(response_actor* self) {
       // POST /v1/responses/{id}/cancel: background responses only, as in the
       // API; a finished one is returned unchanged.
       [=](cancel_atom, const std::string& tenant, reply_to& r) {
+        settle(self);
         auto& st = self->state;
         ++st.handled;
         if (!visible_to(st, tenant))
@@ -1714,6 +1854,7 @@ caf::behavior main_behavior(response_actor* self) {
       // A subscriber left. The last one leaving a foreground response cancels
       // it: no GPU time for an answer no one reads.
       [=](gone_atom, std::uint64_t sub_id) {
+        settle(self);
         auto& st = self->state;
         std::erase_if(st.subs, [&](const subscription& s) { return s.id == sub_id; });
         if (st.svc->stats)
@@ -1725,6 +1866,7 @@ caf::behavior main_behavior(response_actor* self) {
           schedule_passivation(self, st.svc->cfg.passivate_after);
       },
       [=](fetch_atom, const std::string& tenant, reply_to& r) {
+        settle(self);
         auto& st = self->state;
         ++st.handled;
         if (!visible_to(st, tenant))
@@ -1732,6 +1874,7 @@ caf::behavior main_behavior(response_actor* self) {
         r(projections::render(st.view));
       },
       [=](remove_atom, const std::string& tenant, reply_to& r) {
+        settle(self);
         auto& st = self->state;
         ++st.handled;
         ++st.epoch;
@@ -1746,6 +1889,7 @@ caf::behavior main_behavior(response_actor* self) {
         enqueue(self, {ev::response_deleted{}});
       },
       [=](items_atom, const std::string& tenant, list_query& q, reply_to& r) {
+        settle(self);
         auto& st = self->state;
         ++st.handled;
         if (!visible_to(st, tenant))
@@ -1758,6 +1902,7 @@ caf::behavior main_behavior(response_actor* self) {
       },
       // A child asks for this response's conversation.
       [=](context_atom, const std::string& tenant, caf::actor& child) {
+        settle(self);
         auto& st = self->state;
         ++st.handled;
         context_reply out;
@@ -1778,10 +1923,17 @@ caf::behavior main_behavior(response_actor* self) {
         self->send(child, context_atom::value, std::move(out));
       },
       // Our parent's answer (creation, step 2).
-      [=](context_atom, context_reply& parent) { on_parent(self, parent); },
+      [=](context_atom, context_reply& parent) {
+        settle(self);
+        on_parent(self, parent);
+      },
       // The conversation so far came back compacted: plan this turn on it.
-      [=](searched_atom, ev::result<json>& answers) { on_searched(self, *answers); },
+      [=](searched_atom, ev::result<json>& answers) {
+        settle(self);
+        on_searched(self, *answers);
+      },
       [=](compacted_atom, ev::result<json>& compacted) {
+        settle(self);
         auto& st = self->state;
         if (!compacted) {
           auto err = compacted.error();
@@ -1795,12 +1947,14 @@ caf::behavior main_behavior(response_actor* self) {
         after_parent(self);
       },
       [=](prompted_atom, ev::result<json>& rendered) {
+        settle(self);
         if (!rendered)
           return fail_create(self, rendered.error());
         apply_prompt(self->state, *rendered);
         check_model(self);
       },
       [=](resolved_atom, ev::result<json>& resolved) {
+        settle(self);
         if (!resolved)
           return fail_create(self, resolved.error());
         self->state.resolved_input = std::move(*resolved);
@@ -1808,6 +1962,7 @@ caf::behavior main_behavior(response_actor* self) {
       },
       // A passivation tick: ask the registry whether nothing is on its way.
       [=](passivate_atom, std::uint64_t epoch) {
+        settle(self);
         auto& st = self->state;
         if (epoch != st.epoch || !idle(st))
           return;
