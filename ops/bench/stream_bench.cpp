@@ -3,7 +3,8 @@
 // backend directly (/api/chat NDJSON) and riposte (/v1/responses SSE).
 //   stream_bench --direct URL --riposte URL --streams N --tokens T --rate R
 // Prints a Markdown table and writes JSON with --json FILE. With --pid P it
-// reports that process's CPU seconds and peak RSS for the riposte run.
+// reports that process's CPU seconds and peak RSS for the riposte run;
+// --gaps 1 prints where the late tokens fell in time (stderr).
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 #include <sys/epoll.h>
@@ -91,7 +92,7 @@ struct summary {
 };
 
 summary run(const std::string& url, bool sse, const std::string& model, int streams, int tokens,
-            int delay_ms) {
+            int delay_ms, bool gaps) {
   CURLM* multi = curl_multi_init();
   curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
   std::vector<stream_state> states(static_cast<std::size_t>(streams));
@@ -161,6 +162,26 @@ summary run(const std::string& url, bool sse, const std::string& model, int stre
     for (std::size_t i = 1; i < st.arrivals_ms.size(); ++i)
       itl.push_back(st.arrivals_ms[i] - st.arrivals_ms[i - 1]);
   }
+  if (gaps) {
+    // Where the late tokens are: gaps over 1.5x the pace, by 100 ms of run
+    // time, and the p99 without each stream's first and last ten tokens.
+    std::map<int, int> by_time;
+    std::vector<double> steady;
+    for (auto& st : states) {
+      double offset = std::chrono::duration<double, std::milli>(st.start - t0).count();
+      for (std::size_t i = 1; i < st.arrivals_ms.size(); ++i) {
+        double gap = st.arrivals_ms[i] - st.arrivals_ms[i - 1];
+        if (i >= 10 && i + 10 < st.arrivals_ms.size())
+          steady.push_back(gap);
+        if (gap > 1.5 * delay_ms)
+          by_time[static_cast<int>((offset + st.arrivals_ms[i]) / 100)]++;
+      }
+    }
+    std::fprintf(stderr, "%s: inter-token p99 without first and last ten tokens %.2f ms\n",
+                 sse ? "riposte" : "direct", percentile(steady, 0.99));
+    for (auto& [b, n] : by_time)
+      std::fprintf(stderr, "  at %5d ms: %d gaps over %.0f ms\n", b * 100, n, 1.5 * delay_ms);
+  }
   for (auto* e : handles) {
     curl_multi_remove_handle(multi, e);
     curl_easy_cleanup(e);
@@ -172,7 +193,6 @@ summary run(const std::string& url, bool sse, const std::string& model, int stre
   s.ttft_p99 = percentile(ttft, 0.99);
   s.itl_p50 = percentile(itl, 0.5);
   s.itl_p99 = percentile(itl, 0.99);
-  (void)delay_ms;
   return s;
 }
 
@@ -215,9 +235,10 @@ int main(int argc, char** argv) {
   long pid = std::stol(get("--pid", "0"));
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
-  auto direct = run(get("--direct", "") + "/api/chat", false, model, streams, tokens, delay);
+  bool gaps = args.count("--gaps") != 0 && args["--gaps"] != "0";
+  auto direct = run(get("--direct", "") + "/api/chat", false, model, streams, tokens, delay, gaps);
   auto before = pid ? usage_of(pid) : std::pair<double, double>{};
-  auto gw = run(get("--riposte", "") + "/v1/responses", true, model, streams, tokens, delay);
+  auto gw = run(get("--riposte", "") + "/v1/responses", true, model, streams, tokens, delay, gaps);
   auto after = pid ? usage_of(pid) : std::pair<double, double>{};
 
   std::printf(
