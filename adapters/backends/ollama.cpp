@@ -3,6 +3,7 @@
 
 #include "adapters/backends/http_client.hpp"
 #include "adapters/backends/token_estimate.hpp"
+#include "adapters/backends/token_line.hpp"
 #include "adapters/backends/tools.hpp"
 #include "events/ids.hpp"
 
@@ -462,76 +463,6 @@ ollama_translator::ollama_translator(std::string model, const json& params,
   , next_index_(first_index)
   , tools_(params) {}
 
-namespace {
-
-// Nearly every line of a generation is one token:
-//   {"model":…,"created_at":…,"message":{"role":…,"content":…},"done":false}
-// (or "thinking" beside "content"). Such a line is read for its two strings
-// without building a json object; any other member (tool calls, the final
-// line's counts, an error) and the line goes through the full parse.
-class token_line final : public nlohmann::json_sax<json> {
-public:
-  std::string content, thinking;
-  bool plain = true;
-
-  bool null() override { return scalar(); }
-  bool boolean(bool value) override {
-    if (depth_ == 1 && key_ == "done" && !value)
-      return true;
-    return other();
-  }
-  bool number_integer(number_integer_t) override { return scalar(); }
-  bool number_unsigned(number_unsigned_t) override { return scalar(); }
-  bool number_float(number_float_t, const string_t&) override { return scalar(); }
-  bool binary(binary_t&) override { return other(); }
-  bool string(string_t& value) override {
-    if (depth_ == 1 && (key_ == "model" || key_ == "created_at"))
-      return true;
-    if (depth_ == 2 && key_ == "role")
-      return true;
-    if (depth_ == 2 && key_ == "content") {
-      content = std::move(value);
-      return true;
-    }
-    if (depth_ == 2 && key_ == "thinking") {
-      thinking = std::move(value);
-      return true;
-    }
-    return other();
-  }
-  bool start_object(std::size_t) override {
-    if (depth_ == 0 || (depth_ == 1 && key_ == "message")) {
-      ++depth_;
-      return true;
-    }
-    return other();
-  }
-  bool key(string_t& value) override {
-    key_ = std::move(value);
-    return true;
-  }
-  bool end_object() override {
-    --depth_;
-    return true;
-  }
-  bool start_array(std::size_t) override { return other(); }
-  bool end_array() override { return other(); }
-  bool parse_error(std::size_t, const std::string&, const nlohmann::detail::exception&) override {
-    return other();
-  }
-
-private:
-  bool scalar() { return other(); }
-  bool other() {
-    plain = false;
-    return false; // stops the parse
-  }
-  int depth_ = 0;
-  std::string key_;
-};
-
-} // namespace
-
 std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
   std::vector<ev::event> out;
   if (done_)
@@ -543,9 +474,9 @@ std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
     start = nl + 1;
     if (line.find_first_not_of(" \r\t") == std::string_view::npos)
       continue;
-    token_line fast;
-    if (json::sax_parse(line, &fast) && fast.plain) {
-      on_text(fast.thinking, fast.content, out);
+    // Nearly every line is one token: read without building a json object.
+    if (read_token_line(line, content_, thinking_)) {
+      on_text(thinking_, content_, out);
       continue;
     }
     auto j = json::parse(line, nullptr, false);

@@ -56,6 +56,7 @@ private:
 
   std::string model_;
   std::string buffer_;
+  std::string content_, thinking_; // a token line's, reused
   bool done_ = false;
   std::int64_t next_index_ = 0;
   // The reasoning item and the message item being streamed, if any.

@@ -3,8 +3,11 @@
 #define BOOST_TEST_MODULE ollama_adapter
 #include "adapters/backends/ollama.hpp"
 #include "adapters/backends/token_estimate.hpp"
+#include "adapters/backends/token_line.hpp"
 
 #include <boost/test/unit_test.hpp>
+
+#include <random>
 
 namespace ev = riposte::events;
 using riposte::actors::generation_request;
@@ -108,6 +111,92 @@ BOOST_AUTO_TEST_CASE(token_lines_in_any_shape_give_the_same_deltas) {
     BOOST_TEST(failed->code == "server_error");
     BOOST_TEST(t.done());
   }
+}
+
+// The hand scanner against the JSON library: on every line it accepts it
+// reads what the library reads, and it accepts every plain token line the
+// library writes.
+BOOST_AUTO_TEST_CASE(the_token_line_scanner_reads_what_the_json_library_reads) {
+  using riposte::adapters::backends::read_token_line;
+  std::mt19937 rng{20261130};
+  const std::vector<std::string> pieces{"a",
+                                        " ",
+                                        "tok",
+                                        "\"",
+                                        "\\",
+                                        "/",
+                                        "\n",
+                                        "\t",
+                                        "\r",
+                                        "\b",
+                                        "\f",
+                                        std::string(1, '\0'),
+                                        "\x01",
+                                        "\x1f",
+                                        "\x7f",
+                                        "\xc3\xa9",
+                                        "\xe2\x82\xac",
+                                        "\xf0\x9f\x98\x80",
+                                        "\xc3",
+                                        "\xed\xa0\x80",
+                                        "\xff",
+                                        "\\u00e9",
+                                        "\\ud83d\\ude00",
+                                        "\\ud83d",
+                                        "\\ude00x",
+                                        "\\u12",
+                                        "\\x",
+                                        "\\/",
+                                        "}",
+                                        "{",
+                                        ",",
+                                        ":",
+                                        "\"done\":true"};
+  std::size_t accepted = 0, checked = 0;
+  for (int round = 0; round < 4000; ++round) {
+    std::string raw;
+    for (int k = static_cast<int>(rng() % 6); k >= 0; --k)
+      raw += pieces[rng() % pieces.size()];
+    // Half the time the library writes the string; else raw goes in as is,
+    // to be read as JSON escapes or refused.
+    std::string quoted;
+    if (round % 2 == 0) {
+      try {
+        quoted = json(raw).dump();
+      } catch (const json::exception&) {
+        continue; // not UTF-8: the library cannot write it
+      }
+    } else {
+      quoted = "\"" + raw + "\"";
+    }
+    for (const auto& line :
+         {R"({"model":"m","created_at":"t","message":{"role":"assistant","content":)" + quoted +
+              R"(},"done":false})",
+          R"({"message":{"content":"x","thinking":)" + quoted + R"(},"done":false})",
+          R"( { "done" : false , "message" : { "content" : )" + quoted + " } } "}) {
+      ++checked;
+      auto j = json::parse(line, nullptr, false);
+      std::string content, thinking;
+      bool ok = read_token_line(line, content, thinking);
+      if (round % 2 == 0)
+        BOOST_TEST(ok, line); // what the library wrote, the scanner reads
+      if (!ok)
+        continue;
+      ++accepted;
+      BOOST_REQUIRE_MESSAGE(!j.is_discarded(), "accepted what the library refuses: " << line);
+      BOOST_TEST(content == j["message"].value("content", ""), line);
+      BOOST_TEST(thinking == j["message"].value("thinking", ""), line);
+    }
+  }
+  BOOST_TEST(accepted > checked / 3);
+  std::string c, t;
+  for (const char* other :
+       {R"({"message":{"content":"x"},"done":true})",
+        R"({"message":{"content":"x","tool_calls":[]}})",
+        R"({"message":{"content":"x"},"error":"e"})", R"({"message":{"content":"x"}} trailing)",
+        R"({"message":{"content":"x"},})", R"({"message":{"content":5}})",
+        R"({"message":{"content":"x"},"done":falsey})", "", "{", "[]"})
+    BOOST_TEST(!read_token_line(other, c, t), other);
 }
 
 BOOST_AUTO_TEST_CASE(thinking_becomes_a_reasoning_item_before_the_message) {
