@@ -110,6 +110,25 @@ struct fresh_store {
   ev::event_log* operator->() { return log.get(); }
 };
 
+// Opens a closed RocksDB store directly and hands `f` one column family.
+template <class F>
+void with_raw_rocksdb(const std::filesystem::path& dir, const std::string& family, F f) {
+  rocksdb::DB* raw = nullptr;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  std::vector<std::string> names;
+  BOOST_REQUIRE(rocksdb::DB::ListColumnFamilies({}, dir.string(), &names).ok());
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const auto& n : names)
+    descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions{});
+  BOOST_REQUIRE(rocksdb::DB::Open({}, dir.string(), descriptors, &handles, &raw).ok());
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == family)
+      f(*raw, handles[i]);
+  for (auto* h : handles)
+    raw->DestroyColumnFamilyHandle(h);
+  delete raw;
+}
+
 std::vector<ev::envelope> must(ev::result<std::vector<ev::envelope>> r) {
   BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string{} : r.error().message));
   return std::move(*r);
@@ -403,24 +422,13 @@ BOOST_AUTO_TEST_CASE(a_stored_event_corrupted_on_disk_reads_as_an_error_value) {
     return; // nothing on disk to corrupt
   s.log.reset();
   if (s.kind == "rocksdb") {
-    rocksdb::DB* raw = nullptr;
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    std::vector<std::string> names;
-    BOOST_REQUIRE(rocksdb::DB::ListColumnFamilies({}, s.dir.string(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& n : names)
-      descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions{});
-    BOOST_REQUIRE(rocksdb::DB::Open({}, s.dir.string(), descriptors, &handles, &raw).ok());
     std::string key = "resp_f";
     key.push_back('\0');
     key.append(7, '\0');
     key.push_back('\1');
-    for (std::size_t i = 0; i < names.size(); ++i)
-      if (names[i] == "events")
-        BOOST_REQUIRE(raw->Put({}, handles[i], key, "{not json").ok());
-    for (auto* h : handles)
-      raw->DestroyColumnFamilyHandle(h);
-    delete raw;
+    with_raw_rocksdb(s.dir, "events", [&](rocksdb::DB& raw, rocksdb::ColumnFamilyHandle* events) {
+      BOOST_REQUIRE(raw.Put({}, events, key, "{not json").ok());
+    });
   } else {
     pqxx::connection c{s.uri};
     pqxx::work w{c};
@@ -444,34 +452,19 @@ BOOST_AUTO_TEST_CASE(a_store_with_one_audit_entry_per_event_still_feeds_them_all
     return; // the entry layout is RocksDB's own
   auto stored = must(s->append("resp_old", ev::no_stream, {delta("a"), delta("b"), delta("c")}));
   s.log.reset();
-  {
-    rocksdb::DB* raw = nullptr;
-    std::vector<rocksdb::ColumnFamilyHandle*> handles;
-    std::vector<std::string> names;
-    BOOST_REQUIRE(rocksdb::DB::ListColumnFamilies({}, s.dir.string(), &names).ok());
-    std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
-    for (const auto& n : names)
-      descriptors.emplace_back(n, rocksdb::ColumnFamilyOptions{});
-    BOOST_REQUIRE(rocksdb::DB::Open({}, s.dir.string(), descriptors, &handles, &raw).ok());
-    auto be64 = [](std::uint64_t v) {
-      std::string out;
-      for (int shift = 56; shift >= 0; shift -= 8)
-        out.push_back(static_cast<char>((v >> shift) & 0xff));
-      return out;
-    };
-    for (std::size_t i = 0; i < names.size(); ++i) {
-      if (names[i] != "audit")
-        continue;
-      BOOST_REQUIRE(raw->Delete({}, handles[i], be64(stored.front().global_position)).ok());
-      for (const auto& e : stored)
-        BOOST_REQUIRE(raw->Put({}, handles[i], be64(e.global_position),
-                               std::string{"resp_old"} + '\0' + be64(e.seq))
-                          .ok());
-    }
-    for (auto* h : handles)
-      raw->DestroyColumnFamilyHandle(h);
-    delete raw;
-  }
+  auto be64 = [](std::uint64_t v) {
+    std::string out;
+    for (int shift = 56; shift >= 0; shift -= 8)
+      out.push_back(static_cast<char>((v >> shift) & 0xff));
+    return out;
+  };
+  with_raw_rocksdb(s.dir, "audit", [&](rocksdb::DB& raw, rocksdb::ColumnFamilyHandle* audit) {
+    BOOST_REQUIRE(raw.Delete({}, audit, be64(stored.front().global_position)).ok());
+    for (const auto& e : stored)
+      BOOST_REQUIRE(
+          raw.Put({}, audit, be64(e.global_position), std::string{"resp_old"} + '\0' + be64(e.seq))
+              .ok());
+  });
   s.open();
   auto more = must(s->append("resp_new", ev::no_stream, {delta("d")}));
   BOOST_TEST(more.front().global_position == stored.back().global_position + 1);
