@@ -26,10 +26,12 @@ goal("scenario 1: added p50 at 1,000 req/s", create["riposte_added_p50_us_at_100
 goal("scenario 1: added p99 at 1,000 req/s", create["riposte_added_p99_us_at_1000rps"], 1000, "µs")
 goal("scenario 1: sustained req/s (50 connections)", t["riposte"]["c50_rps"], 10000, "req/s",
      "higher")
-top = max(stream_counts)
-goal(f"scenario 2: added inter-token p99 at {top} streams",
-     streams[top]["riposte"]["itl_p99_ms"] - streams[top]["direct"]["itl_p99_ms"], 5, "ms")
-goal(f"scenario 2: peak RSS at {top} streams", streams[top]["riposte"]["peak_rss_mib"], 300, "MiB")
+# The streaming issue sets its goal at 1,000 streams, the benchmark issue at
+# 2,000 (a smoke run has neither: its largest count stands in).
+for n in sorted({1000, 2000} & set(stream_counts)) or [max(stream_counts)]:
+    goal(f"scenario 2: added inter-token p99 at {n} streams",
+         streams[n]["riposte"]["itl_p99_ms"] - streams[n]["direct"]["itl_p99_ms"], 5, "ms")
+    goal(f"scenario 2: peak RSS at {n} streams", streams[n]["riposte"]["peak_rss_mib"], 300, "MiB")
 by_depth = {row["depth"]: row for row in chain}
 deepest = max(by_depth)
 goal(f"scenario 3: depth {deepest} within 2 ms of depth 1",

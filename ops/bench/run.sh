@@ -5,7 +5,7 @@
 # build/bench/report.md.
 #   bash ops/bench/run.sh            (about 14 minutes on 2 cores)
 #   QUICK=1 bash ops/bench/run.sh    (smaller sizes: a smoke run)
-# Scenario 1 and 6: create.sh; 2: stream.sh at 100, 1,000 and 2,000 streams;
+# Scenario 1 and 6: create.sh; 2: stream.sh at 100, 500, 1,000 and 2,000 streams;
 # 3: chain.sh; 4: event_log.sh; 5: cold_start.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -16,7 +16,7 @@ rm -f build/bench/report.json build/bench/report.md
 if [ -n "${QUICK:-}" ]; then
   create_args=(2 1); streams=(20 100); chain=100; cells=1; responses=20000
 else
-  create_args=(10 3); streams=(100 1000 2000); chain=1000; cells=3; responses=1000000
+  create_args=(10 3); streams=(100 500 1000 2000); chain=1000; cells=3; responses=1000000
 fi
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -r)"
 echo "== scenario 1 and 6: create (RocksDB, PostgreSQL) vs direct and nginx"
