@@ -51,7 +51,8 @@ void append_writer::run() {
 }
 
 void append_writer::commit(std::vector<job>& jobs) {
-  // One group per log (the store, or a `store: false` response's own).
+  // One group per log (today only the store: `store: false` responses keep
+  // theirs in memory and append through the executor).
   std::map<ev::event_log*, std::vector<std::size_t>> groups;
   for (std::size_t i = 0; i < jobs.size(); ++i)
     groups[jobs[i].log].push_back(i);

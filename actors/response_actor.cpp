@@ -15,6 +15,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <iterator>
 #include <optional>
 #include <set>
 
@@ -151,6 +152,8 @@ void close_live_subscribers(response_data& st) {
   std::erase_if(st.subs, [](const subscription& s) { return s.live; });
 }
 
+void want_notice(response_actor* self);
+
 void add_subscriber(response_actor* self, std::shared_ptr<event_sink> sink, bool live,
                     std::int64_t after) {
   auto& st = self->state;
@@ -159,6 +162,8 @@ void add_subscriber(response_actor* self, std::shared_ptr<event_sink> sink, bool
   sink->on_gone([me, id] { caf::anon_send(me, gone_atom::value, id); });
   st.subs.push_back(subscription{
       id, std::move(sink), live, after, {}, std::make_shared<active_stream>(st.svc->stats.get())});
+  if (st.fast)
+    want_notice(self); // the batch in flight is not published to this one
   if (!st.keepalive_armed && !st.view.terminal()) {
     st.keepalive_armed = true;
     self->delayed_send(self, st.svc->cfg.keepalive, keepalive_atom::value, st.published);
@@ -524,14 +529,13 @@ void settle_fast(response_actor* self) {
       if (sub.id < fb->first_late_sub)
         continue;
       // One that resumed live after a frame it already had gets none twice.
-      for (const auto& frame : frames) {
-        if (frame.seq <= sub.after)
-          continue;
-        if (sub.live)
-          sub.sink->push(frame);
-        else
-          sub.buffer.push_back(frame);
-      }
+      std::vector<projections::stream_frame> due;
+      std::copy_if(frames.begin(), frames.end(), std::back_inserter(due),
+                   [&](const projections::stream_frame& f) { return f.seq > sub.after; });
+      if (!sub.live)
+        sub.buffer.insert(sub.buffer.end(), due.begin(), due.end());
+      else if (!due.empty())
+        sub.sink->push_all(due);
     }
   }
 }
@@ -562,16 +566,21 @@ void settle(response_actor* self) {
   }
 }
 
+// Asks the writer to say when the fast batch is in (more waits to be
+// appended, or someone joined who needs its frames); it may be in already.
+void want_notice(response_actor* self) {
+  auto& st = self->state;
+  int expected = fast_batch::in_flight;
+  if (!st.fast->state.compare_exchange_strong(expected, fast_batch::wanted,
+                                              std::memory_order_acq_rel) &&
+      expected == fast_batch::stored)
+    settle_fast(self);
+}
+
 void flush(response_actor* self) {
   auto& st = self->state;
-  if (st.in_flight && st.fast && !st.pending.empty()) {
-    // Ask the writer to say when the batch is in; it may be already.
-    int expected = fast_batch::in_flight;
-    if (!st.fast->state.compare_exchange_strong(expected, fast_batch::wanted,
-                                                std::memory_order_acq_rel) &&
-        expected == fast_batch::stored)
-      settle_fast(self);
-  }
+  if (st.in_flight && st.fast && !st.pending.empty())
+    want_notice(self);
   if (st.in_flight || st.pending.empty() || st.broken)
     return;
   std::vector<ev::new_event> batch;
@@ -625,10 +634,13 @@ void flush(response_actor* self) {
         caf::anon_send(me, published_atom::value, fb->number, append_done{std::move(r)});
         return;
       }
-      for (const auto& sink : fb->sinks)
-        sink->push_all(fb->frames);
+      // Stored before anyone sees it: a client that reacts to a frame finds
+      // it in the actor's view. Later pushes to these sinks come from later
+      // jobs of this same thread, so the order holds.
       if (fb->state.exchange(fast_batch::stored, std::memory_order_acq_rel) == fast_batch::wanted)
         caf::anon_send(me, published_atom::value, fb->number, append_done{std::move(r)});
+      for (const auto& sink : fb->sinks)
+        sink->push_all(fb->frames);
     });
     return;
   }
@@ -1642,18 +1654,15 @@ caf::behavior main_behavior(response_actor* self) {
         }
         flush(self);
       },
-      // A fast batch is in (the writer published it), and this actor asked
-      // to hear, or it failed.
+      // A fast batch is in (the writer published it) and this actor asked to
+      // hear, or it failed.
       [=](published_atom, std::uint64_t number, append_done& done) {
         settle(self);
         auto& st = self->state;
-        if (!st.fast || st.fast->number != number)
-          return; // settled already, when another message came first
-        if (done.stored) {
-          settle_fast(self);
-          flush(self);
+        // A stored batch was folded in by settle() above; only a failure is
+        // left to handle here.
+        if (!st.fast || st.fast->number != number || done.stored)
           return;
-        }
         st.fast.reset();
         st.in_flight = false;
         append_failed(self, done.stored.error());

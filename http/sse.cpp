@@ -3,6 +3,7 @@
 
 #include "http/errors.hpp"
 
+#include <atomic>
 #include <mutex>
 
 namespace riposte::http {
@@ -141,7 +142,7 @@ private:
   std::size_t pending_ = 0;
   bool closed_ = false;
   bool gone_ = false;
-  std::int64_t last_seq_ = -1;
+  std::atomic<std::int64_t> last_seq_{-1}; // pushes come from the actor or the writer
   std::function<void()> gone_fn_;
 };
 
