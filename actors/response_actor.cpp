@@ -553,6 +553,9 @@ void append_failed(response_actor* self, const ev::error_info& err) {
   for (auto& w : st.delete_waiters)
     w(err);
   st.delete_waiters.clear();
+  for (auto& sub : st.subs) // they would otherwise get keep-alives forever
+    sub.sink->fail(err);
+  st.subs.clear();
   schedule_passivation(self, std::chrono::milliseconds(0));
 }
 
@@ -1673,8 +1676,11 @@ caf::behavior main_behavior(response_actor* self) {
         auto& st = self->state;
         if (u.finished)
           st.generating = false;
-        if (st.broken || st.view.terminal())
+        if (st.broken || st.view.terminal()) {
+          if (u.finished) // a broken actor waited for its generation to end
+            schedule_passivation(self, std::chrono::milliseconds(0));
           return;
+        }
         bool ends = false;
         for (const auto& e : u.events)
           ends = ends || std::holds_alternative<ev::response_completed>(e) ||

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -120,6 +121,51 @@ BOOST_AUTO_TEST_CASE(readiness_flips_when_the_postgres_store_goes_away_and_comes
   // Nothing stored before the outage is lost, and new work is stored again.
   auto again = r.get("/v1/responses/" + id);
   BOOST_TEST(again.status == 200, again.body);
+  auto after = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "stored again"}});
+  BOOST_TEST(after.status == 200, after.body);
+}
+
+// The store failing mid-stream ends the stream with an `error` event (it
+// used to hang on keep-alives), and the server keeps serving.
+BOOST_AUTO_TEST_CASE(a_stream_whose_store_goes_away_ends_with_an_error_event) {
+  own_postgres pg;
+  json chunks = json::array();
+  for (int i = 0; i < 60; ++i)
+    chunks.push_back({{"content", std::to_string(i) + ". "}});
+  scripted_backend b{{{"rules",
+                       {{{"match", {{"contains", "long"}}},
+                         {"reply", {{"chunks", chunks}, {"delay_ms", 100}}}}}}}};
+  riposte_server r{b.url(), {"--sse-keepalive-ms", "200"}, pg.url()};
+  readyz_until(r, 200, 5s);
+  std::atomic<int> deltas{0};
+  std::atomic<bool> ended{false};
+  sse_result stream;
+  std::thread client{[&] {
+    stream = sse_call("POST", r.url("/v1/responses"),
+                      json{{"model", "llama3.2:1b"}, {"input", "long"}, {"stream", true}}.dump(),
+                      -1, [&](const std::string& raw) {
+                        if (raw.find("output_text.delta") != std::string::npos)
+                          ++deltas;
+                      });
+    ended = true;
+  }};
+  for (int i = 0; i < 100 && deltas < 3; ++i)
+    std::this_thread::sleep_for(50ms);
+  BOOST_REQUIRE(deltas >= 3);
+  pg.stop();
+  for (int i = 0; i < 200 && !ended; ++i)
+    std::this_thread::sleep_for(100ms);
+  bool in_time = ended;
+  BOOST_TEST(in_time, "the stream is still open 20 s after the store went away");
+  pg.start();
+  if (!in_time)
+    r.stop(); // ends the stream, so the client can be joined
+  client.join();
+  BOOST_REQUIRE(!stream.names.empty());
+  BOOST_TEST(stream.names.back() == "error");
+  if (!in_time)
+    return;
+  readyz_until(r, 200, 20s);
   auto after = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "stored again"}});
   BOOST_TEST(after.status == 200, after.body);
 }
