@@ -472,7 +472,7 @@ void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
       decoded = std::move(*d);
     }
     auto seq = static_cast<std::int64_t>(env.seq);
-    st.view = projections::apply(std::move(st.view), *decoded, seq, env.tenant);
+    projections::apply_in_place(st.view, *decoded, seq, env.tenant);
     // Rendered only for someone: a lifecycle frame carries the whole Response.
     if (!st.subs.empty())
       if (auto event = projections::render_frame(st.view, *decoded, seq))
@@ -516,7 +516,7 @@ void settle_fast(response_actor* self) {
                                  [&](const subscription& s) { return s.id >= fb->first_late_sub; });
   for (const auto& e : st.sent) {
     ++seq;
-    st.view = projections::apply(std::move(st.view), e, seq, st.view.tenant);
+    projections::apply_in_place(st.view, e, seq, st.view.tenant);
     if (anyone_late && fb->frames.empty())
       if (auto frame = projections::render_frame(st.view, e, seq))
         late.push_back(std::move(*frame));

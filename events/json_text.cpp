@@ -2,6 +2,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include <charconv>
+
 namespace riposte::events::json_text {
 
 bool valid_utf8(std::string_view s) {
@@ -81,7 +83,9 @@ void put_string(std::string& out, std::string_view key, std::string_view value) 
 
 void put_int(std::string& out, std::string_view key, std::int64_t value) {
   put_key(out, key);
-  out += std::to_string(value);
+  char digits[24];
+  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
+  out.append(digits, end);
 }
 
 } // namespace riposte::events::json_text

@@ -49,6 +49,12 @@ json param(const response_state& s, const char* name, json fallback = nullptr) {
 
 response_state apply(response_state s, const ev::event& event, std::int64_t seq,
                      const std::string& tenant) {
+  apply_in_place(s, event, seq, tenant);
+  return s;
+}
+
+void apply_in_place(response_state& s, const ev::event& event, std::int64_t seq,
+                    const std::string& tenant) {
   std::visit(
       [&](const auto& e) {
         using T = std::decay_t<decltype(e)>;
@@ -117,7 +123,6 @@ response_state apply(response_state s, const ev::event& event, std::int64_t seq,
       },
       event);
   s.version = seq;
-  return s;
 }
 
 events::result<response_state> apply(response_state state, const ev::envelope& env) {

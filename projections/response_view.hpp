@@ -39,6 +39,9 @@ struct response_state {
 // One case per event type; events of other families leave the state as is.
 response_state apply(response_state state, const events::event& ev, std::int64_t seq,
                      const std::string& tenant);
+// The same on a state in place (an actor's view takes one event per token).
+void apply_in_place(response_state& state, const events::event& ev, std::int64_t seq,
+                    const std::string& tenant);
 // Decodes and applies a stored envelope; an undecodable event is an error.
 events::result<response_state> apply(response_state state, const events::envelope& env);
 
