@@ -3,9 +3,10 @@
 # same run: builds what it needs, starts the scripted backend, riposte, nginx
 # and PostgreSQL on loopback, and writes build/bench/report.json and
 # build/bench/report.md.
-#   bash ops/bench/run.sh            (about 14 minutes on 2 cores)
+#   bash ops/bench/run.sh            (about 18 minutes on 2 cores)
 #   QUICK=1 bash ops/bench/run.sh    (smaller sizes: a smoke run)
-# Scenario 1 and 6: create.sh; 2: stream.sh at 100, 500, 1,000 and 2,000 streams;
+# Scenario 1 and 6: create.sh; 2: stream.sh at 100, 500, 1,000 and 2,000 streams
+# (medians of 3 runs);
 # 3: chain.sh; 4: event_log.sh; 5: cold_start.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -14,16 +15,16 @@ bash ops/build.sh >/dev/null
 mkdir -p build/bench
 rm -f build/bench/report.json build/bench/report.md
 if [ -n "${QUICK:-}" ]; then
-  create_args=(2 1); streams=(20 100); chain=100; cells=1; responses=20000
+  create_args=(2 1); streams=(20 100); repeats=1; chain=100; cells=1; responses=20000
 else
-  create_args=(10 3); streams=(100 500 1000 2000); chain=1000; cells=3; responses=1000000
+  create_args=(10 3); streams=(100 500 1000 2000); repeats=3; chain=1000; cells=3; responses=1000000
 fi
 machine="$(nproc) cores, $(awk '/MemTotal/ {printf "%.0f GiB", $2 / 1048576}' /proc/meminfo), $(uname -r)"
 echo "== scenario 1 and 6: create (RocksDB, PostgreSQL) vs direct and nginx"
 bash ops/bench/create.sh "${create_args[@]}"
 for n in "${streams[@]}"; do
   echo "== scenario 2: $n streams"
-  bash ops/bench/stream.sh "$n" 200 50
+  REPEATS=$repeats bash ops/bench/stream.sh "$n" 200 50
 done
 echo "== scenario 3: previous_response_id chains"
 bash ops/bench/chain.sh "$chain"

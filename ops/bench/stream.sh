@@ -3,7 +3,8 @@
 # the scripted backend, read directly and through riposte, in one run.
 #   bash ops/bench/stream.sh [STREAMS] [TOKENS] [RATE]   (default 1000 200 50)
 # RIPOSTE_BENCH_FLAGS="--store-sync none" passes more flags to riposte, and
-# RIPOSTE_BIN=path runs another build of it. GAPS=1 prints when late tokens came.
+# RIPOSTE_BIN=path runs another build of it. GAPS=1 prints when late tokens came;
+# REPEATS=N runs both targets N times in turns and reports medians.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 streams=${1:-1000}
@@ -31,4 +32,4 @@ start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --backend-concurr
 ./build/ops/bench/stream_bench --direct "http://127.0.0.1:$backend_port" \
   --riposte "http://127.0.0.1:$riposte_port" --streams "$streams" --tokens "$tokens" \
   --rate "$rate" --model bench --pid "$riposte_pid" --json "$out/stream_$streams.json" \
-  --gaps "${GAPS:-0}"
+  --gaps "${GAPS:-0}" --repeats "${REPEATS:-1}"
