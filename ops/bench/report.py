@@ -52,9 +52,10 @@ for name in ("direct", "nginx", "riposte", "riposte-pg"):
     md.append(f"| {name} | {x['c1_p50_us']:.0f} µs | {x['c1_p99_us']:.0f} µs | {x['r1000_rps']:.0f} | "
               f"{x['r1000_p50_us']:.0f} µs | {x['r1000_p99_us']:.0f} µs | {x['c50_rps']:.0f} | "
               f"{x['c50_rps'] / t['direct']['c50_rps']:.2f}× | {x['wrk_cpu_share_c50']:.2f} cores |")
-repeats = max(streams[n]["riposte"].get("repeats", 1) for n in stream_counts)
+repeats = max(streams[n].get("runs", 1) for n in stream_counts)
 md += ["", "### Scenario 2: concurrent streams, 200 tokens at 50 tokens/s"
-       + (f" (each figure the median of {repeats} runs, the targets taking turns)" if repeats > 1 else ""), "",
+       + (f" (each figure the median of {repeats} runs, each on a fresh riposte, the targets "
+          "taking turns; peak RSS the highest)" if repeats > 1 else ""), "",
        "| streams | TTFT p50 direct / riposte (added) | TTFT p99 direct / riposte (added) | "
        "inter-token p50 direct / riposte | inter-token p99 direct / riposte (added) | "
        "tokens/s delivered direct / riposte (offered) | riposte CPU | peak RSS |",

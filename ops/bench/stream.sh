@@ -3,8 +3,9 @@
 # the scripted backend, read directly and through riposte, in one run.
 #   bash ops/bench/stream.sh [STREAMS] [TOKENS] [RATE]   (default 1000 200 50)
 # RIPOSTE_BENCH_FLAGS="--store-sync none" passes more flags to riposte, and
-# RIPOSTE_BIN=path runs another build of it. GAPS=1 prints when late tokens came;
-# REPEATS=N runs both targets N times in turns and reports medians.
+# RIPOSTE_BIN=path runs another build of it. GAPS=1 prints when late tokens came.
+# REPEATS=N runs it N times, each on a fresh riposte and store (the targets
+# taking turns), and reports each figure's median (peak RSS: the highest).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 streams=${1:-1000}
@@ -26,10 +27,33 @@ print(json.dumps({
 PY
 
 start_backend "$work/script.json"
-start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --backend-concurrency 4096 \
-  --http-threads 1
+runs=()
+for run in $(seq "${REPEATS:-1}"); do
+  start_riposte "$work/riposte$run.log" --store "rocksdb:$work/data$run" \
+    --backend-concurrency 4096 --http-threads 1
+  ./build/ops/bench/stream_bench --direct "http://127.0.0.1:$backend_port" \
+    --riposte "http://127.0.0.1:$riposte_port" --streams "$streams" --tokens "$tokens" \
+    --rate "$rate" --model bench --pid "$riposte_pid" --json "$work/run$run.json" \
+    --gaps "${GAPS:-0}"
+  kill "$riposte_pid"
+  wait "$riposte_pid" 2>/dev/null || true
+  runs+=("$work/run$run.json")
+done
 
-./build/ops/bench/stream_bench --direct "http://127.0.0.1:$backend_port" \
-  --riposte "http://127.0.0.1:$riposte_port" --streams "$streams" --tokens "$tokens" \
-  --rate "$rate" --model bench --pid "$riposte_pid" --json "$out/stream_$streams.json" \
-  --gaps "${GAPS:-0}" --repeats "${REPEATS:-1}"
+python3 - "$out/stream_$streams.json" "${runs[@]}" <<'PY'
+import json, statistics, sys
+runs = [json.load(open(p)) for p in sys.argv[2:]]
+merged = {"streams": runs[0]["streams"], "tokens": runs[0]["tokens"], "runs": len(runs)}
+for target in ("direct", "riposte"):
+    rows = [r[target] for r in runs]
+    merged[target] = {k: (max(x[k] for x in rows) if k == "peak_rss_mib" else
+                          min(x[k] for x in rows) if k == "complete" else
+                          statistics.median_low([x[k] for x in rows])) for k in rows[0]}
+json.dump(merged, open(sys.argv[1], "w"), indent=2)
+if len(runs) > 1:
+    d, r = merged["direct"], merged["riposte"]
+    print(f"median of {len(runs)} runs: inter-token p99 direct {d['itl_p99_ms']:.2f} ms, "
+          f"riposte {r['itl_p99_ms']:.2f} ms (+{r['itl_p99_ms'] - d['itl_p99_ms']:.2f}); "
+          f"tokens/s {d['tokens_per_s']:.0f} / {r['tokens_per_s']:.0f}; riposte CPU "
+          f"{r['cpu_s']:.2f} s; peak RSS {r['peak_rss_mib']:.0f} MiB")
+PY

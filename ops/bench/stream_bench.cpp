@@ -4,8 +4,7 @@
 //   stream_bench --direct URL --riposte URL --streams N --tokens T --rate R
 // Prints a Markdown table and writes JSON with --json FILE. With --pid P it
 // reports that process's CPU seconds and peak RSS for the riposte run;
-// --gaps 1 prints where the late tokens fell in time (stderr); --repeats N
-// runs both targets N times, in turns, and reports each figure's median.
+// --gaps 1 prints where the late tokens fell in time (stderr).
 #include <curl/curl.h>
 #include <nlohmann/json.hpp>
 #include <sys/epoll.h>
@@ -89,34 +88,8 @@ struct summary {
   std::size_t streams = 0, complete = 0;
   double ttft_p50 = 0, ttft_p99 = 0, itl_p50 = 0, itl_p99 = 0, wall_s = 0;
   std::size_t tokens = 0; // received, over all streams
-  double rate = 0;        // tokens / wall_s
-  double tokens_per_s() const { return rate; }
+  double tokens_per_s() const { return wall_s > 0 ? static_cast<double>(tokens) / wall_s : 0; }
 };
-
-double median(std::vector<double> v) {
-  std::sort(v.begin(), v.end());
-  return v.empty() ? 0 : v[v.size() / 2];
-}
-
-// Each figure's median over the repeats (complete streams: the fewest).
-summary median_of(const std::vector<summary>& runs) {
-  auto pick = [&](auto field) {
-    std::vector<double> v;
-    for (const auto& r : runs)
-      v.push_back(r.*field);
-    return median(v);
-  };
-  summary m = runs.front();
-  m.ttft_p50 = pick(&summary::ttft_p50);
-  m.ttft_p99 = pick(&summary::ttft_p99);
-  m.itl_p50 = pick(&summary::itl_p50);
-  m.itl_p99 = pick(&summary::itl_p99);
-  m.wall_s = pick(&summary::wall_s);
-  m.rate = pick(&summary::rate);
-  for (const auto& r : runs)
-    m.complete = std::min(m.complete, r.complete);
-  return m;
-}
 
 summary run(const std::string& url, bool sse, const std::string& model, int streams, int tokens,
             int delay_ms, bool gaps) {
@@ -216,7 +189,6 @@ summary run(const std::string& url, bool sse, const std::string& model, int stre
   for (auto& st : states)
     curl_slist_free_all(st.headers);
   curl_multi_cleanup(multi);
-  s.rate = s.wall_s > 0 ? static_cast<double>(s.tokens) / s.wall_s : 0;
   s.ttft_p50 = percentile(ttft, 0.5);
   s.ttft_p99 = percentile(ttft, 0.99);
   s.itl_p50 = percentile(itl, 0.5);
@@ -264,29 +236,14 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
   bool gaps = args.count("--gaps") != 0 && args["--gaps"] != "0";
-  // The machine is noisy: the two targets take turns, and each figure is the
-  // median over the repeats.
-  int repeats = std::max(1, std::stoi(get("--repeats", "1")));
-  std::vector<summary> directs, gws;
-  std::vector<double> cpus;
-  std::pair<double, double> after{};
-  for (int r = 0; r < repeats; ++r) {
-    directs.push_back(
-        run(get("--direct", "") + "/api/chat", false, model, streams, tokens, delay, gaps));
-    auto before = pid ? usage_of(pid) : std::pair<double, double>{};
-    gws.push_back(
-        run(get("--riposte", "") + "/v1/responses", true, model, streams, tokens, delay, gaps));
-    after = pid ? usage_of(pid) : std::pair<double, double>{};
-    cpus.push_back(after.first - before.first);
-  }
-  auto direct = median_of(directs);
-  auto gw = median_of(gws);
-  double cpu = median(cpus);
+  auto direct = run(get("--direct", "") + "/api/chat", false, model, streams, tokens, delay, gaps);
+  auto before = pid ? usage_of(pid) : std::pair<double, double>{};
+  auto gw = run(get("--riposte", "") + "/v1/responses", true, model, streams, tokens, delay, gaps);
+  auto after = pid ? usage_of(pid) : std::pair<double, double>{};
 
   std::printf(
-      "| %d streams x %d tokens @ %s tok/s, median of %d | direct | riposte | added |\n"
-      "|---|---:|---:|---:|\n",
-      streams, tokens, get("--rate", "50").c_str(), repeats);
+      "| %d streams x %d tokens @ %s tok/s | direct | riposte | added |\n|---|---:|---:|---:|\n",
+      streams, tokens, get("--rate", "50").c_str());
   auto row = [](const char* name, double d, double r) {
     std::printf("| %s | %.2f | %.2f | %.2f |\n", name, d, r, r - d);
   };
@@ -302,7 +259,8 @@ int main(int argc, char** argv) {
   if (pid)
     std::printf("| riposte CPU during its run (s) | | %.2f (%.0f%% of one core) | |\n"
                 "| riposte peak RSS (MiB) | | %.1f | |\n",
-                cpu, 100.0 * cpu / gw.wall_s, after.second);
+                after.first - before.first, 100.0 * (after.first - before.first) / gw.wall_s,
+                after.second);
   if (args.count("--json")) {
     json out{{"streams", streams},
              {"tokens", tokens},
@@ -322,8 +280,7 @@ int main(int argc, char** argv) {
                {"tokens_per_s", gw.tokens_per_s()},
                {"wall_s", gw.wall_s},
                {"complete", gw.complete},
-               {"cpu_s", cpu},
-               {"repeats", repeats},
+               {"cpu_s", after.first - before.first},
                {"peak_rss_mib", after.second}}}};
     std::ofstream{args["--json"]} << out.dump(2);
   }
