@@ -4,12 +4,10 @@
 #include <caf/resumable.hpp>
 #include <caf/scheduler/coordinator.hpp>
 
-#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <mutex>
-#include <thread>
 
 namespace riposte::actors {
 
@@ -23,7 +21,6 @@ public:
     std::condition_variable cv;
     std::deque<caf::resumable*> queue; // guarded by lock
     int sleeping = 0;                  // guarded by lock
-    std::atomic<std::size_t> queued{0};
   };
 
   struct worker_data {
@@ -53,17 +50,6 @@ public:
   template <class Worker>
   caf::resumable* dequeue(Worker* self) {
     auto& data = d(self->parent());
-    // Spin first: a token's next message is usually microseconds away, and
-    // a sleep costs a futex wait here and a futex wake in the sender.
-    for (int round = 0; round < spin_rounds; ++round) {
-      if (data.queued.load(std::memory_order_relaxed) > 0) {
-        std::lock_guard guard{data.lock};
-        if (auto* job = pop(data))
-          return job;
-      }
-      if (round % 16 == 15)
-        std::this_thread::yield(); // the other threads share two cores
-    }
     std::unique_lock guard{data.lock};
     ++data.sleeping;
     data.cv.wait(guard, [&] { return !data.queue.empty(); });
@@ -83,14 +69,11 @@ public:
   }
 
 private:
-  static constexpr int spin_rounds = 64;
-
   static void push(coordinator_data& data, caf::resumable* job) {
     bool wake = false;
     {
       std::lock_guard guard{data.lock};
       data.queue.push_back(job);
-      data.queued.store(data.queue.size(), std::memory_order_relaxed);
       wake = data.sleeping > 0;
     }
     if (wake)
@@ -103,7 +86,6 @@ private:
       return nullptr;
     auto* job = data.queue.front();
     data.queue.pop_front();
-    data.queued.store(data.queue.size(), std::memory_order_relaxed);
     return job;
   }
 };
