@@ -139,55 +139,14 @@ public:
     return events::ok();
   }
 
+  // One append is a group of one: the same checks, write and head cache.
   result<std::vector<envelope>> append(const std::string& stream, std::int64_t expected_version,
                                        const std::vector<events::new_event>& evs) override {
-    if (auto ok = check_stream_name(stream); !ok)
-      return ok.error();
-    for (const auto& ev : evs)
-      if (auto valid = events::validate(ev); !valid)
-        return valid.error();
-    if (evs.empty())
-      return std::vector<envelope>{};
-    auto stripe = stripe_index(stream);
-    std::lock_guard stream_guard{stripes_[stripe]};
-    auto current = head_of(stripe, stream);
-    if (!current)
-      return current.error();
-    if (!version_matches(expected_version, *current))
-      return version_conflict(stream, expected_version, *current);
-
-    std::uint64_t first_position = 0;
-    {
-      std::lock_guard guard{positions_mutex_};
-      first_position = next_position_;
-      next_position_ += evs.size();
-      in_flight_.insert(first_position);
-    }
-    std::vector<envelope> stored;
-    stored.reserve(evs.size());
-    rocksdb::WriteBatch batch;
-    std::string audited;
-    auto seq = static_cast<std::uint64_t>(*current + 1);
-    for (std::size_t i = 0; i < evs.size(); ++i, ++seq) {
-      const auto& ev = evs[i];
-      envelope env{stream,     seq,       first_position + i, ev.type,
-                   ev.version, ev.tenant, ev.recorded_at,     {}};
-      auto key = event_key(stream, seq);
-      batch.Put(cfs_[cf_events], key, events::serialize_text(env, events::data_text(ev)));
-      env.data = events::data_json(ev);
-      add_audited(audited, key);
-      stored.push_back(std::move(env));
-    }
-    batch.Put(cfs_[cf_audit], position_key(first_position), audited);
-    auto st = db_->Write(write_options_, &batch);
-    {
-      std::lock_guard guard{positions_mutex_};
-      in_flight_.erase(first_position);
-    }
-    remember_head(stripe, stream, st.ok(), static_cast<std::int64_t>(stored.back().seq));
-    if (!st.ok())
-      return store_error("appending to '" + stream + "'", st);
-    return stored;
+    events::append_request req;
+    req.stream = stream;
+    req.expected_version = expected_version;
+    req.events = evs;
+    return std::move(append_many({req}).front());
   }
 
   bool group_commits() const override { return true; }
