@@ -95,10 +95,6 @@ nlohmann::json data_of(const event& ev) {
   return std::visit([](const auto& e) { return nlohmann::json(e); }, ev);
 }
 
-namespace {
-
-// A delta's data as text, the bytes data_of(ev).dump() gives; nullopt for
-// every other event.
 std::optional<std::string> delta_text(const event& ev) {
   namespace jt = json_text;
   std::string out;
@@ -128,8 +124,6 @@ std::optional<std::string> delta_text(const event& ev) {
     return std::nullopt;
   return out;
 }
-
-} // namespace
 
 new_event make_new_event(const event& ev, std::string tenant, std::int64_t recorded_at) {
   new_event out{

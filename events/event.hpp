@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <variant>
@@ -33,6 +34,10 @@ int version_of(const event& ev);
 
 // The `data` of an event at its current version.
 nlohmann::json data_of(const event& ev);
+
+// A delta's data as JSON text, the bytes data_of(ev).dump() gives, written
+// without a json object (one is made per token); nullopt for other events.
+std::optional<std::string> delta_text(const event& ev);
 
 // An event ready for event_log::append.
 new_event make_new_event(const event& ev, std::string tenant, std::int64_t recorded_at);

@@ -136,29 +136,18 @@ namespace {
 using events::json_text::put_int;
 using events::json_text::put_key;
 using events::json_text::put_quoted;
-using events::json_text::put_string;
 
-// A delta event's frame. Its keys, in the library's order: content_index
-// (text and reasoning), delta, item_id, logprobs (text), output_index,
-// sequence_number, type.
-stream_frame delta_frame(const char* type, std::int64_t seq, const std::int64_t* content_index,
-                         const std::string& delta, const std::string& item_id, const json* logprobs,
-                         std::int64_t output_index) {
-  std::string out = "{";
-  if (content_index != nullptr)
-    put_int(out, "content_index", *content_index);
-  put_string(out, "delta", delta);
-  put_string(out, "item_id", item_id);
-  if (logprobs != nullptr) {
-    put_key(out, "logprobs");
-    out += logprobs->dump();
-  }
-  put_int(out, "output_index", output_index);
+// A delta event's frame: the event's data, whose keys sort before these
+// two in the library's order, then sequence_number and type.
+stream_frame delta_frame(const char* type, std::int64_t seq, const ev::event& event,
+                         std::size_t delta_size) {
+  auto out = *ev::delta_text(event);
+  out.pop_back(); // its closing brace
   put_int(out, "sequence_number", seq);
   put_key(out, "type");
   put_quoted(out, type);
   out += '}';
-  return stream_frame{type, seq, std::move(out), delta.size()};
+  return stream_frame{type, seq, std::move(out), delta_size};
 }
 
 } // namespace
@@ -166,14 +155,11 @@ stream_frame delta_frame(const char* type, std::int64_t seq, const std::int64_t*
 std::optional<stream_frame> render_frame(const response_state& after, const ev::event& event,
                                          std::int64_t seq) {
   if (const auto* e = std::get_if<ev::output_text_delta>(&event))
-    return delta_frame("response.output_text.delta", seq, &e->content_index, e->delta, e->item_id,
-                       &e->logprobs, e->output_index);
+    return delta_frame("response.output_text.delta", seq, event, e->delta.size());
   if (const auto* e = std::get_if<ev::reasoning_delta>(&event))
-    return delta_frame("response.reasoning_text.delta", seq, &e->content_index, e->delta,
-                       e->item_id, nullptr, e->output_index);
+    return delta_frame("response.reasoning_text.delta", seq, event, e->delta.size());
   if (const auto* e = std::get_if<ev::function_call_arguments_delta>(&event))
-    return delta_frame("response.function_call_arguments.delta", seq, nullptr, e->delta, e->item_id,
-                       nullptr, e->output_index);
+    return delta_frame("response.function_call_arguments.delta", seq, event, e->delta.size());
   if (auto rendered = stream_event(after, event, seq))
     return to_frame(*rendered);
   return std::nullopt;
