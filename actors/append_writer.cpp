@@ -11,8 +11,7 @@ namespace ev = events;
 
 append_writer::append_writer(std::shared_ptr<metrics> stats, std::string store_kind)
   : stats_(std::move(stats))
-  , store_kind_(std::move(store_kind))
-  , meter_(stats_ ? std::optional{stats_->meter_for(store_kind_)} : std::nullopt)
+  , meter_(stats_ ? std::optional{stats_->meter_for(store_kind)} : std::nullopt)
   , thread_([this] {
     pthread_setname_np(pthread_self(), "riposte.writer");
     run();

@@ -41,8 +41,7 @@ private:
   void run();
   void commit(std::vector<job>& jobs);
 
-  std::shared_ptr<metrics> stats_;
-  std::string store_kind_;
+  std::shared_ptr<metrics> stats_; // keeps the meter's series alive
   std::optional<metrics::append_meter> meter_;
   std::mutex mutex_;
   std::condition_variable wake_;

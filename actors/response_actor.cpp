@@ -601,7 +601,11 @@ void flush(response_actor* self) {
   caf::actor me = self;
   auto stats = st.svc->stats;
   auto store_kind = st.svc->store_kind;
-  ev::append_request req{stream, expected, std::move(batch), false};
+  ev::append_request req;
+  req.stream = stream;
+  req.expected_version = expected;
+  req.events = std::move(batch);
+  req.echo_data = false; // the actor keeps what it sent
   // Marked no later than the write that opens the stream, so no crash can
   // leave an unmarked, unfinished response behind.
   if (expected == ev::no_stream) {
