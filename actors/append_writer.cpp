@@ -1,5 +1,7 @@
 #include "actors/append_writer.hpp"
 
+#include "events/faults.hpp"
+
 #include <pthread.h>
 
 #include <chrono>
@@ -61,12 +63,26 @@ void append_writer::commit(std::vector<job>& jobs) {
     for (auto i : members)
       reqs.push_back(std::move(jobs[i].req));
     auto t0 = std::chrono::steady_clock::now();
-    auto results = log->append_many(reqs);
+    std::vector<ev::result<std::vector<ev::envelope>>> results;
+    try {
+      results = log->append_many(reqs);
+    } catch (const std::exception& ex) {
+      // The group fails, the writer goes on: each response hears of it.
+      ev::report_fault("writer", ex.what());
+      results.clear();
+      for (std::size_t k = 0; k < members.size(); ++k)
+        results.emplace_back(ev::make_error(ev::riposte_errc::store_error,
+                                            std::string{"the store failed: "} + ex.what()));
+    }
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (std::size_t k = 0; k < members.size(); ++k) {
       if (meter_)
         meter_->record(seconds, reqs[k].events.size(), results[k].has_value());
-      jobs[members[k]].done(std::move(results[k]));
+      try {
+        jobs[members[k]].done(std::move(results[k]));
+      } catch (const std::exception& ex) {
+        ev::report_fault("writer", ex.what());
+      }
     }
   }
 }

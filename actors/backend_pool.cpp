@@ -1,8 +1,10 @@
 // The backend pool: at most `backend_concurrency` generations at once (the
 // rest wait in FIFO order), cancellation of queued or running work, and a
 // short-lived cache of the backend's model list.
+#include "actors/guard.hpp"
 #include "actors/messages.hpp"
 #include "actors/services.hpp"
+#include "events/faults.hpp"
 
 #include <algorithm>
 #include <chrono>
@@ -131,17 +133,32 @@ struct generation_meter {
   }
 };
 
-struct pool_state {
-  std::shared_ptr<backend> b;
-  settings cfg;
-  std::shared_ptr<metrics> stats; // may be null (tests)
-  std::string backend_label;
+} // namespace
+
+// The work a restarted pool must not lose: what waits, what runs, and the
+// slots they hold.
+struct pool_memory {
   std::map<std::uint64_t, clock::time_point> started; // ticket -> slot taken
   std::uint64_t next_ticket = 1;
   fair_queue waiting;
   std::map<std::uint64_t, std::uint64_t> running; // ticket -> backend id
   std::map<std::uint64_t, std::string> running_model;
   std::map<std::string, std::size_t> per_model; // generations running per model
+};
+
+std::shared_ptr<pool_memory> make_pool_memory() {
+  return std::make_shared<pool_memory>();
+}
+
+namespace {
+
+struct pool_state {
+  std::shared_ptr<backend> b;
+  settings cfg;
+  std::shared_ptr<metrics> stats; // may be null (tests)
+  std::string backend_label;
+  std::shared_ptr<pool_memory> mem;
+  slot_ptr self_slot; // where the backend's callbacks find the pool now
   std::vector<model_info> models;
   std::chrono::steady_clock::time_point models_at{};
   std::vector<std::function<void(const events::result<std::vector<model_info>>&)>> model_waiters;
@@ -160,23 +177,24 @@ using pool_actor = caf::stateful_actor<pool_state>;
 void start_next(pool_actor* self) {
   auto& st = self->state;
   auto fits = [&](const generation_request& req) {
-    return st.cfg.model_concurrency == 0 || st.per_model[req.model] < st.cfg.model_concurrency;
+    return st.cfg.model_concurrency == 0 || st.mem->per_model[req.model] < st.cfg.model_concurrency;
   };
-  while (!st.waiting.empty() && st.running.size() < st.cfg.backend_concurrency) {
-    auto next = st.waiting.pop(fits);
+  while (!st.mem->waiting.empty() && st.mem->running.size() < st.cfg.backend_concurrency) {
+    auto next = st.mem->waiting.pop(fits);
     if (!next)
       break; // every waiting model is at its limit
     auto job = std::move(*next);
-    ++st.per_model[job.req.model];
-    st.running_model[job.ticket] = job.req.model;
-    caf::actor pool = self;
+    ++st.mem->per_model[job.req.model];
+    st.mem->running_model[job.ticket] = job.req.model;
+    caf::actor first = self;
+    auto slot = st.self_slot;
     auto ticket = job.ticket;
     auto requester = job.requester;
     if (st.stats) {
       st.stats->queue_wait(seconds_since(job.since));
-      st.stats->queue_depth().Set(static_cast<double>(st.waiting.size()));
+      st.stats->queue_depth().Set(static_cast<double>(st.mem->waiting.size()));
     }
-    st.started[ticket] = clock::now();
+    st.mem->started[ticket] = clock::now();
     auto meter = std::make_shared<generation_meter>(generation_meter{st.stats,
                                                                      st.backend_label,
                                                                      job.req.model,
@@ -189,14 +207,15 @@ void start_next(pool_actor* self) {
     self->send(requester, admitted_atom::value);
     // The sink runs on the backend's thread: it only sends messages.
     auto id =
-        st.b->generate(std::move(job.req), [requester, pool, ticket, meter](generation_update u) {
+        st.b->generate(std::move(job.req), [requester, first, slot, ticket, meter](generation_update u) {
           meter->saw(u);
           bool finished = u.finished;
           caf::anon_send(requester, update_atom::value, std::move(u));
           if (finished)
-            caf::anon_send(pool, finished_atom::value, ticket);
+            caf::anon_send(slot && slot->get() ? slot->get() : first, finished_atom::value,
+                           ticket);
         });
-    st.running.emplace(ticket, id);
+    st.mem->running.emplace(ticket, id);
   }
 }
 
@@ -216,34 +235,41 @@ void refresh_models(pool_actor* self) {
 }
 
 caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, settings cfg,
-                           std::shared_ptr<metrics> stats, std::string label) {
+                           std::shared_ptr<metrics> stats, std::string label,
+                           std::shared_ptr<pool_memory> memory, slot_ptr self_slot) {
   self->state.b = std::move(b);
   self->state.cfg = cfg;
   self->state.stats = std::move(stats);
   self->state.backend_label = std::move(label);
-  return {
+  self->state.mem = memory ? std::move(memory) : make_pool_memory();
+  self->state.self_slot = std::move(self_slot);
+  // A restarted pool may find queued work its predecessor could not start.
+  self->send(self, finished_atom::value, std::uint64_t{0});
+  auto on_fault = [](const std::string& what) { events::report_fault("backend_pool", what); };
+  return guarded(
+      self, on_fault,
       // Queue a generation for `requester`; answers its ticket at once.
       [=](generate_atom, generation_request& req, caf::actor requester) -> std::uint64_t {
         auto& st = self->state;
-        auto ticket = st.next_ticket++;
-        st.waiting.push({ticket, std::move(req), std::move(requester)});
+        auto ticket = st.mem->next_ticket++;
+        st.mem->waiting.push({ticket, std::move(req), std::move(requester)});
         start_next(self);
         if (st.stats)
-          st.stats->queue_depth().Set(static_cast<double>(st.waiting.size()));
+          st.stats->queue_depth().Set(static_cast<double>(st.mem->waiting.size()));
         return ticket;
       },
       // Abort a queued or running generation.
       [=](cancel_atom, std::uint64_t ticket) {
         auto& st = self->state;
-        if (auto it = st.running.find(ticket); it != st.running.end()) {
+        if (auto it = st.mem->running.find(ticket); it != st.mem->running.end()) {
           st.b->cancel(it->second);
           return;
         }
         caf::actor requester;
-        if (st.waiting.remove(ticket, requester)) {
+        if (st.mem->waiting.remove(ticket, requester)) {
           self->send(requester, update_atom::value, generation_update{{}, true});
           if (st.stats)
-            st.stats->queue_depth().Set(static_cast<double>(st.waiting.size()));
+            st.stats->queue_depth().Set(static_cast<double>(st.mem->waiting.size()));
         }
       },
       // One model's capabilities (cached for model_cache_ttl; failures are not cached).
@@ -281,16 +307,16 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
       },
       [=](finished_atom, std::uint64_t ticket) {
         auto& st = self->state;
-        st.running.erase(ticket);
-        if (auto m = st.running_model.find(ticket); m != st.running_model.end()) {
-          if (--st.per_model[m->second] == 0)
-            st.per_model.erase(m->second);
-          st.running_model.erase(m);
+        st.mem->running.erase(ticket);
+        if (auto m = st.mem->running_model.find(ticket); m != st.mem->running_model.end()) {
+          if (--st.mem->per_model[m->second] == 0)
+            st.mem->per_model.erase(m->second);
+          st.mem->running_model.erase(m);
         }
-        if (auto it = st.started.find(ticket); it != st.started.end()) {
+        if (auto it = st.mem->started.find(ticket); it != st.mem->started.end()) {
           if (st.stats)
             st.stats->job_run(seconds_since(it->second));
-          st.started.erase(it);
+          st.mem->started.erase(it);
         }
         start_next(self);
       },
@@ -337,15 +363,20 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
           waiter(r);
         st.model_waiters.clear();
       },
-  };
+      // Test hook (RIPOSTE_TEST_FAULTS).
+      [=](fault_atom, const std::string&, reply_to&) {
+        throw std::runtime_error("injected fault (backend pool)");
+      });
 }
 
 } // namespace
 
 caf::actor spawn_backend_pool(caf::actor_system& sys, std::shared_ptr<backend> b,
                               const settings& cfg, std::shared_ptr<metrics> stats,
-                              std::string label) {
-  return sys.spawn(backend_pool, std::move(b), cfg, std::move(stats), std::move(label));
+                              std::string label, std::shared_ptr<pool_memory> memory,
+                              slot_ptr self_slot) {
+  return sys.spawn(backend_pool, std::move(b), cfg, std::move(stats), std::move(label),
+                   std::move(memory), std::move(self_slot));
 }
 
 std::int64_t now_micros() {

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <memory>
+#include <string>
 #include <vector>
 
 namespace riposte::actors {
@@ -31,6 +32,9 @@ public:
   virtual void fail(const events::error_info& err) = 0;
   // Called (on any thread) when the client goes away or falls too far behind.
   virtual void on_gone(std::function<void()> fn) = 0;
+  // From now on this stream follows `response_id` (an idempotent replay of
+  // the response a key created): what derives from the id follows it.
+  virtual void retarget(const std::string& response_id) { (void)response_id; }
 };
 
 struct sink_handle {

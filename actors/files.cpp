@@ -1,5 +1,7 @@
 // Files: upload, list, retrieve, read and delete, as store jobs.
 #include "actors/files.hpp"
+#include "actors/guard.hpp"
+#include "events/faults.hpp"
 
 #include "events/event.hpp"
 #include "events/ids.hpp"
@@ -7,6 +9,8 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <deque>
+#include <map>
 #include <chrono>
 #include <cstdio>
 
@@ -238,24 +242,91 @@ void remove(ev::event_log& log, metrics* stats, const std::string& id, const std
   r(json{{"id", id}, {"object", "file"}, {"deleted", true}});
 }
 
-void read(ev::event_log& log, metrics* stats, const std::string& id, const std::string& tenant,
-          const file_reader& out) {
-  auto f = load(log, id, tenant, stats);
+// One chunk, then (once the client took it) the next, each a store job of
+// its own: no store thread waits for a client.
+void send_chunk(store_executor* executor, ev::event_log* log, std::string id, std::uint64_t index,
+                file_reader out) {
+  auto piece = log->read_blob_chunk(id, index);
+  if (!piece || !*piece)
+    return out.done(piece.has_value());
+  auto next = [executor, log, id, index, out](bool taken) {
+    if (!taken)
+      return out.done(false);
+    executor->post([=] { send_chunk(executor, log, id, index + 1, out); },
+                   [out](const std::string&) { out.done(false); });
+  };
+  out.chunk(std::move(**piece), std::move(next));
+}
+
+void read(store_executor* executor, ev::event_log* log, metrics* stats, const std::string& id,
+          const std::string& tenant, const file_reader& out) {
+  auto f = load(*log, id, tenant, stats);
   if (!f)
     return out.head(f.error());
   out.head(file_object(*f));
-  auto streamed = log.get_blob(id, out.chunk);
-  out.done(static_cast<bool>(streamed));
+  send_chunk(executor, log, id, 0, out);
 }
 
-caf::behavior files_actor(caf::event_based_actor*, std::shared_ptr<const services> svc,
+struct pending_upload {
+  file_upload up;
+  reply_to r;
+};
+
+struct files_state {
+  // With a quota, one tenant's uploads run one at a time, so the quota check
+  // and the write that uses it cannot interleave with another upload's.
+  std::map<std::string, std::deque<pending_upload>> uploads;
+};
+
+using files_actor_t = caf::stateful_actor<files_state>;
+
+using uploaded_atom = caf::atom_constant<caf::atom("fuploaded")>;
+
+void next_upload(files_actor_t* self, std::shared_ptr<const services> svc, file_limits limits,
+                 const std::string& tenant) {
+  auto& queue = self->state.uploads[tenant];
+  if (queue.empty()) {
+    self->state.uploads.erase(tenant);
+    return;
+  }
+  auto job = queue.front();
+  caf::actor me = self;
+  auto* log = svc->log;
+  auto* stats = svc->stats.get();
+  auto finished = [me, tenant] { caf::anon_send(me, uploaded_atom::value, tenant); };
+  svc->executor->post(
+      [=] {
+        upload(*log, stats, limits, job.up, job.r);
+        finished();
+      },
+      [finished](const std::string&) { finished(); });
+}
+
+caf::behavior files_actor(files_actor_t* self, std::shared_ptr<const services> svc,
                           file_limits limits) {
   auto* log = svc->log;
   auto* stats = svc->stats.get();
+  auto* executor = svc->executor;
   auto post = [svc](std::function<void()> job) { svc->executor->post(std::move(job)); };
-  return {
+  auto on_fault = [](const std::string& what) { ev::report_fault("files", what); };
+  return guarded(
+      self, on_fault,
       [=](file_upload_atom, file_upload& up, reply_to& r) {
-        post([=] { upload(*log, stats, limits, up, r); });
+        if (limits.tenant_quota_bytes == 0)
+          return post([=] { upload(*log, stats, limits, up, r); });
+        auto tenant = up.tenant;
+        auto& queue = self->state.uploads[tenant];
+        queue.push_back(pending_upload{std::move(up), std::move(r)});
+        if (queue.size() == 1)
+          next_upload(self, svc, limits, tenant);
+      },
+      [=](uploaded_atom, const std::string& tenant) {
+        auto it = self->state.uploads.find(tenant);
+        if (it == self->state.uploads.end())
+          return;
+        if (!it->second.empty())
+          it->second.pop_front();
+        next_upload(self, svc, limits, tenant);
       },
       [=](file_list_atom, file_query& q, reply_to& r) { post([=] { list(*log, stats, q, r); }); },
       [=](file_get_atom, const std::string& id, const std::string& tenant, reply_to& r) {
@@ -265,12 +336,19 @@ caf::behavior files_actor(caf::event_based_actor*, std::shared_ptr<const service
         });
       },
       [=](file_read_atom, const std::string& id, const std::string& tenant, file_reader& out) {
-        post([=] { read(*log, stats, id, tenant, out); });
+        executor->post([=] { read(executor, log, stats, id, tenant, out); },
+                       [out](const std::string& what) {
+                         out.head(ev::make_error(riposte_errc::internal, what));
+                         out.done(false);
+                       });
       },
       [=](file_delete_atom, const std::string& id, const std::string& tenant, reply_to& r) {
         post([=] { remove(*log, stats, id, tenant, r); });
       },
-  };
+      // Test hook (RIPOSTE_TEST_FAULTS).
+      [=](fault_atom, const std::string&, reply_to&) {
+        throw std::runtime_error("injected fault (files)");
+      });
 }
 
 } // namespace

@@ -39,10 +39,13 @@ struct file_query {
 };
 
 // A file's bytes on their way out: `head` once (the file object, or why
-// not), then `chunk` per piece (false: stop), then `done`.
+// not), then `chunk` per piece, then `done`. `chunk` never blocks: it calls
+// `next(true)` once the client has taken the piece (false: it is gone), and
+// only then is the next piece read. A slow reader holds one chunk of memory
+// and no thread.
 struct file_reader {
   std::function<void(events::result<nlohmann::json>)> head;
-  std::function<bool(std::string_view)> chunk;
+  std::function<void(std::string piece, std::function<void(bool)> next)> chunk;
   std::function<void(bool ok)> done;
 };
 

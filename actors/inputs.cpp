@@ -3,6 +3,7 @@
 
 #include "actors/base64.hpp"
 #include "actors/files.hpp"
+#include "events/json_safe.hpp"
 
 #include <poppler/cpp/poppler-document.h>
 #include <poppler/cpp/poppler-global.h>
@@ -18,24 +19,10 @@ using json = nlohmann::json;
 namespace ev = events;
 using ev::riposte_errc;
 
-bool valid_utf8(std::string_view s) {
-  for (std::size_t i = 0; i < s.size();) {
-    auto c = static_cast<unsigned char>(s[i]);
-    if (c == 0)
-      return false; // NUL: binary, not text
-    std::size_t n = c < 0x80             ? 0
-                    : (c & 0xE0) == 0xC0 ? 1
-                    : (c & 0xF0) == 0xE0 ? 2
-                    : (c & 0xF8) == 0xF0 ? 3
-                                         : 99;
-    if (n == 99 || i + n >= s.size())
-      return false;
-    for (std::size_t k = 1; k <= n; ++k)
-      if ((static_cast<unsigned char>(s[i + k]) & 0xC0) != 0x80)
-        return false;
-    i += n + 1;
-  }
-  return true;
+// Text a model can read: well-formed UTF-8 (no overlong forms, no
+// surrogates) without NUL bytes.
+bool readable_text(std::string_view s) {
+  return s.find('\0') == std::string_view::npos && ev::valid_utf8(s);
 }
 
 std::string image_type(std::string_view bytes) {
@@ -48,15 +35,6 @@ std::string image_type(std::string_view bytes) {
   if (bytes.substr(0, 4) == "RIFF" && bytes.size() > 12 && bytes.substr(8, 4) == "WEBP")
     return "image/webp";
   return {};
-}
-
-// Inline file data: a data URL ("data:<type>;base64,<data>") or bare base64.
-bool decode_file_data(const std::string& data, std::string& out) {
-  auto comma = data.find(',');
-  if (data.rfind("data:", 0) == 0 && comma != std::string::npos)
-    return data.compare(comma - 7, 7, ";base64") == 0 &&
-           base64_decode(std::string_view{data}.substr(comma + 1), out);
-  return base64_decode(data, out);
 }
 
 ev::error_info at(ev::error_info err, const std::string& param) {
@@ -88,6 +66,22 @@ ev::result<file_contents> fetch_url(const input_limits& limits, const std::strin
 }
 
 } // namespace
+
+// Inline file data: a data URL ("data:<type>;base64,<data>") or bare base64.
+bool decode_file_data(const std::string& data, std::string& out) {
+  std::string_view text{data};
+  if (text.substr(0, 5) == "data:") {
+    auto comma = text.find(',');
+    if (comma == std::string_view::npos)
+      return false;
+    auto header = text.substr(5, comma - 5); // "<type>[;param]*;base64"
+    constexpr std::string_view marker = ";base64";
+    return header.size() >= marker.size() &&
+           header.substr(header.size() - marker.size()) == marker &&
+           base64_decode(text.substr(comma + 1), out);
+  }
+  return base64_decode(text, out);
+}
 
 bool has_references(const json& input) {
   for (const auto& item : input)
@@ -128,9 +122,9 @@ ev::result<std::string> file_text(std::string_view bytes, const std::string& fil
         text += "\n\f\n"; // a page break the model can see
       text.append(utf8.begin(), utf8.end());
     }
-    return text;
+    return ev::scrub_utf8(text); // what poppler makes of a broken PDF may not be
   }
-  if (!valid_utf8(bytes))
+  if (!readable_text(bytes))
     return ev::make_error(riposte_errc::unsupported_parameter,
                           "The file '" + filename +
                               "' is neither text nor a PDF; riposte reads text, Markdown, JSON, "

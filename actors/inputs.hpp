@@ -29,6 +29,10 @@ struct input_limits {
   url_fetcher fetch;                        // empty: URL inputs are refused
 };
 
+// Inline file data: a data URL ("data:<type>[;param]*;base64,<data>") or bare
+// base64, decoded into `out`; false for anything else.
+bool decode_file_data(const std::string& data, std::string& out);
+
 // Does any part of `input` need resolve_inputs()?
 bool has_references(const nlohmann::json& input);
 

@@ -12,6 +12,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -20,13 +21,48 @@
 
 namespace riposte::actors {
 
-// Completes one client request with a JSON body or an error; any thread.
-struct reply_to {
-  std::shared_ptr<std::function<void(events::result<nlohmann::json>)>> fn;
+// Completes one client request with a JSON body or an error, once; any
+// thread. A request whose every copy is dropped unanswered (a message lost
+// with a dead actor, a job that threw) is answered then with a server_error,
+// so no failure inside riposte leaves a client waiting forever.
+class reply_to {
+public:
+  using fn_type = std::function<void(events::result<nlohmann::json>)>;
+  reply_to() = default;
+  explicit reply_to(fn_type fn)
+    : state_(std::make_shared<state>(std::move(fn))) {}
+
   void operator()(events::result<nlohmann::json> r) const {
-    if (fn && *fn)
-      (*fn)(std::move(r));
+    if (state_)
+      state_->answer(std::move(r));
   }
+
+private:
+  struct state {
+    explicit state(fn_type f)
+      : fn(std::move(f)) {}
+    state(const state&) = delete;
+    state& operator=(const state&) = delete;
+    ~state() {
+      if (!done.load(std::memory_order_acquire))
+        answer(events::make_error(events::riposte_errc::internal,
+                                  "The server had an error while processing your request: it "
+                                  "was lost before it could be answered."));
+    }
+    void answer(events::result<nlohmann::json> r) noexcept {
+      if (done.exchange(true, std::memory_order_acq_rel) || !fn)
+        return;
+      try {
+        fn(std::move(r));
+      } catch (...) {
+        // The client is gone or its reply could not be written: nothing
+        // more can be done for it, and nothing else may fail with it.
+      }
+    }
+    fn_type fn;
+    std::atomic<bool> done{false};
+  };
+  std::shared_ptr<state> state_;
 };
 
 // POST /v1/responses, validated and normalized by http/.
@@ -41,6 +77,7 @@ struct create_command {
   std::string previous_response_id;
   bool store = true;
   bool stream = false;
+  bool obfuscation = true; // stream_options.include_obfuscation (null: the default)
   std::string idempotency_key;
   std::string request_hash;
   // Tool outputs whose call is not earlier in `input`: (call_id, param). The
@@ -93,6 +130,7 @@ struct load_done {
 
 using create_atom = caf::atom_constant<caf::atom("create")>;       // registry: new response
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;         // GET a response
+using await_atom = caf::atom_constant<caf::atom("await")>;         // a response once it ends
 using remove_atom = caf::atom_constant<caf::atom("remove")>;       // DELETE a response
 using items_atom = caf::atom_constant<caf::atom("items")>;         // GET input_items
 using cancel_atom = caf::atom_constant<caf::atom("cancel")>;       // cancel a response / generation
@@ -120,6 +158,7 @@ using resolved_atom = caf::atom_constant<caf::atom("resolved")>;   // input refe
 using prompted_atom = caf::atom_constant<caf::atom("prompted")>;   // a prompt template rendered
 using compacted_atom = caf::atom_constant<caf::atom("compacted")>; // the chain so far, compacted
 using searched_atom = caf::atom_constant<caf::atom("searched")>;   // web searches returned
+using fault_atom = caf::atom_constant<caf::atom("fault")>;         // test hook: fail inside an actor
 
 } // namespace riposte::actors
 

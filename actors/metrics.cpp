@@ -89,7 +89,16 @@ metrics::metrics()
   , ready_(gauge_family(*registry_, "riposte_ready",
                         "Last readiness result per check: 1 passed, 0 failed"))
   , ready_checks_(counter_family(*registry_, "riposte_readiness_checks_total",
-                                 "Readiness checks run, by check and result")) {}
+                                 "Readiness checks run, by check and result"))
+  , faults_(counter_family(*registry_, "riposte_faults_total",
+                           "Exceptions contained where they happened (only their request "
+                           "failed), by place"))
+  , restarts_(counter_family(*registry_, "riposte_actor_restarts_total",
+                             "Supervised actors that died and were started again, by actor"))
+  , accept_restarts_(counter_family(*registry_, "riposte_http_accept_restarts_total",
+                                    "Times the HTTP acceptor stalled (e.g. out of descriptors) "
+                                    "and was started again")
+                         .Add({})) {}
 
 template <class T>
 T& metrics::child(prometheus::Family<T>& family, const std::map<std::string, std::string>& labels,
@@ -162,6 +171,14 @@ void metrics::token_rate(const std::string& model, double tokens_per_second) {
 void metrics::readiness(const std::string& check, bool ok) {
   child(ready_, {{"check", check}}, gauges_).Set(ok ? 1 : 0);
   child(ready_checks_, {{"check", check}, {"result", ok ? "pass" : "fail"}}, counters_).Increment();
+}
+
+void metrics::fault(const std::string& where) {
+  child(faults_, {{"where", where}}, counters_).Increment();
+}
+
+void metrics::actor_restart(const std::string& actor) {
+  child(restarts_, {{"actor", actor}}, counters_).Increment();
 }
 
 std::string metrics::serialize() const {

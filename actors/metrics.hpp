@@ -60,6 +60,12 @@ public:
   void idempotent_replay() { idempotent_replays_.Increment(); }
   // One readiness check's result (GET /readyz).
   void readiness(const std::string& check, bool ok);
+  // A failure contained where it happened (see events/faults.hpp).
+  void fault(const std::string& where);
+  // A supervised actor died and was started again.
+  void actor_restart(const std::string& actor);
+  // The HTTP acceptor stalled (an accept failed) and was started again.
+  void accept_restart() { accept_restarts_.Increment(); }
 
   // The text exposition format, for GET /metrics.
   std::string serialize() const;
@@ -90,6 +96,9 @@ private:
   prometheus::Gauge& file_bytes_;
   prometheus::Family<prometheus::Gauge>& ready_;
   prometheus::Family<prometheus::Counter>& ready_checks_;
+  prometheus::Family<prometheus::Counter>& faults_;
+  prometheus::Family<prometheus::Counter>& restarts_;
+  prometheus::Counter& accept_restarts_;
   std::mutex mutex_;
   std::map<std::string, prometheus::Counter*> counters_;
   std::map<std::string, prometheus::Histogram*> histograms_;

@@ -1,5 +1,7 @@
 // Prompt templates: versions as events, rendering as a pure function.
 #include "actors/prompts.hpp"
+#include "actors/guard.hpp"
+#include "events/faults.hpp"
 
 #include "events/event.hpp"
 #include "events/ids.hpp"
@@ -147,10 +149,12 @@ void remove(ev::event_log& log, const std::string& tenant, const std::string& id
   r(json{{"id", id}, {"object", "prompt.deleted"}, {"deleted", true}});
 }
 
-caf::behavior prompts_actor(caf::event_based_actor*, std::shared_ptr<const services> svc) {
+caf::behavior prompts_actor(caf::event_based_actor* self, std::shared_ptr<const services> svc) {
   auto* log = svc->log;
   auto post = [svc](std::function<void()> job) { svc->executor->post(std::move(job)); };
-  return {
+  auto on_fault = [](const std::string& what) { events::report_fault("prompts", what); };
+  return guarded(
+      self, on_fault,
       [=](prompt_create_atom, prompt_draft& d, reply_to& r) { post([=] { create(*log, d, r); }); },
       [=](prompt_get_atom, const std::string& tenant, const std::string& id,
           const std::string& version,
@@ -161,7 +165,10 @@ caf::behavior prompts_actor(caf::event_based_actor*, std::shared_ptr<const servi
       [=](prompt_delete_atom, const std::string& tenant, const std::string& id, reply_to& r) {
         post([=] { remove(*log, tenant, id, r); });
       },
-  };
+      // Test hook (RIPOSTE_TEST_FAULTS).
+      [=](fault_atom, const std::string&, reply_to&) {
+        throw std::runtime_error("injected fault (prompts)");
+      });
 }
 
 // Calls `on_text` for the text between placeholders and `on_var` for each

@@ -3,6 +3,7 @@
 #include "actors/readiness.hpp"
 
 #include "actors/messages.hpp"
+#include "events/json_safe.hpp"
 #include "events/ids.hpp"
 
 #include <map>
@@ -82,10 +83,26 @@ void readiness::check(std::function<void(bool, json)> done) {
   std::vector<std::string> names{"store", "backend"};
   if (!opts_.default_model.empty())
     names.push_back("model");
+  if (!opts_.core.empty())
+    names.push_back("actors");
   auto me = sys_.spawn(gather, names, opts_.timeout, svc_->stats, std::move(done));
   auto report = [me](std::string name, events::result<json> r) {
     caf::anon_send(me, check_atom::value, std::move(name), std::move(r));
   };
+
+  // The supervised actors: each one running (not between a death and its
+  // restart).
+  if (!opts_.core.empty()) {
+    json down = json::array();
+    for (const auto& slot : opts_.core)
+      if (!slot->up())
+        down.push_back(slot->name());
+    if (down.empty())
+      report("actors", json{{"down", down}});
+    else
+      report("actors", events::make_error(events::riposte_errc::internal,
+                                          "restarting: " + events::dump_json(down)));
+  }
 
   // The store: a marker written and removed, a real write round trip.
   if (store_probe_busy_->exchange(true)) {
@@ -103,6 +120,9 @@ void readiness::check(std::function<void(bool, json)> done) {
       if (!removed)
         return report("store", removed.error());
       report("store", json{{"kind", kind}});
+    }, [busy, report](const std::string& what) {
+      busy->store(false);
+      report("store", events::make_error(events::riposte_errc::store_error, what));
     });
   }
 

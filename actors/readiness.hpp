@@ -18,6 +18,8 @@ struct readiness_options {
   std::string default_model; // empty: no model check
   std::chrono::milliseconds timeout{2'000};
   std::string backend_label;
+  // The supervised actors: not ready while one of them is down.
+  std::vector<slot_ptr> core;
 };
 
 class readiness {

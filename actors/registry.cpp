@@ -1,27 +1,43 @@
 // The registry: response ids to response actors. It spawns an actor for a
 // create, rebuilds one from the store for any other message to an id it does
 // not hold, and lets idle actors go once no forwarded message is in flight.
+// It monitors every actor it holds: one that dies is forgotten, so the next
+// message rebuilds it from its log. Its directory outlives the registry
+// itself, so a restarted registry still knows every live response.
+#include "actors/guard.hpp"
 #include "actors/messages.hpp"
 #include "actors/response_actor.hpp"
 #include "actors/services.hpp"
+#include "events/faults.hpp"
+#include "events/json_safe.hpp"
 
 #include <unordered_map>
 
 namespace riposte::actors {
 
-namespace {
-
-struct entry {
-  caf::actor actor;
-  std::uint64_t forwarded = 0; // messages sent to it; compared on passivation
+struct registry_memory {
+  struct entry {
+    caf::actor actor;
+    std::uint64_t forwarded = 0; // messages sent to it; compared on passivation
+  };
+  std::unordered_map<std::string, entry> actors;
+  std::unordered_map<caf::actor_addr, std::string> ids; // monitored actor -> id
+  bool recovered = false; // start-up recovery ran (once per process)
 };
+
+std::shared_ptr<registry_memory> make_registry_memory() {
+  return std::make_shared<registry_memory>();
+}
+
+namespace {
 
 struct registry_data {
   std::shared_ptr<const services> svc;
-  std::unordered_map<std::string, entry> actors;
+  std::shared_ptr<registry_memory> dir;
 };
 
 using registry_actor = caf::stateful_actor<registry_data>;
+using entry = registry_memory::entry;
 
 // Ids riposte hands out: "resp_" and hex. Anything else cannot exist.
 bool plausible_id(const std::string& id) {
@@ -33,50 +49,88 @@ bool plausible_id(const std::string& id) {
   return true;
 }
 
+caf::actor hold(registry_actor* self, const std::string& id, caf::actor a,
+                std::uint64_t forwarded) {
+  auto& dir = *self->state.dir;
+  self->monitor(a);
+  dir.ids[a.address()] = id;
+  dir.actors[id] = entry{a, forwarded};
+  return a;
+}
+
 entry& route(registry_actor* self, const std::string& id) {
-  auto& st = self->state;
-  auto it = st.actors.find(id);
-  if (it == st.actors.end()) {
-    auto a = spawn_response_actor(self, st.svc, self, id, true);
-    it = st.actors.emplace(id, entry{a, 0}).first;
+  auto& dir = *self->state.dir;
+  auto it = dir.actors.find(id);
+  if (it == dir.actors.end()) {
+    hold(self, id, spawn_response_actor(self, self->state.svc, self, id, true), 0);
+    it = dir.actors.find(id);
   }
   ++it->second.forwarded;
   return it->second;
 }
 
-events::error_info unknown(const std::string& id, std::string param = {}) {
-  return events::make_error(events::riposte_errc::not_found,
-                            "No response found with id '" + id + "'.", std::move(param));
+void forget(registry_actor* self, std::unordered_map<std::string, entry>::iterator it) {
+  auto& dir = *self->state.dir;
+  self->demonitor(it->second.actor);
+  dir.ids.erase(it->second.actor.address());
+  dir.actors.erase(it);
 }
 
-caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc) {
+events::error_info unknown(const std::string& id, std::string param = {}) {
+  return events::make_error(events::riposte_errc::not_found,
+                            "No response found with id '" + events::excerpt(id) + "'.",
+                            std::move(param));
+}
+
+caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc,
+                       std::shared_ptr<registry_memory> memory) {
   self->state.svc = std::move(svc);
+  self->state.dir = memory ? std::move(memory) : make_registry_memory();
   // Shutting down: every response actor goes too.
   self->set_exit_handler([=](caf::exit_msg& msg) {
-    for (auto& [id, e] : self->state.actors)
+    auto& dir = *self->state.dir;
+    for (auto& [id, e] : dir.actors)
       self->send_exit(e.actor, msg.reason);
-    self->state.actors.clear();
+    dir.actors.clear();
+    dir.ids.clear();
     self->quit(msg.reason);
   });
-  // Start-up: find what a crash left unfinished (see recover_atom below).
-  caf::actor me = self;
-  auto log = self->state.svc->log;
-  self->state.svc->executor->post([=] {
-    auto ids = log->list_markers(inflight_markers);
-    if (ids)
-      caf::anon_send(me, recover_atom::value, std::move(*ids));
+  // A response actor died (not passivated: those are demonitored first).
+  self->set_down_handler([=](caf::down_msg& msg) {
+    auto& dir = *self->state.dir;
+    auto id = dir.ids.find(msg.source);
+    if (id == dir.ids.end())
+      return;
+    auto it = dir.actors.find(id->second);
+    if (it != dir.actors.end() && it->second.actor.address() == msg.source)
+      dir.actors.erase(it);
+    dir.ids.erase(id);
   });
-  return {
+  // A restarted registry watches what its predecessor held.
+  for (auto& [id, e] : self->state.dir->actors)
+    self->monitor(e.actor);
+  // Start-up: find what a crash left unfinished (see recover_atom below).
+  if (!self->state.dir->recovered) {
+    self->state.dir->recovered = true;
+    caf::actor me = self;
+    auto log = self->state.svc->log;
+    self->state.svc->executor->post([=] {
+      auto ids = log->list_markers(inflight_markers);
+      if (ids)
+        caf::anon_send(me, recover_atom::value, std::move(*ids));
+    });
+  }
+  auto on_fault = [=](const std::string& what) { events::report_fault("registry", what); };
+  return guarded(
+      self, on_fault,
       [=](create_atom, create_command& cmd, reply_to& r) {
-        auto& st = self->state;
-        auto a = spawn_response_actor(self, st.svc, self, cmd.response_id, false);
-        st.actors[cmd.response_id] = entry{a, 1};
+        auto id = cmd.response_id;
+        auto a = hold(self, id, spawn_response_actor(self, self->state.svc, self, id, false), 1);
         self->send(a, create_atom::value, std::move(cmd), std::move(r));
       },
       [=](create_atom, create_command& cmd, sink_handle& h) {
-        auto& st = self->state;
-        auto a = spawn_response_actor(self, st.svc, self, cmd.response_id, false);
-        st.actors[cmd.response_id] = entry{a, 1};
+        auto id = cmd.response_id;
+        auto a = hold(self, id, spawn_response_actor(self, self->state.svc, self, id, false), 1);
         self->send(a, create_atom::value, std::move(cmd), std::move(h));
       },
       [=](subscribe_atom, const std::string& id, const std::string& tenant, std::int64_t after,
@@ -89,6 +143,13 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
         if (!plausible_id(id))
           return r(unknown(id));
         self->send(route(self, id).actor, fetch_atom::value, tenant, std::move(r));
+      },
+      // The answer a blocking create gets: the response once it ends (an
+      // idempotent replay of a create still running waits for it).
+      [=](await_atom, const std::string& id, const std::string& tenant, reply_to& r) {
+        if (!plausible_id(id))
+          return r(unknown(id));
+        self->send(route(self, id).actor, await_atom::value, tenant, std::move(r));
       },
       [=](remove_atom, const std::string& id, const std::string& tenant, reply_to& r) {
         if (!plausible_id(id))
@@ -120,21 +181,20 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
       },
       // An idle actor may stop only if everything we sent it has been handled.
       [=](passivate_atom, const std::string& id, std::uint64_t handled) {
-        auto& st = self->state;
-        auto it = st.actors.find(id);
-        if (it == st.actors.end() || it->second.forwarded != handled)
+        auto& dir = *self->state.dir;
+        auto it = dir.actors.find(id);
+        if (it == dir.actors.end() || it->second.forwarded != handled)
           return;
         self->send(it->second.actor, passivate_atom::value);
-        st.actors.erase(it);
+        forget(self, it);
       },
       // Rebuild every response a crash left unfinished; each closes itself
       // (failed, server_restarted) as it loads.
       [=](recover_atom, std::vector<std::string>& ids) {
-        auto& st = self->state;
+        auto& dir = *self->state.dir;
         for (const auto& id : ids)
-          if (plausible_id(id) && st.actors.count(id) == 0)
-            st.actors.emplace(id,
-                              entry{spawn_response_actor(self, st.svc, self, id, true, true), 0});
+          if (plausible_id(id) && dir.actors.count(id) == 0)
+            hold(self, id, spawn_response_actor(self, self->state.svc, self, id, true, true), 0);
       },
       // The audit feed: every stream's events after a global position.
       [=](audit_atom, std::uint64_t after, std::int64_t limit, reply_to& r) {
@@ -154,14 +214,25 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
                            {"has_more", more}});
         });
       },
-      [=](caf::get_atom) { return static_cast<std::uint64_t>(self->state.actors.size()); },
-  };
+      // Test hook (RIPOSTE_TEST_FAULTS): fail inside the registry, or inside
+      // one response's actor.
+      [=](fault_atom, const std::string& id, const std::string& mode, reply_to& r) {
+        if (id.empty())
+          throw std::runtime_error("injected fault (registry)");
+        if (!plausible_id(id))
+          return r(unknown(id));
+        self->send(route(self, id).actor, fault_atom::value, mode, std::move(r));
+      },
+      [=](caf::get_atom) -> std::uint64_t {
+        return static_cast<std::uint64_t>(self->state.dir->actors.size());
+      });
 }
 
 } // namespace
 
-caf::actor spawn_registry(caf::actor_system& sys, std::shared_ptr<const services> svc) {
-  return sys.spawn(registry, std::move(svc));
+caf::actor spawn_registry(caf::actor_system& sys, std::shared_ptr<const services> svc,
+                          std::shared_ptr<registry_memory> memory) {
+  return sys.spawn(registry, std::move(svc), std::move(memory));
 }
 
 } // namespace riposte::actors

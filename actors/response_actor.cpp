@@ -4,13 +4,16 @@
 #include "actors/response_actor.hpp"
 
 #include "actors/context_plan.hpp"
+#include "actors/guard.hpp"
 #include "actors/inputs.hpp"
 #include "actors/json_schema.hpp"
 #include "actors/messages.hpp"
 #include "actors/prompts.hpp"
 #include "events/event.hpp"
+#include "events/faults.hpp"
 #include "events/ids.hpp"
 #include "projections/stream_events.hpp"
+#include "events/json_safe.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -122,10 +125,20 @@ struct response_data {
   bool keepalive_armed = false;
   std::vector<reply_to> cancel_waiters;
   std::uint64_t handled = 0; // registry-forwarded messages handled so far
+  int faults = 0;            // exceptions contained in this actor's handlers
   std::uint64_t epoch = 0;   // bumps on activity; a stale passivation tick is ignored
 };
 
 using response_actor = caf::stateful_actor<response_data>;
+
+// The registry as it is now (a restart swaps it), or the one that spawned us.
+caf::actor registry_of(const response_data& st) {
+  if (auto r = st.svc->registry())
+    return r;
+  return st.registry;
+}
+
+void on_fault(response_actor* self, const std::string& what);
 
 // How often a chain stores its whole conversation (see on_terminal).
 constexpr std::int64_t checkpoint_every = 32;
@@ -178,6 +191,13 @@ ev::error_info not_found(const std::string& id, std::string param = {}) {
 bool visible_to(const response_data& st, const std::string& tenant) {
   return st.view.exists() && !st.view.deleted && st.view.tenant == tenant &&
          st.view.params.value("store", true);
+}
+
+// Created by this actor and on its way into the log (the creation is not
+// stored yet): an idempotent replay may already wait for it.
+bool creating_for(const response_data& st, const std::string& tenant) {
+  return !st.view.exists() && !st.cmd.response_id.empty() && st.cmd.store &&
+         st.cmd.tenant == tenant && !st.broken;
 }
 
 bool idle(const response_data& st) {
@@ -291,7 +311,7 @@ void cite(json& part, const std::vector<search_result>& sources) {
 // A stable fingerprint of a turn's instructions (FNV-1a of their JSON).
 std::string fingerprint_of(const json& instructions) {
   std::uint64_t h = 14695981039346656037ull;
-  for (unsigned char c : instructions.dump()) {
+  for (unsigned char c : ev::dump_json(instructions)) {
     h ^= c;
     h *= 1099511628211ull;
   }
@@ -405,11 +425,11 @@ void on_terminal(response_actor* self) {
   // checkpoint.
   bool checkpoint = !st.parent_context || st.depth % checkpoint_every == 1;
   std::string ctx = "{\"depth\":" + std::to_string(st.depth) +
-                    ",\"model\":" + json(st.context->model).dump() +
-                    ",\"instructions_fp\":" + json(st.context->instructions_fp).dump() +
+                    ",\"model\":" + ev::dump_json(json(st.context->model)) +
+                    ",\"instructions_fp\":" + ev::dump_json(json(st.context->instructions_fp)) +
                     ",\"prefix_tokens\":" + std::to_string(st.context->prefix_tokens);
   if (!checkpoint)
-    ctx += ",\"parent\":" + json(st.cmd.previous_response_id).dump();
+    ctx += ",\"parent\":" + ev::dump_json(json(st.cmd.previous_response_id));
   ctx += ",\"items\":[";
   bool first = true;
   std::vector<const json*> items;
@@ -441,7 +461,8 @@ void on_terminal(response_actor* self) {
     else if (!c)
       r = c.error();
     caf::anon_send(me, appended_atom::value, append_done{std::move(r)}, true);
-  });
+  },
+      [=](const std::string& what) { caf::anon_send(me, appended_atom::value, append_done{ev::make_error(riposte_errc::store_error, what)}, true); });
   // The answer does not wait for the snapshots: they are a cache of events
   // that are already stored, and this actor serves reads until they are in.
   answer_waiters(self);
@@ -494,7 +515,7 @@ void cancel_generation(response_actor* self, std::string reason) {
   if (!st.cancel_event)
     st.cancel_event = ev::response_cancelled{std::move(reason)};
   if (st.generating && st.ticket != 0)
-    self->send(st.svc->backend_pool, cancel_atom::value, st.ticket);
+    self->send(st.svc->backend_pool(), cancel_atom::value, st.ticket);
 }
 
 bool is_delta(const ev::event& e) {
@@ -546,7 +567,7 @@ void append_failed(response_actor* self, const ev::error_info& err) {
   st.broken = true;
   st.sent.clear();
   if (st.generating)
-    self->send(st.svc->backend_pool, cancel_atom::value, st.ticket);
+    self->send(st.svc->backend_pool(), cancel_atom::value, st.ticket);
   for (auto& w : st.waiters)
     w(err);
   st.waiters.clear();
@@ -659,7 +680,8 @@ void flush(response_actor* self) {
           store_kind, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
           req.events.size(), stored.has_value());
     done(std::move(stored));
-  });
+  },
+      [=](const std::string& what) { done(ev::make_error(riposte_errc::store_error, what)); });
 }
 
 void enqueue(response_actor* self, std::vector<ev::event> evs) {
@@ -748,12 +770,19 @@ void start_generation(response_actor* self) {
   }
   st.generating = true;
   caf::actor me = self;
-  self->request(st.svc->backend_pool, caf::infinite, generate_atom::value, std::move(req), me)
-      .then([self](std::uint64_t ticket) {
-        self->state.ticket = ticket;
-        if (self->state.cancel_requested)
-          self->send(self->state.svc->backend_pool, cancel_atom::value, ticket);
-      });
+  auto fault = [self](const std::string& what) { on_fault(self, what); };
+  self->request(st.svc->backend_pool(), caf::infinite, generate_atom::value, std::move(req), me)
+      .then(guard_fn(self, fault,
+                     [self](std::uint64_t ticket) {
+                       self->state.ticket = ticket;
+                       if (self->state.cancel_requested)
+                         self->send(self->state.svc->backend_pool(), cancel_atom::value, ticket);
+                     }),
+            [self](caf::error& err) {
+              // The pool went away before taking the work: this generation
+              // never runs.
+              on_fault(self, "backend pool unreachable: " + caf::to_string(err));
+            });
 }
 
 void record_creation(response_actor* self) {
@@ -836,7 +865,8 @@ void load(response_actor* self) {
       }
     }
     caf::anon_send(me, loaded_atom::value, std::move(out));
-  });
+  },
+      [=](const std::string& what) { load_done out; out.state = ev::make_error(riposte_errc::store_error, what); caf::anon_send(me, loaded_atom::value, std::move(out)); });
 }
 
 void check_model(response_actor* self);
@@ -872,12 +902,22 @@ void finish_loading(response_actor* self) {
     st.svc->executor->post(
         [=] { (void)log->delete_marker(inflight_markers, id, ev::event_log::write_mode::lazy); });
   }
-  schedule_passivation(self, st.svc->cfg.passivate_after);
+  // An id that was never stored leaves memory at once: lookups of unknown
+  // ids must not pile up actors.
+  schedule_passivation(self, st.view.exists() ? st.svc->cfg.passivate_after
+                                              : std::chrono::milliseconds(0));
 }
 
 caf::behavior loading_behavior(response_actor* self) {
   self->set_default_handler(caf::skip); // everything else waits for the state
-  return {
+  // A rebuild that throws stops the actor: what waits is answered with a
+  // server_error as it is dropped, and the next message rebuilds afresh.
+  auto fault = [self](const std::string& what) {
+    ev::report_fault("response", what, self->state.id);
+    self->quit(caf::exit_reason::unhandled_exception);
+  };
+  return guarded(
+      self, fault,
       [=](loaded_atom, load_done& done) {
         auto& st = self->state;
         if (!done.state) {
@@ -903,7 +943,7 @@ caf::behavior loading_behavior(response_actor* self) {
           return finish_loading(self);
         // Only our own items are stored: the rest is the parent's context.
         caf::actor me = self;
-        self->send(st.registry, context_atom::value, done.context_parent, st.view.tenant, me);
+        self->send(registry_of(st), context_atom::value, done.context_parent, st.view.tenant, me);
       },
       [=](context_atom, context_reply& parent) {
         auto& st = self->state;
@@ -914,8 +954,7 @@ caf::behavior loading_behavior(response_actor* self) {
         } else
           st.context = nullptr; // children will hear that this context is unavailable
         finish_loading(self);
-      },
-  };
+      });
 }
 
 json input_items_page(const response_data& st, const list_query& q, ev::error_info& err) {
@@ -980,7 +1019,8 @@ void claim_key(response_actor* self) {
     else
       out = json{{"response_id", claimed->response_id}, {"request_hash", claimed->request_hash}};
     caf::anon_send(me, loaded_atom::value, std::move(out));
-  });
+  },
+      [=](const std::string& what) { caf::anon_send(me, loaded_atom::value, ev::result<json>{ev::make_error(riposte_errc::store_error, what)}); });
 }
 
 void start_generation(response_actor* self);
@@ -1024,9 +1064,9 @@ void start_compaction(response_actor* self) {
   c.store = false;
   c.compact = true;
   caf::actor me = self;
-  reply_to back{std::make_shared<std::function<void(ev::result<json>)>>(
+  reply_to back{reply_to::fn_type(
       [me](ev::result<json> r) { caf::anon_send(me, compacted_atom::value, std::move(r)); })};
-  self->send(st.registry, create_atom::value, std::move(c), std::move(back));
+  self->send(registry_of(st), create_atom::value, std::move(c), std::move(back));
 }
 
 // Creation, step 2b: the context must fit the model's window. A re-queued
@@ -1075,7 +1115,7 @@ void resolve_parent(response_actor* self) {
     return;
   }
   caf::actor me = self;
-  self->send(st.registry, context_atom::value, st.cmd.previous_response_id, st.cmd.tenant, me);
+  self->send(registry_of(st), context_atom::value, st.cmd.previous_response_id, st.cmd.tenant, me);
 }
 
 bool includes(const json& params, const char* what);
@@ -1191,7 +1231,8 @@ void run_searches(response_actor* self) {
       answers.push_back({{"results", results}});
     }
     caf::anon_send(me, searched_atom::value, ev::result<json>{std::move(answers)});
-  });
+  },
+      [=](const std::string& what) { caf::anon_send(me, searched_atom::value, ev::result<json>{ev::make_error(riposte_errc::internal, what)}); });
 }
 
 // The searches answered: each call's item is done (completed, or failed with
@@ -1222,7 +1263,7 @@ void on_searched(response_actor* self, const json& answers) {
           {{"type", "function_call"},
            {"call_id", call_id},
            {"name", "image_generation"},
-           {"arguments", json{{"prompt", item.value("revised_prompt", "")}}.dump()}});
+           {"arguments", ev::dump_json(json{{"prompt", item.value("revised_prompt", "")}})}});
       st.search_items.push_back(
           {{"type", "function_call_output"}, {"call_id", call_id}, {"output", output}});
       continue;
@@ -1253,7 +1294,7 @@ void on_searched(response_actor* self, const json& answers) {
     st.search_items.push_back({{"type", "function_call"},
                                {"call_id", call_id},
                                {"name", "web_search"},
-                               {"arguments", json{{"query", query}}.dump()}});
+                               {"arguments", ev::dump_json(json{{"query", query}})}});
     st.search_items.push_back(
         {{"type", "function_call_output"}, {"call_id", call_id}, {"output", output}});
   }
@@ -1476,7 +1517,8 @@ void resolve_references(response_actor* self) {
   st.svc->executor->post([=] {
     auto resolved = resolve_inputs(input, tenant, *log, limits);
     caf::anon_send(me, resolved_atom::value, std::move(resolved));
-  });
+  },
+      [=](const std::string& what) { caf::anon_send(me, resolved_atom::value, ev::result<json>{ev::make_error(riposte_errc::internal, what)}); });
 }
 
 // Creation, step 0: a prompt template (a store read) becomes the
@@ -1499,7 +1541,8 @@ void resolve_prompt_ref(response_actor* self) {
     else
       out = rendered.error();
     caf::anon_send(me, prompted_atom::value, std::move(out));
-  });
+  },
+      [=](const std::string& what) { caf::anon_send(me, prompted_atom::value, ev::result<json>{ev::make_error(riposte_errc::internal, what)}); });
 }
 
 // The prompt's instructions come first (the request's own follow them), its
@@ -1527,8 +1570,10 @@ void apply_prompt(response_data& st, json& rendered) {
 // the request asks (images, reasoning) before anything is stored.
 void check_model(response_actor* self) {
   auto& st = self->state;
-  self->request(st.svc->backend_pool, caf::infinite, model_atom::value, st.cmd.model)
-      .then([self](ev::result<model_info>& info) {
+  auto fault = [self](const std::string& what) { on_fault(self, what); };
+  self->request(st.svc->backend_pool(), st.svc->cfg.model_request_timeout, model_atom::value,
+                st.cmd.model)
+      .then(guard_fn(self, fault, [self](ev::result<model_info>& info) {
         auto& s = self->state;
         if (!info) {
           fail_create(self, info.error());
@@ -1567,11 +1612,52 @@ void check_model(response_actor* self) {
         }
         s.model = std::move(*info);
         resolve_references(self);
+      }),
+      [self](caf::error& err) {
+        fail_create(self, ev::make_error(riposte_errc::backend_unavailable,
+                                         "The model's capabilities could not be read: " +
+                                             caf::to_string(err) + "."));
       });
 }
 
+// An exception was contained in one of this actor's handlers (its message's
+// requester has its error already). The response must not hang: a running
+// generation is stopped and the response ends failed; if the actor faults
+// again while repairing itself, it stops, and the registry rebuilds it from
+// the log on its next message (which closes the response the same way).
+void on_fault(response_actor* self, const std::string& what) {
+  auto& st = self->state;
+  ev::report_fault("response", what, st.id);
+  if (++st.faults > 1)
+    throw std::runtime_error("a second fault while repairing: " + what);
+  auto failed = ev::response_failed{
+      "server_error", "The server had an error while processing this response.", json()};
+  if (!st.view.exists() && !st.in_flight) {
+    // Nothing stored yet: the create fails like any rejected one.
+    fail_create(self, internal_fault());
+    return;
+  }
+  if (st.broken || st.view.terminal() || st.view.deleted) {
+    schedule_passivation(self, std::chrono::milliseconds(0));
+    return;
+  }
+  if (st.generating) {
+    st.cancel_event = failed;
+    st.cancel_requested = false; // cancel_generation sets it again
+    cancel_generation(self, "server_error");
+    return;
+  }
+  st.cancel_event = failed;
+  st.cancel_requested = true;
+  if (st.view.exists())
+    enqueue(self, {failed});
+  // else: the creation is being stored; the stored creation starts nothing
+  // and appends cancel_event (see appended_atom).
+}
+
 caf::behavior main_behavior(response_actor* self) {
-  return {
+  return guarded(
+      self, [self](const std::string& what) { on_fault(self, what); },
       // A new response: check the model, claim the idempotency key, resolve the
       // parent, then record the creation and start generating.
       [=](create_atom, create_command& cmd, reply_to& r) {
@@ -1612,11 +1698,13 @@ caf::behavior main_behavior(response_actor* self) {
         if (st.svc->stats)
           st.svc->stats->idempotent_replay();
         for (auto& w : st.waiters)
-          self->send(st.registry, fetch_atom::value, winner, st.cmd.tenant, w);
+          self->send(registry_of(st), await_atom::value, winner, st.cmd.tenant, w);
         st.waiters.clear();
-        for (auto& sub : st.subs)
-          self->send(st.registry, subscribe_atom::value, winner, st.cmd.tenant, std::int64_t{-1},
+        for (auto& sub : st.subs) {
+          sub.sink->retarget(winner);
+          self->send(registry_of(st), subscribe_atom::value, winner, st.cmd.tenant, std::int64_t{-1},
                      sink_handle{sub.sink});
+        }
         st.subs.clear();
         schedule_passivation(self, std::chrono::milliseconds(0));
       },
@@ -1734,7 +1822,7 @@ caf::behavior main_behavior(response_actor* self) {
         settle(self);
         auto& st = self->state;
         ++st.handled;
-        if (!visible_to(st, tenant))
+        if (!visible_to(st, tenant) && !creating_for(st, tenant))
           return h.sink->fail(not_found(st.id));
         if (after >= st.view.version) {
           if (st.view.terminal())
@@ -1757,7 +1845,8 @@ caf::behavior main_behavior(response_actor* self) {
           else
             out = projections::replay_stream(*events, after);
           caf::anon_send(me, replayed_atom::value, sub_id, std::move(out));
-        });
+        },
+      [=](const std::string& what) { caf::anon_send(me, replayed_atom::value, sub_id, ev::result<std::vector<projections::stream_frame>>{ev::make_error(riposte_errc::store_error, what)}); });
       },
       [=](replayed_atom, std::uint64_t sub_id,
           ev::result<std::vector<projections::stream_frame>>& replay) {
@@ -1949,6 +2038,8 @@ caf::behavior main_behavior(response_actor* self) {
       // The conversation so far came back compacted: plan this turn on it.
       [=](searched_atom, ev::result<json>& answers) {
         settle(self);
+        if (!answers)
+          return on_fault(self, answers.error().message);
         on_searched(self, *answers);
       },
       [=](compacted_atom, ev::result<json>& compacted) {
@@ -1985,11 +2076,31 @@ caf::behavior main_behavior(response_actor* self) {
         auto& st = self->state;
         if (epoch != st.epoch || !idle(st))
           return;
-        self->send(st.registry, passivate_atom::value, st.id, st.handled);
+        self->send(registry_of(st), passivate_atom::value, st.id, st.handled);
       },
       // The registry forgot us: nothing more can arrive.
       [=](passivate_atom) { self->quit(); },
-  };
+      // A blocking create's answer: the response once it ends (an idempotent
+      // replay of a create still running waits for it, as its creator does).
+      [=](await_atom, const std::string& tenant, reply_to& r) {
+        settle(self);
+        auto& st = self->state;
+        ++st.handled;
+        if (!visible_to(st, tenant) && !creating_for(st, tenant))
+          return r(not_found(st.id));
+        if (st.view.terminal() || st.broken)
+          return r(blocking_reply(st));
+        st.waiters.push_back(std::move(r));
+      },
+      // Test hook (RIPOSTE_TEST_FAULTS): an exception inside this actor.
+      [=](fault_atom, const std::string& mode, reply_to& r) {
+        settle(self);
+        ++self->state.handled;
+        if (mode == "kill")
+          return self->quit(caf::exit_reason::kill);
+        r(json{{"id", self->state.id}, {"status", self->state.view.status}});
+        throw std::runtime_error("injected fault (response " + self->state.id + ")");
+      });
 }
 
 caf::behavior response_behavior(response_actor* self, std::shared_ptr<const services> svc,

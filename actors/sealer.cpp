@@ -2,6 +2,7 @@
 #include "actors/sealer.hpp"
 
 #include "actors/base64.hpp"
+#include "events/json_safe.hpp"
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -64,7 +65,7 @@ std::string sealer::to_hex(const key& k) {
 }
 
 std::string sealer::seal(const std::string& tenant, const nlohmann::json& payload) const {
-  auto plain = payload.dump();
+  auto plain = events::dump_json(payload);
   std::string out(1 + nonce_size + plain.size() + tag_size, '\0');
   auto* p = reinterpret_cast<unsigned char*>(out.data());
   p[0] = format_version;

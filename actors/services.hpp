@@ -9,6 +9,7 @@
 #include "actors/metrics.hpp"
 #include "actors/sealer.hpp"
 #include "actors/store_executor.hpp"
+#include "actors/supervisor.hpp"
 #include "actors/web_search.hpp"
 #include "events/event_log.hpp"
 
@@ -30,6 +31,9 @@ struct settings {
   std::chrono::milliseconds model_cache_ttl{10'000};
   std::chrono::milliseconds keepalive{15'000}; // SSE comment after this much silence
   std::chrono::milliseconds job_timeout{0};    // creation to end; 0: only the backend timeout
+  // A model's capabilities asked of the backend pool: no answer by then fails
+  // the create (the pool may be restarting).
+  std::chrono::milliseconds model_request_timeout{60'000};
   // Context windows (see context_window()): per model, else the model's
   // Modelfile num_ctx, else this default; 0 leaves the backend's own.
   std::map<std::string, std::int64_t> context_windows;
@@ -45,7 +49,11 @@ struct services {
   // together (RocksDB); otherwise (null, PostgreSQL, memory) each append is a
   // store job, several running at once.
   append_writer* writer = nullptr;
-  caf::actor backend_pool;
+  // The supervised actors, by slot: a restart swaps the handle inside.
+  slot_ptr backend_pool_slot;
+  slot_ptr registry_slot;
+  caf::actor backend_pool() const { return backend_pool_slot ? backend_pool_slot->get() : caf::actor{}; }
+  caf::actor registry() const { return registry_slot ? registry_slot->get() : caf::actor{}; }
   // A fresh in-memory log for a `store: false` response.
   std::function<std::shared_ptr<events::event_log>()> make_ephemeral_log;
   // Seals reasoning for include ["reasoning.encrypted_content"].
@@ -64,16 +72,28 @@ struct services {
 // closes whatever a crash left in it.
 inline constexpr const char* inflight_markers = "inflight";
 
+// What a supervised actor keeps across a restart (its queue, its directory):
+// made once, handed to every incarnation.
+struct pool_memory;
+std::shared_ptr<pool_memory> make_pool_memory();
+struct registry_memory;
+std::shared_ptr<registry_memory> make_registry_memory();
+
 // Spawns the backend pool actor in front of `b` (concurrency limit, queue,
 // model-list cache); `stats` (may be null) learns of every backend call,
-// labelled `label`.
+// labelled `label`. `self_slot` is where the pool's current handle lives
+// (the backend's callbacks find it there after a restart).
 caf::actor spawn_backend_pool(caf::actor_system& sys, std::shared_ptr<backend> b,
                               const settings& cfg, std::shared_ptr<metrics> stats = nullptr,
-                              std::string label = "backend");
+                              std::string label = "backend",
+                              std::shared_ptr<pool_memory> memory = nullptr,
+                              slot_ptr self_slot = nullptr);
 
 // Spawns the registry: response ids to response actors, rebuilding and
-// passivating them.
-caf::actor spawn_registry(caf::actor_system& sys, std::shared_ptr<const services> svc);
+// passivating them. It watches every response actor: one that dies is
+// forgotten, and rebuilt from its log on its next message.
+caf::actor spawn_registry(caf::actor_system& sys, std::shared_ptr<const services> svc,
+                          std::shared_ptr<registry_memory> memory = nullptr);
 
 // Microseconds and seconds since the epoch: actors stamp events, projections
 // never read a clock.

@@ -2,10 +2,14 @@
 // they never run on CAF's cooperative scheduler threads.
 #pragma once
 
+#include "events/faults.hpp"
+
 #include <pthread.h>
 
 #include <condition_variable>
 #include <deque>
+#include <exception>
+#include <string>
 #include <functional>
 #include <mutex>
 #include <thread>
@@ -36,10 +40,16 @@ public:
   store_executor(const store_executor&) = delete;
   store_executor& operator=(const store_executor&) = delete;
 
-  void post(std::function<void()> job) {
+  // A job that throws is reported and dropped: whatever it was to answer is
+  // answered by the safety nets of reply_to and the sinks as it is dropped.
+  void post(std::function<void()> job) { post(std::move(job), nullptr); }
+
+  // With `on_throw(what)`, told (on the same thread) when the job threw, for
+  // callers that wait for a message the job would have sent.
+  void post(std::function<void()> job, std::function<void(const std::string&)> on_throw) {
     {
       std::lock_guard guard{mutex_};
-      jobs_.push_back(std::move(job));
+      jobs_.push_back({std::move(job), std::move(on_throw)});
     }
     wake_.notify_one();
   }
@@ -47,7 +57,7 @@ public:
 private:
   void run() {
     for (;;) {
-      std::function<void()> job;
+      entry job;
       {
         std::unique_lock lock{mutex_};
         wake_.wait(lock, [this] { return stopping_ || !jobs_.empty(); });
@@ -56,13 +66,39 @@ private:
         job = std::move(jobs_.front());
         jobs_.pop_front();
       }
-      job();
+      try {
+        job.run();
+      } catch (...) {
+        auto what = fault_text(std::current_exception());
+        events::report_fault("store", what);
+        if (job.on_throw) {
+          try {
+            job.on_throw(what);
+          } catch (...) {
+          }
+        }
+      }
     }
   }
 
+  static std::string fault_text(std::exception_ptr ex) {
+    try {
+      std::rethrow_exception(std::move(ex));
+    } catch (const std::exception& e) {
+      return e.what();
+    } catch (...) {
+      return "unknown exception";
+    }
+  }
+
+  struct entry {
+    std::function<void()> run;
+    std::function<void(const std::string&)> on_throw;
+  };
+
   std::mutex mutex_;
   std::condition_variable wake_;
-  std::deque<std::function<void()>> jobs_;
+  std::deque<entry> jobs_;
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };

@@ -86,6 +86,32 @@ parse_outcome parse_config(int argc, char** argv) {
   app.add_option("--max-body-bytes", cfg.max_body_bytes, "Largest request body accepted")
       ->check(CLI::Range(std::uint64_t{1024}, std::uint64_t{1} << 34))
       ->envname("RIPOSTE_MAX_BODY_BYTES");
+  app.add_option("--max-json-depth", cfg.max_json_depth,
+                 "Deepest nesting of arrays and objects in a JSON body (and in a backend's reply)")
+      ->check(CLI::Range(8, 10'000))
+      ->envname("RIPOSTE_MAX_JSON_DEPTH");
+  app.add_option("--max-connections", cfg.max_connections,
+                 "Open client connections at once (more wait in the kernel's backlog); capped "
+                 "below the descriptor limit")
+      ->check(CLI::Range(1, 1'000'000))
+      ->envname("RIPOSTE_MAX_CONNECTIONS");
+  app.add_option("--max-url-bytes", cfg.max_url_bytes, "Longest request URL")
+      ->check(CLI::Range(256, 1 << 20))
+      ->envname("RIPOSTE_MAX_URL_BYTES");
+  app.add_option("--max-header-bytes", cfg.max_header_bytes, "Longest request header value")
+      ->check(CLI::Range(256, 1 << 20))
+      ->envname("RIPOSTE_MAX_HEADER_BYTES");
+  app.add_option("--max-headers", cfg.max_headers, "Most request headers")
+      ->check(CLI::Range(8, 10'000))
+      ->envname("RIPOSTE_MAX_HEADERS");
+  app.add_option("--read-timeout-ms", cfg.read_timeout_ms,
+                 "Time to read a whole request, headers and body")
+      ->check(CLI::Range(100L, 3'600'000L))
+      ->envname("RIPOSTE_READ_TIMEOUT_MS");
+  app.add_option("--shutdown-timeout-ms", cfg.shutdown_timeout_ms,
+                 "Longest a clean stop may take before riposte exits anyway")
+      ->check(CLI::Range(100L, 600'000L))
+      ->envname("RIPOSTE_SHUTDOWN_TIMEOUT_MS");
 
   app.add_option("--backend-connect-timeout-ms", cfg.backend_connect_timeout_ms,
                  "Give up connecting to the backend after this long (502)")

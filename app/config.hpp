@@ -49,6 +49,13 @@ struct config {
   std::string log_level = "info";
   std::size_t http_threads = 2;
   std::uint64_t max_body_bytes = 32u << 20;
+  std::size_t max_json_depth = 64;
+  std::size_t max_connections = 1024;
+  std::size_t max_url_bytes = 16u << 10;
+  std::size_t max_header_bytes = 16u << 10;
+  std::size_t max_headers = 100;
+  long read_timeout_ms = 60'000;
+  long shutdown_timeout_ms = 10'000;
   long backend_connect_timeout_ms = 5'000;
   long backend_timeout_ms = 600'000;
   std::size_t backend_concurrency = 16;

@@ -8,6 +8,7 @@
 #include "actors/scheduler.hpp"
 #include "actors/services.hpp"
 #include "actors/store_executor.hpp"
+#include "actors/supervisor.hpp"
 #include "adapters/backends/ollama.hpp"
 #include "adapters/fetch/guarded_fetch.hpp"
 #include "adapters/store/store.hpp"
@@ -15,13 +16,22 @@
 #include "adapters/tools/web_search.hpp"
 #include "app/config.hpp"
 #include "app/replay.hpp"
+#include "events/faults.hpp"
+#include "events/json_safe.hpp"
+#include "http/errors.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
+#include "events/json_safe.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <map>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -30,6 +40,7 @@
 #include <iostream>
 #include <iterator>
 #include <mutex>
+#include <thread>
 
 namespace {
 
@@ -94,6 +105,94 @@ load_reasoning_key(const riposte::app::config& cfg, riposte::events::event_log& 
   return sealer::parse_key(*std::min_element(keys->begin(), keys->end()));
 }
 
+// Raises the soft descriptor limit to the hard one, and returns how many
+// client connections fit under it: max(64, limit/4) descriptors stay for the
+// store, backend and fetch connections and riposte's own, so accepting a
+// connection never finds the table full.
+std::size_t fit_connections(std::size_t wanted) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    return wanted;
+  if (lim.rlim_cur < lim.rlim_max) {
+    auto raised = lim;
+    raised.rlim_cur = lim.rlim_max;
+    if (::setrlimit(RLIMIT_NOFILE, &raised) == 0)
+      lim = raised;
+  }
+  if (lim.rlim_cur == RLIM_INFINITY)
+    return wanted;
+  auto limit = static_cast<std::size_t>(lim.rlim_cur);
+  auto reserve = std::max<std::size_t>(64, limit / 4);
+  auto room = limit > reserve + 16 ? limit - reserve : 16;
+  return std::min(wanted, room);
+}
+
+// Test hooks, only with RIPOSTE_TEST_FAULTS=1 in the environment (never a
+// flag: no operator turns this on by accident): throw inside or kill a
+// supervised actor or a response's actor, and hold descriptors to run the
+// process out of them.
+void add_test_hooks(std::vector<riposte::http::route>& routes,
+                    std::shared_ptr<const riposte::http::authenticator> auth,
+                    std::map<std::string, riposte::actors::slot_ptr> slots) {
+  using namespace riposte;
+  auto held = std::make_shared<std::vector<int>>();
+  auto held_mutex = std::make_shared<std::mutex>();
+  routes.push_back(
+      {"POST", "/v1/_test/fault",
+       [auth, slots](const http::request& req, const std::vector<std::string>&,
+                     http::reply_fn reply) {
+         if (auto ok = auth->check_admin(req); !ok)
+           return reply(http::to_http(ok.error()));
+         auto body = events::parse_untrusted(req.body);
+         auto target = body.is_object() ? body.value("target", "") : "";
+         auto mode = body.is_object() ? body.value("mode", "throw") : "throw";
+         auto id = body.is_object() ? body.value("id", "") : "";
+         auto it = slots.find(target == "response" ? "registry" : target);
+         if (it == slots.end())
+           return reply(http::to_http(events::make_error(events::riposte_errc::invalid_value,
+                                                         "unknown target", "target")));
+         if (mode == "kill" && target != "response") {
+           caf::anon_send_exit(it->second->get(), caf::exit_reason::kill);
+           return reply({200, R"({"killed":true})", "application/json", {}});
+         }
+         // The registry takes (fault, id, mode, reply): an empty id is itself.
+         if (it->first == "registry")
+           caf::anon_send(it->second->get(), actors::fault_atom::value,
+                          target == "response" ? id : std::string{}, mode,
+                          http::reply_with(std::move(reply)));
+         else
+           caf::anon_send(it->second->get(), actors::fault_atom::value, mode,
+                          http::reply_with(std::move(reply)));
+       }});
+  routes.push_back(
+      {"POST", "/v1/_test/descriptors",
+       [auth, held, held_mutex](const http::request& req, const std::vector<std::string>&,
+                                http::reply_fn reply) {
+         if (auto ok = auth->check_admin(req); !ok)
+           return reply(http::to_http(ok.error()));
+         auto body = events::parse_untrusted(req.body);
+         std::lock_guard guard{*held_mutex};
+         if (body.is_object() && body.value("hold", false)) {
+           for (;;) { // every descriptor left
+             int fd = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+             if (fd < 0)
+               break;
+             held->push_back(fd);
+           }
+           // One back, so this reply can be written.
+           if (!held->empty()) {
+             ::close(held->back());
+             held->pop_back();
+           }
+         } else {
+           for (int fd : *held)
+             ::close(fd);
+           held->clear();
+         }
+         reply({200, "{\"held\":" + std::to_string(held->size()) + "}", "application/json", {}});
+       }});
+}
+
 } // namespace
 
 int main(int argc, char** argv) {
@@ -106,6 +205,7 @@ int main(int argc, char** argv) {
   }
   const auto& cfg = *parsed.cfg;
   log_threshold = level_rank(cfg.log_level);
+  events::set_max_json_depth(cfg.max_json_depth);
 
   if (cfg.command != "serve") {
     auto log = adapters::store::open_store(cfg.store);
@@ -209,13 +309,53 @@ int main(int argc, char** argv) {
   svc->make_ephemeral_log = [] {
     return std::shared_ptr<events::event_log>{adapters::store::make_memory_log()};
   };
-  svc->backend_pool = actors::spawn_backend_pool(sys, backend, settings, stats, cfg.backend);
-  caf::actor pool = svc->backend_pool;
-  caf::actor registry = actors::spawn_registry(sys, svc);
+  // A contained failure: one error line and a count; nothing else stops.
+  events::set_fault_reporter([stats](const events::fault_report& f) {
+    stats->fault(f.where);
+    nlohmann::json line{{"msg", "fault contained"}, {"where", f.where}, {"error", f.what}};
+    if (!f.id.empty())
+      line["response_id"] = f.id;
+    log_line("error", std::move(line));
+  });
+
+  // The long-lived actors, supervised: each is found through its slot, and
+  // what it must not lose in a restart (the pool's queue, the registry's
+  // directory) lives outside it.
+  auto pool_slot = std::make_shared<actors::actor_slot>("backend_pool");
+  auto registry_slot = std::make_shared<actors::actor_slot>("registry");
+  auto files_slot = std::make_shared<actors::actor_slot>("files");
+  auto prompts_slot = std::make_shared<actors::actor_slot>("prompts");
+  svc->backend_pool_slot = pool_slot;
+  svc->registry_slot = registry_slot;
   actors::file_limits file_limits{cfg.max_upload_bytes, cfg.tenant_quota_bytes,
                                   cfg.min_file_expiry_seconds};
-  caf::actor files = actors::spawn_files(sys, svc, file_limits);
-  caf::actor prompts = actors::spawn_prompts(sys, svc);
+  auto pool_memory = actors::make_pool_memory();
+  auto registry_memory = actors::make_registry_memory();
+  std::vector<actors::supervised> children{
+      {pool_slot,
+       [=, backend_url = cfg.backend](caf::actor_system& s) {
+         return actors::spawn_backend_pool(s, backend, settings, stats, backend_url, pool_memory,
+                                           pool_slot);
+       }},
+      {registry_slot,
+       [svc, registry_memory](caf::actor_system& s) {
+         return actors::spawn_registry(s, svc, registry_memory);
+       }},
+      {files_slot,
+       [svc, file_limits](caf::actor_system& s) { return actors::spawn_files(s, svc, file_limits); }},
+      {prompts_slot, [svc](caf::actor_system& s) { return actors::spawn_prompts(s, svc); }},
+  };
+  caf::actor supervisor = actors::spawn_supervisor(
+      sys, std::move(children), [stats](const std::string& name, const std::string& reason) {
+        stats->actor_restart(name);
+        log_line("error", {{"msg", "actor restarted"}, {"actor", name}, {"reason", reason}});
+      });
+  // Every way out of main ends the actors (the slots and the services they
+  // share hold each other), so the actor system can finish.
+  struct stop_on_exit {
+    caf::actor supervisor;
+    ~stop_on_exit() { caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown); }
+  } stop_actors{supervisor};
   if (auto bytes = actors::stored_file_bytes(*log))
     stats->file_bytes().Set(static_cast<double>(*bytes));
 
@@ -224,12 +364,12 @@ int main(int argc, char** argv) {
     keys[k.key] = k.tenant;
   http::api_context api;
   api.default_model = cfg.default_model;
-  api.registry = &registry;
-  api.backend_pool = &pool;
+  api.registry = registry_slot;
+  api.backend_pool = pool_slot;
   api.auth = std::make_shared<http::authenticator>(std::move(keys), cfg.admin_key);
   api.sealer = sealer;
-  api.files = &files;
-  api.prompts = &prompts;
+  api.files = files_slot;
+  api.prompts = prompts_slot;
   api.file_limits = file_limits;
 
   auto routes = http::responses_routes(api);
@@ -245,12 +385,13 @@ int main(int argc, char** argv) {
   actors::readiness ready{
       sys, svc, backend,
       actors::readiness_options{cfg.default_model,
-                                std::chrono::milliseconds(cfg.readiness_timeout_ms), cfg.backend}};
+                                std::chrono::milliseconds(cfg.readiness_timeout_ms), cfg.backend,
+                                {pool_slot, registry_slot, files_slot, prompts_slot}}};
   routes.push_back(
       {"GET", "/readyz",
        [&ready](const http::request&, const std::vector<std::string>&, http::reply_fn reply) {
          ready.check([reply = std::move(reply)](bool ok, nlohmann::json body) {
-           reply({ok ? 200 : 503, body.dump(), "application/json", {}});
+           reply({ok ? 200 : 503, events::dump_json(body), "application/json", {}});
          });
        }});
   routes.push_back(
@@ -258,11 +399,29 @@ int main(int argc, char** argv) {
        [stats](const http::request&, const std::vector<std::string>&, http::reply_fn reply) {
          reply({200, stats->serialize(), "text/plain; version=0.0.4", {}});
        }});
+  if (const char* hooks = std::getenv("RIPOSTE_TEST_FAULTS"); hooks && std::string{hooks} == "1")
+    add_test_hooks(routes, api.auth,
+                   {{"backend_pool", pool_slot},
+                    {"registry", registry_slot},
+                    {"files", files_slot},
+                    {"prompts", prompts_slot}});
   http::server_options server_opts;
   server_opts.host = cfg.host;
   server_opts.port = cfg.port;
   server_opts.threads = cfg.http_threads;
   server_opts.max_body_bytes = cfg.max_body_bytes;
+  server_opts.max_url_bytes = cfg.max_url_bytes;
+  server_opts.max_header_bytes = cfg.max_header_bytes;
+  server_opts.max_headers = cfg.max_headers;
+  server_opts.read_timeout = std::chrono::milliseconds(cfg.read_timeout_ms);
+  server_opts.max_connections = fit_connections(cfg.max_connections);
+  if (server_opts.max_connections < cfg.max_connections)
+    log_line("warn", {{"msg", "--max-connections lowered to fit the descriptor limit"},
+                      {"max_connections", server_opts.max_connections}});
+  server_opts.on_accept_restart = [stats] {
+    stats->accept_restart();
+    log_line("error", {{"msg", "HTTP acceptor stalled (out of descriptors?) and restarted"}});
+  };
   // trace is the one level that logs request bodies (user data).
   server_opts.observe_bodies = cfg.log_level == "trace";
   server_opts.on_answer = [stats](const http::answer& a) {
@@ -311,11 +470,16 @@ int main(int argc, char** argv) {
   int sig = 0;
   sigwait(&signals, &sig);
   log_line("info", {{"msg", "shutting down"}, {"signal", sig}});
+  // A stop that cannot finish (an actor that will not end, a store call that
+  // hangs) must still end the process, and so release the store's lock:
+  // what was acknowledged is already durable.
+  std::thread([timeout = cfg.shutdown_timeout_ms] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(timeout));
+    log_line("error", {{"msg", "clean stop took too long; exiting"}, {"timeout_ms", timeout}},
+             true);
+    std::_Exit(1);
+  }).detach();
   // Stop HTTP first, then the actors holding reply builders, then the store.
   (*server)->stop();
-  caf::anon_send_exit(registry, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(pool, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(files, caf::exit_reason::user_shutdown);
-  caf::anon_send_exit(prompts, caf::exit_reason::user_shutdown);
   return 0;
 }

@@ -6,6 +6,7 @@
 #include "http/sse.hpp"
 #include "projections/response_view.hpp"
 #include "projections/stream_events.hpp"
+#include "events/json_safe.hpp"
 
 #include <iostream>
 
@@ -45,7 +46,7 @@ int run_replay(const replay_options& opts, events::event_log& log) {
     }
     state = std::move(*next);
   }
-  std::cout << projections::render(state).dump() << '\n';
+  std::cout << events::dump_json(projections::render(state)) << '\n';
   return 0;
 }
 

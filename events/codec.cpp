@@ -2,6 +2,7 @@
 // here and become error values.
 #include "events/event.hpp"
 #include "events/json_text.hpp"
+#include "events/json_safe.hpp"
 
 #include <array>
 #include <exception>
@@ -138,11 +139,11 @@ new_event make_new_event(const event& ev, std::string tenant, std::int64_t recor
 nlohmann::json data_json(const new_event& ev) {
   if (ev.text.empty())
     return ev.data;
-  return nlohmann::json::parse(ev.text);
+  return parse_stored(ev.text);
 }
 
 std::string data_text(const new_event& ev) {
-  return ev.text.empty() ? ev.data.dump() : ev.text;
+  return ev.text.empty() ? dump_json(ev.data) : ev.text;
 }
 
 const std::vector<type_info>& known_types() {
@@ -188,7 +189,7 @@ std::string serialize(const envelope& env) {
 }
 
 std::string serialize(const envelope& env, const nlohmann::json& event_data) {
-  return serialize_text(env, event_data.dump());
+  return serialize_text(env, dump_json(event_data));
 }
 
 std::string serialize_text(const envelope& env, std::string_view data) {
@@ -210,7 +211,7 @@ std::string serialize_text(const envelope& env, std::string_view data) {
 }
 
 result<envelope> parse_envelope(std::string_view bytes) {
-  auto j = nlohmann::json::parse(bytes, nullptr, false);
+  auto j = parse_stored(bytes);
   if (j.is_discarded() || !j.is_object())
     return make_error(riposte_errc::corrupt_event, "stored event is not a JSON object");
   try {

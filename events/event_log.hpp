@@ -107,6 +107,11 @@ public:
   virtual status put_blob(const std::string& id, const chunk_source& source) = 0;
   // Streams the blob in chunks; not_found when there is none.
   virtual status get_blob(const std::string& id, const chunk_sink& sink) = 0;
+  // One chunk of a blob by its index (chunks are written as put_blob's source
+  // gave them), or nothing past the last one: lets a slow reader take a
+  // blob a chunk at a time without holding a store thread between chunks.
+  virtual result<std::optional<std::string>> read_blob_chunk(const std::string& id,
+                                                             std::uint64_t index) = 0;
   virtual status delete_blob(const std::string& id) = 0;
 
   // Markers: a small set of keys per namespace, e.g. the responses still in

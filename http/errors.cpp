@@ -1,5 +1,6 @@
 // The one place where riposte errors become HTTP statuses and OpenAI bodies.
 #include "http/errors.hpp"
+#include "events/json_safe.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -53,7 +54,7 @@ response to_http(const events::error_info& err) {
                         {"type", m.type},
                         {"param", err.param.empty() ? nlohmann::json() : nlohmann::json(err.param)},
                         {"code", m.code.empty() ? nlohmann::json() : nlohmann::json(m.code)}}}};
-  return response{m.status, body.dump(), "application/json", {}, std::string{m.code}};
+  return response{m.status, events::dump_json(body), "application/json", {}, std::string{m.code}};
 }
 
 response unknown_url(const request& req) {
@@ -63,7 +64,7 @@ response unknown_url(const request& req) {
                         {"type", "invalid_request_error"},
                         {"param", nullptr},
                         {"code", "unknown_url"}}}};
-  return response{404, body.dump(), "application/json", {}, "unknown_url"};
+  return response{404, events::dump_json(body), "application/json", {}, "unknown_url"};
 }
 
 } // namespace riposte::http

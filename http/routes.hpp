@@ -4,6 +4,7 @@
 
 #include "actors/files.hpp"
 #include "actors/sealer.hpp"
+#include "actors/supervisor.hpp"
 #include "http/auth.hpp"
 #include "http/server.hpp"
 #include "http/validate.hpp"
@@ -17,10 +18,11 @@
 namespace riposte::http {
 
 struct api_context {
-  caf::actor* registry = nullptr;     // owned by app/
-  caf::actor* backend_pool = nullptr; // owned by app/
-  caf::actor* files = nullptr;        // owned by app/
-  caf::actor* prompts = nullptr;      // owned by app/
+  // The supervised actors, read per request: a restart swaps the handle.
+  actors::slot_ptr registry;
+  actors::slot_ptr backend_pool;
+  actors::slot_ptr files;
+  actors::slot_ptr prompts;
   actors::file_limits file_limits;
   std::shared_ptr<const authenticator> auth;
   std::shared_ptr<const actors::sealer> sealer; // replayed encrypted reasoning

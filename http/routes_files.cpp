@@ -1,12 +1,13 @@
 // /v1/files, shaped like the OpenAI SDK's `files` resource.
 #include "http/errors.hpp"
 #include "http/multipart.hpp"
+#include "events/json_safe.hpp"
 #include "http/routes.hpp"
 
 #include <caf/all.hpp>
 
+#include <cctype>
 #include <chrono>
-#include <future>
 #include <set>
 
 namespace riposte::http {
@@ -30,6 +31,13 @@ ev::result<actors::file_upload> parse_upload(const request& req,
   const form_part* file = nullptr;
   std::string anchor, seconds;
   for (const auto& p : *parts) {
+    // Names and text fields are stored and echoed: they must be text.
+    if (!ev::valid_utf8(p.name) || !ev::valid_utf8(p.filename) ||
+        (p.name != "file" && !ev::valid_utf8(p.body)))
+      return ev::make_error(riposte_errc::invalid_value,
+                            "Invalid form field '" + ev::excerpt(p.name, 40) +
+                                "': its name, filename or value is not valid UTF-8 text.",
+                            ev::valid_utf8(p.name) ? ev::excerpt(p.name, 40) : "file");
     if (p.name == "file")
       file = &p;
     else if (p.name == "purpose")
@@ -50,7 +58,7 @@ ev::result<actors::file_upload> parse_upload(const request& req,
                           "purpose");
   if (!purposes.count(up.purpose))
     return ev::make_error(riposte_errc::invalid_value,
-                          "Invalid value for 'purpose': '" + up.purpose +
+                          "Invalid value for 'purpose': '" + ev::excerpt(up.purpose) +
                               "'. Supported values are: 'assistants', 'batch', 'fine-tune', "
                               "'vision', 'user_data' and 'evals'.",
                           "purpose");
@@ -110,8 +118,27 @@ ev::result<actors::file_query> parse_file_query(const std::string& query) {
   return q;
 }
 
-// Streams the file's bytes, one chunk in flight at a time: the store thread
-// waits for each write, so memory stays at one chunk whatever the file size.
+// A Content-Disposition naming `filename` safely: an ASCII fallback with
+// quotes, backslashes and everything unprintable replaced, and the exact name
+// percent-encoded in filename* (RFC 6266).
+std::string content_disposition(const std::string& filename) {
+  std::string ascii, encoded;
+  static constexpr char hex[] = "0123456789ABCDEF";
+  for (unsigned char c : filename) {
+    ascii += (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') ? '_' : static_cast<char>(c);
+    if (std::isalnum(c) || c == '.' || c == '-' || c == '_' || c == '~') {
+      encoded += static_cast<char>(c);
+    } else {
+      encoded += '%';
+      encoded += hex[c >> 4];
+      encoded += hex[c & 15];
+    }
+  }
+  return "attachment; filename=\"" + ascii + "\"; filename*=UTF-8''" + encoded;
+}
+
+// Streams the file's bytes, one chunk in flight at a time: the next chunk is
+// read only once the client took this one, and no thread waits meanwhile.
 actors::file_reader stream_content(const request& req, reply_fn reply) {
   struct state {
     std::shared_ptr<chunk_stream> out;
@@ -122,18 +149,14 @@ actors::file_reader stream_content(const request& req, reply_fn reply) {
   r.head = [st, channel, reply](ev::result<json> meta) {
     if (!meta)
       return reply(to_http(meta.error()));
-    st->out = channel->stream(
-        "application/octet-stream",
-        {{"content-disposition",
-          "attachment; filename=\"" + (*meta)["filename"].get<std::string>() + "\""}});
+    st->out = channel->stream("application/octet-stream",
+                              {{"content-disposition",
+                                content_disposition((*meta)["filename"].get<std::string>())}});
   };
-  r.chunk = [st](std::string_view piece) {
+  r.chunk = [st](std::string piece, std::function<void(bool)> next) {
     if (!st->out)
-      return false;
-    auto written = std::make_shared<std::promise<bool>>();
-    auto ok = written->get_future();
-    st->out->write(std::string{piece}, [written](bool w) { written->set_value(w); });
-    return ok.wait_for(std::chrono::seconds(60)) == std::future_status::ready && ok.get();
+      return next(false);
+    st->out->write(std::move(piece), std::move(next));
   };
   r.done = [st](bool) {
     if (st->out)
@@ -155,7 +178,7 @@ std::vector<route> files_routes(const api_context& ctx) {
         if (!up)
           return reply(to_http(up.error()));
         up->tenant = tenant;
-        caf::anon_send(*c->files, actors::file_upload_atom::value, std::move(*up),
+        caf::anon_send(c->files->get(), actors::file_upload_atom::value, std::move(*up),
                        reply_with(std::move(reply)));
       });
   // Room for the multipart framing around the largest file.
@@ -168,14 +191,14 @@ std::vector<route> files_routes(const api_context& ctx) {
         if (!q)
           return reply(to_http(q.error()));
         q->tenant = tenant;
-        caf::anon_send(*c->files, actors::file_list_atom::value, std::move(*q),
+        caf::anon_send(c->files->get(), actors::file_list_atom::value, std::move(*q),
                        reply_with(std::move(reply)));
       }));
   auto by_id = [c](std::string method, std::string pattern, auto atom) {
     return tenant_route(c->auth, std::move(method), std::move(pattern),
                         [c, atom](const request&, const params_t& params, const std::string& tenant,
                                   reply_fn reply) {
-                          caf::anon_send(*c->files, atom, params[0], tenant,
+                          caf::anon_send(c->files->get(), atom, params[0], tenant,
                                          reply_with(std::move(reply)));
                         });
   };
@@ -184,7 +207,7 @@ std::vector<route> files_routes(const api_context& ctx) {
   routes.push_back(tenant_route(
       c->auth, "GET", "/v1/files/{id}/content",
       [c](const request& req, const params_t& params, const std::string& tenant, reply_fn reply) {
-        caf::anon_send(*c->files, actors::file_read_atom::value, params[0], tenant,
+        caf::anon_send(c->files->get(), actors::file_read_atom::value, params[0], tenant,
                        stream_content(req, std::move(reply)));
       }));
   return routes;

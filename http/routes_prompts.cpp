@@ -23,7 +23,7 @@ std::vector<route> prompts_routes(const api_context& ctx) {
       return reply(to_http(draft.error()));
     draft->tenant = tenant;
     draft->prompt_id = params.empty() ? "" : params[0];
-    caf::anon_send(*c->prompts, actors::prompt_create_atom::value, std::move(*draft),
+    caf::anon_send(c->prompts->get(), actors::prompt_create_atom::value, std::move(*draft),
                    reply_with(std::move(reply)));
   };
   routes.push_back(tenant_route(c->auth, "POST", "/v1/prompts", create));
@@ -38,14 +38,14 @@ std::vector<route> prompts_routes(const api_context& ctx) {
         for (const auto& [key, value] : *query)
           if (key == "version")
             version = value;
-        caf::anon_send(*c->prompts, actors::prompt_get_atom::value, tenant, params[0], version,
+        caf::anon_send(c->prompts->get(), actors::prompt_get_atom::value, tenant, params[0], version,
                        reply_with(std::move(reply)));
       }));
   auto by_id = [c](std::string method, std::string pattern, auto atom) {
     return tenant_route(c->auth, std::move(method), std::move(pattern),
                         [c, atom](const request&, const params_t& params, const std::string& tenant,
                                   reply_fn reply) {
-                          caf::anon_send(*c->prompts, atom, tenant, params[0],
+                          caf::anon_send(c->prompts->get(), atom, tenant, params[0],
                                          reply_with(std::move(reply)));
                         });
   };

@@ -5,6 +5,7 @@
 #include "http/errors.hpp"
 #include "http/routes.hpp"
 #include "http/sse.hpp"
+#include "events/json_safe.hpp"
 
 #include <caf/all.hpp>
 
@@ -21,7 +22,7 @@ std::optional<ev::error_info> check_json_body(const request& req) {
   if (type && !type->empty() && type->find("application/json") == std::string::npos &&
       type->find("+json") == std::string::npos)
     return ev::make_error(riposte_errc::unsupported_media,
-                          "Unsupported Content-Type '" + *type +
+                          "Unsupported Content-Type '" + ev::excerpt(*type) +
                               "'; send the body as application/json.");
   return std::nullopt;
 }
@@ -58,7 +59,7 @@ std::optional<ev::error_info> check_sealed_reasoning(const api_context& c,
 
 // Replies with an actor's answer; a Response names its model in the log line.
 actors::reply_to reply_with(reply_fn reply, std::shared_ptr<request_note> note) {
-  return actors::reply_to{std::make_shared<std::function<void(ev::result<json>)>>(
+  return actors::reply_to{actors::reply_to::fn_type(
       [reply = std::move(reply), note = std::move(note)](ev::result<json> r) {
         if (!r)
           return reply(to_http(r.error()));
@@ -107,20 +108,17 @@ std::vector<route> responses_routes(const api_context& ctx) {
                                                  "Idempotency-Key must be at most 255 characters.",
                                                  "Idempotency-Key")));
            cmd->idempotency_key = *key;
-           cmd->request_hash = fingerprint(json::parse(req.body).dump());
+           cmd->request_hash = fingerprint(ev::dump_json(ev::parse_untrusted(req.body)));
          }
          if (cmd->stream) {
            sse_options so;
            so.response_id = cmd->response_id;
-           auto body = json::parse(req.body, nullptr, false);
-           so.obfuscation = body.value("stream_options", json::object())
-                                .value("include_obfuscation", json(true))
-                                .get<bool>();
-           caf::anon_send(*c->registry, actors::create_atom::value, std::move(*cmd),
+           so.obfuscation = cmd->obfuscation;
+           caf::anon_send(c->registry->get(), actors::create_atom::value, std::move(*cmd),
                           actors::sink_handle{make_sse_sink(req.reply_channel, so)});
            return;
          }
-         caf::anon_send(*c->registry, actors::create_atom::value, std::move(*cmd),
+         caf::anon_send(c->registry->get(), actors::create_atom::value, std::move(*cmd),
                         reply_with(std::move(reply)));
        }});
 
@@ -132,16 +130,19 @@ std::vector<route> responses_routes(const api_context& ctx) {
                                 const std::string& tenant, reply_fn reply) {
       if (auto err = check_json_body(req))
         return reply(to_http(*err));
-      auto body = json::parse(req.body, nullptr, false);
+      auto parsed = parse_body(req.body);
+      if (!parsed)
+        return reply(to_http(parsed.error()));
+      auto& body = *parsed;
       if (body.is_object()) {
         for (const auto& [key, value] : body.items())
           if (!allowed.count(key))
             return reply(to_http(ev::make_error(riposte_errc::unknown_parameter,
-                                                "Unknown parameter: '" + key + "'.", key)));
+                                                "Unknown parameter: '" + ev::excerpt(key) + "'.", ev::excerpt(key))));
         if (body.value("model", json()).is_null() && !c->default_model.empty())
           body["model"] = c->default_model;
       }
-      auto cmd = parse_create(body.dump(), c->limits);
+      auto cmd = parse_create(ev::dump_json(body), c->limits);
       if (!cmd)
         return reply(to_http(cmd.error()));
       if (auto err = check_sealed_reasoning(*c, *cmd, tenant))
@@ -153,7 +154,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
       cmd->params["store"] = false;
       finish(*cmd);
       req.note->model = cmd->model;
-      caf::anon_send(*c->registry, actors::create_atom::value, std::move(*cmd),
+      caf::anon_send(c->registry->get(), actors::create_atom::value, std::move(*cmd),
                      reply_with(std::move(reply)));
     };
   };
@@ -210,11 +211,11 @@ std::vector<route> responses_routes(const api_context& ctx) {
            }
          }
          if (stream) {
-           caf::anon_send(*c->registry, actors::subscribe_atom::value, params[0], *tenant, after,
+           caf::anon_send(c->registry->get(), actors::subscribe_atom::value, params[0], *tenant, after,
                           actors::sink_handle{make_sse_sink(req.reply_channel, so)});
            return;
          }
-         caf::anon_send(*c->registry, actors::fetch_atom::value, params[0], *tenant,
+         caf::anon_send(c->registry->get(), actors::fetch_atom::value, params[0], *tenant,
                         reply_with(std::move(reply), req.note));
        }});
 
@@ -225,7 +226,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
                         [c, atom](const request& req, const auto& params, const std::string& tenant,
                                   reply_fn reply) {
                           req.note->response_id = params[0];
-                          caf::anon_send(*c->registry, atom, params[0], tenant,
+                          caf::anon_send(c->registry->get(), atom, params[0], tenant,
                                          reply_with(std::move(reply), req.note));
                         });
   };
@@ -237,7 +238,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
                           auto q = parse_list_query(req.query);
                           if (!q)
                             return reply(to_http(q.error()));
-                          caf::anon_send(*c->registry, atom, params[0], tenant, std::move(*q),
+                          caf::anon_send(c->registry->get(), atom, params[0], tenant, std::move(*q),
                                          reply_with(std::move(reply)));
                         });
   };
@@ -247,8 +248,8 @@ std::vector<route> responses_routes(const api_context& ctx) {
   routes.push_back(paged_by_id("/v1/responses/{id}/events", actors::events_atom::value));
 
   auto models = [c](reply_fn reply, std::function<ev::result<json>(json)> shape) {
-    caf::anon_send(*c->backend_pool, actors::models_atom::value,
-                   actors::reply_to{std::make_shared<std::function<void(ev::result<json>)>>(
+    caf::anon_send(c->backend_pool->get(), actors::models_atom::value,
+                   actors::reply_to{actors::reply_to::fn_type(
                        [reply = std::move(reply), shape](ev::result<json> r) {
                          if (!r)
                            return reply(to_http(r.error()));
@@ -284,7 +285,8 @@ std::vector<route> responses_routes(const api_context& ctx) {
            for (const auto& m : list)
              if (m["id"] == id)
                return model_object(m);
-           return ev::make_error(riposte_errc::not_found, "The model '" + id + "' does not exist",
+           return ev::make_error(riposte_errc::not_found,
+                                 "The model '" + ev::excerpt(id) + "' does not exist",
                                  "model");
          });
        }});
@@ -310,12 +312,12 @@ std::vector<route> responses_routes(const api_context& ctx) {
                  "Invalid value for '" + key + "': after is a global position, limit is 1 to 1000.",
                  key)));
          }
-         caf::anon_send(*c->registry, actors::audit_atom::value, after, limit,
+         caf::anon_send(c->registry->get(), actors::audit_atom::value, after, limit,
                         reply_with(std::move(reply)));
        }});
   routes.push_back(
       {"GET", "/compatibility/responses", [](const request&, const auto&, reply_fn reply) {
-         reply(response{200, manifest_json().dump(), "application/json", {}});
+         reply(response{200, ev::dump_json(manifest_json()), "application/json", {}});
        }});
   return routes;
 }

@@ -2,15 +2,206 @@
 // `request` values, dispatches them to routes and writes their replies.
 #include "http/server.hpp"
 
+#include "events/json_safe.hpp"
 #include "http/errors.hpp"
+#include "http/validate.hpp"
 
 #include <restinio/all.hpp>
+
+#include <poll.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
 #include <cctype>
+#include <condition_variable>
 #include <mutex>
 #include <random>
+#include <set>
+#include <shared_mutex>
+#include <thread>
+
+namespace riposte::http {
+class accept_watch;
+} // namespace riposte::http
+
+// RESTinio's acceptor gives up on a listening slot whose accept fails (EMFILE:
+// out of descriptors) and never accepts again. riposte's connection limiter
+// is RESTinio's own accounting plus a way back: the server's watchdog sees a
+// listening socket with connections waiting and nothing accepted, and starts
+// the slot again through the limiter.
+namespace riposte::http {
+
+class recovering_limiter {
+public:
+  using acceptor_iface = restinio::connection_count_limits::impl::acceptor_callback_iface_t;
+
+  recovering_limiter(restinio::not_null_pointer_t<acceptor_iface> acceptor,
+                     restinio::connection_count_limits::max_parallel_connections_t max,
+                     restinio::connection_count_limits::max_active_accepts_t slots);
+  ~recovering_limiter();
+  recovering_limiter(const recovering_limiter&) = delete;
+  recovering_limiter& operator=(const recovering_limiter&) = delete;
+
+  void increment_parallel_connections() noexcept {
+    std::lock_guard guard{mutex_};
+    if (armed_ > 0)
+      --armed_;
+    ++connections_;
+    ++accepted_;
+  }
+
+  void decrement_parallel_connections() noexcept {
+    std::optional<std::size_t> next;
+    {
+      std::lock_guard guard{mutex_};
+      --connections_;
+      if (armed_ + connections_ < max_ && !pending_.empty()) {
+        next = pending_.back();
+        pending_.pop_back();
+      }
+    }
+    if (next)
+      acceptor_->schedule_next_accept_attempt(*next);
+  }
+
+  // Called on the acceptor's executor: after every accept, and when the
+  // watchdog restarts a stalled slot.
+  void accept_next(std::size_t index) noexcept {
+    bool now = false;
+    {
+      std::lock_guard guard{mutex_};
+      if (restart_.count(index)) {
+        restart_.erase(index); // still counted as armed: it never completed
+        now = true;
+      } else if (armed_ + connections_ < max_) {
+        ++armed_;
+        now = true;
+      } else {
+        pending_.push_back(index);
+      }
+    }
+    if (now)
+      acceptor_->call_accept_now(index);
+  }
+
+  // For the watchdog: (armed slots, connections, accepts so far).
+  struct snapshot {
+    std::size_t armed, connections;
+    std::uint64_t accepted;
+  };
+  snapshot look() {
+    std::lock_guard guard{mutex_};
+    return {armed_, connections_, accepted_};
+  }
+  // Starts slot 0 again (the server runs one accepting slot).
+  void restart() {
+    {
+      std::lock_guard guard{mutex_};
+      restart_.insert(0);
+    }
+    acceptor_->schedule_next_accept_attempt(0);
+  }
+
+private:
+  std::mutex mutex_;
+  restinio::not_null_pointer_t<acceptor_iface> acceptor_;
+  std::size_t max_;
+  std::size_t armed_ = 0;
+  std::size_t connections_ = 0;
+  std::uint64_t accepted_ = 0;
+  std::vector<std::size_t> pending_;
+  std::set<std::size_t> restart_;
+  accept_watch* watch_ = nullptr;
+};
+
+// The server being constructed on this thread: its limiter registers here.
+class accept_watch {
+public:
+  void attach(recovering_limiter* l) {
+    std::lock_guard guard{mutex_};
+    limiter_ = l;
+  }
+  void detach(recovering_limiter* l) {
+    std::lock_guard guard{mutex_};
+    if (limiter_ == l)
+      limiter_ = nullptr;
+  }
+  void set_listen_fd(int fd) { listen_fd_.store(fd); }
+
+  // One watchdog tick: a slot armed, connections waiting in the backlog and
+  // nothing accepted for `stalled_ticks` ticks in a row means the accept
+  // failed and the slot is dead; start it again.
+  bool tick() {
+    std::lock_guard guard{mutex_};
+    if (!limiter_)
+      return false;
+    auto s = limiter_->look();
+    int fd = listen_fd_.load();
+    bool waiting = false;
+    if (fd >= 0) {
+      pollfd p{fd, POLLIN, 0};
+      waiting = ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
+    }
+    if (s.armed == 0 || !waiting || s.accepted != last_accepted_) {
+      last_accepted_ = s.accepted;
+      stalled_ = 0;
+      return false;
+    }
+    if (++stalled_ < stalled_ticks)
+      return false;
+    stalled_ = 0;
+    limiter_->restart();
+    return true;
+  }
+  std::size_t connections() {
+    std::lock_guard guard{mutex_};
+    return limiter_ ? limiter_->look().connections : 0;
+  }
+
+  static constexpr int stalled_ticks = 4; // of 250 ms
+
+private:
+  std::mutex mutex_;
+  recovering_limiter* limiter_ = nullptr;
+  std::atomic<int> listen_fd_{-1};
+  std::uint64_t last_accepted_ = 0;
+  int stalled_ = 0;
+};
+
+namespace {
+thread_local accept_watch* constructing_watch = nullptr;
+} // namespace
+
+recovering_limiter::recovering_limiter(
+    restinio::not_null_pointer_t<acceptor_iface> acceptor,
+    restinio::connection_count_limits::max_parallel_connections_t max,
+    restinio::connection_count_limits::max_active_accepts_t slots)
+  : acceptor_(acceptor)
+  , max_(max.value())
+  , watch_(constructing_watch) {
+  pending_.reserve(slots.value());
+  if (watch_)
+    watch_->attach(this);
+}
+
+recovering_limiter::~recovering_limiter() {
+  if (watch_)
+    watch_->detach(this);
+}
+
+struct riposte_traits : public restinio::default_traits_t {
+  static constexpr bool use_connection_count_limiter = true;
+};
+
+} // namespace riposte::http
+
+template <>
+struct restinio::connection_count_limit_types<riposte::http::riposte_traits> {
+  using limiter_t = riposte::http::recovering_limiter;
+  using lifetime_monitor_t =
+      restinio::connection_count_limits::connection_lifetime_monitor_t<limiter_t>;
+};
 
 namespace riposte::http {
 
@@ -35,39 +226,58 @@ bool acceptable_request_id(std::string_view id) {
   return true;
 }
 
-struct plain_traits : public restinio::default_traits_t {};
+// Replies may come from any thread at any time, also while the server stops:
+// once it has stopped (its io_context is going away) they are dropped.
+struct server_gate {
+  std::shared_mutex mutex;
+  bool open = true;
+};
 
 class restinio_stream final : public chunk_stream {
 public:
   using builder_t = restinio::response_builder_t<restinio::chunked_output_t>;
-  explicit restinio_stream(builder_t builder)
-    : builder_(std::move(builder)) {}
+  restinio_stream(builder_t builder, std::shared_ptr<server_gate> gate)
+    : builder_(std::move(builder))
+    , gate_(std::move(gate)) {}
 
   void write(std::string bytes, std::function<void(bool)> written) override {
-    std::lock_guard guard{mutex_};
-    if (done_) {
-      if (written)
-        written(false);
-      return;
+    bool ok = false;
+    {
+      std::shared_lock open{gate_->mutex};
+      std::lock_guard guard{mutex_};
+      if (gate_->open && !done_) {
+        try {
+          builder_.append_chunk(std::move(bytes));
+          builder_.flush([written](const auto& ec) {
+            if (written)
+              written(!ec);
+          });
+          ok = true;
+        } catch (...) {
+          done_ = true; // the connection is gone
+        }
+      }
     }
-    builder_.append_chunk(std::move(bytes));
-    builder_.flush([written = std::move(written)](const auto& ec) {
-      if (written)
-        written(!ec);
-    });
+    if (!ok && written)
+      written(false);
   }
 
   void finish() override {
+    std::shared_lock open{gate_->mutex};
     std::lock_guard guard{mutex_};
-    if (done_)
+    if (done_ || !gate_->open)
       return;
     done_ = true;
-    builder_.done();
+    try {
+      builder_.done();
+    } catch (...) {
+    }
   }
 
 private:
   std::mutex mutex_;
   builder_t builder_;
+  std::shared_ptr<server_gate> gate_;
   bool done_ = false;
 };
 
@@ -117,8 +327,9 @@ struct exchange_observer {
 class restinio_exchange final : public exchange {
 public:
   restinio_exchange(restinio::request_handle_t req, const request& in,
-                    const exchange_observer* observer)
+                    const exchange_observer* observer, std::shared_ptr<server_gate> gate)
     : req_(std::move(req))
+    , gate_(std::move(gate))
     , request_id_(in.request_id)
     , method_(in.method)
     , note_(in.note)
@@ -132,20 +343,34 @@ public:
 
   void reply(response out) override {
     answered(out.status, out.error_code);
-    restinio_server_reply(req_, request_id_, std::move(out));
+    std::shared_lock open{gate_->mutex};
+    if (!gate_->open)
+      return;
+    try {
+      restinio_server_reply(req_, request_id_, std::move(out));
+    } catch (...) {
+      // The connection is gone, or the reply could not be built: nothing
+      // else can be told.
+    }
   }
 
   std::shared_ptr<chunk_stream>
   stream(const std::string& content_type,
          const std::vector<std::pair<std::string, std::string>>& headers) override {
     answered(200);
+    std::shared_lock open{gate_->mutex};
     auto builder = req_->create_response<restinio::chunked_output_t>();
     builder.append_header(restinio::http_field::content_type, content_type);
     builder.append_header("x-request-id", request_id_);
     for (const auto& [name, value] : headers)
       builder.append_header(name, value);
-    builder.flush();
-    return std::make_shared<restinio_stream>(std::move(builder));
+    if (gate_->open) {
+      try {
+        builder.flush();
+      } catch (...) {
+      }
+    }
+    return std::make_shared<restinio_stream>(std::move(builder), gate_);
   }
 
 private:
@@ -170,6 +395,7 @@ private:
   }
 
   restinio::request_handle_t req_;
+  std::shared_ptr<server_gate> gate_;
   std::string request_id_;
   std::string method_;
   std::shared_ptr<request_note> note_;
@@ -181,7 +407,7 @@ private:
 
 class restinio_server final : public server {
 public:
-  using handle_t = restinio::running_server_handle_t<plain_traits>;
+  using handle_t = restinio::running_server_handle_t<riposte_traits>;
 
   restinio_server(std::vector<route> routes)
     : routes_(std::move(routes)) {}
@@ -191,71 +417,112 @@ public:
   events::status start(const server_options& opts) {
     auto self = this;
     max_body_bytes_ = opts.max_body_bytes;
+    // RESTinio's one cap: the largest body any route takes. Smaller per-route
+    // limits are answered with 413 once the route is known.
     auto largest = opts.max_body_bytes;
     for (const auto& r : routes_)
       largest = std::max(largest, r.max_body_bytes);
     observer_ = exchange_observer{opts.on_answer, opts.on_flight, opts.observe_bodies};
+    on_accept_restart_ = opts.on_accept_restart;
     try {
-      handle_ = restinio::run_async<plain_traits>(
+      constructing_watch = &watch_; // the limiter RESTinio makes registers with it
+      handle_ = restinio::run_async<riposte_traits>(
           restinio::own_io_context(),
-          restinio::server_settings_t<plain_traits>{}
+          restinio::server_settings_t<riposte_traits>{}
               .address(opts.host)
               .port(opts.port)
               .handle_request_timeout(opts.request_timeout)
               .write_http_response_timelimit(opts.request_timeout)
-              .incoming_http_msg_limits(
-                  // Up to twice the limit a body is read and answered with 413;
-                  // beyond that the connection is closed before reading it.
-                  // (The largest limit of any route: per-route limits are
-                  // checked once the route is known.)
-                  restinio::incoming_http_msg_limits_t{}.max_body_size(largest * 2))
+              .read_next_http_message_timelimit(opts.read_timeout)
+              .max_pipelined_requests(std::max<std::size_t>(opts.max_pipelined, 1))
+              .max_parallel_connections(std::max<std::size_t>(opts.max_connections, 1))
+              .incoming_http_msg_limits(restinio::incoming_http_msg_limits_t{}
+                                            .max_body_size(largest)
+                                            .max_url_size(opts.max_url_bytes)
+                                            .max_field_name_size(1024)
+                                            .max_field_value_size(opts.max_header_bytes)
+                                            .max_field_count(opts.max_headers))
               .socket_options_setter([](auto& options) {
                 options.set_option(restinio::asio_ns::ip::tcp::no_delay{true});
               })
               .acceptor_post_bind_hook([self](restinio::asio_ns::ip::tcp::acceptor& acceptor) {
                 self->port_ = acceptor.local_endpoint().port();
+                self->watch_.set_listen_fd(acceptor.native_handle());
               })
               .request_handler(
                   [self](restinio::request_handle_t req) { return self->handle(req); }),
           opts.threads);
+      constructing_watch = nullptr;
     } catch (const std::exception& ex) {
+      constructing_watch = nullptr;
       return events::make_error(events::riposte_errc::internal,
                                 "cannot listen on " + opts.host + ":" + std::to_string(opts.port) +
                                     ": " + ex.what());
     }
+    watchdog_ = std::thread([this] {
+      pthread_setname_np(pthread_self(), "riposte.accept");
+      std::unique_lock lock{watchdog_mutex_};
+      while (!watchdog_stop_) {
+        watchdog_wake_.wait_for(lock, std::chrono::milliseconds(250));
+        if (!watchdog_stop_ && watch_.tick() && on_accept_restart_)
+          on_accept_restart_();
+      }
+    });
     return events::ok();
   }
 
   std::uint16_t port() const override { return port_.load(); }
+  std::size_t connections() const override { return watch_.connections(); }
 
   void stop() override {
+    if (watchdog_.joinable()) {
+      {
+        std::lock_guard guard{watchdog_mutex_};
+        watchdog_stop_ = true;
+      }
+      watchdog_wake_.notify_all();
+      watchdog_.join();
+    }
     if (handle_) {
       handle_->stop();
       handle_->wait();
+      {
+        std::unique_lock closing{gate_->mutex};
+        gate_->open = false;
+      }
       handle_.reset();
     }
   }
 
 private:
-  restinio::request_handling_status_t handle(const restinio::request_handle_t& req) {
-    auto in = std::make_shared<request>();
+  restinio::request_handling_status_t handle(const restinio::request_handle_t& req) noexcept {
     try {
-      in->method = std::string{req->header().method().c_str()};
-      in->path = std::string{req->header().path()};
-      in->query = std::string{req->header().query()};
-      for (const auto& field : req->header())
-        in->headers.emplace_back(field.name(), field.value());
-      in->body = req->body();
-      auto client_id = in->header("x-request-id");
-      in->request_id =
-          client_id && acceptable_request_id(*client_id) ? *client_id : generate_request_id();
-    } catch (const std::exception& ex) {
-      return restinio_server_reply(
-          req, "",
-          to_http(events::make_error(events::riposte_errc::invalid_request,
-                                     std::string{"malformed request: "} + ex.what())));
+      return dispatch(req);
+    } catch (...) {
+      // Nothing may close a connection without an answer.
+      try {
+        return restinio_server_reply(
+            req, "", to_http(events::make_error(events::riposte_errc::internal,
+                                                "The server could not handle the request.")));
+      } catch (...) {
+        return restinio::request_rejected();
+      }
     }
-    auto channel = std::make_shared<restinio_exchange>(req, *in, &observer_);
+  }
+
+  restinio::request_handling_status_t dispatch(const restinio::request_handle_t& req) {
+    auto in = std::make_shared<request>();
+    in->method = std::string{req->header().method().c_str()};
+    in->path = std::string{req->header().path()};
+    in->query = std::string{req->header().query()};
+    for (const auto& field : req->header())
+      in->headers.emplace_back(field.name(), field.value());
+    in->body = req->body();
+    in->body_owner = req;
+    auto client_id = in->header("x-request-id");
+    in->request_id =
+        client_id && acceptable_request_id(*client_id) ? *client_id : generate_request_id();
+    auto channel = std::make_shared<restinio_exchange>(req, *in, &observer_, gate_);
     in->reply_channel = channel;
     auto done = [channel](response out) { channel->reply(std::move(out)); };
     auto too_large = [&](std::uint64_t limit) {
@@ -278,23 +545,40 @@ private:
         channel->set_route(r.pattern); // a pattern, never an id: bounded label values
         if (too_large(r.max_body_bytes ? r.max_body_bytes : max_body_bytes_))
           return restinio::request_accepted();
+        if (auto bad = check_request_bytes(*in, r.pattern, params)) {
+          done(to_http(*bad));
+          return restinio::request_accepted();
+        }
         r.handle(*in, params, done);
         return restinio::request_accepted();
       }
-      if (!too_large(max_body_bytes_))
-        done(unknown_url(*in));
+      if (too_large(max_body_bytes_))
+        return restinio::request_accepted();
+      if (auto bad = check_request_bytes(*in, {}, {})) {
+        done(to_http(*bad));
+        return restinio::request_accepted();
+      }
+      done(unknown_url(*in));
     } catch (const std::exception& ex) {
-      // An exception must never close a connection without an answer.
-      done(to_http(events::make_error(events::riposte_errc::internal, ex.what())));
+      // One request's failure is that request's 500, nothing more.
+      done(to_http(events::make_error(events::riposte_errc::internal,
+                                      "The server had an error while processing your request.")));
     }
     return restinio::request_accepted();
   }
 
   std::vector<route> routes_;
   exchange_observer observer_;
+  std::shared_ptr<server_gate> gate_ = std::make_shared<server_gate>();
   handle_t handle_;
   std::atomic<std::uint16_t> port_{0};
   std::uint64_t max_body_bytes_ = 0;
+  mutable accept_watch watch_;
+  std::function<void()> on_accept_restart_;
+  std::thread watchdog_;
+  std::mutex watchdog_mutex_;
+  std::condition_variable watchdog_wake_;
+  bool watchdog_stop_ = false;
 };
 
 } // namespace
@@ -330,8 +614,12 @@ bool match_pattern(std::string_view pattern, std::string_view path,
         if (path_seg[i] == '%' && i + 2 < path_seg.size() &&
             std::isxdigit(static_cast<unsigned char>(path_seg[i + 1])) &&
             std::isxdigit(static_cast<unsigned char>(path_seg[i + 2]))) {
-          decoded.push_back(
-              static_cast<char>(std::stoi(std::string{path_seg.substr(i + 1, 2)}, nullptr, 16)));
+          auto hex = [](char h) {
+            return std::isdigit(static_cast<unsigned char>(h))
+                       ? h - '0'
+                       : std::tolower(static_cast<unsigned char>(h)) - 'a' + 10;
+          };
+          decoded.push_back(static_cast<char>(hex(path_seg[i + 1]) * 16 + hex(path_seg[i + 2])));
           i += 2;
         } else {
           decoded.push_back(path_seg[i]);
@@ -345,6 +633,54 @@ bool match_pattern(std::string_view pattern, std::string_view path,
     path.remove_prefix(path_seg.size());
   }
   return true;
+}
+
+namespace {
+
+// Text with neither malformed UTF-8 nor control characters (tab allowed).
+bool clean_text(std::string_view s) {
+  for (unsigned char c : s)
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      return false;
+  return events::valid_utf8(s);
+}
+
+events::error_info bad_bytes(std::string what, std::string_view value, std::string param) {
+  return events::make_error(events::riposte_errc::invalid_value,
+                            "Invalid " + what + ": '" + events::excerpt(value) +
+                                "' is not valid UTF-8 text.",
+                            std::move(param));
+}
+
+} // namespace
+
+std::optional<events::error_info> check_request_bytes(const request& req, std::string_view pattern,
+                                                      const std::vector<std::string>& params) {
+  for (const auto& [name, value] : req.headers)
+    if (!clean_text(name) || !clean_text(value))
+      return bad_bytes("header '" + events::excerpt(name, 40) + "'", value,
+                       events::excerpt(name, 40));
+  // Placeholders in order: "/v1/files/{id}/content" names params[0] "id".
+  std::size_t k = 0;
+  for (std::size_t open = pattern.find('{'); open != std::string_view::npos && k < params.size();
+       open = pattern.find('{', open + 1), ++k) {
+    auto close = pattern.find('}', open);
+    auto name = std::string{pattern.substr(open + 1, close - open - 1)};
+    if (!clean_text(params[k]) || params[k].size() > 256)
+      return bad_bytes("path parameter '" + name + "'", params[k], name);
+  }
+  if (!req.query.empty()) {
+    auto pairs = parse_query_string(req.query);
+    if (!pairs)
+      return pairs.error();
+    for (const auto& [key, value] : *pairs) {
+      if (!clean_text(key))
+        return bad_bytes("query parameter name", key, "query");
+      if (!clean_text(value))
+        return bad_bytes("value for '" + key + "'", value, key);
+    }
+  }
+  return std::nullopt;
 }
 
 events::result<std::unique_ptr<server>> start_server(const server_options& opts,

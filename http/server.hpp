@@ -52,7 +52,9 @@ struct request {
   std::string path;
   std::string query;
   std::vector<std::pair<std::string, std::string>> headers;
-  std::string body;
+  // The body as the server read it (not copied); valid while the request is.
+  std::string_view body;
+  std::shared_ptr<const void> body_owner;
   std::string request_id;                  // the client's x-request-id, or a generated one
   std::shared_ptr<exchange> reply_channel; // for handlers that stream
   std::shared_ptr<request_note> note = std::make_shared<request_note>();
@@ -94,11 +96,26 @@ struct answer {
   std::string request_body; // only with server_options::observe_bodies
 };
 
+// What one HTTP exchange may cost. RESTinio enforces the byte limits while it
+// reads, before routing: a request over one loses its connection without a
+// reply (there is no way to answer 413 at that point).
 struct server_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   std::size_t threads = 2;
-  std::uint64_t max_body_bytes = 32u << 20;
+  std::uint64_t max_body_bytes = 32u << 20; // routes without a limit of their own
+  std::size_t max_url_bytes = 16u << 10;
+  std::size_t max_header_bytes = 16u << 10; // one header's value (names: 1 KiB)
+  std::size_t max_headers = 100;
+  // The whole request (headers and body) must arrive within this (slowloris).
+  std::chrono::milliseconds read_timeout{60'000};
+  // Open connections at once; more wait in the kernel's backlog.
+  std::size_t max_connections = 1024;
+  // Requests read ahead on one connection; answered in order.
+  std::size_t max_pipelined = 16;
+  // Told when the acceptor stalled (an accept failed, e.g. out of descriptors)
+  // and was started again.
+  std::function<void()> on_accept_restart;
   // How long a request may take before RESTinio cuts it (blocking requests
   // and streams included).
   std::chrono::milliseconds request_timeout{std::chrono::hours(1)};
@@ -113,6 +130,8 @@ class server {
 public:
   virtual ~server() = default;
   virtual std::uint16_t port() const = 0;
+  // Connections open now (for readiness and tests).
+  virtual std::size_t connections() const = 0;
   // Stops accepting, ends the io threads; idempotent.
   virtual void stop() = 0;
 };
@@ -121,8 +140,15 @@ public:
 events::result<std::unique_ptr<server>> start_server(const server_options& opts,
                                                      std::vector<route> routes);
 
-// Matches `path` against a route pattern, collecting `{param}` segments.
+// Matches `path` against a route pattern, collecting `{param}` segments
+// (percent-decoded; whether they are valid text is the caller's check).
 bool match_pattern(std::string_view pattern, std::string_view path,
                    std::vector<std::string>& params);
+
+// The edge's byte check of one request: every header value, query key and
+// value and path parameter (`params`, named by `pattern`) is well-formed
+// UTF-8 without control characters; otherwise the 400 naming it.
+std::optional<events::error_info> check_request_bytes(const request& req, std::string_view pattern,
+                                                      const std::vector<std::string>& params);
 
 } // namespace riposte::http

@@ -2,6 +2,7 @@
 #include "http/sse.hpp"
 
 #include "http/errors.hpp"
+#include "events/json_safe.hpp"
 
 #include <atomic>
 #include <mutex>
@@ -12,11 +13,38 @@ namespace {
 
 using json = nlohmann::json;
 
+events::error_info lost() {
+  return events::make_error(events::riposte_errc::internal,
+                            "The server had an error while processing your request.");
+}
+
 class sse_sink final : public actors::event_sink, public std::enable_shared_from_this<sse_sink> {
 public:
   sse_sink(std::shared_ptr<exchange> ex, sse_options opts)
     : ex_(std::move(ex))
     , opts_(std::move(opts)) {}
+
+  // Dropped without an end (its actor died, a message was lost): the client
+  // is told, never left waiting.
+  ~sse_sink() override {
+    try {
+      if (closed_ || gone_)
+        return;
+      if (!stream_) {
+        ex_->reply(to_http(lost()));
+        return;
+      }
+      auto m = map_error(lost().code);
+      json event{{"type", "error"},
+                 {"code", json(m.code)},
+                 {"message", lost().message},
+                 {"param", nullptr},
+                 {"sequence_number", last_seq_ + 1}};
+      stream_->write("event: error\ndata: " + events::dump_json(event) + "\n\n", nullptr);
+      stream_->finish();
+    } catch (...) {
+    }
+  }
 
   void push(const projections::stream_frame& event) override {
     last_seq_ = event.seq;
@@ -34,6 +62,9 @@ public:
   }
 
   void keep_alive() override { send(": keep-alive\n\n"); }
+
+  // Called before the sink is handed on, so no push races with it.
+  void retarget(const std::string& response_id) override { opts_.response_id = response_id; }
 
   void close() override {
     std::shared_ptr<chunk_stream> stream;
@@ -65,7 +96,7 @@ public:
                {"message", err.message},
                {"param", err.param.empty() ? json(nullptr) : json(err.param)},
                {"sequence_number", last_seq_ + 1}};
-    send("event: error\ndata: " + event.dump() + "\n\n");
+    send("event: error\ndata: " + events::dump_json(event) + "\n\n");
     close();
   }
 

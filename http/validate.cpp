@@ -3,6 +3,7 @@
 
 #include "actors/json_schema.hpp"
 #include "events/ids.hpp"
+#include "events/json_safe.hpp"
 
 #include <cstdio>
 #include <map>
@@ -349,7 +350,7 @@ std::optional<ev::error_info> check_context_management(const json& body) {
     for (const auto& [key, value] : entry.items())
       if (key != "type" && key != "compact_threshold")
         return ev::make_error(riposte_errc::unknown_parameter,
-                              "Unknown parameter: '" + param + "." + key + "'.", param + "." + key);
+                              "Unknown parameter: '" + param + "." + ev::excerpt(key) + "'.", param + "." + ev::excerpt(key));
     if (entry.contains("compact_threshold") && !entry["compact_threshold"].is_null() &&
         (!entry["compact_threshold"].is_number_integer() ||
          entry["compact_threshold"].get<std::int64_t>() < 1))
@@ -369,7 +370,7 @@ std::optional<ev::error_info> check_prompt(const json& body) {
   for (const auto& [key, value] : p.items())
     if (key != "id" && key != "version" && key != "variables")
       return ev::make_error(riposte_errc::unknown_parameter,
-                            "Unknown parameter: 'prompt." + key + "'.", "prompt." + key);
+                            "Unknown parameter: 'prompt." + ev::excerpt(key) + "'.", "prompt." + ev::excerpt(key));
   if (!p.contains("id"))
     return missing("prompt.id");
   if (!p["id"].is_string() || p["id"].get<std::string>().empty())
@@ -472,7 +473,7 @@ std::optional<ev::error_info> check_callable_tool(const json& t, const std::stri
       if (t["parameters"].contains("type") && t["parameters"]["type"] != "object")
         return bad_value(param + ".parameters",
                          "schema must be a JSON Schema of 'type: \"object\"', got 'type: " +
-                             t["parameters"]["type"].dump() + "'.");
+                             ev::excerpt(ev::dump_json(t["parameters"]["type"])) + "'.");
       if (auto compiled = actors::json_schema::compile(t["parameters"]); !compiled)
         return bad_value(param + ".parameters",
                          "invalid JSON Schema: " + compiled.error().message + ".");
@@ -660,7 +661,7 @@ std::optional<ev::error_info> check_tool_choice(const json& body) {
       auto ttype = t["type"].get<std::string>();
       if ((ttype == "function" || ttype == "custom") &&
           !has_tool(tools, ttype, t.value("name", json("")).is_string() ? t.value("name", "") : ""))
-        return bad_value(param + ".name", "allowed tool '" + t.value("name", json()).dump() +
+        return bad_value(param + ".name", "allowed tool '" + ev::excerpt(ev::dump_json(t.value("name", json()))) +
                                               "' is not one of the tools in 'tools'.");
     }
     return std::nullopt;
@@ -691,21 +692,35 @@ std::vector<std::pair<std::string, std::string>> unanswered_outputs(const json& 
 
 } // namespace
 
-ev::result<actors::create_command> parse_create(const std::string& raw,
-                                                const create_limits& limits) {
-  auto body = json::parse(raw, nullptr, false);
+ev::result<json> parse_body(std::string_view raw) {
+  ev::json_failure why = ev::json_failure::none;
+  auto body = ev::parse_untrusted(raw, &why);
+  if (why == ev::json_failure::too_deep)
+    return ev::make_error(riposte_errc::invalid_json,
+                          "The JSON body of your request nests deeper than " +
+                              std::to_string(ev::max_json_depth()) +
+                              " levels of arrays and objects (--max-json-depth).");
   if (body.is_discarded())
     return ev::make_error(riposte_errc::invalid_json,
                           "We could not parse the JSON body of your request. The body must be a "
                           "valid JSON object.");
+  return body;
+}
+
+ev::result<actors::create_command> parse_create(std::string_view raw,
+                                                const create_limits& limits) {
+  auto parsed = parse_body(raw);
+  if (!parsed)
+    return parsed.error();
+  auto& body = *parsed;
   if (!body.is_object())
     return ev::make_error(riposte_errc::invalid_json,
                           std::string{"The request body must be a JSON object, not "} +
                               type_name(body) + ".");
   for (const auto& [key, value] : body.items())
     if (known_fields().count(key) == 0)
-      return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: '" + key + "'.",
-                            key);
+      return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: '" + ev::excerpt(key) + "'.",
+                            ev::excerpt(key));
 
   if (!body.contains("model") || body["model"].is_null())
     return missing("model");
@@ -831,6 +846,9 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
                                  : "";
   cmd.store = body.value("store", json(true)).is_boolean() ? body.value("store", true) : true;
   cmd.stream = body.value("stream", json(false)).is_boolean() && body.value("stream", false);
+  if (auto so = body.find("stream_options"); so != body.end() && so->is_object())
+    if (auto ob = so->find("include_obfuscation"); ob != so->end() && ob->is_boolean())
+      cmd.obfuscation = ob->get<bool>();
 
   // What the Response object echoes back, with the API's defaults.
   json params = json::object();
@@ -878,16 +896,19 @@ ev::result<actors::create_command> parse_create(const std::string& raw,
   return cmd;
 }
 
-ev::result<actors::prompt_draft> parse_prompt_draft(const std::string& raw) {
-  auto body = json::parse(raw, nullptr, false);
-  if (body.is_discarded() || !body.is_object())
+ev::result<actors::prompt_draft> parse_prompt_draft(std::string_view raw) {
+  auto parsed = parse_body(raw);
+  if (!parsed)
+    return parsed.error();
+  auto& body = *parsed;
+  if (!body.is_object())
     return ev::make_error(riposte_errc::invalid_json,
                           "We could not parse the JSON body of your request. The body must be a "
                           "JSON object.");
   for (const auto& [key, value] : body.items())
     if (key != "name" && key != "instructions" && key != "input" && key != "metadata")
-      return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: '" + key + "'.",
-                            key);
+      return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: '" + ev::excerpt(key) + "'.",
+                            ev::excerpt(key));
   actors::prompt_draft d;
   if (auto e = check_string_or_null(body, "name"))
     return *e;
@@ -974,14 +995,14 @@ ev::result<actors::list_query> parse_list_query(const std::string& query) {
         return ev::make_error(riposte_errc::invalid_value,
                               "Invalid value for 'limit': expected an integer between 1 and 100, "
                               "but got '" +
-                                  value + "'.",
+                                  ev::excerpt(value) + "'.",
                               "limit");
       q.limit = limit;
     } else if (key == "order") {
       if (value != "asc" && value != "desc")
         return ev::make_error(riposte_errc::invalid_value,
                               "Invalid value for 'order': expected 'asc' or 'desc', but got '" +
-                                  value + "'.",
+                                  ev::excerpt(value) + "'.",
                               "order");
       q.ascending = value == "asc";
     } else if (key == "after") {
@@ -991,8 +1012,8 @@ ev::result<actors::list_query> parse_list_query(const std::string& query) {
     } else if (key == "include" || key == "include[]") {
       // Accepted; input items carry everything already.
     } else {
-      return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: '" + key + "'.",
-                            key);
+      return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: '" + ev::excerpt(key) + "'.",
+                            ev::excerpt(key));
     }
   }
   return q;

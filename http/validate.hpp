@@ -19,12 +19,16 @@ struct create_limits {
 
 // POST /v1/responses body -> create_command (response id, tenant and
 // idempotency fields are filled in by the caller).
-events::result<actors::create_command> parse_create(const std::string& body,
+events::result<actors::create_command> parse_create(std::string_view body,
                                                     const create_limits& limits);
 
 // POST /v1/prompts (and /v1/prompts/{id}/versions) body -> a prompt version
 // to store (tenant and prompt id are filled in by the caller).
-events::result<actors::prompt_draft> parse_prompt_draft(const std::string& body);
+events::result<actors::prompt_draft> parse_prompt_draft(std::string_view body);
+
+// A JSON request body, parsed under the nesting limit (max_json_depth()):
+// malformed or too deep is a 400 saying which.
+events::result<nlohmann::json> parse_body(std::string_view body);
 
 // GET /v1/responses/{id}/input_items query -> list_query.
 events::result<actors::list_query> parse_list_query(const std::string& query);

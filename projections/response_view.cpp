@@ -1,6 +1,7 @@
 // The Response view: one case per event, no I/O, no clock (time comes from
 // the events).
 #include "projections/response_view.hpp"
+#include "events/json_safe.hpp"
 
 #include <type_traits>
 
@@ -188,11 +189,11 @@ std::string to_snapshot(const response_state& s) {
               {"incomplete_details", s.incomplete_details},
               {"deleted", s.deleted},
               {"version", s.version}}
-      .dump();
+      .dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 events::result<response_state> from_snapshot(const std::string& payload) {
-  auto j = json::parse(payload, nullptr, false);
+  auto j = ev::parse_stored(payload);
   if (j.is_discarded() || !j.is_object())
     return ev::make_error(ev::riposte_errc::corrupt_event, "response snapshot is not JSON");
   try {

@@ -1,6 +1,8 @@
 // The curl multi event loop behind http_client.
 #include "adapters/backends/http_client.hpp"
 
+#include "events/faults.hpp"
+
 #include <curl/curl.h>
 #include <pthread.h>
 #include <sys/epoll.h>
@@ -27,14 +29,26 @@ struct transfer {
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;
   char error[CURL_ERROR_SIZE] = {0};
+  std::string threw; // on_data threw: the transfer is aborted with this reason
 };
 
+// Nothing may unwind through libcurl: an exception from on_data ends the
+// transfer with an error instead.
 std::size_t on_write(char* data, std::size_t size, std::size_t n, void* user) {
   auto* t = static_cast<transfer*>(user);
   long status = 0;
   curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
-  if (t->req.on_data)
-    t->req.on_data(status, std::string_view{data, size * n});
+  try {
+    if (t->req.on_data)
+      t->req.on_data(status, std::string_view{data, size * n});
+  } catch (const std::exception& ex) {
+    t->threw = ex.what();
+    events::report_fault("backend", t->threw);
+    return 0;
+  } catch (...) {
+    t->threw = "unknown exception";
+    return 0;
+  }
   return size * n;
 }
 
@@ -135,8 +149,19 @@ struct http_client::impl {
     curl_easy_cleanup(t.easy);
     curl_slist_free_all(t.headers);
     t.easy = nullptr;
-    if (t.req.on_done)
-      t.req.on_done(out);
+    auto outcome = out;
+    if (!t.threw.empty()) {
+      outcome.error = "the backend's reply could not be handled: " + t.threw;
+      outcome.status = outcome.status ? outcome.status : 502;
+    }
+    try {
+      if (t.req.on_done)
+        t.req.on_done(outcome);
+    } catch (const std::exception& ex) {
+      events::report_fault("backend", ex.what());
+    } catch (...) {
+      events::report_fault("backend", "unknown exception");
+    }
   }
 
   void add(std::unique_ptr<transfer> t) {

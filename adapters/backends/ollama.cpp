@@ -6,6 +6,7 @@
 #include "adapters/backends/token_line.hpp"
 #include "adapters/backends/tools.hpp"
 #include "events/ids.hpp"
+#include "events/json_safe.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -229,11 +230,11 @@ render_segment(const actors::context_segment& seg,
     if (is_user(m))
       out->last_user = static_cast<std::ptrdiff_t>(out->plain.size());
     if (m.contains("thinking")) {
-      out->thinking.emplace(out->plain.size(), m.dump());
+      out->thinking.emplace(out->plain.size(), events::dump_json(m));
       out->thinking_tokens.emplace(out->plain.size(), estimate_message_tokens(m));
       m.erase("thinking");
     }
-    out->plain.push_back(m.dump());
+    out->plain.push_back(events::dump_json(m));
     out->plain_tokens.push_back(estimate_message_tokens(m));
   }
   out->system = std::move(b.system);
@@ -381,7 +382,7 @@ std::string ollama_chat_body(const actors::generation_request& req) {
   auto parts = assemble_chat(req);
   std::string messages = "[";
   if (!parts.system.is_null())
-    messages += parts.system.dump();
+    messages += events::dump_json(parts.system);
   auto append = [&messages](const std::string& part) {
     if (messages.size() > 1)
       messages += ',';
@@ -390,9 +391,9 @@ std::string ollama_chat_body(const actors::generation_request& req) {
   if (!parts.history.empty())
     append(parts.history);
   for (const auto& m : parts.turn)
-    append(m.dump());
+    append(events::dump_json(m));
   messages += "]";
-  auto text = parts.options.dump();
+  auto text = events::dump_json(parts.options);
   auto slot = text.find("\"messages\":[]");
   return text.replace(slot, 13, "\"messages\":" + messages);
 }
@@ -545,7 +546,7 @@ void ollama_translator::emit_call(std::vector<ev::event>& out, const json& fn) {
     // riposte runs the search: the item opens here, the actor finishes it.
     auto query = args.is_object() && args.value("query", json()).is_string()
                      ? args["query"].get<std::string>()
-                     : (args.is_string() ? args.get<std::string>() : args.dump());
+                     : (args.is_string() ? args.get<std::string>() : events::dump_json(args));
     out.emplace_back(ev::output_item_added{
         index,
         {{"id", ev::make_id("ws_")},
@@ -557,7 +558,7 @@ void ollama_translator::emit_call(std::vector<ev::event>& out, const json& fn) {
   if (tool && tool->kind == "image_generation") {
     auto prompt = args.is_object() && args.value("prompt", json()).is_string()
                       ? args["prompt"].get<std::string>()
-                      : (args.is_string() ? args.get<std::string>() : args.dump());
+                      : (args.is_string() ? args.get<std::string>() : events::dump_json(args));
     out.emplace_back(ev::output_item_added{index,
                                            {{"id", ev::make_id("ig_")},
                                             {"type", "image_generation_call"},
@@ -569,7 +570,7 @@ void ollama_translator::emit_call(std::vector<ev::event>& out, const json& fn) {
   if (tool && tool->kind == "custom") {
     auto input = args.is_object() && args.contains("input") && args["input"].is_string()
                      ? args["input"].get<std::string>()
-                     : (args.is_string() ? args.get<std::string>() : args.dump());
+                     : (args.is_string() ? args.get<std::string>() : events::dump_json(args));
     auto id = ev::make_id("ctc_");
     json item{{"id", id},
               {"type", "custom_tool_call"},
@@ -586,7 +587,7 @@ void ollama_translator::emit_call(std::vector<ev::event>& out, const json& fn) {
     return;
   }
   auto name = tool ? tool->name : backend_name;
-  auto arguments = args.is_string() ? args.get<std::string>() : args.dump();
+  auto arguments = args.is_string() ? args.get<std::string>() : events::dump_json(args);
   auto id = ev::make_id("fc_");
   json item{{"id", id},        {"type", "function_call"}, {"status", "in_progress"},
             {"arguments", ""}, {"call_id", call_id},      {"name", name}};
@@ -779,7 +780,7 @@ public:
 
   void show_model(const std::string& name,
                   std::function<void(events::result<actors::model_info>)> done) override {
-    call_json("POST", "/api/show", json{{"model", name}}.dump(),
+    call_json("POST", "/api/show", events::dump_json(json{{"model", name}}),
               [done, name](long status, events::result<json> j) {
                 if (status == 404)
                   return done(ev::make_error(ev::riposte_errc::model_not_found,

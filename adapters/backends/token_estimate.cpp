@@ -1,4 +1,5 @@
 #include "adapters/backends/token_estimate.hpp"
+#include "events/json_safe.hpp"
 
 #include <cstddef>
 #include <vector>
@@ -162,7 +163,7 @@ std::int64_t text_of(const json& v) {
     return estimate_tokens(v.get_ref<const std::string&>());
   if (v.is_null())
     return 0;
-  return estimate_tokens(v.dump());
+  return estimate_tokens(events::dump_json(v));
 }
 
 } // namespace

@@ -113,6 +113,17 @@ public:
     return events::ok();
   }
 
+  events::result<std::optional<std::string>> read_blob_chunk(const std::string& id,
+                                                             std::uint64_t index) override {
+    std::lock_guard guard{mutex_};
+    auto it = blobs_.find(id);
+    if (it == blobs_.end())
+      return make_error(riposte_errc::not_found, "no blob '" + id + "'");
+    if (index >= it->second.size())
+      return std::optional<std::string>{};
+    return std::optional<std::string>{it->second[index]};
+  }
+
   events::status delete_blob(const std::string& id) override {
     std::lock_guard guard{mutex_};
     blobs_.erase(id);

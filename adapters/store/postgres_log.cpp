@@ -361,6 +361,26 @@ public:
     }
   }
 
+  events::result<std::optional<std::string>> read_blob_chunk(const std::string& id,
+                                                             std::uint64_t index) override {
+    try {
+      return pool_->with(
+          [&](pqxx::connection& c) -> events::result<std::optional<std::string>> {
+            pqxx::read_transaction r{c};
+            auto meta = r.exec_prepared("blob_meta", id);
+            if (meta.empty())
+              return make_error(riposte_errc::not_found, "no blob '" + id + "'");
+            if (index >= meta[0][0].as<std::uint64_t>())
+              return std::optional<std::string>{};
+            auto row = r.exec_prepared1("get_chunk", id, static_cast<long long>(index));
+            pqxx::binarystring data{row[0]};
+            return std::optional<std::string>{std::string{data.get(), data.size()}};
+          });
+    } catch (const std::exception& ex) {
+      return pg_error("reading blob '" + id + "'", ex);
+    }
+  }
+
   events::status delete_blob(const std::string& id) override {
     try {
       return pool_->with([&](pqxx::connection& c) {

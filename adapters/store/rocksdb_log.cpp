@@ -408,6 +408,23 @@ public:
     return events::ok();
   }
 
+  events::result<std::optional<std::string>> read_blob_chunk(const std::string& id,
+                                                             std::uint64_t index) override {
+    std::string meta;
+    auto st = db_->Get({}, cfs_[cf_blob_meta], id, &meta);
+    if (st.IsNotFound())
+      return make_error(riposte_errc::not_found, "no blob '" + id + "'");
+    if (!st.ok())
+      return store_error("reading blob metadata", st);
+    if (index >= read_be64(meta))
+      return std::optional<std::string>{};
+    std::string chunk;
+    st = db_->Get({}, cfs_[cf_blobs], event_key(id, index), &chunk);
+    if (!st.ok())
+      return store_error("reading a blob chunk", st);
+    return std::optional<std::string>{std::move(chunk)};
+  }
+
   status delete_blob(const std::string& id) override {
     rocksdb::WriteBatch batch;
     batch.Delete(cfs_[cf_blob_meta], id);

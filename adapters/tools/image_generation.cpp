@@ -1,4 +1,5 @@
 #include "adapters/tools/image_generation.hpp"
+#include "events/json_safe.hpp"
 
 #include <curl/curl.h>
 #include <openssl/evp.h>
@@ -70,7 +71,7 @@ ev::result<reply> call(const std::string& method, const std::string& url, const 
 
 ev::result<json> call_json(const std::string& method, const std::string& url, const json& body,
                            clock::time_point deadline) {
-  auto r = call(method, url, body.is_null() ? "" : body.dump(), deadline);
+  auto r = call(method, url, body.is_null() ? "" : events::dump_json(body), deadline);
   if (!r)
     return r.error();
   auto j = json::parse(r->body, nullptr, false);

@@ -555,6 +555,20 @@ BOOST_AUTO_TEST_CASE(a_blob_streams_back_in_chunks_and_is_gone_after_delete) {
   BOOST_REQUIRE(
       s->get_blob("file_1", [&](std::string_view) { return ++stopped_after < 3; }).has_value());
   BOOST_TEST(stopped_after == 3u);
+  // A chunk at a time, by index: what a slow download reads between writes.
+  for (std::uint64_t i = 0; i < static_cast<std::uint64_t>(chunks); ++i) {
+    auto c = s->read_blob_chunk("file_1", i);
+    BOOST_REQUIRE(c.has_value());
+    BOOST_REQUIRE(c->has_value());
+    BOOST_TEST((*c)->size() == chunk_size);
+    BOOST_TEST((**c)[0] == static_cast<char>('a' + i % 26));
+  }
+  auto past = s->read_blob_chunk("file_1", static_cast<std::uint64_t>(chunks));
+  BOOST_REQUIRE(past.has_value());
+  BOOST_TEST(!past->has_value());
+  auto none_such = s->read_blob_chunk("file_none", 0);
+  BOOST_REQUIRE(!none_such.has_value());
+  BOOST_TEST((none_such.error().code == riposte_errc::not_found));
   int none = 0;
   BOOST_REQUIRE(s->put_blob("file_empty", [&]() -> std::optional<std::string> {
                    return none++ == 0 ? std::optional<std::string>{} : std::nullopt;

@@ -1,0 +1,24 @@
+#include "events/faults.hpp"
+
+namespace riposte::events {
+
+namespace {
+std::function<void(const fault_report&)>& reporter() {
+  static std::function<void(const fault_report&)> r;
+  return r;
+}
+} // namespace
+
+void set_fault_reporter(std::function<void(const fault_report&)> r) {
+  reporter() = std::move(r);
+}
+
+void report_fault(std::string where, std::string what, std::string id) noexcept {
+  try {
+    if (reporter())
+      reporter()(fault_report{std::move(where), std::move(what), std::move(id)});
+  } catch (...) {
+  }
+}
+
+} // namespace riposte::events

@@ -1,0 +1,23 @@
+// Where a contained failure is reported. An exception caught at a thread or
+// actor boundary (a store job, the writer, a backend callback, an actor's
+// handler) ends only the request it belonged to; it is reported here, and
+// app/ turns the report into an error log line and riposte_faults_total.
+#pragma once
+
+#include <functional>
+#include <string>
+
+namespace riposte::events {
+
+struct fault_report {
+  std::string where; // "registry", "response", "store", "writer", "backend", ...
+  std::string what;  // the exception's text
+  std::string id;    // the response (or other) id it concerned, if known
+};
+
+// Set once at start-up, before any thread runs; reports come from any thread.
+void set_fault_reporter(std::function<void(const fault_report&)> reporter);
+// Never throws.
+void report_fault(std::string where, std::string what, std::string id = {}) noexcept;
+
+} // namespace riposte::events
