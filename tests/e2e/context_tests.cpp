@@ -29,6 +29,8 @@ bool mentions(const json& messages, const std::string& text) {
 
 } // namespace
 
+BOOST_AUTO_TEST_SUITE(context)
+
 BOOST_AUTO_TEST_CASE(a_200_turn_conversation_crosses_the_window_with_auto_and_fails_with_disabled) {
   scripted_backend b;
   riposte_server r{b.url(), {"--context-window", "llama3.2:1b=1500"}};
@@ -338,3 +340,5 @@ BOOST_AUTO_TEST_CASE(context_management_compacts_a_chain_past_its_threshold) {
       {{"model", "llama3.2:1b"}, {"input", "after restart"}, {"previous_response_id", prev}}));
   BOOST_TEST(says(b.requests().back()["messages"], "user", "SUMMARY: Paris weather asked"));
 }
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -178,6 +178,8 @@ void kill_with_200_in_flight(const std::string& store) {
 
 } // namespace
 
+BOOST_AUTO_TEST_SUITE(crash)
+
 BOOST_AUTO_TEST_CASE(kill_9_with_200_responses_in_flight_loses_nothing_on_rocksdb) {
   kill_with_200_in_flight("");
 }
@@ -186,3 +188,5 @@ BOOST_AUTO_TEST_CASE(kill_9_with_200_responses_in_flight_loses_nothing_on_postgr
   own_postgres pg;
   kill_with_200_in_flight(pg.url());
 }
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -56,6 +56,8 @@ double file_bytes_metric(riposte_server& r) {
 
 } // namespace
 
+BOOST_AUTO_TEST_SUITE(files)
+
 BOOST_AUTO_TEST_CASE(malformed_and_incomplete_uploads_are_refused_and_store_nothing) {
   scripted_backend b;
   riposte_server r{b.url(), {"--max-upload-bytes", "1000"}};
@@ -269,3 +271,5 @@ BOOST_AUTO_TEST_CASE(urls_are_fetched_only_where_the_guard_allows) {
   expect_error(ask(open, "llama3.2:1b", {{"type", "input_file"}, {"file_url", "ftp://x/y"}}), 400,
                "input[0].content[1].file_url");
 }
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -45,6 +45,8 @@ json images_sent(scripted_backend& b) {
 
 } // namespace
 
+BOOST_AUTO_TEST_SUITE(image_generation)
+
 BOOST_AUTO_TEST_CASE(automatic1111_draws_the_image_the_model_asked_for) {
   scripted_backend b{drawing_script()};
   riposte_server r{b.url(), {"--image-generation", "a1111:" + b.url()}};
@@ -134,3 +136,5 @@ BOOST_AUTO_TEST_CASE(a_size_over_the_cap_is_refused_and_a_failing_provider_fails
   BOOST_TEST(took < 3000);
   BOOST_TEST(slow["output"][0]["status"] == "failed");
 }
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -55,6 +55,8 @@ double series(const std::string& text, const std::string& name) {
 
 } // namespace
 
+BOOST_AUTO_TEST_SUITE(operations)
+
 BOOST_AUTO_TEST_CASE(healthz_is_alive_and_readyz_checks_store_backend_and_model) {
   scripted_backend b;
   riposte_server r{b.url(), {"--default-model", "llama3.2:1b"}};
@@ -308,3 +310,5 @@ BOOST_AUTO_TEST_CASE(a_per_model_limit_lets_other_models_through) {
                                {"", "qwen3:0.6b", "job qwen"}});
   BOOST_TEST(order == (std::vector<std::string>{"job llama 1", "job qwen", "job llama 2"}));
 }
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -28,6 +28,8 @@ void refused(const http_result& r, long status, const std::string& code, const s
 
 } // namespace
 
+BOOST_AUTO_TEST_SUITE(prompts)
+
 BOOST_AUTO_TEST_CASE(prompts_are_versioned_tenant_scoped_and_deleted_by_an_event) {
   scripted_backend b;
   riposte_server r{b.url(), {"--api-key", "k-alice:alice", "--api-key", "k-bob:bob"}};
@@ -140,3 +142,5 @@ BOOST_AUTO_TEST_CASE(a_prompt_becomes_instructions_and_first_messages_with_its_v
                          {"prompt", {{"id", id}, {"variables", {{"city", "Oslo"}}}}}}));
   BOOST_TEST(with["input_tokens"].get<int>() > bare["input_tokens"].get<int>() + 5);
 }
+
+BOOST_AUTO_TEST_SUITE_END()

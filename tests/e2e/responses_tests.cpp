@@ -38,6 +38,8 @@ void expect_error(const http_result& res, long status, const json& code, const j
 
 } // namespace
 
+BOOST_AUTO_TEST_SUITE(responses)
+
 BOOST_AUTO_TEST_CASE(a_blocking_create_returns_the_whole_response_object) {
   scripted_backend b;
   riposte_server r{b.url()};
@@ -674,3 +676,5 @@ BOOST_AUTO_TEST_CASE(the_log_level_gates_lines_and_only_trace_logs_bodies) {
   BOOST_REQUIRE(j.is_object());
   BOOST_TEST(j["request_body"]["input"] == "secret words");
 }
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -40,6 +40,8 @@ std::string response_id_of(const sse_result& r) {
 
 } // namespace
 
+BOOST_AUTO_TEST_SUITE(streaming)
+
 BOOST_AUTO_TEST_CASE(a_streamed_response_follows_the_event_grammar_and_ends_as_get_shows_it) {
   scripted_backend b{
       {{"rules",
@@ -460,3 +462,5 @@ BOOST_AUTO_TEST_CASE(a_background_stream_survives_its_client_and_resumes) {
   BOOST_TEST(whole.raw.substr(0, first.raw.rfind("\n\n") + 2) ==
              first.raw.substr(0, first.raw.rfind("\n\n") + 2));
 }
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -40,6 +40,8 @@ const json weather_tool = {
 
 } // namespace
 
+BOOST_AUTO_TEST_SUITE(tools)
+
 BOOST_AUTO_TEST_CASE(tool_definitions_and_choices_are_validated_naming_the_param) {
   scripted_backend b;
   riposte_server r{b.url()};
@@ -406,3 +408,5 @@ BOOST_AUTO_TEST_CASE(a_reasoning_key_file_lets_another_store_open_sealed_items) 
   BOOST_TEST(own_key.post("/v1/responses", replay).status == 400);
   std::filesystem::remove(key_file);
 }
+
+BOOST_AUTO_TEST_SUITE_END()

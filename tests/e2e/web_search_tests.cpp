@@ -62,6 +62,8 @@ std::vector<std::string> source_urls(const json& call) {
 
 } // namespace
 
+BOOST_AUTO_TEST_SUITE(web_search)
+
 BOOST_AUTO_TEST_CASE(a_web_search_runs_through_searxng_and_the_answer_cites_it) {
   scripted_backend b{searching_script()};
   riposte_server r{
@@ -197,3 +199,5 @@ BOOST_AUTO_TEST_CASE(a_static_provider_serves_a_fixed_result_set) {
   BOOST_TEST(code != -1);
   BOOST_TEST(bad.output().find("--web-search") != std::string::npos, bad.output());
 }
+
+BOOST_AUTO_TEST_SUITE_END()
