@@ -1,6 +1,7 @@
 // The only translation unit that sees valijson.
 #define VALIJSON_USE_EXCEPTIONS 1
 #include "actors/json_schema.hpp"
+#include "events/json_safe.hpp"
 
 #include <stdexcept>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
@@ -61,7 +62,7 @@ std::string check_structured_output(const json& format, const json_schema* schem
   auto type = format.is_object() ? format.value("type", "text") : std::string{"text"};
   if (type != "json_schema" && type != "json_object")
     return {};
-  auto doc = json::parse(text, nullptr, false);
+  auto doc = events::parse_untrusted(text);
   if (doc.is_discarded())
     return "the model's output is not valid JSON";
   if (type == "json_object")

@@ -442,7 +442,7 @@ void on_terminal(response_actor* self) {
     if (!first)
       ctx += ',';
     first = false;
-    ctx += item->dump();
+    ctx += ev::dump_json(*item);
   }
   ctx += "]}";
   caf::actor me = self;
@@ -851,7 +851,7 @@ void load(response_actor* self) {
       }
       auto ctx = log->get_snapshot(ev::context_key(id));
       if (ctx && *ctx) {
-        auto j = json::parse((*ctx)->payload, nullptr, false);
+        auto j = ev::parse_stored((*ctx)->payload);
         if (j.is_object()) {
           context_segment seg{nullptr, j.value("items", json::array()),
                               j.value("depth", std::int64_t{1})};

@@ -118,7 +118,7 @@ events::result<nlohmann::json> sealer::open(const std::string& tenant,
                                 &len) == 1;
   if (!ok)
     return unverifiable();
-  auto payload = nlohmann::json::parse(plain, nullptr, false);
+  auto payload = events::parse_stored(plain);
   if (payload.is_discarded())
     return unverifiable();
   return payload;

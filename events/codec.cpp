@@ -67,6 +67,12 @@ result<event> decode_current(std::string_view type, const nlohmann::json& data) 
     if (!data.is_object())
       return make_error(riposte_errc::corrupt_event,
                         "data of a '" + std::string{type} + "' event is not an object");
+    // No event has a floating-point member: one where an integer belongs
+    // would be converted with undefined behaviour if out of range.
+    for (const auto& member : data.items())
+      if (member.value().is_number_float())
+        return make_error(riposte_errc::corrupt_event, "data of a '" + std::string{type} +
+                                                           "' event has a non-integer number");
     try {
       return event{data.get<alternative>()};
     } catch (const std::exception& ex) {
@@ -108,7 +114,7 @@ std::optional<std::string> delta_text(const event& ev) {
     jt::put_string(out, "item_id", e.item_id);
     if (lp != nullptr) {
       jt::put_key(out, "logprobs");
-      out += lp->is_array() && lp->empty() ? std::string{"[]"} : lp->dump();
+      out += lp->is_array() && lp->empty() ? std::string{"[]"} : dump_json(*lp);
     }
     jt::put_int(out, "output_index", e.output_index);
     out += '}';
@@ -214,6 +220,10 @@ result<envelope> parse_envelope(std::string_view bytes) {
   auto j = parse_stored(bytes);
   if (j.is_discarded() || !j.is_object())
     return make_error(riposte_errc::corrupt_event, "stored event is not a JSON object");
+  for (const char* key : {"seq", "global_position", "version", "recorded_at"})
+    if (auto it = j.find(key); it != j.end() && !it->is_number_integer())
+      return make_error(riposte_errc::corrupt_event,
+                        std::string{"stored event envelope has a non-integer '"} + key + "'");
   try {
     envelope env;
     env.stream = j.at("stream").get<std::string>();

@@ -66,7 +66,7 @@ actors::reply_to reply_with(reply_fn reply, std::shared_ptr<request_note> note) 
         if (note && r->is_object() && r->value("object", "") == "response" &&
             (*r)["model"].is_string())
           note->model = (*r)["model"].get<std::string>();
-        reply(response{200, r->dump(), "application/json", {}});
+        reply(response{200, ev::dump_json(*r), "application/json", {}});
       })};
 }
 
@@ -254,7 +254,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
                          if (!r)
                            return reply(to_http(r.error()));
                          auto shaped = shape(std::move(*r));
-                         reply(shaped ? response{200, shaped->dump(), "application/json", {}}
+                         reply(shaped ? response{200, ev::dump_json(*shaped), "application/json", {}}
                                       : to_http(shaped.error()));
                        })});
   };

@@ -412,7 +412,7 @@ std::int64_t ollama_chat_tokens(const actors::generation_request& req) {
 }
 
 json to_ollama_chat(const actors::generation_request& req) {
-  return json::parse(ollama_chat_body(req));
+  return events::parse_stored(ollama_chat_body(req));
 }
 
 // Everything of the body but its messages (an empty array holds their place).
@@ -480,7 +480,7 @@ std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
       on_text(thinking_, content_, out);
       continue;
     }
-    auto j = json::parse(line, nullptr, false);
+    auto j = events::parse_untrusted(line);
     if (j.is_discarded() || !j.is_object()) {
       fail(out, "server_error", "the backend sent a line that is not JSON");
       break;
@@ -609,7 +609,7 @@ void ollama_translator::fail(std::vector<ev::event>& out, std::string code, std:
 void ollama_translator::on_line(const json& line, std::vector<ev::event>& out) {
   if (auto err = line.find("error"); err != line.end()) {
     fail(out, "server_error",
-         "backend error: " + (err->is_string() ? err->get<std::string>() : err->dump()));
+         "backend error: " + (err->is_string() ? err->get<std::string>() : events::dump_json(*err)));
     return;
   }
   static const json no_message = json::object();
@@ -700,7 +700,7 @@ std::vector<ev::event> ollama_translator::finish(long status, const std::string&
   } else if (timed_out) {
     fail(out, "backend_timeout", "the backend did not finish in time");
   } else if (status >= 400) {
-    auto body = json::parse(error_body, nullptr, false);
+    auto body = events::parse_untrusted(error_body);
     std::string reason = body.is_object() && body.contains("error") && body["error"].is_string()
                              ? body["error"].get<std::string>()
                              : error_body;
@@ -841,7 +841,7 @@ private:
     r.timeout_ms = 30'000;
     r.on_data = [reply](long, std::string_view bytes) { reply->append(bytes); };
     r.on_done = [reply, done, path](const http_outcome& out) {
-      auto j = json::parse(*reply, nullptr, false);
+      auto j = events::parse_untrusted(*reply);
       if (!out.error.empty() || out.status != 200 || !j.is_object()) {
         done(out.status,
              ev::make_error(

@@ -1,5 +1,6 @@
 // tool_plan: flattening, narrowing and mapping back.
 #include "adapters/backends/tools.hpp"
+#include "events/json_safe.hpp"
 
 #include <set>
 
@@ -200,7 +201,7 @@ json backend_call(const json& item) {
   if (item.value("type", "") == "custom_tool_call") {
     arguments["input"] = item.value("input", "");
   } else {
-    auto parsed = json::parse(item.value("arguments", "{}"), nullptr, false);
+    auto parsed = events::parse_untrusted(item.value("arguments", "{}"));
     if (parsed.is_object())
       arguments = std::move(parsed);
   }

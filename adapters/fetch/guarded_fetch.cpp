@@ -2,6 +2,8 @@
 // address; getaddrinfo for the check.
 #include "adapters/fetch/guarded_fetch.hpp"
 
+#include "events/json_safe.hpp"
+
 #include <arpa/inet.h>
 #include <curl/curl.h>
 #include <netdb.h>
@@ -123,7 +125,7 @@ struct url_parts {
 ev::result<url_parts> split(const std::string& url) {
   std::unique_ptr<CURLU, decltype(&curl_url_cleanup)> u{curl_url(), &curl_url_cleanup};
   if (!u || curl_url_set(u.get(), CURLUPART_URL, url.c_str(), 0) != CURLUE_OK)
-    return refused("'" + url + "' is not a URL");
+    return refused("'" + ev::excerpt(url) + "' is not a URL");
   auto get = [&](CURLUPart part, unsigned flags) {
     char* v = nullptr;
     std::string out;
@@ -189,6 +191,33 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
 bool valid_cidr(const std::string& text) {
   cidr c;
   return parse_cidr(text, c);
+}
+
+ev::result<url_target> parse_fetch_url(const std::string& url) {
+  auto p = split(url);
+  if (!p)
+    return p.error();
+  return url_target{p->scheme, p->host, p->port};
+}
+
+ev::result<std::string> check_address(const std::string& literal,
+                                      const std::vector<std::string>& allow_text) {
+  unsigned char buf[16];
+  addr16 a{};
+  if (inet_pton(AF_INET, literal.c_str(), buf) == 1)
+    a = from_v4(buf);
+  else if (inet_pton(AF_INET6, literal.c_str(), buf) == 1)
+    std::memcpy(a.data(), buf, 16);
+  else
+    return refused("'" + ev::excerpt(literal) + "' is not an address");
+  for (const auto& text : allow_text) {
+    cidr c;
+    if (parse_cidr(text, c) && in(a, c))
+      return show(a);
+  }
+  if (auto bad = forbidden(a); !bad.empty())
+    return refused(show(a) + " is " + bad);
+  return show(a);
 }
 
 ev::result<fetched> guarded_fetch(const std::string& start_url, const fetch_policy& policy) {

@@ -34,4 +34,14 @@ events::result<fetched> guarded_fetch(const std::string& url, const fetch_policy
 // Is this a CIDR riposte understands? (for flag validation)
 bool valid_cidr(const std::string& cidr);
 
+// The guard's own parts, for tests and fuzzing: a URL split into what is
+// fetched (http or https only), and the verdict on one literal address
+// against the ranges riposte refuses and an allow list (its text, or why not).
+struct url_target {
+  std::string scheme, host, port;
+};
+events::result<url_target> parse_fetch_url(const std::string& url);
+events::result<std::string> check_address(const std::string& literal,
+                                          const std::vector<std::string>& allow);
+
 } // namespace riposte::adapters::fetch

@@ -5,6 +5,7 @@
 #include "adapters/store/stream_name.hpp"
 #include "events/event.hpp"
 #include "events/json_text.hpp"
+#include "events/json_safe.hpp"
 
 #include <pqxx/pqxx>
 
@@ -154,7 +155,7 @@ private:
 };
 
 result<envelope> row_to_envelope(const pqxx::row& row, const std::string& stream) {
-  auto data = json::parse(row[6].as<std::string>(), nullptr, false);
+  auto data = events::parse_stored(row[6].as<std::string>());
   if (data.is_discarded() || !data.is_object())
     return make_error(riposte_errc::corrupt_event, "event " + stream + "#" +
                                                        row[1].as<std::string>() +

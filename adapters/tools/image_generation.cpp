@@ -74,7 +74,7 @@ ev::result<json> call_json(const std::string& method, const std::string& url, co
   auto r = call(method, url, body.is_null() ? "" : events::dump_json(body), deadline);
   if (!r)
     return r.error();
-  auto j = json::parse(r->body, nullptr, false);
+  auto j = events::parse_untrusted(r->body);
   if (j.is_discarded())
     return ev::make_error(ev::riposte_errc::backend_unavailable,
                           "the image provider's answer is not JSON");
@@ -175,7 +175,7 @@ public:
       return queued.error();
     if (!queued->value("prompt_id", json()).is_string())
       return ev::make_error(ev::riposte_errc::backend_unavailable,
-                            "ComfyUI did not queue the workflow: " + queued->dump().substr(0, 200));
+                            "ComfyUI did not queue the workflow: " + events::excerpt(events::dump_json(*queued), 200));
     auto id = (*queued)["prompt_id"].get<std::string>();
     for (;;) {
       auto history = call_json("GET", base_ + "/history/" + id, json(), deadline);

@@ -1,4 +1,5 @@
 #include "adapters/tools/web_search.hpp"
+#include "events/json_safe.hpp"
 
 #include <curl/curl.h>
 
@@ -101,7 +102,7 @@ public:
     if (status != 200)
       return ev::make_error(ev::riposte_errc::backend_unavailable,
                             "the search provider answered HTTP " + std::to_string(status));
-    auto j = json::parse(body, nullptr, false);
+    auto j = events::parse_untrusted(body);
     if (!j.is_object() || !j.contains("results"))
       return ev::make_error(ev::riposte_errc::backend_unavailable,
                             "the search provider's answer is not SearXNG JSON");
@@ -130,7 +131,7 @@ make_web_search(const std::string& spec, long timeout_ms) {
     std::ifstream in{rest};
     std::stringstream text;
     text << in.rdbuf();
-    auto j = json::parse(text.str(), nullptr, false);
+    auto j = events::parse_untrusted(text.str());
     if (!in || !j.is_object() || !j.contains("results"))
       return ev::make_error(ev::riposte_errc::invalid_value,
                             "--web-search static: " + rest +

@@ -2,6 +2,7 @@
 // golden file of every historical version keeps decoding.
 #define BOOST_TEST_MODULE events
 #include "events/event.hpp"
+#include "events/json_safe.hpp"
 #include "events/json_text.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -183,4 +184,47 @@ BOOST_AUTO_TEST_CASE(undecodable_events_are_error_values) {
     if (!env)
       BOOST_TEST((env.error().code == riposte_errc::corrupt_event));
   }
+}
+
+// Found by codec_fuzzer: a float where an integer belongs was converted with
+// undefined behaviour (1.764e+22 into an int64).
+BOOST_AUTO_TEST_CASE(a_float_where_an_integer_belongs_is_a_corrupt_event_not_undefined) {
+  auto index = ev::decode("output_item_added", 1,
+                          {{"output_index", 1.764e22}, {"item", nlohmann::json::object()}});
+  BOOST_REQUIRE(!index.has_value());
+  BOOST_TEST((index.error().code == riposte_errc::corrupt_event));
+  auto small = ev::decode("output_item_added", 1,
+                          {{"output_index", 1.5}, {"item", nlohmann::json::object()}});
+  BOOST_TEST(!small.has_value());
+  for (const char* bytes :
+       {R"({"stream":"s","seq":0,"global_position":1,"type":"response_queued","version":1,"tenant":"","recorded_at":1.764e22,"data":{}})",
+        R"({"stream":"s","seq":7.64e21,"global_position":1,"type":"response_queued","version":1,"tenant":"","recorded_at":0,"data":{}})",
+        R"({"stream":"s","seq":0,"global_position":1,"type":"response_queued","version":1e83,"tenant":"","recorded_at":0,"data":{}})"}) {
+    auto env = ev::parse_envelope(bytes);
+    BOOST_TEST(!env.has_value(), "accepted: " << bytes);
+  }
+}
+
+// Untrusted JSON: depth is bounded while parsing, nothing throws, and
+// malformed UTF-8 is refused (in), replaced (out) or shown escaped (echo).
+BOOST_AUTO_TEST_CASE(untrusted_json_is_parsed_under_a_depth_bound_without_throwing) {
+  ev::json_failure why = ev::json_failure::none;
+  auto deep = std::string(100000, '[') + std::string(100000, ']');
+  BOOST_TEST(ev::parse_json(deep, 64, &why).is_discarded());
+  BOOST_TEST((why == ev::json_failure::too_deep));
+  auto ok = std::string(64, '[') + std::string(64, ']');
+  BOOST_TEST(!ev::parse_json(ok, 64, &why).is_discarded());
+  BOOST_TEST(ev::parse_json("[" + std::string(64, '[') + std::string(65, ']'), 64, &why).is_discarded());
+  BOOST_TEST((why == ev::json_failure::too_deep));
+  BOOST_TEST(ev::parse_json("{\"a\":", 64, &why).is_discarded());
+  BOOST_TEST((why == ev::json_failure::syntax));
+  BOOST_TEST(ev::parse_json("\"\xff\"", 64, &why).is_discarded());
+  BOOST_TEST(ev::parse_json("\"\xed\xa0\x80\"", 64, &why).is_discarded()); // a surrogate
+  BOOST_TEST(ev::parse_json("\"\xc0\x80\"", 64, &why).is_discarded());     // overlong
+  BOOST_TEST(ev::dump_json(nlohmann::json(std::string{"a\xff"})) == "\"a\xEF\xBF\xBD\"");
+  BOOST_TEST(ev::scrub_utf8("x\xc0\x80y") == "x\xEF\xBF\xBD\xEF\xBF\xBDy");
+  BOOST_TEST(ev::valid_utf8("\xe2\x82\xac"));
+  BOOST_TEST(!ev::valid_utf8("\xe2\x82"));
+  BOOST_TEST(ev::excerpt("k\xff\n") == "k\\xff\\x0a");
+  BOOST_TEST(ev::excerpt(std::string(1000, 'x'), 8) == "xxxxxxxx\xE2\x80\xA6");
 }

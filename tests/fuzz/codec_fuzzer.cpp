@@ -1,0 +1,24 @@
+// Fuzz target: stored bytes (a corrupted or hostile store) through the
+// envelope parser, the upcasters and the decoder, and a decoded event back
+// out: errors are values, never exceptions or crashes.
+#include "events/event.hpp"
+#include "events/json_safe.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  namespace ev = riposte::events;
+  std::string_view bytes{reinterpret_cast<const char*>(data), size};
+  auto env = ev::parse_envelope(bytes);
+  if (!env)
+    return 0;
+  auto decoded = ev::decode(*env);
+  if (!decoded)
+    return 0;
+  auto again = ev::make_new_event(*decoded, env->tenant, env->recorded_at);
+  (void)ev::serialize_text(*env, ev::data_text(again));
+  (void)ev::dump_json(ev::to_json(*env));
+  return 0;
+}
