@@ -1,11 +1,36 @@
 #!/usr/bin/env bash
-# Sets up, builds and runs the whole test suite. The suite starts its own
-# throwaway PostgreSQL server on a free loopback port and stops it after.
+# Sets up, builds and runs the whole test suite, in three passes:
+#   1. the Release build's CTest suite, real clients (SDK, Codex) included;
+#   2. the same suite built with AddressSanitizer + UBSan (./build-asan),
+#      without the real-client suite (SANITIZE=0 skips this pass);
+#   3. every libFuzzer target for FUZZ_SECONDS (default 30), two at a time
+#      (FUZZ_SECONDS=0 skips it).
+# The suite starts its own throwaway PostgreSQL servers on free loopback
+# ports and stops them after. Extra arguments go to the first ctest.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+start=$(date +%s)
+lap() { echo "test.sh: $1 after $(( $(date +%s) - start )) s"; }
 bash ops/setup.sh
 bash ops/build.sh
+lap "release build"
 # The SDK contract suite's npm packages, exactly as the lock file pins them.
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
-cd build
-ctest --output-on-failure -j "$(nproc)" "$@"
+(cd build && ctest --output-on-failure -j "$(nproc)" "$@")
+lap "release suite"
+if [ "${SANITIZE:-1}" != 0 ]; then
+  cmake -S . -B build-asan -DRIPOSTE_SANITIZE=ON >/dev/null
+  cmake --build build-asan -j "$(nproc)"
+  lap "sanitized build"
+  (cd build-asan &&
+    ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=0:strict_string_checks=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+    LSAN_OPTIONS=suppressions="$PWD/../tests/sanitizers/lsan.supp":print_suppressions=0 \
+    ctest --output-on-failure -j "$(nproc)" -E '^sdk$')
+  lap "sanitized suite"
+fi
+if [ "${FUZZ_SECONDS:-30}" != 0 ]; then
+  bash ops/fuzz.sh
+  lap "fuzzing"
+fi
+lap "all passed"

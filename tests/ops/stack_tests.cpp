@@ -127,7 +127,10 @@ BOOST_AUTO_TEST_CASE(victoriametrics_scrapes_riposte_and_grafana_reads_victoriam
   }
   BOOST_TEST(mounted, "the dashboards path " << path << " is not mounted into grafana");
   // Every panel reads the provisioned data source.
-  for (const auto& panel : dashboard().at("panels"))
+  // (The dashboard held in a variable: a range over a member of a temporary
+  // reads freed memory, as AddressSanitizer showed.)
+  auto dash = dashboard();
+  for (const auto& panel : dash.at("panels"))
     if (panel.contains("targets"))
       BOOST_TEST(panel["datasource"]["uid"] == ds["uid"].as<std::string>(),
                  panel["title"].get<std::string>());
