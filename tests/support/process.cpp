@@ -1,9 +1,13 @@
 // Child processes and a small curl client for integration tests.
 #include "tests/support/process.hpp"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <spawn.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +16,8 @@
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <stdexcept>
 
 extern char** environ;
@@ -207,6 +213,199 @@ std::string riposte_binary() {
   if (bin == nullptr)
     throw std::runtime_error("RIPOSTE_BIN is not set");
   return bin;
+}
+
+std::string raw_response::header(const std::string& lower_name) const {
+  for (const auto& [k, v] : headers)
+    if (k == lower_name)
+      return v;
+  return {};
+}
+
+raw_connection::raw_connection(std::uint16_t port, int receive_buffer) {
+  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd_ < 0)
+    throw std::runtime_error("socket failed: " + std::to_string(errno));
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(port);
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  int one = 1;
+  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (receive_buffer > 0)
+    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    auto err = errno;
+    ::close(fd_);
+    fd_ = -1;
+    throw std::runtime_error("connect failed: " + std::to_string(err));
+  }
+}
+
+raw_connection::~raw_connection() {
+  close();
+}
+
+void raw_connection::close() {
+  if (fd_ >= 0)
+    ::close(fd_);
+  fd_ = -1;
+}
+
+bool raw_connection::send(std::string_view bytes) {
+  while (!bytes.empty()) {
+    if (fd_ < 0)
+      return false;
+    auto n = ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0)
+      return false;
+    bytes.remove_prefix(static_cast<std::size_t>(n));
+  }
+  return true;
+}
+
+bool raw_connection::fill(std::chrono::steady_clock::time_point deadline) {
+  if (fd_ < 0 || closed_)
+    return false;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left < 0)
+      return false;
+    pollfd p{fd_, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(left));
+    if (ready < 0 && errno == EINTR)
+      continue;
+    if (ready <= 0)
+      return false;
+    char buf[65536];
+    auto n = ::recv(fd_, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) { // end of file, or reset
+      closed_ = true;
+      return false;
+    }
+    buf_.append(buf, static_cast<std::size_t>(n));
+    all_.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+}
+
+bool raw_connection::wait_closed(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!closed_ && fd_ >= 0 && std::chrono::steady_clock::now() < deadline)
+    fill(deadline);
+  return closed_;
+}
+
+std::optional<raw_response> raw_connection::read_response(std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  // Parses a whole reply from the front of buf_; how many bytes it took, or 0.
+  auto parse = [this](raw_response& out, bool at_eof) -> std::size_t {
+    auto head_end = buf_.find("\r\n\r\n");
+    if (head_end == std::string::npos)
+      return 0;
+    out = raw_response{};
+    std::istringstream head{buf_.substr(0, head_end)};
+    std::string line;
+    std::getline(head, line);
+    if (line.rfind("HTTP/1.", 0) != 0 || line.size() < 12)
+      return 0;
+    out.status = std::stoi(line.substr(9, 3));
+    long length = -1;
+    bool chunked = false;
+    while (std::getline(head, line)) {
+      if (!line.empty() && line.back() == '\r')
+        line.pop_back();
+      auto colon = line.find(':');
+      if (colon == std::string::npos)
+        continue;
+      auto name = line.substr(0, colon);
+      std::transform(name.begin(), name.end(), name.begin(),
+                     [](unsigned char c) { return std::tolower(c); });
+      auto value = line.substr(colon + 1);
+      value.erase(0, value.find_first_not_of(" \t"));
+      value.erase(value.find_last_not_of(" \t") + 1);
+      if (name == "content-length")
+        length = std::stol(value);
+      if (name == "transfer-encoding" && value.find("chunked") != std::string::npos)
+        chunked = true;
+      out.headers.emplace_back(name, value);
+    }
+    auto at = head_end + 4;
+    if (chunked) {
+      for (;;) {
+        auto eol = buf_.find("\r\n", at);
+        if (eol == std::string::npos)
+          return 0;
+        auto size = std::stoul(buf_.substr(at, eol - at), nullptr, 16);
+        if (size == 0) {
+          auto end = buf_.find("\r\n\r\n", eol);
+          if (buf_.compare(eol, 4, "\r\n\r\n") == 0)
+            end = eol;
+          if (end == std::string::npos)
+            return 0;
+          return end + 4;
+        }
+        if (buf_.size() < eol + 2 + size + 2)
+          return 0;
+        out.body.append(buf_, eol + 2, size);
+        at = eol + 2 + size + 2;
+      }
+    }
+    if (length >= 0) {
+      if (buf_.size() < at + static_cast<std::size_t>(length))
+        return 0;
+      out.body = buf_.substr(at, static_cast<std::size_t>(length));
+      return at + static_cast<std::size_t>(length);
+    }
+    if (!at_eof)
+      return 0;
+    out.body = buf_.substr(at);
+    return buf_.size();
+  };
+  for (;;) {
+    raw_response out;
+    if (auto used = parse(out, closed_)) {
+      buf_.erase(0, used);
+      return out;
+    }
+    if (closed_ || !fill(deadline))
+      return std::nullopt;
+  }
+}
+
+std::string request_bytes(const std::string& method, const std::string& target,
+                          const std::string& body, const std::vector<std::string>& headers) {
+  std::string out = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+  for (const auto& h : headers)
+    out += h + "\r\n";
+  if (!body.empty() || method == "POST")
+    out += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+  return out + "\r\n" + body;
+}
+
+long vm_rss_kib(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/status"};
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmRSS:", 0) == 0)
+      return std::stol(line.substr(6));
+  return -1;
+}
+
+bool process_alive(pid_t pid) {
+  std::ifstream in{"/proc/" + std::to_string(pid) + "/stat"};
+  std::string stat;
+  if (!std::getline(in, stat))
+    return false;
+  auto close = stat.rfind(')');
+  return close != std::string::npos && close + 2 < stat.size() && stat[close + 2] != 'Z' &&
+         stat[close + 2] != 'X';
 }
 
 } // namespace riposte::tests

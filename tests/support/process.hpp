@@ -6,8 +6,11 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -60,5 +63,60 @@ http_result http_call(const std::string& method, const std::string& url,
 
 // The riposte binary under test (RIPOSTE_BIN, set by CTest).
 std::string riposte_binary();
+
+// One HTTP/1.1 reply read off a raw connection.
+struct raw_response {
+  int status = 0;
+  std::vector<std::pair<std::string, std::string>> headers; // names lower-cased
+  std::string body;                                         // de-chunked
+  std::string header(const std::string& lower_name) const;
+};
+
+// A plain TCP connection to 127.0.0.1:port, for what curl will not do: bytes
+// that are not quite HTTP, requests sent slowly or back to back, connections
+// held open and idle, replies never read.
+class raw_connection {
+public:
+  // Connects (a connection waiting in the listener's backlog counts as
+  // connected); throws if it cannot. `receive_buffer` > 0 fixes the socket's
+  // receive buffer (no autotuning), for a client that must stall a sender.
+  explicit raw_connection(std::uint16_t port, int receive_buffer = 0);
+  ~raw_connection();
+  raw_connection(const raw_connection&) = delete;
+  raw_connection& operator=(const raw_connection&) = delete;
+
+  // Sends everything; false once the peer has closed or reset the connection.
+  bool send(std::string_view bytes);
+  // The next reply (Content-Length, chunked, or closed-delimited body), or
+  // nullopt if no whole reply came within `timeout`.
+  std::optional<raw_response> read_response(std::chrono::milliseconds timeout);
+  // Reads until the peer closes (end of file or reset): true if it did
+  // within `timeout`.
+  bool wait_closed(std::chrono::milliseconds timeout);
+  // Every byte received so far.
+  const std::string& received() const { return all_; }
+  bool closed() const { return closed_; }
+  void close();
+  int fd() const { return fd_; }
+
+private:
+  // Reads what is there within `timeout`; false on timeout.
+  bool fill(std::chrono::steady_clock::time_point deadline);
+  int fd_ = -1;
+  bool closed_ = false;
+  std::string buf_; // received, not yet consumed by read_response
+  std::string all_;
+};
+
+// An HTTP/1.1 request as bytes: Host, Content-Length (with a body, or for
+// POST) and `headers` ("Name: value") as given.
+std::string request_bytes(const std::string& method, const std::string& target,
+                          const std::string& body = "",
+                          const std::vector<std::string>& headers = {});
+
+// The resident set of a process in KiB (VmRSS in /proc/PID/status); -1 if gone.
+long vm_rss_kib(pid_t pid);
+// Whether the process still runs (not exited, not a zombie).
+bool process_alive(pid_t pid);
 
 } // namespace riposte::tests

@@ -62,9 +62,10 @@ void scripted_backend::clear_requests() {
 }
 
 riposte_server::riposte_server(const std::string& backend_url, std::vector<std::string> extra,
-                               std::string store)
+                               std::string store, std::vector<std::string> launcher)
   : backend_url_(backend_url)
   , extra_(std::move(extra))
+  , launcher_(std::move(launcher))
   , store_(std::move(store)) {
   if (store_.empty()) {
     dir_ = std::filesystem::temp_directory_path() /
@@ -82,8 +83,10 @@ riposte_server::~riposte_server() {
 }
 
 void riposte_server::start() {
-  std::vector<std::string> argv{riposte_binary(), "--listen",  "127.0.0.1:0", "--store",
-                                store_,           "--backend", backend_url_};
+  std::vector<std::string> argv = launcher_;
+  for (const auto& a : {riposte_binary(), std::string{"--listen"}, std::string{"127.0.0.1:0"},
+                        std::string{"--store"}, store_, std::string{"--backend"}, backend_url_})
+    argv.push_back(a);
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   proc_ = std::make_unique<child_process>(argv);
   auto line = proc_->wait_for_line("riposte listening", 20s);

@@ -33,8 +33,12 @@ private:
 class riposte_server {
 public:
   // Starts riposte with a fresh RocksDB store (unless `store` is given).
+  // `launcher`, when given, is a command riposte runs under (an absolute path
+  // and its arguments, e.g. {"/usr/bin/prlimit", "--nofile=200:200"} or
+  // {"/usr/bin/env", "RIPOSTE_TEST_FAULTS=1"}); it must exec riposte in its
+  // own process, so process() is riposte itself.
   riposte_server(const std::string& backend_url, std::vector<std::string> extra = {},
-                 std::string store = {});
+                 std::string store = {}, std::vector<std::string> launcher = {});
   ~riposte_server();
   std::string url(const std::string& path) const {
     return "http://127.0.0.1:" + std::to_string(port_) + path;
@@ -57,6 +61,7 @@ private:
   void start();
   std::string backend_url_;
   std::vector<std::string> extra_;
+  std::vector<std::string> launcher_;
   std::string store_;
   std::filesystem::path dir_;
   std::unique_ptr<child_process> proc_;
