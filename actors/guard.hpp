@@ -8,6 +8,7 @@
 
 #include "actors/event_sink.hpp"
 #include "actors/messages.hpp"
+#include "events/faults.hpp"
 
 #include <caf/all.hpp>
 #include <caf/detail/type_traits.hpp>
@@ -23,17 +24,6 @@ namespace riposte::actors {
 inline events::error_info internal_fault() {
   return events::make_error(events::riposte_errc::internal,
                             "The server had an error while processing your request.");
-}
-
-// What an exception says, for the log.
-inline std::string fault_text(std::exception_ptr ex) {
-  try {
-    std::rethrow_exception(std::move(ex));
-  } catch (const std::exception& e) {
-    return e.what();
-  } catch (...) {
-    return "unknown exception";
-  }
 }
 
 namespace detail {
@@ -86,7 +76,7 @@ auto guard_one(Self* self, OnFault on_fault, F f, caf::detail::type_list<Ts...>)
     // The message's own requester hears first; the actor then repairs itself.
     (answer_fault(xs), ...);
     try {
-      on_fault(fault_text(ex));
+      on_fault(events::describe(ex));
     } catch (...) {
       self->quit(caf::exit_reason::unhandled_exception); // a supervisor restarts it
     }

@@ -69,7 +69,7 @@ private:
       try {
         job.run();
       } catch (...) {
-        auto what = fault_text(std::current_exception());
+        auto what = events::describe(std::current_exception());
         events::report_fault("store", what);
         if (job.on_throw) {
           try {
@@ -78,16 +78,6 @@ private:
           }
         }
       }
-    }
-  }
-
-  static std::string fault_text(std::exception_ptr ex) {
-    try {
-      std::rethrow_exception(std::move(ex));
-    } catch (const std::exception& e) {
-      return e.what();
-    } catch (...) {
-      return "unknown exception";
     }
   }
 

@@ -21,4 +21,14 @@ void report_fault(std::string where, std::string what, std::string id) noexcept 
   }
 }
 
+std::string describe(std::exception_ptr ex) {
+  try {
+    std::rethrow_exception(std::move(ex));
+  } catch (const std::exception& e) {
+    return e.what();
+  } catch (...) {
+    return "unknown exception";
+  }
+}
+
 } // namespace riposte::events

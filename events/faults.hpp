@@ -4,6 +4,7 @@
 // app/ turns the report into an error log line and riposte_faults_total.
 #pragma once
 
+#include <exception>
 #include <functional>
 #include <string>
 
@@ -19,5 +20,9 @@ struct fault_report {
 void set_fault_reporter(std::function<void(const fault_report&)> reporter);
 // Never throws.
 void report_fault(std::string where, std::string what, std::string id = {}) noexcept;
+
+// What a caught exception says (its what(), or that it was not a
+// std::exception), for a report.
+std::string describe(std::exception_ptr ex);
 
 } // namespace riposte::events

@@ -380,8 +380,11 @@ const std::vector<feature>& compatibility_manifest() {
       {"request_field",
        "Idempotency-Key header",
        s::supported,
-       "same key and body replays; another body -> 409; kept in the event log",
-       {"an_idempotency_key_replays_the_same_response_even_after_a_restart"}},
+       "same key and body replays; another body -> 409; kept in the event log; concurrent "
+       "creates with one key all get the first one's answer, streams byte for byte",
+       {"an_idempotency_key_replays_the_same_response_even_after_a_restart",
+        "concurrent_creates_with_one_idempotency_key_all_get_the_same_response",
+        "a_streamed_create_replayed_by_its_idempotency_key_is_byte_identical"}},
       // Real clients, unmodified
       {"client",
        "OpenAI SDK (npm openai 7.57)",
@@ -612,6 +615,24 @@ const std::vector<feature>& compatibility_manifest() {
        "{error:{message,type,param,code}} with the right status",
        {"bad_requests_get_precise_errors_and_store_nothing",
         "errors arrive as the SDK error classes with the OpenAI body"}},
+      {"state",
+       "hostile input",
+       s::supported,
+       "bytes that are not UTF-8 text in paths, queries, headers and upload fields -> 400 naming "
+       "them; JSON nested past --max-json-depth -> 400 invalid_json; body, URL, header, "
+       "connection and read-time limits (see the README's Limits and guarantees); nothing "
+       "stored is lost and only the bad request fails",
+       {"bytes_that_are_not_utf8_text_in_paths_queries_or_headers_are_a_400_naming_them",
+        "json_nested_past_the_depth_limit_anywhere_is_a_400_invalid_json",
+        "bodies_past_the_route_limit_get_413_and_past_the_server_cap_lose_the_connection"}},
+      {"state",
+       "fault containment",
+       s::supported,
+       "an exception inside riposte fails only its request (500 server_error); supervised "
+       "actors restart; a response whose actor fails ends failed; /readyz 503 meanwhile",
+       {"an_exception_in_a_supervised_actor_fails_only_the_request_it_was_handling",
+        "a_killed_supervised_actor_is_restarted_and_serves_again_within_two_seconds",
+        "a_fault_in_a_generating_response_ends_its_stream_failed"}},
       {"state",
        "backend failures",
        s::supported,

@@ -389,17 +389,24 @@ public:
     return events::ok();
   }
 
-  status get_blob(const std::string& id, const events::chunk_sink& sink) override {
+  // How many chunks the blob has (its metadata), or not_found.
+  events::result<std::uint64_t> blob_chunks(const std::string& id) {
     std::string meta;
     auto st = db_->Get({}, cfs_[cf_blob_meta], id, &meta);
     if (st.IsNotFound())
       return make_error(riposte_errc::not_found, "no blob '" + id + "'");
     if (!st.ok())
       return store_error("reading blob metadata", st);
-    auto chunks = read_be64(meta);
+    return read_be64(meta);
+  }
+
+  status get_blob(const std::string& id, const events::chunk_sink& sink) override {
+    auto chunks = blob_chunks(id);
+    if (!chunks)
+      return chunks.error();
     std::string chunk;
-    for (std::uint64_t i = 0; i < chunks; ++i) {
-      st = db_->Get({}, cfs_[cf_blobs], event_key(id, i), &chunk);
+    for (std::uint64_t i = 0; i < *chunks; ++i) {
+      auto st = db_->Get({}, cfs_[cf_blobs], event_key(id, i), &chunk);
       if (!st.ok())
         return store_error("reading a blob chunk", st);
       if (!sink(chunk))
@@ -410,16 +417,13 @@ public:
 
   events::result<std::optional<std::string>> read_blob_chunk(const std::string& id,
                                                              std::uint64_t index) override {
-    std::string meta;
-    auto st = db_->Get({}, cfs_[cf_blob_meta], id, &meta);
-    if (st.IsNotFound())
-      return make_error(riposte_errc::not_found, "no blob '" + id + "'");
-    if (!st.ok())
-      return store_error("reading blob metadata", st);
-    if (index >= read_be64(meta))
+    auto chunks = blob_chunks(id);
+    if (!chunks)
+      return chunks.error();
+    if (index >= *chunks)
       return std::optional<std::string>{};
     std::string chunk;
-    st = db_->Get({}, cfs_[cf_blobs], event_key(id, index), &chunk);
+    auto st = db_->Get({}, cfs_[cf_blobs], event_key(id, index), &chunk);
     if (!st.ok())
       return store_error("reading a blob chunk", st);
     return std::optional<std::string>{std::move(chunk)};

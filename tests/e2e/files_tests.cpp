@@ -1,6 +1,7 @@
 // End to end: the Files API. Malformed forms, quotas, expiry by appended
 // events, and files that outlive a restart.
 #include "tests/support/pdf.hpp"
+#include "tests/support/forms.hpp"
 #include "tests/support/servers.hpp"
 
 #include <boost/test/unit_test.hpp>
@@ -14,32 +15,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-const std::string boundary = "riposte-test-boundary";
-
-struct field {
-  field(std::string n, std::string v, std::string f = {})
-    : name(std::move(n))
-    , value(std::move(v))
-    , filename(std::move(f)) {}
-  std::string name, value, filename;
-};
-
-std::string form(const std::vector<field>& fields) {
-  std::string body;
-  for (const auto& f : fields) {
-    body += "--" + boundary + "\r\nContent-Disposition: form-data; name=\"" + f.name + "\"";
-    if (!f.filename.empty())
-      body += "; filename=\"" + f.filename + "\"\r\nContent-Type: application/octet-stream";
-    body += "\r\n\r\n" + f.value + "\r\n";
-  }
-  return body + "--" + boundary + "--\r\n";
-}
-
-http_result upload(riposte_server& r, const std::string& body,
-                   std::vector<std::string> headers = {}) {
-  headers.push_back("Content-Type: multipart/form-data; boundary=" + boundary);
-  return http_call("POST", r.url("/v1/files"), body, headers);
-}
 
 void expect_error(const http_result& res, long status, const json& param) {
   BOOST_TEST(res.status == status, res.body);
