@@ -2,7 +2,9 @@
 // deadline, whichever comes first.
 #include "actors/readiness.hpp"
 
+#include "actors/guard.hpp"
 #include "actors/messages.hpp"
+#include "events/faults.hpp"
 #include "events/json_safe.hpp"
 #include "events/ids.hpp"
 
@@ -35,7 +37,10 @@ void finish(gather_actor* self) {
       st.stats->readiness(name, result.value("ok", false));
     checks[name] = std::move(result);
   }
-  st.done(ready, json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}});
+  auto done = std::move(st.done);
+  st.done = nullptr;
+  if (done)
+    done(ready, json{{"status", ready ? "ready" : "not_ready"}, {"checks", checks}});
   self->quit();
 }
 
@@ -47,7 +52,19 @@ caf::behavior gather(gather_actor* self, std::vector<std::string> names,
   st.done = std::move(done);
   st.stats = std::move(stats);
   self->delayed_send(self, timeout, deadline_atom::value);
-  return {
+  // A check that throws is a failed check; the answer still goes out.
+  auto on_fault = [self](const std::string& what) {
+    events::report_fault("readiness", what);
+    auto& st = self->state;
+    if (st.done) {
+      auto done = std::move(st.done);
+      st.done = nullptr;
+      done(false, json{{"status", "not_ready"}, {"error", "a readiness check failed"}});
+    }
+    self->quit();
+  };
+  return guarded(
+      self, on_fault,
       [=](check_atom, const std::string& name, events::result<json>& r) {
         auto& st = self->state;
         auto ms = std::chrono::duration<double, std::milli>(clock::now() - st.start).count();
@@ -66,8 +83,7 @@ caf::behavior gather(gather_actor* self, std::vector<std::string> names,
                 json{{"ok", false},
                      {"error", "no answer within " + std::to_string(timeout.count()) + " ms"}};
         finish(self);
-      },
-  };
+      });
 }
 
 } // namespace

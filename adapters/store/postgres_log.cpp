@@ -58,6 +58,12 @@ const std::vector<std::pair<int, std::string>>& migrations() {
         key text not null,
         primary key (ns, key));
     )sql"},
+      // json keeps the text as written: jsonb cannot hold a string with
+      // U+0000, which a client may send (a tool's binary output) and the
+      // embedded store keeps.
+      {3, R"sql(
+      alter table events alter column payload type json using payload::json;
+    )sql"},
   };
   return list;
 }
@@ -124,7 +130,7 @@ private:
                "insert into events (stream_id, seq, type, version, tenant, recorded_at, payload) "
                "select $1, $2 + e.ord - 1, e.v->>'type', (e.v->>'version')::int, e.v->>'tenant', "
                "'epoch'::timestamptz + (e.v->>'recorded_at')::bigint * interval '1 microsecond', "
-               "e.v->'data' from jsonb_array_elements($3::jsonb) with ordinality as e(v, ord) "
+               "($4::text[])[e.ord]::json from json_array_elements($3::json) with ordinality as e(v, ord) "
                "order by e.ord returning global_position, seq");
     c->prepare("read", "select global_position, seq, type, version, tenant, "
                        "(extract(epoch from recorded_at) * 1000000)::bigint, payload::text "
@@ -186,14 +192,24 @@ public:
         return valid.error();
     if (evs.empty())
       return std::vector<envelope>{};
-    // [{data, recorded_at, tenant, type, version}, ...] as text: a delta's
-    // data already is.
+    // [{recorded_at, tenant, type, version}, ...] as JSON text, and the data
+    // apart as an array of text (a delta's data already is text): anything
+    // that reads a member of a json value has PostgreSQL unescape every
+    // string in it, and a string holding U+0000 cannot be unescaped.
     std::string batch = "[";
+    std::string data = "{";
     for (const auto& ev : evs) {
       namespace jt = events::json_text;
       batch += batch.size() == 1 ? "{" : ",{";
-      jt::put_key(batch, "data");
-      batch += events::data_text(ev);
+      if (data.size() > 1)
+        data += ',';
+      data += '"';
+      for (char ch : events::data_text(ev)) {
+        if (ch == '"' || ch == '\\')
+          data += '\\';
+        data += ch;
+      }
+      data += '"';
       jt::put_int(batch, "recorded_at", ev.recorded_at);
       jt::put_string(batch, "tenant", ev.tenant);
       jt::put_string(batch, "type", ev.type);
@@ -201,6 +217,7 @@ public:
       batch += '}';
     }
     batch += ']';
+    data += '}';
     try {
       return pool_->with([&](pqxx::connection& c) -> result<std::vector<envelope>> {
         pqxx::work w{c};
@@ -210,7 +227,7 @@ public:
         auto current = w.exec_prepared1("head", stream)[0].as<std::int64_t>();
         if (!version_matches(expected_version, current))
           return version_conflict(stream, expected_version, current);
-        auto rows = w.exec_prepared("append", stream, current + 1, batch);
+        auto rows = w.exec_prepared("append", stream, current + 1, batch, data);
         std::vector<envelope> stored;
         stored.reserve(evs.size());
         for (std::size_t i = 0; i < rows.size(); ++i) {

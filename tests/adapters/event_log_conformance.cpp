@@ -162,6 +162,22 @@ BOOST_AUTO_TEST_CASE(a_new_stream_starts_at_seq_zero_and_reads_back_in_order) {
   BOOST_TEST(tail[0].seq == 2u);
 }
 
+// Any valid JSON string is stored, U+0000 included (a tool's binary output):
+// PostgreSQL's jsonb could not hold it, so its column is json.
+BOOST_AUTO_TEST_CASE(text_with_a_nul_character_round_trips) {
+  fresh_store s;
+  const std::string text{"a\0b\xe2\x82\xac", 6};
+  auto created = ev::make_new_event(
+      ev::response_created{"resp_nul", "m", 1, nlohmann::json{{"note", text}},
+                           nlohmann::json::array({{{"type", "message"}, {"content", text}}})},
+      "tenant_a", 1700000000123456);
+  must(s->append("resp_nul", ev::no_stream, {created, delta(text)}));
+  auto read = must(s->read("resp_nul", 0, 10));
+  BOOST_REQUIRE(read.size() == 2u);
+  BOOST_TEST(read[0].data["params"]["note"].get<std::string>() == text);
+  BOOST_TEST(read[1].data["delta"].get<std::string>() == text);
+}
+
 BOOST_AUTO_TEST_CASE(a_wrong_expected_version_is_a_conflict_and_writes_nothing) {
   fresh_store s;
   must(s->append("resp_b", ev::no_stream, {delta("a"), delta("b")}));
