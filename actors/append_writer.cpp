@@ -66,13 +66,13 @@ void append_writer::commit(std::vector<job>& jobs) {
     std::vector<ev::result<std::vector<ev::envelope>>> results;
     try {
       results = log->append_many(reqs);
-    } catch (const std::exception& ex) {
+    } catch (...) {
       // The group fails, the writer goes on: each response hears of it.
-      ev::report_fault("writer", ex.what());
+      auto what = ev::describe(std::current_exception());
+      ev::report_fault("writer", what);
       results.clear();
       for (std::size_t k = 0; k < members.size(); ++k)
-        results.emplace_back(ev::make_error(ev::riposte_errc::store_error,
-                                            std::string{"the store failed: "} + ex.what()));
+        results.emplace_back(ev::make_error(ev::riposte_errc::store_error, "the store failed: " + what));
     }
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (std::size_t k = 0; k < members.size(); ++k) {
@@ -80,8 +80,8 @@ void append_writer::commit(std::vector<job>& jobs) {
         meter_->record(seconds, reqs[k].events.size(), results[k].has_value());
       try {
         jobs[members[k]].done(std::move(results[k]));
-      } catch (const std::exception& ex) {
-        ev::report_fault("writer", ex.what());
+      } catch (...) {
+        ev::report_fault("writer", ev::describe(std::current_exception()));
       }
     }
   }

@@ -337,10 +337,7 @@ caf::behavior files_actor(files_actor_t* self, std::shared_ptr<const services> s
       },
       [=](file_read_atom, const std::string& id, const std::string& tenant, file_reader& out) {
         executor->post([=] { read(executor, log, stats, id, tenant, out); },
-                       [out](const std::string& what) {
-                         out.head(ev::make_error(riposte_errc::internal, what));
-                         out.done(false);
-                       });
+                       [out](const std::string&) { out.done(false); });
       },
       [=](file_delete_atom, const std::string& id, const std::string& tenant, reply_to& r) {
         post([=] { remove(*log, stats, id, tenant, r); });

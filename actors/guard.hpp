@@ -20,22 +20,16 @@
 
 namespace riposte::actors {
 
-// The error a request gets when riposte failed it, not the client.
-inline events::error_info internal_fault() {
-  return events::make_error(events::riposte_errc::internal,
-                            "The server had an error while processing your request.");
-}
-
 namespace detail {
 
 template <class T>
 void answer_fault(T& arg) {
   using U = std::decay_t<T>;
   if constexpr (std::is_same_v<U, reply_to>) {
-    arg(internal_fault());
+    arg(events::server_fault());
   } else if constexpr (std::is_same_v<U, sink_handle>) {
     if (arg.sink)
-      arg.sink->fail(internal_fault());
+      arg.sink->fail(events::server_fault());
   }
 }
 

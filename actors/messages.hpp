@@ -6,6 +6,7 @@
 #include "actors/event_sink.hpp"
 #include "events/envelope.hpp"
 #include "events/errc.hpp"
+#include "events/faults.hpp"
 #include "events/event_log.hpp"
 #include "projections/response_view.hpp"
 
@@ -45,9 +46,7 @@ private:
     state& operator=(const state&) = delete;
     ~state() {
       if (!done.load(std::memory_order_acquire))
-        answer(events::make_error(events::riposte_errc::internal,
-                                  "The server had an error while processing your request: it "
-                                  "was lost before it could be answered."));
+        answer(events::server_fault());
     }
     void answer(events::result<nlohmann::json> r) noexcept {
       if (done.exchange(true, std::memory_order_acq_rel) || !fn)

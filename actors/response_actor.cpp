@@ -1630,29 +1630,28 @@ void on_fault(response_actor* self, const std::string& what) {
   ev::report_fault("response", what, st.id);
   if (++st.faults > 1)
     throw std::runtime_error("a second fault while repairing: " + what);
-  auto failed = ev::response_failed{
-      "server_error", "The server had an error while processing this response.", json()};
   if (!st.view.exists() && !st.in_flight) {
     // Nothing stored yet: the create fails like any rejected one.
-    fail_create(self, internal_fault());
+    fail_create(self, ev::server_fault());
     return;
   }
   if (st.broken || st.view.terminal() || st.view.deleted) {
     schedule_passivation(self, std::chrono::milliseconds(0));
     return;
   }
+  // The response ends failed: after the generation's last update if one
+  // runs, at once if it is stored, or (its creation still being stored) as
+  // the stored creation's first step (see appended_atom).
+  st.cancel_event = ev::response_failed{
+      "server_error", "The server had an error while processing this response.", json()};
   if (st.generating) {
-    st.cancel_event = failed;
     st.cancel_requested = false; // cancel_generation sets it again
     cancel_generation(self, "server_error");
     return;
   }
-  st.cancel_event = failed;
   st.cancel_requested = true;
   if (st.view.exists())
-    enqueue(self, {failed});
-  // else: the creation is being stored; the stored creation starts nothing
-  // and appends cancel_event (see appended_atom).
+    enqueue(self, {*st.cancel_event});
 }
 
 caf::behavior main_behavior(response_actor* self) {

@@ -68,8 +68,11 @@ caf::behavior supervisor(supervisor_actor* self, std::vector<supervised> specs,
         return;
       auto reason = caf::to_string(msg.reason);
       events::report_fault("supervisor", c.spec.slot->name() + " died: " + reason);
-      if (st.on_restart)
-        st.on_restart(c.spec.slot->name(), reason);
+      try { // a failing report must not stop the supervision
+        if (st.on_restart)
+          st.on_restart(c.spec.slot->name(), reason);
+      } catch (...) {
+      }
       self->delayed_send(self, pause_for(c), restart_atom::value, i);
       return;
     }

@@ -21,7 +21,6 @@
 #include "http/errors.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
-#include "events/json_safe.hpp"
 
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>

@@ -9,6 +9,11 @@ std::function<void(const fault_report&)>& reporter() {
 }
 } // namespace
 
+error_info server_fault() {
+  return make_error(riposte_errc::internal,
+                    "The server had an error while processing your request.");
+}
+
 void set_fault_reporter(std::function<void(const fault_report&)> r) {
   reporter() = std::move(r);
 }

@@ -4,6 +4,8 @@
 // app/ turns the report into an error log line and riposte_faults_total.
 #pragma once
 
+#include "events/errc.hpp"
+
 #include <exception>
 #include <functional>
 #include <string>
@@ -15,6 +17,10 @@ struct fault_report {
   std::string what;  // the exception's text
   std::string id;    // the response (or other) id it concerned, if known
 };
+
+// The error a request gets when riposte, not the client, failed it: a 500
+// server_error that says nothing of riposte's insides.
+error_info server_fault();
 
 // Set once at start-up, before any thread runs; reports come from any thread.
 void set_fault_reporter(std::function<void(const fault_report&)> reporter);

@@ -122,6 +122,13 @@ bool valid_utf8(std::string_view s) noexcept {
   return json_text::valid_utf8(s);
 }
 
+bool is_text(std::string_view s) noexcept {
+  for (unsigned char c : s)
+    if ((c < 0x20 && c != '\t') || c == 0x7f)
+      return false;
+  return valid_utf8(s);
+}
+
 std::string scrub_utf8(std::string_view s) {
   if (valid_utf8(s))
     return std::string{s};

@@ -40,6 +40,9 @@ std::string dump_json(const nlohmann::json& j, int indent = -1);
 // Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
 // U+10FFFF). NUL is valid UTF-8; callers that want text check it themselves.
 bool valid_utf8(std::string_view s) noexcept;
+// Text a request may carry in a header, a query or a path: well-formed UTF-8
+// without control characters (tab allowed).
+bool is_text(std::string_view s) noexcept;
 // `s` with every malformed sequence replaced by U+FFFD.
 std::string scrub_utf8(std::string_view s);
 // A short, printable, valid-UTF-8 echo of an untrusted value for an error

@@ -1,6 +1,7 @@
 // /v1/files, shaped like the OpenAI SDK's `files` resource.
 #include "http/errors.hpp"
 #include "http/multipart.hpp"
+#include "events/faults.hpp"
 #include "events/json_safe.hpp"
 #include "http/routes.hpp"
 
@@ -139,29 +140,52 @@ std::string content_disposition(const std::string& filename) {
 
 // Streams the file's bytes, one chunk in flight at a time: the next chunk is
 // read only once the client took this one, and no thread waits meanwhile.
+// The calls come one after another (head, chunks, done); a reader dropped
+// before its end still answers (500, or the end of the stream).
 actors::file_reader stream_content(const request& req, reply_fn reply) {
-  struct state {
+  struct download {
+    std::shared_ptr<exchange> channel;
+    reply_fn reply;
     std::shared_ptr<chunk_stream> out;
+    bool answered = false; // an error reply went out, or the stream opened
+    bool ended = false;
+    void end() {
+      if (ended)
+        return;
+      ended = true;
+      if (out)
+        out->finish();
+      else if (!answered)
+        reply(to_http(ev::server_fault()));
+      answered = true;
+    }
+    ~download() {
+      try {
+        end();
+      } catch (...) {
+      }
+    }
   };
-  auto st = std::make_shared<state>();
-  auto channel = req.reply_channel;
+  auto st = std::make_shared<download>();
+  st->channel = req.reply_channel;
+  st->reply = std::move(reply);
   actors::file_reader r;
-  r.head = [st, channel, reply](ev::result<json> meta) {
+  r.head = [st](ev::result<json> meta) {
+    if (st->answered)
+      return;
+    st->answered = true;
     if (!meta)
-      return reply(to_http(meta.error()));
-    st->out = channel->stream("application/octet-stream",
-                              {{"content-disposition",
-                                content_disposition((*meta)["filename"].get<std::string>())}});
+      return st->reply(to_http(meta.error()));
+    st->out = st->channel->stream("application/octet-stream",
+                                  {{"content-disposition",
+                                    content_disposition(meta->value("filename", "file"))}});
   };
   r.chunk = [st](std::string piece, std::function<void(bool)> next) {
-    if (!st->out)
+    if (!st->out || st->ended)
       return next(false);
     st->out->write(std::move(piece), std::move(next));
   };
-  r.done = [st](bool) {
-    if (st->out)
-      st->out->finish();
-  };
+  r.done = [st](bool) { st->end(); };
   return r;
 }
 

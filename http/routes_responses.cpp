@@ -93,7 +93,9 @@ std::vector<route> responses_routes(const api_context& ctx) {
            return reply(to_http(tenant.error()));
          if (auto err = check_json_body(req))
            return reply(to_http(*err));
-         auto cmd = parse_create(req.body, c->limits);
+         auto key = req.header("idempotency-key");
+         bool keyed = key && !key->empty();
+         auto cmd = parse_create(req.body, c->limits, keyed);
          if (!cmd)
            return reply(to_http(cmd.error()));
          if (auto err = check_sealed_reasoning(*c, *cmd, *tenant))
@@ -102,13 +104,12 @@ std::vector<route> responses_routes(const api_context& ctx) {
          cmd->tenant = *tenant;
          req.note->response_id = cmd->response_id;
          req.note->model = cmd->model;
-         if (auto key = req.header("idempotency-key"); key && !key->empty()) {
+         if (keyed) {
            if (key->size() > 255)
              return reply(to_http(ev::make_error(riposte_errc::invalid_value,
                                                  "Idempotency-Key must be at most 255 characters.",
                                                  "Idempotency-Key")));
            cmd->idempotency_key = *key;
-           cmd->request_hash = fingerprint(ev::dump_json(ev::parse_untrusted(req.body)));
          }
          if (cmd->stream) {
            sse_options so;

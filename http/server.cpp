@@ -2,6 +2,7 @@
 // `request` values, dispatches them to routes and writes their replies.
 #include "http/server.hpp"
 
+#include "events/faults.hpp"
 #include "events/json_safe.hpp"
 #include "http/errors.hpp"
 #include "http/validate.hpp"
@@ -17,7 +18,6 @@
 #include <condition_variable>
 #include <mutex>
 #include <random>
-#include <set>
 #include <shared_mutex>
 #include <thread>
 
@@ -71,8 +71,8 @@ public:
     bool now = false;
     {
       std::lock_guard guard{mutex_};
-      if (restart_.count(index)) {
-        restart_.erase(index); // still counted as armed: it never completed
+      if (restart_ && index == 0) {
+        restart_ = false; // still counted as armed: it never completed
         now = true;
       } else if (armed_ + connections_ < max_) {
         ++armed_;
@@ -98,7 +98,7 @@ public:
   void restart() {
     {
       std::lock_guard guard{mutex_};
-      restart_.insert(0);
+      restart_ = true;
     }
     acceptor_->schedule_next_accept_attempt(0);
   }
@@ -111,11 +111,12 @@ private:
   std::size_t connections_ = 0;
   std::uint64_t accepted_ = 0;
   std::vector<std::size_t> pending_;
-  std::set<std::size_t> restart_;
+  bool restart_ = false; // the watchdog asked to start slot 0 again
   accept_watch* watch_ = nullptr;
 };
 
-// The server being constructed on this thread: its limiter registers here.
+// The watchdog's view of one server's acceptor: the limiter RESTinio makes
+// for the server registers here as it is constructed.
 class accept_watch {
 public:
   void attach(recovering_limiter* l) {
@@ -154,11 +155,6 @@ public:
     limiter_->restart();
     return true;
   }
-  std::size_t connections() {
-    std::lock_guard guard{mutex_};
-    return limiter_ ? limiter_->look().connections : 0;
-  }
-
   static constexpr int stalled_ticks = 4; // of 250 ms
 
 private:
@@ -472,7 +468,6 @@ public:
   }
 
   std::uint16_t port() const override { return port_.load(); }
-  std::size_t connections() const override { return watch_.connections(); }
 
   void stop() override {
     if (watchdog_.joinable()) {
@@ -502,8 +497,7 @@ private:
       // Nothing may close a connection without an answer.
       try {
         return restinio_server_reply(
-            req, "", to_http(events::make_error(events::riposte_errc::internal,
-                                                "The server could not handle the request.")));
+            req, "", to_http(events::server_fault()));
       } catch (...) {
         return restinio::request_rejected();
       }
@@ -559,10 +553,10 @@ private:
         return restinio::request_accepted();
       }
       done(unknown_url(*in));
-    } catch (const std::exception& ex) {
+    } catch (...) {
       // One request's failure is that request's 500, nothing more.
-      done(to_http(events::make_error(events::riposte_errc::internal,
-                                      "The server had an error while processing your request.")));
+      events::report_fault("http", events::describe(std::current_exception()));
+      done(to_http(events::server_fault()));
     }
     return restinio::request_accepted();
   }
@@ -573,7 +567,7 @@ private:
   handle_t handle_;
   std::atomic<std::uint16_t> port_{0};
   std::uint64_t max_body_bytes_ = 0;
-  mutable accept_watch watch_;
+  accept_watch watch_;
   std::function<void()> on_accept_restart_;
   std::thread watchdog_;
   std::mutex watchdog_mutex_;
@@ -637,14 +631,6 @@ bool match_pattern(std::string_view pattern, std::string_view path,
 
 namespace {
 
-// Text with neither malformed UTF-8 nor control characters (tab allowed).
-bool clean_text(std::string_view s) {
-  for (unsigned char c : s)
-    if ((c < 0x20 && c != '\t') || c == 0x7f)
-      return false;
-  return events::valid_utf8(s);
-}
-
 events::error_info bad_bytes(std::string what, std::string_view value, std::string param) {
   return events::make_error(events::riposte_errc::invalid_value,
                             "Invalid " + what + ": '" + events::excerpt(value) +
@@ -657,7 +643,7 @@ events::error_info bad_bytes(std::string what, std::string_view value, std::stri
 std::optional<events::error_info> check_request_bytes(const request& req, std::string_view pattern,
                                                       const std::vector<std::string>& params) {
   for (const auto& [name, value] : req.headers)
-    if (!clean_text(name) || !clean_text(value))
+    if (!events::is_text(name) || !events::is_text(value))
       return bad_bytes("header '" + events::excerpt(name, 40) + "'", value,
                        events::excerpt(name, 40));
   // Placeholders in order: "/v1/files/{id}/content" names params[0] "id".
@@ -666,21 +652,10 @@ std::optional<events::error_info> check_request_bytes(const request& req, std::s
        open = pattern.find('{', open + 1), ++k) {
     auto close = pattern.find('}', open);
     auto name = std::string{pattern.substr(open + 1, close - open - 1)};
-    if (!clean_text(params[k]) || params[k].size() > 256)
+    if (!events::is_text(params[k]) || params[k].size() > 256)
       return bad_bytes("path parameter '" + name + "'", params[k], name);
   }
-  if (!req.query.empty()) {
-    auto pairs = parse_query_string(req.query);
-    if (!pairs)
-      return pairs.error();
-    for (const auto& [key, value] : *pairs) {
-      if (!clean_text(key))
-        return bad_bytes("query parameter name", key, "query");
-      if (!clean_text(value))
-        return bad_bytes("value for '" + key + "'", value, key);
-    }
-  }
-  return std::nullopt;
+  return std::nullopt; // query values: parse_query_string, where routes read them
 }
 
 events::result<std::unique_ptr<server>> start_server(const server_options& opts,

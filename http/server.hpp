@@ -130,8 +130,6 @@ class server {
 public:
   virtual ~server() = default;
   virtual std::uint16_t port() const = 0;
-  // Connections open now (for readiness and tests).
-  virtual std::size_t connections() const = 0;
   // Stops accepting, ends the io threads; idempotent.
   virtual void stop() = 0;
 };
@@ -145,9 +143,10 @@ events::result<std::unique_ptr<server>> start_server(const server_options& opts,
 bool match_pattern(std::string_view pattern, std::string_view path,
                    std::vector<std::string>& params);
 
-// The edge's byte check of one request: every header value, query key and
-// value and path parameter (`params`, named by `pattern`) is well-formed
-// UTF-8 without control characters; otherwise the 400 naming it.
+// The edge's byte check of one request: every header value and path
+// parameter (`params`, named by `pattern`) is text (events::is_text);
+// otherwise the 400 naming it. Query keys and values are checked where they
+// are read, by parse_query_string.
 std::optional<events::error_info> check_request_bytes(const request& req, std::string_view pattern,
                                                       const std::vector<std::string>& params);
 

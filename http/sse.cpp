@@ -2,6 +2,7 @@
 #include "http/sse.hpp"
 
 #include "http/errors.hpp"
+#include "events/faults.hpp"
 #include "events/json_safe.hpp"
 
 #include <atomic>
@@ -13,9 +14,15 @@ namespace {
 
 using json = nlohmann::json;
 
-events::error_info lost() {
-  return events::make_error(events::riposte_errc::internal,
-                            "The server had an error while processing your request.");
+// The `error` event that ends a stream already under way.
+std::string error_frame(const events::error_info& err, std::int64_t seq) {
+  auto m = map_error(err.code);
+  json event{{"type", "error"},
+             {"code", m.code.empty() ? json(nullptr) : json(m.code)},
+             {"message", err.message},
+             {"param", err.param.empty() ? json(nullptr) : json(err.param)},
+             {"sequence_number", seq}};
+  return "event: error\ndata: " + events::dump_json(event) + "\n\n";
 }
 
 class sse_sink final : public actors::event_sink, public std::enable_shared_from_this<sse_sink> {
@@ -31,16 +38,10 @@ public:
       if (closed_ || gone_)
         return;
       if (!stream_) {
-        ex_->reply(to_http(lost()));
+        ex_->reply(to_http(events::server_fault()));
         return;
       }
-      auto m = map_error(lost().code);
-      json event{{"type", "error"},
-                 {"code", json(m.code)},
-                 {"message", lost().message},
-                 {"param", nullptr},
-                 {"sequence_number", last_seq_ + 1}};
-      stream_->write("event: error\ndata: " + events::dump_json(event) + "\n\n", nullptr);
+      stream_->write(error_frame(events::server_fault(), last_seq_ + 1), nullptr);
       stream_->finish();
     } catch (...) {
     }
@@ -90,13 +91,7 @@ public:
         return;
       }
     }
-    auto m = map_error(err.code);
-    json event{{"type", "error"},
-               {"code", m.code.empty() ? json(nullptr) : json(m.code)},
-               {"message", err.message},
-               {"param", err.param.empty() ? json(nullptr) : json(err.param)},
-               {"sequence_number", last_seq_ + 1}};
-    send("event: error\ndata: " + events::dump_json(event) + "\n\n");
+    send(error_frame(err, last_seq_ + 1));
     close();
   }
 

@@ -708,7 +708,8 @@ ev::result<json> parse_body(std::string_view raw) {
 }
 
 ev::result<actors::create_command> parse_create(std::string_view raw,
-                                                const create_limits& limits) {
+                                                const create_limits& limits,
+                                                bool fingerprint_body) {
   auto parsed = parse_body(raw);
   if (!parsed)
     return parsed.error();
@@ -893,6 +894,8 @@ ev::result<actors::create_command> parse_create(std::string_view raw,
   for (const char* name : {"temperature", "top_p"})
     if (body.contains(name) && !body[name].is_null())
       cmd.sampling[name] = body[name];
+  if (fingerprint_body)
+    cmd.request_hash = fingerprint(ev::dump_json(body));
   return cmd;
 }
 
@@ -974,6 +977,17 @@ parse_query_string(const std::string& query) {
     if (!decode(pair.substr(0, eq), key) ||
         (eq != std::string_view::npos && !decode(pair.substr(eq + 1), value)))
       return ev::make_error(riposte_errc::invalid_request, "The query string is malformed.");
+    // Keys and values are echoed and stored: they must be text.
+    if (!ev::is_text(key))
+      return ev::make_error(riposte_errc::invalid_value,
+                            "Invalid query parameter name: '" + ev::excerpt(key) +
+                                "' is not valid UTF-8 text.",
+                            "query");
+    if (!ev::is_text(value))
+      return ev::make_error(riposte_errc::invalid_value,
+                            "Invalid value for '" + ev::excerpt(key) + "': '" + ev::excerpt(value) +
+                                "' is not valid UTF-8 text.",
+                            key);
     out.emplace_back(std::move(key), std::move(value));
   }
   return out;

@@ -18,9 +18,12 @@ struct create_limits {
 };
 
 // POST /v1/responses body -> create_command (response id, tenant and
-// idempotency fields are filled in by the caller).
+// idempotency key are filled in by the caller). With `fingerprint`, the
+// command's request_hash is the body's (normalized) fingerprint, for an
+// Idempotency-Key.
 events::result<actors::create_command> parse_create(std::string_view body,
-                                                    const create_limits& limits);
+                                                    const create_limits& limits,
+                                                    bool fingerprint = false);
 
 // POST /v1/prompts (and /v1/prompts/{id}/versions) body -> a prompt version
 // to store (tenant and prompt id are filled in by the caller).

@@ -41,12 +41,9 @@ std::size_t on_write(char* data, std::size_t size, std::size_t n, void* user) {
   try {
     if (t->req.on_data)
       t->req.on_data(status, std::string_view{data, size * n});
-  } catch (const std::exception& ex) {
-    t->threw = ex.what();
-    events::report_fault("backend", t->threw);
-    return 0;
   } catch (...) {
-    t->threw = "unknown exception";
+    t->threw = events::describe(std::current_exception());
+    events::report_fault("backend", t->threw);
     return 0;
   }
   return size * n;
@@ -157,10 +154,8 @@ struct http_client::impl {
     try {
       if (t.req.on_done)
         t.req.on_done(outcome);
-    } catch (const std::exception& ex) {
-      events::report_fault("backend", ex.what());
     } catch (...) {
-      events::report_fault("backend", "unknown exception");
+      events::report_fault("backend", events::describe(std::current_exception()));
     }
   }
 
