@@ -72,7 +72,8 @@ void append_writer::commit(std::vector<job>& jobs) {
       ev::report_fault("writer", what);
       results.clear();
       for (std::size_t k = 0; k < members.size(); ++k)
-        results.emplace_back(ev::make_error(ev::riposte_errc::store_error, "the store failed: " + what));
+        results.emplace_back(
+            ev::make_error(ev::riposte_errc::store_error, "the store failed: " + what));
     }
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     for (std::size_t k = 0; k < members.size(); ++k) {

@@ -206,14 +206,13 @@ void start_next(pool_actor* self) {
     // Sent before the backend can produce anything, so it is first in line.
     self->send(requester, admitted_atom::value);
     // The sink runs on the backend's thread: it only sends messages.
-    auto id =
-        st.b->generate(std::move(job.req), [requester, first, slot, ticket, meter](generation_update u) {
+    auto id = st.b->generate(
+        std::move(job.req), [requester, first, slot, ticket, meter](generation_update u) {
           meter->saw(u);
           bool finished = u.finished;
           caf::anon_send(requester, update_atom::value, std::move(u));
           if (finished)
-            caf::anon_send(slot && slot->get() ? slot->get() : first, finished_atom::value,
-                           ticket);
+            caf::anon_send(slot && slot->get() ? slot->get() : first, finished_atom::value, ticket);
         });
     st.mem->running.emplace(ticket, id);
   }

@@ -1,9 +1,8 @@
 // Client-supplied file bytes made into text a model can read: inline
 // file_data decoded, text checked, PDFs read page by page. Apart from input
 // resolution so that it can be fuzzed on its own.
-#include "actors/inputs.hpp"
-
 #include "actors/base64.hpp"
+#include "actors/inputs.hpp"
 #include "events/json_safe.hpp"
 
 #include <poppler/cpp/poppler-document.h>

@@ -1,18 +1,18 @@
 // Files: upload, list, retrieve, read and delete, as store jobs.
 #include "actors/files.hpp"
-#include "actors/guard.hpp"
-#include "events/faults.hpp"
 
+#include "actors/guard.hpp"
 #include "events/event.hpp"
+#include "events/faults.hpp"
 #include "events/ids.hpp"
 
 #include <openssl/evp.h>
 
 #include <algorithm>
-#include <deque>
-#include <map>
 #include <chrono>
 #include <cstdio>
+#include <deque>
+#include <map>
 
 namespace riposte::actors {
 

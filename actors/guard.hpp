@@ -91,8 +91,7 @@ auto guard_one(Self* self, OnFault on_fault, F f, caf::detail::type_list<Ts...>)
 template <class Self, class OnFault, class... Fs>
 caf::behavior guarded(Self* self, OnFault on_fault, Fs... fs) {
   return caf::behavior{detail::guard_one<typename caf::detail::get_callable_trait<Fs>::result_type>(
-      self, on_fault, std::move(fs),
-      typename caf::detail::get_callable_trait<Fs>::arg_types{})...};
+      self, on_fault, std::move(fs), typename caf::detail::get_callable_trait<Fs>::arg_types{})...};
 }
 
 // One callable (a `then` continuation) under the same containment.

@@ -1,6 +1,7 @@
 // The only translation unit that sees valijson.
 #define VALIJSON_USE_EXCEPTIONS 1
 #include "actors/json_schema.hpp"
+
 #include "events/json_safe.hpp"
 
 #include <stdexcept>

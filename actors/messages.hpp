@@ -6,8 +6,8 @@
 #include "actors/event_sink.hpp"
 #include "events/envelope.hpp"
 #include "events/errc.hpp"
-#include "events/faults.hpp"
 #include "events/event_log.hpp"
+#include "events/faults.hpp"
 #include "projections/response_view.hpp"
 
 #include <caf/all.hpp>
@@ -157,7 +157,7 @@ using resolved_atom = caf::atom_constant<caf::atom("resolved")>;   // input refe
 using prompted_atom = caf::atom_constant<caf::atom("prompted")>;   // a prompt template rendered
 using compacted_atom = caf::atom_constant<caf::atom("compacted")>; // the chain so far, compacted
 using searched_atom = caf::atom_constant<caf::atom("searched")>;   // web searches returned
-using fault_atom = caf::atom_constant<caf::atom("fault")>;         // test hook: fail inside an actor
+using fault_atom = caf::atom_constant<caf::atom("fault")>; // test hook: fail inside an actor
 
 } // namespace riposte::actors
 

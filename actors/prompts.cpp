@@ -1,9 +1,9 @@
 // Prompt templates: versions as events, rendering as a pure function.
 #include "actors/prompts.hpp"
-#include "actors/guard.hpp"
-#include "events/faults.hpp"
 
+#include "actors/guard.hpp"
 #include "events/event.hpp"
+#include "events/faults.hpp"
 #include "events/ids.hpp"
 
 #include <algorithm>

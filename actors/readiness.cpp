@@ -5,8 +5,8 @@
 #include "actors/guard.hpp"
 #include "actors/messages.hpp"
 #include "events/faults.hpp"
-#include "events/json_safe.hpp"
 #include "events/ids.hpp"
+#include "events/json_safe.hpp"
 
 #include <map>
 
@@ -128,18 +128,20 @@ void readiness::check(std::function<void(bool, json)> done) {
     auto log = svc_->log;
     auto busy = store_probe_busy_;
     auto kind = svc_->store_kind;
-    svc_->executor->post([log, busy, kind, report] {
-      auto key = events::make_id("probe_");
-      auto put = log->put_marker("readyz", key);
-      auto removed = put ? log->delete_marker("readyz", key) : put;
-      busy->store(false);
-      if (!removed)
-        return report("store", removed.error());
-      report("store", json{{"kind", kind}});
-    }, [busy, report](const std::string& what) {
-      busy->store(false);
-      report("store", events::make_error(events::riposte_errc::store_error, what));
-    });
+    svc_->executor->post(
+        [log, busy, kind, report] {
+          auto key = events::make_id("probe_");
+          auto put = log->put_marker("readyz", key);
+          auto removed = put ? log->delete_marker("readyz", key) : put;
+          busy->store(false);
+          if (!removed)
+            return report("store", removed.error());
+          report("store", json{{"kind", kind}});
+        },
+        [busy, report](const std::string& what) {
+          busy->store(false);
+          report("store", events::make_error(events::riposte_errc::store_error, what));
+        });
   }
 
   // The backend, then (when configured) its default model.

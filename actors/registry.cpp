@@ -22,7 +22,7 @@ struct registry_memory {
   };
   std::unordered_map<std::string, entry> actors;
   std::unordered_map<caf::actor_addr, std::string> ids; // monitored actor -> id
-  bool recovered = false; // start-up recovery ran (once per process)
+  bool recovered = false;                               // start-up recovery ran (once per process)
 };
 
 std::shared_ptr<registry_memory> make_registry_memory() {

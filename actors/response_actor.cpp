@@ -12,8 +12,8 @@
 #include "events/event.hpp"
 #include "events/faults.hpp"
 #include "events/ids.hpp"
-#include "projections/stream_events.hpp"
 #include "events/json_safe.hpp"
+#include "projections/stream_events.hpp"
 
 #include <algorithm>
 #include <atomic>
@@ -447,22 +447,26 @@ void on_terminal(response_actor* self) {
   ctx += "]}";
   caf::actor me = self;
   st.in_flight = true;
-  st.svc->executor->post([=] {
-    auto a = log->put_snapshot(ev::context_key(id), {version, ctx});
-    auto b = log->put_snapshot(ev::response_stream(id), {version, view});
-    // Lazy: a crash that loses it leaves a marker on a finished response,
-    // which start-up then just removes.
-    auto c = log->delete_marker(inflight_markers, id, ev::event_log::write_mode::lazy);
-    ev::result<std::vector<ev::envelope>> r = std::vector<ev::envelope>{};
-    if (!a)
-      r = a.error();
-    else if (!b)
-      r = b.error();
-    else if (!c)
-      r = c.error();
-    caf::anon_send(me, appended_atom::value, append_done{std::move(r)}, true);
-  },
-      [=](const std::string& what) { caf::anon_send(me, appended_atom::value, append_done{ev::make_error(riposte_errc::store_error, what)}, true); });
+  st.svc->executor->post(
+      [=] {
+        auto a = log->put_snapshot(ev::context_key(id), {version, ctx});
+        auto b = log->put_snapshot(ev::response_stream(id), {version, view});
+        // Lazy: a crash that loses it leaves a marker on a finished response,
+        // which start-up then just removes.
+        auto c = log->delete_marker(inflight_markers, id, ev::event_log::write_mode::lazy);
+        ev::result<std::vector<ev::envelope>> r = std::vector<ev::envelope>{};
+        if (!a)
+          r = a.error();
+        else if (!b)
+          r = b.error();
+        else if (!c)
+          r = c.error();
+        caf::anon_send(me, appended_atom::value, append_done{std::move(r)}, true);
+      },
+      [=](const std::string& what) {
+        caf::anon_send(me, appended_atom::value,
+                       append_done{ev::make_error(riposte_errc::store_error, what)}, true);
+      });
   // The answer does not wait for the snapshots: they are a cache of events
   // that are already stored, and this actor serves reads until they are in.
   answer_waiters(self);
@@ -672,15 +676,17 @@ void flush(response_actor* self) {
     });
     return;
   }
-  st.svc->executor->post([=] {
-    auto t0 = std::chrono::steady_clock::now();
-    auto stored = std::move(log->append_many({req}).front());
-    if (stats)
-      stats->event_append(
-          store_kind, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
-          req.events.size(), stored.has_value());
-    done(std::move(stored));
-  },
+  st.svc->executor->post(
+      [=] {
+        auto t0 = std::chrono::steady_clock::now();
+        auto stored = std::move(log->append_many({req}).front());
+        if (stats)
+          stats->event_append(
+              store_kind,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+              req.events.size(), stored.has_value());
+        done(std::move(stored));
+      },
       [=](const std::string& what) { done(ev::make_error(riposte_errc::store_error, what)); });
 }
 
@@ -814,59 +820,64 @@ void load(response_actor* self) {
   auto log = st.log;
   auto id = st.id;
   caf::actor me = self;
-  st.svc->executor->post([=] {
-    load_done out;
-    auto stream = ev::response_stream(id);
-    projections::response_state state;
-    auto snap = log->get_snapshot(stream);
-    if (!snap) {
-      out.state = snap.error();
-    } else {
-      if (*snap) {
-        auto restored = projections::from_snapshot((*snap)->payload);
-        if (!restored) {
-          out.state = restored.error();
-          caf::anon_send(me, loaded_atom::value, std::move(out));
-          return;
-        }
-        state = std::move(*restored);
-      }
-      auto events = log->read(stream, static_cast<std::uint64_t>(state.version + 1), 1u << 20);
-      if (!events && events.error().code != riposte_errc::not_found) {
-        out.state = events.error();
-      } else {
-        bool ok = true;
-        if (events)
-          for (const auto& env : *events) {
-            auto next = projections::apply(std::move(state), env);
-            if (!next) {
-              out.state = next.error();
-              ok = false;
-              break;
+  st.svc->executor->post(
+      [=] {
+        load_done out;
+        auto stream = ev::response_stream(id);
+        projections::response_state state;
+        auto snap = log->get_snapshot(stream);
+        if (!snap) {
+          out.state = snap.error();
+        } else {
+          if (*snap) {
+            auto restored = projections::from_snapshot((*snap)->payload);
+            if (!restored) {
+              out.state = restored.error();
+              caf::anon_send(me, loaded_atom::value, std::move(out));
+              return;
             }
-            state = std::move(*next);
+            state = std::move(*restored);
           }
-        if (ok)
-          out.state = std::move(state);
-      }
-      auto ctx = log->get_snapshot(ev::context_key(id));
-      if (ctx && *ctx) {
-        auto j = ev::parse_stored((*ctx)->payload);
-        if (j.is_object()) {
-          context_segment seg{nullptr, j.value("items", json::array()),
-                              j.value("depth", std::int64_t{1})};
-          seg.model = j.value("model", "");
-          seg.instructions_fp = j.value("instructions_fp", "");
-          seg.prefix_tokens = j.value("prefix_tokens", std::int64_t{0});
-          out.context = std::make_shared<const context_segment>(std::move(seg));
-          if (j.contains("parent") && j["parent"].is_string())
-            out.context_parent = j["parent"].get<std::string>();
+          auto events = log->read(stream, static_cast<std::uint64_t>(state.version + 1), 1u << 20);
+          if (!events && events.error().code != riposte_errc::not_found) {
+            out.state = events.error();
+          } else {
+            bool ok = true;
+            if (events)
+              for (const auto& env : *events) {
+                auto next = projections::apply(std::move(state), env);
+                if (!next) {
+                  out.state = next.error();
+                  ok = false;
+                  break;
+                }
+                state = std::move(*next);
+              }
+            if (ok)
+              out.state = std::move(state);
+          }
+          auto ctx = log->get_snapshot(ev::context_key(id));
+          if (ctx && *ctx) {
+            auto j = ev::parse_stored((*ctx)->payload);
+            if (j.is_object()) {
+              context_segment seg{nullptr, j.value("items", json::array()),
+                                  j.value("depth", std::int64_t{1})};
+              seg.model = j.value("model", "");
+              seg.instructions_fp = j.value("instructions_fp", "");
+              seg.prefix_tokens = j.value("prefix_tokens", std::int64_t{0});
+              out.context = std::make_shared<const context_segment>(std::move(seg));
+              if (j.contains("parent") && j["parent"].is_string())
+                out.context_parent = j["parent"].get<std::string>();
+            }
+          }
         }
-      }
-    }
-    caf::anon_send(me, loaded_atom::value, std::move(out));
-  },
-      [=](const std::string& what) { load_done out; out.state = ev::make_error(riposte_errc::store_error, what); caf::anon_send(me, loaded_atom::value, std::move(out)); });
+        caf::anon_send(me, loaded_atom::value, std::move(out));
+      },
+      [=](const std::string& what) {
+        load_done out;
+        out.state = ev::make_error(riposte_errc::store_error, what);
+        caf::anon_send(me, loaded_atom::value, std::move(out));
+      });
 }
 
 void check_model(response_actor* self);
@@ -1011,16 +1022,21 @@ void claim_key(response_actor* self) {
   ev::idempotency_record rec{st.cmd.request_hash, st.id};
   caf::actor me = self;
   st.in_flight = true;
-  st.svc->executor->post([=] {
-    auto claimed = log->claim_idempotency(tenant, key, rec, now_micros());
-    ev::result<json> out = json();
-    if (!claimed)
-      out = claimed.error();
-    else
-      out = json{{"response_id", claimed->response_id}, {"request_hash", claimed->request_hash}};
-    caf::anon_send(me, loaded_atom::value, std::move(out));
-  },
-      [=](const std::string& what) { caf::anon_send(me, loaded_atom::value, ev::result<json>{ev::make_error(riposte_errc::store_error, what)}); });
+  st.svc->executor->post(
+      [=] {
+        auto claimed = log->claim_idempotency(tenant, key, rec, now_micros());
+        ev::result<json> out = json();
+        if (!claimed)
+          out = claimed.error();
+        else
+          out =
+              json{{"response_id", claimed->response_id}, {"request_hash", claimed->request_hash}};
+        caf::anon_send(me, loaded_atom::value, std::move(out));
+      },
+      [=](const std::string& what) {
+        caf::anon_send(me, loaded_atom::value,
+                       ev::result<json>{ev::make_error(riposte_errc::store_error, what)});
+      });
 }
 
 void start_generation(response_actor* self);
@@ -1202,37 +1218,41 @@ void run_searches(response_actor* self) {
   auto cfg = st.svc->web_search;
   auto images = st.svc->images;
   caf::actor me = self;
-  st.svc->executor->post([=] {
-    json answers = json::array();
-    for (const auto& call : calls) {
-      if (call.value("type", "") == "image_generation_call") {
-        answers.push_back(generate_image(images, image_tool, call.value("revised_prompt", "")));
-        continue;
-      }
-      if (!cfg.provider) {
-        answers.push_back({{"error", "no web search provider is configured"}});
-        continue;
-      }
-      events::result<std::vector<search_result>> found = std::vector<search_result>{};
-      try { // a provider's answer is untrusted JSON: nothing it holds may end riposte
-        found = cfg.provider->search(call["action"].value("query", ""));
-      } catch (const std::exception& e) {
-        found = ev::make_error(riposte_errc::backend_unavailable,
-                               std::string{"the search provider's answer did not make sense: "} +
-                                   e.what());
-      }
-      if (!found) {
-        answers.push_back({{"error", found.error().message}});
-        continue;
-      }
-      json results = json::array();
-      for (const auto& r : filter_results(std::move(*found), tool, cfg))
-        results.push_back({{"url", r.url}, {"title", r.title}, {"snippet", r.snippet}});
-      answers.push_back({{"results", results}});
-    }
-    caf::anon_send(me, searched_atom::value, ev::result<json>{std::move(answers)});
-  },
-      [=](const std::string& what) { caf::anon_send(me, searched_atom::value, ev::result<json>{ev::make_error(riposte_errc::internal, what)}); });
+  st.svc->executor->post(
+      [=] {
+        json answers = json::array();
+        for (const auto& call : calls) {
+          if (call.value("type", "") == "image_generation_call") {
+            answers.push_back(generate_image(images, image_tool, call.value("revised_prompt", "")));
+            continue;
+          }
+          if (!cfg.provider) {
+            answers.push_back({{"error", "no web search provider is configured"}});
+            continue;
+          }
+          events::result<std::vector<search_result>> found = std::vector<search_result>{};
+          try { // a provider's answer is untrusted JSON: nothing it holds may end riposte
+            found = cfg.provider->search(call["action"].value("query", ""));
+          } catch (const std::exception& e) {
+            found = ev::make_error(
+                riposte_errc::backend_unavailable,
+                std::string{"the search provider's answer did not make sense: "} + e.what());
+          }
+          if (!found) {
+            answers.push_back({{"error", found.error().message}});
+            continue;
+          }
+          json results = json::array();
+          for (const auto& r : filter_results(std::move(*found), tool, cfg))
+            results.push_back({{"url", r.url}, {"title", r.title}, {"snippet", r.snippet}});
+          answers.push_back({{"results", results}});
+        }
+        caf::anon_send(me, searched_atom::value, ev::result<json>{std::move(answers)});
+      },
+      [=](const std::string& what) {
+        caf::anon_send(me, searched_atom::value,
+                       ev::result<json>{ev::make_error(riposte_errc::internal, what)});
+      });
 }
 
 // The searches answered: each call's item is done (completed, or failed with
@@ -1514,11 +1534,15 @@ void resolve_references(response_actor* self) {
   auto tenant = st.cmd.tenant;
   auto limits = st.svc->inputs;
   caf::actor me = self;
-  st.svc->executor->post([=] {
-    auto resolved = resolve_inputs(input, tenant, *log, limits);
-    caf::anon_send(me, resolved_atom::value, std::move(resolved));
-  },
-      [=](const std::string& what) { caf::anon_send(me, resolved_atom::value, ev::result<json>{ev::make_error(riposte_errc::internal, what)}); });
+  st.svc->executor->post(
+      [=] {
+        auto resolved = resolve_inputs(input, tenant, *log, limits);
+        caf::anon_send(me, resolved_atom::value, std::move(resolved));
+      },
+      [=](const std::string& what) {
+        caf::anon_send(me, resolved_atom::value,
+                       ev::result<json>{ev::make_error(riposte_errc::internal, what)});
+      });
 }
 
 // Creation, step 0: a prompt template (a store read) becomes the
@@ -1533,16 +1557,20 @@ void resolve_prompt_ref(response_actor* self) {
   auto log = st.log == st.private_log.get() ? st.svc->log : st.log; // prompts live in the store
   auto tenant = st.cmd.tenant;
   caf::actor me = self;
-  st.svc->executor->post([=] {
-    auto rendered = resolve_prompt(*log, tenant, ref);
-    ev::result<json> out = json();
-    if (rendered)
-      out = json{{"instructions", rendered->instructions}, {"input", rendered->input}};
-    else
-      out = rendered.error();
-    caf::anon_send(me, prompted_atom::value, std::move(out));
-  },
-      [=](const std::string& what) { caf::anon_send(me, prompted_atom::value, ev::result<json>{ev::make_error(riposte_errc::internal, what)}); });
+  st.svc->executor->post(
+      [=] {
+        auto rendered = resolve_prompt(*log, tenant, ref);
+        ev::result<json> out = json();
+        if (rendered)
+          out = json{{"instructions", rendered->instructions}, {"input", rendered->input}};
+        else
+          out = rendered.error();
+        caf::anon_send(me, prompted_atom::value, std::move(out));
+      },
+      [=](const std::string& what) {
+        caf::anon_send(me, prompted_atom::value,
+                       ev::result<json>{ev::make_error(riposte_errc::internal, what)});
+      });
 }
 
 // The prompt's instructions come first (the request's own follow them), its
@@ -1573,51 +1601,56 @@ void check_model(response_actor* self) {
   auto fault = [self](const std::string& what) { on_fault(self, what); };
   self->request(st.svc->backend_pool(), st.svc->cfg.model_request_timeout, model_atom::value,
                 st.cmd.model)
-      .then(guard_fn(self, fault, [self](ev::result<model_info>& info) {
-        auto& s = self->state;
-        if (!info) {
-          fail_create(self, info.error());
-          return;
-        }
-        if (auto image = first_image(s.cmd.input);
-            !image.empty() && !has(info->capabilities, "vision")) {
-          fail_create(self, ev::make_error(riposte_errc::model_capability,
-                                           "Model '" + s.cmd.model +
-                                               "' does not accept image inputs (it has no vision "
-                                               "capability).",
-                                           image));
-          return;
-        }
-        auto effort = s.cmd.params.value("reasoning", json::object()).value("effort", json());
-        if (effort.is_string() && effort != "none" && effort != "minimal" &&
-            !has(info->capabilities, "thinking")) {
-          fail_create(self, ev::make_error(riposte_errc::unsupported_parameter,
-                                           "Unsupported parameter: 'reasoning.effort' is not "
-                                           "supported with model '" +
-                                               s.cmd.model + "' (it has no thinking capability).",
-                                           "reasoning.effort"));
-          return;
-        }
-        // An image riposte would generate must fit the operator's cap.
-        if (s.svc->images.provider) {
-          const auto& tools = s.cmd.params.value("tools", json::array());
-          for (std::size_t i = 0; i < tools.size(); ++i)
-            if (tools[i].is_object() && tools[i].value("type", "") == "image_generation")
-              if (auto size =
-                      image_size(tools[i], s.svc->images, "tools[" + std::to_string(i) + "].size");
-                  !size) {
-                fail_create(self, size.error());
-                return;
-              }
-        }
-        s.model = std::move(*info);
-        resolve_references(self);
-      }),
-      [self](caf::error& err) {
-        fail_create(self, ev::make_error(riposte_errc::backend_unavailable,
-                                         "The model's capabilities could not be read: " +
-                                             caf::to_string(err) + "."));
-      });
+      .then(guard_fn(
+                self, fault,
+                [self](ev::result<model_info>& info) {
+                  auto& s = self->state;
+                  if (!info) {
+                    fail_create(self, info.error());
+                    return;
+                  }
+                  if (auto image = first_image(s.cmd.input);
+                      !image.empty() && !has(info->capabilities, "vision")) {
+                    fail_create(
+                        self, ev::make_error(riposte_errc::model_capability,
+                                             "Model '" + s.cmd.model +
+                                                 "' does not accept image inputs (it has no vision "
+                                                 "capability).",
+                                             image));
+                    return;
+                  }
+                  auto effort =
+                      s.cmd.params.value("reasoning", json::object()).value("effort", json());
+                  if (effort.is_string() && effort != "none" && effort != "minimal" &&
+                      !has(info->capabilities, "thinking")) {
+                    fail_create(
+                        self, ev::make_error(riposte_errc::unsupported_parameter,
+                                             "Unsupported parameter: 'reasoning.effort' is not "
+                                             "supported with model '" +
+                                                 s.cmd.model + "' (it has no thinking capability).",
+                                             "reasoning.effort"));
+                    return;
+                  }
+                  // An image riposte would generate must fit the operator's cap.
+                  if (s.svc->images.provider) {
+                    const auto& tools = s.cmd.params.value("tools", json::array());
+                    for (std::size_t i = 0; i < tools.size(); ++i)
+                      if (tools[i].is_object() && tools[i].value("type", "") == "image_generation")
+                        if (auto size = image_size(tools[i], s.svc->images,
+                                                   "tools[" + std::to_string(i) + "].size");
+                            !size) {
+                          fail_create(self, size.error());
+                          return;
+                        }
+                  }
+                  s.model = std::move(*info);
+                  resolve_references(self);
+                }),
+            [self](caf::error& err) {
+              fail_create(self, ev::make_error(riposte_errc::backend_unavailable,
+                                               "The model's capabilities could not be read: " +
+                                                   caf::to_string(err) + "."));
+            });
 }
 
 // An exception was contained in one of this actor's handlers (its message's
@@ -1701,8 +1734,8 @@ caf::behavior main_behavior(response_actor* self) {
         st.waiters.clear();
         for (auto& sub : st.subs) {
           sub.sink->retarget(winner);
-          self->send(registry_of(st), subscribe_atom::value, winner, st.cmd.tenant, std::int64_t{-1},
-                     sink_handle{sub.sink});
+          self->send(registry_of(st), subscribe_atom::value, winner, st.cmd.tenant,
+                     std::int64_t{-1}, sink_handle{sub.sink});
         }
         st.subs.clear();
         schedule_passivation(self, std::chrono::milliseconds(0));
@@ -1835,17 +1868,22 @@ caf::behavior main_behavior(response_actor* self) {
         auto stream = ev::response_stream(st.id);
         auto upto = st.view.version; // later events reach the subscriber's buffer
         caf::actor me = self;
-        st.svc->executor->post([=] {
-          auto events = log->read(stream, 0, static_cast<std::size_t>(upto + 1));
-          ev::result<std::vector<projections::stream_frame>> out =
-              std::vector<projections::stream_frame>{};
-          if (!events)
-            out = events.error();
-          else
-            out = projections::replay_stream(*events, after);
-          caf::anon_send(me, replayed_atom::value, sub_id, std::move(out));
-        },
-      [=](const std::string& what) { caf::anon_send(me, replayed_atom::value, sub_id, ev::result<std::vector<projections::stream_frame>>{ev::make_error(riposte_errc::store_error, what)}); });
+        st.svc->executor->post(
+            [=] {
+              auto events = log->read(stream, 0, static_cast<std::size_t>(upto + 1));
+              ev::result<std::vector<projections::stream_frame>> out =
+                  std::vector<projections::stream_frame>{};
+              if (!events)
+                out = events.error();
+              else
+                out = projections::replay_stream(*events, after);
+              caf::anon_send(me, replayed_atom::value, sub_id, std::move(out));
+            },
+            [=](const std::string& what) {
+              caf::anon_send(me, replayed_atom::value, sub_id,
+                             ev::result<std::vector<projections::stream_frame>>{
+                                 ev::make_error(riposte_errc::store_error, what)});
+            });
       },
       [=](replayed_atom, std::uint64_t sub_id,
           ev::result<std::vector<projections::stream_frame>>& replay) {

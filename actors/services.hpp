@@ -52,7 +52,9 @@ struct services {
   // The supervised actors, by slot: a restart swaps the handle inside.
   slot_ptr backend_pool_slot;
   slot_ptr registry_slot;
-  caf::actor backend_pool() const { return backend_pool_slot ? backend_pool_slot->get() : caf::actor{}; }
+  caf::actor backend_pool() const {
+    return backend_pool_slot ? backend_pool_slot->get() : caf::actor{};
+  }
   caf::actor registry() const { return registry_slot ? registry_slot->get() : caf::actor{}; }
   // A fresh in-memory log for a `store: false` response.
   std::function<std::shared_ptr<events::event_log>()> make_ephemeral_log;

@@ -9,9 +9,9 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
-#include <string>
 #include <functional>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <vector>
 

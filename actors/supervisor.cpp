@@ -96,8 +96,9 @@ caf::behavior supervisor(supervisor_actor* self, std::vector<supervised> specs,
 
 } // namespace
 
-caf::actor spawn_supervisor(caf::actor_system& sys, std::vector<supervised> children,
-                            std::function<void(const std::string&, const std::string&)> on_restart) {
+caf::actor
+spawn_supervisor(caf::actor_system& sys, std::vector<supervised> children,
+                 std::function<void(const std::string&, const std::string&)> on_restart) {
   auto started = std::make_shared<std::promise<void>>();
   auto done = started->get_future();
   auto a = sys.spawn(supervisor, std::move(children), std::move(on_restart), started);

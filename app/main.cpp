@@ -23,14 +23,12 @@
 #include "http/server.hpp"
 
 #include <caf/all.hpp>
-#include <nlohmann/json.hpp>
-
 #include <fcntl.h>
+#include <nlohmann/json.hpp>
 #include <sys/resource.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <map>
 #include <atomic>
 #include <chrono>
 #include <csignal>
@@ -38,6 +36,7 @@
 #include <fstream>
 #include <iostream>
 #include <iterator>
+#include <map>
 #include <mutex>
 #include <thread>
 
@@ -136,33 +135,32 @@ void add_test_hooks(std::vector<riposte::http::route>& routes,
   using namespace riposte;
   auto held = std::make_shared<std::vector<int>>();
   auto held_mutex = std::make_shared<std::mutex>();
-  routes.push_back(
-      {"POST", "/v1/_test/fault",
-       [auth, slots](const http::request& req, const std::vector<std::string>&,
-                     http::reply_fn reply) {
-         if (auto ok = auth->check_admin(req); !ok)
-           return reply(http::to_http(ok.error()));
-         auto body = events::parse_untrusted(req.body);
-         auto target = body.is_object() ? body.value("target", "") : "";
-         auto mode = body.is_object() ? body.value("mode", "throw") : "throw";
-         auto id = body.is_object() ? body.value("id", "") : "";
-         auto it = slots.find(target == "response" ? "registry" : target);
-         if (it == slots.end())
-           return reply(http::to_http(events::make_error(events::riposte_errc::invalid_value,
-                                                         "unknown target", "target")));
-         if (mode == "kill" && target != "response") {
-           caf::anon_send_exit(it->second->get(), caf::exit_reason::kill);
-           return reply({200, R"({"killed":true})", "application/json", {}});
-         }
-         // The registry takes (fault, id, mode, reply): an empty id is itself.
-         if (it->first == "registry")
-           caf::anon_send(it->second->get(), actors::fault_atom::value,
-                          target == "response" ? id : std::string{}, mode,
-                          http::reply_with(std::move(reply)));
-         else
-           caf::anon_send(it->second->get(), actors::fault_atom::value, mode,
-                          http::reply_with(std::move(reply)));
-       }});
+  routes.push_back({"POST", "/v1/_test/fault",
+                    [auth, slots](const http::request& req, const std::vector<std::string>&,
+                                  http::reply_fn reply) {
+                      if (auto ok = auth->check_admin(req); !ok)
+                        return reply(http::to_http(ok.error()));
+                      auto body = events::parse_untrusted(req.body);
+                      auto target = body.is_object() ? body.value("target", "") : "";
+                      auto mode = body.is_object() ? body.value("mode", "throw") : "throw";
+                      auto id = body.is_object() ? body.value("id", "") : "";
+                      auto it = slots.find(target == "response" ? "registry" : target);
+                      if (it == slots.end())
+                        return reply(http::to_http(events::make_error(
+                            events::riposte_errc::invalid_value, "unknown target", "target")));
+                      if (mode == "kill" && target != "response") {
+                        caf::anon_send_exit(it->second->get(), caf::exit_reason::kill);
+                        return reply({200, R"({"killed":true})", "application/json", {}});
+                      }
+                      // The registry takes (fault, id, mode, reply): an empty id is itself.
+                      if (it->first == "registry")
+                        caf::anon_send(it->second->get(), actors::fault_atom::value,
+                                       target == "response" ? id : std::string{}, mode,
+                                       http::reply_with(std::move(reply)));
+                      else
+                        caf::anon_send(it->second->get(), actors::fault_atom::value, mode,
+                                       http::reply_with(std::move(reply)));
+                    }});
   routes.push_back(
       {"POST", "/v1/_test/descriptors",
        [auth, held, held_mutex](const http::request& req, const std::vector<std::string>&,
@@ -336,8 +334,8 @@ int main(int argc, char** argv) {
        [svc, registry_memory](caf::actor_system& s) {
          return actors::spawn_registry(s, svc, registry_memory);
        }},
-      {files_slot,
-       [svc, file_limits](caf::actor_system& s) { return actors::spawn_files(s, svc, file_limits); }},
+      {files_slot, [svc, file_limits](
+                       caf::actor_system& s) { return actors::spawn_files(s, svc, file_limits); }},
       {prompts_slot, [svc](caf::actor_system& s) { return actors::spawn_prompts(s, svc); }},
   };
   caf::actor supervisor = actors::spawn_supervisor(
@@ -380,7 +378,8 @@ int main(int argc, char** argv) {
   actors::readiness ready{
       sys, svc, backend,
       actors::readiness_options{cfg.default_model,
-                                std::chrono::milliseconds(cfg.readiness_timeout_ms), cfg.backend,
+                                std::chrono::milliseconds(cfg.readiness_timeout_ms),
+                                cfg.backend,
                                 {pool_slot, registry_slot, files_slot, prompts_slot}}};
   routes.push_back(
       {"GET", "/readyz",

@@ -3,10 +3,10 @@
 #include "app/replay.hpp"
 
 #include "events/event.hpp"
+#include "events/json_safe.hpp"
 #include "http/sse.hpp"
 #include "projections/response_view.hpp"
 #include "projections/stream_events.hpp"
-#include "events/json_safe.hpp"
 
 #include <iostream>
 

@@ -1,8 +1,8 @@
 // JSON codec for events and envelopes. Third-party exceptions (nlohmann) stop
 // here and become error values.
 #include "events/event.hpp"
-#include "events/json_text.hpp"
 #include "events/json_safe.hpp"
+#include "events/json_text.hpp"
 
 #include <array>
 #include <exception>
@@ -71,8 +71,8 @@ result<event> decode_current(std::string_view type, const nlohmann::json& data) 
     // would be converted with undefined behaviour if out of range.
     for (const auto& member : data.items())
       if (member.value().is_number_float())
-        return make_error(riposte_errc::corrupt_event, "data of a '" + std::string{type} +
-                                                           "' event has a non-integer number");
+        return make_error(riposte_errc::corrupt_event,
+                          "data of a '" + std::string{type} + "' event has a non-integer number");
     try {
       return event{data.get<alternative>()};
     } catch (const std::exception& ex) {

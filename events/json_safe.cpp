@@ -95,7 +95,9 @@ json parse_json(std::string_view text, std::size_t max_depth, json_failure* why)
     bounded_dom sax{out, max_depth};
     bool ok = json::sax_parse(text.begin(), text.end(), &sax, json::input_format_t::json, true);
     if (why)
-      *why = ok ? json_failure::none : sax.too_deep() ? json_failure::too_deep : json_failure::syntax;
+      *why = ok               ? json_failure::none
+             : sax.too_deep() ? json_failure::too_deep
+                              : json_failure::syntax;
     if (!ok)
       return json(json::value_t::discarded);
     return out;

@@ -38,7 +38,11 @@ void put_quoted(std::string& out, std::string_view value) {
   for (unsigned char c : value)
     ascii = ascii && c < 0x80;
   if (!ascii && !valid_utf8(value)) {
-    out += nlohmann::json(std::string{value}).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace); // malformed text: U+FFFD, never a throw
+    out +=
+        nlohmann::json(std::string{value})
+            .dump(
+                -1, ' ', false,
+                nlohmann::json::error_handler_t::replace); // malformed text: U+FFFD, never a throw
     return;
   }
   static constexpr char hex[] = "0123456789abcdef";

@@ -1,5 +1,6 @@
 // The one place where riposte errors become HTTP statuses and OpenAI bodies.
 #include "http/errors.hpp"
+
 #include "events/json_safe.hpp"
 
 #include <nlohmann/json.hpp>

@@ -1,8 +1,8 @@
 // /v1/files, shaped like the OpenAI SDK's `files` resource.
-#include "http/errors.hpp"
-#include "http/multipart.hpp"
 #include "events/faults.hpp"
 #include "events/json_safe.hpp"
+#include "http/errors.hpp"
+#include "http/multipart.hpp"
 #include "http/routes.hpp"
 
 #include <caf/all.hpp>
@@ -176,9 +176,9 @@ actors::file_reader stream_content(const request& req, reply_fn reply) {
     st->answered = true;
     if (!meta)
       return st->reply(to_http(meta.error()));
-    st->out = st->channel->stream("application/octet-stream",
-                                  {{"content-disposition",
-                                    content_disposition(meta->value("filename", "file"))}});
+    st->out = st->channel->stream(
+        "application/octet-stream",
+        {{"content-disposition", content_disposition(meta->value("filename", "file"))}});
   };
   r.chunk = [st](std::string piece, std::function<void(bool)> next) {
     if (!st->out || st->ended)

@@ -38,8 +38,8 @@ std::vector<route> prompts_routes(const api_context& ctx) {
         for (const auto& [key, value] : *query)
           if (key == "version")
             version = value;
-        caf::anon_send(c->prompts->get(), actors::prompt_get_atom::value, tenant, params[0], version,
-                       reply_with(std::move(reply)));
+        caf::anon_send(c->prompts->get(), actors::prompt_get_atom::value, tenant, params[0],
+                       version, reply_with(std::move(reply)));
       }));
   auto by_id = [c](std::string method, std::string pattern, auto atom) {
     return tenant_route(c->auth, std::move(method), std::move(pattern),

@@ -1,11 +1,11 @@
 // /v1/responses and /v1/models.
 #include "actors/messages.hpp"
 #include "events/ids.hpp"
+#include "events/json_safe.hpp"
 #include "http/compatibility.hpp"
 #include "http/errors.hpp"
 #include "http/routes.hpp"
 #include "http/sse.hpp"
-#include "events/json_safe.hpp"
 
 #include <caf/all.hpp>
 
@@ -139,7 +139,8 @@ std::vector<route> responses_routes(const api_context& ctx) {
         for (const auto& [key, value] : body.items())
           if (!allowed.count(key))
             return reply(to_http(ev::make_error(riposte_errc::unknown_parameter,
-                                                "Unknown parameter: '" + ev::excerpt(key) + "'.", ev::excerpt(key))));
+                                                "Unknown parameter: '" + ev::excerpt(key) + "'.",
+                                                ev::excerpt(key))));
         if (body.value("model", json()).is_null() && !c->default_model.empty())
           body["model"] = c->default_model;
       }
@@ -212,8 +213,8 @@ std::vector<route> responses_routes(const api_context& ctx) {
            }
          }
          if (stream) {
-           caf::anon_send(c->registry->get(), actors::subscribe_atom::value, params[0], *tenant, after,
-                          actors::sink_handle{make_sse_sink(req.reply_channel, so)});
+           caf::anon_send(c->registry->get(), actors::subscribe_atom::value, params[0], *tenant,
+                          after, actors::sink_handle{make_sse_sink(req.reply_channel, so)});
            return;
          }
          caf::anon_send(c->registry->get(), actors::fetch_atom::value, params[0], *tenant,
@@ -250,14 +251,14 @@ std::vector<route> responses_routes(const api_context& ctx) {
 
   auto models = [c](reply_fn reply, std::function<ev::result<json>(json)> shape) {
     caf::anon_send(c->backend_pool->get(), actors::models_atom::value,
-                   actors::reply_to{actors::reply_to::fn_type(
-                       [reply = std::move(reply), shape](ev::result<json> r) {
-                         if (!r)
-                           return reply(to_http(r.error()));
-                         auto shaped = shape(std::move(*r));
-                         reply(shaped ? response{200, ev::dump_json(*shaped), "application/json", {}}
-                                      : to_http(shaped.error()));
-                       })});
+                   actors::reply_to{actors::reply_to::fn_type([reply = std::move(reply),
+                                                               shape](ev::result<json> r) {
+                     if (!r)
+                       return reply(to_http(r.error()));
+                     auto shaped = shape(std::move(*r));
+                     reply(shaped ? response{200, ev::dump_json(*shaped), "application/json", {}}
+                                  : to_http(shaped.error()));
+                   })});
   };
   auto model_object = [](const json& m) {
     return json{
@@ -287,8 +288,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
              if (m["id"] == id)
                return model_object(m);
            return ev::make_error(riposte_errc::not_found,
-                                 "The model '" + ev::excerpt(id) + "' does not exist",
-                                 "model");
+                                 "The model '" + ev::excerpt(id) + "' does not exist", "model");
          });
        }});
   routes.push_back(

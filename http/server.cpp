@@ -7,10 +7,9 @@
 #include "http/errors.hpp"
 #include "http/validate.hpp"
 
-#include <restinio/all.hpp>
-
 #include <poll.h>
 #include <pthread.h>
+#include <restinio/all.hpp>
 
 #include <algorithm>
 #include <atomic>
@@ -496,8 +495,7 @@ private:
     } catch (...) {
       // Nothing may close a connection without an answer.
       try {
-        return restinio_server_reply(
-            req, "", to_http(events::server_fault()));
+        return restinio_server_reply(req, "", to_http(events::server_fault()));
       } catch (...) {
         return restinio::request_rejected();
       }

@@ -1,9 +1,9 @@
 // SSE frames over a chunk_stream, with a bound on bytes not yet written.
 #include "http/sse.hpp"
 
-#include "http/errors.hpp"
 #include "events/faults.hpp"
 #include "events/json_safe.hpp"
+#include "http/errors.hpp"
 
 #include <atomic>
 #include <mutex>

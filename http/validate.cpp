@@ -350,7 +350,8 @@ std::optional<ev::error_info> check_context_management(const json& body) {
     for (const auto& [key, value] : entry.items())
       if (key != "type" && key != "compact_threshold")
         return ev::make_error(riposte_errc::unknown_parameter,
-                              "Unknown parameter: '" + param + "." + ev::excerpt(key) + "'.", param + "." + ev::excerpt(key));
+                              "Unknown parameter: '" + param + "." + ev::excerpt(key) + "'.",
+                              param + "." + ev::excerpt(key));
     if (entry.contains("compact_threshold") && !entry["compact_threshold"].is_null() &&
         (!entry["compact_threshold"].is_number_integer() ||
          entry["compact_threshold"].get<std::int64_t>() < 1))
@@ -370,7 +371,8 @@ std::optional<ev::error_info> check_prompt(const json& body) {
   for (const auto& [key, value] : p.items())
     if (key != "id" && key != "version" && key != "variables")
       return ev::make_error(riposte_errc::unknown_parameter,
-                            "Unknown parameter: 'prompt." + ev::excerpt(key) + "'.", "prompt." + ev::excerpt(key));
+                            "Unknown parameter: 'prompt." + ev::excerpt(key) + "'.",
+                            "prompt." + ev::excerpt(key));
   if (!p.contains("id"))
     return missing("prompt.id");
   if (!p["id"].is_string() || p["id"].get<std::string>().empty())
@@ -661,7 +663,8 @@ std::optional<ev::error_info> check_tool_choice(const json& body) {
       auto ttype = t["type"].get<std::string>();
       if ((ttype == "function" || ttype == "custom") &&
           !has_tool(tools, ttype, t.value("name", json("")).is_string() ? t.value("name", "") : ""))
-        return bad_value(param + ".name", "allowed tool '" + ev::excerpt(ev::dump_json(t.value("name", json()))) +
+        return bad_value(param + ".name", "allowed tool '" +
+                                              ev::excerpt(ev::dump_json(t.value("name", json()))) +
                                               "' is not one of the tools in 'tools'.");
     }
     return std::nullopt;
@@ -707,8 +710,7 @@ ev::result<json> parse_body(std::string_view raw) {
   return body;
 }
 
-ev::result<actors::create_command> parse_create(std::string_view raw,
-                                                const create_limits& limits,
+ev::result<actors::create_command> parse_create(std::string_view raw, const create_limits& limits,
                                                 bool fingerprint_body) {
   auto parsed = parse_body(raw);
   if (!parsed)
@@ -720,8 +722,8 @@ ev::result<actors::create_command> parse_create(std::string_view raw,
                               type_name(body) + ".");
   for (const auto& [key, value] : body.items())
     if (known_fields().count(key) == 0)
-      return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: '" + ev::excerpt(key) + "'.",
-                            ev::excerpt(key));
+      return ev::make_error(riposte_errc::unknown_parameter,
+                            "Unknown parameter: '" + ev::excerpt(key) + "'.", ev::excerpt(key));
 
   if (!body.contains("model") || body["model"].is_null())
     return missing("model");
@@ -910,8 +912,8 @@ ev::result<actors::prompt_draft> parse_prompt_draft(std::string_view raw) {
                           "JSON object.");
   for (const auto& [key, value] : body.items())
     if (key != "name" && key != "instructions" && key != "input" && key != "metadata")
-      return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: '" + ev::excerpt(key) + "'.",
-                            ev::excerpt(key));
+      return ev::make_error(riposte_errc::unknown_parameter,
+                            "Unknown parameter: '" + ev::excerpt(key) + "'.", ev::excerpt(key));
   actors::prompt_draft d;
   if (auto e = check_string_or_null(body, "name"))
     return *e;
@@ -1026,8 +1028,8 @@ ev::result<actors::list_query> parse_list_query(const std::string& query) {
     } else if (key == "include" || key == "include[]") {
       // Accepted; input items carry everything already.
     } else {
-      return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: '" + ev::excerpt(key) + "'.",
-                            ev::excerpt(key));
+      return ev::make_error(riposte_errc::unknown_parameter,
+                            "Unknown parameter: '" + ev::excerpt(key) + "'.", ev::excerpt(key));
     }
   }
   return q;

@@ -21,9 +21,8 @@ struct create_limits {
 // idempotency key are filled in by the caller). With `fingerprint`, the
 // command's request_hash is the body's (normalized) fingerprint, for an
 // Idempotency-Key.
-events::result<actors::create_command> parse_create(std::string_view body,
-                                                    const create_limits& limits,
-                                                    bool fingerprint = false);
+events::result<actors::create_command>
+parse_create(std::string_view body, const create_limits& limits, bool fingerprint = false);
 
 // POST /v1/prompts (and /v1/prompts/{id}/versions) body -> a prompt version
 // to store (tenant and prompt id are filled in by the caller).

@@ -1,6 +1,7 @@
 // The Response view: one case per event, no I/O, no clock (time comes from
 // the events).
 #include "projections/response_view.hpp"
+
 #include "events/json_safe.hpp"
 
 #include <type_traits>

@@ -2,8 +2,8 @@
 // ResponseStreamEvent union.
 #include "projections/stream_events.hpp"
 
-#include "events/json_text.hpp"
 #include "events/json_safe.hpp"
+#include "events/json_text.hpp"
 
 #include <type_traits>
 
@@ -126,7 +126,8 @@ std::optional<json> stream_event(const response_state& after, const ev::event& e
 
 stream_frame to_frame(const json& event) {
   stream_frame frame{event.value("type", std::string{}),
-                     event.value("sequence_number", std::int64_t{-1}), ev::dump_json(event), std::nullopt};
+                     event.value("sequence_number", std::int64_t{-1}), ev::dump_json(event),
+                     std::nullopt};
   if (auto it = event.find("delta"); it != event.end() && it->is_string())
     frame.delta_size = it->get_ref<const std::string&>().size();
   return frame;

@@ -609,7 +609,8 @@ void ollama_translator::fail(std::vector<ev::event>& out, std::string code, std:
 void ollama_translator::on_line(const json& line, std::vector<ev::event>& out) {
   if (auto err = line.find("error"); err != line.end()) {
     fail(out, "server_error",
-         "backend error: " + (err->is_string() ? err->get<std::string>() : events::dump_json(*err)));
+         "backend error: " +
+             (err->is_string() ? err->get<std::string>() : events::dump_json(*err)));
     return;
   }
   static const json no_message = json::object();

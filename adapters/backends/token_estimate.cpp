@@ -1,4 +1,5 @@
 #include "adapters/backends/token_estimate.hpp"
+
 #include "events/json_safe.hpp"
 
 #include <cstddef>

@@ -1,5 +1,6 @@
 // tool_plan: flattening, narrowing and mapping back.
 #include "adapters/backends/tools.hpp"
+
 #include "events/json_safe.hpp"
 
 #include <set>

@@ -4,8 +4,8 @@
 #include "adapters/store/store.hpp"
 #include "adapters/store/stream_name.hpp"
 #include "events/event.hpp"
-#include "events/json_text.hpp"
 #include "events/json_safe.hpp"
+#include "events/json_text.hpp"
 
 #include <pqxx/pqxx>
 
@@ -126,12 +126,13 @@ private:
       n.exec("set synchronous_commit = off");
     }
     c->prepare("head", "select coalesce(max(seq), -1) from events where stream_id = $1");
-    c->prepare("append",
-               "insert into events (stream_id, seq, type, version, tenant, recorded_at, payload) "
-               "select $1, $2 + e.ord - 1, e.v->>'type', (e.v->>'version')::int, e.v->>'tenant', "
-               "'epoch'::timestamptz + (e.v->>'recorded_at')::bigint * interval '1 microsecond', "
-               "($4::text[])[e.ord]::json from json_array_elements($3::json) with ordinality as e(v, ord) "
-               "order by e.ord returning global_position, seq");
+    c->prepare(
+        "append",
+        "insert into events (stream_id, seq, type, version, tenant, recorded_at, payload) "
+        "select $1, $2 + e.ord - 1, e.v->>'type', (e.v->>'version')::int, e.v->>'tenant', "
+        "'epoch'::timestamptz + (e.v->>'recorded_at')::bigint * interval '1 microsecond', "
+        "($4::text[])[e.ord]::json from json_array_elements($3::json) with ordinality as e(v, ord) "
+        "order by e.ord returning global_position, seq");
     c->prepare("read", "select global_position, seq, type, version, tenant, "
                        "(extract(epoch from recorded_at) * 1000000)::bigint, payload::text "
                        "from events where stream_id = $1 and seq >= $2 order by seq limit $3");
@@ -382,18 +383,17 @@ public:
   events::result<std::optional<std::string>> read_blob_chunk(const std::string& id,
                                                              std::uint64_t index) override {
     try {
-      return pool_->with(
-          [&](pqxx::connection& c) -> events::result<std::optional<std::string>> {
-            pqxx::read_transaction r{c};
-            auto meta = r.exec_prepared("blob_meta", id);
-            if (meta.empty())
-              return make_error(riposte_errc::not_found, "no blob '" + id + "'");
-            if (index >= meta[0][0].as<std::uint64_t>())
-              return std::optional<std::string>{};
-            auto row = r.exec_prepared1("get_chunk", id, static_cast<long long>(index));
-            pqxx::binarystring data{row[0]};
-            return std::optional<std::string>{std::string{data.get(), data.size()}};
-          });
+      return pool_->with([&](pqxx::connection& c) -> events::result<std::optional<std::string>> {
+        pqxx::read_transaction r{c};
+        auto meta = r.exec_prepared("blob_meta", id);
+        if (meta.empty())
+          return make_error(riposte_errc::not_found, "no blob '" + id + "'");
+        if (index >= meta[0][0].as<std::uint64_t>())
+          return std::optional<std::string>{};
+        auto row = r.exec_prepared1("get_chunk", id, static_cast<long long>(index));
+        pqxx::binarystring data{row[0]};
+        return std::optional<std::string>{std::string{data.get(), data.size()}};
+      });
     } catch (const std::exception& ex) {
       return pg_error("reading blob '" + id + "'", ex);
     }

@@ -1,4 +1,5 @@
 #include "adapters/tools/image_generation.hpp"
+
 #include "events/json_safe.hpp"
 
 #include <curl/curl.h>
@@ -175,7 +176,8 @@ public:
       return queued.error();
     if (!queued->value("prompt_id", json()).is_string())
       return ev::make_error(ev::riposte_errc::backend_unavailable,
-                            "ComfyUI did not queue the workflow: " + events::excerpt(events::dump_json(*queued), 200));
+                            "ComfyUI did not queue the workflow: " +
+                                events::excerpt(events::dump_json(*queued), 200));
     auto id = (*queued)["prompt_id"].get<std::string>();
     for (;;) {
       auto history = call_json("GET", base_ + "/history/" + id, json(), deadline);

@@ -1,4 +1,5 @@
 #include "adapters/tools/web_search.hpp"
+
 #include "events/json_safe.hpp"
 
 #include <curl/curl.h>

@@ -87,7 +87,6 @@ bool no_reply(const raw_connection& c) {
   return c.received().find("HTTP/1.") == std::string::npos;
 }
 
-
 // The value of one series in Prometheus text (-1: absent).
 double series(const std::string& text, const std::string& name) {
   auto pos = text.find("\n" + name + " ");
@@ -183,8 +182,8 @@ BOOST_AUTO_TEST_CASE(a_control_character_in_a_header_value_loses_only_its_connec
       expect_error("a control character in Idempotency-Key", res->status, res->body, 400,
                    "invalid_value", json("Idempotency-Key"));
     else
-      BOOST_TEST(c.closed(), "neither a reply nor a closed connection; got '" << c.received()
-                                                                             << "'");
+      BOOST_TEST(c.closed(),
+                 "neither a reply nor a closed connection; got '" << c.received() << "'");
     still_serving(r, "a control character in a header");
   }
 }
