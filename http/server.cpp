@@ -650,8 +650,13 @@ std::optional<events::error_info> check_request_bytes(const request& req, std::s
        open = pattern.find('{', open + 1), ++k) {
     auto close = pattern.find('}', open);
     auto name = std::string{pattern.substr(open + 1, close - open - 1)};
-    if (!events::is_text(params[k]) || params[k].size() > 256)
+    if (!events::is_text(params[k]))
       return bad_bytes("path parameter '" + name + "'", params[k], name);
+    if (params[k].size() > 256) // no id riposte hands out is this long
+      return events::make_error(events::riposte_errc::invalid_value,
+                                "Invalid path parameter '" + name + "': '" +
+                                    events::excerpt(params[k]) + "' is longer than 256 bytes.",
+                                name);
   }
   return std::nullopt; // query values: parse_query_string, where routes read them
 }
