@@ -4,67 +4,17 @@
 
 #include "events/errc.hpp"
 #include "events/event.hpp"
+#include "projections/chain_context.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <vector>
 
 namespace riposte::actors {
-
-// A place for an adapter to keep what it made of a segment once. Copies
-// start empty (a copy is a different segment).
-struct adapter_slot {
-  adapter_slot() = default;
-  adapter_slot(const adapter_slot&) {}
-  adapter_slot& operator=(const adapter_slot&) { return *this; }
-  mutable std::mutex mutex;
-  mutable std::shared_ptr<const void> value;
-};
-
-// An immutable piece of a conversation: one response's input and output
-// items, after its parent's. Children share their ancestors' segments, so
-// handing a chain of any depth to a follow-up copies nothing.
-struct context_segment {
-  context_segment() = default;
-  context_segment(std::shared_ptr<const context_segment> parent_, nlohmann::json items_,
-                  std::int64_t depth_)
-    : parent(std::move(parent_))
-    , items(std::move(items_))
-    , depth(depth_) {}
-
-  std::shared_ptr<const context_segment> parent;
-  nlohmann::json items = nlohmann::json::array();
-  std::int64_t depth = 0; // responses in the chain, this one included
-  // For prompt-cache accounting: the model that ran this turn, a
-  // fingerprint of its instructions, and the tokens of this turn's prompt
-  // (and answer) that a follow-up on the same model starts with.
-  std::string model;
-  std::string instructions_fp;
-  std::int64_t prefix_tokens = 0;
-
-  // What a backend adapter made of `items` once (its wire form, say), so a
-  // follow-up at any depth re-renders only its own turn. Set once, by
-  // whichever thread renders the segment first.
-  adapter_slot adapter_cache;
-};
-using context_ptr = std::shared_ptr<const context_segment>;
-
-// Every item of a chain, oldest first, without copying them.
-inline std::vector<const nlohmann::json*> chain_items(const context_ptr& leaf) {
-  std::vector<const context_segment*> segments;
-  for (auto* s = leaf.get(); s != nullptr; s = s->parent.get())
-    segments.push_back(s);
-  std::vector<const nlohmann::json*> out;
-  for (auto it = segments.rbegin(); it != segments.rend(); ++it)
-    for (const auto& item : (*it)->items)
-      out.push_back(&item);
-  return out;
-}
 
 // A normalized generation request: Responses-shaped items in, so each
 // adapter owns the whole mapping to its wire format.
@@ -73,7 +23,7 @@ struct generation_request {
   std::string tenant; // for fair scheduling across tenants
   std::string model;
   nlohmann::json instructions;                      // string, or null
-  context_ptr history;                              // the conversation so far, shared
+  projections::chain_ptr history;                   // the conversation so far, shared
   nlohmann::json items = nlohmann::json::array();   // this turn's input, after the history
   nlohmann::json params = nlohmann::json::object(); // temperature, top_p, text, reasoning, tools...
   std::vector<std::string> capabilities;            // of the model, from the backend

@@ -99,7 +99,7 @@ ev::result<context_plan> plan_context(const create_command& cmd, generation_requ
                     "of the conversation.");
 
   std::vector<const json*> history;
-  for (const auto* item : chain_items(req.history))
+  for (const auto* item : projections::chain_items(req.history))
     if (!kept_always(*item))
       history.push_back(item);
   auto cuts = valid_cuts(history, req.items);

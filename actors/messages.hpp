@@ -8,6 +8,8 @@
 #include "events/errc.hpp"
 #include "events/event_log.hpp"
 #include "events/faults.hpp"
+#include "projections/chain_context.hpp"
+#include "projections/input_items.hpp"
 #include "projections/response_view.hpp"
 
 #include <caf/all.hpp>
@@ -101,16 +103,11 @@ inline events::error_info no_tool_call(const std::pair<std::string, std::string>
 }
 
 // GET /v1/responses/{id}/input_items paging.
-struct list_query {
-  std::int64_t limit = 20;
-  bool ascending = false;
-  std::string after;
-  std::string before;
-};
+using list_query = projections::items_query;
 
-// A parent's conversation for a follow-up: its shared context segment.
+// A parent's chain context for a follow-up: its shared segment.
 struct context_reply {
-  events::result<context_ptr> context = context_ptr{};
+  events::result<projections::chain_ptr> context = projections::chain_ptr{};
 };
 
 // The result of a store job, posted back to the actor that asked.
@@ -121,7 +118,7 @@ struct append_done {
 // A response rebuilt from its snapshot and the events after it.
 struct load_done {
   events::result<projections::response_state> state = projections::response_state{};
-  context_ptr context; // this response's context, if finished
+  projections::chain_ptr context; // this response's context, if finished
   // Set when `context` holds only this response's own items: the rest is the
   // context of this parent, asked for before the rebuild completes.
   std::string context_parent;
@@ -138,6 +135,7 @@ using update_atom = caf::atom_constant<caf::atom("update")>;       // backend ev
 using appended_atom = caf::atom_constant<caf::atom("appended")>;   // a store append returned
 using published_atom = caf::atom_constant<caf::atom("published")>; // the writer published deltas
 using loaded_atom = caf::atom_constant<caf::atom("loaded")>;       // a rebuild read returned
+using claimed_atom = caf::atom_constant<caf::atom("claimed")>;     // an idempotency claim returned
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>; // idle actor asks to stop
 using generate_atom = caf::atom_constant<caf::atom("generate")>;   // backend pool: start
 using finished_atom = caf::atom_constant<caf::atom("finished")>;   // backend pool: slot free
@@ -156,7 +154,7 @@ using check_atom = caf::atom_constant<caf::atom("check")>;         // one readin
 using resolved_atom = caf::atom_constant<caf::atom("resolved")>;   // input references resolved
 using prompted_atom = caf::atom_constant<caf::atom("prompted")>;   // a prompt template rendered
 using compacted_atom = caf::atom_constant<caf::atom("compacted")>; // the chain so far, compacted
-using searched_atom = caf::atom_constant<caf::atom("searched")>;   // web searches returned
+using hosted_atom = caf::atom_constant<caf::atom("hosted")>;       // hosted tools answered
 using fault_atom = caf::atom_constant<caf::atom("fault")>; // test hook: fail inside an actor
 
 } // namespace riposte::actors
@@ -166,7 +164,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::sink_handle)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
     riposte::events::result<std::vector<riposte::projections::stream_frame>>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::create_command)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::list_query)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::projections::items_query)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::context_reply)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::append_done)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::load_done)

@@ -214,7 +214,7 @@ struct rendered_segment {
 };
 
 std::shared_ptr<const rendered_segment>
-render_segment(const actors::context_segment& seg,
+render_segment(const projections::chain_segment& seg,
                const std::map<std::string, std::string>& known_calls) {
   std::lock_guard lock{seg.adapter_cache.mutex};
   if (seg.adapter_cache.value)
@@ -294,7 +294,7 @@ struct chat_parts {
 
 // `text`: false leaves the history's text out (a count needs only its tokens).
 chat_parts assemble_chat(const actors::generation_request& req, bool text = true) {
-  std::vector<const actors::context_segment*> segments;
+  std::vector<const projections::chain_segment*> segments;
   for (auto* s = req.history.get(); s != nullptr; s = s->parent.get())
     segments.push_back(s);
   std::reverse(segments.begin(), segments.end());

@@ -29,15 +29,15 @@ ra::token_counter per_item(std::vector<std::size_t>* asked = nullptr) {
   return [asked](const ra::generation_request& req) {
     if (asked != nullptr)
       asked->push_back(req.dropped_items);
-    auto history = ra::chain_items(req.history).size();
+    auto history = riposte::projections::chain_items(req.history).size();
     return static_cast<std::int64_t>(10 * (history - req.dropped_items + req.items.size()));
   };
 }
 
 ra::generation_request request_with(json history, json input, std::int64_t window) {
   ra::generation_request req;
-  req.history = std::make_shared<const ra::context_segment>(
-      ra::context_segment{nullptr, std::move(history), 1});
+  req.history = std::make_shared<const riposte::projections::chain_segment>(
+      riposte::projections::chain_segment{nullptr, std::move(history), 1});
   req.items = std::move(input);
   req.context_window = window;
   return req;

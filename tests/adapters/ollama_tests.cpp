@@ -536,13 +536,13 @@ BOOST_AUTO_TEST_CASE(a_non_streaming_reply_is_one_object_without_a_newline) {
 }
 
 BOOST_AUTO_TEST_CASE(a_chain_renders_the_same_from_cached_segments_as_whole) {
-  using riposte::actors::context_segment;
-  auto seg = [](std::shared_ptr<const context_segment> parent, json items) {
-    auto s = std::make_shared<context_segment>();
+  using riposte::projections::chain_segment;
+  auto seg = [](std::shared_ptr<const chain_segment> parent, json items) {
+    auto s = std::make_shared<chain_segment>();
     s->parent = std::move(parent);
     s->items = std::move(items);
     s->depth = s->parent ? s->parent->depth + 1 : 1;
-    return std::shared_ptr<const context_segment>(std::move(s));
+    return std::shared_ptr<const chain_segment>(std::move(s));
   };
   auto turns = json::parse(R"([
     [{"type": "message", "role": "user", "content": [{"type": "input_text", "text": "weather?"}]},
@@ -554,7 +554,7 @@ BOOST_AUTO_TEST_CASE(a_chain_renders_the_same_from_cached_segments_as_whole) {
     [{"type": "message", "role": "user", "content": "and tomorrow?"},
      {"type": "message", "role": "assistant", "content": "Rain."}]
   ])");
-  std::shared_ptr<const context_segment> chain;
+  std::shared_ptr<const chain_segment> chain;
   json flat = json::array();
   for (const auto& t : turns) {
     chain = seg(chain, t);

@@ -7,7 +7,7 @@
 // turn, the assistant header), so the difference is the estimate's error.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import llama3Tokenizer from 'llama3-tokenizer-js';
@@ -18,7 +18,11 @@ const root = join(here, '..', '..');
 const overhead = 10;
 const corpus = {
   'English prose (README.md)': join(root, 'README.md'),
-  'C++ (actors/response_actor.cpp)': join(root, 'actors', 'response_actor.cpp'),
+  // The response actor's sources, one text (what was one file until it was split).
+  'C++ (actors/response/*.cpp)': readdirSync(join(root, 'actors', 'response'))
+    .filter((f) => f.endsWith('.cpp'))
+    .sort()
+    .map((f) => join(root, 'actors', 'response', f)),
   'C++ tables (http/compatibility.cpp)': join(root, 'http', 'compatibility.cpp'),
   'JSON (Grafana dashboard)': join(root, 'ops', 'grafana', 'dashboards', 'riposte.json'),
   'French, German, Russian, Chinese, Japanese': join(here, 'fixtures', 'multilingual.txt'),
@@ -36,7 +40,7 @@ test('the token estimate stays close to the real Llama 3 tokenizer', async () =>
   let realTotal = 0;
   let estimateTotal = 0;
   for (const [name, path] of Object.entries(corpus)) {
-    const text = readFileSync(path, 'utf8');
+    const text = [path].flat().map((p) => readFileSync(p, 'utf8')).join('\n');
     const real = llama3Tokenizer.encode(text, { bos: false, eos: false }).length + overhead;
     const counted = await client.responses.inputTokens.count({ model: 'llama3.2:1b', input: text });
     assert.equal(counted.object, 'response.input_tokens');

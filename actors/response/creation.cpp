@@ -1,0 +1,363 @@
+// Creation, in reading order: a prompt template becomes instructions and
+// input; the model must be served and able; file and image references become
+// what the model reads; the parent's chain context arrives; the context must
+// fit the window (compacting first when asked); the Idempotency-Key is
+// claimed; then the creation is recorded and the generation starts. Each
+// step that waits (a store job, another actor) resumes in its `on_` handler.
+#include "actors/context_plan.hpp"
+#include "actors/guard.hpp"
+#include "actors/inputs.hpp"
+#include "actors/prompts.hpp"
+#include "actors/response/state.hpp"
+#include "events/ids.hpp"
+
+namespace riposte::actors::response {
+
+namespace {
+
+namespace ev = events;
+using json = nlohmann::json;
+using ev::riposte_errc;
+
+void resolve_prompt_ref(response_actor* self);
+void resolve_references(response_actor* self);
+void resolve_parent(response_actor* self);
+void plan(response_actor* self);
+void claim_key(response_actor* self);
+void record_creation(response_actor* self);
+
+// Prompts and files live in the store, also for a `store: false` response.
+ev::event_log* store_of(const response_data& st) {
+  return st.log == st.private_log.get() ? st.svc->log : st.log;
+}
+
+// Step 0: a prompt template (a store read) becomes the instructions and the
+// first input messages, before anything is checked.
+void resolve_prompt_ref(response_actor* self) {
+  auto& st = self->state;
+  auto ref = st.cmd.params.value("prompt", json());
+  if (!ref.is_object()) {
+    check_model(self);
+    return;
+  }
+  auto log = store_of(st);
+  auto tenant = st.cmd.tenant;
+  caf::actor me = self;
+  st.svc->executor->post(
+      [=] {
+        auto rendered = resolve_prompt(*log, tenant, ref);
+        ev::result<json> out = json();
+        if (rendered)
+          out = json{{"instructions", rendered->instructions}, {"input", rendered->input}};
+        else
+          out = rendered.error();
+        caf::anon_send(me, prompted_atom::value, std::move(out));
+      },
+      [=](const std::string& what) {
+        caf::anon_send(me, prompted_atom::value,
+                       ev::result<json>{ev::make_error(riposte_errc::internal, what)});
+      });
+}
+
+// The prompt's instructions come first (the request's own follow them), its
+// messages before the request's input.
+void apply_prompt(create_command& cmd, json& rendered) {
+  auto& instructions = rendered["instructions"];
+  const auto& own = cmd.params.value("instructions", json());
+  if (instructions.is_string() && own.is_string())
+    cmd.params["instructions"] = instructions.get<std::string>() + "\n\n" + own.get<std::string>();
+  else if (instructions.is_string())
+    cmd.params["instructions"] = instructions;
+  json input = json::array();
+  for (auto& item : rendered["input"]) {
+    item["id"] = ev::make_id("msg_");
+    item["status"] = "completed";
+    input.push_back(std::move(item));
+  }
+  for (auto& item : cmd.input)
+    input.push_back(std::move(item));
+  cmd.input = std::move(input);
+}
+
+// Step 2: files and images by reference become what the model reads (a store
+// job), before anything is stored; a bad reference is a 400.
+void resolve_references(response_actor* self) {
+  auto& st = self->state;
+  if (!has_references(st.cmd.input)) {
+    resolve_parent(self);
+    return;
+  }
+  auto log = store_of(st);
+  auto input = st.cmd.input;
+  auto tenant = st.cmd.tenant;
+  auto limits = st.svc->inputs;
+  caf::actor me = self;
+  st.svc->executor->post(
+      [=] {
+        auto resolved = resolve_inputs(input, tenant, *log, limits);
+        caf::anon_send(me, resolved_atom::value, std::move(resolved));
+      },
+      [=](const std::string& what) {
+        caf::anon_send(me, resolved_atom::value,
+                       ev::result<json>{ev::make_error(riposte_errc::internal, what)});
+      });
+}
+
+// Step 3: the parent's chain context, one message whatever its depth.
+void resolve_parent(response_actor* self) {
+  auto& st = self->state;
+  if (st.cmd.previous_response_id.empty()) {
+    plan(self);
+    return;
+  }
+  caf::actor me = self;
+  self->send(registry_of(st), context_atom::value, st.cmd.previous_response_id, st.cmd.tenant, me);
+}
+
+// POST /v1/responses/input_tokens: the planned context's size; nothing was
+// stored, and the actor goes.
+void answer_count(response_actor* self, std::int64_t tokens) {
+  auto& st = self->state;
+  for (auto& w : st.waiters)
+    w(json{{"object", "response.input_tokens"}, {"input_tokens", tokens}});
+  st.waiters.clear();
+  schedule_passivation(self, std::chrono::milliseconds(0));
+}
+
+// context_management [{type: "compaction", compact_threshold}]: the token
+// count over which the chain so far is compacted first (0: never).
+std::int64_t compact_threshold(const response_data& st) {
+  for (const auto& entry : st.cmd.params.value("context_management", json::array()))
+    if (entry.value("type", "") == "compaction") {
+      auto t = entry.value("compact_threshold", json());
+      if (t.is_number_integer())
+        return t.get<std::int64_t>();
+      return context_window(st.svc->cfg, st.model) * 3 / 4; // none given: most of the window
+    }
+  return 0;
+}
+
+// Server-side compaction: a compact-mode response of the same chain (the
+// model summarizes it through the backend, nothing stored), then this turn
+// runs on its result.
+void start_compaction(response_actor* self) {
+  auto& st = self->state;
+  st.compaction_tried = true;
+  create_command c;
+  c.response_id = ev::make_id("resp_");
+  c.tenant = st.cmd.tenant;
+  c.model = st.cmd.model;
+  c.params = {{"store", false}, {"truncation", "auto"}, {"instructions", nullptr}};
+  c.input = json::array();
+  c.previous_response_id = st.cmd.previous_response_id;
+  c.store = false;
+  c.compact = true;
+  caf::actor me = self;
+  reply_to back{reply_to::fn_type(
+      [me](ev::result<json> r) { caf::anon_send(me, compacted_atom::value, std::move(r)); })};
+  self->send(registry_of(st), create_atom::value, std::move(c), std::move(back));
+}
+
+// Step 4: the context must fit the model's window. A re-queued response
+// plans again (it fitted when it was created).
+void plan(response_actor* self) {
+  auto& st = self->state;
+  if (auto threshold = compact_threshold(st);
+      threshold > 0 && !st.compaction_tried && !st.requeued && !st.cmd.compact &&
+      !st.cmd.count_only && st.turn.parent && st.svc->count_tokens &&
+      st.svc->count_tokens(make_request(st)) > threshold) {
+    start_compaction(self);
+    return;
+  }
+  auto plan = plan_context(st.cmd, make_request(st), st.svc->count_tokens);
+  if (st.cmd.count_only && !plan && plan.error().code == riposte_errc::context_too_long) {
+    // A count answers even when the request would not fit: that is what
+    // the client is asking.
+    answer_count(self, st.svc->count_tokens(make_request(st)));
+    return;
+  }
+  if (!plan && !st.requeued) {
+    fail_create(self, plan.error());
+    return;
+  }
+  if (plan) {
+    st.turn.dropped_items = plan->dropped_items;
+    if (plan->dropped_items > 0)
+      st.cmd.params["truncation_details"] = plan->details;
+  }
+  if (st.cmd.count_only) {
+    answer_count(self, plan ? plan->input_tokens : 0);
+    return;
+  }
+  if (st.requeued)
+    start_generation(self);
+  else
+    claim_key(self);
+}
+
+// Step 5: claim the Idempotency-Key (if any), then record.
+void claim_key(response_actor* self) {
+  auto& st = self->state;
+  if (st.cmd.idempotency_key.empty()) {
+    record_creation(self);
+    return;
+  }
+  auto log = st.log;
+  auto tenant = st.cmd.tenant;
+  auto key = st.cmd.idempotency_key;
+  ev::idempotency_record rec{st.cmd.request_hash, st.id};
+  caf::actor me = self;
+  st.in_flight = true;
+  st.svc->executor->post(
+      [=] {
+        auto claimed = log->claim_idempotency(tenant, key, rec, now_micros());
+        ev::result<json> out = json();
+        if (!claimed)
+          out = claimed.error();
+        else
+          out =
+              json{{"response_id", claimed->response_id}, {"request_hash", claimed->request_hash}};
+        caf::anon_send(me, claimed_atom::value, std::move(out));
+      },
+      [=](const std::string& what) {
+        caf::anon_send(me, claimed_atom::value,
+                       ev::result<json>{ev::make_error(riposte_errc::store_error, what)});
+      });
+}
+
+// Step 6: the creation is appended; a foreground response asks the backend
+// while it is being stored (the fsync and the first token overlap). Its
+// events are appended after the creation all the same (the actor appends in
+// order), and nobody sees anything before it is stored.
+void record_creation(response_actor* self) {
+  auto& st = self->state;
+  enqueue(self, decide_creation(st.cmd, now_micros() / 1'000'000));
+  if (st.svc->cfg.job_timeout.count() > 0)
+    self->delayed_send(self, st.svc->cfg.job_timeout, deadline_atom::value);
+  if (!st.cmd.params.value("background", false))
+    start_generation(self);
+}
+
+} // namespace
+
+void on_create(response_actor* self, create_command& cmd) {
+  auto& st = self->state;
+  ++st.handled;
+  ++st.epoch;
+  st.cmd = std::move(cmd);
+  if (!st.cmd.store) {
+    st.private_log = st.svc->make_ephemeral_log();
+    st.log = st.private_log.get();
+  }
+  resolve_prompt_ref(self);
+}
+
+void on_prompted(response_actor* self, ev::result<json>& rendered) {
+  if (!rendered)
+    return fail_create(self, rendered.error());
+  apply_prompt(self->state.cmd, *rendered);
+  check_model(self);
+}
+
+void check_model(response_actor* self) {
+  auto& st = self->state;
+  auto fault = [self](const std::string& what) { on_fault(self, what); };
+  self->request(st.svc->backend_pool(), st.svc->cfg.model_request_timeout, model_atom::value,
+                st.cmd.model)
+      .then(guard_fn(self, fault,
+                     [self](ev::result<model_info>& info) {
+                       auto& s = self->state;
+                       if (!info)
+                         return fail_create(self, info.error());
+                       if (auto why = check_capabilities(s.cmd, *info, s.svc->images))
+                         return fail_create(self, *why);
+                       s.model = std::move(*info);
+                       resolve_references(self);
+                     }),
+            [self](caf::error& err) {
+              fail_create(self, ev::make_error(riposte_errc::backend_unavailable,
+                                               "The model's capabilities could not be read: " +
+                                                   caf::to_string(err) + "."));
+            });
+}
+
+void on_resolved(response_actor* self, ev::result<json>& resolved) {
+  if (!resolved)
+    return fail_create(self, resolved.error());
+  self->state.resolved_input = std::move(*resolved);
+  resolve_parent(self);
+}
+
+void on_parent(response_actor* self, context_reply& parent) {
+  auto& st = self->state;
+  if (!parent.context) {
+    auto err = parent.context.error();
+    err.param = "previous_response_id";
+    return fail_create(self, err);
+  }
+  if (auto why = check_parent(st.cmd, *parent.context, st.svc->cfg.max_chain_depth))
+    return fail_create(self, *why);
+  st.depth = (*parent.context)->depth + 1;
+  st.turn.parent = std::move(*parent.context);
+  plan(self);
+}
+
+void on_compacted(response_actor* self, ev::result<json>& compacted) {
+  auto& st = self->state;
+  if (!compacted) {
+    auto err = compacted.error();
+    err.message = "Compacting the conversation failed: " + err.message;
+    return fail_create(self, err);
+  }
+  auto output = (*compacted)["output"];
+  st.compaction_item = output.back();
+  st.compacted_history = std::make_shared<const projections::chain_segment>(
+      nullptr, unsealed_items(st.turn.seal, st.cmd.tenant, output), 1);
+  plan(self);
+}
+
+// The idempotency claim returned: ours, a replay, or a conflicting reuse.
+void on_claimed(response_actor* self, ev::result<json>& claim) {
+  auto& st = self->state;
+  st.in_flight = false;
+  if (!claim)
+    return fail_create(self, claim.error());
+  auto winner = (*claim)["response_id"].get<std::string>();
+  if (winner == st.id)
+    return record_creation(self);
+  if ((*claim)["request_hash"] != st.cmd.request_hash)
+    return fail_create(self, ev::make_error(riposte_errc::idempotency_conflict,
+                                            "Idempotency-Key '" + st.cmd.idempotency_key +
+                                                "' was already used with a different request body.",
+                                            "Idempotency-Key"));
+  // The same request again: answer with the response the key created.
+  if (st.svc->stats)
+    st.svc->stats->idempotent_replay();
+  for (auto& w : st.waiters)
+    self->send(registry_of(st), await_atom::value, winner, st.cmd.tenant, w);
+  st.waiters.clear();
+  for (auto& sub : st.subs) {
+    sub.sink->retarget(winner);
+    self->send(registry_of(st), subscribe_atom::value, winner, st.cmd.tenant, std::int64_t{-1},
+               sink_handle{sub.sink});
+  }
+  st.subs.clear();
+  schedule_passivation(self, std::chrono::milliseconds(0));
+}
+
+void fail_create(response_actor* self, const ev::error_info& err) {
+  auto& st = self->state;
+  if (st.requeued) { // already stored: it ends failed instead of staying queued
+    enqueue(self, {ev::response_failed{"server_error", err.message, json()}});
+    return;
+  }
+  for (auto& w : st.waiters)
+    w(err);
+  st.waiters.clear();
+  for (auto& sub : st.subs)
+    sub.sink->fail(err);
+  st.subs.clear();
+  schedule_passivation(self, std::chrono::milliseconds(0));
+}
+
+} // namespace riposte::actors::response

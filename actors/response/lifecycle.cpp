@@ -1,0 +1,158 @@
+// The end of a response and of its actor: the chain context a follow-up
+// continues from, the snapshots, the answers to whoever waits, passivation
+// when nothing more can come, and repair after a contained fault.
+#include "actors/response/state.hpp"
+#include "events/faults.hpp"
+
+#include <stdexcept>
+
+namespace riposte::actors::response {
+
+namespace ev = events;
+using json = nlohmann::json;
+
+caf::actor registry_of(const response_data& st) {
+  if (auto r = st.svc->registry())
+    return r;
+  return st.registry;
+}
+
+ev::result<json> reply_of(const response_data& st) {
+  if (st.cmd.compact && st.view.status != "failed")
+    return compaction_reply(st.view, st.cmd, st.turn,
+                            st.resolved_input.is_null() ? st.cmd.input : st.resolved_input);
+  return blocking_reply(st.view);
+}
+
+void answer_waiters(response_actor* self) {
+  auto& st = self->state;
+  auto reply = reply_of(st);
+  for (auto& w : st.waiters)
+    w(reply);
+  st.waiters.clear();
+  for (auto& w : st.cancel_waiters)
+    w(projections::render(st.view));
+  st.cancel_waiters.clear();
+  schedule_passivation(self, st.view.params.value("store", true) ? st.svc->cfg.passivate_after
+                                                                 : std::chrono::milliseconds(0));
+}
+
+namespace {
+
+// The chain context a follow-up of this response continues from: what the
+// model saw (files and images by reference as they were resolved for this
+// turn, the stored input keeping the references), then what it said.
+projections::chain_ptr chain_context_of(const response_data& st) {
+  auto own = projections::own_items(st.view);
+  if (!st.resolved_input.is_null()) {
+    own = st.resolved_input;
+    for (const auto& item : st.view.output)
+      own.push_back(item);
+  }
+  // A compaction made for this turn stands before its input, as the model
+  // saw it: it replaces what came before this turn, not this turn's input.
+  if (st.compaction_item.is_object()) {
+    json ordered = json::array({st.compaction_item});
+    for (auto& item : own)
+      if (item.value("id", json()) != st.compaction_item["id"])
+        ordered.push_back(std::move(item));
+    own = std::move(ordered);
+  }
+  projections::chain_segment seg{
+      st.turn.parent, unsealed_items(st.turn.seal, st.cmd.tenant, std::move(own)), st.depth};
+  seg.model = st.view.model;
+  seg.instructions_fp = projections::fingerprint_of(st.view.params.value("instructions", json()));
+  seg.prefix_tokens = projections::cacheable_prefix(st.view);
+  return std::make_shared<const projections::chain_segment>(std::move(seg));
+}
+
+} // namespace
+
+void on_terminal(response_actor* self) {
+  auto& st = self->state;
+  if (st.svc->stats)
+    st.svc->stats->response_finished(st.view.model,
+                                     st.view.params.value("background", false) ? "background"
+                                     : st.cmd.stream                           ? "stream"
+                                                                               : "blocking",
+                                     st.view.status);
+  st.context = chain_context_of(st);
+  // Snapshots are a cache of the fold: the view for reads, the chain context
+  // for follow-ups (so a child costs one read at any chain depth). The answer
+  // does not wait for them: the events are stored, and this actor serves
+  // reads until the snapshots are in.
+  if (st.view.params.value("store", true))
+    write_snapshots(self);
+  answer_waiters(self);
+}
+
+void append_failed(response_actor* self, const ev::error_info& err) {
+  auto& st = self->state;
+  st.broken = true;
+  st.sent.clear();
+  if (st.generating)
+    self->send(st.svc->backend_pool(), cancel_atom::value, st.ticket);
+  for (auto& w : st.waiters)
+    w(err);
+  st.waiters.clear();
+  for (auto& w : st.delete_waiters)
+    w(err);
+  st.delete_waiters.clear();
+  for (auto& sub : st.subs) // they would otherwise get keep-alives forever
+    sub.sink->fail(err);
+  st.subs.clear();
+  schedule_passivation(self, std::chrono::milliseconds(0));
+}
+
+bool idle(const response_data& st) {
+  return !st.in_flight && !st.generating && st.pending.empty() && st.waiters.empty() &&
+         st.delete_waiters.empty() && st.subs.empty() &&
+         (!st.view.exists() || st.view.terminal() || st.broken);
+}
+
+void schedule_passivation(response_actor* self, std::chrono::milliseconds after) {
+  auto epoch = ++self->state.epoch;
+  self->delayed_send(self, after, passivate_atom::value, epoch);
+}
+
+// A passivation tick: ask the registry whether nothing is on its way.
+void on_passivate_tick(response_actor* self, std::uint64_t epoch) {
+  auto& st = self->state;
+  if (epoch != st.epoch || !idle(st))
+    return;
+  self->send(registry_of(st), passivate_atom::value, st.id, st.handled);
+}
+
+// The message's requester has its error already. The response must not hang:
+// a running generation is stopped and the response ends failed; if the actor
+// faults again while repairing itself, it stops, and the registry rebuilds it
+// from the log on its next message (which closes the response the same way).
+void on_fault(response_actor* self, const std::string& what) {
+  auto& st = self->state;
+  ev::report_fault("response", what, st.id);
+  if (++st.faults > 1)
+    throw std::runtime_error("a second fault while repairing: " + what);
+  if (!st.view.exists() && !st.in_flight) {
+    // Nothing stored yet: the create fails like any rejected one.
+    fail_create(self, ev::server_fault());
+    return;
+  }
+  if (st.broken || st.view.terminal() || st.view.deleted) {
+    schedule_passivation(self, std::chrono::milliseconds(0));
+    return;
+  }
+  // The response ends failed: after the generation's last update if one
+  // runs, at once if it is stored, or (its creation still being stored) as
+  // the stored creation's first step (see on_appended).
+  st.turn.cancel_event = faulted();
+  if (st.generating) {
+    st.turn.cancel_requested = false; // cancel_generation sets it again
+    cancel_generation(self, "server_error");
+    return;
+  }
+  st.turn.cancel_requested = true;
+  if (st.view.exists())
+    enqueue(self, {*st.turn.cancel_event});
+}
+
+} // namespace riposte::actors::response

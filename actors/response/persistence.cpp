@@ -1,0 +1,449 @@
+// Persistence: the write path (append with the expected version, on the
+// group-commit writer or the store executor; fold in what was stored, then
+// publish), the writer's fast batch for deltas, the snapshots of a finished
+// response, and the rebuild of a response from its snapshot and log.
+#include "actors/guard.hpp"
+#include "actors/response/state.hpp"
+#include "events/faults.hpp"
+#include "events/ids.hpp"
+
+#include <algorithm>
+#include <iterator>
+
+namespace riposte::actors::response {
+
+namespace {
+
+namespace ev = events;
+using json = nlohmann::json;
+using ev::riposte_errc;
+
+// How often a chain stores its whole context (see write_snapshots).
+constexpr std::int64_t checkpoint_every = 32;
+
+bool is_delta(const ev::event& e) {
+  return std::holds_alternative<ev::output_text_delta>(e) ||
+         std::holds_alternative<ev::reasoning_delta>(e) ||
+         std::holds_alternative<ev::function_call_arguments_delta>(e) ||
+         std::holds_alternative<ev::custom_tool_call_input_delta>(e);
+}
+
+// Folds freshly stored events into the view and publishes each one: only
+// now, after the append returned, may a client see it.
+// `sent`: the typed events this actor appended (then nothing is decoded).
+void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
+                  std::vector<ev::event>* sent) {
+  auto& st = self->state;
+  if (sent != nullptr && sent->size() != stored.size())
+    sent = nullptr;
+  std::vector<projections::stream_frame> frames;
+  frames.reserve(stored.size());
+  for (std::size_t i = 0; i < stored.size(); ++i) {
+    const auto& env = stored[i];
+    std::optional<ev::event> decoded;
+    if (sent != nullptr) {
+      decoded = std::move((*sent)[i]);
+    } else {
+      auto d = ev::decode(env);
+      if (!d) {
+        st.broken = true;
+        publish_all(st, frames); // what came before it stands
+        return;
+      }
+      decoded = std::move(*d);
+    }
+    auto seq = static_cast<std::int64_t>(env.seq);
+    projections::apply_in_place(st.view, *decoded, seq, env.tenant);
+    // Rendered only for someone: a lifecycle frame carries the whole Response.
+    if (!st.subs.empty())
+      if (auto event = projections::render_frame(st.view, *decoded, seq))
+        frames.push_back(std::move(*event));
+  }
+  publish_all(st, frames);
+  if (st.view.terminal())
+    close_live_subscribers(st);
+}
+
+// Folds a fast batch the writer stored (and published) into the view, and
+// gives its frames to the subscribers that joined after the flush.
+void settle_fast(response_actor* self) {
+  auto& st = self->state;
+  auto fb = std::move(st.fast);
+  st.in_flight = false;
+  auto seq = st.view.version;
+  std::vector<projections::stream_frame> late;
+  bool anyone_late = std::any_of(st.subs.begin(), st.subs.end(),
+                                 [&](const subscription& s) { return s.id >= fb->first_late_sub; });
+  for (const auto& e : st.sent) {
+    ++seq;
+    projections::apply_in_place(st.view, e, seq, st.view.tenant);
+    if (anyone_late && fb->frames.empty())
+      if (auto frame = projections::render_frame(st.view, e, seq))
+        late.push_back(std::move(*frame));
+  }
+  st.published += st.sent.size();
+  st.sent.clear();
+  if (!anyone_late)
+    return;
+  const auto& frames = fb->frames.empty() ? late : fb->frames;
+  for (auto& sub : st.subs) {
+    if (sub.id < fb->first_late_sub)
+      continue;
+    // One that resumed live after a frame it already had gets none twice.
+    std::vector<projections::stream_frame> due;
+    std::copy_if(frames.begin(), frames.end(), std::back_inserter(due),
+                 [&](const projections::stream_frame& f) { return f.seq > sub.after; });
+    if (!sub.live)
+      sub.buffer.insert(sub.buffer.end(), due.begin(), due.end());
+    else if (!due.empty())
+      sub.sink->push_all(due);
+  }
+}
+
+} // namespace
+
+void want_notice(response_actor* self) {
+  auto& st = self->state;
+  int expected = fast_batch::in_flight;
+  if (!st.fast->state.compare_exchange_strong(expected, fast_batch::wanted,
+                                              std::memory_order_acq_rel) &&
+      expected == fast_batch::stored)
+    settle_fast(self);
+}
+
+namespace {
+
+// Deltas only, every subscriber live: the writer stores the batch and
+// publishes its frames itself, the actor hears only if it asks.
+void submit_fast(response_actor* self, ev::append_request req) {
+  auto& st = self->state;
+  auto fb = std::make_shared<fast_batch>();
+  fb->number = ++st.fast_batches;
+  fb->first_late_sub = st.next_sub;
+  if (!st.subs.empty()) {
+    auto seq = req.expected_version;
+    for (const auto& e : st.sent)
+      if (auto frame = projections::render_frame(st.view, e, ++seq))
+        fb->frames.push_back(std::move(*frame));
+    for (const auto& sub : st.subs)
+      fb->sinks.push_back(sub.sink);
+  }
+  st.fast = fb;
+  caf::actor me = self;
+  st.svc->writer->submit(st.log, std::move(req), [me, fb](ev::result<std::vector<ev::envelope>> r) {
+    if (!r) {
+      fb->state.store(fast_batch::failed, std::memory_order_release);
+      caf::anon_send(me, published_atom::value, fb->number, append_done{std::move(r)});
+      return;
+    }
+    // Stored before anyone sees it: a client that reacts to a frame finds
+    // it in the actor's view. Later pushes to these sinks come from later
+    // jobs of this same thread, so the order holds.
+    if (fb->state.exchange(fast_batch::stored, std::memory_order_acq_rel) == fast_batch::wanted)
+      caf::anon_send(me, published_atom::value, fb->number, append_done{std::move(r)});
+    for (const auto& sink : fb->sinks)
+      sink->push_all(fb->frames);
+  });
+}
+
+} // namespace
+
+void flush(response_actor* self) {
+  auto& st = self->state;
+  if (st.in_flight && st.fast && !st.pending.empty())
+    want_notice(self);
+  if (st.in_flight || st.pending.empty() || st.broken)
+    return;
+  std::vector<ev::new_event> batch;
+  auto now = now_micros();
+  batch.reserve(st.pending.size());
+  for (const auto& e : st.pending)
+    batch.push_back(
+        ev::make_new_event(e, st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant, now));
+  st.sent = std::move(st.pending);
+  st.pending.clear();
+  st.in_flight = true;
+  auto log = st.log;
+  auto expected = st.view.version; // -1 (no_stream) for the first batch
+  ev::append_request req;
+  req.stream = ev::response_stream(st.id);
+  req.expected_version = expected;
+  req.events = std::move(batch);
+  req.echo_data = false; // the actor keeps what it sent
+  // Marked no later than the write that opens the stream, so no crash can
+  // leave an unmarked, unfinished response behind.
+  if (expected == ev::no_stream) {
+    req.marker_ns = inflight_markers;
+    req.marker_key = st.id;
+  }
+  caf::actor me = self;
+  auto done = [me](ev::result<std::vector<ev::envelope>> stored) {
+    caf::anon_send(me, appended_atom::value, append_done{std::move(stored)}, false);
+  };
+  if (st.svc->writer != nullptr && log->group_commits()) {
+    bool fast =
+        expected != ev::no_stream && std::all_of(st.sent.begin(), st.sent.end(), is_delta) &&
+        std::all_of(st.subs.begin(), st.subs.end(), [](const subscription& s) { return s.live; });
+    if (fast)
+      submit_fast(self, std::move(req));
+    else
+      st.svc->writer->submit(log, std::move(req), done);
+    return;
+  }
+  auto stats = st.svc->stats;
+  auto store_kind = st.svc->store_kind;
+  st.svc->executor->post(
+      [=] {
+        auto t0 = std::chrono::steady_clock::now();
+        auto stored = std::move(log->append_many({req}).front());
+        if (stats)
+          stats->event_append(
+              store_kind,
+              std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count(),
+              req.events.size(), stored.has_value());
+        done(std::move(stored));
+      },
+      [=](const std::string& what) { done(ev::make_error(riposte_errc::store_error, what)); });
+}
+
+void enqueue(response_actor* self, std::vector<ev::event> evs) {
+  auto& st = self->state;
+  for (auto& e : evs)
+    st.pending.push_back(std::move(e));
+  flush(self);
+}
+
+void settle(response_actor* self) {
+  auto& st = self->state;
+  if (st.fast && st.fast->state.load(std::memory_order_acquire) == fast_batch::stored) {
+    settle_fast(self);
+    flush(self);
+  }
+}
+
+void on_appended(response_actor* self, append_done& done, bool snapshot) {
+  auto& st = self->state;
+  st.in_flight = false;
+  if (snapshot) {
+    // A failed snapshot costs speed, not data: the events are stored.
+    flush(self);
+    schedule_passivation(self, st.svc->cfg.passivate_after);
+    return;
+  }
+  if (!done.stored)
+    return append_failed(self, done.stored.error());
+  bool was_created = st.view.exists();
+  bool was_terminal = st.view.terminal();
+  bool was_deleted = st.view.deleted;
+  apply_stored(self, *done.stored, &st.sent);
+  st.sent.clear();
+  if (!was_created && st.view.exists() && !st.started) {
+    if (st.turn.cancel_requested) {
+      enqueue(self, {*st.turn.cancel_event});
+    } else {
+      if (st.view.status == "queued") {
+        // A background response answers at once, then waits in the pool.
+        for (auto& w : st.waiters)
+          w(projections::render(st.view));
+        st.waiters.clear();
+      }
+      start_generation(self);
+    }
+  }
+  if (!was_deleted && st.view.deleted) {
+    for (auto& w : st.delete_waiters)
+      w(json{{"id", st.id}, {"object", "response.deleted"}, {"deleted", true}});
+    st.delete_waiters.clear();
+  }
+  if (!was_terminal && st.view.terminal())
+    return on_terminal(self);
+  flush(self);
+}
+
+// A fast batch is in (the writer published it) and this actor asked to hear,
+// or it failed. A stored batch was folded in by settle() already; only a
+// failure is left to handle here.
+void on_published(response_actor* self, std::uint64_t number, append_done& done) {
+  auto& st = self->state;
+  if (!st.fast || st.fast->number != number || done.stored)
+    return;
+  st.fast.reset();
+  st.in_flight = false;
+  append_failed(self, done.stored.error());
+}
+
+void write_snapshots(response_actor* self) {
+  auto& st = self->state;
+  auto log = st.log;
+  auto id = st.id;
+  auto version = static_cast<std::uint64_t>(st.view.version);
+  auto view = projections::to_snapshot(st.view);
+  // Every checkpoint_every-th response of a chain stores its whole context;
+  // the others store their own items and their parent, so a turn writes what
+  // it added, and a rebuild walks back at most to the last checkpoint.
+  bool checkpoint = !st.turn.parent || st.depth % checkpoint_every == 1;
+  auto ctx = projections::to_chain_snapshot(*st.context, checkpoint, st.cmd.previous_response_id);
+  caf::actor me = self;
+  st.in_flight = true;
+  st.svc->executor->post(
+      [=] {
+        auto a = log->put_snapshot(ev::context_key(id), {version, ctx});
+        auto b = log->put_snapshot(ev::response_stream(id), {version, view});
+        // Lazy: a crash that loses it leaves a marker on a finished response,
+        // which start-up then just removes.
+        auto c = log->delete_marker(inflight_markers, id, ev::event_log::write_mode::lazy);
+        ev::result<std::vector<ev::envelope>> r = std::vector<ev::envelope>{};
+        if (!a)
+          r = a.error();
+        else if (!b)
+          r = b.error();
+        else if (!c)
+          r = c.error();
+        caf::anon_send(me, appended_atom::value, append_done{std::move(r)}, true);
+      },
+      [=](const std::string& what) {
+        caf::anon_send(me, appended_atom::value,
+                       append_done{ev::make_error(riposte_errc::store_error, what)}, true);
+      });
+}
+
+void load(response_actor* self) {
+  auto& st = self->state;
+  auto log = st.log;
+  auto id = st.id;
+  caf::actor me = self;
+  st.svc->executor->post(
+      [=] {
+        load_done out;
+        auto stream = ev::response_stream(id);
+        projections::response_state state;
+        auto snap = log->get_snapshot(stream);
+        if (!snap) {
+          out.state = snap.error();
+          caf::anon_send(me, loaded_atom::value, std::move(out));
+          return;
+        }
+        if (*snap) {
+          auto restored = projections::from_snapshot((*snap)->payload);
+          if (!restored) {
+            out.state = restored.error();
+            caf::anon_send(me, loaded_atom::value, std::move(out));
+            return;
+          }
+          state = std::move(*restored);
+        }
+        auto events = log->read(stream, static_cast<std::uint64_t>(state.version + 1), 1u << 20);
+        if (!events && events.error().code != riposte_errc::not_found) {
+          out.state = events.error();
+        } else {
+          bool ok = true;
+          if (events)
+            for (const auto& env : *events) {
+              auto next = projections::apply(std::move(state), env);
+              if (!next) {
+                out.state = next.error();
+                ok = false;
+                break;
+              }
+              state = std::move(*next);
+            }
+          if (ok)
+            out.state = std::move(state);
+        }
+        auto ctx = log->get_snapshot(ev::context_key(id));
+        if (ctx && *ctx) {
+          auto stored = projections::from_chain_snapshot((*ctx)->payload);
+          out.context = std::move(stored.segment);
+          out.context_parent = std::move(stored.parent_id);
+        }
+        caf::anon_send(me, loaded_atom::value, std::move(out));
+      },
+      [=](const std::string& what) {
+        load_done out;
+        out.state = ev::make_error(riposte_errc::store_error, what);
+        caf::anon_send(me, loaded_atom::value, std::move(out));
+      });
+}
+
+namespace {
+
+// After a restart: a background response that never left the queue is
+// queued again (its events are all there); one that was generating cannot be
+// resumed and ends failed, rather than stay in_progress forever.
+void finish_loading(response_actor* self) {
+  auto& st = self->state;
+  self->set_default_handler(caf::print_and_drop);
+  self->become(main_behavior(self));
+  if (st.view.exists() && !st.view.terminal()) {
+    st.cmd.tenant = st.view.tenant;
+    if (st.view.status == "queued" && st.view.params.value("background", false)) {
+      st.requeued = true;
+      st.cmd.response_id = st.id;
+      st.cmd.model = st.view.model;
+      st.cmd.params = st.view.params;
+      st.cmd.input = st.view.input;
+      auto prev = st.view.params.value("previous_response_id", json());
+      st.cmd.previous_response_id = prev.is_string() ? prev.get<std::string>() : "";
+      check_model(self);
+      return;
+    }
+    enqueue(self, {ev::response_failed{"server_restarted",
+                                       "riposte restarted while this response was being "
+                                       "generated",
+                                       json()}});
+  } else if (st.recovering && st.view.terminal()) {
+    // Finished, but the (lazy) removal of its in-flight marker was lost.
+    auto log = st.log;
+    auto id = st.id;
+    st.svc->executor->post(
+        [=] { (void)log->delete_marker(inflight_markers, id, ev::event_log::write_mode::lazy); });
+  }
+  // An id that was never stored leaves memory at once: lookups of unknown
+  // ids must not pile up actors.
+  schedule_passivation(self, st.view.exists() ? st.svc->cfg.passivate_after
+                                              : std::chrono::milliseconds(0));
+}
+
+} // namespace
+
+void on_loaded(response_actor* self, load_done& done) {
+  auto& st = self->state;
+  if (!done.state) {
+    st.broken = done.state.error().code != riposte_errc::not_found;
+    if (!st.broken) { // a marker whose stream never got written
+      auto log = st.log;
+      auto id = st.id;
+      st.svc->executor->post([=] { (void)log->delete_marker(inflight_markers, id); });
+    }
+    return finish_loading(self);
+  }
+  st.view = std::move(*done.state);
+  st.context = std::move(done.context);
+  // A root response's context is its own items: rebuildable even when its
+  // context snapshot was lost (a crash right after the last event).
+  if (!st.context && st.view.terminal() &&
+      st.view.params.value("previous_response_id", json()).is_null())
+    st.context = std::make_shared<const projections::chain_segment>(
+        projections::chain_segment{nullptr, projections::own_items(st.view), 1});
+  if (st.context)
+    st.depth = st.context->depth;
+  if (done.context_parent.empty())
+    return finish_loading(self);
+  // Only our own items are stored: the rest is the parent's context.
+  caf::actor me = self;
+  self->send(registry_of(st), context_atom::value, done.context_parent, st.view.tenant, me);
+}
+
+void on_loaded_parent(response_actor* self, context_reply& parent) {
+  auto& st = self->state;
+  if (parent.context && *parent.context) {
+    auto seg = *st.context; // the stored fields, on the parent's chain
+    seg.parent = *parent.context;
+    st.context = std::make_shared<const projections::chain_segment>(std::move(seg));
+  } else {
+    st.context = nullptr; // children will hear that this context is unavailable
+  }
+  finish_loading(self);
+}
+
+} // namespace riposte::actors::response

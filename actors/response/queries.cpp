@@ -1,0 +1,152 @@
+// Reads and commands on a stored response: GET, the blocking answer,
+// input_items, the raw event log, cancel, delete, and a child's request for
+// the chain context it continues.
+#include "actors/response/state.hpp"
+#include "events/ids.hpp"
+#include "projections/input_items.hpp"
+
+namespace riposte::actors::response {
+
+namespace ev = events;
+using json = nlohmann::json;
+using ev::riposte_errc;
+
+ev::error_info not_found(const std::string& id, std::string param) {
+  return ev::make_error(riposte_errc::not_found, "No response found with id '" + id + "'.",
+                        std::move(param));
+}
+
+bool visible_to(const response_data& st, const std::string& tenant) {
+  return st.view.exists() && !st.view.deleted && st.view.tenant == tenant &&
+         st.view.params.value("store", true);
+}
+
+bool creating_for(const response_data& st, const std::string& tenant) {
+  return !st.view.exists() && !st.cmd.response_id.empty() && st.cmd.store &&
+         st.cmd.tenant == tenant && !st.broken;
+}
+
+void on_fetch(response_actor* self, const std::string& tenant, reply_to& r) {
+  auto& st = self->state;
+  ++st.handled;
+  if (!visible_to(st, tenant))
+    return r(not_found(st.id));
+  r(projections::render(st.view));
+}
+
+// A blocking create's answer: the response once it ends (an idempotent
+// replay of a create still running waits for it, as its creator does).
+void on_await(response_actor* self, const std::string& tenant, reply_to& r) {
+  auto& st = self->state;
+  ++st.handled;
+  if (!visible_to(st, tenant) && !creating_for(st, tenant))
+    return r(not_found(st.id));
+  if (st.view.terminal() || st.broken)
+    return r(reply_of(st));
+  st.waiters.push_back(std::move(r));
+}
+
+void on_items(response_actor* self, const std::string& tenant, list_query& q, reply_to& r) {
+  auto& st = self->state;
+  ++st.handled;
+  if (!visible_to(st, tenant))
+    return r(not_found(st.id));
+  auto page = projections::page_items(st.view.input, q);
+  if (!page)
+    return r(page.error());
+  const auto& data = page->data;
+  r(json{{"object", "list"},
+         {"data", data},
+         {"first_id", data.empty() ? json() : data.front()["id"]},
+         {"last_id", data.empty() ? json() : data.back()["id"]},
+         {"has_more", page->has_more}});
+}
+
+// The raw event log, for debugging: envelopes after seq `after`.
+void on_events(response_actor* self, const std::string& tenant, list_query& q, reply_to& r) {
+  auto& st = self->state;
+  ++st.handled;
+  if (!visible_to(st, tenant))
+    return r(not_found(st.id));
+  std::uint64_t from = 0;
+  if (!q.after.empty()) {
+    if (q.after.find_first_not_of("0123456789") != std::string::npos || q.after.size() > 18)
+      return r(ev::make_error(riposte_errc::invalid_value,
+                              "Invalid value for 'after': expected a sequence number.", "after"));
+    from = std::stoull(q.after) + 1;
+  }
+  auto log = st.log;
+  auto stream = ev::response_stream(st.id);
+  auto limit = static_cast<std::size_t>(q.limit);
+  auto upto = st.view.version; // only what this actor has applied
+  st.svc->executor->post([=] {
+    auto events = log->read(stream, from, limit + 1);
+    if (!events)
+      return r(events.error());
+    json data = json::array();
+    bool more = false;
+    for (const auto& env : *events) {
+      if (static_cast<std::int64_t>(env.seq) > upto)
+        break;
+      if (data.size() == limit) {
+        more = true;
+        break;
+      }
+      data.push_back(ev::to_json(env));
+    }
+    r(json{{"object", "list"}, {"data", data}, {"has_more", more}});
+  });
+}
+
+// POST /v1/responses/{id}/cancel: background responses only, as in the API;
+// a finished one is returned unchanged.
+void on_cancel(response_actor* self, const std::string& tenant, reply_to& r) {
+  auto& st = self->state;
+  ++st.handled;
+  if (!visible_to(st, tenant))
+    return r(not_found(st.id));
+  if (auto why = check_cancel(st.view, st.cmd))
+    return r(*why);
+  if (st.view.terminal())
+    return r(projections::render(st.view));
+  st.cancel_waiters.push_back(std::move(r));
+  cancel_generation(self, "client_cancelled");
+}
+
+void on_remove(response_actor* self, const std::string& tenant, reply_to& r) {
+  auto& st = self->state;
+  ++st.handled;
+  ++st.epoch;
+  if (!visible_to(st, tenant))
+    return r(not_found(st.id));
+  auto events = decide_delete(st.view);
+  if (!events)
+    return r(events.error());
+  st.delete_waiters.push_back(std::move(r));
+  st.cmd.tenant = st.view.tenant;
+  enqueue(self, std::move(*events));
+}
+
+// A child asks for this response's chain context.
+void on_child_context(response_actor* self, const std::string& tenant, caf::actor& child) {
+  auto& st = self->state;
+  ++st.handled;
+  context_reply out;
+  if (!visible_to(st, tenant))
+    out.context = not_found(st.id, "previous_response_id");
+  else if (!st.view.terminal())
+    out.context = ev::make_error(riposte_errc::invalid_request,
+                                 "Previous response '" + st.id +
+                                     "' has not finished yet; wait for it before continuing.",
+                                 "previous_response_id");
+  else if (!st.context)
+    out.context =
+        ev::make_error(riposte_errc::store_error,
+                       "The conversation of '" + st.id + "' cannot be rebuilt from the store.",
+                       "previous_response_id");
+  else
+    out.context = st.context;
+  self->send(child, context_atom::value, std::move(out));
+}
+
+} // namespace riposte::actors::response

@@ -1,0 +1,224 @@
+// The response actor's state, and the steps its files share. One actor per
+// response; its work is split by concern, each file one part of it:
+//   behavior.cpp     the handlers, each one line naming its step
+//   creation.cpp     prompt -> model check -> references -> parent -> context
+//                    plan (compaction) -> idempotency claim -> record
+//   generation.cpp   the backend request, its updates through decide, stops
+//   hosted_tools.cpp web search and image generation rounds, off the actor
+//   persistence.cpp  append (group commit, the writer's fast batch), load,
+//                    snapshots
+//   subscribers.cpp  streams: catch-up from the log, live fan-out, keep-alive
+//   lifecycle.cpp    the end: answers, snapshots, passivation, faults
+//   queries.cpp      reads and commands on a stored response
+//   decide.cpp       the rules, pure (no actor, no I/O)
+// Internal to actors/response/: everything else sees spawn_response_actor.
+#pragma once
+
+#include "actors/messages.hpp"
+#include "actors/response/decide.hpp"
+#include "actors/services.hpp"
+#include "events/event.hpp"
+#include "projections/chain_context.hpp"
+#include "projections/response_view.hpp"
+#include "projections/stream_events.hpp"
+
+#include <caf/all.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace riposte::actors::response {
+
+// Counts a subscriber in riposte_streams_active for as long as it is held.
+class active_stream {
+public:
+  explicit active_stream(metrics* stats)
+    : stats_(stats) {
+    if (stats_)
+      stats_->streams_active().Increment();
+  }
+  ~active_stream() {
+    if (stats_)
+      stats_->streams_active().Decrement();
+  }
+  active_stream(const active_stream&) = delete;
+  active_stream& operator=(const active_stream&) = delete;
+
+private:
+  metrics* stats_;
+};
+
+// An SSE session (or any sink) following this response.
+struct subscription {
+  std::uint64_t id = 0;
+  std::shared_ptr<event_sink> sink;
+  bool live = false;                             // false while catching up from the log
+  std::int64_t after = -1;                       // catching up: events after this seq
+  std::vector<projections::stream_frame> buffer; // published while catching up
+  std::shared_ptr<active_stream> counted;
+};
+
+// A batch of deltas whose frames the writer thread publishes itself, right
+// after the append, to the subscribers the actor had when it flushed. The
+// actor is sent `published` only when it asked (it has more to append) or
+// the append failed; otherwise it folds the batch in (settle) when its next
+// message comes. Each streamed token thus costs the actor one message, not two.
+struct fast_batch {
+  enum : int { in_flight, wanted, stored, failed };
+  std::atomic<int> state{in_flight};
+  std::uint64_t number = 0;
+  std::vector<projections::stream_frame> frames;  // rendered when someone was subscribed
+  std::vector<std::shared_ptr<event_sink>> sinks; // the live subscribers at flush
+  std::uint64_t first_late_sub = 0;               // subscribers from this id joined after
+};
+
+struct response_data {
+  std::shared_ptr<const services> svc;
+  caf::actor registry;
+  std::string id;
+  events::event_log* log = nullptr;
+  std::shared_ptr<events::event_log> private_log; // `store: false`: dropped with the actor
+  projections::response_state view;
+  create_command cmd;
+  turn_state turn;                // what the rules keep (decide.hpp)
+  std::int64_t depth = 1;         // responses in the chain, this one included
+  projections::chain_ptr context; // the parent's, then this response's items; once terminal
+  // Persistence
+  std::vector<events::event> pending;
+  std::vector<events::event> sent; // the batch being appended, typed
+  bool in_flight = false;
+  std::shared_ptr<fast_batch> fast; // `sent`, when the writer publishes it
+  std::uint64_t fast_batches = 0;
+  bool broken = false; // an append failed: the actor answers from what it has
+  // Who waits
+  std::vector<reply_to> waiters;
+  std::vector<reply_to> delete_waiters;
+  std::vector<reply_to> cancel_waiters;
+  // Generation
+  std::uint64_t ticket = 0;
+  bool generating = false;
+  bool started = false;    // the generation was asked for (it may be over already)
+  bool requeued = false;   // rebuilt from the store while queued: generate, record nothing
+  bool recovering = false; // start-up found it marked in flight
+  model_info model;        // capabilities, family, window: from the backend
+  // context_management compaction: the item this response opens its output
+  // with, and the chain it stands for (user messages, then it).
+  nlohmann::json compaction_item;
+  projections::chain_ptr compacted_history;
+  bool compaction_tried = false;
+  nlohmann::json resolved_input; // input with file references resolved (null: none)
+  // Subscribers
+  std::vector<subscription> subs;
+  std::uint64_t next_sub = 1;
+  std::uint64_t published = 0; // events pushed so far; a keep-alive tick compares
+  bool keepalive_armed = false;
+  // Passivation and faults
+  std::uint64_t handled = 0; // registry-forwarded messages handled so far
+  int faults = 0;            // exceptions contained in this actor's handlers
+  std::uint64_t epoch = 0;   // bumps on activity; a stale passivation tick is ignored
+};
+
+using response_actor = caf::stateful_actor<response_data>;
+
+// --- behavior.cpp -----------------------------------------------------------
+caf::behavior main_behavior(response_actor* self);
+caf::behavior loading_behavior(response_actor* self);
+
+// --- creation.cpp -----------------------------------------------------------
+// A new response (a blocking create waits, a streaming one subscribes).
+void on_create(response_actor* self, create_command& cmd);
+// Creation, step 1: the model must be served and able to do what is asked.
+void check_model(response_actor* self);
+void on_prompted(response_actor* self, events::result<nlohmann::json>& rendered);
+void on_resolved(response_actor* self, events::result<nlohmann::json>& resolved);
+void on_parent(response_actor* self, context_reply& parent);
+void on_compacted(response_actor* self, events::result<nlohmann::json>& compacted);
+void on_claimed(response_actor* self, events::result<nlohmann::json>& claim);
+// A create that ends before anything is stored: its waiters hear why.
+void fail_create(response_actor* self, const events::error_info& err);
+
+// --- generation.cpp ---------------------------------------------------------
+// The generation this response asks for, as planned (window, truncation).
+generation_request make_request(const response_data& st);
+void start_generation(response_actor* self);
+void on_update(response_actor* self, generation_update& u);
+// Stops generating: the backend request is aborted, and the stop's event
+// follows once the backend's last update is in.
+void cancel_generation(response_actor* self, std::string reason);
+void on_deadline(response_actor* self);
+void on_admitted(response_actor* self);
+
+// --- hosted_tools.cpp -------------------------------------------------------
+// Runs the pending hosted calls off the actor (the providers block).
+void run_hosted_tools(response_actor* self);
+void on_hosted_results(response_actor* self, events::result<nlohmann::json>& answers);
+
+// --- persistence.cpp --------------------------------------------------------
+// Appends events after those already pending, in order.
+void enqueue(response_actor* self, std::vector<events::event> evs);
+void flush(response_actor* self);
+// First thing in every handler: a fast batch the writer has stored is folded
+// in, so the actor never answers from a view behind its own log.
+void settle(response_actor* self);
+// Asks the writer to say when the fast batch is in (more waits to be
+// appended, or someone joined who needs its frames); it may be in already.
+void want_notice(response_actor* self);
+void on_appended(response_actor* self, append_done& done, bool snapshot);
+void on_published(response_actor* self, std::uint64_t number, append_done& done);
+// Writes a finished stored response's snapshots (view and chain context).
+void write_snapshots(response_actor* self);
+// Loads the snapshot and the events after it, on the store executor.
+void load(response_actor* self);
+void on_loaded(response_actor* self, load_done& done);
+void on_loaded_parent(response_actor* self, context_reply& parent);
+
+// --- subscribers.cpp --------------------------------------------------------
+void add_subscriber(response_actor* self, std::shared_ptr<event_sink> sink, bool live,
+                    std::int64_t after);
+// Pushes stream events to every subscriber, in seq order.
+void publish_all(response_data& st, const std::vector<projections::stream_frame>& frames);
+void close_live_subscribers(response_data& st);
+void on_subscribe(response_actor* self, const std::string& tenant, std::int64_t after,
+                  sink_handle& h);
+void on_replayed(response_actor* self, std::uint64_t sub_id,
+                 events::result<std::vector<projections::stream_frame>>& replay);
+void on_keepalive(response_actor* self, std::uint64_t published_then);
+void on_gone(response_actor* self, std::uint64_t sub_id);
+
+// --- lifecycle.cpp ----------------------------------------------------------
+// The response ended: its chain context, its snapshots, its answers.
+void on_terminal(response_actor* self);
+// A blocking create's answer as the response stands.
+events::result<nlohmann::json> reply_of(const response_data& st);
+void answer_waiters(response_actor* self);
+// An append failed: the actor stops generating and answers from what it has.
+void append_failed(response_actor* self, const events::error_info& err);
+bool idle(const response_data& st);
+void schedule_passivation(response_actor* self, std::chrono::milliseconds after);
+void on_passivate_tick(response_actor* self, std::uint64_t epoch);
+// An exception was contained in one of this actor's handlers.
+void on_fault(response_actor* self, const std::string& what);
+// The registry as it is now (a restart swaps it), or the one that spawned us.
+caf::actor registry_of(const response_data& st);
+
+// --- queries.cpp ------------------------------------------------------------
+bool visible_to(const response_data& st, const std::string& tenant);
+// Created by this actor and on its way into the log: an idempotent replay may
+// already wait for it.
+bool creating_for(const response_data& st, const std::string& tenant);
+events::error_info not_found(const std::string& id, std::string param = {});
+void on_fetch(response_actor* self, const std::string& tenant, reply_to& r);
+void on_await(response_actor* self, const std::string& tenant, reply_to& r);
+void on_items(response_actor* self, const std::string& tenant, list_query& q, reply_to& r);
+void on_events(response_actor* self, const std::string& tenant, list_query& q, reply_to& r);
+void on_cancel(response_actor* self, const std::string& tenant, reply_to& r);
+void on_remove(response_actor* self, const std::string& tenant, reply_to& r);
+void on_child_context(response_actor* self, const std::string& tenant, caf::actor& child);
+
+} // namespace riposte::actors::response
