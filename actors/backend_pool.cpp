@@ -92,7 +92,7 @@ private:
 // Times one generation from the backend's thread (its sink is called there,
 // one update after another): first token, token rate, outcome.
 struct generation_meter {
-  std::shared_ptr<metrics> stats;
+  std::shared_ptr<adapters::observability::metrics> stats;
   std::string backend, model;
   clock::time_point sent = clock::now();
   std::optional<clock::time_point> first;
@@ -155,7 +155,7 @@ namespace {
 struct pool_state {
   std::shared_ptr<backend> b;
   settings cfg;
-  std::shared_ptr<metrics> stats; // may be null (tests)
+  std::shared_ptr<adapters::observability::metrics> stats; // may be null (tests)
   std::string backend_label;
   std::shared_ptr<pool_memory> mem;
   slot_ptr self_slot; // where the backend's callbacks find the pool now
@@ -234,8 +234,9 @@ void refresh_models(pool_actor* self) {
 }
 
 caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, settings cfg,
-                           std::shared_ptr<metrics> stats, std::string label,
-                           std::shared_ptr<pool_memory> memory, slot_ptr self_slot) {
+                           std::shared_ptr<adapters::observability::metrics> stats,
+                           std::string label, std::shared_ptr<pool_memory> memory,
+                           slot_ptr self_slot) {
   self->state.b = std::move(b);
   self->state.cfg = cfg;
   self->state.stats = std::move(stats);
@@ -371,7 +372,8 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
 } // namespace
 
 caf::actor spawn_backend_pool(caf::actor_system& sys, std::shared_ptr<backend> b,
-                              const settings& cfg, std::shared_ptr<metrics> stats,
+                              const settings& cfg,
+                              std::shared_ptr<adapters::observability::metrics> stats,
                               std::string label, std::shared_ptr<pool_memory> memory,
                               slot_ptr self_slot) {
   return sys.spawn(backend_pool, std::move(b), cfg, std::move(stats), std::move(label),

@@ -91,7 +91,7 @@ std::int64_t now_seconds() {
 }
 
 // Removes what a deleted or expired file left: its bytes and its marker.
-void sweep(ev::event_log& log, const file_state& f, metrics* stats) {
+void sweep(ev::event_log& log, const file_state& f, adapters::observability::metrics* stats) {
   (void)log.delete_blob(f.meta.file_id);
   (void)log.delete_marker(file_markers,
                           marker_key(f.tenant, f.created_us, f.meta.file_id, f.meta.bytes));
@@ -102,7 +102,7 @@ void sweep(ev::event_log& log, const file_state& f, metrics* stats) {
 // The live file `id` of `tenant`. An expired file is deleted here, by an
 // appended event, and reads as gone.
 ev::result<file_state> load(ev::event_log& log, const std::string& id, const std::string& tenant,
-                            metrics* stats) {
+                            adapters::observability::metrics* stats) {
   auto events = log.read(id, 0, 16);
   if (!events || events->empty() || events->front().tenant != tenant)
     return no_such_file(id);
@@ -134,8 +134,8 @@ ev::result<file_state> load(ev::event_log& log, const std::string& id, const std
   return f;
 }
 
-void upload(ev::event_log& log, metrics* stats, const file_limits& limits, const file_upload& up,
-            const reply_to& r) {
+void upload(ev::event_log& log, adapters::observability::metrics* stats, const file_limits& limits,
+            const file_upload& up, const reply_to& r) {
   auto size = static_cast<std::int64_t>(up.bytes->size());
   if (limits.tenant_quota_bytes > 0) {
     auto keys = log.list_markers(file_markers);
@@ -189,7 +189,8 @@ void upload(ev::event_log& log, metrics* stats, const file_limits& limits, const
   r(file_object(f));
 }
 
-void list(ev::event_log& log, metrics* stats, const file_query& q, const reply_to& r) {
+void list(ev::event_log& log, adapters::observability::metrics* stats, const file_query& q,
+          const reply_to& r) {
   auto keys = log.list_markers(file_markers);
   if (!keys)
     return r(keys.error());
@@ -229,8 +230,8 @@ void list(ev::event_log& log, metrics* stats, const file_query& q, const reply_t
   r(std::move(page));
 }
 
-void remove(ev::event_log& log, metrics* stats, const std::string& id, const std::string& tenant,
-            const reply_to& r) {
+void remove(ev::event_log& log, adapters::observability::metrics* stats, const std::string& id,
+            const std::string& tenant, const reply_to& r) {
   auto f = load(log, id, tenant, stats);
   if (!f)
     return r(f.error());
@@ -244,27 +245,27 @@ void remove(ev::event_log& log, metrics* stats, const std::string& id, const std
 
 // One chunk, then (once the client took it) the next, each a store job of
 // its own: no store thread waits for a client.
-void send_chunk(store_executor* executor, ev::event_log* log, std::string id, std::uint64_t index,
+void send_chunk(thread_pool* pool, ev::event_log* log, std::string id, std::uint64_t index,
                 file_reader out) {
   auto piece = log->read_blob_chunk(id, index);
   if (!piece || !*piece)
     return out.done(piece.has_value());
-  auto next = [executor, log, id, index, out](bool taken) {
+  auto next = [pool, log, id, index, out](bool taken) {
     if (!taken)
       return out.done(false);
-    executor->post([=] { send_chunk(executor, log, id, index + 1, out); },
-                   [out](const std::string&) { out.done(false); });
+    pool->post([=] { send_chunk(pool, log, id, index + 1, out); },
+               [out](const std::string&) { out.done(false); });
   };
   out.chunk(std::move(**piece), std::move(next));
 }
 
-void read(store_executor* executor, ev::event_log* log, metrics* stats, const std::string& id,
-          const std::string& tenant, const file_reader& out) {
+void read(thread_pool* pool, ev::event_log* log, adapters::observability::metrics* stats,
+          const std::string& id, const std::string& tenant, const file_reader& out) {
   auto f = load(*log, id, tenant, stats);
   if (!f)
     return out.head(f.error());
   out.head(file_object(*f));
-  send_chunk(executor, log, id, 0, out);
+  send_chunk(pool, log, id, 0, out);
 }
 
 struct pending_upload {
@@ -294,7 +295,7 @@ void next_upload(files_actor_t* self, std::shared_ptr<const services> svc, file_
   auto* log = svc->log;
   auto* stats = svc->stats.get();
   auto finished = [me, tenant] { caf::anon_send(me, uploaded_atom::value, tenant); };
-  svc->executor->post(
+  svc->store_pool->post(
       [=] {
         upload(*log, stats, limits, job.up, job.r);
         finished();
@@ -306,8 +307,8 @@ caf::behavior files_actor(files_actor_t* self, std::shared_ptr<const services> s
                           file_limits limits) {
   auto* log = svc->log;
   auto* stats = svc->stats.get();
-  auto* executor = svc->executor;
-  auto post = [svc](std::function<void()> job) { svc->executor->post(std::move(job)); };
+  auto* pool = svc->store_pool;
+  auto post = [svc](std::function<void()> job) { svc->store_pool->post(std::move(job)); };
   auto on_fault = [](const std::string& what) { ev::report_fault("files", what); };
   return guarded(
       self, on_fault,
@@ -336,8 +337,8 @@ caf::behavior files_actor(files_actor_t* self, std::shared_ptr<const services> s
         });
       },
       [=](file_read_atom, const std::string& id, const std::string& tenant, file_reader& out) {
-        executor->post([=] { read(executor, log, stats, id, tenant, out); },
-                       [out](const std::string&) { out.done(false); });
+        pool->post([=] { read(pool, log, stats, id, tenant, out); },
+                   [out](const std::string&) { out.done(false); });
       },
       [=](file_delete_atom, const std::string& id, const std::string& tenant, reply_to& r) {
         post([=] { remove(*log, stats, id, tenant, r); });

@@ -2,7 +2,7 @@
 // maybe `file_deleted`) plus a blob holding its bytes; a marker per file
 // (namespace `files`, key tenant/created/id/bytes) lists a tenant's files in
 // time order without reading every stream. Blocking store work runs on the
-// store executor; the actor orders the operations.
+// store pool; the actor orders the operations.
 #pragma once
 
 #include "actors/messages.hpp"

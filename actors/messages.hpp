@@ -2,8 +2,8 @@
 // each. Replies to HTTP travel as `reply_to` callbacks, so no actor knows HTTP.
 #pragma once
 
-#include "actors/backend.hpp"
 #include "actors/event_sink.hpp"
+#include "actors/ports/backend.hpp"
 #include "events/envelope.hpp"
 #include "events/errc.hpp"
 #include "events/event_log.hpp"

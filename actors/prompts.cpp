@@ -151,7 +151,7 @@ void remove(ev::event_log& log, const std::string& tenant, const std::string& id
 
 caf::behavior prompts_actor(caf::event_based_actor* self, std::shared_ptr<const services> svc) {
   auto* log = svc->log;
-  auto post = [svc](std::function<void()> job) { svc->executor->post(std::move(job)); };
+  auto post = [svc](std::function<void()> job) { svc->store_pool->post(std::move(job)); };
   auto on_fault = [](const std::string& what) { events::report_fault("prompts", what); };
   return guarded(
       self, on_fault,

@@ -22,7 +22,7 @@ struct gather_state {
   std::size_t expected = 0;
   clock::time_point start = clock::now();
   std::function<void(bool, json)> done;
-  std::shared_ptr<metrics> stats;
+  std::shared_ptr<adapters::observability::metrics> stats;
 };
 
 using gather_actor = caf::stateful_actor<gather_state>;
@@ -45,7 +45,8 @@ void finish(gather_actor* self) {
 }
 
 caf::behavior gather(gather_actor* self, std::vector<std::string> names,
-                     std::chrono::milliseconds timeout, std::shared_ptr<metrics> stats,
+                     std::chrono::milliseconds timeout,
+                     std::shared_ptr<adapters::observability::metrics> stats,
                      std::function<void(bool, json)> done) {
   auto& st = self->state;
   st.expected = names.size();
@@ -128,7 +129,7 @@ void readiness::check(std::function<void(bool, json)> done) {
     auto log = svc_->log;
     auto busy = store_probe_busy_;
     auto kind = svc_->store_kind;
-    svc_->executor->post(
+    svc_->store_pool->post(
         [log, busy, kind, report] {
           auto key = events::make_id("probe_");
           auto put = log->put_marker("readyz", key);

@@ -114,7 +114,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
     self->state.dir->recovered = true;
     caf::actor me = self;
     auto log = self->state.svc->log;
-    self->state.svc->executor->post([=] {
+    self->state.svc->store_pool->post([=] {
       auto ids = log->list_markers(inflight_markers);
       if (ids)
         caf::anon_send(me, recover_atom::value, std::move(*ids));
@@ -199,7 +199,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
       // The audit feed: every stream's events after a global position.
       [=](audit_atom, std::uint64_t after, std::int64_t limit, reply_to& r) {
         auto log = self->state.svc->log;
-        self->state.svc->executor->post([=] {
+        self->state.svc->store_pool->post([=] {
           auto page = log->read_all(after, static_cast<std::size_t>(limit) + 1);
           if (!page)
             return r(page.error());

@@ -1,16 +1,16 @@
-// What the actors share: the store, the executor for blocking store calls,
+// What the actors share: the store, the pools for blocking store and outbound calls,
 // the backend pool, and their settings.
 #pragma once
 
-#include "actors/append_writer.hpp"
-#include "actors/backend.hpp"
-#include "actors/image_generation.hpp"
-#include "actors/inputs.hpp"
-#include "actors/metrics.hpp"
-#include "actors/sealer.hpp"
-#include "actors/store_executor.hpp"
+#include "actors/ports/backend.hpp"
+#include "actors/ports/image_generation.hpp"
+#include "actors/ports/web_search.hpp"
+#include "actors/response/inputs.hpp"
+#include "actors/runtime/append_writer.hpp"
+#include "actors/runtime/thread_pool.hpp"
 #include "actors/supervisor.hpp"
-#include "actors/web_search.hpp"
+#include "adapters/crypto/sealer.hpp"
+#include "adapters/observability/metrics.hpp"
 #include "events/event_log.hpp"
 
 #include <caf/all.hpp>
@@ -43,8 +43,9 @@ struct settings {
 struct services {
   events::event_log* log = nullptr;
   std::string store_kind = "memory"; // rocksdb | postgres | memory: a metrics label
-  std::shared_ptr<metrics> stats;
-  store_executor* executor = nullptr;
+  std::shared_ptr<adapters::observability::metrics> stats;
+  thread_pool* store_pool = nullptr;    // blocking store calls
+  thread_pool* outbound_pool = nullptr; // URL fetches, web search, image generation
   // Response events are group-committed here when the log commits groups
   // together (RocksDB); otherwise (null, PostgreSQL, memory) each append is a
   // store job, several running at once.
@@ -59,7 +60,7 @@ struct services {
   // A fresh in-memory log for a `store: false` response.
   std::function<std::shared_ptr<events::event_log>()> make_ephemeral_log;
   // Seals reasoning for include ["reasoning.encrypted_content"].
-  std::shared_ptr<const sealer> reasoning_sealer;
+  std::shared_ptr<const adapters::crypto::sealer> reasoning_sealer;
   input_limits inputs;
   // The hosted web_search tool, when the operator configured a provider.
   web_search_settings web_search;
@@ -86,7 +87,8 @@ std::shared_ptr<registry_memory> make_registry_memory();
 // labelled `label`. `self_slot` is where the pool's current handle lives
 // (the backend's callbacks find it there after a restart).
 caf::actor spawn_backend_pool(caf::actor_system& sys, std::shared_ptr<backend> b,
-                              const settings& cfg, std::shared_ptr<metrics> stats = nullptr,
+                              const settings& cfg,
+                              std::shared_ptr<adapters::observability::metrics> stats = nullptr,
                               std::string label = "backend",
                               std::shared_ptr<pool_memory> memory = nullptr,
                               slot_ptr self_slot = nullptr);

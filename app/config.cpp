@@ -133,6 +133,11 @@ parse_outcome parse_config(int argc, char** argv) {
   app.add_option("--store-threads", cfg.store_threads, "Threads for blocking store calls")
       ->check(CLI::Range(1, 256))
       ->envname("RIPOSTE_STORE_THREADS");
+  app.add_option("--outbound-threads", cfg.outbound_threads,
+                 "Threads for outbound calls (URL inputs, web search, image generation), apart "
+                 "from the store's")
+      ->check(CLI::Range(1, 256))
+      ->envname("RIPOSTE_OUTBOUND_THREADS");
   app.add_option("--passivate-after-ms", cfg.passivate_after_ms,
                  "Idle finished responses leave memory after this long (they stay stored)")
       ->check(CLI::Range(0L, 86'400'000L))

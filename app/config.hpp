@@ -61,6 +61,7 @@ struct config {
   std::size_t backend_concurrency = 16;
   std::size_t model_concurrency = 0;
   std::size_t store_threads = 16;
+  std::size_t outbound_threads = 8; // URL fetches, web search, image generation
   long passivate_after_ms = 30'000;
   std::int64_t max_chain_depth = 1'000;
   long sse_keepalive_ms = 15'000;

@@ -2,15 +2,15 @@
 // HTTP, wait for a signal. Wiring only; every fallible step fails fast with a
 // one-line reason.
 #include "actors/files.hpp"
-#include "actors/metrics.hpp"
 #include "actors/prompts.hpp"
 #include "actors/readiness.hpp"
-#include "actors/scheduler.hpp"
+#include "actors/runtime/thread_policy.hpp"
+#include "actors/runtime/thread_pool.hpp"
 #include "actors/services.hpp"
-#include "actors/store_executor.hpp"
 #include "actors/supervisor.hpp"
 #include "adapters/backends/ollama.hpp"
 #include "adapters/fetch/guarded_fetch.hpp"
+#include "adapters/observability/metrics.hpp"
 #include "adapters/store/store.hpp"
 #include "adapters/tools/image_generation.hpp"
 #include "adapters/tools/web_search.hpp"
@@ -79,9 +79,9 @@ int fail(const std::string& reason) {
 // The key sealing encrypted reasoning: from --reasoning-key-file, or made
 // once and kept in the store (a marker), so sealed items outlive restarts.
 // Two rivals racing on one new store both settle on the smallest key.
-riposte::events::result<riposte::actors::sealer::key>
+riposte::events::result<riposte::adapters::crypto::sealer::key>
 load_reasoning_key(const riposte::app::config& cfg, riposte::events::event_log& log) {
-  using riposte::actors::sealer;
+  using riposte::adapters::crypto::sealer;
   if (!cfg.reasoning_key_file.empty()) {
     std::ifstream in{cfg.reasoning_key_file};
     std::string text{std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
@@ -249,17 +249,19 @@ int main(int argc, char** argv) {
   auto reasoning_key = load_reasoning_key(cfg, *log);
   if (!reasoning_key)
     return fail(reasoning_key.error().message);
-  auto sealer = std::make_shared<const actors::sealer>(*reasoning_key);
+  auto sealer = std::make_shared<const adapters::crypto::sealer>(*reasoning_key);
 
-  auto executor = std::make_unique<actors::store_executor>(cfg.store_threads);
+  auto store_pool = std::make_unique<actors::thread_pool>("store", cfg.store_threads);
+  auto outbound_pool = std::make_unique<actors::thread_pool>("outbound", cfg.outbound_threads);
   auto svc = std::make_shared<actors::services>();
-  auto stats = std::make_shared<actors::metrics>();
+  auto stats = std::make_shared<adapters::observability::metrics>();
   svc->log = log.get();
   svc->stats = stats;
   svc->store_kind = cfg.store.uri.rfind("rocksdb:", 0) == 0 ? "rocksdb"
                     : cfg.store.uri == "memory"             ? "memory"
                                                             : "postgres";
-  svc->executor = executor.get();
+  svc->store_pool = store_pool.get();
+  svc->outbound_pool = outbound_pool.get();
   auto writer = std::make_unique<actors::append_writer>(stats, svc->store_kind);
   svc->writer = writer.get();
   svc->reasoning_sealer = sealer;
@@ -370,29 +372,14 @@ int main(int argc, char** argv) {
     routes.push_back(std::move(r));
   for (auto& r : http::prompts_routes(api))
     routes.push_back(std::move(r));
-  routes.push_back(
-      {"GET", "/healthz",
-       [](const http::request&, const std::vector<std::string>&, http::reply_fn reply) {
-         reply({200, R"({"status":"ok"})", "application/json", {}});
-       }});
   actors::readiness ready{
       sys, svc, backend,
       actors::readiness_options{cfg.default_model,
                                 std::chrono::milliseconds(cfg.readiness_timeout_ms),
                                 cfg.backend,
                                 {pool_slot, registry_slot, files_slot, prompts_slot}}};
-  routes.push_back(
-      {"GET", "/readyz",
-       [&ready](const http::request&, const std::vector<std::string>&, http::reply_fn reply) {
-         ready.check([reply = std::move(reply)](bool ok, nlohmann::json body) {
-           reply({ok ? 200 : 503, events::dump_json(body), "application/json", {}});
-         });
-       }});
-  routes.push_back(
-      {"GET", "/metrics",
-       [stats](const http::request&, const std::vector<std::string>&, http::reply_fn reply) {
-         reply({200, stats->serialize(), "text/plain; version=0.0.4", {}});
-       }});
+  for (auto& r : http::ops_routes(ready, stats))
+    routes.push_back(std::move(r));
   if (const char* hooks = std::getenv("RIPOSTE_TEST_FAULTS"); hooks && std::string{hooks} == "1")
     add_test_hooks(routes, api.auth,
                    {{"backend_pool", pool_slot},

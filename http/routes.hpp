@@ -3,8 +3,10 @@
 #pragma once
 
 #include "actors/files.hpp"
-#include "actors/sealer.hpp"
+#include "actors/readiness.hpp"
 #include "actors/supervisor.hpp"
+#include "adapters/crypto/sealer.hpp"
+#include "adapters/observability/metrics.hpp"
 #include "http/auth.hpp"
 #include "http/server.hpp"
 #include "http/validate.hpp"
@@ -25,7 +27,7 @@ struct api_context {
   actors::slot_ptr prompts;
   actors::file_limits file_limits;
   std::shared_ptr<const authenticator> auth;
-  std::shared_ptr<const actors::sealer> sealer; // replayed encrypted reasoning
+  std::shared_ptr<const adapters::crypto::sealer> sealer; // replayed encrypted reasoning
   create_limits limits;
   std::string default_model; // counts input tokens for a request that names none
 };
@@ -33,6 +35,9 @@ struct api_context {
 std::vector<route> responses_routes(const api_context& ctx);
 // /v1/prompts: versioned prompt templates.
 std::vector<route> prompts_routes(const api_context& ctx);
+// /healthz, /readyz, /metrics. `ready` must outlive the server.
+std::vector<route> ops_routes(actors::readiness& ready,
+                              std::shared_ptr<adapters::observability::metrics> stats);
 
 // A JSON request body (or none): anything else is 415.
 std::optional<events::error_info> check_json_body(const request& req);

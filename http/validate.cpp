@@ -1,9 +1,10 @@
 // Validation of Responses requests, with the OpenAI API's error wording.
 #include "http/validate.hpp"
 
-#include "actors/json_schema.hpp"
+#include "adapters/schema/json_schema.hpp"
 #include "events/ids.hpp"
 #include "events/json_safe.hpp"
+#include "projections/response_view.hpp"
 
 #include <cstdio>
 #include <map>
@@ -476,7 +477,7 @@ std::optional<ev::error_info> check_callable_tool(const json& t, const std::stri
         return bad_value(param + ".parameters",
                          "schema must be a JSON Schema of 'type: \"object\"', got 'type: " +
                              ev::excerpt(ev::dump_json(t["parameters"]["type"])) + "'.");
-      if (auto compiled = actors::json_schema::compile(t["parameters"]); !compiled)
+      if (auto compiled = adapters::schema::json_schema::compile(t["parameters"]); !compiled)
         return bad_value(param + ".parameters",
                          "invalid JSON Schema: " + compiled.error().message + ".");
     }
@@ -596,7 +597,7 @@ std::optional<ev::error_info> check_text(const json& body) {
       return missing("text.format.schema");
     if (!f["schema"].is_object())
       return wrong_type("text.format.schema", "an object", f["schema"]);
-    if (auto compiled = actors::json_schema::compile(f["schema"]); !compiled)
+    if (auto compiled = adapters::schema::json_schema::compile(f["schema"]); !compiled)
       return bad_value("text.format.schema", "invalid JSON Schema for response format '" +
                                                  f["name"].get<std::string>() +
                                                  "': " + compiled.error().message + ".");
@@ -859,34 +860,21 @@ ev::result<actors::create_command> parse_create(std::string_view raw, const crea
     params[name] = body.contains(name) && !body[name].is_null() ? body[name] : fallback;
   };
   copy("include", json::array()); // not rendered; decides what output carries
-  copy("instructions", nullptr);
-  copy("max_output_tokens", nullptr);
-  copy("max_tool_calls", nullptr);
-  copy("metadata", json::object());
-  copy("parallel_tool_calls", true);
-  copy("previous_response_id", nullptr);
-  copy("prompt_cache_key", nullptr);
-  copy("safety_identifier", nullptr);
-  copy("service_tier", "default");
-  copy("store", true);
-  copy("background", false);
-  copy("temperature", 1.0);
-  copy("top_p", 1.0);
-  copy("top_logprobs", 0);
-  copy("tool_choice", "auto");
-  copy("tools", json::array());
-  copy("truncation", "disabled");
-  copy("user", nullptr);
+  const auto& defaults = projections::response_defaults();
+  for (const auto& [name, fallback] : defaults.items())
+    if (name != "reasoning" && name != "text")
+      copy(name.c_str(), fallback);
   if (body.contains("prompt") && !body["prompt"].is_null())
     params["prompt"] = body["prompt"];
   if (body.contains("context_management") && !body["context_management"].is_null())
     params["context_management"] = body["context_management"];
-  json reasoning{{"effort", nullptr}, {"summary", nullptr}};
+  // reasoning and text: the client's fields over the defaults'.
+  json reasoning = defaults["reasoning"];
   if (body.contains("reasoning") && body["reasoning"].is_object())
     for (const auto& [k, v] : body["reasoning"].items())
       reasoning[k] = v;
   params["reasoning"] = reasoning;
-  json text{{"format", {{"type", "text"}}}, {"verbosity", "medium"}};
+  json text = defaults["text"];
   if (body.contains("text") && body["text"].is_object())
     for (const auto& [k, v] : body["text"].items())
       if (!v.is_null())

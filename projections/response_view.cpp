@@ -134,39 +134,47 @@ events::result<response_state> apply(response_state state, const ev::envelope& e
   return apply(std::move(state), *decoded, static_cast<std::int64_t>(env.seq), env.tenant);
 }
 
+const json& response_defaults() {
+  static const json defaults{
+      {"background", false},
+      {"instructions", nullptr},
+      {"max_output_tokens", nullptr},
+      {"max_tool_calls", nullptr},
+      {"metadata", json::object()},
+      {"parallel_tool_calls", true},
+      {"previous_response_id", nullptr},
+      {"prompt_cache_key", nullptr},
+      {"reasoning", {{"effort", nullptr}, {"summary", nullptr}}},
+      {"safety_identifier", nullptr},
+      {"service_tier", "default"},
+      {"store", true},
+      {"temperature", 1.0},
+      {"text", {{"format", {{"type", "text"}}}, {"verbosity", "medium"}}},
+      {"tool_choice", "auto"},
+      {"tools", json::array()},
+      {"top_logprobs", 0},
+      {"top_p", 1.0},
+      {"truncation", "disabled"},
+      {"user", nullptr},
+  };
+  return defaults;
+}
+
 json render(const response_state& s) {
   auto out = json{
       {"id", s.id},
       {"object", "response"},
       {"created_at", s.created_at},
       {"status", s.status},
-      {"background", param(s, "background", false)},
       {"completed_at", s.completed_at ? json(*s.completed_at) : json()},
       {"error", s.error},
       {"incomplete_details", s.incomplete_details},
-      {"instructions", param(s, "instructions")},
-      {"max_output_tokens", param(s, "max_output_tokens")},
-      {"max_tool_calls", param(s, "max_tool_calls")},
       {"model", s.model},
       {"output", s.output},
-      {"parallel_tool_calls", param(s, "parallel_tool_calls", true)},
-      {"previous_response_id", param(s, "previous_response_id")},
-      {"prompt_cache_key", param(s, "prompt_cache_key")},
-      {"reasoning", param(s, "reasoning", {{"effort", nullptr}, {"summary", nullptr}})},
-      {"safety_identifier", param(s, "safety_identifier")},
-      {"service_tier", param(s, "service_tier", "default")},
-      {"store", param(s, "store", true)},
-      {"temperature", param(s, "temperature", 1.0)},
-      {"text", param(s, "text", {{"format", {{"type", "text"}}}, {"verbosity", "medium"}})},
-      {"tool_choice", param(s, "tool_choice", "auto")},
-      {"tools", param(s, "tools", json::array())},
-      {"top_logprobs", param(s, "top_logprobs", 0)},
-      {"top_p", param(s, "top_p", 1.0)},
-      {"truncation", param(s, "truncation", "disabled")},
       {"usage", s.usage},
-      {"user", param(s, "user")},
-      {"metadata", param(s, "metadata", json::object())},
   };
+  for (const auto& [name, fallback] : response_defaults().items())
+    out[name] = param(s, name.c_str(), fallback);
   // What truncation "auto" left out of this turn's context, when it did.
   if (auto it = s.params.find("truncation_details"); it != s.params.end())
     out["truncation_details"] = *it;

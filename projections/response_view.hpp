@@ -45,6 +45,11 @@ void apply_in_place(response_state& state, const events::event& ev, std::int64_t
 // Decodes and applies a stored envelope; an undecodable event is an error.
 events::result<response_state> apply(response_state state, const events::envelope& env);
 
+// The request parameters a Response echoes, each with the API's default: the
+// one table both validation (http/, filling what the client left out) and
+// render() read.
+const nlohmann::json& response_defaults();
+
 // The Response object of the OpenAI API.
 nlohmann::json render(const response_state& state);
 

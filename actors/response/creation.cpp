@@ -4,10 +4,10 @@
 // fit the window (compacting first when asked); the Idempotency-Key is
 // claimed; then the creation is recorded and the generation starts. Each
 // step that waits (a store job, another actor) resumes in its `on_` handler.
-#include "actors/context_plan.hpp"
 #include "actors/guard.hpp"
-#include "actors/inputs.hpp"
 #include "actors/prompts.hpp"
+#include "actors/response/context_plan.hpp"
+#include "actors/response/inputs.hpp"
 #include "actors/response/state.hpp"
 #include "events/ids.hpp"
 
@@ -43,7 +43,7 @@ void resolve_prompt_ref(response_actor* self) {
   auto log = store_of(st);
   auto tenant = st.cmd.tenant;
   caf::actor me = self;
-  st.svc->executor->post(
+  st.svc->store_pool->post(
       [=] {
         auto rendered = resolve_prompt(*log, tenant, ref);
         ev::result<json> out = json();
@@ -79,8 +79,9 @@ void apply_prompt(create_command& cmd, json& rendered) {
   cmd.input = std::move(input);
 }
 
-// Step 2: files and images by reference become what the model reads (a store
-// job), before anything is stored; a bad reference is a 400.
+// Step 2: files and images by reference become what the model reads (store
+// reads and URL fetches, on the outbound pool), before anything is stored; a
+// bad reference is a 400.
 void resolve_references(response_actor* self) {
   auto& st = self->state;
   if (!has_references(st.cmd.input)) {
@@ -92,7 +93,7 @@ void resolve_references(response_actor* self) {
   auto tenant = st.cmd.tenant;
   auto limits = st.svc->inputs;
   caf::actor me = self;
-  st.svc->executor->post(
+  st.svc->outbound_pool->post(
       [=] {
         auto resolved = resolve_inputs(input, tenant, *log, limits);
         caf::anon_send(me, resolved_atom::value, std::move(resolved));
@@ -208,7 +209,7 @@ void claim_key(response_actor* self) {
   ev::idempotency_record rec{st.cmd.request_hash, st.id};
   caf::actor me = self;
   st.in_flight = true;
-  st.svc->executor->post(
+  st.svc->store_pool->post(
       [=] {
         auto claimed = log->claim_idempotency(tenant, key, rec, now_micros());
         ev::result<json> out = json();

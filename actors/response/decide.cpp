@@ -1,6 +1,7 @@
 #include "actors/response/decide.hpp"
 
-#include "actors/json_schema.hpp"
+#include "actors/response/hosted_rules.hpp"
+#include "adapters/schema/json_schema.hpp"
 #include "events/ids.hpp"
 #include "events/json_safe.hpp"
 #include "projections/usage.hpp"
@@ -161,13 +162,15 @@ void check_output_format(const create_command& cmd, turn_state& t, std::vector<e
     const auto* completed = std::get_if<ev::response_completed>(&e);
     if (completed == nullptr)
       continue;
-    std::optional<json_schema> schema;
+    std::optional<adapters::schema::json_schema> schema;
     if (format.value("type", "") == "json_schema") {
-      auto compiled = json_schema::compile(format.value("schema", json::object()));
+      auto compiled =
+          adapters::schema::json_schema::compile(format.value("schema", json::object()));
       if (compiled)
         schema = std::move(*compiled);
     }
-    auto why = check_structured_output(format, schema ? &*schema : nullptr, t.answer_text);
+    auto why = adapters::schema::check_structured_output(format, schema ? &*schema : nullptr,
+                                                         t.answer_text);
     if (!why.empty())
       e = ev::response_failed{"output_schema_violation", why, completed->usage};
   }
@@ -462,7 +465,7 @@ ev::result<json> compaction_reply(const projections::response_state& view,
               {"usage", view.usage}};
 }
 
-json unsealed_items(const sealer* seal, const std::string& tenant, json items) {
+json unsealed_items(const adapters::crypto::sealer* seal, const std::string& tenant, json items) {
   if (seal == nullptr)
     return items;
   for (auto& item : items) {

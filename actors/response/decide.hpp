@@ -6,11 +6,11 @@
 // tested as given events -> when -> then events (tests/actors/decide_tests).
 #pragma once
 
-#include "actors/backend.hpp"
-#include "actors/image_generation.hpp"
 #include "actors/messages.hpp"
-#include "actors/sealer.hpp"
-#include "actors/web_search.hpp"
+#include "actors/ports/backend.hpp"
+#include "actors/ports/image_generation.hpp"
+#include "actors/ports/web_search.hpp"
+#include "adapters/crypto/sealer.hpp"
 #include "events/errc.hpp"
 #include "events/event.hpp"
 #include "projections/chain_context.hpp"
@@ -33,7 +33,7 @@ inline constexpr int max_hosted_rounds = 3;
 
 // What the rules keep while a response generates.
 struct turn_state {
-  const sealer* seal = nullptr;  // the reasoning key; null: nothing is sealed
+  const adapters::crypto::sealer* seal = nullptr; // the reasoning key; null: nothing is sealed
   projections::chain_ptr parent; // the chain this turn continues (null: a root)
   std::size_t dropped_items = 0; // truncation "auto" left these out of the context
   // How a stop ends the response: cancelled, or failed (a job timeout, a fault).
@@ -129,7 +129,8 @@ events::result<nlohmann::json> compaction_reply(const projections::response_stat
 
 // Replayed reasoning and compaction items: their sealed text goes back to the
 // model (the stored input keeps them exactly as the client sent them).
-nlohmann::json unsealed_items(const sealer* seal, const std::string& tenant, nlohmann::json items);
+nlohmann::json unsealed_items(const adapters::crypto::sealer* seal, const std::string& tenant,
+                              nlohmann::json items);
 
 // Is `what` in the request's include list?
 bool includes(const nlohmann::json& params, const char* what);

@@ -1,7 +1,7 @@
 // The generation: the request the backend pool runs for this response, its
 // updates through the rules (decide_update), and stops (cancel, job timeout).
-#include "actors/context_plan.hpp"
 #include "actors/guard.hpp"
+#include "actors/response/context_plan.hpp"
 #include "actors/response/state.hpp"
 
 namespace riposte::actors::response {
@@ -41,10 +41,8 @@ generation_request make_request(const response_data& st) {
   req.family = st.model.family;
   req.context_window = context_window(st.svc->cfg, st.model);
   req.dropped_items = st.turn.dropped_items;
-  if (st.svc->web_search.provider && st.turn.hosted_rounds < max_hosted_rounds)
-    req.params["x_riposte_web_search"] = true;
-  if (st.svc->images.provider && st.turn.hosted_rounds < max_hosted_rounds)
-    req.params["x_riposte_image_generation"] = true;
+  req.offer_web_search = st.svc->web_search.provider && st.turn.hosted_rounds < max_hosted_rounds;
+  req.offer_image_generation = st.svc->images.provider && st.turn.hosted_rounds < max_hosted_rounds;
   if (st.turn.hosted_rounds > 0) {
     // Later generations of a response that ran hosted tools: what the earlier
     // ones said and the tools' results come after the input.

@@ -1,6 +1,7 @@
 // Hosted tool rounds: web searches and image generations the model asked
-// for, run off the actor (the providers block) on the store executor; their
+// for, run off the actor (the providers block) on the outbound pool; their
 // answers become events through decide_hosted_results.
+#include "actors/response/hosted_rules.hpp"
 #include "actors/response/state.hpp"
 
 namespace riposte::actors::response {
@@ -77,7 +78,7 @@ void run_hosted_tools(response_actor* self) {
   auto cfg = st.svc->web_search;
   auto images = st.svc->images;
   caf::actor me = self;
-  st.svc->executor->post(
+  st.svc->outbound_pool->post(
       [=] {
         json answers = json::array();
         for (const auto& call : calls)

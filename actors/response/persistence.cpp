@@ -1,5 +1,5 @@
 // Persistence: the write path (append with the expected version, on the
-// group-commit writer or the store executor; fold in what was stored, then
+// group-commit writer or the store pool; fold in what was stored, then
 // publish), the writer's fast batch for deltas, the snapshots of a finished
 // response, and the rebuild of a response from its snapshot and log.
 #include "actors/guard.hpp"
@@ -192,7 +192,7 @@ void flush(response_actor* self) {
   }
   auto stats = st.svc->stats;
   auto store_kind = st.svc->store_kind;
-  st.svc->executor->post(
+  st.svc->store_pool->post(
       [=] {
         auto t0 = std::chrono::steady_clock::now();
         auto stored = std::move(log->append_many({req}).front());
@@ -285,7 +285,7 @@ void write_snapshots(response_actor* self) {
   auto ctx = projections::to_chain_snapshot(*st.context, checkpoint, st.cmd.previous_response_id);
   caf::actor me = self;
   st.in_flight = true;
-  st.svc->executor->post(
+  st.svc->store_pool->post(
       [=] {
         auto a = log->put_snapshot(ev::context_key(id), {version, ctx});
         auto b = log->put_snapshot(ev::response_stream(id), {version, view});
@@ -312,7 +312,7 @@ void load(response_actor* self) {
   auto log = st.log;
   auto id = st.id;
   caf::actor me = self;
-  st.svc->executor->post(
+  st.svc->store_pool->post(
       [=] {
         load_done out;
         auto stream = ev::response_stream(id);
@@ -395,7 +395,7 @@ void finish_loading(response_actor* self) {
     // Finished, but the (lazy) removal of its in-flight marker was lost.
     auto log = st.log;
     auto id = st.id;
-    st.svc->executor->post(
+    st.svc->store_pool->post(
         [=] { (void)log->delete_marker(inflight_markers, id, ev::event_log::write_mode::lazy); });
   }
   // An id that was never stored leaves memory at once: lookups of unknown
@@ -413,7 +413,7 @@ void on_loaded(response_actor* self, load_done& done) {
     if (!st.broken) { // a marker whose stream never got written
       auto log = st.log;
       auto id = st.id;
-      st.svc->executor->post([=] { (void)log->delete_marker(inflight_markers, id); });
+      st.svc->store_pool->post([=] { (void)log->delete_marker(inflight_markers, id); });
     }
     return finish_loading(self);
   }

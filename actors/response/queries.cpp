@@ -79,7 +79,7 @@ void on_events(response_actor* self, const std::string& tenant, list_query& q, r
   auto stream = ev::response_stream(st.id);
   auto limit = static_cast<std::size_t>(q.limit);
   auto upto = st.view.version; // only what this actor has applied
-  st.svc->executor->post([=] {
+  st.svc->store_pool->post([=] {
     auto events = log->read(stream, from, limit + 1);
     if (!events)
       return r(events.error());

@@ -38,7 +38,7 @@ namespace riposte::actors::response {
 // Counts a subscriber in riposte_streams_active for as long as it is held.
 class active_stream {
 public:
-  explicit active_stream(metrics* stats)
+  explicit active_stream(adapters::observability::metrics* stats)
     : stats_(stats) {
     if (stats_)
       stats_->streams_active().Increment();
@@ -51,7 +51,7 @@ public:
   active_stream& operator=(const active_stream&) = delete;
 
 private:
-  metrics* stats_;
+  adapters::observability::metrics* stats_;
 };
 
 // An SSE session (or any sink) following this response.
@@ -173,7 +173,7 @@ void on_appended(response_actor* self, append_done& done, bool snapshot);
 void on_published(response_actor* self, std::uint64_t number, append_done& done);
 // Writes a finished stored response's snapshots (view and chain context).
 void write_snapshots(response_actor* self);
-// Loads the snapshot and the events after it, on the store executor.
+// Loads the snapshot and the events after it, on the store pool.
 void load(response_actor* self);
 void on_loaded(response_actor* self, load_done& done);
 void on_loaded_parent(response_actor* self, context_reply& parent);

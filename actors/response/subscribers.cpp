@@ -66,7 +66,7 @@ void on_subscribe(response_actor* self, const std::string& tenant, std::int64_t 
   auto upto = st.view.version; // later events reach the subscriber's buffer
   caf::actor me = self;
   using replay_result = ev::result<std::vector<projections::stream_frame>>;
-  st.svc->executor->post(
+  st.svc->store_pool->post(
       [=] {
         auto events = log->read(stream, 0, static_cast<std::size_t>(upto + 1));
         replay_result out = std::vector<projections::stream_frame>{};

@@ -368,7 +368,7 @@ chat_parts assemble_chat(const actors::generation_request& req, bool text = true
   keep_current_thinking(turn.messages);
   if (!turn.system.empty())
     system += (system.empty() ? "" : "\n\n") + turn.system;
-  tool_plan tools{req.params};
+  tool_plan tools{req.params, req.offer_web_search, req.offer_image_generation};
   if (auto must = tools.choice_instruction(); !must.empty())
     system += (system.empty() ? "" : "\n\n") + must;
   return chat_parts{system.empty() ? json() : json{{"role", "system"}, {"content", system}},
@@ -463,6 +463,11 @@ ollama_translator::ollama_translator(std::string model, const json& params,
   : model_(std::move(model))
   , next_index_(first_index)
   , tools_(params) {}
+
+ollama_translator::ollama_translator(const actors::generation_request& req)
+  : model_(req.model)
+  , next_index_(req.first_output_index)
+  , tools_(req.params, req.offer_web_search, req.offer_image_generation) {}
 
 std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
   std::vector<ev::event> out;
@@ -724,8 +729,7 @@ public:
     , client_(opts.max_connections) {}
 
   std::uint64_t generate(actors::generation_request req, actors::update_sink sink) override {
-    auto translator =
-        std::make_shared<ollama_translator>(req.model, req.params, req.first_output_index);
+    auto translator = std::make_shared<ollama_translator>(req);
     http_request r;
     r.method = "POST";
     r.url = opts_.base_url + "/api/chat";

@@ -2,7 +2,7 @@
 // stream back into domain events.
 #pragma once
 
-#include "actors/backend.hpp"
+#include "actors/ports/backend.hpp"
 #include "adapters/backends/tools.hpp"
 
 #include <nlohmann/json.hpp>
@@ -38,6 +38,9 @@ public:
   explicit ollama_translator(std::string model,
                              const nlohmann::json& params = nlohmann::json::object(),
                              std::int64_t first_index = 0);
+  // For one generation: its params, the hosted tools riposte offered, and
+  // where its output items start.
+  explicit ollama_translator(const actors::generation_request& req);
   // Feeds raw bytes; complete lines become events.
   std::vector<events::event> feed(std::string_view bytes);
   // The transfer ended; closes the generation (a missing `done` line fails it).

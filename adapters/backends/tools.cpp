@@ -82,11 +82,7 @@ bool is_web_search(const std::string& type) {
   return type.rfind("web_search", 0) == 0;
 }
 
-tool_plan::tool_plan(const json& params) {
-  // A hosted web_search tool is offered as a function only when riposte
-  // runs a search provider (the response actor says so in the params).
-  bool local_search = params.value("x_riposte_web_search", false);
-  bool local_images = params.value("x_riposte_image_generation", false);
+tool_plan::tool_plan(const json& params, bool local_search, bool local_images) {
   auto add = [&](const json& tool, const std::string& ns) {
     auto kind = tool.value("type", "");
     if (local_images && ns.empty() && kind == "image_generation" &&

@@ -23,8 +23,11 @@ struct declared_tool {
 class tool_plan {
 public:
   // From a request's params (tools, tool_choice, parallel_tool_calls,
-  // max_tool_calls).
-  explicit tool_plan(const nlohmann::json& params);
+  // max_tool_calls). A hosted web_search or image_generation tool is offered
+  // as a function only when riposte runs its provider (`local_search`,
+  // `local_images`); otherwise it is not offered at all.
+  explicit tool_plan(const nlohmann::json& params, bool local_search = false,
+                     bool local_images = false);
 
   // The backend's name for a tool: `name`, or `namespace__name`.
   static std::string flat_name(const std::string& ns, const std::string& name);

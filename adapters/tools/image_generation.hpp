@@ -1,7 +1,7 @@
 // Image providers for the hosted image_generation tool.
 #pragma once
 
-#include "actors/image_generation.hpp"
+#include "actors/ports/image_generation.hpp"
 
 #include <memory>
 #include <string>

@@ -1,7 +1,7 @@
 // Search providers for the hosted web_search tool.
 #pragma once
 
-#include "actors/web_search.hpp"
+#include "actors/ports/web_search.hpp"
 
 #include <memory>
 #include <string>

@@ -1,7 +1,7 @@
 // Context planning: the window a model gets, and what truncation "auto" may
 // leave out (with a counter that charges every item the same, so the
 // arithmetic is visible).
-#include "actors/context_plan.hpp"
+#include "actors/response/context_plan.hpp"
 
 #include <boost/test/unit_test.hpp>
 

@@ -1,8 +1,9 @@
 // The response's rules, as given events -> when (a backend update, the hosted
 // tools' answers, a command) -> then the events to append (or the error).
 // Nothing here runs an actor, a store or a backend.
+#define BOOST_TEST_MODULE actors
 #include "actors/response/decide.hpp"
-#include "actors/sealer.hpp"
+#include "adapters/crypto/sealer.hpp"
 #include "projections/chain_context.hpp"
 #include "projections/response_view.hpp"
 
@@ -16,7 +17,7 @@ namespace rp = riposte::projections;
 namespace rr = riposte::actors::response;
 using riposte::actors::create_command;
 using riposte::actors::generation_update;
-using riposte::actors::sealer;
+using riposte::adapters::crypto::sealer;
 using json = nlohmann::json;
 
 namespace {

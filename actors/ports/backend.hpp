@@ -1,0 +1,88 @@
+// What the actors need from an inference backend. Adapters (Ollama, OpenAI
+// chat) implement it; the response actor never sees a wire format.
+#pragma once
+
+#include "events/errc.hpp"
+#include "events/event.hpp"
+#include "projections/chain_context.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace riposte::actors {
+
+// A normalized generation request: Responses-shaped items in, so each
+// adapter owns the whole mapping to its wire format.
+struct generation_request {
+  std::string response_id;
+  std::string tenant; // for fair scheduling across tenants
+  std::string model;
+  nlohmann::json instructions;                      // string, or null
+  projections::chain_ptr history;                   // the conversation so far, shared
+  nlohmann::json items = nlohmann::json::array();   // this turn's input, after the history
+  nlohmann::json params = nlohmann::json::object(); // temperature, top_p, text, reasoning, tools...
+  std::vector<std::string> capabilities;            // of the model, from the backend
+  std::string family;                               // the model's architecture ("gptoss", "qwen3")
+  // The context window the backend is asked to run with (0: its own).
+  std::int64_t context_window = 0;
+  // truncation "auto": this many of the history's oldest conversation items
+  // are left out (system and developer messages always stay).
+  std::size_t dropped_items = 0;
+  // The tools riposte runs itself that the model is offered this round (the
+  // request declared them and the operator configured their provider).
+  bool offer_web_search = false;
+  bool offer_image_generation = false;
+  // Output items riposte put before the model's (a compaction item).
+  std::int64_t first_output_index = 0;
+  // Stream from the backend? A blocking create that nobody watches needs
+  // only the finished answer (Ollama's non-streaming /api/chat).
+  bool stream = true;
+};
+
+// Domain events translated from the backend's reply, in order. The last
+// update of a generation has `finished` set and ends with a terminal event
+// (completed, incomplete or failed), unless the generation was cancelled.
+struct generation_update {
+  std::vector<events::event> events;
+  bool finished = false;
+};
+
+using update_sink = std::function<void(generation_update)>;
+
+struct model_info {
+  std::string id;
+  std::int64_t created = 0;
+  std::vector<std::string> capabilities;
+  std::int64_t context_length = 0; // what the model was trained for
+  std::int64_t num_ctx = 0;        // what its Modelfile runs it with (0: not set)
+  std::string family;              // architecture, e.g. "llama", "gptoss", "qwen3"
+};
+
+class backend {
+public:
+  virtual ~backend() = default;
+  // Starts a generation; `sink` is called from the backend's own thread.
+  // Returns an id for cancel(). Thread-safe.
+  virtual std::uint64_t generate(generation_request req, update_sink sink) = 0;
+  // Aborts the backend request (its connection is closed). The sink then gets
+  // one last update with `finished` and no terminal event.
+  virtual void cancel(std::uint64_t id) = 0;
+  // The models the backend serves.
+  virtual void list_models(std::function<void(events::result<std::vector<model_info>>)> done) = 0;
+  // One model's capabilities and context length; not_found when the backend
+  // does not serve it.
+  virtual void show_model(const std::string& name,
+                          std::function<void(events::result<model_info>)> done) = 0;
+  // The tokens `req` puts in the model's context, by the backend's own
+  // tokenizer when it has one, else an estimate. Thread-safe, no I/O.
+  virtual std::int64_t count_input_tokens(const generation_request& req) const = 0;
+  // The backend's own version string (a cheap reachability probe).
+  virtual void version(std::function<void(events::result<std::string>)> done) = 0;
+};
+
+} // namespace riposte::actors

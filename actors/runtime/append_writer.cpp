@@ -1,0 +1,92 @@
+#include "actors/runtime/append_writer.hpp"
+
+#include "events/faults.hpp"
+
+#include <pthread.h>
+
+#include <chrono>
+#include <map>
+
+namespace riposte::actors {
+
+namespace ev = events;
+
+append_writer::append_writer(std::shared_ptr<adapters::observability::metrics> stats,
+                             std::string store_kind)
+  : stats_(std::move(stats))
+  , meter_(stats_ ? std::optional{stats_->meter_for(store_kind)} : std::nullopt)
+  , thread_([this] {
+    pthread_setname_np(pthread_self(), "riposte.writer");
+    run();
+  }) {}
+
+append_writer::~append_writer() {
+  {
+    std::lock_guard guard{mutex_};
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void append_writer::submit(ev::event_log* log, ev::append_request req, done_fn done) {
+  {
+    std::lock_guard guard{mutex_};
+    queue_.push_back(job{log, std::move(req), std::move(done)});
+  }
+  wake_.notify_one();
+}
+
+void append_writer::run() {
+  std::vector<job> jobs;
+  for (;;) {
+    {
+      std::unique_lock lock{mutex_};
+      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty())
+        return; // stopping, and nothing is left to commit
+      jobs.swap(queue_);
+    }
+    commit(jobs);
+    jobs.clear();
+  }
+}
+
+void append_writer::commit(std::vector<job>& jobs) {
+  // One group per log (today only the store: `store: false` responses keep
+  // theirs in memory and append through the executor).
+  std::map<ev::event_log*, std::vector<std::size_t>> groups;
+  for (std::size_t i = 0; i < jobs.size(); ++i)
+    groups[jobs[i].log].push_back(i);
+  for (auto& [log, members] : groups) {
+    std::vector<ev::append_request> reqs;
+    reqs.reserve(members.size());
+    for (auto i : members)
+      reqs.push_back(std::move(jobs[i].req));
+    auto t0 = std::chrono::steady_clock::now();
+    std::vector<ev::result<std::vector<ev::envelope>>> results;
+    try {
+      results = log->append_many(reqs);
+    } catch (...) {
+      // The group fails, the writer goes on: each response hears of it.
+      auto what = ev::describe(std::current_exception());
+      ev::report_fault("writer", what);
+      results.clear();
+      for (std::size_t k = 0; k < members.size(); ++k)
+        results.emplace_back(
+            ev::make_error(ev::riposte_errc::store_error, "the store failed: " + what));
+    }
+    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      if (meter_)
+        meter_->record(seconds, reqs[k].events.size(), results[k].has_value());
+      try {
+        jobs[members[k]].done(std::move(results[k]));
+      } catch (...) {
+        ev::report_fault("writer", ev::describe(std::current_exception()));
+      }
+    }
+  }
+}
+
+} // namespace riposte::actors

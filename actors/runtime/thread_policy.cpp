@@ -1,0 +1,99 @@
+#include "actors/runtime/thread_policy.hpp"
+
+#include <caf/policy/unprofiled.hpp>
+#include <caf/resumable.hpp>
+#include <caf/scheduler/coordinator.hpp>
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <mutex>
+
+namespace riposte::actors {
+
+namespace {
+
+class sharing_policy : public caf::policy::unprofiled {
+public:
+  struct coordinator_data {
+    explicit coordinator_data(caf::scheduler::abstract_coordinator*) {}
+    std::mutex lock;
+    std::condition_variable cv;
+    std::deque<caf::resumable*> queue; // guarded by lock
+    int sleeping = 0;                  // guarded by lock
+  };
+
+  struct worker_data {
+    explicit worker_data(caf::scheduler::abstract_coordinator*) {}
+  };
+
+  template <class Coordinator>
+  void central_enqueue(Coordinator* self, caf::resumable* job) {
+    push(d(self), job);
+  }
+
+  template <class Worker>
+  void external_enqueue(Worker* self, caf::resumable* job) {
+    push(d(self->parent()), job);
+  }
+
+  template <class Worker>
+  void internal_enqueue(Worker* self, caf::resumable* job) {
+    push(d(self->parent()), job);
+  }
+
+  template <class Worker>
+  void resume_job_later(Worker* self, caf::resumable* job) {
+    push(d(self->parent()), job);
+  }
+
+  template <class Worker>
+  caf::resumable* dequeue(Worker* self) {
+    auto& data = d(self->parent());
+    std::unique_lock guard{data.lock};
+    ++data.sleeping;
+    data.cv.wait(guard, [&] { return !data.queue.empty(); });
+    --data.sleeping;
+    return pop(data);
+  }
+
+  template <class Worker, class UnaryFunction>
+  void foreach_resumable(Worker*, UnaryFunction) {}
+
+  template <class Coordinator, class UnaryFunction>
+  void foreach_central_resumable(Coordinator* self, UnaryFunction f) {
+    auto& data = d(self);
+    std::lock_guard guard{data.lock};
+    while (auto* job = pop(data))
+      f(job);
+  }
+
+private:
+  static void push(coordinator_data& data, caf::resumable* job) {
+    bool wake = false;
+    {
+      std::lock_guard guard{data.lock};
+      data.queue.push_back(job);
+      wake = data.sleeping > 0;
+    }
+    if (wake)
+      data.cv.notify_one();
+  }
+
+  // With the lock held.
+  static caf::resumable* pop(coordinator_data& data) {
+    if (data.queue.empty())
+      return nullptr;
+    auto* job = data.queue.front();
+    data.queue.pop_front();
+    return job;
+  }
+};
+
+} // namespace
+
+void use_riposte_scheduler(caf::actor_system_config& cfg) {
+  cfg.load<caf::scheduler::coordinator<sharing_policy>>();
+}
+
+} // namespace riposte::actors

@@ -1,0 +1,2 @@
+// Must not compile: actors know no HTTP.
+#include "http/server.hpp"

@@ -1,0 +1,2 @@
+// Must not compile: adapters see the ports, not the actors behind them.
+#include "actors/services.hpp"

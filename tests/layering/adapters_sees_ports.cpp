@@ -1,0 +1,2 @@
+// Must compile: an adapter implements a port.
+#include "actors/ports/backend.hpp"

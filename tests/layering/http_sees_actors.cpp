@@ -1,0 +1,2 @@
+// Must compile: http sends commands to the actors.
+#include "actors/messages.hpp"
