@@ -320,30 +320,10 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
         }
         start_next(self);
       },
-      // The model list, from the cache when it is fresh.
-      [=](models_atom) -> caf::response_promise {
+      // The model list, from the cache when it is fresh (GET /v1/models).
+      [=](models_atom, reply_for<std::vector<model_info>>& r) {
         auto& st = self->state;
-        auto rp = self->make_response_promise();
-        if (!st.models.empty() &&
-            std::chrono::steady_clock::now() - st.models_at < st.cfg.model_cache_ttl) {
-          rp.deliver(events::result<std::vector<model_info>>{st.models});
-          return rp;
-        }
-        st.model_waiters.push_back([rp](const auto& r) mutable { rp.deliver(r); });
-        refresh_models(self);
-        return rp;
-      },
-      // The model list as JSON ([{id, created}]), for GET /v1/models.
-      [=](models_atom, reply_to& r) {
-        auto& st = self->state;
-        auto answer = [r](const events::result<std::vector<model_info>>& models) {
-          if (!models)
-            return r(models.error());
-          nlohmann::json list = nlohmann::json::array();
-          for (const auto& m : *models)
-            list.push_back({{"id", m.id}, {"created", m.created}});
-          r(std::move(list));
-        };
+        auto answer = [r](const events::result<std::vector<model_info>>& models) { r(models); };
         if (!st.models.empty() &&
             std::chrono::steady_clock::now() - st.models_at < st.cfg.model_cache_ttl) {
           answer(st.models);

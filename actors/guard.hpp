@@ -25,7 +25,7 @@ namespace detail {
 template <class T>
 void answer_fault(T& arg) {
   using U = std::decay_t<T>;
-  if constexpr (std::is_same_v<U, reply_to>) {
+  if constexpr (is_reply_for<U>) {
     arg(events::server_fault());
   } else if constexpr (std::is_same_v<U, sink_handle>) {
     if (arg.sink)

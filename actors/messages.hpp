@@ -24,18 +24,20 @@
 
 namespace riposte::actors {
 
-// Completes one client request with a JSON body or an error, once; any
-// thread. A request whose every copy is dropped unanswered (a message lost
-// with a dead actor, a job that threw) is answered then with a server_error,
-// so no failure inside riposte leaves a client waiting forever.
-class reply_to {
+// Completes one client request with a `T` (what http/ renders) or an error,
+// once; any thread. A request whose every copy is dropped unanswered (a
+// message lost with a dead actor, a job that threw) is answered then with a
+// server_error, so no failure inside riposte leaves a client waiting forever.
+template <class T>
+class reply_for {
 public:
-  using fn_type = std::function<void(events::result<nlohmann::json>)>;
-  reply_to() = default;
-  explicit reply_to(fn_type fn)
+  using value_type = T;
+  using fn_type = std::function<void(events::result<T>)>;
+  reply_for() = default;
+  explicit reply_for(fn_type fn)
     : state_(std::make_shared<state>(std::move(fn))) {}
 
-  void operator()(events::result<nlohmann::json> r) const {
+  void operator()(events::result<T> r) const {
     if (state_)
       state_->answer(std::move(r));
   }
@@ -50,7 +52,7 @@ private:
       if (!done.load(std::memory_order_acquire))
         answer(events::server_fault());
     }
-    void answer(events::result<nlohmann::json> r) noexcept {
+    void answer(events::result<T> r) noexcept {
       if (done.exchange(true, std::memory_order_acq_rel) || !fn)
         return;
       try {
@@ -64,6 +66,40 @@ private:
     std::atomic<bool> done{false};
   };
   std::shared_ptr<state> state_;
+};
+
+template <class T>
+inline constexpr bool is_reply_for = false;
+template <class T>
+inline constexpr bool is_reply_for<reply_for<T>> = true;
+
+// A JSON body: the Response object (a projection), and what the files,
+// prompts and backend pool actors answer.
+using reply_to = reply_for<nlohmann::json>;
+
+// GET /v1/responses/{id}/events and the audit feed: envelopes in order.
+struct events_page {
+  std::vector<events::envelope> data;
+  bool has_more = false;
+};
+
+// DELETE /v1/responses/{id}: the response that is deleted now.
+struct deleted_response {
+  std::string id;
+};
+
+// POST /v1/responses/input_tokens: the tokens the planned context holds.
+struct token_count {
+  std::int64_t input_tokens = 0;
+};
+
+// POST /v1/responses/compact: the chain's user messages, then one compaction
+// item holding the model's summary sealed for the tenant.
+struct compaction {
+  std::string id;
+  std::int64_t created_at = 0;
+  nlohmann::json output = nlohmann::json::array();
+  nlohmann::json usage;
 };
 
 // POST /v1/responses, validated and normalized by http/.
@@ -160,6 +196,13 @@ using fault_atom = caf::atom_constant<caf::atom("fault")>; // test hook: fail in
 } // namespace riposte::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_to)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_for<riposte::projections::items_page>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_for<riposte::actors::events_page>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_for<riposte::actors::deleted_response>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_for<riposte::actors::token_count>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_for<riposte::actors::compaction>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_for<std::vector<riposte::actors::model_info>>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::events::result<riposte::actors::compaction>)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::sink_handle)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
     riposte::events::result<std::vector<riposte::projections::stream_frame>>)

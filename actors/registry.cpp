@@ -76,6 +76,14 @@ void forget(registry_actor* self, std::unordered_map<std::string, entry>::iterat
   dir.actors.erase(it);
 }
 
+// A new response: its actor, then the create with whoever waits for it.
+template <class Waiter>
+void create(registry_actor* self, create_command& cmd, Waiter waiter) {
+  auto id = cmd.response_id;
+  auto a = hold(self, id, spawn_response_actor(self, self->state.svc, self, id, false), 1);
+  self->send(a, create_atom::value, std::move(cmd), std::move(waiter));
+}
+
 events::error_info unknown(const std::string& id, std::string param = {}) {
   return events::make_error(events::riposte_errc::not_found,
                             "No response found with id '" + events::excerpt(id) + "'.",
@@ -123,16 +131,16 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
   auto on_fault = [=](const std::string& what) { events::report_fault("registry", what); };
   return guarded(
       self, on_fault,
-      [=](create_atom, create_command& cmd, reply_to& r) {
-        auto id = cmd.response_id;
-        auto a = hold(self, id, spawn_response_actor(self, self->state.svc, self, id, false), 1);
-        self->send(a, create_atom::value, std::move(cmd), std::move(r));
+      // A new response's actor; the create goes to it with whoever waits
+      // (a blocking create, a token count, a compaction) or streams.
+      [=](create_atom, create_command& cmd, reply_to& r) { create(self, cmd, std::move(r)); },
+      [=](create_atom, create_command& cmd, reply_for<token_count>& r) {
+        create(self, cmd, std::move(r));
       },
-      [=](create_atom, create_command& cmd, sink_handle& h) {
-        auto id = cmd.response_id;
-        auto a = hold(self, id, spawn_response_actor(self, self->state.svc, self, id, false), 1);
-        self->send(a, create_atom::value, std::move(cmd), std::move(h));
+      [=](create_atom, create_command& cmd, reply_for<compaction>& r) {
+        create(self, cmd, std::move(r));
       },
+      [=](create_atom, create_command& cmd, sink_handle& h) { create(self, cmd, std::move(h)); },
       [=](subscribe_atom, const std::string& id, const std::string& tenant, std::int64_t after,
           sink_handle& h) {
         if (!plausible_id(id))
@@ -151,7 +159,8 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
           return r(unknown(id));
         self->send(route(self, id).actor, await_atom::value, tenant, std::move(r));
       },
-      [=](remove_atom, const std::string& id, const std::string& tenant, reply_to& r) {
+      [=](remove_atom, const std::string& id, const std::string& tenant,
+          reply_for<deleted_response>& r) {
         if (!plausible_id(id))
           return r(unknown(id));
         self->send(route(self, id).actor, remove_atom::value, tenant, std::move(r));
@@ -162,13 +171,13 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
         self->send(route(self, id).actor, cancel_atom::value, tenant, std::move(r));
       },
       [=](events_atom, const std::string& id, const std::string& tenant, list_query& q,
-          reply_to& r) {
+          reply_for<events_page>& r) {
         if (!plausible_id(id))
           return r(unknown(id));
         self->send(route(self, id).actor, events_atom::value, tenant, std::move(q), std::move(r));
       },
       [=](items_atom, const std::string& id, const std::string& tenant, list_query& q,
-          reply_to& r) {
+          reply_for<projections::items_page>& r) {
         if (!plausible_id(id))
           return r(unknown(id));
         self->send(route(self, id).actor, items_atom::value, tenant, std::move(q), std::move(r));
@@ -197,21 +206,17 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
             hold(self, id, spawn_response_actor(self, self->state.svc, self, id, true, true), 0);
       },
       // The audit feed: every stream's events after a global position.
-      [=](audit_atom, std::uint64_t after, std::int64_t limit, reply_to& r) {
+      [=](audit_atom, std::uint64_t after, std::int64_t limit, reply_for<events_page>& r) {
         auto log = self->state.svc->log;
         self->state.svc->store_pool->post([=] {
-          auto page = log->read_all(after, static_cast<std::size_t>(limit) + 1);
-          if (!page)
-            return r(page.error());
-          nlohmann::json data = nlohmann::json::array();
-          bool more = page->size() > static_cast<std::size_t>(limit);
-          for (std::size_t i = 0; i < page->size() && i < static_cast<std::size_t>(limit); ++i)
-            data.push_back(events::to_json((*page)[i]));
-          r(nlohmann::json{{"object", "list"},
-                           {"data", data},
-                           {"last_position",
-                            data.empty() ? nlohmann::json(after) : data.back()["global_position"]},
-                           {"has_more", more}});
+          auto read = log->read_all(after, static_cast<std::size_t>(limit) + 1);
+          if (!read)
+            return r(read.error());
+          events_page page;
+          page.has_more = read->size() > static_cast<std::size_t>(limit);
+          page.data = std::move(*read);
+          page.data.resize(std::min(page.data.size(), static_cast<std::size_t>(limit)));
+          r(std::move(page));
         });
       },
       // Test hook (RIPOSTE_TEST_FAULTS): fail inside the registry, or inside

@@ -3,6 +3,8 @@
 // the `sequence_number` a client sees; nothing invisible sits mid-stream.
 #pragma once
 
+#include "events/errc.hpp"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
@@ -170,10 +172,50 @@ struct response_incomplete {
   nlohmann::json usage;
 };
 
+// Why a response failed: its Response's `error.code`, stored as that string
+// (so the stored bytes are what they always were). A stored code this build
+// does not know reads as server_error, the API's catch-all.
+enum class failure_code : std::uint8_t {
+  server_error,            // anything else
+  server_restarted,        // riposte restarted while the response generated
+  backend_unavailable,     // the backend could not be reached
+  backend_timeout,         // the backend did not finish in time
+  job_timeout,             // --job-timeout-ms passed first
+  model_not_found,         // the backend does not serve the model
+  output_schema_violation, // the answer broke the request's text.format
+};
+
+NLOHMANN_JSON_SERIALIZE_ENUM(failure_code,
+                             {{failure_code::server_error, "server_error"},
+                              {failure_code::server_restarted, "server_restarted"},
+                              {failure_code::backend_unavailable, "backend_unavailable"},
+                              {failure_code::backend_timeout, "backend_timeout"},
+                              {failure_code::job_timeout, "job_timeout"},
+                              {failure_code::model_not_found, "model_not_found"},
+                              {failure_code::output_schema_violation, "output_schema_violation"}})
+
+// What a blocking create of a response that failed this way answers.
+inline error_info failure_error(failure_code code, std::string message) {
+  switch (code) {
+    case failure_code::backend_unavailable:
+      return make_error(riposte_errc::backend_unavailable, std::move(message));
+    case failure_code::backend_timeout:
+    case failure_code::job_timeout:
+      return make_error(riposte_errc::backend_timeout, std::move(message));
+    case failure_code::model_not_found:
+      return make_error(riposte_errc::invalid_request, std::move(message), "model");
+    case failure_code::output_schema_violation:
+      return make_error(riposte_errc::output_invalid, std::move(message), "text.format");
+    case failure_code::server_error:
+    case failure_code::server_restarted: break;
+  }
+  return make_error(riposte_errc::internal, std::move(message));
+}
+
 struct response_failed {
   static constexpr std::string_view type = "response_failed";
   static constexpr int version = 1;
-  std::string code;
+  failure_code code = failure_code::server_error;
   std::string message;
   nlohmann::json usage;
 };

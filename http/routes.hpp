@@ -7,7 +7,9 @@
 #include "actors/supervisor.hpp"
 #include "adapters/crypto/sealer.hpp"
 #include "adapters/observability/metrics.hpp"
+#include "events/json_safe.hpp"
 #include "http/auth.hpp"
+#include "http/errors.hpp"
 #include "http/server.hpp"
 #include "http/validate.hpp"
 
@@ -52,6 +54,19 @@ route tenant_route(std::shared_ptr<const authenticator> auth, std::string method
 // An actor's answer as the reply: 200 with the JSON, or the error; a
 // Response names its model in the request log.
 actors::reply_to reply_with(reply_fn reply, std::shared_ptr<request_note> note = nullptr);
+
+// An actor's typed answer as the reply: 200 with the wire form `render`
+// makes of it, or the error.
+template <class T, class Render>
+actors::reply_for<T> reply_rendered(reply_fn reply, Render render) {
+  using fn = typename actors::reply_for<T>::fn_type;
+  return actors::reply_for<T>{
+      fn([reply = std::move(reply), render = std::move(render)](events::result<T> r) {
+        if (!r)
+          return reply(to_http(r.error()));
+        reply(response{200, events::dump_json(render(*r)), "application/json", {}});
+      })};
+}
 // /v1/files: upload (multipart), list, retrieve, content, delete.
 std::vector<route> files_routes(const api_context& ctx);
 

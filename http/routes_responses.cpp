@@ -55,6 +55,39 @@ std::optional<ev::error_info> check_sealed_reasoning(const api_context& c,
   return std::nullopt;
 }
 
+// The wire forms of what the response actors answer besides a Response.
+json list_of(const projections::items_page& page) {
+  const auto& data = page.data;
+  return {{"object", "list"},
+          {"data", data},
+          {"first_id", data.empty() ? json() : data.front()["id"]},
+          {"last_id", data.empty() ? json() : data.back()["id"]},
+          {"has_more", page.has_more}};
+}
+
+json envelopes_of(const actors::events_page& page) {
+  json data = json::array();
+  for (const auto& env : page.data)
+    data.push_back(ev::to_json(env));
+  return data;
+}
+
+json deleted_of(const actors::deleted_response& d) {
+  return {{"id", d.id}, {"object", "response.deleted"}, {"deleted", true}};
+}
+
+json count_of(const actors::token_count& c) {
+  return {{"object", "response.input_tokens"}, {"input_tokens", c.input_tokens}};
+}
+
+json compaction_of(const actors::compaction& c) {
+  return {{"id", c.id},
+          {"object", "response.compaction"},
+          {"created_at", c.created_at},
+          {"output", c.output},
+          {"usage", c.usage}};
+}
+
 } // namespace
 
 // Replies with an actor's answer; a Response names its model in the log line.
@@ -156,8 +189,12 @@ std::vector<route> responses_routes(const api_context& ctx) {
       cmd->params["store"] = false;
       finish(*cmd);
       req.note->model = cmd->model;
-      caf::anon_send(c->registry->get(), actors::create_atom::value, std::move(*cmd),
-                     reply_with(std::move(reply)));
+      if (cmd->count_only)
+        caf::anon_send(c->registry->get(), actors::create_atom::value, std::move(*cmd),
+                       reply_rendered<actors::token_count>(std::move(reply), count_of));
+      else
+        caf::anon_send(c->registry->get(), actors::create_atom::value, std::move(*cmd),
+                       reply_rendered<actors::compaction>(std::move(reply), compaction_of));
     };
   };
   // The tokens a would-be request puts in the model's context.
@@ -232,49 +269,67 @@ std::vector<route> responses_routes(const api_context& ctx) {
                                          reply_with(std::move(reply), req.note));
                         });
   };
-  auto paged_by_id = [c](std::string pattern, auto atom) {
+  auto paged_by_id = [c](std::string pattern, auto atom, auto answer) {
     return tenant_route(c->auth, "GET", std::move(pattern),
-                        [c, atom](const request& req, const auto& params, const std::string& tenant,
-                                  reply_fn reply) {
+                        [c, atom, answer](const request& req, const auto& params,
+                                          const std::string& tenant, reply_fn reply) {
                           req.note->response_id = params[0];
                           auto q = parse_list_query(req.query);
                           if (!q)
                             return reply(to_http(q.error()));
                           caf::anon_send(c->registry->get(), atom, params[0], tenant, std::move(*q),
-                                         reply_with(std::move(reply)));
+                                         answer(std::move(reply)));
                         });
   };
-  routes.push_back(by_id("DELETE", "/v1/responses/{id}", actors::remove_atom::value));
+  routes.push_back(tenant_route(
+      c->auth, "DELETE", "/v1/responses/{id}",
+      [c](const request& req, const auto& params, const std::string& tenant, reply_fn reply) {
+        req.note->response_id = params[0];
+        caf::anon_send(c->registry->get(), actors::remove_atom::value, params[0], tenant,
+                       reply_rendered<actors::deleted_response>(std::move(reply), deleted_of));
+      }));
   routes.push_back(by_id("POST", "/v1/responses/{id}/cancel", actors::cancel_atom::value));
-  routes.push_back(paged_by_id("/v1/responses/{id}/input_items", actors::items_atom::value));
-  routes.push_back(paged_by_id("/v1/responses/{id}/events", actors::events_atom::value));
+  routes.push_back(
+      paged_by_id("/v1/responses/{id}/input_items", actors::items_atom::value, [](reply_fn reply) {
+        return reply_rendered<projections::items_page>(std::move(reply), list_of);
+      }));
+  routes.push_back(
+      paged_by_id("/v1/responses/{id}/events", actors::events_atom::value, [](reply_fn reply) {
+        return reply_rendered<actors::events_page>(std::move(reply), [](const auto& page) {
+          return json{
+              {"object", "list"}, {"data", envelopes_of(page)}, {"has_more", page.has_more}};
+        });
+      }));
 
-  auto models = [c](reply_fn reply, std::function<ev::result<json>(json)> shape) {
+  // The backend's models, shaped by `shape` (the list, or one of them).
+  using model_list = std::vector<actors::model_info>;
+  auto models = [c](reply_fn reply, std::function<ev::result<json>(const model_list&)> shape) {
+    using fn = actors::reply_for<model_list>::fn_type;
     caf::anon_send(c->backend_pool->get(), actors::models_atom::value,
-                   actors::reply_to{actors::reply_to::fn_type([reply = std::move(reply),
-                                                               shape](ev::result<json> r) {
+                   actors::reply_for<model_list>{fn([reply = std::move(reply),
+                                                     shape](ev::result<model_list> r) {
                      if (!r)
                        return reply(to_http(r.error()));
-                     auto shaped = shape(std::move(*r));
+                     auto shaped = shape(*r);
                      reply(shaped ? response{200, ev::dump_json(*shaped), "application/json", {}}
                                   : to_http(shaped.error()));
                    })});
   };
-  auto model_object = [](const json& m) {
-    return json{
-        {"id", m["id"]}, {"object", "model"}, {"created", m["created"]}, {"owned_by", "ollama"}};
+  auto model_object = [](const actors::model_info& m) {
+    return json{{"id", m.id}, {"object", "model"}, {"created", m.created}, {"owned_by", "ollama"}};
   };
   routes.push_back({"GET", "/v1/models",
                     [c, models, model_object](const request& req, const auto&, reply_fn reply) {
                       auto tenant = c->auth->tenant_of(req);
                       if (!tenant)
                         return reply(to_http(tenant.error()));
-                      models(std::move(reply), [model_object](json list) -> ev::result<json> {
-                        json data = json::array();
-                        for (const auto& m : list)
-                          data.push_back(model_object(m));
-                        return json{{"object", "list"}, {"data", data}};
-                      });
+                      models(std::move(reply),
+                             [model_object](const model_list& list) -> ev::result<json> {
+                               json data = json::array();
+                               for (const auto& m : list)
+                                 data.push_back(model_object(m));
+                               return json{{"object", "list"}, {"data", data}};
+                             });
                     }});
   routes.push_back(
       {"GET", "/v1/models/{id}",
@@ -283,9 +338,9 @@ std::vector<route> responses_routes(const api_context& ctx) {
          if (!tenant)
            return reply(to_http(tenant.error()));
          auto id = params[0];
-         models(std::move(reply), [id, model_object](json list) -> ev::result<json> {
+         models(std::move(reply), [id, model_object](const model_list& list) -> ev::result<json> {
            for (const auto& m : list)
-             if (m["id"] == id)
+             if (m.id == id)
                return model_object(m);
            return ev::make_error(riposte_errc::not_found,
                                  "The model '" + ev::excerpt(id) + "' does not exist", "model");
@@ -314,7 +369,15 @@ std::vector<route> responses_routes(const api_context& ctx) {
                  key)));
          }
          caf::anon_send(c->registry->get(), actors::audit_atom::value, after, limit,
-                        reply_with(std::move(reply)));
+                        reply_rendered<actors::events_page>(
+                            std::move(reply), [after](const actors::events_page& page) {
+                              return json{{"object", "list"},
+                                          {"data", envelopes_of(page)},
+                                          {"last_position", page.data.empty()
+                                                                ? after
+                                                                : page.data.back().global_position},
+                                          {"has_more", page.has_more}};
+                            }));
        }});
   routes.push_back(
       {"GET", "/compatibility/responses", [](const request&, const auto&, reply_fn reply) {

@@ -111,6 +111,7 @@ void apply_in_place(response_state& s, const ev::event& event, std::int64_t seq,
         } else if constexpr (std::is_same_v<T, ev::response_failed>) {
           s.status = "failed";
           s.error = {{"code", e.code}, {"message", e.message}};
+          s.failure = e.code;
           s.usage = e.usage;
         } else if constexpr (std::is_same_v<T, ev::hosted_tool_progressed>) {
           // The call's item says where it is until its output_item_done.
@@ -219,6 +220,8 @@ events::result<response_state> from_snapshot(const std::string& payload) {
     s.output = j.at("output");
     s.usage = j.at("usage");
     s.error = j.at("error");
+    if (s.error.is_object() && s.error.value("code", json()).is_string())
+      s.failure = s.error["code"].get<ev::failure_code>();
     s.incomplete_details = j.at("incomplete_details");
     s.deleted = j.at("deleted").get<bool>();
     s.version = j.at("version").get<std::int64_t>();

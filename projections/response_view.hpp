@@ -25,6 +25,7 @@ struct response_state {
   nlohmann::json output = nlohmann::json::array();
   nlohmann::json usage;              // null until reported
   nlohmann::json error;              // {code, message} or null
+  std::optional<events::failure_code> failure; // set when failed: error.code, typed
   nlohmann::json incomplete_details; // {reason} or null
   bool deleted = false;
   std::int64_t version = -1; // seq of the last event applied

@@ -24,6 +24,17 @@ caf::behavior main_behavior(response_actor* self) {
         self->state.waiters.push_back(std::move(r));
         on_create(self, cmd);
       },
+      // A token count or a compaction: the same steps, nothing stored.
+      [=](create_atom, create_command& cmd, reply_for<token_count>& r) {
+        settle(self);
+        self->state.count_waiters.push_back(std::move(r));
+        on_create(self, cmd);
+      },
+      [=](create_atom, create_command& cmd, reply_for<compaction>& r) {
+        settle(self);
+        self->state.compaction_waiters.push_back(std::move(r));
+        on_create(self, cmd);
+      },
       // A streaming create: the same steps, with a subscriber instead of a waiter.
       [=](create_atom, create_command& cmd, sink_handle& h) {
         settle(self);
@@ -43,7 +54,7 @@ caf::behavior main_behavior(response_actor* self) {
         settle(self);
         on_parent(self, parent);
       },
-      [=](compacted_atom, ev::result<json>& compacted) {
+      [=](compacted_atom, ev::result<compaction>& compacted) {
         settle(self);
         on_compacted(self, compacted);
       },
@@ -104,11 +115,12 @@ caf::behavior main_behavior(response_actor* self) {
         settle(self);
         on_await(self, tenant, r);
       },
-      [=](items_atom, const std::string& tenant, list_query& q, reply_to& r) {
+      [=](items_atom, const std::string& tenant, list_query& q,
+          reply_for<projections::items_page>& r) {
         settle(self);
         on_items(self, tenant, q, r);
       },
-      [=](events_atom, const std::string& tenant, list_query& q, reply_to& r) {
+      [=](events_atom, const std::string& tenant, list_query& q, reply_for<events_page>& r) {
         settle(self);
         on_events(self, tenant, q, r);
       },
@@ -116,7 +128,7 @@ caf::behavior main_behavior(response_actor* self) {
         settle(self);
         on_cancel(self, tenant, r);
       },
-      [=](remove_atom, const std::string& tenant, reply_to& r) {
+      [=](remove_atom, const std::string& tenant, reply_for<deleted_response>& r) {
         settle(self);
         on_remove(self, tenant, r);
       },

@@ -119,9 +119,9 @@ void resolve_parent(response_actor* self) {
 // stored, and the actor goes.
 void answer_count(response_actor* self, std::int64_t tokens) {
   auto& st = self->state;
-  for (auto& w : st.waiters)
-    w(json{{"object", "response.input_tokens"}, {"input_tokens", tokens}});
-  st.waiters.clear();
+  for (auto& w : st.count_waiters)
+    w(token_count{tokens});
+  st.count_waiters.clear();
   schedule_passivation(self, std::chrono::milliseconds(0));
 }
 
@@ -154,8 +154,8 @@ void start_compaction(response_actor* self) {
   c.store = false;
   c.compact = true;
   caf::actor me = self;
-  reply_to back{reply_to::fn_type(
-      [me](ev::result<json> r) { caf::anon_send(me, compacted_atom::value, std::move(r)); })};
+  reply_for<compaction> back{reply_for<compaction>::fn_type(
+      [me](ev::result<compaction> r) { caf::anon_send(me, compacted_atom::value, std::move(r)); })};
   self->send(registry_of(st), create_atom::value, std::move(c), std::move(back));
 }
 
@@ -303,14 +303,14 @@ void on_parent(response_actor* self, context_reply& parent) {
   plan(self);
 }
 
-void on_compacted(response_actor* self, ev::result<json>& compacted) {
+void on_compacted(response_actor* self, ev::result<compaction>& compacted) {
   auto& st = self->state;
   if (!compacted) {
     auto err = compacted.error();
     err.message = "Compacting the conversation failed: " + err.message;
     return fail_create(self, err);
   }
-  auto output = (*compacted)["output"];
+  const auto& output = compacted->output;
   st.compaction_item = output.back();
   st.compacted_history = std::make_shared<const projections::chain_segment>(
       nullptr, unsealed_items(st.turn.seal, st.cmd.tenant, output), 1);
@@ -349,12 +349,10 @@ void on_claimed(response_actor* self, ev::result<json>& claim) {
 void fail_create(response_actor* self, const ev::error_info& err) {
   auto& st = self->state;
   if (st.requeued) { // already stored: it ends failed instead of staying queued
-    enqueue(self, {ev::response_failed{"server_error", err.message, json()}});
+    enqueue(self, {ev::response_failed{ev::failure_code::server_error, err.message, json()}});
     return;
   }
-  for (auto& w : st.waiters)
-    w(err);
-  st.waiters.clear();
+  fail_waiters(st, err);
   for (auto& sub : st.subs)
     sub.sink->fail(err);
   st.subs.clear();

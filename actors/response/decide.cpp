@@ -172,7 +172,7 @@ void check_output_format(const create_command& cmd, turn_state& t, std::vector<e
     auto why = adapters::schema::check_structured_output(format, schema ? &*schema : nullptr,
                                                          t.answer_text);
     if (!why.empty())
-      e = ev::response_failed{"output_schema_violation", why, completed->usage};
+      e = ev::response_failed{ev::failure_code::output_schema_violation, why, completed->usage};
   }
 }
 
@@ -392,14 +392,14 @@ hosted_outcome decide_hosted_results(const create_command& cmd, turn_state& t,
 }
 
 ev::event timed_out(std::chrono::milliseconds job_timeout) {
-  return ev::response_failed{"job_timeout",
+  return ev::response_failed{ev::failure_code::job_timeout,
                              "The response did not finish within " +
                                  std::to_string(job_timeout.count()) + " ms (--job-timeout-ms).",
                              json()};
 }
 
 ev::event faulted() {
-  return ev::response_failed{"server_error",
+  return ev::response_failed{ev::failure_code::server_error,
                              "The server had an error while processing this response.", json()};
 }
 
@@ -423,22 +423,13 @@ std::optional<ev::error_info> check_cancel(const projections::response_state& vi
 ev::result<json> blocking_reply(const projections::response_state& v) {
   if (v.status != "failed")
     return projections::render(v);
-  auto code = v.error.value("code", "server_error");
-  auto message = v.error.value("message", "the response failed");
-  if (code == "backend_unavailable")
-    return ev::make_error(riposte_errc::backend_unavailable, message);
-  if (code == "backend_timeout" || code == "job_timeout")
-    return ev::make_error(riposte_errc::backend_timeout, message);
-  if (code == "model_not_found")
-    return ev::make_error(riposte_errc::invalid_request, message, "model");
-  if (code == "output_schema_violation")
-    return ev::make_error(riposte_errc::output_invalid, message, "text.format");
-  return ev::make_error(riposte_errc::internal, message);
+  return ev::failure_error(v.failure.value_or(ev::failure_code::server_error),
+                           v.error.value("message", "the response failed"));
 }
 
-ev::result<json> compaction_reply(const projections::response_state& view,
-                                  const create_command& cmd, const turn_state& t,
-                                  const json& input) {
+ev::result<compaction> compaction_reply(const projections::response_state& view,
+                                        const create_command& cmd, const turn_state& t,
+                                        const json& input) {
   auto summary = output_text(view.output);
   if (summary.empty())
     return ev::make_error(riposte_errc::internal,
@@ -458,11 +449,7 @@ ev::result<json> compaction_reply(const projections::response_state& view,
                     {"type", "compaction"},
                     {"encrypted_content",
                      t.seal->seal(cmd.tenant, json{{"summary", summary}, {"model", view.model}})}});
-  return json{{"id", view.id},
-              {"object", "response.compaction"},
-              {"created_at", view.created_at},
-              {"output", std::move(output)},
-              {"usage", view.usage}};
+  return compaction{view.id, view.created_at, std::move(output), view.usage};
 }
 
 json unsealed_items(const adapters::crypto::sealer* seal, const std::string& tenant, json items) {

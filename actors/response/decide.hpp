@@ -123,9 +123,9 @@ events::result<nlohmann::json> blocking_reply(const projections::response_state&
 // POST /v1/responses/compact's answer: every user message of the chain and
 // the request, then one compaction item holding the model's summary sealed
 // for the tenant.
-events::result<nlohmann::json> compaction_reply(const projections::response_state& view,
-                                                const create_command& cmd, const turn_state& t,
-                                                const nlohmann::json& input);
+events::result<compaction> compaction_reply(const projections::response_state& view,
+                                            const create_command& cmd, const turn_state& t,
+                                            const nlohmann::json& input);
 
 // Replayed reasoning and compaction items: their sealed text goes back to the
 // model (the stored input keeps them exactly as the client sent them).

@@ -78,7 +78,7 @@ void start_generation(response_actor* self) {
                    ev::output_item_done{0, st.compaction_item}});
   auto req = make_request(st);
   // Only a blocking create nobody streams can take the answer whole.
-  req.stream = !st.subs.empty() || st.cmd.params.value("background", false) || st.waiters.empty();
+  req.stream = !st.subs.empty() || st.cmd.params.value("background", false) || !anyone_waits(st);
   for (const char* name : {"temperature", "top_p"}) {
     req.params.erase(name);
     if (st.cmd.sampling.contains(name))

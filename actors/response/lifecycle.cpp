@@ -18,18 +18,43 @@ caf::actor registry_of(const response_data& st) {
 }
 
 ev::result<json> reply_of(const response_data& st) {
-  if (st.cmd.compact && st.view.status != "failed")
-    return compaction_reply(st.view, st.cmd, st.turn,
-                            st.resolved_input.is_null() ? st.cmd.input : st.resolved_input);
   return blocking_reply(st.view);
+}
+
+bool anyone_waits(const response_data& st) {
+  return !st.waiters.empty() || !st.count_waiters.empty() || !st.compaction_waiters.empty();
+}
+
+void fail_waiters(response_data& st, const ev::error_info& err) {
+  for (auto& w : st.waiters)
+    w(err);
+  st.waiters.clear();
+  for (auto& w : st.count_waiters)
+    w(err);
+  st.count_waiters.clear();
+  for (auto& w : st.compaction_waiters)
+    w(err);
+  st.compaction_waiters.clear();
 }
 
 void answer_waiters(response_actor* self) {
   auto& st = self->state;
-  auto reply = reply_of(st);
-  for (auto& w : st.waiters)
-    w(reply);
-  st.waiters.clear();
+  if (!st.waiters.empty()) {
+    auto reply = reply_of(st);
+    for (auto& w : st.waiters)
+      w(reply);
+    st.waiters.clear();
+  }
+  if (!st.compaction_waiters.empty()) {
+    auto reply =
+        st.view.status == "failed"
+            ? ev::result<compaction>{blocking_reply(st.view).error()}
+            : compaction_reply(st.view, st.cmd, st.turn,
+                               st.resolved_input.is_null() ? st.cmd.input : st.resolved_input);
+    for (auto& w : st.compaction_waiters)
+      w(reply);
+    st.compaction_waiters.clear();
+  }
   for (auto& w : st.cancel_waiters)
     w(projections::render(st.view));
   st.cancel_waiters.clear();
@@ -92,9 +117,7 @@ void append_failed(response_actor* self, const ev::error_info& err) {
   st.sent.clear();
   if (st.generating)
     self->send(st.svc->backend_pool(), cancel_atom::value, st.ticket);
-  for (auto& w : st.waiters)
-    w(err);
-  st.waiters.clear();
+  fail_waiters(st, err);
   for (auto& w : st.delete_waiters)
     w(err);
   st.delete_waiters.clear();
@@ -105,7 +128,7 @@ void append_failed(response_actor* self, const ev::error_info& err) {
 }
 
 bool idle(const response_data& st) {
-  return !st.in_flight && !st.generating && st.pending.empty() && st.waiters.empty() &&
+  return !st.in_flight && !st.generating && st.pending.empty() && !anyone_waits(st) &&
          st.delete_waiters.empty() && st.subs.empty() &&
          (!st.view.exists() || st.view.terminal() || st.broken);
 }

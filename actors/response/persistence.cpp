@@ -252,7 +252,7 @@ void on_appended(response_actor* self, append_done& done, bool snapshot) {
   }
   if (!was_deleted && st.view.deleted) {
     for (auto& w : st.delete_waiters)
-      w(json{{"id", st.id}, {"object", "response.deleted"}, {"deleted", true}});
+      w(deleted_response{st.id});
     st.delete_waiters.clear();
   }
   if (!was_terminal && st.view.terminal())
@@ -387,7 +387,7 @@ void finish_loading(response_actor* self) {
       check_model(self);
       return;
     }
-    enqueue(self, {ev::response_failed{"server_restarted",
+    enqueue(self, {ev::response_failed{ev::failure_code::server_restarted,
                                        "riposte restarted while this response was being "
                                        "generated",
                                        json()}});

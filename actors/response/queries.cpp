@@ -46,24 +46,18 @@ void on_await(response_actor* self, const std::string& tenant, reply_to& r) {
   st.waiters.push_back(std::move(r));
 }
 
-void on_items(response_actor* self, const std::string& tenant, list_query& q, reply_to& r) {
+void on_items(response_actor* self, const std::string& tenant, list_query& q,
+              reply_for<projections::items_page>& r) {
   auto& st = self->state;
   ++st.handled;
   if (!visible_to(st, tenant))
     return r(not_found(st.id));
-  auto page = projections::page_items(st.view.input, q);
-  if (!page)
-    return r(page.error());
-  const auto& data = page->data;
-  r(json{{"object", "list"},
-         {"data", data},
-         {"first_id", data.empty() ? json() : data.front()["id"]},
-         {"last_id", data.empty() ? json() : data.back()["id"]},
-         {"has_more", page->has_more}});
+  r(projections::page_items(st.view.input, q));
 }
 
 // The raw event log, for debugging: envelopes after seq `after`.
-void on_events(response_actor* self, const std::string& tenant, list_query& q, reply_to& r) {
+void on_events(response_actor* self, const std::string& tenant, list_query& q,
+               reply_for<events_page>& r) {
   auto& st = self->state;
   ++st.handled;
   if (!visible_to(st, tenant))
@@ -83,18 +77,17 @@ void on_events(response_actor* self, const std::string& tenant, list_query& q, r
     auto events = log->read(stream, from, limit + 1);
     if (!events)
       return r(events.error());
-    json data = json::array();
-    bool more = false;
-    for (const auto& env : *events) {
+    events_page page;
+    for (auto& env : *events) {
       if (static_cast<std::int64_t>(env.seq) > upto)
         break;
-      if (data.size() == limit) {
-        more = true;
+      if (page.data.size() == limit) {
+        page.has_more = true;
         break;
       }
-      data.push_back(ev::to_json(env));
+      page.data.push_back(std::move(env));
     }
-    r(json{{"object", "list"}, {"data", data}, {"has_more", more}});
+    r(std::move(page));
   });
 }
 
@@ -113,7 +106,7 @@ void on_cancel(response_actor* self, const std::string& tenant, reply_to& r) {
   cancel_generation(self, "client_cancelled");
 }
 
-void on_remove(response_actor* self, const std::string& tenant, reply_to& r) {
+void on_remove(response_actor* self, const std::string& tenant, reply_for<deleted_response>& r) {
   auto& st = self->state;
   ++st.handled;
   ++st.epoch;

@@ -96,9 +96,12 @@ struct response_data {
   std::shared_ptr<fast_batch> fast; // `sent`, when the writer publishes it
   std::uint64_t fast_batches = 0;
   bool broken = false; // an append failed: the actor answers from what it has
-  // Who waits
+  // Who waits: a blocking create (the Response), a token count, a
+  // compaction; a delete; a cancel (the Response once it stops).
   std::vector<reply_to> waiters;
-  std::vector<reply_to> delete_waiters;
+  std::vector<reply_for<token_count>> count_waiters;
+  std::vector<reply_for<compaction>> compaction_waiters;
+  std::vector<reply_for<deleted_response>> delete_waiters;
   std::vector<reply_to> cancel_waiters;
   // Generation
   std::uint64_t ticket = 0;
@@ -138,10 +141,10 @@ void check_model(response_actor* self);
 void on_prompted(response_actor* self, events::result<nlohmann::json>& rendered);
 void on_resolved(response_actor* self, events::result<nlohmann::json>& resolved);
 void on_parent(response_actor* self, context_reply& parent);
-void on_compacted(response_actor* self, events::result<nlohmann::json>& compacted);
 void on_claimed(response_actor* self, events::result<nlohmann::json>& claim);
 // A create that ends before anything is stored: its waiters hear why.
 void fail_create(response_actor* self, const events::error_info& err);
+void on_compacted(response_actor* self, events::result<compaction>& compacted);
 
 // --- generation.cpp ---------------------------------------------------------
 // The generation this response asks for, as planned (window, truncation).
@@ -197,6 +200,10 @@ void on_terminal(response_actor* self);
 // A blocking create's answer as the response stands.
 events::result<nlohmann::json> reply_of(const response_data& st);
 void answer_waiters(response_actor* self);
+// Does a create's requester wait for its answer (not a stream)?
+bool anyone_waits(const response_data& st);
+// Every create's requester hears `err`.
+void fail_waiters(response_data& st, const events::error_info& err);
 // An append failed: the actor stops generating and answers from what it has.
 void append_failed(response_actor* self, const events::error_info& err);
 bool idle(const response_data& st);
@@ -215,10 +222,12 @@ bool creating_for(const response_data& st, const std::string& tenant);
 events::error_info not_found(const std::string& id, std::string param = {});
 void on_fetch(response_actor* self, const std::string& tenant, reply_to& r);
 void on_await(response_actor* self, const std::string& tenant, reply_to& r);
-void on_items(response_actor* self, const std::string& tenant, list_query& q, reply_to& r);
-void on_events(response_actor* self, const std::string& tenant, list_query& q, reply_to& r);
+void on_items(response_actor* self, const std::string& tenant, list_query& q,
+              reply_for<projections::items_page>& r);
+void on_events(response_actor* self, const std::string& tenant, list_query& q,
+               reply_for<events_page>& r);
 void on_cancel(response_actor* self, const std::string& tenant, reply_to& r);
-void on_remove(response_actor* self, const std::string& tenant, reply_to& r);
+void on_remove(response_actor* self, const std::string& tenant, reply_for<deleted_response>& r);
 void on_child_context(response_actor* self, const std::string& tenant, caf::actor& child);
 
 } // namespace riposte::actors::response

@@ -127,7 +127,7 @@ void on_gone(response_actor* self, std::uint64_t sub_id) {
   std::erase_if(st.subs, [&](const subscription& s) { return s.id == sub_id; });
   if (st.svc->stats)
     st.svc->stats->subscriber_dropped();
-  if (st.subs.empty() && st.waiters.empty() && !st.view.terminal() &&
+  if (st.subs.empty() && !anyone_waits(st) && !st.view.terminal() &&
       !st.cmd.params.value("background", false))
     cancel_generation(self, "client_disconnected");
   if (st.subs.empty())

@@ -487,7 +487,7 @@ std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
     }
     auto j = events::parse_untrusted(line);
     if (j.is_discarded() || !j.is_object()) {
-      fail(out, "server_error", "the backend sent a line that is not JSON");
+      fail(out, ev::failure_code::server_error, "the backend sent a line that is not JSON");
       break;
     }
     try {
@@ -495,7 +495,7 @@ std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
     } catch (const json::exception& ex) {
       // A member of the wrong type (Ollama sends none): the response fails,
       // the backend thread goes on.
-      fail(out, "server_error",
+      fail(out, ev::failure_code::server_error,
            std::string{"the backend sent a line riposte cannot read: "} + ex.what());
     }
     if (done_)
@@ -606,14 +606,15 @@ void ollama_translator::emit_call(std::vector<ev::event>& out, const json& fn) {
   out.emplace_back(ev::output_item_done{index, item});
 }
 
-void ollama_translator::fail(std::vector<ev::event>& out, std::string code, std::string message) {
+void ollama_translator::fail(std::vector<ev::event>& out, ev::failure_code code,
+                             std::string message) {
   done_ = true;
-  out.emplace_back(ev::response_failed{std::move(code), std::move(message), json()});
+  out.emplace_back(ev::response_failed{code, std::move(message), json()});
 }
 
 void ollama_translator::on_line(const json& line, std::vector<ev::event>& out) {
   if (auto err = line.find("error"); err != line.end()) {
-    fail(out, "server_error",
+    fail(out, ev::failure_code::server_error,
          "backend error: " +
              (err->is_string() ? err->get<std::string>() : events::dump_json(*err)));
     return;
@@ -621,7 +622,8 @@ void ollama_translator::on_line(const json& line, std::vector<ev::event>& out) {
   static const json no_message = json::object();
   auto m = line.find("message");
   if (m != line.end() && !m->is_object())
-    return fail(out, "server_error", "the backend sent a message that is not an object");
+    return fail(out, ev::failure_code::server_error,
+                "the backend sent a message that is not an object");
   const auto& message = m != line.end() ? *m : no_message;
   on_text(message.value("thinking", ""), message.value("content", ""), out);
   auto c = message.find("tool_calls");
@@ -702,20 +704,22 @@ std::vector<ev::event> ollama_translator::finish(long status, const std::string&
   if (done_)
     return out;
   if (connect_failed) {
-    fail(out, "backend_unavailable", "cannot reach the backend: " + transport_error);
+    fail(out, ev::failure_code::backend_unavailable,
+         "cannot reach the backend: " + transport_error);
   } else if (timed_out) {
-    fail(out, "backend_timeout", "the backend did not finish in time");
+    fail(out, ev::failure_code::backend_timeout, "the backend did not finish in time");
   } else if (status >= 400) {
     auto body = events::parse_untrusted(error_body);
     std::string reason = body.is_object() && body.contains("error") && body["error"].is_string()
                              ? body["error"].get<std::string>()
                              : error_body;
-    fail(out, status == 404 ? "model_not_found" : "server_error",
+    fail(out, status == 404 ? ev::failure_code::model_not_found : ev::failure_code::server_error,
          "backend answered " + std::to_string(status) + ": " + reason);
   } else if (!transport_error.empty()) {
-    fail(out, "server_error", "backend connection failed mid-stream: " + transport_error);
+    fail(out, ev::failure_code::server_error,
+         "backend connection failed mid-stream: " + transport_error);
   } else {
-    fail(out, "server_error", "backend closed the stream before it finished");
+    fail(out, ev::failure_code::server_error, "backend closed the stream before it finished");
   }
   return out;
 }

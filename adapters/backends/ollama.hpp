@@ -54,7 +54,7 @@ private:
                std::vector<events::event>& out);
   void close_reasoning(std::vector<events::event>& out);
   void close_message(std::vector<events::event>& out, const std::string& status);
-  void fail(std::vector<events::event>& out, std::string code, std::string message);
+  void fail(std::vector<events::event>& out, events::failure_code code, std::string message);
   void emit_call(std::vector<events::event>& out, const nlohmann::json& fn);
 
   std::string model_;

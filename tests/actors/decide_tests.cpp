@@ -134,7 +134,8 @@ BOOST_AUTO_TEST_CASE(an_incomplete_generation_ends_incomplete_with_its_reason) {
 BOOST_AUTO_TEST_CASE(a_failed_generation_answers_a_blocking_create_with_its_error) {
   auto cmd = command();
   rr::turn_state t;
-  std::vector<ev::event> then{ev::response_failed{"backend_timeout", "no answer in 30 s", json()}};
+  std::vector<ev::event> then{
+      ev::response_failed{ev::failure_code::backend_timeout, "no answer in 30 s", json()}};
   auto out = rr::decide_update(cmd, t, update(then));
   BOOST_TEST(as_json(out.events) == as_json(then));
   auto evs = opened();
@@ -144,18 +145,22 @@ BOOST_AUTO_TEST_CASE(a_failed_generation_answers_a_blocking_create_with_its_erro
   BOOST_TEST((reply.error().code == ev::riposte_errc::backend_timeout));
   BOOST_TEST(reply.error().message == "no answer in 30 s");
   // Each stored code answers with its own error; an unknown one is a 500.
-  auto failed_with = [&](const char* code) {
+  auto failed_with = [&](ev::failure_code code) {
     auto e = opened();
     e.emplace_back(ev::response_failed{code, "m", json()});
     return rr::blocking_reply(given(e)).error();
   };
-  BOOST_TEST((failed_with("backend_unavailable").code == ev::riposte_errc::backend_unavailable));
-  BOOST_TEST((failed_with("job_timeout").code == ev::riposte_errc::backend_timeout));
-  BOOST_TEST((failed_with("model_not_found").code == ev::riposte_errc::invalid_request));
-  BOOST_TEST(failed_with("model_not_found").param == "model");
-  BOOST_TEST((failed_with("output_schema_violation").code == ev::riposte_errc::output_invalid));
-  BOOST_TEST(failed_with("output_schema_violation").param == "text.format");
-  BOOST_TEST((failed_with("server_restarted").code == ev::riposte_errc::internal));
+  BOOST_TEST((failed_with(ev::failure_code::backend_unavailable).code ==
+              ev::riposte_errc::backend_unavailable));
+  BOOST_TEST(
+      (failed_with(ev::failure_code::job_timeout).code == ev::riposte_errc::backend_timeout));
+  BOOST_TEST(
+      (failed_with(ev::failure_code::model_not_found).code == ev::riposte_errc::invalid_request));
+  BOOST_TEST(failed_with(ev::failure_code::model_not_found).param == "model");
+  BOOST_TEST((failed_with(ev::failure_code::output_schema_violation).code ==
+              ev::riposte_errc::output_invalid));
+  BOOST_TEST(failed_with(ev::failure_code::output_schema_violation).param == "text.format");
+  BOOST_TEST((failed_with(ev::failure_code::server_restarted).code == ev::riposte_errc::internal));
 }
 
 BOOST_AUTO_TEST_CASE(a_cancelled_generation_ends_with_the_stop_once_the_backend_is_done) {
@@ -187,9 +192,9 @@ BOOST_AUTO_TEST_CASE(a_job_timeout_or_a_fault_ends_the_response_failed) {
   auto out = rr::decide_update(cmd, t, update({}, true));
   BOOST_REQUIRE_EQUAL(out.events.size(), 1u);
   const auto& failed = std::get<ev::response_failed>(out.events[0]);
-  BOOST_TEST(failed.code == "job_timeout");
+  BOOST_TEST((failed.code == ev::failure_code::job_timeout));
   BOOST_TEST(failed.message.find("1500 ms") != std::string::npos);
-  BOOST_TEST(std::get<ev::response_failed>(rr::faulted()).code == "server_error");
+  BOOST_TEST((std::get<ev::response_failed>(rr::faulted()).code == ev::failure_code::server_error));
 }
 
 BOOST_AUTO_TEST_CASE(function_tool_calls_are_appended_for_the_client_to_run) {
@@ -282,7 +287,7 @@ BOOST_AUTO_TEST_CASE(an_answer_that_breaks_its_json_schema_fails_with_output_sch
   auto out = rr::decide_update(
       cmd, bad, update(answer("{\"total\":4}", ev::response_completed{1, usage(9, 5)})));
   const auto& failed = std::get<ev::response_failed>(out.events.back());
-  BOOST_TEST(failed.code == "output_schema_violation");
+  BOOST_TEST((failed.code == ev::failure_code::output_schema_violation));
   BOOST_TEST(failed.message.find("sum") != std::string::npos);
   BOOST_TEST(failed.usage == usage(9, 5)); // the tokens were spent all the same
   // The output items stay, for the client to inspect.

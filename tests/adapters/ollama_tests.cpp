@@ -108,7 +108,7 @@ BOOST_AUTO_TEST_CASE(token_lines_in_any_shape_give_the_same_deltas) {
     BOOST_REQUIRE(!evs.empty());
     const auto* failed = std::get_if<ev::response_failed>(&evs.back());
     BOOST_REQUIRE_MESSAGE(failed != nullptr, bytes);
-    BOOST_TEST(failed->code == "server_error");
+    BOOST_TEST((failed->code == ev::failure_code::server_error));
     BOOST_TEST(t.done());
   }
 }
@@ -265,23 +265,25 @@ BOOST_AUTO_TEST_CASE(errors_and_cut_streams_fail_the_response) {
     ollama_translator t{"m"};
     (void)t.feed(line({{"role", "assistant"}, {"content", "x"}}) + "{\"model\":\"");
     auto evs = t.finish(200, "", false, false, "");
-    BOOST_TEST(std::get<ev::response_failed>(evs.back()).code == "server_error");
+    BOOST_TEST((std::get<ev::response_failed>(evs.back()).code == ev::failure_code::server_error));
   }
   {
     ollama_translator t{"m"};
     auto evs = t.finish(0, "Connection refused", false, true, "");
-    BOOST_TEST(std::get<ev::response_failed>(evs.back()).code == "backend_unavailable");
+    BOOST_TEST(
+        (std::get<ev::response_failed>(evs.back()).code == ev::failure_code::backend_unavailable));
   }
   {
     ollama_translator t{"m"};
     auto evs = t.finish(0, "timeout", true, false, "");
-    BOOST_TEST(std::get<ev::response_failed>(evs.back()).code == "backend_timeout");
+    BOOST_TEST(
+        (std::get<ev::response_failed>(evs.back()).code == ev::failure_code::backend_timeout));
   }
   {
     ollama_translator t{"m"};
     auto evs = t.finish(404, "", false, false, R"({"error":"model 'x' not found"})");
     const auto& failed = std::get<ev::response_failed>(evs.back());
-    BOOST_TEST(failed.code == "model_not_found");
+    BOOST_TEST((failed.code == ev::failure_code::model_not_found));
     BOOST_TEST(failed.message.find("model 'x' not found") != std::string::npos);
   }
   {

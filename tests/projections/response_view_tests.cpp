@@ -103,8 +103,8 @@ BOOST_AUTO_TEST_CASE(function_call_arguments_accumulate_then_the_done_item_wins)
 }
 
 BOOST_AUTO_TEST_CASE(terminal_events_set_status_error_and_incomplete_details) {
-  auto failed =
-      pj::render(fold(created_then({ev::response_failed{"server_error", "boom", nullptr}})));
+  auto failed = pj::render(
+      fold(created_then({ev::response_failed{ev::failure_code::server_error, "boom", nullptr}})));
   BOOST_TEST(failed["status"] == "failed");
   BOOST_TEST(failed["error"] == (json{{"code", "server_error"}, {"message", "boom"}}));
   auto cut =
