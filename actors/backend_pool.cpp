@@ -166,15 +166,15 @@ struct pool_state {
   struct shown {
     events::result<model_info> info = model_info{};
     std::chrono::steady_clock::time_point at{};
-    std::vector<caf::response_promise> waiters;
+    std::vector<caf::typed_response_promise<events::result<model_info>>> waiters;
     bool fetching = false;
   };
   std::map<std::string, shown> shows; // /api/show per model, cached like the list
 };
 
-using pool_actor = caf::stateful_actor<pool_state>;
+using pool_actor = backend_pool_actor::stateful_pointer<pool_state>;
 
-void start_next(pool_actor* self) {
+void start_next(pool_actor self) {
   auto& st = self->state;
   auto fits = [&](const generation_request& req) {
     return st.cfg.model_concurrency == 0 || st.mem->per_model[req.model] < st.cfg.model_concurrency;
@@ -186,7 +186,7 @@ void start_next(pool_actor* self) {
     auto job = std::move(*next);
     ++st.mem->per_model[job.req.model];
     st.mem->running_model[job.ticket] = job.req.model;
-    caf::actor first = self;
+    auto first = caf::actor_cast<caf::actor>(self);
     auto slot = st.self_slot;
     auto ticket = job.ticket;
     auto requester = job.requester;
@@ -204,7 +204,7 @@ void start_next(pool_actor* self) {
                                                                      "cancelled",
                                                                      {}});
     // Sent before the backend can produce anything, so it is first in line.
-    self->send(requester, admitted_atom::value);
+    caf::anon_send(requester, admitted_atom::value);
     // The sink runs on the backend's thread: it only sends messages.
     auto id = st.b->generate(
         std::move(job.req), [requester, first, slot, ticket, meter](generation_update u) {
@@ -218,12 +218,12 @@ void start_next(pool_actor* self) {
   }
 }
 
-void refresh_models(pool_actor* self) {
+void refresh_models(pool_actor self) {
   auto& st = self->state;
   if (st.listing)
     return;
   st.listing = true;
-  caf::actor pool = self;
+  backend_pool_actor pool = self;
   auto sent = clock::now();
   st.b->list_models([pool, sent, stats = st.stats,
                      label = st.backend_label](events::result<std::vector<model_info>> r) {
@@ -233,10 +233,10 @@ void refresh_models(pool_actor* self) {
   });
 }
 
-caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, settings cfg,
-                           std::shared_ptr<adapters::observability::metrics> stats,
-                           std::string label, std::shared_ptr<pool_memory> memory,
-                           slot_ptr self_slot) {
+backend_pool_actor::behavior_type
+backend_pool(pool_actor self, std::shared_ptr<backend> b, settings cfg,
+             std::shared_ptr<adapters::observability::metrics> stats, std::string label,
+             std::shared_ptr<pool_memory> memory, slot_ptr self_slot) {
   self->state.b = std::move(b);
   self->state.cfg = cfg;
   self->state.stats = std::move(stats);
@@ -246,7 +246,7 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
   // A restarted pool may find queued work its predecessor could not start.
   self->send(self, finished_atom::value, std::uint64_t{0});
   auto on_fault = [](const std::string& what) { events::report_fault("backend_pool", what); };
-  return guarded(
+  return guarded_typed<backend_pool_actor::behavior_type>(
       self, on_fault,
       // Queue a generation for `requester`; answers its ticket at once.
       [=](generate_atom, generation_request& req, caf::actor requester) -> std::uint64_t {
@@ -267,15 +267,16 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
         }
         caf::actor requester;
         if (st.mem->waiting.remove(ticket, requester)) {
-          self->send(requester, update_atom::value, generation_update{{}, true});
+          caf::anon_send(requester, update_atom::value, generation_update{{}, true});
           if (st.stats)
             st.stats->queue_depth().Set(static_cast<double>(st.mem->waiting.size()));
         }
       },
       // One model's capabilities (cached for model_cache_ttl; failures are not cached).
-      [=](model_atom, const std::string& name) -> caf::response_promise {
+      [=](model_atom,
+          const std::string& name) -> caf::typed_response_promise<events::result<model_info>> {
         auto& st = self->state;
-        auto rp = self->make_response_promise();
+        auto rp = self->make_response_promise<events::result<model_info>>();
         auto& entry = st.shows[name];
         if (entry.info && !entry.info->id.empty() &&
             std::chrono::steady_clock::now() - entry.at < st.cfg.model_cache_ttl) {
@@ -285,7 +286,7 @@ caf::behavior backend_pool(pool_actor* self, std::shared_ptr<backend> b, setting
         entry.waiters.push_back(rp);
         if (!entry.fetching) {
           entry.fetching = true;
-          caf::actor pool = self;
+          backend_pool_actor pool = self;
           auto sent = clock::now();
           st.b->show_model(name, [pool, name, sent, stats = st.stats,
                                   label = st.backend_label](events::result<model_info> r) {
@@ -356,8 +357,9 @@ caf::actor spawn_backend_pool(caf::actor_system& sys, std::shared_ptr<backend> b
                               std::shared_ptr<adapters::observability::metrics> stats,
                               std::string label, std::shared_ptr<pool_memory> memory,
                               slot_ptr self_slot) {
-  return sys.spawn(backend_pool, std::move(b), cfg, std::move(stats), std::move(label),
-                   std::move(memory), std::move(self_slot));
+  return caf::actor_cast<caf::actor>(sys.spawn(backend_pool, std::move(b), cfg, std::move(stats),
+                                               std::move(label), std::move(memory),
+                                               std::move(self_slot)));
 }
 
 std::int64_t now_micros() {

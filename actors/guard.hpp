@@ -49,6 +49,20 @@ template <class T>
 struct fault_result<caf::result<T>> {
   using type = caf::result<T>;
 };
+template <class T>
+struct fault_result<caf::typed_response_promise<T>> {
+  using type = caf::typed_response_promise<T>;
+};
+template <class T>
+inline constexpr bool is_typed_promise = false;
+template <class T>
+inline constexpr bool is_typed_promise<caf::typed_response_promise<T>> = true;
+template <class T>
+struct promised;
+template <class T>
+struct promised<caf::typed_response_promise<T>> {
+  using type = T;
+};
 
 template <class R, class Self, class OnFault, class F, class... Ts>
 auto guard_one(Self* self, OnFault on_fault, F f, caf::detail::type_list<Ts...>) {
@@ -78,6 +92,10 @@ auto guard_one(Self* self, OnFault on_fault, F f, caf::detail::type_list<Ts...>)
       auto rp = self->make_response_promise();
       rp.deliver(caf::make_error(caf::sec::runtime_error, "internal fault"));
       return rp;
+    } else if constexpr (is_typed_promise<out>) {
+      auto rp = self->template make_response_promise<typename promised<out>::type>();
+      rp.deliver(caf::make_error(caf::sec::runtime_error, "internal fault"));
+      return rp;
     } else if constexpr (!std::is_void_v<out>) {
       return out{caf::make_error(caf::sec::runtime_error, "internal fault")};
     }
@@ -91,6 +109,14 @@ auto guard_one(Self* self, OnFault on_fault, F f, caf::detail::type_list<Ts...>)
 template <class Self, class OnFault, class... Fs>
 caf::behavior guarded(Self* self, OnFault on_fault, Fs... fs) {
   return caf::behavior{detail::guard_one<typename caf::detail::get_callable_trait<Fs>::result_type>(
+      self, on_fault, std::move(fs), typename caf::detail::get_callable_trait<Fs>::arg_types{})...};
+}
+
+// The same for a typed actor: `Behavior` is its behavior_type, and the
+// compiler checks the handlers against its interface.
+template <class Behavior, class Self, class OnFault, class... Fs>
+Behavior guarded_typed(Self* self, OnFault on_fault, Fs... fs) {
+  return Behavior{detail::guard_one<typename caf::detail::get_callable_trait<Fs>::result_type>(
       self, on_fault, std::move(fs), typename caf::detail::get_callable_trait<Fs>::arg_types{})...};
 }
 

@@ -193,6 +193,24 @@ using compacted_atom = caf::atom_constant<caf::atom("compacted")>; // the chain 
 using hosted_atom = caf::atom_constant<caf::atom("hosted")>;       // hosted tools answered
 using fault_atom = caf::atom_constant<caf::atom("fault")>; // test hook: fail inside an actor
 
+// The backend pool's protocol, checked by the compiler on both sides.
+using backend_pool_actor = caf::typed_actor<
+    // Queue a generation for `requester` (its admission and updates go
+    // there); answers its ticket at once.
+    caf::replies_to<generate_atom, generation_request, caf::actor>::with<std::uint64_t>,
+    // Abort a queued or running generation.
+    caf::reacts_to<cancel_atom, std::uint64_t>,
+    // One model's capabilities (cached for model_cache_ttl; failures are not).
+    caf::replies_to<model_atom, std::string>::with<events::result<model_info>>,
+    // The model list (cached), for GET /v1/models.
+    caf::reacts_to<models_atom, reply_for<std::vector<model_info>>>,
+    // The pool's own: a show or a list returned, a generation finished.
+    caf::reacts_to<model_atom, std::string, events::result<model_info>>,
+    caf::reacts_to<models_atom, events::result<std::vector<model_info>>>,
+    caf::reacts_to<finished_atom, std::uint64_t>,
+    // Test hook (RIPOSTE_TEST_FAULTS): an exception inside the pool.
+    caf::reacts_to<fault_atom, std::string, reply_to>>;
+
 } // namespace riposte::actors
 
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_to)

@@ -2,6 +2,7 @@
 // the backend pool, and their settings.
 #pragma once
 
+#include "actors/messages.hpp"
 #include "actors/ports/backend.hpp"
 #include "actors/ports/image_generation.hpp"
 #include "actors/ports/web_search.hpp"
@@ -53,8 +54,9 @@ struct services {
   // The supervised actors, by slot: a restart swaps the handle inside.
   slot_ptr backend_pool_slot;
   slot_ptr registry_slot;
-  caf::actor backend_pool() const {
-    return backend_pool_slot ? backend_pool_slot->get() : caf::actor{};
+  backend_pool_actor backend_pool() const {
+    return caf::actor_cast<backend_pool_actor>(backend_pool_slot ? backend_pool_slot->get()
+                                                                 : caf::actor{});
   }
   caf::actor registry() const { return registry_slot ? registry_slot->get() : caf::actor{}; }
   // A fresh in-memory log for a `store: false` response.

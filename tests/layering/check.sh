@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
-# The layering rule, tested: each probe is one #include compiled with the
-# include roots of one layer's target. The allowed ones must compile; each
-# wrong-direction one must fail because the header it names is not there.
+# The layering rule and the typed protocols, tested: each probe is compiled
+# with the include roots of one layer's target. The allowed ones must
+# compile; each wrong-direction include must fail because the header it names
+# is not there, and each wrong message to a typed actor with CAF's error
+# (the probe's "// expect:" line).
 set -uo pipefail
 build=$1
 fail=0
-for probe in adapters_sees_ports http_sees_actors; do
+for probe in adapters_sees_ports http_sees_actors pool_protocol_match; do
   if ! out=$(cmake --build "$build" --target "layering_$probe" 2>&1); then
     echo "FAIL: $probe should compile:"; echo "$out" | tail -20; fail=1
   else
@@ -14,7 +16,7 @@ for probe in adapters_sees_ports http_sees_actors; do
 done
 for probe in events_sees_projections projections_sees_actors actors_sees_http actors_sees_store \
              adapters_sees_actors; do
-  header=$(sed -n 's/^#include "\(.*\)"$/\1/p' "$(dirname "$0")/$probe.cpp")
+  header=$(sed -n 's/^#include "\(.*\)"$/\1/p' "$(dirname "$0")/$probe.cpp" | head -n 1)
   if out=$(cmake --build "$build" --target "layering_$probe" 2>&1); then
     echo "FAIL: $probe compiled: the layers let it include $header"; fail=1
   elif ! grep -q "$header: No such file or directory" <<<"$out"; then
@@ -22,6 +24,17 @@ for probe in events_sees_projections projections_sees_actors actors_sees_http ac
     echo "$out" | tail -20; fail=1
   else
     echo "ok: $probe fails: $(grep -m1 "No such file" <<<"$out" | sed 's/^.*fatal error: //')"
+  fi
+done
+for probe in pool_protocol_mismatch; do
+  expect=$(sed -n 's|^// expect: ||p' "$(dirname "$0")/$probe.cpp")
+  if out=$(cmake --build "$build" --target "layering_$probe" 2>&1); then
+    echo "FAIL: $probe compiled: the typed interface let a wrong message through"; fail=1
+  elif ! grep -q "$expect" <<<"$out"; then
+    echo "FAIL: $probe failed for another reason than \"$expect\":"
+    echo "$out" | grep -m5 "error"; fail=1
+  else
+    echo "ok: $probe fails: $expect"
   fi
 done
 exit $fail
