@@ -74,15 +74,20 @@ std::string to_chain_snapshot(const chain_segment& seg, bool checkpoint,
 stored_chain from_chain_snapshot(const std::string& payload) {
   stored_chain out;
   auto j = events::parse_stored(payload);
-  if (!j.is_object())
-    return out;
-  chain_segment seg{nullptr, j.value("items", json::array()), j.value("depth", std::int64_t{1})};
-  seg.model = j.value("model", "");
-  seg.instructions_fp = j.value("instructions_fp", "");
-  seg.prefix_tokens = j.value("prefix_tokens", std::int64_t{0});
-  out.segment = std::make_shared<const chain_segment>(std::move(seg));
-  if (j.contains("parent") && j["parent"].is_string())
-    out.parent_id = j["parent"].get<std::string>();
+  if (!j.is_object() || !j.value("items", json()).is_array() ||
+      !j.value("depth", json()).is_number_integer())
+    return out; // not a segment this build wrote: rebuilt from the log instead
+  try {
+    chain_segment seg{nullptr, j["items"], j["depth"].get<std::int64_t>()};
+    seg.model = j.value("model", "");
+    seg.instructions_fp = j.value("instructions_fp", "");
+    seg.prefix_tokens = j.value("prefix_tokens", std::int64_t{0});
+    out.segment = std::make_shared<const chain_segment>(std::move(seg));
+    if (j.contains("parent") && j["parent"].is_string())
+      out.parent_id = j["parent"].get<std::string>();
+  } catch (const json::exception&) {
+    out = {}; // a field of the wrong type
+  }
   return out;
 }
 

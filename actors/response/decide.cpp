@@ -63,12 +63,6 @@ bool ends_generation(const ev::event& e) {
          std::holds_alternative<ev::response_failed>(e);
 }
 
-// An output item of a tool riposte runs itself.
-bool is_hosted_call(const json& item) {
-  auto type = item.value("type", "");
-  return type == "web_search_call" || type == "image_generation_call";
-}
-
 // Notes the hosted calls in a generation's events. When the generation ends
 // having made some, its end is held back (its usage kept): true, and the
 // tools run next.
@@ -232,6 +226,11 @@ std::string output_text(const json& output) {
 }
 
 } // namespace
+
+bool is_hosted_call(const json& item) {
+  auto type = item.value("type", "");
+  return type == "web_search_call" || type == "image_generation_call";
+}
 
 std::vector<ev::event> decide_creation(const create_command& cmd, std::int64_t created_at) {
   std::vector<ev::event> first{

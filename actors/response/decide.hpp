@@ -132,6 +132,9 @@ events::result<compaction> compaction_reply(const projections::response_state& v
 nlohmann::json unsealed_items(const adapters::crypto::sealer* seal, const std::string& tenant,
                               nlohmann::json items);
 
+// An output item of a tool riposte runs itself (web search, image generation).
+bool is_hosted_call(const nlohmann::json& item);
+
 // Is `what` in the request's include list?
 bool includes(const nlohmann::json& params, const char* what);
 

@@ -11,12 +11,6 @@ namespace {
 namespace ev = events;
 using json = nlohmann::json;
 
-// An output item of a tool riposte runs itself.
-bool is_hosted_call(const json& item) {
-  auto type = item.value("type", "");
-  return type == "web_search_call" || type == "image_generation_call";
-}
-
 // What the model is asked to do when it compacts a conversation.
 constexpr const char* compaction_instructions =
     "You are compacting a conversation so that it can continue in a smaller context. Write a "

@@ -17,10 +17,6 @@ caf::actor registry_of(const response_data& st) {
   return st.registry;
 }
 
-ev::result<json> reply_of(const response_data& st) {
-  return blocking_reply(st.view);
-}
-
 bool anyone_waits(const response_data& st) {
   return !st.waiters.empty() || !st.count_waiters.empty() || !st.compaction_waiters.empty();
 }
@@ -40,7 +36,7 @@ void fail_waiters(response_data& st, const ev::error_info& err) {
 void answer_waiters(response_actor* self) {
   auto& st = self->state;
   if (!st.waiters.empty()) {
-    auto reply = reply_of(st);
+    auto reply = blocking_reply(st.view);
     for (auto& w : st.waiters)
       w(reply);
     st.waiters.clear();

@@ -42,7 +42,7 @@ void on_await(response_actor* self, const std::string& tenant, reply_to& r) {
   if (!visible_to(st, tenant) && !creating_for(st, tenant))
     return r(not_found(st.id));
   if (st.view.terminal() || st.broken)
-    return r(reply_of(st));
+    return r(blocking_reply(st.view));
   st.waiters.push_back(std::move(r));
 }
 

@@ -1,9 +1,9 @@
 #include "adapters/tools/image_generation.hpp"
 
+#include "adapters/crypto/base64.hpp"
 #include "events/json_safe.hpp"
 
 #include <curl/curl.h>
-#include <openssl/evp.h>
 
 #include <chrono>
 #include <thread>
@@ -84,15 +84,6 @@ ev::result<json> call_json(const std::string& method, const std::string& url, co
 
 int steps_for(const std::string& quality) {
   return quality == "low" ? 12 : quality == "high" ? 40 : 25;
-}
-
-std::string base64(const std::string& bytes) {
-  std::string out(4 * ((bytes.size() + 2) / 3), '\0');
-  auto n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                           reinterpret_cast<const unsigned char*>(bytes.data()),
-                           static_cast<int>(bytes.size()));
-  out.resize(static_cast<std::size_t>(n));
-  return out;
 }
 
 // Automatic1111: one call answers the image (PNG, base64).
@@ -196,7 +187,7 @@ public:
             auto file = call("GET", view_url(image), "", deadline);
             if (!file)
               return file.error();
-            return actors::generated_image{base64(file->body), "png", req.prompt};
+            return actors::generated_image{crypto::base64_encode(file->body), "png", req.prompt};
           }
       }
       if (clock::now() + std::chrono::milliseconds(200) >= deadline)
