@@ -18,7 +18,6 @@ namespace riposte::actors {
 
 namespace {
 
-using json = nlohmann::json;
 namespace ev = events;
 using ev::riposte_errc;
 
@@ -74,18 +73,6 @@ struct file_state {
   std::int64_t created_us = 0;
 };
 
-json file_object(const file_state& f) {
-  return json{{"id", f.meta.file_id},
-              {"object", "file"},
-              {"bytes", f.meta.bytes},
-              {"created_at", f.meta.created_at},
-              {"expires_at", f.meta.expires_at ? json(f.meta.expires_at) : json()},
-              {"filename", f.meta.filename},
-              {"purpose", f.meta.purpose},
-              {"status", "processed"},
-              {"status_details", nullptr}};
-}
-
 std::int64_t now_seconds() {
   return now_micros() / 1'000'000;
 }
@@ -135,7 +122,7 @@ ev::result<file_state> load(ev::event_log& log, const std::string& id, const std
 }
 
 void upload(ev::event_log& log, adapters::observability::metrics* stats, const file_limits& limits,
-            const file_upload& up, const reply_to& r) {
+            const file_upload& up, const reply_for<ev::file_uploaded>& r) {
   auto size = static_cast<std::int64_t>(up.bytes->size());
   if (limits.tenant_quota_bytes > 0) {
     auto keys = log.list_markers(file_markers);
@@ -185,12 +172,11 @@ void upload(ev::event_log& log, adapters::observability::metrics* stats, const f
     return r(listed.error());
   if (stats)
     stats->file_bytes().Increment(static_cast<double>(size));
-  file_state f{meta, up.tenant, 0, created_us};
-  r(file_object(f));
+  r(std::move(meta));
 }
 
 void list(ev::event_log& log, adapters::observability::metrics* stats, const file_query& q,
-          const reply_to& r) {
+          const reply_for<file_page>& r) {
   auto keys = log.list_markers(file_markers);
   if (!keys)
     return r(keys.error());
@@ -212,26 +198,22 @@ void list(ev::event_log& log, adapters::observability::metrics* stats, const fil
                               "after"));
     start = static_cast<std::size_t>(it - mine.begin()) + 1;
   }
-  json data = json::array();
-  bool more = false;
+  file_page page;
   for (std::size_t i = start; i < mine.size(); ++i) {
     auto f = load(log, mine[i].id, q.tenant, stats);
     if (!f || (!q.purpose.empty() && f->meta.purpose != q.purpose))
       continue;
-    if (static_cast<std::int64_t>(data.size()) == q.limit) {
-      more = true;
+    if (static_cast<std::int64_t>(page.data.size()) == q.limit) {
+      page.has_more = true;
       break;
     }
-    data.push_back(file_object(*f));
+    page.data.push_back(std::move(f->meta));
   }
-  json page{{"object", "list"}, {"data", data}, {"has_more", more}};
-  page["first_id"] = data.empty() ? json() : data.front()["id"];
-  page["last_id"] = data.empty() ? json() : data.back()["id"];
   r(std::move(page));
 }
 
 void remove(ev::event_log& log, adapters::observability::metrics* stats, const std::string& id,
-            const std::string& tenant, const reply_to& r) {
+            const std::string& tenant, const reply_for<deleted_object>& r) {
   auto f = load(log, id, tenant, stats);
   if (!f)
     return r(f.error());
@@ -240,7 +222,7 @@ void remove(ev::event_log& log, adapters::observability::metrics* stats, const s
   if (!gone)
     return r(gone.error().code == riposte_errc::version_conflict ? no_such_file(id) : gone.error());
   sweep(log, *f, stats);
-  r(json{{"id", id}, {"object", "file"}, {"deleted", true}});
+  r(deleted_object{id});
 }
 
 // One chunk, then (once the client took it) the next, each a store job of
@@ -264,13 +246,13 @@ void read(thread_pool* pool, ev::event_log* log, adapters::observability::metric
   auto f = load(*log, id, tenant, stats);
   if (!f)
     return out.head(f.error());
-  out.head(file_object(*f));
+  out.head(f->meta);
   send_chunk(pool, log, id, 0, out);
 }
 
 struct pending_upload {
   file_upload up;
-  reply_to r;
+  reply_for<ev::file_uploaded> r;
 };
 
 struct files_state {
@@ -279,11 +261,9 @@ struct files_state {
   std::map<std::string, std::deque<pending_upload>> uploads;
 };
 
-using files_actor_t = caf::stateful_actor<files_state>;
+using files_self = files_actor::stateful_pointer<files_state>;
 
-using uploaded_atom = caf::atom_constant<caf::atom("fuploaded")>;
-
-void next_upload(files_actor_t* self, std::shared_ptr<const services> svc, file_limits limits,
+void next_upload(files_self self, std::shared_ptr<const services> svc, file_limits limits,
                  const std::string& tenant) {
   auto& queue = self->state.uploads[tenant];
   if (queue.empty()) {
@@ -291,10 +271,10 @@ void next_upload(files_actor_t* self, std::shared_ptr<const services> svc, file_
     return;
   }
   auto job = queue.front();
-  caf::actor me = self;
+  auto me = caf::actor_cast<files_actor>(self);
   auto* log = svc->log;
   auto* stats = svc->stats.get();
-  auto finished = [me, tenant] { caf::anon_send(me, uploaded_atom::value, tenant); };
+  auto finished = [me, tenant] { caf::anon_send(me, file_uploaded_atom::value, tenant); };
   svc->store_pool->post(
       [=] {
         upload(*log, stats, limits, job.up, job.r);
@@ -303,16 +283,16 @@ void next_upload(files_actor_t* self, std::shared_ptr<const services> svc, file_
       [finished](const std::string&) { finished(); });
 }
 
-caf::behavior files_actor(files_actor_t* self, std::shared_ptr<const services> svc,
-                          file_limits limits) {
+files_actor::behavior_type files(files_self self, std::shared_ptr<const services> svc,
+                                 file_limits limits) {
   auto* log = svc->log;
   auto* stats = svc->stats.get();
   auto* pool = svc->store_pool;
   auto post = [svc](std::function<void()> job) { svc->store_pool->post(std::move(job)); };
   auto on_fault = [](const std::string& what) { ev::report_fault("files", what); };
-  return guarded(
+  return guarded_typed<files_actor::behavior_type>(
       self, on_fault,
-      [=](file_upload_atom, file_upload& up, reply_to& r) {
+      [=](file_upload_atom, file_upload& up, reply_for<ev::file_uploaded>& r) {
         if (limits.tenant_quota_bytes == 0)
           return post([=] { upload(*log, stats, limits, up, r); });
         auto tenant = up.tenant;
@@ -321,7 +301,7 @@ caf::behavior files_actor(files_actor_t* self, std::shared_ptr<const services> s
         if (queue.size() == 1)
           next_upload(self, svc, limits, tenant);
       },
-      [=](uploaded_atom, const std::string& tenant) {
+      [=](file_uploaded_atom, const std::string& tenant) {
         auto it = self->state.uploads.find(tenant);
         if (it == self->state.uploads.end())
           return;
@@ -329,20 +309,22 @@ caf::behavior files_actor(files_actor_t* self, std::shared_ptr<const services> s
           it->second.pop_front();
         next_upload(self, svc, limits, tenant);
       },
-      [=](file_list_atom, file_query& q, reply_to& r) { post([=] { list(*log, stats, q, r); }); },
-      [=](file_get_atom, const std::string& id, const std::string& tenant, reply_to& r) {
+      [=](file_list_atom, file_query& q, reply_for<file_page>& r) {
+        post([=] { list(*log, stats, q, r); });
+      },
+      [=](file_get_atom, const std::string& id, const std::string& tenant,
+          reply_for<ev::file_uploaded>& r) {
         post([=] {
           auto f = load(*log, id, tenant, stats);
-          f ? r(file_object(*f)) : r(f.error());
+          f ? r(f->meta) : r(f.error());
         });
       },
       [=](file_read_atom, const std::string& id, const std::string& tenant, file_reader& out) {
         pool->post([=] { read(pool, log, stats, id, tenant, out); },
                    [out](const std::string&) { out.done(false); });
       },
-      [=](file_delete_atom, const std::string& id, const std::string& tenant, reply_to& r) {
-        post([=] { remove(*log, stats, id, tenant, r); });
-      },
+      [=](file_delete_atom, const std::string& id, const std::string& tenant,
+          reply_for<deleted_object>& r) { post([=] { remove(*log, stats, id, tenant, r); }); },
       // Test hook (RIPOSTE_TEST_FAULTS).
       [=](fault_atom, const std::string&, reply_to&) {
         throw std::runtime_error("injected fault (files)");
@@ -353,7 +335,7 @@ caf::behavior files_actor(files_actor_t* self, std::shared_ptr<const services> s
 
 caf::actor spawn_files(caf::actor_system& sys, std::shared_ptr<const services> svc,
                        file_limits limits) {
-  return sys.spawn(files_actor, std::move(svc), limits);
+  return caf::actor_cast<caf::actor>(sys.spawn(files, std::move(svc), limits));
 }
 
 ev::result<file_contents> read_file_bytes(ev::event_log& log, const std::string& id,

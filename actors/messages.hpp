@@ -1,5 +1,8 @@
-// The actors' protocol in one place: atoms, commands and replies, one line
-// each. Replies to HTTP travel as `reply_to` callbacks, so no actor knows HTTP.
+// The actors' protocol in one place: atoms, commands, replies, and each
+// long-lived actor's typed interface (registry, backend pool, files,
+// prompts). Replies to HTTP travel as `reply_for<T>` callbacks carrying data
+// (http/ renders the wire), so no actor knows HTTP. What CAF cannot check is
+// listed at the end of this file, with the reason.
 #pragma once
 
 #include "actors/event_sink.hpp"
@@ -8,6 +11,8 @@
 #include "events/errc.hpp"
 #include "events/event_log.hpp"
 #include "events/faults.hpp"
+#include "events/file_events.hpp"
+#include "events/prompt_events.hpp"
 #include "projections/chain_context.hpp"
 #include "projections/input_items.hpp"
 #include "projections/response_view.hpp"
@@ -73,8 +78,7 @@ inline constexpr bool is_reply_for = false;
 template <class T>
 inline constexpr bool is_reply_for<reply_for<T>> = true;
 
-// A JSON body: the Response object (a projection), and what the files,
-// prompts and backend pool actors answer.
+// A Response object (a projection), or a test hook's answer.
 using reply_to = reply_for<nlohmann::json>;
 
 // GET /v1/responses/{id}/events and the audit feed: envelopes in order.
@@ -83,8 +87,8 @@ struct events_page {
   bool has_more = false;
 };
 
-// DELETE /v1/responses/{id}: the response that is deleted now.
-struct deleted_response {
+// DELETE of a response, a file or a prompt: the one deleted now.
+struct deleted_object {
   std::string id;
 };
 
@@ -193,6 +197,43 @@ using compacted_atom = caf::atom_constant<caf::atom("compacted")>; // the chain 
 using hosted_atom = caf::atom_constant<caf::atom("hosted")>;       // hosted tools answered
 using fault_atom = caf::atom_constant<caf::atom("fault")>; // test hook: fail inside an actor
 
+// The registry's protocol (actors/registry.cpp): what http/ and response
+// actors send it. It forwards each message about an existing id to that
+// response's actor, rebuilding the actor from its log if needed.
+using registry_actor = caf::typed_actor<
+    // A new response's actor; the create goes to it with whoever waits (a
+    // blocking create, a token count, a compaction) or streams.
+    caf::reacts_to<create_atom, create_command, reply_to>,
+    caf::reacts_to<create_atom, create_command, reply_for<token_count>>,
+    caf::reacts_to<create_atom, create_command, reply_for<compaction>>,
+    caf::reacts_to<create_atom, create_command, sink_handle>,
+    // id, tenant, then: stream events after a sequence number (-1: all) /
+    // the Response now / the Response once it ends / delete / cancel / raw
+    // events / input items / a child's chain context (the child is told).
+    caf::reacts_to<subscribe_atom, std::string, std::string, std::int64_t, sink_handle>,
+    caf::reacts_to<fetch_atom, std::string, std::string, reply_to>,
+    caf::reacts_to<await_atom, std::string, std::string, reply_to>,
+    caf::reacts_to<remove_atom, std::string, std::string, reply_for<deleted_object>>,
+    caf::reacts_to<cancel_atom, std::string, std::string, reply_to>,
+    caf::reacts_to<events_atom, std::string, std::string, list_query, reply_for<events_page>>,
+    caf::reacts_to<items_atom, std::string, std::string, list_query,
+                   reply_for<projections::items_page>>,
+    caf::reacts_to<context_atom, std::string, std::string, caf::actor>,
+    // A response actor idle since it handled this many forwarded messages.
+    caf::reacts_to<passivate_atom, std::string, std::uint64_t>,
+    // The global event feed after a position, at most `limit` events.
+    caf::reacts_to<audit_atom, std::uint64_t, std::int64_t, reply_for<events_page>>,
+    // Its own: start-up found these responses unfinished.
+    caf::reacts_to<recover_atom, std::vector<std::string>>,
+    // Test hook (RIPOSTE_TEST_FAULTS): fail in the registry (empty id) or in
+    // one response's actor.
+    caf::reacts_to<fault_atom, std::string, std::string, reply_to>>;
+
+// The response actors (actors/response/behavior.cpp) stay dynamically typed:
+// while one rebuilds from its log it answers nothing but its load and keeps
+// every other message for later, which a typed behavior cannot express. Only
+// the registry and the actor's own jobs talk to one.
+
 // The backend pool's protocol, checked by the compiler on both sides.
 using backend_pool_actor = caf::typed_actor<
     // Queue a generation for `requester` (its admission and updates go
@@ -211,28 +252,143 @@ using backend_pool_actor = caf::typed_actor<
     // Test hook (RIPOSTE_TEST_FAULTS): an exception inside the pool.
     caf::reacts_to<fault_atom, std::string, reply_to>>;
 
+// Files (actors/files.cpp): uploads, listing, reading, deleting.
+struct file_upload {
+  std::string tenant;
+  std::string filename;
+  std::string purpose;
+  std::int64_t expires_after_seconds = 0; // 0: never
+  std::shared_ptr<const std::string> bytes;
+};
+
+struct file_query {
+  std::string tenant;
+  std::string purpose; // empty: any
+  std::int64_t limit = 10'000;
+  bool ascending = false;
+  std::string after; // a file id
+};
+
+// A page of a tenant's live files.
+struct file_page {
+  std::vector<events::file_uploaded> data;
+  bool has_more = false;
+};
+
+// A file's bytes on their way out: `head` once (the file, or why not), then
+// `chunk` per piece, then `done`. `chunk` never blocks: it calls `next(true)`
+// once the client has taken the piece (false: it is gone), and only then is
+// the next piece read. A slow reader holds one chunk of memory and no thread.
+struct file_reader {
+  std::function<void(events::result<events::file_uploaded>)> head;
+  std::function<void(std::string piece, std::function<void(bool)> next)> chunk;
+  std::function<void(bool ok)> done;
+};
+
+using file_upload_atom = caf::atom_constant<caf::atom("fupload")>;
+using file_uploaded_atom = caf::atom_constant<caf::atom("fuploaded")>;
+using file_list_atom = caf::atom_constant<caf::atom("flist")>;
+using file_get_atom = caf::atom_constant<caf::atom("fget")>;
+using file_read_atom = caf::atom_constant<caf::atom("fread")>;
+using file_delete_atom = caf::atom_constant<caf::atom("fdelete")>;
+
+using files_actor = caf::typed_actor<
+    caf::reacts_to<file_upload_atom, file_upload, reply_for<events::file_uploaded>>,
+    caf::reacts_to<file_list_atom, file_query, reply_for<file_page>>,
+    // file id, tenant
+    caf::reacts_to<file_get_atom, std::string, std::string, reply_for<events::file_uploaded>>,
+    caf::reacts_to<file_read_atom, std::string, std::string, file_reader>,
+    caf::reacts_to<file_delete_atom, std::string, std::string, reply_for<deleted_object>>,
+    // Its own: a tenant's upload finished (with a quota, a tenant's uploads
+    // run one at a time).
+    caf::reacts_to<file_uploaded_atom, std::string>,
+    // Test hook (RIPOSTE_TEST_FAULTS).
+    caf::reacts_to<fault_atom, std::string, reply_to>>;
+
+// Prompts (actors/prompts.cpp): versioned templates for `prompt: {id,
+// version, variables}`.
+
+// A new prompt, or a new version of `prompt_id` (validated by http/).
+struct prompt_draft {
+  std::string tenant;
+  std::string prompt_id; // empty: a new prompt
+  std::string name;
+  nlohmann::json instructions; // string or null
+  nlohmann::json input = nlohmann::json::array();
+  nlohmann::json metadata = nlohmann::json::object();
+};
+
+// Every version of a prompt, newest first.
+using prompt_versions = std::vector<events::prompt_version_created>;
+
+using prompt_create_atom = caf::atom_constant<caf::atom("pcreate")>;
+using prompt_get_atom = caf::atom_constant<caf::atom("pget")>;
+using prompt_versions_atom = caf::atom_constant<caf::atom("pversions")>;
+using prompt_delete_atom = caf::atom_constant<caf::atom("pdelete")>;
+
+using prompts_actor = caf::typed_actor<
+    caf::reacts_to<prompt_create_atom, prompt_draft, reply_for<events::prompt_version_created>>,
+    // tenant, prompt id, version ("": the latest)
+    caf::reacts_to<prompt_get_atom, std::string, std::string, std::string,
+                   reply_for<events::prompt_version_created>>,
+    // tenant, prompt id
+    caf::reacts_to<prompt_versions_atom, std::string, std::string, reply_for<prompt_versions>>,
+    caf::reacts_to<prompt_delete_atom, std::string, std::string, reply_for<deleted_object>>,
+    // Test hook (RIPOSTE_TEST_FAULTS).
+    caf::reacts_to<fault_atom, std::string, reply_to>>;
+
+// Plain data CAF can inspect (print, and check like any message type).
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, token_count& x) {
+  return f(caf::meta::type_name("token_count"), x.input_tokens);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, deleted_object& x) {
+  return f(caf::meta::type_name("deleted_object"), x.id);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, model_info& x) {
+  return f(caf::meta::type_name("model_info"), x.id, x.created, x.capabilities, x.context_length,
+           x.num_ctx, x.family);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, file_query& x) {
+  return f(caf::meta::type_name("file_query"), x.tenant, x.purpose, x.limit, x.ascending, x.after);
+}
+
 } // namespace riposte::actors
 
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_to)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_for<riposte::projections::items_page>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_for<riposte::actors::events_page>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_for<riposte::actors::deleted_response>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_for<riposte::actors::token_count>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_for<riposte::actors::compaction>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::reply_for<std::vector<riposte::actors::model_info>>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::events::result<riposte::actors::compaction>)
+namespace riposte::projections {
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, items_query& x) {
+  return f(caf::meta::type_name("items_query"), x.limit, x.ascending, x.after, x.before);
+}
+} // namespace riposte::projections
+
+// What CAF cannot check. CAF 0.17 wants every message type inspectable, so
+// that it could be serialized to another node; riposte's messages never
+// leave the process, and these cannot be inspected:
+namespace caf {
+// Callbacks into http/ (and file_reader, sink_handle below): RESTinio's
+// threads are not actors, and a CAF request from them would add a hop to
+// every reply.
+template <class T>
+struct allowed_unsafe_message_type<riposte::actors::reply_for<T>> : std::true_type {};
+// A value or an error: whatever T is (mostly JSON or shared data, below).
+template <class T>
+struct allowed_unsafe_message_type<riposte::events::result<T>> : std::true_type {};
+} // namespace caf
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::file_reader)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::sink_handle)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(
-    riposte::events::result<std::vector<riposte::projections::stream_frame>>)
+// JSON values (nlohmann::json has no inspect, and request bodies, events and
+// items are JSON throughout riposte).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::create_command)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::projections::items_query)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::context_reply)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::append_done)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::load_done)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::prompt_draft)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::generation_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::generation_update)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::model_info)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::events::result<riposte::actors::model_info>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(std::vector<riposte::actors::model_info>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::events::result<nlohmann::json>)
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::events::result<std::vector<riposte::actors::model_info>>)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::append_done)
+// Shared, immutable data passed by pointer: an upload's bytes, a chain's
+// context.
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::file_upload)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::context_reply)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::load_done)

@@ -66,22 +66,8 @@ ev::result<prompt_state> load(ev::event_log& log, const std::string& id, const s
   return p;
 }
 
-json prompt_object(const ev::prompt_version_created& v) {
-  json vars = json::array();
-  for (auto& name : prompt_variables(v.instructions, v.input))
-    vars.push_back(name);
-  return {{"id", v.prompt_id},
-          {"object", "prompt"},
-          {"version", std::to_string(v.prompt_version)},
-          {"name", v.name.empty() ? json() : json(v.name)},
-          {"instructions", v.instructions},
-          {"input", v.input},
-          {"variables", vars},
-          {"metadata", v.metadata.is_object() ? v.metadata : json::object()},
-          {"created_at", v.created_at}};
-}
-
-void create(ev::event_log& log, const prompt_draft& d, const reply_to& r) {
+void create(ev::event_log& log, const prompt_draft& d,
+            const reply_for<ev::prompt_version_created>& r) {
   auto id = d.prompt_id.empty() ? ev::make_id("pmpt_") : d.prompt_id;
   std::int64_t expected = ev::no_stream;
   std::int64_t number = 1;
@@ -104,40 +90,33 @@ void create(ev::event_log& log, const prompt_draft& d, const reply_to& r) {
                               "prompt_id"));
     return r(stored.error());
   }
-  r(prompt_object(v));
+  r(std::move(v));
 }
 
 void get(ev::event_log& log, const std::string& tenant, const std::string& id,
-         const std::string& version, const reply_to& r) {
+         const std::string& version, const reply_for<ev::prompt_version_created>& r) {
   auto p = load(log, id, tenant);
   if (!p)
     return r(p.error());
   if (version.empty())
-    return r(prompt_object(p->versions.back()));
+    return r(p->versions.back());
   for (const auto& v : p->versions)
     if (std::to_string(v.prompt_version) == version)
-      return r(prompt_object(v));
+      return r(v);
   r(ev::make_error(riposte_errc::not_found, "Prompt '" + id + "' has no version '" + version + "'.",
                    "version"));
 }
 
 void versions(ev::event_log& log, const std::string& tenant, const std::string& id,
-              const reply_to& r) {
+              const reply_for<prompt_versions>& r) {
   auto p = load(log, id, tenant);
   if (!p)
     return r(p.error());
-  json data = json::array();
-  for (auto it = p->versions.rbegin(); it != p->versions.rend(); ++it)
-    data.push_back(prompt_object(*it));
-  r(json{{"object", "list"},
-         {"data", data},
-         {"first_id", data.front()["version"]},
-         {"last_id", data.back()["version"]},
-         {"has_more", false}});
+  r(prompt_versions(p->versions.rbegin(), p->versions.rend()));
 }
 
 void remove(ev::event_log& log, const std::string& tenant, const std::string& id,
-            const reply_to& r) {
+            const reply_for<deleted_object>& r) {
   auto p = load(log, id, tenant);
   if (!p)
     return r(p.error());
@@ -146,25 +125,27 @@ void remove(ev::event_log& log, const std::string& tenant, const std::string& id
   if (!gone)
     return r(gone.error().code == riposte_errc::version_conflict ? no_such_prompt(id)
                                                                  : gone.error());
-  r(json{{"id", id}, {"object", "prompt.deleted"}, {"deleted", true}});
+  r(deleted_object{id});
 }
 
-caf::behavior prompts_actor(caf::event_based_actor* self, std::shared_ptr<const services> svc) {
+prompts_actor::behavior_type prompts(prompts_actor::pointer self,
+                                     std::shared_ptr<const services> svc) {
   auto* log = svc->log;
   auto post = [svc](std::function<void()> job) { svc->store_pool->post(std::move(job)); };
   auto on_fault = [](const std::string& what) { events::report_fault("prompts", what); };
-  return guarded(
+  return guarded_typed<prompts_actor::behavior_type>(
       self, on_fault,
-      [=](prompt_create_atom, prompt_draft& d, reply_to& r) { post([=] { create(*log, d, r); }); },
+      [=](prompt_create_atom, prompt_draft& d, reply_for<ev::prompt_version_created>& r) {
+        post([=] { create(*log, d, r); });
+      },
       [=](prompt_get_atom, const std::string& tenant, const std::string& id,
-          const std::string& version,
-          reply_to& r) { post([=] { get(*log, tenant, id, version, r); }); },
-      [=](prompt_versions_atom, const std::string& tenant, const std::string& id, reply_to& r) {
-        post([=] { versions(*log, tenant, id, r); });
+          const std::string& version, reply_for<ev::prompt_version_created>& r) {
+        post([=] { get(*log, tenant, id, version, r); });
       },
-      [=](prompt_delete_atom, const std::string& tenant, const std::string& id, reply_to& r) {
-        post([=] { remove(*log, tenant, id, r); });
-      },
+      [=](prompt_versions_atom, const std::string& tenant, const std::string& id,
+          reply_for<prompt_versions>& r) { post([=] { versions(*log, tenant, id, r); }); },
+      [=](prompt_delete_atom, const std::string& tenant, const std::string& id,
+          reply_for<deleted_object>& r) { post([=] { remove(*log, tenant, id, r); }); },
       // Test hook (RIPOSTE_TEST_FAULTS).
       [=](fault_atom, const std::string&, reply_to&) {
         throw std::runtime_error("injected fault (prompts)");
@@ -247,17 +228,18 @@ std::vector<std::string> prompt_variables(const json& instructions, const json& 
   return names;
 }
 
-ev::result<rendered_prompt> render_prompt(const json& version, const json& variables) {
-  auto instructions = version.value("instructions", json());
-  auto input = version.value("input", json::array());
+ev::result<rendered_prompt> render_prompt(const ev::prompt_version_created& version,
+                                          const json& variables) {
+  const auto& instructions = version.instructions;
+  auto input = version.input.is_array() ? version.input : json::array();
   auto used = prompt_variables(instructions, input);
   const auto& vars = variables.is_object() ? variables : json::object();
   for (const auto& name : used)
     if (!vars.contains(name))
       return bad_variable(riposte_errc::missing_parameter, name,
-                          "Missing prompt variable '" + name + "': prompt " +
-                              version.value("id", "") + " version " + version.value("version", "") +
-                              " uses {{" + name + "}}.");
+                          "Missing prompt variable '" + name + "': prompt " + version.prompt_id +
+                              " version " + std::to_string(version.prompt_version) + " uses {{" +
+                              name + "}}.");
   for (const auto& [name, value] : vars.items())
     if (std::find(used.begin(), used.end(), name) == used.end())
       return bad_variable(riposte_errc::unknown_parameter, name,
@@ -358,11 +340,11 @@ ev::result<rendered_prompt> resolve_prompt(ev::event_log& log, const std::string
                                 "'.",
                             "prompt.version");
   }
-  return render_prompt(prompt_object(*chosen), reference.value("variables", json::object()));
+  return render_prompt(*chosen, reference.value("variables", json::object()));
 }
 
 caf::actor spawn_prompts(caf::actor_system& sys, std::shared_ptr<const services> svc) {
-  return sys.spawn(prompts_actor, std::move(svc));
+  return caf::actor_cast<caf::actor>(sys.spawn(prompts, std::move(svc)));
 }
 
 } // namespace riposte::actors

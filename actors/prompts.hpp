@@ -14,28 +14,14 @@
 
 namespace riposte::actors {
 
-// A new prompt, or a new version of `prompt_id` (validated by http/).
-struct prompt_draft {
-  std::string tenant;
-  std::string prompt_id; // empty: a new prompt
-  std::string name;
-  nlohmann::json instructions; // string or null
-  nlohmann::json input = nlohmann::json::array();
-  nlohmann::json metadata = nlohmann::json::object();
-};
-
-using prompt_create_atom = caf::atom_constant<caf::atom("pcreate")>;
-using prompt_get_atom = caf::atom_constant<caf::atom("pget")>;           // tenant, id, version ("")
-using prompt_versions_atom = caf::atom_constant<caf::atom("pversions")>; // tenant, id
-using prompt_delete_atom = caf::atom_constant<caf::atom("pdelete")>;     // tenant, id
-
+// Its protocol, prompts_actor, is in messages.hpp.
 caf::actor spawn_prompts(caf::actor_system& sys, std::shared_ptr<const services> svc);
 
 // The {{variable}} names a version uses, in order of first use.
 std::vector<std::string> prompt_variables(const nlohmann::json& instructions,
                                           const nlohmann::json& input);
 
-// A version (its prompt object) with `variables` filled in: its instructions
+// A version with `variables` filled in: its instructions
 // (string or null) and its input messages. A variable the template uses and
 // the request leaves out, one the template does not know, or a file or image
 // where only text can go is a 400 naming prompt.variables.<name>.
@@ -43,7 +29,7 @@ struct rendered_prompt {
   nlohmann::json instructions;
   nlohmann::json input = nlohmann::json::array();
 };
-events::result<rendered_prompt> render_prompt(const nlohmann::json& version,
+events::result<rendered_prompt> render_prompt(const events::prompt_version_created& version,
                                               const nlohmann::json& variables);
 
 // The request's prompt reference resolved against the store (blocking:
@@ -52,5 +38,3 @@ events::result<rendered_prompt> resolve_prompt(events::event_log& log, const std
                                                const nlohmann::json& reference);
 
 } // namespace riposte::actors
-
-CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::prompt_draft)

@@ -36,7 +36,7 @@ struct registry_data {
   std::shared_ptr<registry_memory> dir;
 };
 
-using registry_actor = caf::stateful_actor<registry_data>;
+using registry_self = registry_actor::stateful_pointer<registry_data>;
 using entry = registry_memory::entry;
 
 // Ids riposte hands out: "resp_" and hex. Anything else cannot exist.
@@ -49,8 +49,7 @@ bool plausible_id(const std::string& id) {
   return true;
 }
 
-caf::actor hold(registry_actor* self, const std::string& id, caf::actor a,
-                std::uint64_t forwarded) {
+caf::actor hold(registry_self self, const std::string& id, caf::actor a, std::uint64_t forwarded) {
   auto& dir = *self->state.dir;
   self->monitor(a);
   dir.ids[a.address()] = id;
@@ -58,18 +57,29 @@ caf::actor hold(registry_actor* self, const std::string& id, caf::actor a,
   return a;
 }
 
-entry& route(registry_actor* self, const std::string& id) {
+entry& route(registry_self self, const std::string& id) {
   auto& dir = *self->state.dir;
   auto it = dir.actors.find(id);
   if (it == dir.actors.end()) {
-    hold(self, id, spawn_response_actor(self, self->state.svc, self, id, true), 0);
+    hold(self, id,
+         spawn_response_actor(self, self->state.svc, caf::actor_cast<registry_actor>(self), id,
+                              true),
+         0);
     it = dir.actors.find(id);
   }
   ++it->second.forwarded;
   return it->second;
 }
 
-void forget(registry_actor* self, std::unordered_map<std::string, entry>::iterator it) {
+// A message for the response `id`, to its actor. Response actors are not
+// typed (messages.hpp says why), so the registry sends anonymously; nothing
+// a response actor does depends on who sent.
+template <class... Ts>
+void forward(registry_self self, const std::string& id, Ts&&... xs) {
+  caf::anon_send(route(self, id).actor, std::forward<Ts>(xs)...);
+}
+
+void forget(registry_self self, std::unordered_map<std::string, entry>::iterator it) {
   auto& dir = *self->state.dir;
   self->demonitor(it->second.actor);
   dir.ids.erase(it->second.actor.address());
@@ -78,10 +88,13 @@ void forget(registry_actor* self, std::unordered_map<std::string, entry>::iterat
 
 // A new response: its actor, then the create with whoever waits for it.
 template <class Waiter>
-void create(registry_actor* self, create_command& cmd, Waiter waiter) {
+void create(registry_self self, create_command& cmd, Waiter waiter) {
   auto id = cmd.response_id;
-  auto a = hold(self, id, spawn_response_actor(self, self->state.svc, self, id, false), 1);
-  self->send(a, create_atom::value, std::move(cmd), std::move(waiter));
+  auto a = hold(
+      self, id,
+      spawn_response_actor(self, self->state.svc, caf::actor_cast<registry_actor>(self), id, false),
+      1);
+  caf::anon_send(a, create_atom::value, std::move(cmd), std::move(waiter));
 }
 
 events::error_info unknown(const std::string& id, std::string param = {}) {
@@ -90,8 +103,8 @@ events::error_info unknown(const std::string& id, std::string param = {}) {
                             std::move(param));
 }
 
-caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc,
-                       std::shared_ptr<registry_memory> memory) {
+registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const services> svc,
+                                       std::shared_ptr<registry_memory> memory) {
   self->state.svc = std::move(svc);
   self->state.dir = memory ? std::move(memory) : make_registry_memory();
   // Shutting down: every response actor goes too.
@@ -120,7 +133,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
   // Start-up: find what a crash left unfinished (see recover_atom below).
   if (!self->state.dir->recovered) {
     self->state.dir->recovered = true;
-    caf::actor me = self;
+    auto me = caf::actor_cast<registry_actor>(self);
     auto log = self->state.svc->log;
     self->state.svc->store_pool->post([=] {
       auto ids = log->list_markers(inflight_markers);
@@ -129,7 +142,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
     });
   }
   auto on_fault = [=](const std::string& what) { events::report_fault("registry", what); };
-  return guarded(
+  return guarded_typed<registry_actor::behavior_type>(
       self, on_fault,
       // A new response's actor; the create goes to it with whoever waits
       // (a blocking create, a token count, a compaction) or streams.
@@ -145,48 +158,48 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
           sink_handle& h) {
         if (!plausible_id(id))
           return h.sink->fail(unknown(id));
-        self->send(route(self, id).actor, subscribe_atom::value, tenant, after, std::move(h));
+        forward(self, id, subscribe_atom::value, tenant, after, std::move(h));
       },
       [=](fetch_atom, const std::string& id, const std::string& tenant, reply_to& r) {
         if (!plausible_id(id))
           return r(unknown(id));
-        self->send(route(self, id).actor, fetch_atom::value, tenant, std::move(r));
+        forward(self, id, fetch_atom::value, tenant, std::move(r));
       },
       // The answer a blocking create gets: the response once it ends (an
       // idempotent replay of a create still running waits for it).
       [=](await_atom, const std::string& id, const std::string& tenant, reply_to& r) {
         if (!plausible_id(id))
           return r(unknown(id));
-        self->send(route(self, id).actor, await_atom::value, tenant, std::move(r));
+        forward(self, id, await_atom::value, tenant, std::move(r));
       },
       [=](remove_atom, const std::string& id, const std::string& tenant,
-          reply_for<deleted_response>& r) {
+          reply_for<deleted_object>& r) {
         if (!plausible_id(id))
           return r(unknown(id));
-        self->send(route(self, id).actor, remove_atom::value, tenant, std::move(r));
+        forward(self, id, remove_atom::value, tenant, std::move(r));
       },
       [=](cancel_atom, const std::string& id, const std::string& tenant, reply_to& r) {
         if (!plausible_id(id))
           return r(unknown(id));
-        self->send(route(self, id).actor, cancel_atom::value, tenant, std::move(r));
+        forward(self, id, cancel_atom::value, tenant, std::move(r));
       },
       [=](events_atom, const std::string& id, const std::string& tenant, list_query& q,
           reply_for<events_page>& r) {
         if (!plausible_id(id))
           return r(unknown(id));
-        self->send(route(self, id).actor, events_atom::value, tenant, std::move(q), std::move(r));
+        forward(self, id, events_atom::value, tenant, std::move(q), std::move(r));
       },
       [=](items_atom, const std::string& id, const std::string& tenant, list_query& q,
           reply_for<projections::items_page>& r) {
         if (!plausible_id(id))
           return r(unknown(id));
-        self->send(route(self, id).actor, items_atom::value, tenant, std::move(q), std::move(r));
+        forward(self, id, items_atom::value, tenant, std::move(q), std::move(r));
       },
       [=](context_atom, const std::string& id, const std::string& tenant, caf::actor& child) {
         if (!plausible_id(id))
-          return self->send(child, context_atom::value,
-                            context_reply{unknown(id, "previous_response_id")});
-        self->send(route(self, id).actor, context_atom::value, tenant, std::move(child));
+          return caf::anon_send(child, context_atom::value,
+                                context_reply{unknown(id, "previous_response_id")});
+        forward(self, id, context_atom::value, tenant, std::move(child));
       },
       // An idle actor may stop only if everything we sent it has been handled.
       [=](passivate_atom, const std::string& id, std::uint64_t handled) {
@@ -194,7 +207,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
         auto it = dir.actors.find(id);
         if (it == dir.actors.end() || it->second.forwarded != handled)
           return;
-        self->send(it->second.actor, passivate_atom::value);
+        caf::anon_send(it->second.actor, passivate_atom::value);
         forget(self, it);
       },
       // Rebuild every response a crash left unfinished; each closes itself
@@ -203,7 +216,10 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
         auto& dir = *self->state.dir;
         for (const auto& id : ids)
           if (plausible_id(id) && dir.actors.count(id) == 0)
-            hold(self, id, spawn_response_actor(self, self->state.svc, self, id, true, true), 0);
+            hold(self, id,
+                 spawn_response_actor(self, self->state.svc, caf::actor_cast<registry_actor>(self),
+                                      id, true, true),
+                 0);
       },
       // The audit feed: every stream's events after a global position.
       [=](audit_atom, std::uint64_t after, std::int64_t limit, reply_for<events_page>& r) {
@@ -226,10 +242,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
           throw std::runtime_error("injected fault (registry)");
         if (!plausible_id(id))
           return r(unknown(id));
-        self->send(route(self, id).actor, fault_atom::value, mode, std::move(r));
-      },
-      [=](caf::get_atom) -> std::uint64_t {
-        return static_cast<std::uint64_t>(self->state.dir->actors.size());
+        forward(self, id, fault_atom::value, mode, std::move(r));
       });
 }
 
@@ -237,7 +250,7 @@ caf::behavior registry(registry_actor* self, std::shared_ptr<const services> svc
 
 caf::actor spawn_registry(caf::actor_system& sys, std::shared_ptr<const services> svc,
                           std::shared_ptr<registry_memory> memory) {
-  return sys.spawn(registry, std::move(svc), std::move(memory));
+  return caf::actor_cast<caf::actor>(sys.spawn(registry, std::move(svc), std::move(memory)));
 }
 
 } // namespace riposte::actors

@@ -14,7 +14,7 @@ namespace riposte::actors {
 // `rebuild`: the response exists in the store; load it before anything else.
 // `recovering`: start-up found it marked in flight.
 caf::actor spawn_response_actor(caf::local_actor* parent, std::shared_ptr<const services> svc,
-                                caf::actor registry, std::string id, bool rebuild,
+                                registry_actor registry, std::string id, bool rebuild,
                                 bool recovering = false);
 
 } // namespace riposte::actors

@@ -58,7 +58,9 @@ struct services {
     return caf::actor_cast<backend_pool_actor>(backend_pool_slot ? backend_pool_slot->get()
                                                                  : caf::actor{});
   }
-  caf::actor registry() const { return registry_slot ? registry_slot->get() : caf::actor{}; }
+  registry_actor registry() const {
+    return registry_slot ? registry_slot->as<registry_actor>() : registry_actor{};
+  }
   // A fresh in-memory log for a `store: false` response.
   std::function<std::shared_ptr<events::event_log>()> make_ephemeral_log;
   // Seals reasoning for include ["reasoning.encrypted_content"].

@@ -26,6 +26,12 @@ public:
     std::lock_guard guard{mutex_};
     return actor_;
   }
+  // The handle with its typed interface (messages.hpp): the compiler checks
+  // what is sent through it.
+  template <class Handle>
+  Handle as() const {
+    return caf::actor_cast<Handle>(get());
+  }
   void set(caf::actor a) {
     std::lock_guard guard{mutex_};
     actor_ = std::move(a);

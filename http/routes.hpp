@@ -67,6 +67,10 @@ actors::reply_for<T> reply_rendered(reply_fn reply, Render render) {
         reply(response{200, events::dump_json(render(*r)), "application/json", {}});
       })};
 }
+template <class T>
+actors::reply_for<T> reply_rendered(reply_fn reply, nlohmann::json (*render)(const T&)) {
+  return reply_rendered<T, nlohmann::json (*)(const T&)>(std::move(reply), render);
+}
 // /v1/files: upload (multipart), list, retrieve, content, delete.
 std::vector<route> files_routes(const api_context& ctx);
 

@@ -3,6 +3,7 @@
 #include "events/json_safe.hpp"
 #include "http/errors.hpp"
 #include "http/multipart.hpp"
+#include "http/objects.hpp"
 #include "http/routes.hpp"
 
 #include <caf/all.hpp>
@@ -142,6 +143,13 @@ std::string content_disposition(const std::string& filename) {
 // read only once the client took this one, and no thread waits meanwhile.
 // The calls come one after another (head, chunks, done); a reader dropped
 // before its end still answers (500, or the end of the stream).
+json page_of(const actors::file_page& page) {
+  json data = json::array();
+  for (const auto& f : page.data)
+    data.push_back(file_object(f));
+  return list_object(std::move(data), page.has_more);
+}
+
 actors::file_reader stream_content(const request& req, reply_fn reply) {
   struct download {
     std::shared_ptr<exchange> channel;
@@ -170,7 +178,7 @@ actors::file_reader stream_content(const request& req, reply_fn reply) {
   st->channel = req.reply_channel;
   st->reply = std::move(reply);
   actors::file_reader r;
-  r.head = [st](ev::result<json> meta) {
+  r.head = [st](ev::result<ev::file_uploaded> meta) {
     if (st->answered)
       return;
     st->answered = true;
@@ -178,7 +186,8 @@ actors::file_reader stream_content(const request& req, reply_fn reply) {
       return st->reply(to_http(meta.error()));
     st->out = st->channel->stream(
         "application/octet-stream",
-        {{"content-disposition", content_disposition(meta->value("filename", "file"))}});
+        {{"content-disposition",
+          content_disposition(meta->filename.empty() ? "file" : meta->filename)}});
   };
   r.chunk = [st](std::string piece, std::function<void(bool)> next) {
     if (!st->out || st->ended)
@@ -202,8 +211,9 @@ std::vector<route> files_routes(const api_context& ctx) {
         if (!up)
           return reply(to_http(up.error()));
         up->tenant = tenant;
-        caf::anon_send(c->files->get(), actors::file_upload_atom::value, std::move(*up),
-                       reply_with(std::move(reply)));
+        caf::anon_send(c->files->as<actors::files_actor>(), actors::file_upload_atom::value,
+                       std::move(*up),
+                       reply_rendered<ev::file_uploaded>(std::move(reply), file_object));
       });
   // Room for the multipart framing around the largest file.
   upload.max_body_bytes = c->file_limits.max_upload_bytes + (64u << 10);
@@ -215,24 +225,30 @@ std::vector<route> files_routes(const api_context& ctx) {
         if (!q)
           return reply(to_http(q.error()));
         q->tenant = tenant;
-        caf::anon_send(c->files->get(), actors::file_list_atom::value, std::move(*q),
-                       reply_with(std::move(reply)));
+        caf::anon_send(c->files->as<actors::files_actor>(), actors::file_list_atom::value,
+                       std::move(*q), reply_rendered<actors::file_page>(std::move(reply), page_of));
       }));
-  auto by_id = [c](std::string method, std::string pattern, auto atom) {
-    return tenant_route(c->auth, std::move(method), std::move(pattern),
-                        [c, atom](const request&, const params_t& params, const std::string& tenant,
-                                  reply_fn reply) {
-                          caf::anon_send(c->files->get(), atom, params[0], tenant,
-                                         reply_with(std::move(reply)));
-                        });
-  };
-  routes.push_back(by_id("GET", "/v1/files/{id}", actors::file_get_atom::value));
-  routes.push_back(by_id("DELETE", "/v1/files/{id}", actors::file_delete_atom::value));
+  routes.push_back(tenant_route(
+      c->auth, "GET", "/v1/files/{id}",
+      [c](const request&, const params_t& params, const std::string& tenant, reply_fn reply) {
+        caf::anon_send(c->files->as<actors::files_actor>(), actors::file_get_atom::value, params[0],
+                       tenant, reply_rendered<ev::file_uploaded>(std::move(reply), file_object));
+      }));
+  routes.push_back(tenant_route(
+      c->auth, "DELETE", "/v1/files/{id}",
+      [c](const request&, const params_t& params, const std::string& tenant, reply_fn reply) {
+        caf::anon_send(c->files->as<actors::files_actor>(), actors::file_delete_atom::value,
+                       params[0], tenant,
+                       reply_rendered<actors::deleted_object>(
+                           std::move(reply), [](const actors::deleted_object& d) {
+                             return deletion_object(d.id, "file");
+                           }));
+      }));
   routes.push_back(tenant_route(
       c->auth, "GET", "/v1/files/{id}/content",
       [c](const request& req, const params_t& params, const std::string& tenant, reply_fn reply) {
-        caf::anon_send(c->files->get(), actors::file_read_atom::value, params[0], tenant,
-                       stream_content(req, std::move(reply)));
+        caf::anon_send(c->files->as<actors::files_actor>(), actors::file_read_atom::value,
+                       params[0], tenant, stream_content(req, std::move(reply)));
       }));
   return routes;
 }

@@ -4,6 +4,7 @@
 #include "events/json_safe.hpp"
 #include "http/compatibility.hpp"
 #include "http/errors.hpp"
+#include "http/objects.hpp"
 #include "http/routes.hpp"
 #include "http/sse.hpp"
 
@@ -57,12 +58,7 @@ std::optional<ev::error_info> check_sealed_reasoning(const api_context& c,
 
 // The wire forms of what the response actors answer besides a Response.
 json list_of(const projections::items_page& page) {
-  const auto& data = page.data;
-  return {{"object", "list"},
-          {"data", data},
-          {"first_id", data.empty() ? json() : data.front()["id"]},
-          {"last_id", data.empty() ? json() : data.back()["id"]},
-          {"has_more", page.has_more}};
+  return list_object(page.data, page.has_more);
 }
 
 json envelopes_of(const actors::events_page& page) {
@@ -72,8 +68,8 @@ json envelopes_of(const actors::events_page& page) {
   return data;
 }
 
-json deleted_of(const actors::deleted_response& d) {
-  return {{"id", d.id}, {"object", "response.deleted"}, {"deleted", true}};
+json deleted_of(const actors::deleted_object& d) {
+  return deletion_object(d.id, "response.deleted");
 }
 
 json count_of(const actors::token_count& c) {
@@ -148,12 +144,13 @@ std::vector<route> responses_routes(const api_context& ctx) {
            sse_options so;
            so.response_id = cmd->response_id;
            so.obfuscation = cmd->obfuscation;
-           caf::anon_send(c->registry->get(), actors::create_atom::value, std::move(*cmd),
+           caf::anon_send(c->registry->as<actors::registry_actor>(), actors::create_atom::value,
+                          std::move(*cmd),
                           actors::sink_handle{make_sse_sink(req.reply_channel, so)});
            return;
          }
-         caf::anon_send(c->registry->get(), actors::create_atom::value, std::move(*cmd),
-                        reply_with(std::move(reply)));
+         caf::anon_send(c->registry->as<actors::registry_actor>(), actors::create_atom::value,
+                        std::move(*cmd), reply_with(std::move(reply)));
        }});
 
   // Requests that run a create's pipeline (model, prompt, files, chain,
@@ -190,10 +187,12 @@ std::vector<route> responses_routes(const api_context& ctx) {
       finish(*cmd);
       req.note->model = cmd->model;
       if (cmd->count_only)
-        caf::anon_send(c->registry->get(), actors::create_atom::value, std::move(*cmd),
+        caf::anon_send(c->registry->as<actors::registry_actor>(), actors::create_atom::value,
+                       std::move(*cmd),
                        reply_rendered<actors::token_count>(std::move(reply), count_of));
       else
-        caf::anon_send(c->registry->get(), actors::create_atom::value, std::move(*cmd),
+        caf::anon_send(c->registry->as<actors::registry_actor>(), actors::create_atom::value,
+                       std::move(*cmd),
                        reply_rendered<actors::compaction>(std::move(reply), compaction_of));
     };
   };
@@ -250,12 +249,13 @@ std::vector<route> responses_routes(const api_context& ctx) {
            }
          }
          if (stream) {
-           caf::anon_send(c->registry->get(), actors::subscribe_atom::value, params[0], *tenant,
-                          after, actors::sink_handle{make_sse_sink(req.reply_channel, so)});
+           caf::anon_send(c->registry->as<actors::registry_actor>(), actors::subscribe_atom::value,
+                          params[0], *tenant, after,
+                          actors::sink_handle{make_sse_sink(req.reply_channel, so)});
            return;
          }
-         caf::anon_send(c->registry->get(), actors::fetch_atom::value, params[0], *tenant,
-                        reply_with(std::move(reply), req.note));
+         caf::anon_send(c->registry->as<actors::registry_actor>(), actors::fetch_atom::value,
+                        params[0], *tenant, reply_with(std::move(reply), req.note));
        }});
 
   // Routes on one response: the tenant, then (atom, id, tenant[, page], reply)
@@ -265,8 +265,8 @@ std::vector<route> responses_routes(const api_context& ctx) {
                         [c, atom](const request& req, const auto& params, const std::string& tenant,
                                   reply_fn reply) {
                           req.note->response_id = params[0];
-                          caf::anon_send(c->registry->get(), atom, params[0], tenant,
-                                         reply_with(std::move(reply), req.note));
+                          caf::anon_send(c->registry->as<actors::registry_actor>(), atom, params[0],
+                                         tenant, reply_with(std::move(reply), req.note));
                         });
   };
   auto paged_by_id = [c](std::string pattern, auto atom, auto answer) {
@@ -277,16 +277,17 @@ std::vector<route> responses_routes(const api_context& ctx) {
                           auto q = parse_list_query(req.query);
                           if (!q)
                             return reply(to_http(q.error()));
-                          caf::anon_send(c->registry->get(), atom, params[0], tenant, std::move(*q),
-                                         answer(std::move(reply)));
+                          caf::anon_send(c->registry->as<actors::registry_actor>(), atom, params[0],
+                                         tenant, std::move(*q), answer(std::move(reply)));
                         });
   };
   routes.push_back(tenant_route(
       c->auth, "DELETE", "/v1/responses/{id}",
       [c](const request& req, const auto& params, const std::string& tenant, reply_fn reply) {
         req.note->response_id = params[0];
-        caf::anon_send(c->registry->get(), actors::remove_atom::value, params[0], tenant,
-                       reply_rendered<actors::deleted_response>(std::move(reply), deleted_of));
+        caf::anon_send(c->registry->as<actors::registry_actor>(), actors::remove_atom::value,
+                       params[0], tenant,
+                       reply_rendered<actors::deleted_object>(std::move(reply), deleted_of));
       }));
   routes.push_back(by_id("POST", "/v1/responses/{id}/cancel", actors::cancel_atom::value));
   routes.push_back(
@@ -368,7 +369,8 @@ std::vector<route> responses_routes(const api_context& ctx) {
                  "Invalid value for '" + key + "': after is a global position, limit is 1 to 1000.",
                  key)));
          }
-         caf::anon_send(c->registry->get(), actors::audit_atom::value, after, limit,
+         caf::anon_send(c->registry->as<actors::registry_actor>(), actors::audit_atom::value, after,
+                        limit,
                         reply_rendered<actors::events_page>(
                             std::move(reply), [after](const actors::events_page& page) {
                               return json{{"object", "list"},

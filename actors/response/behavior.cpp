@@ -128,7 +128,7 @@ caf::behavior main_behavior(response_actor* self) {
         settle(self);
         on_cancel(self, tenant, r);
       },
-      [=](remove_atom, const std::string& tenant, reply_for<deleted_response>& r) {
+      [=](remove_atom, const std::string& tenant, reply_for<deleted_object>& r) {
         settle(self);
         on_remove(self, tenant, r);
       },
@@ -170,7 +170,7 @@ caf::behavior loading_behavior(response_actor* self) {
 namespace {
 
 caf::behavior response_behavior(response_actor* self, std::shared_ptr<const services> svc,
-                                caf::actor registry, std::string id, bool rebuild,
+                                registry_actor registry, std::string id, bool rebuild,
                                 bool recovering) {
   auto& st = self->state;
   st.recovering = recovering;
@@ -190,7 +190,7 @@ caf::behavior response_behavior(response_actor* self, std::shared_ptr<const serv
 } // namespace response
 
 caf::actor spawn_response_actor(caf::local_actor* parent, std::shared_ptr<const services> svc,
-                                caf::actor registry, std::string id, bool rebuild,
+                                registry_actor registry, std::string id, bool rebuild,
                                 bool recovering) {
   return parent->spawn(response::response_behavior, std::move(svc), std::move(registry),
                        std::move(id), rebuild, recovering);

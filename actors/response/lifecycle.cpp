@@ -11,7 +11,7 @@ namespace riposte::actors::response {
 namespace ev = events;
 using json = nlohmann::json;
 
-caf::actor registry_of(const response_data& st) {
+registry_actor registry_of(const response_data& st) {
   if (auto r = st.svc->registry())
     return r;
   return st.registry;

@@ -252,7 +252,7 @@ void on_appended(response_actor* self, append_done& done, bool snapshot) {
   }
   if (!was_deleted && st.view.deleted) {
     for (auto& w : st.delete_waiters)
-      w(deleted_response{st.id});
+      w(deleted_object{st.id});
     st.delete_waiters.clear();
   }
   if (!was_terminal && st.view.terminal())

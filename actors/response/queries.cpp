@@ -106,7 +106,7 @@ void on_cancel(response_actor* self, const std::string& tenant, reply_to& r) {
   cancel_generation(self, "client_cancelled");
 }
 
-void on_remove(response_actor* self, const std::string& tenant, reply_for<deleted_response>& r) {
+void on_remove(response_actor* self, const std::string& tenant, reply_for<deleted_object>& r) {
   auto& st = self->state;
   ++st.handled;
   ++st.epoch;

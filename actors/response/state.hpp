@@ -80,7 +80,7 @@ struct fast_batch {
 
 struct response_data {
   std::shared_ptr<const services> svc;
-  caf::actor registry;
+  registry_actor registry;
   std::string id;
   events::event_log* log = nullptr;
   std::shared_ptr<events::event_log> private_log; // `store: false`: dropped with the actor
@@ -101,7 +101,7 @@ struct response_data {
   std::vector<reply_to> waiters;
   std::vector<reply_for<token_count>> count_waiters;
   std::vector<reply_for<compaction>> compaction_waiters;
-  std::vector<reply_for<deleted_response>> delete_waiters;
+  std::vector<reply_for<deleted_object>> delete_waiters;
   std::vector<reply_to> cancel_waiters;
   // Generation
   std::uint64_t ticket = 0;
@@ -210,7 +210,7 @@ void on_passivate_tick(response_actor* self, std::uint64_t epoch);
 // An exception was contained in one of this actor's handlers.
 void on_fault(response_actor* self, const std::string& what);
 // The registry as it is now (a restart swaps it), or the one that spawned us.
-caf::actor registry_of(const response_data& st);
+registry_actor registry_of(const response_data& st);
 
 // --- queries.cpp ------------------------------------------------------------
 bool visible_to(const response_data& st, const std::string& tenant);
@@ -225,7 +225,7 @@ void on_items(response_actor* self, const std::string& tenant, list_query& q,
 void on_events(response_actor* self, const std::string& tenant, list_query& q,
                reply_for<events_page>& r);
 void on_cancel(response_actor* self, const std::string& tenant, reply_to& r);
-void on_remove(response_actor* self, const std::string& tenant, reply_for<deleted_response>& r);
+void on_remove(response_actor* self, const std::string& tenant, reply_for<deleted_object>& r);
 void on_child_context(response_actor* self, const std::string& tenant, caf::actor& child);
 
 } // namespace riposte::actors::response

@@ -9,15 +9,17 @@ using json = nlohmann::json;
 
 namespace {
 
-json version() {
-  return {{"id", "pmpt_1"},
-          {"version", "3"},
-          {"instructions", "You help with the weather in {{ city }}. Be {{tone}}."},
-          {"input", json::parse(R"([
+riposte::events::prompt_version_created version() {
+  riposte::events::prompt_version_created v;
+  v.prompt_id = "pmpt_1";
+  v.prompt_version = 3;
+  v.instructions = "You help with the weather in {{ city }}. Be {{tone}}.";
+  v.input = json::parse(R"([
             {"type": "message", "role": "user",
              "content": [{"type": "input_text", "text": "Look at {{photo}} and tell me about {{day}}."}]},
             {"type": "message", "role": "assistant",
-             "content": [{"type": "output_text", "text": "Noted: {{city}}."}]}])")}};
+             "content": [{"type": "output_text", "text": "Noted: {{city}}."}]}])");
+  return v;
 }
 
 json vars() {
@@ -31,7 +33,7 @@ json vars() {
 
 BOOST_AUTO_TEST_CASE(variables_are_listed_once_in_order_of_use) {
   auto v = version();
-  BOOST_TEST(ra::prompt_variables(v["instructions"], v["input"]) ==
+  BOOST_TEST(ra::prompt_variables(v.instructions, v.input) ==
                  (std::vector<std::string>{"city", "tone", "photo", "day"}),
              boost::test_tools::per_element());
   BOOST_TEST(ra::prompt_variables("no {{ }} or {{two words}} here", json::array()).empty());
