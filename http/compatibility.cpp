@@ -129,8 +129,9 @@ const std::vector<feature>& compatibility_manifest() {
       {"endpoint",
        "GET /v1/models",
        s::supported,
-       "the backend's /api/tags",
-       {"models_are_listed_from_the_backend", "models list and retrieve"}},
+       "the backend's /api/tags; created is the model's modified_at (RFC 3339, any offset)",
+       {"models_are_listed_from_the_backend", "models list and retrieve",
+        "modified_at_times_read_as_epoch_seconds"}},
       {"endpoint", "GET /v1/models/{id}", s::supported, "", {"models_are_listed_from_the_backend"}},
       // Request fields
       {"request_field",
@@ -180,6 +181,12 @@ const std::vector<feature>& compatibility_manifest() {
        "Ollama options.top_p",
        {"requests_map_instructions_roles_options_tools_and_format"}},
       {"request_field",
+       "presence_penalty, frequency_penalty",
+       s::supported,
+       "-2 to 2 (Open Responses; the openai SDK's create params do not list them); Ollama "
+       "options of the same names, sent only when set; the Response echoes them, 0 by default",
+       {"penalties_are_echoed_with_their_defaults_and_reach_the_backend"}},
+      {"request_field",
        "max_output_tokens",
        s::supported,
        "Ollama options.num_predict; done_reason length -> incomplete",
@@ -209,8 +216,14 @@ const std::vector<feature>& compatibility_manifest() {
       {"request_field",
        "tools (function)",
        s::supported,
-       "mapped to Ollama tools; names, duplicate names and parameter schemas validated",
-       {"length_thinking_and_tool_calls_map_to_response_items",
+       "mapped to Ollama tools; names, duplicate names and parameter schemas validated. The "
+       "Response echoes each with description and parameters (null when not sent) and strict: "
+       "as sent, or when not sent whether the schema meets strict mode's rules (every object "
+       "closed with additionalProperties false and requiring all its properties), the API's "
+       "own fallback. strict is not enforced with Ollama: it has no constrained decoding for "
+       "tool calls, and riposte does not check a call's arguments against the schema",
+       {"function_tools_are_echoed_with_description_parameters_and_strict",
+        "length_thinking_and_tool_calls_map_to_response_items",
         "tool_definitions_and_choices_are_validated_naming_the_param",
         "two parallel calls answered with previous_response_id"}},
       {"request_field",
@@ -506,8 +519,20 @@ const std::vector<feature>& compatibility_manifest() {
       {"event",
        "response.created / in_progress / completed / incomplete / failed",
        s::supported,
-       "lifecycle events carry the whole Response as it stood after the event",
-       {"a_streamed_response_follows_the_event_grammar_and_ends_as_get_shows_it"}},
+       "lifecycle events carry the whole Response as it stood after the event, every field "
+       "the openai SDK's types and the Open Responses schema require present",
+       {"a_streamed_response_follows_the_event_grammar_and_ends_as_get_shows_it",
+        "every_response_carries_every_field_the_references_require"}},
+      {"event",
+       "a cancelled stream",
+       s::supported,
+       "no SDK has a cancelled stream event (openai-node 6.45+ rejects unknown types), so a "
+       "background response cancelled while streamed ends with response.incomplete carrying "
+       "the Response with status cancelled, live and replayed; the SDK's stream helper takes "
+       "its final Response from it. Items still being written end incomplete (a hosted call "
+       "failed), in the stream's last event and in the stored Response; the same for a "
+       "failed response",
+       {"a_background_response_cancelled_while_streamed_ends_its_stream"}},
       {"event",
        "response.output_item.added / done, content_part.added / done",
        s::supported,

@@ -49,6 +49,25 @@ ev::error_info missing(const std::string& param) {
                         "Missing required parameter: '" + param + "'.", param);
 }
 
+// Tools as the Response echoes them: a function tool always carries
+// description and parameters (null when not sent) and strict, which when not
+// sent is whether its schema meets strict mode's rules (the API's own
+// fallback). Other tools are echoed as sent.
+json echoed_tools(const json& tools) {
+  json out = json::array();
+  for (auto tool : tools) {
+    if (tool.is_object() && tool.value("type", "") == "function") {
+      for (const char* field : {"description", "parameters"})
+        if (!tool.contains(field))
+          tool[field] = nullptr;
+      if (!tool.contains("strict") || tool["strict"].is_null())
+        tool["strict"] = adapters::schema::strict_compatible(tool["parameters"]);
+    }
+    out.push_back(std::move(tool));
+  }
+  return out;
+}
+
 // Every top-level field of the current SDK's ResponseCreateParams, plus what
 // real clients add (Codex: client_metadata).
 const std::set<std::string>& known_fields() {
@@ -72,6 +91,8 @@ const std::set<std::string>& known_fields() {
                                             "safety_identifier",
                                             "service_tier",
                                             "temperature",
+                                            "presence_penalty",
+                                            "frequency_penalty",
                                             "text",
                                             "tool_choice",
                                             "tools",
@@ -744,6 +765,9 @@ ev::result<actors::create_command> parse_create(std::string_view raw, const crea
     return *e;
   if (auto e = check_number(body, "top_p", 0, 1))
     return *e;
+  for (const char* name : {"presence_penalty", "frequency_penalty"})
+    if (auto e = check_number(body, name, -2, 2))
+      return *e;
   if (auto e = check_integer(body, "max_output_tokens", 16, 1'000'000))
     return *e;
   if (auto e = check_integer(body, "max_tool_calls", 1, 10'000))
@@ -862,7 +886,7 @@ ev::result<actors::create_command> parse_create(std::string_view raw, const crea
   copy("include", json::array()); // not rendered; decides what output carries
   const auto& defaults = projections::response_defaults();
   for (const auto& [name, fallback] : defaults.items())
-    if (name != "reasoning" && name != "text")
+    if (name != "reasoning" && name != "text" && name != "access_programs")
       copy(name.c_str(), fallback);
   if (body.contains("prompt") && !body["prompt"].is_null())
     params["prompt"] = body["prompt"];
@@ -880,8 +904,9 @@ ev::result<actors::create_command> parse_create(std::string_view raw, const crea
       if (!v.is_null())
         text[k] = v;
   params["text"] = text;
+  params["tools"] = echoed_tools(params["tools"]);
   cmd.params = std::move(params);
-  for (const char* name : {"temperature", "top_p"})
+  for (const auto& name : projections::sampling_fields())
     if (body.contains(name) && !body[name].is_null())
       cmd.sampling[name] = body[name];
   if (fingerprint_body)

@@ -13,6 +13,22 @@ using json = nlohmann::json;
 
 namespace {
 
+// A response that stops (cancelled, failed) leaves no item in progress: what
+// was being written ends incomplete, a hosted call that did not finish
+// failed (its type has no incomplete).
+void close_open_items(response_state& s) {
+  for (auto& item : s.output) {
+    if (!item.is_object())
+      continue;
+    auto status = item.value("status", "");
+    if (status.empty() || status == "completed" || status == "incomplete" || status == "failed")
+      continue;
+    auto type = item.value("type", "");
+    item["status"] =
+        type == "web_search_call" || type == "image_generation_call" ? "failed" : "incomplete";
+  }
+}
+
 json& item_at(response_state& s, std::int64_t index) {
   auto i = static_cast<std::size_t>(index < 0 ? 0 : index);
   while (s.output.size() <= i)
@@ -113,6 +129,7 @@ void apply_in_place(response_state& s, const ev::event& event, std::int64_t seq,
           s.error = {{"code", e.code}, {"message", e.message}};
           s.failure = e.code;
           s.usage = e.usage;
+          close_open_items(s);
         } else if constexpr (std::is_same_v<T, ev::hosted_tool_progressed>) {
           // The call's item says where it is until its output_item_done.
           if (e.output_index >= 0 && static_cast<std::size_t>(e.output_index) < s.output.size() &&
@@ -120,6 +137,7 @@ void apply_in_place(response_state& s, const ev::event& event, std::int64_t seq,
             s.output[static_cast<std::size_t>(e.output_index)]["status"] = e.phase;
         } else if constexpr (std::is_same_v<T, ev::response_cancelled>) {
           s.status = "cancelled";
+          close_open_items(s);
         } else if constexpr (std::is_same_v<T, ev::response_deleted>) {
           s.deleted = true;
         }
@@ -137,13 +155,16 @@ events::result<response_state> apply(response_state state, const ev::envelope& e
 
 const json& response_defaults() {
   static const json defaults{
+      {"access_programs", nullptr}, // the effective Cyber program: riposte runs none
       {"background", false},
+      {"frequency_penalty", 0.0},
       {"instructions", nullptr},
       {"max_output_tokens", nullptr},
       {"max_tool_calls", nullptr},
       {"metadata", json::object()},
       {"parallel_tool_calls", true},
       {"previous_response_id", nullptr},
+      {"presence_penalty", 0.0},
       {"prompt_cache_key", nullptr},
       {"reasoning", {{"effort", nullptr}, {"summary", nullptr}}},
       {"safety_identifier", nullptr},
@@ -159,6 +180,12 @@ const json& response_defaults() {
       {"user", nullptr},
   };
   return defaults;
+}
+
+const std::vector<std::string>& sampling_fields() {
+  static const std::vector<std::string> fields{"temperature", "top_p", "presence_penalty",
+                                               "frequency_penalty"};
+  return fields;
 }
 
 json render(const response_state& s) {

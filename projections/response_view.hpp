@@ -51,6 +51,10 @@ events::result<response_state> apply(response_state state, const events::envelop
 // render() read.
 const nlohmann::json& response_defaults();
 
+// The sampling fields among them: the backend gets only those the client
+// set (the rest stay the model's own), the Response echoes them all.
+const std::vector<std::string>& sampling_fields();
+
 // The Response object of the OpenAI API.
 nlohmann::json render(const response_state& state);
 

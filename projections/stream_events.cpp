@@ -33,8 +33,10 @@ std::optional<json> stream_event(const response_state& after, const ev::event& e
         } else if constexpr (std::is_same_v<T, ev::response_failed>) {
           return lifecycle("response.failed");
         } else if constexpr (std::is_same_v<T, ev::response_cancelled>) {
-          // The API has no cancelled stream event; the stream just ends.
-          return std::nullopt;
+          // The SDKs know no cancelled stream event (and newer ones reject an
+          // unknown type): the stream ends with the terminal event they take
+          // the final Response from, carrying status "cancelled".
+          return lifecycle("response.incomplete");
         } else if constexpr (std::is_same_v<T, ev::response_deleted>) {
           return std::nullopt;
         } else if constexpr (std::is_same_v<T, ev::output_item_added>) {

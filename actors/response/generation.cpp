@@ -73,7 +73,7 @@ void start_generation(response_actor* self) {
   auto req = make_request(st);
   // Only a blocking create nobody streams can take the answer whole.
   req.stream = !st.subs.empty() || st.cmd.params.value("background", false) || !anyone_waits(st);
-  for (const char* name : {"temperature", "top_p"}) {
+  for (const auto& name : projections::sampling_fields()) {
     req.params.erase(name);
     if (st.cmd.sampling.contains(name))
       req.params[name] = st.cmd.sampling[name];

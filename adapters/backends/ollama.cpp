@@ -11,6 +11,8 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
+#include <cstdio>
+#include <ctime>
 #include <map>
 #include <mutex>
 
@@ -378,6 +380,43 @@ chat_parts assemble_chat(const actors::generation_request& req, bool text = true
 
 } // namespace
 
+std::int64_t rfc3339_seconds(const std::string& text) {
+  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, used = 0;
+  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) !=
+          6 ||
+      used != 19)
+    return 0;
+  std::size_t at = 19;
+  if (at < text.size() && text[at] == '.') { // fractional seconds: dropped
+    ++at;
+    while (at < text.size() && std::isdigit(static_cast<unsigned char>(text[at])))
+      ++at;
+  }
+  std::int64_t offset = 0;
+  if (at < text.size() && (text[at] == 'Z' || text[at] == 'z')) {
+    ++at;
+  } else if (at + 6 == text.size() && (text[at] == '+' || text[at] == '-') && text[at + 3] == ':') {
+    int oh = 0, om = 0;
+    if (std::sscanf(text.c_str() + at + 1, "%2d:%2d", &oh, &om) != 2)
+      return 0;
+    offset = (text[at] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
+    at += 6;
+  } else {
+    return 0;
+  }
+  if (at != text.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+    return 0;
+  std::tm tm{};
+  tm.tm_year = y - 1900;
+  tm.tm_mon = mo - 1;
+  tm.tm_mday = d;
+  tm.tm_hour = h;
+  tm.tm_min = mi;
+  tm.tm_sec = sec;
+  auto utc = static_cast<std::int64_t>(timegm(&tm));
+  return utc - offset;
+}
+
 std::string ollama_chat_body(const actors::generation_request& req) {
   auto parts = assemble_chat(req);
   std::string messages = "[";
@@ -420,10 +459,10 @@ json ollama_chat_options(const actors::generation_request& req, const tool_plan&
   json body{{"model", req.model}, {"messages", json::array()}, {"stream", req.stream}};
   json options = json::object();
   const auto& p = req.params;
-  if (p.contains("temperature") && p["temperature"].is_number())
-    options["temperature"] = p["temperature"];
-  if (p.contains("top_p") && p["top_p"].is_number())
-    options["top_p"] = p["top_p"];
+  // Ollama's options share the API's names for these.
+  for (const char* name : {"temperature", "top_p", "presence_penalty", "frequency_penalty"})
+    if (p.contains(name) && p[name].is_number())
+      options[name] = p[name];
   if (p.contains("max_output_tokens") && p["max_output_tokens"].is_number_integer())
     options["num_predict"] = p["max_output_tokens"];
   // The window riposte plans the context for is the one Ollama runs with
@@ -781,6 +820,8 @@ public:
       for (const auto& m : (*j)["models"]) {
         actors::model_info info;
         info.id = m.value("name", m.value("model", ""));
+        if (auto modified = m.find("modified_at"); modified != m.end() && modified->is_string())
+          info.created = rfc3339_seconds(modified->get<std::string>());
         models.push_back(std::move(info));
       }
       done(std::move(models));
@@ -799,6 +840,9 @@ public:
                   return done(j.error());
                 actors::model_info info;
                 info.id = name;
+                if (auto modified = j->find("modified_at");
+                    modified != j->end() && modified->is_string())
+                  info.created = rfc3339_seconds(modified->get<std::string>());
                 for (const auto& c : j->value("capabilities", json::array()))
                   if (c.is_string())
                     info.capabilities.push_back(c.get<std::string>());

@@ -29,6 +29,10 @@ nlohmann::json to_ollama_chat(const actors::generation_request& req);
 // estimate_chat_tokens of that body, from the segments' cached counts.
 std::int64_t ollama_chat_tokens(const actors::generation_request& req);
 
+// Seconds since the epoch of an RFC 3339 time as Ollama writes modified_at
+// ("2023-11-04T14:56:49.277302595-07:00", or with Z); 0 if it is not one.
+std::int64_t rfc3339_seconds(const std::string& text);
+
 // Turns /api/chat NDJSON lines into domain events, keeping the item ids and
 // indices of one generation. Exposed for tests.
 class ollama_translator {

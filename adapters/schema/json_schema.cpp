@@ -4,6 +4,7 @@
 
 #include "events/json_safe.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 #include <valijson/adapters/nlohmann_json_adapter.hpp>
 #include <valijson/schema.hpp>
@@ -78,6 +79,64 @@ std::string check_structured_output(const json& format, const json_schema* schem
   for (std::size_t i = 0; i < found.size(); ++i)
     why += (i ? "; " : "") + found[i];
   return why;
+}
+
+namespace {
+
+bool strict_node(const nlohmann::json& s, int depth) {
+  if (depth > 64)
+    return false;
+  if (s.is_boolean())
+    return false;
+  if (!s.is_object())
+    return false;
+  auto each = [&](const char* key) {
+    auto it = s.find(key);
+    if (it == s.end())
+      return true;
+    if (it->is_array()) {
+      for (const auto& sub : *it)
+        if (!strict_node(sub, depth + 1))
+          return false;
+      return true;
+    }
+    return strict_node(*it, depth + 1);
+  };
+  auto each_value = [&](const char* key) {
+    auto it = s.find(key);
+    if (it == s.end())
+      return true;
+    if (!it->is_object())
+      return false;
+    for (const auto& [name, sub] : it->items())
+      if (!strict_node(sub, depth + 1))
+        return false;
+    return true;
+  };
+  auto type = s.value("type", nlohmann::json());
+  bool is_object =
+      type == "object" ||
+      (type.is_array() && std::find(type.begin(), type.end(), "object") != type.end()) ||
+      s.contains("properties");
+  if (is_object) {
+    if (s.value("additionalProperties", nlohmann::json(true)) != false)
+      return false;
+    auto props = s.value("properties", nlohmann::json::object());
+    auto required = s.value("required", nlohmann::json::array());
+    if (!props.is_object() || !required.is_array())
+      return false;
+    for (const auto& [name, sub] : props.items())
+      if (std::find(required.begin(), required.end(), name) == required.end())
+        return false;
+  }
+  return each_value("properties") && each("items") && each("anyOf") && each("allOf") &&
+         each_value("$defs") && each_value("definitions");
+}
+
+} // namespace
+
+bool strict_compatible(const nlohmann::json& schema) {
+  return schema.is_null() || strict_node(schema, 0);
 }
 
 } // namespace riposte::adapters::schema

@@ -35,4 +35,13 @@ private:
 std::string check_structured_output(const nlohmann::json& format, const json_schema* schema,
                                     const std::string& text);
 
+// Whether a function's `parameters` schema meets strict mode's rules, so
+// that a function tool sent without `strict` is strict (the API's rule: it
+// tries strict validation when the schema is compatible and falls back to
+// non-strict otherwise). Compatible: null (no parameters), or an object
+// schema in which every object closes itself (`additionalProperties: false`)
+// and requires every property it names, all the way down (properties, items,
+// anyOf, allOf, $defs, definitions).
+bool strict_compatible(const nlohmann::json& schema);
+
 } // namespace riposte::adapters::schema

@@ -619,3 +619,15 @@ BOOST_AUTO_TEST_CASE(a_chain_renders_the_same_from_cached_segments_as_whole) {
     BOOST_TEST(riposte::adapters::backends::ollama_chat_tokens(*req) == expected);
   }
 }
+
+BOOST_AUTO_TEST_CASE(modified_at_times_read_as_epoch_seconds) {
+  using riposte::adapters::backends::rfc3339_seconds;
+  BOOST_TEST(rfc3339_seconds("2026-01-01T00:00:00Z") == 1767225600);
+  BOOST_TEST(rfc3339_seconds("2026-01-01T12:34:56.123456789-07:00") == 1767296096);
+  BOOST_TEST(rfc3339_seconds("2023-11-04T14:56:49.277302595+05:30") ==
+             rfc3339_seconds("2023-11-04T09:26:49Z"));
+  for (const char* bad :
+       {"", "yesterday", "2026-01-01", "2026-13-01T00:00:00Z", "2026-01-01T00:00:00",
+        "2026-01-01T00:00:00+0700", "2026-01-01T00:00:00Zjunk"})
+    BOOST_TEST(rfc3339_seconds(bad) == 0, bad);
+}

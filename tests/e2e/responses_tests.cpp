@@ -472,9 +472,12 @@ BOOST_AUTO_TEST_CASE(models_are_listed_from_the_backend) {
   BOOST_TEST(list["object"] == "list");
   BOOST_TEST(list["data"].size() == 3u);
   BOOST_TEST(list["data"][0]["object"] == "model");
+  // created: the backend's modified_at (2026-01-01T12:34:56.123456789-07:00).
+  BOOST_TEST(list["data"][0]["created"] == 1767296096);
   auto one = r.get("/v1/models/llama3.2%3A1b");
   BOOST_TEST(one.status == 200);
   BOOST_TEST(json_body(one)["id"] == "llama3.2:1b");
+  BOOST_TEST(json_body(one)["created"] == 1767296096);
   expect_error(r.get("/v1/models/gpt-9"), 404, "not_found", "model");
 }
 

@@ -71,3 +71,28 @@ test('a stored response can be streamed again with retrieve({stream: true})', as
   const { output_text: _, ...stored } = created;
   assert.deepEqual(final, stored);
 });
+
+test('a background response cancelled while streamed: the helper ends with the cancelled Response', async () => {
+  const chunks = Array.from({ length: 200 }, (_, i) => ({ content: `t${i} ` }));
+  await fetch(`${stack.backendUrl}/_scripted/script`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ rules: [{ match: { contains: 'slow' }, reply: { chunks, delay_ms: 20 } }] }),
+  });
+  const created = await client.responses.create({ model: 'llama3.2:1b', input: 'slow, then cancel', background: true });
+  const runner = client.responses.stream({ response_id: created.id });
+  let deltas = 0;
+  let cancel;
+  runner.on('response.output_text.delta', () => {
+    if (++deltas === 3) cancel = client.responses.cancel(created.id);
+  });
+  const final = await runner.finalResponse();
+  assert.equal((await cancel).status, 'cancelled');
+  assert.equal(final.status, 'cancelled');
+  assert.ok(final.output_text.startsWith('t0 t1 t2 '), final.output_text);
+  assert.ok(final.output.length > 0 && final.output.every((item) => item.status === 'incomplete'));
+  const stored = await client.responses.retrieve(created.id);
+  assert.equal(stored.status, 'cancelled');
+  assert.equal(stored.output_text, final.output_text);
+  assert.deepEqual(stored.output.map((item) => item.status), final.output.map((item) => item.status));
+});

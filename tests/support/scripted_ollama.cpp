@@ -304,7 +304,7 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
     for (const auto& m : models(st))
       out.push_back({{"name", m["name"]},
                      {"model", m["name"]},
-                     {"modified_at", "2026-01-01T00:00:00Z"},
+                     {"modified_at", "2026-01-01T12:34:56.123456789-07:00"},
                      {"size", 1321098329},
                      {"digest", "a80c4f17acd55265feec403c7aef86be0c25983ab279d83f3bcd3abbcb5b8b72"},
                      {"details",
@@ -331,6 +331,7 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
                       {{"modelfile", "FROM " + name},
                        {"parameters", parameters},
                        {"template", "{{ .Prompt }}"},
+                       {"modified_at", "2026-01-01T12:34:56.123456789-07:00"},
                        {"details", {{"format", "gguf"}, {"family", family}}},
                        {"model_info",
                         {{"general.architecture", family},

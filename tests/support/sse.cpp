@@ -1,6 +1,8 @@
 // SSE client and grammar validator for the tests.
 #include "tests/support/sse.hpp"
 
+#include "tests/support/response_fields.hpp"
+
 #include <curl/curl.h>
 
 #include <map>
@@ -120,6 +122,10 @@ std::vector<std::string> validate_stream(const std::vector<json>& events, std::i
       fail(i, type + " after the terminal event");
     if (first_seq == 0 && i == 0 && type != "response.created")
       fail(i, "the stream must open with response.created");
+    // Every event that carries the Response carries all of it.
+    if (e.contains("response"))
+      for (const auto& problem : check_response_fields(e["response"]))
+        fail(i, type + " response." + problem);
     auto item_id = e.value("item_id", std::string{});
     auto index = e.value("output_index", std::int64_t{-1});
     if (type == "response.output_item.added") {
@@ -162,8 +168,13 @@ std::vector<std::string> validate_stream(const std::vector<json>& events, std::i
       terminal = true;
       if (!e.contains("response") || !e["response"].contains("id"))
         fail(i, "terminal event without the response");
-      // A failure may cut an item short; every other end closes them all.
-      if (!open_items.empty() && type != "response.failed")
+      // A failure or a cancel may cut an item short (the Response then shows
+      // it incomplete); every other end closes them all.
+      bool stopped = type == "response.failed" || e["response"].value("status", "") == "cancelled";
+      for (const auto& item : e["response"].value("output", json::array()))
+        if (item.value("status", "") == "in_progress")
+          fail(i, "terminal event with an item in progress: " + item.value("id", ""));
+      if (!open_items.empty() && !stopped)
         fail(i, "terminal event with items still open");
       // Items in the final response are exactly the ones streamed, same ids.
       const auto& output = e["response"]["output"];

@@ -1,0 +1,229 @@
+// Conformance with what strict clients and validators check: every Response
+// carries every field the references require (the pinned SDK's types and the
+// Open Responses schema, tests/support/response_fields.json), whichever way it
+// ends and however it is read; tools are echoed normalized; sampling fields
+// are echoed and reach the backend.
+#include "tests/support/json_body.hpp"
+#include "tests/support/response_fields.hpp"
+#include "tests/support/servers.hpp"
+#include "tests/support/sse.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+using json = nlohmann::json;
+using namespace riposte::tests;
+
+namespace {
+
+void expect_all_fields(const json& response, const std::string& what) {
+  for (const auto& problem : check_response_fields(response))
+    BOOST_ERROR(what << ": " << problem);
+}
+
+void expect_valid_stream(const sse_result& s, const std::string& what) {
+  for (const auto& problem : validate_stream(s.events))
+    BOOST_ERROR(what << ": " << problem);
+}
+
+json get_response(riposte_server& r, const json& resp) {
+  return json_body(r.get("/v1/responses/" + resp["id"].get<std::string>()));
+}
+
+// A background response, once it is no longer queued or running.
+json settled(riposte_server& r, const json& resp) {
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  for (;;) {
+    auto got = get_response(r, resp);
+    auto status = got.value("status", "");
+    if ((status != "queued" && status != "in_progress") ||
+        std::chrono::steady_clock::now() > deadline)
+      return got;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+}
+
+json script() {
+  json slow = json::array();
+  for (int i = 0; i < 200; ++i)
+    slow.push_back({{"content", "t" + std::to_string(i) + " "}});
+  return {{"rules",
+           {{{"match", {{"contains", "long"}}},
+             {"reply", {{"chunks", {{{"content", "cut"}}}}, {"done_reason", "length"}}}},
+            {{"match", {{"contains", "crash"}}},
+             {"reply", {{"status", 500}, {"error", "CUDA out of memory"}}}},
+            {{"match", {{"contains", "slow"}}}, {"reply", {{"chunks", slow}, {"delay_ms", 20}}}}}}};
+}
+
+json request(const std::string& input, json extra = json::object()) {
+  json body{{"model", "llama3.2:1b"}, {"input", input}};
+  body.update(extra);
+  return body;
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(conformance)
+
+BOOST_AUTO_TEST_CASE(every_response_carries_every_field_the_references_require) {
+  scripted_backend b{script()};
+  riposte_server r{b.url()};
+
+  // Blocking: completed, and incomplete (cut at max_output_tokens).
+  auto done = json_body(r.post("/v1/responses", request("hello")));
+  BOOST_TEST(done["status"] == "completed");
+  expect_all_fields(done, "blocking");
+  expect_all_fields(get_response(r, done), "blocking, read back");
+  auto cut = json_body(r.post("/v1/responses", request("write long", {{"max_output_tokens", 16}})));
+  BOOST_TEST(cut["status"] == "incomplete");
+  expect_all_fields(cut, "incomplete");
+  expect_all_fields(get_response(r, cut), "incomplete, read back");
+
+  // Streamed: every event that embeds the Response (created, in_progress,
+  // completed / incomplete / failed) carries all of it.
+  for (const char* input : {"hello stream", "write long stream", "crash stream"}) {
+    auto s = sse_call("POST", r.url("/v1/responses"),
+                      request(input, {{"stream", true}, {"max_output_tokens", 16}}).dump());
+    BOOST_TEST(s.status == 200);
+    expect_valid_stream(s, input);
+    BOOST_REQUIRE(!s.events.empty());
+    expect_all_fields(get_response(r, s.events.front()["response"]),
+                      std::string{input} + ", read back");
+  }
+
+  // Background: queued as answered, then completed, failed, cancelled.
+  auto bg = json_body(r.post("/v1/responses", request("hello later", {{"background", true}})));
+  expect_all_fields(bg, "background, as answered");
+  auto bg_done = settled(r, bg);
+  BOOST_TEST(bg_done["status"] == "completed");
+  expect_all_fields(bg_done, "background, completed");
+  auto bg_failed = settled(
+      r, json_body(r.post("/v1/responses", request("crash later", {{"background", true}}))));
+  BOOST_TEST(bg_failed["status"] == "failed");
+  expect_all_fields(bg_failed, "background, failed");
+  auto slow = json_body(r.post("/v1/responses", request("slow later", {{"background", true}})));
+  auto cancelled = json_body(
+      r.post("/v1/responses/" + slow["id"].get<std::string>() + "/cancel", json::object()));
+  BOOST_TEST(cancelled["status"] == "cancelled");
+  expect_all_fields(cancelled, "cancelled, as answered");
+  expect_all_fields(settled(r, slow), "cancelled, read back");
+}
+
+BOOST_AUTO_TEST_CASE(function_tools_are_echoed_with_description_parameters_and_strict) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  json closed{{"type", "object"},
+              {"properties", {{"city", {{"type", "string"}}}}},
+              {"required", {"city"}},
+              {"additionalProperties", false}};
+  json open{{"type", "object"}, {"properties", {{"city", {{"type", "string"}}}}}};
+  json tools = json::array({{{"type", "function"}, {"name", "closed"}, {"parameters", closed}},
+                            {{"type", "function"}, {"name", "open"}, {"parameters", open}},
+                            {{"type", "function"}, {"name", "bare"}},
+                            {{"type", "function"},
+                             {"name", "chosen"},
+                             {"description", "Told."},
+                             {"parameters", closed},
+                             {"strict", false}}});
+  auto resp = json_body(r.post("/v1/responses", request("hello", {{"tools", tools}})));
+  expect_all_fields(resp, "tools");
+  const auto& echoed = resp["tools"];
+  BOOST_REQUIRE(echoed.size() == 4u);
+  // Omitted strict: strict when the schema allows it, as the API falls back.
+  BOOST_TEST(echoed[0]["strict"] == true);
+  BOOST_TEST(echoed[0]["description"].is_null());
+  BOOST_TEST(echoed[0]["parameters"] == closed);
+  BOOST_TEST(echoed[1]["strict"] == false); // a property not required, no additionalProperties
+  BOOST_TEST(echoed[2]["strict"] == true);  // no parameters at all
+  BOOST_TEST(echoed[2]["parameters"].is_null());
+  BOOST_TEST(echoed[3]["strict"] == false); // what the client said stands
+  BOOST_TEST(echoed[3]["description"] == "Told.");
+  BOOST_TEST(get_response(r, resp)["tools"] == echoed);
+  // The backend still gets a callable definition for the bare one.
+  auto offered = b.requests().back()["tools"];
+  BOOST_REQUIRE(offered.size() == 4u);
+  BOOST_TEST(offered[2]["function"]["parameters"]["type"] == "object");
+}
+
+BOOST_AUTO_TEST_CASE(penalties_are_echoed_with_their_defaults_and_reach_the_backend) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  auto plain = json_body(r.post("/v1/responses", request("hello")));
+  BOOST_TEST(plain["presence_penalty"] == 0.0);
+  BOOST_TEST(plain["frequency_penalty"] == 0.0);
+  BOOST_TEST(!b.requests().back()["options"].contains("presence_penalty"));
+  auto set = json_body(r.post(
+      "/v1/responses", request("hello", {{"presence_penalty", 0.5}, {"frequency_penalty", -1.5}})));
+  BOOST_TEST(set["presence_penalty"] == 0.5);
+  BOOST_TEST(set["frequency_penalty"] == -1.5);
+  BOOST_TEST(b.requests().back()["options"]["presence_penalty"] == 0.5);
+  BOOST_TEST(b.requests().back()["options"]["frequency_penalty"] == -1.5);
+  auto bad = r.post("/v1/responses", request("hello", {{"presence_penalty", 2.5}}));
+  BOOST_TEST(bad.status == 400);
+  BOOST_TEST(json_body(bad)["error"]["param"] == "presence_penalty");
+  auto wrong = r.post("/v1/responses", request("hello", {{"frequency_penalty", "high"}}));
+  BOOST_TEST(wrong.status == 400);
+  BOOST_TEST(json_body(wrong)["error"]["param"] == "frequency_penalty");
+}
+
+// What the SDKs' stream helpers need from a cancelled stream: a terminal
+// event they know (none of them has a cancelled one) carrying the Response,
+// whose status is cancelled and whose items are no longer in progress; the
+// same live and replayed, and in the stored Response.
+BOOST_AUTO_TEST_CASE(a_background_response_cancelled_while_streamed_ends_its_stream) {
+  scripted_backend b{script()};
+  riposte_server r{b.url()};
+  std::mutex mutex;
+  std::condition_variable deltas_seen;
+  std::string id;
+  bool streaming = false;
+  sse_result live;
+  std::thread client{[&] {
+    live = sse_call("POST", r.url("/v1/responses"),
+                    request("slow streamed", {{"background", true}, {"stream", true}}).dump(), -1,
+                    [&](const std::string& raw) {
+                      std::lock_guard guard{mutex};
+                      auto pos = raw.find("\"id\":\"resp_");
+                      if (id.empty() && pos != std::string::npos)
+                        id = raw.substr(pos + 6, raw.find('"', pos + 6) - pos - 6);
+                      if (!id.empty() && raw.find("output_text.delta") != std::string::npos) {
+                        streaming = true;
+                        deltas_seen.notify_all();
+                      }
+                    });
+  }};
+  {
+    std::unique_lock lock{mutex};
+    BOOST_REQUIRE(deltas_seen.wait_for(lock, std::chrono::seconds(20), [&] { return streaming; }));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100)); // a few deltas in
+  auto cancelled = json_body(r.post("/v1/responses/" + id + "/cancel", json::object()));
+  client.join();
+  BOOST_TEST(cancelled["status"] == "cancelled");
+  auto check = [&](const sse_result& s, const std::string& what) {
+    expect_valid_stream(s, what);
+    BOOST_REQUIRE(!s.events.empty());
+    const auto& last = s.events.back();
+    BOOST_TEST(last["type"] == "response.incomplete", what);
+    BOOST_TEST(last["response"]["status"] == "cancelled", what);
+    BOOST_REQUIRE(!last["response"]["output"].empty());
+    for (const auto& item : last["response"]["output"])
+      BOOST_TEST(item["status"] == "incomplete", what);
+    BOOST_TEST(last["response"]["output"][0]["content"][0]["text"].get<std::string>().rfind(
+                   "t0 ", 0) == 0u);
+  };
+  check(live, "live");
+  check(sse_call("GET", r.url("/v1/responses/" + id + "?stream=true"), ""), "replayed");
+  auto stored = json_body(r.get("/v1/responses/" + id));
+  BOOST_TEST(stored["status"] == "cancelled");
+  for (const auto& item : stored["output"])
+    BOOST_TEST(item["status"] == "incomplete");
+  expect_all_fields(stored, "cancelled while streamed");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
