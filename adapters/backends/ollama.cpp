@@ -23,12 +23,6 @@ using json = nlohmann::json;
 
 namespace {
 
-std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 // Text of a message's content: a string, or parts of type input_text,
 // output_text, text or refusal.
 std::string content_text(const json& content) {
@@ -75,16 +69,6 @@ std::string reasoning_text(const json& item) {
       if (part.is_object())
         text += part.value("text", "");
   return text;
-}
-
-json usage_of(const json& line) {
-  auto input = line.value("prompt_eval_count", std::int64_t{0});
-  auto output = line.value("eval_count", std::int64_t{0});
-  return {{"input_tokens", input},
-          {"input_tokens_details", {{"cached_tokens", 0}}},
-          {"output_tokens", output},
-          {"output_tokens_details", {{"reasoning_tokens", 0}}},
-          {"total_tokens", input + output}};
 }
 
 } // namespace
@@ -500,17 +484,15 @@ json ollama_chat_options(const actors::generation_request& req, const tool_plan&
 ollama_translator::ollama_translator(std::string model, const json& params,
                                      std::int64_t first_index)
   : model_(std::move(model))
-  , next_index_(first_index)
-  , tools_(params) {}
+  , out_(tool_plan(params), first_index) {}
 
 ollama_translator::ollama_translator(const actors::generation_request& req)
   : model_(req.model)
-  , next_index_(req.first_output_index)
-  , tools_(req.params, req.offer_web_search, req.offer_image_generation) {}
+  , out_(req) {}
 
 std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
   std::vector<ev::event> out;
-  if (done_)
+  if (out_.done())
     return out;
   buffer_.append(bytes);
   std::size_t start = 0;
@@ -521,12 +503,12 @@ std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
       continue;
     // Nearly every line is one token: read without building a json object.
     if (read_token_line(line, content_, thinking_)) {
-      on_text(thinking_, content_, out);
+      out_.text(thinking_, content_, out);
       continue;
     }
     auto j = events::parse_untrusted(line);
     if (j.is_discarded() || !j.is_object()) {
-      fail(out, ev::failure_code::server_error, "the backend sent a line that is not JSON");
+      out_.fail(ev::failure_code::server_error, "the backend sent a line that is not JSON", out);
       break;
     }
     try {
@@ -534,201 +516,44 @@ std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
     } catch (const json::exception& ex) {
       // A member of the wrong type (Ollama sends none): the response fails,
       // the backend thread goes on.
-      fail(out, ev::failure_code::server_error,
-           std::string{"the backend sent a line riposte cannot read: "} + ex.what());
+      out_.fail(ev::failure_code::server_error,
+                std::string{"the backend sent a line riposte cannot read: "} + ex.what(), out);
     }
-    if (done_)
+    if (out_.done())
       break;
   }
   buffer_.erase(0, start);
   return out;
 }
 
-void ollama_translator::close_reasoning(std::vector<ev::event>& out) {
-  if (reasoning_id_.empty())
-    return;
-  json part{{"type", "reasoning_text"}, {"text", reasoning_text_}};
-  out.emplace_back(ev::reasoning_done{reasoning_id_, reasoning_index_, 0, reasoning_text_});
-  out.emplace_back(ev::content_part_done{reasoning_id_, reasoning_index_, 0, part});
-  out.emplace_back(ev::output_item_done{reasoning_index_,
-                                        {{"id", reasoning_id_},
-                                         {"type", "reasoning"},
-                                         {"summary", json::array()},
-                                         {"content", json::array({part})}}});
-  reasoning_id_.clear();
-  reasoning_text_.clear();
-}
-
-void ollama_translator::close_message(std::vector<ev::event>& out, const std::string& status) {
-  if (message_id_.empty())
-    return;
-  json part{{"type", "output_text"},
-            {"text", message_text_},
-            {"annotations", json::array()},
-            {"logprobs", json::array()}};
-  out.emplace_back(ev::output_text_done{message_id_, message_index_, 0, message_text_});
-  out.emplace_back(ev::content_part_done{message_id_, message_index_, 0, part});
-  out.emplace_back(ev::output_item_done{message_index_,
-                                        {{"id", message_id_},
-                                         {"type", "message"},
-                                         {"status", status},
-                                         {"role", "assistant"},
-                                         {"content", json::array({part})}}});
-  message_id_.clear();
-  message_text_.clear();
-}
-
-// One backend tool call, as the item the client declared: a function call
-// (with its namespace), or a custom tool call with free-form input.
-void ollama_translator::emit_call(std::vector<ev::event>& out, const json& fn) {
-  auto backend_name = fn.value("name", "");
-  auto args = fn.value("arguments", json::object());
-  const auto* tool = tools_.find(backend_name);
-  auto index = next_index_++;
-  auto call_id = ev::make_id("call_", 24);
-  if (tool && tool->kind == "web_search") {
-    // riposte runs the search: the item opens here, the actor finishes it.
-    auto query = args.is_object() && args.value("query", json()).is_string()
-                     ? args["query"].get<std::string>()
-                     : (args.is_string() ? args.get<std::string>() : events::dump_json(args));
-    out.emplace_back(ev::output_item_added{
-        index,
-        {{"id", ev::make_id("ws_")},
-         {"type", "web_search_call"},
-         {"status", "in_progress"},
-         {"action", {{"type", "search"}, {"query", query}, {"queries", json::array({query})}}}}});
-    return;
-  }
-  if (tool && tool->kind == "image_generation") {
-    auto prompt = args.is_object() && args.value("prompt", json()).is_string()
-                      ? args["prompt"].get<std::string>()
-                      : (args.is_string() ? args.get<std::string>() : events::dump_json(args));
-    out.emplace_back(ev::output_item_added{index,
-                                           {{"id", ev::make_id("ig_")},
-                                            {"type", "image_generation_call"},
-                                            {"status", "in_progress"},
-                                            {"result", nullptr},
-                                            {"revised_prompt", prompt}}});
-    return;
-  }
-  if (tool && tool->kind == "custom") {
-    auto input = args.is_object() && args.contains("input") && args["input"].is_string()
-                     ? args["input"].get<std::string>()
-                     : (args.is_string() ? args.get<std::string>() : events::dump_json(args));
-    auto id = ev::make_id("ctc_");
-    json item{{"id", id},
-              {"type", "custom_tool_call"},
-              {"call_id", call_id},
-              {"name", tool->name},
-              {"input", ""}};
-    if (!tool->ns.empty())
-      item["namespace"] = tool->ns;
-    out.emplace_back(ev::output_item_added{index, item});
-    out.emplace_back(ev::custom_tool_call_input_delta{id, index, input});
-    out.emplace_back(ev::custom_tool_call_input_done{id, index, input});
-    item["input"] = input;
-    out.emplace_back(ev::output_item_done{index, item});
-    return;
-  }
-  auto name = tool ? tool->name : backend_name;
-  auto arguments = args.is_string() ? args.get<std::string>() : events::dump_json(args);
-  auto id = ev::make_id("fc_");
-  json item{{"id", id},        {"type", "function_call"}, {"status", "in_progress"},
-            {"arguments", ""}, {"call_id", call_id},      {"name", name}};
-  if (tool && !tool->ns.empty())
-    item["namespace"] = tool->ns;
-  out.emplace_back(ev::output_item_added{index, item});
-  out.emplace_back(ev::function_call_arguments_delta{id, index, arguments});
-  out.emplace_back(ev::function_call_arguments_done{id, index, name, arguments});
-  item["status"] = "completed";
-  item["arguments"] = arguments;
-  out.emplace_back(ev::output_item_done{index, item});
-}
-
-void ollama_translator::fail(std::vector<ev::event>& out, ev::failure_code code,
-                             std::string message) {
-  done_ = true;
-  out.emplace_back(ev::response_failed{code, std::move(message), json()});
-}
-
 void ollama_translator::on_line(const json& line, std::vector<ev::event>& out) {
-  if (auto err = line.find("error"); err != line.end()) {
-    fail(out, ev::failure_code::server_error,
-         "backend error: " +
-             (err->is_string() ? err->get<std::string>() : events::dump_json(*err)));
-    return;
-  }
+  if (auto err = line.find("error"); err != line.end())
+    return out_.fail(ev::failure_code::server_error,
+                     "backend error: " +
+                         (err->is_string() ? err->get<std::string>() : events::dump_json(*err)),
+                     out);
   static const json no_message = json::object();
   auto m = line.find("message");
   if (m != line.end() && !m->is_object())
-    return fail(out, ev::failure_code::server_error,
-                "the backend sent a message that is not an object");
+    return out_.fail(ev::failure_code::server_error,
+                     "the backend sent a message that is not an object", out);
   const auto& message = m != line.end() ? *m : no_message;
-  on_text(message.value("thinking", ""), message.value("content", ""), out);
+  out_.text(message.value("thinking", ""), message.value("content", ""), out);
   auto c = message.find("tool_calls");
   if (c != message.end() && c->is_array() && !c->empty()) {
-    const auto& calls = *c;
-    close_reasoning(out);
-    close_message(out, "completed");
-    for (const auto& call : calls) {
-      // parallel_tool_calls / max_tool_calls: calls past the limit are dropped.
-      if (calls_made_ >= tools_.max_calls())
-        break;
-      ++calls_made_;
-      emit_call(out, call.value("function", json::object()));
+    out_.close_text(out);
+    for (const auto& call : *c) {
+      auto fn = call.value("function", json::object());
+      out_.call(fn.value("name", ""), fn.value("arguments", json::object()), out);
     }
   }
   if (line.value("done", false)) {
-    done_ = true;
-    close_reasoning(out);
-    auto reason = line.value("done_reason", "stop");
-    if (reason == "length") {
-      close_message(out, "incomplete");
-      out.emplace_back(ev::response_incomplete{"max_output_tokens", usage_of(line)});
-    } else {
-      close_message(out, "completed");
-      out.emplace_back(ev::response_completed{now_seconds(), usage_of(line)});
-    }
-  }
-}
-
-void ollama_translator::on_text(const std::string& thinking, const std::string& content,
-                                std::vector<ev::event>& out) {
-  if (!thinking.empty()) {
-    close_message(out, "completed");
-    if (reasoning_id_.empty()) {
-      reasoning_id_ = ev::make_id("rs_");
-      reasoning_index_ = next_index_++;
-      out.emplace_back(ev::output_item_added{
-          reasoning_index_,
-          {{"id", reasoning_id_}, {"type", "reasoning"}, {"summary", json::array()}}});
-      out.emplace_back(ev::content_part_added{
-          reasoning_id_, reasoning_index_, 0, {{"type", "reasoning_text"}, {"text", ""}}});
-    }
-    reasoning_text_ += thinking;
-    out.emplace_back(ev::reasoning_delta{reasoning_id_, reasoning_index_, 0, thinking});
-  }
-  if (!content.empty()) {
-    close_reasoning(out);
-    if (message_id_.empty()) {
-      message_id_ = ev::make_id("msg_");
-      message_index_ = next_index_++;
-      out.emplace_back(ev::output_item_added{message_index_,
-                                             {{"id", message_id_},
-                                              {"type", "message"},
-                                              {"status", "in_progress"},
-                                              {"role", "assistant"},
-                                              {"content", json::array()}}});
-      out.emplace_back(ev::content_part_added{message_id_,
-                                              message_index_,
-                                              0,
-                                              {{"type", "output_text"},
-                                               {"text", ""},
-                                               {"annotations", json::array()},
-                                               {"logprobs", json::array()}}});
-    }
-    message_text_ += content;
-    out.emplace_back(ev::output_text_delta{message_id_, message_index_, 0, content});
+    auto usage = output_builder::usage(line.value("prompt_eval_count", std::int64_t{0}),
+                                       line.value("eval_count", std::int64_t{0}));
+    if (line.value("done_reason", "stop") == "length")
+      out_.incomplete(std::move(usage), out);
+    else
+      out_.complete(std::move(usage), out);
   }
 }
 
@@ -737,28 +562,25 @@ std::vector<ev::event> ollama_translator::finish(long status, const std::string&
                                                  const std::string& error_body) {
   std::vector<ev::event> out;
   // A non-streaming reply is one JSON object, with no newline after it.
-  if (!done_ && status < 400 && !buffer_.empty() &&
+  if (!out_.done() && status < 400 && !buffer_.empty() &&
       buffer_.find_first_not_of(" \r\n\t") != std::string::npos)
     out = feed("\n");
-  if (done_)
+  if (out_.done())
     return out;
-  if (connect_failed) {
-    fail(out, ev::failure_code::backend_unavailable,
-         "cannot reach the backend: " + transport_error);
-  } else if (timed_out) {
-    fail(out, ev::failure_code::backend_timeout, "the backend did not finish in time");
-  } else if (status >= 400) {
+  if (out_.failed_transfer(transport_error, timed_out, connect_failed, out))
+    return out;
+  if (status >= 400) {
     auto body = events::parse_untrusted(error_body);
     std::string reason = body.is_object() && body.contains("error") && body["error"].is_string()
                              ? body["error"].get<std::string>()
                              : error_body;
-    fail(out, status == 404 ? ev::failure_code::model_not_found : ev::failure_code::server_error,
-         "backend answered " + std::to_string(status) + ": " + reason);
+    out_.fail(status == 404 ? ev::failure_code::model_not_found : ev::failure_code::server_error,
+              "backend answered " + std::to_string(status) + ": " + reason, out);
   } else if (!transport_error.empty()) {
-    fail(out, ev::failure_code::server_error,
-         "backend connection failed mid-stream: " + transport_error);
+    out_.fail(ev::failure_code::server_error,
+              "backend connection failed mid-stream: " + transport_error, out);
   } else {
-    fail(out, ev::failure_code::server_error, "backend closed the stream before it finished");
+    out_.fail(ev::failure_code::server_error, "backend closed the stream before it finished", out);
   }
   return out;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include "actors/ports/backend.hpp"
+#include "adapters/backends/output_builder.hpp"
 #include "adapters/backends/tools.hpp"
 
 #include <nlohmann/json.hpp>
@@ -50,28 +51,15 @@ public:
   // The transfer ended; closes the generation (a missing `done` line fails it).
   std::vector<events::event> finish(long status, const std::string& transport_error, bool timed_out,
                                     bool connect_failed, const std::string& error_body);
-  bool done() const { return done_; }
+  bool done() const { return out_.done(); }
 
 private:
   void on_line(const nlohmann::json& line, std::vector<events::event>& out);
-  void on_text(const std::string& thinking, const std::string& content,
-               std::vector<events::event>& out);
-  void close_reasoning(std::vector<events::event>& out);
-  void close_message(std::vector<events::event>& out, const std::string& status);
-  void fail(std::vector<events::event>& out, events::failure_code code, std::string message);
-  void emit_call(std::vector<events::event>& out, const nlohmann::json& fn);
 
   std::string model_;
   std::string buffer_;
   std::string content_, thinking_; // a token line's, reused
-  bool done_ = false;
-  std::int64_t next_index_ = 0;
-  // The reasoning item and the message item being streamed, if any.
-  std::string reasoning_id_, message_id_;
-  std::int64_t reasoning_index_ = -1, message_index_ = -1;
-  std::string reasoning_text_, message_text_;
-  tool_plan tools_;
-  std::size_t calls_made_ = 0;
+  output_builder out_;
 };
 
 } // namespace riposte::adapters::backends

@@ -1,0 +1,71 @@
+// The OpenAI Chat Completions backends (vLLM, llama.cpp's llama-server,
+// SGLang, TGI, LM Studio, Ollama's /v1): their streamed replies read into the
+// same domain events the Ollama adapter produces. Every server streams its
+// own dialect of chat.completion.chunk (../shared/BACKENDS.md): the first
+// chunk with or without a role, reasoning under `reasoning` or
+// `reasoning_content`, tool calls as fragments or whole, ids repeated,
+// missing or null, the last arguments sent twice, the finish on its own
+// chunk or on the last token's, usage on a chunk of its own or nowhere, and
+// errors as a `data:` object, an `error:` line or an HTTP body of any of
+// four shapes. The translator accepts all of them.
+#pragma once
+
+#include "actors/ports/backend.hpp"
+#include "adapters/backends/output_builder.hpp"
+#include "events/event.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <map>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace riposte::adapters::backends {
+
+// What a chat backend's error body says, whichever shape it has: nested
+// {"error": {"message", ...}} (vLLM, llama.cpp, Ollama, LM Studio), flat
+// {"object": "error", "message"} (SGLang), {"error": "text", "error_type"}
+// (TGI), or {"error": {"message", "http_status_code"}} (TGI, mid-stream).
+// Empty when the body is none of them.
+std::string chat_error_message(const nlohmann::json& body);
+
+// Turns one generation's SSE reply into domain events. Exposed for tests.
+class openai_chat_translator {
+public:
+  // `first_index`: output items riposte itself put before the model's.
+  explicit openai_chat_translator(const nlohmann::json& params = nlohmann::json::object(),
+                                  std::int64_t first_index = 0);
+  explicit openai_chat_translator(const actors::generation_request& req);
+
+  // Feeds raw bytes, split anywhere; complete SSE events become domain
+  // events.
+  std::vector<events::event> feed(std::string_view bytes);
+  // The transfer ended: what it ended with (the finish, [DONE], an error, or
+  // nothing) closes the generation.
+  std::vector<events::event> finish(long status, const std::string& transport_error, bool timed_out,
+                                    bool connect_failed, const std::string& error_body);
+  bool done() const { return out_.done(); }
+
+private:
+  // A tool call assembled from its fragments.
+  struct pending_call {
+    std::string id, name, arguments, last_fragment;
+  };
+  void on_field(std::string_view field, std::string_view value);
+  void on_event(std::vector<events::event>& out);
+  void on_chunk(const nlohmann::json& chunk, std::vector<events::event>& out);
+  void end(std::vector<events::event>& out);
+
+  output_builder out_;
+  std::string buffer_;                         // bytes not yet a whole line
+  std::string data_, error_;                   // the SSE event being read: its data and error lines
+  bool any_field_ = false;                     // the event being read has a field
+  std::string finish_reason_;                  // empty: none yet
+  bool stream_done_ = false;                   // [DONE] came
+  nlohmann::json usage_;                       // the last usage seen (null: none)
+  std::int64_t cache_n_ = -1;                  // llama.cpp's timings.cache_n, if sent
+  std::map<std::int64_t, pending_call> calls_; // by tool-call index
+};
+
+} // namespace riposte::adapters::backends
