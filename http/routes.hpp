@@ -64,7 +64,13 @@ actors::reply_for<T> reply_rendered(reply_fn reply, Render render) {
       fn([reply = std::move(reply), render = std::move(render)](events::result<T> r) {
         if (!r)
           return reply(to_http(r.error()));
-        reply(response{200, events::dump_json(render(*r)), "application/json", {}});
+        std::string body;
+        try {
+          body = events::dump_json(render(*r));
+        } catch (...) { // a render that fails answers 500, never silence
+          return reply(to_http(events::server_fault()));
+        }
+        reply(response{200, std::move(body), "application/json", {}});
       })};
 }
 template <class T>

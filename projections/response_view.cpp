@@ -20,10 +20,14 @@ void close_open_items(response_state& s) {
   for (auto& item : s.output) {
     if (!item.is_object())
       continue;
-    auto status = item.value("status", "");
+    auto text = [&](const char* key) {
+      auto it = item.find(key);
+      return it != item.end() && it->is_string() ? it->get<std::string>() : std::string{};
+    };
+    auto status = text("status");
     if (status.empty() || status == "completed" || status == "incomplete" || status == "failed")
       continue;
-    auto type = item.value("type", "");
+    auto type = text("type");
     item["status"] =
         type == "web_search_call" || type == "image_generation_call" ? "failed" : "incomplete";
   }

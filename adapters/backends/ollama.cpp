@@ -11,8 +11,6 @@
 #include <algorithm>
 #include <cctype>
 #include <chrono>
-#include <cstdio>
-#include <ctime>
 #include <map>
 #include <mutex>
 
@@ -365,10 +363,26 @@ chat_parts assemble_chat(const actors::generation_request& req, bool text = true
 } // namespace
 
 std::int64_t rfc3339_seconds(const std::string& text) {
-  int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0, used = 0;
-  if (std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &sec, &used) !=
-          6 ||
-      used != 19)
+  // YYYY-MM-DDTHH:MM:SS, digits exactly where they belong.
+  auto digits = [&](std::size_t at, std::size_t n) {
+    int v = 0;
+    for (std::size_t i = at; i < at + n; ++i) {
+      if (i >= text.size() || !std::isdigit(static_cast<unsigned char>(text[i])))
+        return -1;
+      v = v * 10 + (text[i] - '0');
+    }
+    return v;
+  };
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') ||
+      text[13] != ':' || text[16] != ':')
+    return 0;
+  int y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2), h = digits(11, 2),
+      mi = digits(14, 2), sec = digits(17, 2);
+  if (y < 0 || mo < 0 || d < 0 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
+    return 0;
+  std::chrono::year_month_day date{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
+                                   std::chrono::day{static_cast<unsigned>(d)}};
+  if (!date.ok())
     return 0;
   std::size_t at = 19;
   if (at < text.size() && text[at] == '.') { // fractional seconds: dropped
@@ -377,28 +391,19 @@ std::int64_t rfc3339_seconds(const std::string& text) {
       ++at;
   }
   std::int64_t offset = 0;
-  if (at < text.size() && (text[at] == 'Z' || text[at] == 'z')) {
-    ++at;
+  if (at + 1 == text.size() && (text[at] == 'Z' || text[at] == 'z')) {
+    // UTC
   } else if (at + 6 == text.size() && (text[at] == '+' || text[at] == '-') && text[at + 3] == ':') {
-    int oh = 0, om = 0;
-    if (std::sscanf(text.c_str() + at + 1, "%2d:%2d", &oh, &om) != 2)
+    int oh = digits(at + 1, 2), om = digits(at + 4, 2);
+    if (oh < 0 || oh > 23 || om < 0 || om > 59)
       return 0;
     offset = (text[at] == '-' ? -1 : 1) * (oh * 3600 + om * 60);
-    at += 6;
   } else {
     return 0;
   }
-  if (at != text.size() || mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
-    return 0;
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = sec;
-  auto utc = static_cast<std::int64_t>(timegm(&tm));
-  return utc - offset;
+  auto days = std::chrono::sys_days{date}.time_since_epoch().count();
+  auto seconds = static_cast<std::int64_t>(days) * 86'400 + h * 3600 + mi * 60 + sec - offset;
+  return seconds > 0 ? seconds : 0;
 }
 
 std::string ollama_chat_body(const actors::generation_request& req) {

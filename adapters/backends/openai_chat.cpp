@@ -10,6 +10,9 @@ using json = nlohmann::json;
 
 namespace {
 
+// The most of a reply riposte keeps to read it as one JSON object.
+constexpr std::size_t max_whole_reply = 16u << 20;
+
 // A member that is a non-empty string (null and other types read as absent).
 std::string text_of(const json& obj, const char* key) {
   if (!obj.is_object())
@@ -76,6 +79,8 @@ std::vector<ev::event> openai_chat_translator::feed(std::string_view bytes) {
   if (out_.done())
     return out;
   buffer_.append(bytes);
+  if (!saw_field_ && raw_.size() < max_whole_reply)
+    raw_.append(bytes.substr(0, max_whole_reply - raw_.size()));
   std::size_t start = 0;
   for (auto nl = buffer_.find('\n'); nl != std::string::npos && !out_.done();
        nl = buffer_.find('\n', start)) {
@@ -106,6 +111,11 @@ void openai_chat_translator::on_field(std::string_view field, std::string_view v
   auto* target = field == "data" ? &data_ : field == "error" ? &error_ : nullptr;
   if (target == nullptr) // event, id, retry: nothing riposte needs
     return;
+  if (!saw_field_) {
+    saw_field_ = true;
+    raw_.clear();
+    raw_.shrink_to_fit();
+  }
   if (!target->empty())
     target->push_back('\n');
   target->append(value);
@@ -141,6 +151,20 @@ void openai_chat_translator::on_event(std::vector<ev::event>& out) {
   }
 }
 
+// A fragment's call: its index; without one (a server sending whole calls),
+// a new call when it names one other than the last, else the last.
+std::int64_t openai_chat_translator::call_index(const json& f) const {
+  if (member(f, "index").is_number_integer())
+    return f["index"].get<std::int64_t>();
+  if (calls_.empty())
+    return 0;
+  const auto& [last, call] = *calls_.rbegin();
+  auto id = text_of(f, "id");
+  auto name = text_of(member(f, "function"), "name");
+  bool other = (!id.empty() && id != call.id) || (!name.empty() && name != call.name);
+  return other ? last + 1 : last;
+}
+
 void openai_chat_translator::on_chunk(const json& chunk, std::vector<ev::event>& out) {
   if (!member(chunk, "error").is_null()) {
     auto message = chat_error_message(chunk);
@@ -166,13 +190,10 @@ void openai_chat_translator::on_chunk(const json& chunk, std::vector<ev::event>&
     out_.text(reasoning, text_of(delta, "content"), out);
     const auto& fragments = member(delta, "tool_calls");
     if (fragments.is_array())
-      for (std::size_t i = 0; i < fragments.size(); ++i) {
-        const auto& f = fragments[i];
+      for (const auto& f : fragments) {
         if (!f.is_object())
           continue;
-        auto index = member(f, "index").is_number_integer() ? f["index"].get<std::int64_t>()
-                                                            : static_cast<std::int64_t>(i);
-        auto& call = calls_[index];
+        auto& call = calls_[call_index(f)];
         if (call.id.empty())
           call.id = text_of(f, "id");
         const auto& fn = member(f, "function");
@@ -222,10 +243,26 @@ std::vector<ev::event> openai_chat_translator::finish(long status,
                                                       bool timed_out, bool connect_failed,
                                                       const std::string& error_body) {
   std::vector<ev::event> out;
+  if (!out_.done() && status < 400 && !saw_field_) {
+    // Not a stream: one JSON object, the whole completion or an error.
+    auto whole = ev::parse_untrusted(raw_);
+    if (whole.is_object()) {
+      try {
+        on_chunk(whole, out);
+      } catch (const json::exception& ex) {
+        out_.fail(ev::failure_code::server_error,
+                  std::string{"the backend sent a reply riposte cannot read: "} + ex.what(), out);
+      }
+      if (!out_.done())
+        end(out);
+    }
+  }
   if (!out_.done() && status < 400) {
     // The last event may lack its blank line, the last line its newline.
-    if (!buffer_.empty())
-      out = feed("\n");
+    if (!buffer_.empty()) {
+      auto more = feed("\n");
+      out.insert(out.end(), more.begin(), more.end());
+    }
     if (any_field_ && !out_.done())
       on_event(out);
   }

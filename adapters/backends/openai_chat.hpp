@@ -55,10 +55,16 @@ private:
   void on_field(std::string_view field, std::string_view value);
   void on_event(std::vector<events::event>& out);
   void on_chunk(const nlohmann::json& chunk, std::vector<events::event>& out);
+  std::int64_t call_index(const nlohmann::json& fragment) const;
   void end(std::vector<events::event>& out);
 
   output_builder out_;
   std::string buffer_;                         // bytes not yet a whole line
+  // The reply so far while no SSE field has come: a server answering with
+  // one JSON object (stream false, or an error with status 200) is read
+  // whole at the end.
+  std::string raw_;
+  bool saw_field_ = false;
   std::string data_, error_;                   // the SSE event being read: its data and error lines
   bool any_field_ = false;                     // the event being read has a field
   std::string finish_reason_;                  // empty: none yet

@@ -121,8 +121,12 @@ bool strict_node(const nlohmann::json& s, int depth) {
   if (is_object) {
     if (s.value("additionalProperties", nlohmann::json(true)) != false)
       return false;
-    auto props = s.value("properties", nlohmann::json::object());
-    auto required = s.value("required", nlohmann::json::array());
+    static const nlohmann::json no_props = nlohmann::json::object();
+    static const nlohmann::json none_required = nlohmann::json::array();
+    auto p = s.find("properties");
+    auto r = s.find("required");
+    const auto& props = p != s.end() ? *p : no_props;
+    const auto& required = r != s.end() ? *r : none_required;
     if (!props.is_object() || !required.is_array())
       return false;
     for (const auto& [name, sub] : props.items())

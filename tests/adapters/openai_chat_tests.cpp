@@ -282,4 +282,51 @@ BOOST_AUTO_TEST_CASE(how_a_stream_ends_decides_how_the_response_ends) {
           .back() == "response_failed");
 }
 
+BOOST_AUTO_TEST_CASE(a_reply_that_is_not_a_stream_is_read_whole) {
+  // stream false: one chat.completion object, calls without an index.
+  json completion{
+      {"id", "chatcmpl-9"},
+      {"object", "chat.completion"},
+      {"choices",
+       {{{"index", 0},
+         {"message",
+          {{"role", "assistant"},
+           {"content", "Calling."},
+           {"reasoning_content", "Two calls."},
+           {"tool_calls",
+            {{{"id", "a"}, {"type", "function"},
+              {"function", {{"name", "get_weather"}, {"arguments", "{\"city\":\"Paris\"}"}}}},
+             {{"id", "b"}, {"type", "function"},
+              {"function", {{"name", "get_time"}, {"arguments", "{}"}}}}}}}},
+         {"finish_reason", "tool_calls"}}}},
+      {"usage", {{"prompt_tokens", 7}, {"completion_tokens", 9}}}};
+  auto evs = run(completion.dump(), 5, tools());
+  auto items = items_done(evs);
+  BOOST_REQUIRE(items.size() == 4u);
+  BOOST_TEST(items[0]["type"] == "reasoning");
+  BOOST_TEST(items[1]["content"][0]["text"] == "Calling.");
+  BOOST_TEST(items[2]["name"] == "get_weather");
+  BOOST_TEST(items[3]["name"] == "get_time");
+  BOOST_TEST(last_of<ev::response_completed>(evs).usage["output_tokens"] == 9);
+  // An error object with status 200 fails with its message.
+  auto error = run(R"({"error":{"message":"model is loading","type":"unavailable_error"}})");
+  BOOST_TEST(last_of<ev::response_failed>(error).message.find("model is loading") !=
+             std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(calls_without_an_index_in_chunks_of_their_own_stay_apart) {
+  auto whole = [](const char* id, const char* name, const char* args) {
+    return json{{"id", id}, {"type", "function"}, {"function", {{"name", name}, {"arguments", args}}}};
+  };
+  auto evs = run(sse(chunk({{"tool_calls", {whole("a", "get_weather", "{\"city\":")}}})) +
+                     sse(chunk({{"tool_calls", {{{"function", {{"arguments", "\"Paris\"}"}}}}}}})) +
+                     sse(chunk({{"tool_calls", {whole("b", "get_time", "{}")}}}, "tool_calls")) + done,
+                 1000, tools());
+  auto calls = items_done(evs);
+  BOOST_REQUIRE(calls.size() == 2u);
+  BOOST_TEST(calls[0]["name"] == "get_weather");
+  BOOST_TEST(json::parse(calls[0]["arguments"].get<std::string>()) == json({{"city", "Paris"}}));
+  BOOST_TEST(calls[1]["name"] == "get_time");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
