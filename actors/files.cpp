@@ -73,10 +73,6 @@ struct file_state {
   std::int64_t created_us = 0;
 };
 
-std::int64_t now_seconds() {
-  return now_micros() / 1'000'000;
-}
-
 // Removes what a deleted or expired file left: its bytes and its marker.
 void sweep(ev::event_log& log, const file_state& f, adapters::observability::metrics* stats) {
   (void)log.delete_blob(f.meta.file_id);
@@ -111,7 +107,10 @@ ev::result<file_state> load(ev::event_log& log, const std::string& id, const std
   }
   if (!live)
     return no_such_file(id);
-  if (f.meta.expires_at != 0 && f.meta.expires_at <= now_seconds()) {
+  // A file lives exactly its expires_after from the moment it was stored
+  // (the whole seconds of expires_at would cut it short by up to a second).
+  if (f.meta.expires_at != 0 &&
+      now_micros() >= f.created_us + (f.meta.expires_at - f.meta.created_at) * 1'000'000) {
     auto gone =
         log.append(id, f.version, {ev::make_new_event(ev::file_deleted{id}, tenant, now_micros())});
     if (gone)
