@@ -373,14 +373,15 @@ std::int64_t rfc3339_seconds(const std::string& text) {
     }
     return v;
   };
-  if (text.size() < 20 || text[4] != '-' || text[7] != '-' || (text[10] != 'T' && text[10] != 't') ||
-      text[13] != ':' || text[16] != ':')
+  if (text.size() < 20 || text[4] != '-' || text[7] != '-' ||
+      (text[10] != 'T' && text[10] != 't') || text[13] != ':' || text[16] != ':')
     return 0;
-  int y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2), h = digits(11, 2),
-      mi = digits(14, 2), sec = digits(17, 2);
+  int y = digits(0, 4), mo = digits(5, 2), d = digits(8, 2), h = digits(11, 2), mi = digits(14, 2),
+      sec = digits(17, 2);
   if (y < 0 || mo < 0 || d < 0 || h < 0 || h > 23 || mi < 0 || mi > 59 || sec < 0 || sec > 60)
     return 0;
-  std::chrono::year_month_day date{std::chrono::year{y}, std::chrono::month{static_cast<unsigned>(mo)},
+  std::chrono::year_month_day date{std::chrono::year{y},
+                                   std::chrono::month{static_cast<unsigned>(mo)},
                                    std::chrono::day{static_cast<unsigned>(d)}};
   if (!date.ok())
     return 0;

@@ -294,9 +294,11 @@ BOOST_AUTO_TEST_CASE(a_reply_that_is_not_a_stream_is_read_whole) {
            {"content", "Calling."},
            {"reasoning_content", "Two calls."},
            {"tool_calls",
-            {{{"id", "a"}, {"type", "function"},
+            {{{"id", "a"},
+              {"type", "function"},
               {"function", {{"name", "get_weather"}, {"arguments", "{\"city\":\"Paris\"}"}}}},
-             {{"id", "b"}, {"type", "function"},
+             {{"id", "b"},
+              {"type", "function"},
               {"function", {{"name", "get_time"}, {"arguments", "{}"}}}}}}}},
          {"finish_reason", "tool_calls"}}}},
       {"usage", {{"prompt_tokens", 7}, {"completion_tokens", 9}}}};
@@ -316,12 +318,14 @@ BOOST_AUTO_TEST_CASE(a_reply_that_is_not_a_stream_is_read_whole) {
 
 BOOST_AUTO_TEST_CASE(calls_without_an_index_in_chunks_of_their_own_stay_apart) {
   auto whole = [](const char* id, const char* name, const char* args) {
-    return json{{"id", id}, {"type", "function"}, {"function", {{"name", name}, {"arguments", args}}}};
+    return json{
+        {"id", id}, {"type", "function"}, {"function", {{"name", name}, {"arguments", args}}}};
   };
-  auto evs = run(sse(chunk({{"tool_calls", {whole("a", "get_weather", "{\"city\":")}}})) +
-                     sse(chunk({{"tool_calls", {{{"function", {{"arguments", "\"Paris\"}"}}}}}}})) +
-                     sse(chunk({{"tool_calls", {whole("b", "get_time", "{}")}}}, "tool_calls")) + done,
-                 1000, tools());
+  auto evs =
+      run(sse(chunk({{"tool_calls", {whole("a", "get_weather", "{\"city\":")}}})) +
+              sse(chunk({{"tool_calls", {{{"function", {{"arguments", "\"Paris\"}"}}}}}}})) +
+              sse(chunk({{"tool_calls", {whole("b", "get_time", "{}")}}}, "tool_calls")) + done,
+          1000, tools());
   auto calls = items_done(evs);
   BOOST_REQUIRE(calls.size() == 2u);
   BOOST_TEST(calls[0]["name"] == "get_weather");
