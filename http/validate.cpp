@@ -886,7 +886,7 @@ ev::result<actors::create_command> parse_create(std::string_view raw, const crea
   copy("include", json::array()); // not rendered; decides what output carries
   const auto& defaults = projections::response_defaults();
   for (const auto& [name, fallback] : defaults.items())
-    if (name != "reasoning" && name != "text" && name != "access_programs")
+    if (name != "reasoning" && name != "text")
       copy(name.c_str(), fallback);
   if (body.contains("prompt") && !body["prompt"].is_null())
     params["prompt"] = body["prompt"];

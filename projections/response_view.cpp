@@ -159,7 +159,6 @@ events::result<response_state> apply(response_state state, const ev::envelope& e
 
 const json& response_defaults() {
   static const json defaults{
-      {"access_programs", nullptr}, // the effective Cyber program: riposte runs none
       {"background", false},
       {"frequency_penalty", 0.0},
       {"instructions", nullptr},
@@ -204,6 +203,7 @@ json render(const response_state& s) {
       {"model", s.model},
       {"output", s.output},
       {"usage", s.usage},
+      {"access_programs", nullptr}, // the effective Cyber program: riposte runs none
   };
   for (const auto& [name, fallback] : response_defaults().items())
     out[name] = param(s, name.c_str(), fallback);

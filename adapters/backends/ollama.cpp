@@ -2,6 +2,7 @@
 #include "adapters/backends/ollama.hpp"
 
 #include "adapters/backends/http_client.hpp"
+#include "adapters/backends/lines.hpp"
 #include "adapters/backends/token_estimate.hpp"
 #include "adapters/backends/token_line.hpp"
 #include "adapters/backends/tools.hpp"
@@ -501,21 +502,18 @@ std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
   if (out_.done())
     return out;
   buffer_.append(bytes);
-  std::size_t start = 0;
-  for (auto nl = buffer_.find('\n'); nl != std::string::npos; nl = buffer_.find('\n', start)) {
-    auto line = std::string_view{buffer_}.substr(start, nl - start);
-    start = nl + 1;
+  take_lines(buffer_, [&](std::string_view line) {
     if (line.find_first_not_of(" \r\t") == std::string_view::npos)
-      continue;
+      return true;
     // Nearly every line is one token: read without building a json object.
     if (read_token_line(line, content_, thinking_)) {
       out_.text(thinking_, content_, out);
-      continue;
+      return true;
     }
     auto j = events::parse_untrusted(line);
     if (j.is_discarded() || !j.is_object()) {
       out_.fail(ev::failure_code::server_error, "the backend sent a line that is not JSON", out);
-      break;
+      return false;
     }
     try {
       on_line(j, out);
@@ -525,10 +523,8 @@ std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
       out_.fail(ev::failure_code::server_error,
                 std::string{"the backend sent a line riposte cannot read: "} + ex.what(), out);
     }
-    if (out_.done())
-      break;
-  }
-  buffer_.erase(0, start);
+    return !out_.done();
+  });
   return out;
 }
 

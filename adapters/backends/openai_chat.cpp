@@ -1,6 +1,7 @@
 // openai_chat_translator: SSE in any server's dialect, out as domain events.
 #include "adapters/backends/openai_chat.hpp"
 
+#include "adapters/backends/lines.hpp"
 #include "events/json_safe.hpp"
 
 namespace riposte::adapters::backends {
@@ -81,28 +82,21 @@ std::vector<ev::event> openai_chat_translator::feed(std::string_view bytes) {
   buffer_.append(bytes);
   if (!saw_field_ && raw_.size() < max_whole_reply)
     raw_.append(bytes.substr(0, max_whole_reply - raw_.size()));
-  std::size_t start = 0;
-  for (auto nl = buffer_.find('\n'); nl != std::string::npos && !out_.done();
-       nl = buffer_.find('\n', start)) {
-    auto line = std::string_view{buffer_}.substr(start, nl - start);
-    start = nl + 1;
+  take_lines(buffer_, [&](std::string_view line) {
     if (!line.empty() && line.back() == '\r')
       line.remove_suffix(1);
-    if (line.empty()) {
-      if (any_field_)
+    if (line.empty()) { // the event is complete
+      if (event_pending())
         on_event(out);
-      continue;
+    } else if (line.front() != ':') { // not a comment (keep-alives, pings)
+      auto colon = line.find(':');
+      auto value = colon == std::string_view::npos ? std::string_view{} : line.substr(colon + 1);
+      if (!value.empty() && value.front() == ' ')
+        value.remove_prefix(1);
+      on_field(line.substr(0, colon), value);
     }
-    if (line.front() == ':') // a comment: keep-alives, pings
-      continue;
-    auto colon = line.find(':');
-    auto field = line.substr(0, colon);
-    auto value = colon == std::string_view::npos ? std::string_view{} : line.substr(colon + 1);
-    if (!value.empty() && value.front() == ' ')
-      value.remove_prefix(1);
-    on_field(field, value);
-  }
-  buffer_.erase(0, start);
+    return !out_.done();
+  });
   return out;
 }
 
@@ -119,7 +113,6 @@ void openai_chat_translator::on_field(std::string_view field, std::string_view v
   if (!target->empty())
     target->push_back('\n');
   target->append(value);
-  any_field_ = true;
 }
 
 void openai_chat_translator::on_event(std::vector<ev::event>& out) {
@@ -127,16 +120,13 @@ void openai_chat_translator::on_event(std::vector<ev::event>& out) {
   auto error = std::move(error_);
   data_.clear();
   error_.clear();
-  any_field_ = false;
   if (!error.empty()) {
     auto message = chat_error_message(ev::parse_untrusted(error));
     return out_.fail(ev::failure_code::server_error,
                      "backend error: " + (message.empty() ? ev::excerpt(error) : message), out);
   }
-  if (data == "[DONE]") {
-    stream_done_ = true;
+  if (data == "[DONE]")
     return end(out);
-  }
   if (data.empty())
     return;
   auto chunk = ev::parse_untrusted(data);
@@ -263,7 +253,7 @@ std::vector<ev::event> openai_chat_translator::finish(long status,
       auto more = feed("\n");
       out.insert(out.end(), more.begin(), more.end());
     }
-    if (any_field_ && !out_.done())
+    if (event_pending() && !out_.done())
       on_event(out);
   }
   if (out_.done())

@@ -54,6 +54,8 @@ private:
   };
   void on_field(std::string_view field, std::string_view value);
   void on_event(std::vector<events::event>& out);
+  // An SSE event has data or error lines waiting for its blank line.
+  bool event_pending() const { return !data_.empty() || !error_.empty(); }
   void on_chunk(const nlohmann::json& chunk, std::vector<events::event>& out);
   std::int64_t call_index(const nlohmann::json& fragment) const;
   void end(std::vector<events::event>& out);
@@ -66,9 +68,7 @@ private:
   std::string raw_;
   bool saw_field_ = false;
   std::string data_, error_;                   // the SSE event being read: its data and error lines
-  bool any_field_ = false;                     // the event being read has a field
   std::string finish_reason_;                  // empty: none yet
-  bool stream_done_ = false;                   // [DONE] came
   nlohmann::json usage_;                       // the last usage seen (null: none)
   std::int64_t cache_n_ = -1;                  // llama.cpp's timings.cache_n, if sent
   std::map<std::int64_t, pending_call> calls_; // by tool-call index
