@@ -95,6 +95,11 @@ void on_replayed(response_actor* self, std::uint64_t sub_id,
     st.subs.erase(it);
     return;
   }
+  // The buffer holds what was published since the subscription; the read
+  // may already hold some of it (a batch stored meanwhile, or settled while
+  // the subscription was added): each frame goes out once, in order.
+  auto last = replay->empty() ? it->after : std::max(it->after, replay->back().seq);
+  std::erase_if(it->buffer, [&](const projections::stream_frame& f) { return f.seq <= last; });
   it->sink->push_all(*replay);
   it->sink->push_all(it->buffer);
   it->buffer.clear();
