@@ -195,14 +195,16 @@ void start_next(pool_actor self) {
       st.stats->queue_depth().Set(static_cast<double>(st.mem->waiting.size()));
     }
     st.mem->started[ticket] = clock::now();
-    auto meter = std::make_shared<generation_meter>(generation_meter{st.stats,
-                                                                     st.backend_label,
-                                                                     job.req.model,
-                                                                     clock::now(),
-                                                                     std::nullopt,
-                                                                     job.req.stream,
-                                                                     "cancelled",
-                                                                     {}});
+    auto label = st.b->label_for(job.req.model);
+    auto meter = std::make_shared<generation_meter>(
+        generation_meter{st.stats,
+                         label.empty() ? st.backend_label : label,
+                         job.req.model,
+                         clock::now(),
+                         std::nullopt,
+                         job.req.stream,
+                         "cancelled",
+                         {}});
     // Sent before the backend can produce anything, so it is first in line.
     caf::anon_send(requester, admitted_atom::value);
     // The sink runs on the backend's thread: it only sends messages.

@@ -349,7 +349,7 @@ typename Inspector::result_type inspect(Inspector& f, deleted_object& x) {
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_info& x) {
   return f(caf::meta::type_name("model_info"), x.id, x.created, x.capabilities, x.context_length,
-           x.num_ctx, x.family);
+           x.num_ctx, x.family, x.owned_by);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, file_query& x) {

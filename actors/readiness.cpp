@@ -70,7 +70,8 @@ caf::behavior gather(gather_actor* self, std::vector<std::string> names,
         auto& st = self->state;
         auto ms = std::chrono::duration<double, std::milli>(clock::now() - st.start).count();
         json result = r ? *r : json{{"error", r.error().message}};
-        result["ok"] = r.has_value();
+        // A check may say itself that it failed (and why, in detail).
+        result["ok"] = r.has_value() && result.value("ok", true);
         result["latency_ms"] = ms;
         st.results[name] = std::move(result);
         if (st.results.size() == st.expected)
@@ -149,13 +150,12 @@ void readiness::check(std::function<void(bool, json)> done) {
   auto stats = svc_->stats;
   auto label = opts_.backend_label;
   auto sent = clock::now();
-  backend_->version([report, stats, label, sent](events::result<std::string> v) {
+  backend_->health([report, stats, label, sent](bool ok, json detail) {
     if (stats)
-      stats->backend_request(label, "", "version", v ? "ok" : "error",
+      stats->backend_request(label, "", "version", ok ? "ok" : "error",
                              std::chrono::duration<double>(clock::now() - sent).count());
-    if (!v)
-      return report("backend", v.error());
-    report("backend", json{{"version", *v}});
+    detail["ok"] = ok;
+    report("backend", std::move(detail));
   });
   if (!opts_.default_model.empty()) {
     auto model = opts_.default_model;

@@ -1,11 +1,15 @@
 // Flags and environment variables, parsed with CLI11.
 #include "app/config.hpp"
 
+#include "adapters/backends/openai_chat.hpp"
 #include "adapters/fetch/guarded_fetch.hpp"
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+#include <cstdlib>
 #include <fstream>
+#include <map>
 
 namespace riposte::app {
 
@@ -39,6 +43,94 @@ bool split_host_port(const std::string& listen, std::string& host, std::uint16_t
   return true;
 }
 
+bool parse_backend_spec(const std::string& text, backend_spec& out, std::string& reason) {
+  auto fail = [&](const std::string& why) {
+    reason = "--backend '" + text + "': " + why;
+    return false;
+  };
+  // NAME= and KIND: come before the URL; options after the URL's first comma.
+  auto url_start = std::min(text.find("http://"), text.find("https://"));
+  if (url_start == std::string::npos)
+    return fail("no http:// or https:// URL");
+  auto scheme_end = text.find("://", url_start) + 3;
+  auto prefix_part = text.substr(0, url_start);
+  auto comma = text.find(',', url_start);
+  out.url =
+      text.substr(url_start, comma == std::string::npos ? std::string::npos : comma - url_start);
+  if (!prefix_part.empty()) {
+    if (prefix_part.back() != ':')
+      return fail("expected KIND: before the URL");
+    prefix_part.pop_back();
+    auto eq = prefix_part.find('=');
+    if (eq != std::string::npos) {
+      out.name = prefix_part.substr(0, eq);
+      prefix_part = prefix_part.substr(eq + 1);
+      if (out.name.empty())
+        return fail("an empty NAME");
+    }
+    out.kind = prefix_part;
+  }
+  if (out.kind.empty())
+    out.kind = "ollama";
+  auto kinds = adapters::backends::chat_kinds();
+  if (out.kind != "ollama" && std::find(kinds.begin(), kinds.end(), out.kind) == kinds.end()) {
+    std::string known = "ollama";
+    for (const auto& k : kinds)
+      known += ", " + k;
+    return fail("unknown kind '" + out.kind + "' (known: " + known + ")");
+  }
+  while (!out.url.empty() && out.url.back() == '/')
+    out.url.pop_back();
+  // A Chat Completions URL is often written with its /v1; riposte adds it.
+  if (out.kind != "ollama" && out.url.size() > 3 &&
+      out.url.compare(out.url.size() - 3, 3, "/v1") == 0)
+    out.url.resize(out.url.size() - 3);
+  if (out.url.size() <= scheme_end - url_start)
+    return fail("the URL has no host");
+  for (std::size_t at = comma; at != std::string::npos;) {
+    auto next = text.find(',', at + 1);
+    auto option =
+        text.substr(at + 1, next == std::string::npos ? std::string::npos : next - at - 1);
+    at = next;
+    auto eq = option.find('=');
+    if (eq == std::string::npos)
+      return fail("option '" + option + "' is not KEY=VALUE");
+    auto key = option.substr(0, eq), value = option.substr(eq + 1);
+    if (value.empty())
+      return fail("option '" + key + "' is empty");
+    if (key == "models") {
+      for (std::size_t from = 0; from <= value.size();) {
+        auto bar = value.find('|', from);
+        auto model = value.substr(from, bar == std::string::npos ? std::string::npos : bar - from);
+        if (model.empty())
+          return fail("an empty model name in models=");
+        out.models.push_back(model);
+        if (bar == std::string::npos)
+          break;
+        from = bar + 1;
+      }
+    } else if (key == "prefix") {
+      out.prefix = value;
+    } else if (key == "key_env") {
+      const char* key_value = std::getenv(value.c_str());
+      if (key_value == nullptr || *key_value == '\0')
+        return fail("the environment variable " + value + " is not set");
+      out.api_key = key_value;
+    } else if (key == "key_file") {
+      std::ifstream in{value};
+      if (!in || !std::getline(in, out.api_key) || out.api_key.empty())
+        return fail("no key could be read from " + value);
+      while (!out.api_key.empty() && (out.api_key.back() == '\r' || out.api_key.back() == ' '))
+        out.api_key.pop_back();
+    } else {
+      return fail("unknown option '" + key + "' (models, prefix, key_env, key_file)");
+    }
+  }
+  if (out.kind == "ollama" && !out.api_key.empty())
+    return fail("an Ollama backend takes no API key");
+  return true;
+}
+
 parse_outcome parse_config(int argc, char** argv) {
   config cfg;
   CLI::App app{"riposte: a stateful OpenAI Responses API gateway for self-hosted LLM backends.\n"
@@ -60,8 +152,18 @@ parse_outcome parse_config(int argc, char** argv) {
   app.add_option("--store-pool", cfg.store.pool_size, "Postgres connections in the pool")
       ->check(CLI::Range(1, 256))
       ->envname("RIPOSTE_STORE_POOL");
-  app.add_option("--backend", cfg.backend, "Ollama base URL (native /api/chat protocol)")
+  app.add_option("--backend", cfg.backend_flags,
+                 "[NAME=][KIND:]URL[,models=A|B][,prefix=P][,key_env=VAR][,key_file=PATH], "
+                 "repeatable (env: space-separated). KIND: ollama (native API, the default) or a "
+                 "Chat Completions server: openai, vllm, llamacpp, sglang, tgi, ollama-v1, "
+                 "lmstudio. A model goes to the first backend that is configured for it or lists "
+                 "it")
+      ->delimiter(' ')
       ->envname("RIPOSTE_BACKEND");
+  app.add_flag("--ready-requires-all-backends", cfg.ready_requires_all_backends,
+               "GET /readyz answers ready only while every backend answers (default: while one "
+               "does)")
+      ->envname("RIPOSTE_READY_REQUIRES_ALL_BACKENDS");
   std::vector<std::string> keys;
   app.add_option("--api-key", keys,
                  "KEY[:TENANT], repeatable; with none, riposte runs open as one local tenant "
@@ -298,13 +400,31 @@ parse_outcome parse_config(int argc, char** argv) {
     out.message = reason;
     return out;
   }
-  if (cfg.backend.rfind("http://", 0) != 0 && cfg.backend.rfind("https://", 0) != 0) {
+  std::map<std::string, int> kinds_seen;
+  for (const auto& flag : cfg.backend_flags) {
+    backend_spec spec;
+    if (!parse_backend_spec(flag, spec, reason)) {
+      out.exit_code = 2;
+      out.message = reason;
+      return out;
+    }
+    if (spec.name.empty()) {
+      auto n = ++kinds_seen[spec.kind];
+      spec.name = n == 1 ? spec.kind : spec.kind + "-" + std::to_string(n);
+    }
+    for (const auto& other : cfg.backends)
+      if (other.name == spec.name) {
+        out.exit_code = 2;
+        out.message = "--backend: two backends are named '" + spec.name + "'";
+        return out;
+      }
+    cfg.backends.push_back(std::move(spec));
+  }
+  if (cfg.backends.empty()) {
     out.exit_code = 2;
-    out.message = "--backend must be an http:// or https:// URL, not '" + cfg.backend + "'";
+    out.message = "--backend: at least one backend is needed";
     return out;
   }
-  while (!cfg.backend.empty() && cfg.backend.back() == '/')
-    cfg.backend.pop_back();
   cfg.store.sync =
       sync == "none" ? adapters::store::sync_policy::none : adapters::store::sync_policy::always;
   if (!keys_file.empty()) {

@@ -35,6 +35,16 @@ struct audit_options {
   std::size_t limit = 0; // 0: everything
 };
 
+// One --backend: [NAME=][KIND:]URL[,models=A|B][,prefix=P][,key_env=VAR][,key_file=PATH].
+struct backend_spec {
+  std::string name; // unique; defaults to the kind (then KIND-2, KIND-3...)
+  std::string kind; // ollama (native API) or a Chat Completions kind
+  std::string url;  // without a trailing / (or /v1)
+  std::vector<std::string> models;
+  std::string prefix;
+  std::string api_key; // read from key_env or key_file; never logged
+};
+
 struct config {
   std::string command = "serve"; // serve | replay | audit
   replay_options replay;
@@ -43,7 +53,9 @@ struct config {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
   adapters::store::store_options store;
-  std::string backend = "http://127.0.0.1:11434";
+  std::vector<std::string> backend_flags{"http://127.0.0.1:11434"};
+  std::vector<backend_spec> backends; // from backend_flags
+  bool ready_requires_all_backends = false;
   std::vector<api_key> api_keys;
   std::string admin_key;
   std::string log_level = "info";
@@ -95,6 +107,9 @@ struct parse_outcome {
 };
 
 parse_outcome parse_config(int argc, char** argv);
+
+// Reads one --backend value; false with a one-line reason if malformed.
+bool parse_backend_spec(const std::string& text, backend_spec& out, std::string& reason);
 
 // Splits "HOST:PORT" ("[::1]:8080" for IPv6); false with a reason if malformed.
 bool split_host_port(const std::string& listen, std::string& host, std::uint16_t& port,

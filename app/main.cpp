@@ -9,6 +9,8 @@
 #include "actors/services.hpp"
 #include "actors/supervisor.hpp"
 #include "adapters/backends/ollama.hpp"
+#include "adapters/backends/openai_chat.hpp"
+#include "adapters/backends/router.hpp"
 #include "adapters/fetch/guarded_fetch.hpp"
 #include "adapters/observability/metrics.hpp"
 #include "adapters/store/store.hpp"
@@ -101,6 +103,54 @@ load_reasoning_key(const riposte::app::config& cfg, riposte::events::event_log& 
   if (!keys)
     return keys.error();
   return sealer::parse_key(*std::min_element(keys->begin(), keys->end()));
+}
+
+// The configured backends as one: a single plain backend as itself, several
+// (or one with a fixed model list or prefix) behind a router.
+std::shared_ptr<riposte::actors::backend> make_backend(const riposte::app::config& cfg) {
+  using namespace riposte;
+  std::vector<adapters::backends::routed_backend> routed;
+  for (const auto& spec : cfg.backends) {
+    std::shared_ptr<actors::backend> b;
+    if (spec.kind == "ollama") {
+      adapters::backends::ollama_options o;
+      o.base_url = spec.url;
+      o.connect_timeout_ms = cfg.backend_connect_timeout_ms;
+      o.timeout_ms = cfg.backend_timeout_ms;
+      o.max_connections = static_cast<long>(cfg.backend_concurrency);
+      b = adapters::backends::make_ollama_backend(o);
+    } else {
+      adapters::backends::openai_chat_options o;
+      o.base_url = spec.url;
+      o.profile = *adapters::backends::chat_profile_for(spec.kind);
+      o.api_key = spec.api_key;
+      o.connect_timeout_ms = cfg.backend_connect_timeout_ms;
+      o.timeout_ms = cfg.backend_timeout_ms;
+      o.max_connections = static_cast<long>(cfg.backend_concurrency);
+      b = adapters::backends::make_openai_chat_backend(o);
+    }
+    routed.push_back({spec.name, spec.kind, spec.url, spec.models, spec.prefix, std::move(b)});
+  }
+  if (routed.size() == 1 && routed.front().models.empty() && routed.front().prefix.empty())
+    return routed.front().backend;
+  return std::make_shared<adapters::backends::backend_router>(std::move(routed),
+                                                              cfg.ready_requires_all_backends);
+}
+
+// The backends for the start-up line, in precedence order (a model listed by
+// two goes to the first); never their keys.
+nlohmann::json backends_described(const riposte::app::config& cfg) {
+  auto out = nlohmann::json::array();
+  for (const auto& spec : cfg.backends) {
+    nlohmann::json b{{"name", spec.name}, {"kind", spec.kind}, {"url", spec.url}};
+    if (!spec.models.empty())
+      b["models"] = spec.models;
+    if (!spec.prefix.empty())
+      b["prefix"] = spec.prefix;
+    b["api_key"] = spec.api_key.empty() ? "none" : "set";
+    out.push_back(std::move(b));
+  }
+  return out;
 }
 
 // Raises the soft descriptor limit to the hard one, and returns how many
@@ -239,12 +289,8 @@ int main(int argc, char** argv) {
     settings.context_windows[entry.substr(0, eq)] = std::stoll(entry.substr(eq + 1));
   }
 
-  adapters::backends::ollama_options ollama;
-  ollama.base_url = cfg.backend;
-  ollama.connect_timeout_ms = cfg.backend_connect_timeout_ms;
-  ollama.timeout_ms = cfg.backend_timeout_ms;
-  ollama.max_connections = static_cast<long>(cfg.backend_concurrency);
-  std::shared_ptr<actors::backend> backend = adapters::backends::make_ollama_backend(ollama);
+  auto backend = make_backend(cfg);
+  const std::string backend_label = cfg.backends.size() == 1 ? cfg.backends.front().url : "router";
 
   auto reasoning_key = load_reasoning_key(cfg, *log);
   if (!reasoning_key)
@@ -328,8 +374,8 @@ int main(int argc, char** argv) {
   auto registry_memory = actors::make_registry_memory();
   std::vector<actors::supervised> children{
       {pool_slot,
-       [=, backend_url = cfg.backend](caf::actor_system& s) {
-         return actors::spawn_backend_pool(s, backend, settings, stats, backend_url, pool_memory,
+       [=](caf::actor_system& s) {
+         return actors::spawn_backend_pool(s, backend, settings, stats, backend_label, pool_memory,
                                            pool_slot);
        }},
       {registry_slot,
@@ -376,7 +422,7 @@ int main(int argc, char** argv) {
       sys, svc, backend,
       actors::readiness_options{cfg.default_model,
                                 std::chrono::milliseconds(cfg.readiness_timeout_ms),
-                                cfg.backend,
+                                backend_label,
                                 {pool_slot, registry_slot, files_slot, prompts_slot}}};
   for (auto& r : http::ops_routes(ready, stats))
     routes.push_back(std::move(r));
@@ -434,16 +480,13 @@ int main(int argc, char** argv) {
             {"listen", cfg.host + ":" + std::to_string((*server)->port())},
             {"port", (*server)->port()},
             {"store", cfg.store.uri.rfind("postgres", 0) == 0 ? "postgres" : cfg.store.uri},
-            {"backend", cfg.backend}},
+            {"backends", backends_described(cfg)}},
            true);
-  // Not a start-up condition (Ollama may come up later), but say what we see.
-  backend->version([backend_url = cfg.backend](events::result<std::string> v) {
-    if (v)
-      log_line("info", {{"msg", "backend reachable"}, {"backend", backend_url}, {"version", *v}});
-    else
-      log_line("warn", {{"msg", "backend not reachable yet"},
-                        {"backend", backend_url},
-                        {"error", v.error().message}});
+  // Not a start-up condition (a backend may come up later), but say what we
+  // see.
+  backend->health([](bool ok, nlohmann::json detail) {
+    detail["msg"] = ok ? "backend reachable" : "backend not reachable yet";
+    log_line(ok ? "info" : "warn", std::move(detail));
   });
   if (cfg.api_keys.empty())
     log_line("warn", {{"msg", "no API keys configured: riposte runs open, as one local tenant"}});

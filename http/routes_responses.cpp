@@ -317,7 +317,10 @@ std::vector<route> responses_routes(const api_context& ctx) {
                    })});
   };
   auto model_object = [](const actors::model_info& m) {
-    return json{{"id", m.id}, {"object", "model"}, {"created", m.created}, {"owned_by", "ollama"}};
+    return json{{"id", m.id},
+                {"object", "model"},
+                {"created", m.created},
+                {"owned_by", m.owned_by.empty() ? "ollama" : m.owned_by}};
   };
   routes.push_back({"GET", "/v1/models",
                     [c, models, model_object](const request& req, const auto&, reply_fn reply) {

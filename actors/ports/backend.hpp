@@ -61,6 +61,7 @@ struct model_info {
   std::int64_t context_length = 0; // what the model was trained for
   std::int64_t num_ctx = 0;        // what its Modelfile runs it with (0: not set)
   std::string family;              // architecture, e.g. "llama", "gptoss", "qwen3"
+  std::string owned_by;            // the backend that serves it (GET /v1/models)
 };
 
 class backend {
@@ -83,6 +84,21 @@ public:
   virtual std::int64_t count_input_tokens(const generation_request& req) const = 0;
   // The backend's own version string (a cheap reachability probe).
   virtual void version(std::function<void(events::result<std::string>)> done) = 0;
+  // For GET /readyz: can it serve, and what it says about itself. One
+  // backend answers with its version; several, with each one's state.
+  virtual void health(std::function<void(bool ok, nlohmann::json detail)> done) {
+    version([done](events::result<std::string> v) {
+      if (!v)
+        return done(false, nlohmann::json{{"error", v.error().message}});
+      done(true, nlohmann::json{{"version", *v}});
+    });
+  }
+  // The label of the backend that serves `model`, for metrics ("": the
+  // pool's own label).
+  virtual std::string label_for(const std::string& model) const {
+    (void)model;
+    return {};
+  }
 };
 
 } // namespace riposte::actors

@@ -2,6 +2,7 @@
 #include "adapters/backends/http_client.hpp"
 
 #include "events/faults.hpp"
+#include "events/json_safe.hpp"
 
 #include <curl/curl.h>
 #include <pthread.h>
@@ -296,6 +297,30 @@ void http_client::abort(std::uint64_t id) {
     impl_->aborts.push_back(id);
   }
   impl_->wake();
+}
+
+void fetch_json(http_client& client, http_request req, std::string what,
+                std::function<void(long, events::result<nlohmann::json>)> done) {
+  constexpr std::size_t max_reply = 16u << 20;
+  auto reply = std::make_shared<std::string>();
+  req.on_data = [reply](long, std::string_view bytes) {
+    if (reply->size() < max_reply)
+      reply->append(bytes.substr(0, max_reply - reply->size()));
+  };
+  req.on_done = [reply, done = std::move(done), what = std::move(what)](const http_outcome& out) {
+    auto j = events::parse_untrusted(*reply);
+    if (!out.error.empty() || out.status != 200 || !j.is_object()) {
+      done(out.status,
+           events::make_error(
+               out.timed_out ? events::riposte_errc::backend_timeout
+                             : events::riposte_errc::backend_unavailable,
+               "the backend did not answer " + what + ": " +
+                   (out.error.empty() ? "HTTP " + std::to_string(out.status) : out.error)));
+      return;
+    }
+    done(out.status, std::move(j));
+  };
+  client.start(std::move(req));
 }
 
 } // namespace riposte::adapters::backends

@@ -3,6 +3,10 @@
 // and overall timeouts, and abort at any moment from any thread.
 #pragma once
 
+#include "events/errc.hpp"
+
+#include <nlohmann/json.hpp>
+
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -51,5 +55,12 @@ private:
   struct impl;
   std::unique_ptr<impl> impl_;
 };
+
+// A small request whose whole reply is one JSON object (a model list, a
+// version): `done` gets the status and the object, or backend_unavailable
+// (backend_timeout) when the transfer failed, the status is not 200 or the
+// body is not an object. `what` names the request in the error ("/api/tags").
+void fetch_json(http_client& client, http_request req, std::string what,
+                std::function<void(long status, events::result<nlohmann::json>)> done);
 
 } // namespace riposte::adapters::backends

@@ -1,6 +1,8 @@
 // Ollama's native protocol: POST /api/chat (NDJSON), GET /api/tags.
 #include "adapters/backends/ollama.hpp"
 
+#include "adapters/backends/generation.hpp"
+#include "adapters/backends/history.hpp"
 #include "adapters/backends/http_client.hpp"
 #include "adapters/backends/lines.hpp"
 #include "adapters/backends/token_estimate.hpp"
@@ -19,58 +21,6 @@ namespace riposte::adapters::backends {
 
 namespace ev = events;
 using json = nlohmann::json;
-
-namespace {
-
-// Text of a message's content: a string, or parts of type input_text,
-// output_text, text or refusal.
-std::string content_text(const json& content) {
-  if (content.is_string())
-    return content.get<std::string>();
-  std::string text;
-  if (!content.is_array())
-    return text;
-  for (const auto& part : content) {
-    if (!part.is_object())
-      continue;
-    auto type = part.value("type", "");
-    if (type == "input_text" || type == "output_text" || type == "text")
-      text += part.value("text", "");
-    else if (type == "refusal")
-      text += part.value("refusal", "");
-  }
-  return text;
-}
-
-// Base64 payloads of data-URL images in a message's content.
-std::vector<std::string> content_images(const json& content) {
-  std::vector<std::string> images;
-  if (!content.is_array())
-    return images;
-  for (const auto& part : content) {
-    if (!part.is_object() || part.value("type", "") != "input_image")
-      continue;
-    auto url = part.value("image_url", "");
-    auto comma = url.find(',');
-    if (url.rfind("data:", 0) == 0 && comma != std::string::npos)
-      images.push_back(url.substr(comma + 1));
-  }
-  return images;
-}
-
-std::string reasoning_text(const json& item) {
-  std::string text;
-  for (const auto& part : item.value("content", json::array()))
-    if (part.is_object())
-      text += part.value("text", "");
-  if (text.empty())
-    for (const auto& part : item.value("summary", json::array()))
-      if (part.is_object())
-        text += part.value("text", "");
-  return text;
-}
-
-} // namespace
 
 namespace {
 
@@ -98,9 +48,12 @@ struct message_builder {
         return;
       }
       json m{{"role", role == "assistant" ? "assistant" : "user"}, {"content", text}};
-      auto images = content_images(item.value("content", json()));
+      json images = json::array();
+      for (const auto& url : content_image_urls(item.value("content", json())))
+        if (auto payload = data_url_payload(url); !payload.empty())
+          images.push_back(std::move(payload));
       if (!images.empty())
-        m["images"] = images;
+        m["images"] = std::move(images);
       if (role == "assistant" && !pending_thinking.empty()) {
         m["thinking"] = pending_thinking;
         pending_thinking.clear();
@@ -139,39 +92,11 @@ struct message_builder {
     } else if (type == "compaction") {
       // What compaction left of the earlier conversation (riposte unsealed
       // it into content); a sealed one riposte could not open says nothing.
-      auto summary = content_text(item.value("content", json()));
-      if (!summary.empty())
-        messages.push_back(
-            {{"role", "user"},
-             {"content", "Summary of the earlier conversation (compacted):\n\n" + summary}});
+      if (auto summary = compaction_summary(item); !summary.empty())
+        messages.push_back({{"role", "user"}, {"content", summary}});
     }
   }
 };
-
-bool is_compaction(const json& item) {
-  return item.is_object() && item.value("type", "") == "compaction";
-}
-
-// A compaction item stands for everything before it but the user's own
-// messages (the shape /v1/responses/compact returns: every user message, then
-// the compaction). Returns the items the model sees, in order.
-std::vector<const json*> after_compaction(std::vector<const json*> items) {
-  std::size_t last = items.size();
-  for (std::size_t i = 0; i < items.size(); ++i)
-    if (is_compaction(*items[i]))
-      last = i;
-  if (last == items.size())
-    return items;
-  std::vector<const json*> kept;
-  for (std::size_t i = 0; i < items.size(); ++i) {
-    const auto& item = *items[i];
-    bool user = item.is_object() && item.value("type", "message") == "message" &&
-                item.value("role", "") == "user";
-    if (i >= last || user)
-      kept.push_back(items[i]);
-  }
-  return kept;
-}
 
 // Reasoning goes back to the model only for the turn in progress: the
 // assistant messages after the last user message (a tool loop), which is
@@ -239,23 +164,6 @@ void keep_current_thinking(json& messages) {
   for (std::size_t i = 0; i < last_user; ++i)
     messages[i].erase("thinking");
 }
-
-// Is the chain item at `index` one truncation left out? The oldest
-// `dropped` conversation items go; system and developer messages stay.
-struct drop_filter {
-  std::size_t dropped = 0;
-  std::size_t seen = 0;
-  bool skip(const json& item) {
-    if (seen >= dropped)
-      return false;
-    auto role = item.is_object() ? item.value("role", "") : std::string{};
-    if (item.is_object() && item.value("type", "message") == "message" &&
-        (role == "system" || role == "developer"))
-      return false;
-    ++seen;
-    return true;
-  }
-};
 
 } // namespace
 
@@ -336,15 +244,7 @@ chat_parts assemble_chat(const actors::generation_request& req, bool text = true
   }
   if (!usable) { // render everything in one go
     turn = message_builder{};
-    drop_filter drop{req.dropped_items};
-    std::vector<const json*> all;
-    for (const auto* seg : segments)
-      for (const auto& item : seg->items)
-        if (!drop.skip(item))
-          all.push_back(&item);
-    for (const auto& item : req.items)
-      all.push_back(&item);
-    for (const auto* item : after_compaction(std::move(all)))
+    for (const auto* item : turn_items(req))
       turn.add(*item);
     history.clear();
     history_tokens = 0;
@@ -604,26 +504,7 @@ public:
     r.body = ollama_chat_body(req);
     r.connect_timeout_ms = opts_.connect_timeout_ms;
     r.timeout_ms = opts_.timeout_ms;
-    auto error_body = std::make_shared<std::string>();
-    r.on_data = [translator, sink, error_body](long status, std::string_view bytes) {
-      if (status >= 400) {
-        error_body->append(bytes);
-        return;
-      }
-      auto evs = translator->feed(bytes);
-      if (!evs.empty())
-        sink({std::move(evs), false});
-    };
-    r.on_done = [translator, sink, error_body](const http_outcome& out) {
-      if (out.aborted) {
-        sink({{}, true});
-        return;
-      }
-      sink({translator->finish(out.status, out.error, out.timed_out, out.connect_failed,
-                               *error_body),
-            true});
-    };
-    return client_.start(std::move(r));
+    return stream_generation(client_, std::move(r), std::move(translator), std::move(sink));
   }
 
   void cancel(std::uint64_t id) override { client_.abort(id); }
@@ -703,11 +584,8 @@ public:
   }
 
 private:
-  // A small request whose whole reply is one JSON object: transport errors
-  // and non-200 statuses become backend_unavailable / backend_timeout.
   void call_json(std::string method, const std::string& path, std::string body,
                  std::function<void(long status, events::result<json>)> done) {
-    auto reply = std::make_shared<std::string>();
     http_request r;
     r.method = std::move(method);
     r.url = opts_.base_url + path;
@@ -716,21 +594,7 @@ private:
     r.body = std::move(body);
     r.connect_timeout_ms = opts_.connect_timeout_ms;
     r.timeout_ms = 30'000;
-    r.on_data = [reply](long, std::string_view bytes) { reply->append(bytes); };
-    r.on_done = [reply, done, path](const http_outcome& out) {
-      auto j = events::parse_untrusted(*reply);
-      if (!out.error.empty() || out.status != 200 || !j.is_object()) {
-        done(out.status,
-             ev::make_error(
-                 out.timed_out ? ev::riposte_errc::backend_timeout
-                               : ev::riposte_errc::backend_unavailable,
-                 "the backend did not answer " + path + ": " +
-                     (out.error.empty() ? "HTTP " + std::to_string(out.status) : out.error)));
-        return;
-      }
-      done(out.status, std::move(j));
-    };
-    client_.start(std::move(r));
+    fetch_json(client_, std::move(r), path, std::move(done));
   }
 
   ollama_options opts_;

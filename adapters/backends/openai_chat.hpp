@@ -17,11 +17,57 @@
 #include <nlohmann/json.hpp>
 
 #include <map>
+#include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 namespace riposte::adapters::backends {
+
+// What one kind of Chat Completions server accepts, so riposte sends each
+// field only where it is applied (../shared/BACKENDS.md, "Request fields").
+struct chat_profile {
+  std::string kind = "openai"; // openai (generic), vllm, llamacpp, sglang, tgi, ollama-v1, lmstudio
+  // The assistant message field reasoning goes back under ("": not sent).
+  std::string reasoning_field;
+  bool tool_choice_required = true; // accepts tool_choice "required"
+  bool parallel_tool_calls = true;  // accepts parallel_tool_calls (sent explicitly)
+  // response_format: "openai" ({type: json_schema, json_schema}), "tgi"
+  // ({type, value}), or "" (not sent).
+  std::string response_format = "openai";
+  bool response_format_with_tools = true; // false: TGI takes one or the other
+  bool reasoning_effort = true;           // accepts reasoning_effort
+};
+
+// The profile of a backend kind; nullopt for a kind riposte does not know.
+std::optional<chat_profile> chat_profile_for(std::string_view kind);
+// Every kind chat_profile_for knows, for messages and the manifest.
+std::vector<std::string> chat_kinds();
+// What riposte sends to a kind and what it cannot (the manifest's entry).
+nlohmann::json chat_profile_manifest(const chat_profile& profile);
+
+// The /v1/chat/completions body for a generation request, as sent, and
+// parsed back for tests.
+std::string openai_chat_body(const actors::generation_request& req, const chat_profile& profile);
+nlohmann::json to_openai_chat(const actors::generation_request& req, const chat_profile& profile);
+// The estimated prompt tokens of that body.
+std::int64_t openai_chat_tokens(const actors::generation_request& req, const chat_profile& profile);
+
+struct openai_chat_options {
+  std::string base_url; // without /v1
+  chat_profile profile;
+  std::string api_key; // sent as a Bearer token; never logged
+  long connect_timeout_ms = 5'000;
+  long timeout_ms = 600'000;
+  long max_connections = 64;
+};
+
+std::unique_ptr<actors::backend> make_openai_chat_backend(const openai_chat_options& opts);
+
+// A /v1/models reply as model infos: ids, created, and the context length
+// where the server says it (max_model_len: vLLM, SGLang).
+std::vector<actors::model_info> chat_models(const nlohmann::json& reply);
 
 // What a chat backend's error body says, whichever shape it has: nested
 // {"error": {"message", ...}} (vLLM, llama.cpp, Ollama, LM Studio), flat

@@ -177,10 +177,20 @@ std::int64_t estimate_message_tokens(const json& m) {
     return it == m.end() ? nullptr : &*it;
   };
   std::int64_t tokens = tokens_per_message;
-  if (const auto* content = field("content"))
+  if (const auto* content = field("content"); content != nullptr && content->is_array()) {
+    // Chat Completions parts: text, and images at a fixed cost.
+    for (const auto& part : *content)
+      if (part.is_object() && part.contains("image_url"))
+        tokens += tokens_per_image;
+      else if (part.is_object() && part.contains("text"))
+        tokens += text_of(part["text"]);
+  } else if (content != nullptr) {
     tokens += text_of(*content);
-  if (const auto* thinking = field("thinking"))
-    tokens += text_of(*thinking);
+  }
+  // Reasoning sent back, under whichever name the backend reads.
+  for (const char* key : {"thinking", "reasoning", "reasoning_content"})
+    if (const auto* thinking = field(key))
+      tokens += text_of(*thinking);
   if (const auto* calls = field("tool_calls"); calls != nullptr && calls->is_array())
     for (const auto& call : *calls) {
       auto fn = call.is_object() ? call.find("function") : call.end();

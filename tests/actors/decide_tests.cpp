@@ -391,7 +391,7 @@ BOOST_AUTO_TEST_CASE(only_a_background_response_can_be_cancelled) {
 }
 
 BOOST_AUTO_TEST_CASE(a_model_must_be_able_to_do_what_the_request_asks) {
-  riposte::actors::model_info plain{"qwen3:0.6b", 0, {"completion"}, 0, 0, "qwen3"};
+  riposte::actors::model_info plain{"qwen3:0.6b", 0, {"completion"}, 0, 0, "qwen3", ""};
   riposte::actors::image_generation_settings no_images;
   auto cmd = command();
   cmd.input = json::array(

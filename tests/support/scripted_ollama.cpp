@@ -1,5 +1,8 @@
 // A scripted backend that speaks Ollama's wire protocol over loopback HTTP:
-// /api/chat (NDJSON streaming and not), /api/tags, /api/show, /api/version.
+// /api/chat (NDJSON streaming and not), /api/tags, /api/show, /api/version;
+// and a Chat Completions server's, /v1/chat/completions (SSE) and
+// /v1/models, in the dialect of the script's "profile" (vllm, llamacpp,
+// sglang, tgi, ollama-v1 (the default), lmstudio; tests/support/chat_wire).
 // Replies follow JSON rules (text, thinking, tool calls, done_reason, delays,
 // HTTP errors, a stream cut off mid-line); without a matching rule it
 // echoes the last user message word by word. Every /api/chat body is kept
@@ -7,6 +10,8 @@
 //
 //   scripted_ollama [--listen 127.0.0.1:0] [--script FILE]
 // prints {"port":N} on stdout once it listens.
+#include "tests/support/chat_wire.hpp"
+
 #include <nlohmann/json.hpp>
 #include <restinio/all.hpp>
 
@@ -34,6 +39,7 @@ struct state {
   json images = json::array();           // bodies of txt2img calls and ComfyUI workflows
   std::map<std::string, int> comfy_jobs; // prompt_id -> history polls before it is done
   int comfy_next = 1;
+  int disconnects = 0; // chat streams the client closed before they ended
 };
 
 // A 1x1 PNG: what the fake image providers draw.
@@ -291,12 +297,113 @@ restinio::request_handling_status_t chat(state& st, restinio::asio_ns::io_contex
   return restinio::request_accepted();
 }
 
+// Writes a rendered reply one write per tick; a write the client no longer
+// takes ends it and is counted (GET /_scripted/disconnects).
+struct write_streamer : std::enable_shared_from_this<write_streamer> {
+  restinio::asio_ns::steady_timer timer;
+  std::shared_ptr<response_t> resp;
+  std::vector<std::string> writes;
+  bool close_abruptly = false;
+  long delay_ms = 0;
+  std::size_t next = 0;
+  state* st = nullptr;
+  bool gone = false;
+
+  explicit write_streamer(restinio::asio_ns::io_context& io)
+    : timer(io) {}
+
+  void tick(long ms) {
+    timer.expires_after(std::chrono::milliseconds(ms));
+    timer.async_wait([self = shared_from_this()](const auto& ec) {
+      if (!ec && !self->gone)
+        self->step();
+    });
+  }
+
+  void step() {
+    if (next == writes.size()) {
+      if (close_abruptly)
+        resp->connection_close();
+      resp->done();
+      return;
+    }
+    resp->append_chunk(writes[next++]);
+    resp->flush([self = shared_from_this()](const restinio::asio_ns::error_code& ec) {
+      if (!ec || self->gone)
+        return;
+      self->gone = true;
+      std::lock_guard guard{self->st->mutex};
+      ++self->st->disconnects;
+    });
+    tick(delay_ms);
+  }
+};
+
+restinio::request_handling_status_t chat_completions(state& st, restinio::asio_ns::io_context& io,
+                                                     const restinio::request_handle_t& req) {
+  std::string profile;
+  {
+    std::lock_guard guard{st.mutex};
+    profile = st.script.value("profile", std::string{"ollama-v1"});
+  }
+  auto body = json::parse(req->body(), nullptr, false);
+  if (body.is_discarded() || !body.is_object())
+    return reply_json(req, 400, riposte::tests::chat_error_body(profile, 400, "invalid JSON body"));
+  {
+    std::lock_guard guard{st.mutex};
+    st.requests.push_back(body);
+  }
+  std::string model = body.value("model", "");
+  auto list = models(st);
+  // llama.cpp and TGI serve whatever model is named; the others check it.
+  if (profile != "llamacpp" && profile != "tgi" && find_model(list, model) == nullptr)
+    return reply_json(
+        req, 404,
+        riposte::tests::chat_error_body(profile, 404, "The model `" + model + "` does not exist."));
+  if (body.contains("stream_options") && !body.value("stream", false) && profile == "vllm")
+    return reply_json(req, 400,
+                      riposte::tests::chat_error_body(
+                          profile, 400, "Stream options can only be defined when `stream=True`."));
+  auto plan = plan_for(st, body);
+  auto reply = riposte::tests::render_chat_reply(profile, plan, body);
+  auto s = std::make_shared<write_streamer>(io);
+  s->resp = std::make_shared<response_t>(
+      req->create_response<restinio::chunked_output_t>(restinio::http_status_line_t{
+          restinio::http_status_code_t{static_cast<std::uint16_t>(reply.status)},
+          reply.status < 400 ? "OK" : "Error"}));
+  s->resp->append_header(restinio::http_field::content_type, reply.content_type);
+  s->resp->flush();
+  s->writes = std::move(reply.writes);
+  s->close_abruptly = reply.close_abruptly;
+  s->delay_ms = plan.value("delay_ms", 0L);
+  s->st = &st;
+  s->tick(plan.value("first_delay_ms", 0L));
+  return restinio::request_accepted();
+}
+
 restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_context& io,
                                            const restinio::request_handle_t& req) {
   auto path = std::string{req->header().path()};
   auto method = req->header().method();
   if (path == "/api/chat" && method == restinio::http_method_post())
     return chat(st, io, req);
+  if (path == "/v1/chat/completions" && method == restinio::http_method_post())
+    return chat_completions(st, io, req);
+  if (path == "/v1/models" && method == restinio::http_method_get()) {
+    std::string profile;
+    {
+      std::lock_guard guard{st.mutex};
+      profile = st.script.value("profile", std::string{"ollama-v1"});
+      if (st.script.value("models_status", 200) != 200)
+        return reply_json(req, st.script["models_status"].get<int>(),
+                          riposte::tests::chat_error_body(profile, 503, "Loading model"));
+    }
+    return reply_json(req, 200, riposte::tests::chat_models_reply(profile, models(st)));
+  }
+  if (path == "/_scripted/disconnects" && method == restinio::http_method_get()) {
+    std::lock_guard guard{st.mutex};
+    return reply_json(req, 200, {{"disconnects", st.disconnects}});
+  }
   if (path == "/api/version")
     return reply_json(req, 200, {{"version", "0.12.3"}});
   if (path == "/api/tags") {
