@@ -412,6 +412,14 @@ int main(int argc, char** argv) {
   api.files = files_slot;
   api.prompts = prompts_slot;
   api.file_limits = file_limits;
+  for (const auto& spec : cfg.backends) {
+    nlohmann::json entry{{"name", spec.name}, {"kind", spec.kind}};
+    if (auto profile = adapters::backends::chat_profile_for(spec.kind))
+      entry.update(adapters::backends::chat_profile_manifest(*profile));
+    else
+      entry["protocol"] = "Ollama native /api/chat";
+    api.backends_manifest.push_back(std::move(entry));
+  }
 
   auto routes = http::responses_routes(api);
   for (auto& r : http::files_routes(api))

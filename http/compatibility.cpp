@@ -129,9 +129,35 @@ const std::vector<feature>& compatibility_manifest() {
       {"endpoint",
        "GET /v1/models",
        s::supported,
-       "the backend's /api/tags; created is the model's modified_at (RFC 3339, any offset)",
+       "the backend's /api/tags; created is the model's modified_at (RFC 3339, any offset). "
+       "With several backends: the union, each model's owned_by naming the backend that "
+       "serves it (a model two backends list is the first configured one's); a Chat "
+       "Completions backend's /v1/models, with max_model_len as the window where the server "
+       "says it (vLLM, SGLang)",
        {"models_are_listed_from_the_backend", "models list and retrieve",
-        "modified_at_times_read_as_epoch_seconds"}},
+        "modified_at_times_read_as_epoch_seconds",
+        "two_backends_of_two_kinds_serve_their_own_models",
+        "model_lists_give_ids_and_the_window_where_the_server_says_it"}},
+      {"backend",
+       "Chat Completions servers (vLLM, llama.cpp, SGLang, TGI, LM Studio, Ollama /v1)",
+       s::supported,
+       "--backend KIND:URL; each kind's stream dialect is read (reasoning under either name, "
+       "every tool-call shape, usage wherever it arrives, every error shape) and each kind is "
+       "sent only the fields it applies: GET /compatibility/responses lists, per configured "
+       "backend, what is sent and what is not",
+       {"every_kind_streams_text_reasoning_and_usage_in_any_split",
+        "every_kinds_tool_call_shapes_give_the_same_calls",
+        "every_kind_ends_by_length_errors_and_cuts_as_the_api_does",
+        "each_kind_gets_only_the_fields_it_applies",
+        "a_chat_completions_server_serves_the_responses_api"}},
+      {"backend",
+       "several backends, routed by model",
+       s::supported,
+       "a model goes to the backend configured for it (models=, prefix=) or else the first "
+       "that lists it; /readyz shows each backend and is ready while one serves "
+       "(--ready-requires-all-backends: all)",
+       {"two_backends_of_two_kinds_serve_their_own_models",
+        "prefixes_and_fixed_lists_route_without_asking_and_all_can_be_required"}},
       {"endpoint", "GET /v1/models/{id}", s::supported, "", {"models_are_listed_from_the_backend"}},
       // Request fields
       {"request_field",

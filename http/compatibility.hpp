@@ -14,7 +14,7 @@ enum class support { supported, conditional, ignored, unsupported };
 
 struct feature {
   std::string_view
-      area; // endpoint | request_field | input_item | output_item | event | tool | state
+      area; // endpoint | request_field | input_item | output_item | event | tool | state | backend
   std::string_view name;
   support status;
   std::string_view notes;

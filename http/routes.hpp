@@ -32,6 +32,9 @@ struct api_context {
   std::shared_ptr<const adapters::crypto::sealer> sealer; // replayed encrypted reasoning
   create_limits limits;
   std::string default_model; // counts input tokens for a request that names none
+  // The configured backends for the compatibility manifest: each one's kind
+  // and what riposte sends it and cannot.
+  nlohmann::json backends_manifest = nlohmann::json::array();
 };
 
 std::vector<route> responses_routes(const api_context& ctx);

@@ -385,8 +385,11 @@ std::vector<route> responses_routes(const api_context& ctx) {
                             }));
        }});
   routes.push_back(
-      {"GET", "/compatibility/responses", [](const request&, const auto&, reply_fn reply) {
-         reply(response{200, ev::dump_json(manifest_json()), "application/json", {}});
+      {"GET", "/compatibility/responses",
+       [backends = ctx.backends_manifest](const request&, const auto&, reply_fn reply) {
+         auto manifest = manifest_json();
+         manifest["backends"] = backends;
+         reply(response{200, ev::dump_json(manifest), "application/json", {}});
        }});
   return routes;
 }

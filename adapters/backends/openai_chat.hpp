@@ -38,6 +38,10 @@ struct chat_profile {
   std::string response_format = "openai";
   bool response_format_with_tools = true; // false: TGI takes one or the other
   bool reasoning_effort = true;           // accepts reasoning_effort
+  // The model name every request carries, whatever the client named ("":
+  // the client's). TGI serves one model as "tgi"; any other name is taken
+  // for a LoRA adapter.
+  std::string served_model;
 };
 
 // The profile of a backend kind; nullopt for a kind riposte does not know.

@@ -30,6 +30,7 @@ std::optional<chat_profile> chat_profile_for(std::string_view kind) {
     p.response_format = "tgi";
     p.response_format_with_tools = false;
     p.reasoning_effort = false;
+    p.served_model = "tgi";
   } else if (kind == "ollama-v1") {
     p.reasoning_field = "reasoning";
     p.tool_choice_required = false; // unsupported on /v1
@@ -211,7 +212,9 @@ json chat_request(const actors::generation_request& req, const chat_profile& p) 
   for (auto& m : b.messages)
     messages.push_back(std::move(m));
 
-  json body{{"model", req.model}, {"messages", std::move(messages)}, {"stream", req.stream}};
+  json body{{"model", p.served_model.empty() ? req.model : p.served_model},
+            {"messages", std::move(messages)},
+            {"stream", req.stream}};
   if (req.stream)
     body["stream_options"] = {{"include_usage", true}};
   for (const char* name : {"temperature", "top_p", "presence_penalty", "frequency_penalty"})

@@ -290,6 +290,7 @@ BOOST_AUTO_TEST_CASE(each_kind_gets_only_the_fields_it_applies) {
   // TGI: no parallel flag, no reasoning control, and a format only without
   // tools, in its own {type, value} form.
   auto tgi = rb::to_openai_chat(req, profile("tgi"));
+  BOOST_TEST(tgi["model"] == "tgi"); // another name would be read as a LoRA adapter
   BOOST_TEST(!tgi.contains("parallel_tool_calls"));
   BOOST_TEST(!tgi.contains("reasoning_effort"));
   BOOST_TEST(!tgi.contains("response_format"));

@@ -224,6 +224,7 @@ BOOST_AUTO_TEST_CASE(prefixes_and_fixed_lists_route_without_asking_and_all_can_b
   res = r.post("/v1/responses", {{"model", "house-model"}, {"input", "hi"}});
   BOOST_TEST(res.status == 200, res.body);
   BOOST_REQUIRE_EQUAL(tgi.requests().size(), 1u);
+  BOOST_TEST(tgi.requests()[0]["model"] == "tgi");
   BOOST_TEST(ollama.requests().empty());
   auto models = json_body(r.get("/v1/models"));
   std::set<std::string> ids;
@@ -232,6 +233,13 @@ BOOST_AUTO_TEST_CASE(prefixes_and_fixed_lists_route_without_asking_and_all_can_b
   BOOST_TEST(ids.count("remote/big-model") == 1u);
   BOOST_TEST(ids.count("house-model") == 1u);
   BOOST_TEST(ids.count("big-model") == 0u);
+
+  // The manifest says, per configured backend, what riposte cannot send it.
+  auto manifest = json_body(r.get("/compatibility/responses"));
+  BOOST_REQUIRE_EQUAL(manifest["backends"].size(), 3u);
+  BOOST_TEST(manifest["backends"][0]["kind"] == "ollama");
+  BOOST_TEST(manifest["backends"][1]["name"] == "remote");
+  BOOST_TEST(manifest["backends"][2]["not_sent"].contains("parallel_tool_calls"));
 
   long status = 0;
   auto ready = readyz(r, status);
