@@ -3,6 +3,7 @@
 // Open Responses schema, tests/support/response_fields.json), whichever way it
 // ends and however it is read; tools are echoed normalized; sampling fields
 // are echoed and reach the backend.
+#include "tests/support/backend_wire.hpp"
 #include "tests/support/json_body.hpp"
 #include "tests/support/response_fields.hpp"
 #include "tests/support/servers.hpp"
@@ -156,13 +157,13 @@ BOOST_AUTO_TEST_CASE(penalties_are_echoed_with_their_defaults_and_reach_the_back
   auto plain = json_body(r.post("/v1/responses", request("hello")));
   BOOST_TEST(plain["presence_penalty"] == 0.0);
   BOOST_TEST(plain["frequency_penalty"] == 0.0);
-  BOOST_TEST(!b.requests().back()["options"].contains("presence_penalty"));
+  BOOST_TEST(wire::option(b.requests().back(), "presence_penalty").is_null());
   auto set = json_body(r.post(
       "/v1/responses", request("hello", {{"presence_penalty", 0.5}, {"frequency_penalty", -1.5}})));
   BOOST_TEST(set["presence_penalty"] == 0.5);
   BOOST_TEST(set["frequency_penalty"] == -1.5);
-  BOOST_TEST(b.requests().back()["options"]["presence_penalty"] == 0.5);
-  BOOST_TEST(b.requests().back()["options"]["frequency_penalty"] == -1.5);
+  BOOST_TEST(wire::option(b.requests().back(), "presence_penalty") == 0.5);
+  BOOST_TEST(wire::option(b.requests().back(), "frequency_penalty") == -1.5);
   auto bad = r.post("/v1/responses", request("hello", {{"presence_penalty", 2.5}}));
   BOOST_TEST(bad.status == 400);
   BOOST_TEST(json_body(bad)["error"]["param"] == "presence_penalty");

@@ -1,6 +1,7 @@
 // End to end: the tool protocol. Definitions and choices are validated,
 // tool outputs must answer a call, and namespaced, custom and hosted tools
 // travel as the client declared them.
+#include "tests/support/backend_wire.hpp"
 #include "tests/support/servers.hpp"
 #include "tests/support/sse.hpp"
 
@@ -121,7 +122,7 @@ BOOST_AUTO_TEST_CASE(tool_outputs_must_answer_a_call_in_the_input_or_the_chain) 
   auto sent = b.requests().back()["messages"];
   BOOST_TEST(sent[sent.size() - 2]["tool_calls"][0]["function"]["name"] == "get_weather");
   BOOST_TEST(sent.back()["role"] == "tool");
-  BOOST_TEST(sent.back()["tool_name"] == "get_weather");
+  BOOST_TEST(wire::tool_name(sent.back(), sent) == "get_weather");
 
   // The chain does not hold it: refused, nothing stored.
   expect_400(
@@ -222,9 +223,9 @@ BOOST_AUTO_TEST_CASE(namespaced_custom_and_hosted_tools_travel_as_declared_in_a_
   auto sent = b.requests().back()["messages"];
   BOOST_TEST(sent[0]["role"] == "system");
   BOOST_TEST(sent[2]["tool_calls"][0]["function"]["name"] == "multi_agent_v1__spawn_agent");
-  BOOST_TEST(sent[2]["tool_calls"][1]["function"]["arguments"]["input"] == "*** Begin Patch");
-  BOOST_TEST(sent[3]["tool_name"] == "multi_agent_v1__spawn_agent");
-  BOOST_TEST(sent[4]["tool_name"] == "apply_patch");
+  BOOST_TEST(wire::arguments(sent[2]["tool_calls"][1])["input"] == "*** Begin Patch");
+  BOOST_TEST(wire::tool_name(sent[3], sent) == "multi_agent_v1__spawn_agent");
+  BOOST_TEST(wire::tool_name(sent[4], sent) == "apply_patch");
 }
 
 BOOST_AUTO_TEST_CASE(structured_outputs_are_checked_against_their_schema) {
@@ -251,7 +252,7 @@ BOOST_AUTO_TEST_CASE(structured_outputs_are_checked_against_their_schema) {
   auto good = ask("a good one", person);
   BOOST_TEST(good.status == 200, good.body);
   BOOST_TEST(json::parse(good.body)["status"] == "completed");
-  BOOST_TEST(b.requests().back()["format"] == schema); // the backend was asked for the schema
+  BOOST_TEST(wire::format(b.requests().back()) == schema); // the backend was asked for the schema
 
   // A violation is reported, not passed through: failed, saying where.
   auto bad = ask("a bad one", person);
@@ -352,7 +353,7 @@ BOOST_AUTO_TEST_CASE(encrypted_reasoning_round_trips_for_stateless_clients) {
   BOOST_TEST(ok.status == 200, ok.body);
   auto sent = b.requests().back()["messages"];
   BOOST_TEST(sent[1]["role"] == "assistant");
-  BOOST_TEST(sent[1]["thinking"] == "3 plus 4 is 7");
+  BOOST_TEST(wire::reasoning(sent[1]) == "3 plus 4 is 7");
 
   // Another tenant, or a bent token: refused, naming the item.
   auto bob = r.post("/v1/responses", next, {"Authorization: Bearer k-bob"});
@@ -375,7 +376,7 @@ BOOST_AUTO_TEST_CASE(encrypted_reasoning_round_trips_for_stateless_clients) {
   BOOST_TEST(r.post("/v1/responses", later, {alice}).status == 200);
   auto sent_later = b.requests();
   for (const auto& m : sent_later.back()["messages"])
-    BOOST_TEST(!m.contains("thinking"), m.dump());
+    BOOST_TEST(wire::reasoning(m).empty(), m.dump());
 
   // The key lives in the store: sealed items outlive a restart.
   r.restart();

@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync, readFileSync, existsSync, rmSync } from 'no
 import { tmpdir } from 'node:os';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { startStack } from './harness.mjs';
+import { reasoningOf, startStack, toolNameOf } from './harness.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const codexBin = join(here, 'node_modules', '.bin', 'codex');
@@ -121,15 +121,18 @@ test('codex exec runs a shell tool call through riposte and finishes', async () 
   const second = requests[1].messages;
   const assistant = second.find((m) => m.role === 'assistant');
   assert.equal(assistant.tool_calls[0].function.name, 'exec_command');
-  assert.equal(assistant.thinking, 'I will create the file with a shell command.');
+  assert.equal(reasoningOf(assistant), 'I will create the file with a shell command.');
   const tool = second.find((m) => m.role === 'tool');
-  assert.equal(tool.tool_name, 'exec_command');
+  assert.equal(toolNameOf(tool, second), 'exec_command');
 });
 
 test('codex reports a context that does not fit the window as its own context error', async () => {
-  // The same model with the default 4,096-token window: Codex's first
+  // The same model with a 4,096-token window (Ollama's default here; a Chat
+  // Completions server would say its own, so it is set): Codex's first
   // request is refused with context_length_exceeded, which Codex knows.
-  const small = await startStack({ riposteArgs: ['--api-key', 'sk-codex:codex'] });
+  const small = await startStack({
+    riposteArgs: ['--api-key', 'sk-codex:codex', '--context-window', 'qwen3:0.6b=4096'],
+  });
   try {
     const home = join(dir, 'codex-home-small');
     const repo = join(dir, 'repo-small');

@@ -35,7 +35,14 @@ function startUntil(cmd, args, pattern) {
 }
 
 export async function startStack({ script, riposteArgs = [] } = {}) {
-  const backend = await startUntil(need('SCRIPTED_OLLAMA_BIN'), ['--listen', '127.0.0.1:0'], /"port"/);
+  // RIPOSTE_TEST_BACKEND_KIND (e.g. vllm): the scripted backend speaks that
+  // kind's Chat Completions dialect and riposte is told the kind.
+  const kind = process.env.RIPOSTE_TEST_BACKEND_KIND || '';
+  const backend = await startUntil(
+    need('SCRIPTED_OLLAMA_BIN'),
+    ['--listen', '127.0.0.1:0', ...(kind && kind !== 'ollama' ? ['--profile', kind] : [])],
+    /"port"/,
+  );
   const backendUrl = `http://127.0.0.1:${JSON.parse(backend.line).port}`;
   if (script) {
     await fetch(`${backendUrl}/_scripted/script`, {
@@ -48,7 +55,8 @@ export async function startStack({ script, riposteArgs = [] } = {}) {
   const riposte = await startUntil(
     need('RIPOSTE_BIN'),
     [
-      '--listen', '127.0.0.1:0', '--store', `rocksdb:${dir}`, '--backend', backendUrl,
+      '--listen', '127.0.0.1:0', '--store', `rocksdb:${dir}`,
+      '--backend', kind ? `${kind}:${backendUrl}` : backendUrl,
       // (a function when the flags name the backend's own address)
       ...(typeof riposteArgs === 'function' ? riposteArgs(backendUrl) : riposteArgs),
     ],
@@ -68,4 +76,19 @@ export async function startStack({ script, riposteArgs = [] } = {}) {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// What a message riposte sent the backend says, in either wire: Ollama's
+// native (tool_name, thinking) or Chat Completions (tool_call_id pointing at
+// the assistant's call; reasoning or reasoning_content).
+export function toolNameOf(message, messages) {
+  if (message.tool_name !== undefined) return message.tool_name;
+  for (const m of messages)
+    for (const call of m.tool_calls ?? [])
+      if (call.id === message.tool_call_id) return call.function.name;
+  return undefined;
+}
+
+export function reasoningOf(message) {
+  return message.thinking ?? message.reasoning ?? message.reasoning_content;
 }

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import OpenAI from 'openai';
-import { startStack } from './harness.mjs';
+import { startStack, toolNameOf } from './harness.mjs';
 
 const calls = [
   { function: { name: 'get_weather', arguments: { city: 'Paris' } } },
@@ -96,7 +96,7 @@ test('two parallel calls answered with previous_response_id', async () => {
     ['get_weather', 'get_time'],
   );
   assert.deepEqual(
-    sent.slice(2).map((m) => m.tool_name),
+    sent.slice(2).map((m) => toolNameOf(m, sent)),
     ['get_weather', 'get_time'],
   );
 

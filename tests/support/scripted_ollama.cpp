@@ -8,7 +8,7 @@
 // echoes the last user message word by word. Every /api/chat body is kept
 // for tests at GET /_scripted/requests.
 //
-//   scripted_ollama [--listen 127.0.0.1:0] [--script FILE]
+//   scripted_ollama [--listen 127.0.0.1:0] [--script FILE] [--profile KIND]
 // prints {"port":N} on stdout once it listens.
 #include "tests/support/chat_wire.hpp"
 
@@ -40,7 +40,13 @@ struct state {
   std::map<std::string, int> comfy_jobs; // prompt_id -> history polls before it is done
   int comfy_next = 1;
   int disconnects = 0; // chat streams the client closed before they ended
+  std::string profile = "ollama-v1"; // --profile: the dialect when the script names none
 };
+
+std::string profile_of(state& st) {
+  std::lock_guard guard{st.mutex};
+  return st.script.value("profile", st.profile);
+}
 
 // A 1x1 PNG: what the fake image providers draw.
 const char* png_hex = "89504e470d0a1a0a0000000d4948445200000001000000010804000000b51c0c020000000b49"
@@ -341,11 +347,7 @@ struct write_streamer : std::enable_shared_from_this<write_streamer> {
 
 restinio::request_handling_status_t chat_completions(state& st, restinio::asio_ns::io_context& io,
                                                      const restinio::request_handle_t& req) {
-  std::string profile;
-  {
-    std::lock_guard guard{st.mutex};
-    profile = st.script.value("profile", std::string{"ollama-v1"});
-  }
+  auto profile = profile_of(st);
   auto body = json::parse(req->body(), nullptr, false);
   if (body.is_discarded() || !body.is_object())
     return reply_json(req, 400, riposte::tests::chat_error_body(profile, 400, "invalid JSON body"));
@@ -377,7 +379,11 @@ restinio::request_handling_status_t chat_completions(state& st, restinio::asio_n
   s->close_abruptly = reply.close_abruptly;
   s->delay_ms = plan.value("delay_ms", 0L);
   s->st = &st;
-  s->tick(plan.value("first_delay_ms", 0L));
+  // A whole reply takes as long as its stream would have.
+  auto first = plan.value("first_delay_ms", 0L);
+  if (!body.value("stream", false))
+    first += s->delay_ms * static_cast<long>(plan.value("chunks", json::array()).size());
+  s->tick(first);
   return restinio::request_accepted();
 }
 
@@ -390,15 +396,7 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
   if (path == "/v1/chat/completions" && method == restinio::http_method_post())
     return chat_completions(st, io, req);
   if (path == "/v1/models" && method == restinio::http_method_get()) {
-    std::string profile;
-    {
-      std::lock_guard guard{st.mutex};
-      profile = st.script.value("profile", std::string{"ollama-v1"});
-      if (st.script.value("models_status", 200) != 200)
-        return reply_json(req, st.script["models_status"].get<int>(),
-                          riposte::tests::chat_error_body(profile, 503, "Loading model"));
-    }
-    return reply_json(req, 200, riposte::tests::chat_models_reply(profile, models(st)));
+    return reply_json(req, 200, riposte::tests::chat_models_reply(profile_of(st), models(st)));
   }
   if (path == "/_scripted/disconnects" && method == restinio::http_method_get()) {
     std::lock_guard guard{st.mutex};
@@ -620,15 +618,18 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
 } // namespace
 
 int main(int argc, char** argv) {
-  std::string listen = "127.0.0.1:0", script_file;
+  std::string listen = "127.0.0.1:0", script_file, profile = "ollama-v1";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
     if (flag == "--listen")
       listen = argv[i + 1];
     else if (flag == "--script")
       script_file = argv[i + 1];
+    else if (flag == "--profile")
+      profile = argv[i + 1];
   }
   state st;
+  st.profile = profile;
   if (!script_file.empty()) {
     std::ifstream in{script_file};
     st.script = json::parse(in, nullptr, false);

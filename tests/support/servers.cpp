@@ -21,11 +21,19 @@ std::string scripted_ollama_binary() {
   return bin;
 }
 
+std::string test_backend_kind() {
+  const char* kind = std::getenv("RIPOSTE_TEST_BACKEND_KIND");
+  return kind == nullptr ? std::string{} : kind;
+}
+
 namespace {
 
 std::unique_ptr<child_process> start_scripted(std::uint16_t port, std::uint16_t& bound) {
-  auto proc = std::make_unique<child_process>(std::vector<std::string>{
-      scripted_ollama_binary(), "--listen", "127.0.0.1:" + std::to_string(port)});
+  std::vector<std::string> argv{scripted_ollama_binary(), "--listen",
+                                "127.0.0.1:" + std::to_string(port)};
+  if (auto kind = test_backend_kind(); !kind.empty() && kind != "ollama")
+    argv.insert(argv.end(), {"--profile", kind});
+  auto proc = std::make_unique<child_process>(argv);
   auto line = proc->wait_for_line("\"port\"", 10s);
   if (line.empty())
     throw std::runtime_error("scripted_ollama did not start: " + proc->output());
@@ -84,8 +92,12 @@ riposte_server::~riposte_server() {
 
 void riposte_server::start() {
   std::vector<std::string> argv = launcher_;
+  // A bare URL is the scripted backend: spoken to in the suite's kind.
+  auto backend = backend_url_;
+  if (auto kind = test_backend_kind(); !kind.empty() && backend.rfind("http", 0) == 0)
+    backend = kind + ":" + backend;
   for (const auto& a : {riposte_binary(), std::string{"--listen"}, std::string{"127.0.0.1:0"},
-                        std::string{"--store"}, store_, std::string{"--backend"}, backend_url_})
+                        std::string{"--store"}, store_, std::string{"--backend"}, backend})
     argv.push_back(a);
   argv.insert(argv.end(), extra_.begin(), extra_.end());
   proc_ = std::make_unique<child_process>(argv);

@@ -70,4 +70,9 @@ private:
 
 std::string scripted_ollama_binary();
 
+// RIPOSTE_TEST_BACKEND_KIND: the backend kind a suite runs against (empty:
+// Ollama's native API). The scripted backend then speaks that kind's
+// Chat Completions dialect, and riposte is told the kind.
+std::string test_backend_kind();
+
 } // namespace riposte::tests
