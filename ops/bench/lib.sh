@@ -1,7 +1,8 @@
 # Shared by the benchmark scripts (source it from the repository root):
 # a work directory cleaned up on exit, the scripted backend, riposte.
 #   bench_init NAME        sets $work, registers cleanup; KEEP=1 keeps $work
-#   start_backend SCRIPT   sets $backend_port
+#   start_backend SCRIPT [FLAGS...]  sets $backend_port
+#   BACKEND_SPEC=KIND:URL start_riposte ...  another backend kind (default: Ollama's native API)
 #   start_riposte LOG ARGS...  starts riposte ($RIPOSTE_BIN, default the build) against the backend; sets
 #                          $riposte_port and $riposte_pid
 
@@ -27,8 +28,10 @@ announced_port() { # file pattern
   grep "$2" "$1" | head -n 1 | python3 -c 'import json,sys; print(json.loads(sys.stdin.readline())["port"])'
 }
 
-start_backend() { # script.json
-  ./build/tests/scripted_ollama --listen 127.0.0.1:0 --script "$1" > "$work/backend.out" &
+start_backend() { # script.json [scripted_ollama flags...]
+  local script=$1
+  shift
+  ./build/tests/scripted_ollama --listen 127.0.0.1:0 --script "$script" "$@" > "$work/backend.out" &
   pids+=($!)
   backend_port=$(announced_port "$work/backend.out" port)
 }
@@ -36,7 +39,8 @@ start_backend() { # script.json
 start_riposte() { # log, riposte args...
   local log=$1
   shift
-  "${RIPOSTE_BIN:-./build/riposte}" --listen 127.0.0.1:0 --backend "http://127.0.0.1:$backend_port" "$@" \
+  "${RIPOSTE_BIN:-./build/riposte}" --listen 127.0.0.1:0 \
+    --backend "${BACKEND_SPEC:-http://127.0.0.1:$backend_port}" "$@" \
     ${RIPOSTE_BENCH_FLAGS:-} > "$log" 2>&1 &
   riposte_pid=$!
   pids+=($riposte_pid)

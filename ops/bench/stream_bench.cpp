@@ -1,7 +1,8 @@
 // Streaming benchmark client: N concurrent streams on one curl multi loop,
 // timing when each token arrives. Two targets in one run: the scripted
-// backend directly (/api/chat NDJSON) and riposte (/v1/responses SSE).
-//   stream_bench --direct URL --riposte URL --streams N --tokens T --rate R
+// backend directly (--api ollama: /api/chat NDJSON; --api chat:
+// /v1/chat/completions SSE) and riposte (/v1/responses SSE).
+//   stream_bench --direct URL --riposte URL --streams N --tokens T --rate R [--api chat]
 // Prints a Markdown table and writes JSON with --json FILE. With --pid P it
 // reports that process's CPU seconds and peak RSS for the riposte run;
 // --gaps 1 prints where the late tokens fell in time (stderr).
@@ -24,11 +25,14 @@ using json = nlohmann::json;
 
 namespace {
 
+// What a target streams: Ollama's NDJSON, Responses SSE, Chat Completions SSE.
+enum class wire { ndjson, responses, chat };
+
 struct stream_state {
   clock_type::time_point start;
   std::vector<double> arrivals_ms; // one per token
   std::string buffer;
-  bool sse = false;
+  wire format = wire::ndjson;
   std::string body;
   curl_slist* headers = nullptr;
 };
@@ -37,14 +41,20 @@ std::size_t on_data(char* data, std::size_t size, std::size_t n, void* user) {
   auto* st = static_cast<stream_state*>(user);
   auto now = std::chrono::duration<double, std::milli>(clock_type::now() - st->start).count();
   st->buffer.append(data, size * n);
-  const std::string sep = st->sse ? "\n\n" : "\n";
+  const std::string sep = st->format == wire::ndjson ? "\n" : "\n\n";
   std::size_t pos = 0;
   for (auto end = st->buffer.find(sep); end != std::string::npos;
        pos = end + sep.size(), end = st->buffer.find(sep, pos)) {
     std::string_view unit{st->buffer.data() + pos, end - pos};
-    bool token = st->sse ? unit.find("event: response.output_text.delta") != std::string_view::npos
-                         : unit.find("\"done\":false") != std::string_view::npos &&
-                               unit.find("\"content\":\"\"") == std::string_view::npos;
+    bool token = false;
+    if (st->format == wire::responses)
+      token = unit.find("event: response.output_text.delta") != std::string_view::npos;
+    else if (st->format == wire::chat)
+      token = unit.find("\"delta\":{\"content\":\"") != std::string_view::npos &&
+              unit.find("\"content\":\"\"") == std::string_view::npos;
+    else
+      token = unit.find("\"done\":false") != std::string_view::npos &&
+              unit.find("\"content\":\"\"") == std::string_view::npos;
     if (token)
       st->arrivals_ms.push_back(now);
   }
@@ -91,8 +101,9 @@ struct summary {
   double tokens_per_s() const { return wall_s > 0 ? static_cast<double>(tokens) / wall_s : 0; }
 };
 
-summary run(const std::string& url, bool sse, const std::string& model, int streams, int tokens,
+summary run(const std::string& url, wire format, const std::string& model, int streams, int tokens,
             int delay_ms, bool gaps) {
+  bool sse = format == wire::responses;
   CURLM* multi = curl_multi_init();
   curl_multi_setopt(multi, CURLMOPT_MAX_TOTAL_CONNECTIONS, 0L);
   std::vector<stream_state> states(static_cast<std::size_t>(streams));
@@ -100,7 +111,7 @@ summary run(const std::string& url, bool sse, const std::string& model, int stre
   std::string prompt = "bench";
   auto t0 = clock_type::now();
   for (auto& st : states) {
-    st.sse = sse;
+    st.format = format;
     st.body =
         sse ? json{{"model", model}, {"input", prompt}, {"stream", true}, {"store", true}}.dump()
             : json{{"model", model},
@@ -236,9 +247,12 @@ int main(int argc, char** argv) {
   curl_global_init(CURL_GLOBAL_DEFAULT);
 
   bool gaps = args.count("--gaps") != 0 && args["--gaps"] != "0";
-  auto direct = run(get("--direct", "") + "/api/chat", false, model, streams, tokens, delay, gaps);
+  bool chat = get("--api", "ollama") == "chat";
+  auto direct = run(get("--direct", "") + (chat ? "/v1/chat/completions" : "/api/chat"),
+                    chat ? wire::chat : wire::ndjson, model, streams, tokens, delay, gaps);
   auto before = pid ? usage_of(pid) : std::pair<double, double>{};
-  auto gw = run(get("--riposte", "") + "/v1/responses", true, model, streams, tokens, delay, gaps);
+  auto gw = run(get("--riposte", "") + "/v1/responses", wire::responses, model, streams, tokens,
+                delay, gaps);
   auto after = pid ? usage_of(pid) : std::pair<double, double>{};
 
   std::printf(
