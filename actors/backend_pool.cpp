@@ -144,6 +144,10 @@ struct pool_memory {
   std::map<std::uint64_t, std::uint64_t> running; // ticket -> backend id
   std::map<std::uint64_t, std::string> running_model;
   std::map<std::string, std::size_t> per_model; // generations running per model
+  // Generations running per backend (by its label), for backends with their
+  // own limit.
+  std::map<std::uint64_t, std::string> running_backend;
+  std::map<std::string, std::size_t> per_backend;
 };
 
 std::shared_ptr<pool_memory> make_pool_memory() {
@@ -177,7 +181,10 @@ using pool_actor = backend_pool_actor::stateful_pointer<pool_state>;
 void start_next(pool_actor self) {
   auto& st = self->state;
   auto fits = [&](const generation_request& req) {
-    return st.cfg.model_concurrency == 0 || st.mem->per_model[req.model] < st.cfg.model_concurrency;
+    if (st.cfg.model_concurrency != 0 && st.mem->per_model[req.model] >= st.cfg.model_concurrency)
+      return false;
+    auto limit = st.b->concurrency_for(req.model);
+    return limit == 0 || st.mem->per_backend[st.b->label_for(req.model)] < limit;
   };
   while (!st.mem->waiting.empty() && st.mem->running.size() < st.cfg.backend_concurrency) {
     auto next = st.mem->waiting.pop(fits);
@@ -186,6 +193,11 @@ void start_next(pool_actor self) {
     auto job = std::move(*next);
     ++st.mem->per_model[job.req.model];
     st.mem->running_model[job.ticket] = job.req.model;
+    if (st.b->concurrency_for(job.req.model) != 0) {
+      auto owner = st.b->label_for(job.req.model);
+      ++st.mem->per_backend[owner];
+      st.mem->running_backend[job.ticket] = owner;
+    }
     auto first = caf::actor_cast<caf::actor>(self);
     auto slot = st.self_slot;
     auto ticket = job.ticket;
@@ -315,6 +327,11 @@ backend_pool(pool_actor self, std::shared_ptr<backend> b, settings cfg,
           if (--st.mem->per_model[m->second] == 0)
             st.mem->per_model.erase(m->second);
           st.mem->running_model.erase(m);
+        }
+        if (auto b = st.mem->running_backend.find(ticket); b != st.mem->running_backend.end()) {
+          if (--st.mem->per_backend[b->second] == 0)
+            st.mem->per_backend.erase(b->second);
+          st.mem->running_backend.erase(b);
         }
         if (auto it = st.mem->started.find(ticket); it != st.mem->started.end()) {
           if (st.stats)

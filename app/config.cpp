@@ -122,8 +122,23 @@ bool parse_backend_spec(const std::string& text, backend_spec& out, std::string&
         return fail("no key could be read from " + value);
       while (!out.api_key.empty() && (out.api_key.back() == '\r' || out.api_key.back() == ' '))
         out.api_key.pop_back();
+    } else if (key == "concurrency" || key == "timeout_ms") {
+      std::size_t used = 0;
+      long long n = 0;
+      try {
+        n = std::stoll(value, &used);
+      } catch (const std::exception&) {
+        used = 0;
+      }
+      if (used != value.size() || n < 1 || n > 100'000'000)
+        return fail(key + " must be a positive whole number");
+      if (key == "concurrency")
+        out.concurrency = static_cast<std::size_t>(n);
+      else
+        out.timeout_ms = static_cast<long>(n);
     } else {
-      return fail("unknown option '" + key + "' (models, prefix, key_env, key_file)");
+      return fail("unknown option '" + key +
+                  "' (models, prefix, key_env, key_file, concurrency, timeout_ms)");
     }
   }
   if (out.kind == "ollama" && !out.api_key.empty())
@@ -153,7 +168,8 @@ parse_outcome parse_config(int argc, char** argv) {
       ->check(CLI::Range(1, 256))
       ->envname("RIPOSTE_STORE_POOL");
   app.add_option("--backend", cfg.backend_flags,
-                 "[NAME=][KIND:]URL[,models=A|B][,prefix=P][,key_env=VAR][,key_file=PATH], "
+                 "[NAME=][KIND:]URL[,models=A|B][,prefix=P][,key_env=VAR][,key_file=PATH]"
+                 "[,concurrency=N][,timeout_ms=N], "
                  "repeatable (env: space-separated). KIND: ollama (native API, the default) or a "
                  "Chat Completions server: openai, vllm, llamacpp, sglang, tgi, ollama-v1, "
                  "lmstudio. A model goes to the first backend that is configured for it or lists "

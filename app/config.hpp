@@ -35,7 +35,8 @@ struct audit_options {
   std::size_t limit = 0; // 0: everything
 };
 
-// One --backend: [NAME=][KIND:]URL[,models=A|B][,prefix=P][,key_env=VAR][,key_file=PATH].
+// One --backend: [NAME=][KIND:]URL[,models=A|B][,prefix=P][,key_env=VAR][,key_file=PATH]
+// [,concurrency=N][,timeout_ms=N].
 struct backend_spec {
   std::string name; // unique; defaults to the kind (then KIND-2, KIND-3...)
   std::string kind; // ollama (native API) or a Chat Completions kind
@@ -43,6 +44,8 @@ struct backend_spec {
   std::vector<std::string> models;
   std::string prefix;
   std::string api_key; // read from key_env or key_file; never logged
+  std::size_t concurrency = 0; // generations at once on it (0: --backend-concurrency only)
+  long timeout_ms = 0;         // a whole generation (0: --backend-timeout-ms)
 };
 
 struct config {

@@ -116,7 +116,7 @@ std::shared_ptr<riposte::actors::backend> make_backend(const riposte::app::confi
       adapters::backends::ollama_options o;
       o.base_url = spec.url;
       o.connect_timeout_ms = cfg.backend_connect_timeout_ms;
-      o.timeout_ms = cfg.backend_timeout_ms;
+      o.timeout_ms = spec.timeout_ms > 0 ? spec.timeout_ms : cfg.backend_timeout_ms;
       o.max_connections = static_cast<long>(cfg.backend_concurrency);
       b = adapters::backends::make_ollama_backend(o);
     } else {
@@ -125,13 +125,15 @@ std::shared_ptr<riposte::actors::backend> make_backend(const riposte::app::confi
       o.profile = *adapters::backends::chat_profile_for(spec.kind);
       o.api_key = spec.api_key;
       o.connect_timeout_ms = cfg.backend_connect_timeout_ms;
-      o.timeout_ms = cfg.backend_timeout_ms;
+      o.timeout_ms = spec.timeout_ms > 0 ? spec.timeout_ms : cfg.backend_timeout_ms;
       o.max_connections = static_cast<long>(cfg.backend_concurrency);
       b = adapters::backends::make_openai_chat_backend(o);
     }
-    routed.push_back({spec.name, spec.kind, spec.url, spec.models, spec.prefix, std::move(b)});
+    routed.push_back(
+        {spec.name, spec.kind, spec.url, spec.models, spec.prefix, std::move(b), spec.concurrency});
   }
-  if (routed.size() == 1 && routed.front().models.empty() && routed.front().prefix.empty())
+  if (routed.size() == 1 && routed.front().models.empty() && routed.front().prefix.empty() &&
+      routed.front().concurrency == 0)
     return routed.front().backend;
   return std::make_shared<adapters::backends::backend_router>(std::move(routed),
                                                               cfg.ready_requires_all_backends);
@@ -147,6 +149,10 @@ nlohmann::json backends_described(const riposte::app::config& cfg) {
       b["models"] = spec.models;
     if (!spec.prefix.empty())
       b["prefix"] = spec.prefix;
+    if (spec.concurrency > 0)
+      b["concurrency"] = spec.concurrency;
+    if (spec.timeout_ms > 0)
+      b["timeout_ms"] = spec.timeout_ms;
     b["api_key"] = spec.api_key.empty() ? "none" : "set";
     out.push_back(std::move(b));
   }

@@ -141,7 +141,8 @@ const std::vector<feature>& compatibility_manifest() {
       {"backend",
        "Chat Completions servers (vLLM, llama.cpp, SGLang, TGI, LM Studio, Ollama /v1)",
        s::supported,
-       "--backend KIND:URL; each kind's stream dialect is read (reasoning under either name, "
+       "--backend KIND:URL; the window is the one the server reports; each kind's stream "
+       "dialect is read (reasoning under either name, "
        "every tool-call shape, usage wherever it arrives, every error shape) and each kind is "
        "sent only the fields it applies: GET /compatibility/responses lists, per configured "
        "backend, what is sent and what is not",
@@ -149,7 +150,8 @@ const std::vector<feature>& compatibility_manifest() {
         "every_kinds_tool_call_shapes_give_the_same_calls",
         "every_kind_ends_by_length_errors_and_cuts_as_the_api_does",
         "each_kind_gets_only_the_fields_it_applies",
-        "a_chat_completions_server_serves_the_responses_api"}},
+        "a_chat_completions_server_serves_the_responses_api",
+        "each_kind_says_its_window_and_a_too_long_input_never_reaches_it"}},
       {"backend",
        "several backends, routed by model",
        s::supported,
@@ -157,7 +159,8 @@ const std::vector<feature>& compatibility_manifest() {
        "that lists it; /readyz shows each backend and is ready while one serves "
        "(--ready-requires-all-backends: all)",
        {"two_backends_of_two_kinds_serve_their_own_models",
-        "prefixes_and_fixed_lists_route_without_asking_and_all_can_be_required"}},
+        "prefixes_and_fixed_lists_route_without_asking_and_all_can_be_required",
+        "a_backend_runs_within_its_own_concurrency_and_timeout"}},
       {"endpoint", "GET /v1/models/{id}", s::supported, "", {"models_are_listed_from_the_backend"}},
       // Request fields
       {"request_field",

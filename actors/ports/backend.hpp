@@ -99,6 +99,12 @@ public:
     (void)model;
     return {};
   }
+  // How many generations the backend that serves `model` may run at once
+  // (0: only the pool's own limit). Generations of one backend share it.
+  virtual std::size_t concurrency_for(const std::string& model) const {
+    (void)model;
+    return 0;
+  }
 };
 
 } // namespace riposte::actors

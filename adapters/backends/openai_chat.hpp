@@ -73,6 +73,11 @@ std::unique_ptr<actors::backend> make_openai_chat_backend(const openai_chat_opti
 // where the server says it (max_model_len: vLLM, SGLang).
 std::vector<actors::model_info> chat_models(const nlohmann::json& reply);
 
+// The window a server of `kind` says it runs with, from its own endpoint's
+// reply (llama.cpp GET /props, TGI GET /info, LM Studio GET
+// /api/v0/models/{id}); 0 when it does not say.
+std::int64_t chat_window(const std::string& kind, const nlohmann::json& reply);
+
 // What a chat backend's error body says, whichever shape it has: nested
 // {"error": {"message", ...}} (vLLM, llama.cpp, Ollama, LM Studio), flat
 // {"object": "error", "message"} (SGLang), {"error": "text", "error_type"}

@@ -39,6 +39,26 @@ std::vector<actors::model_info> chat_models(const json& reply) {
   return models;
 }
 
+std::int64_t chat_window(const std::string& kind, const json& reply) {
+  auto number = [](const json& obj, const char* key) -> std::int64_t {
+    if (!obj.is_object())
+      return 0;
+    auto it = obj.find(key);
+    return it != obj.end() && it->is_number_integer()
+               ? std::max<std::int64_t>(0, it->get<std::int64_t>())
+               : 0;
+  };
+  if (kind == "llamacpp")
+    return number(reply.value("default_generation_settings", json::object()), "n_ctx");
+  if (kind == "tgi")
+    return number(reply, "max_total_tokens");
+  if (kind == "lmstudio") {
+    auto loaded = number(reply, "loaded_context_length");
+    return loaded > 0 ? loaded : number(reply, "max_context_length");
+  }
+  return 0;
+}
+
 namespace {
 
 class openai_chat_backend final : public actors::backend {
@@ -79,12 +99,19 @@ public:
 
   void show_model(const std::string& name,
                   std::function<void(events::result<actors::model_info>)> done) override {
-    list_models([name, done](ev::result<std::vector<actors::model_info>> models) {
+    list_models([this, name, done](ev::result<std::vector<actors::model_info>> models) {
       if (!models)
         return done(models.error());
       for (auto& m : *models)
         if (m.id == name)
-          return done(std::move(m));
+          return with_window(std::move(m), done);
+      // llama.cpp (one model) and TGI serve whatever name they are asked for.
+      if (opts_.profile.kind == "llamacpp" || opts_.profile.kind == "tgi") {
+        actors::model_info m;
+        m.id = name;
+        m.capabilities = {"completion", "tools", "thinking", "vision"};
+        return with_window(std::move(m), done);
+      }
       done(ev::make_error(ev::riposte_errc::model_not_found,
                           "The requested model '" + name + "' does not exist.", "model"));
     });
@@ -105,6 +132,33 @@ public:
   }
 
 private:
+  // The window the server runs the model with, where its model list does not
+  // say it: llama.cpp's /props (n_ctx of a slot), TGI's /info
+  // (max_total_tokens), LM Studio's /api/v0/models/{id} (the loaded context,
+  // else the model's maximum). Without an answer, the model as listed.
+  void with_window(actors::model_info m,
+                   std::function<void(events::result<actors::model_info>)> done) {
+    const auto& kind = opts_.profile.kind;
+    std::string path;
+    if (m.context_length == 0 && kind == "llamacpp")
+      path = "/props";
+    else if (m.context_length == 0 && kind == "tgi")
+      path = "/info";
+    else if (m.context_length == 0 && kind == "lmstudio")
+      path = "/api/v0/models/" + m.id;
+    if (path.empty())
+      return done(std::move(m));
+    fetch_json(client_, request("GET", path), path,
+               [m, done, kind](long, ev::result<json> j) mutable {
+                 if (j) {
+                   auto window = chat_window(kind, *j);
+                   if (window > 0)
+                     m.context_length = m.num_ctx = window;
+                 }
+                 done(std::move(m));
+               });
+  }
+
   http_request request(std::string method, const std::string& path) const {
     http_request r;
     r.method = std::move(method);

@@ -261,4 +261,8 @@ std::string backend_router::label_for(const std::string& model) const {
   return backends_[owner(model)].name;
 }
 
+std::size_t backend_router::concurrency_for(const std::string& model) const {
+  return backends_[owner(model)].concurrency;
+}
+
 } // namespace riposte::adapters::backends

@@ -22,6 +22,7 @@ struct routed_backend {
   std::vector<std::string> models;
   std::string prefix;
   std::shared_ptr<actors::backend> backend;
+  std::size_t concurrency = 0; // generations at once (0: no limit of its own)
 };
 
 // Which backend serves `model` by configuration alone: the first with the
@@ -44,6 +45,7 @@ public:
   void version(std::function<void(events::result<std::string>)> done) override;
   void health(std::function<void(bool ok, nlohmann::json detail)> done) override;
   std::string label_for(const std::string& model) const override;
+  std::size_t concurrency_for(const std::string& model) const override;
 
 private:
   // The backend serving `model` as last seen (configuration first, then the

@@ -333,6 +333,16 @@ BOOST_AUTO_TEST_CASE(model_lists_give_ids_and_the_window_where_the_server_says_i
     bool says = kind == "vllm" || kind == "sglang";
     BOOST_TEST(models[0].context_length == (says ? 32768 : 0), kind);
   }
+  // The others say it on their own endpoints.
+  BOOST_TEST(rb::chat_window("llamacpp", {{"default_generation_settings", {{"n_ctx", 4096}}}}) ==
+             4096);
+  BOOST_TEST(rb::chat_window("tgi", {{"max_input_tokens", 4095}, {"max_total_tokens", 4096}}) ==
+             4096);
+  BOOST_TEST(rb::chat_window("lmstudio", {{"max_context_length", 131072},
+                                          {"loaded_context_length", 8192}}) == 8192);
+  BOOST_TEST(rb::chat_window("lmstudio", {{"max_context_length", 131072}}) == 131072);
+  BOOST_TEST(rb::chat_window("llamacpp", {{"default_generation_settings", "loading"}}) == 0);
+  BOOST_TEST(rb::chat_window("vllm", {{"max_total_tokens", 4096}}) == 0);
   BOOST_TEST(rb::chat_models(json{{"data", "nope"}}).empty());
   BOOST_TEST(rb::chat_models(json::array()).empty());
 }

@@ -39,7 +39,11 @@ json chat_script(const std::string& profile) {
                       {{"name", "get_weather"}, {"arguments", {{"city", "Paris"}}}}}}}}}}}}}},
             {{"match", {{"contains", "refuse"}}},
              {"reply", {{"status", 400}, {"error", "This model's maximum context length is 8"}}}},
-            {{"match", {{"contains", "slow"}}}, {"reply", {{"chunks", slow}, {"delay_ms", 20}}}}}}};
+            {{"match", {{"contains", "slow"}}}, {"reply", {{"chunks", slow}, {"delay_ms", 20}}}},
+            {{"match", {{"contains", "pause"}}},
+             {"reply",
+              {{"chunks", json::array({{{"content", "after"}}, {{"content", " a pause"}}})},
+               {"delay_ms", 250}}}}}}};
 }
 
 json weather_tool() {
@@ -251,13 +255,71 @@ BOOST_AUTO_TEST_CASE(prefixes_and_fixed_lists_route_without_asking_and_all_can_b
   BOOST_TEST(ready["checks"]["backend"]["require"] == "all");
 }
 
+BOOST_AUTO_TEST_CASE(each_kind_says_its_window_and_a_too_long_input_never_reaches_it) {
+  // vLLM in its model list; llama.cpp, TGI and LM Studio on their own
+  // endpoints. A window of 300 tokens: a long input is refused up front.
+  std::string long_text;
+  for (int i = 0; i < 400; ++i)
+    long_text += "word ";
+  for (const std::string kind : {"vllm", "llamacpp", "tgi", "lmstudio"}) {
+    auto script = chat_script(kind);
+    script["models"] = {
+        {{"name", kind == "tgi" ? "org/small-model-hf" : "small-model"}, {"context_length", 300}}};
+    scripted_backend b{script};
+    // TGI lists its model by another name, and answers to any.
+    riposte_server r{kind + ":" + b.url() + (kind == "tgi" ? ",models=small-model" : "")};
+    auto ok = r.post("/v1/responses", {{"model", "small-model"}, {"input", "hello"}});
+    BOOST_TEST(ok.status == 200, kind << ": " << ok.body);
+    b.clear_requests();
+    auto res = r.post("/v1/responses", {{"model", "small-model"}, {"input", long_text}});
+    BOOST_TEST(res.status == 400, kind << ": " << res.body);
+    BOOST_TEST(json::parse(res.body)["error"]["code"] == "context_length_exceeded", kind);
+    BOOST_TEST(b.requests().empty(), kind);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_backend_runs_within_its_own_concurrency_and_timeout) {
+  scripted_backend ollama;
+  scripted_backend vllm{chat_script("vllm")};
+  riposte_server r{"ollama:" + ollama.url(),
+                   {"--backend", "vllm:" + vllm.url() + ",concurrency=1,timeout_ms=2000"}};
+  std::vector<std::string> ids;
+  for (int i = 0; i < 3; ++i)
+    ids.push_back(json_body(
+        r.post("/v1/responses",
+               {{"model", "big-model"}, {"input", "a pause please"}, {"background", true}}))["id"]);
+  std::this_thread::sleep_for(250ms);
+  // One at a time on that backend; the other backend is not held up.
+  BOOST_TEST(vllm.requests().size() == 1u);
+  auto other = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "meanwhile"}});
+  BOOST_TEST(other.status == 200, other.body);
+  BOOST_TEST(vllm.requests().size() == 1u);
+  auto deadline = std::chrono::steady_clock::now() + 10s;
+  for (const auto& id : ids) {
+    json got;
+    do {
+      std::this_thread::sleep_for(50ms);
+      got = json_body(r.get("/v1/responses/" + id));
+    } while (got["status"] != "completed" && std::chrono::steady_clock::now() < deadline);
+    BOOST_TEST(got["status"] == "completed", got.dump());
+    BOOST_TEST(output_text(got) == "after a pause");
+  }
+  BOOST_TEST(vllm.requests().size() == 3u);
+  // Its own timeout: a generation that outlasts it fails as a backend timeout.
+  auto slow = r.post("/v1/responses", {{"model", "big-model"}, {"input", "go slow"}});
+  BOOST_TEST(slow.status == 504, slow.body);
+  BOOST_TEST(json::parse(slow.body)["error"]["code"] == "backend_timeout", slow.body);
+}
+
 BOOST_AUTO_TEST_CASE(a_bad_backend_flag_stops_riposte_with_the_reason) {
   for (const auto& [flag, reason] : std::vector<std::pair<std::string, std::string>>{
            {"mystery:http://127.0.0.1:1", "unknown kind 'mystery'"},
            {"vllm:http://127.0.0.1:1,colour=blue", "unknown option 'colour'"},
            {"vllm:http://127.0.0.1:1,key_env=RIPOSTE_NO_SUCH_VARIABLE", "is not set"},
            {"ollama:http://127.0.0.1:1,key_file=/nonexistent", "no key could be read"},
-           {"vllm:ftp://127.0.0.1:1", "no http:// or https:// URL"}}) {
+           {"vllm:ftp://127.0.0.1:1", "no http:// or https:// URL"},
+           {"vllm:http://127.0.0.1:1,concurrency=0", "concurrency must be a positive"},
+           {"vllm:http://127.0.0.1:1,timeout_ms=soon", "timeout_ms must be a positive"}}) {
     child_process p{{riposte_binary(), "--listen", "127.0.0.1:0", "--backend", flag}};
     BOOST_TEST(p.wait_exit(10s) == 2, flag);
     BOOST_TEST(p.output().find(reason) != std::string::npos, flag << ": " << p.output());

@@ -398,6 +398,40 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
   if (path == "/v1/models" && method == restinio::http_method_get()) {
     return reply_json(req, 200, riposte::tests::chat_models_reply(profile_of(st), models(st)));
   }
+  // Where each Chat Completions kind says its window (the first model's
+  // context_length: llama.cpp and TGI serve one model).
+  if ((path == "/props" || path == "/info" || path.rfind("/api/v0/models/", 0) == 0) &&
+      method == restinio::http_method_get()) {
+    auto profile = profile_of(st);
+    auto list = models(st);
+    auto window = list.empty() ? 0 : list[0].value("context_length", 8192);
+    if (path == "/props" && profile == "llamacpp")
+      return reply_json(req, 200,
+                        {{"default_generation_settings", {{"n_ctx", window}, {"n_predict", -1}}},
+                         {"total_slots", 1},
+                         {"model_path", "/models/" + list[0].value("name", "") + ".gguf"},
+                         {"modalities", {{"vision", false}, {"audio", false}}}});
+    if (path == "/info" && profile == "tgi")
+      return reply_json(req, 200,
+                        {{"model_id", list[0].value("name", "")},
+                         {"max_input_tokens", window - 1},
+                         {"max_total_tokens", window},
+                         {"max_stop_sequences", 4},
+                         {"router", "text-generation-router"},
+                         {"version", "3.3.6"}});
+    if (path.rfind("/api/v0/models/", 0) == 0 && profile == "lmstudio") {
+      const json* m = find_model(list, path.substr(15));
+      if (m == nullptr)
+        return reply_json(req, 404, {{"error", "Model not found"}});
+      return reply_json(req, 200,
+                        {{"id", m->value("name", "")},
+                         {"object", "model"},
+                         {"type", "llm"},
+                         {"state", "loaded"},
+                         {"max_context_length", 4 * m->value("context_length", 8192)},
+                         {"loaded_context_length", m->value("context_length", 8192)}});
+    }
+  }
   if (path == "/_scripted/disconnects" && method == restinio::http_method_get()) {
     std::lock_guard guard{st.mutex};
     return reply_json(req, 200, {{"disconnects", st.disconnects}});
