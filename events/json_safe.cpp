@@ -168,4 +168,11 @@ std::string excerpt(std::string_view s, std::size_t max) {
   return out;
 }
 
+std::string string_or(const nlohmann::json& obj, std::string_view key, std::string fallback) {
+  if (!obj.is_object())
+    return fallback;
+  auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
+}
+
 } // namespace riposte::events

@@ -37,6 +37,10 @@ nlohmann::json parse_stored(std::string_view text) noexcept;
 // dump() that never throws: malformed UTF-8 becomes U+FFFD.
 std::string dump_json(const nlohmann::json& j, int indent = -1);
 
+// A member's string, or `fallback` when `obj` is not an object or the member
+// is absent or not a string (json::value would throw on a wrong type).
+std::string string_or(const nlohmann::json& obj, std::string_view key, std::string fallback = {});
+
 // Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
 // U+10FFFF). NUL is valid UTF-8; callers that want text check it themselves.
 bool valid_utf8(std::string_view s) noexcept;

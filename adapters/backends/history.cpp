@@ -1,6 +1,8 @@
 // Items as chat backends read them.
 #include "adapters/backends/history.hpp"
 
+#include "events/json_safe.hpp"
+
 #include <algorithm>
 
 namespace riposte::adapters::backends {
@@ -16,11 +18,11 @@ std::string content_text(const json& content) {
   for (const auto& part : content) {
     if (!part.is_object())
       continue;
-    auto type = part.value("type", "");
+    auto type = events::string_or(part, "type", "");
     if (type == "input_text" || type == "output_text" || type == "text")
-      text += part.value("text", "");
+      text += events::string_or(part, "text", "");
     else if (type == "refusal")
-      text += part.value("refusal", "");
+      text += events::string_or(part, "refusal", "");
   }
   return text;
 }
@@ -30,7 +32,7 @@ std::vector<std::string> content_image_urls(const json& content) {
   if (!content.is_array())
     return urls;
   for (const auto& part : content) {
-    if (!part.is_object() || part.value("type", "") != "input_image")
+    if (!part.is_object() || events::string_or(part, "type", "") != "input_image")
       continue;
     auto url = part.value("image_url", json());
     if (url.is_string() && !url.get_ref<const std::string&>().empty())
@@ -50,16 +52,16 @@ std::string reasoning_text(const json& item) {
   std::string text;
   for (const auto& part : item.value("content", json::array()))
     if (part.is_object())
-      text += part.value("text", "");
+      text += events::string_or(part, "text", "");
   if (text.empty())
     for (const auto& part : item.value("summary", json::array()))
       if (part.is_object())
-        text += part.value("text", "");
+        text += events::string_or(part, "text", "");
   return text;
 }
 
 bool is_compaction(const json& item) {
-  return item.is_object() && item.value("type", "") == "compaction";
+  return item.is_object() && events::string_or(item, "type", "") == "compaction";
 }
 
 std::vector<const json*> after_compaction(std::vector<const json*> items) {
@@ -72,8 +74,8 @@ std::vector<const json*> after_compaction(std::vector<const json*> items) {
   std::vector<const json*> kept;
   for (std::size_t i = 0; i < items.size(); ++i) {
     const auto& item = *items[i];
-    bool user = item.is_object() && item.value("type", "message") == "message" &&
-                item.value("role", "") == "user";
+    bool user = item.is_object() && events::string_or(item, "type", "message") == "message" &&
+                events::string_or(item, "role", "") == "user";
     if (i >= last || user)
       kept.push_back(items[i]);
   }
@@ -83,8 +85,8 @@ std::vector<const json*> after_compaction(std::vector<const json*> items) {
 bool drop_filter::skip(const json& item) {
   if (seen >= dropped)
     return false;
-  auto role = item.is_object() ? item.value("role", "") : std::string{};
-  if (item.is_object() && item.value("type", "message") == "message" &&
+  auto role = item.is_object() ? events::string_or(item, "role", "") : std::string{};
+  if (item.is_object() && events::string_or(item, "type", "message") == "message" &&
       (role == "system" || role == "developer"))
     return false;
   ++seen;

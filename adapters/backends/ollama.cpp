@@ -39,9 +39,9 @@ struct message_builder {
   void add(const json& item) {
     if (!item.is_object())
       return;
-    auto type = item.value("type", "message");
+    auto type = events::string_or(item, "type", "message");
     if (type == "message") {
-      auto role = item.value("role", "user");
+      auto role = events::string_or(item, "role", "user");
       auto text = content_text(item.value("content", json()));
       if (role == "system" || role == "developer") {
         system += (system.empty() ? "" : "\n\n") + text;
@@ -61,7 +61,7 @@ struct message_builder {
       messages.push_back(std::move(m));
     } else if (type == "function_call" || type == "custom_tool_call") {
       auto call = backend_call(item);
-      call_names[item.value("call_id", "")] = call["function"]["name"].get<std::string>();
+      call_names[events::string_or(item, "call_id")] = call["function"]["name"].get<std::string>();
       if (messages.empty() && pending_thinking.empty())
         reached_back = true; // it might join the previous assistant turn
       // Consecutive calls are one assistant turn with several tool calls.
@@ -83,7 +83,7 @@ struct message_builder {
       auto output = item.value("output", json());
       json m{{"role", "tool"},
              {"content", output.is_string() ? output.get<std::string>() : content_text(output)}};
-      auto name = call_names.find(item.value("call_id", ""));
+      auto name = call_names.find(events::string_or(item, "call_id"));
       if (name != call_names.end())
         m["tool_name"] = name->second;
       messages.push_back(std::move(m));
@@ -103,7 +103,7 @@ struct message_builder {
 // where gpt-oss (harmony) and qwen3 continue from their own analysis. Earlier
 // turns go without it, as these families are trained to see them.
 bool is_user(const json& m) {
-  return m.value("role", "") == "user";
+  return events::string_or(m, "role") == "user";
 }
 
 // One segment rendered on its own: each message serialized without its
@@ -377,7 +377,7 @@ json ollama_chat_options(const actors::generation_request& req, const tool_plan&
   }
   if (p.contains("text") && p["text"].is_object() && p["text"].contains("format")) {
     const auto& format = p["text"]["format"];
-    auto ftype = format.value("type", "text");
+    auto ftype = events::string_or(format, "type", "text");
     if (ftype == "json_object")
       body["format"] = "json";
     else if (ftype == "json_schema" && format.contains("schema"))

@@ -98,9 +98,9 @@ struct chat_builder {
   void add(const json& item) {
     if (!item.is_object())
       return;
-    auto type = item.value("type", "message");
+    auto type = events::string_or(item, "type", "message");
     if (type == "message") {
-      auto role = item.value("role", "user");
+      auto role = events::string_or(item, "role", "user");
       const auto& content = item.value("content", json());
       auto text = content_text(content);
       if (role == "system" || role == "developer") {
@@ -125,7 +125,7 @@ struct chat_builder {
       messages.push_back({{"role", "user"}, {"content", std::move(parts)}});
     } else if (type == "function_call" || type == "custom_tool_call") {
       auto call = backend_call(item);
-      json tool_call{{"id", item.value("call_id", "")},
+      json tool_call{{"id", events::string_or(item, "call_id", "")},
                      {"type", "function"},
                      {"function",
                       {{"name", call["function"]["name"]},
@@ -146,7 +146,7 @@ struct chat_builder {
       auto output = item.value("output", json());
       messages.push_back(
           {{"role", "tool"},
-           {"tool_call_id", item.value("call_id", "")},
+           {"tool_call_id", events::string_or(item, "call_id", "")},
            {"content", output.is_string() ? output.get<std::string>() : content_text(output)}});
     } else if (type == "reasoning") {
       pending_reasoning += reasoning_text(item);
@@ -163,7 +163,7 @@ struct chat_builder {
       return;
     std::size_t last_user = 0;
     for (std::size_t i = 0; i < messages.size(); ++i)
-      if (messages[i].value("role", "") == "user")
+      if (events::string_or(messages[i], "role", "") == "user")
         last_user = i;
     for (auto& [index, text] : reasoning)
       if (index > last_user)
@@ -176,7 +176,7 @@ json response_format(const json& params, const chat_profile& p) {
   if (!text.is_object() || !text.contains("format") || !text["format"].is_object())
     return json();
   const auto& format = text["format"];
-  auto type = format.value("type", "text");
+  auto type = events::string_or(format, "type", "text");
   if (type == "json_object")
     return p.response_format == "tgi" ? json{{"type", "json"}, {"value", {{"type", "object"}}}}
                                       : json{{"type", "json_object"}};

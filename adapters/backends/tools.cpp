@@ -27,9 +27,9 @@ json function_definition(const std::string& flat, const json& tool) {
 json custom_definition(const std::string& flat, const json& tool) {
   std::string about = "Free-form text input for the tool.";
   auto format = tool.value("format", json::object());
-  if (format.is_object() && format.value("type", "") == "grammar")
-    about = "Text that follows this " + format.value("syntax", "") + " grammar:\n" +
-            format.value("definition", "");
+  if (format.is_object() && events::string_or(format, "type", "") == "grammar")
+    about = "Text that follows this " + events::string_or(format, "syntax", "") + " grammar:\n" +
+            events::string_or(format, "definition", "");
   auto description = tool.value("description", json());
   return {{"type", "function"},
           {"function",
@@ -84,7 +84,7 @@ bool is_web_search(const std::string& type) {
 
 tool_plan::tool_plan(const json& params, bool local_search, bool local_images) {
   auto add = [&](const json& tool, const std::string& ns) {
-    auto kind = tool.value("type", "");
+    auto kind = events::string_or(tool, "type", "");
     if (local_images && ns.empty() && kind == "image_generation" &&
         !tools_.count("image_generation")) {
       tools_.emplace("image_generation", declared_tool{"image_generation", "image_generation", "",
@@ -100,7 +100,7 @@ tool_plan::tool_plan(const json& params, bool local_search, bool local_images) {
     }
     if (kind != "function" && kind != "custom")
       return;
-    auto name = tool.value("name", "");
+    auto name = events::string_or(tool, "name", "");
     auto flat = flat_name(ns, name);
     auto definition =
         kind == "function" ? function_definition(flat, tool) : custom_definition(flat, tool);
@@ -110,10 +110,10 @@ tool_plan::tool_plan(const json& params, bool local_search, bool local_images) {
   for (const auto& tool : params.value("tools", json::array())) {
     if (!tool.is_object())
       continue;
-    if (tool.value("type", "") == "namespace") {
+    if (events::string_or(tool, "type", "") == "namespace") {
       for (const auto& inner : tool.value("tools", json::array()))
         if (inner.is_object())
-          add(inner, tool.value("name", ""));
+          add(inner, events::string_or(tool, "name", ""));
     } else {
       add(tool, "");
     }
@@ -134,9 +134,10 @@ tool_plan::tool_plan(const json& params, bool local_search, bool local_images) {
     for (const auto& ref : refs) {
       if (!ref.is_object())
         continue;
-      auto wanted = ref.value("name", "");
+      auto wanted = events::string_or(ref, "name", "");
       for (const auto& [flat, t] : tools_)
-        if (t.name == wanted && (t.kind == ref.value("type", "") || !ref.contains("type")))
+        if (t.name == wanted &&
+            (t.kind == events::string_or(ref, "type", "") || !ref.contains("type")))
           names.insert(flat);
     }
     return names;
@@ -146,13 +147,14 @@ tool_plan::tool_plan(const json& params, bool local_search, bool local_images) {
   } else if (choice == "required") {
     instruction_ = "You must call at least one of the provided tools in this turn.";
   } else if (choice.is_object()) {
-    auto type = choice.value("type", "");
+    auto type = events::string_or(choice, "type", "");
     if (type == "function" || type == "custom") {
       keep_only(names_of(json::array({choice})));
-      instruction_ = "You must call the tool '" + choice.value("name", "") + "' in this turn.";
+      instruction_ =
+          "You must call the tool '" + events::string_or(choice, "name", "") + "' in this turn.";
     } else if (type == "allowed_tools") {
       keep_only(names_of(choice.value("tools", json::array())));
-      if (choice.value("mode", "auto") == "required")
+      if (events::string_or(choice, "mode", "auto") == "required")
         instruction_ = "You must call at least one of the provided tools in this turn.";
     } else if (type == "image_generation" && tools_.count("image_generation")) {
       keep_only({"image_generation"});
@@ -193,12 +195,12 @@ const declared_tool* tool_plan::find(const std::string& backend_name) const {
 json backend_call(const json& item) {
   auto flat = tool_plan::flat_name(
       item.value("namespace", json()).is_string() ? item["namespace"].get<std::string>() : "",
-      item.value("name", ""));
+      events::string_or(item, "name", ""));
   json arguments = json::object();
-  if (item.value("type", "") == "custom_tool_call") {
-    arguments["input"] = item.value("input", "");
+  if (events::string_or(item, "type", "") == "custom_tool_call") {
+    arguments["input"] = events::string_or(item, "input", "");
   } else {
-    auto parsed = events::parse_untrusted(item.value("arguments", "{}"));
+    auto parsed = events::parse_untrusted(events::string_or(item, "arguments", "{}"));
     if (parsed.is_object())
       arguments = std::move(parsed);
   }

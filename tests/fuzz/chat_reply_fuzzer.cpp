@@ -1,0 +1,25 @@
+// Fuzz target: what a Chat Completions server says about its models (its
+// /v1/models list, llama.cpp's /props, TGI's /info, LM Studio's model
+// object). Whatever the bytes, nothing throws, every model has an id, and no
+// window is negative.
+#include "adapters/backends/openai_chat.hpp"
+#include "events/json_safe.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  namespace rb = riposte::adapters::backends;
+  auto reply =
+      riposte::events::parse_untrusted(std::string_view{reinterpret_cast<const char*>(data), size});
+  if (reply.is_discarded())
+    return 0;
+  for (const auto& m : rb::chat_models(reply))
+    if (m.id.empty() || m.created < 0 || m.context_length < 0 || m.num_ctx < 0)
+      __builtin_trap();
+  for (const auto& kind : rb::chat_kinds())
+    if (rb::chat_window(kind, reply) < 0)
+      __builtin_trap();
+  return 0;
+}
