@@ -160,7 +160,8 @@ const std::vector<feature>& compatibility_manifest() {
        "(--ready-requires-all-backends: all)",
        {"two_backends_of_two_kinds_serve_their_own_models",
         "prefixes_and_fixed_lists_route_without_asking_and_all_can_be_required",
-        "a_backend_runs_within_its_own_concurrency_and_timeout"}},
+        "a_backend_runs_within_its_own_concurrency_and_timeout",
+        "a_server_still_loading_its_model_is_not_ready"}},
       {"endpoint", "GET /v1/models/{id}", s::supported, "", {"models_are_listed_from_the_backend"}},
       // Request fields
       {"request_field",

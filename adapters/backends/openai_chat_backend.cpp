@@ -82,6 +82,31 @@ public:
                });
   }
 
+  // vLLM, llama.cpp, SGLang and TGI answer GET /health (503 while a model
+  // loads or after the engine died, where their model list may still
+  // answer); the others are as healthy as their model list.
+  void health(std::function<void(bool ok, json detail)> done) override {
+    const auto& kind = opts_.profile.kind;
+    if (kind != "vllm" && kind != "llamacpp" && kind != "sglang" && kind != "tgi")
+      return actors::backend::health(std::move(done));
+    auto body = std::make_shared<std::string>();
+    auto r = request("GET", "/health");
+    r.on_data = [body](long, std::string_view bytes) {
+      if (body->size() < 4096)
+        body->append(bytes.substr(0, 4096 - body->size()));
+    };
+    r.on_done = [this, body, done](const http_outcome& out) {
+      if (out.status == 200)
+        return actors::backend::health(done);
+      auto why = chat_error_message(ev::parse_untrusted(*body));
+      done(false, json{{"error", "GET /health: " + (out.status == 0
+                                                        ? out.error
+                                                        : "HTTP " + std::to_string(out.status) +
+                                                              (why.empty() ? "" : ": " + why))}});
+    };
+    client_.start(std::move(r));
+  }
+
 private:
   // The window the server runs the model with, where its model list does not
   // say it: llama.cpp's /props (n_ctx of a slot), TGI's /info

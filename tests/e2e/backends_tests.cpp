@@ -311,6 +311,26 @@ BOOST_AUTO_TEST_CASE(a_backend_runs_within_its_own_concurrency_and_timeout) {
   BOOST_TEST(json::parse(slow.body)["error"]["code"] == "backend_timeout", slow.body);
 }
 
+BOOST_AUTO_TEST_CASE(a_server_still_loading_its_model_is_not_ready) {
+  for (const std::string kind : {"llamacpp", "vllm"}) {
+    auto script = chat_script(kind);
+    script["health_status"] = 503;
+    scripted_backend b{script};
+    riposte_server r{kind + ":" + b.url()};
+    long status = 0;
+    auto ready = readyz(r, status);
+    BOOST_TEST(status == 503, kind << ": " << ready.dump());
+    auto why = ready["checks"]["backend"].value("error", "");
+    BOOST_TEST(why.find("503") != std::string::npos, kind << ": " << why);
+    if (kind == "llamacpp")
+      BOOST_TEST(why.find("Loading model") != std::string::npos, why);
+    script.erase("health_status");
+    b.set_script(script);
+    ready = readyz(r, status);
+    BOOST_TEST(status == 200, kind << ": " << ready.dump());
+  }
+}
+
 BOOST_AUTO_TEST_CASE(a_bad_backend_flag_stops_riposte_with_the_reason) {
   for (const auto& [flag, reason] : std::vector<std::pair<std::string, std::string>>{
            {"mystery:http://127.0.0.1:1", "unknown kind 'mystery'"},

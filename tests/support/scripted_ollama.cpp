@@ -398,6 +398,27 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
   if (path == "/v1/models" && method == restinio::http_method_get()) {
     return reply_json(req, 200, riposte::tests::chat_models_reply(profile_of(st), models(st)));
   }
+  // GET /health as each kind answers it; script {"health_status": 503} is a
+  // model still loading.
+  if (path == "/health" && method == restinio::http_method_get()) {
+    auto profile = profile_of(st);
+    int status = 200;
+    {
+      std::lock_guard guard{st.mutex};
+      status = st.script.value("health_status", 200);
+    }
+    if (status != 200)
+      return reply_json(req, status,
+                        profile == "tgi"
+                            ? json{{"error", "unhealthy"}, {"error_type", "healthcheck"}}
+                            : json{{"error",
+                                    {{"code", status},
+                                     {"message", "Loading model"},
+                                     {"type", "unavailable_error"}}}});
+    if (profile == "vllm") // an empty 200
+      return req->create_response().done();
+    return reply_json(req, 200, {{"status", "ok"}});
+  }
   // Where each Chat Completions kind says its window (the first model's
   // context_length: llama.cpp and TGI serve one model).
   if ((path == "/props" || path == "/info" || path.rfind("/api/v0/models/", 0) == 0) &&
