@@ -184,7 +184,10 @@ void start_next(pool_actor self) {
     if (st.cfg.model_concurrency != 0 && st.mem->per_model[req.model] >= st.cfg.model_concurrency)
       return false;
     auto limit = st.b->concurrency_for(req.model);
-    return limit == 0 || st.mem->per_backend[st.b->label_for(req.model)] < limit;
+    if (limit == 0)
+      return true;
+    auto running = st.mem->per_backend.find(st.b->label_for(req.model));
+    return running == st.mem->per_backend.end() || running->second < limit;
   };
   while (!st.mem->waiting.empty() && st.mem->running.size() < st.cfg.backend_concurrency) {
     auto next = st.mem->waiting.pop(fits);
@@ -193,10 +196,12 @@ void start_next(pool_actor self) {
     auto job = std::move(*next);
     ++st.mem->per_model[job.req.model];
     st.mem->running_model[job.ticket] = job.req.model;
+    // The backend serving the model, named once: its limit counts this job
+    // and its metrics label the generation.
+    auto label = st.b->label_for(job.req.model);
     if (st.b->concurrency_for(job.req.model) != 0) {
-      auto owner = st.b->label_for(job.req.model);
-      ++st.mem->per_backend[owner];
-      st.mem->running_backend[job.ticket] = owner;
+      ++st.mem->per_backend[label];
+      st.mem->running_backend[job.ticket] = label;
     }
     auto first = caf::actor_cast<caf::actor>(self);
     auto slot = st.self_slot;
@@ -207,7 +212,6 @@ void start_next(pool_actor self) {
       st.stats->queue_depth().Set(static_cast<double>(st.mem->waiting.size()));
     }
     st.mem->started[ticket] = clock::now();
-    auto label = st.b->label_for(job.req.model);
     auto meter = std::make_shared<generation_meter>(
         generation_meter{st.stats,
                          label.empty() ? st.backend_label : label,

@@ -71,6 +71,8 @@ caf::behavior gather(gather_actor* self, std::vector<std::string> names,
         auto ms = std::chrono::duration<double, std::milli>(clock::now() - st.start).count();
         json result = r ? *r : json{{"error", r.error().message}};
         // A check may say itself that it failed (and why, in detail).
+        if (!result.is_object())
+          result = json{{"value", std::move(result)}};
         result["ok"] = r.has_value() && result.value("ok", true);
         result["latency_ms"] = ms;
         st.results[name] = std::move(result);

@@ -320,7 +320,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
     return json{{"id", m.id},
                 {"object", "model"},
                 {"created", m.created},
-                {"owned_by", m.owned_by.empty() ? "ollama" : m.owned_by}};
+                {"owned_by", m.owned_by}};
   };
   routes.push_back({"GET", "/v1/models",
                     [c, models, model_object](const request& req, const auto&, reply_fn reply) {

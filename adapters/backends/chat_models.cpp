@@ -8,6 +8,11 @@ namespace riposte::adapters::backends {
 
 using json = nlohmann::json;
 
+const std::vector<std::string>& unstated_capabilities() {
+  static const std::vector<std::string> all{"completion", "tools", "thinking", "vision"};
+  return all;
+}
+
 std::vector<actors::model_info> chat_models(const json& reply) {
   std::vector<actors::model_info> models;
   auto data = reply.is_object() ? reply.find("data") : reply.end();
@@ -30,9 +35,7 @@ std::vector<actors::model_info> chat_models(const json& reply) {
       info.context_length = len->get<std::int64_t>();
       info.num_ctx = info.context_length;
     }
-    // A Chat Completions server does not say what a model can do; riposte
-    // lets the server itself refuse what it cannot (its error is passed on).
-    info.capabilities = {"completion", "tools", "thinking", "vision"};
+    info.capabilities = unstated_capabilities();
     models.push_back(std::move(info));
   }
   return models;

@@ -9,6 +9,20 @@ namespace riposte::adapters::backends {
 
 using json = nlohmann::json;
 
+void append_paragraph(std::string& text, const std::string& paragraph) {
+  text += (text.empty() ? "" : "\n\n") + paragraph;
+}
+
+bool merge_system(const json& item, std::string& system) {
+  if (!item.is_object() || events::string_or(item, "type", "message") != "message")
+    return false;
+  auto role = events::string_or(item, "role");
+  if (role != "system" && role != "developer")
+    return false;
+  append_paragraph(system, content_text(item.value("content", json())));
+  return true;
+}
+
 std::string content_text(const json& content) {
   if (content.is_string())
     return content.get<std::string>();

@@ -12,6 +12,13 @@
 
 namespace riposte::adapters::backends {
 
+// Appends `paragraph` to `text`, a blank line between them.
+void append_paragraph(std::string& text, const std::string& paragraph);
+
+// A system or developer message joins the one system text every chat
+// backend gets (`system`); true if `item` was one.
+bool merge_system(const nlohmann::json& item, std::string& system);
+
 // Text of a message's content: a string, or parts of type input_text,
 // output_text, text or refusal.
 std::string content_text(const nlohmann::json& content);

@@ -37,16 +37,12 @@ struct message_builder {
   bool reached_back = false;
 
   void add(const json& item) {
-    if (!item.is_object())
+    if (!item.is_object() || merge_system(item, system))
       return;
     auto type = events::string_or(item, "type", "message");
     if (type == "message") {
       auto role = events::string_or(item, "role", "user");
       auto text = content_text(item.value("content", json()));
-      if (role == "system" || role == "developer") {
-        system += (system.empty() ? "" : "\n\n") + text;
-        return;
-      }
       json m{{"role", role == "assistant" ? "assistant" : "user"}, {"content", text}};
       json images = json::array();
       for (const auto& url : content_image_urls(item.value("content", json())))
@@ -225,7 +221,7 @@ chat_parts assemble_chat(const actors::generation_request& req, bool text = true
     for (std::size_t i = 0; i < rendered.size(); ++i) {
       const auto& r = *rendered[i];
       if (!r.system.empty())
-        system += (system.empty() ? "" : "\n\n") + r.system;
+        append_paragraph(system, r.system);
       auto seg = static_cast<std::ptrdiff_t>(i);
       for (std::size_t m = 0; m < r.plain.size(); ++m) {
         auto thinking = r.thinking.find(m);
@@ -252,10 +248,10 @@ chat_parts assemble_chat(const actors::generation_request& req, bool text = true
   }
   keep_current_thinking(turn.messages);
   if (!turn.system.empty())
-    system += (system.empty() ? "" : "\n\n") + turn.system;
+    append_paragraph(system, turn.system);
   tool_plan tools{req.params, req.offer_web_search, req.offer_image_generation};
   if (auto must = tools.choice_instruction(); !must.empty())
-    system += (system.empty() ? "" : "\n\n") + must;
+    append_paragraph(system, must);
   return chat_parts{system.empty() ? json() : json{{"role", "system"}, {"content", system}},
                     std::move(history), history_tokens, std::move(turn.messages),
                     ollama_chat_options(req, tools)};
@@ -525,6 +521,7 @@ public:
       for (const auto& m : (*j)["models"]) {
         actors::model_info info;
         info.id = m.value("name", m.value("model", ""));
+        info.owned_by = "ollama";
         if (auto modified = m.find("modified_at"); modified != m.end() && modified->is_string())
           info.created = rfc3339_seconds(modified->get<std::string>());
         models.push_back(std::move(info));
@@ -545,6 +542,7 @@ public:
                   return done(j.error());
                 actors::model_info info;
                 info.id = name;
+                info.owned_by = "ollama";
                 if (auto modified = j->find("modified_at");
                     modified != j->end() && modified->is_string())
                   info.created = rfc3339_seconds(modified->get<std::string>());

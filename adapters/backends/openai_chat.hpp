@@ -73,6 +73,11 @@ std::unique_ptr<actors::backend> make_openai_chat_backend(const openai_chat_opti
 // where the server says it (max_model_len: vLLM, SGLang).
 std::vector<actors::model_info> chat_models(const nlohmann::json& reply);
 
+// What riposte assumes a model can do when its server does not say (every
+// Chat Completions server): everything, so the server itself refuses what it
+// cannot and its error is passed on.
+const std::vector<std::string>& unstated_capabilities();
+
 // The window a server of `kind` says it runs with, from its own endpoint's
 // reply (llama.cpp GET /props, TGI GET /info, LM Studio GET
 // /api/v0/models/{id}); 0 when it does not say.

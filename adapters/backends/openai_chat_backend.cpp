@@ -38,13 +38,18 @@ public:
   void
   list_models(std::function<void(events::result<std::vector<actors::model_info>>)> done) override {
     fetch_json(
-        client_, request("GET", "/v1/models"), "/v1/models", [done](long, ev::result<json> j) {
+        client_, request("GET", "/v1/models"), "/v1/models",
+        [done, kind = opts_.profile.kind](long, ev::result<json> j) {
           if (!j)
             return done(j.error());
           if (!j->contains("data") || !(*j)["data"].is_array())
             return done(ev::make_error(ev::riposte_errc::backend_unavailable,
                                        "the backend's /v1/models reply is not a model list"));
-          done(chat_models(*j));
+          auto models = chat_models(*j);
+          for (auto& m : models)
+            if (m.owned_by.empty()) // the server does not say: its kind does
+              m.owned_by = kind;
+          done(std::move(models));
         });
   }
 
@@ -60,7 +65,7 @@ public:
       if (opts_.profile.kind == "llamacpp" || opts_.profile.kind == "tgi") {
         actors::model_info m;
         m.id = name;
-        m.capabilities = {"completion", "tools", "thinking", "vision"};
+        m.capabilities = unstated_capabilities();
         return with_window(std::move(m), done);
       }
       done(ev::make_error(ev::riposte_errc::model_not_found,
@@ -71,15 +76,13 @@ public:
   // Chat Completions servers share no version endpoint; the model list is
   // the probe every kind answers, and who owns its models names the server.
   void version(std::function<void(events::result<std::string>)> done) override {
-    fetch_json(client_, request("GET", "/v1/models"), "/v1/models",
-               [done, kind = opts_.profile.kind](long, ev::result<json> j) {
-                 if (!j)
-                   return done(j.error());
-                 auto models = chat_models(*j);
-                 std::string owner = models.empty() ? "" : models.front().owned_by;
-                 done(kind + (owner.empty() ? "" : " (" + owner + ")") + ", " +
-                      std::to_string(models.size()) + " model" + (models.size() == 1 ? "" : "s"));
-               });
+    list_models([done, kind = opts_.profile.kind](ev::result<std::vector<actors::model_info>> m) {
+      if (!m)
+        return done(m.error());
+      std::string owner = m->empty() ? "" : m->front().owned_by;
+      done(kind + (owner.empty() ? "" : " (" + owner + ")") + ", " + std::to_string(m->size()) +
+           " model" + (m->size() == 1 ? "" : "s"));
+    });
   }
 
   // vLLM, llama.cpp, SGLang and TGI answer GET /health (503 while a model

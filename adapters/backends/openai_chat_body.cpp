@@ -96,17 +96,13 @@ struct chat_builder {
   }
 
   void add(const json& item) {
-    if (!item.is_object())
+    if (!item.is_object() || merge_system(item, system))
       return;
     auto type = events::string_or(item, "type", "message");
     if (type == "message") {
       auto role = events::string_or(item, "role", "user");
       const auto& content = item.value("content", json());
       auto text = content_text(content);
-      if (role == "system" || role == "developer") {
-        system += (system.empty() ? "" : "\n\n") + text;
-        return;
-      }
       if (role == "assistant") {
         messages.push_back({{"role", "assistant"}, {"content", text}});
         take_reasoning();
@@ -202,10 +198,10 @@ json chat_request(const actors::generation_request& req, const chat_profile& p) 
   auto offered = tools.backend_tools();
   std::string system = req.instructions.is_string() ? req.instructions.get<std::string>() : "";
   if (!b.system.empty())
-    system += (system.empty() ? "" : "\n\n") + b.system;
+    append_paragraph(system, b.system);
   bool force = !offered.empty() && !tools.choice_instruction().empty();
   if (force && !p.tool_choice_required)
-    system += (system.empty() ? "" : "\n\n") + tools.choice_instruction();
+    append_paragraph(system, tools.choice_instruction());
   json messages = json::array();
   if (!system.empty())
     messages.push_back({{"role", "system"}, {"content", system}});

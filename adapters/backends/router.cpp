@@ -1,6 +1,8 @@
 // backend_router: ownership by configuration, then by listing, in order.
 #include "adapters/backends/router.hpp"
 
+#include "adapters/backends/openai_chat.hpp"
+
 #include <algorithm>
 
 namespace riposte::adapters::backends {
@@ -196,7 +198,7 @@ void backend_router::show_model(const std::string& name,
             return done(std::move(r));
           actors::model_info info = r ? *r : actors::model_info{};
           if (!r)
-            info.capabilities = {"completion", "tools", "thinking", "vision"};
+            info.capabilities = unstated_capabilities();
           info.id = name;
           info.owned_by = owner;
           done(std::move(info));
