@@ -95,6 +95,7 @@ struct deleted_object {
 // POST /v1/responses/input_tokens: the tokens the planned context holds.
 struct token_count {
   std::int64_t input_tokens = 0;
+  bool exact = false; // counted by the model's own tokenizer, not estimated
 };
 
 // POST /v1/responses/compact: the chain's user messages, then one compaction
@@ -195,6 +196,7 @@ using resolved_atom = caf::atom_constant<caf::atom("resolved")>;   // input refe
 using prompted_atom = caf::atom_constant<caf::atom("prompted")>;   // a prompt template rendered
 using compacted_atom = caf::atom_constant<caf::atom("compacted")>; // the chain so far, compacted
 using hosted_atom = caf::atom_constant<caf::atom("hosted")>;       // hosted tools answered
+using tokenized_atom = caf::atom_constant<caf::atom("tokenized")>; // an exact count returned
 using fault_atom = caf::atom_constant<caf::atom("fault")>; // test hook: fail inside an actor
 
 // The registry's protocol (actors/registry.cpp): what http/ and response
@@ -340,7 +342,7 @@ using prompts_actor = caf::typed_actor<
 // Plain data CAF can inspect (print, and check like any message type).
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, token_count& x) {
-  return f(caf::meta::type_name("token_count"), x.input_tokens);
+  return f(caf::meta::type_name("token_count"), x.input_tokens, x.exact);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, deleted_object& x) {

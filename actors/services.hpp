@@ -39,6 +39,11 @@ struct settings {
   // Modelfile num_ctx, else this default; 0 leaves the backend's own.
   std::map<std::string, std::int64_t> context_windows;
   std::int64_t default_context_window = 4096;
+  // The share of the input budget (percent) an estimated count must reach
+  // before the backend's tokenizer is asked for the exact one (a round trip
+  // per create would cost every create); above 100: never. A token count
+  // (POST /v1/responses/input_tokens) always asks where it can.
+  int exact_count_percent = 85;
 };
 
 struct services {
@@ -70,8 +75,13 @@ struct services {
   web_search_settings web_search;
   // The hosted image_generation tool, when the operator configured a provider.
   image_generation_settings images;
-  // The backend adapter's token count of a generation (no I/O).
+  // The backend adapter's token count of a generation (an estimate, no I/O),
+  // and the exact one where the model's backend has a tokenizer endpoint
+  // (unset: none has).
   std::function<std::int64_t(const generation_request&)> count_tokens;
+  std::function<bool(const std::string& model)> counts_exactly;
+  std::function<void(const generation_request&, std::function<void(events::result<std::int64_t>)>)>
+      count_exactly;
   settings cfg;
 };
 

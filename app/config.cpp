@@ -318,6 +318,12 @@ parse_outcome parse_config(int argc, char** argv) {
                  "unchecked)")
       ->check(CLI::Range(std::int64_t{0}, std::int64_t{100'000'000}))
       ->envname("RIPOSTE_DEFAULT_CONTEXT_WINDOW");
+  app.add_option("--exact-count-percent", cfg.exact_count_percent,
+                 "Ask the backend's tokenizer (vLLM, TGI, llama.cpp) for a create's exact prompt "
+                 "tokens once the estimate reaches this share of the window left after "
+                 "max_output_tokens (0: every create; 101: never; token counts always ask)")
+      ->check(CLI::Range(0, 101))
+      ->envname("RIPOSTE_EXACT_COUNT_PERCENT");
   app.add_option("--web-search", cfg.web_search,
                  "Serve the hosted web_search tool through searxng:http://HOST:PORT (SearXNG's "
                  "JSON API) or static:PATH (a fixed result set); unset: the tool is accepted and "

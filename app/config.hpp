@@ -91,6 +91,7 @@ struct config {
   long readiness_timeout_ms = 2'000;
   std::vector<std::string> context_windows; // MODEL=TOKENS
   std::int64_t default_context_window = 4096;
+  int exact_count_percent = 85;
   std::string web_search; // searxng:URL or static:PATH
   long web_search_timeout_ms = 10'000;
   std::vector<std::string> web_search_block;

@@ -290,6 +290,7 @@ int main(int argc, char** argv) {
   settings.keepalive = std::chrono::milliseconds(cfg.sse_keepalive_ms);
   settings.job_timeout = std::chrono::milliseconds(cfg.job_timeout_ms);
   settings.default_context_window = cfg.default_context_window;
+  settings.exact_count_percent = cfg.exact_count_percent;
   for (const auto& entry : cfg.context_windows) {
     auto eq = entry.rfind('=');
     settings.context_windows[entry.substr(0, eq)] = std::stoll(entry.substr(eq + 1));
@@ -352,6 +353,13 @@ int main(int argc, char** argv) {
   svc->web_search.max_results = cfg.web_search_max_results;
   svc->count_tokens = [backend](const actors::generation_request& req) {
     return backend->count_input_tokens(req);
+  };
+  svc->counts_exactly = [backend](const std::string& model) {
+    return backend->counts_exactly(model);
+  };
+  svc->count_exactly = [backend](const actors::generation_request& req,
+                                 std::function<void(events::result<std::int64_t>)> done) {
+    backend->count_exactly(req, std::move(done));
   };
   svc->make_ephemeral_log = [] {
     return std::shared_ptr<events::event_log>{adapters::store::make_memory_log()};

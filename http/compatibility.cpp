@@ -30,12 +30,15 @@ const std::vector<feature>& compatibility_manifest() {
        s::supported,
        "the create pipeline without storing or generating: model check, files, the "
        "previous_response_id chain, truncation; `model` may be left out when --default-model "
-       "is set. Ollama exposes no tokenizer, so the count is riposte's estimate of the rendered "
+       "is set. vLLM, TGI and llama.cpp backends count with the model's own tokenizer and "
+       "template (their tokenize endpoints; header x-riposte-token-count: exact); Ollama, "
+       "SGLang and LM Studio expose none, so the count is riposte's estimate of the rendered "
        "chat (Llama 3-style BPE pre-tokenization, measured against Llama 3's tokenizer by "
        "the sdk suite; README: Token counts)",
        {"input_tokens_counts_what_a_create_would_send_and_stores_nothing",
         "common_words_numbers_and_punctuation_count_like_bpe_pieces",
-        "the token estimate stays close to the real Llama 3 tokenizer"}},
+        "the token estimate stays close to the real Llama 3 tokenizer",
+        "near_the_window_each_kinds_tokenizer_decides_and_far_from_it_nobody_asks"}},
       {"endpoint",
        "POST /v1/prompts, POST /v1/prompts/{id}/versions, GET /v1/prompts/{id}[?version=N], "
        "GET /v1/prompts/{id}/versions, DELETE /v1/prompts/{id}",
@@ -390,8 +393,11 @@ const std::vector<feature>& compatibility_manifest() {
        "context_length_exceeded before the backend is called. \"auto\": the fewest oldest "
        "conversation items are dropped (never instructions, system/developer messages, the "
        "new input, or a call without its output); the Response carries truncation_details "
-       "{dropped_items, dropped_item_ids, input_tokens_before, context_window}",
+       "{dropped_items, dropped_item_ids, input_tokens_before, context_window, counted_by}. "
+       "Counts are riposte's estimate, or, near the window on vLLM, TGI and llama.cpp, the "
+       "backend's tokenizer (counted_by: tokenizer)",
        {"a_200_turn_conversation_crosses_the_window_with_auto_and_fails_with_disabled",
+        "truncation_drops_what_the_tokenizer_says_and_a_failed_tokenizer_leaves_the_estimate",
         "a_modelfile_num_ctx_is_the_window_and_a_too_long_input_never_reaches_it",
         "auto_truncation_drops_the_fewest_oldest_items_and_never_splits_a_call",
         "codex reports a context that does not fit the window as its own context error"}},

@@ -76,6 +76,21 @@ json count_of(const actors::token_count& c) {
   return {{"object", "response.input_tokens"}, {"input_tokens", c.input_tokens}};
 }
 
+// A count says how it was counted: by the model's own tokenizer (the
+// backend's tokenize endpoint) or estimated.
+actors::reply_for<actors::token_count> counted_reply(reply_fn reply) {
+  using fn = actors::reply_for<actors::token_count>::fn_type;
+  return actors::reply_for<actors::token_count>{
+      fn([reply = std::move(reply)](ev::result<actors::token_count> r) {
+        if (!r)
+          return reply(to_http(r.error()));
+        reply(response{200,
+                       ev::dump_json(count_of(*r)),
+                       "application/json",
+                       {{"x-riposte-token-count", r->exact ? "exact" : "estimate"}}});
+      })};
+}
+
 json compaction_of(const actors::compaction& c) {
   return {{"id", c.id},
           {"object", "response.compaction"},
@@ -188,8 +203,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
       req.note->model = cmd->model;
       if (cmd->count_only)
         caf::anon_send(c->registry->as<actors::registry_actor>(), actors::create_atom::value,
-                       std::move(*cmd),
-                       reply_rendered<actors::token_count>(std::move(reply), count_of));
+                       std::move(*cmd), counted_reply(std::move(reply)));
       else
         caf::anon_send(c->registry->as<actors::registry_actor>(), actors::create_atom::value,
                        std::move(*cmd),

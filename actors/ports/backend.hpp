@@ -79,9 +79,24 @@ public:
   // does not serve it.
   virtual void show_model(const std::string& name,
                           std::function<void(events::result<model_info>)> done) = 0;
-  // The tokens `req` puts in the model's context, by the backend's own
-  // tokenizer when it has one, else an estimate. Thread-safe, no I/O.
+  // An estimate of the tokens `req` puts in the model's context, from the
+  // body the adapter would send. Thread-safe, no I/O.
   virtual std::int64_t count_input_tokens(const generation_request& req) const = 0;
+  // Whether the backend serving `model` can count them exactly (its server
+  // has a tokenize endpoint that applies the chat template).
+  virtual bool counts_exactly(const std::string& model) const {
+    (void)model;
+    return false;
+  }
+  // The exact count: a round trip to the server's tokenizer. `done` is
+  // called once, from the backend's own thread; an error when the server
+  // cannot say (the caller falls back to the estimate).
+  virtual void count_exactly(const generation_request& req,
+                             std::function<void(events::result<std::int64_t>)> done) {
+    (void)req;
+    done(events::make_error(events::riposte_errc::backend_unavailable,
+                            "this backend has no tokenizer endpoint"));
+  }
   // The backend's own version string (a cheap reachability probe).
   virtual void version(std::function<void(events::result<std::string>)> done) = 0;
   // For GET /readyz: can it serve, and what it says about itself. One

@@ -58,6 +58,10 @@ caf::behavior main_behavior(response_actor* self) {
         settle(self);
         on_compacted(self, compacted);
       },
+      [=](tokenized_atom, ev::result<std::int64_t>& tokens) {
+        settle(self);
+        on_tokenized(self, tokens);
+      },
       [=](claimed_atom, ev::result<json>& claim) {
         settle(self);
         on_claimed(self, claim);

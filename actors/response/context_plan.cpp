@@ -65,11 +65,12 @@ std::vector<std::size_t> valid_cuts(const std::vector<const json*>& history, con
   return cuts;
 }
 
-ev::error_info too_long(std::int64_t tokens, std::int64_t window, std::int64_t reserve,
+ev::error_info too_long(std::int64_t tokens, std::int64_t window, std::int64_t reserve, bool exact,
                         const std::string& how) {
-  std::string msg = "Your input exceeds the context window of this model: it is about " +
-                    std::to_string(tokens) + " tokens, and the model's context window is " +
-                    std::to_string(window) + " tokens";
+  std::string msg = "Your input exceeds the context window of this model: it is " +
+                    std::string(exact ? "" : "about ") + std::to_string(tokens) +
+                    (exact ? " tokens by the model's tokenizer" : " tokens") +
+                    ", and the model's context window is " + std::to_string(window) + " tokens";
   if (reserve > 0)
     msg += ", " + std::to_string(reserve) + " of them kept for max_output_tokens";
   msg += ". " + how;
@@ -78,61 +79,85 @@ ev::error_info too_long(std::int64_t tokens, std::int64_t window, std::int64_t r
 
 } // namespace
 
-ev::result<context_plan> plan_context(const create_command& cmd, generation_request req,
-                                      const token_counter& count) {
-  context_plan plan;
-  if (!count)
-    return plan;
-  req.dropped_items = 0;
-  plan.input_tokens = count(req);
-  if (req.context_window <= 0)
-    return plan;
-  std::int64_t reserve = 0;
+context_planner::context_planner(const create_command& cmd, generation_request req, bool exact)
+  : req_(std::move(req))
+  , exact_(exact)
+  , auto_truncation_(cmd.params.value("truncation", json("disabled")) == "auto") {
+  req_.dropped_items = 0;
+  if (req_.context_window <= 0)
+    return;
   if (auto max = cmd.params.value("max_output_tokens", json()); max.is_number_integer())
-    reserve = std::min(max.get<std::int64_t>(), req.context_window);
-  auto budget = req.context_window - reserve;
-  if (plan.input_tokens <= budget)
-    return plan;
-  if (cmd.params.value("truncation", json("disabled")) != "auto")
-    return too_long(plan.input_tokens, req.context_window, reserve,
-                    "Shorten the input, or set truncation to \"auto\" to drop the oldest items "
-                    "of the conversation.");
+    reserve_ = std::clamp(max.get<std::int64_t>(), std::int64_t{0}, req_.context_window);
+  budget_ = req_.context_window - reserve_;
+}
 
-  std::vector<const json*> history;
-  for (const auto* item : projections::chain_items(req.history))
-    if (!kept_always(*item))
-      history.push_back(item);
-  auto cuts = valid_cuts(history, req.items);
-  // The fewest items dropped that make it fit (dropping more never adds).
-  std::size_t lo = 0, hi = cuts.size();
-  std::int64_t fitting = 0;
-  while (lo < hi) {
-    auto mid = (lo + hi) / 2;
-    req.dropped_items = cuts[mid];
-    auto tokens = count(req);
-    if (tokens <= budget) {
-      hi = mid;
-      fitting = tokens;
-    } else {
-      lo = mid + 1;
-    }
+void context_planner::decide(ev::result<context_plan> r) {
+  decided_ = true;
+  result_ = std::move(r);
+}
+
+void context_planner::counted(std::int64_t tokens) {
+  if (decided_)
+    return;
+  if (whole_ < 0) { // the whole request
+    whole_ = tokens;
+    if (req_.context_window <= 0 || tokens <= budget_)
+      return decide(context_plan{tokens, 0, json()});
+    if (!auto_truncation_)
+      return decide(too_long(tokens, req_.context_window, reserve_, exact_,
+                             "Shorten the input, or set truncation to \"auto\" to drop the "
+                             "oldest items of the conversation."));
+    for (const auto* item : projections::chain_items(req_.history))
+      if (!kept_always(*item))
+        history_.push_back(item);
+    cuts_ = valid_cuts(history_, req_.items);
+    hi_ = cuts_.size();
+    return bisect();
   }
-  if (lo == cuts.size())
-    return too_long(plan.input_tokens, req.context_window, reserve,
-                    "It does not fit even without the earlier conversation (truncation "
-                    "\"auto\" never drops the instructions or the new input).");
-  plan.dropped_items = cuts[lo];
+  // One step of the bisection: dropping more never adds tokens.
+  auto mid = (lo_ + hi_) / 2;
+  if (tokens <= budget_) {
+    hi_ = mid;
+    fitting_ = tokens;
+  } else {
+    lo_ = mid + 1;
+  }
+  bisect();
+}
+
+void context_planner::bisect() {
+  if (lo_ < hi_) {
+    req_.dropped_items = cuts_[(lo_ + hi_) / 2];
+    return;
+  }
+  if (lo_ == cuts_.size())
+    return decide(too_long(whole_, req_.context_window, reserve_, exact_,
+                           "It does not fit even without the earlier conversation (truncation "
+                           "\"auto\" never drops the instructions or the new input)."));
+  context_plan plan;
+  plan.dropped_items = cuts_[lo_];
   json ids = json::array();
   for (std::size_t i = 0; i < plan.dropped_items; ++i)
-    if (history[i]->contains("id") && (*history[i])["id"].is_string())
-      ids.push_back((*history[i])["id"]);
+    if (history_[i]->contains("id") && (*history_[i])["id"].is_string())
+      ids.push_back((*history_[i])["id"]);
   plan.details = {{"type", "auto"},
                   {"dropped_items", plan.dropped_items},
                   {"dropped_item_ids", std::move(ids)},
-                  {"input_tokens_before", plan.input_tokens},
-                  {"context_window", req.context_window}};
-  plan.input_tokens = fitting;
-  return plan;
+                  {"input_tokens_before", whole_},
+                  {"context_window", req_.context_window},
+                  {"counted_by", exact_ ? "tokenizer" : "estimate"}};
+  plan.input_tokens = fitting_;
+  decide(std::move(plan));
+}
+
+ev::result<context_plan> plan_context(const create_command& cmd, generation_request req,
+                                      const token_counter& count) {
+  if (!count)
+    return context_plan{};
+  context_planner planner(cmd, std::move(req), false);
+  while (const auto* next = planner.next())
+    planner.counted(count(*next));
+  return planner.result();
 }
 
 } // namespace riposte::actors

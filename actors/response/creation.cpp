@@ -117,10 +117,10 @@ void resolve_parent(response_actor* self) {
 
 // POST /v1/responses/input_tokens: the planned context's size; nothing was
 // stored, and the actor goes.
-void answer_count(response_actor* self, std::int64_t tokens) {
+void answer_count(response_actor* self, std::int64_t tokens, bool exact) {
   auto& st = self->state;
   for (auto& w : st.count_waiters)
-    w(token_count{tokens});
+    w(token_count{tokens, exact});
   st.count_waiters.clear();
   schedule_passivation(self, std::chrono::milliseconds(0));
 }
@@ -159,22 +159,70 @@ void start_compaction(response_actor* self) {
   self->send(registry_of(st), create_atom::value, std::move(c), std::move(back));
 }
 
-// Step 4: the context must fit the model's window. A re-queued response
-// plans again (it fitted when it was created).
+// The estimate's plan, decided at once.
+context_planner estimated_plan(const response_data& st) {
+  context_planner planner(st.cmd, make_request(st), false);
+  while (const auto* next = planner.next())
+    planner.counted(st.svc->count_tokens(*next));
+  return planner;
+}
+
+// Is the estimate close enough to the budget (or over it) that the model's
+// own tokenizer should decide? A count asks whenever it can: the number is
+// what the client wants.
+bool wants_exact_count(const response_data& st, const context_planner& estimate) {
+  if (st.requeued || st.cmd.compact || !st.svc->count_exactly || !st.svc->counts_exactly ||
+      !st.svc->counts_exactly(st.cmd.model))
+    return false;
+  if (st.cmd.count_only)
+    return true;
+  if (estimate.budget() <= 0)
+    return false;
+  return estimate.whole_tokens() * 100 >=
+         estimate.budget() * std::int64_t{st.svc->cfg.exact_count_percent};
+}
+
+void ask_tokenizer(response_actor* self) {
+  auto& st = self->state;
+  caf::actor me = self;
+  st.svc->count_exactly(*st.exact_plan->next(), [me](ev::result<std::int64_t> n) {
+    caf::anon_send(me, tokenized_atom::value, std::move(n));
+  });
+}
+
+void follow_plan(response_actor* self, const context_planner& planned);
+
+// Step 4: the context must fit the model's window, by the estimate, or by
+// the backend's tokenizer when the estimate comes near the window. A
+// re-queued response plans again (it fitted when it was created).
 void plan(response_actor* self) {
   auto& st = self->state;
+  if (!st.svc->count_tokens)
+    return follow_plan(self, context_planner(st.cmd, make_request(st), false));
   if (auto threshold = compact_threshold(st);
       threshold > 0 && !st.compaction_tried && !st.requeued && !st.cmd.compact &&
-      !st.cmd.count_only && st.turn.parent && st.svc->count_tokens &&
-      st.svc->count_tokens(make_request(st)) > threshold) {
+      !st.cmd.count_only && st.turn.parent && st.svc->count_tokens(make_request(st)) > threshold) {
     start_compaction(self);
     return;
   }
-  auto plan = plan_context(st.cmd, make_request(st), st.svc->count_tokens);
+  auto estimate = estimated_plan(st);
+  if (wants_exact_count(st, estimate)) {
+    st.exact_plan = std::make_unique<context_planner>(st.cmd, make_request(st), true);
+    ask_tokenizer(self);
+    return;
+  }
+  if (st.svc->stats)
+    st.svc->stats->prompt_count("estimate");
+  follow_plan(self, estimate);
+}
+
+void follow_plan(response_actor* self, const context_planner& planned) {
+  auto& st = self->state;
+  const auto& plan = planned.result();
   if (st.cmd.count_only && !plan && plan.error().code == riposte_errc::context_too_long) {
     // A count answers even when the request would not fit: that is what
     // the client is asking.
-    answer_count(self, st.svc->count_tokens(make_request(st)));
+    answer_count(self, planned.whole_tokens(), planned.exact());
     return;
   }
   if (!plan && !st.requeued) {
@@ -187,7 +235,7 @@ void plan(response_actor* self) {
       st.cmd.params["truncation_details"] = plan->details;
   }
   if (st.cmd.count_only) {
-    answer_count(self, plan ? plan->input_tokens : 0);
+    answer_count(self, plan ? plan->input_tokens : 0, planned.exact());
     return;
   }
   if (st.requeued)
@@ -301,6 +349,27 @@ void on_parent(response_actor* self, context_reply& parent) {
   st.depth = (*parent.context)->depth + 1;
   st.turn.parent = std::move(*parent.context);
   plan(self);
+}
+
+// The backend's tokenizer answered one count of the plan: the next one, or
+// the plan. A tokenizer that cannot say leaves the estimate to decide.
+void on_tokenized(response_actor* self, ev::result<std::int64_t>& tokens) {
+  auto& st = self->state;
+  if (!st.exact_plan)
+    return;
+  if (!tokens || *tokens < 0) {
+    st.exact_plan.reset();
+    if (st.svc->stats)
+      st.svc->stats->prompt_count("estimate_fallback");
+    return follow_plan(self, estimated_plan(st));
+  }
+  st.exact_plan->counted(*tokens);
+  if (st.exact_plan->next())
+    return ask_tokenizer(self);
+  auto planned = std::move(st.exact_plan);
+  if (st.svc->stats)
+    st.svc->stats->prompt_count("exact");
+  follow_plan(self, *planned);
 }
 
 void on_compacted(response_actor* self, ev::result<compaction>& compacted) {

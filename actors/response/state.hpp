@@ -15,6 +15,7 @@
 #pragma once
 
 #include "actors/messages.hpp"
+#include "actors/response/context_plan.hpp"
 #include "actors/response/decide.hpp"
 #include "actors/services.hpp"
 #include "events/event.hpp"
@@ -116,6 +117,8 @@ struct response_data {
   projections::chain_ptr compacted_history;
   bool compaction_tried = false;
   nlohmann::json resolved_input; // input with file references resolved (null: none)
+  // The plan while the backend's tokenizer counts it (null otherwise).
+  std::unique_ptr<context_planner> exact_plan;
   // Subscribers
   std::vector<subscription> subs;
   std::uint64_t next_sub = 1;
@@ -145,6 +148,7 @@ void on_claimed(response_actor* self, events::result<nlohmann::json>& claim);
 // A create that ends before anything is stored: its waiters hear why.
 void fail_create(response_actor* self, const events::error_info& err);
 void on_compacted(response_actor* self, events::result<compaction>& compacted);
+void on_tokenized(response_actor* self, events::result<std::int64_t>& tokens);
 
 // --- generation.cpp ---------------------------------------------------------
 // The generation this response asks for, as planned (window, truncation).

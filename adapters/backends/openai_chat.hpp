@@ -42,6 +42,13 @@ struct chat_profile {
   // the client's). TGI serves one model as "tgi"; any other name is taken
   // for a LoRA adapter.
   std::string served_model;
+  // How the server counts a prompt with the model's own tokenizer and chat
+  // template: "messages" (vLLM: POST /tokenize with the chat messages),
+  // "chat_tokenize" (TGI: POST /chat_tokenize with the whole chat request),
+  // "apply_template" (llama.cpp: POST /apply-template, then POST /tokenize
+  // of its prompt); "" when it cannot (SGLang's /v1/tokenize takes a plain
+  // prompt only; Ollama and LM Studio have no tokenizer endpoint).
+  std::string tokenizer;
 };
 
 // The profile of a backend kind; nullopt for a kind riposte does not know.
@@ -57,6 +64,23 @@ std::string openai_chat_body(const actors::generation_request& req, const chat_p
 nlohmann::json to_openai_chat(const actors::generation_request& req, const chat_profile& profile);
 // The estimated prompt tokens of that body.
 std::int64_t openai_chat_tokens(const actors::generation_request& req, const chat_profile& profile);
+
+// One request to a kind's tokenizer endpoint.
+struct tokenize_call {
+  std::string path;
+  nlohmann::json body;
+};
+// The first (for vLLM and TGI, the only) request counting `chat_body` (the
+// /v1/chat/completions body riposte sends) the way the server will: the
+// same messages, tools and template.
+tokenize_call tokenize_request(const chat_profile& profile, const nlohmann::json& chat_body);
+// llama.cpp's second step: the tokens of the prompt /apply-template made
+// (its text already holds the template's special tokens).
+tokenize_call tokenize_prompt(const std::string& prompt);
+// The count a tokenize reply gives: vLLM's `count`, TGI's
+// `tokenize_response` or llama.cpp's `tokens` array; -1 when it is none of
+// them.
+std::int64_t tokenized_count(const nlohmann::json& reply);
 
 struct openai_chat_options {
   std::string base_url; // without /v1

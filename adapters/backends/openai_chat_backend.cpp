@@ -5,12 +5,48 @@
 #include "adapters/backends/openai_chat.hpp"
 #include "events/json_safe.hpp"
 
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+
 namespace riposte::adapters::backends {
 
 namespace ev = events;
 using json = nlohmann::json;
 
 namespace {
+
+// Exact counts by the tokenize request that gave them, the oldest forgotten
+// first. Thread-safe: counts return on the HTTP client's thread.
+class count_cache {
+public:
+  explicit count_cache(std::size_t capacity)
+    : capacity_(capacity) {}
+  std::optional<std::int64_t> find(const std::string& key) {
+    std::lock_guard guard{mutex_};
+    auto it = counts_.find(key);
+    if (it == counts_.end())
+      return std::nullopt;
+    return it->second;
+  }
+  void put(const std::string& key, std::int64_t n) {
+    std::lock_guard guard{mutex_};
+    if (!counts_.emplace(key, n).second)
+      return;
+    order_.push_back(key);
+    if (order_.size() > capacity_) {
+      counts_.erase(order_.front());
+      order_.pop_front();
+    }
+  }
+
+private:
+  std::size_t capacity_;
+  std::mutex mutex_;
+  std::unordered_map<std::string, std::int64_t> counts_;
+  std::deque<std::string> order_;
+};
 
 class openai_chat_backend final : public actors::backend {
 public:
@@ -33,6 +69,41 @@ public:
 
   std::int64_t count_input_tokens(const actors::generation_request& req) const override {
     return openai_chat_tokens(req, opts_.profile);
+  }
+
+  bool counts_exactly(const std::string&) const override {
+    return !opts_.profile.tokenizer.empty();
+  }
+
+  // The body the generation would send, counted by the server; the same
+  // body is counted once (a plan's bisection, a count then its create, the
+  // same turn retried).
+  void count_exactly(const actors::generation_request& req,
+                     std::function<void(ev::result<std::int64_t>)> done) override {
+    auto call = tokenize_request(opts_.profile, to_openai_chat(req, opts_.profile));
+    if (call.path.empty())
+      return actors::backend::count_exactly(req, std::move(done));
+    auto key = call.path + '\n' + ev::dump_json(call.body);
+    if (auto n = counts_.find(key))
+      return done(*n);
+    auto remember = [this, key, done](ev::result<std::int64_t> n) {
+      if (n && *n >= 0)
+        counts_.put(key, *n);
+      done(std::move(n));
+    };
+    tokenize(std::move(call), [this, remember](ev::result<json> reply) {
+      if (!reply)
+        return remember(reply.error());
+      if (opts_.profile.tokenizer != "apply_template")
+        return remember(counted(*reply));
+      auto prompt = reply->find("prompt");
+      if (prompt == reply->end() || !prompt->is_string())
+        return remember(ev::make_error(ev::riposte_errc::backend_unavailable,
+                                       "/apply-template answered no prompt"));
+      tokenize(tokenize_prompt(prompt->get<std::string>()), [remember](ev::result<json> tokens) {
+        remember(tokens ? counted(*tokens) : ev::result<std::int64_t>{tokens.error()});
+      });
+    });
   }
 
   void
@@ -111,6 +182,22 @@ public:
   }
 
 private:
+  static ev::result<std::int64_t> counted(const json& reply) {
+    auto n = tokenized_count(reply);
+    if (n < 0)
+      return ev::make_error(ev::riposte_errc::backend_unavailable,
+                            "the tokenizer's reply holds no count");
+    return n;
+  }
+
+  void tokenize(tokenize_call call, std::function<void(ev::result<json>)> done) {
+    auto r = request("POST", call.path);
+    r.headers.push_back("Content-Type: application/json");
+    r.body = ev::dump_json(call.body);
+    fetch_json(client_, std::move(r), "POST " + call.path,
+               [done = std::move(done)](long, ev::result<json> j) { done(std::move(j)); });
+  }
+
   // The window the server runs the model with, where its model list does not
   // say it: llama.cpp's /props (n_ctx of a slot), TGI's /info
   // (max_total_tokens), LM Studio's /api/v0/models/{id} (the loaded context,
@@ -151,6 +238,7 @@ private:
 
   openai_chat_options opts_;
   mutable http_client client_;
+  count_cache counts_{4096};
 };
 
 } // namespace

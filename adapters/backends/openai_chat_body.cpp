@@ -21,8 +21,10 @@ std::optional<chat_profile> chat_profile_for(std::string_view kind) {
     // sent back (no template is known to read it).
   } else if (kind == "vllm") {
     p.reasoning_field = "reasoning"; // the only name after vllm#33402
+    p.tokenizer = "messages";
   } else if (kind == "llamacpp") {
     p.reasoning_field = "reasoning_content";
+    p.tokenizer = "apply_template";
   } else if (kind == "sglang") {
     p.reasoning_field = "reasoning_content";
   } else if (kind == "tgi") {
@@ -31,6 +33,7 @@ std::optional<chat_profile> chat_profile_for(std::string_view kind) {
     p.response_format_with_tools = false;
     p.reasoning_effort = false;
     p.served_model = "tgi";
+    p.tokenizer = "chat_tokenize";
   } else if (kind == "ollama-v1") {
     p.reasoning_field = "reasoning";
     p.tool_choice_required = false; // unsupported on /v1
@@ -73,7 +76,15 @@ json chat_profile_manifest(const chat_profile& p) {
     not_sent["response_format with tools"] =
         "this kind takes tools or a response format, not both: with tools offered, text.format "
         "is not enforced by the backend";
-  return json{{"kind", p.kind}, {"sent", sent}, {"not_sent", not_sent}};
+  json exact = nullptr;
+  if (p.tokenizer == "messages")
+    exact = "POST /tokenize with the chat messages and tools";
+  else if (p.tokenizer == "chat_tokenize")
+    exact = "POST /chat_tokenize with the chat request";
+  else if (p.tokenizer == "apply_template")
+    exact = "POST /apply-template, then POST /tokenize of its prompt";
+  return json{
+      {"kind", p.kind}, {"sent", sent}, {"not_sent", not_sent}, {"exact_prompt_count", exact}};
 }
 
 namespace {

@@ -226,6 +226,15 @@ std::int64_t backend_router::count_input_tokens(const actors::generation_request
   return backends_[owner(req.model)].backend->count_input_tokens(req);
 }
 
+bool backend_router::counts_exactly(const std::string& model) const {
+  return backends_[owner(model)].backend->counts_exactly(model);
+}
+
+void backend_router::count_exactly(const actors::generation_request& req,
+                                   std::function<void(ev::result<std::int64_t>)> done) {
+  backends_[owner(req.model)].backend->count_exactly(req, std::move(done));
+}
+
 void backend_router::version(std::function<void(ev::result<std::string>)> done) {
   health([done](bool ok, json detail) {
     if (!ok)

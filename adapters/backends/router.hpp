@@ -42,6 +42,9 @@ public:
   void show_model(const std::string& name,
                   std::function<void(events::result<actors::model_info>)> done) override;
   std::int64_t count_input_tokens(const actors::generation_request& req) const override;
+  bool counts_exactly(const std::string& model) const override;
+  void count_exactly(const actors::generation_request& req,
+                     std::function<void(events::result<std::int64_t>)> done) override;
   void version(std::function<void(events::result<std::string>)> done) override;
   void health(std::function<void(bool ok, nlohmann::json detail)> done) override;
   std::string label_for(const std::string& model) const override;

@@ -93,6 +93,9 @@ metrics::metrics()
   , faults_(counter_family(*registry_, "riposte_faults_total",
                            "Exceptions contained where they happened (only their request "
                            "failed), by place"))
+  , prompt_counts_(counter_family(*registry_, "riposte_prompt_token_counts_total",
+                                  "Context plans by how their tokens were counted: estimate, "
+                                  "exact (the backend's tokenizer) or estimate_fallback"))
   , restarts_(counter_family(*registry_, "riposte_actor_restarts_total",
                              "Supervised actors that died and were started again, by actor"))
   , accept_restarts_(counter_family(*registry_, "riposte_http_accept_restarts_total",
@@ -175,6 +178,10 @@ void metrics::readiness(const std::string& check, bool ok) {
 
 void metrics::fault(const std::string& where) {
   child(faults_, {{"where", where}}, counters_).Increment();
+}
+
+void metrics::prompt_count(const std::string& method) {
+  child(prompt_counts_, {{"method", method}}, counters_).Increment();
 }
 
 void metrics::actor_restart(const std::string& actor) {

@@ -60,6 +60,9 @@ public:
   void idempotent_replay() { idempotent_replays_.Increment(); }
   // One readiness check's result (GET /readyz).
   void readiness(const std::string& check, bool ok);
+  // A create or count planned its context by `method`: estimate, exact (the
+  // backend's tokenizer), or estimate_fallback (the tokenizer failed).
+  void prompt_count(const std::string& method);
   // A failure contained where it happened (see events/faults.hpp).
   void fault(const std::string& where);
   // A supervised actor died and was started again.
@@ -97,6 +100,7 @@ private:
   prometheus::Family<prometheus::Gauge>& ready_;
   prometheus::Family<prometheus::Counter>& ready_checks_;
   prometheus::Family<prometheus::Counter>& faults_;
+  prometheus::Family<prometheus::Counter>& prompt_counts_;
   prometheus::Family<prometheus::Counter>& restarts_;
   prometheus::Counter& accept_restarts_;
   std::mutex mutex_;

@@ -117,3 +117,49 @@ BOOST_AUTO_TEST_CASE(auto_truncation_drops_the_fewest_oldest_items_and_never_spl
   BOOST_REQUIRE(!alone.has_value());
   BOOST_TEST(alone.error().message.find("truncation") != std::string::npos);
 }
+
+BOOST_AUTO_TEST_CASE(a_planner_asks_one_count_at_a_time_and_says_who_counted) {
+  // What the response actor does with the backend's tokenizer: each count
+  // a round trip, the plan decided by the answers, the same plan the
+  // estimate path makes with the same counts.
+  ra::create_command cmd;
+  cmd.params["truncation"] = "auto";
+  cmd.params["max_output_tokens"] = 5;
+  auto history = json::array({msg("user", "q1", "m1"), msg("assistant", "a1", "m2"),
+                              msg("user", "q2", "m3"), msg("assistant", "a2", "m4")});
+  auto input = json::array({msg("user", "q3", "m5")});
+  ra::context_planner planner(cmd, request_with(history, input, 35), true);
+  BOOST_TEST(planner.budget() == 30);
+  auto count = per_item();
+  int round_trips = 0;
+  while (const auto* next = planner.next()) {
+    planner.counted(count(*next));
+    ++round_trips;
+  }
+  BOOST_TEST(round_trips <= 4); // the whole, then a bisection over 4 cuts
+  BOOST_TEST(planner.whole_tokens() == 50);
+  const auto& plan = planner.result();
+  BOOST_REQUIRE(plan.has_value());
+  BOOST_TEST(plan->dropped_items == 2u);
+  BOOST_TEST(plan->input_tokens == 30);
+  BOOST_TEST(plan->details["counted_by"] == "tokenizer");
+  auto same = ra::plan_context(cmd, request_with(history, input, 35), per_item());
+  BOOST_REQUIRE(same.has_value());
+  BOOST_TEST(same->dropped_items == plan->dropped_items);
+  BOOST_TEST(same->details["counted_by"] == "estimate");
+
+  // Refused by the tokenizer: the message says the number is exact.
+  cmd.params["truncation"] = "disabled";
+  ra::context_planner refused(cmd, request_with(history, input, 35), true);
+  refused.counted(50);
+  BOOST_TEST(refused.next() == nullptr);
+  BOOST_REQUIRE(!refused.result().has_value());
+  auto msg_text = refused.result().error().message;
+  BOOST_TEST(msg_text.find("it is 50 tokens by the model's tokenizer") != std::string::npos,
+             msg_text);
+  // No window: the first count decides, anything fits.
+  ra::context_planner open(cmd, request_with(history, input, 0), false);
+  open.counted(1'000'000);
+  BOOST_TEST(open.next() == nullptr);
+  BOOST_TEST(open.result()->input_tokens == 1'000'000);
+}

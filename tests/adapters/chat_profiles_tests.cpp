@@ -347,4 +347,50 @@ BOOST_AUTO_TEST_CASE(model_lists_give_ids_and_the_window_where_the_server_says_i
   BOOST_TEST(rb::chat_models(json::array()).empty());
 }
 
+BOOST_AUTO_TEST_CASE(each_kind_with_a_tokenizer_counts_the_body_it_would_be_sent) {
+  auto req = request(json::array({user("Weather in Paris?")}));
+  req.instructions = "Be brief.";
+  req.params = weather_tools();
+  // vLLM: the messages and tools, with the generation prompt and no extra
+  // special tokens, as its chat path renders them.
+  auto vllm = rb::tokenize_request(profile("vllm"), rb::to_openai_chat(req, profile("vllm")));
+  BOOST_TEST(vllm.path == "/tokenize");
+  BOOST_TEST(vllm.body["messages"].size() == 2u);
+  BOOST_TEST(vllm.body["tools"][0]["function"]["name"] == "get_weather");
+  BOOST_TEST(vllm.body["add_generation_prompt"] == true);
+  BOOST_TEST(vllm.body["add_special_tokens"] == false);
+  BOOST_TEST(!vllm.body.contains("stream"));
+  // TGI: the whole chat request (model "tgi"), no stream.
+  auto tgi = rb::tokenize_request(profile("tgi"), rb::to_openai_chat(req, profile("tgi")));
+  BOOST_TEST(tgi.path == "/chat_tokenize");
+  BOOST_TEST(tgi.body["model"] == "tgi");
+  BOOST_TEST(tgi.body.contains("tools"));
+  BOOST_TEST(!tgi.body.contains("stream_options"));
+  // llama.cpp: the template first, then its prompt's tokens.
+  auto llama =
+      rb::tokenize_request(profile("llamacpp"), rb::to_openai_chat(req, profile("llamacpp")));
+  BOOST_TEST(llama.path == "/apply-template");
+  BOOST_TEST(llama.body["messages"].size() == 2u);
+  auto second = rb::tokenize_prompt("<|im_start|>user\nhi<|im_end|>");
+  BOOST_TEST(second.path == "/tokenize");
+  BOOST_TEST(second.body["parse_special"] == true);
+  // The kinds without one.
+  for (const char* kind : {"sglang", "ollama-v1", "lmstudio", "openai"}) {
+    BOOST_TEST(rb::tokenize_request(profile(kind), json::object()).path.empty(), kind);
+    BOOST_TEST(rb::chat_profile_manifest(profile(kind))["exact_prompt_count"].is_null(), kind);
+  }
+  BOOST_TEST(rb::chat_profile_manifest(profile("tgi"))["exact_prompt_count"] ==
+             "POST /chat_tokenize with the chat request");
+  // Each reply's count, and none from anything else.
+  BOOST_TEST(rb::tokenized_count({{"count", 12}, {"max_model_len", 4096}, {"tokens", {1, 2}}}) ==
+             12);
+  BOOST_TEST(rb::tokenized_count({{"tokenize_response", json::array({json::object()})},
+                                  {"templated_text", "x"}}) == 1);
+  BOOST_TEST(rb::tokenized_count({{"tokens", {1, 2, 3}}}) == 3);
+  BOOST_TEST(rb::tokenized_count({{"count", -4}}) == -1);
+  BOOST_TEST(rb::tokenized_count({{"count", "12"}}) == -1);
+  BOOST_TEST(rb::tokenized_count(json::array({1, 2})) == -1);
+  BOOST_TEST(rb::tokenized_count({{"error", "Not Found"}}) == -1);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

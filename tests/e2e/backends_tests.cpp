@@ -278,6 +278,119 @@ BOOST_AUTO_TEST_CASE(each_kind_says_its_window_and_a_too_long_input_never_reache
   }
 }
 
+json tokenize_calls(scripted_backend& b) {
+  return json::parse(http_call("GET", b.url() + "/_scripted/tokenize").body);
+}
+
+std::string header_of(const http_result& res, const std::string& name) {
+  for (const auto& [k, v] : res.headers)
+    if (k == name)
+      return v;
+  return {};
+}
+
+std::string repeated(const std::string& word, int n) {
+  std::string out;
+  for (int i = 0; i < n; ++i)
+    out += word + std::to_string(i) + " ";
+  return out;
+}
+
+BOOST_AUTO_TEST_CASE(near_the_window_each_kinds_tokenizer_decides_and_far_from_it_nobody_asks) {
+  // The scripted tokenizer makes every word 3 tokens, so the estimate (about
+  // one per word) and the exact count disagree, as they do for real text in
+  // a language the estimate knows less well.
+  for (const std::string kind : {"vllm", "llamacpp", "tgi"}) {
+    auto script = chat_script(kind);
+    script["tokens_per_word"] = 3;
+    script["models"] = {{{"name", "small-model"}, {"context_length", 1000}}};
+    scripted_backend b{script};
+    riposte_server r{kind + ":" + b.url() + ",models=small-model"};
+    std::size_t calls_per_count = kind == "llamacpp" ? 2 : 1; // template, then tokens
+
+    // A count always asks: 3 markers, "user", the 3 words and "assistant".
+    json question{{"model", "small-model"}, {"input", "one two three"}};
+    auto counted = r.post("/v1/responses/input_tokens", question);
+    BOOST_REQUIRE_MESSAGE(counted.status == 200, kind << ": " << counted.body);
+    BOOST_TEST(json::parse(counted.body)["input_tokens"] == 3 + 5 * 3, kind);
+    BOOST_TEST(header_of(counted, "x-riposte-token-count") == "exact", kind);
+    BOOST_TEST(tokenize_calls(b).size() == calls_per_count, kind);
+    // The same question again: counted once.
+    counted = r.post("/v1/responses/input_tokens", question);
+    BOOST_TEST(json::parse(counted.body)["input_tokens"] == 18, kind);
+    BOOST_TEST(tokenize_calls(b).size() == calls_per_count, kind);
+
+    // Far from the window: the estimate decides, no round trip.
+    auto small = r.post("/v1/responses", {{"model", "small-model"}, {"input", "hello"}});
+    BOOST_TEST(small.status == 200, kind << ": " << small.body);
+    BOOST_TEST(tokenize_calls(b).size() == calls_per_count, kind);
+
+    // 880 words: about 890 tokens by the estimate, which would fit 1000;
+    // near enough that the tokenizer is asked, and it says 2,600-odd.
+    b.clear_requests();
+    auto near = r.post("/v1/responses", {{"model", "small-model"}, {"input", repeated("w", 880)}});
+    BOOST_TEST(near.status == 400, kind << ": " << near.body);
+    auto err = json::parse(near.body)["error"];
+    BOOST_TEST(err["code"] == "context_length_exceeded", kind);
+    BOOST_TEST(err["message"].get<std::string>().find("by the model's tokenizer") !=
+                   std::string::npos,
+               err["message"]);
+    BOOST_TEST(b.requests().empty(), kind);
+    BOOST_TEST(tokenize_calls(b).size() == 2 * calls_per_count, kind);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(
+    truncation_drops_what_the_tokenizer_says_and_a_failed_tokenizer_leaves_the_estimate) {
+  auto script = chat_script("vllm");
+  script["tokens_per_word"] = 3;
+  script["models"] = {{{"name", "small-model"}, {"context_length", 700}}};
+  scripted_backend b{script};
+  riposte_server r{"vllm:" + b.url(), {"--exact-count-percent", "0"}};
+  // Each turn is 100 words and its echo another 100: the second turn is
+  // about 300 tokens by the estimate (all fits), 900-odd by the tokenizer.
+  auto first = json_body(
+      r.post("/v1/responses",
+             {{"model", "small-model"}, {"input", repeated("a", 100)}, {"truncation", "auto"}}));
+  BOOST_REQUIRE(first["status"] == "completed");
+  BOOST_TEST(!first.contains("truncation_details"));
+  auto second = r.post("/v1/responses", {{"model", "small-model"},
+                                         {"input", repeated("b", 100)},
+                                         {"previous_response_id", first["id"]},
+                                         {"truncation", "auto"}});
+  BOOST_REQUIRE_MESSAGE(second.status == 200, second.body);
+  auto resp = json_body(second);
+  BOOST_REQUIRE(resp.contains("truncation_details"));
+  const auto& d = resp["truncation_details"];
+  BOOST_TEST(d["counted_by"] == "tokenizer");
+  BOOST_TEST(d["dropped_items"] == 1); // the first question; its echo and the turn fit
+  BOOST_TEST(d["input_tokens_before"].get<int>() > 900);
+  BOOST_TEST(resp["usage"]["input_tokens"].get<int>() <= 700);
+  auto sent = b.requests().back()["messages"];
+  BOOST_REQUIRE_EQUAL(sent.size(), 2u);
+  BOOST_TEST(sent[0]["role"] == "assistant");
+  BOOST_TEST(sent[1]["content"].get<std::string>().find("b0") == 0);
+
+  // The tokenizer fails: the estimate decides (nothing dropped), and the
+  // metrics say so.
+  script["tokenize_status"] = 500;
+  b.set_script(script);
+  auto third = r.post("/v1/responses", {{"model", "small-model"},
+                                        {"input", repeated("c", 100)},
+                                        {"previous_response_id", first["id"]},
+                                        {"truncation", "auto"}});
+  BOOST_REQUIRE_MESSAGE(third.status == 200, third.body);
+  BOOST_TEST(!json_body(third).contains("truncation_details"));
+  auto metrics = r.get("/metrics").body;
+  BOOST_TEST(metrics.find("riposte_prompt_token_counts_total{method=\"estimate_fallback\"} 1") !=
+                 std::string::npos,
+             metrics);
+  BOOST_TEST(metrics.find("riposte_prompt_token_counts_total{method=\"exact\"} 2") !=
+             std::string::npos);
+  auto counted = r.post("/v1/responses/input_tokens", {{"model", "small-model"}, {"input", "x"}});
+  BOOST_TEST(header_of(counted, "x-riposte-token-count") == "estimate");
+}
+
 BOOST_AUTO_TEST_CASE(a_backend_runs_within_its_own_concurrency_and_timeout) {
   scripted_backend ollama;
   scripted_backend vllm{chat_script("vllm")};

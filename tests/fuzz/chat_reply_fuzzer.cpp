@@ -1,7 +1,9 @@
 // Fuzz target: what a Chat Completions server says about its models (its
 // /v1/models list, llama.cpp's /props, TGI's /info, LM Studio's model
-// object). Whatever the bytes, nothing throws, every model has an id, and no
-// window is negative.
+// object) and its tokenizer (vLLM's /tokenize, TGI's /chat_tokenize,
+// llama.cpp's /apply-template and /tokenize). Whatever the bytes, nothing
+// throws, every model has an id, no window is negative, and a count is a
+// count or -1.
 #include "adapters/backends/openai_chat.hpp"
 #include "events/json_safe.hpp"
 
@@ -21,5 +23,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (const auto& kind : rb::chat_kinds())
     if (rb::chat_window(kind, reply) < 0)
       __builtin_trap();
+  if (rb::tokenized_count(reply) < -1)
+    __builtin_trap();
+  // A body riposte would send, read back as each kind's tokenize request.
+  for (const auto& kind : rb::chat_kinds())
+    (void)rb::tokenize_request(*rb::chat_profile_for(kind), reply);
   return 0;
 }

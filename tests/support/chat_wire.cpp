@@ -4,6 +4,8 @@
 #include "tests/support/chat_wire.hpp"
 
 #include <algorithm>
+#include <cctype>
+#include <string_view>
 
 namespace riposte::tests {
 
@@ -358,6 +360,56 @@ json chat_models_reply(const std::string& profile, const json& models) {
     data.push_back(std::move(entry));
   }
   return {{"object", "list"}, {"data", data}};
+}
+
+std::string chat_template_text(const json& body) {
+  auto text_of = [](const json& content) {
+    if (content.is_string())
+      return content.get<std::string>();
+    std::string out;
+    if (content.is_array())
+      for (const auto& part : content)
+        if (part.is_object() && part.value("type", "") == "text")
+          out += (out.empty() ? "" : " ") + part.value("text", "");
+    return out;
+  };
+  std::string out;
+  if (body.contains("tools") && body["tools"].is_array() && !body["tools"].empty())
+    out += "<|im_start|>system\n<tools> " + body["tools"].dump() + " </tools><|im_end|>\n";
+  for (const auto& m : body.value("messages", json::array())) {
+    if (!m.is_object())
+      continue;
+    out += "<|im_start|>" + m.value("role", "user") + "\n" + text_of(m.value("content", json()));
+    if (m.contains("tool_calls"))
+      out += " " + m["tool_calls"].dump();
+    out += "<|im_end|>\n";
+  }
+  return out + "<|im_start|>assistant\n";
+}
+
+std::int64_t scripted_token_count(const std::string& text, std::int64_t tokens_per_word) {
+  std::int64_t n = 0;
+  std::size_t at = 0;
+  auto marker = [&](std::string_view m) {
+    if (text.compare(at, m.size(), m) != 0)
+      return false;
+    at += m.size();
+    ++n;
+    return true;
+  };
+  bool in_word = false;
+  while (at < text.size()) {
+    if (marker("<|im_start|>") || marker("<|im_end|>")) {
+      in_word = false;
+      continue;
+    }
+    bool space = std::isspace(static_cast<unsigned char>(text[at])) != 0;
+    if (!space && !in_word)
+      n += tokens_per_word;
+    in_word = !space;
+    ++at;
+  }
+  return n;
 }
 
 } // namespace riposte::tests

@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -34,5 +35,14 @@ nlohmann::json chat_error_body(const std::string& profile, int status, const std
 // A /v1/models reply of `profile` for models given as the scripted backend
 // lists them ({name, context_length, ...}).
 nlohmann::json chat_models_reply(const std::string& profile, const nlohmann::json& models);
+
+// The scripted servers' chat template: each message as
+// "<|im_start|>ROLE\nTEXT<|im_end|>\n" (text parts joined; tool calls and
+// tools as their JSON), tools first in a system block, and the generation
+// prompt "<|im_start|>assistant\n" last.
+std::string chat_template_text(const nlohmann::json& body);
+// The scripted tokenizer: every whitespace-separated word of `text` is
+// `tokens_per_word` tokens, except the template's markers, one each.
+std::int64_t scripted_token_count(const std::string& text, std::int64_t tokens_per_word);
 
 } // namespace riposte::tests

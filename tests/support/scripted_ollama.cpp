@@ -40,6 +40,7 @@ struct state {
   std::map<std::string, int> comfy_jobs; // prompt_id -> history polls before it is done
   int comfy_next = 1;
   int disconnects = 0; // chat streams the client closed before they ended
+  json tokenize_calls = json::array(); // {path, body} of every tokenizer request
   std::string profile = "ollama-v1"; // --profile: the dialect when the script names none
 };
 
@@ -387,6 +388,53 @@ restinio::request_handling_status_t chat_completions(state& st, restinio::asio_n
   return restinio::request_accepted();
 }
 
+restinio::request_handling_status_t tokenize(state& st, const restinio::request_handle_t& req,
+                                             const std::string& path) {
+  auto profile = profile_of(st);
+  bool served = (path == "/tokenize" && (profile == "vllm" || profile == "llamacpp")) ||
+                (path == "/chat_tokenize" && profile == "tgi") ||
+                (path == "/apply-template" && profile == "llamacpp");
+  if (!served)
+    return reply_json(req, 404, riposte::tests::chat_error_body(profile, 404, "Not Found"));
+  auto body = json::parse(req->body(), nullptr, false);
+  if (!body.is_object())
+    return reply_json(req, 400, riposte::tests::chat_error_body(profile, 400, "invalid JSON"));
+  std::int64_t per_word = 1;
+  int status = 200;
+  {
+    std::lock_guard guard{st.mutex};
+    st.tokenize_calls.push_back({{"path", path}, {"body", body}});
+    per_word = st.script.value("tokens_per_word", 1);
+    status = st.script.value("tokenize_status", 200);
+  }
+  if (status != 200)
+    return reply_json(req, status,
+                      riposte::tests::chat_error_body(profile, status, "tokenizer unavailable"));
+  if (path == "/apply-template")
+    return reply_json(req, 200, {{"prompt", riposte::tests::chat_template_text(body)}});
+  auto text = body.contains("content") ? body.value("content", "")
+                                       : riposte::tests::chat_template_text(body);
+  auto n = riposte::tests::scripted_token_count(text, per_word);
+  json tokens = json::array();
+  for (std::int64_t i = 0; i < n; ++i)
+    tokens.push_back(profile == "tgi"
+                         ? json{{"id", 1000 + i % 7}, {"text", "t"}, {"start", i}, {"stop", i + 1}}
+                         : json(1000 + i % 7));
+  if (profile == "tgi")
+    return reply_json(req, 200,
+                      {{"tokenize_response", std::move(tokens)},
+                       {"templated_text", riposte::tests::chat_template_text(body)}});
+  if (profile == "vllm") {
+    auto list = models(st);
+    return reply_json(req, 200,
+                      {{"count", n},
+                       {"max_model_len", list.empty() ? 0 : list[0].value("context_length", 0)},
+                       {"tokens", std::move(tokens)},
+                       {"token_strs", nullptr}});
+  }
+  return reply_json(req, 200, {{"tokens", std::move(tokens)}});
+}
+
 restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_context& io,
                                            const restinio::request_handle_t& req) {
   auto path = std::string{req->header().path()};
@@ -452,6 +500,17 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
                          {"max_context_length", 4 * m->value("context_length", 8192)},
                          {"loaded_context_length", m->value("context_length", 8192)}});
     }
+  }
+  // The tokenizer endpoints of the kinds that have one: vLLM POST /tokenize
+  // with messages, TGI POST /chat_tokenize, llama.cpp POST /apply-template
+  // and POST /tokenize {content}. Script "tokens_per_word" (default 1) sets
+  // the scripted tokenizer; "tokenize_status" makes them fail.
+  if ((path == "/tokenize" || path == "/chat_tokenize" || path == "/apply-template") &&
+      method == restinio::http_method_post())
+    return tokenize(st, req, path);
+  if (path == "/_scripted/tokenize" && method == restinio::http_method_get()) {
+    std::lock_guard guard{st.mutex};
+    return reply_json(req, 200, st.tokenize_calls);
   }
   if (path == "/_scripted/disconnects" && method == restinio::http_method_get()) {
     std::lock_guard guard{st.mutex};
