@@ -193,6 +193,7 @@ using audit_atom = caf::atom_constant<caf::atom("audit")>;         // the global
 using events_atom = caf::atom_constant<caf::atom("events")>;       // GET a response's raw events
 using check_atom = caf::atom_constant<caf::atom("check")>;         // one readiness check returned
 using resolved_atom = caf::atom_constant<caf::atom("resolved")>;   // input references resolved
+using itemrefs_atom = caf::atom_constant<caf::atom("itemrefs")>;   // item references resolved
 using prompted_atom = caf::atom_constant<caf::atom("prompted")>;   // a prompt template rendered
 using compacted_atom = caf::atom_constant<caf::atom("compacted")>; // the chain so far, compacted
 using hosted_atom = caf::atom_constant<caf::atom("hosted")>;       // hosted tools answered

@@ -259,6 +259,7 @@ std::string_view to_string(riposte_errc code) noexcept {
     case riposte_errc::payload_too_large: return "payload_too_large";
     case riposte_errc::unsupported_media: return "unsupported_media_type";
     case riposte_errc::unprocessable: return "unprocessable_entity";
+    case riposte_errc::item_not_found: return "item_not_found";
     case riposte_errc::corrupt_event: return "corrupt_event";
     case riposte_errc::unknown_event_type: return "unknown_event_type";
     case riposte_errc::store_error: return "store_error";

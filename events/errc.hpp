@@ -36,6 +36,7 @@ enum class riposte_errc : std::uint8_t {
   output_invalid,        // 500 the model's answer broke the requested text.format
   model_capability,      // 400 the model cannot take this input (images without vision)
   context_too_long,      // 400 context_length_exceeded: the input does not fit the window
+  item_not_found,        // 404 invalid_request_error, no code: an item_reference to nothing
 };
 
 std::string_view to_string(riposte_errc code) noexcept;

@@ -37,6 +37,11 @@ using chunk_source = std::function<std::optional<std::string>()>;
 // Receives chunks in order; returning false stops the read.
 using chunk_sink = std::function<bool(std::string_view)>;
 
+// A marker (see event_log::put_marker): a key in a namespace.
+struct marker_ref {
+  std::string ns, key;
+};
+
 // One append of a group commit (see event_log::append_many).
 struct append_request {
   std::string stream;
@@ -45,10 +50,9 @@ struct append_request {
   // false: the caller keeps the events it appended, so the envelopes it gets
   // back may leave `data` null (a log need not copy it).
   bool echo_data = true;
-  // A marker (namespace, key) written no later than the events: in the same
-  // write where the log commits groups, else just before (lazily). Empty
-  // namespace: none.
-  std::string marker_ns, marker_key;
+  // Markers written no later than the events: in the same write where the
+  // log commits groups, else just before (lazily).
+  std::vector<marker_ref> markers;
 };
 
 class event_log {
@@ -72,12 +76,16 @@ public:
     std::vector<result<std::vector<envelope>>> out;
     out.reserve(requests.size());
     for (const auto& r : requests) {
-      if (!r.marker_ns.empty())
-        if (auto marked = put_marker(r.marker_ns, r.marker_key, write_mode::lazy); !marked) {
-          out.push_back(marked.error());
-          continue;
+      std::optional<error_info> failed;
+      for (const auto& m : r.markers)
+        if (auto marked = put_marker(m.ns, m.key, write_mode::lazy); !marked) {
+          failed = marked.error();
+          break;
         }
-      out.push_back(append(r.stream, r.expected_version, r.events));
+      if (failed)
+        out.push_back(*failed);
+      else
+        out.push_back(append(r.stream, r.expected_version, r.events));
     }
     return out;
   }

@@ -496,9 +496,14 @@ const std::vector<feature>& compatibility_manifest() {
        {"urls_are_fetched_only_where_the_guard_allows"}},
       {"input_item",
        "item_reference",
-       s::unsupported,
-       "send the item or use previous_response_id",
-       {}},
+       s::supported,
+       "{type: item_reference, id} (or {id} alone) becomes the stored item with that id: any "
+       "input or output item of a stored response of the same tenant, found through an item "
+       "index written in the same store write as the item; an id several responses hold "
+       "resolves to the newest that still holds it; items of deleted and store:false "
+       "responses are not found (404 \"Item with id '…' not found.\", param input). The new "
+       "response stores the item itself",
+       {"item_references_resolve_to_stored_items_of_the_tenant_only"}},
       {"input_item",
        "reasoning (encrypted_content)",
        s::supported,

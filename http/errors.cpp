@@ -25,6 +25,7 @@ error_mapping map_error(riposte_errc code) {
     case riposte_errc::invalid_api_key: return {401, "authentication_error", "invalid_api_key"};
     case riposte_errc::permission_denied: return {403, "permission_error", "permission_denied"};
     case riposte_errc::not_found: return {404, "invalid_request_error", "not_found"};
+    case riposte_errc::item_not_found: return {404, "invalid_request_error", ""};
     case riposte_errc::version_conflict: return {409, "invalid_request_error", "conflict"};
     case riposte_errc::idempotency_conflict:
       return {409, "invalid_request_error", "idempotency_key_reused"};

@@ -272,10 +272,15 @@ std::optional<ev::error_info> check_part(const json& part, const std::string& pa
 std::optional<ev::error_info> check_item(json& item, const std::string& param) {
   if (!item.is_object())
     return wrong_type(param, "an object", item);
-  if (!item.contains("type")) {
-    if (!item.contains("role"))
+  if (!item.contains("type") || item["type"].is_null()) {
+    // {id} alone is a reference (the SDKs' ItemReference has an optional
+    // type); anything else without a type is a message.
+    if (!item.contains("role") && item.contains("id") && !item.contains("content"))
+      item["type"] = "item_reference";
+    else if (!item.contains("role"))
       return missing(param + ".role");
-    item["type"] = "message";
+    else
+      item["type"] = "message";
   }
   if (!item["type"].is_string())
     return wrong_type(param + ".type", "a string", item["type"]);
@@ -342,11 +347,16 @@ std::optional<ev::error_info> check_item(json& item, const std::string& param) {
       return wrong_type(param + ".encrypted_content", "a string", item["encrypted_content"]);
     return std::nullopt;
   }
-  if (type == "item_reference")
-    return ev::make_error(riposte_errc::unsupported_parameter,
-                          "Input items of type 'item_reference' are not supported yet; send the "
-                          "item itself or use previous_response_id.",
-                          param + ".type");
+  if (type == "item_reference") {
+    if (!item.contains("id") || item["id"].is_null())
+      return missing(param + ".id");
+    for (auto it = item.begin(); it != item.end(); ++it)
+      if (it.key() != "type" && it.key() != "id")
+        return ev::make_error(riposte_errc::unknown_parameter,
+                              "Unknown parameter: '" + param + "." + ev::excerpt(it.key()) + "'.",
+                              param + "." + ev::excerpt(it.key()));
+    return std::nullopt;
+  }
   return ev::make_error(riposte_errc::unsupported_parameter,
                         "Input items of type '" + type + "' are not supported yet.",
                         param + ".type");

@@ -2,6 +2,7 @@
 // the events).
 #include "projections/response_view.hpp"
 
+#include "events/ids.hpp"
 #include "events/json_safe.hpp"
 
 #include <type_traits>
@@ -270,6 +271,33 @@ json own_items(const response_state& s) {
   for (const auto& item : s.output)
     context.push_back(item);
   return context;
+}
+
+events::result<response_state> read_response(events::event_log& log, const std::string& id) {
+  auto stream = events::response_stream(id);
+  response_state state;
+  auto snap = log.get_snapshot(stream);
+  if (!snap)
+    return snap.error();
+  if (*snap) {
+    auto restored = from_snapshot((*snap)->payload);
+    if (!restored)
+      return restored.error();
+    state = std::move(*restored);
+  }
+  auto events = log.read(stream, static_cast<std::uint64_t>(state.version + 1), 1u << 20);
+  if (!events) {
+    if (events.error().code != events::riposte_errc::not_found)
+      return events.error();
+    return state;
+  }
+  for (const auto& env : *events) {
+    auto next = apply(std::move(state), env);
+    if (!next)
+      return next.error();
+    state = std::move(*next);
+  }
+  return state;
 }
 
 } // namespace riposte::projections

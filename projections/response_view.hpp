@@ -4,6 +4,7 @@
 
 #include "events/envelope.hpp"
 #include "events/event.hpp"
+#include "events/event_log.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -61,6 +62,11 @@ nlohmann::json render(const response_state& state);
 // The state <-> snapshot payload (a cache of the fold).
 std::string to_snapshot(const response_state& state);
 events::result<response_state> from_snapshot(const std::string& payload);
+
+// A stored response as its log says: the snapshot, then the events after it
+// (blocking: store threads only). One that was never stored is a state that
+// does not exist().
+events::result<response_state> read_response(events::event_log& log, const std::string& id);
 
 // What this response adds to a conversation: its input items, then its output.
 nlohmann::json own_items(const response_state& state);

@@ -46,6 +46,10 @@ caf::behavior main_behavior(response_actor* self) {
         settle(self);
         on_prompted(self, rendered);
       },
+      [=](itemrefs_atom, ev::result<json>& resolved) {
+        settle(self);
+        on_item_refs(self, resolved);
+      },
       [=](resolved_atom, ev::result<json>& resolved) {
         settle(self);
         on_resolved(self, resolved);

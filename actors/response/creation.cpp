@@ -1,7 +1,9 @@
 // Creation, in reading order: a prompt template becomes instructions and
-// input; the model must be served and able; file and image references become
-// what the model reads; the parent's chain context arrives; the context must
-// fit the window (compacting first when asked); the Idempotency-Key is
+// input; the model must be served and able; item references become the stored
+// items they name, file and image references what the model reads; the
+// parent's chain context arrives; the context must fit the window (counted
+// by the backend's tokenizer near it, compacting first when asked); the
+// Idempotency-Key is
 // claimed; then the creation is recorded and the generation starts. Each
 // step that waits (a store job, another actor) resumes in its `on_` handler.
 #include "actors/guard.hpp"
@@ -20,6 +22,7 @@ using json = nlohmann::json;
 using ev::riposte_errc;
 
 void resolve_prompt_ref(response_actor* self);
+void resolve_item_refs(response_actor* self);
 void resolve_references(response_actor* self);
 void resolve_parent(response_actor* self);
 void plan(response_actor* self);
@@ -31,6 +34,18 @@ ev::event_log* store_of(const response_data& st) {
   return st.log == st.private_log.get() ? st.svc->log : st.log;
 }
 
+// Runs `job` (blocking reads giving an ev::result<json>) on `pool`; the
+// result comes back to this actor as (Atom, result). A job that throws
+// answers `failure` with what it said.
+template <class Atom, class Job>
+void off_actor(response_actor* self, thread_pool* pool, riposte_errc failure, Job job) {
+  caf::actor me = self;
+  pool->post([me, job = std::move(job)] { caf::anon_send(me, Atom::value, job()); },
+             [me, failure](const std::string& what) {
+               caf::anon_send(me, Atom::value, ev::result<json>{ev::make_error(failure, what)});
+             });
+}
+
 // Step 0: a prompt template (a store read) becomes the instructions and the
 // first input messages, before anything is checked.
 void resolve_prompt_ref(response_actor* self) {
@@ -40,23 +55,14 @@ void resolve_prompt_ref(response_actor* self) {
     check_model(self);
     return;
   }
-  auto log = store_of(st);
-  auto tenant = st.cmd.tenant;
-  caf::actor me = self;
-  st.svc->store_pool->post(
-      [=] {
-        auto rendered = resolve_prompt(*log, tenant, ref);
-        ev::result<json> out = json();
-        if (rendered)
-          out = json{{"instructions", rendered->instructions}, {"input", rendered->input}};
-        else
-          out = rendered.error();
-        caf::anon_send(me, prompted_atom::value, std::move(out));
-      },
-      [=](const std::string& what) {
-        caf::anon_send(me, prompted_atom::value,
-                       ev::result<json>{ev::make_error(riposte_errc::internal, what)});
-      });
+  off_actor<prompted_atom>(self, st.svc->store_pool, riposte_errc::internal,
+                           [log = store_of(st), tenant = st.cmd.tenant, ref] {
+                             auto rendered = resolve_prompt(*log, tenant, ref);
+                             if (!rendered)
+                               return ev::result<json>{rendered.error()};
+                             return ev::result<json>{json{{"instructions", rendered->instructions},
+                                                          {"input", rendered->input}}};
+                           });
 }
 
 // The prompt's instructions come first (the request's own follow them), its
@@ -79,7 +85,22 @@ void apply_prompt(create_command& cmd, json& rendered) {
   cmd.input = std::move(input);
 }
 
-// Step 2: files and images by reference become what the model reads (store
+// Step 2: item references become the stored items they name (store reads),
+// before anything else looks at the input.
+void resolve_item_refs(response_actor* self) {
+  auto& st = self->state;
+  if (!has_item_references(st.cmd.input)) {
+    resolve_references(self);
+    return;
+  }
+  off_actor<itemrefs_atom>(
+      self, st.svc->store_pool, riposte_errc::store_error,
+      [log = store_of(st), input = st.cmd.input, tenant = st.cmd.tenant, store = st.cmd.store] {
+        return resolve_item_references(input, tenant, *log, store);
+      });
+}
+
+// Step 3: files and images by reference become what the model reads (store
 // reads and URL fetches, on the outbound pool), before anything is stored; a
 // bad reference is a 400.
 void resolve_references(response_actor* self) {
@@ -88,23 +109,14 @@ void resolve_references(response_actor* self) {
     resolve_parent(self);
     return;
   }
-  auto log = store_of(st);
-  auto input = st.cmd.input;
-  auto tenant = st.cmd.tenant;
-  auto limits = st.svc->inputs;
-  caf::actor me = self;
-  st.svc->outbound_pool->post(
-      [=] {
-        auto resolved = resolve_inputs(input, tenant, *log, limits);
-        caf::anon_send(me, resolved_atom::value, std::move(resolved));
-      },
-      [=](const std::string& what) {
-        caf::anon_send(me, resolved_atom::value,
-                       ev::result<json>{ev::make_error(riposte_errc::internal, what)});
+  off_actor<resolved_atom>(
+      self, st.svc->outbound_pool, riposte_errc::internal,
+      [log = store_of(st), input = st.cmd.input, tenant = st.cmd.tenant, limits = st.svc->inputs] {
+        return resolve_inputs(input, tenant, *log, limits);
       });
 }
 
-// Step 3: the parent's chain context, one message whatever its depth.
+// Step 4: the parent's chain context, one message whatever its depth.
 void resolve_parent(response_actor* self) {
   auto& st = self->state;
   if (st.cmd.previous_response_id.empty()) {
@@ -192,7 +204,7 @@ void ask_tokenizer(response_actor* self) {
 
 void follow_plan(response_actor* self, const context_planner& planned);
 
-// Step 4: the context must fit the model's window, by the estimate, or by
+// Step 5: the context must fit the model's window, by the estimate, or by
 // the backend's tokenizer when the estimate comes near the window. A
 // re-queued response plans again (it fitted when it was created).
 void plan(response_actor* self) {
@@ -244,7 +256,7 @@ void follow_plan(response_actor* self, const context_planner& planned) {
     claim_key(self);
 }
 
-// Step 5: claim the Idempotency-Key (if any), then record.
+// Step 6: claim the Idempotency-Key (if any), then record.
 void claim_key(response_actor* self) {
   auto& st = self->state;
   if (st.cmd.idempotency_key.empty()) {
@@ -274,7 +286,7 @@ void claim_key(response_actor* self) {
       });
 }
 
-// Step 6: the creation is appended; a foreground response asks the backend
+// Step 7: the creation is appended; a foreground response asks the backend
 // while it is being stored (the fsync and the first token overlap). Its
 // events are appended after the creation all the same (the actor appends in
 // order), and nobody sees anything before it is stored.
@@ -321,13 +333,20 @@ void check_model(response_actor* self) {
                        if (auto why = check_capabilities(s.cmd, *info, s.svc->images))
                          return fail_create(self, *why);
                        s.model = std::move(*info);
-                       resolve_references(self);
+                       resolve_item_refs(self);
                      }),
             [self](caf::error& err) {
               fail_create(self, ev::make_error(riposte_errc::backend_unavailable,
                                                "The model's capabilities could not be read: " +
                                                    caf::to_string(err) + "."));
             });
+}
+
+void on_item_refs(response_actor* self, ev::result<json>& resolved) {
+  if (!resolved)
+    return fail_create(self, resolved.error());
+  self->state.cmd.input = std::move(*resolved);
+  resolve_references(self);
 }
 
 void on_resolved(response_actor* self, ev::result<json>& resolved) {

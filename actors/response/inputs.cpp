@@ -4,9 +4,12 @@
 #include "actors/files.hpp"
 #include "adapters/crypto/base64.hpp"
 #include "adapters/documents/file_text.hpp"
+#include "events/item_index.hpp"
 #include "events/json_safe.hpp"
+#include "projections/response_view.hpp"
 
 #include <memory>
+#include <optional>
 
 namespace riposte::actors {
 
@@ -57,6 +60,64 @@ ev::result<file_contents> fetch_url(const input_limits& limits, const std::strin
 }
 
 } // namespace
+
+bool has_item_references(const json& input) {
+  for (const auto& item : input)
+    if (item.is_object() && item.value("type", json()) == "item_reference")
+      return true;
+  return false;
+}
+
+namespace {
+
+// The item with `id` in a stored response, if it still holds one.
+const json* find_item(const projections::response_state& r, const std::string& id) {
+  if (!r.exists() || r.deleted)
+    return nullptr;
+  for (const auto* list : {&r.input, &r.output})
+    for (const auto& item : *list)
+      if (item.is_object() && item.value("id", json()) == id)
+        return &item;
+  return nullptr;
+}
+
+} // namespace
+
+ev::result<json> resolve_item_references(const json& input, const std::string& tenant,
+                                         ev::event_log& log, bool store) {
+  json out = json::array();
+  for (const auto& item : input) {
+    if (!item.is_object() || item.value("type", json()) != "item_reference") {
+      out.push_back(item);
+      continue;
+    }
+    auto id = ev::string_or(item, "id");
+    auto holders = ev::item_holders(log, tenant, id);
+    if (!holders)
+      return holders.error();
+    const json* found = nullptr;
+    std::optional<projections::response_state> holder;
+    for (const auto& response_id : *holders) {
+      auto r = projections::read_response(log, response_id);
+      if (!r)
+        return r.error();
+      if (r->tenant != tenant)
+        continue;
+      holder = std::move(*r);
+      if ((found = find_item(*holder, id)) != nullptr)
+        break;
+    }
+    if (found == nullptr) {
+      std::string msg = "Item with id '" + ev::excerpt(id) + "' not found.";
+      if (!store)
+        msg += " Items are not persisted when `store` is set to false. Try again with `store` "
+               "set to true, or remove this item from your input.";
+      return ev::make_error(ev::riposte_errc::item_not_found, std::move(msg), "input");
+    }
+    out.push_back(*found);
+  }
+  return out;
+}
 
 bool has_references(const json& input) {
   for (const auto& item : input)

@@ -29,6 +29,19 @@ struct input_limits {
   url_fetcher fetch;                        // empty: URL inputs are refused
 };
 
+// Does `input` hold item_reference items?
+bool has_item_references(const nlohmann::json& input);
+
+// `input` with each item_reference replaced by the stored item with that id
+// (the newest stored response of the tenant that holds one; deleted
+// responses hold none), as if the client had sent the item itself: it is
+// stored so and reaches the model so. Blocking: store threads only. An id
+// that resolves to nothing is the API's 404 "Item with id '…' not found."
+// (with its advice when the request itself is `store: false`).
+events::result<nlohmann::json> resolve_item_references(const nlohmann::json& input,
+                                                       const std::string& tenant,
+                                                       events::event_log& log, bool store);
+
 // Does any part of `input` need resolve_inputs()?
 bool has_references(const nlohmann::json& input);
 

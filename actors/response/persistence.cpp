@@ -6,6 +6,7 @@
 #include "actors/response/state.hpp"
 #include "events/faults.hpp"
 #include "events/ids.hpp"
+#include "events/item_index.hpp"
 
 #include <algorithm>
 #include <iterator>
@@ -26,6 +27,26 @@ bool is_delta(const ev::event& e) {
          std::holds_alternative<ev::reasoning_delta>(e) ||
          std::holds_alternative<ev::function_call_arguments_delta>(e) ||
          std::holds_alternative<ev::custom_tool_call_input_delta>(e);
+}
+
+// The index entries of the items the batch being sent stores: the input
+// with the creation, each output item when it is done.
+void index_items(const response_data& st, std::int64_t now, std::vector<ev::marker_ref>& out) {
+  const auto& tenant = st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant;
+  auto add = [&](const json& item) {
+    if (item.is_object())
+      if (auto id = item.find("id"); id != item.end() && id->is_string() &&
+                                     ev::indexable_item_id(id->get_ref<const std::string&>()))
+        out.push_back(ev::item_marker(tenant, id->get_ref<const std::string&>(), now, st.id));
+  };
+  for (const auto& e : st.sent) {
+    if (const auto* created = std::get_if<ev::response_created>(&e)) {
+      for (const auto& item : created->input)
+        add(item);
+    } else if (const auto* done = std::get_if<ev::output_item_done>(&e)) {
+      add(done->item);
+    }
+  }
 }
 
 // Folds freshly stored events into the view and publishes each one: only
@@ -172,10 +193,11 @@ void flush(response_actor* self) {
   req.echo_data = false; // the actor keeps what it sent
   // Marked no later than the write that opens the stream, so no crash can
   // leave an unmarked, unfinished response behind.
-  if (expected == ev::no_stream) {
-    req.marker_ns = inflight_markers;
-    req.marker_key = st.id;
-  }
+  if (expected == ev::no_stream)
+    req.markers.push_back({inflight_markers, st.id});
+  // The items it stores are found by id (item_reference) from the same write.
+  if (!st.private_log)
+    index_items(st, now, req.markers);
   caf::actor me = self;
   auto done = [me](ev::result<std::vector<ev::envelope>> stored) {
     caf::anon_send(me, appended_atom::value, append_done{std::move(stored)}, false);
@@ -315,40 +337,10 @@ void load(response_actor* self) {
   st.svc->store_pool->post(
       [=] {
         load_done out;
-        auto stream = ev::response_stream(id);
-        projections::response_state state;
-        auto snap = log->get_snapshot(stream);
-        if (!snap) {
-          out.state = snap.error();
+        out.state = projections::read_response(*log, id);
+        if (!out.state) {
           caf::anon_send(me, loaded_atom::value, std::move(out));
           return;
-        }
-        if (*snap) {
-          auto restored = projections::from_snapshot((*snap)->payload);
-          if (!restored) {
-            out.state = restored.error();
-            caf::anon_send(me, loaded_atom::value, std::move(out));
-            return;
-          }
-          state = std::move(*restored);
-        }
-        auto events = log->read(stream, static_cast<std::uint64_t>(state.version + 1), 1u << 20);
-        if (!events && events.error().code != riposte_errc::not_found) {
-          out.state = events.error();
-        } else {
-          bool ok = true;
-          if (events)
-            for (const auto& env : *events) {
-              auto next = projections::apply(std::move(state), env);
-              if (!next) {
-                out.state = next.error();
-                ok = false;
-                break;
-              }
-              state = std::move(*next);
-            }
-          if (ok)
-            out.state = std::move(state);
         }
         auto ctx = log->get_snapshot(ev::context_key(id));
         if (ctx && *ctx) {

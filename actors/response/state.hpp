@@ -1,8 +1,9 @@
 // The response actor's state, and the steps its files share. One actor per
 // response; its work is split by concern, each file one part of it:
 //   behavior.cpp     the handlers, each one line naming its step
-//   creation.cpp     prompt -> model check -> references -> parent -> context
-//                    plan (compaction) -> idempotency claim -> record
+//   creation.cpp     prompt -> model check -> item references -> file
+//                    references -> parent -> context plan (exact counts,
+//                    compaction) -> idempotency claim -> record
 //   generation.cpp   the backend request, its updates through decide, stops
 //   hosted_tools.cpp web search and image generation rounds, off the actor
 //   persistence.cpp  append (group commit, the writer's fast batch), load,
@@ -142,6 +143,7 @@ void on_create(response_actor* self, create_command& cmd);
 // Creation, step 1: the model must be served and able to do what is asked.
 void check_model(response_actor* self);
 void on_prompted(response_actor* self, events::result<nlohmann::json>& rendered);
+void on_item_refs(response_actor* self, events::result<nlohmann::json>& resolved);
 void on_resolved(response_actor* self, events::result<nlohmann::json>& resolved);
 void on_parent(response_actor* self, context_reply& parent);
 void on_claimed(response_actor* self, events::result<nlohmann::json>& claim);

@@ -186,6 +186,23 @@ public:
 
   result<std::vector<envelope>> append(const std::string& stream, std::int64_t expected_version,
                                        const std::vector<events::new_event>& evs) override {
+    return append_marked(stream, expected_version, evs, {});
+  }
+
+  // Each append in its own transaction, its markers in the same one.
+  std::vector<result<std::vector<envelope>>>
+  append_many(const std::vector<events::append_request>& requests) override {
+    std::vector<result<std::vector<envelope>>> out;
+    out.reserve(requests.size());
+    for (const auto& r : requests)
+      out.push_back(append_marked(r.stream, r.expected_version, r.events, r.markers));
+    return out;
+  }
+
+  result<std::vector<envelope>> append_marked(const std::string& stream,
+                                              std::int64_t expected_version,
+                                              const std::vector<events::new_event>& evs,
+                                              const std::vector<events::marker_ref>& markers) {
     if (auto ok = check_stream_name(stream); !ok)
       return ok.error();
     for (const auto& ev : evs)
@@ -228,6 +245,9 @@ public:
         auto current = w.exec_prepared1("head", stream)[0].as<std::int64_t>();
         if (!version_matches(expected_version, current))
           return version_conflict(stream, expected_version, current);
+        for (const auto& m : markers)
+          w.exec_params("insert into markers (ns, key) values ($1, $2) on conflict do nothing",
+                        m.ns, m.key);
         auto rows = w.exec_prepared("append", stream, current + 1, batch, data);
         std::vector<envelope> stored;
         stored.reserve(evs.size());

@@ -235,8 +235,8 @@ public:
         ++seq;
         ++position;
       }
-      if (!r.marker_ns.empty())
-        batch.Put(cfs_[cf_markers], r.marker_ns + '\0' + r.marker_key, "");
+      for (const auto& m : r.markers)
+        batch.Put(cfs_[cf_markers], m.ns + '\0' + m.key, "");
     }
     batch.Put(cfs_[cf_audit], position_key(first_position), audited);
     auto st = db_->Write(write_options_, &batch);

@@ -3,6 +3,7 @@
 #define BOOST_TEST_MODULE event_log_conformance
 #include "adapters/store/store.hpp"
 #include "events/event.hpp"
+#include "events/item_index.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <pqxx/pqxx>
@@ -129,7 +130,8 @@ void with_raw_rocksdb(const std::filesystem::path& dir, const std::string& famil
   delete raw;
 }
 
-std::vector<ev::envelope> must(ev::result<std::vector<ev::envelope>> r) {
+template <class T>
+T must(ev::result<T> r) {
   BOOST_REQUIRE_MESSAGE(r.has_value(), (r ? std::string{} : r.error().message));
   return std::move(*r);
 }
@@ -199,8 +201,11 @@ BOOST_AUTO_TEST_CASE(a_wrong_expected_version_is_a_conflict_and_writes_nothing) 
 BOOST_AUTO_TEST_CASE(a_group_commit_writes_the_markers_its_appends_name) {
   fresh_store s;
   ev::append_request opening{"resp_m1", ev::no_stream, {delta("a")}};
-  opening.marker_ns = "inflight";
-  opening.marker_key = "resp_m1";
+  opening.markers = {{"inflight", "resp_m1"},
+                     {"items\x1f"
+                      "t1\x1f"
+                      "msg_1",
+                      "resp_m1"}};
   ev::append_request plain{"resp_m2", ev::no_stream, {delta("b")}};
   auto results = s->append_many({opening, plain});
   BOOST_REQUIRE(results[0].has_value());
@@ -209,7 +214,36 @@ BOOST_AUTO_TEST_CASE(a_group_commit_writes_the_markers_its_appends_name) {
   auto marked = s->list_markers("inflight");
   BOOST_REQUIRE(marked.has_value());
   BOOST_TEST(*marked == std::vector<std::string>{"resp_m1"});
+  BOOST_TEST(must(s->list_markers("items\x1f"
+                                  "t1\x1f"
+                                  "msg_1")) == std::vector<std::string>{"resp_m1"});
   BOOST_TEST(must(s->read("resp_m1", 0, 10)).size() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(the_item_index_finds_the_newest_holder_of_an_id_within_its_tenant) {
+  fresh_store s;
+  auto put = [&](const std::string& tenant, const std::string& id, std::int64_t when,
+                 const std::string& holder) {
+    ev::append_request r{holder, ev::any_version, {delta("x")}};
+    r.markers = {ev::item_marker(tenant, id, when, holder)};
+    BOOST_REQUIRE(s->append_many({r})[0].has_value());
+  };
+  put("t1", "msg_1", 1'000, "resp_old");
+  put("t1", "msg_1", 9'000'000, "resp_new");
+  put("t1", "msg_1", 2'000, "resp_old"); // a later item of the same holder
+  put("t2", "msg_1", 5'000, "resp_other");
+  put("t1", "msg_10", 5'000, "resp_ten");
+  s.reopen();
+  BOOST_TEST(must(ev::item_holders(*s, "t1", "msg_1")) ==
+             (std::vector<std::string>{"resp_new", "resp_old"}));
+  BOOST_TEST(must(ev::item_holders(*s, "t2", "msg_1")) == std::vector<std::string>{"resp_other"});
+  BOOST_TEST(must(ev::item_holders(*s, "t1", "msg_")).empty());
+  BOOST_TEST(must(ev::item_holders(*s, "t3", "msg_1")).empty());
+  // Ids riposte would never make are never looked up.
+  BOOST_TEST(!ev::indexable_item_id(std::string("msg\0_1", 6)));
+  BOOST_TEST(!ev::indexable_item_id(std::string(257, 'a')));
+  BOOST_TEST(ev::indexable_item_id("fc_67e1:a-b.c"));
+  BOOST_TEST(must(ev::item_holders(*s, "t1", std::string("msg_1\0", 6))).empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_group_commit_answers_each_append_as_if_it_were_alone) {

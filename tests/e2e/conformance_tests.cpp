@@ -2,7 +2,8 @@
 // carries every field the references require (the pinned SDK's types and the
 // Open Responses schema, tests/support/response_fields.json), whichever way it
 // ends and however it is read; tools are echoed normalized; sampling fields
-// are echoed and reach the backend.
+// are echoed and reach the backend; item references resolve to the stored
+// items of the tenant only.
 #include "tests/support/backend_wire.hpp"
 #include "tests/support/json_body.hpp"
 #include "tests/support/response_fields.hpp"
@@ -32,15 +33,15 @@ void expect_valid_stream(const sse_result& s, const std::string& what) {
     BOOST_ERROR(what << ": " << problem);
 }
 
-json get_response(riposte_server& r, const json& resp) {
-  return json_body(r.get("/v1/responses/" + resp["id"].get<std::string>()));
+json get_response(riposte_server& r, const json& resp, std::vector<std::string> headers = {}) {
+  return json_body(r.get("/v1/responses/" + resp["id"].get<std::string>(), std::move(headers)));
 }
 
 // A background response, once it is no longer queued or running.
-json settled(riposte_server& r, const json& resp) {
+json settled(riposte_server& r, const json& resp, const std::vector<std::string>& headers = {}) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (;;) {
-    auto got = get_response(r, resp);
+    auto got = get_response(r, resp, headers);
     auto status = got.value("status", "");
     if ((status != "queued" && status != "in_progress") ||
         std::chrono::steady_clock::now() > deadline)
@@ -225,6 +226,98 @@ BOOST_AUTO_TEST_CASE(a_background_response_cancelled_while_streamed_ends_its_str
   for (const auto& item : stored["output"])
     BOOST_TEST(item["status"] == "incomplete");
   expect_all_fields(stored, "cancelled while streamed");
+}
+
+BOOST_AUTO_TEST_CASE(item_references_resolve_to_stored_items_of_the_tenant_only) {
+  scripted_backend b{script()};
+  riposte_server r{b.url(), {"--api-key", "ka:alice", "--api-key", "kb:bob"}};
+  std::vector<std::string> alice{"Authorization: Bearer ka"};
+  std::vector<std::string> bob{"Authorization: Bearer kb"};
+  auto first = r.post("/v1/responses", request("hello there"), alice);
+  BOOST_REQUIRE_MESSAGE(first.status == 200, first.body);
+  auto one = json_body(first);
+  auto question = one["id"].get<std::string>();
+  auto in_items = json_body(r.get("/v1/responses/" + question + "/input_items", alice));
+  auto asked_id = in_items["data"][0]["id"].get<std::string>();
+  auto answer_id = one["output"][0]["id"].get<std::string>();
+  auto sent_text = [&] { return b.requests().back()["messages"].dump(); };
+
+  // The Vercel AI SDK's second turn: earlier items by reference, then the
+  // new message. The model reads them, the Response stores the items.
+  json refs = json::array({{{"type", "item_reference"}, {"id", asked_id}},
+                           {{"id", answer_id}}, // the SDKs' ItemReference: type is optional
+                           {{"role", "user"}, {"content", "and again"}}});
+  json turn{{"model", "llama3.2:1b"}, {"input", refs}};
+  auto second = r.post("/v1/responses", turn, alice);
+  BOOST_REQUIRE_MESSAGE(second.status == 200, second.body);
+  auto two = json_body(second);
+  BOOST_TEST(two["status"] == "completed");
+  expect_all_fields(two, "referencing response");
+  auto text = sent_text();
+  BOOST_TEST(text.find("hello there") != std::string::npos, text);
+  BOOST_TEST(text.find("and again") != std::string::npos, text);
+  BOOST_TEST(text.find("\"assistant\"") != std::string::npos, text);
+  auto listed = json_body(
+      r.get("/v1/responses/" + two["id"].get<std::string>() + "/input_items?order=asc", alice));
+  BOOST_REQUIRE_EQUAL(listed["data"].size(), 3u);
+  BOOST_TEST(listed["data"][0]["id"] == asked_id);
+  BOOST_TEST(listed["data"][0]["type"] == "message");
+  BOOST_TEST(listed["data"][1]["id"] == answer_id);
+  BOOST_TEST(listed["data"][1]["role"] == "assistant");
+
+  // Streamed, in the background and counted, the same.
+  auto streamed = sse_call("POST", r.url("/v1/responses"),
+                           json{{"model", "llama3.2:1b"}, {"input", refs}, {"stream", true}}.dump(),
+                           -1, {}, alice);
+  BOOST_TEST(streamed.status == 200);
+  BOOST_TEST(streamed.events.back().value("type", "") == "response.completed");
+  auto queued = json_body(r.post(
+      "/v1/responses", {{"model", "llama3.2:1b"}, {"input", refs}, {"background", true}}, alice));
+  BOOST_TEST(settled(r, queued, alice)["status"] == "completed");
+  auto with_refs = json_body(r.post("/v1/responses/input_tokens", turn, alice));
+  auto without = json_body(r.post("/v1/responses/input_tokens",
+                                  {{"model", "llama3.2:1b"}, {"input", "and again"}}, alice));
+  BOOST_TEST(with_refs["input_tokens"].get<int>() > without["input_tokens"].get<int>() + 4);
+
+  // Not found: another tenant's item, an unknown id, a deleted response's.
+  auto expect_missing = [&](const http_result& res, const std::string& id, bool store) {
+    BOOST_TEST(res.status == 404, res.body);
+    auto err = json::parse(res.body)["error"];
+    std::string msg = "Item with id '" + id + "' not found.";
+    if (!store)
+      msg += " Items are not persisted when `store` is set to false. Try again with `store` set "
+             "to true, or remove this item from your input.";
+    BOOST_TEST(err["message"] == msg);
+    BOOST_TEST(err["type"] == "invalid_request_error");
+    BOOST_TEST(err["param"] == "input");
+    BOOST_TEST(err["code"].is_null());
+  };
+  expect_missing(r.post("/v1/responses", turn, bob), asked_id, true);
+  json unknown{{"model", "llama3.2:1b"},
+               {"input", {{{"type", "item_reference"}, {"id", "msg_nothing"}}}},
+               {"store", false}};
+  expect_missing(r.post("/v1/responses", unknown, alice), "msg_nothing", false);
+  // A store:false response's items are never found.
+  auto ephemeral =
+      json_body(r.post("/v1/responses", request("private words", {{"store", false}}), alice));
+  json to_ephemeral{
+      {"model", "llama3.2:1b"},
+      {"input", {{{"type", "item_reference"}, {"id", ephemeral["output"][0]["id"]}}}}};
+  expect_missing(r.post("/v1/responses", to_ephemeral, alice),
+                 ephemeral["output"][0]["id"].get<std::string>(), true);
+  // The referencing responses hold the items too: deleting the first leaves
+  // them found, in the newest holder. A deleted response's own items are not.
+  BOOST_TEST(r.del("/v1/responses/" + question, alice).status == 200);
+  BOOST_TEST(r.post("/v1/responses", turn, alice).status == 200);
+  auto lonely = json_body(r.post("/v1/responses", request("lonely words"), alice));
+  auto lonely_id = lonely["output"][0]["id"].get<std::string>();
+  BOOST_TEST(r.del("/v1/responses/" + lonely["id"].get<std::string>(), alice).status == 200);
+  json to_lonely{{"model", "llama3.2:1b"},
+                 {"input", {{{"type", "item_reference"}, {"id", lonely_id}}}}};
+  expect_missing(r.post("/v1/responses", to_lonely, alice), lonely_id, true);
+  // The index is in the store: it survives a restart.
+  r.restart();
+  BOOST_TEST(r.post("/v1/responses", turn, alice).status == 200);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
