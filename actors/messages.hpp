@@ -20,6 +20,7 @@
 #include <caf/all.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -132,6 +133,32 @@ struct create_command {
   // answer is a response.compaction object, nothing is stored.
   bool compact = false;
 };
+
+// Tool outputs in `input` whose call is not earlier in it: (call_id, param).
+// None while `input` holds item references (a call may hide behind one):
+// the response actor asks again once they are resolved.
+inline std::vector<std::pair<std::string, std::string>> open_outputs(const nlohmann::json& input) {
+  std::vector<std::string> calls;
+  std::vector<std::pair<std::string, std::string>> open;
+  for (std::size_t i = 0; i < input.size(); ++i) {
+    const auto& item = input[i];
+    if (!item.is_object())
+      continue;
+    auto type = item.value("type", nlohmann::json()).is_string() ? item["type"].get<std::string>()
+                                                                 : std::string{};
+    auto call_id = item.value("call_id", nlohmann::json()).is_string()
+                       ? item["call_id"].get<std::string>()
+                       : std::string{};
+    if (type == "item_reference")
+      return {};
+    if (type == "function_call" || type == "custom_tool_call")
+      calls.push_back(call_id);
+    else if ((type == "function_call_output" || type == "custom_tool_call_output") &&
+             std::find(calls.begin(), calls.end(), call_id) == calls.end())
+      open.emplace_back(call_id, "input[" + std::to_string(i) + "].call_id");
+  }
+  return open;
+}
 
 // A tool output that answers no call.
 inline events::error_info no_tool_call(const std::pair<std::string, std::string>& open) {

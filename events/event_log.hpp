@@ -146,6 +146,31 @@ public:
                                                              const std::string& key);
 };
 
+// A log that writes each append's markers with its events, all or nothing
+// (one transaction, one lock): it implements append_marked, and append and
+// append_many go through it one request at a time.
+class marking_log : public event_log {
+public:
+  result<std::vector<envelope>> append(const std::string& stream, std::int64_t expected_version,
+                                       const std::vector<new_event>& events) override {
+    return append_marked(stream, expected_version, events, {});
+  }
+  std::vector<result<std::vector<envelope>>>
+  append_many(const std::vector<append_request>& requests) override {
+    std::vector<result<std::vector<envelope>>> out;
+    out.reserve(requests.size());
+    for (const auto& r : requests)
+      out.push_back(append_marked(r.stream, r.expected_version, r.events, r.markers));
+    return out;
+  }
+
+protected:
+  virtual result<std::vector<envelope>> append_marked(const std::string& stream,
+                                                      std::int64_t expected_version,
+                                                      const std::vector<new_event>& events,
+                                                      const std::vector<marker_ref>& markers) = 0;
+};
+
 // The stream that holds an idempotency key's record.
 std::string idempotency_stream(std::string_view tenant, std::string_view key);
 

@@ -708,23 +708,6 @@ std::optional<ev::error_info> check_tool_choice(const json& body) {
   return std::nullopt;
 }
 
-// Every function_call_output / custom_tool_call_output must answer a call:
-// one earlier in this input, or (left for the actor to check) in the chain.
-std::vector<std::pair<std::string, std::string>> unanswered_outputs(const json& input) {
-  std::set<std::string> calls;
-  std::vector<std::pair<std::string, std::string>> open; // call_id, param
-  for (std::size_t i = 0; i < input.size(); ++i) {
-    const auto& item = input[i];
-    auto type = item.value("type", "");
-    if (type == "function_call" || type == "custom_tool_call")
-      calls.insert(item.value("call_id", ""));
-    else if ((type == "function_call_output" || type == "custom_tool_call_output") &&
-             !calls.count(item.value("call_id", "")))
-      open.emplace_back(item.value("call_id", ""), "input[" + std::to_string(i) + "].call_id");
-  }
-  return open;
-}
-
 } // namespace
 
 ev::result<json> parse_body(std::string_view raw) {
@@ -875,7 +858,7 @@ ev::result<actors::create_command> parse_create(std::string_view raw, const crea
   if (input.empty() && body.value("previous_response_id", json()).is_null() &&
       body.value("prompt", json()).is_null())
     return missing("input");
-  cmd.open_call_ids = unanswered_outputs(input);
+  cmd.open_call_ids = actors::open_outputs(input);
   if (!cmd.open_call_ids.empty() && body.value("previous_response_id", json()).is_null())
     return actors::no_tool_call(cmd.open_call_ids.front());
   cmd.input = std::move(input);

@@ -188,7 +188,7 @@ bool wants_exact_count(const response_data& st, const context_planner& estimate)
     return false;
   if (st.cmd.count_only)
     return true;
-  if (estimate.budget() <= 0)
+  if (estimate.budget() <= 0 || st.svc->cfg.exact_count_percent > 100)
     return false;
   return estimate.whole_tokens() * 100 >=
          estimate.budget() * std::int64_t{st.svc->cfg.exact_count_percent};
@@ -342,10 +342,19 @@ void check_model(response_actor* self) {
             });
 }
 
+// The input as if the client had sent the items: its tool outputs must
+// answer calls (in it, or in the chain), and the model must be able to read
+// it, as for any input.
 void on_item_refs(response_actor* self, ev::result<json>& resolved) {
+  auto& st = self->state;
   if (!resolved)
     return fail_create(self, resolved.error());
-  self->state.cmd.input = std::move(*resolved);
+  st.cmd.input = std::move(*resolved);
+  st.cmd.open_call_ids = open_outputs(st.cmd.input);
+  if (!st.cmd.open_call_ids.empty() && st.cmd.previous_response_id.empty())
+    return fail_create(self, no_tool_call(st.cmd.open_call_ids.front()));
+  if (auto why = check_capabilities(st.cmd, st.model, st.svc->images))
+    return fail_create(self, *why);
   resolve_references(self);
 }
 
@@ -436,6 +445,7 @@ void on_claimed(response_actor* self, ev::result<json>& claim) {
 
 void fail_create(response_actor* self, const ev::error_info& err) {
   auto& st = self->state;
+  st.exact_plan.reset(); // a count still out is answered to nobody
   if (st.requeued) { // already stored: it ends failed instead of staying queued
     enqueue(self, {ev::response_failed{ev::failure_code::server_error, err.message, json()}});
     return;

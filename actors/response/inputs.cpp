@@ -8,8 +8,8 @@
 #include "events/json_safe.hpp"
 #include "projections/response_view.hpp"
 
+#include <map>
 #include <memory>
-#include <optional>
 
 namespace riposte::actors {
 
@@ -86,6 +86,9 @@ const json* find_item(const projections::response_state& r, const std::string& i
 ev::result<json> resolve_item_references(const json& input, const std::string& tenant,
                                          ev::event_log& log, bool store) {
   json out = json::array();
+  // Each holder read once per request: a client replaying a conversation
+  // references many items of the same responses.
+  std::map<std::string, projections::response_state> read;
   for (const auto& item : input) {
     if (!item.is_object() || item.value("type", json()) != "item_reference") {
       out.push_back(item);
@@ -96,15 +99,15 @@ ev::result<json> resolve_item_references(const json& input, const std::string& t
     if (!holders)
       return holders.error();
     const json* found = nullptr;
-    std::optional<projections::response_state> holder;
     for (const auto& response_id : *holders) {
-      auto r = projections::read_response(log, response_id);
-      if (!r)
-        return r.error();
-      if (r->tenant != tenant)
-        continue;
-      holder = std::move(*r);
-      if ((found = find_item(*holder, id)) != nullptr)
+      auto it = read.find(response_id);
+      if (it == read.end()) {
+        auto r = projections::read_response(log, response_id);
+        if (!r)
+          return r.error();
+        it = read.emplace(response_id, std::move(*r)).first;
+      }
+      if (it->second.tenant == tenant && (found = find_item(it->second, id)) != nullptr)
         break;
     }
     if (found == nullptr) {

@@ -5,6 +5,8 @@
 #include "adapters/backends/openai_chat.hpp"
 #include "events/json_safe.hpp"
 
+#include <algorithm>
+#include <cstdio>
 #include <deque>
 #include <mutex>
 #include <optional>
@@ -16,6 +18,21 @@ namespace ev = events;
 using json = nlohmann::json;
 
 namespace {
+
+// A body's key in the count cache: two independent 64-bit hashes of it (a
+// whole conversation is too big to keep as a key; a collision of both is
+// not a practical concern).
+std::string body_key(const std::string& body) {
+  std::uint64_t fnv = 1469598103934665603ull;
+  for (unsigned char c : body)
+    fnv = (fnv ^ c) * 1099511628211ull;
+  auto hex = [](std::uint64_t v) {
+    char out[17];
+    std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(v));
+    return std::string{out};
+  };
+  return hex(std::hash<std::string>{}(body)) + hex(fnv) + std::to_string(body.size());
+}
 
 // Exact counts by the tokenize request that gave them, the oldest forgotten
 // first. Thread-safe: counts return on the HTTP client's thread.
@@ -83,7 +100,7 @@ public:
     auto call = tokenize_request(opts_.profile, to_openai_chat(req, opts_.profile));
     if (call.path.empty())
       return actors::backend::count_exactly(req, std::move(done));
-    auto key = call.path + '\n' + ev::dump_json(call.body);
+    auto key = body_key(call.path + '\n' + ev::dump_json(call.body));
     if (auto n = counts_.find(key))
       return done(*n);
     auto remember = [this, key, done](ev::result<std::int64_t> n) {
@@ -194,6 +211,9 @@ private:
     auto r = request("POST", call.path);
     r.headers.push_back("Content-Type: application/json");
     r.body = ev::dump_json(call.body);
+    // A tokenizer answers at once or not at all: the estimate decides after
+    // this long, rather than keep the create waiting.
+    r.timeout_ms = std::min<long>(opts_.timeout_ms, 10'000);
     fetch_json(client_, std::move(r), "POST " + call.path,
                [done = std::move(done)](long, ev::result<json> j) { done(std::move(j)); });
   }

@@ -232,7 +232,10 @@ bool backend_router::counts_exactly(const std::string& model) const {
 
 void backend_router::count_exactly(const actors::generation_request& req,
                                    std::function<void(ev::result<std::int64_t>)> done) {
-  backends_[owner(req.model)].backend->count_exactly(req, std::move(done));
+  const auto& b = backends_[owner(req.model)];
+  auto upstream_req = req;
+  upstream_req.model = upstream(b, req.model);
+  b.backend->count_exactly(upstream_req, std::move(done));
 }
 
 void backend_router::version(std::function<void(ev::result<std::string>)> done) {

@@ -18,10 +18,12 @@ using events::riposte_errc;
 template <class T>
 using result = events::result<T>;
 
-class memory_log final : public events::event_log {
+class memory_log final : public events::marking_log {
 public:
-  result<std::vector<envelope>> append(const std::string& stream, std::int64_t expected_version,
-                                       const std::vector<events::new_event>& evs) override {
+  result<std::vector<envelope>>
+  append_marked(const std::string& stream, std::int64_t expected_version,
+                const std::vector<events::new_event>& evs,
+                const std::vector<events::marker_ref>& markers) override {
     if (auto ok = check_stream_name(stream); !ok)
       return ok.error();
     for (const auto& ev : evs)
@@ -35,6 +37,8 @@ public:
         streams_.erase(stream);
       return version_conflict(stream, expected_version, current);
     }
+    for (const auto& m : markers)
+      markers_[m.ns].insert(m.key);
     std::vector<envelope> stored;
     for (const auto& ev : evs) {
       envelope env{stream,     log.size(), next_position_++, ev.type,
@@ -146,8 +150,10 @@ public:
 
   result<std::vector<std::string>> list_markers(const std::string& ns) override {
     std::lock_guard guard{mutex_};
-    auto& set = markers_[ns];
-    return std::vector<std::string>(set.begin(), set.end());
+    auto it = markers_.find(ns);
+    if (it == markers_.end())
+      return std::vector<std::string>{};
+    return std::vector<std::string>(it->second.begin(), it->second.end());
   }
 
 private:

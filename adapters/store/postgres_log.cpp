@@ -179,30 +179,15 @@ result<envelope> row_to_envelope(const pqxx::row& row, const std::string& stream
   return env;
 }
 
-class postgres_log final : public events::event_log {
+class postgres_log final : public events::marking_log {
 public:
   explicit postgres_log(std::unique_ptr<connection_pool> pool)
     : pool_(std::move(pool)) {}
 
-  result<std::vector<envelope>> append(const std::string& stream, std::int64_t expected_version,
-                                       const std::vector<events::new_event>& evs) override {
-    return append_marked(stream, expected_version, evs, {});
-  }
-
-  // Each append in its own transaction, its markers in the same one.
-  std::vector<result<std::vector<envelope>>>
-  append_many(const std::vector<events::append_request>& requests) override {
-    std::vector<result<std::vector<envelope>>> out;
-    out.reserve(requests.size());
-    for (const auto& r : requests)
-      out.push_back(append_marked(r.stream, r.expected_version, r.events, r.markers));
-    return out;
-  }
-
-  result<std::vector<envelope>> append_marked(const std::string& stream,
-                                              std::int64_t expected_version,
-                                              const std::vector<events::new_event>& evs,
-                                              const std::vector<events::marker_ref>& markers) {
+  result<std::vector<envelope>>
+  append_marked(const std::string& stream, std::int64_t expected_version,
+                const std::vector<events::new_event>& evs,
+                const std::vector<events::marker_ref>& markers) override {
     if (auto ok = check_stream_name(stream); !ok)
       return ok.error();
     for (const auto& ev : evs)
@@ -239,15 +224,29 @@ public:
     try {
       return pool_->with([&](pqxx::connection& c) -> result<std::vector<envelope>> {
         pqxx::work w{c};
+        // The markers in the same transaction, in one statement, before the
+        // lock (a conflict below rolls them back with the events).
+        if (!markers.empty()) {
+          std::string pairs = "[";
+          for (const auto& m : markers) {
+            namespace jt = events::json_text;
+            pairs += pairs.size() == 1 ? "[" : ",[";
+            jt::put_quoted(pairs, m.ns);
+            pairs += ',';
+            jt::put_quoted(pairs, m.key);
+            pairs += ']';
+          }
+          pairs += ']';
+          w.exec_params("insert into markers (ns, key) select e->>0, e->>1 from "
+                        "jsonb_array_elements($1::jsonb) e on conflict do nothing",
+                        pairs);
+        }
         // One appender at a time: positions become visible in order, so the
         // audit feed never passes over a position that commits later.
         w.exec("select pg_advisory_xact_lock(" + std::to_string(append_lock) + ")");
         auto current = w.exec_prepared1("head", stream)[0].as<std::int64_t>();
         if (!version_matches(expected_version, current))
           return version_conflict(stream, expected_version, current);
-        for (const auto& m : markers)
-          w.exec_params("insert into markers (ns, key) values ($1, $2) on conflict do nothing",
-                        m.ns, m.key);
         auto rows = w.exec_prepared("append", stream, current + 1, batch, data);
         std::vector<envelope> stored;
         stored.reserve(evs.size());

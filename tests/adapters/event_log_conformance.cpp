@@ -244,6 +244,11 @@ BOOST_AUTO_TEST_CASE(the_item_index_finds_the_newest_holder_of_an_id_within_its_
   BOOST_TEST(!ev::indexable_item_id(std::string(257, 'a')));
   BOOST_TEST(ev::indexable_item_id("fc_67e1:a-b.c"));
   BOOST_TEST(must(ev::item_holders(*s, "t1", std::string("msg_1\0", 6))).empty());
+  // An append refused for its version writes none of its markers.
+  ev::append_request late{"resp_new", ev::no_stream, {delta("y")}};
+  late.markers = {ev::item_marker("t1", "msg_late", 1, "resp_new")};
+  BOOST_TEST(!s->append_many({late})[0].has_value());
+  BOOST_TEST(must(ev::item_holders(*s, "t1", "msg_late")).empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_group_commit_answers_each_append_as_if_it_were_alone) {

@@ -340,6 +340,28 @@ BOOST_AUTO_TEST_CASE(near_the_window_each_kinds_tokenizer_decides_and_far_from_i
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_prefixed_model_is_counted_under_its_own_name_and_101_never_asks) {
+  auto script = chat_script("vllm");
+  script["tokens_per_word"] = 3;
+  script["models"] = {{{"name", "small-model"}, {"context_length", 1000}}};
+  scripted_backend b{script};
+  riposte_server r{"vllm:" + b.url() + ",prefix=edge/"};
+  auto counted = r.post("/v1/responses/input_tokens",
+                        {{"model", "edge/small-model"}, {"input", "one two three"}});
+  BOOST_REQUIRE_MESSAGE(counted.status == 200, counted.body);
+  BOOST_TEST(json::parse(counted.body)["input_tokens"] == 18);
+  BOOST_TEST(header_of(counted, "x-riposte-token-count") == "exact");
+  BOOST_REQUIRE_EQUAL(tokenize_calls(b).size(), 1u);
+  BOOST_TEST(tokenize_calls(b)[0]["body"]["model"] == "small-model");
+  // 101: a create never asks, even over the window by the estimate.
+  riposte_server never{"vllm:" + b.url() + ",prefix=edge/", {"--exact-count-percent", "101"}};
+  auto over =
+      never.post("/v1/responses", {{"model", "edge/small-model"}, {"input", repeated("w", 1200)}});
+  BOOST_TEST(over.status == 400, over.body);
+  BOOST_TEST(over.body.find("by the model's tokenizer") == std::string::npos, over.body);
+  BOOST_TEST(tokenize_calls(b).size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(
     truncation_drops_what_the_tokenizer_says_and_a_failed_tokenizer_leaves_the_estimate) {
   auto script = chat_script("vllm");

@@ -55,7 +55,13 @@ json script() {
   for (int i = 0; i < 200; ++i)
     slow.push_back({{"content", "t" + std::to_string(i) + " "}});
   return {{"rules",
-           {{{"match", {{"contains", "long"}}},
+           {{{"match", {{"contains", "weather"}, {"has_tool_result", false}}},
+             {"reply",
+              {{"chunks",
+                {{{"tool_calls",
+                   {{{"function",
+                      {{"name", "get_weather"}, {"arguments", {{"city", "Paris"}}}}}}}}}}}}}},
+            {{"match", {{"contains", "long"}}},
              {"reply", {{"chunks", {{{"content", "cut"}}}}, {"done_reason", "length"}}}},
             {{"match", {{"contains", "crash"}}},
              {"reply", {{"status", 500}, {"error", "CUDA out of memory"}}}},
@@ -315,6 +321,29 @@ BOOST_AUTO_TEST_CASE(item_references_resolve_to_stored_items_of_the_tenant_only)
   json to_lonely{{"model", "llama3.2:1b"},
                  {"input", {{{"type", "item_reference"}, {"id", lonely_id}}}}};
   expect_missing(r.post("/v1/responses", to_lonely, alice), lonely_id, true);
+  // A tool output answers a call sent by reference; one that answers
+  // nothing is refused once the references are resolved.
+  json weather_tool{{"type", "function"},
+                    {"name", "get_weather"},
+                    {"parameters", {{"type", "object"}, {"properties", json::object()}}}};
+  auto called = json_body(
+      r.post("/v1/responses",
+             request("weather in Paris?", {{"tools", json::array({weather_tool})}}), alice));
+  BOOST_REQUIRE(called["output"].back()["type"] == "function_call");
+  auto call = called["output"].back();
+  json answered{
+      {"model", "llama3.2:1b"},
+      {"tools", json::array({weather_tool})},
+      {"input",
+       {{{"type", "item_reference"}, {"id", call["id"]}},
+        {{"type", "function_call_output"}, {"call_id", call["call_id"]}, {"output", "18C"}}}}};
+  auto after_call = r.post("/v1/responses", answered, alice);
+  BOOST_TEST(after_call.status == 200, after_call.body);
+  BOOST_TEST(sent_text().find("18C") != std::string::npos);
+  answered["input"][0]["id"] = answer_id; // a message, not the call
+  auto orphan = r.post("/v1/responses", answered, alice);
+  BOOST_TEST(orphan.status == 400, orphan.body);
+  BOOST_TEST(json::parse(orphan.body)["error"]["param"] == "input[1].call_id");
   // The index is in the store: it survives a restart.
   r.restart();
   BOOST_TEST(r.post("/v1/responses", turn, alice).status == 200);

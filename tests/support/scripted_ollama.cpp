@@ -399,6 +399,12 @@ restinio::request_handling_status_t tokenize(state& st, const restinio::request_
   auto body = json::parse(req->body(), nullptr, false);
   if (!body.is_object())
     return reply_json(req, 400, riposte::tests::chat_error_body(profile, 400, "invalid JSON"));
+  // vLLM's tokenizer answers only for a model it serves, as its chat does.
+  if (profile == "vllm" && find_model(models(st), body.value("model", "")) == nullptr)
+    return reply_json(req, 404,
+                      riposte::tests::chat_error_body(profile, 404,
+                                                      "The model `" + body.value("model", "") +
+                                                          "` does not exist."));
   std::int64_t per_word = 1;
   int status = 200;
   {
