@@ -34,6 +34,19 @@ function startUntil(cmd, args, pattern) {
   });
 }
 
+// Sends SIGTERM and waits for the exit (SIGKILL after 10 s).
+function stopChild(child) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => child.kill('SIGKILL'), 10000);
+    child.once('exit', () => {
+      clearTimeout(timer);
+      resolve();
+    });
+    child.kill('SIGTERM');
+  });
+}
+
 export async function startStack({ script, riposteArgs = [] } = {}) {
   // RIPOSTE_TEST_BACKEND_KIND (e.g. vllm): the scripted backend speaks that
   // kind's Chat Completions dialect and riposte is told the kind.
@@ -70,10 +83,10 @@ export async function startStack({ script, riposteArgs = [] } = {}) {
     client: (opts = {}) => new OpenAI({ baseURL, apiKey: 'unused', maxRetries: 0, ...opts }),
     backendRequests: async () => (await fetch(`${backendUrl}/_scripted/requests`)).json(),
     async stop() {
-      riposte.child.kill('SIGTERM');
-      backend.child.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 100));
-      rmSync(dir, { recursive: true, force: true });
+      // The store's directory goes only after riposte has exited: a
+      // shutting-down RocksDB still writes files into it.
+      await Promise.all([stopChild(riposte.child), stopChild(backend.child)]);
+      rmSync(dir, { recursive: true, force: true, maxRetries: 5, retryDelay: 100 });
     },
   };
 }
