@@ -3,6 +3,7 @@
 #pragma once
 
 #include "events/errc.hpp"
+#include "projections/chain_context.hpp"
 #include "projections/stream_events.hpp"
 
 #include <functional>
@@ -35,6 +36,16 @@ public:
   // From now on this stream follows `response_id` (an idempotent replay of
   // the response a key created): what derives from the id follows it.
   virtual void retarget(const std::string& response_id) { (void)response_id; }
+  // The response reached `status` (completed, incomplete, failed,
+  // cancelled); `context` is what a follow-up continues from. Told just
+  // before the stream closes, to a sink that follows it live (a WebSocket
+  // keeps the latest one for its connection).
+  virtual void settled(const std::string& response_id, const std::string& status,
+                       const projections::chain_ptr& context) {
+    (void)response_id;
+    (void)status;
+    (void)context;
+  }
 };
 
 struct sink_handle {

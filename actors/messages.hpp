@@ -132,6 +132,13 @@ struct create_command {
   // POST /v1/responses/compact: the model summarizes the conversation; the
   // answer is a response.compaction object, nothing is stored.
   bool compact = false;
+  // WebSocket `generate: false` (a warm-up): the response completes with no
+  // output and no model call, and can be continued.
+  bool generate = true;
+  // The context of `previous_response_id` when the caller already holds it
+  // (a WebSocket connection's latest response, `store: false` included):
+  // the parent is not looked up.
+  projections::chain_ptr parent_context;
 };
 
 // Tool outputs in `input` whose call is not earlier in it: (call_id, param).

@@ -213,6 +213,20 @@ parse_outcome parse_config(int argc, char** argv) {
                  "below the descriptor limit")
       ->check(CLI::Range(1, 1'000'000))
       ->envname("RIPOSTE_MAX_CONNECTIONS");
+  app.add_flag("--no-websocket", cfg.no_websocket,
+               "Turn the WebSocket mode of /v1/responses off: an upgrade is answered 426 and "
+               "clients use HTTP")
+      ->envname("RIPOSTE_NO_WEBSOCKET");
+  app.add_option("--max-websocket-message-bytes", cfg.max_websocket_message_bytes,
+                 "Largest WebSocket message a client may send (a response.create with its whole "
+                 "history); larger closes the connection with 1009")
+      ->check(CLI::Range(std::uint64_t{1024}, std::uint64_t{1} << 32))
+      ->envname("RIPOSTE_MAX_WEBSOCKET_MESSAGE_BYTES");
+  app.add_option("--max-websockets-per-tenant", cfg.max_websockets_per_tenant,
+                 "WebSocket connections one API key may hold open (they also count against "
+                 "--max-connections)")
+      ->check(CLI::Range(1, 1'000'000))
+      ->envname("RIPOSTE_MAX_WEBSOCKETS_PER_TENANT");
   app.add_option("--max-url-bytes", cfg.max_url_bytes, "Longest request URL")
       ->check(CLI::Range(256, 1 << 20))
       ->envname("RIPOSTE_MAX_URL_BYTES");

@@ -66,6 +66,9 @@ struct config {
   std::uint64_t max_body_bytes = 32u << 20;
   std::size_t max_json_depth = 64;
   std::size_t max_connections = 1024;
+  bool no_websocket = false;
+  std::uint64_t max_websocket_message_bytes = 64u << 20;
+  std::size_t max_websockets_per_tenant = 64;
   std::size_t max_url_bytes = 16u << 10;
   std::size_t max_header_bytes = 16u << 10;
   std::size_t max_headers = 100;

@@ -414,6 +414,26 @@ int main(int argc, char** argv) {
   if (auto bytes = actors::stored_file_bytes(*log))
     stats->file_bytes().Set(static_cast<double>(*bytes));
 
+  // Every answered request (and WebSocket turn): a metric and a log line.
+  auto log_answer = [stats](const http::answer& a) {
+    stats->http_request(a.route, a.method, a.status, a.seconds);
+    auto level = a.status >= 500 ? "error" : a.status >= 400 ? "warn" : "info";
+    if (level_rank(level) < log_threshold.load(std::memory_order_relaxed))
+      return;
+    nlohmann::json line{{"msg", "request"},   {"request_id", a.request_id},
+                        {"route", a.route},   {"method", a.method},
+                        {"status", a.status}, {"latency_ms", a.seconds * 1000.0}};
+    for (auto [key, value] :
+         {std::pair{"tenant", &a.note.tenant}, std::pair{"response_id", &a.note.response_id},
+          std::pair{"model", &a.note.model}, std::pair{"error_code", &a.error_code}})
+      if (!value->empty())
+        line[key] = *value;
+    if (!a.request_body.empty()) {
+      auto body = events::parse_untrusted(a.request_body);
+      line["request_body"] = body.is_discarded() ? nlohmann::json(a.request_body) : std::move(body);
+    }
+    log_line(level, std::move(line));
+  };
   std::unordered_map<std::string, std::string> keys;
   for (const auto& k : cfg.api_keys)
     keys[k.key] = k.tenant;
@@ -426,6 +446,10 @@ int main(int argc, char** argv) {
   api.files = files_slot;
   api.prompts = prompts_slot;
   api.file_limits = file_limits;
+  api.websocket = !cfg.no_websocket;
+  api.ws_per_tenant = cfg.max_websockets_per_tenant;
+  api.stats = stats;
+  api.on_ws_turn = log_answer;
   for (const auto& spec : cfg.backends) {
     nlohmann::json entry{{"name", spec.name}, {"kind", spec.kind}};
     if (auto profile = adapters::backends::chat_profile_for(spec.kind))
@@ -473,27 +497,10 @@ int main(int argc, char** argv) {
   };
   // trace is the one level that logs request bodies (user data).
   server_opts.observe_bodies = cfg.log_level == "trace";
-  server_opts.on_answer = [stats](const http::answer& a) {
-    stats->http_request(a.route, a.method, a.status, a.seconds);
-    auto level = a.status >= 500 ? "error" : a.status >= 400 ? "warn" : "info";
-    if (level_rank(level) < log_threshold.load(std::memory_order_relaxed))
-      return;
-    nlohmann::json line{{"msg", "request"},   {"request_id", a.request_id},
-                        {"route", a.route},   {"method", a.method},
-                        {"status", a.status}, {"latency_ms", a.seconds * 1000.0}};
-    for (auto [key, value] :
-         {std::pair{"tenant", &a.note.tenant}, std::pair{"response_id", &a.note.response_id},
-          std::pair{"model", &a.note.model}, std::pair{"error_code", &a.error_code}})
-      if (!value->empty())
-        line[key] = *value;
-    if (!a.request_body.empty()) {
-      auto body = events::parse_untrusted(a.request_body);
-      line["request_body"] = body.is_discarded() ? nlohmann::json(a.request_body) : std::move(body);
-    }
-    log_line(level, std::move(line));
-  };
+  server_opts.on_answer = log_answer;
   server_opts.on_flight = [stats](int delta) { stats->http_in_flight().Increment(delta); };
-  auto server = http::start_server(server_opts, std::move(routes));
+  server_opts.ws_max_message_bytes = cfg.max_websocket_message_bytes;
+  auto server = http::start_server(server_opts, std::move(routes), http::responses_ws_routes(api));
   if (!server)
     return fail(server.error().message);
 

@@ -35,6 +35,14 @@ struct api_context {
   // The configured backends for the compatibility manifest: each one's kind
   // and what riposte sends it and cannot.
   nlohmann::json backends_manifest = nlohmann::json::array();
+  // WebSocket mode on /v1/responses; off, an upgrade is answered 426 and
+  // clients use HTTP.
+  bool websocket = true;
+  std::size_t ws_per_tenant = 64; // WebSocket connections one tenant may hold open
+  std::size_t ws_queued = 16;     // response.create messages waiting on one connection
+  std::shared_ptr<adapters::observability::metrics> stats;
+  // Told of each WebSocket turn (a request log line, as for HTTP).
+  std::function<void(const answer&)> on_ws_turn;
 };
 
 std::vector<route> responses_routes(const api_context& ctx);
@@ -43,6 +51,15 @@ std::vector<route> prompts_routes(const api_context& ctx);
 // /healthz, /readyz, /metrics. `ready` must outlive the server.
 std::vector<route> ops_routes(actors::readiness& ready,
                               std::shared_ptr<adapters::observability::metrics> stats);
+
+// Replayed reasoning (and compaction) items must carry content this riposte
+// sealed for this tenant.
+std::optional<events::error_info> check_sealed_reasoning(const api_context& c,
+                                                         const actors::create_command& cmd,
+                                                         const std::string& tenant);
+
+// /v1/responses as a WebSocket (the Responses WebSocket mode).
+std::vector<ws_route> responses_ws_routes(const api_context& ctx);
 
 // A JSON request body (or none): anything else is 415.
 std::optional<events::error_info> check_json_body(const request& req);

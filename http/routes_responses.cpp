@@ -32,30 +32,6 @@ namespace {
 
 using json = nlohmann::json;
 
-// Replayed reasoning must have been sealed by this riposte for this tenant,
-// as the API refuses encrypted content it cannot verify.
-std::optional<ev::error_info> check_sealed_reasoning(const api_context& c,
-                                                     const actors::create_command& cmd,
-                                                     const std::string& tenant) {
-  for (std::size_t i = 0; i < cmd.input.size(); ++i) {
-    const auto& item = cmd.input[i];
-    auto type = item.value("type", "");
-    if ((type != "reasoning" && type != "compaction") || !item.contains("encrypted_content") ||
-        item["encrypted_content"].is_null())
-      continue;
-    auto param = "input[" + std::to_string(i) + "].encrypted_content";
-    if (!item["encrypted_content"].is_string())
-      return ev::make_error(riposte_errc::invalid_type,
-                            "Invalid type for '" + param + "': expected a string.", param);
-    if (!c.sealer || !c.sealer->open(tenant, item["encrypted_content"].get<std::string>()))
-      return ev::make_error(riposte_errc::invalid_value,
-                            "The encrypted content for item " + item.value("id", "") +
-                                " could not be verified.",
-                            param);
-  }
-  return std::nullopt;
-}
-
 // The wire forms of what the response actors answer besides a Response.
 json list_of(const projections::items_page& page) {
   return list_object(page.data, page.has_more);
@@ -100,6 +76,30 @@ json compaction_of(const actors::compaction& c) {
 }
 
 } // namespace
+
+// Replayed reasoning must have been sealed by this riposte for this tenant,
+// as the API refuses encrypted content it cannot verify.
+std::optional<ev::error_info> check_sealed_reasoning(const api_context& c,
+                                                     const actors::create_command& cmd,
+                                                     const std::string& tenant) {
+  for (std::size_t i = 0; i < cmd.input.size(); ++i) {
+    const auto& item = cmd.input[i];
+    auto type = item.value("type", "");
+    if ((type != "reasoning" && type != "compaction") || !item.contains("encrypted_content") ||
+        item["encrypted_content"].is_null())
+      continue;
+    auto param = "input[" + std::to_string(i) + "].encrypted_content";
+    if (!item["encrypted_content"].is_string())
+      return ev::make_error(riposte_errc::invalid_type,
+                            "Invalid type for '" + param + "': expected a string.", param);
+    if (!c.sealer || !c.sealer->open(tenant, item["encrypted_content"].get<std::string>()))
+      return ev::make_error(riposte_errc::invalid_value,
+                            "The encrypted content for item " + item.value("id", "") +
+                                " could not be verified.",
+                            param);
+  }
+  return std::nullopt;
+}
 
 // Replies with an actor's answer; a Response names its model in the log line.
 actors::reply_to reply_with(reply_fn reply, std::shared_ptr<request_note> note) {

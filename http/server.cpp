@@ -6,15 +6,20 @@
 #include "events/json_safe.hpp"
 #include "http/errors.hpp"
 #include "http/validate.hpp"
+#include "http/ws_frames.hpp"
 
 #include <poll.h>
 #include <pthread.h>
 #include <restinio/all.hpp>
+#include <restinio/utils/base64.hpp>
+#include <restinio/utils/sha1.hpp>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cctype>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <random>
 #include <shared_mutex>
@@ -276,6 +281,247 @@ private:
   bool done_ = false;
 };
 
+// One upgraded connection, read and written with riposte's own framing
+// (ws_frames.hpp says why). Reads, and the socket, live on the connection's
+// strand; sends come from any thread through the queue. It keeps RESTinio's
+// connection count until it ends, so WebSockets count against
+// --max-connections like any connection.
+class ws_connection final : public ws_channel, public std::enable_shared_from_this<ws_connection> {
+public:
+  using connection_t = restinio::impl::connection_t<riposte_traits>;
+  using internals_t = connection_t::upgrade_internals_t;
+  using strand_t = restinio::asio_ns::strand<restinio::default_asio_executor>;
+
+  ws_connection(std::shared_ptr<server_gate> gate, const server_options& opts)
+    : gate_(std::move(gate))
+    , reader_(static_cast<std::size_t>(opts.ws_max_message_bytes))
+    , max_pending_(opts.ws_max_pending_bytes) {}
+
+  // Takes the socket from RESTinio, sends the 101 and starts reading.
+  void start(internals_t internals, std::string handshake, std::shared_ptr<ws_session> session) {
+    internals_.emplace(std::move(internals));
+    strand_.emplace(internals_->m_socket.get_executor());
+    session_ = std::move(session);
+    {
+      std::lock_guard guard{mutex_};
+      started_ = true;
+      queue_.push_front({std::move(handshake), {}});
+      writing_ = true;
+    }
+    auto self = shared_from_this();
+    restinio::asio_ns::post(*strand_, [self] {
+      self->write_some();
+      self->read_some();
+    });
+  }
+
+  void send_text(std::string text, std::function<void(bool)> written) override {
+    enqueue(ws::encode(ws::opcode::text, text), std::move(written), false);
+  }
+
+  void ping() override { enqueue(ws::encode(ws::opcode::ping, {}), {}, false); }
+
+  void close(std::uint16_t code, std::string reason) override {
+    enqueue(ws::encode(ws::opcode::close, ws::close_payload(code, reason)), {}, true);
+  }
+
+  // The server stopped (its I/O threads are gone): the socket closes now.
+  void drop() {
+    {
+      std::lock_guard guard{mutex_};
+      dead_ = true;
+    }
+    finish();
+  }
+
+private:
+  struct outgoing {
+    std::string bytes;
+    std::function<void(bool)> written;
+  };
+
+  // Queues a frame (any thread); `then_close`: the last one, the connection
+  // ends once it is written.
+  void enqueue(std::string bytes, std::function<void(bool)> written, bool then_close) {
+    bool refused = false, too_slow = false, kick = false;
+    {
+      std::lock_guard guard{mutex_};
+      if (dead_ || closing_) {
+        refused = true;
+      } else if (pending_ + bytes.size() > max_pending_ && !then_close) {
+        too_slow = true;
+        closing_ = true;
+      } else {
+        pending_ += bytes.size();
+        queue_.push_back({std::move(bytes), std::move(written)});
+        closing_ = then_close;
+        if (started_ && !writing_) {
+          writing_ = true;
+          kick = true;
+        }
+      }
+    }
+    if (refused) {
+      if (written)
+        written(false);
+      return;
+    }
+    if (too_slow) { // a client this far behind is let go
+      if (written)
+        written(false);
+      post([](ws_connection& c) { c.finish(); });
+      return;
+    }
+    if (kick)
+      post([](ws_connection& c) { c.write_some(); });
+  }
+
+  template <class Fn>
+  void post(Fn fn) {
+    std::shared_lock open{gate_->mutex};
+    if (!gate_->open || !strand_)
+      return;
+    restinio::asio_ns::post(*strand_, [self = shared_from_this(), fn] { fn(*self); });
+  }
+
+  // On the strand: everything queued goes out in one write.
+  void write_some() {
+    auto batch = std::make_shared<std::vector<outgoing>>();
+    bool last = false;
+    {
+      std::lock_guard guard{mutex_};
+      batch->assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+      queue_.clear();
+      if (batch->empty()) {
+        writing_ = false;
+        return;
+      }
+      last = closing_;
+    }
+    if (!internals_ || !internals_->m_socket.is_open())
+      return written(*batch, false);
+    std::vector<restinio::asio_ns::const_buffer> buffers;
+    buffers.reserve(batch->size());
+    for (const auto& o : *batch)
+      buffers.emplace_back(o.bytes.data(), o.bytes.size());
+    restinio::asio_ns::async_write(
+        internals_->m_socket, buffers,
+        restinio::asio_ns::bind_executor(
+            *strand_, [self = shared_from_this(), batch, last](const auto& ec, std::size_t) {
+              self->written(*batch, !ec);
+              if (ec || last) {
+                bool more = false;
+                {
+                  std::lock_guard guard{self->mutex_};
+                  more = !self->queue_.empty() && !ec;
+                }
+                if (!more)
+                  return self->finish();
+              }
+              self->write_some();
+            }));
+  }
+
+  void written(std::vector<outgoing>& batch, bool ok) {
+    std::size_t size = 0;
+    for (auto& o : batch) {
+      size += o.bytes.size();
+      if (o.written)
+        o.written(ok);
+    }
+    std::lock_guard guard{mutex_};
+    pending_ -= std::min(pending_, size);
+  }
+
+  // On the strand.
+  void read_some() {
+    if (!internals_ || !internals_->m_socket.is_open())
+      return;
+    internals_->m_socket.async_read_some(
+        restinio::asio_ns::buffer(in_),
+        restinio::asio_ns::bind_executor(
+            *strand_, [self = shared_from_this()](const auto& ec, std::size_t n) {
+              if (ec)
+                return self->finish();
+              self->received(n);
+            }));
+  }
+
+  void received(std::size_t n) {
+    std::vector<ws::incoming> got;
+    reader_.feed(std::string_view{in_.data(), n}, got);
+    for (auto& m : got) {
+      switch (m.kind) {
+        case ws::incoming::message:
+          if (m.binary) {
+            close(ws::close_code::unsupported_data, "binary messages are not supported");
+          } else if (session_) {
+            try {
+              session_->on_text(std::move(m.payload));
+            } catch (...) {
+              events::report_fault("websocket", events::describe(std::current_exception()));
+              close(ws::close_code::internal_error, "internal error");
+            }
+          }
+          break;
+        case ws::incoming::ping: enqueue(ws::encode(ws::opcode::pong, m.payload), {}, false); break;
+        case ws::incoming::pong: break;
+        case ws::incoming::close: // the peer's close is answered with its code
+          close(m.code == 1005 ? ws::close_code::normal : m.code, {});
+          break;
+        case ws::incoming::fault: close(m.code, m.payload); break;
+      }
+    }
+    if (!reader_.stopped())
+      read_some();
+  }
+
+  // The connection is over (on the strand, or after the I/O threads ended).
+  void finish() {
+    std::shared_ptr<ws_session> session;
+    std::vector<outgoing> unsent;
+    {
+      std::lock_guard guard{mutex_};
+      dead_ = true;
+      if (finished_)
+        return;
+      finished_ = true;
+      unsent.assign(std::make_move_iterator(queue_.begin()), std::make_move_iterator(queue_.end()));
+      queue_.clear();
+    }
+    written(unsent, false);
+    if (internals_) {
+      restinio::asio_ns::error_code ignored;
+      internals_->m_socket.shutdown(restinio::asio_ns::ip::tcp::socket::shutdown_both, ignored);
+      internals_->m_socket.close(ignored);
+      internals_.reset(); // the connection count goes down
+    }
+    session = std::move(session_);
+    if (session) {
+      try {
+        session->on_closed();
+      } catch (...) {
+      }
+    }
+  }
+
+  std::shared_ptr<server_gate> gate_;
+  std::optional<internals_t> internals_;
+  std::optional<strand_t> strand_;
+  std::shared_ptr<ws_session> session_;
+  ws::reader reader_;
+  std::array<char, 16384> in_{};
+  std::mutex mutex_;
+  std::deque<outgoing> queue_;
+  std::size_t pending_ = 0;
+  std::size_t max_pending_;
+  bool started_ = false;
+  bool writing_ = false;
+  bool closing_ = false; // a close frame is queued: nothing more goes out
+  bool dead_ = false;
+  bool finished_ = false;
+};
+
 std::string reason(int status) {
   switch (status) {
     case 200: return "OK";
@@ -335,6 +581,9 @@ public:
   }
 
   void set_route(std::string route) { route_ = std::move(route); }
+
+  // The request became a WebSocket: logged as answered with 101.
+  void upgraded() { answered(101); }
 
   void reply(response out) override {
     answered(out.status, out.error_code);
@@ -404,14 +653,16 @@ class restinio_server final : public server {
 public:
   using handle_t = restinio::running_server_handle_t<riposte_traits>;
 
-  restinio_server(std::vector<route> routes)
-    : routes_(std::move(routes)) {}
+  restinio_server(std::vector<route> routes, std::vector<ws_route> ws_routes)
+    : routes_(std::move(routes))
+    , ws_routes_(std::move(ws_routes)) {}
 
   ~restinio_server() override { stop(); }
 
   events::status start(const server_options& opts) {
     auto self = this;
     max_body_bytes_ = opts.max_body_bytes;
+    opts_ = opts;
     // RESTinio's one cap: the largest body any route takes. Smaller per-route
     // limits are answered with 413 once the route is known.
     auto largest = opts.max_body_bytes;
@@ -484,6 +735,15 @@ public:
         std::unique_lock closing{gate_->mutex};
         gate_->open = false;
       }
+      // Upgraded sockets belong to the I/O context that is about to go.
+      std::vector<std::weak_ptr<ws_connection>> sockets;
+      {
+        std::lock_guard guard{ws_mutex_};
+        sockets.swap(ws_connections_);
+      }
+      for (auto& weak : sockets)
+        if (auto c = weak.lock())
+          c->drop();
       handle_.reset();
     }
   }
@@ -527,6 +787,16 @@ private:
       return true;
     };
     try {
+      if (!ws_routes_.empty() && in->method == "GET" && wants_websocket(*in))
+        for (const auto& w : ws_routes_)
+          if (w.path == in->path) {
+            channel->set_route(w.path);
+            if (auto bad = check_request_bytes(*in, {}, {})) {
+              done(to_http(*bad));
+              return restinio::request_accepted();
+            }
+            return upgrade(req, *in, w, channel);
+          }
       std::vector<std::string> params;
       for (const auto& r : routes_) {
         params.clear();
@@ -559,7 +829,66 @@ private:
     return restinio::request_accepted();
   }
 
+  // An `Upgrade: websocket` request (RFC 6455 section 4.2.1).
+  static bool wants_websocket(const request& in) {
+    auto upgrade = in.header("upgrade");
+    if (!upgrade)
+      return false;
+    std::string lower;
+    for (char ch : *upgrade)
+      lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
+    return lower.find("websocket") != std::string::npos;
+  }
+
+  restinio::request_handling_status_t upgrade(const restinio::request_handle_t& req,
+                                              const request& in, const ws_route& w,
+                                              const std::shared_ptr<restinio_exchange>& channel) {
+    auto refuse = [&](response out) {
+      channel->reply(std::move(out));
+      return restinio::request_accepted();
+    };
+    auto key = in.header("sec-websocket-key");
+    auto version = in.header("sec-websocket-version");
+    if (!version || *version != "13") {
+      auto out = to_http(events::make_error(
+          events::riposte_errc::invalid_request,
+          "This server speaks WebSocket version 13; send Sec-WebSocket-Version: 13.",
+          "Sec-WebSocket-Version"));
+      out.status = 426;
+      out.headers.emplace_back("Sec-WebSocket-Version", "13");
+      return refuse(std::move(out));
+    }
+    if (!key || key->size() != 24)
+      return refuse(to_http(events::make_error(events::riposte_errc::invalid_request,
+                                               "A WebSocket upgrade needs a Sec-WebSocket-Key.",
+                                               "Sec-WebSocket-Key")));
+    auto conn = std::make_shared<ws_connection>(gate_, opts_);
+    auto decision = w.accept(in, conn);
+    if (auto* out = std::get_if<response>(&decision))
+      return refuse(std::move(*out));
+    auto session = std::get<std::shared_ptr<ws_session>>(std::move(decision));
+    auto handle = std::move(restinio::impl::access_req_connection(*req));
+    if (!handle)
+      return restinio::request_rejected();
+    auto& http_connection = dynamic_cast<ws_connection::connection_t&>(*handle);
+    std::string handshake = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Accept: " +
+                            ws_accept_key(*key) + "\r\nx-request-id: " + in.request_id + "\r\n\r\n";
+    {
+      std::lock_guard guard{ws_mutex_};
+      std::erase_if(ws_connections_, [](const auto& weak) { return weak.expired(); });
+      ws_connections_.push_back(conn);
+    }
+    conn->start(http_connection.move_upgrade_internals(), std::move(handshake), std::move(session));
+    channel->upgraded();
+    return restinio::request_accepted();
+  }
+
   std::vector<route> routes_;
+  std::vector<ws_route> ws_routes_;
+  server_options opts_;
+  std::mutex ws_mutex_;
+  std::vector<std::weak_ptr<ws_connection>> ws_connections_;
   exchange_observer observer_;
   std::shared_ptr<server_gate> gate_ = std::make_shared<server_gate>();
   handle_t handle_;
@@ -661,9 +990,17 @@ std::optional<events::error_info> check_request_bytes(const request& req, std::s
   return std::nullopt; // query values: parse_query_string, where routes read them
 }
 
+std::string ws_accept_key(std::string_view client_key) {
+  std::string joined{client_key};
+  joined += "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"; // RFC 6455's GUID
+  return restinio::utils::base64::encode(
+      restinio::utils::sha1::to_string(restinio::utils::sha1::make_digest(joined)));
+}
+
 events::result<std::unique_ptr<server>> start_server(const server_options& opts,
-                                                     std::vector<route> routes) {
-  auto srv = std::make_unique<restinio_server>(std::move(routes));
+                                                     std::vector<route> routes,
+                                                     std::vector<ws_route> ws_routes) {
+  auto srv = std::make_unique<restinio_server>(std::move(routes), std::move(ws_routes));
   if (auto ok = srv->start(opts); !ok)
     return ok.error();
   return std::unique_ptr<server>{std::move(srv)};

@@ -12,6 +12,7 @@
 #include <string>
 #include <string_view>
 #include <utility>
+#include <variant>
 #include <vector>
 
 namespace riposte::http {
@@ -84,6 +85,40 @@ struct route {
   std::uint64_t max_body_bytes = 0;
 };
 
+// A WebSocket connection's way out, safe from any thread. Frames go out in
+// the order they are given.
+class ws_channel {
+public:
+  virtual ~ws_channel() = default;
+  // One text message; `written` learns whether it reached the socket.
+  virtual void send_text(std::string text, std::function<void(bool ok)> written = {}) = 0;
+  // A ping, for intermediaries that close idle connections.
+  virtual void ping() = 0;
+  // Sends a close frame with `code` and `reason`, then ends the connection.
+  virtual void close(std::uint16_t code, std::string reason) = 0;
+};
+
+// What the application does with one accepted WebSocket: its messages, one
+// at a time and in order, then the end (the peer closed, the connection
+// broke, or the server ended it). Neither may throw or block.
+class ws_session {
+public:
+  virtual ~ws_session() = default;
+  virtual void on_text(std::string message) = 0;
+  virtual void on_closed() = 0;
+};
+
+// An upgrade to WebSocket on `path` (GET with `Upgrade: websocket`): `accept`
+// decides with the request in hand, answering a session or the HTTP reply
+// that refuses the upgrade (401, 426, ...). It runs on the I/O thread and
+// must not block.
+struct ws_route {
+  std::string path;
+  std::function<std::variant<response, std::shared_ptr<ws_session>>(const request&,
+                                                                    std::shared_ptr<ws_channel>)>
+      accept;
+};
+
 // One answered request, for metrics and the request log.
 struct answer {
   std::string route; // the matched pattern ("unmatched" otherwise), never a raw path
@@ -124,6 +159,12 @@ struct server_options {
   std::function<void(int)> on_flight;
   // Hand request bodies to on_answer (they hold user data: trace logs only).
   bool observe_bodies = false;
+  // The largest WebSocket message a client may send (fragments joined);
+  // larger closes the connection with 1009 before any of it is kept.
+  std::uint64_t ws_max_message_bytes = 64u << 20;
+  // Bytes queued for a WebSocket client and not yet written; a client
+  // further behind is disconnected (1008).
+  std::size_t ws_max_pending_bytes = 16u << 20;
 };
 
 class server {
@@ -136,7 +177,11 @@ public:
 
 // Binds and starts serving; a port in use or a bad address is an error value.
 events::result<std::unique_ptr<server>> start_server(const server_options& opts,
-                                                     std::vector<route> routes);
+                                                     std::vector<route> routes,
+                                                     std::vector<ws_route> ws_routes = {});
+
+// The Sec-WebSocket-Accept value for a client's Sec-WebSocket-Key.
+std::string ws_accept_key(std::string_view client_key);
 
 // Matches `path` against a route pattern, collecting `{param}` segments
 // (percent-decoded; whether they are valid text is the caller's check).

@@ -178,22 +178,38 @@ std::shared_ptr<actors::event_sink> make_sse_sink(std::shared_ptr<exchange> ex, 
   return std::make_shared<sse_sink>(std::move(ex), std::move(opts));
 }
 
+namespace {
+
+// The padding goes last in the object, as the API sends it.
+void append_data(std::string& out, const projections::stream_frame& event,
+                 const sse_options& opts) {
+  out += event.data;
+  if (opts.obfuscation && event.delta_size && out.back() == '}') {
+    out.pop_back();
+    out += ",\"obfuscation\":\"";
+    out += obfuscation_for(opts.response_id, event.seq, *event.delta_size);
+    out += "\"}";
+  }
+}
+
+} // namespace
+
 std::string sse_frame(const projections::stream_frame& event, const sse_options& opts) {
   std::string frame;
   frame.reserve(event.type.size() + event.data.size() + 64);
   frame += "event: ";
   frame += event.type;
   frame += "\ndata: ";
-  frame += event.data;
-  // The padding goes last in the object, as the API sends it.
-  if (opts.obfuscation && event.delta_size && frame.back() == '}') {
-    frame.pop_back();
-    frame += ",\"obfuscation\":\"";
-    frame += obfuscation_for(opts.response_id, event.seq, *event.delta_size);
-    frame += "\"}";
-  }
+  append_data(frame, event, opts);
   frame += "\n\n";
   return frame;
+}
+
+std::string event_data(const projections::stream_frame& event, const sse_options& opts) {
+  std::string data;
+  data.reserve(event.data.size() + 48);
+  append_data(data, event, opts);
+  return data;
 }
 
 std::string obfuscation_for(const std::string& response_id, std::int64_t seq,

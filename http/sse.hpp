@@ -21,6 +21,9 @@ std::shared_ptr<actors::event_sink> make_sse_sink(std::shared_ptr<exchange> ex, 
 
 // One `event:`/`data:` frame, exactly as a live stream writes it.
 std::string sse_frame(const projections::stream_frame& event, const sse_options& opts);
+// The event's JSON as a frame carries it (a WebSocket text message), with
+// its obfuscation padding when asked.
+std::string event_data(const projections::stream_frame& event, const sse_options& opts);
 
 // The padding for a delta event: deterministic in (response id, seq), so a
 // resumed stream repeats the original bytes exactly.

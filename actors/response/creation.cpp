@@ -123,6 +123,11 @@ void resolve_parent(response_actor* self) {
     plan(self);
     return;
   }
+  if (st.cmd.parent_context) {
+    context_reply held{st.cmd.parent_context};
+    on_parent(self, held);
+    return;
+  }
   caf::actor me = self;
   self->send(registry_of(st), context_atom::value, st.cmd.previous_response_id, st.cmd.tenant, me);
 }

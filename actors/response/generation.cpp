@@ -3,6 +3,7 @@
 #include "actors/guard.hpp"
 #include "actors/response/context_plan.hpp"
 #include "actors/response/state.hpp"
+#include "projections/usage.hpp"
 
 namespace riposte::actors::response {
 
@@ -67,6 +68,12 @@ generation_request make_request(const response_data& st) {
 void start_generation(response_actor* self) {
   auto& st = self->state;
   st.started = true;
+  if (!st.cmd.generate) {
+    // A warm-up: the request's state is recorded, the model is not asked.
+    enqueue(self, {ev::response_completed{now_micros() / 1'000'000,
+                                          projections::add_usage(json::object(), json::object())}});
+    return;
+  }
   if (st.compaction_item.is_object() && st.view.output.empty()) // opens the output
     enqueue(self, {ev::output_item_added{0, st.compaction_item},
                    ev::output_item_done{0, st.compaction_item}});

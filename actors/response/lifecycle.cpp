@@ -58,8 +58,6 @@ void answer_waiters(response_actor* self) {
                                                                  : std::chrono::milliseconds(0));
 }
 
-namespace {
-
 // The chain context a follow-up of this response continues from: what the
 // model saw (files and images by reference as they were resolved for this
 // turn, the stored input keeping the references), then what it said.
@@ -87,8 +85,6 @@ projections::chain_ptr chain_context_of(const response_data& st) {
   return std::make_shared<const projections::chain_segment>(std::move(seg));
 }
 
-} // namespace
-
 void on_terminal(response_actor* self) {
   auto& st = self->state;
   if (st.svc->stats)
@@ -97,7 +93,8 @@ void on_terminal(response_actor* self) {
                                      : st.cmd.stream                           ? "stream"
                                                                                : "blocking",
                                      st.view.status);
-  st.context = chain_context_of(st);
+  if (!st.context) // set as the stream closed, when someone streamed
+    st.context = chain_context_of(st);
   // Snapshots are a cache of the fold: the view for reads, the chain context
   // for follow-ups (so a child costs one read at any chain depth). The answer
   // does not wait for them: the events are stored, and this actor serves

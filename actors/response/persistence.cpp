@@ -81,8 +81,14 @@ void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
         frames.push_back(std::move(*event));
   }
   publish_all(st, frames);
-  if (st.view.terminal())
+  if (st.view.terminal()) {
+    if (!st.context)
+      st.context = chain_context_of(st);
+    for (auto& sub : st.subs)
+      if (sub.live)
+        sub.sink->settled(st.id, st.view.status, st.context);
     close_live_subscribers(st);
+  }
 }
 
 // Folds a fast batch the writer stored (and published) into the view, and

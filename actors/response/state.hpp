@@ -203,6 +203,8 @@ void on_gone(response_actor* self, std::uint64_t sub_id);
 // --- lifecycle.cpp ----------------------------------------------------------
 // The response ended: its chain context, its snapshots, its answers.
 void on_terminal(response_actor* self);
+// The chain context a follow-up of this finished response continues from.
+projections::chain_ptr chain_context_of(const response_data& st);
 void answer_waiters(response_actor* self);
 // Does a create's requester wait for its answer (not a stream)?
 bool anyone_waits(const response_data& st);

@@ -101,7 +101,19 @@ metrics::metrics()
   , accept_restarts_(counter_family(*registry_, "riposte_http_accept_restarts_total",
                                     "Times the HTTP acceptor stalled (e.g. out of descriptors) "
                                     "and was started again")
-                         .Add({})) {}
+                         .Add({}))
+  , ws_upgrades_(counter_family(*registry_, "riposte_websocket_upgrades_total",
+                                "WebSocket upgrades on /v1/responses by result: accepted, "
+                                "unauthorized, disabled, tenant_limit"))
+  , ws_open_(gauge_family(*registry_, "riposte_websocket_connections", "WebSocket connections open")
+                 .Add({}))
+  , ws_messages_(counter_family(*registry_, "riposte_websocket_messages_total",
+                                "Messages WebSocket clients sent, by type (response.create, "
+                                "response.processed, invalid)"))
+  , ws_continuations_(counter_family(*registry_, "riposte_websocket_continuations_total",
+                                     "WebSocket turns with previous_response_id, by where the "
+                                     "context came from: connection (only new items sent) or "
+                                     "store")) {}
 
 template <class T>
 T& metrics::child(prometheus::Family<T>& family, const std::map<std::string, std::string>& labels,
@@ -182,6 +194,18 @@ void metrics::fault(const std::string& where) {
 
 void metrics::prompt_count(const std::string& method) {
   child(prompt_counts_, {{"method", method}}, counters_).Increment();
+}
+
+void metrics::ws_upgrade(const std::string& result) {
+  child(ws_upgrades_, {{"result", result}}, counters_).Increment();
+}
+
+void metrics::ws_message(const std::string& type) {
+  child(ws_messages_, {{"type", type}}, counters_).Increment();
+}
+
+void metrics::ws_continuation(const std::string& source) {
+  child(ws_continuations_, {{"source", source}}, counters_).Increment();
 }
 
 void metrics::actor_restart(const std::string& actor) {

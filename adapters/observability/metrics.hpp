@@ -69,6 +69,14 @@ public:
   void actor_restart(const std::string& actor);
   // The HTTP acceptor stalled (an accept failed) and was started again.
   void accept_restart() { accept_restarts_.Increment(); }
+  // WebSocket mode: upgrades by result (accepted, unauthorized, disabled,
+  // tenant_limit), connections open, client messages by type, and
+  // continuations by where the parent's context came from (connection: the
+  // connection's latest response; store: looked up).
+  void ws_upgrade(const std::string& result);
+  void ws_open(double delta) { ws_open_.Increment(delta); }
+  void ws_message(const std::string& type);
+  void ws_continuation(const std::string& source);
 
   // The text exposition format, for GET /metrics.
   std::string serialize() const;
@@ -103,6 +111,10 @@ private:
   prometheus::Family<prometheus::Counter>& prompt_counts_;
   prometheus::Family<prometheus::Counter>& restarts_;
   prometheus::Counter& accept_restarts_;
+  prometheus::Family<prometheus::Counter>& ws_upgrades_;
+  prometheus::Gauge& ws_open_;
+  prometheus::Family<prometheus::Counter>& ws_messages_;
+  prometheus::Family<prometheus::Counter>& ws_continuations_;
   std::mutex mutex_;
   std::map<std::string, prometheus::Counter*> counters_;
   std::map<std::string, prometheus::Histogram*> histograms_;

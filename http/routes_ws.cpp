@@ -1,0 +1,506 @@
+// /v1/responses over a WebSocket (the Responses WebSocket mode, as Codex and
+// the SDKs speak it). A connection is authenticated once, at the upgrade.
+// Each `response.create` message is a POST /v1/responses body with a `type`;
+// it goes through the same validation and the same response actor, with the
+// connection as its one live subscriber: its events go out as text frames,
+// each after it is stored. Responses run one at a time per connection, in the
+// order their messages came. The connection keeps its latest response's
+// context, so a turn that continues it sends only its new items, `store:
+// false` included; nothing of it is visible to another connection.
+#include "actors/messages.hpp"
+#include "events/ids.hpp"
+#include "events/json_safe.hpp"
+#include "http/errors.hpp"
+#include "http/routes.hpp"
+#include "http/sse.hpp"
+#include "http/ws_frames.hpp"
+
+#include <caf/all.hpp>
+
+#include <deque>
+#include <mutex>
+#include <unordered_map>
+
+namespace riposte::http {
+
+namespace {
+
+namespace ev = events;
+using json = nlohmann::json;
+using ev::riposte_errc;
+
+// Open connections per tenant, for --max-websockets-per-tenant.
+struct tenant_counts {
+  std::mutex mutex;
+  std::unordered_map<std::string, std::size_t> open;
+};
+
+// One tenant's place among its open connections, given back when the
+// session goes.
+class tenant_slot {
+public:
+  tenant_slot(std::shared_ptr<tenant_counts> counts, std::string tenant)
+    : counts_(std::move(counts))
+    , tenant_(std::move(tenant)) {}
+  ~tenant_slot() {
+    std::lock_guard guard{counts_->mutex};
+    if (auto it = counts_->open.find(tenant_); it != counts_->open.end() && --it->second == 0)
+      counts_->open.erase(it);
+  }
+  tenant_slot(const tenant_slot&) = delete;
+  tenant_slot& operator=(const tenant_slot&) = delete;
+
+private:
+  std::shared_ptr<tenant_counts> counts_;
+  std::string tenant_;
+};
+
+// A request-scoped `error` event: the nested shape with the HTTP status it
+// would have had, which Codex and the SDKs map like an HTTP error. A
+// previous_response_id that is not there is `previous_response_not_found`
+// (Codex retries the whole request on it).
+std::string error_event(const ev::error_info& err) {
+  auto m = map_error(err.code);
+  std::string code{m.code};
+  std::string message = err.message;
+  int status = m.status;
+  if (err.code == riposte_errc::not_found && err.param == "previous_response_id") {
+    code = "previous_response_not_found";
+    status = 400;
+    auto quote = message.find('\'');
+    auto end = quote == std::string::npos ? quote : message.find('\'', quote + 1);
+    if (end != std::string::npos)
+      message =
+          "Previous response with id " + message.substr(quote, end - quote + 1) + " not found.";
+  }
+  json event{{"type", "error"},
+             {"status", status},
+             {"error",
+              {{"type", m.type},
+               {"code", code.empty() ? json(nullptr) : json(code)},
+               {"message", message},
+               {"param", err.param.empty() ? json(nullptr) : json(err.param)}}}};
+  return ev::dump_json(event);
+}
+
+// An upgrade refused with an OpenAI-shaped body.
+response refusal(int status, const std::string& code, const std::string& message) {
+  json body{{"error",
+             {{"message", message},
+              {"type", "invalid_request_error"},
+              {"param", nullptr},
+              {"code", code}}}};
+  return response{status, ev::dump_json(body), "application/json", {}, code};
+}
+
+int status_of(const ev::error_info& err) {
+  if (err.code == riposte_errc::not_found && err.param == "previous_response_id")
+    return 400;
+  return map_error(err.code).status;
+}
+
+class session;
+
+// One response's stream over the connection.
+class ws_sink final : public actors::event_sink {
+public:
+  ws_sink(std::weak_ptr<session> owner, std::shared_ptr<ws_channel> out, sse_options opts,
+          bool continues_cached)
+    : owner_(std::move(owner))
+    , out_(std::move(out))
+    , opts_(std::move(opts))
+    , continues_cached_(continues_cached) {}
+
+  // Dropped without an end (its actor died): the client is told.
+  ~ws_sink() override {
+    try {
+      if (!take_end())
+        return;
+      out_->send_text(error_event(ev::server_fault()));
+      ended("failed", nullptr, 500);
+    } catch (...) {
+    }
+  }
+
+  void push(const projections::stream_frame& event) override {
+    out_->send_text(event_data(event, opts_));
+  }
+
+  void keep_alive() override { out_->ping(); }
+
+  void settled(const std::string&, const std::string& status,
+               const projections::chain_ptr& context) override {
+    std::lock_guard guard{mutex_};
+    status_ = status;
+    context_ = context;
+  }
+
+  void close() override {
+    if (!take_end())
+      return;
+    std::string status;
+    projections::chain_ptr context;
+    {
+      std::lock_guard guard{mutex_};
+      status = status_;
+      context = context_;
+    }
+    ended(status, std::move(context), 200);
+  }
+
+  void fail(const ev::error_info& err) override {
+    if (!take_end())
+      return;
+    out_->send_text(error_event(err));
+    ended("failed", nullptr, status_of(err), std::string{map_error(err.code).code});
+  }
+
+  void on_gone(std::function<void()> fn) override {
+    bool already = false;
+    {
+      std::lock_guard guard{mutex_};
+      gone_fn_ = std::move(fn);
+      already = gone_;
+    }
+    if (already && gone_fn_)
+      gone_fn_();
+  }
+
+  // The connection is gone: the response is left as a disconnect leaves it.
+  void gone() {
+    std::function<void()> fn;
+    {
+      std::lock_guard guard{mutex_};
+      if (gone_)
+        return;
+      gone_ = true;
+      fn = gone_fn_;
+    }
+    if (fn)
+      fn();
+  }
+
+private:
+  bool take_end() {
+    std::lock_guard guard{mutex_};
+    if (ended_)
+      return false;
+    ended_ = true;
+    return true;
+  }
+
+  void ended(const std::string& status, projections::chain_ptr context, int http_status,
+             std::string error_code = {});
+
+  std::weak_ptr<session> owner_;
+  std::shared_ptr<ws_channel> out_;
+  sse_options opts_;
+  bool continues_cached_;
+  std::mutex mutex_;
+  bool ended_ = false;
+  bool gone_ = false;
+  std::function<void()> gone_fn_;
+  std::string status_ = "failed";
+  projections::chain_ptr context_;
+};
+
+class session final : public ws_session, public std::enable_shared_from_this<session> {
+public:
+  session(std::shared_ptr<const api_context> c, std::string tenant, std::string request_id,
+          std::shared_ptr<ws_channel> out, std::unique_ptr<tenant_slot> slot)
+    : c_(std::move(c))
+    , tenant_(std::move(tenant))
+    , request_id_(std::move(request_id))
+    , out_(std::move(out))
+    , slot_(std::move(slot)) {
+    if (c_->stats)
+      c_->stats->ws_open(+1);
+  }
+
+  ~session() override {
+    if (c_->stats)
+      c_->stats->ws_open(-1);
+  }
+
+  void on_text(std::string message) override {
+    {
+      std::lock_guard guard{mutex_};
+      if (closed_)
+        return;
+      if (!busy_) {
+        busy_ = true;
+      } else if (queue_.size() < c_->ws_queued) {
+        queue_.push_back(std::move(message));
+        return;
+      } else {
+        // An error frame now would land inside the running response's
+        // events: a client this far ahead loses the connection instead.
+        closed_ = true;
+      }
+    }
+    if (closed_now()) {
+      out_->close(ws::close_code::policy_violation, "more than " + std::to_string(c_->ws_queued) +
+                                                        " response.create messages waiting");
+      return;
+    }
+    run(std::move(message));
+  }
+
+  void on_closed() override {
+    std::shared_ptr<ws_sink> current;
+    {
+      std::lock_guard guard{mutex_};
+      closed_ = true;
+      queue_.clear();
+      cached_id_.clear();
+      cached_.reset();
+      current = std::move(current_);
+    }
+    if (current)
+      current->gone(); // a running response ends as a disconnect ends it
+  }
+
+  // The response `sink` streamed is over.
+  void turn_ended(ws_sink* sink, const std::string& response_id, const std::string& status,
+                  projections::chain_ptr context, bool continued_cached, int http_status,
+                  const std::string& error_code) {
+    std::string next;
+    {
+      std::lock_guard guard{mutex_};
+      if (current_.get() == sink)
+        current_.reset();
+      if ((status == "completed" || status == "incomplete") && context) {
+        cached_id_ = response_id;
+        cached_ = std::move(context);
+      } else if (continued_cached) {
+        // A failed turn lets go of the response it continued: retrying it
+        // is previous_response_not_found (unless it is stored).
+        cached_id_.clear();
+        cached_.reset();
+      }
+      if (closed_ || queue_.empty()) {
+        busy_ = false;
+      } else {
+        next = std::move(queue_.front());
+        queue_.pop_front();
+      }
+    }
+    log_turn(response_id, http_status, error_code);
+    if (!next.empty())
+      run(std::move(next));
+  }
+
+private:
+  bool closed_now() {
+    std::lock_guard guard{mutex_};
+    return closed_;
+  }
+
+  // Starts each message in turn until one starts a response (it ends in
+  // turn_ended) or none is left.
+  void run(std::string message) {
+    for (;;) {
+      if (start(message))
+        return;
+      std::lock_guard guard{mutex_};
+      if (closed_ || queue_.empty()) {
+        busy_ = false;
+        return;
+      }
+      message = std::move(queue_.front());
+      queue_.pop_front();
+    }
+  }
+
+  void refuse(const ev::error_info& err) {
+    out_->send_text(error_event(err));
+    log_turn({}, status_of(err), std::string{map_error(err.code).code});
+  }
+
+  // One client message: true if a response started.
+  bool start(const std::string& message) {
+    auto parsed = parse_body(message);
+    if (!parsed) {
+      count("invalid");
+      refuse(parsed.error());
+      return false;
+    }
+    auto& body = *parsed;
+    if (!body.is_object()) {
+      count("invalid");
+      refuse(ev::make_error(riposte_errc::invalid_type,
+                            "Invalid message: expected a JSON object with a 'type'.", "type"));
+      return false;
+    }
+    auto type = ev::string_or(body, "type");
+    if (type == "response.processed") { // Codex's acknowledgement: nothing to do
+      count(type);
+      return false;
+    }
+    if (type != "response.create") {
+      count("invalid");
+      refuse(ev::make_error(riposte_errc::invalid_value,
+                            "Unsupported client event type '" + ev::excerpt(type) +
+                                "'; this server accepts 'response.create'.",
+                            "type"));
+      return false;
+    }
+    count(type);
+    body.erase("type");
+    bool generate = true;
+    if (auto it = body.find("generate"); it != body.end()) {
+      if (!it->is_boolean()) {
+        refuse(ev::make_error(riposte_errc::invalid_type,
+                              "Invalid type for 'generate': expected a boolean.", "generate"));
+        return false;
+      }
+      generate = it->get<bool>();
+      body.erase(it);
+    }
+    if (body.contains("stream_id")) {
+      refuse(ev::make_error(riposte_errc::unsupported_parameter,
+                            "Unsupported parameter: 'stream_id'. This server runs the responses "
+                            "of a connection one at a time, in order; send them without a lane.",
+                            "stream_id"));
+      return false;
+    }
+    if (body.value("background", json()) == json(true)) {
+      refuse(ev::make_error(riposte_errc::unsupported_parameter,
+                            "background is not supported over WebSocket; use POST /v1/responses "
+                            "for background responses.",
+                            "background"));
+      return false;
+    }
+    // Streaming is what a WebSocket does: `stream` is implied (clients send
+    // true anyway).
+    if (auto it = body.find("stream"); it != body.end() && !it->is_boolean()) {
+      refuse(ev::make_error(riposte_errc::invalid_type,
+                            "Invalid type for 'stream': expected a boolean.", "stream"));
+      return false;
+    }
+    body["stream"] = true;
+    auto cmd = parse_create(ev::dump_json(body), c_->limits);
+    if (!cmd) {
+      refuse(cmd.error());
+      return false;
+    }
+    if (auto err = check_sealed_reasoning(*c_, *cmd, tenant_)) {
+      refuse(*err);
+      return false;
+    }
+    cmd->response_id = ev::make_id("resp_");
+    cmd->tenant = tenant_;
+    cmd->stream = true;
+    cmd->generate = generate;
+    bool continues_cached = false;
+    if (!cmd->previous_response_id.empty()) {
+      std::lock_guard guard{mutex_};
+      continues_cached = cmd->previous_response_id == cached_id_ && cached_ != nullptr;
+      if (continues_cached)
+        cmd->parent_context = cached_;
+    }
+    if (!cmd->previous_response_id.empty() && c_->stats)
+      c_->stats->ws_continuation(continues_cached ? "connection" : "store");
+    sse_options so;
+    so.response_id = cmd->response_id;
+    so.obfuscation = cmd->obfuscation;
+    auto sink = std::make_shared<ws_sink>(weak_from_this(), out_, so, continues_cached);
+    {
+      std::lock_guard guard{mutex_};
+      if (closed_)
+        return false;
+      current_ = sink;
+    }
+    caf::anon_send(c_->registry->as<actors::registry_actor>(), actors::create_atom::value,
+                   std::move(*cmd), actors::sink_handle{std::move(sink)});
+    return true;
+  }
+
+  void count(const std::string& type) {
+    if (c_->stats)
+      c_->stats->ws_message(type);
+  }
+
+  void log_turn(const std::string& response_id, int status, const std::string& error_code) {
+    if (!c_->on_ws_turn)
+      return;
+    answer a;
+    a.route = "/v1/responses";
+    a.method = "WS response.create";
+    a.status = status;
+    a.request_id = request_id_ + "." + std::to_string(++turns_);
+    a.error_code = error_code;
+    a.note.tenant = tenant_;
+    a.note.response_id = response_id;
+    try {
+      c_->on_ws_turn(a);
+    } catch (...) {
+    }
+  }
+
+  std::shared_ptr<const api_context> c_;
+  std::string tenant_;
+  std::string request_id_;
+  std::shared_ptr<ws_channel> out_;
+  std::unique_ptr<tenant_slot> slot_;
+  std::mutex mutex_;
+  bool busy_ = false;
+  bool closed_ = false;
+  std::deque<std::string> queue_;
+  std::shared_ptr<ws_sink> current_;
+  std::string cached_id_; // the connection's latest completed response
+  projections::chain_ptr cached_;
+  std::atomic<std::uint64_t> turns_{0};
+};
+
+void ws_sink::ended(const std::string& status, projections::chain_ptr context, int http_status,
+                    std::string error_code) {
+  if (auto owner = owner_.lock())
+    owner->turn_ended(this, opts_.response_id, status, std::move(context), continues_cached_,
+                      http_status, error_code);
+}
+
+} // namespace
+
+std::vector<ws_route> responses_ws_routes(const api_context& ctx) {
+  auto c = std::make_shared<const api_context>(ctx);
+  auto counts = std::make_shared<tenant_counts>();
+  ws_route r;
+  r.path = "/v1/responses";
+  r.accept = [c, counts](const request& req, std::shared_ptr<ws_channel> out)
+      -> std::variant<response, std::shared_ptr<ws_session>> {
+    auto upgrade = [&](const std::string& result) {
+      if (c->stats)
+        c->stats->ws_upgrade(result);
+    };
+    auto tenant = c->auth->tenant_of(req);
+    if (!tenant) {
+      upgrade("unauthorized");
+      return to_http(tenant.error());
+    }
+    if (!c->websocket) {
+      upgrade("disabled");
+      return refusal(426, "websocket_disabled",
+                     "WebSocket mode is turned off on this server; use POST /v1/responses.");
+    }
+    {
+      std::lock_guard guard{counts->mutex};
+      auto& open = counts->open[*tenant];
+      if (open >= c->ws_per_tenant) {
+        upgrade("tenant_limit");
+        return refusal(429, "websocket_connection_limit_reached",
+                       "Too many WebSocket connections for this API key (at most " +
+                           std::to_string(c->ws_per_tenant) +
+                           "); close one or use POST /v1/responses.");
+      }
+      ++open;
+    }
+    upgrade("accepted");
+    return std::shared_ptr<ws_session>{
+        std::make_shared<session>(c, *tenant, req.request_id, std::move(out),
+                                  std::make_unique<tenant_slot>(counts, *tenant))};
+  };
+  return {std::move(r)};
+}
+
+} // namespace riposte::http
