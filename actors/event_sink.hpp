@@ -26,6 +26,11 @@ public:
   }
   // A comment frame that keeps idle connections (and proxies) open.
   virtual void keep_alive() = 0;
+  // Whether a silent prefill should be kept alive with logged events (a
+  // repeated response.in_progress, stored like any event, so every
+  // subscriber sees it) rather than keep_alive(): a client whose idle timer
+  // counts only events (Codex over a WebSocket) needs them.
+  virtual bool wants_logged_keepalive() const { return false; }
   // The stream is over.
   virtual void close() = 0;
   // Nothing could be streamed: answer with this error instead (or, once the

@@ -15,6 +15,81 @@ const std::vector<feature>& compatibility_manifest() {
        {"a_blocking_create_returns_the_whole_response_object",
         "create, retrieve and delete a response"}},
       {"endpoint",
+       "GET /v1/responses with Upgrade: websocket (WebSocket mode)",
+       s::supported,
+       "RFC 6455 on the HTTP listener, authenticated at the upgrade (401 as HTTP); 426 when "
+       "--no-websocket is set (Codex then uses HTTP for the session) or the client is not "
+       "version 13; no subprotocol, no compression. Each response.create message is a POST "
+       "/v1/responses body with a type: the same validation, tenancy, tools, formats and "
+       "reasoning sealing; stream is implied, background refused. Its events go out as text "
+       "frames, each after it is stored, one response at a time per connection in arrival "
+       "order (up to 16 waiting); closing the socket cancels the running response",
+       {"a_turn_streams_as_text_frames_and_the_next_sends_only_its_new_items",
+        "back_to_back_creates_run_one_at_a_time_in_arrival_order",
+        "closing_the_socket_mid_response_cancels_it",
+        "an_upgrade_is_authenticated_and_refused_cleanly_when_turned_off",
+        "turns over the SDK WebSocket, continued with only their new items",
+        "codex exec over the WebSocket: every request on it, the later ones with only their new "
+        "items"}},
+      {"websocket",
+       "connection-local state",
+       s::supported,
+       "the connection keeps its latest completed (or incomplete) response's context, store: "
+       "false included: previous_response_id naming it continues with only the new items. Any "
+       "other id is looked up as over HTTP (stored responses of the tenant); a store: false "
+       "response of another connection is previous_response_not_found (400). A failed turn "
+       "(error event or response.failed) drops the response it continued. Nothing of it is "
+       "visible to another connection or tenant",
+       {"connection_state_is_the_connections_own",
+        "a_turn_streams_as_text_frames_and_the_next_sends_only_its_new_items"}},
+      {"websocket",
+       "generate: false",
+       s::supported,
+       "a warm-up: response.created, response.in_progress, response.completed with output [] "
+       "and zero usage, no model call; it can be continued like any response",
+       {"a_warm_up_completes_without_the_model_and_can_be_continued"}},
+      {"websocket",
+       "error events",
+       s::supported,
+       "a request that fails before its response starts gets {type: error, status, error: "
+       "{type, code, message, param}} (the HTTP status it would have had) and the connection "
+       "goes on; a response that fails later ends with response.failed",
+       {"a_bad_create_is_an_error_event_and_the_connection_stays_usable",
+        "error events reach the SDK as WebSocketError and the socket goes on"}},
+      {"websocket",
+       "response.processed",
+       s::ignored,
+       "Codex's acknowledgement of a processed turn: taken silently",
+       {}},
+      {"websocket",
+       "response.steer, response.inject, response.append, stream_id lanes",
+       s::unsupported,
+       "an error event (400, param type or stream_id); responses run one at a time per "
+       "connection",
+       {"a_bad_create_is_an_error_event_and_the_connection_stays_usable",
+        "error events reach the SDK as WebSocketError and the socket goes on"}},
+      {"websocket",
+       "keep-alive",
+       s::supported,
+       "pings are answered; a silent prefill (no output yet) is kept alive with stored "
+       "response.in_progress events every --sse-keepalive-ms (Codex's idle timer counts only "
+       "data frames, and every frame that carries an event is one the log holds, so SSE "
+       "readers of the same response see them too); silence later gets a ping",
+       {"a_long_prefill_is_kept_alive_with_stored_in_progress_events",
+        "hostile_frames_close_that_connection_only"}},
+      {"websocket",
+       "limits",
+       s::supported,
+       "a message (fragments joined) over --max-websocket-message-bytes (64 MiB) closes the "
+       "connection with 1009, decided from the frame header before any payload is kept; "
+       "protocol errors close with 1002, bad UTF-8 with 1007, binary messages with 1003; "
+       "--max-websockets-per-tenant (64) open per API key, more get 429 "
+       "websocket_connection_limit_reached; WebSockets count against --max-connections; a "
+       "client 16 MiB behind is disconnected",
+       {"hostile_frames_close_that_connection_only",
+        "a_tenant_holds_a_bounded_number_of_connections",
+        "the_size_limit_is_checked_from_the_header"}},
+      {"endpoint",
        "POST /v1/responses/compact",
        s::supported,
        "the model itself summarizes the conversation (input and/or previous_response_id) "

@@ -126,7 +126,12 @@ public:
     out_->send_text(event_data(event, opts_));
   }
 
+  // Silence mid-output: a ping (for proxies and the Python SDK's keepalive).
+  // Silence before the first output (a long prefill): logged
+  // response.in_progress events instead, since Codex's idle timer counts
+  // only data frames, and a frame carrying an event must be one the log holds.
   void keep_alive() override { out_->ping(); }
+  bool wants_logged_keepalive() const override { return true; }
 
   void settled(const std::string&, const std::string& status,
                const projections::chain_ptr& context) override {
@@ -319,6 +324,7 @@ private:
 
   // One client message: true if a response started.
   bool start(const std::string& message) {
+    turn_started_ = std::chrono::steady_clock::now();
     auto parsed = parse_body(message);
     if (!parsed) {
       count("invalid");
@@ -428,6 +434,8 @@ private:
     a.route = "/v1/responses";
     a.method = "WS response.create";
     a.status = status;
+    a.seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - turn_started_).count();
     a.request_id = request_id_ + "." + std::to_string(++turns_);
     a.error_code = error_code;
     a.note.tenant = tenant_;
@@ -451,6 +459,7 @@ private:
   std::string cached_id_; // the connection's latest completed response
   projections::chain_ptr cached_;
   std::atomic<std::uint64_t> turns_{0};
+  std::chrono::steady_clock::time_point turn_started_; // of the response running (one at a time)
 };
 
 void ws_sink::ended(const std::string& status, projections::chain_ptr context, int http_status,

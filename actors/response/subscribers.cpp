@@ -117,10 +117,22 @@ void on_keepalive(response_actor* self, std::uint64_t published_then) {
   st.keepalive_armed = false;
   if (st.view.terminal() || st.subs.empty())
     return;
-  if (published_then == st.published)
-    for (auto& sub : st.subs)
-      if (sub.live)
-        sub.sink->keep_alive();
+  if (published_then == st.published) {
+    // Before the first output item a silence is the model reading its
+    // prompt: a subscriber that needs events to stay gets a stored
+    // response.in_progress again (every subscriber then sees it).
+    bool prefill = st.view.status == "in_progress" && st.view.output.empty() &&
+                   !st.turn.cancel_requested && !st.broken;
+    bool logged = prefill && std::any_of(st.subs.begin(), st.subs.end(), [](const subscription& s) {
+                    return s.live && s.sink->wants_logged_keepalive();
+                  });
+    if (logged)
+      enqueue(self, {ev::response_in_progress{}});
+    else
+      for (auto& sub : st.subs)
+        if (sub.live)
+          sub.sink->keep_alive();
+  }
   st.keepalive_armed = true;
   self->delayed_send(self, st.svc->cfg.keepalive, keepalive_atom::value, st.published);
 }

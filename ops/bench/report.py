@@ -14,6 +14,7 @@ streams = {n: load(f"stream_{n}.json") for n in stream_counts}
 chain = load("chain.json")
 event_log = load("event_log.json")
 cold = load("cold_start.json")
+ws = load("websocket.json")
 
 goals = []
 def goal(name, value, limit, unit, better="lower"):
@@ -40,7 +41,7 @@ goal("scenario 5: /readyz after a cold start", cold["ready_seconds"] * 1000, 100
 goal("scenario 5: first GET of an old response", cold["first_get_seconds"] * 1000, 1000, "ms")
 
 report = {"machine": machine, "create": create, "streams": streams, "chain": chain,
-          "event_log": event_log, "cold_start": cold, "goals": goals}
+          "event_log": event_log, "cold_start": cold, "websocket": ws, "goals": goals}
 (out / "report.json").write_text(json.dumps(report, indent=2))
 
 md = [f"Machine: {machine}. Client, backend, baselines and riposte share it.", ""]
@@ -81,7 +82,15 @@ md += ["", "### Scenario 5: cold start", "",
        f"{cold['responses']:,} responses ({cold['events']:,} events, {cold['store_mb']} MiB of RocksDB): "
        f"`/readyz` 200 after {cold['ready_seconds'] * 1000:.0f} ms, first GET of the oldest response "
        f"after {cold['first_get_seconds'] * 1000:.0f} ms.", "",
-       "### Goals", "", "| goal | measured | limit | |", "|---|---:|---:|---|"]
+       f"### Scenario 7: a Codex-shaped conversation of {ws['turns']} requests, HTTP replay vs "
+       f"WebSocket (median of {ws['rounds']} rounds)", "",
+       "| transport | bytes sent (all turns) | first turn | last turn | riposte CPU per turn | latency p50 | last turn latency |",
+       "|---|---:|---:|---:|---:|---:|---:|"]
+for name in ("http", "websocket"):
+    x = ws[name]
+    md.append(f"| {name} | {x['bytes_total']:,} B | {x['bytes_first_turn']:,} B | {x['bytes_last_turn']:,} B | "
+              f"{x['cpu_ms_per_turn']:.2f} ms | {x['latency_ms_p50']:.2f} ms | {x['latency_ms_last_turn']:.2f} ms |")
+md += ["", "### Goals", "", "| goal | measured | limit | |", "|---|---:|---:|---|"]
 for g in goals:
     md.append(f"| {g['goal']} | {g['measured']} {g['unit']} | {g['limit']} {g['unit']} | "
               f"{'met' if g['met'] else '**missed**'} |")

@@ -312,6 +312,33 @@ BOOST_AUTO_TEST_CASE(a_warm_up_completes_without_the_model_and_can_be_continued)
   BOOST_TEST(saw_context);
 }
 
+BOOST_AUTO_TEST_CASE(a_long_prefill_is_kept_alive_with_stored_in_progress_events) {
+  scripted_backend b{
+      {{"rules",
+        json::array(
+            {{{"match", {{"contains", "ponder"}}},
+              {"reply", {{"chunks", {{{"content", "done"}}}}, {"first_delay_ms", 1200}}}}})}}};
+  riposte_server r{b.url(), {"--sse-keepalive-ms", "250"}};
+  ws_client ws{r.port()};
+  BOOST_REQUIRE(ws.upgraded());
+  ws.send_json(create({{"input", "ponder this"}}));
+  auto events = ws.turn();
+  expect_completed(events);
+  std::size_t in_progress = 0;
+  for (const auto& e : events)
+    in_progress += e["type"] == "response.in_progress" ? 1 : 0;
+  // One as the response starts, then one per silent interval.
+  BOOST_TEST(in_progress >= 3u);
+  for (std::size_t i = 0; i < events.size(); ++i)
+    BOOST_TEST(events[i]["sequence_number"] == i);
+  // They are events of the response like any other: stored, replayed the same.
+  auto id = id_of(events);
+  auto replay = sse_call("GET", r.url("/v1/responses/" + id + "?stream=true"), "");
+  BOOST_REQUIRE_EQUAL(replay.events.size(), events.size());
+  for (std::size_t i = 0; i < events.size(); ++i)
+    BOOST_TEST(replay.events[i]["type"] == events[i]["type"]);
+}
+
 BOOST_AUTO_TEST_CASE(hostile_frames_close_that_connection_only) {
   scripted_backend b;
   riposte_server r{b.url(), {"--max-websocket-message-bytes", "65536"}};

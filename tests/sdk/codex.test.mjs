@@ -56,7 +56,7 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-function writeConfig(home, baseURL) {
+function writeConfig(home, baseURL, providerLines = []) {
   writeFileSync(
     join(home, 'config.toml'),
     [
@@ -68,6 +68,7 @@ function writeConfig(home, baseURL) {
       `base_url = "${baseURL}"`,
       'wire_api = "responses"',
       'env_key = "RIPOSTE_API_KEY"',
+      ...providerLines,
       '[features]',
       'plugins = false',
       '',
@@ -124,6 +125,62 @@ test('codex exec runs a shell tool call through riposte and finishes', async () 
   assert.equal(reasoningOf(assistant), 'I will create the file with a shell command.');
   const tool = second.find((m) => m.role === 'tool');
   assert.equal(toolNameOf(tool, second), 'exec_command');
+});
+
+test('codex exec over the WebSocket: every request on it, the later ones with only their new items', async () => {
+  const ws = await startStack({
+    riposteArgs: ['--api-key', 'sk-codex:codex', '--context-window', 'qwen3:0.6b=32768'],
+    script: {
+      rules: [
+        {
+          match: { has_tool_result: true },
+          reply: { chunks: [{ thinking: 'Done.' }, { content: 'Wrote ws_was_here.txt.' }] },
+        },
+        {
+          match: {},
+          reply: {
+            chunks: [
+              { thinking: 'A shell command will do.' },
+              { tool_calls: [{ function: { name: 'exec_command', arguments: { cmd: 'echo over-ws > ws_was_here.txt' } } }] },
+            ],
+          },
+        },
+      ],
+    },
+  });
+  try {
+    const home = join(dir, 'codex-home-ws');
+    const repo = join(dir, 'repo-ws');
+    execFileSync('mkdir', ['-p', home, repo]);
+    execFileSync('git', ['init', '-q'], { cwd: repo });
+    writeConfig(home, ws.baseURL, ['supports_websockets = true', 'stream_max_retries = 0']);
+    const { code, output } = await runCodex(repo, home, 'Create a file named ws_was_here.txt.');
+    assert.equal(code, 0, output);
+    assert.equal(readFileSync(join(repo, 'ws_was_here.txt'), 'utf8'), 'over-ws\n');
+    assert.match(output, /Wrote ws_was_here\.txt\./);
+    assert.doesNotMatch(output, /Falling back from WebSockets/);
+
+    const metrics = await (await fetch(ws.baseURL.replace(/\/v1$/, '') + '/metrics')).text();
+    const value = (series) => {
+      const line = metrics.split('\n').find((l) => l.startsWith(series + ' '));
+      return line ? Number(line.split(' ')[1]) : 0;
+    };
+    // The WebSocket carried the requests; none went over HTTP.
+    assert.ok(value('riposte_websocket_upgrades_total{result="accepted"}') >= 1, metrics);
+    assert.ok(value('riposte_websocket_messages_total{type="response.create"}') >= 2, metrics);
+    assert.ok(!/riposte_http_requests_total\{method="POST",route="\/v1\/responses"/.test(metrics), metrics);
+    // The request after the tool call continued the connection's response:
+    // Codex sent the call's output alone, and the model still saw it all.
+    assert.ok(value('riposte_websocket_continuations_total{source="connection"}') >= 1, metrics);
+    const requests = await ws.backendRequests();
+    assert.equal(requests.length, 2, JSON.stringify(requests.map((r) => r.messages.length)));
+    const second = requests[1].messages;
+    assert.ok(second.some((m) => m.role === 'user'));
+    assert.equal(second.find((m) => m.role === 'assistant').tool_calls[0].function.name, 'exec_command');
+    assert.equal(toolNameOf(second.find((m) => m.role === 'tool'), second), 'exec_command');
+  } finally {
+    await ws.stop();
+  }
 });
 
 test('codex reports a context that does not fit the window as its own context error', async () => {
