@@ -227,6 +227,11 @@ parse_outcome parse_config(int argc, char** argv) {
                  "--max-connections)")
       ->check(CLI::Range(1, 1'000'000))
       ->envname("RIPOSTE_MAX_WEBSOCKETS_PER_TENANT");
+  app.add_option("--websocket-ping-ms", cfg.websocket_ping_ms,
+                 "Ping a WebSocket peer silent this long; one that does not answer within as long "
+                 "again (half-open), or whose writes are stuck twice as long, is disconnected")
+      ->check(CLI::Range(100L, 3'600'000L))
+      ->envname("RIPOSTE_WEBSOCKET_PING_MS");
   app.add_option("--max-url-bytes", cfg.max_url_bytes, "Longest request URL")
       ->check(CLI::Range(256, 1 << 20))
       ->envname("RIPOSTE_MAX_URL_BYTES");

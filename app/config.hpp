@@ -69,6 +69,7 @@ struct config {
   bool no_websocket = false;
   std::uint64_t max_websocket_message_bytes = 64u << 20;
   std::size_t max_websockets_per_tenant = 64;
+  long websocket_ping_ms = 30'000;
   std::size_t max_url_bytes = 16u << 10;
   std::size_t max_header_bytes = 16u << 10;
   std::size_t max_headers = 100;

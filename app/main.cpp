@@ -500,6 +500,7 @@ int main(int argc, char** argv) {
   server_opts.on_answer = log_answer;
   server_opts.on_flight = [stats](int delta) { stats->http_in_flight().Increment(delta); };
   server_opts.ws_max_message_bytes = cfg.max_websocket_message_bytes;
+  server_opts.ws_ping_interval = std::chrono::milliseconds(cfg.websocket_ping_ms);
   auto server = http::start_server(server_opts, std::move(routes), http::responses_ws_routes(api));
   if (!server)
     return fail(server.error().message);

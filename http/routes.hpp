@@ -40,6 +40,7 @@ struct api_context {
   bool websocket = true;
   std::size_t ws_per_tenant = 64; // WebSocket connections one tenant may hold open
   std::size_t ws_queued = 16;     // response.create messages waiting on one connection
+  std::size_t ws_queued_bytes = 64u << 20; // and their bytes
   std::shared_ptr<adapters::observability::metrics> stats;
   // Told of each WebSocket turn (a request log line, as for HTTP).
   std::function<void(const answer&)> on_ws_turn;

@@ -8,6 +8,7 @@
 // context, so a turn that continues it sends only its new items, `store:
 // false` included; nothing of it is visible to another connection.
 #include "actors/messages.hpp"
+#include "events/faults.hpp"
 #include "events/ids.hpp"
 #include "events/json_safe.hpp"
 #include "http/errors.hpp"
@@ -17,6 +18,7 @@
 
 #include <caf/all.hpp>
 
+#include <chrono>
 #include <deque>
 #include <mutex>
 #include <unordered_map>
@@ -100,24 +102,29 @@ int status_of(const ev::error_info& err) {
 }
 
 class session;
+using clock = std::chrono::steady_clock;
 
-// One response's stream over the connection.
+// One response's stream over the connection. It ends exactly once: closed
+// after the terminal event, failed before the response started, gone with
+// the connection, or dropped unended by an actor that died.
 class ws_sink final : public actors::event_sink {
 public:
   ws_sink(std::weak_ptr<session> owner, std::shared_ptr<ws_channel> out, sse_options opts,
-          bool continues_cached)
+          bool continues_cached, clock::time_point started)
     : owner_(std::move(owner))
     , out_(std::move(out))
     , opts_(std::move(opts))
-    , continues_cached_(continues_cached) {}
+    , continues_cached_(continues_cached)
+    , started_(started) {}
 
-  // Dropped without an end (its actor died): the client is told.
+  // Dropped without an end (its actor died, the create was lost): the
+  // client is told, and the connection takes its next message.
   ~ws_sink() override {
     try {
       if (!take_end())
         return;
       out_->send_text(error_event(ev::server_fault()));
-      ended("failed", nullptr, 500);
+      ended("failed", nullptr, 500, "server_error");
     } catch (...) {
     }
   }
@@ -171,8 +178,11 @@ public:
       gone_fn_();
   }
 
-  // The connection is gone: the response is left as a disconnect leaves it.
+  // The connection is gone: the response is left as a disconnect leaves it,
+  // and the turn is logged as a client that went away (499).
   void gone() {
+    if (take_end())
+      ended("cancelled", nullptr, 499, "client_disconnected");
     std::function<void()> fn;
     {
       std::lock_guard guard{mutex_};
@@ -184,6 +194,9 @@ public:
     if (fn)
       fn();
   }
+
+  // Never handed to an actor: it ends without a word.
+  void abandon() { take_end(); }
 
 private:
   bool take_end() {
@@ -201,6 +214,7 @@ private:
   std::shared_ptr<ws_channel> out_;
   sse_options opts_;
   bool continues_cached_;
+  clock::time_point started_;
   std::mutex mutex_;
   bool ended_ = false;
   bool gone_ = false;
@@ -227,28 +241,33 @@ public:
       c_->stats->ws_open(-1);
   }
 
+  // On the connection's thread.
   void on_text(std::string message) override {
+    bool overflow = false;
     {
       std::lock_guard guard{mutex_};
       if (closed_)
         return;
       if (!busy_) {
         busy_ = true;
-      } else if (queue_.size() < c_->ws_queued) {
+      } else if (queue_.size() < c_->ws_queued &&
+                 queued_bytes_ + message.size() <= c_->ws_queued_bytes) {
+        queued_bytes_ += message.size();
         queue_.push_back(std::move(message));
         return;
       } else {
         // An error frame now would land inside the running response's
         // events: a client this far ahead loses the connection instead.
-        closed_ = true;
+        closed_ = overflow = true;
       }
     }
-    if (closed_now()) {
-      out_->close(ws::close_code::policy_violation, "more than " + std::to_string(c_->ws_queued) +
-                                                        " response.create messages waiting");
+    if (overflow) {
+      out_->close(ws::close_code::policy_violation,
+                  "too many response.create messages waiting (at most " +
+                      std::to_string(c_->ws_queued) + ")");
       return;
     }
-    run(std::move(message));
+    run_guarded(std::move(message));
   }
 
   void on_closed() override {
@@ -257,23 +276,25 @@ public:
       std::lock_guard guard{mutex_};
       closed_ = true;
       queue_.clear();
+      queued_bytes_ = 0;
       cached_id_.clear();
       cached_.reset();
-      current = std::move(current_);
+      current = current_.lock();
+      current_.reset();
     }
     if (current)
       current->gone(); // a running response ends as a disconnect ends it
   }
 
-  // The response `sink` streamed is over.
-  void turn_ended(ws_sink* sink, const std::string& response_id, const std::string& status,
+  // The response a sink streamed is over. The next message waiting runs on
+  // the connection's thread (this one may be the response actor's).
+  void turn_ended(const std::string& response_id, const std::string& status,
                   projections::chain_ptr context, bool continued_cached, int http_status,
-                  const std::string& error_code) {
+                  const std::string& error_code, clock::time_point started) {
     std::string next;
     {
       std::lock_guard guard{mutex_};
-      if (current_.get() == sink)
-        current_.reset();
+      current_.reset();
       if ((status == "completed" || status == "incomplete") && context) {
         cached_id_ = response_id;
         cached_ = std::move(context);
@@ -288,17 +309,31 @@ public:
       } else {
         next = std::move(queue_.front());
         queue_.pop_front();
+        queued_bytes_ -= next.size();
       }
     }
-    log_turn(response_id, http_status, error_code);
+    log_turn(response_id, http_status, error_code, started);
     if (!next.empty())
-      run(std::move(next));
+      out_->post([weak = weak_from_this(), next = std::move(next)]() mutable {
+        if (auto self = weak.lock())
+          self->run_guarded(std::move(next));
+      });
   }
 
 private:
-  bool closed_now() {
-    std::lock_guard guard{mutex_};
-    return closed_;
+  // A failure here is this connection's: it closes with 1011.
+  void run_guarded(std::string message) {
+    try {
+      run(std::move(message));
+    } catch (...) {
+      ev::report_fault("websocket", ev::describe(std::current_exception()));
+      {
+        std::lock_guard guard{mutex_};
+        busy_ = false;
+        closed_ = true;
+      }
+      out_->close(ws::close_code::internal_error, "internal error");
+    }
   }
 
   // Starts each message in turn until one starts a response (it ends in
@@ -314,29 +349,33 @@ private:
       }
       message = std::move(queue_.front());
       queue_.pop_front();
+      queued_bytes_ -= message.size();
     }
   }
 
-  void refuse(const ev::error_info& err) {
+  void refuse(const ev::error_info& err, clock::time_point started) {
     out_->send_text(error_event(err));
-    log_turn({}, status_of(err), std::string{map_error(err.code).code});
+    log_turn({}, status_of(err), std::string{map_error(err.code).code}, started);
   }
 
   // One client message: true if a response started.
   bool start(const std::string& message) {
-    turn_started_ = std::chrono::steady_clock::now();
+    auto started = clock::now();
+    auto refuse_now = [&](const ev::error_info& err) {
+      refuse(err, started);
+      return false;
+    };
     auto parsed = parse_body(message);
     if (!parsed) {
       count("invalid");
-      refuse(parsed.error());
-      return false;
+      return refuse_now(parsed.error());
     }
     auto& body = *parsed;
     if (!body.is_object()) {
       count("invalid");
-      refuse(ev::make_error(riposte_errc::invalid_type,
-                            "Invalid message: expected a JSON object with a 'type'.", "type"));
-      return false;
+      return refuse_now(ev::make_error(riposte_errc::invalid_type,
+                                       "Invalid message: expected a JSON object with a 'type'.",
+                                       "type"));
     }
     auto type = ev::string_or(body, "type");
     if (type == "response.processed") { // Codex's acknowledgement: nothing to do
@@ -345,55 +384,44 @@ private:
     }
     if (type != "response.create") {
       count("invalid");
-      refuse(ev::make_error(riposte_errc::invalid_value,
-                            "Unsupported client event type '" + ev::excerpt(type) +
-                                "'; this server accepts 'response.create'.",
-                            "type"));
-      return false;
+      return refuse_now(ev::make_error(riposte_errc::invalid_value,
+                                       "Unsupported client event type '" + ev::excerpt(type) +
+                                           "'; this server accepts 'response.create'.",
+                                       "type"));
     }
     count(type);
     body.erase("type");
     bool generate = true;
     if (auto it = body.find("generate"); it != body.end()) {
-      if (!it->is_boolean()) {
-        refuse(ev::make_error(riposte_errc::invalid_type,
-                              "Invalid type for 'generate': expected a boolean.", "generate"));
-        return false;
-      }
+      if (!it->is_boolean())
+        return refuse_now(ev::make_error(riposte_errc::invalid_type,
+                                         "Invalid type for 'generate': expected a boolean.",
+                                         "generate"));
       generate = it->get<bool>();
       body.erase(it);
     }
-    if (body.contains("stream_id")) {
-      refuse(ev::make_error(riposte_errc::unsupported_parameter,
-                            "Unsupported parameter: 'stream_id'. This server runs the responses "
-                            "of a connection one at a time, in order; send them without a lane.",
-                            "stream_id"));
-      return false;
-    }
-    if (body.value("background", json()) == json(true)) {
-      refuse(ev::make_error(riposte_errc::unsupported_parameter,
-                            "background is not supported over WebSocket; use POST /v1/responses "
-                            "for background responses.",
-                            "background"));
-      return false;
-    }
+    if (body.contains("stream_id"))
+      return refuse_now(ev::make_error(
+          riposte_errc::unsupported_parameter,
+          "Unsupported parameter: 'stream_id'. This server runs the responses of a connection one "
+          "at a time, in order; send them without a lane.",
+          "stream_id"));
+    if (body.value("background", json()) == json(true))
+      return refuse_now(ev::make_error(riposte_errc::unsupported_parameter,
+                                       "background is not supported over WebSocket; use POST "
+                                       "/v1/responses for background responses.",
+                                       "background"));
     // Streaming is what a WebSocket does: `stream` is implied (clients send
     // true anyway).
-    if (auto it = body.find("stream"); it != body.end() && !it->is_boolean()) {
-      refuse(ev::make_error(riposte_errc::invalid_type,
-                            "Invalid type for 'stream': expected a boolean.", "stream"));
-      return false;
-    }
+    if (auto it = body.find("stream"); it != body.end() && !it->is_boolean())
+      return refuse_now(ev::make_error(riposte_errc::invalid_type,
+                                       "Invalid type for 'stream': expected a boolean.", "stream"));
     body["stream"] = true;
     auto cmd = parse_create(ev::dump_json(body), c_->limits);
-    if (!cmd) {
-      refuse(cmd.error());
-      return false;
-    }
-    if (auto err = check_sealed_reasoning(*c_, *cmd, tenant_)) {
-      refuse(*err);
-      return false;
-    }
+    if (!cmd)
+      return refuse_now(cmd.error());
+    if (auto err = check_sealed_reasoning(*c_, *cmd, tenant_))
+      return refuse_now(*err);
     cmd->response_id = ev::make_id("resp_");
     cmd->tenant = tenant_;
     cmd->stream = true;
@@ -410,11 +438,14 @@ private:
     sse_options so;
     so.response_id = cmd->response_id;
     so.obfuscation = cmd->obfuscation;
-    auto sink = std::make_shared<ws_sink>(weak_from_this(), out_, so, continues_cached);
+    auto sink =
+        std::make_shared<ws_sink>(weak_from_this(), out_, std::move(so), continues_cached, started);
     {
       std::lock_guard guard{mutex_};
-      if (closed_)
+      if (closed_) {
+        sink->abandon();
         return false;
+      }
       current_ = sink;
     }
     caf::anon_send(c_->registry->as<actors::registry_actor>(), actors::create_atom::value,
@@ -427,15 +458,15 @@ private:
       c_->stats->ws_message(type);
   }
 
-  void log_turn(const std::string& response_id, int status, const std::string& error_code) {
+  void log_turn(const std::string& response_id, int status, const std::string& error_code,
+                clock::time_point started) {
     if (!c_->on_ws_turn)
       return;
     answer a;
     a.route = "/v1/responses";
     a.method = "WS response.create";
     a.status = status;
-    a.seconds =
-        std::chrono::duration<double>(std::chrono::steady_clock::now() - turn_started_).count();
+    a.seconds = std::chrono::duration<double>(clock::now() - started).count();
     a.request_id = request_id_ + "." + std::to_string(++turns_);
     a.error_code = error_code;
     a.note.tenant = tenant_;
@@ -455,18 +486,18 @@ private:
   bool busy_ = false;
   bool closed_ = false;
   std::deque<std::string> queue_;
-  std::shared_ptr<ws_sink> current_;
-  std::string cached_id_; // the connection's latest completed response
+  std::size_t queued_bytes_ = 0;
+  std::weak_ptr<ws_sink> current_; // the actor holds it; dropped unended, it says so
+  std::string cached_id_;          // the connection's latest completed response
   projections::chain_ptr cached_;
   std::atomic<std::uint64_t> turns_{0};
-  std::chrono::steady_clock::time_point turn_started_; // of the response running (one at a time)
 };
 
 void ws_sink::ended(const std::string& status, projections::chain_ptr context, int http_status,
                     std::string error_code) {
   if (auto owner = owner_.lock())
-    owner->turn_ended(this, opts_.response_id, status, std::move(context), continues_cached_,
-                      http_status, error_code);
+    owner->turn_ended(opts_.response_id, status, std::move(context), continues_cached_, http_status,
+                      error_code, started_);
 }
 
 } // namespace

@@ -282,36 +282,45 @@ private:
 };
 
 // One upgraded connection, read and written with riposte's own framing
-// (ws_frames.hpp says why). Reads, and the socket, live on the connection's
-// strand; sends come from any thread through the queue. It keeps RESTinio's
-// connection count until it ends, so WebSockets count against
-// --max-connections like any connection.
+// (ws_frames.hpp says why). Reads, timers and the socket live on the
+// connection's strand; sends come from any thread through the queue. It
+// keeps RESTinio's connection count until it ends, so WebSockets count
+// against --max-connections like any connection. A silent peer is pinged,
+// and let go when it stays silent (a half-open connection); a close riposte
+// starts is followed by a short drain, so the peer reads the close frame
+// rather than a reset.
 class ws_connection final : public ws_channel, public std::enable_shared_from_this<ws_connection> {
 public:
   using connection_t = restinio::impl::connection_t<riposte_traits>;
   using internals_t = connection_t::upgrade_internals_t;
   using strand_t = restinio::asio_ns::strand<restinio::default_asio_executor>;
+  using timer_t = restinio::asio_ns::steady_timer;
+  using clock = std::chrono::steady_clock;
 
   ws_connection(std::shared_ptr<server_gate> gate, const server_options& opts)
     : gate_(std::move(gate))
     , reader_(static_cast<std::size_t>(opts.ws_max_message_bytes))
+    , idle_(opts.ws_ping_interval)
     , max_pending_(opts.ws_max_pending_bytes) {}
 
   // Takes the socket from RESTinio, sends the 101 and starts reading.
   void start(internals_t internals, std::string handshake, std::shared_ptr<ws_session> session) {
     internals_.emplace(std::move(internals));
     strand_.emplace(internals_->m_socket.get_executor());
+    idle_timer_.emplace(*strand_);
+    drain_timer_.emplace(*strand_);
     session_ = std::move(session);
+    last_heard_ = clock::now();
     {
       std::lock_guard guard{mutex_};
       started_ = true;
       queue_.push_front({std::move(handshake), {}});
       writing_ = true;
     }
-    auto self = shared_from_this();
-    restinio::asio_ns::post(*strand_, [self] {
-      self->write_some();
-      self->read_some();
+    on_strand([](ws_connection& c) {
+      c.write_some();
+      c.read_some();
+      c.arm_idle_timer();
     });
   }
 
@@ -325,13 +334,26 @@ public:
     enqueue(ws::encode(ws::opcode::close, ws::close_payload(code, reason)), {}, true);
   }
 
-  // The server stopped (its I/O threads are gone): the socket closes now.
+  void post(std::function<void()> fn) override {
+    on_strand([fn = std::move(fn)](ws_connection&) { fn(); });
+  }
+
+  bool finished() {
+    std::lock_guard guard{mutex_};
+    return finished_;
+  }
+
+  // The server stopped (its I/O threads are gone): the socket, the timers
+  // and the strand go now, before the I/O context they belong to.
   void drop() {
     {
       std::lock_guard guard{mutex_};
       dead_ = true;
     }
     finish();
+    idle_timer_.reset();
+    drain_timer_.reset();
+    strand_.reset();
   }
 
 private:
@@ -340,18 +362,31 @@ private:
     std::function<void(bool)> written;
   };
 
-  // Queues a frame (any thread); `then_close`: the last one, the connection
-  // ends once it is written.
+  // Queues a frame (any thread); `then_close`: the close frame, after which
+  // nothing more goes out and the connection ends once it is written.
   void enqueue(std::string bytes, std::function<void(bool)> written, bool then_close) {
-    bool refused = false, too_slow = false, kick = false;
+    bool refused = false, kick = false;
+    std::vector<outgoing> dropped;
     {
       std::lock_guard guard{mutex_};
       if (dead_ || closing_) {
         refused = true;
-      } else if (pending_ + bytes.size() > max_pending_ && !then_close) {
-        too_slow = true;
-        closing_ = true;
       } else {
+        if (!then_close && pending_ > 0 && pending_ + bytes.size() > max_pending_) {
+          // A client this far behind is let go: what waits is dropped, and
+          // the close frame takes its place.
+          for (auto& o : queue_) {
+            pending_ -= std::min(pending_, o.bytes.size());
+            dropped.push_back(std::move(o));
+          }
+          queue_.clear();
+          dropped.push_back({std::move(bytes), std::move(written)});
+          written = nullptr;
+          bytes = ws::encode(ws::opcode::close,
+                             ws::close_payload(ws::close_code::policy_violation,
+                                               "client too slow: too many bytes unread"));
+          then_close = true;
+        }
         pending_ += bytes.size();
         queue_.push_back({std::move(bytes), std::move(written)});
         closing_ = then_close;
@@ -361,28 +396,45 @@ private:
         }
       }
     }
-    if (refused) {
-      if (written)
-        written(false);
-      return;
-    }
-    if (too_slow) { // a client this far behind is let go
-      if (written)
-        written(false);
-      post([](ws_connection& c) { c.finish(); });
-      return;
-    }
+    for (auto& d : dropped)
+      if (d.written)
+        d.written(false);
+    if (refused && written)
+      written(false);
     if (kick)
-      post([](ws_connection& c) { c.write_some(); });
+      on_strand([](ws_connection& c) { c.write_some(); });
   }
 
   template <class Fn>
-  void post(Fn fn) {
+  void on_strand(Fn fn) {
     std::shared_lock open{gate_->mutex};
     if (!gate_->open || !strand_)
       return;
-    restinio::asio_ns::post(*strand_, [self = shared_from_this(), fn] { fn(*self); });
+    restinio::asio_ns::post(*strand_, [self = shared_from_this(), fn = std::move(fn)]() mutable {
+      try {
+        fn(*self);
+      } catch (...) { // nothing may escape into the I/O thread
+        events::report_fault("websocket", events::describe(std::current_exception()));
+        self->finish();
+      }
+    });
   }
+
+  // Wraps a completion handler: on the strand, exceptions contained.
+  template <class Fn>
+  auto guarded(Fn fn) {
+    return restinio::asio_ns::bind_executor(
+        *strand_, [self = shared_from_this(), fn = std::move(fn)](auto&&... args) mutable {
+          try {
+            fn(*self, std::forward<decltype(args)>(args)...);
+          } catch (...) {
+            events::report_fault("websocket", events::describe(std::current_exception()));
+            self->finish();
+          }
+        });
+  }
+
+  bool open() const { return internals_ && internals_->m_socket.is_open(); }
 
   // On the strand: everything queued goes out in one write.
   void write_some() {
@@ -398,7 +450,7 @@ private:
       }
       last = closing_;
     }
-    if (!internals_ || !internals_->m_socket.is_open())
+    if (!open())
       return written(*batch, false);
     std::vector<restinio::asio_ns::const_buffer> buffers;
     buffers.reserve(batch->size());
@@ -406,20 +458,23 @@ private:
       buffers.emplace_back(o.bytes.data(), o.bytes.size());
     restinio::asio_ns::async_write(
         internals_->m_socket, buffers,
-        restinio::asio_ns::bind_executor(
-            *strand_, [self = shared_from_this(), batch, last](const auto& ec, std::size_t) {
-              self->written(*batch, !ec);
-              if (ec || last) {
-                bool more = false;
-                {
-                  std::lock_guard guard{self->mutex_};
-                  more = !self->queue_.empty() && !ec;
-                }
-                if (!more)
-                  return self->finish();
-              }
-              self->write_some();
-            }));
+        guarded([batch, last](ws_connection& c, const auto& ec, std::size_t n) {
+          {
+            std::lock_guard guard{c.mutex_};
+            c.bytes_written_ += n;
+          }
+          c.written(*batch, !ec);
+          if (ec)
+            return c.finish();
+          bool more = false;
+          {
+            std::lock_guard guard{c.mutex_};
+            more = !c.queue_.empty();
+          }
+          if (last && !more)
+            return c.after_close_frame();
+          c.write_some();
+        }));
   }
 
   void written(std::vector<outgoing>& batch, bool ok) {
@@ -433,47 +488,106 @@ private:
     pending_ -= std::min(pending_, size);
   }
 
+  // Our close frame is out. Answering the peer's close, the connection
+  // ends; otherwise the peer gets a moment to answer (its bytes are read
+  // and dropped), so that it reads the frame rather than a reset.
+  void after_close_frame() {
+    if (peer_closed_)
+      return finish();
+    draining_ = true;
+    restinio::asio_ns::error_code ignored;
+    internals_->m_socket.shutdown(restinio::asio_ns::ip::tcp::socket::shutdown_send, ignored);
+    drain_timer_->expires_after(std::chrono::seconds(2));
+    drain_timer_->async_wait(guarded([](ws_connection& c, const auto& ec) {
+      if (!ec)
+        c.finish();
+    }));
+    if (!reading_)
+      read_some();
+  }
+
   // On the strand.
   void read_some() {
-    if (!internals_ || !internals_->m_socket.is_open())
+    if (!open() || reading_)
       return;
+    reading_ = true;
     internals_->m_socket.async_read_some(
         restinio::asio_ns::buffer(in_),
-        restinio::asio_ns::bind_executor(
-            *strand_, [self = shared_from_this()](const auto& ec, std::size_t n) {
-              if (ec)
-                return self->finish();
-              self->received(n);
-            }));
+        guarded([](ws_connection& c, const auto& ec, std::size_t n) {
+          c.reading_ = false;
+          if (ec)
+            return c.finish();
+          c.received(n);
+        }));
+  }
+
+  bool closing() {
+    std::lock_guard guard{mutex_};
+    return closing_;
   }
 
   void received(std::size_t n) {
+    last_heard_ = clock::now();
+    if (draining_ || reader_.stopped())
+      return read_some(); // after a close: read to the end, handle nothing
     std::vector<ws::incoming> got;
     reader_.feed(std::string_view{in_.data(), n}, got);
     for (auto& m : got) {
+      if (closing() && m.kind != ws::incoming::close)
+        continue; // after our close frame nothing more is handled
       switch (m.kind) {
         case ws::incoming::message:
-          if (m.binary) {
+          if (m.binary)
             close(ws::close_code::unsupported_data, "binary messages are not supported");
-          } else if (session_) {
-            try {
-              session_->on_text(std::move(m.payload));
-            } catch (...) {
-              events::report_fault("websocket", events::describe(std::current_exception()));
-              close(ws::close_code::internal_error, "internal error");
-            }
-          }
+          else if (session_)
+            session_->on_text(std::move(m.payload));
           break;
         case ws::incoming::ping: enqueue(ws::encode(ws::opcode::pong, m.payload), {}, false); break;
         case ws::incoming::pong: break;
-        case ws::incoming::close: // the peer's close is answered with its code
+        case ws::incoming::close: // answered with its code (RFC 6455 section 5.5.1)
+          peer_closed_ = true;
+          if (closing())
+            return finish(); // both sides have closed
           close(m.code == 1005 ? ws::close_code::normal : m.code, {});
           break;
         case ws::incoming::fault: close(m.code, m.payload); break;
       }
     }
-    if (!reader_.stopped())
-      read_some();
+    read_some();
+  }
+
+  // Every idle interval: a peer silent for one is pinged; one that says
+  // nothing in the interval after the ping is gone (the connection is
+  // half-open); a write stuck for two intervals is let go.
+  void arm_idle_timer() {
+    idle_timer_->expires_after(idle_);
+    idle_timer_->async_wait(guarded([](ws_connection& c, const auto& ec) {
+      if (ec || c.finished())
+        return;
+      auto now = clock::now();
+      if (c.pinged_ && c.last_heard_ <= c.pinged_at_)
+        return c.finish();
+      c.pinged_ = false;
+      auto silent = now - c.last_heard_;
+      bool stuck = false;
+      {
+        std::lock_guard guard{c.mutex_};
+        stuck = c.writing_ && c.pending_ > 0 && c.bytes_written_ == c.written_at_tick_;
+      }
+      c.stuck_ticks_ = stuck ? c.stuck_ticks_ + 1 : 0;
+      {
+        std::lock_guard guard{c.mutex_};
+        c.written_at_tick_ = c.bytes_written_;
+      }
+      if (c.stuck_ticks_ >= 2)
+        return c.finish();
+      if (silent >= c.idle_) {
+        c.ping();
+        c.pinged_ = true;
+        c.pinged_at_ = now;
+      }
+      c.arm_idle_timer();
+    }));
   }
 
   // The connection is over (on the strand, or after the I/O threads ended).
@@ -490,8 +604,12 @@ private:
       queue_.clear();
     }
     written(unsent, false);
+    restinio::asio_ns::error_code ignored;
+    if (idle_timer_)
+      idle_timer_->cancel(ignored);
+    if (drain_timer_)
+      drain_timer_->cancel(ignored);
     if (internals_) {
-      restinio::asio_ns::error_code ignored;
       internals_->m_socket.shutdown(restinio::asio_ns::ip::tcp::socket::shutdown_both, ignored);
       internals_->m_socket.close(ignored);
       internals_.reset(); // the connection count goes down
@@ -508,16 +626,30 @@ private:
   std::shared_ptr<server_gate> gate_;
   std::optional<internals_t> internals_;
   std::optional<strand_t> strand_;
+  std::optional<timer_t> idle_timer_;
+  std::optional<timer_t> drain_timer_;
   std::shared_ptr<ws_session> session_;
   ws::reader reader_;
   std::array<char, 16384> in_{};
+  // The strand's own.
+  bool reading_ = false;
+  bool draining_ = false;
+  bool peer_closed_ = false;
+  clock::time_point last_heard_;
+  clock::time_point pinged_at_;
+  bool pinged_ = false; // a ping went out at the last tick
+  std::uint64_t written_at_tick_ = 0;
+  int stuck_ticks_ = 0;
+  std::chrono::milliseconds idle_;
+  // Under the mutex.
   std::mutex mutex_;
   std::deque<outgoing> queue_;
   std::size_t pending_ = 0;
   std::size_t max_pending_;
+  std::uint64_t bytes_written_ = 0;
   bool started_ = false;
   bool writing_ = false;
-  bool closing_ = false; // a close frame is queued: nothing more goes out
+  bool closing_ = false; // the close frame is queued: nothing more goes out
   bool dead_ = false;
   bool finished_ = false;
 };
@@ -729,6 +861,21 @@ public:
       watchdog_.join();
     }
     if (handle_) {
+      // WebSocket clients are told (1001), and get a moment to answer.
+      std::vector<std::shared_ptr<ws_connection>> open;
+      {
+        std::lock_guard guard{ws_mutex_};
+        for (auto& weak : ws_connections_)
+          if (auto c = weak.lock())
+            open.push_back(std::move(c));
+      }
+      for (auto& c : open)
+        c->close(ws::close_code::going_away, "server shutting down");
+      auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(300);
+      while (std::chrono::steady_clock::now() < until &&
+             std::any_of(open.begin(), open.end(), [](auto& c) { return !c->finished(); }))
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      open.clear();
       handle_->stop();
       handle_->wait();
       {
@@ -829,15 +976,19 @@ private:
     return restinio::request_accepted();
   }
 
-  // An `Upgrade: websocket` request (RFC 6455 section 4.2.1).
-  static bool wants_websocket(const request& in) {
-    auto upgrade = in.header("upgrade");
-    if (!upgrade)
+  // Whether a comma-separated header value holds `token` (any case).
+  static bool has_token(const std::optional<std::string>& value, std::string_view token) {
+    if (!value)
       return false;
     std::string lower;
-    for (char ch : *upgrade)
+    for (char ch : *value)
       lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(ch))));
-    return lower.find("websocket") != std::string::npos;
+    return lower.find(token) != std::string::npos;
+  }
+
+  // An `Upgrade: websocket` request (RFC 6455 section 4.2.1).
+  static bool wants_websocket(const request& in) {
+    return has_token(in.header("upgrade"), "websocket");
   }
 
   restinio::request_handling_status_t upgrade(const restinio::request_handle_t& req,
@@ -849,6 +1000,10 @@ private:
     };
     auto key = in.header("sec-websocket-key");
     auto version = in.header("sec-websocket-version");
+    if (!has_token(in.header("connection"), "upgrade"))
+      return refuse(to_http(events::make_error(events::riposte_errc::invalid_request,
+                                               "A WebSocket upgrade needs Connection: Upgrade.",
+                                               "Connection")));
     if (!version || *version != "13") {
       auto out = to_http(events::make_error(
           events::riposte_errc::invalid_request,

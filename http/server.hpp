@@ -96,6 +96,9 @@ public:
   virtual void ping() = 0;
   // Sends a close frame with `code` and `reason`, then ends the connection.
   virtual void close(std::uint16_t code, std::string reason) = 0;
+  // Runs `fn` on the connection's own I/O thread, after what it is doing
+  // now; dropped once the connection has ended. `fn` must not throw.
+  virtual void post(std::function<void()> fn) = 0;
 };
 
 // What the application does with one accepted WebSocket: its messages, one
@@ -165,6 +168,10 @@ struct server_options {
   // Bytes queued for a WebSocket client and not yet written; a client
   // further behind is disconnected (1008).
   std::size_t ws_max_pending_bytes = 16u << 20;
+  // A WebSocket peer silent this long is pinged; one that does not answer
+  // within as long again is gone (a half-open connection) and the connection
+  // ends. A write that makes no progress for twice this long ends it too.
+  std::chrono::milliseconds ws_ping_interval{30'000};
 };
 
 class server {

@@ -149,6 +149,15 @@ void reader::end_frame(std::vector<incoming>& out) {
       c.code = static_cast<std::uint16_t>((static_cast<unsigned char>(c.payload[0]) << 8) |
                                           static_cast<unsigned char>(c.payload[1]));
       c.payload.erase(0, 2);
+      // Codes a peer may send (RFC 6455 section 7.4): 1004-1006 and 1015
+      // are reserved, 3000-4999 are for applications.
+      bool valid = (c.code >= 1000 && c.code <= 1014 && c.code != 1004 && c.code != 1005 &&
+                    c.code != 1006) ||
+                   (c.code >= 3000 && c.code <= 4999);
+      if (!valid) {
+        fault(out, close_code::protocol_error, "close code not allowed on the wire");
+        return;
+      }
       if (!events::valid_utf8(c.payload)) {
         fault(out, close_code::invalid_payload, "close reason is not valid UTF-8");
         return;

@@ -121,8 +121,11 @@ void on_keepalive(response_actor* self, std::uint64_t published_then) {
     // Before the first output item a silence is the model reading its
     // prompt: a subscriber that needs events to stay gets a stored
     // response.in_progress again (every subscriber then sees it).
+    // Nothing may be on its way to the log either: an end being stored
+    // must stay the last event.
     bool prefill = st.view.status == "in_progress" && st.view.output.empty() &&
-                   !st.turn.cancel_requested && !st.broken;
+                   !st.turn.cancel_requested && !st.broken && st.pending.empty() &&
+                   st.sent.empty() && !st.in_flight;
     bool logged = prefill && std::any_of(st.subs.begin(), st.subs.end(), [](const subscription& s) {
                     return s.live && s.sink->wants_logged_keepalive();
                   });

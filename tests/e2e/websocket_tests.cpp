@@ -339,6 +339,88 @@ BOOST_AUTO_TEST_CASE(a_long_prefill_is_kept_alive_with_stored_in_progress_events
     BOOST_TEST(replay.events[i]["type"] == events[i]["type"]);
 }
 
+BOOST_AUTO_TEST_CASE(a_compacted_history_starts_a_new_chain_on_the_socket) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "Write the summary of the conversation above now."}}},
+          {"reply", {{"chunks", {{{"content", "SUMMARY: two questions asked."}}}}}}}}}}};
+  riposte_server r{b.url()};
+  auto one = json::parse(
+      r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "first question"}}).body);
+  auto compacted = r.post("/v1/responses/compact",
+                          {{"model", "llama3.2:1b"}, {"previous_response_id", one["id"]}});
+  BOOST_REQUIRE_MESSAGE(compacted.status == 200, compacted.body);
+  auto input = json::parse(compacted.body)["output"];
+  input.push_back({{"role", "user"}, {"content", "and now?"}});
+  ws_client ws{r.port()};
+  ws.send_json(create({{"input", input}, {"store", false}}));
+  expect_completed(ws.turn());
+  bool saw_summary = false;
+  auto messages = b.requests().back()["messages"];
+  for (const auto& m : messages)
+    saw_summary = saw_summary || wire::text(m).find("SUMMARY") != std::string::npos;
+  BOOST_TEST(saw_summary, messages.dump());
+}
+
+BOOST_AUTO_TEST_CASE(websockets_count_against_the_connection_limit) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--max-connections", "2"}};
+  auto a = std::make_unique<ws_client>(r.port());
+  ws_client second{r.port()};
+  BOOST_REQUIRE(a->upgraded());
+  BOOST_REQUIRE(second.upgraded());
+  // A third connection waits in the backlog while both sockets stay open...
+  raw_connection waiting{r.port()};
+  waiting.send(request_bytes("GET", "/healthz"));
+  BOOST_TEST(!waiting.read_response(std::chrono::milliseconds(500)));
+  // ...and is served once one of them closes.
+  a.reset();
+  auto served = waiting.read_response(std::chrono::seconds(5));
+  BOOST_REQUIRE(served);
+  BOOST_TEST(served->status == 200);
+}
+
+BOOST_AUTO_TEST_CASE(a_silent_peer_is_pinged_and_let_go_and_a_close_is_answered_properly) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--websocket-ping-ms", "200"}};
+  {
+    // It answers pings: it stays.
+    ws_client alive{r.port()};
+    BOOST_REQUIRE(alive.upgraded());
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(1200);
+    int pings = 0;
+    while (std::chrono::steady_clock::now() < until) {
+      auto f = alive.next(std::chrono::milliseconds(100));
+      if (f && f->opcode == 9) {
+        ++pings;
+        alive.send_frame(0x8A, f->payload);
+      }
+      BOOST_REQUIRE(!alive.peer_closed());
+    }
+    BOOST_TEST(pings >= 2);
+    alive.send_json(create({{"input", "still here"}}));
+    expect_completed(alive.turn());
+  }
+  {
+    // It never answers (a half-open connection): pinged, then let go, and
+    // its place is free again.
+    ws_client silent{r.port()};
+    BOOST_REQUIRE(silent.upgraded());
+    auto until = std::chrono::steady_clock::now() + std::chrono::seconds(3);
+    while (!silent.peer_closed() && std::chrono::steady_clock::now() < until)
+      silent.next(std::chrono::milliseconds(100));
+    BOOST_TEST(silent.peer_closed());
+  }
+  BOOST_TEST(metric(r, "riposte_websocket_connections") == 0);
+  // A close riposte starts arrives as a close frame, not a reset, even when
+  // the peer is still sending.
+  ws_client ws{r.port()};
+  ws.send_frame(0x82, "binary");
+  ws.send_text(create({{"input", "after the binary message"}}).dump());
+  BOOST_TEST(ws.wait_close().value_or(0) == 1003);
+  BOOST_TEST(b.requests().size() == 1u); // the message after the close was not run
+}
+
 BOOST_AUTO_TEST_CASE(hostile_frames_close_that_connection_only) {
   scripted_backend b;
   riposte_server r{b.url(), {"--max-websocket-message-bytes", "65536"}};

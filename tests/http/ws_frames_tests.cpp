@@ -142,6 +142,11 @@ BOOST_AUTO_TEST_CASE(protocol_violations_are_faults_with_their_close_code) {
   BOOST_TEST(code_of(client_frame(0x88, "\x03")) == close_code::protocol_error);
   BOOST_TEST(code_of(client_frame(0x88, std::string{"\x03\xE8\xFF", 3})) ==
              close_code::invalid_payload);
+  for (unsigned code : {0u, 999u, 1004u, 1005u, 1006u, 1015u, 2000u, 5000u})
+    BOOST_TEST(code_of(client_frame(0x88, std::string{static_cast<char>(code >> 8),
+                                                      static_cast<char>(code & 0xFF)})) ==
+                   close_code::protocol_error,
+               code);
   // A UTF-8 character split across fragments is fine.
   reader r{1024};
   auto out = read_all(r, client_frame(0x01, "\xC3") + client_frame(0x80, "\xA9"));
