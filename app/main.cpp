@@ -428,6 +428,8 @@ int main(int argc, char** argv) {
           std::pair{"model", &a.note.model}, std::pair{"error_code", &a.error_code}})
       if (!value->empty())
         line[key] = *value;
+    if (a.note.input_items >= 0)
+      line["input_items"] = a.note.input_items;
     if (!a.request_body.empty()) {
       auto body = events::parse_untrusted(a.request_body);
       line["request_body"] = body.is_discarded() ? nlohmann::json(a.request_body) : std::move(body);

@@ -18,8 +18,9 @@ const std::vector<feature>& compatibility_manifest() {
        "GET /v1/responses with Upgrade: websocket (WebSocket mode)",
        s::supported,
        "RFC 6455 on the HTTP listener, authenticated at the upgrade (401 as HTTP); 426 when "
-       "--no-websocket is set (Codex then uses HTTP for the session) or the client is not "
-       "version 13; no subprotocol, no compression. Each response.create message is a POST "
+       "--no-websocket is set (Codex then uses HTTP for the session), for Codex's first "
+       "protocol (responses_websockets=2026-02-04) or when the client is not version 13; no "
+       "subprotocol, no compression. Each response.create message is a POST "
        "/v1/responses body with a type: the same validation, tenancy, tools, formats and "
        "reasoning sealing; stream is implied, background refused. Its events go out as text "
        "frames, each after it is stored, one response at a time per connection in arrival "
@@ -28,6 +29,7 @@ const std::vector<feature>& compatibility_manifest() {
         "back_to_back_creates_run_one_at_a_time_in_arrival_order",
         "closing_the_socket_mid_response_cancels_it",
         "an_upgrade_is_authenticated_and_refused_cleanly_when_turned_off",
+        "a_compacted_history_starts_a_new_chain_on_the_socket",
         "turns over the SDK WebSocket, continued with only their new items",
         "codex exec over the WebSocket: every request on it, the later ones with only their new "
         "items"}},
@@ -85,10 +87,14 @@ const std::vector<feature>& compatibility_manifest() {
        "protocol errors close with 1002, bad UTF-8 with 1007, binary messages with 1003; "
        "--max-websockets-per-tenant (64) open per API key, more get 429 "
        "websocket_connection_limit_reached; WebSockets count against --max-connections; a "
-       "client 16 MiB behind is disconnected",
+       "client 16 MiB behind is disconnected (1008); a peer silent for --websocket-ping-ms is "
+       "pinged and one that does not answer within as long again is let go; riposte's close "
+       "is followed by a short drain, and nothing the peer sends after it is run",
        {"hostile_frames_close_that_connection_only",
         "a_tenant_holds_a_bounded_number_of_connections",
-        "the_size_limit_is_checked_from_the_header"}},
+        "the_size_limit_is_checked_from_the_header",
+        "websockets_count_against_the_connection_limit",
+        "a_silent_peer_is_pinged_and_let_go_and_a_close_is_answered_properly"}},
       {"endpoint",
        "POST /v1/responses/compact",
        s::supported,

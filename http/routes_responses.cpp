@@ -148,6 +148,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
          cmd->tenant = *tenant;
          req.note->response_id = cmd->response_id;
          req.note->model = cmd->model;
+         req.note->input_items = static_cast<std::int64_t>(cmd->input.size());
          if (keyed) {
            if (key->size() > 255)
              return reply(to_http(ev::make_error(riposte_errc::invalid_value,

@@ -104,18 +104,26 @@ int status_of(const ev::error_info& err) {
 class session;
 using clock = std::chrono::steady_clock;
 
+// What the request log says of one turn, and whether it continued the
+// connection's latest response.
+struct turn_info {
+  std::string response_id;
+  clock::time_point started;
+  std::int64_t input_items = -1;
+  bool continues_cached = false;
+};
+
 // One response's stream over the connection. It ends exactly once: closed
 // after the terminal event, failed before the response started, gone with
 // the connection, or dropped unended by an actor that died.
 class ws_sink final : public actors::event_sink {
 public:
   ws_sink(std::weak_ptr<session> owner, std::shared_ptr<ws_channel> out, sse_options opts,
-          bool continues_cached, clock::time_point started)
+          turn_info turn)
     : owner_(std::move(owner))
     , out_(std::move(out))
     , opts_(std::move(opts))
-    , continues_cached_(continues_cached)
-    , started_(started) {}
+    , turn_(std::move(turn)) {}
 
   // Dropped without an end (its actor died, the create was lost): the
   // client is told, and the connection takes its next message.
@@ -213,8 +221,7 @@ private:
   std::weak_ptr<session> owner_;
   std::shared_ptr<ws_channel> out_;
   sse_options opts_;
-  bool continues_cached_;
-  clock::time_point started_;
+  turn_info turn_;
   std::mutex mutex_;
   bool ended_ = false;
   bool gone_ = false;
@@ -288,17 +295,16 @@ public:
 
   // The response a sink streamed is over. The next message waiting runs on
   // the connection's thread (this one may be the response actor's).
-  void turn_ended(const std::string& response_id, const std::string& status,
-                  projections::chain_ptr context, bool continued_cached, int http_status,
-                  const std::string& error_code, clock::time_point started) {
+  void turn_ended(const std::string& status, projections::chain_ptr context, int http_status,
+                  const std::string& error_code, const turn_info& turn) {
     std::string next;
     {
       std::lock_guard guard{mutex_};
       current_.reset();
       if ((status == "completed" || status == "incomplete") && context) {
-        cached_id_ = response_id;
+        cached_id_ = turn.response_id;
         cached_ = std::move(context);
-      } else if (continued_cached) {
+      } else if (turn.continues_cached) {
         // A failed turn lets go of the response it continued: retrying it
         // is previous_response_not_found (unless it is stored).
         cached_id_.clear();
@@ -312,7 +318,7 @@ public:
         queued_bytes_ -= next.size();
       }
     }
-    log_turn(response_id, http_status, error_code, started);
+    log_turn(turn, http_status, error_code);
     if (!next.empty())
       out_->post([weak = weak_from_this(), next = std::move(next)]() mutable {
         if (auto self = weak.lock())
@@ -355,7 +361,8 @@ private:
 
   void refuse(const ev::error_info& err, clock::time_point started) {
     out_->send_text(error_event(err));
-    log_turn({}, status_of(err), std::string{map_error(err.code).code}, started);
+    log_turn(turn_info{{}, started, -1, false}, status_of(err),
+             std::string{map_error(err.code).code});
   }
 
   // One client message: true if a response started.
@@ -438,8 +445,9 @@ private:
     sse_options so;
     so.response_id = cmd->response_id;
     so.obfuscation = cmd->obfuscation;
-    auto sink =
-        std::make_shared<ws_sink>(weak_from_this(), out_, std::move(so), continues_cached, started);
+    turn_info turn{cmd->response_id, started, static_cast<std::int64_t>(cmd->input.size()),
+                   continues_cached};
+    auto sink = std::make_shared<ws_sink>(weak_from_this(), out_, std::move(so), std::move(turn));
     {
       std::lock_guard guard{mutex_};
       if (closed_) {
@@ -458,19 +466,19 @@ private:
       c_->stats->ws_message(type);
   }
 
-  void log_turn(const std::string& response_id, int status, const std::string& error_code,
-                clock::time_point started) {
+  void log_turn(const turn_info& turn, int status, const std::string& error_code) {
     if (!c_->on_ws_turn)
       return;
     answer a;
     a.route = "/v1/responses";
     a.method = "WS response.create";
     a.status = status;
-    a.seconds = std::chrono::duration<double>(clock::now() - started).count();
+    a.seconds = std::chrono::duration<double>(clock::now() - turn.started).count();
     a.request_id = request_id_ + "." + std::to_string(++turns_);
     a.error_code = error_code;
     a.note.tenant = tenant_;
-    a.note.response_id = response_id;
+    a.note.response_id = turn.response_id;
+    a.note.input_items = turn.input_items;
     try {
       c_->on_ws_turn(a);
     } catch (...) {
@@ -496,8 +504,7 @@ private:
 void ws_sink::ended(const std::string& status, projections::chain_ptr context, int http_status,
                     std::string error_code) {
   if (auto owner = owner_.lock())
-    owner->turn_ended(opts_.response_id, status, std::move(context), continues_cached_, http_status,
-                      error_code, started_);
+    owner->turn_ended(status, std::move(context), http_status, error_code, turn_);
 }
 
 } // namespace
@@ -522,6 +529,15 @@ std::vector<ws_route> responses_ws_routes(const api_context& ctx) {
       upgrade("disabled");
       return refusal(426, "websocket_disabled",
                      "WebSocket mode is turned off on this server; use POST /v1/responses.");
+    }
+    // Codex's first protocol (response.append, Feb 2026) is not spoken:
+    // 426 sends such a client to HTTP at once.
+    if (auto beta = req.header("openai-beta");
+        beta && beta->find("responses_websockets=2026-02-04") != std::string::npos) {
+      upgrade("disabled");
+      return refusal(426, "websocket_protocol_unsupported",
+                     "This server speaks the Responses WebSocket protocol of 2026-02-06 "
+                     "(response.create with previous_response_id); use it, or POST /v1/responses.");
     }
     {
       std::lock_guard guard{counts->mutex};

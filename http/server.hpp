@@ -36,6 +36,7 @@ struct request_note {
   std::string tenant;
   std::string response_id;
   std::string model;
+  std::int64_t input_items = -1; // a create's input items, when known
 };
 
 // One request's way back: a whole response, or a stream.

@@ -172,6 +172,15 @@ test('codex exec over the WebSocket: every request on it, the later ones with on
     // The request after the tool call continued the connection's response:
     // Codex sent the call's output alone, and the model still saw it all.
     assert.ok(value('riposte_websocket_continuations_total{source="connection"}') >= 1, metrics);
+    // The request log: each WebSocket turn with its input items. The first
+    // that asked the model carried Codex's whole context; the one after the
+    // tool call carried the call's output alone.
+    const turns = ws.logLines().filter((l) => l.method === 'WS response.create');
+    assert.ok(turns.length >= 2, JSON.stringify(turns));
+    assert.ok(turns.every((t) => t.status === 200), JSON.stringify(turns));
+    const last = turns.at(-1);
+    assert.equal(last.input_items, 1, JSON.stringify(turns));
+    assert.ok(Math.max(...turns.map((t) => t.input_items)) >= 2, JSON.stringify(turns));
     const requests = await ws.backendRequests();
     assert.equal(requests.length, 2, JSON.stringify(requests.map((r) => r.messages.length)));
     const second = requests[1].messages;

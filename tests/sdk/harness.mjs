@@ -17,13 +17,17 @@ function startUntil(cmd, args, pattern) {
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
     let seen = '';
+    let started = false;
     const timer = setTimeout(() => reject(new Error(`${cmd} did not start: ${seen}`)), 20000);
+    // Everything the process prints is kept (output() reads it).
     const onData = (chunk) => {
       seen += chunk.toString();
+      if (started) return;
       for (const line of seen.split('\n')) {
         if (pattern.test(line)) {
+          started = true;
           clearTimeout(timer);
-          resolve({ child, line });
+          resolve({ child, line, output: () => seen });
           return;
         }
       }
@@ -82,6 +86,13 @@ export async function startStack({ script, riposteArgs = [] } = {}) {
     backendUrl,
     client: (opts = {}) => new OpenAI({ baseURL, apiKey: 'unused', maxRetries: 0, ...opts }),
     backendRequests: async () => (await fetch(`${backendUrl}/_scripted/requests`)).json(),
+    // riposte's JSON log lines so far.
+    logLines: () =>
+      riposte
+        .output()
+        .split('\n')
+        .filter((l) => l.startsWith('{'))
+        .map((l) => JSON.parse(l)),
     async stop() {
       // The store's directory goes only after riposte has exited: a
       // shutting-down RocksDB still writes files into it.

@@ -222,25 +222,57 @@ std::string raw_response::header(const std::string& lower_name) const {
   return {};
 }
 
-raw_connection::raw_connection(std::uint16_t port, int receive_buffer) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd_ < 0)
+int connect_loopback(std::uint16_t port, int receive_buffer) {
+  int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
     throw std::runtime_error("socket failed: " + std::to_string(errno));
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
   addr.sin_port = htons(port);
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   int one = 1;
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (receive_buffer > 0)
-    ::setsockopt(fd_, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receive_buffer, sizeof receive_buffer);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0) {
     auto err = errno;
-    ::close(fd_);
-    fd_ = -1;
+    ::close(fd);
     throw std::runtime_error("connect failed: " + std::to_string(err));
   }
+  return fd;
 }
+
+bool receive_some(int fd, std::string& into, std::chrono::steady_clock::time_point deadline,
+                  bool& closed) {
+  if (fd < 0 || closed)
+    return false;
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left < 0)
+      return false;
+    pollfd p{fd, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(left));
+    if (ready < 0 && errno == EINTR)
+      continue;
+    if (ready <= 0)
+      return false;
+    char buf[65536];
+    auto n = ::recv(fd, buf, sizeof buf, 0);
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n <= 0) { // end of file, or reset
+      closed = true;
+      return false;
+    }
+    into.append(buf, static_cast<std::size_t>(n));
+    return true;
+  }
+}
+
+raw_connection::raw_connection(std::uint16_t port, int receive_buffer)
+  : fd_(connect_loopback(port, receive_buffer)) {}
 
 raw_connection::~raw_connection() {
   close();
@@ -267,32 +299,11 @@ bool raw_connection::send(std::string_view bytes) {
 }
 
 bool raw_connection::fill(std::chrono::steady_clock::time_point deadline) {
-  if (fd_ < 0 || closed_)
+  auto before = buf_.size();
+  if (!receive_some(fd_, buf_, deadline, closed_))
     return false;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
-    if (left < 0)
-      return false;
-    pollfd p{fd_, POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(left));
-    if (ready < 0 && errno == EINTR)
-      continue;
-    if (ready <= 0)
-      return false;
-    char buf[65536];
-    auto n = ::recv(fd_, buf, sizeof buf, 0);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) { // end of file, or reset
-      closed_ = true;
-      return false;
-    }
-    buf_.append(buf, static_cast<std::size_t>(n));
-    all_.append(buf, static_cast<std::size_t>(n));
-    return true;
-  }
+  all_.append(buf_, before);
+  return true;
 }
 
 bool raw_connection::wait_closed(std::chrono::milliseconds timeout) {

@@ -108,6 +108,14 @@ private:
   std::string all_;
 };
 
+// A TCP connection to 127.0.0.1:port (TCP_NODELAY; `receive_buffer` > 0
+// fixes the receive buffer); throws if it cannot connect.
+int connect_loopback(std::uint16_t port, int receive_buffer = 0);
+// Appends what arrives on `fd` before `deadline` to `into`: true if bytes
+// came; false on timeout, or with `closed` set at end of file or reset.
+bool receive_some(int fd, std::string& into, std::chrono::steady_clock::time_point deadline,
+                  bool& closed);
+
 // An HTTP/1.1 request as bytes: Host, Content-Length (with a body, or for
 // POST) and `headers` ("Name: value") as given.
 std::string request_bytes(const std::string& method, const std::string& target,

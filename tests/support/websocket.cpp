@@ -1,10 +1,6 @@
 // A WebSocket client for the tests, from RFC 6455.
 #include "tests/support/websocket.hpp"
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
-#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -32,18 +28,8 @@ bool ends_turn(const json& event) {
          type == "response.incomplete" || type == "error";
 }
 
-ws_client::ws_client(std::uint16_t port, std::vector<std::string> headers, std::string path) {
-  fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (fd_ < 0)
-    throw std::runtime_error("socket failed");
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(port);
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  int one = 1;
-  ::setsockopt(fd_, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (::connect(fd_, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0)
-    throw std::runtime_error("connect failed");
+ws_client::ws_client(std::uint16_t port, std::vector<std::string> headers, std::string path)
+  : fd_(connect_loopback(port)) {
   std::string request = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1:" + std::to_string(port) +
                         "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                         "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
@@ -151,31 +137,7 @@ bool ws_client::send_text(const std::string& text) {
 }
 
 bool ws_client::fill(std::chrono::steady_clock::time_point deadline) {
-  if (fd_ < 0 || closed_)
-    return false;
-  for (;;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-                    deadline - std::chrono::steady_clock::now())
-                    .count();
-    if (left < 0)
-      return false;
-    pollfd p{fd_, POLLIN, 0};
-    int ready = ::poll(&p, 1, static_cast<int>(left));
-    if (ready < 0 && errno == EINTR)
-      continue;
-    if (ready <= 0)
-      return false;
-    char chunk[65536];
-    auto n = ::recv(fd_, chunk, sizeof chunk, 0);
-    if (n < 0 && errno == EINTR)
-      continue;
-    if (n <= 0) {
-      closed_ = true;
-      return false;
-    }
-    buf_.append(chunk, static_cast<std::size_t>(n));
-    return true;
-  }
+  return receive_some(fd_, buf_, deadline, closed_);
 }
 
 std::optional<ws_frame> ws_client::next(std::chrono::milliseconds timeout) {
