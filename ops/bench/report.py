@@ -84,11 +84,11 @@ md += ["", "### Scenario 5: cold start", "",
        f"after {cold['first_get_seconds'] * 1000:.0f} ms.", "",
        f"### Scenario 7: a Codex-shaped conversation of {ws['turns']} requests, HTTP replay vs "
        f"WebSocket (median of {ws['rounds']} rounds)", "",
-       "| transport | bytes sent (all turns) | first turn | last turn | riposte CPU per turn | latency p50 | last turn latency |",
-       "|---|---:|---:|---:|---:|---:|---:|"]
+       "| transport | bytes sent (all turns) | of which input | first turn | last turn | riposte CPU per turn | latency p50 | last turn latency |",
+       "|---|---:|---:|---:|---:|---:|---:|---:|"]
 for name in ("http", "websocket"):
     x = ws[name]
-    md.append(f"| {name} | {x['bytes_total']:,} B | {x['bytes_first_turn']:,} B | {x['bytes_last_turn']:,} B | "
+    md.append(f"| {name} | {x['bytes_total']:,} B | {x['input_bytes_total']:,} B | {x['bytes_first_turn']:,} B | {x['bytes_last_turn']:,} B | "
               f"{x['cpu_ms_per_turn']:.2f} ms | {x['latency_ms_p50']:.2f} ms | {x['latency_ms_last_turn']:.2f} ms |")
 md += ["", "### Goals", "", "| goal | measured | limit | |", "|---|---:|---:|---|"]
 for g in goals:

@@ -74,12 +74,14 @@ function sseEvents(text) {
 
 async function overHttp() {
   const sent = [];
+  const inputs = [];
   const times = [];
   let input = [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'request 0: read the repo' }] }];
   const cpu0 = cpuMs();
   for (let t = 0; t < turns; ++t) {
     const body = JSON.stringify({ ...settings, input });
     sent.push(Buffer.byteLength(body));
+    inputs.push(Buffer.byteLength(JSON.stringify(input)));
     const t0 = performance.now();
     const r = await fetch(`${base}/v1/responses`, {
       method: 'POST',
@@ -93,7 +95,7 @@ async function overHttp() {
     const output = done.response.output;
     input = [...input, ...output, ...nextItems(output, t + 1)];
   }
-  return { sent, times, cpu: cpuMs() - cpu0 };
+  return { sent, inputs, times, cpu: cpuMs() - cpu0 };
 }
 
 async function overWebSocket() {
@@ -108,6 +110,7 @@ async function overWebSocket() {
     if (['response.completed', 'response.failed', 'error'].includes(event.type)) pending(event);
   });
   const sent = [];
+  const inputs = [];
   const times = [];
   let input = [{ type: 'message', role: 'user', content: [{ type: 'input_text', text: 'request 0: read the repo' }] }];
   let previous = null;
@@ -120,6 +123,7 @@ async function overWebSocket() {
       ...(previous ? { previous_response_id: previous } : {}),
     });
     sent.push(Buffer.byteLength(message));
+    inputs.push(Buffer.byteLength(JSON.stringify(input)));
     const t0 = performance.now();
     const done = await new Promise((resolve) => {
       pending = resolve;
@@ -132,7 +136,7 @@ async function overWebSocket() {
   }
   const cpu = cpuMs() - cpu0;
   ws.close();
-  return { sent, times, cpu };
+  return { sent, inputs, times, cpu };
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -145,6 +149,8 @@ function summarize(runs) {
     bytes_first_turn: sent[0],
     bytes_last_turn: sent.at(-1),
     bytes_per_turn: sent,
+    input_bytes_total: runs[0].inputs.reduce((a, b) => a + b, 0),
+    input_bytes_last_turn: runs[0].inputs.at(-1),
     cpu_ms_per_turn: median(perTurnCpu),
     latency_ms_p50: median(times),
     latency_ms_last_turn: median(runs.map((r) => r.times.at(-1))),
@@ -161,6 +167,7 @@ const result = { turns, rounds, http: summarize(http), websocket: summarize(wsRu
 writeFileSync(outPath, JSON.stringify(result, null, 2));
 const row = (name, s) =>
   `${name.padEnd(10)} ${String(s.bytes_total).padStart(9)} B total  ${String(s.bytes_last_turn).padStart(7)} B last turn  ` +
+  `${String(s.input_bytes_total).padStart(8)} B of input  ` +
   `${s.cpu_ms_per_turn.toFixed(2).padStart(6)} ms CPU/turn  ${s.latency_ms_p50.toFixed(2).padStart(6)} ms p50`;
 console.log(row('http', result.http));
 console.log(row('websocket', result.websocket));
