@@ -21,6 +21,7 @@
 #include <chrono>
 #include <deque>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 
 namespace riposte::http {
@@ -297,7 +298,7 @@ public:
   // the connection's thread (this one may be the response actor's).
   void turn_ended(const std::string& status, projections::chain_ptr context, int http_status,
                   const std::string& error_code, const turn_info& turn) {
-    std::string next;
+    std::optional<std::string> next; // an empty message is a message too
     {
       std::lock_guard guard{mutex_};
       current_.reset();
@@ -315,12 +316,12 @@ public:
       } else {
         next = std::move(queue_.front());
         queue_.pop_front();
-        queued_bytes_ -= next.size();
+        queued_bytes_ -= next->size();
       }
     }
     log_turn(turn, http_status, error_code);
-    if (!next.empty())
-      out_->post([weak = weak_from_this(), next = std::move(next)]() mutable {
+    if (next)
+      out_->post([weak = weak_from_this(), next = std::move(*next)]() mutable {
         if (auto self = weak.lock())
           self->run_guarded(std::move(next));
       });
@@ -346,6 +347,13 @@ private:
   // turn_ended) or none is left.
   void run(std::string message) {
     for (;;) {
+      {
+        std::lock_guard guard{mutex_};
+        if (closed_) {
+          busy_ = false;
+          return;
+        }
+      }
       if (start(message))
         return;
       std::lock_guard guard{mutex_};

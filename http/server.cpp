@@ -403,6 +403,8 @@ private:
       written(false);
     if (kick)
       on_strand([](ws_connection& c) { c.write_some(); });
+    if (then_close && !refused)
+      on_strand([](ws_connection& c) { c.closing_started(); });
   }
 
   template <class Fn>
@@ -436,6 +438,28 @@ private:
 
   bool open() const { return internals_ && internals_->m_socket.is_open(); }
 
+  // On the strand, once the close frame is queued: the session stops now
+  // (its running response is cancelled, nothing waiting runs), and the
+  // connection ends within a few seconds whether or not the peer reads.
+  void closing_started() {
+    tell_session();
+    drain_timer_->expires_after(std::chrono::seconds(5));
+    drain_timer_->async_wait(guarded([](ws_connection& c, const auto& ec) {
+      if (!ec)
+        c.finish();
+    }));
+  }
+
+  void tell_session() {
+    auto session = std::move(session_);
+    if (session) {
+      try {
+        session->on_closed();
+      } catch (...) {
+      }
+    }
+  }
+
   // On the strand: everything queued goes out in one write.
   void write_some() {
     auto batch = std::make_shared<std::vector<outgoing>>();
@@ -464,7 +488,7 @@ private:
             c.bytes_written_ += n;
           }
           c.written(*batch, !ec);
-          if (ec)
+          if (ec || !c.open())
             return c.finish();
           bool more = false;
           {
@@ -492,7 +516,7 @@ private:
   // ends; otherwise the peer gets a moment to answer (its bytes are read
   // and dropped), so that it reads the frame rather than a reset.
   void after_close_frame() {
-    if (peer_closed_)
+    if (peer_closed_ || !open())
       return finish();
     draining_ = true;
     restinio::asio_ns::error_code ignored;
@@ -592,7 +616,6 @@ private:
 
   // The connection is over (on the strand, or after the I/O threads ended).
   void finish() {
-    std::shared_ptr<ws_session> session;
     std::vector<outgoing> unsent;
     {
       std::lock_guard guard{mutex_};
@@ -614,13 +637,7 @@ private:
       internals_->m_socket.close(ignored);
       internals_.reset(); // the connection count goes down
     }
-    session = std::move(session_);
-    if (session) {
-      try {
-        session->on_closed();
-      } catch (...) {
-      }
-    }
+    tell_session();
   }
 
   std::shared_ptr<server_gate> gate_;
