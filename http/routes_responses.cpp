@@ -190,7 +190,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
         if (body.value("model", json()).is_null() && !c->default_model.empty())
           body["model"] = c->default_model;
       }
-      auto cmd = parse_create(ev::dump_json(body), c->limits);
+      auto cmd = create_from_json(std::move(body), c->limits);
       if (!cmd)
         return reply(to_http(cmd.error()));
       if (auto err = check_sealed_reasoning(*c, *cmd, tenant))

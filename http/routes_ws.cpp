@@ -62,28 +62,31 @@ private:
 // would have had, which Codex and the SDKs map like an HTTP error. A
 // previous_response_id that is not there is `previous_response_not_found`
 // (Codex retries the whole request on it).
-std::string error_event(const ev::error_info& err) {
+struct ws_error {
+  int status = 0;
+  std::string code;  // for the request log too
+  std::string event; // the text frame
+};
+
+// `previous`: the previous_response_id the request named, if any.
+ws_error ws_error_of(const ev::error_info& err, const std::string& previous = {}) {
   auto m = map_error(err.code);
-  std::string code{m.code};
+  ws_error out{m.status, std::string{m.code}, {}};
   std::string message = err.message;
-  int status = m.status;
   if (err.code == riposte_errc::not_found && err.param == "previous_response_id") {
-    code = "previous_response_not_found";
-    status = 400;
-    auto quote = message.find('\'');
-    auto end = quote == std::string::npos ? quote : message.find('\'', quote + 1);
-    if (end != std::string::npos)
-      message =
-          "Previous response with id " + message.substr(quote, end - quote + 1) + " not found.";
+    out.status = 400;
+    out.code = "previous_response_not_found";
+    message = "Previous response with id '" + ev::excerpt(previous) + "' not found.";
   }
   json event{{"type", "error"},
-             {"status", status},
+             {"status", out.status},
              {"error",
               {{"type", m.type},
-               {"code", code.empty() ? json(nullptr) : json(code)},
+               {"code", out.code.empty() ? json(nullptr) : json(out.code)},
                {"message", message},
                {"param", err.param.empty() ? json(nullptr) : json(err.param)}}}};
-  return ev::dump_json(event);
+  out.event = ev::dump_json(event);
+  return out;
 }
 
 // An upgrade refused with an OpenAI-shaped body.
@@ -96,12 +99,6 @@ response refusal(int status, const std::string& code, const std::string& message
   return response{status, ev::dump_json(body), "application/json", {}, code};
 }
 
-int status_of(const ev::error_info& err) {
-  if (err.code == riposte_errc::not_found && err.param == "previous_response_id")
-    return 400;
-  return map_error(err.code).status;
-}
-
 class session;
 using clock = std::chrono::steady_clock;
 
@@ -109,6 +106,7 @@ using clock = std::chrono::steady_clock;
 // connection's latest response.
 struct turn_info {
   std::string response_id;
+  std::string previous_response_id;
   clock::time_point started;
   std::int64_t input_items = -1;
   bool continues_cached = false;
@@ -132,7 +130,7 @@ public:
     try {
       if (!take_end())
         return;
-      out_->send_text(error_event(ev::server_fault()));
+      out_->send_text(ws_error_of(ev::server_fault()).event);
       ended("failed", nullptr, 500, "server_error");
     } catch (...) {
     }
@@ -172,8 +170,9 @@ public:
   void fail(const ev::error_info& err) override {
     if (!take_end())
       return;
-    out_->send_text(error_event(err));
-    ended("failed", nullptr, status_of(err), std::string{map_error(err.code).code});
+    auto e = ws_error_of(err, turn_.previous_response_id);
+    out_->send_text(std::move(e.event));
+    ended("failed", nullptr, e.status, e.code);
   }
 
   void on_gone(std::function<void()> fn) override {
@@ -294,8 +293,7 @@ public:
       current->gone(); // a running response ends as a disconnect ends it
   }
 
-  // The response a sink streamed is over. The next message waiting runs on
-  // the connection's thread (this one may be the response actor's).
+  // The response a sink streamed is over.
   void turn_ended(const std::string& status, projections::chain_ptr context, int http_status,
                   const std::string& error_code, const turn_info& turn) {
     std::optional<std::string> next; // an empty message is a message too
@@ -319,12 +317,14 @@ public:
         queued_bytes_ -= next->size();
       }
     }
-    log_turn(turn, http_status, error_code);
-    if (next)
-      out_->post([weak = weak_from_this(), next = std::move(*next)]() mutable {
-        if (auto self = weak.lock())
-          self->run_guarded(std::move(next));
-      });
+    // The log line and the next message go to the connection's thread: this
+    // may be the response actor's, which neither writes logs nor parses.
+    out_->post([self = shared_from_this(), turn, http_status, code = error_code,
+                next = std::move(next)]() mutable {
+      self->log_turn(turn, http_status, code);
+      if (next)
+        self->run_guarded(std::move(*next));
+    });
   }
 
 private:
@@ -368,9 +368,9 @@ private:
   }
 
   void refuse(const ev::error_info& err, clock::time_point started) {
-    out_->send_text(error_event(err));
-    log_turn(turn_info{{}, started, -1, false}, status_of(err),
-             std::string{map_error(err.code).code});
+    auto e = ws_error_of(err);
+    out_->send_text(std::move(e.event));
+    log_turn(turn_info{{}, {}, started, -1, false}, e.status, e.code);
   }
 
   // One client message: true if a response started.
@@ -432,7 +432,7 @@ private:
       return refuse_now(ev::make_error(riposte_errc::invalid_type,
                                        "Invalid type for 'stream': expected a boolean.", "stream"));
     body["stream"] = true;
-    auto cmd = parse_create(ev::dump_json(body), c_->limits);
+    auto cmd = create_from_json(std::move(body), c_->limits);
     if (!cmd)
       return refuse_now(cmd.error());
     if (auto err = check_sealed_reasoning(*c_, *cmd, tenant_))
@@ -453,8 +453,8 @@ private:
     sse_options so;
     so.response_id = cmd->response_id;
     so.obfuscation = cmd->obfuscation;
-    turn_info turn{cmd->response_id, started, static_cast<std::int64_t>(cmd->input.size()),
-                   continues_cached};
+    turn_info turn{cmd->response_id, cmd->previous_response_id, started,
+                   static_cast<std::int64_t>(cmd->input.size()), continues_cached};
     auto sink = std::make_shared<ws_sink>(weak_from_this(), out_, std::move(so), std::move(turn));
     {
       std::lock_guard guard{mutex_};

@@ -730,7 +730,11 @@ ev::result<actors::create_command> parse_create(std::string_view raw, const crea
   auto parsed = parse_body(raw);
   if (!parsed)
     return parsed.error();
-  auto& body = *parsed;
+  return create_from_json(std::move(*parsed), limits, fingerprint_body);
+}
+
+ev::result<actors::create_command>
+create_from_json(nlohmann::json body, const create_limits& limits, bool fingerprint_body) {
   if (!body.is_object())
     return ev::make_error(riposte_errc::invalid_json,
                           std::string{"The request body must be a JSON object, not "} +

@@ -23,6 +23,10 @@ struct create_limits {
 // Idempotency-Key.
 events::result<actors::create_command>
 parse_create(std::string_view body, const create_limits& limits, bool fingerprint = false);
+// The same, for a body already parsed by parse_body (a WebSocket message, a
+// side request whose fields were checked first).
+events::result<actors::create_command>
+create_from_json(nlohmann::json body, const create_limits& limits, bool fingerprint = false);
 
 // POST /v1/prompts (and /v1/prompts/{id}/versions) body -> a prompt version
 // to store (tenant and prompt id are filled in by the caller).
