@@ -139,6 +139,9 @@ struct create_command {
   // (a WebSocket connection's latest response, `store: false` included):
   // the parent is not looked up.
   projections::chain_ptr parent_context;
+  // `conversation`: its items come before the input, and a completed (or
+  // incomplete) response appends its input and output to it.
+  std::string conversation_id;
 };
 
 // Tool outputs in `input` whose call is not earlier in it: (call_id, param).
@@ -232,6 +235,8 @@ using prompted_atom = caf::atom_constant<caf::atom("prompted")>;   // a prompt t
 using compacted_atom = caf::atom_constant<caf::atom("compacted")>; // the chain so far, compacted
 using hosted_atom = caf::atom_constant<caf::atom("hosted")>;       // hosted tools answered
 using tokenized_atom = caf::atom_constant<caf::atom("tokenized")>; // an exact count returned
+using conversed_atom = caf::atom_constant<caf::atom("conversed")>; // a conversation's items came
+using turned_atom = caf::atom_constant<caf::atom("turned")>; // a turn was added to its conversation
 using fault_atom = caf::atom_constant<caf::atom("fault")>; // test hook: fail inside an actor
 
 // The registry's protocol (actors/registry.cpp): what http/ and response
@@ -374,6 +379,52 @@ using prompts_actor = caf::typed_actor<
     // Test hook (RIPOSTE_TEST_FAULTS).
     caf::reacts_to<fault_atom, std::string, reply_to>>;
 
+// Conversations (actors/conversations.cpp): one actor per conversation,
+// found through the conversations directory. Every answer is the wire data
+// http/ shows: a conversation object, an item, {data, has_more} for a page,
+// {id} for a deleted conversation.
+struct conversation_op {
+  enum class kind : std::uint8_t {
+    create,      // metadata, items
+    get,         //
+    update,      // metadata (null: none)
+    remove,      //
+    add_items,   // items
+    list_items,  // query
+    get_item,    // item_id
+    delete_item, // item_id
+    // A response's turn (item_id: the response's id; holder: its actor):
+    // begin locks the conversation for it and answers {items}; read answers
+    // {items} without a lock (a token count); finish appends `items` and
+    // unlocks; end unlocks.
+    begin_turn,
+    read_turn,
+    finish_turn,
+    end_turn,
+    // Its stored events (query: after a seq, limit): {data: [envelope], has_more}.
+    events,
+  };
+  kind what = kind::get;
+  std::string tenant;
+  std::string conversation_id; // empty for create
+  std::string item_id;
+  nlohmann::json metadata = nlohmann::json::object();
+  // Validated by http/: each with an id (the client's, or a new one).
+  nlohmann::json items = nlohmann::json::array();
+  list_query query;
+  caf::actor holder;
+};
+
+using conversation_atom = caf::atom_constant<caf::atom("conv")>;
+using conversation_done_atom = caf::atom_constant<caf::atom("convdone")>;
+
+using conversations_actor =
+    caf::typed_actor<caf::reacts_to<conversation_atom, conversation_op, reply_to>,
+                     // A conversation's actor idle since it handled this many ops.
+                     caf::reacts_to<passivate_atom, std::string, std::uint64_t>,
+                     // Test hook (RIPOSTE_TEST_FAULTS).
+                     caf::reacts_to<fault_atom, std::string, reply_to>>;
+
 // Plain data CAF can inspect (print, and check like any message type).
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, token_count& x) {
@@ -421,6 +472,7 @@ CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::sink_handle)
 // items are JSON throughout riposte).
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::create_command)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::prompt_draft)
+CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::conversation_op)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::generation_request)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::generation_update)
 CAF_ALLOW_UNSAFE_MESSAGE_TYPE(riposte::actors::append_done)

@@ -7,6 +7,7 @@
 #include "actors/guard.hpp"
 #include "actors/messages.hpp"
 #include "actors/response_actor.hpp"
+#include "actors/runtime/directory.hpp"
 #include "actors/services.hpp"
 #include "events/faults.hpp"
 #include "events/json_safe.hpp"
@@ -15,14 +16,8 @@
 
 namespace riposte::actors {
 
-struct registry_memory {
-  struct entry {
-    caf::actor actor;
-    std::uint64_t forwarded = 0; // messages sent to it; compared on passivation
-  };
-  std::unordered_map<std::string, entry> actors;
-  std::unordered_map<caf::actor_addr, std::string> ids; // monitored actor -> id
-  bool recovered = false;                               // start-up recovery ran (once per process)
+struct registry_memory : child_directory {
+  bool recovered = false; // start-up recovery ran (once per process)
 };
 
 std::shared_ptr<registry_memory> make_registry_memory() {
@@ -37,7 +32,7 @@ struct registry_data {
 };
 
 using registry_self = registry_actor::stateful_pointer<registry_data>;
-using entry = registry_memory::entry;
+using entry = child_directory::entry;
 
 // Ids riposte hands out: "resp_" and hex. Anything else cannot exist.
 bool plausible_id(const std::string& id) {
@@ -50,11 +45,7 @@ bool plausible_id(const std::string& id) {
 }
 
 caf::actor hold(registry_self self, const std::string& id, caf::actor a, std::uint64_t forwarded) {
-  auto& dir = *self->state.dir;
-  self->monitor(a);
-  dir.ids[a.address()] = id;
-  dir.actors[id] = entry{a, forwarded};
-  return a;
+  return self->state.dir->hold(self, id, std::move(a), forwarded).actor;
 }
 
 entry& route(registry_self self, const std::string& id) {
@@ -79,13 +70,6 @@ void forward(registry_self self, const std::string& id, Ts&&... xs) {
   caf::anon_send(route(self, id).actor, std::forward<Ts>(xs)...);
 }
 
-void forget(registry_self self, std::unordered_map<std::string, entry>::iterator it) {
-  auto& dir = *self->state.dir;
-  self->demonitor(it->second.actor);
-  dir.ids.erase(it->second.actor.address());
-  dir.actors.erase(it);
-}
-
 // A new response: its actor, then the create with whoever waits for it.
 template <class Waiter>
 void create(registry_self self, create_command& cmd, Waiter waiter) {
@@ -108,28 +92,10 @@ registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const
   self->state.svc = std::move(svc);
   self->state.dir = memory ? std::move(memory) : make_registry_memory();
   // Shutting down: every response actor goes too.
-  self->set_exit_handler([=](caf::exit_msg& msg) {
-    auto& dir = *self->state.dir;
-    for (auto& [id, e] : dir.actors)
-      self->send_exit(e.actor, msg.reason);
-    dir.actors.clear();
-    dir.ids.clear();
-    self->quit(msg.reason);
-  });
-  // A response actor died (not passivated: those are demonitored first).
-  self->set_down_handler([=](caf::down_msg& msg) {
-    auto& dir = *self->state.dir;
-    auto id = dir.ids.find(msg.source);
-    if (id == dir.ids.end())
-      return;
-    auto it = dir.actors.find(id->second);
-    if (it != dir.actors.end() && it->second.actor.address() == msg.source)
-      dir.actors.erase(it);
-    dir.ids.erase(id);
-  });
-  // A restarted registry watches what its predecessor held.
-  for (auto& [id, e] : self->state.dir->actors)
-    self->monitor(e.actor);
+  self->set_exit_handler([=](caf::exit_msg& msg) { self->state.dir->on_exit(self, msg); });
+  // A response actor died: the next message for it rebuilds it.
+  self->set_down_handler([=](caf::down_msg& msg) { self->state.dir->on_down(msg); });
+  self->state.dir->watch_all(self);
   // Start-up: find what a crash left unfinished (see recover_atom below).
   if (!self->state.dir->recovered) {
     self->state.dir->recovered = true;
@@ -203,12 +169,7 @@ registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const
       },
       // An idle actor may stop only if everything we sent it has been handled.
       [=](passivate_atom, const std::string& id, std::uint64_t handled) {
-        auto& dir = *self->state.dir;
-        auto it = dir.actors.find(id);
-        if (it == dir.actors.end() || it->second.forwarded != handled)
-          return;
-        caf::anon_send(it->second.actor, passivate_atom::value);
-        forget(self, it);
+        self->state.dir->passivate(self, id, handled, passivate_atom::value);
       },
       // Rebuild every response a crash left unfinished; each closes itself
       // (failed, server_restarted) as it loads.

@@ -59,12 +59,17 @@ struct services {
   // The supervised actors, by slot: a restart swaps the handle inside.
   slot_ptr backend_pool_slot;
   slot_ptr registry_slot;
+  slot_ptr conversations_slot;
   backend_pool_actor backend_pool() const {
     return caf::actor_cast<backend_pool_actor>(backend_pool_slot ? backend_pool_slot->get()
                                                                  : caf::actor{});
   }
   registry_actor registry() const {
     return registry_slot ? registry_slot->as<registry_actor>() : registry_actor{};
+  }
+  conversations_actor conversations() const {
+    return conversations_slot ? conversations_slot->as<conversations_actor>()
+                              : conversations_actor{};
   }
   // A fresh in-memory log for a `store: false` response.
   std::function<std::shared_ptr<events::event_log>()> make_ephemeral_log;

@@ -1,6 +1,7 @@
 // riposte: parse the configuration, open the store, spawn the actors, start
 // HTTP, wait for a signal. Wiring only; every fallible step fails fast with a
 // one-line reason.
+#include "actors/conversations.hpp"
 #include "actors/files.hpp"
 #include "actors/prompts.hpp"
 #include "actors/readiness.hpp"
@@ -380,12 +381,15 @@ int main(int argc, char** argv) {
   auto registry_slot = std::make_shared<actors::actor_slot>("registry");
   auto files_slot = std::make_shared<actors::actor_slot>("files");
   auto prompts_slot = std::make_shared<actors::actor_slot>("prompts");
+  auto conversations_slot = std::make_shared<actors::actor_slot>("conversations");
   svc->backend_pool_slot = pool_slot;
   svc->registry_slot = registry_slot;
+  svc->conversations_slot = conversations_slot;
   actors::file_limits file_limits{cfg.max_upload_bytes, cfg.tenant_quota_bytes,
                                   cfg.min_file_expiry_seconds};
   auto pool_memory = actors::make_pool_memory();
   auto registry_memory = actors::make_registry_memory();
+  auto conversations_memory = actors::make_conversations_memory();
   std::vector<actors::supervised> children{
       {pool_slot,
        [=](caf::actor_system& s) {
@@ -399,6 +403,10 @@ int main(int argc, char** argv) {
       {files_slot, [svc, file_limits](
                        caf::actor_system& s) { return actors::spawn_files(s, svc, file_limits); }},
       {prompts_slot, [svc](caf::actor_system& s) { return actors::spawn_prompts(s, svc); }},
+      {conversations_slot,
+       [svc, conversations_memory](caf::actor_system& s) {
+         return actors::spawn_conversations(s, svc, conversations_memory);
+       }},
   };
   caf::actor supervisor = actors::spawn_supervisor(
       sys, std::move(children), [stats](const std::string& name, const std::string& reason) {
@@ -447,6 +455,7 @@ int main(int argc, char** argv) {
   api.sealer = sealer;
   api.files = files_slot;
   api.prompts = prompts_slot;
+  api.conversations = conversations_slot;
   api.file_limits = file_limits;
   api.websocket = !cfg.no_websocket;
   api.ws_per_tenant = cfg.max_websockets_per_tenant;
@@ -466,12 +475,15 @@ int main(int argc, char** argv) {
     routes.push_back(std::move(r));
   for (auto& r : http::prompts_routes(api))
     routes.push_back(std::move(r));
+  for (auto& r : http::conversations_routes(api))
+    routes.push_back(std::move(r));
   actors::readiness ready{
       sys, svc, backend,
-      actors::readiness_options{cfg.default_model,
-                                std::chrono::milliseconds(cfg.readiness_timeout_ms),
-                                backend_label,
-                                {pool_slot, registry_slot, files_slot, prompts_slot}}};
+      actors::readiness_options{
+          cfg.default_model,
+          std::chrono::milliseconds(cfg.readiness_timeout_ms),
+          backend_label,
+          {pool_slot, registry_slot, files_slot, prompts_slot, conversations_slot}}};
   for (auto& r : http::ops_routes(ready, stats))
     routes.push_back(std::move(r));
   if (const char* hooks = std::getenv("RIPOSTE_TEST_FAULTS"); hooks && std::string{hooks} == "1")
@@ -479,7 +491,8 @@ int main(int argc, char** argv) {
                    {{"backend_pool", pool_slot},
                     {"registry", registry_slot},
                     {"files", files_slot},
-                    {"prompts", prompts_slot}});
+                    {"prompts", prompts_slot},
+                    {"conversations", conversations_slot}});
   http::server_options server_opts;
   server_opts.host = cfg.host;
   server_opts.port = cfg.port;

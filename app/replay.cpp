@@ -5,6 +5,7 @@
 #include "events/event.hpp"
 #include "events/json_safe.hpp"
 #include "http/sse.hpp"
+#include "projections/conversation.hpp"
 #include "projections/response_view.hpp"
 #include "projections/stream_events.hpp"
 
@@ -21,6 +22,29 @@ int run_replay(const replay_options& opts, events::event_log& log) {
                       : stream.error().message)
               << '\n';
     return 1;
+  }
+  if (opts.response_id.rfind("conv_", 0) == 0) {
+    // A conversation: its events, then what they make of it.
+    if (opts.sse) {
+      std::cerr << "riposte: a conversation has no stream to replay as SSE\n";
+      return 1;
+    }
+    projections::conversation_state conv;
+    for (const auto& env : *stream) {
+      if (!opts.response_only)
+        std::cout << events::serialize(env) << '\n';
+      auto next = projections::apply(std::move(conv), env);
+      if (!next) {
+        std::cerr << "riposte: event " << env.seq << ": " << next.error().message << '\n';
+        return 1;
+      }
+      conv = std::move(*next);
+    }
+    auto out = projections::conversation_object(conv);
+    out["items"] = conv.items;
+    out["deleted"] = conv.deleted;
+    std::cout << events::dump_json(out) << '\n';
+    return 0;
   }
   if (opts.sse) {
     auto rendered = projections::replay_stream(*stream, opts.starting_after);

@@ -38,6 +38,10 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(prompt_version_created, prompt_id, prompt_ver
                                    instructions, input, metadata, created_at)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(prompt_deleted, prompt_id)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(hosted_tool_progressed, item_id, output_index, tool, phase)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(conversation_created, conversation_id, metadata, created_at)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(conversation_items_added, items, response_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(conversation_item_deleted, item_id)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(conversation_updated, metadata)
 
 // Events without fields are stored as `{}`.
 void to_json(nlohmann::json& j, const response_queued&) {
@@ -52,6 +56,10 @@ void to_json(nlohmann::json& j, const response_deleted&) {
   j = nlohmann::json::object();
 }
 void from_json(const nlohmann::json&, response_deleted&) {}
+void to_json(nlohmann::json& j, const conversation_deleted&) {
+  j = nlohmann::json::object();
+}
+void from_json(const nlohmann::json&, conversation_deleted&) {}
 
 namespace {
 
@@ -269,6 +277,11 @@ std::string_view to_string(riposte_errc code) noexcept {
     case riposte_errc::output_invalid: return "output_invalid";
     case riposte_errc::model_capability: return "model_capability";
     case riposte_errc::context_too_long: return "context_too_long";
+    case riposte_errc::conversation_locked: return "conversation_locked";
+    case riposte_errc::already_in_conversation: return "already_in_conversation";
+    case riposte_errc::mutually_exclusive: return "mutually_exclusive";
+    case riposte_errc::array_too_long: return "array_too_long";
+    case riposte_errc::too_many_properties: return "too_many_properties";
   }
   return "internal_error";
 }

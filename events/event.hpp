@@ -2,6 +2,7 @@
 // typed events and the stored envelope (with upcasting of older versions).
 #pragma once
 
+#include "events/conversation_events.hpp"
 #include "events/envelope.hpp"
 #include "events/errc.hpp"
 #include "events/file_events.hpp"
@@ -27,7 +28,8 @@ using event =
                  reasoning_done, response_completed, response_incomplete, response_failed,
                  response_cancelled, response_deleted, file_uploaded, file_deleted,
                  idempotency_key_recorded, prompt_version_created, prompt_deleted,
-                 hosted_tool_progressed>;
+                 hosted_tool_progressed, conversation_created, conversation_items_added,
+                 conversation_item_deleted, conversation_updated, conversation_deleted>;
 
 std::string_view type_of(const event& ev);
 int version_of(const event& ev);

@@ -129,6 +129,35 @@ const std::vector<feature>& compatibility_manifest() {
        "delete appends prompt_deleted",
        {"prompts_are_versioned_tenant_scoped_and_deleted_by_an_event"}},
       {"endpoint",
+       "POST /v1/conversations, GET, POST (metadata) and DELETE /v1/conversations/{id}",
+       s::supported,
+       "a conversation is an event stream conv_<48 hex> with its own actor, tenant-scoped, on "
+       "every store. Create takes items (at most 20: array_above_max_length) and metadata (16 "
+       "keys, 64/512 characters: object_above_max_properties); update replaces the metadata "
+       "whole (null clears it); delete answers conversation.deleted and leaves the items "
+       "findable by reference, as the API documents; no list endpoint (the API has none). "
+       "Unknown, deleted or foreign ids: 404 \"Conversation with id '...' not found.\" (code "
+       "and param null)",
+       {"a_conversation_and_its_items_have_the_apis_shapes_and_order",
+        "every_documented_error_is_the_apis", "a_conversation_survives_a_restart_on_rocksdb",
+        "a_conversation_survives_a_restart_on_postgres",
+        "conversations and their items through the openai SDK"}},
+      {"endpoint",
+       "POST and GET /v1/conversations/{id}/items, GET and DELETE "
+       "/v1/conversations/{id}/items/{item_id}",
+       s::supported,
+       "items are input items, normalized (string content becomes input_text or output_text "
+       "parts, status completed, an id where none was given); a client id must carry its "
+       "type's prefix (msg, fc); an id the tenant already stores elsewhere brings the stored "
+       "item; an id already in this conversation is item_already_in_conversation. Lists "
+       "default to desc, limit 1-100 (20), after counts in the order asked (an unknown after: "
+       "404 \"No item found with id '...'\"); first_id and last_id are null on an empty page. "
+       "Deleting an item answers the conversation. include is accepted (items are stored "
+       "whole)",
+       {"a_conversation_and_its_items_have_the_apis_shapes_and_order",
+        "every_documented_error_is_the_apis", "concurrent_adds_to_one_conversation_all_land_whole",
+        "an agent with OpenAIConversationsSession: runs, getItems, popItem, clearSession"}},
+      {"endpoint",
        "GET /v1/responses/{id}",
        s::supported,
        "include[] accepted",
@@ -495,7 +524,24 @@ const std::vector<feature>& compatibility_manifest() {
        {"a_prompt_becomes_instructions_and_first_messages_with_its_variables",
         "text_fills_in_place_and_an_image_becomes_its_own_part",
         "missing_unknown_and_misplaced_variables_name_themselves"}},
-      {"request_field", "conversation", s::unsupported, "no conversations API", {}},
+      {"request_field",
+       "conversation",
+       s::supported,
+       "an id or {id}, on a create (blocking, stream, background, WebSocket) and on "
+       "input_tokens (not on compact). The conversation is locked for the response from its "
+       "acceptance (a second one meanwhile: 400 conversation_locked, param conversation; items "
+       "may still be added through the API); its items come before the input; when the "
+       "response completes or ends incomplete, its input items and then its output items "
+       "(function calls included) are appended as one batch before the end is stored, so a "
+       "client that sees response.completed finds them; a failed or cancelled response "
+       "appends nothing. store: false still appends (as OpenAI does) and keeps the Response "
+       "unretrievable. The Response and its lifecycle events carry conversation: {id}. With "
+       "previous_response_id: 400 mutually_exclusive_parameters; unknown, deleted or another "
+       "tenant's: 404 \"Conversation with id '...' not found.\"",
+       {"a_turn_reads_the_conversation_and_appends_input_then_output",
+        "a_tool_loop_over_a_conversation_finds_its_calls",
+        "turns_are_refused_locked_and_never_half_appended",
+        "an agent keeps its memory in a conversation by conversationId"}},
       {"request_field",
        "context_management",
        s::supported,

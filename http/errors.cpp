@@ -45,6 +45,16 @@ error_mapping map_error(riposte_errc code) {
       return {400, "invalid_request_error", "unsupported_model_capability"};
     case riposte_errc::context_too_long:
       return {400, "invalid_request_error", "context_length_exceeded"};
+    case riposte_errc::conversation_locked:
+      return {400, "invalid_request_error", "conversation_locked"};
+    case riposte_errc::already_in_conversation:
+      return {400, "invalid_request_error", "item_already_in_conversation"};
+    case riposte_errc::mutually_exclusive:
+      return {400, "invalid_request_error", "mutually_exclusive_parameters"};
+    case riposte_errc::array_too_long:
+      return {400, "invalid_request_error", "array_above_max_length"};
+    case riposte_errc::too_many_properties:
+      return {400, "invalid_request_error", "object_above_max_properties"};
   }
   return {500, "server_error", "server_error"};
 }

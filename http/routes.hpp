@@ -27,6 +27,7 @@ struct api_context {
   actors::slot_ptr backend_pool;
   actors::slot_ptr files;
   actors::slot_ptr prompts;
+  actors::slot_ptr conversations;
   actors::file_limits file_limits;
   std::shared_ptr<const authenticator> auth;
   std::shared_ptr<const adapters::crypto::sealer> sealer; // replayed encrypted reasoning
@@ -49,6 +50,8 @@ struct api_context {
 std::vector<route> responses_routes(const api_context& ctx);
 // /v1/prompts: versioned prompt templates.
 std::vector<route> prompts_routes(const api_context& ctx);
+// /v1/conversations: conversations and their items.
+std::vector<route> conversations_routes(const api_context& ctx);
 // /healthz, /readyz, /metrics. `ready` must outlive the server.
 std::vector<route> ops_routes(actors::readiness& ready,
                               std::shared_ptr<adapters::observability::metrics> stats);

@@ -6,6 +6,7 @@
 #include "events/json_safe.hpp"
 #include "projections/response_view.hpp"
 
+#include <algorithm>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -180,8 +181,11 @@ std::optional<ev::error_info> check_metadata(const json& body) {
   if (!m.is_object())
     return wrong_type("metadata", "an object", m);
   if (m.size() > 16)
-    return bad_value("metadata", "too many keys. Expected at most 16 keys, but got " +
-                                     std::to_string(m.size()) + ".");
+    return ev::make_error(riposte_errc::too_many_properties,
+                          "Invalid 'metadata': too many properties. Expected an object with at "
+                          "most 16 properties, but got an object with " +
+                              std::to_string(m.size()) + " properties instead.",
+                          "metadata");
   for (const auto& [k, v] : m.items()) {
     if (k.size() > 64)
       return bad_value("metadata", "key '" + k.substr(0, 64) +
@@ -832,7 +836,31 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
     return *e;
   if (auto e = check_context_management(body))
     return *e;
-  for (const char* name : {"conversation", "moderation", "access_programs"})
+  // conversation: an id or {id}; it stands instead of previous_response_id.
+  std::string conversation;
+  if (body.contains("conversation") && !body["conversation"].is_null()) {
+    const auto& conv = body["conversation"];
+    if (conv.is_string())
+      conversation = conv.get<std::string>();
+    else if (conv.is_object() && conv.value("id", json()).is_string())
+      conversation = conv["id"].get<std::string>();
+    else if (conv.is_object())
+      return conv.contains("id") ? wrong_type("conversation.id", "a string", conv["id"])
+                                 : missing("conversation.id");
+    else
+      return wrong_type("conversation", "a string or an object", conv);
+    if (conv.is_object())
+      for (const auto& [key, value] : conv.items())
+        if (key != "id")
+          return ev::make_error(riposte_errc::unknown_parameter,
+                                "Unknown parameter: 'conversation." + ev::excerpt(key) + "'.",
+                                "conversation." + ev::excerpt(key));
+    if (!body.value("previous_response_id", json()).is_null())
+      return ev::make_error(riposte_errc::mutually_exclusive,
+                            "Mutually exclusive parameters: Ensure you are only providing one of: "
+                            "'previous_response_id' or 'conversation'.");
+  }
+  for (const char* name : {"moderation", "access_programs"})
     if (body.contains(name) && !body[name].is_null())
       return ev::make_error(riposte_errc::unsupported_parameter,
                             std::string{"'"} + name + "' is not supported yet.", name);
@@ -860,11 +888,13 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
       item["status"] = "completed";
   }
   if (input.empty() && body.value("previous_response_id", json()).is_null() &&
-      body.value("prompt", json()).is_null())
+      body.value("prompt", json()).is_null() && conversation.empty())
     return missing("input");
   cmd.open_call_ids = actors::open_outputs(input);
-  if (!cmd.open_call_ids.empty() && body.value("previous_response_id", json()).is_null())
+  if (!cmd.open_call_ids.empty() && body.value("previous_response_id", json()).is_null() &&
+      conversation.empty())
     return actors::no_tool_call(cmd.open_call_ids.front());
+  cmd.conversation_id = conversation;
   cmd.input = std::move(input);
   cmd.previous_response_id = body.value("previous_response_id", json()).is_string()
                                  ? body["previous_response_id"].get<std::string>()
@@ -889,6 +919,8 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
     params["prompt"] = body["prompt"];
   if (body.contains("context_management") && !body["context_management"].is_null())
     params["context_management"] = body["context_management"];
+  if (!conversation.empty())
+    params["conversation"] = {{"id", conversation}};
   // reasoning and text: the client's fields over the defaults'.
   json reasoning = defaults["reasoning"];
   if (body.contains("reasoning") && body["reasoning"].is_object())
@@ -1043,6 +1075,134 @@ ev::result<actors::list_query> parse_list_query(const std::string& query) {
     }
   }
   return q;
+}
+
+namespace {
+
+// A conversation's items as they will be added (see parse_conversation_*).
+std::optional<ev::error_info> check_conversation_items(json& items) {
+  if (items.is_null())
+    items = json::array();
+  if (!items.is_array())
+    return wrong_type("items", "an array", items);
+  if (items.size() > 20)
+    return ev::make_error(riposte_errc::array_too_long,
+                          "Invalid 'items': array too long. Expected an array with maximum length "
+                          "20, but got an array with length " +
+                              std::to_string(items.size()) + " instead.",
+                          "items");
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    auto param = "items[" + std::to_string(i) + "]";
+    auto& item = items[i];
+    if (auto e = check_item(item, param))
+      return e;
+    auto type = item["type"].get<std::string>();
+    bool has_id = item.contains("id") && item["id"].is_string();
+    if (has_id && (type == "message" || type == "function_call")) {
+      auto prefix = type == "message" ? std::string{"msg"} : std::string{"fc"};
+      const auto& id = item["id"].get_ref<const std::string&>();
+      if (id.rfind(prefix, 0) != 0)
+        return ev::make_error(riposte_errc::invalid_value,
+                              "Invalid '" + param + ".id': '" + ev::excerpt(id) +
+                                  "'. Expected an ID that begins with '" + prefix + "'.",
+                              param + ".id");
+    }
+    if (type == "reasoning" && !has_id && !item.value("encrypted_content", json()).is_string())
+      return bad_value(param, "a reasoning item needs its 'id' or its 'encrypted_content'.");
+    if (!has_id)
+      item["id"] = ev::make_id(id_prefix(type));
+    if ((type == "message" || type == "function_call" || type == "function_call_output") &&
+        !item.contains("status"))
+      item["status"] = "completed";
+  }
+  return std::nullopt;
+}
+
+std::optional<ev::error_info> only_fields(const json& body, std::initializer_list<const char*> ok) {
+  if (!body.is_object())
+    return ev::make_error(riposte_errc::invalid_json,
+                          std::string{"The request body must be a JSON object, not "} +
+                              type_name(body) + ".");
+  for (auto it = body.begin(); it != body.end(); ++it) {
+    const auto& key = it.key();
+    if (std::none_of(ok.begin(), ok.end(), [&](const char* k) { return key == k; }))
+      return ev::make_error(riposte_errc::unknown_parameter,
+                            "Unknown parameter: '" + ev::excerpt(key) + "'.", ev::excerpt(key));
+  }
+  return std::nullopt;
+}
+
+} // namespace
+
+ev::result<actors::conversation_op> parse_conversation_create(std::string_view raw) {
+  auto body = raw.empty() ? ev::result<json>(json::object()) : parse_body(raw);
+  if (!body)
+    return body.error();
+  if (auto e = only_fields(*body, {"items", "metadata"}))
+    return *e;
+  if (auto e = check_metadata(*body))
+    return *e;
+  actors::conversation_op op;
+  op.what = actors::conversation_op::kind::create;
+  op.items = body->value("items", json());
+  if (auto e = check_conversation_items(op.items))
+    return *e;
+  if (body->contains("metadata") && (*body)["metadata"].is_object())
+    op.metadata = (*body)["metadata"];
+  return op;
+}
+
+ev::result<actors::conversation_op> parse_conversation_update(std::string_view raw) {
+  auto body = parse_body(raw);
+  if (!body)
+    return body.error();
+  if (auto e = only_fields(*body, {"metadata"}))
+    return *e;
+  if (!body->contains("metadata"))
+    return missing("metadata");
+  if (auto e = check_metadata(*body))
+    return *e;
+  actors::conversation_op op;
+  op.what = actors::conversation_op::kind::update;
+  op.metadata = (*body)["metadata"].is_object() ? (*body)["metadata"] : json::object();
+  return op;
+}
+
+ev::result<actors::conversation_op> parse_conversation_items(std::string_view raw) {
+  auto body = parse_body(raw);
+  if (!body)
+    return body.error();
+  if (auto e = only_fields(*body, {"items"}))
+    return *e;
+  if (!body->contains("items") || (*body)["items"].is_null())
+    return missing("items");
+  actors::conversation_op op;
+  op.what = actors::conversation_op::kind::add_items;
+  op.items = std::move((*body)["items"]);
+  if (auto e = check_conversation_items(op.items))
+    return *e;
+  return op;
+}
+
+ev::result<actors::list_query> parse_conversation_items_query(const std::string& query) {
+  auto q = parse_list_query(query);
+  if (!q)
+    return q.error();
+  if (!q->before.empty())
+    return ev::make_error(riposte_errc::unknown_parameter, "Unknown parameter: 'before'.",
+                          "before");
+  return q;
+}
+
+ev::status check_include_query(const std::string& query) {
+  auto pairs = parse_query_string(query);
+  if (!pairs)
+    return pairs.error();
+  for (const auto& [key, value] : *pairs)
+    if (key != "include" && key != "include[]")
+      return ev::make_error(riposte_errc::unknown_parameter,
+                            "Unknown parameter: '" + ev::excerpt(key) + "'.", ev::excerpt(key));
+  return ev::ok();
 }
 
 std::string fingerprint(const std::string& bytes) {

@@ -32,6 +32,19 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
 // to store (tenant and prompt id are filled in by the caller).
 events::result<actors::prompt_draft> parse_prompt_draft(std::string_view body);
 
+// /v1/conversations bodies -> a conversation operation (tenant and id are
+// filled in by the caller): create {items?, metadata?}, update {metadata},
+// items create {items}. Items are checked as input items are, at most 20,
+// each given an id where it has none (a client's id must carry its type's
+// prefix) and status "completed".
+events::result<actors::conversation_op> parse_conversation_create(std::string_view body);
+events::result<actors::conversation_op> parse_conversation_update(std::string_view body);
+events::result<actors::conversation_op> parse_conversation_items(std::string_view body);
+// GET /v1/conversations/{id}/items: after, limit (1-100, 20), order (desc
+// by default), include; other endpoints take only include.
+events::result<actors::list_query> parse_conversation_items_query(const std::string& query);
+events::status check_include_query(const std::string& query);
+
 // A JSON request body, parsed under the nesting limit (max_json_depth()):
 // malformed or too deep is a 400 saying which.
 events::result<nlohmann::json> parse_body(std::string_view body);

@@ -213,6 +213,9 @@ json render(const response_state& s) {
     out["truncation_details"] = *it;
   if (auto it = s.params.find("prompt"); it != s.params.end())
     out["prompt"] = *it;
+  // A conversation's turn says which (a response without one omits it).
+  if (auto it = s.params.find("conversation"); it != s.params.end())
+    out["conversation"] = *it;
   return out;
 }
 

@@ -66,6 +66,14 @@ caf::behavior main_behavior(response_actor* self) {
         settle(self);
         on_tokenized(self, tokens);
       },
+      [=](conversed_atom, ev::result<json>& items) {
+        settle(self);
+        on_conversation(self, items);
+      },
+      [=](turned_atom, ev::result<json>& appended) {
+        settle(self);
+        on_turn_appended(self, appended);
+      },
       [=](claimed_atom, ev::result<json>& claim) {
         settle(self);
         on_claimed(self, claim);

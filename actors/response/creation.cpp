@@ -119,6 +119,10 @@ void resolve_references(response_actor* self) {
 // Step 4: the parent's chain context, one message whatever its depth.
 void resolve_parent(response_actor* self) {
   auto& st = self->state;
+  if (!st.cmd.conversation_id.empty()) {
+    begin_conversation_turn(self);
+    return;
+  }
   if (st.cmd.previous_response_id.empty()) {
     plan(self);
     return;
@@ -168,6 +172,7 @@ void start_compaction(response_actor* self) {
   c.params = {{"store", false}, {"truncation", "auto"}, {"instructions", nullptr}};
   c.input = json::array();
   c.previous_response_id = st.cmd.previous_response_id;
+  c.conversation_id = st.cmd.conversation_id;
   c.store = false;
   c.compact = true;
   caf::actor me = self;
@@ -356,7 +361,8 @@ void on_item_refs(response_actor* self, ev::result<json>& resolved) {
     return fail_create(self, resolved.error());
   st.cmd.input = std::move(*resolved);
   st.cmd.open_call_ids = open_outputs(st.cmd.input);
-  if (!st.cmd.open_call_ids.empty() && st.cmd.previous_response_id.empty())
+  if (!st.cmd.open_call_ids.empty() && st.cmd.previous_response_id.empty() &&
+      st.cmd.conversation_id.empty())
     return fail_create(self, no_tool_call(st.cmd.open_call_ids.front()));
   if (auto why = check_capabilities(st.cmd, st.model, st.svc->images))
     return fail_create(self, *why);
@@ -455,6 +461,7 @@ void fail_create(response_actor* self, const ev::error_info& err) {
     enqueue(self, {ev::response_failed{ev::failure_code::server_error, err.message, json()}});
     return;
   }
+  release_conversation(self);
   fail_waiters(st, err);
   for (auto& sub : st.subs)
     sub.sink->fail(err);

@@ -6,6 +6,7 @@
 #include "adapters/documents/file_text.hpp"
 #include "events/item_index.hpp"
 #include "events/json_safe.hpp"
+#include "projections/conversation.hpp"
 #include "projections/response_view.hpp"
 
 #include <map>
@@ -83,41 +84,66 @@ const json* find_item(const projections::response_state& r, const std::string& i
 
 } // namespace
 
+item_finder::item_finder(ev::event_log& log, std::string tenant)
+  : log_(log)
+  , tenant_(std::move(tenant)) {}
+
+ev::result<const json*> item_finder::find(const std::string& id) {
+  auto holders = ev::item_holders(log_, tenant_, id);
+  if (!holders)
+    return holders.error();
+  for (const auto& holder : *holders) {
+    if (holder.rfind("conv_", 0) == 0) {
+      auto it = conversations_.find(holder);
+      if (it == conversations_.end()) {
+        auto c = projections::read_conversation(log_, holder);
+        if (!c && c.error().code != ev::riposte_errc::not_found)
+          return c.error();
+        it = conversations_.emplace(holder, c ? std::move(*c) : projections::conversation_state{})
+                 .first;
+      }
+      if (it->second.tenant == tenant_)
+        if (const auto* found = projections::find_item(it->second, id))
+          return found;
+      continue;
+    }
+    auto it = responses_.find(holder);
+    if (it == responses_.end()) {
+      auto r = projections::read_response(log_, holder);
+      if (!r)
+        return r.error();
+      it = responses_.emplace(holder, std::move(*r)).first;
+    }
+    if (it->second.tenant == tenant_)
+      if (const auto* found = find_item(it->second, id))
+        return found;
+  }
+  return static_cast<const json*>(nullptr);
+}
+
 ev::result<json> resolve_item_references(const json& input, const std::string& tenant,
                                          ev::event_log& log, bool store) {
   json out = json::array();
   // Each holder read once per request: a client replaying a conversation
   // references many items of the same responses.
-  std::map<std::string, projections::response_state> read;
+  item_finder finder{log, tenant};
   for (const auto& item : input) {
     if (!item.is_object() || item.value("type", json()) != "item_reference") {
       out.push_back(item);
       continue;
     }
     auto id = ev::string_or(item, "id");
-    auto holders = ev::item_holders(log, tenant, id);
-    if (!holders)
-      return holders.error();
-    const json* found = nullptr;
-    for (const auto& response_id : *holders) {
-      auto it = read.find(response_id);
-      if (it == read.end()) {
-        auto r = projections::read_response(log, response_id);
-        if (!r)
-          return r.error();
-        it = read.emplace(response_id, std::move(*r)).first;
-      }
-      if (it->second.tenant == tenant && (found = find_item(it->second, id)) != nullptr)
-        break;
-    }
-    if (found == nullptr) {
+    auto found = finder.find(id);
+    if (!found)
+      return found.error();
+    if (*found == nullptr) {
       std::string msg = "Item with id '" + ev::excerpt(id) + "' not found.";
       if (!store)
         msg += " Items are not persisted when `store` is set to false. Try again with `store` "
                "set to true, or remove this item from your input.";
       return ev::make_error(ev::riposte_errc::item_not_found, std::move(msg), "input");
     }
-    out.push_back(*found);
+    out.push_back(**found);
   }
   return out;
 }

@@ -7,10 +7,13 @@
 
 #include "events/errc.hpp"
 #include "events/event_log.hpp"
+#include "projections/conversation.hpp"
+#include "projections/response_view.hpp"
 
 #include <nlohmann/json.hpp>
 
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
 
@@ -41,6 +44,23 @@ bool has_item_references(const nlohmann::json& input);
 events::result<nlohmann::json> resolve_item_references(const nlohmann::json& input,
                                                        const std::string& tenant,
                                                        events::event_log& log, bool store);
+
+// Stored items by id, for one tenant (blocking: store threads only): the
+// newest holder that still has the item, a response (not deleted) or a
+// conversation (whose items outlive it, as the API's do). Each holder is
+// read once per finder.
+class item_finder {
+public:
+  item_finder(events::event_log& log, std::string tenant);
+  // Null when no holder has it; valid while the finder lives.
+  events::result<const nlohmann::json*> find(const std::string& id);
+
+private:
+  events::event_log& log_;
+  std::string tenant_;
+  std::map<std::string, projections::response_state> responses_;
+  std::map<std::string, projections::conversation_state> conversations_;
+};
 
 // Does any part of `input` need resolve_inputs()?
 bool has_references(const nlohmann::json& input);

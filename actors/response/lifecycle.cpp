@@ -93,6 +93,7 @@ void on_terminal(response_actor* self) {
                                      : st.cmd.stream                           ? "stream"
                                                                                : "blocking",
                                      st.view.status);
+  release_conversation(self);
   if (!st.context) // set as the stream closed, when someone streamed
     st.context = chain_context_of(st);
   // Snapshots are a cache of the fold: the view for reads, the chain context
@@ -108,6 +109,7 @@ void append_failed(response_actor* self, const ev::error_info& err) {
   auto& st = self->state;
   st.broken = true;
   st.sent.clear();
+  release_conversation(self);
   if (st.generating)
     self->send(st.svc->backend_pool(), cancel_atom::value, st.ticket);
   fail_waiters(st, err);

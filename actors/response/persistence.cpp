@@ -177,6 +177,8 @@ void submit_fast(response_actor* self, ev::append_request req) {
 
 void flush(response_actor* self) {
   auto& st = self->state;
+  if (hold_for_conversation(self))
+    return;
   if (st.in_flight && st.fast && !st.pending.empty())
     want_notice(self);
   if (st.in_flight || st.pending.empty() || st.broken)
@@ -309,7 +311,9 @@ void write_snapshots(response_actor* self) {
   // Every checkpoint_every-th response of a chain stores its whole context;
   // the others store their own items and their parent, so a turn writes what
   // it added, and a rebuild walks back at most to the last checkpoint.
-  bool checkpoint = !st.turn.parent || st.depth % checkpoint_every == 1;
+  // A conversation's turn has no parent response: its context is whole.
+  bool checkpoint =
+      !st.turn.parent || st.cmd.previous_response_id.empty() || st.depth % checkpoint_every == 1;
   auto ctx = projections::to_chain_snapshot(*st.context, checkpoint, st.cmd.previous_response_id);
   caf::actor me = self;
   st.in_flight = true;
@@ -382,6 +386,8 @@ void finish_loading(response_actor* self) {
       st.cmd.input = st.view.input;
       auto prev = st.view.params.value("previous_response_id", json());
       st.cmd.previous_response_id = prev.is_string() ? prev.get<std::string>() : "";
+      auto conv = st.view.params.value("conversation", json());
+      st.cmd.conversation_id = conv.is_object() ? conv.value("id", "") : "";
       check_model(self);
       return;
     }

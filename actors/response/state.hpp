@@ -120,6 +120,12 @@ struct response_data {
   nlohmann::json resolved_input; // input with file references resolved (null: none)
   // The plan while the backend's tokenizer counts it (null otherwise).
   std::unique_ptr<context_planner> exact_plan;
+  // `conversation`: none, locked for this response (its items read), the
+  // turn being appended, or over (appended, or released). A completed or
+  // incomplete end waits in `held` until its turn is in the conversation.
+  enum class conversation_turn : std::uint8_t { none, locked, appending, over };
+  conversation_turn conversation = conversation_turn::none;
+  std::vector<events::event> held;
   // Subscribers
   std::vector<subscription> subs;
   std::uint64_t next_sub = 1;
@@ -151,6 +157,19 @@ void on_claimed(response_actor* self, events::result<nlohmann::json>& claim);
 void fail_create(response_actor* self, const events::error_info& err);
 void on_compacted(response_actor* self, events::result<compaction>& compacted);
 void on_tokenized(response_actor* self, events::result<std::int64_t>& tokens);
+
+// --- conversation_turn.cpp --------------------------------------------------
+// Creation, step 4 for a `conversation`: lock it (or, for a token count or a
+// compaction, just read it); its items come back as the parent context.
+void begin_conversation_turn(response_actor* self);
+void on_conversation(response_actor* self, events::result<nlohmann::json>& items);
+// Before a flush: a completed or incomplete end is held back until all
+// before it is stored, then the turn (input, then output) is appended to the
+// conversation; true while that waits.
+bool hold_for_conversation(response_actor* self);
+void on_turn_appended(response_actor* self, events::result<nlohmann::json>& appended);
+// The response ends otherwise (failed, cancelled, refused): unlock.
+void release_conversation(response_actor* self);
 
 // --- generation.cpp ---------------------------------------------------------
 // The generation this response asks for, as planned (window, truncation).

@@ -113,7 +113,13 @@ metrics::metrics()
   , ws_continuations_(counter_family(*registry_, "riposte_websocket_continuations_total",
                                      "WebSocket turns with previous_response_id, by where the "
                                      "context came from: connection (only new items sent) or "
-                                     "store")) {}
+                                     "store"))
+  , conversation_events_(counter_family(*registry_, "riposte_conversation_events_total",
+                                        "Events written to conversation streams, by type"))
+  , conversation_turns_(counter_family(*registry_, "riposte_conversation_turns_total",
+                                       "Responses' turns on a conversation, by result: appended, "
+                                       "released (ended without appending) or locked (refused "
+                                       "while another ran)")) {}
 
 template <class T>
 T& metrics::child(prometheus::Family<T>& family, const std::map<std::string, std::string>& labels,
@@ -206,6 +212,14 @@ void metrics::ws_message(const std::string& type) {
 
 void metrics::ws_continuation(const std::string& source) {
   child(ws_continuations_, {{"source", source}}, counters_).Increment();
+}
+
+void metrics::conversation_event(const std::string& type) {
+  child(conversation_events_, {{"type", type}}, counters_).Increment();
+}
+
+void metrics::conversation_turn(const std::string& result) {
+  child(conversation_turns_, {{"result", result}}, counters_).Increment();
 }
 
 void metrics::actor_restart(const std::string& actor) {

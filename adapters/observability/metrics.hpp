@@ -77,6 +77,11 @@ public:
   void ws_open(double delta) { ws_open_.Increment(delta); }
   void ws_message(const std::string& type);
   void ws_continuation(const std::string& source);
+  // Conversations: the events written to their streams, by type; responses'
+  // turns by result (appended, released: ended without appending, locked:
+  // refused while another ran).
+  void conversation_event(const std::string& type);
+  void conversation_turn(const std::string& result);
 
   // The text exposition format, for GET /metrics.
   std::string serialize() const;
@@ -115,6 +120,8 @@ private:
   prometheus::Gauge& ws_open_;
   prometheus::Family<prometheus::Counter>& ws_messages_;
   prometheus::Family<prometheus::Counter>& ws_continuations_;
+  prometheus::Family<prometheus::Counter>& conversation_events_;
+  prometheus::Family<prometheus::Counter>& conversation_turns_;
   std::mutex mutex_;
   std::map<std::string, prometheus::Counter*> counters_;
   std::map<std::string, prometheus::Histogram*> histograms_;

@@ -1,0 +1,450 @@
+// Conversations: a directory of actors, one per conversation, each a serial
+// owner of its stream.
+#include "actors/conversations.hpp"
+
+#include "actors/guard.hpp"
+#include "actors/response/inputs.hpp"
+#include "actors/runtime/directory.hpp"
+#include "events/event.hpp"
+#include "events/faults.hpp"
+#include "events/ids.hpp"
+#include "events/item_index.hpp"
+#include "events/json_safe.hpp"
+#include "projections/conversation.hpp"
+
+#include <deque>
+#include <optional>
+#include <unordered_map>
+
+namespace riposte::actors {
+
+struct conversations_memory : child_directory {};
+
+std::shared_ptr<conversations_memory> make_conversations_memory() {
+  return std::make_shared<conversations_memory>();
+}
+
+bool plausible_conversation_id(const std::string& id) {
+  return id.rfind("conv_", 0) == 0 && id.size() > 5 && id.size() <= 128 &&
+         id.find_first_not_of("abcdefghijklmnopqrstuvwxyz0123456789_", 5) == std::string::npos;
+}
+
+namespace {
+
+using json = nlohmann::json;
+namespace ev = events;
+using ev::riposte_errc;
+using kind = conversation_op::kind;
+
+ev::error_info no_such_conversation(const std::string& id) {
+  return ev::make_error(riposte_errc::item_not_found,
+                        "Conversation with id '" + ev::excerpt(id) + "' not found.");
+}
+
+ev::error_info no_such_item(const std::string& id) {
+  return ev::make_error(riposte_errc::item_not_found,
+                        "No item found with id '" + ev::excerpt(id) + "'.", "item_id");
+}
+
+// What a conversation's actor keeps between its operations. Only the one
+// store job running at a time touches it.
+struct cell {
+  bool loaded = false;
+  std::optional<projections::conversation_state> state; // none: no such stream
+  std::string locked_by; // the response whose turn runs (none: unlocked)
+};
+
+// Appends `events` after the version the cell holds and folds what was
+// stored in. A conflict (another writer: a second replica, a rebuilt actor)
+// or a failure drops the cell, so the next operation reads the log again.
+ev::status commit(const services& svc, cell& c, const std::string& id, const std::string& tenant,
+                  const std::vector<ev::event>& events, std::vector<ev::marker_ref> markers = {}) {
+  auto& log = *svc.log;
+  auto now = now_micros();
+  ev::append_request req;
+  req.stream = id;
+  req.expected_version = c.state ? c.state->version : ev::no_stream;
+  for (const auto& e : events)
+    req.events.push_back(ev::make_new_event(e, tenant, now));
+  req.markers = std::move(markers);
+  auto stored = std::move(log.append_many({std::move(req)}).front());
+  if (!stored) {
+    c.loaded = false;
+    if (stored.error().code == riposte_errc::version_conflict)
+      return ev::make_error(riposte_errc::version_conflict,
+                            "Conversation '" + id + "' was changed at the same time; retry.");
+    return stored.error();
+  }
+  auto state = c.state ? std::move(*c.state) : projections::conversation_state{};
+  c.state.reset();
+  for (const auto& env : *stored) {
+    auto next = projections::apply(std::move(state), env);
+    if (!next) {
+      c.loaded = false;
+      return next.error();
+    }
+    state = std::move(*next);
+  }
+  c.state = std::move(state);
+  if (svc.stats)
+    for (const auto& e : events)
+      svc.stats->conversation_event(std::string{ev::type_of(e)});
+  return ev::ok();
+}
+
+// The items a request adds, as they will be stored: an id the tenant's
+// responses or conversations already hold brings the stored item (the body's
+// content is ignored, as OpenAI does); an item_reference to nothing is a 404.
+ev::result<json> resolve(ev::event_log& log, const projections::conversation_state* existing,
+                         const std::string& tenant, const json& items) {
+  item_finder finder{log, tenant};
+  json out = json::array();
+  for (std::size_t i = 0; i < items.size(); ++i) {
+    const auto& item = items[i];
+    auto id = ev::string_or(item, "id");
+    if (existing != nullptr && projections::find_item(*existing, id) != nullptr)
+      return ev::make_error(riposte_errc::already_in_conversation, "Item already in conversation",
+                            "items");
+    bool reference = item.value("type", json()) == "item_reference";
+    if (ev::indexable_item_id(id)) {
+      auto found = finder.find(id);
+      if (!found)
+        return found.error();
+      if (*found != nullptr) {
+        out.push_back(**found);
+        continue;
+      }
+    }
+    if (reference)
+      return ev::make_error(riposte_errc::item_not_found,
+                            "Item with id '" + ev::excerpt(id) + "' not found.",
+                            "items[" + std::to_string(i) + "]");
+    out.push_back(item);
+  }
+  return out;
+}
+
+std::vector<ev::marker_ref> index_of(const std::string& tenant, const std::string& id,
+                                     const json& items) {
+  std::vector<ev::marker_ref> markers;
+  auto now = now_micros();
+  for (const auto& item : items) {
+    auto item_id = ev::string_or(item, "id");
+    if (ev::indexable_item_id(item_id))
+      markers.push_back(ev::item_marker(tenant, item_id, now, id));
+  }
+  return markers;
+}
+
+json page_of(const projections::items_page& page) {
+  return {{"data", page.data}, {"has_more", page.has_more}};
+}
+
+// One operation, on a store thread.
+void run(const services& svc, cell& c, const std::string& id, const conversation_op& op,
+         const reply_to& r) {
+  auto& log = *svc.log;
+  auto turn = [&](const char* result) {
+    if (svc.stats)
+      svc.stats->conversation_turn(result);
+  };
+  if (!c.loaded && op.what == kind::create) {
+    c.loaded = true; // a new id: nothing to read
+  } else if (!c.loaded) {
+    auto read = projections::read_conversation(log, id);
+    if (read)
+      c.state = std::move(*read);
+    else if (read.error().code == riposte_errc::not_found)
+      c.state.reset();
+    else
+      return r(read.error());
+    c.loaded = true;
+  }
+  if (op.what == kind::create) {
+    if (c.state)
+      return r(ev::server_fault());
+    auto items = resolve(log, nullptr, op.tenant, op.items);
+    if (!items)
+      return r(items.error());
+    std::vector<ev::event> events{
+        ev::conversation_created{id, op.metadata, now_micros() / 1'000'000}};
+    if (!items->empty())
+      events.emplace_back(ev::conversation_items_added{*items, ""});
+    if (auto s = commit(svc, c, id, op.tenant, events, index_of(op.tenant, id, *items)); !s)
+      return r(s.error());
+    return r(projections::conversation_object(*c.state));
+  }
+  if (op.what == kind::end_turn) {
+    if (c.locked_by == op.item_id) {
+      c.locked_by.clear();
+      turn("released");
+    }
+    return r(json::object());
+  }
+  if (!c.state || c.state->tenant != op.tenant || c.state->deleted) {
+    if (op.what == kind::finish_turn && c.locked_by == op.item_id)
+      c.locked_by.clear();
+    return r(no_such_conversation(id));
+  }
+  auto& state = *c.state;
+  switch (op.what) {
+    case kind::get: return r(projections::conversation_object(state));
+    case kind::update: {
+      auto metadata = op.metadata.is_object() ? op.metadata : json::object();
+      if (auto s = commit(svc, c, id, op.tenant, {ev::conversation_updated{metadata}}); !s)
+        return r(s.error());
+      return r(projections::conversation_object(*c.state));
+    }
+    case kind::remove: {
+      if (auto s = commit(svc, c, id, op.tenant, {ev::conversation_deleted{}}); !s)
+        return r(s.error());
+      return r(json{{"id", id}});
+    }
+    case kind::add_items: {
+      auto items = resolve(log, &state, op.tenant, op.items);
+      if (!items)
+        return r(items.error());
+      auto markers = index_of(op.tenant, id, *items);
+      if (auto s = commit(svc, c, id, op.tenant, {ev::conversation_items_added{*items, ""}},
+                          std::move(markers));
+          !s)
+        return r(s.error());
+      return r(page_of({*items, false}));
+    }
+    case kind::list_items: {
+      auto page = projections::page_conversation_items(state, op.query);
+      if (!page)
+        return r(page.error());
+      return r(page_of(*page));
+    }
+    case kind::events: {
+      std::uint64_t from = 0;
+      const auto& after = op.query.after;
+      if (!after.empty()) {
+        if (after.size() > 18 || after.find_first_not_of("0123456789") != std::string::npos)
+          return r(ev::make_error(riposte_errc::invalid_value,
+                                  "Invalid value for 'after': expected a sequence number.",
+                                  "after"));
+        from = std::stoull(after) + 1;
+      }
+      auto limit = static_cast<std::size_t>(op.query.limit);
+      auto read = log.read(id, from, limit + 1);
+      if (!read && read.error().code != riposte_errc::not_found)
+        return r(read.error());
+      json data = json::array();
+      bool more = false;
+      if (read)
+        for (const auto& env : *read) {
+          if (static_cast<std::int64_t>(env.seq) > state.version)
+            break; // only what this actor has folded in
+          if (data.size() == limit) {
+            more = true;
+            break;
+          }
+          data.push_back(ev::to_json(env));
+        }
+      return r(json{{"data", std::move(data)}, {"has_more", more}});
+    }
+    case kind::get_item: {
+      const auto* item = projections::find_item(state, op.item_id);
+      if (item == nullptr)
+        return r(no_such_item(op.item_id));
+      return r(*item);
+    }
+    case kind::delete_item: {
+      if (projections::find_item(state, op.item_id) == nullptr)
+        return r(no_such_item(op.item_id));
+      if (auto s = commit(svc, c, id, op.tenant, {ev::conversation_item_deleted{op.item_id}}); !s)
+        return r(s.error());
+      return r(projections::conversation_object(*c.state));
+    }
+    case kind::begin_turn:
+      if (!c.locked_by.empty() && c.locked_by != op.item_id) {
+        turn("locked");
+        return r(ev::make_error(riposte_errc::conversation_locked,
+                                "Another process is currently operating on this conversation. "
+                                "Please retry in a few seconds.",
+                                "conversation"));
+      }
+      c.locked_by = op.item_id;
+      return r(json{{"items", state.items}});
+    case kind::read_turn: return r(json{{"items", state.items}});
+    case kind::finish_turn: {
+      if (c.locked_by != op.item_id) // never: a turn is appended by its lock holder
+        return r(ev::make_error(riposte_errc::conversation_locked,
+                                "This response no longer holds the conversation's lock.",
+                                "conversation"));
+      c.locked_by.clear();
+      auto markers = index_of(op.tenant, id, op.items);
+      if (auto s = commit(svc, c, id, op.tenant,
+                          {ev::conversation_items_added{op.items, op.item_id}}, std::move(markers));
+          !s)
+        return r(s.error());
+      turn("appended");
+      return r(projections::conversation_object(*c.state));
+    }
+    case kind::create:
+    case kind::end_turn: break;
+  }
+  r(ev::server_fault());
+}
+
+// A conversation's actor.
+struct conversation_data {
+  std::shared_ptr<const services> svc;
+  conversations_actor directory;
+  std::string id;
+  std::shared_ptr<cell> c = std::make_shared<cell>();
+  std::deque<std::pair<conversation_op, reply_to>> waiting;
+  bool busy = false;
+  std::uint64_t handled = 0; // ops received, for the directory's passivation check
+  std::uint64_t epoch = 0;   // bumped by every op: a stale idle tick is ignored
+  // Responses that asked for a turn, watched: one that dies unlocks.
+  std::unordered_map<caf::actor_addr, std::string> holders;
+};
+using conversation_self = caf::stateful_actor<conversation_data>*;
+
+void pump(conversation_self self) {
+  auto& st = self->state;
+  if (st.busy)
+    return;
+  if (st.waiting.empty()) {
+    self->delayed_send(self, st.svc->cfg.passivate_after, passivate_atom::value, st.epoch);
+    return;
+  }
+  auto [op, r] = std::move(st.waiting.front());
+  st.waiting.pop_front();
+  st.busy = true;
+  // The actor hears that the job ended, whether it answered, failed or threw.
+  struct finished {
+    explicit finished(caf::actor a)
+      : me(std::move(a)) {}
+    finished(const finished&) = delete;
+    finished& operator=(const finished&) = delete;
+    ~finished() { caf::anon_send(me, conversation_done_atom::value); }
+    caf::actor me;
+  };
+  auto done = std::make_shared<finished>(caf::actor_cast<caf::actor>(self));
+  st.svc->store_pool->post(
+      [svc = st.svc, c = st.c, id = st.id, op = std::move(op), r = std::move(r), done] {
+        try {
+          run(*svc, *c, id, op, r);
+        } catch (...) {
+          c->loaded = false;
+          throw;
+        }
+      });
+}
+
+caf::behavior conversation(conversation_self self, std::shared_ptr<const services> svc,
+                           conversations_actor directory, std::string id) {
+  self->state.svc = std::move(svc);
+  self->state.directory = std::move(directory);
+  self->state.id = std::move(id);
+  // A response that held a turn died without ending it: its lock goes.
+  self->set_down_handler([self](caf::down_msg& msg) {
+    auto& st = self->state;
+    auto it = st.holders.find(msg.source);
+    if (it == st.holders.end())
+      return;
+    conversation_op op;
+    op.what = kind::end_turn;
+    op.item_id = it->second;
+    st.holders.erase(it);
+    st.waiting.emplace_back(std::move(op), reply_to{});
+    pump(self);
+  });
+  // A fault in a handler touches no state a store job may be using.
+  auto on_fault = [](const std::string& what) { events::report_fault("conversation", what); };
+  return guarded(
+      self, on_fault,
+      [=](conversation_atom, conversation_op& op, reply_to& r) {
+        auto& st = self->state;
+        ++st.handled;
+        ++st.epoch;
+        if (op.holder) {
+          auto addr = op.holder.address();
+          if (op.what == kind::begin_turn && st.holders.emplace(addr, op.item_id).second)
+            self->monitor(op.holder);
+          if (op.what == kind::finish_turn || op.what == kind::end_turn) {
+            self->demonitor(op.holder);
+            st.holders.erase(addr);
+          }
+          op.holder = caf::actor{};
+        }
+        st.waiting.emplace_back(std::move(op), std::move(r));
+        pump(self);
+      },
+      [=](conversation_done_atom) {
+        self->state.busy = false;
+        pump(self);
+      },
+      [=](passivate_atom, std::uint64_t epoch) {
+        auto& st = self->state;
+        if (epoch == st.epoch && !st.busy && st.waiting.empty() && st.holders.empty())
+          self->send(st.directory, passivate_atom::value, st.id, st.handled);
+      },
+      [=](passivate_atom) { self->quit(); },
+      [=](fault_atom, const std::string&, reply_to&) {
+        throw std::runtime_error("injected fault (conversation)");
+      });
+}
+
+struct directory_data {
+  std::shared_ptr<const services> svc;
+  std::shared_ptr<conversations_memory> dir;
+};
+using directory_self = conversations_actor::stateful_pointer<directory_data>;
+
+caf::actor& route(directory_self self, const std::string& id) {
+  auto& dir = *self->state.dir;
+  auto it = dir.actors.find(id);
+  auto& e = it != dir.actors.end()
+                ? it->second
+                : dir.hold(self, id,
+                           self->spawn(conversation, self->state.svc,
+                                       caf::actor_cast<conversations_actor>(self), id),
+                           0);
+  ++e.forwarded;
+  return e.actor;
+}
+
+conversations_actor::behavior_type directory(directory_self self,
+                                             std::shared_ptr<const services> svc,
+                                             std::shared_ptr<conversations_memory> memory) {
+  self->state.svc = std::move(svc);
+  self->state.dir = memory ? std::move(memory) : make_conversations_memory();
+  self->set_exit_handler([=](caf::exit_msg& msg) { self->state.dir->on_exit(self, msg); });
+  // A conversation's actor died: the next operation rebuilds it.
+  self->set_down_handler([=](caf::down_msg& msg) { self->state.dir->on_down(msg); });
+  self->state.dir->watch_all(self);
+  auto on_fault = [](const std::string& what) { events::report_fault("conversations", what); };
+  return guarded_typed<conversations_actor::behavior_type>(
+      self, on_fault,
+      [=](conversation_atom, conversation_op& op, reply_to& r) {
+        if (op.what == kind::create)
+          op.conversation_id = ev::make_id("conv_");
+        else if (!plausible_conversation_id(op.conversation_id))
+          return r(no_such_conversation(op.conversation_id));
+        auto id = op.conversation_id;
+        caf::anon_send(route(self, id), conversation_atom::value, std::move(op), std::move(r));
+      },
+      [=](passivate_atom, const std::string& id, std::uint64_t handled) {
+        self->state.dir->passivate(self, id, handled, passivate_atom::value);
+      },
+      // A conversation's id: fail inside its actor; anything else: here.
+      [=](fault_atom, const std::string& target, reply_to& r) {
+        if (!plausible_conversation_id(target))
+          throw std::runtime_error("injected fault (conversations)");
+        caf::anon_send(route(self, target), fault_atom::value, std::string{}, std::move(r));
+      });
+}
+
+} // namespace
+
+caf::actor spawn_conversations(caf::actor_system& sys, std::shared_ptr<const services> svc,
+                               std::shared_ptr<conversations_memory> memory) {
+  return caf::actor_cast<caf::actor>(sys.spawn(directory, std::move(svc), std::move(memory)));
+}
+
+} // namespace riposte::actors

@@ -1,0 +1,49 @@
+// A conversation as its events tell it (stream `conv_<id>`): a pure fold,
+// and the pages of its items that GET .../items serves.
+#pragma once
+
+#include "events/envelope.hpp"
+#include "events/errc.hpp"
+#include "events/event.hpp"
+#include "events/event_log.hpp"
+#include "projections/input_items.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace riposte::projections {
+
+struct conversation_state {
+  std::string id;
+  std::string tenant;
+  std::int64_t created_at = 0;
+  nlohmann::json metadata = nlohmann::json::object();
+  // The items it holds now, oldest first (deleted ones are gone).
+  nlohmann::json items = nlohmann::json::array();
+  bool deleted = false;
+  std::int64_t version = events::no_stream; // the last event folded in
+  bool exists() const { return !id.empty(); }
+};
+
+// The state after one more event of the stream. A foreign event (a response's
+// event in a conversation stream) is corrupt_event.
+events::result<conversation_state> apply(conversation_state state, const events::envelope& env);
+
+// The whole stream folded (not_found: no such stream).
+events::result<conversation_state> read_conversation(events::event_log& log, const std::string& id);
+
+// The item with `item_id`, or null.
+const nlohmann::json* find_item(const conversation_state& c, const std::string& item_id);
+
+// The wire objects: {id, object: "conversation", created_at, metadata}.
+nlohmann::json conversation_object(const conversation_state& c);
+
+// A page of its items in the order asked; an `after` it does not hold is the
+// API's 404 "No item found with id '…'" on `after`.
+events::result<items_page> page_conversation_items(const conversation_state& c,
+                                                   const items_query& q);
+
+} // namespace riposte::projections
