@@ -52,7 +52,16 @@ struct cell {
   bool loaded = false;
   std::optional<projections::conversation_state> state; // none: no such stream
   std::string locked_by; // the response whose turn runs (none: unlocked)
+  // Its items as a chain context, one segment per batch added since it was
+  // built (null: build it from the items when a turn asks).
+  projections::chain_ptr chain;
 };
+
+projections::chain_ptr chain_of(cell& c) {
+  if (!c.chain)
+    c.chain = std::make_shared<const projections::chain_segment>(nullptr, c.state->items, 1);
+  return c.chain;
+}
 
 // Appends `events` after the version the cell holds and folds what was
 // stored in. A conflict (another writer: a second replica, a rebuilt actor)
@@ -70,6 +79,7 @@ ev::status commit(const services& svc, cell& c, const std::string& id, const std
   auto stored = std::move(log.append_many({std::move(req)}).front());
   if (!stored) {
     c.loaded = false;
+    c.chain = nullptr;
     if (stored.error().code == riposte_errc::version_conflict)
       return ev::make_error(riposte_errc::version_conflict,
                             "Conversation '" + id + "' was changed at the same time; retry.");
@@ -77,6 +87,15 @@ ev::status commit(const services& svc, cell& c, const std::string& id, const std
   }
   auto state = c.state ? std::move(*c.state) : projections::conversation_state{};
   c.state.reset();
+  // The chain grows by a segment per batch; anything else rebuilds it.
+  for (const auto& e : events) {
+    const auto* added = std::get_if<ev::conversation_items_added>(&e);
+    if (added == nullptr || !c.chain)
+      c.chain = nullptr;
+    else
+      c.chain = std::make_shared<const projections::chain_segment>(c.chain, added->items,
+                                                                   c.chain->depth + 1);
+  }
   for (const auto& env : *stored) {
     auto next = projections::apply(std::move(state), env);
     if (!next) {
@@ -152,12 +171,15 @@ void run(const services& svc, cell& c, const std::string& id, const conversation
     c.loaded = true; // a new id: nothing to read
   } else if (!c.loaded) {
     auto read = projections::read_conversation(log, id);
+    c.chain = nullptr;
     if (read)
       c.state = std::move(*read);
     else if (read.error().code == riposte_errc::not_found)
       c.state.reset();
-    else
+    else {
+      op.context(read.error()); // whichever of the two the op answers with
       return r(read.error());
+    }
     c.loaded = true;
   }
   if (op.what == kind::create) {
@@ -184,6 +206,8 @@ void run(const services& svc, cell& c, const std::string& id, const conversation
   if (!c.state || c.state->tenant != op.tenant || c.state->deleted) {
     if (op.what == kind::finish_turn && c.locked_by == op.item_id)
       c.locked_by.clear();
+    if (op.what == kind::begin_turn || op.what == kind::read_turn)
+      return op.context(context_reply{no_such_conversation(id)});
     return r(no_such_conversation(id));
   }
   auto& state = *c.state;
@@ -261,14 +285,15 @@ void run(const services& svc, cell& c, const std::string& id, const conversation
     case kind::begin_turn:
       if (!c.locked_by.empty() && c.locked_by != op.item_id) {
         turn("locked");
-        return r(ev::make_error(riposte_errc::conversation_locked,
-                                "Another process is currently operating on this conversation. "
-                                "Please retry in a few seconds.",
-                                "conversation"));
+        return op.context(
+            context_reply{ev::make_error(riposte_errc::conversation_locked,
+                                         "Another process is currently operating on this "
+                                         "conversation. Please retry in a few seconds.",
+                                         "conversation")});
       }
       c.locked_by = op.item_id;
-      return r(json{{"items", state.items}});
-    case kind::read_turn: return r(json{{"items", state.items}});
+      return op.context(context_reply{chain_of(c)});
+    case kind::read_turn: return op.context(context_reply{chain_of(c)});
     case kind::finish_turn: {
       if (c.locked_by != op.item_id) // never: a turn is appended by its lock holder
         return r(ev::make_error(riposte_errc::conversation_locked,

@@ -394,9 +394,10 @@ struct conversation_op {
     get_item,    // item_id
     delete_item, // item_id
     // A response's turn (item_id: the response's id; holder: its actor):
-    // begin locks the conversation for it and answers {items}; read answers
-    // {items} without a lock (a token count); finish appends `items` and
-    // unlocks; end unlocks.
+    // begin locks the conversation for it and answers its items as a chain
+    // context (through `context`, not the op's reply); read does the same
+    // without a lock (a token count); finish appends `items` and unlocks;
+    // end unlocks.
     begin_turn,
     read_turn,
     finish_turn,
@@ -413,6 +414,9 @@ struct conversation_op {
   nlohmann::json items = nlohmann::json::array();
   list_query query;
   caf::actor holder;
+  // begin_turn, read_turn: the conversation's items, one segment per batch
+  // added (each kept across turns, so what a backend made of it is reused).
+  reply_for<context_reply> context;
 };
 
 using conversation_atom = caf::atom_constant<caf::atom("conv")>;

@@ -84,6 +84,28 @@ ev::result<conversation_state> read_conversation(ev::event_log& log, const std::
   return state;
 }
 
+ev::result<json> items_before_turn(ev::event_log& log, const std::string& id,
+                                   const std::string& response_id) {
+  conversation_state state;
+  constexpr std::size_t page = 1024;
+  for (;;) {
+    auto events = log.read(id, static_cast<std::uint64_t>(state.version + 1), page);
+    if (!events)
+      return events.error();
+    for (const auto& env : *events) {
+      if (env.type == ev::conversation_items_added::type && env.data.is_object() &&
+          env.data.value("response_id", "") == response_id)
+        return state.items;
+      auto next = apply(std::move(state), env);
+      if (!next)
+        return next.error();
+      state = std::move(*next);
+    }
+    if (events->size() < page)
+      return state.items;
+  }
+}
+
 const json* find_item(const conversation_state& c, const std::string& item_id) {
   for (const auto& item : c.items)
     if (item.is_object() && item.value("id", json()) == item_id)

@@ -35,6 +35,11 @@ events::result<conversation_state> apply(conversation_state state, const events:
 // The whole stream folded (not_found: no such stream).
 events::result<conversation_state> read_conversation(events::event_log& log, const std::string& id);
 
+// The items a conversation held when `response_id`'s turn began: those
+// before the batch the turn appended (all of them if it appended none).
+events::result<nlohmann::json> items_before_turn(events::event_log& log, const std::string& id,
+                                                 const std::string& response_id);
+
 // The item with `item_id`, or null.
 const nlohmann::json* find_item(const conversation_state& c, const std::string& item_id);
 

@@ -66,7 +66,7 @@ caf::behavior main_behavior(response_actor* self) {
         settle(self);
         on_tokenized(self, tokens);
       },
-      [=](conversed_atom, ev::result<json>& items) {
+      [=](conversed_atom, context_reply& items) {
         settle(self);
         on_conversation(self, items);
       },

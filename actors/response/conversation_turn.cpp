@@ -22,16 +22,22 @@ bool appends_turn(const ev::event& e) {
 
 // An operation on this response's conversation; the answer comes back to
 // this actor as (Atom, result).
-template <class Atom>
-void ask(response_actor* self, conversation_op::kind what, json items = json::array()) {
+conversation_op turn_op(response_actor* self, conversation_op::kind what) {
   auto& st = self->state;
   conversation_op op;
   op.what = what;
   op.tenant = st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant;
   op.conversation_id = st.cmd.conversation_id;
   op.item_id = st.id;
-  op.items = std::move(items);
   op.holder = caf::actor_cast<caf::actor>(self);
+  return op;
+}
+
+template <class Atom>
+void ask(response_actor* self, conversation_op::kind what, json items = json::array()) {
+  auto& st = self->state;
+  auto op = turn_op(self, what);
+  op.items = std::move(items);
   caf::actor me = self;
   reply_to back{reply_to::fn_type([me](ev::result<json> r) {
     if (me)
@@ -45,30 +51,26 @@ void ask(response_actor* self, conversation_op::kind what, json items = json::ar
 void begin_conversation_turn(response_actor* self) {
   auto& st = self->state;
   bool reads_only = st.cmd.count_only || st.cmd.compact;
-  ask<conversed_atom>(self, reads_only ? conversation_op::kind::read_turn
-                                       : conversation_op::kind::begin_turn);
+  auto op = turn_op(self, reads_only ? conversation_op::kind::read_turn
+                                     : conversation_op::kind::begin_turn);
+  caf::actor me = self;
+  op.context =
+      reply_for<context_reply>{reply_for<context_reply>::fn_type([me](ev::result<context_reply> r) {
+        caf::anon_send(me, conversed_atom::value,
+                       r ? std::move(*r) : context_reply{std::move(r.error())});
+      })};
+  self->send(st.svc->conversations(), conversation_atom::value, std::move(op), reply_to{});
   if (!reads_only)
     st.conversation = turn::locked; // from now on, every end unlocks
 }
 
-void on_conversation(response_actor* self, ev::result<json>& items) {
+void on_conversation(response_actor* self, context_reply& items) {
   auto& st = self->state;
-  if (!items) {
+  if (!items.context) {
     st.conversation = turn::over; // a refusal holds no lock
-    return fail_create(self, items.error());
+    return fail_create(self, items.context.error());
   }
-  auto segment = std::make_shared<const projections::chain_segment>(
-      nullptr, items->value("items", json::array()), 1);
-  context_reply held{segment};
-  // The conversation's items stand where a parent's would: its tool calls
-  // are what this input's outputs answer.
-  if (auto why = check_parent(st.cmd, segment, st.svc->cfg.max_chain_depth)) {
-    auto err = *why;
-    if (err.param == "previous_response_id")
-      err.param = "conversation";
-    return fail_create(self, err);
-  }
-  on_parent(self, held);
+  on_parent(self, items);
 }
 
 bool hold_for_conversation(response_actor* self) {

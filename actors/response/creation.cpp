@@ -13,6 +13,8 @@
 #include "actors/response/state.hpp"
 #include "events/ids.hpp"
 
+#include <limits>
+
 namespace riposte::actors::response {
 
 namespace {
@@ -383,7 +385,11 @@ void on_parent(response_actor* self, context_reply& parent) {
     err.param = "previous_response_id";
     return fail_create(self, err);
   }
-  if (auto why = check_parent(st.cmd, *parent.context, st.svc->cfg.max_chain_depth))
+  // A conversation's items stand where a parent's would (its tool calls are
+  // what this input's outputs answer), with no depth limit.
+  auto max_depth = st.cmd.conversation_id.empty() ? st.svc->cfg.max_chain_depth
+                                                  : std::numeric_limits<std::int64_t>::max();
+  if (auto why = check_parent(st.cmd, *parent.context, max_depth))
     return fail_create(self, *why);
   st.depth = (*parent.context)->depth + 1;
   st.turn.parent = std::move(*parent.context);

@@ -7,6 +7,7 @@
 #include "events/faults.hpp"
 #include "events/ids.hpp"
 #include "events/item_index.hpp"
+#include "projections/conversation.hpp"
 
 #include <algorithm>
 #include <iterator>
@@ -311,10 +312,13 @@ void write_snapshots(response_actor* self) {
   // Every checkpoint_every-th response of a chain stores its whole context;
   // the others store their own items and their parent, so a turn writes what
   // it added, and a rebuild walks back at most to the last checkpoint.
-  // A conversation's turn has no parent response: its context is whole.
-  bool checkpoint =
-      !st.turn.parent || st.cmd.previous_response_id.empty() || st.depth % checkpoint_every == 1;
-  auto ctx = projections::to_chain_snapshot(*st.context, checkpoint, st.cmd.previous_response_id);
+  // A conversation's turn stores its own items and the conversation, whose
+  // log says what came before the turn (never the whole conversation per turn).
+  bool in_conversation = !st.cmd.conversation_id.empty();
+  bool checkpoint = !st.turn.parent || (!in_conversation && st.depth % checkpoint_every == 1);
+  auto ctx = projections::to_chain_snapshot(*st.context, checkpoint,
+                                            in_conversation ? st.cmd.conversation_id
+                                                            : st.cmd.previous_response_id);
   caf::actor me = self;
   st.in_flight = true;
   st.svc->store_pool->post(
@@ -357,6 +361,17 @@ void load(response_actor* self) {
           auto stored = projections::from_chain_snapshot((*ctx)->payload);
           out.context = std::move(stored.segment);
           out.context_parent = std::move(stored.parent_id);
+        }
+        // A conversation's turn: what the conversation held before it.
+        if (out.context && out.context_parent.rfind("conv_", 0) == 0) {
+          auto before = projections::items_before_turn(*log, out.context_parent, id);
+          auto seg = *out.context;
+          seg.parent = before ? std::make_shared<const projections::chain_segment>(
+                                    nullptr, std::move(*before), 1)
+                              : nullptr;
+          out.context =
+              before ? std::make_shared<const projections::chain_segment>(std::move(seg)) : nullptr;
+          out.context_parent.clear();
         }
         caf::anon_send(me, loaded_atom::value, std::move(out));
       },
@@ -426,7 +441,8 @@ void on_loaded(response_actor* self, load_done& done) {
   // A root response's context is its own items: rebuildable even when its
   // context snapshot was lost (a crash right after the last event).
   if (!st.context && st.view.terminal() &&
-      st.view.params.value("previous_response_id", json()).is_null())
+      st.view.params.value("previous_response_id", json()).is_null() &&
+      st.view.params.value("conversation", json()).is_null())
     st.context = std::make_shared<const projections::chain_segment>(
         projections::chain_segment{nullptr, projections::own_items(st.view), 1});
   if (st.context)

@@ -162,7 +162,7 @@ void on_tokenized(response_actor* self, events::result<std::int64_t>& tokens);
 // Creation, step 4 for a `conversation`: lock it (or, for a token count or a
 // compaction, just read it); its items come back as the parent context.
 void begin_conversation_turn(response_actor* self);
-void on_conversation(response_actor* self, events::result<nlohmann::json>& items);
+void on_conversation(response_actor* self, context_reply& items);
 // Before a flush: a completed or incomplete end is held back until all
 // before it is stored, then the turn (input, then output) is appended to the
 // conversation; true while that waits.

@@ -15,6 +15,7 @@ chain = load("chain.json")
 event_log = load("event_log.json")
 cold = load("cold_start.json")
 ws = load("websocket.json")
+conversation = load("conversation.json")
 
 goals = []
 def goal(name, value, limit, unit, better="lower"):
@@ -37,11 +38,16 @@ by_depth = {row["depth"]: row for row in chain}
 deepest = max(by_depth)
 goal(f"scenario 3: depth {deepest} within 2 ms of depth 1",
      by_depth[deepest]["added_ms"] - by_depth[1]["added_ms"], 2, "ms")
+by_turn = {row["turn"]: row for row in conversation}
+last_turn = max(by_turn)
+goal(f"scenario 8: turn {last_turn} of a conversation within 2 ms of its first",
+     by_turn[last_turn]["added_ms"] - by_turn[1]["added_ms"], 2, "ms")
 goal("scenario 5: /readyz after a cold start", cold["ready_seconds"] * 1000, 1000, "ms")
 goal("scenario 5: first GET of an old response", cold["first_get_seconds"] * 1000, 1000, "ms")
 
 report = {"machine": machine, "create": create, "streams": streams, "chain": chain,
-          "event_log": event_log, "cold_start": cold, "websocket": ws, "goals": goals}
+          "event_log": event_log, "cold_start": cold, "websocket": ws,
+          "conversation": conversation, "goals": goals}
 (out / "report.json").write_text(json.dumps(report, indent=2))
 
 md = [f"Machine: {machine}. Client, backend, baselines and riposte share it.", ""]
@@ -90,6 +96,12 @@ for name in ("http", "websocket"):
     x = ws[name]
     md.append(f"| {name} | {x['bytes_total']:,} B | {x['input_bytes_total']:,} B | {x['bytes_first_turn']:,} B | {x['bytes_last_turn']:,} B | "
               f"{x['cpu_ms_per_turn']:.2f} ms | {x['latency_ms_p50']:.2f} ms | {x['latency_ms_last_turn']:.2f} ms |")
+md += ["", f"### Scenario 8: a conversation of {last_turn} turns (each turn appends to it)", "",
+       "| turn (median of 21 around it) | items before it | riposte | backend directly | added |",
+       "|---:|---:|---:|---:|---:|"]
+for row in conversation:
+    md.append(f"| {row['turn']} | {row['items_before']} | {row['riposte_ms']:.2f} ms | "
+              f"{row['direct_ms']:.2f} ms | {row['added_ms']:.2f} ms |")
 md += ["", "### Goals", "", "| goal | measured | limit | |", "|---|---:|---:|---|"]
 for g in goals:
     md.append(f"| {g['goal']} | {g['measured']} {g['unit']} | {g['limit']} {g['unit']} | "

@@ -7,7 +7,7 @@
 #   QUICK=1 bash ops/bench/run.sh    (smaller sizes: a smoke run)
 # Scenario 1 and 6: create.sh; 2: stream.sh at 100, 500, 1,000 and 2,000 streams
 # (medians of 3 runs);
-# 3: chain.sh; 4: event_log.sh; 5: cold_start.sh; 7: websocket.sh.
+# 3: chain.sh; 4: event_log.sh; 5: cold_start.sh; 7: websocket.sh; 8: conversation.sh.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash ops/setup.sh
@@ -35,5 +35,7 @@ echo "== scenario 5: cold start"
 bash ops/bench/cold_start.sh "$responses"
 echo "== scenario 7: a Codex-shaped conversation over HTTP and over the WebSocket"
 bash ops/bench/websocket.sh 20 "$ws_rounds"
+echo "== scenario 8: a conversation of $chain turns"
+bash ops/bench/conversation.sh "$chain"
 python3 ops/bench/report.py build/bench "$machine" "${streams[@]}"
 echo "wrote build/bench/report.json and build/bench/report.md"

@@ -309,6 +309,22 @@ BOOST_AUTO_TEST_CASE(an_idle_conversation_passivates_and_comes_back_from_its_log
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   BOOST_TEST(ok(r.get("/v1/conversations/" + id + "/items", {alice}))["data"].size() == 3u);
+
+  // Branching off that turn once everything was passivated: its context is
+  // what the conversation held before it, and the turn; nothing added later.
+  ok(r.post("/v1/conversations/" + id + "/items", {{"items", json::array({user("later")})}},
+            {alice}));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto branch = ok(r.post(
+      "/v1/responses",
+      {{"model", "llama3.2:1b"}, {"input", "branch"}, {"previous_response_id", queued["id"]}},
+      {alice}));
+  BOOST_TEST(branch["status"] == "completed");
+  auto sent = b.requests().back()["messages"];
+  std::vector<std::string> seen;
+  for (const auto& m : sent)
+    seen.push_back(m.value("content", ""));
+  BOOST_TEST(seen == (std::vector<std::string>{"a", "slow", "0 1 2 3 4 5 ", "branch"}));
 }
 
 // Concurrent adds to one conversation all land, each batch whole and in one
