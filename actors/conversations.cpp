@@ -57,6 +57,12 @@ struct cell {
   projections::chain_ptr chain;
 };
 
+// How many batches a conversation's chain context keeps as segments of
+// their own: enough that a turn reuses what was made of the earlier ones,
+// few enough that a chained child stays far below the chain depth limit and
+// dropping a chain never recurses deep.
+constexpr std::int64_t max_segments = 64;
+
 projections::chain_ptr chain_of(cell& c) {
   if (!c.chain)
     c.chain = std::make_shared<const projections::chain_segment>(nullptr, c.state->items, 1);
@@ -87,10 +93,11 @@ ev::status commit(const services& svc, cell& c, const std::string& id, const std
   }
   auto state = c.state ? std::move(*c.state) : projections::conversation_state{};
   c.state.reset();
-  // The chain grows by a segment per batch; anything else rebuilds it.
+  // The chain grows by a segment per batch (up to max_segments, then it is
+  // rebuilt as one); anything else rebuilds it.
   for (const auto& e : events) {
     const auto* added = std::get_if<ev::conversation_items_added>(&e);
-    if (added == nullptr || !c.chain)
+    if (added == nullptr || !c.chain || c.chain->depth >= max_segments)
       c.chain = nullptr;
     else
       c.chain = std::make_shared<const projections::chain_segment>(c.chain, added->items,
@@ -406,11 +413,15 @@ caf::behavior conversation(conversation_self self, std::shared_ptr<const service
       },
       [=](passivate_atom, std::uint64_t epoch) {
         auto& st = self->state;
+        // The directory as it is now (a restart swaps it), or the one that
+        // spawned this actor.
+        auto directory = st.svc->conversations() ? st.svc->conversations() : st.directory;
         if (epoch == st.epoch && !st.busy && st.waiting.empty() && st.holders.empty())
-          self->send(st.directory, passivate_atom::value, st.id, st.handled);
+          self->send(directory, passivate_atom::value, st.id, st.handled);
       },
       [=](passivate_atom) { self->quit(); },
       [=](fault_atom, const std::string&, reply_to&) {
+        ++self->state.handled;
         throw std::runtime_error("injected fault (conversation)");
       });
 }
@@ -449,8 +460,10 @@ conversations_actor::behavior_type directory(directory_self self,
       [=](conversation_atom, conversation_op& op, reply_to& r) {
         if (op.what == kind::create)
           op.conversation_id = ev::make_id("conv_");
-        else if (!plausible_conversation_id(op.conversation_id))
+        else if (!plausible_conversation_id(op.conversation_id)) {
+          op.context(context_reply{no_such_conversation(op.conversation_id)}); // a turn's
           return r(no_such_conversation(op.conversation_id));
+        }
         auto id = op.conversation_id;
         caf::anon_send(route(self, id), conversation_atom::value, std::move(op), std::move(r));
       },

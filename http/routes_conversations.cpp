@@ -75,9 +75,8 @@ std::vector<route> conversations_routes(const api_context& ctx) {
       if (include) {
         if (auto s = check_include_query(req.query); !s)
           return s.error();
-      } else if (!req.query.empty()) {
-        if (auto s = check_include_query(""); !s)
-          return s.error();
+      } else if (auto s = check_include_query(req.query); !s) {
+        return s.error();
       }
       return parse(req.body);
     };

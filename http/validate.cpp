@@ -855,6 +855,9 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
           return ev::make_error(riposte_errc::unknown_parameter,
                                 "Unknown parameter: 'conversation." + ev::excerpt(key) + "'.",
                                 "conversation." + ev::excerpt(key));
+    if (conversation.empty())
+      return bad_value(conv.is_object() ? "conversation.id" : "conversation",
+                       "empty string. Expected a conversation id.");
     if (!body.value("previous_response_id", json()).is_null())
       return ev::make_error(riposte_errc::mutually_exclusive,
                             "Mutually exclusive parameters: Ensure you are only providing one of: "

@@ -94,7 +94,7 @@ ev::result<json> items_before_turn(ev::event_log& log, const std::string& id,
       return events.error();
     for (const auto& env : *events) {
       if (env.type == ev::conversation_items_added::type && env.data.is_object() &&
-          env.data.value("response_id", "") == response_id)
+          env.data.value("response_id", json()) == response_id)
         return state.items;
       auto next = apply(std::move(state), env);
       if (!next)

@@ -457,6 +457,7 @@ void on_claimed(response_actor* self, ev::result<json>& claim) {
                sink_handle{sub.sink});
   }
   st.subs.clear();
+  release_conversation(self); // the first request's turn is the one that counts
   schedule_passivation(self, std::chrono::milliseconds(0));
 }
 

@@ -239,6 +239,10 @@ void flush(response_actor* self) {
 
 void enqueue(response_actor* self, std::vector<ev::event> evs) {
   auto& st = self->state;
+  // An end waiting for its conversation turn is the response's last event
+  // (a fault or a keep-alive after it must not land before or after it).
+  if (!st.held.empty())
+    return;
   for (auto& e : evs)
     st.pending.push_back(std::move(e));
   flush(self);
@@ -369,6 +373,7 @@ void load(response_actor* self) {
           seg.parent = before ? std::make_shared<const projections::chain_segment>(
                                     nullptr, std::move(*before), 1)
                               : nullptr;
+          seg.depth = 2;
           out.context =
               before ? std::make_shared<const projections::chain_segment>(std::move(seg)) : nullptr;
           out.context_parent.clear();

@@ -125,7 +125,7 @@ void on_keepalive(response_actor* self, std::uint64_t published_then) {
     // must stay the last event.
     bool prefill = st.view.status == "in_progress" && st.view.output.empty() &&
                    !st.turn.cancel_requested && !st.broken && st.pending.empty() &&
-                   st.sent.empty() && !st.in_flight;
+                   st.sent.empty() && !st.in_flight && st.held.empty();
     bool logged = prefill && std::any_of(st.subs.begin(), st.subs.end(), [](const subscription& s) {
                     return s.live && s.sink->wants_logged_keepalive();
                   });

@@ -524,6 +524,71 @@ BOOST_AUTO_TEST_CASE(a_tool_loop_over_a_conversation_finds_its_calls) {
   BOOST_TEST(types["data"][3]["id"] == second["output"][0]["id"]);
 }
 
+// Concurrent creates on one conversation: each either runs its whole turn
+// or is told conversation_locked; the conversation holds exactly the turns
+// that ran, each whole.
+BOOST_AUTO_TEST_CASE(concurrent_turns_on_one_conversation_run_one_at_a_time) {
+  json chunks = json::array();
+  for (int i = 0; i < 4; ++i)
+    chunks.push_back({{"content", std::string(1, 'w') += std::to_string(i)}});
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "t"}}}, {"reply", {{"chunks", chunks}, {"delay_ms", 20}}}}}}}};
+  riposte_server r{b.url(), keys};
+  auto conv = ok(r.post("/v1/conversations", json::object(), {alice}))["id"].get<std::string>();
+  std::atomic<int> ran{0}, locked{0}, other{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 4; ++i) {
+        std::string tag(1, 't');
+        tag += std::to_string(t);
+        tag += '.';
+        tag += std::to_string(i);
+        auto res = r.post("/v1/responses", turn(conv, tag), {alice});
+        if (res.status == 200)
+          ++ran;
+        else if (res.status == 400 && res.body.find("conversation_locked") != std::string::npos)
+          ++locked;
+        else
+          ++other;
+      }
+    });
+  for (auto& t : threads)
+    t.join();
+  BOOST_TEST(other.load() == 0);
+  BOOST_TEST(ran.load() >= 1);
+  BOOST_TEST(locked.load() >= 1);
+  auto items = all_texts(r, conv, "asc", 100);
+  BOOST_REQUIRE(items.size() == static_cast<std::size_t>(2 * ran.load()));
+  for (std::size_t i = 0; i < items.size(); i += 2) {
+    BOOST_TEST(items[i].front() == 't');
+    BOOST_TEST(items[i + 1] == "w0w1w2w3");
+  }
+}
+
+// A long conversation (more batches than its chain keeps as segments) sends
+// the backend every item in order, and a turn of it can be continued with
+// previous_response_id.
+BOOST_AUTO_TEST_CASE(a_long_conversation_keeps_every_item_in_order) {
+  scripted_backend b;
+  riposte_server r{b.url(), keys};
+  auto conv = ok(r.post("/v1/conversations", json::object(), {alice}))["id"].get<std::string>();
+  json last;
+  for (int i = 0; i < 80; ++i)
+    last = ok(r.post("/v1/responses", turn(conv, std::to_string(i)), {alice}));
+  auto sent = b.requests().back()["messages"];
+  BOOST_REQUIRE(sent.size() == 159u);
+  for (int i = 0; i < 80; ++i)
+    BOOST_TEST(sent[static_cast<std::size_t>(2 * i)]["content"] == std::to_string(i));
+  auto child =
+      ok(r.post("/v1/responses",
+                {{"model", "llama3.2:1b"}, {"input", "next"}, {"previous_response_id", last["id"]}},
+                {alice}));
+  BOOST_TEST(child["status"] == "completed");
+  BOOST_TEST(b.requests().back()["messages"].size() == 161u);
+}
+
 // What the API refuses, and what a turn that does not complete leaves: nothing.
 BOOST_AUTO_TEST_CASE(turns_are_refused_locked_and_never_half_appended) {
   json slow = json::array();
@@ -545,6 +610,14 @@ BOOST_AUTO_TEST_CASE(turns_are_refused_locked_and_never_half_appended) {
       "'previous_response_id' or 'conversation'.");
   refused(r.post("/v1/responses", turn("conv_0000", "x"), {alice}), 404, nullptr, nullptr,
           "Conversation with id 'conv_0000' not found.");
+  for (const char* bad : {"conv_ABC", "abc", "resp_1"}) {
+    refused(r.post("/v1/responses", turn(bad, "x"), {alice}), 404, nullptr, nullptr,
+            std::string{"Conversation with id '"} + bad + "' not found.");
+    refused(r.post("/v1/responses/input_tokens", turn(bad, "x"), {alice}), 404, nullptr, nullptr);
+  }
+  refused(r.post("/v1/responses", turn("", "x"), {alice}), 400, "invalid_value", "conversation");
+  refused(r.post("/v1/conversations?colour=red", json::object(), {alice}), 400, "unknown_parameter",
+          "colour");
   refused(r.post("/v1/responses", turn(conv, "x"), {bob}), 404, nullptr, nullptr,
           "Conversation with id '" + conv + "' not found.");
   refused(r.post("/v1/responses", turn(conv, "x", {{"conversation", {{"name", "x"}}}}), {alice}),
