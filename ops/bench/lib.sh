@@ -3,6 +3,8 @@
 #   bench_init NAME        sets $work, registers cleanup; KEEP=1 keeps $work
 #   start_backend SCRIPT [FLAGS...]  sets $backend_port
 #   BACKEND_SPEC=KIND:URL start_riposte ...  another backend kind (default: Ollama's native API)
+#   start_bench_model  the scripted backend serving "bench" (answers "ok", a 1M-token
+#                      window) and riposte on RocksDB in front of it
 #   start_riposte LOG ARGS...  starts riposte ($RIPOSTE_BIN, default the build) against the backend; sets
 #                          $riposte_port and $riposte_pid
 
@@ -45,4 +47,14 @@ start_riposte() { # log, riposte args...
   riposte_pid=$!
   pids+=($riposte_pid)
   riposte_port=$(announced_port "$log" "riposte listening")
+}
+
+start_bench_model() { # the model "bench": answers "ok", a 1M-token window
+  cat > "$work/script.json" <<'JSON'
+{"models": [{"name": "bench", "capabilities": ["completion"], "context_length": 1000000}],
+ "rules": [{"match": {"model": "bench"}, "reply": {"chunks": [{"content": "ok"}]}}]}
+JSON
+  start_backend "$work/script.json"
+  start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --context-window bench=1000000
+  mkdir -p build/bench
 }
