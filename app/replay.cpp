@@ -10,8 +10,32 @@
 #include "projections/stream_events.hpp"
 
 #include <iostream>
+#include <optional>
+#include <vector>
 
 namespace riposte::app {
+
+namespace {
+
+// A stream folded into `State`, each event printed first unless `quiet`;
+// an event that does not fold is said on stderr (nullopt).
+template <class State>
+std::optional<State> fold_printing(const std::vector<events::envelope>& stream, bool quiet) {
+  State state;
+  for (const auto& env : stream) {
+    if (!quiet)
+      std::cout << events::serialize(env) << '\n';
+    auto next = projections::apply(std::move(state), env);
+    if (!next) {
+      std::cerr << "riposte: event " << env.seq << ": " << next.error().message << '\n';
+      return std::nullopt;
+    }
+    state = std::move(*next);
+  }
+  return state;
+}
+
+} // namespace
 
 int run_replay(const replay_options& opts, events::event_log& log) {
   auto stream = log.read(opts.response_id, 0, std::size_t{1} << 30);
@@ -29,20 +53,12 @@ int run_replay(const replay_options& opts, events::event_log& log) {
       std::cerr << "riposte: a conversation has no stream to replay as SSE\n";
       return 1;
     }
-    projections::conversation_state conv;
-    for (const auto& env : *stream) {
-      if (!opts.response_only)
-        std::cout << events::serialize(env) << '\n';
-      auto next = projections::apply(std::move(conv), env);
-      if (!next) {
-        std::cerr << "riposte: event " << env.seq << ": " << next.error().message << '\n';
-        return 1;
-      }
-      conv = std::move(*next);
-    }
-    auto out = projections::conversation_object(conv);
-    out["items"] = conv.items;
-    out["deleted"] = conv.deleted;
+    auto conv = fold_printing<projections::conversation_state>(*stream, opts.response_only);
+    if (!conv)
+      return 1;
+    auto out = projections::conversation_object(*conv);
+    out["items"] = conv->items;
+    out["deleted"] = conv->deleted;
     std::cout << events::dump_json(out) << '\n';
     return 0;
   }
@@ -59,18 +75,10 @@ int run_replay(const replay_options& opts, events::event_log& log) {
       std::cout << http::sse_frame(event, sse);
     return 0;
   }
-  projections::response_state state;
-  for (const auto& env : *stream) {
-    if (!opts.response_only)
-      std::cout << events::serialize(env) << '\n';
-    auto next = projections::apply(std::move(state), env);
-    if (!next) {
-      std::cerr << "riposte: event " << env.seq << ": " << next.error().message << '\n';
-      return 1;
-    }
-    state = std::move(*next);
-  }
-  std::cout << events::dump_json(projections::render(state)) << '\n';
+  auto state = fold_printing<projections::response_state>(*stream, opts.response_only);
+  if (!state)
+    return 1;
+  std::cout << events::dump_json(projections::render(*state)) << '\n';
   return 0;
 }
 

@@ -81,6 +81,19 @@ std::vector<route> conversations_routes(const api_context& ctx) {
       return parse(req.body);
     };
   };
+  // A page of something: its query parsed by `parse`.
+  auto paged = [](op_t::kind what,
+                  events::result<actors::list_query> (*parse)(const std::string&)) -> parse_fn {
+    return [what, parse](const request& req) -> events::result<op_t> {
+      auto q = parse(req.query);
+      if (!q)
+        return q.error();
+      op_t op;
+      op.what = what;
+      op.query = std::move(*q);
+      return op;
+    };
+  };
   std::vector<route> routes;
   routes.push_back(
       route_of("POST", "/v1/conversations", with_body(parse_conversation_create, false), as_is));
@@ -91,31 +104,11 @@ std::vector<route> conversations_routes(const api_context& ctx) {
       route_of("DELETE", "/v1/conversations/{id}", plain(op_t::kind::remove), deleted));
   routes.push_back(route_of("POST", "/v1/conversations/{id}/items",
                             with_body(parse_conversation_items, true), page));
-  routes.push_back(route_of(
-      "GET", "/v1/conversations/{id}/items",
-      [](const request& req) -> events::result<op_t> {
-        auto q = parse_conversation_items_query(req.query);
-        if (!q)
-          return q.error();
-        op_t op;
-        op.what = op_t::kind::list_items;
-        op.query = std::move(*q);
-        return op;
-      },
-      page));
+  routes.push_back(route_of("GET", "/v1/conversations/{id}/items",
+                            paged(op_t::kind::list_items, parse_conversation_items_query), page));
   // riposte's own, as for responses: the conversation's stored events.
-  routes.push_back(route_of(
-      "GET", "/v1/conversations/{id}/events",
-      [](const request& req) -> events::result<op_t> {
-        auto q = parse_list_query(req.query);
-        if (!q)
-          return q.error();
-        op_t op;
-        op.what = op_t::kind::events;
-        op.query = std::move(*q);
-        return op;
-      },
-      events_list));
+  routes.push_back(route_of("GET", "/v1/conversations/{id}/events",
+                            paged(op_t::kind::events, parse_list_query), events_list));
   routes.push_back(route_of("GET", "/v1/conversations/{id}/items/{item_id}",
                             plain(op_t::kind::get_item), as_is));
   routes.push_back(route_of("DELETE", "/v1/conversations/{id}/items/{item_id}",
