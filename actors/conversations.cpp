@@ -3,6 +3,7 @@
 #include "actors/conversations.hpp"
 
 #include "actors/guard.hpp"
+#include "actors/response/decide.hpp"
 #include "actors/response/inputs.hpp"
 #include "actors/runtime/directory.hpp"
 #include "events/event.hpp"
@@ -63,9 +64,16 @@ struct cell {
 // dropping a chain never recurses deep.
 constexpr std::int64_t max_segments = 64;
 
-projections::chain_ptr chain_of(cell& c) {
+// Items as a turn's context sees them: sealed compactions and reasoning
+// opened for the conversation's tenant (the stored items stay sealed).
+json opened(const services& svc, const cell& c, json items) {
+  return response::unsealed_items(svc.reasoning_sealer.get(), c.state->tenant, std::move(items));
+}
+
+projections::chain_ptr chain_of(const services& svc, cell& c) {
   if (!c.chain)
-    c.chain = std::make_shared<const projections::chain_segment>(nullptr, c.state->items, 1);
+    c.chain = std::make_shared<const projections::chain_segment>(nullptr,
+                                                                 opened(svc, c, c.state->items), 1);
   return c.chain;
 }
 
@@ -100,8 +108,9 @@ ev::status commit(const services& svc, cell& c, const std::string& id, const std
     if (added == nullptr || !c.chain || c.chain->depth >= max_segments)
       c.chain = nullptr;
     else
-      c.chain = std::make_shared<const projections::chain_segment>(c.chain, added->items,
-                                                                   c.chain->depth + 1);
+      c.chain = std::make_shared<const projections::chain_segment>(
+          c.chain, response::unsealed_items(svc.reasoning_sealer.get(), tenant, added->items),
+          c.chain->depth + 1);
   }
   for (const auto& env : *stored) {
     auto next = projections::apply(std::move(state), env);
@@ -110,6 +119,13 @@ ev::status commit(const services& svc, cell& c, const std::string& id, const std
       return next.error();
     }
     state = std::move(*next);
+  }
+  // Every snapshot_every events a snapshot, so that a cold read (after
+  // passivation, a restart, or on another replica) folds only the newest.
+  if (state.version - state.snapshot_version >= projections::snapshot_every) {
+    auto version = static_cast<std::uint64_t>(state.version);
+    if (log.put_snapshot(id, {version, projections::to_conversation_snapshot(state)}))
+      state.snapshot_version = state.version;
   }
   c.state = std::move(state);
   if (svc.stats)
@@ -299,8 +315,8 @@ void run(const services& svc, cell& c, const std::string& id, const conversation
                                          "conversation")});
       }
       c.locked_by = op.item_id;
-      return op.context(context_reply{chain_of(c)});
-    case kind::read_turn: return op.context(context_reply{chain_of(c)});
+      return op.context(context_reply{chain_of(svc, c)});
+    case kind::read_turn: return op.context(context_reply{chain_of(svc, c)});
     case kind::finish_turn: {
       if (c.locked_by != op.item_id) // never: a turn is appended by its lock holder
         return r(ev::make_error(riposte_errc::conversation_locked,

@@ -59,8 +59,11 @@ ev::result<conversation_state> apply(conversation_state state, const ev::envelop
   return state;
 }
 
-ev::result<conversation_state> read_conversation(ev::event_log& log, const std::string& id) {
-  conversation_state state;
+namespace {
+
+// Folds the stream's events after the version `state` holds.
+ev::result<conversation_state> fold_after(ev::event_log& log, const std::string& id,
+                                          conversation_state state) {
   constexpr std::size_t page = 1024;
   for (;;) {
     auto from = static_cast<std::uint64_t>(state.version + 1);
@@ -82,6 +85,70 @@ ev::result<conversation_state> read_conversation(ev::event_log& log, const std::
   if (!state.exists())
     return ev::make_error(ev::riposte_errc::not_found, "no conversation '" + id + "'");
   return state;
+}
+
+constexpr int snapshot_format = 1;
+
+} // namespace
+
+ev::result<conversation_state> read_conversation(ev::event_log& log, const std::string& id) {
+  auto snap = log.get_snapshot(id);
+  if (!snap)
+    return snap.error();
+  if (snap->has_value())
+    if (auto state = conversation_from_snapshot(**snap); state && state->id == id)
+      return fold_after(log, id, std::move(*state));
+  return fold_after(log, id, {});
+}
+
+std::string to_conversation_snapshot(const conversation_state& c) {
+  // Written field by field: the items are serialized where they are.
+  auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+  json head{{"format", snapshot_format},  {"id", c.id},           {"tenant", c.tenant},
+            {"created_at", c.created_at}, {"deleted", c.deleted}, {"version", c.version},
+            {"metadata", c.metadata}};
+  auto out = dump(head);
+  out.pop_back(); // the closing brace
+  out += ",\"items\":";
+  out += dump(c.items);
+  out += '}';
+  return out;
+}
+
+std::optional<conversation_state> conversation_from_snapshot(const ev::snapshot& snap) {
+  auto j = json::parse(snap.payload, nullptr, false);
+  if (!j.is_object())
+    return std::nullopt;
+  // Looked up in place: the items of a long conversation are never copied.
+  auto field = [&](const char* name) -> json* {
+    auto it = j.find(name);
+    return it == j.end() ? nullptr : &*it;
+  };
+  auto* format = field("format");
+  auto* id = field("id");
+  auto* tenant = field("tenant");
+  auto* created = field("created_at");
+  auto* metadata = field("metadata");
+  auto* items = field("items");
+  auto* deleted = field("deleted");
+  auto* version = field("version");
+  if (format == nullptr || *format != snapshot_format || id == nullptr || !id->is_string() ||
+      id->get_ref<const std::string&>().empty() || tenant == nullptr || !tenant->is_string() ||
+      created == nullptr || !created->is_number_integer() || metadata == nullptr ||
+      !metadata->is_object() || items == nullptr || !items->is_array() || deleted == nullptr ||
+      !deleted->is_boolean() || version == nullptr || !version->is_number_integer() ||
+      version->get<std::int64_t>() != static_cast<std::int64_t>(snap.seq))
+    return std::nullopt;
+  conversation_state c;
+  c.id = id->get<std::string>();
+  c.tenant = tenant->get<std::string>();
+  c.created_at = created->get<std::int64_t>();
+  c.metadata = std::move(*metadata);
+  c.items = std::move(*items);
+  c.deleted = deleted->get<bool>();
+  c.version = version->get<std::int64_t>();
+  c.snapshot_version = c.version;
+  return c;
 }
 
 ev::result<json> items_before_turn(ev::event_log& log, const std::string& id,

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,15 +26,28 @@ struct conversation_state {
   nlohmann::json items = nlohmann::json::array();
   bool deleted = false;
   std::int64_t version = events::no_stream; // the last event folded in
+  // The version of the newest snapshot of it known to be stored (the one
+  // the fold began from, or a later one its owner wrote): no_stream if none.
+  std::int64_t snapshot_version = events::no_stream;
   bool exists() const { return !id.empty(); }
 };
+
+// How many events a conversation's owner lets pass before it stores a new
+// snapshot: a cold read folds at most this many events after one.
+inline constexpr std::int64_t snapshot_every = 32;
 
 // The state after one more event of the stream. A foreign event (a response's
 // event in a conversation stream) is corrupt_event.
 events::result<conversation_state> apply(conversation_state state, const events::envelope& env);
 
-// The whole stream folded (not_found: no such stream).
+// The stream folded, from its latest snapshot when one is stored (a
+// snapshot that does not parse is ignored: the fold starts over), else from
+// its first event (not_found: no such stream).
 events::result<conversation_state> read_conversation(events::event_log& log, const std::string& id);
+
+// The state as a snapshot's payload, and back (nullopt: not one of ours).
+std::string to_conversation_snapshot(const conversation_state& c);
+std::optional<conversation_state> conversation_from_snapshot(const events::snapshot& snap);
 
 // The items a conversation held when `response_id`'s turn began: those
 // before the batch the turn appended (all of them if it appended none).

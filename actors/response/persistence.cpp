@@ -351,6 +351,7 @@ void load(response_actor* self) {
   auto& st = self->state;
   auto log = st.log;
   auto id = st.id;
+  auto seal = st.svc->reasoning_sealer;
   caf::actor me = self;
   st.svc->store_pool->post(
       [=] {
@@ -369,6 +370,8 @@ void load(response_actor* self) {
         // A conversation's turn: what the conversation held before it.
         if (out.context && out.context_parent.rfind("conv_", 0) == 0) {
           auto before = projections::items_before_turn(*log, out.context_parent, id);
+          if (before)
+            before = unsealed_items(seal.get(), out.state->tenant, std::move(*before));
           auto seg = *out.context;
           seg.parent = before ? std::make_shared<const projections::chain_segment>(
                                     nullptr, std::move(*before), 1)

@@ -49,12 +49,12 @@ start_riposte() { # log, riposte args...
   riposte_port=$(announced_port "$log" "riposte listening")
 }
 
-start_bench_model() { # the model "bench": answers "ok", a 1M-token window
+start_bench_model() { # [riposte flags...] the model "bench": answers "ok", a 1M-token window
   cat > "$work/script.json" <<'JSON'
 {"models": [{"name": "bench", "capabilities": ["completion"], "context_length": 1000000}],
  "rules": [{"match": {"model": "bench"}, "reply": {"chunks": [{"content": "ok"}]}}]}
 JSON
   start_backend "$work/script.json"
-  start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --context-window bench=1000000
+  start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --context-window bench=1000000 "$@"
   mkdir -p build/bench
 }

@@ -4,6 +4,7 @@
 #include "adapters/store/store.hpp"
 #include "events/event.hpp"
 #include "events/item_index.hpp"
+#include "projections/conversation.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <pqxx/pqxx>
@@ -550,6 +551,59 @@ BOOST_AUTO_TEST_CASE(a_snapshot_is_replaced_by_a_newer_one) {
   BOOST_REQUIRE(snap->has_value());
   BOOST_TEST((*snap)->seq == 7u);
   BOOST_TEST((*snap)->payload == R"({"status":"completed"})");
+}
+
+// A conversation read cold starts from its latest snapshot and folds only
+// the events after it; a snapshot that is not one of ours is ignored.
+BOOST_AUTO_TEST_CASE(a_conversation_is_read_from_its_snapshot_then_the_newer_events) {
+  namespace rp = riposte::projections;
+  fresh_store s;
+  const std::string id = "conv_snap";
+  auto add = [&](std::int64_t expected, const std::string& text) {
+    nlohmann::json item{
+        {"type", "message"}, {"id", "msg_" + text}, {"role", "user"}, {"content", text}};
+    must(s->append(
+        id, expected,
+        {ev::make_new_event(ev::conversation_items_added{nlohmann::json::array({item}), ""},
+                            "tenant_a", 1)}));
+  };
+  must(s->append(
+      id, ev::no_stream,
+      {ev::make_new_event(ev::conversation_created{id, {{"k", "v"}}, 5}, "tenant_a", 1)}));
+  for (int i = 0; i < 3; ++i)
+    add(i, std::to_string(i));
+  auto full = must(rp::read_conversation(*s, id));
+  BOOST_TEST(full.version == 3);
+  BOOST_TEST(full.snapshot_version == ev::no_stream);
+  // A snapshot at version 3, then two more events.
+  BOOST_TEST(s->put_snapshot(id, {3, rp::to_conversation_snapshot(full)}).has_value());
+  add(3, "3");
+  add(4, "4");
+  auto cold = must(rp::read_conversation(*s, id));
+  BOOST_TEST(cold.version == 5);
+  BOOST_TEST(cold.items.size() == 5u);
+  BOOST_TEST(cold.items[4]["content"] == "4");
+  BOOST_TEST(cold.metadata == nlohmann::json({{"k", "v"}}));
+  if (s.kind != "memory") // the memory log keeps no snapshots
+    BOOST_TEST(cold.snapshot_version == 3);
+  // The fold really began at the snapshot: one that says otherwise is believed.
+  auto altered = full;
+  altered.metadata = {{"from", "snapshot"}};
+  BOOST_TEST(s->put_snapshot(id, {3, rp::to_conversation_snapshot(altered)}).has_value());
+  if (s.kind != "memory")
+    BOOST_TEST(must(rp::read_conversation(*s, id)).metadata ==
+               nlohmann::json({{"from", "snapshot"}}));
+  // Garbage, another stream's state, or a seq that disagrees: a full fold.
+  auto other = full;
+  other.id = "conv_other";
+  for (const auto& bad : {ev::snapshot{3, "not json"}, ev::snapshot{3, "{}"},
+                          ev::snapshot{3, rp::to_conversation_snapshot(other)},
+                          ev::snapshot{2, rp::to_conversation_snapshot(altered)}}) {
+    BOOST_TEST(s->put_snapshot(id, bad).has_value());
+    auto read = must(rp::read_conversation(*s, id));
+    BOOST_TEST(read.metadata == nlohmann::json({{"k", "v"}}));
+    BOOST_TEST(read.items.size() == 5u);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(the_first_request_to_claim_an_idempotency_key_wins) {

@@ -3,6 +3,7 @@
 #include "tests/support/backend_wire.hpp"
 #include "tests/support/json_body.hpp"
 #include "tests/support/servers.hpp"
+#include "tests/support/turns.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
@@ -11,24 +12,6 @@
 
 using json = nlohmann::json;
 using namespace riposte::tests;
-
-namespace {
-
-std::string words(int turn) {
-  std::string s = "Turn " + std::to_string(turn) + ":";
-  for (int i = 0; i < 30; ++i)
-    s += " word" + std::to_string(i);
-  return s;
-}
-
-bool mentions(const json& messages, const std::string& text) {
-  for (const auto& m : messages)
-    if (m.value("content", "").find(text) != std::string::npos)
-      return true;
-  return false;
-}
-
-} // namespace
 
 BOOST_AUTO_TEST_SUITE(context)
 
@@ -218,27 +201,8 @@ BOOST_AUTO_TEST_CASE(cached_tokens_count_the_prefix_a_follow_up_shares_with_its_
   BOOST_TEST(cached(create(next)) == prefix);
 }
 
-namespace {
-
-// The scripted model answers a compaction request with a fixed summary.
-json summarizing_script() {
-  return {
-      {"rules",
-       {{{"match", {{"contains", "Write the summary of the conversation above now."}}},
-         {"reply", {{"chunks", {{{"content", "SUMMARY: Paris weather asked; sunny today."}}}}}}}}}};
-}
-
-bool says(const json& messages, const std::string& role, const std::string& text) {
-  for (const auto& m : messages)
-    if (m.value("role", "") == role && m.value("content", "").find(text) != std::string::npos)
-      return true;
-  return false;
-}
-
-} // namespace
-
 BOOST_AUTO_TEST_CASE(compact_summarizes_through_the_model_and_its_item_stands_in_for_the_past) {
-  scripted_backend b{summarizing_script()};
+  scripted_backend b{summarizing_script("SUMMARY: Paris weather asked; sunny today.")};
   riposte_server r{b.url(), {"--api-key", "k-alice:alice", "--api-key", "k-bob:bob"}};
   const std::string alice = "Authorization: Bearer k-alice";
   auto one = json_body(
@@ -299,7 +263,7 @@ BOOST_AUTO_TEST_CASE(compact_summarizes_through_the_model_and_its_item_stands_in
 }
 
 BOOST_AUTO_TEST_CASE(context_management_compacts_a_chain_past_its_threshold) {
-  scripted_backend b{summarizing_script()};
+  scripted_backend b{summarizing_script("SUMMARY: Paris weather asked; sunny today.")};
   riposte_server r{b.url()};
   json cm = json::array({{{"type", "compaction"}, {"compact_threshold", 200}}});
   std::string prev;

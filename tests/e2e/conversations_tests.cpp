@@ -4,6 +4,7 @@
 #include "tests/support/postgres.hpp"
 #include "tests/support/servers.hpp"
 #include "tests/support/sse.hpp"
+#include "tests/support/turns.hpp"
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
@@ -589,6 +590,140 @@ BOOST_AUTO_TEST_CASE(a_long_conversation_keeps_every_item_in_order) {
   BOOST_TEST(b.requests().back()["messages"].size() == 161u);
 }
 
+namespace {
+
+std::size_t item_count(riposte_server& r, const std::string& conv) {
+  std::size_t n = 0;
+  std::string after;
+  for (int guard = 0; guard < 100; ++guard) {
+    auto page = ok(r.get("/v1/conversations/" + conv + "/items?order=asc&limit=100" +
+                             (after.empty() ? "" : "&after=" + after),
+                         {alice}));
+    n += page["data"].size();
+    if (!page["has_more"].get<bool>())
+      return n;
+    after = page["last_id"].get<std::string>();
+  }
+  return n;
+}
+
+} // namespace
+
+// truncation and input_tokens over a conversation, as over a chain: "auto"
+// leaves the oldest items out of what the model is sent (the conversation
+// keeps them all), "disabled" is the 400 before the backend is called, and
+// that refusal neither appends nor keeps the conversation locked.
+BOOST_AUTO_TEST_CASE(truncation_over_a_conversation_drops_from_the_prompt_not_the_conversation) {
+  scripted_backend b;
+  riposte_server r{b.url(), [] {
+                     auto args = keys;
+                     args.insert(args.end(), {"--context-window", "llama3.2:1b=1500"});
+                     return args;
+                   }()};
+  auto conv = ok(r.post("/v1/conversations", json::object(), {alice}))["id"].get<std::string>();
+  int first_truncated = -1;
+  constexpr int turns = 40;
+  for (int t = 0; t < turns; ++t) {
+    auto resp =
+        ok(r.post("/v1/responses", turn(conv, words(t), {{"truncation", "auto"}}), {alice}));
+    BOOST_REQUIRE(resp["status"] == "completed");
+    if (resp.contains("truncation_details") && first_truncated < 0) {
+      first_truncated = t;
+      BOOST_TEST(resp["truncation_details"]["dropped_items"].get<int>() > 0);
+    }
+  }
+  BOOST_TEST(first_truncated > 3);
+  BOOST_TEST(first_truncated < turns - 5);
+  auto last = b.requests().back()["messages"];
+  BOOST_TEST(says(last, "user", "Turn 39:"));
+  BOOST_TEST(!says(last, "user", "Turn 0:"));
+  BOOST_TEST(item_count(r, conv) == static_cast<std::size_t>(2 * turns));
+  auto counted = ok(r.post("/v1/responses/input_tokens",
+                           {{"model", "llama3.2:1b"},
+                            {"input", words(99)},
+                            {"conversation", conv},
+                            {"truncation", "auto"}},
+                           {alice}));
+  BOOST_TEST(counted["input_tokens"].get<int>() <= 1500);
+  BOOST_TEST(counted["input_tokens"].get<int>() > 1000);
+
+  b.clear_requests();
+  auto refused = r.post("/v1/responses", turn(conv, words(98)), {alice});
+  BOOST_TEST(refused.status == 400, refused.body);
+  BOOST_TEST(json::parse(refused.body)["error"]["code"] == "context_length_exceeded");
+  BOOST_TEST(b.requests().empty());
+  BOOST_TEST(item_count(r, conv) == static_cast<std::size_t>(2 * turns));
+  auto again =
+      ok(r.post("/v1/responses", turn(conv, words(97), {{"truncation", "auto"}}), {alice}));
+  BOOST_TEST(again["status"] == "completed");
+  BOOST_TEST(item_count(r, conv) == static_cast<std::size_t>(2 * turns + 2));
+}
+
+// Automatic compaction in a conversation: the turn that compacts appends its
+// compaction item with its output (as the API does: the item carries the
+// context), the conversation keeps every earlier item, and later turns send
+// the model the user's messages, the summary and what came after it, also
+// when the conversation is read back from the log after a restart.
+BOOST_AUTO_TEST_CASE(a_compacting_turn_appends_its_compaction_and_later_turns_use_it) {
+  scripted_backend b{summarizing_script("SUMMARY: twelve turns of words.")};
+  riposte_server r{b.url(), keys};
+  auto conv = ok(r.post("/v1/conversations", json::object(), {alice}))["id"].get<std::string>();
+  json cm = json::array({{{"type", "compaction"}, {"compact_threshold", 200}}});
+  json compacted;
+  int t = 0;
+  for (; t < 12 && compacted.is_null(); ++t) {
+    auto resp =
+        ok(r.post("/v1/responses", turn(conv, words(t), {{"context_management", cm}}), {alice}));
+    BOOST_REQUIRE(resp["status"] == "completed");
+    if (resp["output"][0]["type"] == "compaction")
+      compacted = resp;
+  }
+  BOOST_REQUIRE_MESSAGE(compacted.is_object(), "no turn was compacted");
+  // The conversation holds every turn whole, the compaction between the
+  // compacting turn's input and its answer.
+  auto items = ok(r.get("/v1/conversations/" + conv + "/items?order=asc&limit=100", {alice}));
+  BOOST_REQUIRE(items["data"].size() == static_cast<std::size_t>(2 * t + 1));
+  const auto& tail = items["data"];
+  auto n = tail.size();
+  BOOST_TEST(tail[n - 3]["role"] == "user");
+  BOOST_TEST(tail[n - 2]["type"] == "compaction");
+  BOOST_TEST(tail[n - 2]["id"] == compacted["output"][0]["id"]);
+  BOOST_TEST(tail[n - 2]["encrypted_content"].is_string());
+  BOOST_TEST(tail[n - 1]["id"] == compacted["output"][1]["id"]);
+  // The compaction's own item is found by reference too.
+  ok(r.get("/v1/conversations/" + conv + "/items/" +
+               compacted["output"][0]["id"].get<std::string>(),
+           {alice}));
+
+  json next_turn;
+  auto check_next = [&](const std::string& text) {
+    b.clear_requests();
+    auto next = ok(r.post("/v1/responses", turn(conv, text), {alice}));
+    BOOST_TEST(next["status"] == "completed");
+    if (next_turn.is_null())
+      next_turn = next;
+    auto sent = b.requests().back()["messages"];
+    BOOST_TEST(says(sent, "user", "SUMMARY: twelve turns of words."));
+    BOOST_TEST(says(sent, "user", "Turn 0:")); // the user's messages stay
+    int answers = 0;
+    for (const auto& m : sent)
+      answers += m.value("role", "") == "assistant" ? 1 : 0;
+    return answers;
+  };
+  BOOST_TEST(check_next("one more") == 1); // only the compacted turn's answer
+  r.restart();
+  BOOST_TEST(check_next("after restart") == 2); // and the one just before
+  // Branches from the compacting turn and from the turn after it, read back
+  // from the log, see the summary too.
+  for (const auto& from : {compacted["id"], next_turn["id"]}) {
+    b.clear_requests();
+    ok(r.post("/v1/responses",
+              {{"model", "llama3.2:1b"}, {"input", "branch"}, {"previous_response_id", from}},
+              {alice}));
+    BOOST_TEST(says(b.requests().back()["messages"], "user", "SUMMARY: twelve turns of words."));
+  }
+}
+
 // What the API refuses, and what a turn that does not complete leaves: nothing.
 BOOST_AUTO_TEST_CASE(turns_are_refused_locked_and_never_half_appended) {
   json slow = json::array();
@@ -712,6 +847,13 @@ void survives_a_restart(const std::string& store) {
                       {alice}))["id"]
                 .get<std::string>();
   ok(r.post("/v1/conversations/" + id + "/items", {{"items", json::array({user("c")})}}, {alice}));
+  // Past a snapshot (one per 32 events): the restart reads it, then the rest.
+  for (int i = 0; i < 40; ++i) {
+    std::string text = "n";
+    text += std::to_string(i);
+    ok(r.post("/v1/conversations/" + id + "/items", {{"items", json::array({user(text)})}},
+              {alice}));
+  }
   auto b_id = ok(r.get("/v1/conversations/" + id + "/items?order=asc", {alice}))["data"][1]["id"]
                   .get<std::string>();
   ok(r.del("/v1/conversations/" + id + "/items/" + b_id, {alice}));
@@ -721,11 +863,17 @@ void survives_a_restart(const std::string& store) {
   r.restart();
   BOOST_TEST(ok(r.get("/v1/conversations/" + id, {alice}))["metadata"] == json({{"k", "v"}}));
   BOOST_TEST(ok(r.get("/v1/conversations/" + id + "/items", {alice})) == before);
-  BOOST_TEST(texts(before) == (std::vector<std::string>{"c", "a"}));
+  BOOST_TEST(texts(before).size() == 20u);
+  BOOST_TEST(all_texts(r, id, "asc", 50).size() == 42u);
   refused(r.get("/v1/conversations/" + gone, {alice}), 404, nullptr, nullptr);
   // And it goes on from where it was.
   ok(r.post("/v1/conversations/" + id + "/items", {{"items", json::array({user("d")})}}, {alice}));
-  BOOST_TEST(all_texts(r, id, "asc", 2) == (std::vector<std::string>{"a", "c", "d"}));
+  auto after = all_texts(r, id, "asc", 7);
+  BOOST_REQUIRE(after.size() == 43u);
+  BOOST_TEST((std::vector<std::string>(after.begin(), after.begin() + 3)) ==
+             (std::vector<std::string>{"a", "c", "n0"}));
+  BOOST_TEST(after[41] == "n39");
+  BOOST_TEST(after[42] == "d");
 }
 
 } // namespace
