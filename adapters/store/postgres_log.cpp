@@ -64,13 +64,33 @@ const std::vector<std::pair<int, std::string>>& migrations() {
       {3, R"sql(
       alter table events alter column payload type json using payload::json;
     )sql"},
+      // Transaction order (see "Global order without holes" in the README):
+      // a position is the appending transaction's id, shifted, plus the
+      // event's place in it, above every position stored before.
+      {4, R"sql(
+      create table log_meta (position_base bigint not null);
+      insert into log_meta select coalesce(max(global_position), 0) + 1 from events;
+      alter table events alter column global_position drop default;
+    )sql"},
   };
   return list;
 }
 
-// Serializes migrations between processes, and appends within the log.
+// Serializes migrations between processes.
 constexpr long long migration_lock = 0x72697073746531; // "ripste1"
-constexpr long long append_lock = 0x72697073746532;    // "ripste2"
+
+// A transaction's events take positions base + (its id << tx_shift) + n:
+// at most this many events per transaction.
+constexpr int tx_shift = 16;
+constexpr std::size_t max_events_per_transaction = std::size_t{1} << tx_shift;
+const std::string tx_position = "(select position_base from log_meta) + "
+                                "(pg_current_xact_id()::text::bigint << " +
+                                std::to_string(tx_shift) + ")";
+// Every transaction that began before the oldest one still running has ended:
+// positions below this can no longer appear.
+const std::string read_horizon = "(select position_base from log_meta) + "
+                                 "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << " +
+                                 std::to_string(tx_shift) + ")";
 
 std::string one_line(std::string text) {
   for (auto& c : text)
@@ -83,6 +103,21 @@ std::string one_line(std::string text) {
 
 events::error_info pg_error(const std::string& what, const std::exception& ex) {
   return make_error(riposte_errc::store_error, what + ": " + one_line(ex.what()));
+}
+
+// Runs `sql` (values quoted into it) in a transaction that does not wait for
+// the disk, in one round trip; a failure leaves the connection usable.
+void exec_lazily(pqxx::connection& c, const std::string& sql) {
+  try {
+    pqxx::nontransaction n{c};
+    n.exec("begin; set local synchronous_commit = off; " + sql + "; commit");
+  } catch (...) {
+    try {
+      pqxx::nontransaction{c}.exec("rollback");
+    } catch (...) { // the connection is gone: the pool replaces it
+    }
+    throw;
+  }
 }
 
 class connection_pool {
@@ -126,24 +161,36 @@ private:
       n.exec("set synchronous_commit = off");
     }
     c->prepare("head", "select coalesce(max(seq), -1) from events where stream_id = $1");
+    // One append is one statement, so one round trip and an implicit
+    // transaction: the head, the expected-version check, the events (seq
+    // after the head, positions in transaction order) and the markers, which
+    // are written only if the events are. Its first row carries the head;
+    // no event row means the expected version did not match.
     c->prepare(
         "append",
-        "insert into events (stream_id, seq, type, version, tenant, recorded_at, payload) "
-        "select $1, $2 + e.ord - 1, e.v->>'type', (e.v->>'version')::int, e.v->>'tenant', "
-        "'epoch'::timestamptz + (e.v->>'recorded_at')::bigint * interval '1 microsecond', "
-        "($4::text[])[e.ord]::json from json_array_elements($3::json) with ordinality as e(v, ord) "
-        "order by e.ord returning global_position, seq");
+        "with head as (select coalesce(max(seq), -1) as v from events where stream_id = $1), "
+        "ins as (insert into events (global_position, stream_id, seq, type, version, tenant, "
+        "recorded_at, payload) select " +
+            tx_position +
+            " + e.ord - 1, $1, head.v + e.ord, e.v->>'type', (e.v->>'version')::int, "
+            "e.v->>'tenant', 'epoch'::timestamptz + (e.v->>'recorded_at')::bigint * "
+            "interval '1 microsecond', ($4::text[])[e.ord]::json "
+            "from head, json_array_elements($3::json) with ordinality as e(v, ord) "
+            "where $2::bigint = -2 or head.v = $2::bigint order by e.ord "
+            "returning global_position, seq), "
+            "marked as (insert into markers (ns, key) select m->>0, m->>1 "
+            "from jsonb_array_elements($5::jsonb) m where exists (select 1 from ins) "
+            "on conflict do nothing) "
+            "select head.v, ins.global_position, ins.seq from head left join ins on true "
+            "order by ins.seq");
     c->prepare("read", "select global_position, seq, type, version, tenant, "
                        "(extract(epoch from recorded_at) * 1000000)::bigint, payload::text "
                        "from events where stream_id = $1 and seq >= $2 order by seq limit $3");
     c->prepare("read_all",
                "select global_position, seq, type, version, tenant, "
                "(extract(epoch from recorded_at) * 1000000)::bigint, payload::text, stream_id "
-               "from events where global_position > $1 order by global_position limit $2");
-    c->prepare("put_snapshot",
-               "insert into snapshots (stream_id, seq, payload) values ($1, $2, $3) "
-               "on conflict (stream_id) do update set seq = excluded.seq, payload = "
-               "excluded.payload");
+               "from events where global_position > $1 and global_position < " +
+                   read_horizon + " order by global_position limit $2");
     c->prepare("get_snapshot", "select seq, payload from snapshots where stream_id = $1");
     c->prepare("put_chunk", "insert into blobs (id, chunk, data) values ($1, $2, $3)");
     c->prepare("put_blob_meta", "insert into blob_meta (id, chunks, bytes) values ($1, $2, $3)");
@@ -195,6 +242,11 @@ public:
         return valid.error();
     if (evs.empty())
       return std::vector<envelope>{};
+    if (evs.size() > max_events_per_transaction)
+      return make_error(riposte_errc::invalid_value,
+                        "an append of " + std::to_string(evs.size()) +
+                            " events: PostgreSQL takes at most " +
+                            std::to_string(max_events_per_transaction) + " at once");
     // [{recorded_at, tenant, type, version}, ...] as JSON text, and the data
     // apart as an array of text (a delta's data already is text): anything
     // that reads a member of a json value has PostgreSQL unescape every
@@ -221,42 +273,50 @@ public:
     }
     batch += ']';
     data += '}';
+    // Without an expected version, losing a race for the next seq is no
+    // conflict: try again on the new head.
+    for (int attempt = 0;; ++attempt) {
+      auto stored = append_once(stream, expected_version, evs, markers, batch, data);
+      if (stored || expected_version != events::any_version ||
+          stored.error().code != riposte_errc::version_conflict || attempt == 8)
+        return stored;
+    }
+  }
+
+private:
+  result<std::vector<envelope>> append_once(const std::string& stream,
+                                            std::int64_t expected_version,
+                                            const std::vector<events::new_event>& evs,
+                                            const std::vector<events::marker_ref>& markers,
+                                            const std::string& batch, const std::string& data) {
     try {
       return pool_->with([&](pqxx::connection& c) -> result<std::vector<envelope>> {
-        pqxx::work w{c};
-        // The markers in the same transaction, in one statement, before the
-        // lock (a conflict below rolls them back with the events).
-        if (!markers.empty()) {
-          std::string pairs = "[";
-          for (const auto& m : markers) {
-            namespace jt = events::json_text;
-            pairs += pairs.size() == 1 ? "[" : ",[";
-            jt::put_quoted(pairs, m.ns);
-            pairs += ',';
-            jt::put_quoted(pairs, m.key);
-            pairs += ']';
-          }
+        std::string pairs = "[";
+        for (const auto& m : markers) {
+          namespace jt = events::json_text;
+          pairs += pairs.size() == 1 ? "[" : ",[";
+          jt::put_quoted(pairs, m.ns);
+          pairs += ',';
+          jt::put_quoted(pairs, m.key);
           pairs += ']';
-          w.exec_params("insert into markers (ns, key) select e->>0, e->>1 from "
-                        "jsonb_array_elements($1::jsonb) e on conflict do nothing",
-                        pairs);
         }
-        // One appender at a time: positions become visible in order, so the
-        // audit feed never passes over a position that commits later.
-        w.exec("select pg_advisory_xact_lock(" + std::to_string(append_lock) + ")");
-        auto current = w.exec_prepared1("head", stream)[0].as<std::int64_t>();
-        if (!version_matches(expected_version, current))
-          return version_conflict(stream, expected_version, current);
-        auto rows = w.exec_prepared("append", stream, current + 1, batch, data);
+        pairs += ']';
+        // Appenders run side by side: the unique (stream_id, seq) settles a
+        // race on one stream, and positions follow transaction order (see
+        // read_horizon), so no lock is held through anyone's commit.
+        pqxx::nontransaction n{c};
+        auto rows = n.exec_prepared("append", stream, expected_version, batch, data, pairs);
+        if (rows.empty() || rows[0][1].is_null())
+          return version_conflict(stream, expected_version,
+                                  rows.empty() ? -1 : rows[0][0].as<std::int64_t>());
         std::vector<envelope> stored;
         stored.reserve(evs.size());
         for (std::size_t i = 0; i < rows.size(); ++i) {
           const auto& ev = evs[i];
-          stored.push_back(envelope{stream, rows[i][1].as<std::uint64_t>(),
-                                    rows[i][0].as<std::uint64_t>(), ev.type, ev.version, ev.tenant,
+          stored.push_back(envelope{stream, rows[i][2].as<std::uint64_t>(),
+                                    rows[i][1].as<std::uint64_t>(), ev.type, ev.version, ev.tenant,
                                     ev.recorded_at, events::data_json(ev)});
         }
-        w.commit();
         return stored;
       });
     } catch (const pqxx::unique_violation&) {
@@ -267,6 +327,7 @@ public:
     }
   }
 
+public:
   result<std::int64_t> version(const std::string& stream) override {
     try {
       return pool_->with([&](pqxx::connection& c) {
@@ -329,10 +390,12 @@ public:
   events::status put_snapshot(const std::string& stream, const events::snapshot& snap) override {
     try {
       return pool_->with([&](pqxx::connection& c) {
-        pqxx::work w{c};
-        w.exec0("set local synchronous_commit = off"); // a cache: see event_log.hpp
-        w.exec_prepared0("put_snapshot", stream, static_cast<std::int64_t>(snap.seq), snap.payload);
-        w.commit();
+        // A cache: see event_log.hpp.
+        exec_lazily(c, "insert into snapshots (stream_id, seq, payload) values (" +
+                           c.quote(stream) + ", " + std::to_string(snap.seq) + ", " +
+                           c.quote(snap.payload) +
+                           ") on conflict (stream_id) do update set seq = excluded.seq, "
+                           "payload = excluded.payload");
         return events::ok();
       });
     } catch (const std::exception& ex) {
@@ -435,13 +498,13 @@ public:
   events::status put_marker(const std::string& ns, const std::string& key,
                             write_mode mode = write_mode::durable) override {
     return exec_status("writing a marker",
-                       "insert into markers (ns, key) values ($1, $2) on conflict do nothing", ns,
+                       "insert into markers (ns, key) values ({0}, {1}) on conflict do nothing", ns,
                        key, mode);
   }
 
   events::status delete_marker(const std::string& ns, const std::string& key,
                                write_mode mode = write_mode::durable) override {
-    return exec_status("deleting a marker", "delete from markers where ns = $1 and key = $2", ns,
+    return exec_status("deleting a marker", "delete from markers where ns = {0} and key = {1}", ns,
                        key, mode);
   }
 
@@ -464,12 +527,14 @@ private:
                              const std::string& b, write_mode mode) {
     try {
       return pool_->with([&](pqxx::connection& c) {
-        pqxx::work w{c};
+        auto statement = sql;
+        for (auto [mark, value] : {std::pair{"{0}", &a}, std::pair{"{1}", &b}})
+          statement.replace(statement.find(mark), 3, c.quote(*value));
         // WAL is written in order: a later synchronous commit flushes this too.
         if (mode == write_mode::lazy)
-          w.exec0("set local synchronous_commit = off");
-        w.exec_params(sql, a, b);
-        w.commit();
+          exec_lazily(c, statement);
+        else
+          pqxx::nontransaction{c}.exec0(statement);
         return events::ok();
       });
     } catch (const std::exception& ex) {
