@@ -1,7 +1,8 @@
 // Fuzz target: /v1/conversations bodies and list queries through validation
 // (the first byte picks which), and what is stored of a valid one (the
-// conversation's events) through the codec, the fold and a page of items.
-// Nothing may throw, crash or recurse without bound.
+// conversation's events) through the codec, the fold, its snapshot and a
+// page of items; and any bytes as a stored snapshot. Nothing may throw,
+// crash or recurse without bound.
 #include "events/event.hpp"
 #include "events/json_safe.hpp"
 #include "http/validate.hpp"
@@ -44,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (size == 0)
     return 0;
   std::string_view rest{reinterpret_cast<const char*>(data) + 1, size - 1};
-  switch (data[0] % 4) {
+  switch (data[0] % 5) {
     case 0: {
       auto op = riposte::http::parse_conversation_create(rest);
       if (!op)
@@ -56,15 +57,21 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       q.ascending = true;
       q.after = state.items.empty() ? "" : state.items.front().value("id", "");
       (void)pj::page_conversation_items(state, q);
+      // Its snapshot gives it back.
+      auto version = static_cast<std::uint64_t>(state.version);
+      auto back = pj::conversation_from_snapshot({version, pj::to_conversation_snapshot(state)});
+      if (!back || back->items != state.items || back->metadata != state.metadata)
+        __builtin_trap();
       if (!state.items.empty())
         fold(state, ev::conversation_item_deleted{state.items.front().value("id", "")}, 2);
       return 0;
     }
     case 1: (void)riposte::http::parse_conversation_update(rest); return 0;
     case 2: (void)riposte::http::parse_conversation_items(rest); return 0;
-    default:
+    case 3:
       (void)riposte::http::parse_conversation_items_query(std::string{rest});
       (void)riposte::http::check_include_query(std::string{rest});
       return 0;
+    default: (void)pj::conversation_from_snapshot({0, std::string{rest}}); return 0;
   }
 }
