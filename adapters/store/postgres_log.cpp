@@ -68,8 +68,9 @@ const std::vector<std::pair<int, std::string>>& migrations() {
       // a position is the appending transaction's id, shifted, plus the
       // event's place in it, above every position stored before.
       {4, R"sql(
-      create table log_meta (position_base bigint not null);
-      insert into log_meta select coalesce(max(global_position), 0) + 1 from events;
+      create table log_meta (one boolean primary key default true check (one),
+                             position_base bigint not null);
+      insert into log_meta (position_base) select coalesce(max(global_position), 0) + 1 from events;
       alter table events alter column global_position drop default;
     )sql"},
   };
@@ -105,20 +106,9 @@ events::error_info pg_error(const std::string& what, const std::exception& ex) {
   return make_error(riposte_errc::store_error, what + ": " + one_line(ex.what()));
 }
 
-// Runs `sql` (values quoted into it) in a transaction that does not wait for
-// the disk, in one round trip; a failure leaves the connection usable.
-void exec_lazily(pqxx::connection& c, const std::string& sql) {
-  try {
-    pqxx::nontransaction n{c};
-    n.exec("begin; set local synchronous_commit = off; " + sql + "; commit");
-  } catch (...) {
-    try {
-      pqxx::nontransaction{c}.exec("rollback");
-    } catch (...) { // the connection is gone: the pool replaces it
-    }
-    throw;
-  }
-}
+// Selected from by a statement that need not wait for the disk: one round
+// trip, the setting local to its implicit transaction (see event_log.hpp).
+const std::string lazily = "(select set_config('synchronous_commit', 'off', true)) lazy";
 
 class connection_pool {
 public:
@@ -191,6 +181,18 @@ private:
                "(extract(epoch from recorded_at) * 1000000)::bigint, payload::text, stream_id "
                "from events where global_position > $1 and global_position < " +
                    read_horizon + " order by global_position limit $2");
+    c->prepare("put_snapshot", "insert into snapshots (stream_id, seq, payload) select $1, $2, $3 "
+                               "from " +
+                                   lazily +
+                                   " on conflict (stream_id) do update set seq = excluded.seq, "
+                                   "payload = excluded.payload");
+    c->prepare("put_marker",
+               "insert into markers (ns, key) values ($1, $2) on conflict do nothing");
+    c->prepare("put_marker_lazily", "insert into markers (ns, key) select $1, $2 from " + lazily +
+                                        " on conflict do nothing");
+    c->prepare("delete_marker", "delete from markers where ns = $1 and key = $2");
+    c->prepare("delete_marker_lazily",
+               "delete from markers using " + lazily + " where ns = $1 and key = $2");
     c->prepare("get_snapshot", "select seq, payload from snapshots where stream_id = $1");
     c->prepare("put_chunk", "insert into blobs (id, chunk, data) values ($1, $2, $3)");
     c->prepare("put_blob_meta", "insert into blob_meta (id, chunks, bytes) values ($1, $2, $3)");
@@ -390,12 +392,8 @@ public:
   events::status put_snapshot(const std::string& stream, const events::snapshot& snap) override {
     try {
       return pool_->with([&](pqxx::connection& c) {
-        // A cache: see event_log.hpp.
-        exec_lazily(c, "insert into snapshots (stream_id, seq, payload) values (" +
-                           c.quote(stream) + ", " + std::to_string(snap.seq) + ", " +
-                           c.quote(snap.payload) +
-                           ") on conflict (stream_id) do update set seq = excluded.seq, "
-                           "payload = excluded.payload");
+        pqxx::nontransaction n{c};
+        n.exec_prepared0("put_snapshot", stream, static_cast<std::int64_t>(snap.seq), snap.payload);
         return events::ok();
       });
     } catch (const std::exception& ex) {
@@ -497,15 +495,12 @@ public:
 
   events::status put_marker(const std::string& ns, const std::string& key,
                             write_mode mode = write_mode::durable) override {
-    return exec_status("writing a marker",
-                       "insert into markers (ns, key) values ({0}, {1}) on conflict do nothing", ns,
-                       key, mode);
+    return exec_status("writing a marker", "put_marker", ns, key, mode);
   }
 
   events::status delete_marker(const std::string& ns, const std::string& key,
                                write_mode mode = write_mode::durable) override {
-    return exec_status("deleting a marker", "delete from markers where ns = {0} and key = {1}", ns,
-                       key, mode);
+    return exec_status("deleting a marker", "delete_marker", ns, key, mode);
   }
 
   result<std::vector<std::string>> list_markers(const std::string& ns) override {
@@ -523,18 +518,14 @@ public:
   }
 
 private:
-  events::status exec_status(const std::string& what, const std::string& sql, const std::string& a,
-                             const std::string& b, write_mode mode) {
+  // One statement, one round trip. A lazy one does not wait for the disk:
+  // WAL is written in order, so a later synchronous commit flushes it too.
+  events::status exec_status(const std::string& what, const std::string& statement,
+                             const std::string& a, const std::string& b, write_mode mode) {
     try {
       return pool_->with([&](pqxx::connection& c) {
-        auto statement = sql;
-        for (auto [mark, value] : {std::pair{"{0}", &a}, std::pair{"{1}", &b}})
-          statement.replace(statement.find(mark), 3, c.quote(*value));
-        // WAL is written in order: a later synchronous commit flushes this too.
-        if (mode == write_mode::lazy)
-          exec_lazily(c, statement);
-        else
-          pqxx::nontransaction{c}.exec0(statement);
+        pqxx::nontransaction n{c};
+        n.exec_prepared0(mode == write_mode::lazy ? statement + "_lazily" : statement, a, b);
         return events::ok();
       });
     } catch (const std::exception& ex) {
@@ -558,6 +549,12 @@ void migrate(const std::string& uri) {
     w.exec(sql);
     w.exec("insert into schema_migrations (version) values (" + std::to_string(version) + ")");
   }
+  // A database restored into another cluster (pg_dump) keeps its positions
+  // but not the cluster's transaction ids, which may start lower: lift the
+  // base so that new positions stay above every stored one.
+  w.exec(
+      "update log_meta set position_base = position_base + m.top - " + tx_position +
+      " + 1 from (select max(global_position) as top from events) m where m.top >= " + tx_position);
   w.commit();
 }
 

@@ -467,6 +467,19 @@ BOOST_AUTO_TEST_CASE(positions_after_the_upgrade_to_transaction_order_rise_above
   BOOST_TEST(feed[0].stream == "resp_new_a");
   BOOST_TEST(feed[1].stream == "resp_old");
   BOOST_TEST(feed[2].stream == "resp_new_b");
+  // Restored into a cluster whose transaction ids are far behind the ones
+  // that wrote it: the next start lifts the base above what is stored.
+  s.log.reset();
+  {
+    pqxx::connection c{s.uri};
+    pqxx::work w{c};
+    w.exec("update events set global_position = 1125899906842624 where stream_id = 'resp_new_b'");
+    w.commit();
+  }
+  s.open();
+  auto lifted = must(s->append("resp_new_c", ev::no_stream, {delta("c")}));
+  BOOST_TEST(lifted[0].global_position > 1125899906842624u);
+  BOOST_TEST(must(s->read_all(1125899906842624u, 10)).size() == 1u);
 }
 
 BOOST_AUTO_TEST_CASE(the_feed_pages_through_one_write_at_any_limit) {
