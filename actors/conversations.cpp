@@ -120,18 +120,23 @@ ev::status commit(const services& svc, cell& c, const std::string& id, const std
     }
     state = std::move(*next);
   }
-  // Every snapshot_every events a snapshot, so that a cold read (after
-  // passivation, a restart, or on another replica) folds only the newest.
-  if (state.version - state.snapshot_version >= projections::snapshot_every) {
-    auto version = static_cast<std::uint64_t>(state.version);
-    if (log.put_snapshot(id, {version, projections::to_conversation_snapshot(state)}))
-      state.snapshot_version = state.version;
-  }
   c.state = std::move(state);
   if (svc.stats)
     for (const auto& e : events)
       svc.stats->conversation_event(std::string{ev::type_of(e)});
   return ev::ok();
+}
+
+// Every snapshot_every events a snapshot, so that a cold read (after
+// passivation, a restart, or on another replica) folds only the newest.
+// Called once the operation has answered: its client never waits for it.
+void snapshot_if_due(const services& svc, cell& c, const std::string& id) {
+  if (!c.loaded || !c.state ||
+      c.state->version - c.state->snapshot_version < projections::snapshot_every)
+    return;
+  auto version = static_cast<std::uint64_t>(c.state->version);
+  if (svc.log->put_snapshot(id, {version, projections::to_conversation_snapshot(*c.state)}))
+    c.state->snapshot_version = c.state->version;
 }
 
 // The items a request adds, as they will be stored: an id the tenant's
@@ -377,6 +382,7 @@ void pump(conversation_self self) {
       [svc = st.svc, c = st.c, id = st.id, op = std::move(op), r = std::move(r), done] {
         try {
           run(*svc, *c, id, op, r);
+          snapshot_if_due(*svc, *c, id);
         } catch (...) {
           c->loaded = false;
           throw;
