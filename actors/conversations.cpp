@@ -66,14 +66,14 @@ constexpr std::int64_t max_segments = 64;
 
 // Items as a turn's context sees them: sealed compactions and reasoning
 // opened for the conversation's tenant (the stored items stay sealed).
-json opened(const services& svc, const cell& c, json items) {
-  return response::unsealed_items(svc.reasoning_sealer.get(), c.state->tenant, std::move(items));
+json opened(const services& svc, const std::string& tenant, json items) {
+  return response::unsealed_items(svc.reasoning_sealer.get(), tenant, std::move(items));
 }
 
 projections::chain_ptr chain_of(const services& svc, cell& c) {
   if (!c.chain)
-    c.chain = std::make_shared<const projections::chain_segment>(nullptr,
-                                                                 opened(svc, c, c.state->items), 1);
+    c.chain = std::make_shared<const projections::chain_segment>(
+        nullptr, opened(svc, c.state->tenant, c.state->items), 1);
   return c.chain;
 }
 
@@ -109,8 +109,7 @@ ev::status commit(const services& svc, cell& c, const std::string& id, const std
       c.chain = nullptr;
     else
       c.chain = std::make_shared<const projections::chain_segment>(
-          c.chain, response::unsealed_items(svc.reasoning_sealer.get(), tenant, added->items),
-          c.chain->depth + 1);
+          c.chain, opened(svc, tenant, added->items), c.chain->depth + 1);
   }
   for (const auto& env : *stored) {
     auto next = projections::apply(std::move(state), env);

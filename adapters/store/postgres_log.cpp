@@ -166,7 +166,9 @@ private:
             "e.v->>'tenant', 'epoch'::timestamptz + (e.v->>'recorded_at')::bigint * "
             "interval '1 microsecond', ($4::text[])[e.ord]::json "
             "from head, json_array_elements($3::json) with ordinality as e(v, ord) "
-            "where $2::bigint = -2 or head.v = $2::bigint order by e.ord "
+            "where $2::bigint = " +
+            std::to_string(events::any_version) +
+            " or head.v = $2::bigint order by e.ord "
             "returning global_position, seq), "
             "marked as (insert into markers (ns, key) select m->>0, m->>1 "
             "from jsonb_array_elements($5::jsonb) m where exists (select 1 from ins) "
