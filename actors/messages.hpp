@@ -200,6 +200,9 @@ struct load_done {
   // Set when `context` holds only this response's own items: the rest is the
   // context of this parent, asked for before the rebuild completes.
   std::string context_parent;
+  // Unfinished and marked in flight by this process: its actor died, so it
+  // is this process's to close (not another replica's to read).
+  bool ours = false;
 };
 
 using create_atom = caf::atom_constant<caf::atom("create")>;       // registry: new response
@@ -214,6 +217,7 @@ using appended_atom = caf::atom_constant<caf::atom("appended")>;   // a store ap
 using published_atom = caf::atom_constant<caf::atom("published")>; // the writer published deltas
 using loaded_atom = caf::atom_constant<caf::atom("loaded")>;       // a rebuild read returned
 using claimed_atom = caf::atom_constant<caf::atom("claimed")>;     // an idempotency claim returned
+using replay_atom = caf::atom_constant<caf::atom("replay")>;       // the claim's response is stored
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>; // idle actor asks to stop
 using generate_atom = caf::atom_constant<caf::atom("generate")>;   // backend pool: start
 using finished_atom = caf::atom_constant<caf::atom("finished")>;   // backend pool: slot free
@@ -421,6 +425,7 @@ struct conversation_op {
 
 using conversation_atom = caf::atom_constant<caf::atom("conv")>;
 using conversation_done_atom = caf::atom_constant<caf::atom("convdone")>;
+using follow_atom = caf::atom_constant<caf::atom("follow")>; // read a foreign response's new events
 
 using conversations_actor =
     caf::typed_actor<caf::reacts_to<conversation_atom, conversation_op, reply_to>,

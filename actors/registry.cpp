@@ -13,11 +13,15 @@
 #include "events/json_safe.hpp"
 
 #include <unordered_map>
+#include <unordered_set>
 
 namespace riposte::actors {
 
 struct registry_memory : child_directory {
   bool recovered = false; // start-up recovery ran (once per process)
+  // Responses this process took over (from a crash or a replica whose lease
+  // ran out): they are its own from then on, never taken over twice.
+  std::unordered_set<std::string> taken_over;
 };
 
 std::shared_ptr<registry_memory> make_registry_memory() {
@@ -101,8 +105,9 @@ registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const
     self->state.dir->recovered = true;
     auto me = caf::actor_cast<registry_actor>(self);
     auto log = self->state.svc->log;
+    auto ns = self->state.svc->inflight_ns;
     self->state.svc->store_pool->post([=] {
-      auto ids = log->list_markers(inflight_markers);
+      auto ids = log->list_markers(ns);
       if (ids)
         caf::anon_send(me, recover_atom::value, std::move(*ids));
     });
@@ -171,16 +176,25 @@ registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const
       [=](passivate_atom, const std::string& id, std::uint64_t handled) {
         self->state.dir->passivate(self, id, handled, passivate_atom::value);
       },
-      // Rebuild every response a crash left unfinished; each closes itself
-      // (failed, server_restarted) as it loads.
+      // Rebuild every response a crash left unfinished, here or on a replica
+      // whose lease ran out; each closes itself (failed, server_restarted)
+      // or queues again as it loads. An actor already held for one of them
+      // only read it (this process never ran it): it is let go, and the
+      // response is read afresh.
       [=](recover_atom, std::vector<std::string>& ids) {
         auto& dir = *self->state.dir;
-        for (const auto& id : ids)
-          if (plausible_id(id) && dir.actors.count(id) == 0)
-            hold(self, id,
-                 spawn_response_actor(self, self->state.svc, caf::actor_cast<registry_actor>(self),
-                                      id, true, true),
-                 0);
+        for (const auto& id : ids) {
+          if (!plausible_id(id) || !dir.taken_over.insert(id).second)
+            continue;
+          if (auto it = dir.actors.find(id); it != dir.actors.end()) {
+            caf::anon_send(it->second.actor, passivate_atom::value);
+            dir.forget(self, it);
+          }
+          hold(self, id,
+               spawn_response_actor(self, self->state.svc, caf::actor_cast<registry_actor>(self),
+                                    id, true, true),
+               0);
+        }
       },
       // The audit feed: every stream's events after a global position.
       [=](audit_atom, std::uint64_t after, std::int64_t limit, reply_for<events_page>& r) {

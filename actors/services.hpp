@@ -53,9 +53,12 @@ struct services {
   thread_pool* store_pool = nullptr;    // blocking store calls
   thread_pool* outbound_pool = nullptr; // URL fetches, web search, image generation
   // Response events are group-committed here when the log commits groups
-  // together (RocksDB); otherwise (null, PostgreSQL, memory) each append is a
-  // store job, several running at once.
+  // together (RocksDB: one write batch; PostgreSQL: one statement); otherwise
+  // (null, memory) each append is a store job, several running at once.
   append_writer* writer = nullptr;
+  // Where this process marks the responses it has not finished
+  // (event_log::inflight_namespace): start-up and claims close them.
+  std::string inflight_ns = "inflight";
   // The supervised actors, by slot: a restart swaps the handle inside.
   slot_ptr backend_pool_slot;
   slot_ptr registry_slot;
@@ -89,10 +92,6 @@ struct services {
       count_exactly;
   settings cfg;
 };
-
-// The marker namespace of responses that are not finished yet: start-up
-// closes whatever a crash left in it.
-inline constexpr const char* inflight_markers = "inflight";
 
 // What a supervised actor keeps across a restart (its queue, its directory):
 // made once, handed to every incarnation.

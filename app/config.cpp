@@ -5,6 +5,7 @@
 #include "adapters/fetch/guarded_fetch.hpp"
 
 #include <CLI/CLI.hpp>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -167,6 +168,23 @@ parse_outcome parse_config(int argc, char** argv) {
   app.add_option("--store-pool", cfg.store.pool_size, "Postgres connections in the pool")
       ->check(CLI::Range(1, 256))
       ->envname("RIPOSTE_STORE_POOL");
+  std::string replica_id;
+  app.add_option("--replica-id", replica_id,
+                 "This replica's name among those sharing one PostgreSQL (default: the host "
+                 "name); a process started with a live replica's name takes its work over")
+      ->check([](const std::string& v) {
+        return v.empty() || v.size() > 128 ||
+                       v.find_first_of(std::string("\0\x1f", 2)) != std::string::npos
+                   ? std::string{"1 to 128 bytes, no NUL or US"}
+                   : std::string{};
+      })
+      ->envname("RIPOSTE_REPLICA_ID");
+  app.add_option("--lease-ms", cfg.store.lease.lease_ms,
+                 "PostgreSQL: how long a replica's lease on its work lasts unless renewed "
+                 "(renewed every third of it); another replica takes the work of one whose "
+                 "lease ran out")
+      ->check(CLI::Range(300L, 600'000L))
+      ->envname("RIPOSTE_LEASE_MS");
   app.add_option("--backend", cfg.backend_flags,
                  "[NAME=][KIND:]URL[,models=A|B][,prefix=P][,key_env=VAR][,key_file=PATH]"
                  "[,concurrency=N][,timeout_ms=N], "
@@ -435,6 +453,14 @@ parse_outcome parse_config(int argc, char** argv) {
     cfg.command = "audit";
   if (cfg.command != "serve")
     cfg.store.read_only = true;
+  else {
+    // Only a serving process holds a lease; replay and audit only read.
+    if (replica_id.empty()) {
+      char host[256] = {};
+      replica_id = ::gethostname(host, sizeof host - 1) == 0 && host[0] != 0 ? host : "riposte";
+    }
+    cfg.store.lease.id = replica_id;
+  }
   std::string reason;
   if (!split_host_port(cfg.listen, cfg.host, cfg.port, reason)) {
     out.exit_code = 2;

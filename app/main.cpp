@@ -5,6 +5,7 @@
 #include "actors/files.hpp"
 #include "actors/prompts.hpp"
 #include "actors/readiness.hpp"
+#include "actors/runtime/lease_keeper.hpp"
 #include "actors/runtime/thread_policy.hpp"
 #include "actors/runtime/thread_pool.hpp"
 #include "actors/services.hpp"
@@ -33,6 +34,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -60,6 +62,30 @@ int level_rank(std::string_view level) {
 }
 
 std::atomic<int> log_threshold{2}; // --log-level
+
+// SIGINT and SIGTERM are blocked in every thread riposte starts and caught by
+// the main thread once it waits for them. A handler writing to a pipe, not
+// sigwait: should any thread hold them unblocked (one a library made before
+// the mask was set), the stop still reaches the main thread instead of
+// ending the process uncleanly.
+int stop_pipe[2] = {-1, -1};
+
+extern "C" void on_stop_signal(int signo) {
+  auto byte = static_cast<unsigned char>(signo);
+  [[maybe_unused]] auto n = ::write(stop_pipe[1], &byte, 1);
+}
+
+int wait_for_stop(const sigset_t& signals) {
+  pthread_sigmask(SIG_UNBLOCK, &signals, nullptr);
+  for (;;) {
+    unsigned char byte = 0;
+    auto n = ::read(stop_pipe[0], &byte, 1);
+    if (n == 1)
+      return byte;
+    if (n < 0 && errno != EINTR)
+      return 0;
+  }
+}
 
 // One JSON object per line on stderr; io threads log concurrently.
 void log_line(std::string_view level, nlohmann::json fields, bool always = false) {
@@ -270,6 +296,14 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr); // threads started below inherit the mask
+  if (::pipe2(stop_pipe, O_CLOEXEC) != 0)
+    return fail("cannot make the stop pipe");
+  struct sigaction stop_action {};
+  stop_action.sa_handler = on_stop_signal;
+  stop_action.sa_flags = SA_RESTART;
+  sigemptyset(&stop_action.sa_mask);
+  sigaction(SIGINT, &stop_action, nullptr);
+  sigaction(SIGTERM, &stop_action, nullptr);
 
   auto store = adapters::store::open_store(cfg.store);
   if (!store)
@@ -310,6 +344,7 @@ int main(int argc, char** argv) {
   auto svc = std::make_shared<actors::services>();
   auto stats = std::make_shared<adapters::observability::metrics>();
   svc->log = log.get();
+  svc->inflight_ns = log->inflight_namespace();
   svc->stats = stats;
   svc->store_kind = cfg.store.uri.rfind("rocksdb:", 0) == 0 ? "rocksdb"
                     : cfg.store.uri == "memory"             ? "memory"
@@ -419,6 +454,28 @@ int main(int argc, char** argv) {
     caf::actor supervisor;
     ~stop_on_exit() { caf::anon_send_exit(supervisor, caf::exit_reason::user_shutdown); }
   } stop_actors{supervisor};
+  // Replicas on one PostgreSQL: keep this one's lease, take over the work of
+  // one whose lease ran out, and stop at once should another process hold
+  // this one's lease (it can no longer write; a supervisor restarts it).
+  std::unique_ptr<actors::lease_keeper> lease;
+  if (svc->store_kind == "postgres")
+    lease = std::make_unique<actors::lease_keeper>(
+        *log, std::chrono::milliseconds(std::max(100L, cfg.store.lease.lease_ms / 3)),
+        actors::lease_keeper::hooks{
+            [svc](std::vector<std::string> ids) {
+              log_line("warn", {{"msg", "took over unfinished responses"}, {"count", ids.size()}});
+              caf::anon_send(svc->registry(), actors::recover_atom::value, std::move(ids));
+            },
+            [] {
+              log_line("error",
+                       {{"msg", "another process holds this replica's lease (same --replica-id, "
+                                "or this one stalled past --lease-ms); exiting"}},
+                       true);
+              std::_Exit(75);
+            },
+            [](const std::string& what) {
+              log_line("warn", {{"msg", "replica lease not renewed"}, {"error", what}});
+            }});
   if (auto bytes = actors::stored_file_bytes(*log))
     stats->file_bytes().Set(static_cast<double>(*bytes));
 
@@ -536,8 +593,7 @@ int main(int argc, char** argv) {
   if (cfg.api_keys.empty())
     log_line("warn", {{"msg", "no API keys configured: riposte runs open, as one local tenant"}});
 
-  int sig = 0;
-  sigwait(&signals, &sig);
+  int sig = wait_for_stop(signals);
   log_line("info", {{"msg", "shutting down"}, {"signal", sig}});
   // A stop that cannot finish (an actor that will not end, a store call that
   // hangs) must still end the process, and so release the store's lock:

@@ -12,6 +12,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace riposte::events {
@@ -111,6 +112,18 @@ public:
   // for the disk (a crash may lose the last ones; they are rebuilt).
   virtual status put_snapshot(const std::string& stream, const snapshot& snap) = 0;
   virtual result<std::optional<snapshot>> get_snapshot(const std::string& stream) = 0;
+  // What a response writes once it has ended: its snapshots and, lazily, the
+  // removal of a marker, in one write where the log can. By default one by
+  // one, stopping at the first failure.
+  virtual status put_snapshots(const std::vector<std::pair<std::string, snapshot>>& snaps,
+                               const std::optional<marker_ref>& unmark) {
+    for (const auto& [stream, snap] : snaps)
+      if (auto put = put_snapshot(stream, snap); !put)
+        return put;
+    if (unmark)
+      return delete_marker(unmark->ns, unmark->key, write_mode::lazy);
+    return ok();
+  }
 
   virtual status put_blob(const std::string& id, const chunk_source& source) = 0;
   // Streams the blob in chunks; not_found when there is none.
@@ -134,7 +147,27 @@ public:
   virtual status delete_marker(const std::string& ns, const std::string& key,
                                write_mode mode = write_mode::durable) = 0;
   virtual result<std::vector<std::string>> list_markers(const std::string& ns) = 0;
+  virtual result<bool> has_marker(const std::string& ns, const std::string& key) {
+    auto all = list_markers(ns);
+    if (!all)
+      return all.error();
+    for (const auto& k : *all)
+      if (k == key)
+        return true;
+    return false;
+  }
 
+  // Replicas sharing one store (PostgreSQL). Each process holds a lease on
+  // the responses it runs, whose in-flight markers live in its own
+  // namespace; a store that one process opens alone (RocksDB locks it,
+  // memory) holds them all, for good.
+  virtual std::string inflight_namespace() const { return "inflight"; }
+  // false: another process took the lease over; this one can no longer
+  // write and must stop.
+  virtual result<bool> renew_lease() { return true; }
+  // Moves to this process the in-flight markers of replicas whose lease ran
+  // out (and unowned ones an older riposte left); returns their keys.
+  virtual result<std::vector<std::string>> claim_orphans() { return std::vector<std::string>{}; }
   // Claims an Idempotency-Key for a tenant by opening its stream with an
   // `idempotency_key_recorded` event. Returns the record now stored: the new
   // one, or the one an earlier request claimed first.

@@ -78,11 +78,14 @@ caf::behavior main_behavior(response_actor* self) {
         settle(self);
         on_claimed(self, claim);
       },
+      [=](replay_atom, const std::string& winner) { on_replay(self, winner); },
       // Persistence.
       [=](appended_atom, append_done& done, bool snapshot) {
         settle(self);
         on_appended(self, done, snapshot);
       },
+      [=](follow_atom) { follow(self); },
+      [=](follow_atom, append_done& done) { on_followed(self, done); },
       [=](published_atom, std::uint64_t number, append_done& done) {
         settle(self);
         on_published(self, number, done);

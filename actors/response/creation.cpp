@@ -14,6 +14,7 @@
 #include "events/ids.hpp"
 
 #include <limits>
+#include <thread>
 
 namespace riposte::actors::response {
 
@@ -445,9 +446,30 @@ void on_claimed(response_actor* self, ev::result<json>& claim) {
                                             "Idempotency-Key '" + st.cmd.idempotency_key +
                                                 "' was already used with a different request body.",
                                             "Idempotency-Key"));
-  // The same request again: answer with the response the key created.
+  // The same request again: answer with the response the key created. Its
+  // creator, on another replica maybe, stores it just after the claim: wait
+  // (briefly) until it has, so that it is found wherever it is read.
   if (st.svc->stats)
     st.svc->stats->idempotent_replay();
+  st.in_flight = true;
+  auto log = st.log;
+  caf::actor me = self;
+  st.svc->store_pool->post(
+      [=] {
+        for (int wait = 0; wait < 80; ++wait) {
+          auto version = log->version(ev::response_stream(winner));
+          if (!version || *version != ev::no_stream)
+            break;
+          std::this_thread::sleep_for(std::chrono::milliseconds(25));
+        }
+        caf::anon_send(me, replay_atom::value, winner);
+      },
+      [=](const std::string&) { caf::anon_send(me, replay_atom::value, winner); });
+}
+
+void on_replay(response_actor* self, const std::string& winner) {
+  auto& st = self->state;
+  st.in_flight = false;
   for (auto& w : st.waiters)
     self->send(registry_of(st), await_atom::value, winner, st.cmd.tenant, w);
   st.waiters.clear();

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <iterator>
+#include <thread>
 
 namespace riposte::actors::response {
 
@@ -203,7 +204,7 @@ void flush(response_actor* self) {
   // Marked no later than the write that opens the stream, so no crash can
   // leave an unmarked, unfinished response behind.
   if (expected == ev::no_stream)
-    req.markers.push_back({inflight_markers, st.id});
+    req.markers.push_back({st.svc->inflight_ns, st.id});
   // The items it stores are found by id (item_reference) from the same write.
   if (!st.private_log)
     index_items(st, now, req.markers);
@@ -325,20 +326,17 @@ void write_snapshots(response_actor* self) {
                                                             : st.cmd.previous_response_id);
   caf::actor me = self;
   st.in_flight = true;
+  auto inflight_ns = st.svc->inflight_ns;
   st.svc->store_pool->post(
       [=] {
-        auto a = log->put_snapshot(ev::context_key(id), {version, ctx});
-        auto b = log->put_snapshot(ev::response_stream(id), {version, view});
-        // Lazy: a crash that loses it leaves a marker on a finished response,
-        // which start-up then just removes.
-        auto c = log->delete_marker(inflight_markers, id, ev::event_log::write_mode::lazy);
+        // The marker's removal is lazy: a crash that loses it leaves a
+        // marker on a finished response, which start-up then just removes.
+        auto put = log->put_snapshots(
+            {{ev::context_key(id), {version, ctx}}, {ev::response_stream(id), {version, view}}},
+            ev::marker_ref{inflight_ns, id});
         ev::result<std::vector<ev::envelope>> r = std::vector<ev::envelope>{};
-        if (!a)
-          r = a.error();
-        else if (!b)
-          r = b.error();
-        else if (!c)
-          r = c.error();
+        if (!put)
+          r = put.error();
         caf::anon_send(me, appended_atom::value, append_done{std::move(r)}, true);
       },
       [=](const std::string& what) {
@@ -352,6 +350,7 @@ void load(response_actor* self) {
   auto log = st.log;
   auto id = st.id;
   auto seal = st.svc->reasoning_sealer;
+  auto inflight_ns = st.svc->inflight_ns;
   caf::actor me = self;
   st.svc->store_pool->post(
       [=] {
@@ -361,7 +360,20 @@ void load(response_actor* self) {
           caf::anon_send(me, loaded_atom::value, std::move(out));
           return;
         }
+        if (out.state->exists() && !out.state->terminal()) {
+          auto marked = log->has_marker(inflight_ns, id);
+          out.ours = marked && *marked;
+        }
         auto ctx = log->get_snapshot(ev::context_key(id));
+        // Its owner writes it just after answering, maybe on another
+        // replica: a follow-up that came that fast waits for it briefly. (A
+        // crash can lose it; then the chain cannot continue from here.)
+        bool rooted = out.state->params.value("previous_response_id", json()).is_null() &&
+                      out.state->params.value("conversation", json()).is_null();
+        for (int wait = 0; wait < 20 && ctx && !*ctx && out.state->terminal() && !rooted; ++wait) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(25));
+          ctx = log->get_snapshot(ev::context_key(id));
+        }
         if (ctx && *ctx) {
           auto stored = projections::from_chain_snapshot((*ctx)->payload);
           out.context = std::move(stored.segment);
@@ -399,7 +411,11 @@ void finish_loading(response_actor* self) {
   auto& st = self->state;
   self->set_default_handler(caf::print_and_drop);
   self->become(main_behavior(self));
-  if (st.view.exists() && !st.view.terminal()) {
+  if (st.view.exists() && !st.view.terminal() && !st.recovering) {
+    // Another replica runs it (what this process left unfinished it finds
+    // through its markers): read it, never close or run it.
+    st.foreign = true;
+  } else if (st.view.exists() && !st.view.terminal()) {
     st.cmd.tenant = st.view.tenant;
     if (st.view.status == "queued" && st.view.params.value("background", false)) {
       st.requeued = true;
@@ -422,16 +438,56 @@ void finish_loading(response_actor* self) {
     // Finished, but the (lazy) removal of its in-flight marker was lost.
     auto log = st.log;
     auto id = st.id;
+    auto inflight_ns = st.svc->inflight_ns;
     st.svc->store_pool->post(
-        [=] { (void)log->delete_marker(inflight_markers, id, ev::event_log::write_mode::lazy); });
+        [=] { (void)log->delete_marker(inflight_ns, id, ev::event_log::write_mode::lazy); });
   }
   // An id that was never stored leaves memory at once: lookups of unknown
-  // ids must not pile up actors.
-  schedule_passivation(self, st.view.exists() ? st.svc->cfg.passivate_after
-                                              : std::chrono::milliseconds(0));
+  // ids must not pile up actors. Nor does a foreign one stay: its next read
+  // is read from the log again.
+  schedule_passivation(self, st.view.exists() && !st.foreign ? st.svc->cfg.passivate_after
+                                                             : std::chrono::milliseconds(0));
 }
 
 } // namespace
+
+// How often a foreign response someone waits for is read again (until the
+// owner's appends wake its readers, see the replicas issue).
+constexpr std::chrono::milliseconds follow_period{100};
+
+void follow(response_actor* self) {
+  auto& st = self->state;
+  if (!st.foreign || st.view.terminal() || (!anyone_waits(st) && st.subs.empty())) {
+    st.following = false;
+    return schedule_passivation(self, std::chrono::milliseconds(0));
+  }
+  st.following = true;
+  auto log = st.log;
+  auto stream = ev::response_stream(st.id);
+  auto from = static_cast<std::uint64_t>(st.view.version + 1);
+  caf::actor me = self;
+  st.svc->store_pool->post(
+      [=] { caf::anon_send(me, follow_atom::value, append_done{log->read(stream, from, 1000)}); },
+      [=](const std::string& what) {
+        caf::anon_send(me, follow_atom::value,
+                       append_done{ev::make_error(riposte_errc::store_error, what)});
+      });
+}
+
+// Until the owner ends it: each read's events are folded and streamed like
+// the owner's own, and the waiters are answered once it has ended.
+void on_followed(response_actor* self, append_done& done) {
+  auto& st = self->state;
+  if (done.stored && !done.stored->empty()) {
+    apply_stored(self, *done.stored, nullptr);
+    if (st.view.terminal()) {
+      st.following = false;
+      answer_waiters(self);
+      return schedule_passivation(self, std::chrono::milliseconds(0));
+    }
+  }
+  self->delayed_send(self, follow_period, follow_atom::value);
+}
 
 void on_loaded(response_actor* self, load_done& done) {
   auto& st = self->state;
@@ -440,12 +496,14 @@ void on_loaded(response_actor* self, load_done& done) {
     if (!st.broken) { // a marker whose stream never got written
       auto log = st.log;
       auto id = st.id;
-      st.svc->store_pool->post([=] { (void)log->delete_marker(inflight_markers, id); });
+      auto inflight_ns = st.svc->inflight_ns;
+      st.svc->store_pool->post([=] { (void)log->delete_marker(inflight_ns, id); });
     }
     return finish_loading(self);
   }
   st.view = std::move(*done.state);
   st.context = std::move(done.context);
+  st.recovering = st.recovering || done.ours;
   // A root response's context is its own items: rebuildable even when its
   // context snapshot was lost (a crash right after the last event).
   if (!st.context && st.view.terminal() &&

@@ -44,6 +44,8 @@ void on_await(response_actor* self, const std::string& tenant, reply_to& r) {
   if (st.view.terminal() || st.broken)
     return r(blocking_reply(st.view));
   st.waiters.push_back(std::move(r));
+  if (st.foreign && !st.following)
+    follow(self);
 }
 
 void on_items(response_actor* self, const std::string& tenant, list_query& q,

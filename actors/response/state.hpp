@@ -111,6 +111,11 @@ struct response_data {
   bool started = false;    // the generation was asked for (it may be over already)
   bool requeued = false;   // rebuilt from the store while queued: generate, record nothing
   bool recovering = false; // start-up found it marked in flight
+  // Unfinished and run by another replica: this actor only reads it. It never
+  // writes; while someone waits or streams it follows the log, otherwise it
+  // lets go at once, so the next read is read afresh.
+  bool foreign = false;
+  bool following = false;
   model_info model;        // capabilities, family, window: from the backend
   // context_management compaction: the item this response opens its output
   // with, and the chain it stands for (user messages, then it).
@@ -153,6 +158,7 @@ void on_item_refs(response_actor* self, events::result<nlohmann::json>& resolved
 void on_resolved(response_actor* self, events::result<nlohmann::json>& resolved);
 void on_parent(response_actor* self, context_reply& parent);
 void on_claimed(response_actor* self, events::result<nlohmann::json>& claim);
+void on_replay(response_actor* self, const std::string& winner);
 // A create that ends before anything is stored: its waiters hear why.
 void fail_create(response_actor* self, const events::error_info& err);
 void on_compacted(response_actor* self, events::result<compaction>& compacted);
@@ -203,6 +209,9 @@ void on_published(response_actor* self, std::uint64_t number, append_done& done)
 void write_snapshots(response_actor* self);
 // Loads the snapshot and the events after it, on the store pool.
 void load(response_actor* self);
+// A foreign response someone waits for or streams: read what the log gained.
+void follow(response_actor* self);
+void on_followed(response_actor* self, append_done& done);
 void on_loaded(response_actor* self, load_done& done);
 void on_loaded_parent(response_actor* self, context_reply& parent);
 

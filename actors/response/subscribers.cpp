@@ -57,9 +57,13 @@ void on_subscribe(response_actor* self, const std::string& tenant, std::int64_t 
     if (st.view.terminal())
       return h.sink->close();
     add_subscriber(self, std::move(h.sink), true, after);
+    if (st.foreign && !st.following)
+      follow(self);
     return;
   }
   add_subscriber(self, std::move(h.sink), false, after);
+  if (st.foreign && !st.following)
+    follow(self);
   auto sub_id = st.subs.back().id;
   auto log = st.log;
   auto stream = ev::response_stream(st.id);

@@ -9,14 +9,18 @@
 
 #include <pqxx/pqxx>
 
+#include <atomic>
 #include <condition_variable>
 #include <functional>
 #include <mutex>
+#include <optional>
+#include <unordered_map>
 
 namespace riposte::adapters::store {
 
 namespace {
 
+using events::append_request;
 using events::envelope;
 using events::make_error;
 using events::riposte_errc;
@@ -73,6 +77,15 @@ const std::vector<std::pair<int, std::string>>& migrations() {
       insert into log_meta (position_base) select coalesce(max(global_position), 0) + 1 from events;
       alter table events alter column global_position drop default;
     )sql"},
+      // Replicas on one database: each process's lease on its in-flight
+      // responses (see "Replicas" in the README). A replica's markers live in
+      // the namespace inflight<US><id>; its appends hold only while its row
+      // keeps the epoch it took.
+      {5, R"sql(
+      create table replicas (id text primary key, epoch bigint not null,
+                             expires_at timestamptz not null);
+      create sequence replica_epochs;
+    )sql"},
   };
   return list;
 }
@@ -105,6 +118,12 @@ std::string one_line(std::string text) {
 events::error_info pg_error(const std::string& what, const std::exception& ex) {
   return make_error(riposte_errc::store_error, what + ": " + one_line(ex.what()));
 }
+
+// Does the appending process still hold its lease ($6 its replica id, empty
+// when it holds none, $7 the epoch it took)? Checked inside each append, so a
+// replica that lost its lease cannot write even one more event.
+const std::string lease_held =
+    "($6::text = '' or exists (select 1 from replicas where id = $6 and epoch = $7::bigint))";
 
 // Selected from by a statement that need not wait for the disk: one round
 // trip, the setting local to its implicit transaction (see event_log.hpp).
@@ -158,23 +177,52 @@ private:
     // no event row means the expected version did not match.
     c->prepare(
         "append",
-        "with head as (select coalesce(max(seq), -1) as v from events where stream_id = $1), "
-        "ins as (insert into events (global_position, stream_id, seq, type, version, tenant, "
-        "recorded_at, payload) select " +
+        "with head as (select coalesce(max(seq), -1) as v, " + lease_held +
+            " as leased from events where stream_id = $1), "
+            "ins as (insert into events (global_position, stream_id, seq, type, version, tenant, "
+            "recorded_at, payload) select " +
             tx_position +
             " + e.ord - 1, $1, head.v + e.ord, e.v->>'type', (e.v->>'version')::int, "
             "e.v->>'tenant', 'epoch'::timestamptz + (e.v->>'recorded_at')::bigint * "
             "interval '1 microsecond', ($4::text[])[e.ord]::json "
             "from head, json_array_elements($3::json) with ordinality as e(v, ord) "
-            "where $2::bigint = " +
+            "where head.leased and ($2::bigint = " +
             std::to_string(events::any_version) +
-            " or head.v = $2::bigint order by e.ord "
+            " or head.v = $2::bigint) order by e.ord "
             "returning global_position, seq), "
             "marked as (insert into markers (ns, key) select m->>0, m->>1 "
             "from jsonb_array_elements($5::jsonb) m where exists (select 1 from ins) "
             "on conflict do nothing) "
-            "select head.v, ins.global_position, ins.seq from head left join ins on true "
-            "order by ins.seq");
+            "select head.v, ins.global_position, ins.seq, head.leased from head "
+            "left join ins on true order by ins.seq");
+    // Several appends to distinct streams as one statement: the same as
+    // "append", with each event and marker naming its request (rq, from 1).
+    c->prepare(
+        "append_group",
+        "with lease as (select ($5::text = '' or exists (select 1 from replicas where id = $5 "
+        "and epoch = $6::bigint)) as held), "
+        "req as (select r.rq, r.v->>'s' as stream, (r.v->>'x')::bigint as expected, "
+        "(select coalesce(max(seq), -1) from events where stream_id = r.v->>'s') as head "
+        "from json_array_elements($1::json) with ordinality as r(v, rq)), "
+        "ok as (select req.* from req, lease where lease.held and (expected = " +
+            std::to_string(events::any_version) +
+            " or head = expected)), "
+            "ev as (select e.v, e.ord, (e.v->>'rq')::bigint as rq, "
+            "row_number() over (partition by (e.v->>'rq')::bigint order by e.ord) as n "
+            "from json_array_elements($2::json) with ordinality as e(v, ord)), "
+            "ins as (insert into events (global_position, stream_id, seq, type, version, "
+            "tenant, recorded_at, payload) select " +
+            tx_position +
+            " + ev.ord - 1, ok.stream, ok.head + ev.n, ev.v->>'type', "
+            "(ev.v->>'version')::int, ev.v->>'tenant', 'epoch'::timestamptz + "
+            "(ev.v->>'recorded_at')::bigint * interval '1 microsecond', "
+            "($3::text[])[ev.ord]::json from ev join ok on ok.rq = ev.rq order by ev.ord "
+            "returning global_position, stream_id, seq), "
+            "marked as (insert into markers (ns, key) select distinct m->>0, m->>1 "
+            "from jsonb_array_elements($4::jsonb) m join ok on ok.rq = (m->>2)::bigint "
+            "on conflict do nothing) "
+            "select req.rq, req.head, ins.global_position, ins.seq, lease.held from lease, req "
+            "left join ins on ins.stream_id = req.stream order by req.rq, ins.seq");
     c->prepare("read", "select global_position, seq, type, version, tenant, "
                        "(extract(epoch from recorded_at) * 1000000)::bigint, payload::text "
                        "from events where stream_id = $1 and seq >= $2 order by seq limit $3");
@@ -188,6 +236,34 @@ private:
                                    lazily +
                                    " on conflict (stream_id) do update set seq = excluded.seq, "
                                    "payload = excluded.payload");
+    // The lease: taken (from a previous incarnation of the same replica id
+    // too, which is thereby fenced), renewed, and the markers of replicas
+    // whose lease ran out moved to the one that claims them.
+    c->prepare(
+        "lease_take",
+        "insert into replicas (id, epoch, expires_at) values ($1, nextval('replica_epochs'), "
+        "now() + $2::bigint * interval '1 millisecond') on conflict (id) do update set "
+        "epoch = excluded.epoch, expires_at = excluded.expires_at returning epoch");
+    c->prepare("lease_renew", "update replicas set expires_at = now() + $3::bigint * "
+                              "interval '1 millisecond' where id = $1 and epoch = $2");
+    c->prepare("lease_claim",
+               "with me as (select 1 from replicas where id = $1 and epoch = $2), "
+               "dead as (delete from replicas where expires_at < now() and id <> $1 "
+               "and exists (select 1 from me) returning id), "
+               "moved as (update markers set ns = $3 where exists (select 1 from me) and "
+               "(ns = 'inflight' or (ns like 'inflight' || chr(31) || '%' and ns <> $3 and "
+               "substr(ns, 10) not in (select id from replicas where expires_at >= now()))) "
+               "returning key) "
+               "select key from moved");
+    c->prepare("lease_release", "delete from replicas where id = $1 and epoch = $2");
+    // A finished response: two snapshots and its marker gone, one statement.
+    c->prepare("put_snapshot_pair_unmark",
+               "with gone as (delete from markers where ns = $7 and key = $8) "
+               "insert into snapshots (stream_id, seq, payload) select v.s, v.q, v.p from " +
+                   lazily +
+                   ", (values ($1::text, $2::bigint, $3::text), ($4, $5, $6)) v(s, q, p) "
+                   "on conflict (stream_id) do update set seq = excluded.seq, "
+                   "payload = excluded.payload");
     c->prepare("put_marker",
                "insert into markers (ns, key) values ($1, $2) on conflict do nothing");
     c->prepare("put_marker_lazily", "insert into markers (ns, key) select $1, $2 from " + lazily +
@@ -230,6 +306,54 @@ result<envelope> row_to_envelope(const pqxx::row& row, const std::string& stream
   return env;
 }
 
+// Events as a statement takes them: [{recorded_at, tenant, type, version,
+// (rq)}, ...] as JSON text, and the data apart as an array of text (a
+// delta's data already is text): anything that reads a member of a json value
+// has PostgreSQL unescape every string in it, and a string holding U+0000
+// cannot be unescaped. Both are left open for more.
+struct encoded_events {
+  std::string meta = "[";
+  std::string data = "{";
+  std::size_t count = 0;
+
+  void add(const events::new_event& ev, std::optional<std::size_t> request) {
+    namespace jt = events::json_text;
+    meta += count == 0 ? "{" : ",{";
+    if (count > 0)
+      data += ',';
+    ++count;
+    data += '"';
+    for (char ch : events::data_text(ev)) {
+      if (ch == '"' || ch == '\\')
+        data += '\\';
+      data += ch;
+    }
+    data += '"';
+    jt::put_int(meta, "recorded_at", ev.recorded_at);
+    if (request)
+      jt::put_int(meta, "rq", static_cast<std::int64_t>(*request));
+    jt::put_string(meta, "tenant", ev.tenant);
+    jt::put_string(meta, "type", ev.type);
+    jt::put_int(meta, "version", ev.version);
+    meta += '}';
+  }
+};
+
+// Markers as [[ns, key, (rq)], ...], left open for more.
+void add_markers(std::string& out, const std::vector<events::marker_ref>& markers,
+                 std::optional<std::size_t> request) {
+  namespace jt = events::json_text;
+  for (const auto& m : markers) {
+    out += out.size() == 1 ? "[" : ",[";
+    jt::put_quoted(out, m.ns);
+    out += ',';
+    jt::put_quoted(out, m.key);
+    if (request)
+      out += ',' + std::to_string(*request);
+    out += ']';
+  }
+}
+
 class postgres_log final : public events::marking_log {
 public:
   explicit postgres_log(std::unique_ptr<connection_pool> pool)
@@ -239,44 +363,15 @@ public:
   append_marked(const std::string& stream, std::int64_t expected_version,
                 const std::vector<events::new_event>& evs,
                 const std::vector<events::marker_ref>& markers) override {
-    if (auto ok = check_stream_name(stream); !ok)
-      return ok.error();
-    for (const auto& ev : evs)
-      if (auto valid = events::validate(ev); !valid)
-        return valid.error();
+    if (auto refused = refusal(stream, evs))
+      return *refused;
     if (evs.empty())
       return std::vector<envelope>{};
-    if (evs.size() > max_events_per_transaction)
-      return make_error(riposte_errc::invalid_value,
-                        "an append of " + std::to_string(evs.size()) +
-                            " events: PostgreSQL takes at most " +
-                            std::to_string(max_events_per_transaction) + " at once");
-    // [{recorded_at, tenant, type, version}, ...] as JSON text, and the data
-    // apart as an array of text (a delta's data already is text): anything
-    // that reads a member of a json value has PostgreSQL unescape every
-    // string in it, and a string holding U+0000 cannot be unescaped.
-    std::string batch = "[";
-    std::string data = "{";
-    for (const auto& ev : evs) {
-      namespace jt = events::json_text;
-      batch += batch.size() == 1 ? "{" : ",{";
-      if (data.size() > 1)
-        data += ',';
-      data += '"';
-      for (char ch : events::data_text(ev)) {
-        if (ch == '"' || ch == '\\')
-          data += '\\';
-        data += ch;
-      }
-      data += '"';
-      jt::put_int(batch, "recorded_at", ev.recorded_at);
-      jt::put_string(batch, "tenant", ev.tenant);
-      jt::put_string(batch, "type", ev.type);
-      jt::put_int(batch, "version", ev.version);
-      batch += '}';
-    }
-    batch += ']';
-    data += '}';
+    encoded_events enc;
+    for (const auto& ev : evs)
+      enc.add(ev, std::nullopt);
+    auto batch = enc.meta + ']';
+    auto data = enc.data + '}';
     // Without an expected version, losing a race for the next seq is no
     // conflict: try again on the new head.
     for (int attempt = 0;; ++attempt) {
@@ -287,7 +382,211 @@ public:
     }
   }
 
+  // Each round of a group (at most one append per stream, at most
+  // max_events_per_transaction events) is one statement: one round trip, one
+  // commit, one fsync for all of it. Should the statement fail as a whole
+  // (another writer won a race on one of its streams, one append PostgreSQL
+  // refuses), its appends are tried one by one, so each is answered as if it
+  // were alone.
+  std::vector<result<std::vector<envelope>>>
+  append_many(const std::vector<append_request>& requests) override {
+    std::vector<std::optional<result<std::vector<envelope>>>> out(requests.size());
+    std::vector<std::vector<std::size_t>> rounds;
+    std::unordered_map<std::string_view, std::size_t> per_stream;
+    for (std::size_t i = 0; i < requests.size(); ++i) {
+      const auto& r = requests[i];
+      if (auto refused = refusal(r.stream, r.events)) {
+        out[i] = *refused;
+        continue;
+      }
+      if (r.events.empty()) {
+        out[i] = std::vector<envelope>{};
+        continue;
+      }
+      auto round = per_stream[r.stream]++;
+      if (round == rounds.size())
+        rounds.emplace_back();
+      rounds[round].push_back(i);
+    }
+    for (const auto& round : rounds) {
+      std::size_t begin = 0;
+      while (begin < round.size()) {
+        std::size_t end = begin;
+        std::size_t events = 0;
+        while (end < round.size() &&
+               events + requests[round[end]].events.size() <= max_events_per_transaction)
+          events += requests[round[end++]].events.size();
+        std::vector<std::size_t> members(round.begin() + static_cast<std::ptrdiff_t>(begin),
+                                         round.begin() + static_cast<std::ptrdiff_t>(end));
+        if (members.size() < 2 || !append_group(requests, members, out))
+          for (auto i : members)
+            out[i] = append_marked(requests[i].stream, requests[i].expected_version,
+                                   requests[i].events, requests[i].markers);
+        begin = end;
+      }
+    }
+    std::vector<result<std::vector<envelope>>> answers;
+    answers.reserve(out.size());
+    for (auto& o : out)
+      answers.push_back(std::move(*o));
+    return answers;
+  }
+
+  bool group_commits() const override { return true; }
+
+  std::string inflight_namespace() const override {
+    return lease_id_.empty() ? events::event_log::inflight_namespace()
+                             : events::event_log::inflight_namespace() + '\x1f' + lease_id_;
+  }
+
+  // Takes the lease of replica `id` (ending any earlier holder's) for
+  // `lease_ms`; from now on every append checks it.
+  events::status take_lease(const std::string& id, long lease_ms) {
+    try {
+      auto epoch = pool_->with([&](pqxx::connection& c) {
+        pqxx::nontransaction n{c};
+        return n.exec_prepared1("lease_take", id, static_cast<std::int64_t>(lease_ms))[0]
+            .as<std::int64_t>();
+      });
+      lease_id_ = id;
+      lease_ms_ = lease_ms;
+      lease_epoch_ = epoch;
+      return events::ok();
+    } catch (const std::exception& ex) {
+      return pg_error("taking the replica lease '" + id + "'", ex);
+    }
+  }
+
+  result<bool> renew_lease() override {
+    if (lease_id_.empty())
+      return true;
+    try {
+      return pool_->with([&](pqxx::connection& c) {
+        pqxx::nontransaction n{c};
+        return n.exec_prepared("lease_renew", lease_id_, lease_epoch_.load(),
+                               static_cast<std::int64_t>(lease_ms_))
+                   .affected_rows() == 1;
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("renewing the replica lease", ex);
+    }
+  }
+
+  result<std::vector<std::string>> claim_orphans() override {
+    if (lease_id_.empty())
+      return std::vector<std::string>{};
+    try {
+      return pool_->with([&](pqxx::connection& c) {
+        pqxx::nontransaction n{c};
+        std::vector<std::string> keys;
+        for (const auto& row :
+             n.exec_prepared("lease_claim", lease_id_, lease_epoch_.load(), inflight_namespace()))
+          keys.push_back(row[0].as<std::string>());
+        return keys;
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("claiming the work of replicas whose lease ran out", ex);
+    }
+  }
+
+  // At a clean stop the lease ends at once: what this process left
+  // unfinished is claimed by the next claim, not after the lease runs out.
+  ~postgres_log() override {
+    if (lease_id_.empty())
+      return;
+    try {
+      pool_->with([&](pqxx::connection& c) {
+        pqxx::nontransaction n{c};
+        n.exec_prepared0("lease_release", lease_id_, lease_epoch_.load());
+      });
+    } catch (const std::exception&) {
+      // It runs out by itself.
+    }
+  }
+
 private:
+  static std::optional<events::error_info> refusal(const std::string& stream,
+                                                   const std::vector<events::new_event>& evs) {
+    if (auto ok = check_stream_name(stream); !ok)
+      return ok.error();
+    for (const auto& ev : evs)
+      if (auto valid = events::validate(ev); !valid)
+        return valid.error();
+    if (evs.size() > max_events_per_transaction)
+      return make_error(riposte_errc::invalid_value,
+                        "an append of " + std::to_string(evs.size()) +
+                            " events: PostgreSQL takes at most " +
+                            std::to_string(max_events_per_transaction) + " at once");
+    return std::nullopt;
+  }
+
+  // One statement for appends to distinct streams; false when it failed as a
+  // whole (nothing of it was written).
+  bool append_group(const std::vector<append_request>& requests,
+                    const std::vector<std::size_t>& members,
+                    std::vector<std::optional<result<std::vector<envelope>>>>& out) {
+    namespace jt = events::json_text;
+    std::string heads = "[";
+    encoded_events enc;
+    std::string pairs = "[";
+    for (std::size_t k = 0; k < members.size(); ++k) {
+      const auto& r = requests[members[k]];
+      heads += k == 0 ? "{" : ",{";
+      jt::put_string(heads, "s", r.stream);
+      jt::put_int(heads, "x", r.expected_version);
+      heads += '}';
+      for (const auto& ev : r.events)
+        enc.add(ev, k + 1);
+      add_markers(pairs, r.markers, k + 1);
+    }
+    heads += ']';
+    pairs += ']';
+    try {
+      auto rows = pool_->with([&](pqxx::connection& c) {
+        pqxx::nontransaction n{c};
+        return n.exec_prepared("append_group", heads, enc.meta + ']', enc.data + '}', pairs,
+                               lease_id_, lease_epoch_.load());
+      });
+      if (!rows.empty() && !rows[0][4].as<bool>()) {
+        for (auto i : members)
+          out[i] = fenced();
+        return true;
+      }
+      // Rows come by request, then seq: the head, then what was stored.
+      std::size_t row = 0;
+      for (std::size_t k = 0; k < members.size(); ++k) {
+        const auto& r = requests[members[k]];
+        if (row >= rows.size() || rows[row][0].as<std::size_t>() != k + 1)
+          throw std::runtime_error("the group append answered out of order");
+        if (rows[row][2].is_null()) {
+          out[members[k]] =
+              version_conflict(r.stream, r.expected_version, rows[row][1].as<std::int64_t>());
+          ++row;
+          continue;
+        }
+        std::vector<envelope> stored;
+        stored.reserve(r.events.size());
+        for (const auto& ev : r.events) {
+          if (row >= rows.size() || rows[row][0].as<std::size_t>() != k + 1)
+            throw std::runtime_error("the group append answered too few rows");
+          stored.push_back(envelope{r.stream, rows[row][3].as<std::uint64_t>(),
+                                    rows[row][2].as<std::uint64_t>(), ev.type, ev.version,
+                                    ev.tenant, ev.recorded_at,
+                                    r.echo_data ? events::data_json(ev) : nlohmann::json{}});
+          ++row;
+        }
+        out[members[k]] = std::move(stored);
+      }
+      return true;
+    } catch (const std::exception&) {
+      // A row count that does not match is a bug, a failed statement wrote
+      // nothing; either way the appends one by one say what each one meets.
+      for (auto i : members)
+        out[i].reset();
+      return false;
+    }
+  }
+
   result<std::vector<envelope>> append_once(const std::string& stream,
                                             std::int64_t expected_version,
                                             const std::vector<events::new_event>& evs,
@@ -296,20 +595,16 @@ private:
     try {
       return pool_->with([&](pqxx::connection& c) -> result<std::vector<envelope>> {
         std::string pairs = "[";
-        for (const auto& m : markers) {
-          namespace jt = events::json_text;
-          pairs += pairs.size() == 1 ? "[" : ",[";
-          jt::put_quoted(pairs, m.ns);
-          pairs += ',';
-          jt::put_quoted(pairs, m.key);
-          pairs += ']';
-        }
+        add_markers(pairs, markers, std::nullopt);
         pairs += ']';
         // Appenders run side by side: the unique (stream_id, seq) settles a
         // race on one stream, and positions follow transaction order (see
         // read_horizon), so no lock is held through anyone's commit.
         pqxx::nontransaction n{c};
-        auto rows = n.exec_prepared("append", stream, expected_version, batch, data, pairs);
+        auto rows = n.exec_prepared("append", stream, expected_version, batch, data, pairs,
+                                    lease_id_, lease_epoch_.load());
+        if (!rows.empty() && !rows[0][3].as<bool>())
+          return fenced();
         if (rows.empty() || rows[0][1].is_null())
           return version_conflict(stream, expected_version,
                                   rows.empty() ? -1 : rows[0][0].as<std::int64_t>());
@@ -400,6 +695,24 @@ public:
       });
     } catch (const std::exception& ex) {
       return pg_error("writing a snapshot", ex);
+    }
+  }
+
+  events::status put_snapshots(const std::vector<std::pair<std::string, events::snapshot>>& snaps,
+                               const std::optional<events::marker_ref>& unmark) override {
+    if (snaps.size() != 2 || !unmark || snaps[0].first == snaps[1].first)
+      return event_log::put_snapshots(snaps, unmark);
+    try {
+      return pool_->with([&](pqxx::connection& c) {
+        pqxx::nontransaction n{c};
+        n.exec_prepared0("put_snapshot_pair_unmark", snaps[0].first,
+                         static_cast<std::int64_t>(snaps[0].second.seq), snaps[0].second.payload,
+                         snaps[1].first, static_cast<std::int64_t>(snaps[1].second.seq),
+                         snaps[1].second.payload, unmark->ns, unmark->key);
+        return events::ok();
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("writing snapshots", ex);
     }
   }
 
@@ -505,6 +818,17 @@ public:
     return exec_status("deleting a marker", "delete_marker", ns, key, mode);
   }
 
+  result<bool> has_marker(const std::string& ns, const std::string& key) override {
+    try {
+      return pool_->with([&](pqxx::connection& c) {
+        pqxx::read_transaction r{c};
+        return !r.exec_params("select 1 from markers where ns = $1 and key = $2", ns, key).empty();
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("reading a marker", ex);
+    }
+  }
+
   result<std::vector<std::string>> list_markers(const std::string& ns) override {
     try {
       return pool_->with([&](pqxx::connection& c) {
@@ -535,7 +859,16 @@ private:
     }
   }
 
+  static events::error_info fenced() {
+    return make_error(riposte_errc::store_error,
+                      "this replica's lease was taken over by another process: it may not "
+                      "write any more (see \"Replicas\" in the README)");
+  }
+
   std::unique_ptr<connection_pool> pool_;
+  std::string lease_id_; // empty: no lease, appends are not fenced
+  long lease_ms_ = 0;
+  std::atomic<std::int64_t> lease_epoch_{0};
 };
 
 void migrate(const std::string& uri) {
@@ -562,13 +895,19 @@ void migrate(const std::string& uri) {
 
 } // namespace
 
-result<std::unique_ptr<events::event_log>>
-open_postgres_log(const std::string& uri, std::size_t pool_size, sync_policy sync) {
+result<std::unique_ptr<events::event_log>> open_postgres_log(const std::string& uri,
+                                                             std::size_t pool_size,
+                                                             sync_policy sync,
+                                                             const replica_lease& lease) {
   try {
     migrate(uri);
     auto pool = std::make_unique<connection_pool>(uri, pool_size == 0 ? 1 : pool_size,
                                                   sync == sync_policy::always);
-    return std::unique_ptr<events::event_log>{std::make_unique<postgres_log>(std::move(pool))};
+    auto log = std::make_unique<postgres_log>(std::move(pool));
+    if (!lease.id.empty())
+      if (auto taken = log->take_lease(lease.id, lease.lease_ms); !taken)
+        return taken.error();
+    return std::unique_ptr<events::event_log>{std::move(log)};
   } catch (const std::exception& ex) {
     return pg_error("cannot open PostgreSQL store", ex);
   }

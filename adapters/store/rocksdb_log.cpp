@@ -354,6 +354,22 @@ public:
     return events::ok();
   }
 
+  status put_snapshots(const std::vector<std::pair<std::string, events::snapshot>>& snaps,
+                       const std::optional<events::marker_ref>& unmark) override {
+    rocksdb::WriteBatch batch;
+    for (const auto& [stream, snap] : snaps) {
+      std::string value = position_key(snap.seq);
+      value += snap.payload;
+      batch.Put(cfs_[cf_snapshots], stream, value);
+    }
+    if (unmark)
+      batch.Delete(cfs_[cf_markers], unmark->ns + '\0' + unmark->key);
+    auto st = db_->Write(lazy_options_, &batch);
+    if (!st.ok())
+      return store_error("writing snapshots", st);
+    return events::ok();
+  }
+
   result<std::optional<events::snapshot>> get_snapshot(const std::string& stream) override {
     std::string value;
     auto st = db_->Get({}, cfs_[cf_snapshots], stream, &value);
@@ -457,6 +473,16 @@ public:
     if (!st.ok())
       return store_error("deleting a marker", st);
     return events::ok();
+  }
+
+  result<bool> has_marker(const std::string& ns, const std::string& key) override {
+    std::string value;
+    auto st = db_->Get({}, cfs_[cf_markers], ns + '\0' + key, &value);
+    if (st.IsNotFound())
+      return false;
+    if (!st.ok())
+      return store_error("reading a marker", st);
+    return true;
   }
 
   result<std::vector<std::string>> list_markers(const std::string& ns) override {

@@ -13,7 +13,7 @@ events::result<std::unique_ptr<events::event_log>> open_store(const store_option
     return open_rocksdb_log(path, opts.sync, opts.read_only);
   }
   if (uri.rfind("postgres://", 0) == 0 || uri.rfind("postgresql://", 0) == 0)
-    return open_postgres_log(uri, opts.pool_size, opts.sync);
+    return open_postgres_log(uri, opts.pool_size, opts.sync, opts.lease);
   if (uri == "memory")
     return make_memory_log();
   return events::make_error(

@@ -30,8 +30,10 @@ start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --log-level warn
 
 bash tests/support/pg_start.sh "$work/pg" >/dev/null
 riposte_rocksdb_port=$riposte_port
+riposte_rocksdb_pid=$riposte_pid
 start_riposte "$work/riposte-pg.log" --store "$(cat "$work/pg/url")" --log-level warn
 riposte_pg_port=$riposte_port
+riposte_pg_pid=$riposte_pid
 riposte_port=$riposte_rocksdb_port
 
 nginx_port=$(free_port)
@@ -86,30 +88,41 @@ lua "$create" > "$work/create.lua"
 lua "$chat" 20 > "$work/chat-paced.lua"
 lua "$create" 20 > "$work/create-paced.lua"
 
-# One wrk run: prints "p50_us p99_us rps errors wrk_cpu_s".
-run() { # url script connections
+# CPU time a process has used, in clock ticks (user + system).
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+
+# One wrk run: prints "p50_us p99_us rps errors wrk_cpu_s server_cpu_us_per_request"
+# (the last 0 without a server pid).
+run() { # url script connections [server pid]
   local threads=2
   [ "$3" -lt 2 ] && threads=1
+  local before=0
+  [ -n "${4:-}" ] && before=$(cpu_ticks "$4")
   /usr/bin/time -f "CPU %U %S" wrk -t"$threads" -c"$3" -d"${seconds}s" -s "$2" "$1" > "$work/wrk.out" 2> "$work/wrk.err"
-  local r cpu
+  local r cpu ticks=0
+  [ -n "${4:-}" ] && ticks=$(( $(cpu_ticks "$4") - before ))
   r=$(grep RESULT "$work/wrk.out")
   cpu=$(grep CPU "$work/wrk.err" | awk '{print $2 + $3}')
-  echo "$r" | awk -v cpu="$cpu" '{print $4, $5, $6, $3, cpu}'
+  echo "$r" | awk -v cpu="$cpu" -v ticks="$ticks" -v hz="$(getconf CLK_TCK)" \
+    '{print $4, $5, $6, $3, cpu, ($2 > 0 ? ticks / hz * 1e6 / $2 : 0)}'
 }
 
 results="$work/results.txt"
 : > "$results"
 for rep in $(seq "$repeats"); do
   for target in direct nginx riposte riposte-pg; do
+    server=""
     case $target in
       direct) url="http://127.0.0.1:$backend_port/api/chat"; script="$work/chat.lua" ;;
       nginx) url="http://127.0.0.1:$nginx_port/api/chat"; script="$work/chat.lua" ;;
-      riposte) url="http://127.0.0.1:$riposte_port/v1/responses"; script="$work/create.lua" ;;
-      riposte-pg) url="http://127.0.0.1:$riposte_pg_port/v1/responses"; script="$work/create.lua" ;;
+      riposte) url="http://127.0.0.1:$riposte_port/v1/responses"; script="$work/create.lua"
+        server=$riposte_rocksdb_pid ;;
+      riposte-pg) url="http://127.0.0.1:$riposte_pg_port/v1/responses"; script="$work/create.lua"
+        server=$riposte_pg_pid ;;
     esac
     echo "$target c1 $(run "$url" "$script" 1)" >> "$results"
     echo "$target r1000 $(run "$url" "${script%.lua}-paced.lua" 20)" >> "$results"
-    echo "$target c50 $(run "$url" "$script" 50)" >> "$results"
+    echo "$target c50 $(run "$url" "$script" 50 "$server")" >> "$results"
   done
 done
 
@@ -121,9 +134,10 @@ for line in open(path):
     f = line.split()
     target, mode = f[0], f[1]
     p50, p99, rps, errors, wrk_cpu = float(f[2]), float(f[3]), float(f[4]), int(f[5]), float(f[6])
-    r = runs.setdefault((target, mode), {"p50_us": [], "p99_us": [], "rps": [], "errors": 0, "wrk_cpu_s": []})
+    r = runs.setdefault((target, mode), {"p50_us": [], "p99_us": [], "rps": [], "errors": 0,
+                                         "wrk_cpu_s": [], "cpu_us": []})
     r["p50_us"].append(p50); r["p99_us"].append(p99); r["rps"].append(rps)
-    r["errors"] += errors; r["wrk_cpu_s"].append(wrk_cpu)
+    r["errors"] += errors; r["wrk_cpu_s"].append(wrk_cpu); r["cpu_us"].append(float(f[7]))
 med = lambda k, m, f: statistics.median(runs[(k, m)][f])
 table = {}
 for t in ("direct", "nginx", "riposte", "riposte-pg"):
@@ -133,7 +147,8 @@ for t in ("direct", "nginx", "riposte", "riposte-pg"):
                 "r1000_p99_us": med(t, "r1000", "p99_us"),
                 "c50_p50_us": med(t, "c50", "p50_us"), "c50_p99_us": med(t, "c50", "p99_us"),
                 "errors": sum(runs[(t, m)]["errors"] for m in ("c1", "r1000", "c50")),
-                "wrk_cpu_share_c50": med(t, "c50", "wrk_cpu_s") / seconds}
+                "wrk_cpu_share_c50": med(t, "c50", "wrk_cpu_s") / seconds,
+                "cpu_us_per_request_c50": med(t, "c50", "cpu_us")}
 d, n, r, pg = table["direct"], table["nginx"], table["riposte"], table["riposte-pg"]
 summary = {
     "seconds": seconds, "repeats": repeats, "targets": table,
@@ -149,6 +164,8 @@ summary = {
     "riposte_rps_vs_nginx": r["c50_rps"] / n["c50_rps"],
     "riposte_pg_added_p50_us": pg["c1_p50_us"] - d["c1_p50_us"],
     "riposte_pg_rps_vs_direct": pg["c50_rps"] / d["c50_rps"],
+    "riposte_pg_rps_vs_rocksdb": pg["c50_rps"] / r["c50_rps"],
+    "riposte_pg_cpu_vs_rocksdb": pg["cpu_us_per_request_c50"] / r["cpu_us_per_request_c50"],
 }
 json.dump(summary, open(f"{out}/create.json", "w"), indent=2)
 rows = ["| target | c1 p50 | c1 p99 | paced req/s | paced p50 | paced p99 | c50 req/s | c50 p50 | c50 p99 | errors | wrk CPU (cores) |",
@@ -159,6 +176,9 @@ for t in ("direct", "nginx", "riposte", "riposte-pg"):
                 f"{x['r1000_p50_us']:.0f} µs | {x['r1000_p99_us']:.0f} µs | {x['c50_rps']:.0f} | "
                 f"{x['c50_p50_us']:.0f} µs | {x['c50_p99_us']:.0f} µs | {x['errors']} | {x['wrk_cpu_share_c50']:.2f} |")
 rows.append("")
+rows.append(f"riposte's CPU per create at c50: {r['cpu_us_per_request_c50']:.0f} µs on RocksDB, "
+            f"{pg['cpu_us_per_request_c50']:.0f} µs on PostgreSQL ({summary['riposte_pg_cpu_vs_rocksdb']:.2f}×); "
+            f"PostgreSQL creates/s {summary['riposte_pg_rps_vs_rocksdb']:.2f}× RocksDB's.")
 rows.append(f"riposte adds {summary['riposte_added_p50_us']:.0f} µs p50 / {summary['riposte_added_p99_us']:.0f} µs p99 "
             f"at concurrency 1 (nginx adds {summary['nginx_added_p50_us']:.0f} / {summary['nginx_added_p99_us']:.0f}); "
             f"throughput {summary['riposte_rps_vs_direct']:.2f}× direct, {summary['riposte_rps_vs_nginx']:.2f}× nginx. "

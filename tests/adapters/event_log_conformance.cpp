@@ -291,6 +291,133 @@ BOOST_AUTO_TEST_CASE(a_group_commit_answers_each_append_as_if_it_were_alone) {
   BOOST_TEST(must(s->read("resp_g1", 0, 10)).size() == 3u);
 }
 
+// A wide group, as a busy writer makes it: each append keeps its own seq,
+// markers and answer, and the feed holds the group's events in one order.
+// One append the store refuses (PostgreSQL cannot hold NUL in text) fails
+// alone: what is stored is exactly what was answered.
+BOOST_AUTO_TEST_CASE(a_wide_group_is_stored_as_answered_and_one_refusal_fails_alone) {
+  fresh_store s;
+  must(s->append("resp_w0", ev::no_stream, {delta("first")}));
+  std::vector<ev::append_request> group;
+  for (int i = 0; i < 40; ++i) {
+    std::string id = "resp_w";
+    id += std::to_string(i);
+    ev::append_request r{id, i == 0 ? 0 : ev::no_stream, {delta("a"), delta("b")}};
+    r.markers = {{"inflight", id}};
+    r.echo_data = i % 2 == 0;
+    group.push_back(std::move(r));
+  }
+  group[27].events.push_back(delta("odd", std::string("ten\0ant", 7)));
+  group[9].expected_version = 5; // a conflict inside the group
+  // Two groups: the first stored whole, the second holding the refusal.
+  std::vector<ev::append_request> first(group.begin(), group.begin() + 20);
+  std::vector<ev::append_request> second(group.begin() + 20, group.end());
+  auto results = s->append_many(first);
+  for (auto& r : s->append_many(second))
+    results.push_back(std::move(r));
+  BOOST_REQUIRE(results.size() == group.size());
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    if (i == 27)
+      continue;
+    if (i == 9) {
+      BOOST_TEST((!results[i] && results[i].error().code == riposte_errc::version_conflict));
+      continue;
+    }
+    BOOST_REQUIRE_MESSAGE(results[i].has_value(), group[i].stream);
+    BOOST_TEST(results[i]->front().seq == (i == 0 ? 1u : 0u));
+    BOOST_TEST(results[i]->back().seq == (i == 0 ? 2u : 1u));
+    if (group[i].echo_data)
+      BOOST_TEST(results[i]->back().data["delta"] == "b");
+  }
+  s.reopen();
+  auto marked = must(s->list_markers("inflight"));
+  std::set<std::string> inflight(marked.begin(), marked.end());
+  for (std::size_t i = 0; i < group.size(); ++i) {
+    auto version = must(s->version(group[i].stream));
+    bool stored = results[i].has_value();
+    BOOST_TEST(inflight.count(group[i].stream) == (stored ? 1u : 0u), group[i].stream);
+    if (i == 0)
+      BOOST_TEST(version == 2);
+    else if (i == 27 && stored)
+      BOOST_TEST(version == 2);
+    else
+      BOOST_TEST(version == (stored ? 1 : ev::no_stream), group[i].stream);
+  }
+  auto all = must(s->read_all(0, 1000));
+  std::size_t expected = 1;
+  for (const auto& r : results)
+    if (r)
+      expected += r->size();
+  BOOST_TEST(all.size() == expected);
+  for (std::size_t i = 1; i < all.size(); ++i)
+    BOOST_TEST(all[i].global_position > all[i - 1].global_position);
+}
+
+// Replicas on one PostgreSQL: a replica's in-flight markers are its own
+// until its lease runs out; then the replica that claims them gets them, and
+// the one that lost its lease can neither renew nor write another event.
+BOOST_AUTO_TEST_CASE(a_replica_whose_lease_ran_out_is_fenced_and_its_work_claimed) {
+  fresh_store s;
+  auto with_lease = [&](const std::string& id) {
+    auto opened = store::open_postgres_log(s.uri, 2, store::sync_policy::none, {id, 400});
+    BOOST_REQUIRE_MESSAGE(opened.has_value(), (opened ? std::string{} : opened.error().message));
+    return std::move(*opened);
+  };
+  if (s.kind != "postgres") {
+    // One process holds the store alone: everything is always its own.
+    BOOST_TEST(s->inflight_namespace() == "inflight");
+    BOOST_TEST(must(s->renew_lease()));
+    BOOST_TEST(must(s->claim_orphans()).empty());
+    return;
+  }
+  // An unowned marker an older riposte left.
+  BOOST_TEST(s->put_marker("inflight", "resp_legacy").has_value());
+  auto a = with_lease("replica-a");
+  auto b = with_lease("replica-b");
+  BOOST_TEST(a->inflight_namespace() == "inflight\x1freplica-a");
+  ev::append_request run{"resp_on_a", ev::no_stream, {delta("a")}};
+  run.markers = {{a->inflight_namespace(), "resp_on_a"}};
+  BOOST_REQUIRE(a->append_many({run})[0].has_value());
+  // A is alive: B takes only the unowned marker.
+  BOOST_TEST(must(b->claim_orphans()) == std::vector<std::string>{"resp_legacy"});
+  BOOST_TEST(must(b->claim_orphans()).empty());
+  // A stops renewing; B renews past A's lease and claims its work.
+  for (int i = 0; i < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    BOOST_TEST(must(b->renew_lease()));
+  }
+  BOOST_TEST(must(b->claim_orphans()) == std::vector<std::string>{"resp_on_a"});
+  BOOST_TEST(must(s->list_markers(b->inflight_namespace())) ==
+             (std::vector<std::string>{"resp_legacy", "resp_on_a"}));
+  BOOST_TEST(must(s->list_markers(a->inflight_namespace())).empty());
+  // A is fenced: no renewal, no append of either kind, nothing written.
+  BOOST_TEST(!must(a->renew_lease()));
+  auto late = a->append("resp_on_a", 0, {delta("late")});
+  BOOST_REQUIRE(!late.has_value());
+  BOOST_TEST((late.error().code == riposte_errc::store_error));
+  BOOST_TEST(late.error().message.find("lease") != std::string::npos);
+  auto group =
+      a->append_many({{"resp_on_a", 0, {delta("x")}}, {"resp_new", ev::no_stream, {delta("y")}}});
+  BOOST_TEST((!group[0] && !group[1]));
+  BOOST_TEST(*s->version("resp_on_a") == 0);
+  BOOST_TEST(*s->version("resp_new") == ev::no_stream);
+  // B, alive, writes; a process taking B's name fences B in turn.
+  BOOST_TEST(b->append("resp_on_a", 0, {delta("closed")}).has_value());
+  auto b_again = with_lease("replica-b");
+  BOOST_TEST(!must(b->renew_lease()));
+  BOOST_TEST(!b->append("resp_on_a", 1, {delta("stale")}).has_value());
+  BOOST_TEST(b_again->append("resp_on_a", 1, {delta("new")}).has_value());
+  // The new incarnation finds its predecessor's markers as its own.
+  BOOST_TEST(must(b_again->list_markers(b_again->inflight_namespace())).size() == 2u);
+  // A clean stop ends the lease at once: its markers are claimed right away.
+  ev::append_request more{"resp_more", ev::no_stream, {delta("m")}};
+  more.markers = {{b_again->inflight_namespace(), "resp_more"}};
+  BOOST_REQUIRE(b_again->append_many({more})[0].has_value());
+  b_again.reset();
+  auto c = with_lease("replica-c");
+  BOOST_TEST(must(c->claim_orphans()).size() == 3u);
+}
+
 BOOST_AUTO_TEST_CASE(events_survive_closing_and_reopening_the_store) {
   fresh_store s;
   auto stored = must(s->append("resp_c", ev::no_stream, {delta("a"), delta("b")}));
@@ -453,7 +580,9 @@ BOOST_AUTO_TEST_CASE(positions_after_the_upgrade_to_transaction_order_rise_above
     pqxx::connection c{s.uri};
     pqxx::work w{c};
     w.exec("drop table log_meta");
-    w.exec("delete from schema_migrations where version = 4");
+    w.exec("drop table replicas");
+    w.exec("drop sequence replica_epochs");
+    w.exec("delete from schema_migrations where version >= 4");
     w.exec("insert into events (global_position, stream_id, seq, type, version, tenant, "
            "recorded_at, payload) select 1000000000000, 'resp_old', 0, type, version, tenant, "
            "recorded_at, payload from events where stream_id = 'resp_new_a'");
@@ -629,6 +758,36 @@ BOOST_AUTO_TEST_CASE(a_snapshot_is_replaced_by_a_newer_one) {
   BOOST_REQUIRE(snap->has_value());
   BOOST_TEST((*snap)->seq == 7u);
   BOOST_TEST((*snap)->payload == R"({"status":"completed"})");
+}
+
+// A finished response's snapshots and the removal of its in-flight marker go
+// together; any other shape is written one by one, with the same outcome.
+BOOST_AUTO_TEST_CASE(a_finished_response_writes_its_snapshots_and_drops_its_marker) {
+  fresh_store s;
+  BOOST_TEST(s->put_marker("inflight", "resp_f").has_value());
+  BOOST_TEST(s->put_marker("inflight", "resp_other").has_value());
+  BOOST_TEST(s->put_snapshot("ctx_f", {1, "old"}).has_value());
+  BOOST_TEST(s->put_snapshots({{"ctx_f", {4, "context"}}, {"resp_f", {4, "view \"q\" \\ \u00e9"}}},
+                              ev::marker_ref{"inflight", "resp_f"})
+                 .has_value());
+  BOOST_TEST(s->put_snapshots({{"resp_x", {1, "a"}}, {"resp_x", {2, "b"}}, {"resp_y", {1, "c"}}},
+                              std::nullopt)
+                 .has_value());
+  s.reopen();
+  BOOST_TEST(must(s->list_markers("inflight")) == std::vector<std::string>{"resp_other"});
+  if (s.kind == "memory")
+    return;
+  auto context = must(s->get_snapshot("ctx_f"));
+  BOOST_REQUIRE(context.has_value());
+  BOOST_TEST(context->seq == 4u);
+  BOOST_TEST(context->payload == "context");
+  auto view = must(s->get_snapshot("resp_f"));
+  BOOST_REQUIRE(view.has_value());
+  BOOST_TEST(view->payload == "view \"q\" \\ \u00e9");
+  auto twice = must(s->get_snapshot("resp_x"));
+  BOOST_REQUIRE(twice.has_value());
+  BOOST_TEST(twice->payload == "b");
+  BOOST_TEST(must(s->get_snapshot("resp_y")).has_value());
 }
 
 // A conversation read cold starts from its latest snapshot and folds only

@@ -170,5 +170,6 @@ BOOST_AUTO_TEST_CASE(it_serves_health_and_answers_unknown_urls_in_the_openai_sha
   BOOST_TEST(err.at("message").get<std::string>().find("/v1/nothing-here") != std::string::npos);
 
   r.proc->signal(SIGTERM);
-  BOOST_TEST(r.proc->wait_exit(15s) == 0, r.proc->output());
+  auto code = r.proc->wait_exit(15s);
+  BOOST_TEST(code == 0, "exit " << code << " (-1: still running): " << r.proc->output());
 }

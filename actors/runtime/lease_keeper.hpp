@@ -1,0 +1,51 @@
+// Keeps this replica's lease on the store (event_log::renew_lease) and takes
+// over the work of replicas whose lease ran out (claim_orphans), on a thread
+// of its own: a store call that hangs delays the next renewal, never an
+// actor. A store one process holds alone renews for nothing and claims
+// nothing; riposte starts a keeper only where replicas share the store.
+#pragma once
+
+#include "events/event_log.hpp"
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace riposte::actors {
+
+class lease_keeper {
+public:
+  struct hooks {
+    // Response ids whose in-flight markers are this replica's now.
+    std::function<void(std::vector<std::string>)> claimed;
+    // Another process holds the lease: this one may not write any more.
+    std::function<void()> lost;
+    // A renewal or a claim failed (the store is unreachable): tried again
+    // at the next tick.
+    std::function<void(const std::string&)> trouble;
+  };
+
+  // Claims at once, then renews and claims every `every`.
+  lease_keeper(events::event_log& log, std::chrono::milliseconds every, hooks h);
+  ~lease_keeper(); // stops; the lease runs out unless the log ends it
+  lease_keeper(const lease_keeper&) = delete;
+  lease_keeper& operator=(const lease_keeper&) = delete;
+
+private:
+  void run();
+  bool tick(); // false: the lease is lost
+
+  events::event_log& log_;
+  std::chrono::milliseconds every_;
+  hooks hooks_;
+  std::mutex mutex_;
+  std::condition_variable wake_;
+  bool stopping_ = false;
+  std::thread thread_;
+};
+
+} // namespace riposte::actors
