@@ -1,0 +1,275 @@
+// End to end: several riposte replicas on one PostgreSQL of the test's own,
+// each with its own --replica-id and a short lease. Any replica answers for
+// any response from the log; a replica killed mid-generation has its
+// responses closed (`server_restarted`) and its queue run by another within
+// the lease bound; a replica paused past its lease never writes again (it is
+// fenced, and stops when it wakes).
+#include "tests/support/postgres.hpp"
+#include "tests/support/servers.hpp"
+#include "tests/support/sse.hpp"
+
+#include <boost/test/unit_test.hpp>
+#include <nlohmann/json.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <csignal>
+#include <memory>
+#include <thread>
+
+using json = nlohmann::json;
+using namespace riposte::tests;
+using namespace std::chrono_literals;
+
+namespace {
+
+constexpr long lease_ms = 1200;
+
+json slow(int chunks) {
+  json c = json::array();
+  for (int i = 0; i < chunks; ++i)
+    c.push_back({{"content", "w" + std::to_string(i) + " "}});
+  return {{"chunks", c}, {"delay_ms", 40}};
+}
+
+// Long streams (40 s) for the replica that dies or stalls, quick answers for
+// the rest.
+json script() {
+  return {
+      {"rules",
+       {{{"match", {{"contains", "slow"}}}, {"reply", slow(1000)}},
+        {{"match", {{"contains", "quick"}}}, {"reply", {{"chunks", {{{"content", "done"}}}}}}}}}};
+}
+
+struct cluster {
+  own_postgres pg;
+  scripted_backend backend{script()};
+  std::vector<std::unique_ptr<riposte_server>> replicas;
+
+  explicit cluster(int n, std::vector<std::string> first_flags = {}) {
+    for (int i = 0; i < n; ++i) {
+      std::vector<std::string> flags{"--replica-id", std::string(1, char('a' + i)), "--lease-ms",
+                                     std::to_string(lease_ms)};
+      if (i == 0)
+        flags.insert(flags.end(), first_flags.begin(), first_flags.end());
+      replicas.push_back(std::make_unique<riposte_server>(backend.url(), flags, pg.url()));
+    }
+  }
+  riposte_server& operator[](std::size_t i) { return *replicas[i]; }
+};
+
+json ok(const http_result& r) {
+  BOOST_REQUIRE_MESSAGE(r.status == 200, r.status << " " << r.body);
+  return json::parse(r.body);
+}
+
+std::string create(riposte_server& r, const json& body, std::vector<std::string> headers = {}) {
+  return ok(r.post("/v1/responses", body, std::move(headers)))["id"].get<std::string>();
+}
+
+// Polls `r` until the response's status satisfies `done`, or `limit` passes.
+json poll(riposte_server& r, const std::string& id, std::chrono::milliseconds limit,
+          const std::function<bool(const std::string&)>& done) {
+  auto deadline = std::chrono::steady_clock::now() + limit;
+  json seen;
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto got = r.get("/v1/responses/" + id);
+    if (got.status == 200) {
+      seen = json::parse(got.body);
+      if (done(seen["status"].get<std::string>()))
+        return seen;
+    }
+    std::this_thread::sleep_for(50ms);
+  }
+  return seen;
+}
+
+bool terminal(const std::string& status) {
+  return status == "completed" || status == "failed" || status == "incomplete" ||
+         status == "cancelled";
+}
+
+// A streaming create on `r` that runs until its replica goes away; `deltas`
+// counts what arrived.
+struct stream_client {
+  std::atomic<int> deltas{0};
+  std::atomic<bool> ended{false};
+  std::string id;
+  std::mutex mutex;
+  std::thread thread;
+
+  stream_client(riposte_server& r, const std::string& input) {
+    thread = std::thread{[&, url = r.url("/v1/responses"), input] {
+      sse_call("POST", url,
+               json{{"model", "llama3.2:1b"}, {"input", input}, {"stream", true}}.dump(), -1,
+               [&](const std::string& raw) {
+                 std::lock_guard guard{mutex};
+                 if (id.empty())
+                   if (auto at = raw.find("\"id\":\"resp_"); at != std::string::npos)
+                     id = raw.substr(at + 6, raw.find('"', at + 6) - at - 6);
+                 if (raw.find("output_text.delta") != std::string::npos)
+                   ++deltas;
+               });
+      ended = true;
+    }};
+  }
+  ~stream_client() { thread.join(); }
+  std::string response_id() {
+    std::lock_guard guard{mutex};
+    return id;
+  }
+  bool wait_for_deltas(int n) {
+    for (int i = 0; i < 400 && deltas < n; ++i)
+      std::this_thread::sleep_for(50ms);
+    return deltas >= n;
+  }
+};
+
+// The response's stored events, read through `r`.
+std::vector<std::string> event_types(riposte_server& r, const std::string& id) {
+  std::vector<std::string> types;
+  std::string after;
+  for (;;) {
+    auto page = ok(r.get("/v1/responses/" + id + "/events?limit=100" + after));
+    for (const auto& e : page["data"]) {
+      types.push_back(e["type"].get<std::string>());
+      after = "&after=" + std::to_string(e["seq"].get<long>());
+    }
+    if (!page["has_more"].get<bool>())
+      return types;
+  }
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_SUITE(replicas)
+
+// Creates spread over three replicas; each one reads every response, its
+// input items and its replayed stream exactly as the one that made it; a
+// chain of 20 turns alternates replicas and every turn sees the whole chain.
+BOOST_AUTO_TEST_CASE(any_replica_answers_for_any_response_from_the_log) {
+  cluster c{3};
+  std::vector<std::pair<std::size_t, std::string>> made;
+  for (std::size_t i = 0; i < 6; ++i)
+    made.emplace_back(i % 3, create(c[i % 3], {{"model", "llama3.2:1b"},
+                                               {"input", "quick " + std::to_string(i)}}));
+  for (const auto& [owner, id] : made) {
+    auto original = c[owner].get("/v1/responses/" + id);
+    BOOST_REQUIRE_EQUAL(original.status, 200);
+    auto items = ok(c[owner].get("/v1/responses/" + id + "/input_items")).dump();
+    auto stream = sse_call("GET", c[owner].url("/v1/responses/" + id + "?stream=true"), "");
+    for (std::size_t other = 0; other < 3; ++other) {
+      if (other == owner)
+        continue;
+      auto read = c[other].get("/v1/responses/" + id);
+      BOOST_TEST(read.status == 200);
+      BOOST_TEST(read.body == original.body);
+      BOOST_TEST(ok(c[other].get("/v1/responses/" + id + "/input_items")).dump() == items);
+      auto replay = sse_call("GET", c[other].url("/v1/responses/" + id + "?stream=true"), "");
+      BOOST_TEST(replay.raw == stream.raw);
+    }
+  }
+
+  std::string previous;
+  for (int turn = 0; turn < 20; ++turn) {
+    json body{{"model", "llama3.2:1b"}, {"input", "quick turn " + std::to_string(turn)}};
+    if (!previous.empty())
+      body["previous_response_id"] = previous;
+    previous = create(c[static_cast<std::size_t>(turn) % 3], body);
+  }
+  auto sent = c.backend.requests().back()["messages"];
+  BOOST_REQUIRE_EQUAL(sent.size(), 39u); // 20 inputs and 19 answers
+  for (int turn = 0; turn < 20; ++turn)
+    BOOST_TEST(sent[static_cast<std::size_t>(turn) * 2]["content"].dump().find(
+                   "quick turn " + std::to_string(turn)) != std::string::npos);
+}
+
+// Two replicas racing on one Idempotency-Key make one response.
+BOOST_AUTO_TEST_CASE(two_replicas_racing_on_one_idempotency_key_make_one_response) {
+  cluster c{2};
+  for (int round = 0; round < 5; ++round) {
+    std::string key = "Idempotency-Key: order-" + std::to_string(round);
+    json body{{"model", "llama3.2:1b"}, {"input", "quick race"}};
+    http_result answers[2];
+    std::thread racers[2];
+    for (std::size_t i = 0; i < 2; ++i)
+      racers[i] = std::thread{[&, i] { answers[i] = c[i].post("/v1/responses", body, {key}); }};
+    for (auto& t : racers)
+      t.join();
+    auto first = ok(answers[0]);
+    auto second = ok(answers[1]);
+    BOOST_TEST(first["id"] == second["id"]);
+    BOOST_TEST(first["status"] == "completed");
+    BOOST_TEST(second == first);
+  }
+}
+
+// kill -9 of the replica that runs a stream and holds queued background
+// work: another replica closes the stream's response as `server_restarted`
+// within the lease bound and runs the queued responses to the end.
+BOOST_AUTO_TEST_CASE(a_killed_replica_s_work_is_closed_and_run_by_another_within_the_lease) {
+  cluster c{2, {"--backend-concurrency", "1"}};
+  stream_client stream{c[0], "slow stream"};
+  BOOST_REQUIRE(stream.wait_for_deltas(3));
+  auto id = stream.response_id();
+  BOOST_REQUIRE(!id.empty());
+  std::vector<std::string> queued;
+  for (int i = 0; i < 3; ++i) {
+    auto made = ok(c[0].post("/v1/responses", {{"model", "llama3.2:1b"},
+                                               {"input", "quick bg " + std::to_string(i)},
+                                               {"background", true}}));
+    BOOST_TEST(made["status"] == "queued");
+    queued.push_back(made["id"].get<std::string>());
+  }
+  // B reads it as A left it so far.
+  BOOST_TEST(ok(c[1].get("/v1/responses/" + id))["status"] == "in_progress");
+
+  auto killed = std::chrono::steady_clock::now();
+  c[0].crash();
+  auto closed = poll(c[1], id, 10s, terminal);
+  auto took = std::chrono::steady_clock::now() - killed;
+  BOOST_TEST(closed["status"] == "failed");
+  BOOST_TEST(closed["error"]["code"] == "server_restarted");
+  // The lease runs out, then the next claim (a third of it later) finds it.
+  BOOST_TEST_MESSAGE("closed by the other replica "
+                     << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                     << " ms after the kill (lease " << lease_ms << " ms)");
+  BOOST_TEST(took < std::chrono::milliseconds(lease_ms * 4 / 3 + 2000),
+             std::chrono::duration_cast<std::chrono::milliseconds>(took).count() << " ms");
+  for (const auto& q : queued) {
+    auto done = poll(c[1], q, 15s, terminal);
+    BOOST_TEST(done["status"] == "completed", q << ": " << done.dump());
+  }
+  auto types = event_types(c[1], id);
+  BOOST_REQUIRE(!types.empty());
+  BOOST_TEST(types.back() == "response_failed");
+}
+
+// A replica stalled (SIGSTOP) past its lease: another one takes its stream's
+// response over and closes it; when the stalled one wakes it cannot append
+// another event and stops. No response is ever run by two replicas.
+BOOST_AUTO_TEST_CASE(a_replica_stalled_past_its_lease_never_writes_again) {
+  cluster c{2};
+  stream_client stream{c[0], "slow stream"};
+  BOOST_REQUIRE(stream.wait_for_deltas(3));
+  auto id = stream.response_id();
+  BOOST_REQUIRE(!id.empty());
+  c[0].process().signal(SIGSTOP);
+  auto closed = poll(c[1], id, 10s, terminal);
+  BOOST_TEST(closed["status"] == "failed");
+  BOOST_TEST(closed["error"]["code"] == "server_restarted");
+  auto before = event_types(c[1], id);
+  c[0].process().signal(SIGCONT);
+  auto code = c[0].process().wait_exit(10s);
+  BOOST_TEST(code == 75, "exit " << code << ": " << c[0].process().output());
+  BOOST_TEST(c[0].process().output().find("lease") != std::string::npos);
+  // Nothing was added after the takeover's terminal event.
+  auto after = event_types(c[1], id);
+  BOOST_TEST(after == before);
+  BOOST_TEST(after.back() == "response_failed");
+  // The survivor goes on serving.
+  auto more = create(c[1], {{"model", "llama3.2:1b"}, {"input", "quick after"}});
+  BOOST_TEST(ok(c[1].get("/v1/responses/" + more))["status"] == "completed");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
