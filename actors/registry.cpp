@@ -13,15 +13,11 @@
 #include "events/json_safe.hpp"
 
 #include <unordered_map>
-#include <unordered_set>
 
 namespace riposte::actors {
 
 struct registry_memory : child_directory {
   bool recovered = false; // start-up recovery ran (once per process)
-  // Responses this process took over (from a crash or a replica whose lease
-  // ran out): they are its own from then on, never taken over twice.
-  std::unordered_set<std::string> taken_over;
 };
 
 std::shared_ptr<registry_memory> make_registry_memory() {
@@ -179,16 +175,17 @@ registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const
       // Rebuild every response a crash left unfinished, here or on a replica
       // whose lease ran out; each closes itself (failed, server_restarted)
       // or queues again as it loads. An actor already held for one of them
-      // only read it (this process never ran it): it is let go, and the
-      // response is read afresh.
+      // is told: if it only read it (another replica ran it), it takes it
+      // over; if it is this process's already, nothing changes.
       [=](recover_atom, std::vector<std::string>& ids) {
         auto& dir = *self->state.dir;
         for (const auto& id : ids) {
-          if (!plausible_id(id) || !dir.taken_over.insert(id).second)
+          if (!plausible_id(id))
             continue;
           if (auto it = dir.actors.find(id); it != dir.actors.end()) {
-            caf::anon_send(it->second.actor, passivate_atom::value);
-            dir.forget(self, it);
+            ++it->second.forwarded;
+            caf::anon_send(it->second.actor, recover_atom::value);
+            continue;
           }
           hold(self, id,
                spawn_response_actor(self, self->state.svc, caf::actor_cast<registry_actor>(self),

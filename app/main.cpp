@@ -71,8 +71,10 @@ std::atomic<int> log_threshold{2}; // --log-level
 int stop_pipe[2] = {-1, -1};
 
 extern "C" void on_stop_signal(int signo) {
+  int saved = errno;
   auto byte = static_cast<unsigned char>(signo);
-  [[maybe_unused]] auto n = ::write(stop_pipe[1], &byte, 1);
+  [[maybe_unused]] auto n = ::write(stop_pipe[1], &byte, 1); // never blocks: O_NONBLOCK
+  errno = saved;
 }
 
 int wait_for_stop(const sigset_t& signals) {
@@ -296,7 +298,8 @@ int main(int argc, char** argv) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr); // threads started below inherit the mask
-  if (::pipe2(stop_pipe, O_CLOEXEC) != 0)
+  if (::pipe2(stop_pipe, O_CLOEXEC) != 0 ||
+      ::fcntl(stop_pipe[1], F_SETFL, ::fcntl(stop_pipe[1], F_GETFL) | O_NONBLOCK) != 0)
     return fail("cannot make the stop pipe");
   struct sigaction stop_action {};
   stop_action.sa_handler = on_stop_signal;
@@ -461,9 +464,13 @@ int main(int argc, char** argv) {
   if (svc->store_kind == "postgres")
     lease = std::make_unique<actors::lease_keeper>(
         *log, std::chrono::milliseconds(std::max(100L, cfg.store.lease.lease_ms / 3)),
+        std::chrono::milliseconds(cfg.store.lease.lease_ms),
         actors::lease_keeper::hooks{
             [svc](std::vector<std::string> ids) {
               log_line("warn", {{"msg", "took over unfinished responses"}, {"count", ids.size()}});
+              caf::anon_send(svc->registry(), actors::recover_atom::value, std::move(ids));
+            },
+            [svc](std::vector<std::string> ids) {
               caf::anon_send(svc->registry(), actors::recover_atom::value, std::move(ids));
             },
             [] {

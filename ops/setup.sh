@@ -16,7 +16,7 @@ build_only=false
 [ "${1:-}" = "--build-only" ] && build_only=true
 if ! $build_only; then
   # clang-14 and its runtimes: the libFuzzer targets (ops/fuzz.sh).
-  packages+=(postgresql python3 procps iproute2 nginx-light wrk time clang-14 libclang-rt-14-dev)
+  packages+=(postgresql python3 procps iproute2 nginx-light haproxy wrk time clang-14 libclang-rt-14-dev)
 fi
 
 missing=()

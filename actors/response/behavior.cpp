@@ -86,6 +86,8 @@ caf::behavior main_behavior(response_actor* self) {
       },
       [=](follow_atom) { follow(self); },
       [=](follow_atom, append_done& done) { on_followed(self, done); },
+      [=](recover_atom) { on_recover(self); },
+      [=](recover_atom, append_done& done) { on_recover_read(self, done); },
       [=](published_atom, std::uint64_t number, append_done& done) {
         settle(self);
         on_published(self, number, done);

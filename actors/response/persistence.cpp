@@ -84,7 +84,8 @@ void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
   }
   publish_all(st, frames);
   if (st.view.terminal()) {
-    if (!st.context)
+    // A foreign response's context is its owner's (read with its snapshots).
+    if (!st.context && !st.foreign)
       st.context = chain_context_of(st);
     for (auto& sub : st.subs)
       if (sub.live)
@@ -240,6 +241,9 @@ void flush(response_actor* self) {
 
 void enqueue(response_actor* self, std::vector<ev::event> evs) {
   auto& st = self->state;
+  // Another replica runs it: this process never writes to it.
+  if (st.foreign)
+    return;
   // An end waiting for its conversation turn is the response's last event
   // (a fault or a keep-alive after it must not land before or after it).
   if (!st.held.empty())
@@ -407,15 +411,12 @@ namespace {
 // After a restart: a background response that never left the queue is
 // queued again (its events are all there); one that was generating cannot be
 // resumed and ends failed, rather than stay in_progress forever.
-void finish_loading(response_actor* self) {
+// What a crash (of this process, of the response's actor, of a replica whose
+// lease ran out) left unfinished, now this process's own. Returns true when
+// it runs again.
+bool take_over_unfinished(response_actor* self) {
   auto& st = self->state;
-  self->set_default_handler(caf::print_and_drop);
-  self->become(main_behavior(self));
-  if (st.view.exists() && !st.view.terminal() && !st.recovering) {
-    // Another replica runs it (what this process left unfinished it finds
-    // through its markers): read it, never close or run it.
-    st.foreign = true;
-  } else if (st.view.exists() && !st.view.terminal()) {
+  if (st.view.exists() && !st.view.terminal()) {
     st.cmd.tenant = st.view.tenant;
     if (st.view.status == "queued" && st.view.params.value("background", false)) {
       st.requeued = true;
@@ -428,19 +429,33 @@ void finish_loading(response_actor* self) {
       auto conv = st.view.params.value("conversation", json());
       st.cmd.conversation_id = conv.is_object() ? conv.value("id", "") : "";
       check_model(self);
-      return;
+      return true;
     }
     enqueue(self, {ev::response_failed{ev::failure_code::server_restarted,
                                        "riposte restarted while this response was being "
                                        "generated",
                                        json()}});
-  } else if (st.recovering && st.view.terminal()) {
+  } else if (st.view.terminal()) {
     // Finished, but the (lazy) removal of its in-flight marker was lost.
     auto log = st.log;
     auto id = st.id;
     auto inflight_ns = st.svc->inflight_ns;
     st.svc->store_pool->post(
         [=] { (void)log->delete_marker(inflight_ns, id, ev::event_log::write_mode::lazy); });
+  }
+  return false;
+}
+
+void finish_loading(response_actor* self) {
+  auto& st = self->state;
+  self->set_default_handler(caf::print_and_drop);
+  self->become(main_behavior(self));
+  if (st.view.exists() && !st.view.terminal() && !st.recovering) {
+    // Another replica runs it (what this process left unfinished it finds
+    // through its markers): read it, never close or run it.
+    st.foreign = true;
+  } else if (st.recovering && take_over_unfinished(self)) {
+    return;
   }
   // An id that was never stored leaves memory at once: lookups of unknown
   // ids must not pile up actors. Nor does a foreign one stay: its next read
@@ -451,9 +466,35 @@ void finish_loading(response_actor* self) {
 
 } // namespace
 
+// Drops what the view already holds (a read that raced another one).
+std::vector<ev::envelope>& fresh_only(const response_data& st, std::vector<ev::envelope>& read) {
+  read.erase(std::remove_if(read.begin(), read.end(),
+                            [&](const ev::envelope& e) {
+                              return static_cast<std::int64_t>(e.seq) <= st.view.version;
+                            }),
+             read.end());
+  return read;
+}
+
 // How often a foreign response someone waits for is read again (until the
 // owner's appends wake its readers, see the replicas issue).
 constexpr std::chrono::milliseconds follow_period{100};
+
+// Reads what the log holds after the view; the answer comes back to the
+// actor as (atom, append_done).
+template <class Atom>
+void read_newer(response_actor* self, Atom atom) {
+  auto& st = self->state;
+  auto log = st.log;
+  auto stream = ev::response_stream(st.id);
+  auto from = static_cast<std::uint64_t>(st.view.version + 1);
+  caf::actor me = self;
+  st.svc->store_pool->post(
+      [=] { caf::anon_send(me, atom, append_done{log->read(stream, from, 100000)}); },
+      [=](const std::string& what) {
+        caf::anon_send(me, atom, append_done{ev::make_error(riposte_errc::store_error, what)});
+      });
+}
 
 void follow(response_actor* self) {
   auto& st = self->state;
@@ -462,31 +503,58 @@ void follow(response_actor* self) {
     return schedule_passivation(self, std::chrono::milliseconds(0));
   }
   st.following = true;
-  auto log = st.log;
-  auto stream = ev::response_stream(st.id);
-  auto from = static_cast<std::uint64_t>(st.view.version + 1);
-  caf::actor me = self;
-  st.svc->store_pool->post(
-      [=] { caf::anon_send(me, follow_atom::value, append_done{log->read(stream, from, 1000)}); },
-      [=](const std::string& what) {
-        caf::anon_send(me, follow_atom::value,
-                       append_done{ev::make_error(riposte_errc::store_error, what)});
-      });
+  read_newer(self, follow_atom::value);
 }
 
 // Until the owner ends it: each read's events are folded and streamed like
 // the owner's own, and the waiters are answered once it has ended.
 void on_followed(response_actor* self, append_done& done) {
   auto& st = self->state;
-  if (done.stored && !done.stored->empty()) {
+  if (!st.foreign)
+    return; // taken over meanwhile (on_recover read it)
+  if (done.stored && !fresh_only(st, *done.stored).empty()) {
     apply_stored(self, *done.stored, nullptr);
     if (st.view.terminal()) {
+      // Ended by its owner: answered, then read again whole (the snapshots
+      // its owner writes carry the chain's context for a follow-up).
       st.following = false;
       answer_waiters(self);
-      return schedule_passivation(self, std::chrono::milliseconds(0));
+      st.foreign = false;
+      st.context = nullptr;
+      load(self);
+      self->become(loading_behavior(self));
+      return;
     }
   }
   self->delayed_send(self, follow_period, follow_atom::value);
+}
+
+// The registry: this response is this process's now (its owner's lease ran
+// out). A reading actor reads what the owner appended last, then closes it
+// or runs it again like any it took over.
+void on_recover(response_actor* self) {
+  auto& st = self->state;
+  ++st.handled;
+  if (!st.foreign)
+    return; // already its own (rebuilt as taken over, or running here)
+  st.foreign = false;
+  st.following = false;
+  st.recovering = true;
+  read_newer(self, recover_atom::value);
+}
+
+void on_recover_read(response_actor* self, append_done& done) {
+  auto& st = self->state;
+  if (!done.stored) {
+    st.broken = true;
+    fail_waiters(st, done.stored.error());
+    return schedule_passivation(self, std::chrono::milliseconds(0));
+  }
+  apply_stored(self, fresh_only(st, *done.stored), nullptr);
+  if (st.view.terminal())
+    answer_waiters(self);
+  if (!take_over_unfinished(self))
+    schedule_passivation(self, st.svc->cfg.passivate_after);
 }
 
 void on_loaded(response_actor* self, load_done& done) {

@@ -212,6 +212,9 @@ void load(response_actor* self);
 // A foreign response someone waits for or streams: read what the log gained.
 void follow(response_actor* self);
 void on_followed(response_actor* self, append_done& done);
+// This process took the response over (the registry says so).
+void on_recover(response_actor* self);
+void on_recover_read(response_actor* self, append_done& done);
 void on_loaded(response_actor* self, load_done& done);
 void on_loaded_parent(response_actor* self, context_reply& parent);
 

@@ -6,9 +6,11 @@
 
 namespace riposte::actors {
 
-lease_keeper::lease_keeper(events::event_log& log, std::chrono::milliseconds every, hooks h)
+lease_keeper::lease_keeper(events::event_log& log, std::chrono::milliseconds every,
+                           std::chrono::milliseconds steady, hooks h)
   : log_(log)
   , every_(every)
+  , steady_(steady)
   , hooks_(std::move(h))
   , thread_([this] {
     pthread_setname_np(pthread_self(), "riposte.lease");
@@ -25,19 +27,15 @@ lease_keeper::~lease_keeper() {
 }
 
 void lease_keeper::run() {
-  // The first claim runs at once: what a replica that died before this one
-  // started left behind need not wait a whole period.
   for (;;) {
-    bool held = true;
     try {
-      held = tick();
+      if (!tick()) {
+        hooks_.lost();
+        return;
+      }
     } catch (...) {
       // Nothing leaves this thread: a hook that throws is a fault, reported.
       events::report_fault("lease", events::describe(std::current_exception()));
-    }
-    if (!held) {
-      hooks_.lost();
-      return;
     }
     std::unique_lock lock{mutex_};
     if (wake_.wait_for(lock, every_, [this] { return stopping_; }))
@@ -48,16 +46,31 @@ void lease_keeper::run() {
 bool lease_keeper::tick() {
   auto renewed = log_.renew_lease();
   if (!renewed) {
+    renewing_ = false;
     hooks_.trouble(renewed.error().message);
     return true;
   }
   if (!*renewed)
     return false;
+  auto now = std::chrono::steady_clock::now();
+  if (!renewing_) {
+    renewing_ = true;
+    renewing_since_ = now;
+  }
+  if (now - renewing_since_ < steady_)
+    return true;
   auto claimed = log_.claim_orphans();
-  if (!claimed)
+  if (!claimed) {
     hooks_.trouble(claimed.error().message);
-  else if (!claimed->empty())
+    return true;
+  }
+  if (!claimed->empty())
     hooks_.claimed(std::move(*claimed));
+  // Its own in flight too: one whose actor died here while no request came
+  // for it (a reader elsewhere would follow it forever) is closed; the
+  // registry leaves alone the ones running.
+  if (auto own = log_.list_markers(log_.inflight_namespace()); own && !own->empty())
+    hooks_.own(std::move(*own));
   return true;
 }
 

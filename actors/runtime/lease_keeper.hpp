@@ -22,6 +22,8 @@ public:
   struct hooks {
     // Response ids whose in-flight markers are this replica's now.
     std::function<void(std::vector<std::string>)> claimed;
+    // This replica's in-flight responses, every period.
+    std::function<void(std::vector<std::string>)> own;
     // Another process holds the lease: this one may not write any more.
     std::function<void()> lost;
     // A renewal or a claim failed (the store is unreachable): tried again
@@ -29,8 +31,11 @@ public:
     std::function<void(const std::string&)> trouble;
   };
 
-  // Claims at once, then renews and claims every `every`.
-  lease_keeper(events::event_log& log, std::chrono::milliseconds every, hooks h);
+  // Renews every `every`; claims only once renewals have gone through
+  // without a failure for `steady` (after an outage every lease has run out:
+  // the first replica back must not take the others' work).
+  lease_keeper(events::event_log& log, std::chrono::milliseconds every,
+               std::chrono::milliseconds steady, hooks h);
   ~lease_keeper(); // stops; the lease runs out unless the log ends it
   lease_keeper(const lease_keeper&) = delete;
   lease_keeper& operator=(const lease_keeper&) = delete;
@@ -41,6 +46,9 @@ private:
 
   events::event_log& log_;
   std::chrono::milliseconds every_;
+  std::chrono::milliseconds steady_;
+  std::chrono::steady_clock::time_point renewing_since_;
+  bool renewing_ = false;
   hooks hooks_;
   std::mutex mutex_;
   std::condition_variable wake_;

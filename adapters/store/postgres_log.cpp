@@ -121,9 +121,11 @@ events::error_info pg_error(const std::string& what, const std::exception& ex) {
 
 // Does the appending process still hold its lease ($6 its replica id, empty
 // when it holds none, $7 the epoch it took)? Checked inside each append, so a
-// replica that lost its lease cannot write even one more event.
-const std::string lease_held =
-    "($6::text = '' or exists (select 1 from replicas where id = $6 and epoch = $7::bigint))";
+// replica that lost its lease cannot write even one more event. The row is
+// share-locked (by key: renewals do not wait): a claim that deletes it waits
+// for the append, and an append after the claim finds it gone.
+const std::string lease_held = "($6::text = '' or exists (select 1 from replicas where id = $6 "
+                               "and epoch = $7::bigint for key share))";
 
 // Selected from by a statement that need not wait for the disk: one round
 // trip, the setting local to its implicit transaction (see event_log.hpp).
@@ -200,7 +202,7 @@ private:
     c->prepare(
         "append_group",
         "with lease as (select ($5::text = '' or exists (select 1 from replicas where id = $5 "
-        "and epoch = $6::bigint)) as held), "
+        "and epoch = $6::bigint for key share)) as held), "
         "req as (select r.rq, r.v->>'s' as stream, (r.v->>'x')::bigint as expected, "
         "(select coalesce(max(seq), -1) from events where stream_id = r.v->>'s') as head "
         "from json_array_elements($1::json) with ordinality as r(v, rq)), "
@@ -578,12 +580,18 @@ private:
         out[members[k]] = std::move(stored);
       }
       return true;
-    } catch (const std::exception&) {
-      // A row count that does not match is a bug, a failed statement wrote
-      // nothing; either way the appends one by one say what each one meets.
+    } catch (const pqxx::sql_error&) {
+      // The statement failed, so nothing of it was written: the appends one
+      // by one say what each one meets.
       for (auto i : members)
         out[i].reset();
       return false;
+    } catch (const std::exception& ex) {
+      // The connection broke (the group may or may not be stored) or the
+      // answer made no sense: never write it a second time.
+      for (auto i : members)
+        out[i] = pg_error("appending a group of " + std::to_string(members.size()), ex);
+      return true;
     }
   }
 

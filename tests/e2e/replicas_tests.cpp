@@ -221,8 +221,22 @@ BOOST_AUTO_TEST_CASE(a_killed_replica_s_work_is_closed_and_run_by_another_within
     BOOST_TEST(made["status"] == "queued");
     queued.push_back(made["id"].get<std::string>());
   }
-  // B reads it as A left it so far.
+  // B reads it as A left it so far, and a client streams it through B from
+  // its first event: stored, then followed as A appends.
   BOOST_TEST(ok(c[1].get("/v1/responses/" + id))["status"] == "in_progress");
+  std::atomic<int> followed{0};
+  sse_result resumed;
+  std::thread follower{[&] {
+    resumed = sse_call("GET", c[1].url("/v1/responses/" + id + "?stream=true"), "", -1,
+                       [&](const std::string& raw) {
+                         if (raw.find("output_text.delta") != std::string::npos)
+                           ++followed;
+                       });
+  }};
+  auto seen = stream.deltas.load();
+  for (int i = 0; i < 200 && (stream.deltas < seen + 5 || followed < 3); ++i)
+    std::this_thread::sleep_for(50ms);
+  BOOST_REQUIRE(followed >= 3);
 
   auto killed = std::chrono::steady_clock::now();
   c[0].crash();
@@ -243,6 +257,14 @@ BOOST_AUTO_TEST_CASE(a_killed_replica_s_work_is_closed_and_run_by_another_within
   auto types = event_types(c[1], id);
   BOOST_REQUIRE(!types.empty());
   BOOST_TEST(types.back() == "response_failed");
+  // The stream through B went on to the end B wrote, event for event what
+  // the log replays now: no gap, no duplicate at either hand-over.
+  follower.join();
+  BOOST_REQUIRE(!resumed.names.empty());
+  BOOST_TEST(resumed.names.back() == "response.failed");
+  auto replay = sse_call("GET", c[1].url("/v1/responses/" + id + "?stream=true"), "");
+  BOOST_TEST(resumed.events.size() == replay.events.size());
+  BOOST_TEST((resumed.events == replay.events));
 }
 
 // A replica stalled (SIGSTOP) past its lease: another one takes its stream's

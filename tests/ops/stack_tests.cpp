@@ -103,6 +103,40 @@ BOOST_AUTO_TEST_CASE(the_compose_file_parses_and_wires_riposte_to_postgres_and_o
     }
 }
 
+// The "replicas" profile: a second riposte on the same store and backend
+// under its own replica id, and HAProxy in front of both, checking /readyz
+// (its configuration valid for the HAProxy Debian ships).
+BOOST_AUTO_TEST_CASE(the_replicas_profile_puts_two_replicas_behind_a_checked_balancer) {
+  auto services = load_yaml(ops_dir() / "compose.yaml")["services"];
+  auto a = services["riposte"];
+  auto b = services["riposte-b"];
+  BOOST_REQUIRE(b.IsMap());
+  BOOST_TEST(b["profiles"][0].as<std::string>() == "replicas");
+  BOOST_TEST(services["lb"]["profiles"][0].as<std::string>() == "replicas");
+  for (const char* same : {"RIPOSTE_STORE", "RIPOSTE_BACKEND", "RIPOSTE_LEASE_MS"})
+    BOOST_TEST(a["environment"][same].as<std::string>() == b["environment"][same].as<std::string>(),
+               same);
+  BOOST_TEST(a["environment"]["RIPOSTE_REPLICA_ID"].as<std::string>() !=
+             b["environment"]["RIPOSTE_REPLICA_ID"].as<std::string>());
+  BOOST_TEST(b["build"]["dockerfile"].as<std::string>() ==
+             a["build"]["dockerfile"].as<std::string>());
+  auto help = riposte_help();
+  for (const auto& kv : b["environment"])
+    BOOST_TEST(help.find(kv.first.as<std::string>()) != std::string::npos, kv.first);
+
+  auto cfg_path = ops_dir() / "haproxy/haproxy.cfg";
+  auto cfg = read_text(cfg_path);
+  BOOST_TEST(cfg.find("option httpchk GET /readyz") != std::string::npos);
+  BOOST_TEST(cfg.find("server riposte-a riposte:8080 check") != std::string::npos);
+  BOOST_TEST(cfg.find("server riposte-b riposte-b:8080 check") != std::string::npos);
+  bool mounted = false;
+  for (const auto& volume : services["lb"]["volumes"])
+    mounted = mounted || volume.as<std::string>().rfind("./haproxy/haproxy.cfg:", 0) == 0;
+  BOOST_TEST(mounted);
+  child_process check{{"/usr/sbin/haproxy", "-c", "-f", cfg_path.string()}};
+  BOOST_TEST(check.wait_exit(10s) == 0, check.output());
+}
+
 BOOST_AUTO_TEST_CASE(victoriametrics_scrapes_riposte_and_grafana_reads_victoriametrics) {
   auto compose = load_yaml(ops_dir() / "compose.yaml");
   auto scrape = load_yaml(ops_dir() / "victoriametrics/scrape.yaml");
