@@ -510,8 +510,8 @@ void follow(response_actor* self) {
 // the owner's own, and the waiters are answered once it has ended.
 void on_followed(response_actor* self, append_done& done) {
   auto& st = self->state;
-  if (!st.foreign)
-    return; // taken over meanwhile (on_recover read it)
+  if (!st.foreign || st.recovering)
+    return; // being taken over (on_recover reads it)
   if (done.stored && !fresh_only(st, *done.stored).empty()) {
     apply_stored(self, *done.stored, nullptr);
     if (st.view.terminal()) {
@@ -535,10 +535,15 @@ void on_followed(response_actor* self, append_done& done) {
 void on_recover(response_actor* self) {
   auto& st = self->state;
   ++st.handled;
-  if (!st.foreign)
-    return; // already its own (rebuilt as taken over, or running here)
-  st.foreign = false;
-  st.following = false;
+  if (!st.foreign || st.recovering) {
+    // Already its own (rebuilt as taken over, or running here), or being
+    // taken over. An idle one may have had a passivation refused for this
+    // message: it asks again.
+    if (!st.foreign && idle(st))
+      schedule_passivation(self, st.svc->cfg.passivate_after);
+    return;
+  }
+  // Still foreign (never written to) until the owner's last events are in.
   st.recovering = true;
   read_newer(self, recover_atom::value);
 }
@@ -546,13 +551,26 @@ void on_recover(response_actor* self) {
 void on_recover_read(response_actor* self, append_done& done) {
   auto& st = self->state;
   if (!done.stored) {
-    st.broken = true;
-    fail_waiters(st, done.stored.error());
-    return schedule_passivation(self, std::chrono::milliseconds(0));
+    // Read again at the next reconcile (the marker is this process's now);
+    // meanwhile it is followed as before.
+    st.recovering = false;
+    st.following = false;
+    return follow(self);
   }
   apply_stored(self, fresh_only(st, *done.stored), nullptr);
-  if (st.view.terminal())
+  st.foreign = false;
+  st.following = false;
+  if (st.view.terminal()) {
+    // Its owner ended it: answered, its marker removed, and read again
+    // whole for the chain context its owner's snapshots carry.
     answer_waiters(self);
+    take_over_unfinished(self);
+    st.recovering = false;
+    st.context = nullptr;
+    load(self);
+    self->become(loading_behavior(self));
+    return;
+  }
   if (!take_over_unfinished(self))
     schedule_passivation(self, st.svc->cfg.passivate_after);
 }

@@ -52,11 +52,14 @@ bool lease_keeper::tick() {
   }
   if (!*renewed)
     return false;
+  // A gap between renewals (a renewal that hung, the process or host
+  // paused) breaks the streak as a failure does.
   auto now = std::chrono::steady_clock::now();
-  if (!renewing_) {
+  if (!renewing_ || now - renewed_at_ > every_ * 2) {
     renewing_ = true;
     renewing_since_ = now;
   }
+  renewed_at_ = now;
   if (now - renewing_since_ < steady_)
     return true;
   auto claimed = log_.claim_orphans();

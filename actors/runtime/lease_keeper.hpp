@@ -48,6 +48,7 @@ private:
   std::chrono::milliseconds every_;
   std::chrono::milliseconds steady_;
   std::chrono::steady_clock::time_point renewing_since_;
+  std::chrono::steady_clock::time_point renewed_at_;
   bool renewing_ = false;
   hooks hooks_;
   std::mutex mutex_;

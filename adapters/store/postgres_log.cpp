@@ -254,7 +254,8 @@ private:
                "and exists (select 1 from me) returning id), "
                "moved as (update markers set ns = $3 where exists (select 1 from me) and "
                "(ns = 'inflight' or (ns like 'inflight' || chr(31) || '%' and ns <> $3 and "
-               "substr(ns, 10) not in (select id from replicas where expires_at >= now()))) "
+               "(substr(ns, 10) in (select id from dead) or "
+               "substr(ns, 10) not in (select id from replicas)))) "
                "returning key) "
                "select key from moved");
     c->prepare("lease_release", "delete from replicas where id = $1 and epoch = $2");

@@ -100,6 +100,9 @@ void riposte_server::start() {
                         std::string{"--store"}, store_, std::string{"--backend"}, backend})
     argv.push_back(a);
   argv.insert(argv.end(), extra_.begin(), extra_.end());
+  // A restart of one still running ends it first (SIGKILL, as a crash),
+  // never two on one store at once.
+  proc_.reset();
   proc_ = std::make_unique<child_process>(argv);
   auto line = proc_->wait_for_line("riposte listening", 20s);
   if (line.empty())
