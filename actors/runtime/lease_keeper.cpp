@@ -53,9 +53,10 @@ bool lease_keeper::tick() {
   if (!*renewed)
     return false;
   // A gap between renewals (a renewal that hung, the process or host
-  // paused) breaks the streak as a failure does.
+  // paused) of two periods beyond the usual one breaks the streak as a
+  // failure does (a busy machine may delay a tick by less).
   auto now = std::chrono::steady_clock::now();
-  if (!renewing_ || now - renewed_at_ > every_ * 2) {
+  if (!renewing_ || now - renewed_at_ > every_ * 3) {
     renewing_ = true;
     renewing_since_ = now;
   }
