@@ -335,7 +335,8 @@ BOOST_AUTO_TEST_CASE(replay_and_audit_read_the_store_beside_a_running_server_and
   };
   BOOST_TEST(run({"replay", id, "--sse"}) == live.raw); // read-only, server still running
   auto got = json::parse(http_call("GET", r.url("/v1/responses/" + id)).body);
-  BOOST_TEST(r.stop() == 0);
+  auto stopped = r.stop();
+  BOOST_TEST(stopped == 0, "exit " << stopped << ": " << r.process().output());
   auto rebuilt = run({"replay", id, "--response"});
   BOOST_TEST(json::parse(rebuilt) == got);
   auto lines = run({"replay", id});
