@@ -506,6 +506,18 @@ void follow(response_actor* self) {
   read_newer(self, follow_atom::value);
 }
 
+// A response another replica ended while this actor read it: its waiters
+// are answered, then it is read again whole, for the chain context its
+// owner's snapshots carry (a follow-up needs the whole chain).
+void reload_ended(response_actor* self) {
+  auto& st = self->state;
+  answer_waiters(self);
+  st.foreign = false;
+  st.context = nullptr;
+  load(self);
+  self->become(loading_behavior(self));
+}
+
 // Until the owner ends it: each read's events are folded and streamed like
 // the owner's own, and the waiters are answered once it has ended.
 void on_followed(response_actor* self, append_done& done) {
@@ -515,15 +527,9 @@ void on_followed(response_actor* self, append_done& done) {
   if (done.stored && !fresh_only(st, *done.stored).empty()) {
     apply_stored(self, *done.stored, nullptr);
     if (st.view.terminal()) {
-      // Ended by its owner: answered, then read again whole (the snapshots
-      // its owner writes carry the chain's context for a follow-up).
+      // Ended by its owner.
       st.following = false;
-      answer_waiters(self);
-      st.foreign = false;
-      st.context = nullptr;
-      load(self);
-      self->become(loading_behavior(self));
-      return;
+      return reload_ended(self);
     }
   }
   self->delayed_send(self, follow_period, follow_atom::value);
@@ -561,15 +567,10 @@ void on_recover_read(response_actor* self, append_done& done) {
   st.foreign = false;
   st.following = false;
   if (st.view.terminal()) {
-    // Its owner ended it: answered, its marker removed, and read again
-    // whole for the chain context its owner's snapshots carry.
-    answer_waiters(self);
+    // Its owner ended it: its marker removed too.
     take_over_unfinished(self);
     st.recovering = false;
-    st.context = nullptr;
-    load(self);
-    self->become(loading_behavior(self));
-    return;
+    return reload_ended(self);
   }
   if (!take_over_unfinished(self))
     schedule_passivation(self, st.svc->cfg.passivate_after);
