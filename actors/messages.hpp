@@ -229,6 +229,7 @@ using replayed_atom = caf::atom_constant<caf::atom("replayed")>;   // a catch-up
 using keepalive_atom = caf::atom_constant<caf::atom("keepalive")>; // streams silent too long?
 using admitted_atom = caf::atom_constant<caf::atom("admitted")>;   // the pool started a generation
 using recover_atom = caf::atom_constant<caf::atom("recover")>;     // start-up: unfinished ids
+using news_atom = caf::atom_constant<caf::atom("news")>;           // another replica appended
 using deadline_atom = caf::atom_constant<caf::atom("deadline")>;   // the job timeout passed
 using audit_atom = caf::atom_constant<caf::atom("audit")>;         // the global event feed
 using events_atom = caf::atom_constant<caf::atom("events")>;       // GET a response's raw events
@@ -271,6 +272,11 @@ using registry_actor = caf::typed_actor<
     caf::reacts_to<audit_atom, std::uint64_t, std::int64_t, reply_for<events_page>>,
     // Its own: start-up found these responses unfinished.
     caf::reacts_to<recover_atom, std::vector<std::string>>,
+    // News from other replicas (event_log::subscribe_news): responses whose
+    // streams now end at these seqs (none: news was missed, any may have
+    // grown), and a cancel for whoever runs a response (id, tenant).
+    caf::reacts_to<news_atom, std::vector<std::string>, std::vector<std::uint64_t>>,
+    caf::reacts_to<cancel_atom, std::string, std::string>,
     // Test hook (RIPOSTE_TEST_FAULTS): fail in the registry (empty id) or in
     // one response's actor.
     caf::reacts_to<fault_atom, std::string, std::string, reply_to>>;

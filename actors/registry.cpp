@@ -193,6 +193,34 @@ registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const
                0);
         }
       },
+      // News from other replicas, for actors held here only: an actor that
+      // follows a response another replica runs reads at once what it
+      // appended (news missed: every held actor is told), and the one that
+      // runs a response hears a cancel asked for on another replica. An id
+      // not held here is nothing to this process (a cancel is for its
+      // owner, which holds it while it runs or waits in the queue).
+      [=](news_atom, const std::vector<std::string>& ids, const std::vector<std::uint64_t>& seqs) {
+        auto& dir = *self->state.dir;
+        if (ids.empty()) {
+          for (auto& [_, e] : dir.actors) {
+            ++e.forwarded;
+            caf::anon_send(e.actor, news_atom::value, std::uint64_t{0});
+          }
+          return;
+        }
+        for (std::size_t i = 0; i < ids.size() && i < seqs.size(); ++i)
+          if (auto it = dir.actors.find(ids[i]); it != dir.actors.end()) {
+            ++it->second.forwarded;
+            caf::anon_send(it->second.actor, news_atom::value, seqs[i]);
+          }
+      },
+      [=](cancel_atom, const std::string& id, const std::string& tenant) {
+        auto& dir = *self->state.dir;
+        if (auto it = dir.actors.find(id); it != dir.actors.end()) {
+          ++it->second.forwarded;
+          caf::anon_send(it->second.actor, cancel_atom::value, tenant);
+        }
+      },
       // The audit feed: every stream's events after a global position.
       [=](audit_atom, std::uint64_t after, std::int64_t limit, reply_for<events_page>& r) {
         auto log = self->state.svc->log;

@@ -59,6 +59,10 @@ struct services {
   // Where this process marks the responses it has not finished
   // (event_log::inflight_namespace): start-up and claims close them.
   std::string inflight_ns = "inflight";
+  // How often a response another replica runs is read again while someone
+  // here waits for it or streams it: a poll behind that replica's news (see
+  // event_log::subscribe_news), or alone where there is none.
+  std::chrono::milliseconds follow_period{100};
   // The supervised actors, by slot: a restart swaps the handle inside.
   slot_ptr backend_pool_slot;
   slot_ptr registry_slot;

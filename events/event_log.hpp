@@ -9,6 +9,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -54,6 +55,28 @@ struct append_request {
   // Markers written no later than the events: in the same write where the
   // log commits groups, else just before (lazily).
   std::vector<marker_ref> markers;
+};
+
+// News between the processes that share one log (PostgreSQL's
+// LISTEN/NOTIFY): positions and ids, never payloads; the log stays the
+// source of truth, and news that never arrives only makes a reader wait for
+// its next poll.
+struct log_news {
+  enum class kind {
+    appended, // `stream` now ends at `seq` (another process appended)
+    cancel,   // whoever runs response `stream` is asked to cancel it for `tenant`
+    missed,   // the channel broke: news may have been lost, read everything again
+  };
+  kind what = kind::appended;
+  std::string stream;
+  std::uint64_t seq = 0;
+  std::string tenant;
+};
+
+// Receives news until it is destroyed.
+class news_subscription {
+public:
+  virtual ~news_subscription() = default;
 };
 
 class event_log {
@@ -168,6 +191,18 @@ public:
   // Moves to this process the in-flight markers of replicas whose lease ran
   // out (and unowned ones an older riposte left); returns their keys.
   virtual result<std::vector<std::string>> claim_orphans() { return std::vector<std::string>{}; }
+  // News from the other processes that share this log, passed to
+  // `on_news` on a thread of the log's own until the subscription is
+  // destroyed; nullptr where no other process shares it. A process never
+  // hears its own news.
+  virtual std::unique_ptr<news_subscription>
+  subscribe_news(std::function<void(std::vector<log_news>)> on_news) {
+    (void)on_news;
+    return nullptr;
+  }
+  // Tells the other processes (cancel requests; appends are told by the log
+  // itself). Never waits for the store; news may be lost.
+  virtual void tell(const log_news& news) { (void)news; }
   // Claims an Idempotency-Key for a tenant by opening its stream with an
   // `idempotency_key_recorded` event. Returns the record now stored: the new
   // one, or the one an earlier request claimed first.

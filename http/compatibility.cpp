@@ -236,9 +236,12 @@ const std::vector<feature>& compatibility_manifest() {
        "POST /v1/responses/{id}/cancel",
        s::supported,
        "background responses, queued or running (the backend request is aborted); a finished "
-       "one comes back unchanged; foreground ones answer 400, as in the API",
+       "one comes back unchanged; foreground ones answer 400, as in the API; with replicas on "
+       "one PostgreSQL, on any replica (the one running it hears of it through LISTEN/NOTIFY "
+       "and the answer is read from the log)",
        {"background_responses_cancel_while_queued_and_while_running",
-        "cancel_follows_the_api_for_foreground_and_unknown_responses"}},
+        "cancel_follows_the_api_for_foreground_and_unknown_responses",
+        "a_cancel_on_any_replica_reaches_the_one_that_runs_the_response"}},
       {"endpoint",
        "GET /v1/models",
        s::supported,

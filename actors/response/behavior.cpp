@@ -84,7 +84,8 @@ caf::behavior main_behavior(response_actor* self) {
         settle(self);
         on_appended(self, done, snapshot);
       },
-      [=](follow_atom) { follow(self); },
+      [=](follow_atom, std::uint64_t tick) { on_follow_tick(self, tick); },
+      [=](news_atom, std::uint64_t seq) { on_news(self, seq); },
       [=](follow_atom, append_done& done) { on_followed(self, done); },
       [=](recover_atom) { on_recover(self); },
       [=](recover_atom, append_done& done) { on_recover_read(self, done); },
@@ -148,6 +149,10 @@ caf::behavior main_behavior(response_actor* self) {
       [=](cancel_atom, const std::string& tenant, reply_to& r) {
         settle(self);
         on_cancel(self, tenant, r);
+      },
+      [=](cancel_atom, const std::string& tenant) {
+        settle(self);
+        on_remote_cancel(self, tenant);
       },
       [=](remove_atom, const std::string& tenant, reply_for<deleted_object>& r) {
         settle(self);

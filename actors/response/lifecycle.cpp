@@ -124,7 +124,7 @@ void append_failed(response_actor* self, const ev::error_info& err) {
 
 bool idle(const response_data& st) {
   return !st.in_flight && !st.generating && st.pending.empty() && !anyone_waits(st) &&
-         st.delete_waiters.empty() && st.subs.empty() &&
+         st.delete_waiters.empty() && st.cancel_waiters.empty() && st.subs.empty() &&
          (!st.view.exists() || st.view.terminal() || st.broken || st.foreign);
 }
 

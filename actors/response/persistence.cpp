@@ -476,10 +476,6 @@ std::vector<ev::envelope>& fresh_only(const response_data& st, std::vector<ev::e
   return read;
 }
 
-// How often a foreign response someone waits for is read again (until the
-// owner's appends wake its readers, see the replicas issue).
-constexpr std::chrono::milliseconds follow_period{100};
-
 // Reads what the log holds after the view; the answer comes back to the
 // actor as (atom, append_done).
 template <class Atom>
@@ -496,14 +492,52 @@ void read_newer(response_actor* self, Atom atom) {
       });
 }
 
+namespace {
+
+bool watched(const response_data& st) {
+  return anyone_waits(st) || !st.subs.empty() || !st.cancel_waiters.empty();
+}
+
+} // namespace
+
+// A foreign response is read again when its owner's news comes, and every
+// follow_period besides (news may be lost); one read at a time.
 void follow(response_actor* self) {
   auto& st = self->state;
-  if (!st.foreign || st.view.terminal() || (!anyone_waits(st) && st.subs.empty())) {
+  if (!st.foreign || st.view.terminal() || !watched(st)) {
     st.following = false;
     return schedule_passivation(self, std::chrono::milliseconds(0));
   }
   st.following = true;
+  if (st.follow_reading) {
+    st.follow_again = true;
+    return;
+  }
+  st.follow_reading = true;
+  st.follow_again = false;
+  ++st.follow_tick; // a tick already on its way is stale now
   read_newer(self, follow_atom::value);
+}
+
+void on_follow_tick(response_actor* self, std::uint64_t tick) {
+  auto& st = self->state;
+  if (tick != st.follow_tick || !st.following)
+    return;
+  // The owner may not have heard a cancel (news may be lost): ask again.
+  if (st.foreign && !st.cancel_waiters.empty())
+    st.log->tell({ev::log_news::kind::cancel, st.id, 0, st.view.tenant});
+  follow(self);
+}
+
+void on_news(response_actor* self, std::uint64_t seq) {
+  auto& st = self->state;
+  ++st.handled;
+  if (st.following && st.foreign && !st.recovering &&
+      (seq == 0 || static_cast<std::int64_t>(seq) > st.view.version))
+    follow(self);
+  else if (idle(st))
+    schedule_passivation(self,
+                         st.foreign ? std::chrono::milliseconds(0) : st.svc->cfg.passivate_after);
 }
 
 // A response another replica ended while this actor read it: its waiters
@@ -522,6 +556,7 @@ void reload_ended(response_actor* self) {
 // the owner's own, and the waiters are answered once it has ended.
 void on_followed(response_actor* self, append_done& done) {
   auto& st = self->state;
+  st.follow_reading = false;
   if (!st.foreign || st.recovering)
     return; // being taken over (on_recover reads it)
   if (done.stored && !fresh_only(st, *done.stored).empty()) {
@@ -532,7 +567,9 @@ void on_followed(response_actor* self, append_done& done) {
       return reload_ended(self);
     }
   }
-  self->delayed_send(self, follow_period, follow_atom::value);
+  if (st.follow_again)
+    return follow(self);
+  self->delayed_send(self, st.svc->follow_period, follow_atom::value, st.follow_tick);
 }
 
 // The registry: this response is this process's now (its owner's lease ran

@@ -116,6 +116,12 @@ struct response_data {
   // lets go at once, so the next read is read afresh.
   bool foreign = false;
   bool following = false;
+  // At most one read of the log in flight; news meanwhile reads again after
+  // it. Each read schedules the next tick (the poll behind the news); an
+  // earlier read makes that tick stale.
+  bool follow_reading = false;
+  bool follow_again = false;
+  std::uint64_t follow_tick = 0;
   model_info model;        // capabilities, family, window: from the backend
   // context_management compaction: the item this response opens its output
   // with, and the chain it stands for (user messages, then it).
@@ -212,6 +218,11 @@ void load(response_actor* self);
 // A foreign response someone waits for or streams: read what the log gained.
 void follow(response_actor* self);
 void on_followed(response_actor* self, append_done& done);
+void on_follow_tick(response_actor* self, std::uint64_t tick);
+// Another replica appended to this response (up to `seq`; 0: news was
+// missed), or asks whoever runs it to cancel it.
+void on_news(response_actor* self, std::uint64_t seq);
+void on_remote_cancel(response_actor* self, const std::string& tenant);
 // This process took the response over (the registry says so).
 void on_recover(response_actor* self);
 void on_recover_read(response_actor* self, append_done& done);

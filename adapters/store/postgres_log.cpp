@@ -1,6 +1,7 @@
 // The event log on PostgreSQL (libpqxx): versioned migrations at start-up, a
 // small connection pool, one transaction per append. Every pqxx exception
 // stops here and becomes an error value.
+#include "adapters/store/postgres_news.hpp"
 #include "adapters/store/store.hpp"
 #include "adapters/store/stream_name.hpp"
 #include "events/event.hpp"
@@ -246,8 +247,12 @@ private:
         "insert into replicas (id, epoch, expires_at) values ($1, nextval('replica_epochs'), "
         "now() + $2::bigint * interval '1 millisecond') on conflict (id) do update set "
         "epoch = excluded.epoch, expires_at = excluded.expires_at returning epoch");
+    // Renewed, it also says how many other replicas hold a live lease (is
+    // anyone there to tell about appends?).
     c->prepare("lease_renew", "update replicas set expires_at = now() + $3::bigint * "
-                              "interval '1 millisecond' where id = $1 and epoch = $2");
+                              "interval '1 millisecond' where id = $1 and epoch = $2 returning "
+                              "(select count(*) from replicas where id <> $1 and "
+                              "expires_at > now())");
     c->prepare("lease_claim",
                "with me as (select 1 from replicas where id = $1 and epoch = $2), "
                "dead as (delete from replicas where expires_at < now() and id <> $1 "
@@ -359,8 +364,9 @@ void add_markers(std::string& out, const std::vector<events::marker_ref>& marker
 
 class postgres_log final : public events::marking_log {
 public:
-  explicit postgres_log(std::unique_ptr<connection_pool> pool)
-    : pool_(std::move(pool)) {}
+  postgres_log(std::unique_ptr<connection_pool> pool, std::string uri)
+    : pool_(std::move(pool))
+    , uri_(std::move(uri)) {}
 
   result<std::vector<envelope>>
   append_marked(const std::string& stream, std::int64_t expected_version,
@@ -454,6 +460,9 @@ public:
       lease_id_ = id;
       lease_ms_ = lease_ms;
       lease_epoch_ = epoch;
+      // Appends are news for followers on other replicas (until a renewal
+      // says there are none).
+      news_ = std::make_unique<news_sender>(uri_, origin());
       return events::ok();
     } catch (const std::exception& ex) {
       return pg_error("taking the replica lease '" + id + "'", ex);
@@ -466,9 +475,12 @@ public:
     try {
       return pool_->with([&](pqxx::connection& c) {
         pqxx::nontransaction n{c};
-        return n.exec_prepared("lease_renew", lease_id_, lease_epoch_.load(),
-                               static_cast<std::int64_t>(lease_ms_))
-                   .affected_rows() == 1;
+        auto rows = n.exec_prepared("lease_renew", lease_id_, lease_epoch_.load(),
+                                    static_cast<std::int64_t>(lease_ms_));
+        if (rows.size() != 1)
+          return false;
+        peers_ = rows[0][0].as<std::int64_t>() > 0;
+        return true;
       });
     } catch (const std::exception& ex) {
       return pg_error("renewing the replica lease", ex);
@@ -492,9 +504,24 @@ public:
     }
   }
 
+  std::unique_ptr<events::news_subscription>
+  subscribe_news(std::function<void(std::vector<events::log_news>)> on_news) override {
+    if (lease_id_.empty())
+      return nullptr;
+    // A replica that speaks is there: tell it this one's appends from now
+    // on (the next renewal counts it too).
+    return listen_news(uri_, origin(), std::move(on_news), [this] { peers_ = true; });
+  }
+
+  void tell(const events::log_news& news) override {
+    if (news_)
+      news_->send({news});
+  }
+
   // At a clean stop the lease ends at once: what this process left
   // unfinished is claimed by the next claim, not after the lease runs out.
   ~postgres_log() override {
+    news_.reset();
     if (lease_id_.empty())
       return;
     try {
@@ -557,6 +584,7 @@ private:
       }
       // Rows come by request, then seq: the head, then what was stored.
       std::size_t row = 0;
+      std::vector<events::log_news> told;
       for (std::size_t k = 0; k < members.size(); ++k) {
         const auto& r = requests[members[k]];
         if (row >= rows.size() || rows[row][0].as<std::size_t>() != k + 1)
@@ -578,8 +606,10 @@ private:
                                     r.echo_data ? events::data_json(ev) : nlohmann::json{}});
           ++row;
         }
+        told.push_back({events::log_news::kind::appended, r.stream, stored.back().seq, {}});
         out[members[k]] = std::move(stored);
       }
+      publish(std::move(told));
       return true;
     } catch (const pqxx::sql_error&) {
       // The statement failed, so nothing of it was written: the appends one
@@ -625,6 +655,7 @@ private:
                                     rows[i][1].as<std::uint64_t>(), ev.type, ev.version, ev.tenant,
                                     ev.recorded_at, events::data_json(ev)});
         }
+        publish({{events::log_news::kind::appended, stream, stored.back().seq, {}}});
         return stored;
       });
     } catch (const pqxx::unique_violation&) {
@@ -868,6 +899,15 @@ private:
     }
   }
 
+  // This process's name in news: its replica id and lease epoch.
+  std::string origin() const { return lease_id_ + '/' + std::to_string(lease_epoch_.load()); }
+
+  // Appends are told only while another replica may follow them.
+  void publish(std::vector<events::log_news> news) {
+    if (news_ && peers_)
+      news_->send(std::move(news));
+  }
+
   static events::error_info fenced() {
     return make_error(riposte_errc::store_error,
                       "this replica's lease was taken over by another process: it may not "
@@ -878,6 +918,9 @@ private:
   std::string lease_id_; // empty: no lease, appends are not fenced
   long lease_ms_ = 0;
   std::atomic<std::int64_t> lease_epoch_{0};
+  std::string uri_;
+  std::unique_ptr<news_sender> news_;
+  std::atomic<bool> peers_{true}; // until a renewal says otherwise; a peer's news says so
 };
 
 void migrate(const std::string& uri) {
@@ -912,7 +955,7 @@ result<std::unique_ptr<events::event_log>> open_postgres_log(const std::string& 
     migrate(uri);
     auto pool = std::make_unique<connection_pool>(uri, pool_size == 0 ? 1 : pool_size,
                                                   sync == sync_policy::always);
-    auto log = std::make_unique<postgres_log>(std::move(pool));
+    auto log = std::make_unique<postgres_log>(std::move(pool), uri);
     if (!lease.id.empty())
       if (auto taken = log->take_lease(lease.id, lease.lease_ms); !taken)
         return taken.error();

@@ -14,12 +14,14 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <csignal>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 #include <set>
 #include <sstream>
@@ -416,6 +418,65 @@ BOOST_AUTO_TEST_CASE(a_replica_whose_lease_ran_out_is_fenced_and_its_work_claime
   b_again.reset();
   auto c = with_lease("replica-c");
   BOOST_TEST(must(c->claim_orphans()).size() == 3u);
+}
+
+// Replicas on one PostgreSQL hear of each other's appends (stream and seq,
+// once per group) and cancels, never of their own; a store one process
+// holds alone has no one to tell.
+BOOST_AUTO_TEST_CASE(replicas_hear_each_other_s_appends_and_cancels_but_not_their_own) {
+  fresh_store s;
+  if (s.kind != "postgres") {
+    BOOST_TEST(!s->subscribe_news([](std::vector<ev::log_news>) {}));
+    s->tell({ev::log_news::kind::cancel, "resp_x", 0, "t"}); // nobody to tell: nothing happens
+    return;
+  }
+  auto with_lease = [&](const std::string& id) {
+    auto opened = store::open_postgres_log(s.uri, 2, store::sync_policy::none, {id, 5000});
+    BOOST_REQUIRE_MESSAGE(opened.has_value(), (opened ? std::string{} : opened.error().message));
+    return std::move(*opened);
+  };
+  struct heard {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<ev::log_news> news;
+    bool wait_for(std::size_t n) {
+      std::unique_lock lock{mutex};
+      return cv.wait_for(lock, std::chrono::seconds(10), [&] { return news.size() >= n; });
+    }
+  } on_a, on_b;
+  auto listen = [](heard& h) {
+    return [&h](std::vector<ev::log_news> batch) {
+      std::lock_guard guard{h.mutex};
+      for (auto& n : batch)
+        h.news.push_back(std::move(n));
+      h.cv.notify_all();
+    };
+  };
+  auto a = with_lease("replica-a");
+  auto b = with_lease("replica-b");
+  auto sub_a = a->subscribe_news(listen(on_a));
+  auto sub_b = b->subscribe_news(listen(on_b));
+  BOOST_REQUIRE(sub_a);
+  BOOST_REQUIRE(sub_b);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300)); // both listening
+  BOOST_REQUIRE(a->append("resp_one", ev::no_stream, {delta("x"), delta("y")}).has_value());
+  auto group =
+      a->append_many({{"resp_two", ev::no_stream, {delta("a")}}, {"resp_one", 1, {delta("z")}}});
+  BOOST_REQUIRE((group[0] && group[1]));
+  b->tell({ev::log_news::kind::cancel, "resp_two", 0, "tenant-1"});
+  BOOST_REQUIRE(on_b.wait_for(2));
+  BOOST_REQUIRE(on_a.wait_for(1));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300)); // anything else would be in
+  std::map<std::string, std::uint64_t> last;
+  for (const auto& n : on_b.news) {
+    BOOST_TEST((n.what == ev::log_news::kind::appended));
+    last[n.stream] = std::max(last[n.stream], n.seq);
+  }
+  BOOST_TEST(last == (std::map<std::string, std::uint64_t>{{"resp_one", 2}, {"resp_two", 0}}));
+  BOOST_REQUIRE_EQUAL(on_a.news.size(), 1u); // not its own appends
+  BOOST_TEST((on_a.news[0].what == ev::log_news::kind::cancel));
+  BOOST_TEST(on_a.news[0].stream == "resp_two");
+  BOOST_TEST(on_a.news[0].tenant == "tenant-1");
 }
 
 BOOST_AUTO_TEST_CASE(events_survive_closing_and_reopening_the_store) {

@@ -11,10 +11,13 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <csignal>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <thread>
 
 using json = nlohmann::json;
@@ -144,6 +147,23 @@ std::vector<std::string> event_types(riposte_server& r, const std::string& id) {
   }
 }
 
+// When each sequence_number arrived on a stream.
+struct arrivals {
+  std::mutex mutex;
+  std::map<long, std::chrono::steady_clock::time_point> at;
+
+  void note(const std::string& raw) {
+    auto now = std::chrono::steady_clock::now();
+    std::lock_guard guard{mutex};
+    const std::string key = "\"sequence_number\":";
+    for (auto p = raw.find(key); p != std::string::npos; p = raw.find(key, p + 1)) {
+      auto digits = raw.substr(p + key.size(), 12);
+      if (!digits.empty() && std::isdigit(static_cast<unsigned char>(digits[0])))
+        at.emplace(std::stol(digits), now);
+    }
+  }
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(replicas)
@@ -186,6 +206,107 @@ BOOST_AUTO_TEST_CASE(any_replica_answers_for_any_response_from_the_log) {
   for (int turn = 0; turn < 20; ++turn)
     BOOST_TEST(sent[static_cast<std::size_t>(turn) * 2]["content"].dump().find(
                    "quick turn " + std::to_string(turn)) != std::string::npos);
+}
+
+// A stream followed through another replica: each event the owner appends
+// wakes the follower through PostgreSQL (LISTEN/NOTIFY), so it arrives a
+// few milliseconds after the owner's own client saw it, not at the next
+// poll of the log (every 500 ms behind the news).
+BOOST_AUTO_TEST_CASE(a_follower_on_another_replica_hears_each_event_as_it_is_appended) {
+  cluster c{2};
+  arrivals owner, follower;
+  std::string id;
+  std::mutex id_mutex;
+  std::thread creator{[&] {
+    sse_call("POST", c[0].url("/v1/responses"),
+             json{{"model", "llama3.2:1b"}, {"input", "slow timed"}, {"stream", true}}.dump(), 200,
+             [&](const std::string& raw) {
+               owner.note(raw);
+               std::lock_guard guard{id_mutex};
+               if (id.empty())
+                 if (auto at = raw.find("\"id\":\"resp_"); at != std::string::npos)
+                   id = raw.substr(at + 6, raw.find('"', at + 6) - at - 6);
+             });
+  }};
+  std::string seen;
+  for (int i = 0; i < 200 && seen.empty(); ++i) {
+    std::this_thread::sleep_for(20ms);
+    std::lock_guard guard{id_mutex};
+    seen = id;
+  }
+  BOOST_REQUIRE(!seen.empty());
+  // Resumed after its third event: the stored ones, then the live ones.
+  auto resumed =
+      sse_call("GET", c[1].url("/v1/responses/" + seen + "?stream=true&starting_after=3"), "", 150,
+               [&](const std::string& raw) { follower.note(raw); });
+  creator.join();
+  // A true suffix of the stream, event for event what the log replays.
+  auto replay = sse_call("GET", c[1].url("/v1/responses/" + seen + "?stream=true"), "");
+  BOOST_REQUIRE_EQUAL(resumed.events.size(), 150u);
+  BOOST_REQUIRE_GT(replay.events.size(), 154u);
+  BOOST_TEST(resumed.events.front()["sequence_number"] == 4);
+  BOOST_TEST((resumed.events ==
+              std::vector<json>(replay.events.begin() + 4, replay.events.begin() + 154)));
+  // The events both saw live (the follower's first ones were replayed from
+  // the log): how much later the follower had each.
+  std::vector<long> delays;
+  {
+    std::scoped_lock guard{owner.mutex, follower.mutex};
+    auto first_live = follower.at.empty() ? 0 : follower.at.rbegin()->first - 100;
+    for (const auto& [seq, t] : follower.at)
+      if (seq >= first_live)
+        if (auto o = owner.at.find(seq); o != owner.at.end())
+          delays.push_back(
+              std::chrono::duration_cast<std::chrono::microseconds>(t - o->second).count());
+  }
+  BOOST_REQUIRE_GE(delays.size(), 80u);
+  std::sort(delays.begin(), delays.end());
+  auto p50 = delays[delays.size() / 2];
+  auto p99 = delays[delays.size() * 99 / 100];
+  BOOST_TEST_MESSAGE("follower on the other replica: +" << p50 << " us p50, +" << p99
+                                                        << " us p99 per event (" << delays.size()
+                                                        << " events)");
+  // A poll every 500 ms would make the median ~250 ms.
+  BOOST_TEST(p50 < 100000, p50 << " us");
+}
+
+// POST /cancel on replicas that do not run the response: the one that
+// does hears of it and cancels it, running or queued, and the answer is the
+// cancelled Response as the log holds it.
+BOOST_AUTO_TEST_CASE(a_cancel_on_any_replica_reaches_the_one_that_runs_the_response) {
+  cluster c{3, {"--backend-concurrency", "1"}};
+  auto running =
+      ok(c[0].post("/v1/responses",
+                   {{"model", "llama3.2:1b"}, {"input", "slow bg"}, {"background", true}}))["id"]
+          .get<std::string>();
+  auto queued = ok(c[0].post(
+      "/v1/responses", {{"model", "llama3.2:1b"}, {"input", "slow queued"}, {"background", true}}));
+  BOOST_TEST(queued["status"] == "queued");
+  auto started = poll(c[0], running, 10s, [](const std::string& s) { return s == "in_progress"; });
+  BOOST_REQUIRE(started["status"] == "in_progress");
+  // The queued one first, through C (cancelling the running one starts
+  // it), then the running one through B.
+  for (const auto& [id, through] : {std::pair{queued["id"].get<std::string>(), 2}, {running, 1}}) {
+    auto asked = std::chrono::steady_clock::now();
+    auto answer = ok(c[through].post("/v1/responses/" + id + "/cancel", json::object()));
+    auto took = std::chrono::steady_clock::now() - asked;
+    BOOST_TEST(answer["status"] == "cancelled", answer.dump());
+    BOOST_TEST_MESSAGE("cancelled through the other replica in "
+                       << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                       << " ms");
+    // The owner has it cancelled too, byte for byte what the canceller said.
+    auto there = c[0].get("/v1/responses/" + id);
+    BOOST_TEST(json::parse(there.body) == answer);
+    // Asked again (now on any replica): the same Response, unchanged.
+    for (std::size_t i = 0; i < 3; ++i)
+      BOOST_TEST(ok(c[i].post("/v1/responses/" + id + "/cancel", json::object())) == answer);
+  }
+  // A foreground response cannot be cancelled, from either replica.
+  auto blocking = create(c[0], {{"model", "llama3.2:1b"}, {"input", "quick"}});
+  BOOST_TEST(c[2].post("/v1/responses/" + blocking + "/cancel", json::object()).status == 400);
+  // The backend is free again: what comes next runs.
+  auto next = create(c[1], {{"model", "llama3.2:1b"}, {"input", "quick next"}});
+  BOOST_TEST(ok(c[1].get("/v1/responses/" + next))["status"] == "completed");
 }
 
 // Two replicas racing on one Idempotency-Key make one response.
