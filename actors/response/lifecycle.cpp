@@ -31,6 +31,9 @@ void fail_waiters(response_data& st, const ev::error_info& err) {
   for (auto& w : st.compaction_waiters)
     w(err);
   st.compaction_waiters.clear();
+  for (auto& w : st.cancel_waiters)
+    w(err);
+  st.cancel_waiters.clear();
 }
 
 void answer_waiters(response_actor* self) {

@@ -523,9 +523,6 @@ void on_follow_tick(response_actor* self, std::uint64_t tick) {
   auto& st = self->state;
   if (tick != st.follow_tick || !st.following)
     return;
-  // The owner may not have heard a cancel (news may be lost): ask again.
-  if (st.foreign && !st.cancel_waiters.empty())
-    st.log->tell({ev::log_news::kind::cancel, st.id, 0, st.view.tenant});
   follow(self);
 }
 
@@ -567,6 +564,11 @@ void on_followed(response_actor* self, append_done& done) {
       return reload_ended(self);
     }
   }
+  // The owner may not have heard a cancel (news may be lost): it is asked
+  // again every follow period, however often news comes.
+  if (!st.cancel_waiters.empty() &&
+      std::chrono::steady_clock::now() - st.cancel_told_at >= st.svc->follow_period)
+    ask_owner_to_cancel(self);
   if (st.follow_again)
     return follow(self);
   self->delayed_send(self, st.svc->follow_period, follow_atom::value, st.follow_tick);
@@ -611,6 +613,8 @@ void on_recover_read(response_actor* self, append_done& done) {
   }
   if (!take_over_unfinished(self))
     schedule_passivation(self, st.svc->cfg.passivate_after);
+  else if (!st.cancel_waiters.empty()) // queued again here: the cancel asked for holds
+    cancel_generation(self, "client_cancelled");
 }
 
 void on_loaded(response_actor* self, load_done& done) {

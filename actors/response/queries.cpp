@@ -107,13 +107,20 @@ void on_cancel(response_actor* self, const std::string& tenant, reply_to& r) {
   st.cancel_waiters.push_back(std::move(r));
   if (!st.foreign)
     return cancel_generation(self, "client_cancelled");
-  // Another replica runs it: it is asked (again at every follow tick until
+  // Another replica runs it: it is asked (again every follow period until
   // the response ends), and the answer is the response as it ends, read
   // from the log. Should that replica die first, the one that takes it over
-  // ends it, and that is the answer.
-  st.log->tell({ev::log_news::kind::cancel, st.id, 0, tenant});
+  // ends it (failed if it was generating; cancelled if it was queued), and
+  // that is the answer.
+  ask_owner_to_cancel(self);
   if (!st.following)
     follow(self);
+}
+
+void ask_owner_to_cancel(response_actor* self) {
+  auto& st = self->state;
+  st.cancel_told_at = std::chrono::steady_clock::now();
+  st.log->tell({ev::log_news::kind::cancel, st.id, 0, st.view.tenant});
 }
 
 // A cancel asked for on another replica: this one acts only if it runs the

@@ -122,6 +122,8 @@ struct response_data {
   bool follow_reading = false;
   bool follow_again = false;
   std::uint64_t follow_tick = 0;
+  // When the owner was last asked to cancel (a cancel asked for here).
+  std::chrono::steady_clock::time_point cancel_told_at;
   model_info model;        // capabilities, family, window: from the backend
   // context_management compaction: the item this response opens its output
   // with, and the chain it stands for (user messages, then it).
@@ -223,6 +225,8 @@ void on_follow_tick(response_actor* self, std::uint64_t tick);
 // missed), or asks whoever runs it to cancel it.
 void on_news(response_actor* self, std::uint64_t seq);
 void on_remote_cancel(response_actor* self, const std::string& tenant);
+// Asks the replica that runs this foreign response to cancel it.
+void ask_owner_to_cancel(response_actor* self);
 // This process took the response over (the registry says so).
 void on_recover(response_actor* self);
 void on_recover_read(response_actor* self, append_done& done);

@@ -473,13 +473,18 @@ public:
     if (lease_id_.empty())
       return true;
     try {
+      auto hellos = hellos_.load();
       return pool_->with([&](pqxx::connection& c) {
         pqxx::nontransaction n{c};
         auto rows = n.exec_prepared("lease_renew", lease_id_, lease_epoch_.load(),
                                     static_cast<std::int64_t>(lease_ms_));
         if (rows.size() != 1)
           return false;
-        peers_ = rows[0][0].as<std::int64_t>() > 0;
+        // A hello heard meanwhile came from a replica this count may miss.
+        if (rows[0][0].as<std::int64_t>() > 0 || hellos_.load() != hellos)
+          peers_ = true;
+        else
+          peers_ = false;
         return true;
       });
     } catch (const std::exception& ex) {
@@ -510,7 +515,10 @@ public:
       return nullptr;
     // A replica that speaks is there: tell it this one's appends from now
     // on (the next renewal counts it too).
-    return listen_news(uri_, origin(), std::move(on_news), [this] { peers_ = true; });
+    return listen_news(uri_, origin(), std::move(on_news), [this] {
+      ++hellos_;
+      peers_ = true;
+    });
   }
 
   void tell(const events::log_news& news) override {
@@ -921,6 +929,7 @@ private:
   std::string uri_;
   std::unique_ptr<news_sender> news_;
   std::atomic<bool> peers_{true}; // until a renewal says otherwise; a peer's news says so
+  std::atomic<std::uint64_t> hellos_{0}; // news heard from peers
 };
 
 void migrate(const std::string& uri) {
