@@ -248,6 +248,33 @@ registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const
 
 } // namespace
 
+void deliver_news(const registry_actor& registry, std::vector<events::log_news>& news) {
+  std::vector<std::string> ids;
+  std::vector<std::uint64_t> seqs;
+  bool missed = false;
+  for (auto& n : news) {
+    switch (n.what) {
+      case events::log_news::kind::appended:
+        if (plausible_id(n.stream)) { // only responses are followed
+          ids.push_back(std::move(n.stream));
+          seqs.push_back(n.seq);
+        }
+        break;
+      case events::log_news::kind::missed: missed = true; break;
+      case events::log_news::kind::cancel:
+        if (plausible_id(n.stream))
+          caf::anon_send(registry, cancel_atom::value, std::move(n.stream), std::move(n.tenant));
+        break;
+    }
+  }
+  // News missed: every held actor reads again (an empty list names none).
+  if (missed)
+    caf::anon_send(registry, news_atom::value, std::vector<std::string>{},
+                   std::vector<std::uint64_t>{});
+  else if (!ids.empty())
+    caf::anon_send(registry, news_atom::value, std::move(ids), std::move(seqs));
+}
+
 caf::actor spawn_registry(caf::actor_system& sys, std::shared_ptr<const services> svc,
                           std::shared_ptr<registry_memory> memory) {
   return caf::actor_cast<caf::actor>(sys.spawn(registry, std::move(svc), std::move(memory)));

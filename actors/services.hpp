@@ -118,6 +118,10 @@ caf::actor spawn_backend_pool(caf::actor_system& sys, std::shared_ptr<backend> b
 // Spawns the registry: response ids to response actors, rebuilding and
 // passivating them. It watches every response actor: one that dies is
 // forgotten, and rebuilt from its log on its next message.
+// Hands the registry what other replicas told this one
+// (event_log::subscribe_news): appends to responses, cancels, news missed.
+void deliver_news(const registry_actor& registry, std::vector<events::log_news>& news);
+
 caf::actor spawn_registry(caf::actor_system& sys, std::shared_ptr<const services> svc,
                           std::shared_ptr<registry_memory> memory = nullptr);
 

@@ -348,12 +348,12 @@ int main(int argc, char** argv) {
   auto stats = std::make_shared<adapters::observability::metrics>();
   svc->log = log.get();
   svc->inflight_ns = log->inflight_namespace();
-  if (cfg.store.uri.rfind("postgres", 0) == 0)
-    svc->follow_period = std::chrono::milliseconds(500); // behind the replicas' news
   svc->stats = stats;
   svc->store_kind = cfg.store.uri.rfind("rocksdb:", 0) == 0 ? "rocksdb"
                     : cfg.store.uri == "memory"             ? "memory"
                                                             : "postgres";
+  if (svc->store_kind == "postgres")
+    svc->follow_period = std::chrono::milliseconds(500); // behind the replicas' news
   svc->store_pool = store_pool.get();
   svc->outbound_pool = outbound_pool.get();
   auto writer = std::make_unique<actors::append_writer>(stats, svc->store_kind);
@@ -488,32 +488,8 @@ int main(int argc, char** argv) {
   // News from the other replicas: what they appended wakes the actors here
   // that follow it, and a cancel asked for there reaches the actor running
   // it here. Ended before the actors are (declared after them).
-  auto news = log->subscribe_news([svc](std::vector<events::log_news> batch) {
-    auto registry = svc->registry();
-    std::vector<std::string> ids;
-    std::vector<std::uint64_t> seqs;
-    bool missed = false;
-    for (auto& n : batch) {
-      switch (n.what) {
-        case events::log_news::kind::appended:
-          if (n.stream.rfind("resp_", 0) == 0) { // only responses are followed
-            ids.push_back(std::move(n.stream));
-            seqs.push_back(n.seq);
-          }
-          break;
-        case events::log_news::kind::missed: missed = true; break;
-        case events::log_news::kind::cancel:
-          caf::anon_send(registry, actors::cancel_atom::value, std::move(n.stream),
-                         std::move(n.tenant));
-          break;
-      }
-    }
-    if (missed)
-      caf::anon_send(registry, actors::news_atom::value, std::vector<std::string>{},
-                     std::vector<std::uint64_t>{});
-    else if (!ids.empty())
-      caf::anon_send(registry, actors::news_atom::value, std::move(ids), std::move(seqs));
-  });
+  auto news = log->subscribe_news(
+      [svc](std::vector<events::log_news> batch) { actors::deliver_news(svc->registry(), batch); });
   if (auto bytes = actors::stored_file_bytes(*log))
     stats->file_bytes().Set(static_cast<double>(*bytes));
 

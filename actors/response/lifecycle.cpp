@@ -131,6 +131,13 @@ bool idle(const response_data& st) {
          (!st.view.exists() || st.view.terminal() || st.broken || st.foreign);
 }
 
+void let_go_if_idle(response_actor* self) {
+  auto& st = self->state;
+  if (idle(st))
+    schedule_passivation(self,
+                         st.foreign ? std::chrono::milliseconds(0) : st.svc->cfg.passivate_after);
+}
+
 void schedule_passivation(response_actor* self, std::chrono::milliseconds after) {
   auto epoch = ++self->state.epoch;
   self->delayed_send(self, after, passivate_atom::value, epoch);

@@ -532,9 +532,8 @@ void on_news(response_actor* self, std::uint64_t seq) {
   if (st.following && st.foreign && !st.recovering &&
       (seq == 0 || static_cast<std::int64_t>(seq) > st.view.version))
     follow(self);
-  else if (idle(st))
-    schedule_passivation(self,
-                         st.foreign ? std::chrono::milliseconds(0) : st.svc->cfg.passivate_after);
+  else
+    let_go_if_idle(self);
 }
 
 // A response another replica ended while this actor read it: its waiters

@@ -128,13 +128,8 @@ void ask_owner_to_cancel(response_actor* self) {
 void on_remote_cancel(response_actor* self, const std::string& tenant) {
   auto& st = self->state;
   ++st.handled;
-  if (st.foreign || !visible_to(st, tenant) || check_cancel(st.view, st.cmd) ||
-      st.view.terminal()) {
-    if (idle(st))
-      schedule_passivation(self,
-                           st.foreign ? std::chrono::milliseconds(0) : st.svc->cfg.passivate_after);
-    return;
-  }
+  if (st.foreign || !visible_to(st, tenant) || check_cancel(st.view, st.cmd) || st.view.terminal())
+    return let_go_if_idle(self);
   cancel_generation(self, "client_cancelled");
 }
 

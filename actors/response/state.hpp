@@ -259,6 +259,9 @@ void fail_waiters(response_data& st, const events::error_info& err);
 // An append failed: the actor stops generating and answers from what it has.
 void append_failed(response_actor* self, const events::error_info& err);
 bool idle(const response_data& st);
+// A message came that changed nothing: an idle actor (perhaps refused a
+// passivation while it was on its way) asks to go again.
+void let_go_if_idle(response_actor* self);
 void schedule_passivation(response_actor* self, std::chrono::milliseconds after);
 void on_passivate_tick(response_actor* self, std::uint64_t epoch);
 // An exception was contained in one of this actor's handlers.

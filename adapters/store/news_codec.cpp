@@ -14,10 +14,6 @@ namespace {
 using json = nlohmann::json;
 using events::log_news;
 
-std::string dump(const json& j) {
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
 // Ids and tenant names hold no control characters, so an entry stays small
 // as JSON (at most twice its bytes) and always fits a payload.
 constexpr std::size_t max_news_tenant = 1024;
@@ -54,10 +50,10 @@ std::vector<std::string> encode_news(std::string_view origin, const std::vector<
     entries.push_back(json::array({"a", stream, seq}));
 
   std::vector<std::string> out;
-  std::string head = "{\"o\":" + dump(json(std::string{origin})) + ",\"n\":[";
+  std::string head = "{\"o\":" + events::dump_json(json(std::string{origin})) + ",\"n\":[";
   std::string payload;
   for (const auto& e : entries) {
-    auto text = dump(e);
+    auto text = events::dump_json(e);
     if (head.size() + text.size() + 2 > max_news_payload)
       continue;
     if (!payload.empty() && payload.size() + text.size() + 3 > max_news_payload) {
@@ -73,7 +69,7 @@ std::vector<std::string> encode_news(std::string_view origin, const std::vector<
 }
 
 std::string hello_news(std::string_view origin) {
-  return "{\"o\":" + dump(json(std::string{origin})) + ",\"n\":[]}";
+  return "{\"o\":" + events::dump_json(json(std::string{origin})) + ",\"n\":[]}";
 }
 
 std::vector<log_news> decode_news(std::string_view payload, std::string_view own_origin,

@@ -481,10 +481,7 @@ public:
         if (rows.size() != 1)
           return false;
         // A hello heard meanwhile came from a replica this count may miss.
-        if (rows[0][0].as<std::int64_t>() > 0 || hellos_.load() != hellos)
-          peers_ = true;
-        else
-          peers_ = false;
+        peers_ = rows[0][0].as<std::int64_t>() > 0 || hellos_.load() != hellos;
         return true;
       });
     } catch (const std::exception& ex) {

@@ -4,6 +4,7 @@
 #include "adapters/store/postgres_news.hpp"
 
 #include "adapters/store/news_codec.hpp"
+#include "events/json_safe.hpp"
 
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
@@ -143,7 +144,7 @@ void news_sender::run() {
                                     "', p) from json_array_elements_text($1::json) p");
       }
       pqxx::nontransaction n{*conn};
-      n.exec_prepared("notify", nlohmann::json(payloads).dump());
+      n.exec_prepared("notify", events::dump_json(nlohmann::json(payloads)));
       std::lock_guard lock{mutex_};
       hello_ = false;
     } catch (const std::exception&) {
