@@ -77,6 +77,47 @@ projections::chain_ptr chain_of(const services& svc, cell& c) {
   return c.chain;
 }
 
+// What an event stored in the conversation makes of its chain context: a
+// batch of items is one more segment (up to max_segments, then the chain is
+// rebuilt as one), a turn's lock changes nothing, anything else rebuilds it.
+void extend_chain(const services& svc, cell& c, const std::string& tenant, const ev::event& e) {
+  if (std::holds_alternative<ev::conversation_turn_began>(e) ||
+      std::holds_alternative<ev::conversation_turn_ended>(e))
+    return;
+  const auto* added = std::get_if<ev::conversation_items_added>(&e);
+  if (added == nullptr || !c.chain || c.chain->depth >= max_segments)
+    c.chain = nullptr;
+  else
+    c.chain = std::make_shared<const projections::chain_segment>(
+        c.chain, opened(svc, tenant, added->items), c.chain->depth + 1);
+}
+
+// On a store replicas share, another replica may have appended since the
+// cell was read: what it stored is folded in first (a failure drops the
+// cell, so it is read again whole).
+void refresh(const services& svc, cell& c, const std::string& id) {
+  if (!c.loaded || !c.state) {
+    c.loaded = false;
+    return;
+  }
+  auto tenant = c.state->tenant;
+  auto fresh =
+      projections::catch_up(*svc.log, id, std::move(*c.state), [&](const ev::envelope& env) {
+        auto e = ev::decode(env);
+        if (e)
+          extend_chain(svc, c, tenant, *e);
+        else
+          c.chain = nullptr;
+      });
+  c.state.reset();
+  if (fresh)
+    c.state = std::move(*fresh);
+  else {
+    c.loaded = false;
+    c.chain = nullptr;
+  }
+}
+
 // Appends `events` after the version the cell holds and folds what was
 // stored in. A conflict (another writer: a second replica, a rebuilt actor)
 // or a failure drops the cell, so the next operation reads the log again.
@@ -101,16 +142,8 @@ ev::status commit(const services& svc, cell& c, const std::string& id, const std
   }
   auto state = c.state ? std::move(*c.state) : projections::conversation_state{};
   c.state.reset();
-  // The chain grows by a segment per batch (up to max_segments, then it is
-  // rebuilt as one); anything else rebuilds it.
-  for (const auto& e : events) {
-    const auto* added = std::get_if<ev::conversation_items_added>(&e);
-    if (added == nullptr || !c.chain || c.chain->depth >= max_segments)
-      c.chain = nullptr;
-    else
-      c.chain = std::make_shared<const projections::chain_segment>(
-          c.chain, opened(svc, tenant, added->items), c.chain->depth + 1);
-  }
+  for (const auto& e : events)
+    extend_chain(svc, c, tenant, e);
   for (const auto& env : *stored) {
     auto next = projections::apply(std::move(state), env);
     if (!next) {
@@ -186,14 +219,49 @@ json page_of(const projections::items_page& page) {
   return {{"data", page.data}, {"has_more", page.has_more}};
 }
 
-// One operation, on a store thread.
-void run(const services& svc, cell& c, const std::string& id, const conversation_op& op,
-         const reply_to& r) {
+// Whether response `id`'s last stored event ends it (false: not stored, or
+// not yet ended).
+bool response_ended(ev::event_log& log, const std::string& id) {
+  auto version = log.version(id);
+  if (!version || *version < 0)
+    return false;
+  auto last = log.read(id, static_cast<std::uint64_t>(*version), 1);
+  if (!last || last->empty())
+    return false;
+  const auto& type = last->back().type;
+  return type == ev::response_completed::type || type == ev::response_incomplete::type ||
+         type == ev::response_failed::type || type == ev::response_cancelled::type ||
+         type == ev::response_deleted::type;
+}
+
+// Whether another response's turn holds the conversation: one this actor
+// runs, or on a store replicas share one written in the stream by a replica
+// whose lease still holds and whose response has not ended (a turn this
+// replica wrote and no longer runs is over).
+ev::result<bool> held_by_another(ev::event_log& log, const cell& c, const std::string& me) {
+  if (!c.locked_by.empty() && c.locked_by != me)
+    return true;
+  const auto& s = *c.state;
+  if (s.turn_response.empty() || s.turn_response == me || s.turn_holder == log.lease_holder())
+    return false;
+  auto live = log.lease_held(s.turn_holder);
+  if (!live || !*live)
+    return live;
+  return !response_ended(log, s.turn_response);
+}
+
+// One operation, on a store thread, answering through `r` or `context`.
+// `last`: no retry follows a version conflict.
+void run_once(const services& svc, cell& c, const std::string& id, const conversation_op& op,
+              const reply_to& r, const reply_for<context_reply>& context, bool last) {
   auto& log = *svc.log;
+  bool shared = !log.lease_holder().empty();
   auto turn = [&](const char* result) {
     if (svc.stats)
       svc.stats->conversation_turn(result);
   };
+  if (shared && op.what != kind::create)
+    refresh(svc, c, id);
   if (!c.loaded && op.what == kind::create) {
     c.loaded = true; // a new id: nothing to read
   } else if (!c.loaded) {
@@ -204,7 +272,7 @@ void run(const services& svc, cell& c, const std::string& id, const conversation
     else if (read.error().code == riposte_errc::not_found)
       c.state.reset();
     else {
-      op.context(read.error()); // whichever of the two the op answers with
+      context(read.error()); // whichever of the two the op answers with
       return r(read.error());
     }
     c.loaded = true;
@@ -228,13 +296,17 @@ void run(const services& svc, cell& c, const std::string& id, const conversation
       c.locked_by.clear();
       turn("released");
     }
+    if (shared && c.state && c.state->turn_response == op.item_id)
+      if (auto s = commit(svc, c, id, c.state->tenant, {ev::conversation_turn_ended{op.item_id}});
+          !s)
+        return r(s.error());
     return r(json::object());
   }
   if (!c.state || c.state->tenant != op.tenant || c.state->deleted) {
     if (op.what == kind::finish_turn && c.locked_by == op.item_id)
       c.locked_by.clear();
     if (op.what == kind::begin_turn || op.what == kind::read_turn)
-      return op.context(context_reply{no_such_conversation(id)});
+      return context(context_reply{no_such_conversation(id)});
     return r(no_such_conversation(id));
   }
   auto& state = *c.state;
@@ -309,28 +381,44 @@ void run(const services& svc, cell& c, const std::string& id, const conversation
         return r(s.error());
       return r(projections::conversation_object(*c.state));
     }
-    case kind::begin_turn:
-      if (!c.locked_by.empty() && c.locked_by != op.item_id) {
+    case kind::begin_turn: {
+      auto held = held_by_another(log, c, op.item_id);
+      if (!held)
+        return context(context_reply{held.error()});
+      if (*held) {
         turn("locked");
-        return op.context(
+        return context(
             context_reply{ev::make_error(riposte_errc::conversation_locked,
                                          "Another process is currently operating on this "
                                          "conversation. Please retry in a few seconds.",
                                          "conversation")});
       }
+      // Written down where other replicas look before they take a turn.
+      if (shared && state.turn_response != op.item_id)
+        if (auto s = commit(svc, c, id, op.tenant,
+                            {ev::conversation_turn_began{op.item_id, log.lease_holder()}});
+            !s)
+          return context(context_reply{s.error()});
       c.locked_by = op.item_id;
-      return op.context(context_reply{chain_of(svc, c)});
-    case kind::read_turn: return op.context(context_reply{chain_of(svc, c)});
+      return context(context_reply{chain_of(svc, c)});
+    }
+    case kind::read_turn: return context(context_reply{chain_of(svc, c)});
     case kind::finish_turn: {
-      if (c.locked_by != op.item_id) // never: a turn is appended by its lock holder
+      // Never, but where replicas took this one's turn for over (its lease
+      // ended while it ran).
+      if (c.locked_by != op.item_id || (shared && state.turn_response != op.item_id)) {
+        if (c.locked_by == op.item_id)
+          c.locked_by.clear();
         return r(ev::make_error(riposte_errc::conversation_locked,
                                 "This response no longer holds the conversation's lock.",
                                 "conversation"));
-      c.locked_by.clear();
+      }
       auto markers = index_of(op.tenant, id, op.items);
-      if (auto s = commit(svc, c, id, op.tenant,
-                          {ev::conversation_items_added{op.items, op.item_id}}, std::move(markers));
-          !s)
+      auto s = commit(svc, c, id, op.tenant, {ev::conversation_items_added{op.items, op.item_id}},
+                      std::move(markers));
+      if (s || last || s.error().code != riposte_errc::version_conflict)
+        c.locked_by.clear(); // a conflict is tried again, still holding it
+      if (!s)
         return r(s.error());
       turn("appended");
       return r(projections::conversation_object(*c.state));
@@ -339,6 +427,40 @@ void run(const services& svc, cell& c, const std::string& id, const conversation
     case kind::end_turn: break;
   }
   r(ev::server_fault());
+}
+
+// How often an operation runs again after another replica appended to the
+// conversation first.
+constexpr int max_attempts = 4;
+
+// One operation, on a store thread. On a store replicas share, a version
+// conflict means another replica appended first: the operation runs again
+// (its checks too) on what is stored now.
+void run(const services& svc, cell& c, const std::string& id, const conversation_op& op,
+         const reply_to& r) {
+  bool shared = !svc.log->lease_holder().empty();
+  for (int attempt = 1;; ++attempt) {
+    bool last = !shared || attempt == max_attempts;
+    bool again = false;
+    auto conflicted = [&](const ev::error_info& e) {
+      if (last || e.code != riposte_errc::version_conflict)
+        return false;
+      again = true;
+      return true;
+    };
+    reply_to answer{reply_to::fn_type([&](ev::result<json> x) {
+      if (x || !conflicted(x.error()))
+        r(std::move(x));
+    })};
+    reply_for<context_reply> context{
+        reply_for<context_reply>::fn_type([&](ev::result<context_reply> x) {
+          if (!x || x->context || !conflicted(x->context.error()))
+            op.context(std::move(x));
+        })};
+    run_once(svc, c, id, op, answer, context, last);
+    if (!again)
+      return;
+  }
 }
 
 // A conversation's actor.

@@ -42,6 +42,8 @@ NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(conversation_created, conversation_id, metada
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(conversation_items_added, items, response_id)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(conversation_item_deleted, item_id)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(conversation_updated, metadata)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(conversation_turn_began, response_id, holder)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(conversation_turn_ended, response_id)
 
 // Events without fields are stored as `{}`.
 void to_json(nlohmann::json& j, const response_queued&) {

@@ -1,7 +1,8 @@
 // Facts about conversations (stream `conv_<id>`): created once, items added
 // in batches (through the API, or a response's turn), items deleted one by
 // one, metadata replaced, and the conversation deleted (its items stay
-// findable by reference, as the API documents).
+// findable by reference, as the API documents). On a store that replicas
+// share, a response's turn also writes the conversation's lock into it.
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -39,6 +40,24 @@ struct conversation_updated {
   static constexpr std::string_view type = "conversation_updated";
   static constexpr int version = 1;
   nlohmann::json metadata = nlohmann::json::object(); // replaces the old as a whole
+};
+
+// A response's turn holds the conversation (stores that replicas share):
+// until its items are added (a batch naming the response), the turn ends
+// (conversation_turn_ended), or the replica lease it was taken under ends,
+// no other response may run on it. `holder` is that lease ("id/epoch").
+struct conversation_turn_began {
+  static constexpr std::string_view type = "conversation_turn_began";
+  static constexpr int version = 1;
+  std::string response_id;
+  std::string holder;
+};
+
+// The turn ended without adding items (failed, cancelled, refused).
+struct conversation_turn_ended {
+  static constexpr std::string_view type = "conversation_turn_ended";
+  static constexpr int version = 1;
+  std::string response_id;
 };
 
 struct conversation_deleted {

@@ -29,7 +29,8 @@ using event =
                  response_cancelled, response_deleted, file_uploaded, file_deleted,
                  idempotency_key_recorded, prompt_version_created, prompt_deleted,
                  hosted_tool_progressed, conversation_created, conversation_items_added,
-                 conversation_item_deleted, conversation_updated, conversation_deleted>;
+                 conversation_item_deleted, conversation_updated, conversation_deleted,
+                 conversation_turn_began, conversation_turn_ended>;
 
 std::string_view type_of(const event& ev);
 int version_of(const event& ev);

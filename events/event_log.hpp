@@ -191,6 +191,13 @@ public:
   // Moves to this process the in-flight markers of replicas whose lease ran
   // out (and unowned ones an older riposte left); returns their keys.
   virtual result<std::vector<std::string>> claim_orphans() { return std::vector<std::string>{}; }
+  // The lease this process writes under, as "id/epoch"; empty where no
+  // other process shares the store (nothing it decides need be written
+  // down for others).
+  virtual std::string lease_holder() const { return {}; }
+  // Whether `holder` (some process's lease_holder()) still holds its lease:
+  // false once it ended, was taken over, or its replica's work was claimed.
+  virtual result<bool> lease_held(const std::string& holder) { return holder == lease_holder(); }
   // News from the other processes that share this log, passed to
   // `on_news` on a thread of the log's own until the subscription is
   // destroyed; nullptr where no other process shares it. A process never

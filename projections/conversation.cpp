@@ -10,6 +10,12 @@ namespace {
 using json = nlohmann::json;
 namespace ev = events;
 
+// A turn's end, however it ends, frees the conversation.
+void release(conversation_state& state) {
+  state.turn_response.clear();
+  state.turn_holder.clear();
+}
+
 } // namespace
 
 ev::result<conversation_state> apply(conversation_state state, const ev::envelope& env) {
@@ -35,6 +41,8 @@ ev::result<conversation_state> apply(conversation_state state, const ev::envelop
         } else if constexpr (std::is_same_v<T, ev::conversation_items_added>) {
           for (const auto& item : e.items)
             state.items.push_back(item);
+          if (!e.response_id.empty() && e.response_id == state.turn_response)
+            release(state);
         } else if constexpr (std::is_same_v<T, ev::conversation_item_deleted>) {
           json kept = json::array();
           for (auto& item : state.items)
@@ -45,6 +53,12 @@ ev::result<conversation_state> apply(conversation_state state, const ev::envelop
           state.metadata = e.metadata.is_object() ? e.metadata : json::object();
         } else if constexpr (std::is_same_v<T, ev::conversation_deleted>) {
           state.deleted = true;
+        } else if constexpr (std::is_same_v<T, ev::conversation_turn_began>) {
+          state.turn_response = e.response_id;
+          state.turn_holder = e.holder;
+        } else if constexpr (std::is_same_v<T, ev::conversation_turn_ended>) {
+          if (e.response_id == state.turn_response)
+            release(state);
         } else {
           err = corrupt(std::string{"a '"} + std::string{T::type} +
                         "' event is not a conversation's");
@@ -59,11 +73,9 @@ ev::result<conversation_state> apply(conversation_state state, const ev::envelop
   return state;
 }
 
-namespace {
-
-// Folds the stream's events after the version `state` holds.
-ev::result<conversation_state> fold_after(ev::event_log& log, const std::string& id,
-                                          conversation_state state) {
+ev::result<conversation_state> catch_up(ev::event_log& log, const std::string& id,
+                                        conversation_state state,
+                                        const std::function<void(const ev::envelope&)>& seen) {
   constexpr std::size_t page = 1024;
   for (;;) {
     auto from = static_cast<std::uint64_t>(state.version + 1);
@@ -78,6 +90,8 @@ ev::result<conversation_state> fold_after(ev::event_log& log, const std::string&
       if (!next)
         return next.error();
       state = std::move(*next);
+      if (seen)
+        seen(env);
     }
     if (events->size() < page)
       break;
@@ -86,6 +100,8 @@ ev::result<conversation_state> fold_after(ev::event_log& log, const std::string&
     return ev::make_error(ev::riposte_errc::not_found, "no conversation '" + id + "'");
   return state;
 }
+
+namespace {
 
 constexpr int snapshot_format = 1;
 
@@ -97,8 +113,8 @@ ev::result<conversation_state> read_conversation(ev::event_log& log, const std::
     return snap.error();
   if (snap->has_value())
     if (auto state = conversation_from_snapshot(**snap); state && state->id == id)
-      return fold_after(log, id, std::move(*state));
-  return fold_after(log, id, {});
+      return catch_up(log, id, std::move(*state));
+  return catch_up(log, id, {});
 }
 
 std::string to_conversation_snapshot(const conversation_state& c) {
@@ -107,6 +123,8 @@ std::string to_conversation_snapshot(const conversation_state& c) {
   json head{{"format", snapshot_format},  {"id", c.id},           {"tenant", c.tenant},
             {"created_at", c.created_at}, {"deleted", c.deleted}, {"version", c.version},
             {"metadata", c.metadata}};
+  if (!c.turn_response.empty())
+    head["turn"] = {{"response_id", c.turn_response}, {"holder", c.turn_holder}};
   auto out = dump(head);
   out.pop_back(); // the closing brace
   out += ",\"items\":";
@@ -148,6 +166,15 @@ std::optional<conversation_state> conversation_from_snapshot(const ev::snapshot&
   c.deleted = deleted->get<bool>();
   c.version = version->get<std::int64_t>();
   c.snapshot_version = c.version;
+  // A turn's lock (absent from snapshots of stores no replicas share).
+  if (auto* turn = field("turn"); turn != nullptr && turn->is_object()) {
+    auto response = turn->value("response_id", json());
+    auto holder = turn->value("holder", json());
+    if (!response.is_string() || !holder.is_string())
+      return std::nullopt;
+    c.turn_response = response.get<std::string>();
+    c.turn_holder = holder.get<std::string>();
+  }
   return c;
 }
 

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,11 @@ struct conversation_state {
   // The items it holds now, oldest first (deleted ones are gone).
   nlohmann::json items = nlohmann::json::array();
   bool deleted = false;
+  // The response whose turn holds it, and the replica lease it was taken
+  // under (stores that replicas share write the lock into the stream;
+  // empty: none holds it).
+  std::string turn_response;
+  std::string turn_holder;
   std::int64_t version = events::no_stream; // the last event folded in
   // The version of the newest snapshot of it known to be stored (the one
   // the fold began from, or a later one its owner wrote): no_stream if none.
@@ -39,6 +45,13 @@ inline constexpr std::int64_t snapshot_every = 32;
 // The state after one more event of the stream. A foreign event (a response's
 // event in a conversation stream) is corrupt_event.
 events::result<conversation_state> apply(conversation_state state, const events::envelope& env);
+
+// `state` with the events stored after its version folded in (another
+// replica's appends), each shown to `seen` once folded; not_found if the
+// stream holds none and state none.
+events::result<conversation_state>
+catch_up(events::event_log& log, const std::string& id, conversation_state state,
+         const std::function<void(const events::envelope&)>& seen = {});
 
 // The stream folded, from its latest snapshot when one is stored (a
 // snapshot that does not parse is ignored: the fold starts over), else from

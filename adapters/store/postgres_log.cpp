@@ -264,6 +264,7 @@ private:
                "returning key) "
                "select key from moved");
     c->prepare("lease_release", "delete from replicas where id = $1 and epoch = $2");
+    c->prepare("lease_live", "select 1 from replicas where id = $1 and epoch = $2");
     // A finished response: two snapshots and its marker gone, one statement.
     c->prepare("put_snapshot_pair_unmark",
                "with gone as (delete from markers where ns = $7 and key = $8) "
@@ -503,6 +504,25 @@ public:
       });
     } catch (const std::exception& ex) {
       return pg_error("claiming the work of replicas whose lease ran out", ex);
+    }
+  }
+
+  std::string lease_holder() const override { return lease_id_.empty() ? "" : origin(); }
+
+  result<bool> lease_held(const std::string& holder) override {
+    auto slash = holder.rfind('/');
+    if (slash == std::string::npos || slash + 1 == holder.size() || slash + 19 < holder.size() ||
+        holder.find_first_not_of("0123456789", slash + 1) != std::string::npos)
+      return false; // not a lease any replica writes
+    try {
+      return pool_->with([&](pqxx::connection& c) {
+        pqxx::nontransaction n{c};
+        return !n.exec_prepared("lease_live", holder.substr(0, slash),
+                                std::stoll(holder.substr(slash + 1)))
+                    .empty();
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("checking the lease of replica '" + holder + "'", ex);
     }
   }
 

@@ -45,6 +45,7 @@ json script() {
   return {
       {"rules",
        {{{"match", {{"contains", "slow"}}}, {"reply", slow(1000)}},
+        {{"match", {{"contains", "medium"}}}, {"reply", slow(15)}},
         {{"match", {{"contains", "quick"}}}, {"reply", {{"chunks", {{{"content", "done"}}}}}}}}}};
 }
 
@@ -417,6 +418,97 @@ BOOST_AUTO_TEST_CASE(a_replica_stalled_past_its_lease_never_writes_again) {
   // The survivor goes on serving.
   auto more = create(c[1], {{"model", "llama3.2:1b"}, {"input", "quick after"}});
   BOOST_TEST(ok(c[1].get("/v1/responses/" + more))["status"] == "completed");
+}
+
+// A conversation across replicas: each one reads the turns and items the
+// others appended; its lock holds across them (of two turns racing on two
+// replicas one runs, the other is conversation_locked); and the lock of a
+// replica that dies mid-turn ends with its lease.
+BOOST_AUTO_TEST_CASE(a_conversation_s_turns_and_lock_hold_across_replicas) {
+  cluster c{2, {}, lease_ms};
+  auto conv = ok(c[0].post("/v1/conversations", {{"metadata", {{"topic", "replicas"}}}}))["id"]
+                  .get<std::string>();
+  auto turn = [&](const std::string& input) {
+    return json{{"model", "llama3.2:1b"}, {"conversation", conv}, {"input", input}};
+  };
+  auto items = [&](riposte_server& r) {
+    return ok(r.get("/v1/conversations/" + conv + "/items?order=asc&limit=100"))["data"];
+  };
+  auto counted = [&](riposte_server& r) {
+    return ok(r.post("/v1/responses/input_tokens", turn("count")))["input_tokens"].get<int>();
+  };
+  // Turns on A, read on B (whose actor, once it has read the conversation,
+  // catches up with what A appends), and the other way round.
+  create(c[0], turn("quick one"));
+  BOOST_TEST(items(c[1]).size() == 2u);
+  create(c[0], turn("quick two"));
+  BOOST_TEST(items(c[1]).size() == 4u);
+  create(c[1], turn("quick three"));
+  BOOST_TEST(items(c[0]) == items(c[1]));
+  BOOST_TEST(items(c[0]).size() == 6u);
+  BOOST_TEST(counted(c[0]) == counted(c[1]));
+
+  // Two turns racing, one on each replica: one runs, the other is refused.
+  for (int round = 0; round < 4; ++round) {
+    http_result answers[2];
+    std::thread racers[2];
+    for (std::size_t i = 0; i < 2; ++i)
+      racers[i] = std::thread{[&, i] {
+        answers[i] = c[i].post("/v1/responses", turn("medium race " + std::to_string(round)));
+      }};
+    for (auto& t : racers)
+      t.join();
+    int ran = 0;
+    int locked = 0;
+    for (const auto& a : answers) {
+      if (a.status == 200 && json::parse(a.body)["status"] == "completed")
+        ++ran;
+      else if (a.status == 400 && a.body.find("\"conversation_locked\"") != std::string::npos)
+        ++locked;
+      else
+        BOOST_ERROR("round " << round << ": " << a.status << " " << a.body);
+    }
+    BOOST_TEST(ran + locked == 2);
+    BOOST_TEST(ran >= 1);
+    BOOST_TEST_MESSAGE("round " << round << ": " << ran << " ran, " << locked << " locked");
+  }
+  auto before = items(c[1]);
+  BOOST_TEST(before.size() % 2 == 0u); // whole turns only
+  BOOST_TEST(before.size() >= 6u + 2u * 4u);
+
+  // A's long turn holds it on B too; B can still add items.
+  auto running = ok(c[0].post("/v1/responses",
+                              [&] {
+                                auto t = turn("slow turn");
+                                t["background"] = true;
+                                return t;
+                              }()))["id"]
+                     .get<std::string>();
+  BOOST_REQUIRE(poll(c[0], running, 10s, [](const std::string& s) {
+                  return s == "in_progress";
+                })["status"] == "in_progress");
+  auto refused = c[1].post("/v1/responses", turn("quick four"));
+  BOOST_TEST(refused.status == 400);
+  BOOST_TEST(refused.body.find("\"conversation_locked\"") != std::string::npos, refused.body);
+  ok(c[1].post("/v1/conversations/" + conv + "/items",
+               {{"items", {{{"type", "message"}, {"role", "user"}, {"content", "a note"}}}}}));
+
+  // A dies mid-turn: the turn ends with A's lease, and B takes the next.
+  c[0].crash();
+  auto closed = poll(c[1], running, 10s, terminal);
+  BOOST_TEST(closed["status"] == "failed");
+  BOOST_TEST(closed["error"]["code"] == "server_restarted");
+  auto next = ok(c[1].post("/v1/responses", turn("quick five")));
+  BOOST_TEST(next["status"] == "completed");
+  auto after = items(c[1]);
+  BOOST_TEST(after.size() == before.size() + 3); // the note and the last turn
+  BOOST_TEST(after[before.size()]["content"][0]["text"] == "a note");
+  // The log tells the lock's story.
+  auto stored = ok(c[1].get("/v1/conversations/" + conv + "/events?limit=100"))["data"];
+  int began = 0;
+  for (const auto& e : stored)
+    began += e["type"] == "conversation_turn_began" ? 1 : 0;
+  BOOST_TEST(began >= 3 + 4 + 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -64,6 +64,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         __builtin_trap();
       if (!state.items.empty())
         fold(state, ev::conversation_item_deleted{state.items.front().value("id", "")}, 2);
+      // A turn's lock, as replicas write it, survives a snapshot.
+      fold(state, ev::conversation_turn_began{std::string{rest.substr(0, 40)}, "a/1"}, 3);
+      auto held = pj::conversation_from_snapshot({3, pj::to_conversation_snapshot(state)});
+      if (!held || held->turn_response != state.turn_response)
+        __builtin_trap();
       return 0;
     }
     case 1: (void)riposte::http::parse_conversation_update(rest); return 0;

@@ -137,4 +137,41 @@ BOOST_AUTO_TEST_CASE(a_snapshot_gives_back_the_state_it_was_made_of) {
   BOOST_TEST(!rp::conversation_from_snapshot({3, broken.dump()}).has_value());
 }
 
+// On a store replicas share, a turn's lock is in the stream: it holds from
+// its beginning to its items or its end (another response's end frees
+// nothing), and a snapshot keeps it.
+BOOST_AUTO_TEST_CASE(a_turn_holds_the_conversation_until_its_items_or_its_end) {
+  auto s = fold({ev::conversation_created{"conv_1", json::object(), 0},
+                 ev::conversation_turn_began{"resp_a", "a/1"}});
+  BOOST_TEST(s.turn_response == "resp_a");
+  BOOST_TEST(s.turn_holder == "a/1");
+  auto other = rp::apply(s, stored(ev::conversation_turn_ended{"resp_b"}, 2));
+  BOOST_REQUIRE(other.has_value());
+  BOOST_TEST(other->turn_response == "resp_a");
+  auto api =
+      rp::apply(*other, stored(ev::conversation_items_added{json::array({item("x")}), ""}, 3));
+  BOOST_REQUIRE(api.has_value());
+  BOOST_TEST(api->turn_response == "resp_a"); // items through the API: still held
+  auto back = rp::conversation_from_snapshot({3, rp::to_conversation_snapshot(*api)});
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->turn_response == "resp_a");
+  BOOST_TEST(back->turn_holder == "a/1");
+  auto appended =
+      rp::apply(*back, stored(ev::conversation_items_added{json::array({item("y")}), "resp_a"}, 4));
+  BOOST_REQUIRE(appended.has_value());
+  BOOST_TEST(appended->turn_response.empty());
+  BOOST_TEST(appended->turn_holder.empty());
+  auto again = rp::apply(*appended, stored(ev::conversation_turn_began{"resp_c", "b/2"}, 5));
+  BOOST_REQUIRE(again.has_value());
+  auto ended = rp::apply(*again, stored(ev::conversation_turn_ended{"resp_c"}, 6));
+  BOOST_REQUIRE(ended.has_value());
+  BOOST_TEST(ended->turn_response.empty());
+  // A snapshot without a lock has none; a malformed one is no snapshot.
+  BOOST_TEST(rp::conversation_from_snapshot({6, rp::to_conversation_snapshot(*ended)})
+                 ->turn_response.empty());
+  auto broken = json::parse(rp::to_conversation_snapshot(*back));
+  broken["turn"]["holder"] = 7;
+  BOOST_TEST(!rp::conversation_from_snapshot({3, broken.dump()}).has_value());
+}
+
 BOOST_AUTO_TEST_SUITE_END()
