@@ -123,7 +123,14 @@ ev::result<file_state> load(ev::event_log& log, const std::string& id, const std
 void upload(ev::event_log& log, adapters::observability::metrics* stats, const file_limits& limits,
             const file_upload& up, const reply_for<ev::file_uploaded>& r) {
   auto size = static_cast<std::int64_t>(up.bytes->size());
+  // Replicas sharing the store take turns too: the check and the listing
+  // that makes it true happen under one lock per tenant.
+  std::unique_ptr<ev::event_log::held_lock> turn;
   if (limits.tenant_quota_bytes > 0) {
+    auto held = log.lock("file-quota:" + up.tenant);
+    if (!held)
+      return r(held.error());
+    turn = std::move(*held);
     auto keys = log.list_markers(file_markers);
     if (!keys)
       return r(keys.error());
@@ -255,8 +262,9 @@ struct pending_upload {
 };
 
 struct files_state {
-  // With a quota, one tenant's uploads run one at a time, so the quota check
-  // and the write that uses it cannot interleave with another upload's.
+  // With a quota, one tenant's uploads run one at a time (on each replica,
+  // and under a store lock across them), so the quota check and the write
+  // that uses it cannot interleave with another upload's.
   std::map<std::string, std::deque<pending_upload>> uploads;
 };
 

@@ -188,6 +188,22 @@ nlohmann::json backends_described(const riposte::app::config& cfg) {
   return out;
 }
 
+// What replicas on one store must agree on: the backends as described
+// above, without their addresses and keys (each replica may reach its
+// backends its own way), their limits and the default model.
+std::string served_config(const riposte::app::config& cfg) {
+  auto described = backends_described(cfg);
+  for (auto& b : described) {
+    b.erase("url");
+    b.erase("api_key");
+  }
+  return nlohmann::json{{"backends", std::move(described)},
+                        {"backend_concurrency", cfg.backend_concurrency},
+                        {"model_concurrency", cfg.model_concurrency},
+                        {"default_model", cfg.default_model}}
+      .dump();
+}
+
 // Raises the soft descriptor limit to the hard one, and returns how many
 // client connections fit under it: max(64, limit/4) descriptors stay for the
 // store, backend and fetch connections and riposte's own, so accepting a
@@ -308,7 +324,9 @@ int main(int argc, char** argv) {
   sigaction(SIGINT, &stop_action, nullptr);
   sigaction(SIGTERM, &stop_action, nullptr);
 
-  auto store = adapters::store::open_store(cfg.store);
+  auto store_options = cfg.store;
+  store_options.lease.config = served_config(cfg);
+  auto store = adapters::store::open_store(store_options);
   if (!store)
     return fail(store.error().message);
   std::shared_ptr<events::event_log> log = std::move(*store);
@@ -484,6 +502,16 @@ int main(int argc, char** argv) {
             },
             [](const std::string& what) {
               log_line("warn", {{"msg", "replica lease not renewed"}, {"error", what}});
+            },
+            [stats](const std::vector<std::string>& ids) {
+              stats->replicas_differing().Set(static_cast<double>(ids.size()));
+              if (ids.empty())
+                log_line("info", {{"msg", "every live replica serves the same backends again"}});
+              else
+                log_line("warn", {{"msg", "replicas on this store serve different backends "
+                                          "(models, kinds, prefixes or limits): a request may "
+                                          "be answered differently on each"},
+                                  {"replicas", ids}});
             }});
   // News from the other replicas: what they appended wakes the actors here
   // that follow it, and a cancel asked for there reaches the actor running

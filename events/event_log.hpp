@@ -188,6 +188,20 @@ public:
   // false: another process took the lease over; this one can no longer
   // write and must stop.
   virtual result<bool> renew_lease() { return true; }
+  // A lock every process sharing the store respects, named by the caller,
+  // held until the guard is destroyed (the process dying lets it go too).
+  // Where one process holds the store alone there is nothing to lock
+  // against: the guard is empty.
+  struct held_lock {
+    virtual ~held_lock() = default;
+  };
+  virtual result<std::unique_ptr<held_lock>> lock(const std::string& name) {
+    (void)name;
+    return std::unique_ptr<held_lock>{};
+  }
+  // The live replicas that serve differently from this one (another
+  // backend configuration), as the last renewal found them.
+  virtual std::vector<std::string> differing_replicas() const { return {}; }
   // Moves to this process the in-flight markers of replicas whose lease ran
   // out (and unowned ones an older riposte left); returns their keys.
   virtual result<std::vector<std::string>> claim_orphans() { return std::vector<std::string>{}; }

@@ -52,6 +52,11 @@ bool lease_keeper::tick() {
   }
   if (!*renewed)
     return false;
+  if (auto differing = log_.differing_replicas(); differing != differing_) {
+    differing_ = std::move(differing);
+    if (hooks_.differing)
+      hooks_.differing(differing_);
+  }
   // A gap between renewals (a renewal that hung, the process or host
   // paused) of two periods beyond the usual one breaks the streak as a
   // failure does (a busy machine may delay a tick by less).

@@ -29,6 +29,9 @@ public:
     // A renewal or a claim failed (the store is unreachable): tried again
     // at the next tick.
     std::function<void(const std::string&)> trouble;
+    // The live replicas that serve differently from this one, whenever
+    // that list changes (empty: they all agree again).
+    std::function<void(const std::vector<std::string>&)> differing = {};
   };
 
   // Renews every `every`; claims only once renewals have gone through
@@ -50,6 +53,7 @@ private:
   std::chrono::steady_clock::time_point renewing_since_;
   std::chrono::steady_clock::time_point renewed_at_;
   bool renewing_ = false;
+  std::vector<std::string> differing_;
   hooks hooks_;
   std::mutex mutex_;
   std::condition_variable wake_;

@@ -86,6 +86,10 @@ metrics::metrics()
   , file_bytes_(gauge_family(*registry_, "riposte_file_bytes_stored",
                              "Bytes of the live uploaded files in the store")
                     .Add({}))
+  , replicas_differing_(gauge_family(*registry_, "riposte_replicas_config_differing",
+                                     "Live replicas on the same store whose backend configuration "
+                                     "differs from this one's")
+                            .Add({}))
   , ready_(gauge_family(*registry_, "riposte_ready",
                         "Last readiness result per check: 1 passed, 0 failed"))
   , ready_checks_(counter_family(*registry_, "riposte_readiness_checks_total",

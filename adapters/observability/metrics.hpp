@@ -56,6 +56,8 @@ public:
   void job_run(double seconds) { job_run_.Observe(seconds); }
   // Bytes of the live files in the store.
   prometheus::Gauge& file_bytes() { return file_bytes_; }
+  // Live replicas on the same store that serve differently from this one.
+  prometheus::Gauge& replicas_differing() { return replicas_differing_; }
   // A create answered from an earlier one with the same Idempotency-Key.
   void idempotent_replay() { idempotent_replays_.Increment(); }
   // One readiness check's result (GET /readyz).
@@ -110,6 +112,7 @@ private:
   prometheus::Histogram& job_run_;
   prometheus::Counter& idempotent_replays_;
   prometheus::Gauge& file_bytes_;
+  prometheus::Gauge& replicas_differing_;
   prometheus::Family<prometheus::Gauge>& ready_;
   prometheus::Family<prometheus::Counter>& ready_checks_;
   prometheus::Family<prometheus::Counter>& faults_;

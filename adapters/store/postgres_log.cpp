@@ -87,6 +87,11 @@ const std::vector<std::pair<int, std::string>>& migrations() {
                              expires_at timestamptz not null);
       create sequence replica_epochs;
     )sql"},
+      // What each replica serves (its backends as it describes them, without
+      // their addresses), so that replicas started differently are told.
+      {6, R"sql(
+      alter table replicas add column config text not null default '';
+    )sql"},
   };
   return list;
 }
@@ -242,17 +247,20 @@ private:
     // The lease: taken (from a previous incarnation of the same replica id
     // too, which is thereby fenced), renewed, and the markers of replicas
     // whose lease ran out moved to the one that claims them.
-    c->prepare(
-        "lease_take",
-        "insert into replicas (id, epoch, expires_at) values ($1, nextval('replica_epochs'), "
-        "now() + $2::bigint * interval '1 millisecond') on conflict (id) do update set "
-        "epoch = excluded.epoch, expires_at = excluded.expires_at returning epoch");
+    c->prepare("lease_take",
+               "insert into replicas (id, epoch, expires_at, config) values ($1, "
+               "nextval('replica_epochs'), now() + $2::bigint * interval '1 millisecond', $3) "
+               "on conflict (id) do update set epoch = excluded.epoch, expires_at = "
+               "excluded.expires_at, config = excluded.config returning epoch");
     // Renewed, it also says how many other replicas hold a live lease (is
-    // anyone there to tell about appends?).
-    c->prepare("lease_renew", "update replicas set expires_at = now() + $3::bigint * "
-                              "interval '1 millisecond' where id = $1 and epoch = $2 returning "
-                              "(select count(*) from replicas where id <> $1 and "
-                              "expires_at > now())");
+    // anyone there to tell about appends?), and which of them serve
+    // differently.
+    c->prepare("lease_renew",
+               "update replicas me set expires_at = now() + $3::bigint * "
+               "interval '1 millisecond' where me.id = $1 and me.epoch = $2 returning "
+               "(select count(*) from replicas o where o.id <> $1 and o.expires_at > now()), "
+               "(select coalesce(string_agg(o.id, chr(31) order by o.id), '') from replicas o "
+               "where o.id <> $1 and o.expires_at > now() and o.config <> me.config)");
     c->prepare("lease_claim",
                "with me as (select 1 from replicas where id = $1 and epoch = $2), "
                "dead as (delete from replicas where expires_at < now() and id <> $1 "
@@ -451,11 +459,11 @@ public:
 
   // Takes the lease of replica `id` (ending any earlier holder's) for
   // `lease_ms`; from now on every append checks it.
-  events::status take_lease(const std::string& id, long lease_ms) {
+  events::status take_lease(const std::string& id, long lease_ms, const std::string& config) {
     try {
       auto epoch = pool_->with([&](pqxx::connection& c) {
         pqxx::nontransaction n{c};
-        return n.exec_prepared1("lease_take", id, static_cast<std::int64_t>(lease_ms))[0]
+        return n.exec_prepared1("lease_take", id, static_cast<std::int64_t>(lease_ms), config)[0]
             .as<std::int64_t>();
       });
       lease_id_ = id;
@@ -483,6 +491,15 @@ public:
           return false;
         // A hello heard meanwhile came from a replica this count may miss.
         peers_ = rows[0][0].as<std::int64_t>() > 0 || hellos_.load() != hellos;
+        std::vector<std::string> differing;
+        auto ids = rows[0][1].as<std::string>();
+        for (std::size_t at = 0; !ids.empty() && at <= ids.size();) {
+          auto end = std::min(ids.find('\x1f', at), ids.size());
+          differing.push_back(ids.substr(at, end - at));
+          at = end + 1;
+        }
+        std::lock_guard guard{differing_mutex_};
+        differing_ = std::move(differing);
         return true;
       });
     } catch (const std::exception& ex) {
@@ -505,6 +522,36 @@ public:
     } catch (const std::exception& ex) {
       return pg_error("claiming the work of replicas whose lease ran out", ex);
     }
+  }
+
+  // A session-level advisory lock on a connection of its own (the pool's
+  // are needed by the holder meanwhile), which closing the connection ends.
+  result<std::unique_ptr<held_lock>> lock(const std::string& name) override {
+    struct session_lock final : held_lock {
+      std::unique_ptr<pqxx::connection> c;
+      ~session_lock() override {
+        try {
+          c.reset();
+        } catch (...) {
+          // The server ends the session, and with it the lock.
+        }
+      }
+    };
+    try {
+      auto held = std::make_unique<session_lock>();
+      held->c = std::make_unique<pqxx::connection>(uri_);
+      pqxx::nontransaction n{*held->c};
+      n.exec("set lock_timeout = '30s'");
+      n.exec_params("select pg_advisory_lock(hashtextextended($1, 0))", "riposte:" + name);
+      return std::unique_ptr<held_lock>{std::move(held)};
+    } catch (const std::exception& ex) {
+      return pg_error("taking the lock '" + name + "'", ex);
+    }
+  }
+
+  std::vector<std::string> differing_replicas() const override {
+    std::lock_guard guard{differing_mutex_};
+    return differing_;
   }
 
   std::string lease_holder() const override { return lease_id_.empty() ? "" : origin(); }
@@ -941,6 +988,10 @@ private:
 
   std::unique_ptr<connection_pool> pool_;
   std::string lease_id_; // empty: no lease, appends are not fenced
+  // Live replicas whose config differs from this one's, as the last
+  // renewal found them.
+  mutable std::mutex differing_mutex_;
+  std::vector<std::string> differing_;
   long lease_ms_ = 0;
   std::atomic<std::int64_t> lease_epoch_{0};
   std::string uri_;
@@ -983,7 +1034,7 @@ result<std::unique_ptr<events::event_log>> open_postgres_log(const std::string& 
                                                   sync == sync_policy::always);
     auto log = std::make_unique<postgres_log>(std::move(pool), uri);
     if (!lease.id.empty())
-      if (auto taken = log->take_lease(lease.id, lease.lease_ms); !taken)
+      if (auto taken = log->take_lease(lease.id, lease.lease_ms, lease.config); !taken)
         return taken.error();
     return std::unique_ptr<events::event_log>{std::move(log)};
   } catch (const std::exception& ex) {

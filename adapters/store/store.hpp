@@ -22,6 +22,9 @@ enum class sync_policy { always, none };
 struct replica_lease {
   std::string id;
   long lease_ms = 6000;
+  // What this replica serves, as text: replicas whose text differs are
+  // reported (event_log::differing_replicas).
+  std::string config;
 };
 
 struct store_options {

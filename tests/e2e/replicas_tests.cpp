@@ -4,6 +4,7 @@
 // responses closed (`server_restarted`) and its queue run by another within
 // the lease bound; a replica paused past its lease never writes again (it is
 // fenced, and stops when it wakes).
+#include "tests/support/forms.hpp"
 #include "tests/support/postgres.hpp"
 #include "tests/support/servers.hpp"
 #include "tests/support/sse.hpp"
@@ -509,6 +510,69 @@ BOOST_AUTO_TEST_CASE(a_conversation_s_turns_and_lock_hold_across_replicas) {
   for (const auto& e : stored)
     began += e["type"] == "conversation_turn_began" ? 1 : 0;
   BOOST_TEST(began >= 3 + 4 + 2);
+}
+
+// A tenant's file quota holds across replicas: uploads racing on two
+// replicas store exactly as many files as fit.
+BOOST_AUTO_TEST_CASE(a_file_quota_holds_across_replicas) {
+  cluster c{2, {"--tenant-quota-bytes", "1000000"}};
+  riposte_server second{
+      c.backend.url(), {"--replica-id", "q", "--tenant-quota-bytes", "1000000"}, c.pg.url()};
+  riposte_server* at[2] = {&c[0], &second};
+  auto body = form({{"file", std::string(300'000, 'q'), "q.txt"}, {"purpose", "user_data", ""}});
+  std::vector<http_result> results(8);
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (std::size_t i = 0; i < results.size(); ++i)
+    threads.emplace_back([&, i] {
+      ++ready;
+      while (ready.load() < 8)
+        std::this_thread::yield();
+      results[i] = upload(*at[i % 2], body);
+    });
+  for (auto& t : threads)
+    t.join();
+  int stored = 0;
+  for (const auto& res : results) {
+    if (res.status == 200)
+      ++stored;
+    else
+      BOOST_TEST(res.status == 413, res.status << " " << res.body);
+  }
+  BOOST_TEST(stored == 3); // 3 × 300,000 bytes fit in 1,000,000; a fourth does not
+  for (auto* r : at)
+    BOOST_TEST(json::parse(r->get("/v1/files").body)["data"].size() == 3u);
+}
+
+// A replica started with other backend settings is reported by the others
+// (a warning naming it, and a gauge), and reports them; once it is gone they
+// agree again.
+BOOST_AUTO_TEST_CASE(replicas_serving_differently_are_reported) {
+  cluster c{2, {}, lease_ms};
+  auto differing = [](riposte_server& r) {
+    auto text = r.get("/metrics").body;
+    const std::string name = "\nriposte_replicas_config_differing ";
+    auto at = text.find(name);
+    return at == std::string::npos ? -1 : std::stoi(text.substr(at + name.size()));
+  };
+  BOOST_TEST(differing(c[0]) == 0);
+  riposte_server odd{
+      c.backend.url(),
+      {"--replica-id", "odd", "--lease-ms", std::to_string(lease_ms), "--backend-concurrency", "3"},
+      c.pg.url()};
+  auto seen = [&](riposte_server& r, int n) {
+    for (int i = 0; i < 100 && differing(r) != n; ++i)
+      std::this_thread::sleep_for(50ms);
+    return differing(r) == n;
+  };
+  BOOST_TEST(seen(c[0], 1));
+  BOOST_TEST(seen(c[1], 1));
+  BOOST_TEST(seen(odd, 2));
+  BOOST_TEST(c[0].process().output().find("serve different backends") != std::string::npos);
+  BOOST_TEST(c[0].process().output().find("\"odd\"") != std::string::npos);
+  odd.stop();
+  BOOST_TEST(seen(c[0], 0));
+  BOOST_TEST(seen(c[1], 0));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
