@@ -38,7 +38,7 @@ public:
   listener(std::string uri, std::string origin,
            std::function<void(std::vector<events::log_news>)> on_news,
            std::function<void()> on_peer)
-    : uri_(std::move(uri))
+    : uri_(watched_uri(uri))
     , origin_(std::move(origin))
     , on_news_(std::move(on_news))
     , on_peer_(std::move(on_peer))
@@ -94,8 +94,25 @@ private:
 
 } // namespace
 
+std::string watched_uri(const std::string& uri) {
+  static const char* const params[] = {"connect_timeout=5",  "keepalives=1",
+                                       "keepalives_idle=5",  "keepalives_interval=2",
+                                       "keepalives_count=3", "tcp_user_timeout=10000"};
+  bool url = uri.rfind("postgres://", 0) == 0 || uri.rfind("postgresql://", 0) == 0;
+  std::string out = uri;
+  char sep = !url ? ' ' : uri.find('?') == std::string::npos ? '?' : '&';
+  for (const char* p : params) {
+    if (!out.empty())
+      out += sep;
+    out += p;
+    if (url)
+      sep = '&';
+  }
+  return out;
+}
+
 news_sender::news_sender(std::string uri, std::string origin)
-  : uri_(std::move(uri))
+  : uri_(watched_uri(uri))
   , origin_(std::move(origin))
   , thread_([this] { run(); }) {}
 

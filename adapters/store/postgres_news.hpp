@@ -16,6 +16,15 @@
 
 namespace riposte::adapters::store {
 
+// `uri` with TCP keepalives and timeouts (connect 5 s; a silent peer is
+// probed after 5 s idle, every 2 s, 3 times; unacknowledged data gives up
+// after 10 s), for the long-lived news connections: one whose server or
+// network vanished without a word (no FIN, no RST) errors within about
+// 15 s and is connected again, instead of waiting for news forever. Both
+// connection string forms: a URL gets query parameters, keywords get more
+// keywords.
+std::string watched_uri(const std::string& uri);
+
 // Sends what it is given in batches: one statement (one round trip, not
 // waiting for the disk) for whatever piled up while the last one ran. What
 // cannot be sent (the server is away) is dropped: news may be lost. Its

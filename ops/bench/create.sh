@@ -70,26 +70,10 @@ for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/$nginx_port) 2>/dev/null && b
 
 chat='{"model":"bench","messages":[{"role":"user","content":"hi"}],"stream":false}'
 create='{"model":"bench","input":"hi"}'
-lua() { # $1: body, $2: milliseconds each connection waits after an answer
-  cat <<LUA
-wrk.method = "POST"
-wrk.body = '$1'
-wrk.headers["Content-Type"] = "application/json"
-${2:+delay = function() return $2 end}
-done = function(summary, latency, requests)
-  io.write(string.format("RESULT %d %d %.1f %.1f %.1f\n", summary.requests, summary.errors.status
-    + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
-    latency:percentile(50), latency:percentile(99), summary.requests / (summary.duration / 1e6)))
-end
-LUA
-}
-lua "$chat" > "$work/chat.lua"
-lua "$create" > "$work/create.lua"
-lua "$chat" 20 > "$work/chat-paced.lua"
-lua "$create" 20 > "$work/create-paced.lua"
-
-# CPU time a process has used, in clock ticks (user + system).
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+wrk_lua "$chat" > "$work/chat.lua"
+wrk_lua "$create" > "$work/create.lua"
+wrk_lua "$chat" 20 > "$work/chat-paced.lua"
+wrk_lua "$create" 20 > "$work/create-paced.lua"
 
 # One wrk run: prints "p50_us p99_us rps errors wrk_cpu_s server_cpu_us_per_request"
 # (the last 0 without a server pid).

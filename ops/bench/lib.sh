@@ -7,6 +7,9 @@
 #                      window) and riposte on RocksDB in front of it
 #   start_riposte LOG ARGS...  starts riposte ($RIPOSTE_BIN, default the build) against the backend; sets
 #                          $riposte_port and $riposte_pid
+#   wrk_lua BODY [DELAY_MS]  a wrk script POSTing BODY (each connection waiting DELAY_MS after an
+#                          answer), printing "RESULT requests errors p50_us p99_us req/s"
+#   cpu_ticks PID          CPU time a process has used, in clock ticks (user + system)
 
 bench_init() {
   bash ops/setup.sh
@@ -58,3 +61,19 @@ JSON
   start_riposte "$work/riposte.log" --store "rocksdb:$work/data" --context-window bench=1000000 "$@"
   mkdir -p build/bench
 }
+
+wrk_lua() { # body [milliseconds each connection waits after an answer]
+  cat <<LUA
+wrk.method = "POST"
+wrk.body = '$1'
+wrk.headers["Content-Type"] = "application/json"
+${2:+delay = function() return $2 end}
+done = function(summary, latency, requests)
+  io.write(string.format("RESULT %d %d %.1f %.1f %.1f\n", summary.requests, summary.errors.status
+    + summary.errors.connect + summary.errors.read + summary.errors.write + summary.errors.timeout,
+    latency:percentile(50), latency:percentile(99), summary.requests / (summary.duration / 1e6)))
+end
+LUA
+}
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }

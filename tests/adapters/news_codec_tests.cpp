@@ -1,8 +1,10 @@
 // News between replicas as NOTIFY payloads (adapters/store/news_codec).
 #include "adapters/store/news_codec.hpp"
+#include "adapters/store/postgres_news.hpp"
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
 #include <map>
 
 namespace store = riposte::adapters::store;
@@ -75,6 +77,26 @@ BOOST_AUTO_TEST_CASE(what_is_not_news_is_ignored_and_a_hello_is_a_peer_saying_no
   BOOST_TEST(peer);
   BOOST_TEST(store::decode_news(store::hello_news("a/1"), "a/1", &peer).empty());
   BOOST_TEST(!peer);
+}
+
+// The news connections carry keepalives and timeouts in either form of
+// connection string, after what the operator gave.
+BOOST_AUTO_TEST_CASE(news_connections_are_watched_for_a_silent_peer) {
+  using riposte::adapters::store::watched_uri;
+  const std::string tail = "connect_timeout=5?keepalives=1?keepalives_idle=5?"
+                           "keepalives_interval=2?keepalives_count=3?tcp_user_timeout=10000";
+  auto joined = [&](char sep) {
+    auto t = tail;
+    std::replace(t.begin(), t.end(), '?', sep);
+    return t;
+  };
+  BOOST_TEST(watched_uri("postgresql://u@127.0.0.1:5432/db") ==
+             "postgresql://u@127.0.0.1:5432/db?" + joined('&'));
+  BOOST_TEST(watched_uri("postgres://h/db?sslmode=disable") ==
+             "postgres://h/db?sslmode=disable&" + joined('&'));
+  BOOST_TEST(watched_uri("host=127.0.0.1 port=5 dbname=x") ==
+             "host=127.0.0.1 port=5 dbname=x " + joined(' '));
+  BOOST_TEST(watched_uri("") == joined(' '));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
