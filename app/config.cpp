@@ -420,6 +420,9 @@ parse_outcome parse_config(int argc, char** argv) {
   replay->add_option("response_id", cfg.replay.response_id, "The response (resp_...)")->required();
   replay->add_flag("--sse", cfg.replay.sse, "Print the SSE stream instead");
   replay->add_flag("--response", cfg.replay.response_only, "Print only the rebuilt Response");
+  replay->add_flag("--timeline", cfg.replay.timeline,
+                   "Print the events for people: offsets from the first, runs of deltas "
+                   "collapsed, failures flagged, totals");
   replay->add_flag("!--no-obfuscation", cfg.replay.obfuscation,
                    "SSE without obfuscation padding (include_obfuscation=false)");
   replay->add_option("--starting-after", cfg.replay.starting_after,
@@ -433,6 +436,12 @@ parse_outcome parse_config(int argc, char** argv) {
   audit->add_option("--since", cfg.audit.since, "Only events recorded at or after (unix seconds)");
   audit->add_option("--until", cfg.audit.until, "Only events recorded before (unix seconds)");
   audit->add_option("--limit", cfg.audit.limit, "At most this many events (0: all)");
+  audit->add_flag("--follow", cfg.audit.follow,
+                  "At the end of the feed, print new events as they are stored (until stopped)");
+  audit
+      ->add_option("--follow-every-ms", cfg.audit.follow_every_ms,
+                   "How often --follow looks for new events")
+      ->check(CLI::Range(10L, 60'000L));
   audit->fallthrough();
   app.require_subcommand(0, 1);
 

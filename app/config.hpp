@@ -21,6 +21,7 @@ struct replay_options {
   std::string response_id;
   bool sse = false;           // print the exact SSE stream a client saw
   bool response_only = false; // print only the rebuilt Response
+  bool timeline = false;      // print the events as a timeline for people
   bool obfuscation = true;    // as stream_options.include_obfuscation
   std::int64_t starting_after = -1;
 };
@@ -33,6 +34,8 @@ struct audit_options {
   std::int64_t since = 0; // unix seconds, 0: no bound
   std::int64_t until = 0;
   std::size_t limit = 0; // 0: everything
+  bool follow = false;   // at the end, wait for more (until stopped)
+  long follow_every_ms = 500;
 };
 
 // One --backend: [NAME=][KIND:]URL[,models=A|B][,prefix=P][,key_env=VAR][,key_file=PATH]

@@ -305,8 +305,13 @@ int main(int argc, char** argv) {
     auto log = adapters::store::open_store(cfg.store);
     if (!log)
       return fail(log.error().message);
-    return cfg.command == "replay" ? app::run_replay(cfg.replay, **log)
-                                   : app::run_audit(cfg.audit, **log);
+    if (cfg.command == "replay")
+      return app::run_replay(cfg.replay, **log);
+    // A read-only RocksDB view is what the store held when it was opened.
+    app::log_opener reopen;
+    if (cfg.store.uri.rfind("rocksdb:", 0) == 0)
+      reopen = [&cfg] { return adapters::store::open_store(cfg.store); };
+    return app::run_audit(cfg.audit, **log, reopen);
   }
 
   sigset_t signals;

@@ -8,9 +8,12 @@
 #include "projections/conversation.hpp"
 #include "projections/response_view.hpp"
 #include "projections/stream_events.hpp"
+#include "projections/timeline.hpp"
 
+#include <chrono>
 #include <iostream>
 #include <optional>
+#include <thread>
 #include <vector>
 
 namespace riposte::app {
@@ -47,6 +50,15 @@ int run_replay(const replay_options& opts, events::event_log& log) {
               << '\n';
     return 1;
   }
+  if (opts.timeline) {
+    auto t = projections::make_timeline(*stream);
+    if (!t) {
+      std::cerr << "riposte: " << t.error().message << '\n';
+      return 1;
+    }
+    std::cout << projections::timeline_text(*t);
+    return 0;
+  }
   if (opts.response_id.rfind("conv_", 0) == 0) {
     // A conversation: its events, then what they make of it.
     if (opts.sse) {
@@ -82,17 +94,36 @@ int run_replay(const replay_options& opts, events::event_log& log) {
   return 0;
 }
 
-int run_audit(const audit_options& opts, events::event_log& log) {
+int run_audit(const audit_options& opts, events::event_log& log, const log_opener& reopen) {
   std::uint64_t after = opts.after;
   std::size_t printed = 0;
+  events::event_log* current = &log;
+  std::unique_ptr<events::event_log> reopened;
   for (;;) {
-    auto page = log.read_all(after, 4096);
+    auto page = current->read_all(after, 4096);
     if (!page) {
       std::cerr << "riposte: " << page.error().message << '\n';
-      return 1;
+      if (!opts.follow)
+        return 1;
+      page = std::vector<events::envelope>{}; // a follower waits out a store that is away
     }
-    if (page->empty())
-      return 0;
+    if (page->empty()) {
+      if (!opts.follow)
+        return 0;
+      std::cout.flush();
+      std::this_thread::sleep_for(std::chrono::milliseconds(opts.follow_every_ms));
+      if (reopen) {
+        reopened.reset(); // one view open at a time
+        current = &log;
+        if (auto fresh = reopen()) {
+          reopened = std::move(*fresh);
+          current = reopened.get();
+        } else {
+          std::cerr << "riposte: " << fresh.error().message << '\n';
+        }
+      }
+      continue;
+    }
     for (const auto& env : *page) {
       after = env.global_position;
       auto seconds = env.recorded_at / 1'000'000;

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <csignal>
 #include <map>
 #include <mutex>
 #include <set>
@@ -334,6 +335,18 @@ BOOST_AUTO_TEST_CASE(replay_and_audit_read_the_store_beside_a_running_server_and
     return p.output();
   };
   BOOST_TEST(run({"replay", id, "--sse"}) == live.raw); // read-only, server still running
+  // The feed followed beside the running server: what is stored after the
+  // follower started reaches it.
+  child_process follower{{riposte_binary(), "audit", "--follow", "--follow-every-ms", "50",
+                          "--type", "response_created", "--store", r.store()}};
+  BOOST_TEST(!follower.wait_for_line(id, std::chrono::seconds(10)).empty(), follower.output());
+  auto later =
+      json::parse(
+          r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "followed"}}).body)["id"]
+          .get<std::string>();
+  BOOST_TEST(!follower.wait_for_line(later, std::chrono::seconds(10)).empty(), follower.output());
+  follower.signal(SIGTERM);
+  follower.wait_exit(std::chrono::seconds(5));
   auto got = json::parse(http_call("GET", r.url("/v1/responses/" + id)).body);
   auto stopped = r.stop();
   BOOST_TEST(stopped == 0, "exit " << stopped << ": " << r.process().output());
@@ -342,8 +355,17 @@ BOOST_AUTO_TEST_CASE(replay_and_audit_read_the_store_beside_a_running_server_and
   auto lines = run({"replay", id});
   BOOST_TEST(std::count(lines.begin(), lines.end(), '\n') ==
              static_cast<long>(live.events.size()) + 1);
+  // For people: a row per event (deltas of one item as one), then totals.
+  auto timeline = run({"replay", id, "--timeline"});
+  BOOST_TEST(timeline.rfind(id + "  completed\n", 0) == 0, timeline);
+  BOOST_TEST(timeline.find("response_created  model llama3.2:1b") != std::string::npos, timeline);
+  BOOST_TEST(timeline.find("output_text_delta") != std::string::npos, timeline);
+  BOOST_TEST(timeline.find("response_completed") != std::string::npos, timeline);
+  BOOST_TEST(timeline.find("first token +") != std::string::npos, timeline);
+  BOOST_TEST(std::count(timeline.begin(), timeline.end(), '\n') <
+             static_cast<long>(live.events.size()) + 2);
   auto created = run({"audit", "--type", "response_created"});
-  BOOST_TEST(std::count(created.begin(), created.end(), '\n') == 1);
+  BOOST_TEST(std::count(created.begin(), created.end(), '\n') == 2);
   BOOST_TEST(json::parse(created.substr(0, created.find('\n')))["stream"] == id);
   BOOST_TEST(run({"audit", "--tenant", "nobody"}).empty());
 }
