@@ -22,6 +22,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -110,6 +111,8 @@ struct compaction {
 
 // POST /v1/responses, validated and normalized by http/.
 struct create_command {
+  // When http/ made it (a blocking create's phases are timed from here).
+  std::chrono::steady_clock::time_point accepted_at{};
   std::string response_id;
   std::string tenant;
   std::string model;

@@ -7,6 +7,7 @@
 #include "projections/response_view.hpp"
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <set>
@@ -869,6 +870,7 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
                             std::string{"'"} + name + "' is not supported yet.", name);
 
   actors::create_command cmd;
+  cmd.accepted_at = std::chrono::steady_clock::now();
   cmd.model = body["model"].get<std::string>();
   json input = body.value("input", json());
   if (input.is_string()) {

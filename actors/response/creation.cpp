@@ -319,6 +319,7 @@ void on_create(response_actor* self, create_command& cmd) {
   ++st.handled;
   ++st.epoch;
   st.cmd = std::move(cmd);
+  st.clock.started = std::chrono::steady_clock::now();
   if (!st.cmd.store) {
     st.private_log = st.svc->make_ephemeral_log();
     st.log = st.private_log.get();

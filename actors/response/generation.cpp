@@ -86,6 +86,8 @@ void start_generation(response_actor* self) {
       req.params[name] = st.cmd.sampling[name];
   }
   st.generating = true;
+  if (st.clock.sent == std::chrono::steady_clock::time_point{})
+    st.clock.sent = std::chrono::steady_clock::now();
   caf::actor me = self;
   auto fault = [self](const std::string& what) { on_fault(self, what); };
   self->request(st.svc->backend_pool(), caf::infinite, generate_atom::value, std::move(req), me)
@@ -105,8 +107,13 @@ void start_generation(response_actor* self) {
 // Events from the backend, in order.
 void on_update(response_actor* self, generation_update& u) {
   auto& st = self->state;
-  if (u.finished)
+  auto now = std::chrono::steady_clock::now();
+  if (st.clock.first == std::chrono::steady_clock::time_point{})
+    st.clock.first = now;
+  if (u.finished) {
     st.generating = false;
+    st.clock.finished = now;
+  }
   if (st.broken || st.view.terminal()) {
     if (u.finished) // a broken actor waited for its generation to end
       schedule_passivation(self, std::chrono::milliseconds(0));

@@ -36,9 +36,26 @@ void fail_waiters(response_data& st, const ev::error_info& err) {
   st.cancel_waiters.clear();
 }
 
+// Where a blocking create's wall time went, once it is answered: from
+// http/ to the actor, preparing it (references, context, the creation
+// handed to the writer), the backend until its first update and until its
+// last, then storing the end and answering.
+void time_phases(const response_data& st) {
+  const auto& c = st.clock;
+  using tp = std::chrono::steady_clock::time_point;
+  if (!st.svc->stats || st.cmd.accepted_at == tp{} || c.sent == tp{} || c.finished == tp{})
+    return;
+  auto seconds = [](tp from, tp to) { return std::chrono::duration<double>(to - from).count(); };
+  auto now = std::chrono::steady_clock::now();
+  st.svc->stats->create_phases({seconds(st.cmd.accepted_at, c.started), seconds(c.started, c.sent),
+                                seconds(c.sent, c.first), seconds(c.first, c.finished),
+                                seconds(c.finished, now)});
+}
+
 void answer_waiters(response_actor* self) {
   auto& st = self->state;
   if (!st.waiters.empty()) {
+    time_phases(st);
     auto reply = blocking_reply(st.view);
     for (auto& w : st.waiters)
       w(reply);

@@ -81,6 +81,11 @@ struct fast_batch {
 };
 
 struct response_data {
+  // When a create's phases began (see time_phases): the actor took the
+  // command, the backend was asked, its first update came, its last.
+  struct phase_clock {
+    std::chrono::steady_clock::time_point started, sent, first, finished;
+  } clock;
   std::shared_ptr<const services> svc;
   registry_actor registry;
   std::string id;

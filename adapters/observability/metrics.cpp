@@ -14,6 +14,9 @@ const std::vector<double> append_buckets{0.00005, 0.0001, 0.00025, 0.0005, 0.001
 const std::vector<double> batch_buckets{1, 2, 4, 8, 16, 32, 64, 128, 256, 512};
 const std::vector<double> generation_buckets{0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1,   2.5,
                                              5,    10,    30,   60,  120,  300, 600, 1800};
+const std::vector<double> phase_buckets{0.00001, 0.000025, 0.00005, 0.0001, 0.00025,
+                                        0.0005,  0.001,    0.0025,  0.005,  0.01,
+                                        0.025,   0.05,     0.1,     0.25,   1};
 const std::vector<double> rate_buckets{1, 2.5, 5, 10, 20, 35, 50, 75, 100, 150, 250, 500, 1000};
 
 std::string key_of(const void* family, const std::map<std::string, std::string>& labels) {
@@ -90,6 +93,11 @@ metrics::metrics()
                                      "Live replicas on the same store whose backend configuration "
                                      "differs from this one's")
                             .Add({}))
+  , create_phase_(histogram_family(*registry_, "riposte_create_phase_seconds",
+                                   "Where a blocking create's wall time went, by phase: to_actor "
+                                   "(http/ to its actor), prepare (until the backend is asked), "
+                                   "backend_first_update, backend_rest (until its last update), "
+                                   "store_and_answer (the end stored, the answer handed over)"))
   , ready_(gauge_family(*registry_, "riposte_ready",
                         "Last readiness result per check: 1 passed, 0 failed"))
   , ready_checks_(counter_family(*registry_, "riposte_readiness_checks_total",
@@ -123,7 +131,16 @@ metrics::metrics()
   , conversation_turns_(counter_family(*registry_, "riposte_conversation_turns_total",
                                        "Responses' turns on a conversation, by result: appended, "
                                        "released (ended without appending) or locked (refused "
-                                       "while another ran)")) {}
+                                       "while another ran)")) {
+  for (std::size_t i = 0; i < create_phase_names.size(); ++i)
+    create_phase_children_[i] = &create_phase_.Add(
+        {{"phase", create_phase_names[i]}}, prometheus::Histogram::BucketBoundaries{phase_buckets});
+}
+
+void metrics::create_phases(const std::array<double, 5>& seconds) {
+  for (std::size_t i = 0; i < seconds.size(); ++i)
+    create_phase_children_[i]->Observe(seconds[i]);
+}
 
 template <class T>
 T& metrics::child(prometheus::Family<T>& family, const std::map<std::string, std::string>& labels,

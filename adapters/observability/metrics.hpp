@@ -8,6 +8,7 @@
 #include <prometheus/histogram.h>
 #include <prometheus/registry.h>
 
+#include <array>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -58,6 +59,10 @@ public:
   prometheus::Gauge& file_bytes() { return file_bytes_; }
   // Live replicas on the same store that serve differently from this one.
   prometheus::Gauge& replicas_differing() { return replicas_differing_; }
+  // Where a blocking create's wall time went, by phase (create_phase_names).
+  static constexpr std::array<const char*, 5> create_phase_names{
+      "to_actor", "prepare", "backend_first_update", "backend_rest", "store_and_answer"};
+  void create_phases(const std::array<double, 5>& seconds);
   // A create answered from an earlier one with the same Idempotency-Key.
   void idempotent_replay() { idempotent_replays_.Increment(); }
   // One readiness check's result (GET /readyz).
@@ -113,6 +118,8 @@ private:
   prometheus::Counter& idempotent_replays_;
   prometheus::Gauge& file_bytes_;
   prometheus::Gauge& replicas_differing_;
+  prometheus::Family<prometheus::Histogram>& create_phase_;
+  std::array<prometheus::Histogram*, 5> create_phase_children_{};
   prometheus::Family<prometheus::Gauge>& ready_;
   prometheus::Family<prometheus::Counter>& ready_checks_;
   prometheus::Family<prometheus::Counter>& faults_;

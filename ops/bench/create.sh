@@ -104,7 +104,12 @@ for rep in $(seq "$repeats"); do
       riposte-pg) url="http://127.0.0.1:$riposte_pg_port/v1/responses"; script="$work/create.lua"
         server=$riposte_pg_pid ;;
     esac
+    [ "$target" = riposte ] && curl -s "http://127.0.0.1:$riposte_port/metrics" > "$work/phases.before"
     echo "$target c1 $(run "$url" "$script" 1)" >> "$results"
+    if [ "$target" = riposte ]; then
+      curl -s "http://127.0.0.1:$riposte_port/metrics" > "$work/phases.after"
+      echo "phases $(python3 ops/bench/phases.py "$work/phases.before" "$work/phases.after")" >> "$results"
+    fi
     echo "$target r1000 $(run "$url" "${script%.lua}-paced.lua" 20)" >> "$results"
     echo "$target c50 $(run "$url" "$script" 50 "$server")" >> "$results"
   done
@@ -114,8 +119,12 @@ python3 - "$results" "$seconds" "$repeats" "$out_dir" <<'PY'
 import json, statistics, sys
 path, seconds, repeats, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 runs = {}
+phases = []
 for line in open(path):
     f = line.split()
+    if f[0] == "phases":
+        phases.append(json.loads(line[len("phases "):]))
+        continue
     target, mode = f[0], f[1]
     p50, p99, rps, errors, wrk_cpu = float(f[2]), float(f[3]), float(f[4]), int(f[5]), float(f[6])
     r = runs.setdefault((target, mode), {"p50_us": [], "p99_us": [], "rps": [], "errors": 0,
@@ -151,6 +160,9 @@ summary = {
     "riposte_pg_rps_vs_rocksdb": pg["c50_rps"] / r["c50_rps"],
     "riposte_pg_cpu_vs_rocksdb": pg["cpu_us_per_request_c50"] / r["cpu_us_per_request_c50"],
 }
+names = ["to_actor", "prepare", "backend_first_update", "backend_rest", "store_and_answer"]
+if phases:
+    summary["riposte_c1_phases_us"] = {n: statistics.median(p.get(n, 0) for p in phases) for n in names}
 json.dump(summary, open(f"{out}/create.json", "w"), indent=2)
 rows = ["| target | c1 p50 | c1 p99 | paced req/s | paced p50 | paced p99 | c50 req/s | c50 p50 | c50 p99 | errors | wrk CPU (cores) |",
         "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -167,6 +179,12 @@ rows.append(f"riposte adds {summary['riposte_added_p50_us']:.0f} µs p50 / {summ
             f"at concurrency 1 (nginx adds {summary['nginx_added_p50_us']:.0f} / {summary['nginx_added_p99_us']:.0f}); "
             f"throughput {summary['riposte_rps_vs_direct']:.2f}× direct, {summary['riposte_rps_vs_nginx']:.2f}× nginx. "
             f"Medians of {repeats} runs of {seconds} s.")
+if phases:
+    ph = summary["riposte_c1_phases_us"]
+    rows.append("Where a blocking create's wall time goes at concurrency 1 (RocksDB, mean per create, "
+                "`riposte_create_phase_seconds`): " +
+                ", ".join(f"{n.replace('_', ' ')} {ph[n]:.0f} µs" for n in names) +
+                f" (the backend alone answers in {d['c1_p50_us']:.0f} µs p50).")
 open(f"{out}/create.md", "w").write("\n".join(rows) + "\n")
 print("\n".join(rows))
 PY

@@ -231,6 +231,21 @@ BOOST_AUTO_TEST_CASE(metrics_follow_generations_queues_streams_and_replays) {
              3.0);
   BOOST_TEST(series(text, "riposte_output_tokens_per_second_count{model=\"llama3.2:1b\"}") >= 2.0);
   BOOST_TEST(series(text, "riposte_idempotent_replays_total") == 1.0);
+  // Each answered blocking create is timed phase by phase, every phase once.
+  auto phase = [&](const std::string& name, const char* part) {
+    return series(text,
+                  "riposte_create_phase_seconds_" + std::string{part} + "{phase=\"" + name + "\"}");
+  };
+  auto timed = phase("to_actor", "count");
+  BOOST_TEST(timed >= 2.0, text);
+  for (const char* name :
+       {"to_actor", "prepare", "backend_first_update", "backend_rest", "store_and_answer"}) {
+    BOOST_TEST(phase(name, "count") == timed, name);
+    BOOST_TEST(phase(name, "sum") >= 0.0, name);
+  }
+  BOOST_TEST(phase("to_actor", "sum") > 0.0);
+  BOOST_TEST(phase("backend_first_update", "sum") > 0.0);
+  BOOST_TEST(phase("store_and_answer", "sum") > 0.0);
   BOOST_TEST(series(text, "riposte_streams_active") == 0.0);
   BOOST_TEST(series(text, "riposte_responses_total{mode=\"background\",model=\"llama3.2:1b\","
                           "status=\"completed\"}") == 2.0);
