@@ -219,6 +219,63 @@ json page_of(const projections::items_page& page) {
   return {{"data", page.data}, {"has_more", page.has_more}};
 }
 
+// How often an operation runs again after another replica appended to the
+// conversation first.
+constexpr int max_attempts = 4;
+
+// The cell as the log holds it now: read whole when it is not loaded, and
+// on a store replicas share caught up with what others appended.
+ev::status load(const services& svc, cell& c, const std::string& id, bool shared) {
+  if (shared)
+    refresh(svc, c, id);
+  if (c.loaded)
+    return ev::ok();
+  auto read = projections::read_conversation(*svc.log, id);
+  c.chain = nullptr;
+  if (read)
+    c.state = std::move(*read);
+  else if (read.error().code == riposte_errc::not_found)
+    c.state.reset();
+  else
+    return read.error();
+  c.loaded = true;
+  return ev::ok();
+}
+
+// On a store replicas share, the end of a turn that added nothing is
+// written where the others look, so they stop refusing turns (tried again
+// over their appends). Should the store fail, the turn still ends with this
+// replica's lease, or at its next turn on the conversation here.
+ev::status release_in_log(const services& svc, cell& c, const std::string& id,
+                          const std::string& response_id) {
+  auto written = ev::ok();
+  for (int attempt = 0; attempt < max_attempts; ++attempt) {
+    if (auto loaded = load(svc, c, id, true); !loaded)
+      return loaded;
+    if (!c.state || c.state->turn_response != response_id)
+      return ev::ok();
+    written = commit(svc, c, id, c.state->tenant, {ev::conversation_turn_ended{response_id}});
+    if (written || written.error().code != riposte_errc::version_conflict)
+      return written;
+  }
+  return written;
+}
+
+// A turn ended without adding anything: this response holds the
+// conversation no longer, here or (on a shared store) anywhere.
+void end_turn(const services& svc, cell& c, const std::string& id, const std::string& response_id,
+              bool shared, const reply_to& r) {
+  if (c.locked_by == response_id) {
+    c.locked_by.clear();
+    if (svc.stats)
+      svc.stats->conversation_turn("released");
+  }
+  if (shared)
+    if (auto s = release_in_log(svc, c, id, response_id); !s)
+      return r(s.error());
+  r(json::object());
+}
+
 // Whether response `id`'s last stored event ends it (false: not stored, or
 // not yet ended).
 bool response_ended(ev::event_log& log, const std::string& id) {
@@ -260,22 +317,13 @@ void run_once(const services& svc, cell& c, const std::string& id, const convers
     if (svc.stats)
       svc.stats->conversation_turn(result);
   };
-  if (shared && op.what != kind::create)
-    refresh(svc, c, id);
   if (!c.loaded && op.what == kind::create) {
     c.loaded = true; // a new id: nothing to read
-  } else if (!c.loaded) {
-    auto read = projections::read_conversation(log, id);
-    c.chain = nullptr;
-    if (read)
-      c.state = std::move(*read);
-    else if (read.error().code == riposte_errc::not_found)
-      c.state.reset();
-    else {
-      context(read.error()); // whichever of the two the op answers with
-      return r(read.error());
+  } else if (op.what != kind::create) {
+    if (auto loaded = load(svc, c, id, shared); !loaded) {
+      context(loaded.error()); // whichever of the two the op answers with
+      return r(loaded.error());
     }
-    c.loaded = true;
   }
   if (op.what == kind::create) {
     if (c.state)
@@ -290,17 +338,6 @@ void run_once(const services& svc, cell& c, const std::string& id, const convers
     if (auto s = commit(svc, c, id, op.tenant, events, index_of(op.tenant, id, *items)); !s)
       return r(s.error());
     return r(projections::conversation_object(*c.state));
-  }
-  if (op.what == kind::end_turn) {
-    if (c.locked_by == op.item_id) {
-      c.locked_by.clear();
-      turn("released");
-    }
-    if (shared && c.state && c.state->turn_response == op.item_id)
-      if (auto s = commit(svc, c, id, c.state->tenant, {ev::conversation_turn_ended{op.item_id}});
-          !s)
-        return r(s.error());
-    return r(json::object());
   }
   if (!c.state || c.state->tenant != op.tenant || c.state->deleted) {
     if (op.what == kind::finish_turn && c.locked_by == op.item_id)
@@ -429,16 +466,15 @@ void run_once(const services& svc, cell& c, const std::string& id, const convers
   r(ev::server_fault());
 }
 
-// How often an operation runs again after another replica appended to the
-// conversation first.
-constexpr int max_attempts = 4;
-
 // One operation, on a store thread. On a store replicas share, a version
 // conflict means another replica appended first: the operation runs again
 // (its checks too) on what is stored now.
 void run(const services& svc, cell& c, const std::string& id, const conversation_op& op,
          const reply_to& r) {
   bool shared = !svc.log->lease_holder().empty();
+  if (op.what == kind::end_turn)
+    return end_turn(svc, c, id, op.item_id, shared, r);
+  bool failed = false;
   for (int attempt = 1;; ++attempt) {
     bool last = !shared || attempt == max_attempts;
     bool again = false;
@@ -449,8 +485,10 @@ void run(const services& svc, cell& c, const std::string& id, const conversation
       return true;
     };
     reply_to answer{reply_to::fn_type([&](ev::result<json> x) {
-      if (x || !conflicted(x.error()))
+      if (x || !conflicted(x.error())) {
+        failed = !x;
         r(std::move(x));
+      }
     })};
     reply_for<context_reply> context{
         reply_for<context_reply>::fn_type([&](ev::result<context_reply> x) {
@@ -459,7 +497,15 @@ void run(const services& svc, cell& c, const std::string& id, const conversation
         })};
     run_once(svc, c, id, op, answer, context, last);
     if (!again)
-      return;
+      break;
+  }
+  // A turn whose items could not be added holds the conversation no longer
+  // (its response fails).
+  if (op.what == kind::finish_turn && failed) {
+    if (c.locked_by == op.item_id)
+      c.locked_by.clear();
+    if (shared)
+      (void)release_in_log(svc, c, id, op.item_id);
   }
 }
 

@@ -95,10 +95,19 @@ int run_replay(const replay_options& opts, events::event_log& log) {
 }
 
 int run_audit(const audit_options& opts, events::event_log& log, const log_opener& reopen) {
+  using clock = std::chrono::steady_clock;
   std::uint64_t after = opts.after;
   std::size_t printed = 0;
   events::event_log* current = &log;
   std::unique_ptr<events::event_log> reopened;
+  // A view opened read-only beside a running riposte cannot tell a write
+  // still landing from one that failed: once the follower has caught up, a
+  // hole in the positions (which RocksDB hands out one by one) is waited for
+  // up to hole_grace before it is passed.
+  bool live = false;
+  constexpr auto hole_grace = std::chrono::seconds(2);
+  std::uint64_t hole_at = 0;
+  clock::time_point hole_since{};
   for (;;) {
     auto page = current->read_all(after, 4096);
     if (!page) {
@@ -107,24 +116,18 @@ int run_audit(const audit_options& opts, events::event_log& log, const log_opene
         return 1;
       page = std::vector<events::envelope>{}; // a follower waits out a store that is away
     }
-    if (page->empty()) {
-      if (!opts.follow)
-        return 0;
-      std::cout.flush();
-      std::this_thread::sleep_for(std::chrono::milliseconds(opts.follow_every_ms));
-      if (reopen) {
-        reopened.reset(); // one view open at a time
-        current = &log;
-        if (auto fresh = reopen()) {
-          reopened = std::move(*fresh);
-          current = reopened.get();
-        } else {
-          std::cerr << "riposte: " << fresh.error().message << '\n';
+    bool stalled = false;
+    for (const auto& env : *page) {
+      if (live && reopen && env.global_position > after + 1) {
+        if (hole_at != after + 1) {
+          hole_at = after + 1;
+          hole_since = clock::now();
+        }
+        if (clock::now() - hole_since < hole_grace) {
+          stalled = true;
+          break;
         }
       }
-      continue;
-    }
-    for (const auto& env : *page) {
       after = env.global_position;
       auto seconds = env.recorded_at / 1'000'000;
       if ((!opts.tenant.empty() && env.tenant != opts.tenant) ||
@@ -134,6 +137,23 @@ int run_audit(const audit_options& opts, events::event_log& log, const log_opene
       std::cout << events::serialize(env) << '\n';
       if (opts.limit != 0 && ++printed == opts.limit)
         return 0;
+    }
+    if (!page->empty() && !stalled)
+      continue;
+    if (!opts.follow)
+      return 0;
+    live = true;
+    std::cout.flush();
+    std::this_thread::sleep_for(std::chrono::milliseconds(opts.follow_every_ms));
+    if (reopen) {
+      reopened.reset(); // one view open at a time
+      current = &log;
+      if (auto fresh = reopen()) {
+        reopened = std::move(*fresh);
+        current = reopened.get();
+      } else {
+        std::cerr << "riposte: " << fresh.error().message << '\n';
+      }
     }
   }
 }

@@ -539,9 +539,10 @@ public:
     };
     try {
       auto held = std::make_unique<session_lock>();
-      held->c = std::make_unique<pqxx::connection>(uri_);
+      held->c = std::make_unique<pqxx::connection>(watched_uri(uri_));
       pqxx::nontransaction n{*held->c};
-      n.exec("set lock_timeout = '30s'");
+      // Long enough for another replica's upload of a large file to finish.
+      n.exec("set lock_timeout = '10min'");
       n.exec_params("select pg_advisory_lock(hashtextextended($1, 0))", "riposte:" + name);
       return std::unique_ptr<held_lock>{std::move(held)};
     } catch (const std::exception& ex) {
