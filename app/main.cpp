@@ -20,6 +20,7 @@
 #include "adapters/tools/web_search.hpp"
 #include "app/config.hpp"
 #include "app/replay.hpp"
+#include "events/event.hpp"
 #include "events/faults.hpp"
 #include "events/json_safe.hpp"
 #include "http/errors.hpp"
@@ -190,17 +191,22 @@ nlohmann::json backends_described(const riposte::app::config& cfg) {
 
 // What replicas on one store must agree on: the backends as described
 // above, without their addresses and keys (each replica may reach its
-// backends its own way), their limits and the default model.
+// backends its own way), their limits, the default model, and the events
+// this build writes (a replica of another release may not read them).
 std::string served_config(const riposte::app::config& cfg) {
   auto described = backends_described(cfg);
   for (auto& b : described) {
     b.erase("url");
     b.erase("api_key");
   }
+  auto types = nlohmann::json::array();
+  for (const auto& info : riposte::events::known_types())
+    types.push_back(std::string{info.type} + ".v" + std::to_string(info.version));
   return nlohmann::json{{"backends", std::move(described)},
                         {"backend_concurrency", cfg.backend_concurrency},
                         {"model_concurrency", cfg.model_concurrency},
-                        {"default_model", cfg.default_model}}
+                        {"default_model", cfg.default_model},
+                        {"events", std::move(types)}}
       .dump();
 }
 
@@ -514,8 +520,9 @@ int main(int argc, char** argv) {
                 log_line("info", {{"msg", "every live replica serves the same backends again"}});
               else
                 log_line("warn", {{"msg", "replicas on this store serve different backends "
-                                          "(models, kinds, prefixes or limits): a request may "
-                                          "be answered differently on each"},
+                                          "(models, kinds, prefixes or limits) or run another "
+                                          "release: a request may be answered differently on "
+                                          "each"},
                                   {"replicas", ids}});
             }});
   // News from the other replicas: what they appended wakes the actors here
