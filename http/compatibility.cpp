@@ -540,11 +540,14 @@ const std::vector<feature>& compatibility_manifest() {
        "appends nothing. store: false still appends (as OpenAI does) and keeps the Response "
        "unretrievable. The Response and its lifecycle events carry conversation: {id}. With "
        "previous_response_id: 400 mutually_exclusive_parameters; unknown, deleted or another "
-       "tenant's: 404 \"Conversation with id '...' not found.\"",
+       "tenant's: 404 \"Conversation with id '...' not found.\" With replicas on one "
+       "PostgreSQL the lock and the turns hold across them (the lock is written into the "
+       "conversation under the replica's lease).",
        {"a_turn_reads_the_conversation_and_appends_input_then_output",
         "a_tool_loop_over_a_conversation_finds_its_calls",
         "turns_are_refused_locked_and_never_half_appended",
-        "an agent keeps its memory in a conversation by conversationId"}},
+        "an agent keeps its memory in a conversation by conversationId",
+        "a_conversation_s_turns_and_lock_hold_across_replicas"}},
       {"request_field",
        "context_management",
        s::supported,
