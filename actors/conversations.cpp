@@ -12,6 +12,7 @@
 #include "events/item_index.hpp"
 #include "events/json_safe.hpp"
 #include "projections/conversation.hpp"
+#include "projections/response_view.hpp"
 
 #include <deque>
 #include <optional>
@@ -286,9 +287,7 @@ bool response_ended(ev::event_log& log, const std::string& id) {
   if (!last || last->empty())
     return false;
   const auto& type = last->back().type;
-  return type == ev::response_completed::type || type == ev::response_incomplete::type ||
-         type == ev::response_failed::type || type == ev::response_cancelled::type ||
-         type == ev::response_deleted::type;
+  return !projections::ending_status(type).empty() || type == ev::response_deleted::type;
 }
 
 // Whether another response's turn holds the conversation: one this actor
@@ -308,11 +307,11 @@ ev::result<bool> held_by_another(ev::event_log& log, const cell& c, const std::s
 }
 
 // One operation, on a store thread, answering through `r` or `context`.
-// `last`: no retry follows a version conflict.
+// `shared`: replicas share the store; `last`: no retry follows a version
+// conflict.
 void run_once(const services& svc, cell& c, const std::string& id, const conversation_op& op,
-              const reply_to& r, const reply_for<context_reply>& context, bool last) {
+              const reply_to& r, const reply_for<context_reply>& context, bool shared, bool last) {
   auto& log = *svc.log;
-  bool shared = !log.lease_holder().empty();
   auto turn = [&](const char* result) {
     if (svc.stats)
       svc.stats->conversation_turn(result);
@@ -495,7 +494,7 @@ void run(const services& svc, cell& c, const std::string& id, const conversation
           if (!x || x->context || !conflicted(x->context.error()))
             op.context(std::move(x));
         })};
-    run_once(svc, c, id, op, answer, context, last);
+    run_once(svc, c, id, op, answer, context, shared, last);
     if (!again)
       break;
   }

@@ -151,6 +151,18 @@ void apply_in_place(response_state& s, const ev::event& event, std::int64_t seq,
   s.version = seq;
 }
 
+std::string_view ending_status(std::string_view type) {
+  if (type == ev::response_completed::type)
+    return "completed";
+  if (type == ev::response_incomplete::type)
+    return "incomplete";
+  if (type == ev::response_failed::type)
+    return "failed";
+  if (type == ev::response_cancelled::type)
+    return "cancelled";
+  return "";
+}
+
 events::result<response_state> apply(response_state state, const ev::envelope& env) {
   auto decoded = ev::decode(env);
   if (!decoded)

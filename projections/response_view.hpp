@@ -47,6 +47,10 @@ void apply_in_place(response_state& state, const events::event& ev, std::int64_t
 // Decodes and applies a stored envelope; an undecodable event is an error.
 events::result<response_state> apply(response_state state, const events::envelope& env);
 
+// The status a stored event of this type ends a response with ("completed",
+// "incomplete", "failed", "cancelled"), or "" for any other type.
+std::string_view ending_status(std::string_view type);
+
 // The request parameters a Response echoes, each with the API's default: the
 // one table both validation (http/, filling what the client left out) and
 // render() read.

@@ -2,6 +2,7 @@
 
 #include "events/event.hpp"
 #include "events/json_safe.hpp"
+#include "projections/response_view.hpp"
 
 #include <algorithm>
 #include <cstdio>
@@ -40,6 +41,9 @@ std::string shown(std::string_view text, std::size_t max = 60) {
   }
   return out;
 }
+
+// A run of deltas keeps this much of its text, well past what shown() prints.
+constexpr std::size_t run_head_max = 256;
 
 std::string str(const json& data, const char* key) {
   return ev::string_or(data, key);
@@ -83,14 +87,8 @@ std::string status_after(std::string_view type, const std::string& status) {
     return "queued";
   if (type == ev::response_created::type || type == ev::response_in_progress::type)
     return "in_progress";
-  if (type == ev::response_completed::type)
-    return "completed";
-  if (type == ev::response_failed::type)
-    return "failed";
-  if (type == ev::response_cancelled::type)
-    return "cancelled";
-  if (type == ev::response_incomplete::type)
-    return "incomplete";
+  if (auto ended = ending_status(type); !ended.empty())
+    return std::string{ended};
   return status;
 }
 
@@ -110,8 +108,15 @@ ev::result<timeline> make_timeline(const std::vector<ev::envelope>& stream) {
   auto start = stream.front().recorded_at;
   std::vector<std::int64_t> gaps;
   std::optional<std::int64_t> last_delta;
-  std::string run_item; // the item of the run of deltas the last row is
-  std::string run_text; // what that run said so far
+  std::string run_item;      // the item of the run of deltas the last row is
+  std::size_t run_bytes = 0; // what that run said so far: its size,
+  std::string run_head;      // and its first bytes (enough for an excerpt)
+  auto run_detail = [&](const std::string& delta) {
+    run_bytes += delta.size();
+    if (run_head.size() < run_head_max)
+      run_head += delta.substr(0, run_head_max - run_head.size());
+    return std::to_string(run_bytes) + " bytes \"" + shown(run_head) + "\"";
+  };
   for (const auto& env : stream) {
     auto decoded = ev::decode(env);
     if (!decoded)
@@ -134,15 +139,13 @@ ev::result<timeline> make_timeline(const std::vector<ev::envelope>& stream) {
         auto& row = t.rows.back();
         ++row.count;
         row.until_us = at;
-        run_text += str(data, "delta");
-        row.detail = std::to_string(run_text.size()) + " bytes \"" + shown(run_text) + "\"";
+        row.detail = run_detail(str(data, "delta"));
         continue;
       }
       run_item = item;
-      run_text = str(data, "delta");
-      t.rows.push_back({at, at, type, 1,
-                        std::to_string(run_text.size()) + " bytes \"" + shown(run_text) + "\"",
-                        false});
+      run_bytes = 0;
+      run_head.clear();
+      t.rows.push_back({at, at, type, 1, run_detail(str(data, "delta")), false});
       continue;
     }
     bool alert = false;

@@ -137,7 +137,7 @@ metrics::metrics()
         {{"phase", create_phase_names[i]}}, prometheus::Histogram::BucketBoundaries{phase_buckets});
 }
 
-void metrics::create_phases(const std::array<double, 5>& seconds) {
+void metrics::create_phases(const std::array<double, create_phase_names.size()>& seconds) {
   for (std::size_t i = 0; i < seconds.size(); ++i)
     create_phase_children_[i]->Observe(seconds[i]);
 }

@@ -62,7 +62,7 @@ public:
   // Where a blocking create's wall time went, by phase (create_phase_names).
   static constexpr std::array<const char*, 5> create_phase_names{
       "to_actor", "prepare", "backend_first_update", "backend_rest", "store_and_answer"};
-  void create_phases(const std::array<double, 5>& seconds);
+  void create_phases(const std::array<double, create_phase_names.size()>& seconds);
   // A create answered from an earlier one with the same Idempotency-Key.
   void idempotent_replay() { idempotent_replays_.Increment(); }
   // One readiness check's result (GET /readyz).
@@ -119,7 +119,7 @@ private:
   prometheus::Gauge& file_bytes_;
   prometheus::Gauge& replicas_differing_;
   prometheus::Family<prometheus::Histogram>& create_phase_;
-  std::array<prometheus::Histogram*, 5> create_phase_children_{};
+  std::array<prometheus::Histogram*, create_phase_names.size()> create_phase_children_{};
   prometheus::Family<prometheus::Gauge>& ready_;
   prometheus::Family<prometheus::Counter>& ready_checks_;
   prometheus::Family<prometheus::Counter>& faults_;
