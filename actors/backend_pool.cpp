@@ -11,6 +11,7 @@
 #include <deque>
 #include <map>
 #include <optional>
+#include <set>
 
 namespace riposte::actors {
 
@@ -66,21 +67,29 @@ public:
     return std::nullopt;
   }
 
-  // Removes a waiting job; false when it is not waiting.
-  bool remove(std::uint64_t ticket, caf::actor& requester) {
+  const queued* find(std::uint64_t ticket) const {
+    for (const auto& [tenant, q] : by_tenant_)
+      for (const auto& job : q)
+        if (job.ticket == ticket)
+          return &job;
+    return nullptr;
+  }
+
+  // Takes a waiting job out; nothing when it is not waiting.
+  std::optional<queued> take(std::uint64_t ticket) {
     for (auto& [tenant, q] : by_tenant_)
       for (auto it = q.begin(); it != q.end(); ++it)
         if (it->ticket == ticket) {
-          requester = it->requester;
+          auto job = std::move(*it);
           q.erase(it);
           --size_;
           if (q.empty()) {
             turn_.erase(std::find(turn_.begin(), turn_.end(), tenant));
             by_tenant_.erase(tenant);
           }
-          return true;
+          return job;
         }
-    return false;
+    return std::nullopt;
   }
 
 private:
@@ -148,6 +157,34 @@ struct pool_memory {
   // own limit.
   std::map<std::uint64_t, std::string> running_backend;
   std::map<std::string, std::size_t> per_backend;
+  // Where replicas share admission (event_log::shares_admission): what the
+  // store has yet to hear, whether it is being asked now, and the slots this
+  // process holds there.
+  struct {
+    std::vector<events::waiting_job> arrived;
+    std::vector<std::uint64_t> ended; // tickets whose rows go: slots given back, jobs dropped
+    bool asking = false;
+    bool ask_again = false; // news or the timer: something may be admitted
+    bool timer = false;     // a look is scheduled (work waits, or a slot is idle)
+    // A slot is an admitted row, named by the ticket it was admitted for.
+    // While no other process's work waits, a slot whose job ended is kept:
+    // the next job here with the same limits runs in it at once, with no
+    // round trip (that is what makes a lone replica on PostgreSQL as quick
+    // as one that admits alone). Kept idle too long, or wanted elsewhere,
+    // it goes back.
+    struct held_slot {
+      std::string limits;    // what a job taking it over must count against
+      std::uint64_t job = 0; // running in it now; 0: idle
+      clock::time_point idle_since{};
+    };
+    std::map<std::uint64_t, held_slot> slots;
+    std::map<std::uint64_t, std::uint64_t> slot_of; // job ticket -> slot
+    bool others_waiting = false;                    // as the store last said
+    // Jobs waiting here that the store has not heard of: while no other
+    // replica is there, a job that a held slot will take when it frees
+    // needs no row (and no round trip). Told once another replica appears.
+    std::set<std::uint64_t> deferred;
+  } shared;
 };
 
 std::shared_ptr<pool_memory> make_pool_memory() {
@@ -159,6 +196,7 @@ namespace {
 struct pool_state {
   std::shared_ptr<backend> b;
   settings cfg;
+  shared_admission shared;                                 // log null: this process admits alone
   std::shared_ptr<adapters::observability::metrics> stats; // may be null (tests)
   std::string backend_label;
   std::shared_ptr<pool_memory> mem;
@@ -178,8 +216,249 @@ struct pool_state {
 
 using pool_actor = backend_pool_actor::stateful_pointer<pool_state>;
 
+// Starts a job the limits admitted: its slot counted, the backend called.
+void launch(pool_actor self, queued job) {
+  auto& st = self->state;
+  ++st.mem->per_model[job.req.model];
+  st.mem->running_model[job.ticket] = job.req.model;
+  // The backend serving the model, named once: its limit counts this job
+  // and its metrics label the generation.
+  auto label = st.b->label_for(job.req.model);
+  if (st.b->concurrency_for(job.req.model) != 0) {
+    ++st.mem->per_backend[label];
+    st.mem->running_backend[job.ticket] = label;
+  }
+  auto first = caf::actor_cast<caf::actor>(self);
+  auto slot = st.self_slot;
+  auto ticket = job.ticket;
+  auto requester = job.requester;
+  if (st.stats) {
+    st.stats->queue_wait(seconds_since(job.since));
+    st.stats->queue_depth().Set(static_cast<double>(st.mem->waiting.size()));
+  }
+  st.mem->started[ticket] = clock::now();
+  auto meter =
+      std::make_shared<generation_meter>(generation_meter{st.stats,
+                                                          label.empty() ? st.backend_label : label,
+                                                          job.req.model,
+                                                          clock::now(),
+                                                          std::nullopt,
+                                                          job.req.stream,
+                                                          "cancelled",
+                                                          {}});
+  // Sent before the backend can produce anything, so it is first in line.
+  caf::anon_send(requester, admitted_atom::value);
+  // The sink runs on the backend's thread: it only sends messages.
+  auto id = st.b->generate(
+      std::move(job.req), [requester, first, slot, ticket, meter](generation_update u) {
+        meter->saw(u);
+        bool finished = u.finished;
+        caf::anon_send(requester, update_atom::value, std::move(u));
+        if (finished)
+          caf::anon_send(slot && slot->get() ? slot->get() : first, finished_atom::value, ticket);
+      });
+  st.mem->running.emplace(ticket, id);
+}
+
+// The limits a job counts against, named alike on every replica.
+events::waiting_job shared_entry(const pool_state& st, std::uint64_t ticket,
+                                 const generation_request& req) {
+  events::waiting_job w{ticket, req.tenant, req.asked_at_us, {}};
+  w.limits.emplace_back("all", static_cast<std::int64_t>(st.cfg.backend_concurrency));
+  if (st.cfg.model_concurrency != 0)
+    w.limits.emplace_back("model:" + req.model,
+                          static_cast<std::int64_t>(st.cfg.model_concurrency));
+  if (auto limit = st.b->concurrency_for(req.model); limit != 0)
+    w.limits.emplace_back("backend:" + st.b->label_for(req.model),
+                          static_cast<std::int64_t>(limit));
+  return w;
+}
+
+// The limits as one string, to match a job with a held slot.
+std::string limits_key(const pool_state& st, const generation_request& req) {
+  std::string key;
+  for (const auto& [name, count] : shared_entry(st, 0, req).limits)
+    key += '\x1e' + name + '\x1f' + std::to_string(count);
+  return key;
+}
+
+// How long waiting work goes before the store is asked again without news
+// (a replica that died frees its slots without telling anyone), and how long
+// a slot stays held idle.
+constexpr auto shared_look_every = std::chrono::milliseconds{500};
+constexpr auto idle_slot_kept = std::chrono::milliseconds{250};
+
+void look_later(pool_actor self, std::chrono::milliseconds after) {
+  auto& sh = self->state.mem->shared;
+  if (sh.timer)
+    return;
+  sh.timer = true;
+  self->delayed_send(self, after, admitted_atom::value, true);
+}
+
+// Tells the store what arrived and ended and asks what may start, one call
+// at a time (what comes meanwhile goes in the next); off the actor threads.
+void ask_store(pool_actor self) {
+  auto& st = self->state;
+  auto& sh = st.mem->shared;
+  if (sh.asking || (sh.arrived.empty() && sh.ended.empty() && !sh.ask_again))
+    return;
+  sh.asking = true;
+  sh.ask_again = false;
+  auto arrived = std::move(sh.arrived);
+  auto ended = std::move(sh.ended);
+  sh.arrived.clear();
+  sh.ended.clear();
+  auto* log = st.shared.log;
+  auto slot = st.self_slot;
+  auto first = caf::actor_cast<caf::actor>(self);
+  auto answer = [slot, first](events::result<events::admission> r,
+                              std::vector<events::waiting_job> arrived,
+                              std::vector<std::uint64_t> ended) {
+    caf::anon_send(slot && slot->get() ? slot->get() : first, admitted_atom::value, std::move(r),
+                   std::move(arrived), std::move(ended));
+  };
+  st.shared.pool->post(
+      [log, arrived, ended, answer] { answer(log->admit(arrived, ended), arrived, ended); },
+      [arrived, ended, answer](const std::string& what) {
+        answer(events::make_error(events::riposte_errc::store_error, what), arrived, ended);
+      });
+}
+
+// Runs `job` in held slot `slot`.
+void run_in_slot(pool_actor self, std::uint64_t slot, queued job) {
+  auto& sh = self->state.mem->shared;
+  sh.slots[slot].job = job.ticket;
+  sh.slot_of[job.ticket] = slot;
+  launch(self, std::move(job));
+}
+
+// Gives a held slot back to the store.
+void give_back(pool_state& st, std::uint64_t slot) {
+  auto& sh = st.mem->shared;
+  sh.slots.erase(slot);
+  sh.ended.push_back(slot);
+}
+
+void give_back_idle(pool_state& st, clock::duration idle_for) {
+  auto& sh = st.mem->shared;
+  std::vector<std::uint64_t> idle;
+  for (const auto& [ticket, slot] : sh.slots)
+    if (slot.job == 0 && clock::now() - slot.idle_since >= idle_for)
+      idle.push_back(ticket);
+  for (auto t : idle)
+    give_back(st, t);
+}
+
+// A job that will not run here after all (cancelled while waiting, or
+// taken into a held slot): its row goes, unless the store never heard of it.
+void forget_shared(pool_state& st, std::uint64_t ticket) {
+  auto& sh = st.mem->shared;
+  if (sh.deferred.erase(ticket) != 0)
+    return;
+  auto unsent = std::find_if(sh.arrived.begin(), sh.arrived.end(),
+                             [&](const events::waiting_job& w) { return w.ticket == ticket; });
+  if (unsent != sh.arrived.end())
+    sh.arrived.erase(unsent);
+  else
+    sh.ended.push_back(ticket);
+}
+
+// Once another replica is there (or its work waits), the store hears of
+// every job waiting here.
+void tell_deferred(pool_state& st) {
+  auto& sh = st.mem->shared;
+  if (sh.deferred.empty() || (!st.shared.log->has_peers() && !sh.others_waiting))
+    return;
+  for (auto ticket : sh.deferred)
+    if (const auto* job = st.mem->waiting.find(ticket))
+      sh.arrived.push_back(shared_entry(st, ticket, job->req));
+  sh.deferred.clear();
+}
+
+// Whether the store should be looked at again later: work waits, a slot
+// is idle, or slots are held while another replica may be waiting for one.
+bool wants_look(const pool_state& st) {
+  const auto& sh = st.mem->shared;
+  return !st.mem->waiting.empty() ||
+         std::any_of(sh.slots.begin(), sh.slots.end(),
+                     [](const auto& s) { return s.second.job == 0; }) ||
+         (!sh.slots.empty() && st.shared.log->has_peers());
+}
+
+// A new job, where replicas share admission: into an idle held slot with
+// its limits if nobody else waits; else, alone with a slot for it, it waits
+// here for that slot; else it is queued with the store.
+void queue_shared(pool_actor self, queued job) {
+  auto& st = self->state;
+  auto& sh = st.mem->shared;
+  bool held = false;
+  if (!sh.others_waiting) {
+    auto key = limits_key(st, job.req);
+    for (auto& [ticket, slot] : sh.slots) {
+      if (slot.limits != key)
+        continue;
+      if (slot.job == 0) {
+        run_in_slot(self, ticket, std::move(job));
+        return;
+      }
+      held = true;
+    }
+  }
+  // Alone, holding as many slots as a limit of the job allows, one of them
+  // with its limits: that one will take it, no other slot can be had.
+  auto full = [&] {
+    for (const auto& [name, count] : shared_entry(st, job.ticket, job.req).limits) {
+      std::int64_t holding = 0;
+      for (const auto& [ticket, slot] : sh.slots)
+        holding += slot.limits.find('\x1e' + name + '\x1f') != std::string::npos ? 1 : 0;
+      if (holding >= count)
+        return true;
+    }
+    return false;
+  };
+  if (held && !st.shared.log->has_peers() && full())
+    sh.deferred.insert(job.ticket);
+  else
+    sh.arrived.push_back(shared_entry(st, job.ticket, job.req));
+  st.mem->waiting.push(std::move(job));
+  tell_deferred(st);
+  ask_store(self);
+}
+
+// A job in a held slot ended: the slot goes to the next job waiting here
+// with its limits (tenants in turn) while nobody else waits; else it is
+// kept idle a while, or given back.
+void slot_freed(pool_actor self, std::uint64_t job) {
+  auto& st = self->state;
+  auto& sh = st.mem->shared;
+  auto of = sh.slot_of.find(job);
+  if (of == sh.slot_of.end())
+    return;
+  auto ticket = of->second;
+  sh.slot_of.erase(of);
+  auto& slot = sh.slots[ticket];
+  slot.job = 0;
+  slot.idle_since = clock::now();
+  if (sh.others_waiting) {
+    give_back(st, ticket);
+  } else if (auto next = st.mem->waiting.pop([&](const generation_request& req) {
+               return limits_key(st, req) == slot.limits;
+             })) {
+    forget_shared(st, next->ticket);
+    run_in_slot(self, ticket, std::move(*next));
+  } else {
+    look_later(self, shared_look_every);
+  }
+  ask_store(self);
+}
+
 void start_next(pool_actor self) {
   auto& st = self->state;
+  if (st.shared.log) {
+    ask_store(self);
+    return;
+  }
   auto fits = [&](const generation_request& req) {
     if (st.cfg.model_concurrency != 0 && st.mem->per_model[req.model] >= st.cfg.model_concurrency)
       return false;
@@ -193,47 +472,43 @@ void start_next(pool_actor self) {
     auto next = st.mem->waiting.pop(fits);
     if (!next)
       break; // every waiting model is at its limit
-    auto job = std::move(*next);
-    ++st.mem->per_model[job.req.model];
-    st.mem->running_model[job.ticket] = job.req.model;
-    // The backend serving the model, named once: its limit counts this job
-    // and its metrics label the generation.
-    auto label = st.b->label_for(job.req.model);
-    if (st.b->concurrency_for(job.req.model) != 0) {
-      ++st.mem->per_backend[label];
-      st.mem->running_backend[job.ticket] = label;
-    }
-    auto first = caf::actor_cast<caf::actor>(self);
-    auto slot = st.self_slot;
-    auto ticket = job.ticket;
-    auto requester = job.requester;
-    if (st.stats) {
-      st.stats->queue_wait(seconds_since(job.since));
-      st.stats->queue_depth().Set(static_cast<double>(st.mem->waiting.size()));
-    }
-    st.mem->started[ticket] = clock::now();
-    auto meter = std::make_shared<generation_meter>(
-        generation_meter{st.stats,
-                         label.empty() ? st.backend_label : label,
-                         job.req.model,
-                         clock::now(),
-                         std::nullopt,
-                         job.req.stream,
-                         "cancelled",
-                         {}});
-    // Sent before the backend can produce anything, so it is first in line.
-    caf::anon_send(requester, admitted_atom::value);
-    // The sink runs on the backend's thread: it only sends messages.
-    auto id = st.b->generate(
-        std::move(job.req), [requester, first, slot, ticket, meter](generation_update u) {
-          meter->saw(u);
-          bool finished = u.finished;
-          caf::anon_send(requester, update_atom::value, std::move(u));
-          if (finished)
-            caf::anon_send(slot && slot->get() ? slot->get() : first, finished_atom::value, ticket);
-        });
-    st.mem->running.emplace(ticket, id);
+    launch(self, std::move(*next));
   }
+}
+
+// The store answered: start what it admitted here (each a slot now held),
+// give back what is no longer wanted, and look again later while work
+// waits or a slot is idle.
+void on_admitted(pool_actor self, events::result<events::admission>& r,
+                 std::vector<events::waiting_job>& arrived, std::vector<std::uint64_t>& ended) {
+  auto& st = self->state;
+  auto& sh = st.mem->shared;
+  sh.asking = false;
+  if (!r) {
+    // Told again at the next look (adding and dropping are idempotent).
+    sh.arrived.insert(sh.arrived.begin(), arrived.begin(), arrived.end());
+    sh.ended.insert(sh.ended.begin(), ended.begin(), ended.end());
+    look_later(self, shared_look_every / 2);
+    return;
+  }
+  sh.others_waiting = r->others_waiting;
+  for (auto ticket : r->admitted) {
+    if (sh.slots.count(ticket) != 0 ||
+        std::find(sh.ended.begin(), sh.ended.end(), ticket) != sh.ended.end())
+      continue;
+    if (auto job = st.mem->waiting.take(ticket)) {
+      sh.slots[ticket].limits = limits_key(st, job->req);
+      run_in_slot(self, ticket, std::move(*job));
+    } else {
+      sh.ended.push_back(ticket); // cancelled meanwhile: its slot goes back
+    }
+  }
+  if (sh.others_waiting)
+    give_back_idle(st, clock::duration::zero());
+  tell_deferred(st);
+  if (wants_look(st))
+    look_later(self, shared_look_every);
+  ask_store(self);
 }
 
 void refresh_models(pool_actor self) {
@@ -254,15 +529,21 @@ void refresh_models(pool_actor self) {
 backend_pool_actor::behavior_type
 backend_pool(pool_actor self, std::shared_ptr<backend> b, settings cfg,
              std::shared_ptr<adapters::observability::metrics> stats, std::string label,
-             std::shared_ptr<pool_memory> memory, slot_ptr self_slot) {
+             std::shared_ptr<pool_memory> memory, slot_ptr self_slot, shared_admission shared) {
   self->state.b = std::move(b);
   self->state.cfg = cfg;
+  self->state.shared = shared;
   self->state.stats = std::move(stats);
   self->state.backend_label = std::move(label);
   self->state.mem = memory ? std::move(memory) : make_pool_memory();
   self->state.self_slot = std::move(self_slot);
-  // A restarted pool may find queued work its predecessor could not start.
+  // A restarted pool may find queued work its predecessor could not start
+  // (or an answer of the store it never heard).
   self->send(self, finished_atom::value, std::uint64_t{0});
+  if (shared.log) {
+    self->state.mem->shared.asking = false;
+    self->send(self, admitted_atom::value, false);
+  }
   auto on_fault = [](const std::string& what) { events::report_fault("backend_pool", what); };
   return guarded_typed<backend_pool_actor::behavior_type>(
       self, on_fault,
@@ -270,8 +551,13 @@ backend_pool(pool_actor self, std::shared_ptr<backend> b, settings cfg,
       [=](generate_atom, generation_request& req, caf::actor requester) -> std::uint64_t {
         auto& st = self->state;
         auto ticket = st.mem->next_ticket++;
-        st.mem->waiting.push({ticket, std::move(req), std::move(requester)});
-        start_next(self);
+        queued job{ticket, std::move(req), std::move(requester)};
+        if (st.shared.log) {
+          queue_shared(self, std::move(job));
+        } else {
+          st.mem->waiting.push(std::move(job));
+          start_next(self);
+        }
         if (st.stats)
           st.stats->queue_depth().Set(static_cast<double>(st.mem->waiting.size()));
         return ticket;
@@ -283,9 +569,12 @@ backend_pool(pool_actor self, std::shared_ptr<backend> b, settings cfg,
           st.b->cancel(it->second);
           return;
         }
-        caf::actor requester;
-        if (st.mem->waiting.remove(ticket, requester)) {
-          caf::anon_send(requester, update_atom::value, generation_update{{}, true});
+        if (auto job = st.mem->waiting.take(ticket)) {
+          if (st.shared.log) {
+            forget_shared(st, ticket);
+            ask_store(self);
+          }
+          caf::anon_send(job->requester, update_atom::value, generation_update{{}, true});
           if (st.stats)
             st.stats->queue_depth().Set(static_cast<double>(st.mem->waiting.size()));
         }
@@ -324,6 +613,26 @@ backend_pool(pool_actor self, std::shared_ptr<backend> b, settings cfg,
           rp.deliver(r);
         entry.waiters.clear();
       },
+      // The shared queue's answer, and a look at it (timer, news).
+      [=](admitted_atom, events::result<events::admission>& r,
+          std::vector<events::waiting_job>& arrived,
+          std::vector<std::uint64_t>& ended) { on_admitted(self, r, arrived, ended); },
+      [=](admitted_atom, bool from_timer) {
+        auto& st = self->state;
+        auto& sh = st.mem->shared;
+        if (!st.shared.log)
+          return;
+        if (from_timer) {
+          sh.timer = false;
+          give_back_idle(st, idle_slot_kept);
+          tell_deferred(st);
+          if (wants_look(st))
+            look_later(self, shared_look_every);
+        }
+        sh.ask_again = !from_timer || !st.mem->waiting.empty() ||
+                       (!sh.slots.empty() && st.shared.log->has_peers());
+        ask_store(self);
+      },
       [=](finished_atom, std::uint64_t ticket) {
         auto& st = self->state;
         st.mem->running.erase(ticket);
@@ -342,6 +651,8 @@ backend_pool(pool_actor self, std::shared_ptr<backend> b, settings cfg,
             st.stats->job_run(seconds_since(it->second));
           st.mem->started.erase(it);
         }
+        if (st.shared.log)
+          slot_freed(self, ticket);
         start_next(self);
       },
       // The model list, from the cache when it is fresh (GET /v1/models).
@@ -379,10 +690,10 @@ caf::actor spawn_backend_pool(caf::actor_system& sys, std::shared_ptr<backend> b
                               const settings& cfg,
                               std::shared_ptr<adapters::observability::metrics> stats,
                               std::string label, std::shared_ptr<pool_memory> memory,
-                              slot_ptr self_slot) {
+                              slot_ptr self_slot, shared_admission shared) {
   return caf::actor_cast<caf::actor>(sys.spawn(backend_pool, std::move(b), cfg, std::move(stats),
                                                std::move(label), std::move(memory),
-                                               std::move(self_slot)));
+                                               std::move(self_slot), shared));
 }
 
 std::int64_t now_micros() {

@@ -113,6 +113,7 @@ struct compaction {
 struct create_command {
   // When http/ made it (a blocking create's phases are timed from here).
   std::chrono::steady_clock::time_point accepted_at{};
+  std::int64_t accepted_us = 0; // the same, on the wall clock (µs since the epoch)
   std::string response_id;
   std::string tenant;
   std::string model;
@@ -304,6 +305,11 @@ using backend_pool_actor = caf::typed_actor<
     caf::reacts_to<model_atom, std::string, events::result<model_info>>,
     caf::reacts_to<models_atom, events::result<std::vector<model_info>>>,
     caf::reacts_to<finished_atom, std::uint64_t>,
+    // Replicas sharing admission: the store's answer (what it admitted, and
+    // what it was told), and a reason to ask it again (true: the timer).
+    caf::reacts_to<admitted_atom, events::result<events::admission>,
+                   std::vector<events::waiting_job>, std::vector<std::uint64_t>>,
+    caf::reacts_to<admitted_atom, bool>,
     // Test hook (RIPOSTE_TEST_FAULTS): an exception inside the pool.
     caf::reacts_to<fault_atom, std::string, reply_to>>;
 
@@ -470,6 +476,13 @@ typename Inspector::result_type inspect(Inspector& f, items_query& x) {
   return f(caf::meta::type_name("items_query"), x.limit, x.ascending, x.after, x.before);
 }
 } // namespace riposte::projections
+
+namespace riposte::events {
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, waiting_job& x) {
+  return f(caf::meta::type_name("waiting_job"), x.ticket, x.tenant, x.asked_at_us, x.limits);
+}
+} // namespace riposte::events
 
 // What CAF cannot check. CAF 0.17 wants every message type inspectable, so
 // that it could be serialized to another node; riposte's messages never

@@ -261,6 +261,7 @@ void deliver_news(const registry_actor& registry, std::vector<events::log_news>&
         }
         break;
       case events::log_news::kind::missed: missed = true; break;
+      case events::log_news::kind::admitted: break; // the backend pool's (app/main.cpp)
       case events::log_news::kind::cancel:
         if (plausible_id(n.stream))
           caf::anon_send(registry, cancel_atom::value, std::move(n.stream), std::move(n.tenant));

@@ -104,6 +104,14 @@ std::shared_ptr<pool_memory> make_pool_memory();
 struct registry_memory;
 std::shared_ptr<registry_memory> make_registry_memory();
 
+// Replicas admitting generations together (event_log::shares_admission):
+// the log that holds the shared queue and the threads that may wait for it.
+// No log: the pool admits alone.
+struct shared_admission {
+  events::event_log* log = nullptr;
+  thread_pool* pool = nullptr;
+};
+
 // Spawns the backend pool actor in front of `b` (concurrency limit, queue,
 // model-list cache); `stats` (may be null) learns of every backend call,
 // labelled `label`. `self_slot` is where the pool's current handle lives
@@ -113,7 +121,7 @@ caf::actor spawn_backend_pool(caf::actor_system& sys, std::shared_ptr<backend> b
                               std::shared_ptr<adapters::observability::metrics> stats = nullptr,
                               std::string label = "backend",
                               std::shared_ptr<pool_memory> memory = nullptr,
-                              slot_ptr self_slot = nullptr);
+                              slot_ptr self_slot = nullptr, shared_admission shared = {});
 
 // Spawns the registry: response ids to response actors, rebuilding and
 // passivating them. It watches every response actor: one that dies is

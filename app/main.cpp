@@ -457,13 +457,18 @@ int main(int argc, char** argv) {
   actors::file_limits file_limits{cfg.max_upload_bytes, cfg.tenant_quota_bytes,
                                   cfg.min_file_expiry_seconds};
   auto pool_memory = actors::make_pool_memory();
+  // Replicas on one PostgreSQL admit generations from one queue there, so
+  // that the concurrency limits hold across them.
+  actors::shared_admission admission;
+  if (log->shares_admission())
+    admission = {log.get(), store_pool.get()};
   auto registry_memory = actors::make_registry_memory();
   auto conversations_memory = actors::make_conversations_memory();
   std::vector<actors::supervised> children{
       {pool_slot,
        [=](caf::actor_system& s) {
          return actors::spawn_backend_pool(s, backend, settings, stats, backend_label, pool_memory,
-                                           pool_slot);
+                                           pool_slot, admission);
        }},
       {registry_slot,
        [svc, registry_memory](caf::actor_system& s) {
@@ -528,8 +533,16 @@ int main(int argc, char** argv) {
   // News from the other replicas: what they appended wakes the actors here
   // that follow it, and a cancel asked for there reaches the actor running
   // it here. Ended before the actors are (declared after them).
-  auto news = log->subscribe_news(
-      [svc](std::vector<events::log_news> batch) { actors::deliver_news(svc->registry(), batch); });
+  auto news =
+      log->subscribe_news([svc, holder = log->lease_holder()](std::vector<events::log_news> batch) {
+        // Another replica admitted work of this one from the shared queue.
+        for (const auto& n : batch)
+          if (n.what == events::log_news::kind::admitted && n.stream == holder) {
+            caf::anon_send(svc->backend_pool(), actors::admitted_atom::value, false);
+            break;
+          }
+        actors::deliver_news(svc->registry(), batch);
+      });
   if (auto bytes = actors::stored_file_bytes(*log))
     stats->file_bytes().Set(static_cast<double>(*bytes));
 

@@ -66,11 +66,33 @@ struct log_news {
     appended, // `stream` now ends at `seq` (another process appended)
     cancel,   // whoever runs response `stream` is asked to cancel it for `tenant`
     missed,   // the channel broke: news may have been lost, read everything again
+    admitted, // work of the process whose lease_holder() is `stream` was admitted: ask
   };
   kind what = kind::appended;
   std::string stream;
   std::uint64_t seq = 0;
   std::string tenant;
+};
+
+// A generation waiting for a slot where processes share admission
+// (event_log::admit): its ticket (unique within this process's lease), its
+// tenant (tenants take turns, the one served least recently first), when it
+// was asked for, and the
+// limits it counts against, each a name and how many may run under it at
+// once across every process.
+struct waiting_job {
+  std::uint64_t ticket = 0;
+  std::string tenant;
+  std::int64_t asked_at_us = 0; // a tenant's work goes oldest first
+  std::vector<std::pair<std::string, std::int64_t>> limits;
+};
+
+// What event_log::admit answers: every ticket of this process admitted and
+// not yet ended, and whether other processes' work still waits (then a slot
+// this process no longer needs goes back at once).
+struct admission {
+  std::vector<std::uint64_t> admitted;
+  bool others_waiting = false;
 };
 
 // Receives news until it is destroyed.
@@ -224,6 +246,23 @@ public:
   // Tells the other processes (cancel requests; appends are told by the log
   // itself). Never waits for the store; news may be lost.
   virtual void tell(const log_news& news) { (void)news; }
+  // Admission shared by the processes on this store, so that a limit holds
+  // across all of them; false where one process holds the store alone and
+  // admits by itself.
+  virtual bool shares_admission() const { return false; }
+  // Whether another process may share the store now (a live lease besides
+  // this one's, or news heard from one).
+  virtual bool has_peers() const { return false; }
+  // Adds `arrived` to the shared queue, drops `ended` (run, or no longer
+  // wanted), admits what the limits now allow (any process's work, tenants
+  // in turn; the other processes are told), and returns every ticket of this
+  // process admitted and not yet ended (and whether others' work waits).
+  virtual result<admission> admit(const std::vector<waiting_job>& arrived,
+                                  const std::vector<std::uint64_t>& ended) {
+    (void)arrived;
+    (void)ended;
+    return admission{};
+  }
   // Claims an Idempotency-Key for a tenant by opening its stream with an
   // `idempotency_key_recorded` event. Returns the record now stored: the new
   // one, or the one an earlier request claimed first.

@@ -488,13 +488,15 @@ const std::vector<feature>& compatibility_manifest() {
        "background",
        s::supported,
        "answers queued at once; the backend pool admits work under --backend-concurrency and "
-       "--model-concurrency, round-robin across tenants (FIFO within one); requires "
+       "--model-concurrency, round-robin across tenants (FIFO within one); with replicas on one "
+       "PostgreSQL the limits and the turns hold across them (one shared queue); requires "
        "store=true; after a restart queued work is queued again and work that was generating "
        "ends failed (server_restarted)",
        {"a_background_response_answers_queued_and_finishes_on_its_own",
         "background responses are polled to completion and cancel follows the API",
         "waiting_work_is_served_round_robin_across_tenants",
         "a_per_model_limit_lets_other_models_through",
+        "a_concurrency_limit_and_tenant_turns_hold_across_replicas",
         "a_background_stream_survives_its_client_and_resumes"}},
       {"request_field",
        "truncation",

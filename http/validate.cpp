@@ -871,6 +871,9 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
 
   actors::create_command cmd;
   cmd.accepted_at = std::chrono::steady_clock::now();
+  cmd.accepted_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
   cmd.model = body["model"].get<std::string>();
   json input = body.value("input", json());
   if (input.is_string()) {

@@ -21,6 +21,9 @@ namespace riposte::actors {
 struct generation_request {
   std::string response_id;
   std::string tenant; // for fair scheduling across tenants
+  // When the client asked (wall clock, µs): the order of a tenant's work in
+  // a queue replicas share. 0: before anything asked since.
+  std::int64_t asked_at_us = 0;
   std::string model;
   nlohmann::json instructions;                      // string, or null
   projections::chain_ptr history;                   // the conversation so far, shared

@@ -26,6 +26,7 @@ generation_request make_request(const response_data& st) {
   generation_request req;
   req.response_id = st.id;
   req.tenant = st.cmd.tenant;
+  req.asked_at_us = st.cmd.accepted_us;
   req.model = st.cmd.model;
   req.instructions = st.cmd.params.value("instructions", json());
   req.history = st.turn.parent;

@@ -214,9 +214,10 @@ void flush(response_actor* self) {
     caf::anon_send(me, appended_atom::value, append_done{std::move(stored)}, false);
   };
   if (st.svc->writer != nullptr && log->group_commits()) {
-    bool fast =
-        expected != ev::no_stream && std::all_of(st.sent.begin(), st.sent.end(), is_delta) &&
-        std::all_of(st.subs.begin(), st.subs.end(), [](const subscription& s) { return s.live; });
+    bool fast = expected != ev::no_stream &&
+                std::all_of(st.sent.begin(), st.sent.end(), is_delta) &&
+                std::all_of(st.subs.begin(), st.subs.end(),
+                            [&](const subscription& s) { return s.live && s.after <= expected; });
     if (fast)
       submit_fast(self, std::move(req));
     else

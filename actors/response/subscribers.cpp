@@ -16,10 +16,19 @@ void publish_all(response_data& st, const std::vector<projections::stream_frame>
     return;
   st.published += frames.size();
   for (auto& sub : st.subs) {
-    if (sub.live)
-      sub.sink->push_all(frames);
-    else
+    if (!sub.live) {
       sub.buffer.insert(sub.buffer.end(), frames.begin(), frames.end());
+    } else if (frames.front().seq > sub.after) {
+      sub.sink->push_all(frames);
+    } else {
+      // Resumed after an event not stored when it subscribed
+      // (`starting_after` ahead of the log): nothing up to it.
+      std::vector<projections::stream_frame> due;
+      std::copy_if(frames.begin(), frames.end(), std::back_inserter(due),
+                   [&](const projections::stream_frame& f) { return f.seq > sub.after; });
+      if (!due.empty())
+        sub.sink->push_all(due);
+    }
   }
 }
 

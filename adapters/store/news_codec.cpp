@@ -1,4 +1,5 @@
-// NOTIFY payloads: {"o": origin, "n": [["a", stream, seq] | ["c", id, tenant], ...]}.
+// NOTIFY payloads: {"o": origin, "n": [["a", stream, seq] | ["c", id, tenant] |
+// ["j", lease holder, 0], ...]}.
 #include "adapters/store/news_codec.hpp"
 
 #include "adapters/store/stream_name.hpp"
@@ -27,6 +28,7 @@ json entry(const log_news& n) {
   switch (n.what) {
     case log_news::kind::appended: return json::array({"a", n.stream, n.seq});
     case log_news::kind::cancel: return json::array({"c", n.stream, n.tenant});
+    case log_news::kind::admitted: return json::array({"j", n.stream, 0});
     case log_news::kind::missed: break;
   }
   return nullptr;
@@ -95,6 +97,13 @@ std::vector<log_news> decode_news(std::string_view payload, std::string_view own
     const auto& kind = e[0].get_ref<const std::string&>();
     log_news n;
     n.stream = e[1].get<std::string>();
+    if (kind == "j") { // names a lease holder ("id/epoch"), not a stream
+      if (n.stream.empty() || n.stream.size() > max_news_tenant || !plain(n.stream))
+        continue;
+      n.what = log_news::kind::admitted;
+      out.push_back(std::move(n));
+      continue;
+    }
     if (!check_stream_name(n.stream) || !plain(n.stream))
       continue;
     if (kind == "a" && e[2].is_number_unsigned()) {

@@ -92,6 +92,94 @@ const std::vector<std::pair<int, std::string>>& migrations() {
       {6, R"sql(
       alter table replicas add column config text not null default '';
     )sql"},
+      // A queue of generations shared by the replicas, so that concurrency
+      // limits hold across them (see "Replicas" in the README): a row per
+      // waiting or running generation, admitted under one lock by whichever
+      // replica asks, tenants in turn (least recently served first), each
+      // tenant's oldest request first. Rows of
+      // replicas whose lease ended free their slots.
+      {7, R"sql(
+      create table jobs (
+        holder text not null,
+        epoch bigint not null,
+        ticket bigint not null,
+        tenant text not null,
+        asked_at bigint not null,
+        limit_names text[] not null,
+        limit_counts bigint[] not null,
+        arrival bigserial,
+        admitted boolean not null default false,
+        primary key (holder, epoch, ticket));
+      create table job_turns (tenant text primary key, served bigint not null);
+      create sequence job_turn_seq;
+      create function riposte_admit(me text, my_epoch bigint, arrived json, ended bigint[])
+      returns json language plpgsql as $fn$
+      declare
+        running jsonb;
+        job record;
+        fits boolean;
+        picked boolean;
+        told text[] := '{}';
+      begin
+        perform pg_advisory_xact_lock(7526411283870724466);
+        if not exists (select 1 from replicas r where r.id = me and r.epoch = my_epoch
+                       and r.expires_at > now()) then
+          return json_build_object('admitted', json_build_array(), 'others_waiting', false);
+        end if;
+        delete from jobs j where not exists (select 1 from replicas r where r.id = j.holder
+          and r.epoch = j.epoch and r.expires_at > now());
+        delete from jobs j where j.holder = me and j.epoch = my_epoch and j.ticket = any(ended);
+        insert into jobs (holder, epoch, ticket, tenant, asked_at, limit_names, limit_counts)
+          select me, my_epoch, (a->>'t')::bigint, a->>'n', (a->>'s')::bigint,
+                 array(select json_array_elements_text(a->'k')),
+                 array(select json_array_elements_text(a->'l')::bigint)
+          from json_array_elements(arrived) a
+          on conflict do nothing;
+        select coalesce(jsonb_object_agg(s.name, s.n), '{}'::jsonb) into running
+          from (select l.name, count(*) as n from jobs j, unnest(j.limit_names) l(name)
+                where j.admitted group by l.name) s;
+        loop
+          picked := false;
+          for job in select j.holder, j.epoch, j.ticket, j.tenant, j.limit_names, j.limit_counts
+                     from jobs j left join job_turns t on t.tenant = j.tenant
+                     where not j.admitted order by coalesce(t.served, 0), j.asked_at, j.arrival loop
+            fits := true;
+            for i in 1 .. coalesce(array_length(job.limit_names, 1), 0) loop
+              if coalesce((running ->> job.limit_names[i])::bigint, 0) >= job.limit_counts[i] then
+                fits := false;
+                exit;
+              end if;
+            end loop;
+            continue when not fits;
+            update jobs j set admitted = true
+              where j.holder = job.holder and j.epoch = job.epoch and j.ticket = job.ticket;
+            for i in 1 .. coalesce(array_length(job.limit_names, 1), 0) loop
+              running := jsonb_set(running, array[job.limit_names[i]],
+                to_jsonb(coalesce((running ->> job.limit_names[i])::bigint, 0) + 1));
+            end loop;
+            insert into job_turns (tenant, served) values (job.tenant, nextval('job_turn_seq'))
+              on conflict (tenant) do update set served = excluded.served;
+            if (job.holder <> me or job.epoch <> my_epoch)
+               and not (job.holder || '/' || job.epoch) = any(told) then
+              told := told || (job.holder || '/' || job.epoch);
+            end if;
+            picked := true;
+            exit;
+          end loop;
+          exit when not picked;
+        end loop;
+        if coalesce(array_length(told, 1), 0) > 0 then
+          perform pg_notify('riposte_news', json_build_object('o', 'admission', 'n',
+            (select json_agg(json_build_array('j', h, 0)) from unnest(told) h))::text);
+        end if;
+        return json_build_object(
+          'admitted', (select coalesce(json_agg(j.ticket order by j.ticket), '[]') from jobs j
+                       where j.holder = me and j.epoch = my_epoch and j.admitted),
+          'others_waiting', exists (select 1 from jobs j where not j.admitted
+                                    and (j.holder <> me or j.epoch <> my_epoch)));
+      end
+      $fn$;
+    )sql"},
   };
   return list;
 }
@@ -271,6 +359,7 @@ private:
                "substr(ns, 10) not in (select id from replicas)))) "
                "returning key) "
                "select key from moved");
+    c->prepare("admit", "select riposte_admit($1, $2, $3::json, $4::bigint[])");
     c->prepare("lease_release", "delete from replicas where id = $1 and epoch = $2");
     c->prepare("lease_live", "select 1 from replicas where id = $1 and epoch = $2");
     // A finished response: two snapshots and its marker gone, one statement.
@@ -547,6 +636,45 @@ public:
       return std::unique_ptr<held_lock>{std::move(held)};
     } catch (const std::exception& ex) {
       return pg_error("taking the lock '" + name + "'", ex);
+    }
+  }
+
+  bool shares_admission() const override { return !lease_id_.empty(); }
+  bool has_peers() const override { return !lease_id_.empty() && peers_.load(); }
+
+  result<events::admission> admit(const std::vector<events::waiting_job>& arrived,
+                                  const std::vector<std::uint64_t>& ended) override {
+    json jobs = json::array();
+    for (const auto& job : arrived) {
+      json names = json::array(), counts = json::array();
+      for (const auto& [name, count] : job.limits) {
+        names.push_back(name);
+        counts.push_back(count);
+      }
+      jobs.push_back({{"t", job.ticket},
+                      {"n", job.tenant},
+                      {"s", job.asked_at_us},
+                      {"k", names},
+                      {"l", counts}});
+    }
+    std::string gone = "{";
+    for (auto t : ended)
+      gone += (gone.size() > 1 ? "," : "") + std::to_string(t);
+    gone += "}";
+    try {
+      return pool_->with([&](pqxx::connection& c) {
+        pqxx::nontransaction n{c};
+        auto row = n.exec_prepared1("admit", lease_id_, lease_epoch_.load(),
+                                    events::dump_json(jobs), gone);
+        auto answer = json::parse(row[0].as<std::string>());
+        events::admission out;
+        for (const auto& t : answer.at("admitted"))
+          out.admitted.push_back(t.get<std::uint64_t>());
+        out.others_waiting = answer.at("others_waiting").get<bool>();
+        return out;
+      });
+    } catch (const std::exception& ex) {
+      return pg_error("admitting generations", ex);
     }
   }
 

@@ -643,6 +643,9 @@ BOOST_AUTO_TEST_CASE(positions_after_the_upgrade_to_transaction_order_rise_above
     w.exec("drop table log_meta");
     w.exec("drop table replicas");
     w.exec("drop sequence replica_epochs");
+    w.exec("drop table jobs, job_turns");
+    w.exec("drop sequence job_turn_seq");
+    w.exec("drop function riposte_admit");
     w.exec("delete from schema_migrations where version >= 4");
     w.exec("insert into events (global_position, stream_id, seq, type, version, tenant, "
            "recorded_at, payload) select 1000000000000, 'resp_old', 0, type, version, tenant, "
@@ -712,6 +715,72 @@ BOOST_AUTO_TEST_CASE(an_unknown_event_type_is_refused_and_nothing_is_written) {
   BOOST_REQUIRE(!r.has_value());
   BOOST_TEST((r.error().code == riposte_errc::unknown_event_type));
   BOOST_TEST(*s->version("resp_d") == ev::no_stream);
+}
+
+// The queue replicas share (event_log::admit): a limit holds across them,
+// tenants take turns whichever replica queued their work, an ended job frees
+// its slot, telling twice changes nothing, and a replica whose lease ran
+// out frees every slot it held.
+BOOST_AUTO_TEST_CASE(replicas_admit_from_one_queue_under_shared_limits) {
+  fresh_store s;
+  if (s.kind != "postgres") {
+    BOOST_TEST(!s->shares_admission()); // one process admits alone
+    return;
+  }
+  auto with_lease = [&](const std::string& id, long ms) {
+    auto opened = store::open_postgres_log(s.uri, 1, store::sync_policy::none, {id, ms, {}});
+    BOOST_REQUIRE_MESSAGE(opened.has_value(), (opened ? std::string{} : opened.error().message));
+    return std::move(*opened);
+  };
+  auto a = with_lease("replica-a", 60'000);
+  auto b = with_lease("replica-b", 60'000);
+  BOOST_TEST(a->shares_admission());
+  using tickets = std::vector<std::uint64_t>;
+  bool others = false; // the last answer's others_waiting
+  auto admitted = [&](auto& log, const std::vector<ev::waiting_job>& arrived,
+                      const tickets& ended) {
+    auto answer = must(log->admit(arrived, ended));
+    others = answer.others_waiting;
+    return answer.admitted;
+  };
+  std::int64_t asked = 0; // each job asked for after the one before
+  auto job = [&](std::uint64_t t, const std::string& tenant, std::int64_t all = 2) {
+    return ev::waiting_job{t, tenant, ++asked, {{"all", all}, {"model:m", 5}}};
+  };
+  // Two slots: A's first two alice jobs run, B's wait.
+  BOOST_TEST(admitted(a, {job(1, "alice"), job(2, "alice"), job(3, "alice")}, {}) ==
+             (tickets{1, 2}));
+  BOOST_TEST(admitted(b, {job(1, "alice"), job(2, "bob")}, {}).empty());
+  // Telling again changes nothing.
+  BOOST_TEST(admitted(a, {job(1, "alice")}, {}) == (tickets{1, 2}));
+  BOOST_TEST(others); // B's work waits
+  // A slot frees: bob (never served) goes before alice's older work on A.
+  BOOST_TEST(admitted(a, {}, {1}) == (tickets{2}));
+  BOOST_TEST(admitted(b, {}, {}) == (tickets{2}));
+  // Then alice's oldest waiting job, which is A's.
+  BOOST_TEST(admitted(b, {}, {2}).empty());
+  BOOST_TEST(admitted(a, {}, {}) == (tickets{2, 3}));
+  // A limit of its own: a job under a full model limit waits while another
+  // model's job passes it.
+  BOOST_TEST(admitted(a,
+                      {{9, "carol", ++asked, {{"all", 9}, {"model:n", 0}}},
+                       {10, "carol", ++asked, {{"all", 9}, {"model:o", 1}}}},
+                      {}) == (tickets{2, 3, 10}));
+  // A's lease runs out (a replica with a short lease, never renewed): its
+  // slots free for B.
+  auto c = with_lease("replica-c", 1500);
+  BOOST_TEST(admitted(c, {job(1, "dave", 1)}, {}).empty()); // full: A holds 3 of "all"
+  a.reset();                                                // a clean stop ends the lease at once
+  // Dave (never served) first, then alice's job on B (its limit is 2).
+  BOOST_TEST(admitted(b, {}, {}) == (tickets{1}));
+  BOOST_TEST(admitted(c, {}, {}) == (tickets{1}));
+  BOOST_TEST(!others); // nothing waits
+  std::this_thread::sleep_for(std::chrono::milliseconds(1700));
+  // C's lease ran out: it admits nothing more, and its job is gone.
+  BOOST_TEST(admitted(c, {job(2, "dave", 1)}, {}).empty());
+  BOOST_TEST(admitted(b, {}, {1}).empty());
+  auto d = with_lease("replica-d", 60'000);
+  BOOST_TEST(admitted(d, {job(1, "erin", 1)}, {}) == (tickets{1}));
 }
 
 BOOST_AUTO_TEST_CASE(event_data_that_does_not_decode_is_refused) {

@@ -79,6 +79,22 @@ BOOST_AUTO_TEST_CASE(what_is_not_news_is_ignored_and_a_hello_is_a_peer_saying_no
   BOOST_TEST(!peer);
 }
 
+// What the shared queue's function sends (PostgreSQL builds the payload):
+// the lease holders whose work it admitted, each heard as such.
+BOOST_AUTO_TEST_CASE(admissions_name_lease_holders_and_keep_their_order) {
+  auto got = store::decode_news(
+      R"({"o":"admission","n":[["j","b/12",0],["j","c-d/3",0],["j","",0],["j","x\u0001",0]]})",
+      "a/1");
+  BOOST_REQUIRE_EQUAL(got.size(), 2u);
+  BOOST_TEST((got[0].what == log_news::kind::admitted));
+  BOOST_TEST(got[0].stream == "b/12");
+  BOOST_TEST(got[1].stream == "c-d/3");
+  auto again = heard(store::encode_news("a/1", got), "b/12");
+  BOOST_REQUIRE_EQUAL(again.size(), 2u);
+  BOOST_TEST((again[1].what == log_news::kind::admitted));
+  BOOST_TEST(again[1].stream == "c-d/3");
+}
+
 // The news connections carry keepalives and timeouts in either form of
 // connection string, after what the operator gave.
 BOOST_AUTO_TEST_CASE(news_connections_are_watched_for_a_silent_peer) {

@@ -182,12 +182,24 @@ BOOST_AUTO_TEST_CASE(subscribers_joining_at_any_moment_see_no_gap_and_no_duplica
       std::this_thread::sleep_for(std::chrono::milliseconds(20 * j)); // 0 ms to 480 ms
       joined[j] = sse_call("GET", r.url("/v1/responses/" + id + "?stream=true"), "");
     });
+  // One resumes after an event not yet stored: it gets nothing up to it.
+  sse_result ahead;
+  std::thread ahead_joiner{[&] {
+    ahead = sse_call("GET", r.url("/v1/responses/" + id + "?stream=true&starting_after=40"), "");
+  }};
   creator.join();
   for (auto& t : joiners)
     t.join();
+  ahead_joiner.join();
   expect_valid(creator_stream);
   for (std::size_t j = 0; j < joined.size(); ++j)
     BOOST_TEST(joined[j].raw == creator_stream.raw, "joiner " << j << " differs");
+  std::vector<json> after_40;
+  for (const auto& e : creator_stream.events)
+    if (e["sequence_number"].get<int>() > 40)
+      after_40.push_back(e);
+  BOOST_REQUIRE(after_40.size() > 20u);
+  BOOST_TEST(ahead.events == after_40);
 }
 
 BOOST_AUTO_TEST_CASE(a_client_that_goes_away_cancels_its_response) {

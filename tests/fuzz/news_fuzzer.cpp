@@ -1,7 +1,7 @@
 // Fuzz target: news between replicas (NOTIFY payloads anyone connected to
 // the database may send). Whatever decodes must encode again and decode to
-// the same news: cancels in order, appends merged per stream at their last
-// seq; nothing decodes from this process's own origin.
+// the same news: cancels and admissions in order, appends merged per stream
+// at their last seq; nothing decodes from this process's own origin.
 #include "adapters/store/news_codec.hpp"
 
 #include <algorithm>
@@ -16,7 +16,7 @@ namespace {
 using riposte::events::log_news;
 
 struct digest {
-  std::vector<std::pair<std::string, std::string>> cancels;
+  std::vector<std::pair<std::string, std::string>> cancels; // and admissions
   std::map<std::string, std::uint64_t> appended;
   bool operator==(const digest&) const = default;
 };
@@ -26,6 +26,8 @@ digest digest_of(const std::vector<log_news>& news) {
   for (const auto& n : news) {
     if (n.what == log_news::kind::cancel)
       d.cancels.emplace_back(n.stream, n.tenant);
+    else if (n.what == log_news::kind::admitted)
+      d.cancels.emplace_back("admitted " + n.stream, "");
     else if (n.what == log_news::kind::appended)
       d.appended[n.stream] = std::max(d.appended[n.stream], n.seq);
     else

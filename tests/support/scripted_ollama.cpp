@@ -40,6 +40,8 @@ struct state {
   std::map<std::string, int> comfy_jobs; // prompt_id -> history polls before it is done
   int comfy_next = 1;
   int disconnects = 0; // chat streams the client closed before they ended
+  int streaming = 0;   // native chat streams open now, and the most at once
+  int streaming_peak = 0; // (GET /_scripted/peak: what a concurrency limit let through)
   json tokenize_calls = json::array(); // {path, body} of every tokenizer request
   std::string profile = "ollama-v1"; // --profile: the dialect when the script names none
 };
@@ -188,9 +190,20 @@ struct streamer : std::enable_shared_from_this<streamer> {
   json plan, body;
   std::string model;
   std::size_t next = 0;
+  state& st;
 
-  streamer(restinio::asio_ns::io_context& io)
-    : timer(io) {}
+  streamer(restinio::asio_ns::io_context& io, state& s)
+    : timer(io)
+    , st(s) {
+    std::lock_guard guard{st.mutex};
+    st.streaming_peak = std::max(st.streaming_peak, ++st.streaming);
+  }
+  ~streamer() {
+    std::lock_guard guard{st.mutex};
+    --st.streaming;
+  }
+  streamer(const streamer&) = delete;
+  streamer& operator=(const streamer&) = delete;
 
   void tick(long delay_ms) {
     timer.expires_after(std::chrono::milliseconds(delay_ms));
@@ -293,7 +306,7 @@ restinio::request_handling_status_t chat(state& st, restinio::asio_ns::io_contex
     timer->async_wait([timer, req, out](const auto&) { reply_json(req, 200, out); });
     return restinio::request_accepted();
   }
-  auto s = std::make_shared<streamer>(io);
+  auto s = std::make_shared<streamer>(io, st);
   s->resp = std::make_shared<response_t>(req->create_response<restinio::chunked_output_t>());
   s->resp->append_header(restinio::http_field::content_type, "application/x-ndjson");
   s->resp->flush();
@@ -566,6 +579,10 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
   if (path == "/_scripted/requests" && method == restinio::http_method_get()) {
     std::lock_guard guard{st.mutex};
     return reply_json(req, 200, st.requests);
+  }
+  if (path == "/_scripted/peak" && method == restinio::http_method_get()) {
+    std::lock_guard guard{st.mutex};
+    return reply_json(req, 200, {{"streaming", st.streaming}, {"peak", st.streaming_peak}});
   }
   if (path == "/_scripted/requests" && method == restinio::http_method_delete()) {
     std::lock_guard guard{st.mutex};
