@@ -231,13 +231,16 @@ public:
     : uri_(std::move(uri))
     , synchronous_(synchronous) {
     for (std::size_t i = 0; i < size; ++i)
-      idle_.push_back(connect());
+      idle_.push_back({connect(), 0});
   }
 
   // Runs `fn` with a connection; a broken connection is replaced next time.
+  // Once one broke, every connection idle since is replaced before its next
+  // use: after the server restarted they all look open until a statement
+  // fails on them, and that statement would be some request's.
   template <class F>
   auto with(F&& fn) -> decltype(fn(std::declval<pqxx::connection&>())) {
-    std::unique_ptr<pqxx::connection> conn;
+    pooled conn;
     {
       std::unique_lock lock{mutex_};
       ready_.wait(lock, [this] { return !idle_.empty(); });
@@ -246,16 +249,25 @@ public:
     }
     struct give_back {
       connection_pool* pool;
-      std::unique_ptr<pqxx::connection>* conn;
+      pooled* conn;
       ~give_back() {
         std::lock_guard guard{pool->mutex_};
         pool->idle_.push_back(std::move(*conn));
         pool->ready_.notify_one();
       }
     } guard{this, &conn};
-    if (!conn || !conn->is_open())
-      conn = connect();
-    return fn(*conn);
+    auto breaks = breaks_.load();
+    if (!conn.c || !conn.c->is_open() || conn.breaks_seen != breaks) {
+      conn.c.reset();
+      conn.c = connect();
+      conn.breaks_seen = breaks;
+    }
+    try {
+      return fn(*conn.c);
+    } catch (const pqxx::broken_connection&) {
+      ++breaks_;
+      throw;
+    }
   }
 
 private:
@@ -389,9 +401,14 @@ private:
 
   std::string uri_;
   bool synchronous_;
+  struct pooled {
+    std::unique_ptr<pqxx::connection> c;
+    std::uint64_t breaks_seen = 0; // breaks_ when it was last (re)connected
+  };
   std::mutex mutex_;
   std::condition_variable ready_;
-  std::vector<std::unique_ptr<pqxx::connection>> idle_;
+  std::vector<pooled> idle_;
+  std::atomic<std::uint64_t> breaks_{0}; // connections found broken so far
 };
 
 result<envelope> row_to_envelope(const pqxx::row& row, const std::string& stream) {
