@@ -28,6 +28,10 @@ struct queued {
   generation_request req;
   caf::actor requester;
   clock::time_point since = clock::now();
+  // Where replicas share admission: its row in the store's queue, and the
+  // limits it counts against as one string (to match it with a held slot).
+  events::waiting_job entry{};
+  std::string limits;
 };
 
 // Waiting work, one FIFO per tenant, served round-robin: a tenant with a
@@ -44,14 +48,14 @@ public:
   std::size_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
 
-  // The next job, in tenant turn, whose model `fits`; the tenant then goes
-  // to the back of the turn.
+  // The next job, in tenant turn, that `fits`; the tenant then goes to the
+  // back of the turn.
   template <class Fits>
   std::optional<queued> pop(Fits fits) {
     for (std::size_t i = 0; i < turn_.size(); ++i) {
       auto tenant = turn_[i];
       auto& q = by_tenant_[tenant];
-      auto it = std::find_if(q.begin(), q.end(), [&](const queued& j) { return fits(j.req); });
+      auto it = std::find_if(q.begin(), q.end(), fits);
       if (it == q.end())
         continue;
       auto job = std::move(*it);
@@ -260,10 +264,12 @@ void launch(pool_actor self, queued job) {
   st.mem->running.emplace(ticket, id);
 }
 
-// The limits a job counts against, named alike on every replica.
-events::waiting_job shared_entry(const pool_state& st, std::uint64_t ticket,
-                                 const generation_request& req) {
-  events::waiting_job w{ticket, req.tenant, req.asked_at_us, {}};
+// The limits a job counts against, named alike on every replica, once as
+// its row in the store's queue and once as one string.
+void name_limits(const pool_state& st, queued& job) {
+  const auto& req = job.req;
+  auto& w = job.entry;
+  w = {job.ticket, req.tenant, req.asked_at_us, {}};
   w.limits.emplace_back("all", static_cast<std::int64_t>(st.cfg.backend_concurrency));
   if (st.cfg.model_concurrency != 0)
     w.limits.emplace_back("model:" + req.model,
@@ -271,15 +277,9 @@ events::waiting_job shared_entry(const pool_state& st, std::uint64_t ticket,
   if (auto limit = st.b->concurrency_for(req.model); limit != 0)
     w.limits.emplace_back("backend:" + st.b->label_for(req.model),
                           static_cast<std::int64_t>(limit));
-  return w;
-}
-
-// The limits as one string, to match a job with a held slot.
-std::string limits_key(const pool_state& st, const generation_request& req) {
-  std::string key;
-  for (const auto& [name, count] : shared_entry(st, 0, req).limits)
-    key += '\x1e' + name + '\x1f' + std::to_string(count);
-  return key;
+  job.limits.clear();
+  for (const auto& [name, count] : w.limits)
+    job.limits += '\x1e' + name + '\x1f' + std::to_string(count);
 }
 
 // How long waiting work goes before the store is asked again without news
@@ -372,7 +372,7 @@ void tell_deferred(pool_state& st) {
     return;
   for (auto ticket : sh.deferred)
     if (const auto* job = st.mem->waiting.find(ticket))
-      sh.arrived.push_back(shared_entry(st, ticket, job->req));
+      sh.arrived.push_back(job->entry);
   sh.deferred.clear();
 }
 
@@ -393,10 +393,10 @@ void queue_shared(pool_actor self, queued job) {
   auto& st = self->state;
   auto& sh = st.mem->shared;
   bool held = false;
+  name_limits(st, job);
   if (!sh.others_waiting) {
-    auto key = limits_key(st, job.req);
     for (auto& [ticket, slot] : sh.slots) {
-      if (slot.limits != key)
+      if (slot.limits != job.limits)
         continue;
       if (slot.job == 0) {
         run_in_slot(self, ticket, std::move(job));
@@ -408,7 +408,7 @@ void queue_shared(pool_actor self, queued job) {
   // Alone, holding as many slots as a limit of the job allows, one of them
   // with its limits: that one will take it, no other slot can be had.
   auto full = [&] {
-    for (const auto& [name, count] : shared_entry(st, job.ticket, job.req).limits) {
+    for (const auto& [name, count] : job.entry.limits) {
       std::int64_t holding = 0;
       for (const auto& [ticket, slot] : sh.slots)
         holding += slot.limits.find('\x1e' + name + '\x1f') != std::string::npos ? 1 : 0;
@@ -420,7 +420,7 @@ void queue_shared(pool_actor self, queued job) {
   if (held && !st.shared.log->has_peers() && full())
     sh.deferred.insert(job.ticket);
   else
-    sh.arrived.push_back(shared_entry(st, job.ticket, job.req));
+    sh.arrived.push_back(job.entry);
   st.mem->waiting.push(std::move(job));
   tell_deferred(st);
   ask_store(self);
@@ -442,9 +442,8 @@ void slot_freed(pool_actor self, std::uint64_t job) {
   slot.idle_since = clock::now();
   if (sh.others_waiting) {
     give_back(st, ticket);
-  } else if (auto next = st.mem->waiting.pop([&](const generation_request& req) {
-               return limits_key(st, req) == slot.limits;
-             })) {
+  } else if (auto next = st.mem->waiting.pop(
+                 [&](const queued& waiting) { return waiting.limits == slot.limits; })) {
     forget_shared(st, next->ticket);
     run_in_slot(self, ticket, std::move(*next));
   } else {
@@ -459,7 +458,8 @@ void start_next(pool_actor self) {
     ask_store(self);
     return;
   }
-  auto fits = [&](const generation_request& req) {
+  auto fits = [&](const queued& job) {
+    const auto& req = job.req;
     if (st.cfg.model_concurrency != 0 && st.mem->per_model[req.model] >= st.cfg.model_concurrency)
       return false;
     auto limit = st.b->concurrency_for(req.model);
@@ -497,7 +497,7 @@ void on_admitted(pool_actor self, events::result<events::admission>& r,
         std::find(sh.ended.begin(), sh.ended.end(), ticket) != sh.ended.end())
       continue;
     if (auto job = st.mem->waiting.take(ticket)) {
-      sh.slots[ticket].limits = limits_key(st, job->req);
+      sh.slots[ticket].limits = job->limits;
       run_in_slot(self, ticket, std::move(*job));
     } else {
       sh.ended.push_back(ticket); // cancelled meanwhile: its slot goes back
