@@ -79,21 +79,24 @@ std::string create(riposte_server& r, const json& body, std::vector<std::string>
   return ok(r.post("/v1/responses", body, std::move(headers)))["id"].get<std::string>();
 }
 
-// Polls `r` until the response's status satisfies `done`, or `limit` passes.
+// Polls `r` until the response's status satisfies `done`, or `limit` passes
+// (looking at least once).
 json poll(riposte_server& r, const std::string& id, std::chrono::milliseconds limit,
-          const std::function<bool(const std::string&)>& done) {
+          const std::function<bool(const std::string&)>& done,
+          std::vector<std::string> headers = {}) {
   auto deadline = std::chrono::steady_clock::now() + limit;
   json seen;
-  while (std::chrono::steady_clock::now() < deadline) {
-    auto got = r.get("/v1/responses/" + id);
+  for (;;) {
+    auto got = r.get("/v1/responses/" + id, headers);
     if (got.status == 200) {
       seen = json::parse(got.body);
       if (done(seen["status"].get<std::string>()))
         return seen;
     }
+    if (std::chrono::steady_clock::now() >= deadline)
+      return seen;
     std::this_thread::sleep_for(50ms);
   }
-  return seen;
 }
 
 bool terminal(const std::string& status) {
@@ -595,17 +598,7 @@ BOOST_AUTO_TEST_CASE(a_concurrency_limit_and_tenant_turns_hold_across_replicas) 
   auto wait = [&](riposte_server& r, const std::string& id, const std::string& key,
                   std::chrono::milliseconds limit,
                   const std::function<bool(const std::string&)>& want) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    std::string status;
-    for (;;) {
-      auto got = r.get("/v1/responses/" + id, as(key));
-      if (got.status == 200 && want(status = json::parse(got.body).value("status", "")))
-        break;
-      if (std::chrono::steady_clock::now() >= deadline)
-        break;
-      std::this_thread::sleep_for(50ms);
-    }
-    return status;
+    return poll(r, id, limit, want, as(key)).value("status", "");
   };
   auto running = [](const std::string& s) { return s == "in_progress"; };
   struct job {
