@@ -16,7 +16,7 @@ namespace {
 using riposte::events::log_news;
 
 struct digest {
-  std::vector<std::pair<std::string, std::string>> cancels; // and admissions
+  std::vector<std::pair<std::string, std::string>> ordered; // cancels and admissions, in order
   std::map<std::string, std::uint64_t> appended;
   bool operator==(const digest&) const = default;
 };
@@ -25,9 +25,9 @@ digest digest_of(const std::vector<log_news>& news) {
   digest d;
   for (const auto& n : news) {
     if (n.what == log_news::kind::cancel)
-      d.cancels.emplace_back(n.stream, n.tenant);
+      d.ordered.emplace_back(n.stream, n.tenant);
     else if (n.what == log_news::kind::admitted)
-      d.cancels.emplace_back("admitted " + n.stream, "");
+      d.ordered.emplace_back("admitted " + n.stream, "");
     else if (n.what == log_news::kind::appended)
       d.appended[n.stream] = std::max(d.appended[n.stream], n.seq);
     else
