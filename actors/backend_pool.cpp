@@ -476,6 +476,23 @@ void start_next(pool_actor self) {
   }
 }
 
+// The store admitted `ticket` here: its job runs in the slot that is now
+// held, unless it no longer waits (cancelled, or taken into a held slot
+// meanwhile): then the slot goes back.
+void take_admitted(pool_actor self, std::uint64_t ticket) {
+  auto& st = self->state;
+  auto& sh = st.mem->shared;
+  if (sh.slots.count(ticket) != 0 ||
+      std::find(sh.ended.begin(), sh.ended.end(), ticket) != sh.ended.end())
+    return;
+  if (auto job = st.mem->waiting.take(ticket)) {
+    sh.slots[ticket].limits = job->limits;
+    run_in_slot(self, ticket, std::move(*job));
+  } else {
+    sh.ended.push_back(ticket);
+  }
+}
+
 // The store answered: start what it admitted here (each a slot now held),
 // give back what is no longer wanted, and look again later while work
 // waits or a slot is idle.
@@ -492,17 +509,8 @@ void on_admitted(pool_actor self, events::result<events::admission>& r,
     return;
   }
   sh.others_waiting = r->others_waiting;
-  for (auto ticket : r->admitted) {
-    if (sh.slots.count(ticket) != 0 ||
-        std::find(sh.ended.begin(), sh.ended.end(), ticket) != sh.ended.end())
-      continue;
-    if (auto job = st.mem->waiting.take(ticket)) {
-      sh.slots[ticket].limits = job->limits;
-      run_in_slot(self, ticket, std::move(*job));
-    } else {
-      sh.ended.push_back(ticket); // cancelled meanwhile: its slot goes back
-    }
-  }
+  for (auto ticket : r->admitted)
+    take_admitted(self, ticket);
   if (sh.others_waiting)
     give_back_idle(st, clock::duration::zero());
   tell_deferred(st);
@@ -631,6 +639,20 @@ backend_pool(pool_actor self, std::shared_ptr<backend> b, settings cfg,
         }
         sh.ask_again = !from_timer || !st.mem->waiting.empty() ||
                        (!sh.slots.empty() && st.shared.log->has_peers());
+        ask_store(self);
+      },
+      // Another replica admitted these tickets of this one (the news names
+      // them): they start without asking. Whether others' work still waits
+      // the news does not say, so slots are not kept until the store does.
+      [=](admitted_atom, std::vector<std::uint64_t>& tickets) {
+        auto& st = self->state;
+        if (!st.shared.log)
+          return;
+        st.mem->shared.others_waiting = true;
+        for (auto ticket : tickets)
+          take_admitted(self, ticket);
+        if (wants_look(st))
+          look_later(self, shared_look_every);
         ask_store(self);
       },
       [=](finished_atom, std::uint64_t ticket) {

@@ -306,10 +306,11 @@ using backend_pool_actor = caf::typed_actor<
     caf::reacts_to<models_atom, events::result<std::vector<model_info>>>,
     caf::reacts_to<finished_atom, std::uint64_t>,
     // Replicas sharing admission: the store's answer (what it admitted, and
-    // what it was told), and a reason to ask it again (true: the timer).
+    // what it was told), a reason to ask it again (true: the timer), and
+    // tickets of this process another one admitted.
     caf::reacts_to<admitted_atom, events::result<events::admission>,
                    std::vector<events::waiting_job>, std::vector<std::uint64_t>>,
-    caf::reacts_to<admitted_atom, bool>,
+    caf::reacts_to<admitted_atom, bool>, caf::reacts_to<admitted_atom, std::vector<std::uint64_t>>,
     // Test hook (RIPOSTE_TEST_FAULTS): an exception inside the pool.
     caf::reacts_to<fault_atom, std::string, reply_to>>;
 

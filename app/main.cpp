@@ -535,12 +535,22 @@ int main(int argc, char** argv) {
   // it here. Ended before the actors are (declared after them).
   auto news =
       log->subscribe_news([svc, holder = log->lease_holder()](std::vector<events::log_news> batch) {
-        // Another replica admitted work of this one from the shared queue.
+        // Another replica admitted work of this one from the shared queue:
+        // the tickets it names start here; news naming none (0) asks for a
+        // look at the queue.
+        std::vector<std::uint64_t> tickets;
+        bool look = false;
         for (const auto& n : batch)
           if (n.what == events::log_news::kind::admitted && n.stream == holder) {
-            caf::anon_send(svc->backend_pool(), actors::admitted_atom::value, false);
-            break;
+            if (n.seq == 0)
+              look = true;
+            else
+              tickets.push_back(n.seq);
           }
+        if (!tickets.empty())
+          caf::anon_send(svc->backend_pool(), actors::admitted_atom::value, std::move(tickets));
+        if (look)
+          caf::anon_send(svc->backend_pool(), actors::admitted_atom::value, false);
         actors::deliver_news(svc->registry(), batch);
       });
   if (auto bytes = actors::stored_file_bytes(*log))

@@ -66,7 +66,8 @@ struct log_news {
     appended, // `stream` now ends at `seq` (another process appended)
     cancel,   // whoever runs response `stream` is asked to cancel it for `tenant`
     missed,   // the channel broke: news may have been lost, read everything again
-    admitted, // work of the process whose lease_holder() is `stream` was admitted: ask
+    admitted, // ticket `seq` of the process whose lease_holder() is `stream` was
+              // admitted (0: some of its work was; ask)
   };
   kind what = kind::appended;
   std::string stream;

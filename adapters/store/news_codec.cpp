@@ -28,7 +28,7 @@ json entry(const log_news& n) {
   switch (n.what) {
     case log_news::kind::appended: return json::array({"a", n.stream, n.seq});
     case log_news::kind::cancel: return json::array({"c", n.stream, n.tenant});
-    case log_news::kind::admitted: return json::array({"j", n.stream, 0});
+    case log_news::kind::admitted: return json::array({"j", n.stream, n.seq});
     case log_news::kind::missed: break;
   }
   return nullptr;
@@ -101,6 +101,8 @@ std::vector<log_news> decode_news(std::string_view payload, std::string_view own
       if (n.stream.empty() || n.stream.size() > max_news_tenant || !plain(n.stream))
         continue;
       n.what = log_news::kind::admitted;
+      if (e[2].is_number_unsigned())
+        n.seq = e[2].get<std::uint64_t>();
       out.push_back(std::move(n));
       continue;
     }

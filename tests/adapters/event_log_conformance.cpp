@@ -719,8 +719,9 @@ BOOST_AUTO_TEST_CASE(an_unknown_event_type_is_refused_and_nothing_is_written) {
 
 // The queue replicas share (event_log::admit): a limit holds across them,
 // tenants take turns whichever replica queued their work, an ended job frees
-// its slot, telling twice changes nothing, and a replica whose lease ran
-// out frees every slot it held.
+// its slot, telling twice changes nothing, a replica hears which of its
+// tickets another one admitted, and a replica whose lease ran out frees
+// every slot it held.
 BOOST_AUTO_TEST_CASE(replicas_admit_from_one_queue_under_shared_limits) {
   fresh_store s;
   if (s.kind != "postgres") {
@@ -735,6 +736,20 @@ BOOST_AUTO_TEST_CASE(replicas_admit_from_one_queue_under_shared_limits) {
   auto a = with_lease("replica-a", 60'000);
   auto b = with_lease("replica-b", 60'000);
   BOOST_TEST(a->shares_admission());
+  struct {
+    std::mutex mutex;
+    std::condition_variable cv;
+    std::vector<std::pair<std::string, std::uint64_t>> tickets; // lease holder, ticket
+  } heard_by_b;
+  auto sub_b = b->subscribe_news([&](std::vector<ev::log_news> batch) {
+    std::lock_guard guard{heard_by_b.mutex};
+    for (const auto& n : batch)
+      if (n.what == ev::log_news::kind::admitted)
+        heard_by_b.tickets.emplace_back(n.stream, n.seq);
+    heard_by_b.cv.notify_all();
+  });
+  BOOST_REQUIRE(sub_b);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300)); // listening
   using tickets = std::vector<std::uint64_t>;
   bool others = false; // the last answer's others_waiting
   auto admitted = [&](auto& log, const std::vector<ev::waiting_job>& arrived,
@@ -756,6 +771,13 @@ BOOST_AUTO_TEST_CASE(replicas_admit_from_one_queue_under_shared_limits) {
   BOOST_TEST(others); // B's work waits
   // A slot frees: bob (never served) goes before alice's older work on A.
   BOOST_TEST(admitted(a, {}, {1}) == (tickets{2}));
+  {
+    std::unique_lock lock{heard_by_b.mutex};
+    BOOST_TEST(heard_by_b.cv.wait_for(lock, std::chrono::seconds(10),
+                                      [&] { return !heard_by_b.tickets.empty(); }));
+    BOOST_TEST((heard_by_b.tickets ==
+                decltype(heard_by_b.tickets){{b->lease_holder(), std::uint64_t{2}}}));
+  }
   BOOST_TEST(admitted(b, {}, {}) == (tickets{2}));
   // Then alice's oldest waiting job, which is A's.
   BOOST_TEST(admitted(b, {}, {2}).empty());

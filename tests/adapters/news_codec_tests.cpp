@@ -80,19 +80,25 @@ BOOST_AUTO_TEST_CASE(what_is_not_news_is_ignored_and_a_hello_is_a_peer_saying_no
 }
 
 // What the shared queue's function sends (PostgreSQL builds the payload):
-// the lease holders whose work it admitted, each heard as such.
+// each ticket it admitted with its lease holder, heard as such and in order;
+// one that names no ticket (0, or not a number) asks for a look.
 BOOST_AUTO_TEST_CASE(admissions_name_lease_holders_and_keep_their_order) {
-  auto got = store::decode_news(
-      R"({"o":"admission","n":[["j","b/12",0],["j","c-d/3",0],["j","",0],["j","x\u0001",0]]})",
-      "a/1");
-  BOOST_REQUIRE_EQUAL(got.size(), 2u);
+  auto got = store::decode_news(R"({"o":"admission","n":[["j","b/12",7],["j","c-d/3",2],)"
+                                R"(["j","b/12",5],["j","",1],["j","x\u0001",1],["j","e/1",0],)"
+                                R"(["j","e/1","9"]]})",
+                                "a/1");
+  BOOST_REQUIRE_EQUAL(got.size(), 5u);
   BOOST_TEST((got[0].what == log_news::kind::admitted));
-  BOOST_TEST(got[0].stream == "b/12");
-  BOOST_TEST(got[1].stream == "c-d/3");
+  std::vector<std::pair<std::string, std::uint64_t>> seen;
+  for (const auto& n : got)
+    seen.emplace_back(n.stream, n.seq);
+  decltype(seen) want{{"b/12", 7}, {"c-d/3", 2}, {"b/12", 5}, {"e/1", 0}, {"e/1", 0}};
+  BOOST_TEST((seen == want));
   auto again = heard(store::encode_news("a/1", got), "b/12");
-  BOOST_REQUIRE_EQUAL(again.size(), 2u);
-  BOOST_TEST((again[1].what == log_news::kind::admitted));
-  BOOST_TEST(again[1].stream == "c-d/3");
+  BOOST_REQUIRE_EQUAL(again.size(), 5u);
+  BOOST_TEST((again[2].what == log_news::kind::admitted));
+  BOOST_TEST(again[2].stream == "b/12");
+  BOOST_TEST(again[2].seq == 5u);
 }
 
 // The news connections carry keepalives and timeouts in either form of

@@ -27,7 +27,7 @@ digest digest_of(const std::vector<log_news>& news) {
     if (n.what == log_news::kind::cancel)
       d.ordered.emplace_back(n.stream, n.tenant);
     else if (n.what == log_news::kind::admitted)
-      d.ordered.emplace_back("admitted " + n.stream, "");
+      d.ordered.emplace_back("admitted " + n.stream, std::to_string(n.seq));
     else if (n.what == log_news::kind::appended)
       d.appended[n.stream] = std::max(d.appended[n.stream], n.seq);
     else
