@@ -11,6 +11,8 @@
 #    appends through LISTEN/NOTIFY, then reads them from the log). The
 #    backend streams a token every 20 ms.
 #   bash ops/bench/replicas.sh [ROUNDS] [EVENTS] [SECONDS]
+# RIPOSTE_BIN runs another build (e.g. an older release, for a baseline);
+# RIPOSTE_BENCH_FLAGS adds riposte flags (e.g. --backend-concurrency 64).
 # Writes build/bench/replicas.json and build/bench/replicas.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
