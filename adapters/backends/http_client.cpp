@@ -165,6 +165,10 @@ struct http_client::impl {
     t->easy = e;
     for (const auto& h : t->req.headers)
       t->headers = curl_slist_append(t->headers, h.c_str());
+    // libcurl asks before sending a body over 1 MiB (a long conversation)
+    // and waits up to a second for the server's 100 Continue, which not
+    // every backend sends: the body goes at once instead.
+    t->headers = curl_slist_append(t->headers, "Expect:");
     curl_easy_setopt(e, CURLOPT_URL, t->req.url.c_str());
     curl_easy_setopt(e, CURLOPT_CUSTOMREQUEST, t->req.method.c_str());
     if (t->req.method == "POST" || !t->req.body.empty()) {

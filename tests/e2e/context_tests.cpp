@@ -15,6 +15,23 @@ using namespace riposte::tests;
 
 BOOST_AUTO_TEST_SUITE(context)
 
+// A conversation over 1 MiB goes to the backend in one piece: libcurl would
+// first send `Expect: 100-continue` and wait up to a second for an answer
+// that not every server gives (the scripted backend never does).
+BOOST_AUTO_TEST_CASE(a_body_over_a_mebibyte_reaches_the_backend_without_asking_first) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--context-window", "llama3.2:1b=2000000"}};
+  std::string input;
+  while (input.size() < (1u << 20) + 4096)
+    input += "lorem ipsum dolor sit amet ";
+  auto res = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", input}});
+  BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
+  BOOST_TEST(json_body(res)["status"] == "completed");
+  BOOST_TEST(b.requests().back().dump().find(input) != std::string::npos);
+  auto expects = json::parse(http_call("GET", b.url() + "/_scripted/expects").body);
+  BOOST_TEST(expects["expects"] == 0);
+}
+
 BOOST_AUTO_TEST_CASE(a_200_turn_conversation_crosses_the_window_with_auto_and_fails_with_disabled) {
   scripted_backend b;
   riposte_server r{b.url(), {"--context-window", "llama3.2:1b=1500"}};

@@ -42,6 +42,9 @@ struct state {
   int disconnects = 0; // chat streams the client closed before they ended
   int streaming = 0;   // native chat streams open now, and the most at once
   int streaming_peak = 0; // (GET /_scripted/peak: what a concurrency limit let through)
+  // Requests that came with `Expect: 100-continue` (GET /_scripted/expects):
+  // like some servers, this one never answers 100, so such a client waits.
+  int expects = 0;
   json tokenize_calls = json::array(); // {path, body} of every tokenizer request
   std::string profile = "ollama-v1"; // --profile: the dialect when the script names none
 };
@@ -458,6 +461,10 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
                                            const restinio::request_handle_t& req) {
   auto path = std::string{req->header().path()};
   auto method = req->header().method();
+  if (req->header().has_field(restinio::http_field::expect)) {
+    std::lock_guard guard{st.mutex};
+    ++st.expects;
+  }
   if (path == "/api/chat" && method == restinio::http_method_post())
     return chat(st, io, req);
   if (path == "/v1/chat/completions" && method == restinio::http_method_post())
@@ -583,6 +590,10 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
   if (path == "/_scripted/peak" && method == restinio::http_method_get()) {
     std::lock_guard guard{st.mutex};
     return reply_json(req, 200, {{"streaming", st.streaming}, {"peak", st.streaming_peak}});
+  }
+  if (path == "/_scripted/expects" && method == restinio::http_method_get()) {
+    std::lock_guard guard{st.mutex};
+    return reply_json(req, 200, {{"expects", st.expects}});
   }
   if (path == "/_scripted/requests" && method == restinio::http_method_delete()) {
     std::lock_guard guard{st.mutex};
