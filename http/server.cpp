@@ -5,6 +5,7 @@
 #include "events/faults.hpp"
 #include "events/json_safe.hpp"
 #include "http/errors.hpp"
+#include "http/expect_continue.hpp"
 #include "http/validate.hpp"
 #include "http/ws_frames.hpp"
 
@@ -190,8 +191,108 @@ recovering_limiter::~recovering_limiter() {
     watch_->detach(this);
 }
 
+// A TCP socket that answers `Expect: 100-continue` on a connection's first
+// request (expect_continue.hpp says why), the same way RESTinio's own TLS
+// adapter wraps a stream: everything else goes straight to the socket.
+class continuing_socket {
+public:
+  using socket_t = restinio::asio_ns::ip::tcp::socket;
+  using executor_type = restinio::default_asio_executor;
+
+  explicit continuing_socket(restinio::asio_ns::io_context& io)
+    : socket_{std::make_unique<socket_t>(io)}
+    , scan_{std::make_shared<expect_scanner>()} {}
+  // RESTinio's acceptor moves a socket out of its pool and accepts into the
+  // same place again: what is left behind is a fresh socket, as asio's is.
+  continuing_socket(continuing_socket&& other) noexcept
+    : socket_{std::move(other.socket_)}
+    , scan_{std::move(other.scan_)} {
+    other.renew(socket_->get_executor());
+  }
+  continuing_socket& operator=(continuing_socket&& other) noexcept {
+    if (this != &other) {
+      socket_ = std::move(other.socket_);
+      scan_ = std::move(other.scan_);
+      other.renew(socket_->get_executor());
+    }
+    return *this;
+  }
+
+  socket_t& lowest_layer() { return *socket_; }
+  const socket_t& lowest_layer() const { return *socket_; }
+  auto get_executor() { return socket_->get_executor(); }
+  auto remote_endpoint() const { return socket_->remote_endpoint(); }
+  bool is_open() const { return socket_->is_open(); }
+  template <typename... Args>
+  void cancel(Args&&... args) {
+    socket_->cancel(std::forward<Args>(args)...);
+  }
+  template <typename... Args>
+  void shutdown(Args&&... args) {
+    socket_->shutdown(std::forward<Args>(args)...);
+  }
+  template <typename... Args>
+  void close(Args&&... args) {
+    socket_->close(std::forward<Args>(args)...);
+  }
+  template <typename... Args>
+  auto async_write_some(Args&&... args) {
+    return socket_->async_write_some(std::forward<Args>(args)...);
+  }
+
+  // Reads as the socket does; until the first header block has ended, the
+  // bytes are looked at first, and a block that asks is answered with
+  // `100 Continue` before anyone reads them.
+  template <typename Buffer, typename Handler>
+  void async_read_some(const Buffer& buffer, Handler&& handler) {
+    if (scan_->done()) {
+      socket_->async_read_some(buffer, std::forward<Handler>(handler));
+      return;
+    }
+    auto executor = restinio::asio_ns::get_associated_executor(handler, socket_->get_executor());
+    socket_->async_read_some(
+        buffer,
+        restinio::asio_ns::bind_executor(
+            executor,
+            [scan = scan_, socket = socket_.get(), buffer, h = std::forward<Handler>(handler)](
+                const restinio::asio_ns::error_code& ec, std::size_t n) mutable {
+              if (!ec && n > 0 && scan->feed({static_cast<const char*>(buffer.data()), n})) {
+                // Nothing else is on the wire before a first request's
+                // answer: a few bytes on an empty send buffer.
+                static constexpr std::string_view go = "HTTP/1.1 100 Continue\r\n\r\n";
+                restinio::asio_ns::error_code ignored;
+                restinio::asio_ns::write(*socket, restinio::asio_ns::buffer(go.data(), go.size()),
+                                         ignored);
+              }
+              h(ec, n);
+            }));
+  }
+
+private:
+  void renew(const socket_t::executor_type& executor) {
+    socket_ = std::make_unique<socket_t>(executor);
+    scan_ = std::make_shared<expect_scanner>();
+  }
+
+  std::unique_ptr<socket_t> socket_;
+  std::shared_ptr<expect_scanner> scan_;
+};
+
+// What RESTinio's connection asks of a plain socket (found by argument
+// lookup): nothing to prepare, and no TLS to tell a state listener of.
+template <typename Connection, typename Start_Read_CB, typename Failed_CB>
+void prepare_connection_and_start_read(continuing_socket&, Connection&, Start_Read_CB start_read,
+                                       Failed_CB) {
+  start_read();
+}
+inline restinio::impl::tls_socket_t*
+make_tls_socket_pointer_for_state_listener(continuing_socket&) noexcept {
+  return nullptr;
+}
+
 struct riposte_traits : public restinio::default_traits_t {
   static constexpr bool use_connection_count_limiter = true;
+  using stream_socket_t = continuing_socket;
 };
 
 } // namespace riposte::http
