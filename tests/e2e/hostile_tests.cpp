@@ -627,6 +627,36 @@ BOOST_AUTO_TEST_CASE(pipelined_requests_on_one_connection_are_answered_in_order)
   BOOST_TEST(third["output"][0]["content"][0]["text"] == "Echo: fast third", got[2].body);
 }
 
+// curl sends `Expect: 100-continue` with a body over 1 MiB and waits up to
+// a second for the answer before sending it. A connection's first request
+// is answered at once; a later one is not (a 100 could land inside another
+// response still being written), and its client sends the body anyway.
+BOOST_AUTO_TEST_CASE(a_first_request_that_expects_100_continue_is_answered_before_its_body) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  raw_connection c{r.port()};
+  auto body = json{{"model", "llama3.2:1b"}, {"input", "hello"}}.dump();
+  auto head = request_bytes("POST", "/v1/responses", body,
+                            {"Content-Type: application/json", "Expect: 100-continue"});
+  head.resize(head.size() - body.size());
+  BOOST_REQUIRE(c.send(head));
+  auto interim = c.read_response(5s);
+  BOOST_REQUIRE_MESSAGE(interim, "no 100 Continue: " << c.received());
+  BOOST_TEST(interim->status == 100);
+  BOOST_REQUIRE(c.send(body));
+  auto done = c.read_response(10s);
+  BOOST_REQUIRE(done);
+  BOOST_TEST(done->status == 200, done->body);
+  BOOST_TEST(json::parse(done->body, nullptr, false).value("object", "") == "response");
+
+  BOOST_REQUIRE(c.send(head));
+  BOOST_TEST(!c.read_response(300ms)); // not the first request: no 100
+  BOOST_REQUIRE(c.send(body));
+  auto second = c.read_response(10s);
+  BOOST_REQUIRE(second);
+  BOOST_TEST(second->status == 200, second->body);
+}
+
 BOOST_AUTO_TEST_CASE(clients_that_never_read_a_download_do_not_hold_up_anyone_else) {
   scripted_backend b;
   riposte_server r{b.url(),

@@ -348,6 +348,8 @@ std::optional<raw_response> raw_connection::read_response(std::chrono::milliseco
       out.headers.emplace_back(name, value);
     }
     auto at = head_end + 4;
+    if (out.status >= 100 && out.status < 200)
+      return at; // an interim reply (100 Continue) has no body
     if (chunked) {
       for (;;) {
         auto eol = buf_.find("\r\n", at);
