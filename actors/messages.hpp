@@ -219,6 +219,7 @@ using context_atom = caf::atom_constant<caf::atom("context")>;     // parent con
 using update_atom = caf::atom_constant<caf::atom("update")>;       // backend events arrived
 using appended_atom = caf::atom_constant<caf::atom("appended")>;   // a store append returned
 using published_atom = caf::atom_constant<caf::atom("published")>; // the writer published deltas
+using synced_atom = caf::atom_constant<caf::atom("synced")>;       // the log is durable to here
 using loaded_atom = caf::atom_constant<caf::atom("loaded")>;       // a rebuild read returned
 using claimed_atom = caf::atom_constant<caf::atom("claimed")>;     // an idempotency claim returned
 using replay_atom = caf::atom_constant<caf::atom("replay")>;       // the claim's response is stored

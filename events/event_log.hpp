@@ -55,6 +55,11 @@ struct append_request {
   // Markers written no later than the events: in the same write where the
   // log commits groups, else just before (lazily).
   std::vector<marker_ref> markers;
+  // false: the caller needs these events stored, not yet on disk (a
+  // blocking create's creation, which nobody is told of before its outcome).
+  // Where a log syncs, it then need not wait for the disk, and its readers
+  // see these events only once a later sync covers them (durable_position).
+  bool durable = true;
 };
 
 // News between the processes that share one log (PostgreSQL's
@@ -140,6 +145,15 @@ public:
   // Does append_many commit a group together (one write, one sync)? If not,
   // callers are better off appending from several threads at once.
   virtual bool group_commits() const { return false; }
+
+  // Every event at or below this global position is on disk (or, where the
+  // log was opened without syncs, written). Readers (read, read_all) serve
+  // nothing above it; an appender of events that were not durable
+  // (append_request::durable) waits for it to pass them, or calls sync().
+  // A log that makes every append durable before it returns: all of them.
+  virtual std::uint64_t durable_position() const { return UINT64_MAX; }
+  // Makes everything appended so far durable.
+  virtual status sync() { return ok(); }
 
   // Events of one stream with seq >= from_seq, at most `limit`. A stream
   // that does not exist is not_found.

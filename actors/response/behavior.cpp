@@ -93,6 +93,10 @@ caf::behavior main_behavior(response_actor* self) {
         settle(self);
         on_published(self, number, done);
       },
+      [=](synced_atom, append_done& done) {
+        settle(self);
+        on_synced(self, done);
+      },
       // Generation.
       [=](update_atom, generation_update& u) {
         settle(self);
@@ -113,7 +117,7 @@ caf::behavior main_behavior(response_actor* self) {
       // Subscribers.
       [=](subscribe_atom, const std::string& tenant, std::int64_t after, sink_handle& h) {
         settle(self);
-        on_subscribe(self, tenant, after, h);
+        when_durable(self, [=]() mutable { on_subscribe(self, tenant, after, h); });
       },
       [=](replayed_atom, std::uint64_t sub_id,
           ev::result<std::vector<projections::stream_frame>>& replay) {
@@ -131,7 +135,7 @@ caf::behavior main_behavior(response_actor* self) {
       // Reads and commands on the stored response.
       [=](fetch_atom, const std::string& tenant, reply_to& r) {
         settle(self);
-        on_fetch(self, tenant, r);
+        when_durable(self, [=]() mutable { on_fetch(self, tenant, r); });
       },
       [=](await_atom, const std::string& tenant, reply_to& r) {
         settle(self);
@@ -140,15 +144,15 @@ caf::behavior main_behavior(response_actor* self) {
       [=](items_atom, const std::string& tenant, list_query& q,
           reply_for<projections::items_page>& r) {
         settle(self);
-        on_items(self, tenant, q, r);
+        when_durable(self, [=]() mutable { on_items(self, tenant, q, r); });
       },
       [=](events_atom, const std::string& tenant, list_query& q, reply_for<events_page>& r) {
         settle(self);
-        on_events(self, tenant, q, r);
+        when_durable(self, [=]() mutable { on_events(self, tenant, q, r); });
       },
       [=](cancel_atom, const std::string& tenant, reply_to& r) {
         settle(self);
-        on_cancel(self, tenant, r);
+        when_durable(self, [=]() mutable { on_cancel(self, tenant, r); });
       },
       [=](cancel_atom, const std::string& tenant) {
         settle(self);
@@ -156,7 +160,7 @@ caf::behavior main_behavior(response_actor* self) {
       },
       [=](remove_atom, const std::string& tenant, reply_for<deleted_object>& r) {
         settle(self);
-        on_remove(self, tenant, r);
+        when_durable(self, [=]() mutable { on_remove(self, tenant, r); });
       },
       [=](context_atom, const std::string& tenant, caf::actor& child) {
         settle(self);

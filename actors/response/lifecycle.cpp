@@ -136,6 +136,8 @@ void append_failed(response_actor* self, const ev::error_info& err) {
   for (auto& w : st.delete_waiters)
     w(err);
   st.delete_waiters.clear();
+  // Reads waiting for the disk: dropped, each is answered a server error.
+  st.durable_waiters.clear();
   for (auto& sub : st.subs) // they would otherwise get keep-alives forever
     sub.sink->fail(err);
   st.subs.clear();
@@ -145,6 +147,7 @@ void append_failed(response_actor* self, const ev::error_info& err) {
 bool idle(const response_data& st) {
   return !st.in_flight && !st.generating && st.pending.empty() && !anyone_waits(st) &&
          st.delete_waiters.empty() && st.cancel_waiters.empty() && st.subs.empty() &&
+         st.durable_waiters.empty() &&
          (!st.view.exists() || st.view.terminal() || st.broken || st.foreign);
 }
 

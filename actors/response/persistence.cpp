@@ -24,6 +24,36 @@ using ev::riposte_errc;
 // How often a chain stores its whole context (see write_snapshots).
 constexpr std::int64_t checkpoint_every = 32;
 
+bool ends_response(const ev::event& e) {
+  return std::holds_alternative<ev::response_completed>(e) ||
+         std::holds_alternative<ev::response_incomplete>(e) ||
+         std::holds_alternative<ev::response_failed>(e) ||
+         std::holds_alternative<ev::response_cancelled>(e) ||
+         std::holds_alternative<ev::response_deleted>(e);
+}
+
+// A blocking create this actor runs, before its outcome, that nobody else
+// follows or reads: its batch need not wait for the disk.
+bool may_wait_for_outcome(const response_data& st) {
+  return st.svc->writer != nullptr && !st.private_log && !st.cmd.response_id.empty() &&
+         !st.cmd.stream && !st.cmd.params.value("background", false) && !st.waiters.empty() &&
+         st.subs.empty() && st.durable_waiters.empty() &&
+         std::none_of(st.sent.begin(), st.sent.end(), ends_response);
+}
+
+// Every read that waited for the disk runs once the log is durable past
+// what the actor has folded in.
+void release_durable_waiters(response_actor* self) {
+  auto& st = self->state;
+  if (st.unsynced_through != 0 && st.log->durable_position() < st.unsynced_through)
+    return;
+  st.unsynced_through = 0;
+  auto reads = std::move(st.durable_waiters);
+  st.durable_waiters.clear();
+  for (auto& read : reads)
+    read();
+}
+
 bool is_delta(const ev::event& e) {
   return std::holds_alternative<ev::output_text_delta>(e) ||
          std::holds_alternative<ev::reasoning_delta>(e) ||
@@ -113,6 +143,8 @@ void settle_fast(response_actor* self) {
   }
   st.published += st.sent.size();
   st.sent.clear();
+  if (fb->last_position > st.log->durable_position())
+    st.unsynced_through = fb->last_position;
   if (!anyone_late)
     return;
   const auto& frames = fb->frames.empty() ? late : fb->frames;
@@ -169,6 +201,8 @@ void submit_fast(response_actor* self, ev::append_request req) {
     // Stored before anyone sees it: a client that reacts to a frame finds
     // it in the actor's view. Later pushes to these sinks come from later
     // jobs of this same thread, so the order holds.
+    if (!r->empty())
+      fb->last_position = r->back().global_position;
     if (fb->state.exchange(fast_batch::stored, std::memory_order_acq_rel) == fast_batch::wanted)
       caf::anon_send(me, published_atom::value, fb->number, append_done{std::move(r)});
     for (const auto& sink : fb->sinks)
@@ -202,6 +236,7 @@ void flush(response_actor* self) {
   req.expected_version = expected;
   req.events = std::move(batch);
   req.echo_data = false; // the actor keeps what it sent
+  req.durable = !may_wait_for_outcome(st);
   // Marked no later than the write that opens the stream, so no crash can
   // leave an unmarked, unfinished response behind.
   if (expected == ev::no_stream)
@@ -273,6 +308,10 @@ void on_appended(response_actor* self, append_done& done, bool snapshot) {
   }
   if (!done.stored)
     return append_failed(self, done.stored.error());
+  if (!done.stored->empty() && st.log->durable_position() < done.stored->back().global_position)
+    st.unsynced_through = done.stored->back().global_position;
+  else
+    release_durable_waiters(self);
   bool was_created = st.view.exists();
   bool was_terminal = st.view.terminal();
   bool was_deleted = st.view.deleted;
@@ -311,6 +350,39 @@ void on_published(response_actor* self, std::uint64_t number, append_done& done)
   st.fast.reset();
   st.in_flight = false;
   append_failed(self, done.stored.error());
+}
+
+namespace {
+
+void ask_for_sync(response_actor* self) {
+  auto& st = self->state;
+  release_durable_waiters(self);
+  if (st.durable_waiters.empty() || st.sync_asked)
+    return;
+  st.sync_asked = true;
+  caf::actor me = self;
+  st.svc->writer->sync(st.log, [me](ev::result<std::vector<ev::envelope>> r) {
+    caf::anon_send(me, synced_atom::value, append_done{std::move(r)});
+  });
+}
+
+} // namespace
+
+void when_durable(response_actor* self, std::function<void()> read) {
+  auto& st = self->state;
+  if (st.unsynced_through == 0)
+    return read();
+  st.durable_waiters.push_back(std::move(read));
+  ask_for_sync(self);
+}
+
+// A failed sync leaves the reads waiting for the outcome's write (synced),
+// or for the failure that breaks the response.
+void on_synced(response_actor* self, append_done& done) {
+  auto& st = self->state;
+  st.sync_asked = false;
+  if (done.stored)
+    ask_for_sync(self); // a batch stored meanwhile may need another
 }
 
 void write_snapshots(response_actor* self) {

@@ -78,6 +78,7 @@ struct fast_batch {
   std::vector<projections::stream_frame> frames;  // rendered when someone was subscribed
   std::vector<std::shared_ptr<event_sink>> sinks; // the live subscribers at flush
   std::uint64_t first_late_sub = 0;               // subscribers from this id joined after
+  std::uint64_t last_position = 0;                // the batch's last, once stored
 };
 
 struct response_data {
@@ -103,6 +104,14 @@ struct response_data {
   std::shared_ptr<fast_batch> fast; // `sent`, when the writer publishes it
   std::uint64_t fast_batches = 0;
   bool broken = false; // an append failed: the actor answers from what it has
+  // A blocking create's events before its outcome are stored without a sync
+  // (nobody is told of them before it, and its synced write makes all before
+  // it durable). The last global position so stored, until the log is
+  // durable past it (0: nothing is waiting for the disk); a read of the
+  // response meanwhile waits for it (a sync is asked for).
+  std::uint64_t unsynced_through = 0;
+  std::vector<std::function<void()>> durable_waiters;
+  bool sync_asked = false;
   // Who waits: a blocking create (the Response), a token count, a
   // compaction; a delete; a cancel (the Response once it stops).
   std::vector<reply_to> waiters;
@@ -218,6 +227,11 @@ void settle(response_actor* self);
 void want_notice(response_actor* self);
 void on_appended(response_actor* self, append_done& done, bool snapshot);
 void on_published(response_actor* self, std::uint64_t number, append_done& done);
+// Runs `read` once every event the actor has folded in is durable: at once,
+// or after a sync it asks the writer for. Every read of the response goes
+// through here, so none serves an event a crash could take back.
+void when_durable(response_actor* self, std::function<void()> read);
+void on_synced(response_actor* self, append_done& done);
 // Writes a finished stored response's snapshots (view and chain context).
 void write_snapshots(response_actor* self);
 // Loads the snapshot and the events after it, on the store pool.

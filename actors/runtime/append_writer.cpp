@@ -37,6 +37,14 @@ void append_writer::submit(ev::event_log* log, ev::append_request req, done_fn d
   wake_.notify_one();
 }
 
+void append_writer::sync(ev::event_log* log, done_fn done) {
+  {
+    std::lock_guard guard{mutex_};
+    queue_.push_back(job{log, {}, std::move(done), true});
+  }
+  wake_.notify_one();
+}
+
 void append_writer::run() {
   std::vector<job> jobs;
   for (;;) {
@@ -58,15 +66,23 @@ void append_writer::commit(std::vector<job>& jobs) {
   std::map<ev::event_log*, std::vector<std::size_t>> groups;
   for (std::size_t i = 0; i < jobs.size(); ++i)
     groups[jobs[i].log].push_back(i);
-  for (auto& [log, members] : groups) {
+  for (auto& [log, all] : groups) {
+    std::vector<std::size_t> members, syncs;
+    for (auto i : all)
+      (jobs[i].sync_only ? syncs : members).push_back(i);
     std::vector<ev::append_request> reqs;
     reqs.reserve(members.size());
     for (auto i : members)
       reqs.push_back(std::move(jobs[i].req));
+    // Who asked for a sync is answered by the group's own write, synced.
+    if (!syncs.empty())
+      for (auto& r : reqs)
+        r.durable = true;
     auto t0 = std::chrono::steady_clock::now();
     std::vector<ev::result<std::vector<ev::envelope>>> results;
     try {
-      results = log->append_many(reqs);
+      if (!reqs.empty())
+        results = log->append_many(reqs);
     } catch (...) {
       // The group fails, the writer goes on: each response hears of it.
       auto what = ev::describe(std::current_exception());
@@ -77,15 +93,41 @@ void append_writer::commit(std::vector<job>& jobs) {
             ev::make_error(ev::riposte_errc::store_error, "the store failed: " + what));
     }
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    // Unless the write happened (some append was stored), a sync of its own.
+    if (!syncs.empty()) {
+      bool written =
+          std::any_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+      ev::result<std::vector<ev::envelope>> synced = std::vector<ev::envelope>{};
+      if (!written)
+        synced = guarded_sync(log);
+      for (auto i : syncs)
+        answer(jobs[i], synced);
+    }
     for (std::size_t k = 0; k < members.size(); ++k) {
       if (meter_)
         meter_->record(seconds, reqs[k].events.size(), results[k].has_value());
-      try {
-        jobs[members[k]].done(std::move(results[k]));
-      } catch (...) {
-        ev::report_fault("writer", ev::describe(std::current_exception()));
-      }
+      answer(jobs[members[k]], std::move(results[k]));
     }
+  }
+}
+
+ev::result<std::vector<ev::envelope>> append_writer::guarded_sync(ev::event_log* log) {
+  try {
+    if (auto ok = log->sync(); !ok)
+      return ok.error();
+    return std::vector<ev::envelope>{};
+  } catch (...) {
+    auto what = ev::describe(std::current_exception());
+    ev::report_fault("writer", what);
+    return ev::make_error(ev::riposte_errc::store_error, "the store failed: " + what);
+  }
+}
+
+void append_writer::answer(job& j, ev::result<std::vector<ev::envelope>> r) {
+  try {
+    j.done(std::move(r));
+  } catch (...) {
+    ev::report_fault("writer", ev::describe(std::current_exception()));
   }
 }
 

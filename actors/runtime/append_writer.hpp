@@ -31,15 +31,22 @@ public:
   // Appends `req` (and its marker, if it names one) to `log` in the next
   // group. `done` runs on the writer thread: keep it short (send a message).
   void submit(events::event_log* log, events::append_request req, done_fn done);
+  // Makes everything appended to `log` so far durable (event_log::sync),
+  // with the next group; `done` hears how it went (no envelopes), on the
+  // writer thread.
+  void sync(events::event_log* log, done_fn done);
 
 private:
   struct job {
     events::event_log* log;
     events::append_request req;
     done_fn done;
+    bool sync_only = false;
   };
   void run();
   void commit(std::vector<job>& jobs);
+  static events::result<std::vector<events::envelope>> guarded_sync(events::event_log* log);
+  static void answer(job& j, events::result<std::vector<events::envelope>> r);
 
   std::shared_ptr<adapters::observability::metrics> stats_; // keeps the meter's series alive
   std::optional<adapters::observability::metrics::append_meter> meter_;

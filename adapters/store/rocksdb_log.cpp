@@ -94,6 +94,12 @@ bool read_audited(std::string_view entry, std::vector<std::string_view>& keys) {
 
 // blobs: id \0 be64(chunk) -> bytes; blob_meta: id -> be64(chunks) be64(bytes)
 // markers: ns \0 key -> ""
+// default: durable_key -> be64(position): every event at or below it is on
+// disk once the write that holds this value is. A read-only opener reads the
+// WAL, which holds writes not yet synced; it serves events up to this value.
+// No value: every event is (a store written without syncs, or by an earlier
+// version).
+constexpr std::string_view durable_key = "durable_position";
 constexpr std::size_t cf_events = 1, cf_audit = 2, cf_heads = 3, cf_snapshots = 4, cf_blobs = 5,
                       cf_blob_meta = 6, cf_markers = 7;
 const std::array<std::string, 8> cf_names{rocksdb::kDefaultColumnFamilyName,
@@ -108,16 +114,19 @@ const std::array<std::string, 8> cf_names{rocksdb::kDefaultColumnFamilyName,
 class rocksdb_log final : public events::event_log {
 public:
   rocksdb_log(std::unique_ptr<rocksdb::DB> db, std::vector<rocksdb::ColumnFamilyHandle*> cfs,
-              sync_policy sync)
+              sync_policy sync, bool read_only)
     : db_(std::move(db))
-    , cfs_(std::move(cfs)) {
+    , cfs_(std::move(cfs))
+    , read_only_(read_only) {
     write_options_.sync = sync == sync_policy::always;
     lazy_options_.sync = false;
   }
 
   ~rocksdb_log() override {
     // A clean stop leaves nothing for the next start to replay (a read-only
-    // open refuses, which is fine).
+    // open refuses, which is fine), and every event it holds durable.
+    if (!read_only_)
+      (void)sync();
     (void)db_->Flush(rocksdb::FlushOptions{}, cfs_);
     for (auto* cf : cfs_)
       db_->DestroyColumnFamilyHandle(cf);
@@ -136,6 +145,56 @@ public:
         return events::make_error(riposte_errc::corrupt_event, "the last audit entry is malformed");
       next_position_ = read_be64(it->key().ToStringView()) + keys.size();
     }
+    if (read_only_) {
+      std::string value;
+      auto st = db_->Get({}, cfs_[0], durable_key, &value);
+      if (!st.ok() && !st.IsNotFound())
+        return store_error("reading the durable position", st);
+      if (st.ok() && value.size() == 8)
+        read_only_durable_ = read_be64(value);
+      return events::ok();
+    }
+    // Opening recovered (and flushed) whatever the last run wrote: all of it
+    // is durable now. Without syncs no value is kept: everything written is.
+    if (!write_options_.sync) {
+      auto st = db_->Delete(lazy_options_, cfs_[0], durable_key);
+      if (!st.ok())
+        return store_error("clearing the durable position", st);
+      return events::ok();
+    }
+    return sync();
+  }
+
+  std::uint64_t durable_position() const override {
+    if (read_only_)
+      return std::min(read_only_durable_, next_position_ - 1);
+    std::lock_guard guard{positions_mutex_};
+    auto below = next_position_;
+    if (!in_flight_.empty())
+      below = std::min(below, *in_flight_.begin());
+    if (!unsynced_.empty())
+      below = std::min(below, unsynced_.begin()->first);
+    return below - 1;
+  }
+
+  // One synced write of the durable position: everything written before it
+  // is then on disk.
+  status sync() override {
+    if (!can_sync())
+      return events::ok();
+    rocksdb::WriteBatch batch;
+    std::uint64_t covers = 0;
+    {
+      std::lock_guard guard{positions_mutex_};
+      covers = lazy_writes_;
+      auto through = in_flight_.empty() ? next_position_ - 1 : *in_flight_.begin() - 1;
+      put_durable(batch, through);
+    }
+    auto st = db_->Write(write_options_, &batch);
+    if (!st.ok())
+      return store_error("syncing the log", st);
+    std::lock_guard guard{positions_mutex_};
+    synced(covers);
     return events::ok();
   }
 
@@ -206,14 +265,26 @@ public:
     }
     if (accepted.empty())
       return out;
-    std::uint64_t first_position = 0;
+    // Synced unless no request needs it (and the log syncs at all).
+    bool syncs =
+        write_options_.sync && std::any_of(accepted.begin(), accepted.end(),
+                                           [&](std::size_t i) { return requests[i].durable; });
+    std::uint64_t first_position = 0, covers = 0;
+    rocksdb::WriteBatch batch;
     {
       std::lock_guard guard{positions_mutex_};
       first_position = next_position_;
       next_position_ += total;
       in_flight_.insert(first_position);
+      // What this write makes durable: every event written before it (lazy
+      // ones too: one WAL, in order) and its own, up to the first still
+      // being written by another thread.
+      if (syncs) {
+        covers = lazy_writes_;
+        auto others = in_flight_.begin();
+        put_durable(batch, *others == first_position ? next_position_ - 1 : *others - 1);
+      }
     }
-    rocksdb::WriteBatch batch;
     std::string audited;
     auto position = first_position;
     std::vector<std::vector<envelope>> stored(requests.size());
@@ -239,10 +310,14 @@ public:
         batch.Put(cfs_[cf_markers], m.ns + '\0' + m.key, "");
     }
     batch.Put(cfs_[cf_audit], position_key(first_position), audited);
-    auto st = db_->Write(write_options_, &batch);
+    auto st = db_->Write(syncs || !write_options_.sync ? write_options_ : lazy_options_, &batch);
     {
       std::lock_guard guard{positions_mutex_};
       in_flight_.erase(first_position);
+      if (st.ok() && syncs)
+        synced(covers);
+      else if (st.ok() && write_options_.sync)
+        unsynced_.emplace(first_position, lazy_writes_++);
     }
     for (const auto& [stream, head] : heads)
       remember_head(stripe_index(stream), stream, st.ok(), head);
@@ -269,10 +344,26 @@ public:
     return static_cast<std::int64_t>(read_be64(key.substr(stream.size() + 1)));
   }
 
+  // A reader is served only what is durable. In the process that writes,
+  // a read that finds events of its stream not yet synced syncs them first
+  // (it never waits for a later write); a read-only opener cannot.
   result<std::vector<envelope>> read(const std::string& stream, std::uint64_t from_seq,
                                      std::size_t limit) override {
     if (auto ok = check_stream_name(stream); !ok)
       return ok.error();
+    bool past_durable = false;
+    auto out = read_upto(stream, from_seq, limit, durable_position(), past_durable);
+    if (!past_durable || !can_sync())
+      return out;
+    if (auto synced = sync(); !synced)
+      return synced.error();
+    return read_upto(stream, from_seq, limit, durable_position(), past_durable);
+  }
+
+  result<std::vector<envelope>> read_upto(const std::string& stream, std::uint64_t from_seq,
+                                          std::size_t limit, std::uint64_t durable,
+                                          bool& past_durable) {
+    past_durable = false;
     auto current = version(stream);
     if (!current)
       return current.error();
@@ -288,18 +379,28 @@ public:
       auto env = events::parse_envelope(it->value().ToStringView());
       if (!env)
         return env.error();
+      if (env->global_position > durable) {
+        past_durable = true; // a stream's events are in position order
+        break;
+      }
       out.push_back(std::move(*env));
     }
     if (!it->status().ok())
       return store_error("reading '" + stream + "'", it->status());
+    // A stream none of whose events is durable yet does not exist for readers.
+    if (past_durable && out.empty() && (from_seq == 0 || !durable_exists(stream, durable)))
+      return make_error(riposte_errc::not_found, "stream '" + stream + "' does not exist");
     return out;
   }
 
   result<std::vector<envelope>> read_all(std::uint64_t after, std::size_t limit) override {
-    std::uint64_t visible = 0; // every position <= visible is written or failed
-    {
-      std::lock_guard guard{positions_mutex_};
-      visible = in_flight_.empty() ? next_position_ - 1 : *in_flight_.begin() - 1;
+    // Every position <= visible is durable (or its write failed); what is
+    // written past it is synced first (see read).
+    std::uint64_t visible = durable_position();
+    if (can_sync() && after < written_through() && visible < written_through()) {
+      if (auto synced = sync(); !synced)
+        return synced.error();
+      visible = durable_position();
     }
     std::vector<std::string> keys;
     if (after < visible) {
@@ -497,6 +598,34 @@ public:
   }
 
 private:
+  bool can_sync() const { return !read_only_ && write_options_.sync; }
+
+  // Every position at or below it is written (or its write failed).
+  std::uint64_t written_through() const {
+    std::lock_guard guard{positions_mutex_};
+    return in_flight_.empty() ? next_position_ - 1 : *in_flight_.begin() - 1;
+  }
+
+  // With positions_mutex_ held.
+  void put_durable(rocksdb::WriteBatch& batch, std::uint64_t through) {
+    std::string value;
+    append_be64(value, through);
+    batch.Put(cfs_[0], durable_key, value);
+  }
+  // A synced write that began once `covers` lazy writes had ended is done:
+  // they are on disk. With positions_mutex_ held.
+  void synced(std::uint64_t covers) {
+    std::erase_if(unsynced_, [&](const auto& w) { return w.second < covers; });
+  }
+  // Is the stream's first event durable?
+  bool durable_exists(const std::string& stream, std::uint64_t durable) {
+    std::string value;
+    if (!db_->Get({}, cfs_[cf_events], event_key(stream, 0), &value).ok())
+      return false;
+    auto env = events::parse_envelope(value);
+    return env && env->global_position <= durable;
+  }
+
   std::size_t stripe_index(const std::string& stream) const {
     return std::hash<std::string>{}(stream) % stripes_.size();
   }
@@ -528,16 +657,22 @@ private:
 
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> cfs_;
+  bool read_only_ = false;
   rocksdb::WriteOptions write_options_;
   rocksdb::WriteOptions lazy_options_; // one WAL: the next synced write carries these
   // Appends to one stream are serialized by its stripe; others run in parallel.
   std::array<std::mutex, 64> stripes_;
   static constexpr std::size_t head_cache_per_stripe = 1024;
   std::array<std::unordered_map<std::string, std::int64_t>, 64> head_cache_;
-  // Global positions handed out but not yet written bound what read_all shows.
-  std::mutex positions_mutex_;
+  // Global positions handed out but not yet written, and those written
+  // without a sync since (first position -> the how-manieth lazy write),
+  // bound what readers see (durable_position).
+  mutable std::mutex positions_mutex_;
   std::uint64_t next_position_ = 1;
   std::set<std::uint64_t> in_flight_;
+  std::map<std::uint64_t, std::uint64_t> unsynced_;
+  std::uint64_t lazy_writes_ = 0;
+  std::uint64_t read_only_durable_ = UINT64_MAX; // from durable_key
 };
 
 // Memtable insert hints: an insert starts from where the last one with the
@@ -586,8 +721,8 @@ result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& p
                       : rocksdb::DB::Open(options, path, descriptors, &handles, &raw);
   if (!st.ok())
     return store_error("cannot open RocksDB store at '" + path + "'", st);
-  auto log =
-      std::make_unique<rocksdb_log>(std::unique_ptr<rocksdb::DB>{raw}, std::move(handles), sync);
+  auto log = std::make_unique<rocksdb_log>(std::unique_ptr<rocksdb::DB>{raw}, std::move(handles),
+                                           sync, read_only);
   if (auto ok = log->init(); !ok)
     return ok.error();
   return std::unique_ptr<events::event_log>{std::move(log)};

@@ -20,6 +20,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <mutex>
 #include <random>
@@ -1122,8 +1123,75 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(crash_safety)
 
-// A child appends 7-event batches and acks each one on stdout; after SIGKILL
-// every acked batch must be whole in the store and no batch may be partial.
+// A blocking create's events before its outcome are appended without a
+// sync (append_request::durable = false). No reader is served them before a
+// sync covers them: a read-only opener beside the writer (which reads the
+// WAL, synced or not) sees them only then, and a read in the writing
+// process that reaches them syncs first.
+BOOST_AUTO_TEST_CASE(events_appended_without_a_sync_are_read_only_once_a_sync_covers_them) {
+  fresh_store s;
+  if (s.kind != "rocksdb") { // every append is durable before it returns
+    BOOST_TEST(s->durable_position() == std::numeric_limits<std::uint64_t>::max());
+    return;
+  }
+  s.log.reset();
+  auto log = must(store::open_store({s.uri, store::sync_policy::always, 1}));
+  auto append = [&](const std::string& stream, std::int64_t expected,
+                    std::vector<ev::new_event> evs, bool durable) {
+    ev::append_request req;
+    req.stream = stream;
+    req.expected_version = expected;
+    req.events = std::move(evs);
+    req.durable = durable;
+    return must(std::move(log->append_many({req}).front()));
+  };
+  auto beside = [&] {
+    return must(store::open_store({s.uri, store::sync_policy::always, 1, true}));
+  };
+  append("resp_a", ev::no_stream, {delta("a0")}, true);
+  auto lazy = append("resp_b", ev::no_stream, {delta("b0"), delta("b1")}, false);
+  BOOST_TEST(lazy.back().global_position == 3u);
+  BOOST_TEST(log->durable_position() == 1u);
+  BOOST_TEST(log->version("resp_b").value() == 1); // appenders see it
+  {
+    auto ro = beside();
+    BOOST_TEST((ro->read("resp_b", 0, 10).error().code == ev::riposte_errc::not_found));
+    BOOST_TEST(must(ro->read_all(0, 10)).size() == 1u);
+    BOOST_TEST(ro->durable_position() == 1u);
+  }
+  // The feed read by the writer syncs what it would serve.
+  BOOST_TEST(must(log->read_all(0, 10)).size() == 3u);
+  BOOST_TEST(log->durable_position() == 3u);
+  BOOST_TEST(must(beside()->read("resp_b", 0, 10)).size() == 2u);
+  // So does a stream's read that reaches an unsynced event.
+  append("resp_b", 1, {delta("b2")}, false);
+  BOOST_TEST(must(beside()->read("resp_b", 0, 10)).size() == 2u);
+  BOOST_TEST(must(beside()->read("resp_b", 2, 10)).empty());
+  BOOST_TEST(must(log->read("resp_a", 0, 10)).size() == 1u); // a durable stream: no sync
+  BOOST_TEST(log->durable_position() == 3u);
+  BOOST_TEST(must(log->read("resp_b", 2, 10)).size() == 1u);
+  BOOST_TEST(log->durable_position() == 4u);
+  // A synced write makes everything before it durable.
+  append("resp_b", 2, {delta("b3")}, false);
+  append("resp_c", ev::no_stream, {delta("c0")}, true);
+  BOOST_TEST(log->durable_position() == 6u);
+  BOOST_TEST(must(beside()->read_all(0, 10)).size() == 6u);
+  // So does sync().
+  append("resp_d", ev::no_stream, {delta("d0")}, false);
+  BOOST_TEST(log->durable_position() == 6u);
+  BOOST_TEST(log->sync().has_value());
+  BOOST_TEST(log->durable_position() == 7u);
+  BOOST_TEST(must(beside()->read("resp_d", 0, 10)).size() == 1u);
+  // And a clean close: the next opener, read-only or not, reads it all.
+  append("resp_e", ev::no_stream, {delta("e0")}, false);
+  BOOST_TEST(log->durable_position() == 7u);
+  log.reset();
+  BOOST_TEST(must(beside()->read_all(0, 10)).size() == 8u);
+  s.open();
+  BOOST_TEST(s->durable_position() == 8u);
+  BOOST_TEST(must(s->read("resp_e", 0, 10)).size() == 1u);
+}
+
 BOOST_AUTO_TEST_CASE(a_killed_writer_loses_no_acknowledged_batch_and_leaves_none_half_written) {
   fresh_store s;
   if (s.kind == "memory")

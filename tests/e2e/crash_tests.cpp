@@ -1,7 +1,10 @@
 // End to end: kill -9 with 200 responses in flight in every state, on
 // RocksDB and on PostgreSQL. After the restart every completed response
 // reads back byte for byte, every unfinished one reaches a terminal state,
-// and every event a client was sent is in the log.
+// and every event a client was sent is in the log. Then the one sync of a
+// blocking create: kill -9 at any point of one leaves nothing a client saw
+// or a terminal response, and a read of one before its outcome shows only
+// what is on disk.
 #include "tests/support/postgres.hpp"
 #include "tests/support/servers.hpp"
 #include "tests/support/sse.hpp"
@@ -12,6 +15,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <random>
 #include <set>
 #include <thread>
 
@@ -31,6 +35,31 @@ json slow(int chunks) {
 bool terminal(const std::string& status) {
   return status == "completed" || status == "failed" || status == "incomplete" ||
          status == "cancelled";
+}
+
+// Every response stream the audit feed holds.
+std::set<std::string> responses_in_feed(riposte_server& r) {
+  std::set<std::string> all;
+  for (std::uint64_t after = 0;;) {
+    auto page =
+        json::parse(r.get("/v1/audit/events?limit=1000&after=" + std::to_string(after)).body);
+    for (const auto& e : page["data"]) {
+      after = e["global_position"].get<std::uint64_t>();
+      if (e["type"] == "response_created")
+        all.insert(e["stream"].get<std::string>());
+    }
+    if (!page["has_more"].get<bool>())
+      return all;
+  }
+}
+
+// The text of a Response's message output (what it has so far).
+std::string output_text(const json& response) {
+  std::string text;
+  for (const auto& item : response.value("output", json::array()))
+    for (const auto& part : item.value("content", json::array()))
+      text += part.value("text", "");
+  return text;
 }
 
 void kill_with_200_in_flight(const std::string& store) {
@@ -100,18 +129,7 @@ void kill_with_200_in_flight(const std::string& store) {
   r.restart();
 
   // Every response that exists, from the feed.
-  std::set<std::string> all;
-  for (std::uint64_t after = 0;;) {
-    auto page =
-        json::parse(r.get("/v1/audit/events?limit=1000&after=" + std::to_string(after)).body);
-    for (const auto& e : page["data"]) {
-      after = e["global_position"].get<std::uint64_t>();
-      if (e["type"] == "response_created")
-        all.insert(e["stream"].get<std::string>());
-    }
-    if (!page["has_more"].get<bool>())
-      break;
-  }
+  auto all = responses_in_feed(r);
   BOOST_TEST(all.size() >= 3u * per_state); // blocking ones the kill beat may never have begun
   for (const auto& id : background)
     BOOST_TEST(all.count(id) == 1u);
@@ -187,6 +205,140 @@ BOOST_AUTO_TEST_CASE(kill_9_with_200_responses_in_flight_loses_nothing_on_rocksd
 BOOST_AUTO_TEST_CASE(kill_9_with_200_responses_in_flight_loses_nothing_on_postgres) {
   own_postgres pg;
   kill_with_200_in_flight(pg.url());
+}
+
+// A blocking create syncs once, at its outcome: its creation and its deltas
+// are written without waiting for the disk. Killed at any moment (eight
+// kills at random points while four clients create without pause), every
+// response a client was answered reads back as it was answered, and every
+// other one the store holds ends terminal after the restart.
+BOOST_AUTO_TEST_CASE(
+    kill_9_at_any_point_of_blocking_creates_leaves_nothing_seen_or_a_terminal_end) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "blk"}}},
+          {"reply",
+           {{"chunks", {{{"content", "one "}}, {{"content", "two "}}, {{"content", "three"}}}},
+            {"delay_ms", 3}}}}}}}};
+  riposte_server r{b.url()};
+  std::mt19937 rng{std::random_device{}()};
+  std::map<std::string, json> answered; // id -> the Response its client got
+  int cut = 0;                          // creates the kill cut off
+  for (int round = 0; round < 8; ++round) {
+    std::atomic<bool> stop{false};
+    std::mutex mutex;
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c)
+      clients.emplace_back([&] {
+        while (!stop.load()) {
+          auto got = http_call("POST", r.url("/v1/responses"),
+                               json{{"model", "llama3.2:1b"}, {"input", "blk"}}.dump(),
+                               {"Content-Type: application/json"});
+          std::lock_guard lock{mutex};
+          if (got.status == 200) {
+            auto body = json::parse(got.body);
+            answered[body["id"].get<std::string>()] = body;
+          } else {
+            ++cut;
+          }
+        }
+      });
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 + rng() % 300));
+    stop = true;
+    r.crash();
+    for (auto& t : clients)
+      t.join();
+    r.restart();
+  }
+  BOOST_TEST(cut >= 4); // the kills cut creates off
+  BOOST_TEST(answered.size() >= 16u);
+  for (const auto& [id, body] : answered) {
+    auto now = json::parse(r.get("/v1/responses/" + id).body);
+    BOOST_TEST(now == body, id << " was answered " << body.dump() << ", reads " << now.dump());
+  }
+  auto all = responses_in_feed(r);
+  for (const auto& [id, body] : answered)
+    BOOST_TEST(all.count(id) == 1u, id);
+  std::map<std::string, std::string> status;
+  for (int wait = 0; wait < 100; ++wait) {
+    bool open = false;
+    for (const auto& id : all)
+      if (!terminal(status[id])) {
+        status[id] = json::parse(r.get("/v1/responses/" + id).body).value("status", "");
+        open = open || !terminal(status[id]);
+      }
+    if (!open)
+      break;
+    std::this_thread::sleep_for(100ms);
+  }
+  int ended_by_restart = 0;
+  for (const auto& id : all) {
+    BOOST_TEST(terminal(status[id]), id << " is still " << status[id]);
+    ended_by_restart += answered.count(id) == 0;
+  }
+  BOOST_TEST_MESSAGE(answered.size() << " answered, " << cut << " cut off, " << ended_by_restart
+                                     << " of them in the store, ended by the restart");
+}
+
+// A blocking create's creation is written without a sync. A read-only
+// `riposte audit` or `riposte replay` beside the server, which reads what
+// is written whether synced or not, serves it only once a sync covers it:
+// a read of the audit feed by the server (which syncs what it serves
+// first), or a later create's outcome.
+BOOST_AUTO_TEST_CASE(a_blocking_create_is_read_only_once_a_sync_covers_its_creation) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "slow blk"}}},
+          {"reply", {{"chunks", {{{"content", "at last"}}}}, {"delay_ms", 3000}}}},
+         {{"match", {{"contains", "quick"}}}, {"reply", {{"chunks", {{{"content", "done"}}}}}}}}}}};
+  riposte_server r{b.url()};
+  auto tool = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{riposte_binary()};
+    argv.insert(argv.end(), args.begin(), args.end());
+    argv.push_back("--store");
+    argv.push_back(r.store());
+    child_process p{argv};
+    BOOST_TEST(p.wait_exit(std::chrono::seconds(20)) == 0);
+    return p.output();
+  };
+  auto slow_create = [&](json& answer) {
+    return std::thread{[server = &r, out = &answer] {
+      *out = json::parse(
+          server->post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "slow blk"}}).body);
+    }};
+  };
+  auto asked = [&](std::size_t n) { // created (stored, not synced) before the backend is asked
+    for (int wait = 0; wait < 200 && b.requests().size() < n; ++wait)
+      std::this_thread::sleep_for(10ms);
+    BOOST_REQUIRE_EQUAL(b.requests().size(), n);
+  };
+  json first, second;
+  auto one = slow_create(first);
+  asked(1);
+  BOOST_TEST(tool({"audit"}).find("response_created") == std::string::npos);
+  auto fed = responses_in_feed(r);
+  BOOST_REQUIRE_EQUAL(fed.size(), 1u);
+  auto id = *fed.begin();
+  BOOST_TEST(tool({"audit"}).find(id) != std::string::npos);
+  auto seen = json::parse(r.get("/v1/responses/" + id).body);
+  BOOST_TEST(seen["status"] == "in_progress");
+  BOOST_TEST(json::parse(tool({"replay", id, "--response"})) == seen);
+  auto two = slow_create(second);
+  asked(2);
+  auto created = tool({"audit", "--type", "response_created"});
+  BOOST_TEST(std::count(created.begin(), created.end(), '\n') == 1); // the first only
+  // A quick create's outcome syncs everything before it.
+  auto quick = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "quick"}});
+  BOOST_REQUIRE_EQUAL(quick.status, 200);
+  created = tool({"audit", "--type", "response_created"});
+  BOOST_TEST(std::count(created.begin(), created.end(), '\n') == 3); // both slow ones, the quick
+  one.join();
+  two.join();
+  BOOST_TEST(first["status"] == "completed");
+  BOOST_TEST(json::parse(r.get("/v1/responses/" + id).body) == first);
+  BOOST_TEST(json::parse(tool({"replay", id, "--response"})) == first);
+  BOOST_TEST(json::parse(tool({"replay", second["id"].get<std::string>(), "--response"})) ==
+             second);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
