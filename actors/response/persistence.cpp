@@ -444,7 +444,7 @@ void load(response_actor* self) {
         auto ctx = log->get_snapshot(ev::context_key(id));
         // Its owner writes it just after answering, maybe on another
         // replica: a follow-up that came that fast waits for it briefly. (A
-        // crash can lose it; then the chain cannot continue from here.)
+        // crash can lose it; then it is rebuilt below.)
         bool rooted = out.state->params.value("previous_response_id", json()).is_null() &&
                       out.state->params.value("conversation", json()).is_null();
         for (int wait = 0; wait < 20 && ctx && !*ctx && out.state->terminal() && !rooted; ++wait) {
@@ -455,6 +455,16 @@ void load(response_actor* self) {
           auto stored = projections::from_chain_snapshot((*ctx)->payload);
           out.context = std::move(stored.segment);
           out.context_parent = std::move(stored.parent_id);
+        } else if (ctx && out.state->terminal() && !rooted) {
+          // Lost (a crash right after the answer): its own items after its
+          // parent's context, as its owner would have stored them. Depth 0:
+          // the parent's depth, once known, says.
+          out.context = std::make_shared<const projections::chain_segment>(
+              nullptr, projections::own_items(*out.state), 0);
+          auto conv = out.state->params.value("conversation", json());
+          out.context_parent = conv.is_object()
+                                   ? conv.value("id", std::string{})
+                                   : out.state->params.value("previous_response_id", std::string{});
         }
         // A conversation's turn: what the conversation held before it.
         if (out.context && out.context_parent.rfind("conv_", 0) == 0) {
@@ -725,6 +735,10 @@ void on_loaded_parent(response_actor* self, context_reply& parent) {
   if (parent.context && *parent.context) {
     auto seg = *st.context; // the stored fields, on the parent's chain
     seg.parent = *parent.context;
+    if (seg.depth == 0) { // rebuilt from the log
+      seg.depth = seg.parent->depth + 1;
+      st.depth = seg.depth;
+    }
     st.context = std::make_shared<const projections::chain_segment>(std::move(seg));
   } else {
     st.context = nullptr; // children will hear that this context is unavailable

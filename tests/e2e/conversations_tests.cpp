@@ -826,10 +826,7 @@ BOOST_AUTO_TEST_CASE(a_conversations_events_are_served_audited_and_replayed) {
     in_feed += e["stream"] == conv ? 1 : 0;
   BOOST_TEST(in_feed == 4);
 
-  std::vector<std::string> argv{riposte_binary(), "replay", conv, "--store", r.store()};
-  child_process p{argv};
-  BOOST_TEST(p.wait_exit(std::chrono::seconds(20)) == 0);
-  auto out = p.output();
+  auto out = r.tool({"replay", conv});
   BOOST_TEST(std::count(out.begin(), out.end(), '\n') == 5);
   auto last = json::parse(out.substr(out.rfind('\n', out.size() - 2) + 1));
   BOOST_TEST(last["id"] == conv);

@@ -11,6 +11,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
+#include <rocksdb/db.h>
 
 #include <atomic>
 #include <map>
@@ -292,15 +293,7 @@ BOOST_AUTO_TEST_CASE(a_blocking_create_is_read_only_once_a_sync_covers_its_creat
           {"reply", {{"chunks", {{{"content", "at last"}}}}, {"delay_ms", 3000}}}},
          {{"match", {{"contains", "quick"}}}, {"reply", {{"chunks", {{{"content", "done"}}}}}}}}}}};
   riposte_server r{b.url()};
-  auto tool = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv{riposte_binary()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--store");
-    argv.push_back(r.store());
-    child_process p{argv};
-    BOOST_TEST(p.wait_exit(std::chrono::seconds(20)) == 0);
-    return p.output();
-  };
+  auto tool = [&](std::vector<std::string> args) { return r.tool(std::move(args)); };
   auto slow_create = [&](json& answer) {
     return std::thread{[server = &r, out = &answer] {
       *out = json::parse(
@@ -339,6 +332,69 @@ BOOST_AUTO_TEST_CASE(a_blocking_create_is_read_only_once_a_sync_covers_its_creat
   BOOST_TEST(json::parse(tool({"replay", id, "--response"})) == first);
   BOOST_TEST(json::parse(tool({"replay", second["id"].get<std::string>(), "--response"})) ==
              second);
+}
+
+// A finished response's chain context is a snapshot written just after its
+// answer; a crash in between loses it. A follow-up then rebuilds it from the
+// log: its own items after its parent's context (a response's, or the
+// conversation's before its turn).
+BOOST_AUTO_TEST_CASE(a_chain_goes_on_after_a_crash_took_its_last_context_snapshot) {
+  scripted_backend b;
+  riposte_server r{b.url()};
+  auto create = [&](json body) {
+    body["model"] = "llama3.2:1b";
+    auto got = r.post("/v1/responses", body);
+    BOOST_REQUIRE_MESSAGE(got.status == 200, got.body);
+    return json::parse(got.body)["id"].get<std::string>();
+  };
+  auto root = create({{"input", "root words"}});
+  auto child = create({{"input", "child words"}, {"previous_response_id", root}});
+  auto conv =
+      json::parse(r.post("/v1/conversations", json::object()).body)["id"].get<std::string>();
+  auto turn = create({{"input", "turn words"}, {"conversation", conv}});
+  BOOST_REQUIRE_EQUAL(r.stop(), 0);
+  // What the crash took: their context snapshots.
+  {
+    auto dir = r.store().substr(std::string{"rocksdb:"}.size());
+    std::vector<std::string> names;
+    BOOST_REQUIRE(rocksdb::DB::ListColumnFamilies({}, dir, &names).ok());
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    for (const auto& n : names)
+      families.emplace_back(n, rocksdb::ColumnFamilyOptions{});
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* raw = nullptr;
+    BOOST_REQUIRE(rocksdb::DB::Open({}, dir, families, &handles, &raw).ok());
+    for (std::size_t i = 0; i < names.size(); ++i)
+      if (names[i] == "snapshots")
+        for (const auto& id : {child, turn})
+          BOOST_TEST(raw->Delete({}, handles[i], "ctx_" + id).ok());
+    for (auto* h : handles)
+      raw->DestroyColumnFamilyHandle(h);
+    delete raw;
+  }
+  r.restart();
+  auto said = [&](const std::string& text) {
+    auto asked = b.requests();
+    for (const auto& m : asked.back()["messages"])
+      if (m.value("content", "").find(text) != std::string::npos)
+        return true;
+    BOOST_TEST_MESSAGE("not said: " << text << " in " << asked.dump());
+    return false;
+  };
+  b.clear_requests();
+  auto grandchild = create({{"input", "grandchild words"}, {"previous_response_id", child}});
+  BOOST_TEST(said("root words"));
+  BOOST_TEST(said("child words"));
+  b.clear_requests();
+  create({{"input", "second turn"}, {"conversation", conv}});
+  BOOST_TEST(said("turn words"));
+  b.clear_requests();
+  create({{"input", "branch"}, {"previous_response_id", turn}});
+  BOOST_TEST(said("turn words"));
+  // And it goes on from there, the depth counted.
+  b.clear_requests();
+  create({{"input", "great-grandchild"}, {"previous_response_id", grandchild}});
+  BOOST_TEST(said("root words"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -337,15 +337,7 @@ BOOST_AUTO_TEST_CASE(replay_and_audit_read_the_store_beside_a_running_server_and
       sse_call("POST", r.url("/v1/responses"),
                json{{"model", "llama3.2:1b"}, {"input", "replay me"}, {"stream", true}}.dump());
   auto id = response_id_of(live);
-  auto run = [&](std::vector<std::string> args) {
-    std::vector<std::string> argv{riposte_binary()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    argv.push_back("--store");
-    argv.push_back(r.store());
-    child_process p{argv};
-    BOOST_TEST(p.wait_exit(std::chrono::seconds(20)) == 0);
-    return p.output();
-  };
+  auto run = [&](std::vector<std::string> args) { return r.tool(std::move(args)); };
   BOOST_TEST(run({"replay", id, "--sse"}) == live.raw); // read-only, server still running
   // The feed followed beside the running server: what is stored after the
   // follower started reaches it.

@@ -110,6 +110,18 @@ void riposte_server::start() {
   port_ = json::parse(line).at("port").get<std::uint16_t>();
 }
 
+std::string riposte_server::tool(std::vector<std::string> args) const {
+  std::vector<std::string> argv{riposte_binary()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  argv.push_back("--store");
+  argv.push_back(store_);
+  child_process p{argv};
+  if (p.wait_exit(std::chrono::seconds(20)) != 0)
+    throw std::runtime_error("riposte " + (args.empty() ? std::string{} : args.front()) +
+                             " failed: " + p.output());
+  return p.output();
+}
+
 int riposte_server::stop() {
   proc_->signal(SIGTERM);
   return proc_->wait_exit(20s);

@@ -56,6 +56,10 @@ public:
                    std::vector<std::string> headers = {});
   http_result get(const std::string& path, std::vector<std::string> headers = {});
   http_result del(const std::string& path, std::vector<std::string> headers = {});
+  // Runs `riposte ARGS... --store STORE` (replay, audit) on this server's
+  // store, running or not, and returns what it printed; throws unless it
+  // exits 0.
+  std::string tool(std::vector<std::string> args) const;
 
 private:
   void start();
