@@ -93,6 +93,24 @@ run() { # url script connections [server pid]
 
 results="$work/results.txt"
 : > "$results"
+# The physical floor of a durable create: one fdatasync of a small append to
+# a preallocated file (as RocksDB's WAL is) on the store's disk, p50 of 1,000.
+python3 - "$work" >> "$results" <<'PY'
+import os, statistics, sys, time
+path = os.path.join(sys.argv[1], "fdatasync.probe")
+fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+os.posix_fallocate(fd, 0, 1 << 24)
+os.fsync(fd)
+took = []
+for i in range(1000):
+    os.pwrite(fd, b"x" * 512, i * 512)
+    t0 = time.perf_counter()
+    os.fdatasync(fd)
+    took.append((time.perf_counter() - t0) * 1e6)
+os.close(fd)
+os.unlink(path)
+print("fdatasync", statistics.median(took), sorted(took)[989])
+PY
 for rep in $(seq "$repeats"); do
   for target in direct nginx riposte riposte-pg; do
     server=""
@@ -120,10 +138,14 @@ import json, statistics, sys
 path, seconds, repeats, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 runs = {}
 phases = []
+fdatasync = {"p50_us": 0.0, "p99_us": 0.0}
 for line in open(path):
     f = line.split()
     if f[0] == "phases":
         phases.append(json.loads(line[len("phases "):]))
+        continue
+    if f[0] == "fdatasync":
+        fdatasync = {"p50_us": float(f[1]), "p99_us": float(f[2])}
         continue
     target, mode = f[0], f[1]
     p50, p99, rps, errors, wrk_cpu = float(f[2]), float(f[3]), float(f[4]), int(f[5]), float(f[6])
@@ -159,6 +181,7 @@ summary = {
     "riposte_pg_rps_vs_direct": pg["c50_rps"] / d["c50_rps"],
     "riposte_pg_rps_vs_rocksdb": pg["c50_rps"] / r["c50_rps"],
     "riposte_pg_cpu_vs_rocksdb": pg["cpu_us_per_request_c50"] / r["cpu_us_per_request_c50"],
+    "fdatasync_p50_us": fdatasync["p50_us"], "fdatasync_p99_us": fdatasync["p99_us"],
 }
 names = ["to_actor", "prepare", "backend_first_update", "backend_rest", "store_and_answer"]
 if phases:
@@ -179,6 +202,9 @@ rows.append(f"riposte adds {summary['riposte_added_p50_us']:.0f} µs p50 / {summ
             f"at concurrency 1 (nginx adds {summary['nginx_added_p50_us']:.0f} / {summary['nginx_added_p99_us']:.0f}); "
             f"throughput {summary['riposte_rps_vs_direct']:.2f}× direct, {summary['riposte_rps_vs_nginx']:.2f}× nginx. "
             f"Medians of {repeats} runs of {seconds} s.")
+rows.append(f"This disk's fdatasync (a 512-byte append to a preallocated file): "
+            f"{fdatasync['p50_us']:.0f} µs p50, {fdatasync['p99_us']:.0f} µs p99; a durable create "
+            f"waits for one, so the goal at concurrency 1 is ≤ {fdatasync['p50_us'] + 150:.0f} µs added.")
 if phases:
     ph = summary["riposte_c1_phases_us"]
     rows.append("Where a blocking create's wall time goes at concurrency 1 (RocksDB, mean per create, "
