@@ -290,7 +290,7 @@ BOOST_AUTO_TEST_CASE(a_blocking_create_is_read_only_once_a_sync_covers_its_creat
   scripted_backend b{
       {{"rules",
         {{{"match", {{"contains", "slow blk"}}},
-          {"reply", {{"chunks", {{{"content", "at last"}}}}, {"delay_ms", 3000}}}},
+          {"reply", {{"chunks", {{{"content", "at last"}}}}, {"delay_ms", 8000}}}},
          {{"match", {{"contains", "quick"}}}, {"reply", {{"chunks", {{{"content", "done"}}}}}}}}}}};
   riposte_server r{b.url()};
   auto tool = [&](std::vector<std::string> args) { return r.tool(std::move(args)); };
