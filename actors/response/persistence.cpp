@@ -143,7 +143,7 @@ void settle_fast(response_actor* self) {
   }
   st.published += st.sent.size();
   st.sent.clear();
-  if (fb->last_position > st.log->durable_position())
+  if (!fb->durable && fb->last_position > st.log->durable_position())
     st.unsynced_through = fb->last_position;
   if (!anyone_late)
     return;
@@ -182,6 +182,7 @@ void submit_fast(response_actor* self, ev::append_request req) {
   auto fb = std::make_shared<fast_batch>();
   fb->number = ++st.fast_batches;
   fb->first_late_sub = st.next_sub;
+  fb->durable = req.durable;
   if (!st.subs.empty()) {
     auto seq = req.expected_version;
     for (const auto& e : st.sent)
@@ -237,6 +238,7 @@ void flush(response_actor* self) {
   req.events = std::move(batch);
   req.echo_data = false; // the actor keeps what it sent
   req.durable = !may_wait_for_outcome(st);
+  st.sent_durable = req.durable;
   // Marked no later than the write that opens the stream, so no crash can
   // leave an unmarked, unfinished response behind.
   if (expected == ev::no_stream)
@@ -308,7 +310,10 @@ void on_appended(response_actor* self, append_done& done, bool snapshot) {
   }
   if (!done.stored)
     return append_failed(self, done.stored.error());
-  if (!done.stored->empty() && st.log->durable_position() < done.stored->back().global_position)
+  // Only a batch written without a sync asks the log how far it is durable
+  // (a lock on the log): a synced one is.
+  if (!st.sent_durable && !done.stored->empty() &&
+      st.log->durable_position() < done.stored->back().global_position)
     st.unsynced_through = done.stored->back().global_position;
   else
     release_durable_waiters(self);

@@ -79,6 +79,7 @@ struct fast_batch {
   std::vector<std::shared_ptr<event_sink>> sinks; // the live subscribers at flush
   std::uint64_t first_late_sub = 0;               // subscribers from this id joined after
   std::uint64_t last_position = 0;                // the batch's last, once stored
+  bool durable = true;                            // written with a sync
 };
 
 struct response_data {
@@ -110,6 +111,7 @@ struct response_data {
   // durable past it (0: nothing is waiting for the disk); a read of the
   // response meanwhile waits for it (a sync is asked for).
   std::uint64_t unsynced_through = 0;
+  bool sent_durable = true; // `sent` is written with a sync
   std::vector<std::function<void()>> durable_waiters;
   bool sync_asked = false;
   // Who waits: a blocking create (the Response), a token count, a

@@ -187,8 +187,7 @@ public:
     {
       std::lock_guard guard{positions_mutex_};
       covers = lazy_writes_;
-      auto through = in_flight_.empty() ? next_position_ - 1 : *in_flight_.begin() - 1;
-      put_durable(batch, through);
+      put_durable(batch, written_through_locked());
     }
     auto st = db_->Write(write_options_, &batch);
     if (!st.ok())
@@ -603,6 +602,9 @@ private:
   // Every position at or below it is written (or its write failed).
   std::uint64_t written_through() const {
     std::lock_guard guard{positions_mutex_};
+    return written_through_locked();
+  }
+  std::uint64_t written_through_locked() const {
     return in_flight_.empty() ? next_position_ - 1 : *in_flight_.begin() - 1;
   }
 
