@@ -344,6 +344,9 @@ int main(int argc, char** argv) {
 
   caf::actor_system_config caf_cfg;
   caf_cfg.set("scheduler.max-threads", 2);
+  // An actor yields its worker after this many messages: a message another
+  // actor queued meanwhile waits at most that long (thread_policy.cpp).
+  caf_cfg.set("scheduler.max-throughput", 64);
   // One shared queue: idle workers sleep instead of polling (the
   // work-stealing default spins and naps, burning CPU at low load).
   actors::use_riposte_scheduler(caf_cfg);

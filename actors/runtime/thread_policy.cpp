@@ -29,22 +29,22 @@ public:
 
   template <class Coordinator>
   void central_enqueue(Coordinator* self, caf::resumable* job) {
-    push(d(self), job);
+    push(d(self), job, false);
   }
 
   template <class Worker>
   void external_enqueue(Worker* self, caf::resumable* job) {
-    push(d(self->parent()), job);
+    push(d(self->parent()), job, false);
   }
 
   template <class Worker>
   void internal_enqueue(Worker* self, caf::resumable* job) {
-    push(d(self->parent()), job);
+    push(d(self->parent()), job, true, self->parent()->num_workers());
   }
 
   template <class Worker>
   void resume_job_later(Worker* self, caf::resumable* job) {
-    push(d(self->parent()), job);
+    push(d(self->parent()), job, true, self->parent()->num_workers());
   }
 
   template <class Worker>
@@ -69,12 +69,22 @@ public:
   }
 
 private:
-  static void push(coordinator_data& data, caf::resumable* job) {
+  // A job from outside the workers (http/, the backend's and the writer's
+  // threads) wakes a sleeper if there is one. A job a worker queues (one
+  // actor's message to another) wakes one only when the queue holds more
+  // jobs than there are workers awake to take them: the worker that queued
+  // it takes it next, once its own job yields (at most max-throughput
+  // messages later), instead of waking a second worker (a futex call and
+  // two context switches, the dearest thing a create does on a VM) that
+  // would mostly find the queue empty again.
+  static void push(coordinator_data& data, caf::resumable* job, bool from_worker,
+                   std::size_t workers = 0) {
     bool wake = false;
     {
       std::lock_guard guard{data.lock};
       data.queue.push_back(job);
-      wake = data.sleeping > 0;
+      auto sleeping = static_cast<std::size_t>(data.sleeping);
+      wake = sleeping > 0 && (!from_worker || data.queue.size() > workers - sleeping);
     }
     if (wake)
       data.cv.notify_one();
