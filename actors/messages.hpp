@@ -224,6 +224,7 @@ using loaded_atom = caf::atom_constant<caf::atom("loaded")>;       // a rebuild 
 using claimed_atom = caf::atom_constant<caf::atom("claimed")>;     // an idempotency claim returned
 using replay_atom = caf::atom_constant<caf::atom("replay")>;       // the claim's response is stored
 using passivate_atom = caf::atom_constant<caf::atom("passivate")>; // idle actor asks to stop
+using idle_atom = caf::atom_constant<caf::atom("idle")>;           // an actor idle from now on
 using generate_atom = caf::atom_constant<caf::atom("generate")>;   // backend pool: start
 using finished_atom = caf::atom_constant<caf::atom("finished")>;   // backend pool: slot free
 using models_atom = caf::atom_constant<caf::atom("models")>;       // backend pool: model list
@@ -273,6 +274,10 @@ using registry_actor = caf::typed_actor<
     caf::reacts_to<context_atom, std::string, std::string, caf::actor>,
     // A response actor idle since it handled this many forwarded messages.
     caf::reacts_to<passivate_atom, std::string, std::uint64_t>,
+    // A response actor idle from now on (its epoch then): the registry asks
+    // it again once passivate_after has passed. Its own: that time came
+    // for the oldest (one timer for every idle actor, not one each).
+    caf::reacts_to<idle_atom, std::string, std::uint64_t>, caf::reacts_to<idle_atom>,
     // The global event feed after a position, at most `limit` events.
     caf::reacts_to<audit_atom, std::uint64_t, std::int64_t, reply_for<events_page>>,
     // Its own: start-up found these responses unfinished.

@@ -12,12 +12,25 @@
 #include "events/faults.hpp"
 #include "events/json_safe.hpp"
 
+#include <algorithm>
+#include <chrono>
+#include <deque>
 #include <unordered_map>
 
 namespace riposte::actors {
 
 struct registry_memory : child_directory {
   bool recovered = false; // start-up recovery ran (once per process)
+  // Idle actors to ask again once passivate_after has passed, oldest first
+  // (every entry waits as long, so arrival order is due order). An entry
+  // whose actor has moved on since (another epoch) is ignored by it.
+  struct idle_entry {
+    std::chrono::steady_clock::time_point due;
+    std::string id;
+    std::uint64_t epoch = 0;
+  };
+  std::deque<idle_entry> idle;
+  bool sweep_armed = false;
 };
 
 std::shared_ptr<registry_memory> make_registry_memory() {
@@ -44,8 +57,17 @@ bool plausible_id(const std::string& id) {
   return true;
 }
 
+// The gauge of actors in memory, after the directory changed.
+void count(registry_self self) {
+  if (self->state.svc->stats)
+    self->state.svc->stats->response_actors().Set(
+        static_cast<double>(self->state.dir->actors.size()));
+}
+
 caf::actor hold(registry_self self, const std::string& id, caf::actor a, std::uint64_t forwarded) {
-  return self->state.dir->hold(self, id, std::move(a), forwarded).actor;
+  auto held = self->state.dir->hold(self, id, std::move(a), forwarded).actor;
+  count(self);
+  return held;
 }
 
 entry& route(registry_self self, const std::string& id) {
@@ -81,6 +103,35 @@ void create(registry_self self, create_command& cmd, Waiter waiter) {
   caf::anon_send(a, create_atom::value, std::move(cmd), std::move(waiter));
 }
 
+// One timer for all idle actors (a timer each would wake CAF's clock
+// thread twice per response): it fires for the oldest entry, no sooner
+// than a granule after the last, so a busy server sweeps about once per
+// granule and an actor stops at most a granule late.
+void arm_sweep(registry_self self) {
+  auto& dir = *self->state.dir;
+  if (dir.sweep_armed || dir.idle.empty())
+    return;
+  using namespace std::chrono;
+  auto after = self->state.svc->cfg.passivate_after;
+  auto granule = std::clamp<milliseconds>(after, milliseconds(10), milliseconds(1000));
+  auto left = duration_cast<milliseconds>(dir.idle.front().due - steady_clock::now());
+  dir.sweep_armed = true;
+  self->delayed_send(self, std::max(left, granule), idle_atom::value);
+}
+
+void sweep(registry_self self) {
+  auto& dir = *self->state.dir;
+  dir.sweep_armed = false;
+  auto now = std::chrono::steady_clock::now();
+  while (!dir.idle.empty() && dir.idle.front().due <= now) {
+    auto& e = dir.idle.front();
+    if (auto it = dir.actors.find(e.id); it != dir.actors.end())
+      caf::anon_send(it->second.actor, passivate_atom::value, e.epoch);
+    dir.idle.pop_front();
+  }
+  arm_sweep(self);
+}
+
 events::error_info unknown(const std::string& id, std::string param = {}) {
   return events::make_error(events::riposte_errc::not_found,
                             "No response found with id '" + events::excerpt(id) + "'.",
@@ -94,8 +145,14 @@ registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const
   // Shutting down: every response actor goes too.
   self->set_exit_handler([=](caf::exit_msg& msg) { self->state.dir->on_exit(self, msg); });
   // A response actor died: the next message for it rebuilds it.
-  self->set_down_handler([=](caf::down_msg& msg) { self->state.dir->on_down(msg); });
+  self->set_down_handler([=](caf::down_msg& msg) {
+    self->state.dir->on_down(msg);
+    count(self);
+  });
   self->state.dir->watch_all(self);
+  // A restarted registry sweeps what its predecessor was to.
+  self->state.dir->sweep_armed = false;
+  arm_sweep(self);
   // Start-up: find what a crash left unfinished (see recover_atom below).
   if (!self->state.dir->recovered) {
     self->state.dir->recovered = true;
@@ -171,7 +228,15 @@ registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const
       // An idle actor may stop only if everything we sent it has been handled.
       [=](passivate_atom, const std::string& id, std::uint64_t handled) {
         self->state.dir->passivate(self, id, handled, passivate_atom::value);
+        count(self);
       },
+      [=](idle_atom, std::string& id, std::uint64_t epoch) {
+        self->state.dir->idle.push_back(
+            {std::chrono::steady_clock::now() + self->state.svc->cfg.passivate_after, std::move(id),
+             epoch});
+        arm_sweep(self);
+      },
+      [=](idle_atom) { sweep(self); },
       // Rebuild every response a crash left unfinished, here or on a replica
       // whose lease ran out; each closes itself (failed, server_restarted)
       // or queues again as it loads. An actor already held for one of them

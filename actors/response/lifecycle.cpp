@@ -158,9 +158,17 @@ void let_go_if_idle(response_actor* self) {
                          st.foreign ? std::chrono::milliseconds(0) : st.svc->cfg.passivate_after);
 }
 
+// At once: a message to itself. After passivate_after: the registry's one
+// sweep timer asks it again (no clock timer per response).
 void schedule_passivation(response_actor* self, std::chrono::milliseconds after) {
-  auto epoch = ++self->state.epoch;
-  self->delayed_send(self, after, passivate_atom::value, epoch);
+  auto& st = self->state;
+  auto epoch = ++st.epoch;
+  if (after.count() <= 0)
+    self->send(self, passivate_atom::value, epoch);
+  else if (after == st.svc->cfg.passivate_after)
+    self->send(registry_of(st), idle_atom::value, st.id, epoch);
+  else
+    self->delayed_send(self, after, passivate_atom::value, epoch);
 }
 
 // A passivation tick: ask the registry whether nothing is on its way.

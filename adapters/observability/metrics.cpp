@@ -93,6 +93,10 @@ metrics::metrics()
                                      "Live replicas on the same store whose backend configuration "
                                      "differs from this one's")
                             .Add({}))
+  , response_actors_(gauge_family(*registry_, "riposte_response_actors",
+                                  "Response actors in memory: running responses, and finished "
+                                  "ones read or written within --passivate-after-ms")
+                         .Add({}))
   , create_phase_(histogram_family(*registry_, "riposte_create_phase_seconds",
                                    "Where a blocking create's wall time went, by phase: to_actor "
                                    "(http/ to its actor), prepare (until the backend is asked), "

@@ -59,6 +59,8 @@ public:
   prometheus::Gauge& file_bytes() { return file_bytes_; }
   // Live replicas on the same store that serve differently from this one.
   prometheus::Gauge& replicas_differing() { return replicas_differing_; }
+  // Response actors in memory (idle ones leave after --passivate-after-ms).
+  prometheus::Gauge& response_actors() { return response_actors_; }
   // Where a blocking create's wall time went, by phase (create_phase_names).
   static constexpr std::array<const char*, 5> create_phase_names{
       "to_actor", "prepare", "backend_first_update", "backend_rest", "store_and_answer"};
@@ -118,6 +120,7 @@ private:
   prometheus::Counter& idempotent_replays_;
   prometheus::Gauge& file_bytes_;
   prometheus::Gauge& replicas_differing_;
+  prometheus::Gauge& response_actors_;
   prometheus::Family<prometheus::Histogram>& create_phase_;
   std::array<prometheus::Histogram*, create_phase_names.size()> create_phase_children_{};
   prometheus::Family<prometheus::Gauge>& ready_;

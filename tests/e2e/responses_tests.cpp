@@ -532,6 +532,37 @@ BOOST_AUTO_TEST_CASE(a_passivated_response_is_rebuilt_from_the_store_on_the_next
              "completed");
 }
 
+// Idle actors leave memory once --passivate-after-ms has passed (one sweep
+// for all of them), not before, and come back for the next read.
+BOOST_AUTO_TEST_CASE(idle_response_actors_leave_memory_after_the_passivation_delay) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--passivate-after-ms", "400"}};
+  auto actors = [&] {
+    auto text = r.get("/metrics").body;
+    auto pos = text.find("\nriposte_response_actors ");
+    BOOST_REQUIRE(pos != std::string::npos);
+    return std::stod(text.substr(pos + 25));
+  };
+  std::vector<std::string> ids;
+  auto started = std::chrono::steady_clock::now();
+  for (int i = 0; i < 5; ++i)
+    ids.push_back(
+        create(r, {{"model", "llama3.2:1b"}, {"input", "idle soon"}})["id"].get<std::string>());
+  if (std::chrono::steady_clock::now() - started < std::chrono::milliseconds(300))
+    BOOST_TEST(actors() == 5.0); // still well within the delay
+  auto gone_within = [&](std::chrono::milliseconds limit) {
+    auto until = std::chrono::steady_clock::now() + limit;
+    while (actors() != 0.0 && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return actors() == 0.0;
+  };
+  BOOST_TEST(gone_within(std::chrono::milliseconds(3000)));
+  auto fetched = json_body(r.get("/v1/responses/" + ids[2]));
+  BOOST_TEST(fetched["status"] == "completed");
+  BOOST_TEST(actors() == 1.0); // rebuilt for the read
+  BOOST_TEST(gone_within(std::chrono::milliseconds(3000)));
+}
+
 BOOST_AUTO_TEST_CASE(a_response_s_raw_event_log_pages_by_sequence_number) {
   scripted_backend b;
   riposte_server r{b.url(), {"--api-key", "k-one:one", "--api-key", "k-two:two"}};
