@@ -617,6 +617,8 @@ backend_pool(pool_actor self, std::shared_ptr<backend> b, settings cfg,
         entry.fetching = false;
         entry.info = r;
         entry.at = std::chrono::steady_clock::now();
+        if (r && !r->id.empty() && self->state.cfg.models)
+          self->state.cfg.models->put(name, *r);
         for (auto& rp : entry.waiters)
           rp.deliver(r);
         entry.waiters.clear();

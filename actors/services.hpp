@@ -21,8 +21,32 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
+#include <optional>
 
 namespace riposte::actors {
+
+// The models' capabilities as the backend pool last read them (it keeps them
+// model_cache_ttl): a create reads them here, under a lock, and asks the
+// pool (a message there and back, and a request timer) only on a miss.
+class model_cache {
+public:
+  std::optional<model_info> fresh(const std::string& name, std::chrono::milliseconds ttl) const {
+    std::lock_guard guard{mutex_};
+    auto it = entries_.find(name);
+    if (it == entries_.end() || std::chrono::steady_clock::now() - it->second.second >= ttl)
+      return std::nullopt;
+    return it->second.first;
+  }
+  void put(const std::string& name, const model_info& info) {
+    std::lock_guard guard{mutex_};
+    entries_[name] = {info, std::chrono::steady_clock::now()};
+  }
+
+private:
+  mutable std::mutex mutex_;
+  std::map<std::string, std::pair<model_info, std::chrono::steady_clock::time_point>> entries_;
+};
 
 struct settings {
   std::chrono::milliseconds passivate_after{30'000}; // idle terminal actors stop
@@ -30,6 +54,8 @@ struct settings {
   std::size_t backend_concurrency = 16;              // generations running at once
   std::size_t model_concurrency = 0;                 // per model; 0: only the backend's limit
   std::chrono::milliseconds model_cache_ttl{10'000};
+  // Shared by every copy of these settings (the pool's and the services').
+  std::shared_ptr<model_cache> models = std::make_shared<model_cache>();
   std::chrono::milliseconds keepalive{15'000}; // SSE comment after this much silence
   std::chrono::milliseconds job_timeout{0};    // creation to end; 0: only the backend timeout
   // A model's capabilities asked of the backend pool: no answer by then fails

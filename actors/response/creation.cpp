@@ -334,21 +334,32 @@ void on_prompted(response_actor* self, ev::result<json>& rendered) {
   check_model(self);
 }
 
+namespace {
+
+// The model's capabilities: from the pool's cache when fresh, else asked.
+void on_model(response_actor* self, ev::result<model_info>& info) {
+  auto& s = self->state;
+  if (!info)
+    return fail_create(self, info.error());
+  if (auto why = check_capabilities(s.cmd, *info, s.svc->images))
+    return fail_create(self, *why);
+  s.model = std::move(*info);
+  resolve_item_refs(self);
+}
+
+} // namespace
+
 void check_model(response_actor* self) {
   auto& st = self->state;
+  if (st.svc->cfg.models)
+    if (auto cached = st.svc->cfg.models->fresh(st.cmd.model, st.svc->cfg.model_cache_ttl)) {
+      ev::result<model_info> info = std::move(*cached);
+      return on_model(self, info);
+    }
   auto fault = [self](const std::string& what) { on_fault(self, what); };
   self->request(st.svc->backend_pool(), st.svc->cfg.model_request_timeout, model_atom::value,
                 st.cmd.model)
-      .then(guard_fn(self, fault,
-                     [self](ev::result<model_info>& info) {
-                       auto& s = self->state;
-                       if (!info)
-                         return fail_create(self, info.error());
-                       if (auto why = check_capabilities(s.cmd, *info, s.svc->images))
-                         return fail_create(self, *why);
-                       s.model = std::move(*info);
-                       resolve_item_refs(self);
-                     }),
+      .then(guard_fn(self, fault, [self](ev::result<model_info>& info) { on_model(self, info); }),
             [self](caf::error& err) {
               fail_create(self, ev::make_error(riposte_errc::backend_unavailable,
                                                "The model's capabilities could not be read: " +
