@@ -209,13 +209,9 @@ struct pool_state {
   std::chrono::steady_clock::time_point models_at{};
   std::vector<std::function<void(const events::result<std::vector<model_info>>&)>> model_waiters;
   bool listing = false;
-  struct shown {
-    events::result<model_info> info = model_info{};
-    std::chrono::steady_clock::time_point at{};
-    std::vector<caf::typed_response_promise<events::result<model_info>>> waiters;
-    bool fetching = false;
-  };
-  std::map<std::string, shown> shows; // /api/show per model, cached like the list
+  // /api/show calls on their way, per model, with whoever waits for them;
+  // what they read is cached in cfg.models (shared with the actors).
+  std::map<std::string, std::vector<caf::typed_response_promise<events::result<model_info>>>> shows;
 };
 
 using pool_actor = backend_pool_actor::stateful_pointer<pool_state>;
@@ -592,15 +588,14 @@ backend_pool(pool_actor self, std::shared_ptr<backend> b, settings cfg,
           const std::string& name) -> caf::typed_response_promise<events::result<model_info>> {
         auto& st = self->state;
         auto rp = self->make_response_promise<events::result<model_info>>();
-        auto& entry = st.shows[name];
-        if (entry.info && !entry.info->id.empty() &&
-            std::chrono::steady_clock::now() - entry.at < st.cfg.model_cache_ttl) {
-          rp.deliver(entry.info);
-          return rp;
-        }
-        entry.waiters.push_back(rp);
-        if (!entry.fetching) {
-          entry.fetching = true;
+        if (st.cfg.models)
+          if (auto cached = st.cfg.models->fresh(name, st.cfg.model_cache_ttl)) {
+            rp.deliver(events::result<model_info>{std::move(*cached)});
+            return rp;
+          }
+        auto& waiters = st.shows[name];
+        waiters.push_back(rp);
+        if (waiters.size() == 1) {
           backend_pool_actor pool = self;
           auto sent = clock::now();
           st.b->show_model(name, [pool, name, sent, stats = st.stats,
@@ -613,15 +608,16 @@ backend_pool(pool_actor self, std::shared_ptr<backend> b, settings cfg,
         return rp;
       },
       [=](model_atom, const std::string& name, events::result<model_info>& r) {
-        auto& entry = self->state.shows[name];
-        entry.fetching = false;
-        entry.info = r;
-        entry.at = std::chrono::steady_clock::now();
-        if (r && !r->id.empty() && self->state.cfg.models)
-          self->state.cfg.models->put(name, *r);
-        for (auto& rp : entry.waiters)
+        auto& st = self->state;
+        if (r && !r->id.empty() && st.cfg.models)
+          st.cfg.models->put(name, *r);
+        auto it = st.shows.find(name);
+        if (it == st.shows.end())
+          return;
+        auto waiters = std::move(it->second);
+        st.shows.erase(it); // a name no model has leaves nothing behind
+        for (auto& rp : waiters)
           rp.deliver(r);
-        entry.waiters.clear();
       },
       // The shared queue's answer, and a look at it (timer, news).
       [=](admitted_atom, events::result<events::admission>& r,
