@@ -60,6 +60,11 @@ struct append_request {
   // Where a log syncs, it then need not wait for the disk, and its readers
   // see these events only once a later sync covers them (durable_position).
   bool durable = true;
+  // What the events leave behind, written with them, only where the log
+  // says so (snapshots_with_appends) and only if they are stored: snapshots
+  // of what they end, and a marker they make stale (removed lazily).
+  std::vector<std::pair<std::string, snapshot>> snapshots;
+  std::optional<marker_ref> unmark;
 };
 
 // News between the processes that share one log (PostgreSQL's
@@ -145,6 +150,9 @@ public:
   // Does append_many commit a group together (one write, one sync)? If not,
   // callers are better off appending from several threads at once.
   virtual bool group_commits() const { return false; }
+  // Does append_many write a request's snapshots and unmark in the events'
+  // own write? If not, callers write them after (put_snapshots).
+  virtual bool snapshots_with_appends() const { return false; }
 
   // Every event at or below this global position is on disk (or, where the
   // log was opened without syncs, written). Readers (read, read_all) serve

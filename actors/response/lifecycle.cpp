@@ -81,11 +81,12 @@ void answer_waiters(response_actor* self) {
 // The chain context a follow-up of this response continues from: what the
 // model saw (files and images by reference as they were resolved for this
 // turn, the stored input keeping the references), then what it said.
-projections::chain_ptr chain_context_of(const response_data& st) {
-  auto own = projections::own_items(st.view);
+projections::chain_ptr chain_context_of(const response_data& st,
+                                        const projections::response_state& view) {
+  auto own = projections::own_items(view);
   if (!st.resolved_input.is_null()) {
     own = st.resolved_input;
-    for (const auto& item : st.view.output)
+    for (const auto& item : view.output)
       own.push_back(item);
   }
   // A compaction made for this turn stands before its input, as the model
@@ -99,10 +100,14 @@ projections::chain_ptr chain_context_of(const response_data& st) {
   }
   projections::chain_segment seg{
       st.turn.parent, unsealed_items(st.turn.seal, st.cmd.tenant, std::move(own)), st.depth};
-  seg.model = st.view.model;
-  seg.instructions_fp = projections::fingerprint_of(st.view.params.value("instructions", json()));
-  seg.prefix_tokens = projections::cacheable_prefix(st.view);
+  seg.model = view.model;
+  seg.instructions_fp = projections::fingerprint_of(view.params.value("instructions", json()));
+  seg.prefix_tokens = projections::cacheable_prefix(view);
   return std::make_shared<const projections::chain_segment>(std::move(seg));
+}
+
+projections::chain_ptr chain_context_of(const response_data& st) {
+  return chain_context_of(st, st.view);
 }
 
 void on_terminal(response_actor* self) {
@@ -117,10 +122,11 @@ void on_terminal(response_actor* self) {
   if (!st.context) // set as the stream closed, when someone streamed
     st.context = chain_context_of(st);
   // Snapshots are a cache of the fold: the view for reads, the chain context
-  // for follow-ups (so a child costs one read at any chain depth). The answer
-  // does not wait for them: the events are stored, and this actor serves
-  // reads until the snapshots are in.
-  if (st.view.params.value("store", true))
+  // for follow-ups (so a child costs one read at any chain depth). Where the
+  // log can, the batch that ended the response carried them (see flush);
+  // otherwise the answer does not wait for them: the events are stored, and
+  // this actor serves reads until the snapshots are in.
+  if (st.view.params.value("store", true) && !st.snapshots_sent)
     write_snapshots(self);
   answer_waiters(self);
 }

@@ -116,7 +116,7 @@ void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
   if (st.view.terminal()) {
     // A foreign response's context is its owner's (read with its snapshots).
     if (!st.context && !st.foreign)
-      st.context = chain_context_of(st);
+      st.context = st.context_ahead ? std::move(st.context_ahead) : chain_context_of(st);
     for (auto& sub : st.subs)
       if (sub.live)
         sub.sink->settled(st.id, st.view.status, st.context);
@@ -211,6 +211,46 @@ void submit_fast(response_actor* self, ev::append_request req) {
   });
 }
 
+// A finished response's snapshots: its view, and its chain context.
+// Every checkpoint_every-th response of a chain stores its whole context;
+// the others store their own items and their parent, so a turn writes what
+// it added, and a rebuild walks back at most to the last checkpoint.
+// A conversation's turn stores its own items and the conversation, whose
+// log says what came before the turn (never the whole conversation per turn).
+std::vector<std::pair<std::string, ev::snapshot>>
+snapshots_of(const response_data& st, const projections::response_state& view,
+             const projections::chain_segment& context) {
+  auto version = static_cast<std::uint64_t>(view.version);
+  bool in_conversation = !st.cmd.conversation_id.empty();
+  bool checkpoint = !st.turn.parent || (!in_conversation && st.depth % checkpoint_every == 1);
+  auto ctx = projections::to_chain_snapshot(
+      context, checkpoint, in_conversation ? st.cmd.conversation_id : st.cmd.previous_response_id);
+  return {{ev::context_key(st.id), {version, std::move(ctx)}},
+          {ev::response_stream(st.id), {version, projections::to_snapshot(view)}}};
+}
+
+// A batch that ends a stored response carries the snapshots it leaves and
+// the removal of its in-flight marker, where the log writes them with the
+// events: one write, and no store thread to wake after the outcome. They
+// are of the view as the batch will leave it (the fold is deterministic).
+void attach_snapshots(response_data& st, ev::append_request& req) {
+  if (st.private_log || st.foreign || st.view.terminal() || !st.log->snapshots_with_appends() ||
+      std::none_of(st.sent.begin(), st.sent.end(), ends_response))
+    return;
+  auto view = st.view;
+  auto seq = req.expected_version;
+  for (std::size_t i = 0; i < st.sent.size(); ++i)
+    projections::apply_in_place(view, st.sent[i], ++seq, req.events[i].tenant);
+  if (!view.terminal() || !view.params.value("store", true))
+    return;
+  auto context = chain_context_of(st, view);
+  req.snapshots = snapshots_of(st, view, *context);
+  req.unmark = ev::marker_ref{st.svc->inflight_ns, st.id};
+  req.durable = true;
+  st.snapshots_sent = true;
+  st.context_ahead = std::move(context);
+}
+
 } // namespace
 
 void flush(response_actor* self) {
@@ -246,6 +286,7 @@ void flush(response_actor* self) {
   // The items it stores are found by id (item_reference) from the same write.
   if (!st.private_log)
     index_items(st, now, req.markers);
+  attach_snapshots(st, req);
   caf::actor me = self;
   auto done = [me](ev::result<std::vector<ev::envelope>> stored) {
     caf::anon_send(me, appended_atom::value, append_done{std::move(stored)}, false);
@@ -393,29 +434,15 @@ void on_synced(response_actor* self, append_done& done) {
 void write_snapshots(response_actor* self) {
   auto& st = self->state;
   auto log = st.log;
-  auto id = st.id;
-  auto version = static_cast<std::uint64_t>(st.view.version);
-  auto view = projections::to_snapshot(st.view);
-  // Every checkpoint_every-th response of a chain stores its whole context;
-  // the others store their own items and their parent, so a turn writes what
-  // it added, and a rebuild walks back at most to the last checkpoint.
-  // A conversation's turn stores its own items and the conversation, whose
-  // log says what came before the turn (never the whole conversation per turn).
-  bool in_conversation = !st.cmd.conversation_id.empty();
-  bool checkpoint = !st.turn.parent || (!in_conversation && st.depth % checkpoint_every == 1);
-  auto ctx = projections::to_chain_snapshot(*st.context, checkpoint,
-                                            in_conversation ? st.cmd.conversation_id
-                                                            : st.cmd.previous_response_id);
+  auto snaps = snapshots_of(st, st.view, *st.context);
   caf::actor me = self;
   st.in_flight = true;
-  auto inflight_ns = st.svc->inflight_ns;
+  ev::marker_ref unmark{st.svc->inflight_ns, st.id};
   st.svc->store_pool->post(
       [=] {
         // The marker's removal is lazy: a crash that loses it leaves a
         // marker on a finished response, which start-up then just removes.
-        auto put = log->put_snapshots(
-            {{ev::context_key(id), {version, ctx}}, {ev::response_stream(id), {version, view}}},
-            ev::marker_ref{inflight_ns, id});
+        auto put = log->put_snapshots(snaps, unmark);
         ev::result<std::vector<ev::envelope>> r = std::vector<ev::envelope>{};
         if (!put)
           r = put.error();

@@ -112,6 +112,10 @@ struct response_data {
   // response meanwhile waits for it (a sync is asked for).
   std::uint64_t unsynced_through = 0;
   bool sent_durable = true; // `sent` is written with a sync
+  // `sent` ends the response and carries its snapshots (where the log writes
+  // them with the events); the chain context they hold, once stored.
+  bool snapshots_sent = false;
+  projections::chain_ptr context_ahead;
   std::vector<std::function<void()>> durable_waiters;
   bool sync_asked = false;
   // Who waits: a blocking create (the Response), a token count, a
@@ -234,7 +238,8 @@ void on_published(response_actor* self, std::uint64_t number, append_done& done)
 // through here, so none serves an event a crash could take back.
 void when_durable(response_actor* self, std::function<void()> read);
 void on_synced(response_actor* self, append_done& done);
-// Writes a finished stored response's snapshots (view and chain context).
+// Writes a finished stored response's snapshots (view and chain context),
+// unless the batch that ended it carried them.
 void write_snapshots(response_actor* self);
 // Loads the snapshot and the events after it, on the store pool.
 void load(response_actor* self);
@@ -272,6 +277,9 @@ void on_gone(response_actor* self, std::uint64_t sub_id);
 void on_terminal(response_actor* self);
 // The chain context a follow-up of this finished response continues from.
 projections::chain_ptr chain_context_of(const response_data& st);
+// The same for `view`, the response as a batch on its way will leave it.
+projections::chain_ptr chain_context_of(const response_data& st,
+                                        const projections::response_state& view);
 void answer_waiters(response_actor* self);
 // Does a create's requester wait for its answer (not a stream)?
 bool anyone_waits(const response_data& st);

@@ -208,6 +208,7 @@ public:
   }
 
   bool group_commits() const override { return true; }
+  bool snapshots_with_appends() const override { return true; }
 
   // Group commit: every request that passes its checks goes into one
   // WriteBatch, written (and synced) once.
@@ -307,6 +308,7 @@ public:
       }
       for (const auto& m : r.markers)
         batch.Put(cfs_[cf_markers], m.ns + '\0' + m.key, "");
+      put_snapshots_into(batch, r.snapshots, r.unmark);
     }
     batch.Put(cfs_[cf_audit], position_key(first_position), audited);
     auto st = db_->Write(syncs || !write_options_.sync ? write_options_ : lazy_options_, &batch);
@@ -457,13 +459,7 @@ public:
   status put_snapshots(const std::vector<std::pair<std::string, events::snapshot>>& snaps,
                        const std::optional<events::marker_ref>& unmark) override {
     rocksdb::WriteBatch batch;
-    for (const auto& [stream, snap] : snaps) {
-      std::string value = position_key(snap.seq);
-      value += snap.payload;
-      batch.Put(cfs_[cf_snapshots], stream, value);
-    }
-    if (unmark)
-      batch.Delete(cfs_[cf_markers], unmark->ns + '\0' + unmark->key);
+    put_snapshots_into(batch, snaps, unmark);
     auto st = db_->Write(lazy_options_, &batch);
     if (!st.ok())
       return store_error("writing snapshots", st);
@@ -597,6 +593,19 @@ public:
   }
 
 private:
+  // A response's end: its snapshots, and its in-flight marker gone.
+  void put_snapshots_into(rocksdb::WriteBatch& batch,
+                          const std::vector<std::pair<std::string, events::snapshot>>& snaps,
+                          const std::optional<events::marker_ref>& unmark) {
+    for (const auto& [stream, snap] : snaps) {
+      std::string value = position_key(snap.seq);
+      value += snap.payload;
+      batch.Put(cfs_[cf_snapshots], stream, value);
+    }
+    if (unmark)
+      batch.Delete(cfs_[cf_markers], unmark->ns + '\0' + unmark->key);
+  }
+
   bool can_sync() const { return !read_only_ && write_options_.sync; }
 
   // Every position at or below it is written (or its write failed).

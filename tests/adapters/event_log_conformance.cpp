@@ -943,6 +943,39 @@ BOOST_AUTO_TEST_CASE(a_finished_response_writes_its_snapshots_and_drops_its_mark
   BOOST_TEST(must(s->get_snapshot("resp_y")).has_value());
 }
 
+// Where a log writes an ending batch's snapshots with its events, they are
+// in the same write: stored with the events, and never without them.
+BOOST_AUTO_TEST_CASE(an_ending_batch_carries_its_snapshots_where_the_log_can) {
+  fresh_store s;
+  if (!s->snapshots_with_appends())
+    return;
+  ev::append_request opening{"resp_e", ev::no_stream, {delta("a")}};
+  opening.markers = {{"inflight", "resp_e"}};
+  BOOST_REQUIRE(s->append_many({opening})[0].has_value());
+  ev::append_request ending{"resp_e", 0, {delta("b")}};
+  ending.snapshots = {{"ctx_e", {1, "context"}}, {"resp_e", {1, "view"}}};
+  ending.unmark = ev::marker_ref{"inflight", "resp_e"};
+  // Refused for its version: none of what it carries is written.
+  ev::append_request stale{"resp_s", 3, {delta("x")}};
+  stale.snapshots = {{"resp_s", {4, "never"}}};
+  BOOST_TEST(s->put_marker("inflight", "resp_s").has_value());
+  stale.unmark = ev::marker_ref{"inflight", "resp_s"};
+  auto results = s->append_many({ending, stale});
+  BOOST_REQUIRE(results[0].has_value());
+  BOOST_TEST(!results[1].has_value());
+  s.reopen();
+  BOOST_TEST(must(s->list_markers("inflight")) == std::vector<std::string>{"resp_s"});
+  auto view = must(s->get_snapshot("resp_e"));
+  BOOST_REQUIRE(view.has_value());
+  BOOST_TEST(view->seq == 1u);
+  BOOST_TEST(view->payload == "view");
+  auto context = must(s->get_snapshot("ctx_e"));
+  BOOST_REQUIRE(context.has_value());
+  BOOST_TEST(context->payload == "context");
+  BOOST_TEST(!must(s->get_snapshot("resp_s")).has_value());
+  BOOST_TEST(must(s->read("resp_e", 0, 10)).size() == 2u);
+}
+
 // A conversation read cold starts from its latest snapshot and folds only
 // the events after it; a snapshot that is not one of ours is ignored.
 BOOST_AUTO_TEST_CASE(a_conversation_is_read_from_its_snapshot_then_the_newer_events) {
