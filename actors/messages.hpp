@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -80,8 +81,21 @@ inline constexpr bool is_reply_for = false;
 template <class T>
 inline constexpr bool is_reply_for<reply_for<T>> = true;
 
-// A Response object (a projection), or a test hook's answer.
+// A Response object (a projection), or a test hook's answer. It may come
+// already serialized (see serialized_json), so that a thread other than the
+// actor's can answer without rendering it: http/ writes those bytes as is.
 using reply_to = reply_for<nlohmann::json>;
+
+// JSON text carried as a JSON value (a binary one), and back.
+inline nlohmann::json serialized_json(const std::string& text) {
+  return nlohmann::json::binary(nlohmann::json::binary_t::container_type(text.begin(), text.end()));
+}
+inline std::optional<std::string> serialized_text(const nlohmann::json& value) {
+  if (!value.is_binary())
+    return std::nullopt;
+  const auto& bytes = value.get_binary();
+  return std::string(bytes.begin(), bytes.end());
+}
 
 // GET /v1/responses/{id}/events and the audit feed: envelopes in order.
 struct events_page {

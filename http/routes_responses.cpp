@@ -107,6 +107,8 @@ actors::reply_to reply_with(reply_fn reply, std::shared_ptr<request_note> note) 
       [reply = std::move(reply), note = std::move(note)](ev::result<json> r) {
         if (!r)
           return reply(to_http(r.error()));
+        if (auto text = actors::serialized_text(*r))
+          return reply(response{200, std::move(*text), "application/json", {}});
         if (note && r->is_object() && r->value("object", "") == "response" &&
             (*r)["model"].is_string())
           note->model = (*r)["model"].get<std::string>();

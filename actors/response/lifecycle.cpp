@@ -4,6 +4,7 @@
 #include "actors/response/state.hpp"
 #include "events/faults.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace riposte::actors::response {
@@ -25,6 +26,7 @@ void fail_waiters(response_data& st, const ev::error_info& err) {
   for (auto& w : st.waiters)
     w(err);
   st.waiters.clear();
+  st.answered_ahead = 0;
   for (auto& w : st.count_waiters)
     w(err);
   st.count_waiters.clear();
@@ -40,27 +42,35 @@ void fail_waiters(response_data& st, const ev::error_info& err) {
 // http/ to the actor, preparing it (references, context, the creation
 // handed to the writer), the backend until its first update and until its
 // last, then storing the end and answering.
-void time_phases(const response_data& st) {
+std::function<void()> phase_timer(const response_data& st) {
   const auto& c = st.clock;
   using tp = std::chrono::steady_clock::time_point;
   if (!st.svc->stats || st.cmd.accepted_at == tp{} || c.sent == tp{} || c.finished == tp{})
-    return;
+    return nullptr;
   auto seconds = [](tp from, tp to) { return std::chrono::duration<double>(to - from).count(); };
-  auto now = std::chrono::steady_clock::now();
-  st.svc->stats->create_phases({seconds(st.cmd.accepted_at, c.started), seconds(c.started, c.sent),
-                                seconds(c.sent, c.first), seconds(c.first, c.finished),
-                                seconds(c.finished, now)});
+  return [stats = st.svc->stats, seconds, accepted = st.cmd.accepted_at, c] {
+    auto now = std::chrono::steady_clock::now();
+    stats->create_phases({seconds(accepted, c.started), seconds(c.started, c.sent),
+                          seconds(c.sent, c.first), seconds(c.first, c.finished),
+                          seconds(c.finished, now)});
+  };
 }
 
 void answer_waiters(response_actor* self) {
   auto& st = self->state;
-  if (!st.waiters.empty()) {
-    time_phases(st);
+  // Those answered as the batch that ended it was stored are answered.
+  auto ahead = std::min(st.answered_ahead, st.waiters.size());
+  st.answered_ahead = 0;
+  if (ahead == 0 && !st.waiters.empty())
+    if (auto timed = phase_timer(st))
+      timed();
+  if (st.waiters.size() > ahead) {
     auto reply = blocking_reply(st.view);
-    for (auto& w : st.waiters)
-      w(reply);
-    st.waiters.clear();
+    for (auto w = st.waiters.begin() + static_cast<std::ptrdiff_t>(ahead); w != st.waiters.end();
+         ++w)
+      (*w)(reply);
   }
+  st.waiters.clear();
   if (!st.compaction_waiters.empty()) {
     auto reply =
         st.view.status == "failed"

@@ -7,10 +7,13 @@
 #include "events/faults.hpp"
 #include "events/ids.hpp"
 #include "events/item_index.hpp"
+#include "events/json_safe.hpp"
 #include "projections/conversation.hpp"
 
 #include <algorithm>
 #include <iterator>
+#include <memory>
+#include <optional>
 #include <thread>
 
 namespace riposte::actors::response {
@@ -229,19 +232,28 @@ snapshots_of(const response_data& st, const projections::response_state& view,
           {ev::response_stream(st.id), {version, projections::to_snapshot(view)}}};
 }
 
-// A batch that ends a stored response carries the snapshots it leaves and
-// the removal of its in-flight marker, where the log writes them with the
-// events: one write, and no store thread to wake after the outcome. They
-// are of the view as the batch will leave it (the fold is deterministic).
-void attach_snapshots(response_data& st, ev::append_request& req) {
-  if (st.private_log || st.foreign || st.view.terminal() || !st.log->snapshots_with_appends() ||
+// The response as a batch that ends it will leave it (the fold is
+// deterministic), or nothing if the batch does not end it.
+std::optional<projections::response_state> fold_ahead(const response_data& st,
+                                                      const ev::append_request& req) {
+  if (st.foreign || st.view.terminal() ||
       std::none_of(st.sent.begin(), st.sent.end(), ends_response))
-    return;
+    return std::nullopt;
   auto view = st.view;
   auto seq = req.expected_version;
   for (std::size_t i = 0; i < st.sent.size(); ++i)
     projections::apply_in_place(view, st.sent[i], ++seq, req.events[i].tenant);
-  if (!view.terminal() || !view.params.value("store", true))
+  if (!view.terminal())
+    return std::nullopt;
+  return view;
+}
+
+// A batch that ends a stored response carries the snapshots it leaves and
+// the removal of its in-flight marker, where the log writes them with the
+// events: one write, and no store thread to wake after the outcome.
+void attach_snapshots(response_data& st, ev::append_request& req,
+                      const projections::response_state& view) {
+  if (st.private_log || !st.log->snapshots_with_appends() || !view.params.value("store", true))
     return;
   auto context = chain_context_of(st, view);
   req.snapshots = snapshots_of(st, view, *context);
@@ -249,6 +261,35 @@ void attach_snapshots(response_data& st, ev::append_request& req) {
   req.durable = true;
   st.snapshots_sent = true;
   st.context_ahead = std::move(context);
+}
+
+// Whoever waits for the Response when a batch that ends it is sent hears it
+// from the thread that stored the batch, the moment it is stored (a
+// waiter's reply is sent once: the actor's own answer later is a no-op).
+struct early_answer {
+  std::vector<reply_to> waiters;
+  ev::result<json> reply;
+  std::function<void()> timed;
+  void operator()() const {
+    if (timed)
+      timed();
+    for (const auto& w : waiters)
+      w(reply);
+  }
+};
+
+std::shared_ptr<const early_answer> answer_ahead(response_data& st,
+                                                 const projections::response_state& view) {
+  if (st.waiters.empty())
+    return nullptr;
+  // Serialized here, once: the writer thread only hands the bytes over.
+  auto reply = blocking_reply(view);
+  if (reply)
+    reply = serialized_json(ev::dump_json(*reply));
+  auto early =
+      std::make_shared<early_answer>(early_answer{st.waiters, std::move(reply), phase_timer(st)});
+  st.answered_ahead = st.waiters.size();
+  return early;
 }
 
 } // namespace
@@ -286,10 +327,19 @@ void flush(response_actor* self) {
   // The items it stores are found by id (item_reference) from the same write.
   if (!st.private_log)
     index_items(st, now, req.markers);
-  attach_snapshots(st, req);
+  std::shared_ptr<const early_answer> early;
+  if (auto ahead = fold_ahead(st, req)) {
+    attach_snapshots(st, req, *ahead);
+    early = answer_ahead(st, *ahead);
+  }
   caf::actor me = self;
-  auto done = [me](ev::result<std::vector<ev::envelope>> stored) {
+  // The actor hears first: a read the answer prompts finds the batch
+  // before it in the actor's mailbox.
+  auto done = [me, early](ev::result<std::vector<ev::envelope>> stored) {
+    bool answer = early && stored;
     caf::anon_send(me, appended_atom::value, append_done{std::move(stored)}, false);
+    if (answer)
+      (*early)();
   };
   if (st.svc->writer != nullptr && log->group_commits()) {
     bool fast = expected != ev::no_stream &&

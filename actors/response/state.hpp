@@ -30,6 +30,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -121,6 +122,7 @@ struct response_data {
   // Who waits: a blocking create (the Response), a token count, a
   // compaction; a delete; a cancel (the Response once it stops).
   std::vector<reply_to> waiters;
+  std::size_t answered_ahead = 0; // the first ones, by the write that ended it
   std::vector<reply_for<token_count>> count_waiters;
   std::vector<reply_for<compaction>> compaction_waiters;
   std::vector<reply_for<deleted_object>> delete_waiters;
@@ -281,6 +283,9 @@ projections::chain_ptr chain_context_of(const response_data& st);
 projections::chain_ptr chain_context_of(const response_data& st,
                                         const projections::response_state& view);
 void answer_waiters(response_actor* self);
+// Records where a blocking create's wall time went, when called (as it is
+// answered); nothing when metrics are off or the create was not timed.
+std::function<void()> phase_timer(const response_data& st);
 // Does a create's requester wait for its answer (not a stream)?
 bool anyone_waits(const response_data& st);
 // Every create's requester hears `err`.

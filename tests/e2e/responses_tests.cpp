@@ -532,6 +532,43 @@ BOOST_AUTO_TEST_CASE(a_passivated_response_is_rebuilt_from_the_store_on_the_next
              "completed");
 }
 
+// A blocking create is answered by the thread that stored its outcome, with
+// the Response serialized once: the bytes a GET serves at once (the actor
+// has folded the outcome in before any read can reach it), and from the
+// snapshots the same write stored once the actors are gone.
+BOOST_AUTO_TEST_CASE(a_blocking_create_answers_the_bytes_get_serves_at_once_and_after_passivation) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--passivate-after-ms", "300"}};
+  auto actors = [&] {
+    auto text = r.get("/metrics").body;
+    auto pos = text.find("\nriposte_response_actors ");
+    BOOST_REQUIRE(pos != std::string::npos);
+    return std::stod(text.substr(pos + 25));
+  };
+  std::vector<std::pair<std::string, std::string>> made;
+  for (int i = 0; i < 20; ++i) {
+    json body{{"model", "llama3.2:1b"}, {"input", "turn " + std::to_string(i)}};
+    if (!made.empty())
+      body["previous_response_id"] = made.back().first;
+    auto res = r.post("/v1/responses", body);
+    BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
+    auto id = json_body(res)["id"].get<std::string>();
+    BOOST_TEST(json_body(res)["status"] == "completed");
+    BOOST_TEST(r.get("/v1/responses/" + id).body == res.body, id);
+    made.emplace_back(id, res.body);
+  }
+  for (int i = 0; i < 100 && actors() != 0.0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  BOOST_TEST(actors() == 0.0);
+  for (const auto& [id, bytes] : made)
+    BOOST_TEST(r.get("/v1/responses/" + id).body == bytes, id);
+  // The chain goes on from the stored contexts: 20 turns, then this one.
+  create(
+      r,
+      {{"model", "llama3.2:1b"}, {"input", "after"}, {"previous_response_id", made.back().first}});
+  BOOST_TEST(b.requests().back()["messages"].size() == 41u);
+}
+
 // Idle actors leave memory once --passivate-after-ms has passed (one sweep
 // for all of them), not before, and come back for the next read.
 BOOST_AUTO_TEST_CASE(idle_response_actors_leave_memory_after_the_passivation_delay) {
