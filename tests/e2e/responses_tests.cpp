@@ -37,6 +37,14 @@ void expect_error(const http_result& res, long status, const json& code, const j
   BOOST_TEST(!e["message"].get<std::string>().empty());
 }
 
+// Response actors in memory, by the riposte_response_actors gauge.
+double response_actors(riposte_server& r) {
+  auto text = r.get("/metrics").body;
+  auto pos = text.find("\nriposte_response_actors ");
+  BOOST_REQUIRE(pos != std::string::npos);
+  return std::stod(text.substr(pos + 25));
+}
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(responses)
@@ -539,12 +547,7 @@ BOOST_AUTO_TEST_CASE(a_passivated_response_is_rebuilt_from_the_store_on_the_next
 BOOST_AUTO_TEST_CASE(a_blocking_create_answers_the_bytes_get_serves_at_once_and_after_passivation) {
   scripted_backend b;
   riposte_server r{b.url(), {"--passivate-after-ms", "300"}};
-  auto actors = [&] {
-    auto text = r.get("/metrics").body;
-    auto pos = text.find("\nriposte_response_actors ");
-    BOOST_REQUIRE(pos != std::string::npos);
-    return std::stod(text.substr(pos + 25));
-  };
+  auto actors = [&] { return response_actors(r); };
   std::vector<std::pair<std::string, std::string>> made;
   for (int i = 0; i < 20; ++i) {
     json body{{"model", "llama3.2:1b"}, {"input", "turn " + std::to_string(i)}};
@@ -574,12 +577,7 @@ BOOST_AUTO_TEST_CASE(a_blocking_create_answers_the_bytes_get_serves_at_once_and_
 BOOST_AUTO_TEST_CASE(idle_response_actors_leave_memory_after_the_passivation_delay) {
   scripted_backend b;
   riposte_server r{b.url(), {"--passivate-after-ms", "400"}};
-  auto actors = [&] {
-    auto text = r.get("/metrics").body;
-    auto pos = text.find("\nriposte_response_actors ");
-    BOOST_REQUIRE(pos != std::string::npos);
-    return std::stod(text.substr(pos + 25));
-  };
+  auto actors = [&] { return response_actors(r); };
   std::vector<std::string> ids;
   auto started = std::chrono::steady_clock::now();
   for (int i = 0; i < 5; ++i)
