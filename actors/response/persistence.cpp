@@ -236,7 +236,9 @@ snapshots_of(const response_data& st, const projections::response_state& view,
 // deterministic), or nothing if the batch does not end it.
 std::optional<projections::response_state> fold_ahead(const response_data& st,
                                                       const ev::append_request& req) {
-  if (st.foreign || st.view.terminal() ||
+  // Only for someone: snapshots the log writes with the events, or a waiter.
+  bool wanted = (!st.private_log && st.log->snapshots_with_appends()) || !st.waiters.empty();
+  if (!wanted || st.foreign || st.view.terminal() ||
       std::none_of(st.sent.begin(), st.sent.end(), ends_response))
     return std::nullopt;
   auto view = st.view;
@@ -270,9 +272,15 @@ struct early_answer {
   std::vector<reply_to> waiters;
   ev::result<json> reply;
   std::function<void()> timed;
-  void operator()() const {
-    if (timed)
-      timed();
+  // Runs on the writer or a store thread, after the actor was told: nothing
+  // may throw out of it (a reply answers once and never throws; the timing
+  // is only a metric).
+  void operator()() const noexcept {
+    try {
+      if (timed)
+        timed();
+    } catch (...) {
+    }
     for (const auto& w : waiters)
       w(reply);
   }
