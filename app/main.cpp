@@ -647,6 +647,7 @@ int main(int argc, char** argv) {
     stats->accept_restart();
     log_line("error", {{"msg", "HTTP acceptor stalled (out of descriptors?) and restarted"}});
   };
+  server_opts.on_idle_closed = [stats](std::size_t n) { stats->idle_closed(n); };
   // trace is the one level that logs request bodies (user data).
   server_opts.observe_bodies = cfg.log_level == "trace";
   server_opts.on_answer = log_answer;

@@ -4,6 +4,7 @@
 
 #include "events/faults.hpp"
 #include "events/json_safe.hpp"
+#include "http/connections.hpp"
 #include "http/errors.hpp"
 #include "http/expect_continue.hpp"
 #include "http/validate.hpp"
@@ -37,16 +38,19 @@ class accept_watch;
 // the slot again through the limiter.
 namespace riposte::http {
 
-class recovering_limiter {
+// The limiter's counts live apart from RESTinio's acceptor, which holds the
+// limiter: a connection ends after the acceptor is gone when the server
+// stops (asio destroys the pending reads that hold connections last), and its
+// lifetime monitor must then find live counts and no acceptor to call.
+class limiter_core {
 public:
   using acceptor_iface = restinio::connection_count_limits::impl::acceptor_callback_iface_t;
 
-  recovering_limiter(restinio::not_null_pointer_t<acceptor_iface> acceptor,
-                     restinio::connection_count_limits::max_parallel_connections_t max,
-                     restinio::connection_count_limits::max_active_accepts_t slots);
-  ~recovering_limiter();
-  recovering_limiter(const recovering_limiter&) = delete;
-  recovering_limiter& operator=(const recovering_limiter&) = delete;
+  limiter_core(acceptor_iface* acceptor, std::size_t max, std::size_t slots)
+    : acceptor_(acceptor)
+    , max_(max) {
+    pending_.reserve(slots);
+  }
 
   void increment_parallel_connections() noexcept {
     std::lock_guard guard{mutex_};
@@ -57,17 +61,13 @@ public:
   }
 
   void decrement_parallel_connections() noexcept {
-    std::optional<std::size_t> next;
-    {
-      std::lock_guard guard{mutex_};
-      --connections_;
-      if (armed_ + connections_ < max_ && !pending_.empty()) {
-        next = pending_.back();
-        pending_.pop_back();
-      }
+    std::lock_guard guard{mutex_};
+    --connections_;
+    if (acceptor_ && armed_ + connections_ < max_ && !pending_.empty()) {
+      auto next = pending_.back();
+      pending_.pop_back();
+      acceptor_->schedule_next_accept_attempt(next); // a post: nothing calls back here
     }
-    if (next)
-      acceptor_->schedule_next_accept_attempt(*next);
   }
 
   // Called on the acceptor's executor: after every accept, and when the
@@ -90,132 +90,230 @@ public:
       acceptor_->call_accept_now(index);
   }
 
-  // For the watchdog: (armed slots, connections, accepts so far).
+  // For the watchdog: (armed slots, connections, accepts so far, whether a
+  // slot waits for a connection to end).
   struct snapshot {
     std::size_t armed, connections;
     std::uint64_t accepted;
+    bool full;
   };
   snapshot look() {
     std::lock_guard guard{mutex_};
-    return {armed_, connections_, accepted_};
+    return {armed_, connections_, accepted_, !pending_.empty()};
   }
   // Starts slot 0 again (the server runs one accepting slot).
   void restart() {
-    {
-      std::lock_guard guard{mutex_};
-      restart_ = true;
-    }
+    std::lock_guard guard{mutex_};
+    if (!acceptor_)
+      return;
+    restart_ = true;
     acceptor_->schedule_next_accept_attempt(0);
+  }
+  void acceptor_gone() {
+    std::lock_guard guard{mutex_};
+    acceptor_ = nullptr;
   }
 
 private:
   std::mutex mutex_;
-  restinio::not_null_pointer_t<acceptor_iface> acceptor_;
+  acceptor_iface* acceptor_;
   std::size_t max_;
   std::size_t armed_ = 0;
   std::size_t connections_ = 0;
   std::uint64_t accepted_ = 0;
   std::vector<std::size_t> pending_;
   bool restart_ = false; // the watchdog asked to start slot 0 again
+};
+
+// What RESTinio's acceptor holds and calls.
+class recovering_limiter {
+public:
+  using acceptor_iface = limiter_core::acceptor_iface;
+
+  recovering_limiter(restinio::not_null_pointer_t<acceptor_iface> acceptor,
+                     restinio::connection_count_limits::max_parallel_connections_t max,
+                     restinio::connection_count_limits::max_active_accepts_t slots);
+  ~recovering_limiter();
+  recovering_limiter(const recovering_limiter&) = delete;
+  recovering_limiter& operator=(const recovering_limiter&) = delete;
+
+  void accept_next(std::size_t index) noexcept { core_->accept_next(index); }
+  const std::shared_ptr<limiter_core>& core() const noexcept { return core_; }
+
+private:
+  std::shared_ptr<limiter_core> core_;
   accept_watch* watch_ = nullptr;
+};
+
+// One connection's place in the count, held by the connection (or the
+// WebSocket it becomes) and given back when it ends.
+class connection_slot {
+public:
+  explicit connection_slot(restinio::not_null_pointer_t<recovering_limiter> limiter) noexcept
+    : core_(limiter->core()) {
+    core_->increment_parallel_connections();
+  }
+  connection_slot(connection_slot&&) noexcept = default;
+  connection_slot& operator=(connection_slot&& other) noexcept {
+    std::swap(core_, other.core_);
+    return *this;
+  }
+  connection_slot(const connection_slot&) = delete;
+  connection_slot& operator=(const connection_slot&) = delete;
+  ~connection_slot() {
+    if (core_)
+      core_->decrement_parallel_connections();
+  }
+
+private:
+  std::shared_ptr<limiter_core> core_;
 };
 
 // The watchdog's view of one server's acceptor: the limiter RESTinio makes
 // for the server registers here as it is constructed.
 class accept_watch {
 public:
-  void attach(recovering_limiter* l) {
+  void attach(std::shared_ptr<limiter_core> l) {
     std::lock_guard guard{mutex_};
-    limiter_ = l;
+    limiter_ = std::move(l);
   }
-  void detach(recovering_limiter* l) {
+  void detach() {
     std::lock_guard guard{mutex_};
-    if (limiter_ == l)
-      limiter_ = nullptr;
+    limiter_.reset();
   }
   void set_listen_fd(int fd) { listen_fd_.store(fd); }
-
-  // One watchdog tick: a slot armed, connections waiting in the backlog and
-  // nothing accepted for `stalled_ticks` ticks in a row means the accept
-  // failed and the slot is dead; start it again.
-  bool tick() {
+  void server_stopped() {
     std::lock_guard guard{mutex_};
+    if (limiter_)
+      limiter_->acceptor_gone();
+  }
+
+  struct outcome {
+    bool restarted = false;
+    std::size_t closed_idle = 0;
+    bool full = false; // every slot taken: look again soon
+  };
+
+  // One watchdog tick.
+  // - A slot armed, connections waiting in the backlog and nothing accepted
+  //   for `stalled_ticks` ticks in a row means the accept failed and the slot
+  //   is dead: start it again.
+  // - Every slot taken and connections waiting: close as many idle
+  //   connections as wait, the longest idle first.
+  outcome tick(connection_registry& connections, std::chrono::milliseconds min_idle) {
+    std::lock_guard guard{mutex_};
+    outcome out;
     if (!limiter_)
-      return false;
+      return out;
     auto s = limiter_->look();
+    out.full = s.full;
     int fd = listen_fd_.load();
     bool waiting = false;
     if (fd >= 0) {
       pollfd p{fd, POLLIN, 0};
       waiting = ::poll(&p, 1, 0) == 1 && (p.revents & POLLIN) != 0;
     }
+    if (s.full && waiting)
+      out.closed_idle =
+          connections.close_idle(std::max<std::size_t>(accept_queue_length(fd), 1), min_idle);
     if (s.armed == 0 || !waiting || s.accepted != last_accepted_) {
       last_accepted_ = s.accepted;
       stalled_ = 0;
-      return false;
+      return out;
     }
     if (++stalled_ < stalled_ticks)
-      return false;
+      return out;
     stalled_ = 0;
     limiter_->restart();
-    return true;
+    out.restarted = true;
+    return out;
   }
   static constexpr int stalled_ticks = 4; // of 250 ms
 
 private:
   std::mutex mutex_;
-  recovering_limiter* limiter_ = nullptr;
+  std::shared_ptr<limiter_core> limiter_;
   std::atomic<int> listen_fd_{-1};
   std::uint64_t last_accepted_ = 0;
   int stalled_ = 0;
 };
 
 namespace {
+// Set while RESTinio builds a server on this thread: its limiter and its
+// first sockets find their server's watch and registry here.
 thread_local accept_watch* constructing_watch = nullptr;
+thread_local const std::shared_ptr<connection_registry>* constructing_registry = nullptr;
 } // namespace
 
 recovering_limiter::recovering_limiter(
     restinio::not_null_pointer_t<acceptor_iface> acceptor,
     restinio::connection_count_limits::max_parallel_connections_t max,
     restinio::connection_count_limits::max_active_accepts_t slots)
-  : acceptor_(acceptor)
-  , max_(max.value())
+  : core_(std::make_shared<limiter_core>(acceptor, max.value(), slots.value()))
   , watch_(constructing_watch) {
-  pending_.reserve(slots.value());
   if (watch_)
-    watch_->attach(this);
+    watch_->attach(core_);
 }
 
 recovering_limiter::~recovering_limiter() {
+  core_->acceptor_gone();
   if (watch_)
-    watch_->detach(this);
+    watch_->detach();
 }
 
 // A TCP socket that answers `Expect: 100-continue` on a connection's first
 // request (expect_continue.hpp says why), the same way RESTinio's own TLS
-// adapter wraps a stream: everything else goes straight to the socket.
+// adapter wraps a stream, and tells its connection's watch (connections.hpp)
+// when reads and writes start and end: everything else goes straight to the
+// socket.
 class continuing_socket {
 public:
   using socket_t = restinio::asio_ns::ip::tcp::socket;
   using executor_type = restinio::default_asio_executor;
+  using error_code = restinio::asio_ns::error_code;
 
   explicit continuing_socket(restinio::asio_ns::io_context& io)
     : socket_{std::make_unique<socket_t>(io)}
-    , scan_{std::make_shared<expect_scanner>()} {}
+    , scan_{std::make_shared<expect_scanner>()}
+    , registry_{constructing_registry ? *constructing_registry : nullptr} {}
   // RESTinio's acceptor moves a socket out of its pool and accepts into the
   // same place again: what is left behind is a fresh socket, as asio's is.
   continuing_socket(continuing_socket&& other) noexcept
     : socket_{std::move(other.socket_)}
-    , scan_{std::move(other.scan_)} {
+    , scan_{std::move(other.scan_)}
+    , registry_{other.registry_}
+    , watch_{std::move(other.watch_)}
+    , id_{other.id_} {
     other.renew(socket_->get_executor());
   }
   continuing_socket& operator=(continuing_socket&& other) noexcept {
     if (this != &other) {
+      leave();
       socket_ = std::move(other.socket_);
       scan_ = std::move(other.scan_);
+      registry_ = other.registry_;
+      watch_ = std::move(other.watch_);
+      id_ = other.id_;
       other.renew(socket_->get_executor());
     }
     return *this;
+  }
+  continuing_socket(const continuing_socket&) = delete;
+  continuing_socket& operator=(const continuing_socket&) = delete;
+  ~continuing_socket() { leave(); }
+
+  // The connection this socket now carries, by the server's id for it.
+  void enroll(std::uint64_t id) {
+    if (!registry_ || watch_)
+      return;
+    watch_ = std::make_shared<connection_watch>(socket_->native_handle());
+    id_ = id;
+    registry_->enroll(id, watch_);
+  }
+  // Became a WebSocket: never closed as an idle HTTP connection.
+  void pin() noexcept {
+    if (watch_)
+      watch_->pin();
   }
 
   socket_t& lowest_layer() { return *socket_; }
@@ -233,11 +331,26 @@ public:
   }
   template <typename... Args>
   void close(Args&&... args) {
+    if (watch_)
+      watch_->closing(); // its descriptor may be reused from here on
     socket_->close(std::forward<Args>(args)...);
   }
-  template <typename... Args>
-  auto async_write_some(Args&&... args) {
-    return socket_->async_write_some(std::forward<Args>(args)...);
+
+  template <typename Buffers, typename Handler>
+  void async_write_some(const Buffers& buffers, Handler&& handler) {
+    if (!watch_) {
+      socket_->async_write_some(buffers, std::forward<Handler>(handler));
+      return;
+    }
+    watch_->write_started();
+    auto executor = restinio::asio_ns::get_associated_executor(handler, socket_->get_executor());
+    socket_->async_write_some(buffers,
+                              restinio::asio_ns::bind_executor(
+                                  executor, [watch = watch_, h = std::forward<Handler>(handler)](
+                                                const error_code& ec, std::size_t n) mutable {
+                                    watch->write_done();
+                                    h(ec, n);
+                                  }));
   }
 
   // Reads as the socket does; until the first header block has ended, the
@@ -245,22 +358,27 @@ public:
   // `100 Continue` before anyone reads them.
   template <typename Buffer, typename Handler>
   void async_read_some(const Buffer& buffer, Handler&& handler) {
-    if (scan_->done()) {
+    if (scan_->done() && !watch_) {
       socket_->async_read_some(buffer, std::forward<Handler>(handler));
       return;
     }
+    if (watch_)
+      watch_->read_started();
     auto executor = restinio::asio_ns::get_associated_executor(handler, socket_->get_executor());
     socket_->async_read_some(
         buffer,
         restinio::asio_ns::bind_executor(
             executor,
-            [scan = scan_, socket = socket_.get(), buffer, h = std::forward<Handler>(handler)](
-                const restinio::asio_ns::error_code& ec, std::size_t n) mutable {
-              if (!ec && n > 0 && scan->feed({static_cast<const char*>(buffer.data()), n})) {
+            [scan = scan_, watch = watch_, socket = socket_.get(), buffer,
+             h = std::forward<Handler>(handler)](const error_code& ec, std::size_t n) mutable {
+              if (watch)
+                watch->read_done(ec ? 0 : n);
+              if (!ec && n > 0 && !scan->done() &&
+                  scan->feed({static_cast<const char*>(buffer.data()), n})) {
                 // Nothing else is on the wire before a first request's
                 // answer: a few bytes on an empty send buffer.
                 static constexpr std::string_view go = "HTTP/1.1 100 Continue\r\n\r\n";
-                restinio::asio_ns::error_code ignored;
+                error_code ignored;
                 restinio::asio_ns::write(*socket, restinio::asio_ns::buffer(go.data(), go.size()),
                                          ignored);
               }
@@ -272,17 +390,30 @@ private:
   void renew(const socket_t::executor_type& executor) {
     socket_ = std::make_unique<socket_t>(executor);
     scan_ = std::make_shared<expect_scanner>();
+    watch_.reset();
+  }
+  void leave() noexcept {
+    if (!watch_)
+      return;
+    watch_->closing();
+    registry_->forget(id_);
+    watch_.reset();
   }
 
   std::unique_ptr<socket_t> socket_;
   std::shared_ptr<expect_scanner> scan_;
+  std::shared_ptr<connection_registry> registry_;
+  std::shared_ptr<connection_watch> watch_; // once it carries a connection
+  std::uint64_t id_ = 0;
 };
 
 // What RESTinio's connection asks of a plain socket (found by argument
-// lookup): nothing to prepare, and no TLS to tell a state listener of.
+// lookup): nothing to prepare but its enrollment, and no TLS to tell a state
+// listener of.
 template <typename Connection, typename Start_Read_CB, typename Failed_CB>
-void prepare_connection_and_start_read(continuing_socket&, Connection&, Start_Read_CB start_read,
-                                       Failed_CB) {
+void prepare_connection_and_start_read(continuing_socket& socket, Connection& connection,
+                                       Start_Read_CB start_read, Failed_CB) {
+  socket.enroll(connection.connection_id());
   start_read();
 }
 inline restinio::impl::tls_socket_t*
@@ -300,8 +431,7 @@ struct riposte_traits : public restinio::default_traits_t {
 template <>
 struct restinio::connection_count_limit_types<riposte::http::riposte_traits> {
   using limiter_t = riposte::http::recovering_limiter;
-  using lifetime_monitor_t =
-      restinio::connection_count_limits::connection_lifetime_monitor_t<limiter_t>;
+  using lifetime_monitor_t = riposte::http::connection_slot;
 };
 
 namespace riposte::http {
@@ -337,9 +467,10 @@ struct server_gate {
 class restinio_stream final : public chunk_stream {
 public:
   using builder_t = restinio::response_builder_t<restinio::chunked_output_t>;
-  restinio_stream(builder_t builder, std::shared_ptr<server_gate> gate)
+  restinio_stream(builder_t builder, std::shared_ptr<server_gate> gate, flight_ticket ticket)
     : builder_(std::move(builder))
-    , gate_(std::move(gate)) {}
+    , gate_(std::move(gate))
+    , ticket_(std::move(ticket)) {}
 
   void write(std::string bytes, std::function<void(bool)> written) override {
     bool ok = false;
@@ -373,12 +504,14 @@ public:
       builder_.done();
     } catch (...) {
     }
+    ticket_.release();
   }
 
 private:
   std::mutex mutex_;
   builder_t builder_;
   std::shared_ptr<server_gate> gate_;
+  flight_ticket ticket_; // the connection is busy until the last chunk
   bool done_ = false;
 };
 
@@ -407,6 +540,7 @@ public:
   // Takes the socket from RESTinio, sends the 101 and starts reading.
   void start(internals_t internals, std::string handshake, std::shared_ptr<ws_session> session) {
     internals_.emplace(std::move(internals));
+    internals_->m_socket.pin();
     strand_.emplace(internals_->m_socket.get_executor());
     idle_timer_.emplace(*strand_);
     drain_timer_.emplace(*strand_);
@@ -831,6 +965,8 @@ public:
   }
 
   void set_route(std::string route) { route_ = std::move(route); }
+  // The connection counts as busy until the answer is handed over.
+  void hold(flight_ticket ticket) { ticket_ = std::move(ticket); }
 
   // The request became a WebSocket: logged as answered with 101.
   void upgraded() { answered(101); }
@@ -846,6 +982,7 @@ public:
       // The connection is gone, or the reply could not be built: nothing
       // else can be told.
     }
+    ticket_.release();
   }
 
   std::shared_ptr<chunk_stream>
@@ -864,7 +1001,7 @@ public:
       } catch (...) {
       }
     }
-    return std::make_shared<restinio_stream>(std::move(builder), gate_);
+    return std::make_shared<restinio_stream>(std::move(builder), gate_, std::move(ticket_));
   }
 
 private:
@@ -896,6 +1033,7 @@ private:
   std::string route_ = "unmatched";
   const exchange_observer* observer_;
   std::chrono::steady_clock::time_point start_;
+  flight_ticket ticket_;
   std::atomic<bool> done_{false};
 };
 
@@ -921,7 +1059,9 @@ public:
     observer_ = exchange_observer{opts.on_answer, opts.on_flight, opts.observe_bodies};
     on_accept_restart_ = opts.on_accept_restart;
     try {
-      constructing_watch = &watch_; // the limiter RESTinio makes registers with it
+      // The limiter and sockets RESTinio makes register with these.
+      constructing_watch = &watch_;
+      constructing_registry = &connections_;
       handle_ = restinio::run_async<riposte_traits>(
           restinio::own_io_context(),
           restinio::server_settings_t<riposte_traits>{}
@@ -949,8 +1089,10 @@ public:
                   [self](restinio::request_handle_t req) { return self->handle(req); }),
           opts.threads);
       constructing_watch = nullptr;
+      constructing_registry = nullptr;
     } catch (const std::exception& ex) {
       constructing_watch = nullptr;
+      constructing_registry = nullptr;
       return events::make_error(events::riposte_errc::internal,
                                 "cannot listen on " + opts.host + ":" + std::to_string(opts.port) +
                                     ": " + ex.what());
@@ -958,10 +1100,18 @@ public:
     watchdog_ = std::thread([this] {
       pthread_setname_np(pthread_self(), "riposte.accept");
       std::unique_lock lock{watchdog_mutex_};
+      bool full = false;
       while (!watchdog_stop_) {
-        watchdog_wake_.wait_for(lock, std::chrono::milliseconds(250));
-        if (!watchdog_stop_ && watch_.tick() && on_accept_restart_)
+        // At the limit, connections waiting are looked for more often.
+        watchdog_wake_.wait_for(lock, std::chrono::milliseconds(full ? 50 : 250));
+        if (watchdog_stop_)
+          break;
+        auto out = watch_.tick(*connections_, opts_.idle_close_after);
+        full = out.full;
+        if (out.restarted && on_accept_restart_)
           on_accept_restart_();
+        if (out.closed_idle > 0 && opts_.on_idle_closed)
+          opts_.on_idle_closed(out.closed_idle);
       }
     });
     return events::ok();
@@ -996,6 +1146,9 @@ public:
       open.clear();
       handle_->stop();
       handle_->wait();
+      // Connections that end from here on (some on other threads, holding a
+      // request) must not ask the acceptor for more.
+      watch_.server_stopped();
       {
         std::unique_lock closing{gate_->mutex};
         gate_->open = false;
@@ -1040,6 +1193,7 @@ private:
     in->request_id =
         client_id && acceptable_request_id(*client_id) ? *client_id : generate_request_id();
     auto channel = std::make_shared<restinio_exchange>(req, *in, &observer_, gate_);
+    channel->hold(flight_ticket{connections_->find(req->connection_id())});
     in->reply_channel = channel;
     auto done = [channel](response out) { channel->reply(std::move(out)); };
     auto too_large = [&](std::uint64_t limit) {
@@ -1168,6 +1322,8 @@ private:
   std::atomic<std::uint16_t> port_{0};
   std::uint64_t max_body_bytes_ = 0;
   accept_watch watch_;
+  // Shared with every socket, which may outlive the server (a WebSocket).
+  std::shared_ptr<connection_registry> connections_ = std::make_shared<connection_registry>();
   std::function<void()> on_accept_restart_;
   std::thread watchdog_;
   std::mutex watchdog_mutex_;

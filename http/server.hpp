@@ -148,13 +148,18 @@ struct server_options {
   std::size_t max_headers = 100;
   // The whole request (headers and body) must arrive within this (slowloris).
   std::chrono::milliseconds read_timeout{60'000};
-  // Open connections at once; more wait in the kernel's backlog.
+  // Open connections at once; more wait in the kernel's backlog. While
+  // they wait, connections idle (between requests, or never sent a byte) for
+  // at least `idle_close_after` are closed, the longest idle first.
   std::size_t max_connections = 1024;
+  std::chrono::milliseconds idle_close_after{1000};
   // Requests read ahead on one connection; answered in order.
   std::size_t max_pipelined = 16;
   // Told when the acceptor stalled (an accept failed, e.g. out of descriptors)
   // and was started again.
   std::function<void()> on_accept_restart;
+  // Told how many idle connections were closed for connections waiting.
+  std::function<void(std::size_t)> on_idle_closed;
   // How long a request may take before RESTinio cuts it (blocking requests
   // and streams included).
   std::chrono::milliseconds request_timeout{std::chrono::hours(1)};

@@ -118,6 +118,11 @@ metrics::metrics()
                                     "Times the HTTP acceptor stalled (e.g. out of descriptors) "
                                     "and was started again")
                          .Add({}))
+  , idle_closed_(counter_family(*registry_, "riposte_http_idle_connections_closed_total",
+                                "Idle connections (between requests, or never sent a byte) "
+                                "closed because every connection slot was taken while "
+                                "others waited")
+                     .Add({}))
   , ws_upgrades_(counter_family(*registry_, "riposte_websocket_upgrades_total",
                                 "WebSocket upgrades on /v1/responses by result: accepted, "
                                 "unauthorized, disabled, tenant_limit"))

@@ -78,6 +78,8 @@ public:
   void actor_restart(const std::string& actor);
   // The HTTP acceptor stalled (an accept failed) and was started again.
   void accept_restart() { accept_restarts_.Increment(); }
+  // Idle connections closed because every slot was taken and others waited.
+  void idle_closed(std::size_t n) { idle_closed_.Increment(static_cast<double>(n)); }
   // WebSocket mode: upgrades by result (accepted, unauthorized, disabled,
   // tenant_limit), connections open, client messages by type, and
   // continuations by where the parent's context came from (connection: the
@@ -129,6 +131,7 @@ private:
   prometheus::Family<prometheus::Counter>& prompt_counts_;
   prometheus::Family<prometheus::Counter>& restarts_;
   prometheus::Counter& accept_restarts_;
+  prometheus::Counter& idle_closed_;
   prometheus::Family<prometheus::Counter>& ws_upgrades_;
   prometheus::Gauge& ws_open_;
   prometheus::Family<prometheus::Counter>& ws_messages_;

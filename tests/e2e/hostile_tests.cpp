@@ -441,8 +441,7 @@ BOOST_AUTO_TEST_CASE(long_urls_too_many_headers_and_slow_requests_lose_their_con
   }
 }
 
-BOOST_AUTO_TEST_CASE(
-    under_a_descriptor_limit_idle_connections_wait_in_the_backlog_and_are_served_later) {
+BOOST_AUTO_TEST_CASE(under_a_descriptor_limit_idle_connections_give_way_to_waiting_ones) {
   scripted_backend b;
   riposte_server r{b.url(), {}, {}, {"/usr/bin/prlimit", "--nofile=200:200"}};
   // 200 descriptors: max(64, 200/4) kept back, 136 for clients.
@@ -454,24 +453,84 @@ BOOST_AUTO_TEST_CASE(
     line = line.substr(0, line.find('\n'));
     BOOST_TEST(json::parse(line, nullptr, false).value("max_connections", 0) == 136, line);
   }
+  // 300 connections that never send a byte: 136 take every slot, the rest
+  // wait in the backlog behind them.
   std::vector<std::unique_ptr<raw_connection>> idle;
   for (int i = 0; i < 300; ++i)
     idle.push_back(std::make_unique<raw_connection>(r.port()));
   std::this_thread::sleep_for(300ms);
   BOOST_REQUIRE(process_alive(r.process().pid()));
   raw_connection late{r.port()};
+  auto start = clock_type::now();
   late.send(request_bytes("GET", "/healthz"));
-  // Every client slot is taken by an idle connection: it waits.
+  // Not at once: a connection is closed only after a second of idleness...
   auto early = late.read_response(500ms);
   BOOST_TEST(!early.has_value(),
-             "answered with 300 idle connections open: " << late.received().substr(0, 200));
+             "answered at once with 300 idle connections open: " << late.received().substr(0, 200));
+  // ...but the idle ones give way, the longest idle first, and the late one
+  // is served while the client still holds all 300 open.
+  auto res = early ? early : late.read_response(8s);
+  BOOST_TEST((res && res->status == 200), "no answer while idle connections held every slot");
+  BOOST_TEST_MESSAGE("answered after " << ms_since(start) << " ms");
+  int closed = 0;
+  for (auto& c : idle)
+    closed += c->wait_closed(5ms) ? 1 : 0;
+  BOOST_TEST(closed >= 136, closed << " of the 300 idle connections were closed");
   idle.clear();
-  auto start = clock_type::now();
-  auto res = early ? early : late.read_response(5s);
-  BOOST_TEST((res && res->status == 200), "no answer after the idle connections closed");
-  BOOST_TEST_MESSAGE("answered " << ms_since(start) << " ms after the idle ones closed");
   still_serving(r, "300 idle connections");
   BOOST_TEST(r.get("/v1/files").status == 200);
+  BOOST_TEST(series(r.get("/metrics").body, "riposte_http_idle_connections_closed_total") >= 136.0);
+}
+
+BOOST_AUTO_TEST_CASE(at_the_connection_limit_only_the_longest_idle_connection_gives_way) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "slow"}}},
+          {"reply", {{"chunks", {{{"content", "late"}}}}, {"first_delay_ms", 4000}}}}}}}};
+  riposte_server r{b.url(), {"--max-connections", "4"}};
+  auto ask = [](raw_connection& c, const std::string& what) {
+    c.send(request_bytes("GET", "/healthz"));
+    auto res = c.read_response(5s);
+    BOOST_REQUIRE_MESSAGE(res && res->status == 200, what << ": " << c.received());
+  };
+  // The oldest idle: a keep-alive connection after its request.
+  raw_connection oldest{r.port()};
+  ask(oldest, "the oldest");
+  std::this_thread::sleep_for(300ms);
+  // Busy: a blocking create the backend answers in 4 s.
+  raw_connection busy{r.port()};
+  busy.send(request_bytes("POST", "/v1/responses",
+                          json{{"model", "llama3.2:1b"}, {"input", "slow please"}}.dump(),
+                          {"Content-Type: application/json"}));
+  // Busy: half a request's headers, arriving slowly.
+  raw_connection partial{r.port()};
+  partial.send("GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n");
+  // Idle, but for less time than the oldest.
+  raw_connection newer{r.port()};
+  ask(newer, "the newer");
+  std::this_thread::sleep_for(1200ms);
+
+  raw_connection waiting{r.port()};
+  auto start = clock_type::now();
+  ask(waiting, "the waiting one");
+  auto took = ms_since(start);
+  BOOST_TEST(took < 1500, "the waiting connection was answered after " << took << " ms");
+  BOOST_TEST(oldest.wait_closed(1s), "the longest idle connection is still open");
+  // One waited, one gave way: the others are untouched.
+  BOOST_TEST(!newer.wait_closed(300ms), "the newer idle connection was closed too");
+  BOOST_TEST(!partial.wait_closed(5ms), "a connection half way through a request was closed");
+  BOOST_TEST(!busy.wait_closed(5ms), "a connection waiting for its create was closed");
+  auto created = busy.read_response(8s);
+  BOOST_REQUIRE_MESSAGE(created, "the slow create was not answered: " << busy.received());
+  BOOST_TEST(created->status == 200);
+  BOOST_TEST(json::parse(created->body).value("status", "") == "completed", created->body);
+  partial.send("\r\n");
+  auto finished = partial.read_response(5s);
+  BOOST_TEST((finished && finished->status == 200), "the slow request was not answered");
+  newer.send(request_bytes("GET", "/metrics"));
+  auto metrics = newer.read_response(5s);
+  BOOST_REQUIRE(metrics);
+  BOOST_TEST(series(metrics->body, "riposte_http_idle_connections_closed_total") == 1.0);
 }
 
 BOOST_AUTO_TEST_CASE(an_acceptor_out_of_descriptors_starts_again_once_they_are_free) {
