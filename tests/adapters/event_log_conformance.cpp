@@ -487,6 +487,12 @@ BOOST_AUTO_TEST_CASE(events_survive_closing_and_reopening_the_store) {
   if (s.kind == "memory")
     return;
   BOOST_TEST(must(s->read("resp_c", 0, 10)) == stored);
+  // Known only from disk now: a stream that must be new is refused, one
+  // whose name extends it is new.
+  auto twice = s->append("resp_c", ev::no_stream, {delta("x")});
+  BOOST_REQUIRE(!twice.has_value());
+  BOOST_TEST((twice.error().code == riposte_errc::version_conflict));
+  BOOST_TEST(must(s->append("resp_cc", ev::no_stream, {delta("y")})).front().seq == 0u);
   auto next = must(s->append("resp_c", 1, {delta("c")}));
   BOOST_TEST(next[0].global_position > stored[1].global_position);
 }
