@@ -952,13 +952,14 @@ struct exchange_observer {
 class restinio_exchange final : public exchange {
 public:
   restinio_exchange(restinio::request_handle_t req, const request& in,
-                    const exchange_observer* observer, std::shared_ptr<server_gate> gate)
+                    std::shared_ptr<const exchange_observer> observer,
+                    std::shared_ptr<server_gate> gate)
     : req_(std::move(req))
     , gate_(std::move(gate))
     , request_id_(in.request_id)
     , method_(in.method)
     , note_(in.note)
-    , observer_(observer)
+    , observer_(std::move(observer))
     , start_(std::chrono::steady_clock::now()) {
     if (observer_ && observer_->on_flight)
       observer_->on_flight(+1);
@@ -1031,7 +1032,8 @@ private:
   std::string method_;
   std::shared_ptr<request_note> note_;
   std::string route_ = "unmatched";
-  const exchange_observer* observer_;
+  // Shared: an answer may come after the server is gone (shutdown).
+  std::shared_ptr<const exchange_observer> observer_;
   std::chrono::steady_clock::time_point start_;
   flight_ticket ticket_;
   std::atomic<bool> done_{false};
@@ -1056,7 +1058,8 @@ public:
     auto largest = opts.max_body_bytes;
     for (const auto& r : routes_)
       largest = std::max(largest, r.max_body_bytes);
-    observer_ = exchange_observer{opts.on_answer, opts.on_flight, opts.observe_bodies};
+    observer_ = std::make_shared<const exchange_observer>(
+        exchange_observer{opts.on_answer, opts.on_flight, opts.observe_bodies});
     on_accept_restart_ = opts.on_accept_restart;
     try {
       // The limiter and sockets RESTinio makes register with these.
@@ -1192,7 +1195,7 @@ private:
     auto client_id = in->header("x-request-id");
     in->request_id =
         client_id && acceptable_request_id(*client_id) ? *client_id : generate_request_id();
-    auto channel = std::make_shared<restinio_exchange>(req, *in, &observer_, gate_);
+    auto channel = std::make_shared<restinio_exchange>(req, *in, observer_, gate_);
     channel->hold(flight_ticket{connections_->find(req->connection_id())});
     in->reply_channel = channel;
     auto done = [channel](response out) { channel->reply(std::move(out)); };
@@ -1316,7 +1319,7 @@ private:
   server_options opts_;
   std::mutex ws_mutex_;
   std::vector<std::weak_ptr<ws_connection>> ws_connections_;
-  exchange_observer observer_;
+  std::shared_ptr<const exchange_observer> observer_;
   std::shared_ptr<server_gate> gate_ = std::make_shared<server_gate>();
   handle_t handle_;
   std::atomic<std::uint16_t> port_{0};
