@@ -1109,12 +1109,19 @@ public:
         watchdog_wake_.wait_for(lock, std::chrono::milliseconds(full ? 50 : 250));
         if (watchdog_stop_)
           break;
-        auto out = watch_.tick(*connections_, opts_.idle_close_after);
-        full = out.full;
-        if (out.restarted && on_accept_restart_)
-          on_accept_restart_();
-        if (out.closed_idle > 0 && opts_.on_idle_closed)
-          opts_.on_idle_closed(out.closed_idle);
+        // Nothing may leave this thread (it would end the process): a tick
+        // that throws (out of memory listing idle connections, a callback)
+        // is reported and the next one tries again.
+        try {
+          auto out = watch_.tick(*connections_, opts_.idle_close_after);
+          full = out.full;
+          if (out.restarted && on_accept_restart_)
+            on_accept_restart_();
+          if (out.closed_idle > 0 && opts_.on_idle_closed)
+            opts_.on_idle_closed(out.closed_idle);
+        } catch (...) {
+          events::report_fault("http.accept", events::describe(std::current_exception()));
+        }
       }
     });
     return events::ok();
