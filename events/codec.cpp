@@ -11,7 +11,8 @@
 
 namespace riposte::events {
 
-NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(response_created, response_id, model, created_at, params, input)
+NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(response_created, response_id, model, created_at, params, input,
+                                   mode)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(output_item_added, output_index, item)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(output_item_done, output_index, item)
 NLOHMANN_DEFINE_TYPE_NON_INTRUSIVE(content_part_added, item_id, output_index, content_index, part)

@@ -15,14 +15,17 @@ namespace riposte::events {
 
 // The request was accepted: model, the normalized request parameters and the
 // input items (with their ids). Rendered as `response.created`.
+// v2 added `mode`, how the client asked (v1 events: "background" where the
+// params say so, else "": not recorded).
 struct response_created {
   static constexpr std::string_view type = "response_created";
-  static constexpr int version = 1;
+  static constexpr int version = 2;
   std::string response_id;
   std::string model;
   std::int64_t created_at = 0; // seconds, as in the Response object
   nlohmann::json params = nlohmann::json::object();
   nlohmann::json input = nlohmann::json::array();
+  std::string mode; // "blocking" | "stream" | "background"
 };
 
 // Background work waits for admission. `response.queued`.

@@ -21,6 +21,18 @@ const std::map<std::pair<std::string_view, int>, step>& steps() {
            data["logprobs"] = nlohmann::json::array();
          return data;
        }},
+      // response_created v1 -> v2: `mode` was not recorded; only a
+      // background request says what it was.
+      {{"response_created", 1},
+       [](nlohmann::json data) {
+         if (data.is_object() && !data.contains("mode")) {
+           auto params = data.find("params");
+           bool background = params != data.end() && params->is_object() &&
+                             params->value("background", nlohmann::json(false)) == true;
+           data["mode"] = background ? "background" : "";
+         }
+         return data;
+       }},
   };
   return table;
 }

@@ -233,10 +233,14 @@ bool is_hosted_call(const json& item) {
 }
 
 std::vector<ev::event> decide_creation(const create_command& cmd, std::int64_t created_at) {
-  std::vector<ev::event> first{
-      ev::response_created{cmd.response_id, cmd.model, created_at, cmd.params, cmd.input}};
+  bool background = cmd.params.value("background", false);
+  std::vector<ev::event> first{ev::response_created{cmd.response_id, cmd.model, created_at,
+                                                    cmd.params, cmd.input,
+                                                    background   ? "background"
+                                                    : cmd.stream ? "stream"
+                                                                 : "blocking"}};
   // Background work waits for the pool to admit it; the rest starts at once.
-  if (cmd.params.value("background", false))
+  if (background)
     first.emplace_back(ev::response_queued{});
   else
     first.emplace_back(ev::response_in_progress{});

@@ -175,7 +175,8 @@ BOOST_AUTO_TEST_CASE(text_with_a_nul_character_round_trips) {
   const std::string text{"a\0b\xe2\x82\xac", 6};
   auto created = ev::make_new_event(
       ev::response_created{"resp_nul", "m", 1, nlohmann::json{{"note", text}},
-                           nlohmann::json::array({{{"type", "message"}, {"content", text}}})},
+                           nlohmann::json::array({{{"type", "message"}, {"content", text}}}),
+                           "blocking"},
       "tenant_a", 1700000000123456);
   must(s->append("resp_nul", ev::no_stream, {created, delta(text)}));
   auto read = must(s->read("resp_nul", 0, 10));

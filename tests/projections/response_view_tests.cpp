@@ -21,9 +21,9 @@ pj::response_state fold(const std::vector<ev::event>& events) {
 
 std::vector<ev::event> created_then(std::vector<ev::event> more, json params = json::object()) {
   std::vector<ev::event> all{
-      ev::response_created{
-          "resp_1", "llama3.2:1b", 1764000000, std::move(params),
-          json::array({{{"id", "msg_in"}, {"type", "message"}, {"role", "user"}}})},
+      ev::response_created{"resp_1", "llama3.2:1b", 1764000000, std::move(params),
+                           json::array({{{"id", "msg_in"}, {"type", "message"}, {"role", "user"}}}),
+                           "blocking"},
       ev::response_in_progress{}};
   for (auto& e : more)
     all.push_back(std::move(e));
@@ -118,7 +118,8 @@ BOOST_AUTO_TEST_CASE(terminal_events_set_status_error_and_incomplete_details) {
 BOOST_AUTO_TEST_CASE(a_background_response_starts_queued_and_a_delete_is_remembered) {
   auto s = fold(created_then({}, {{"background", true}}));
   BOOST_TEST(s.status == "in_progress"); // response_in_progress followed
-  auto q = fold({ev::response_created{"resp_2", "m", 1, {{"background", true}}, json::array()}});
+  auto q = fold({ev::response_created{
+      "resp_2", "m", 1, {{"background", true}}, json::array(), "background"}});
   BOOST_TEST(q.status == "queued");
   auto d = fold(created_then({ev::response_completed{2, usage()}, ev::response_deleted{}}));
   BOOST_TEST(d.deleted);
