@@ -175,6 +175,12 @@ public:
   // in global order, at most `limit`. Never skips an event that a later call
   // could still return below a position it already returned.
   virtual result<std::vector<envelope>> read_all(std::uint64_t after, std::size_t limit) = 0;
+  // The same feed as far as it is durable now, without making more of it
+  // durable (read_all syncs what is written and waits): for a follower that
+  // polls, which must not add syncs to the writers'.
+  virtual result<std::vector<envelope>> read_durable(std::uint64_t after, std::size_t limit) {
+    return read_all(after, limit);
+  }
 
   // Snapshots are a cache of what the events say: written without waiting
   // for the disk (a crash may lose the last ones; they are rebuilt).

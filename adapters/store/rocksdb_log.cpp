@@ -398,10 +398,17 @@ public:
   }
 
   result<std::vector<envelope>> read_all(std::uint64_t after, std::size_t limit) override {
-    // Every position <= visible is durable (or its write failed); what is
-    // written past it is synced first (see read).
+    return read_feed(after, limit, true);
+  }
+  result<std::vector<envelope>> read_durable(std::uint64_t after, std::size_t limit) override {
+    return read_feed(after, limit, false);
+  }
+
+  // Every position <= visible is durable (or its write failed); what is
+  // written past it is synced first where `sync_first` (see read).
+  result<std::vector<envelope>> read_feed(std::uint64_t after, std::size_t limit, bool sync_first) {
     std::uint64_t visible = durable_position();
-    if (can_sync() && after < written_through() && visible < written_through()) {
+    if (sync_first && can_sync() && after < written_through() && visible < written_through()) {
       if (auto synced = sync(); !synced)
         return synced.error();
       visible = durable_position();
