@@ -1,0 +1,117 @@
+// The operator's index of responses: one row per stored response (tenant,
+// status, model, mode, times, error, usage, chain and conversation), folded
+// from the global feed in order, queried with filters and a cursor, and kept
+// as segments of rows so that a restart loads it instead of reading the
+// whole log again. A pure fold: no I/O, no clock.
+#pragma once
+
+#include "events/envelope.hpp"
+#include "events/errc.hpp"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdint>
+#include <optional>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+namespace riposte::projections {
+
+struct index_row {
+  std::string id;
+  std::string tenant;
+  std::string model;
+  std::string mode;            // blocking | stream | background; "" where not recorded
+  std::string status;          // queued | in_progress | completed | incomplete | failed | cancelled
+  std::int64_t created_at = 0; // seconds, as the Response object says
+  std::int64_t created_us = 0; // when its first event was recorded
+  std::int64_t ended_us = 0;   // its terminal event's, 0 while it runs
+  std::int64_t first_token_us = 0; // its first delta's, 0 before one
+  std::string error_code;          // a failed response's error.code
+  std::string reason;              // why it ended incomplete or cancelled
+  std::int64_t input_tokens = -1;  // -1: no usage reported
+  std::int64_t output_tokens = -1;
+  std::string previous_response_id;
+  std::string conversation;
+  bool deleted = false;
+  std::uint64_t seq = 0;      // its last event folded in (a replayed one is skipped)
+  std::uint64_t position = 0; // the global position of its response_created
+
+  bool ended() const { return ended_us != 0; }
+  std::optional<std::int64_t> duration_us() const;
+  std::optional<std::int64_t> time_to_first_token_us() const;
+  std::optional<std::int64_t> total_tokens() const;
+};
+
+// What an operator asks for; an empty field filters nothing.
+struct index_filter {
+  std::string tenant, status, model, mode, error_code, conversation;
+  std::optional<std::int64_t> created_after, created_before; // seconds: [after, before)
+  std::optional<std::int64_t> min_tokens, max_tokens;        // total tokens
+  std::optional<std::int64_t> min_duration_ms, max_duration_ms;
+  std::optional<std::int64_t> min_first_token_ms, max_first_token_ms;
+  bool include_deleted = false;
+  std::string after; // cursor: the rows that follow this id in the order
+  std::size_t limit = 20;
+  bool ascending = false; // oldest first; by default the newest come first
+};
+
+struct index_page {
+  std::vector<index_row> rows;
+  bool has_more = false;
+};
+
+class response_index {
+public:
+  // Rows per persisted segment.
+  static constexpr std::size_t segment_rows = 1024;
+
+  // Folds one event of the feed in (feed order); events of other streams
+  // only move the position. An event already folded in is skipped.
+  void apply(const events::envelope& env);
+
+  // The global position folded through.
+  std::uint64_t position() const { return position_; }
+  std::size_t size() const { return rows_.size(); }
+  const index_row* find(const std::string& id) const;
+
+  bool matches(const index_row& row, const index_filter& f) const;
+  // A page of rows that match, in creation order (or its reverse). An
+  // `after` that names no row (or one the filter's tenant may not see) is
+  // invalid_value on `after`.
+  events::result<index_page> query(const index_filter& f) const;
+
+  // Persistence: the segments changed since the last call, each as
+  // (number, payload), and the manifest that names them all; both carry
+  // position(). A loaded index resumes the feed after its position.
+  std::vector<std::pair<std::size_t, std::string>> take_dirty_segments();
+  std::string manifest() const;
+  // The number of segments a manifest names and its position; corrupt_event
+  // when it is not one this build wrote.
+  struct manifest_info {
+    std::uint64_t position = 0;
+    std::size_t segments = 0;
+  };
+  static events::result<manifest_info> read_manifest(const std::string& payload);
+  // Adds a segment's rows (rows already present are kept as they are).
+  events::status load_segment(const std::string& payload);
+  void set_position(std::uint64_t position) { position_ = position; }
+  // A segment taken but not kept after all: taken again next time.
+  void mark_dirty(std::size_t segment) { dirty_.insert(segment); }
+
+  // One row as the operator API shows it.
+  static nlohmann::json to_json(const index_row& row);
+
+private:
+  index_row* row_of(const std::string& id);
+
+  std::vector<index_row> rows_; // creation order
+  std::unordered_map<std::string, std::size_t> by_id_;
+  std::set<std::size_t> dirty_; // segment numbers
+  std::uint64_t position_ = 0;
+};
+
+} // namespace riposte::projections
