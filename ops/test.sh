@@ -2,7 +2,9 @@
 # Sets up, builds and runs the whole test suite, in three passes:
 #   1. the Release build's CTest suite, real clients (SDK, Codex) included;
 #   2. the same suite built with AddressSanitizer + UBSan (./build-asan),
-#      without the real-client suites (SANITIZE=0 skips this pass);
+#      without the real-client suites and the scale cases (100,000 stored
+#      responses: minutes under ASan, and about speed, not memory)
+#      (SANITIZE=0 skips this pass);
 #   3. every libFuzzer target for FUZZ_SECONDS (default 30), two at a time
 #      (FUZZ_SECONDS=0 skips it).
 # The suite starts its own throwaway PostgreSQL servers on free loopback
@@ -26,7 +28,7 @@ if [ "${SANITIZE:-1}" != 0 ]; then
     ASAN_OPTIONS=detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=0:strict_string_checks=1 \
     UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
     LSAN_OPTIONS=suppressions="$PWD/../tests/sanitizers/lsan.supp":print_suppressions=0 \
-    ctest --output-on-failure -j "$(nproc)" -E '^sdk')
+    ctest --output-on-failure -j "$(nproc)" -E '^sdk|\.scale$')
   lap "sanitized suite"
 fi
 if [ "${FUZZ_SECONDS:-30}" != 0 ]; then

@@ -1,0 +1,189 @@
+#include "actors/runtime/index_follower.hpp"
+
+#include "events/faults.hpp"
+
+#include <pthread.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace riposte::actors {
+
+namespace ev = events;
+
+std::string index_follower::segment_name(std::size_t n) {
+  return std::string{manifest_name} + "." + std::to_string(n);
+}
+
+index_follower::index_follower(std::shared_ptr<ev::event_log> log, options opts)
+  : log_(std::move(log))
+  , opts_(opts)
+  , kept_at_(std::chrono::steady_clock::now())
+  , thread_([this] {
+    pthread_setname_np(pthread_self(), "riposte.index");
+    // Behind the requests: a first fold of a large log must not slow a
+    // cold start (Linux gives each thread its own nice value).
+    setpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)), 10);
+    run();
+  }) {}
+
+index_follower::~index_follower() {
+  {
+    std::lock_guard guard{mutex_};
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void index_follower::nudge() {
+  {
+    std::lock_guard guard{mutex_};
+    nudged_ = true;
+  }
+  wake_.notify_one();
+}
+
+ev::result<projections::index_page>
+index_follower::query(const projections::index_filter& f) const {
+  {
+    std::unique_lock lock{mutex_};
+    if (!loaded_cv_.wait_for(lock, opts_.load_wait, [this] { return loaded_; }))
+      return ev::make_error(ev::riposte_errc::store_error,
+                            "The response index is still loading; try again shortly.");
+  }
+  std::shared_lock lock{index_mutex_};
+  return index_.query(f);
+}
+
+void index_follower::run() {
+  try {
+    load();
+  } catch (...) {
+    ev::report_fault("index", ev::describe(std::current_exception()));
+  }
+  {
+    std::lock_guard guard{mutex_};
+    loaded_ = true;
+  }
+  loaded_cv_.notify_all();
+  for (;;) {
+    bool more = false;
+    try {
+      more = follow();
+      if (std::chrono::steady_clock::now() - kept_at_ >= opts_.keep)
+        keep();
+    } catch (...) {
+      // Nothing leaves this thread: a failure is reported and tried again.
+      ev::report_fault("index", ev::describe(std::current_exception()));
+    }
+    std::unique_lock lock{mutex_};
+    if (!more)
+      wake_.wait_for(lock, opts_.poll, [this] { return stopping_ || nudged_; });
+    nudged_ = false;
+    if (stopping_)
+      break;
+  }
+  try {
+    follow();
+    keep();
+  } catch (...) {
+    ev::report_fault("index", ev::describe(std::current_exception()));
+  }
+}
+
+// The kept index, if there is one this build can read; otherwise the fold
+// starts from the beginning of the feed.
+void index_follower::load() {
+  auto manifest = log_->get_snapshot(manifest_name);
+  if (!manifest || !*manifest)
+    return;
+  auto info = projections::response_index::read_manifest((*manifest)->payload);
+  if (!info) {
+    ev::report_fault("index", info.error().message);
+    return;
+  }
+  projections::response_index loaded;
+  for (std::size_t n = 0; n < info->segments; ++n) {
+    auto seg = log_->get_snapshot(segment_name(n));
+    std::string why;
+    if (!seg)
+      why = seg.error().message;
+    else if (!*seg)
+      why = "segment " + std::to_string(n) + " of the response index is missing";
+    else if (auto ok = loaded.load_segment((*seg)->payload); !ok)
+      why = ok.error().message;
+    if (!why.empty()) {
+      ev::report_fault("index", why);
+      return; // rebuilt from the feed
+    }
+  }
+  loaded.set_position(info->position);
+  std::unique_lock lock{index_mutex_};
+  index_ = std::move(loaded);
+  position_.store(index_.position(), std::memory_order_release);
+}
+
+bool index_follower::follow() {
+  auto page = log_->read_durable(position(), opts_.page);
+  if (!page) {
+    ev::report_fault("index", page.error().message);
+    return false;
+  }
+  if (page->empty())
+    return false;
+  {
+    std::unique_lock lock{index_mutex_};
+    for (const auto& env : *page)
+      index_.apply(env);
+    position_.store(index_.position(), std::memory_order_release);
+  }
+  return page->size() == opts_.page;
+}
+
+// Writes the changed segments, then the manifest, under the store's lock,
+// unless the kept copy is already as far along (another replica's).
+void index_follower::keep() {
+  kept_at_ = std::chrono::steady_clock::now();
+  std::vector<std::pair<std::size_t, std::string>> segments;
+  std::string manifest;
+  std::uint64_t at = 0;
+  {
+    std::unique_lock lock{index_mutex_};
+    at = index_.position();
+    segments = index_.take_dirty_segments();
+    manifest = index_.manifest();
+  }
+  if (segments.empty())
+    return;
+  auto put_back = [&] { // kept next time
+    std::unique_lock lock{index_mutex_};
+    for (const auto& [n, _] : segments)
+      index_.mark_dirty(n);
+  };
+  auto held = log_->lock(manifest_name);
+  if (!held) {
+    put_back();
+    return ev::report_fault("index", held.error().message);
+  }
+  if (auto stored = log_->get_snapshot(manifest_name); stored && *stored) {
+    auto info = projections::response_index::read_manifest((*stored)->payload);
+    if (info && info->position >= at)
+      return put_back();
+  }
+  std::vector<std::pair<std::string, ev::snapshot>> snaps;
+  snaps.reserve(segments.size() + 1);
+  for (auto& [n, payload] : segments)
+    snaps.emplace_back(segment_name(n), ev::snapshot{at, std::move(payload)});
+  snaps.emplace_back(manifest_name, ev::snapshot{at, std::move(manifest)});
+  if (auto put = log_->put_snapshots(snaps, std::nullopt); !put) {
+    put_back();
+    ev::report_fault("index", put.error().message);
+  }
+}
+
+} // namespace riposte::actors
