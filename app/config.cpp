@@ -231,6 +231,14 @@ parse_outcome parse_config(int argc, char** argv) {
                  "below the descriptor limit")
       ->check(CLI::Range(1, 1'000'000))
       ->envname("RIPOSTE_MAX_CONNECTIONS");
+  app.add_flag("--no-index", cfg.no_index,
+               "Keep no operator index of responses (GET /v1/operator/responses answers 404)")
+      ->envname("RIPOSTE_NO_INDEX");
+  app.add_option("--index-keep-ms", cfg.index_keep_ms,
+                 "How often a changed operator index is kept in the store, so a restart loads "
+                 "it instead of reading the whole log")
+      ->check(CLI::Range(100, 3'600'000))
+      ->envname("RIPOSTE_INDEX_KEEP_MS");
   app.add_flag("--no-websocket", cfg.no_websocket,
                "Turn the WebSocket mode of /v1/responses off: an upgrade is answered 426 and "
                "clients use HTTP")

@@ -70,6 +70,8 @@ struct config {
   std::size_t max_json_depth = 64;
   std::size_t max_connections = 1024;
   bool no_websocket = false;
+  bool no_index = false;             // no operator index of responses (and no follower thread)
+  std::int64_t index_keep_ms = 5000; // how often a changed index is kept in the store
   std::uint64_t max_websocket_message_bytes = 64u << 20;
   std::size_t max_websockets_per_tenant = 64;
   long websocket_ping_ms = 30'000;

@@ -5,6 +5,7 @@
 #include "actors/files.hpp"
 #include "actors/prompts.hpp"
 #include "actors/readiness.hpp"
+#include "actors/runtime/index_follower.hpp"
 #include "actors/runtime/lease_keeper.hpp"
 #include "actors/runtime/thread_policy.hpp"
 #include "actors/runtime/thread_pool.hpp"
@@ -375,6 +376,13 @@ int main(int argc, char** argv) {
   auto sealer = std::make_shared<const adapters::crypto::sealer>(*reasoning_key);
 
   auto store_pool = std::make_unique<actors::thread_pool>("store", cfg.store_threads);
+  // The operator's index follows the feed from here on (the store is open).
+  std::shared_ptr<actors::index_follower> index;
+  if (!cfg.no_index) {
+    actors::index_follower::options io;
+    io.keep = std::chrono::milliseconds(cfg.index_keep_ms);
+    index = std::make_shared<actors::index_follower>(log, io);
+  }
   auto outbound_pool = std::make_unique<actors::thread_pool>("outbound", cfg.outbound_threads);
   auto svc = std::make_shared<actors::services>();
   auto stats = std::make_shared<adapters::observability::metrics>();
@@ -595,6 +603,8 @@ int main(int argc, char** argv) {
   api.conversations = conversations_slot;
   api.file_limits = file_limits;
   api.websocket = !cfg.no_websocket;
+  api.index = index;
+  api.index_pool = index ? store_pool.get() : nullptr;
   api.ws_per_tenant = cfg.max_websockets_per_tenant;
   api.stats = stats;
   api.on_ws_turn = log_answer;
@@ -608,6 +618,8 @@ int main(int argc, char** argv) {
   }
 
   auto routes = http::responses_routes(api);
+  for (auto& r : http::operator_routes(api))
+    routes.push_back(std::move(r));
   for (auto& r : http::files_routes(api))
     routes.push_back(std::move(r));
   for (auto& r : http::prompts_routes(api))

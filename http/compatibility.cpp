@@ -228,6 +228,13 @@ const std::vector<feature>& compatibility_manifest() {
        "riposte's own: every stream's events in global order, admin key only",
        {"the_audit_feed_is_for_the_admin_key_and_pages_in_global_order"}},
       {"endpoint",
+       "GET /v1/operator/responses",
+       s::supported,
+       "riposte's own: the index of responses (tenant, status, model, mode, times, error, "
+       "usage) with filters and an after=<id> cursor; the admin key sees every tenant, a "
+       "tenant's key its own; kept in the store, so a restart serves it at once",
+       {"the_operator_index_lists_responses_by_filter_per_key_and_survives_restarts"}},
+      {"endpoint",
        "GET /v1/responses/{id}/events",
        s::supported,
        "riposte's own: the response's raw event log (tenant-scoped), limit and after=<seq>",

@@ -4,6 +4,8 @@
 
 #include "actors/files.hpp"
 #include "actors/readiness.hpp"
+#include "actors/runtime/index_follower.hpp"
+#include "actors/runtime/thread_pool.hpp"
 #include "actors/supervisor.hpp"
 #include "adapters/crypto/sealer.hpp"
 #include "adapters/observability/metrics.hpp"
@@ -45,6 +47,10 @@ struct api_context {
   std::shared_ptr<adapters::observability::metrics> stats;
   // Told of each WebSocket turn (a request log line, as for HTTP).
   std::function<void(const answer&)> on_ws_turn;
+  // The operator's index of responses, queried on `index_pool` (a query
+  // may wait for the index to load, never on an HTTP thread).
+  std::shared_ptr<const actors::index_follower> index;
+  actors::thread_pool* index_pool = nullptr;
 };
 
 std::vector<route> responses_routes(const api_context& ctx);
@@ -52,6 +58,9 @@ std::vector<route> responses_routes(const api_context& ctx);
 std::vector<route> prompts_routes(const api_context& ctx);
 // /v1/conversations: conversations and their items.
 std::vector<route> conversations_routes(const api_context& ctx);
+// /v1/operator/responses: the index of responses, for the admin key (every
+// tenant) and tenant keys (their own).
+std::vector<route> operator_routes(const api_context& ctx);
 // /healthz, /readyz, /metrics. `ready` must outlive the server.
 std::vector<route> ops_routes(actors::readiness& ready,
                               std::shared_ptr<adapters::observability::metrics> stats);

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <map>
 #include <set>
+#include <tuple>
 
 namespace riposte::http {
 
@@ -1043,6 +1044,108 @@ parse_query_string(const std::string& query) {
     out.emplace_back(std::move(key), std::move(value));
   }
   return out;
+}
+
+ev::result<projections::index_filter> parse_index_filter(const std::string& query) {
+  auto pairs = parse_query_string(query);
+  if (!pairs)
+    return pairs.error();
+  projections::index_filter f;
+  auto invalid = [](const std::string& key, const std::string& expected, const std::string& got) {
+    return ev::make_error(riposte_errc::invalid_value,
+                          "Invalid value for '" + key + "': expected " + expected + ", but got '" +
+                              ev::excerpt(got) + "'.",
+                          key);
+  };
+  // Whole numbers from 0, as the API's times and counts are.
+  auto number = [&](const std::string& key, const std::string& value,
+                    std::optional<std::int64_t>& out) -> std::optional<ev::error_info> {
+    if (value.empty() || value.size() > 15 ||
+        value.find_first_not_of("0123456789") != std::string::npos)
+      return invalid(key, "a whole number from 0", value);
+    out = std::stoll(value);
+    return std::nullopt;
+  };
+  auto one_of = [&](const std::string& key, const std::string& value,
+                    std::initializer_list<const char*> allowed,
+                    std::string& out) -> std::optional<ev::error_info> {
+    std::string listed;
+    for (const char* a : allowed) {
+      if (value == a) {
+        out = value;
+        return std::nullopt;
+      }
+      listed += (listed.empty() ? "'" : ", '") + std::string{a} + "'";
+    }
+    return invalid(key, "one of " + listed, value);
+  };
+  // Names and ids: printable text of a sane length.
+  auto text = [&](const std::string& key, const std::string& value,
+                  std::string& out) -> std::optional<ev::error_info> {
+    if (value.empty() || value.size() > 256 || !ev::is_text(value))
+      return invalid(key, "a name of 1 to 256 characters", value);
+    out = value;
+    return std::nullopt;
+  };
+  const std::map<std::string, std::optional<std::int64_t> projections::index_filter::*> numbers{
+      {"created_after", &projections::index_filter::created_after},
+      {"created_before", &projections::index_filter::created_before},
+      {"min_tokens", &projections::index_filter::min_tokens},
+      {"max_tokens", &projections::index_filter::max_tokens},
+      {"min_duration_ms", &projections::index_filter::min_duration_ms},
+      {"max_duration_ms", &projections::index_filter::max_duration_ms},
+      {"min_first_token_ms", &projections::index_filter::min_first_token_ms},
+      {"max_first_token_ms", &projections::index_filter::max_first_token_ms}};
+  const std::map<std::string, std::string projections::index_filter::*> texts{
+      {"tenant", &projections::index_filter::tenant},
+      {"model", &projections::index_filter::model},
+      {"error_code", &projections::index_filter::error_code},
+      {"conversation", &projections::index_filter::conversation},
+      {"after", &projections::index_filter::after}};
+  for (const auto& [key, value] : *pairs) {
+    std::optional<ev::error_info> bad;
+    if (auto n = numbers.find(key); n != numbers.end()) {
+      bad = number(key, value, f.*(n->second));
+    } else if (auto t = texts.find(key); t != texts.end()) {
+      bad = text(key, value, f.*(t->second));
+    } else if (key == "status") {
+      bad = one_of(key, value,
+                   {"queued", "in_progress", "completed", "incomplete", "failed", "cancelled"},
+                   f.status);
+    } else if (key == "mode") {
+      bad = one_of(key, value, {"blocking", "stream", "background"}, f.mode);
+    } else if (key == "include_deleted") {
+      std::string v;
+      bad = one_of(key, value, {"true", "false"}, v);
+      f.include_deleted = v == "true";
+    } else if (key == "order") {
+      std::string v;
+      bad = one_of(key, value, {"asc", "desc"}, v);
+      f.ascending = v == "asc";
+    } else if (key == "limit") {
+      std::optional<std::int64_t> limit;
+      bad = number(key, value, limit);
+      if (!bad && (*limit < 1 || *limit > 100))
+        bad = invalid(key, "an integer between 1 and 100", value);
+      if (!bad)
+        f.limit = static_cast<std::size_t>(*limit);
+    } else {
+      bad = ev::make_error(riposte_errc::unknown_parameter,
+                           "Unknown parameter: '" + ev::excerpt(key) + "'.", ev::excerpt(key));
+    }
+    if (bad)
+      return *bad;
+  }
+  for (auto [lo, hi, name] :
+       {std::tuple{f.created_after, f.created_before, "created_before"},
+        std::tuple{f.min_tokens, f.max_tokens, "max_tokens"},
+        std::tuple{f.min_duration_ms, f.max_duration_ms, "max_duration_ms"},
+        std::tuple{f.min_first_token_ms, f.max_first_token_ms, "max_first_token_ms"}})
+    if (lo && hi && *hi < *lo)
+      return ev::make_error(
+          riposte_errc::invalid_value,
+          std::string{"Invalid value for '"} + name + "': it is below its lower bound.", name);
+  return f;
 }
 
 ev::result<actors::list_query> parse_list_query(const std::string& query) {

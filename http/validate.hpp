@@ -5,6 +5,7 @@
 #include "actors/messages.hpp"
 #include "actors/prompts.hpp"
 #include "events/errc.hpp"
+#include "projections/response_index.hpp"
 
 #include <nlohmann/json.hpp>
 
@@ -51,6 +52,10 @@ events::result<nlohmann::json> parse_body(std::string_view body);
 
 // GET /v1/responses/{id}/input_items query -> list_query.
 events::result<actors::list_query> parse_list_query(const std::string& query);
+
+// GET /v1/operator/responses query -> the index filter (tenant as given;
+// the caller decides whether the key may ask for it).
+events::result<projections::index_filter> parse_index_filter(const std::string& query);
 
 // A stable 64-bit FNV-1a hash, hex: the fingerprint of an idempotent request.
 std::string fingerprint(const std::string& bytes);

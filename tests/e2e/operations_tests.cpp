@@ -1,5 +1,6 @@
 // End to end: what an operator sees. Readiness that follows the backend, the
 // default model and the store; metrics that move with a scripted run.
+#include "tests/support/json_body.hpp"
 #include "tests/support/postgres.hpp"
 #include "tests/support/servers.hpp"
 #include "tests/support/sse.hpp"
@@ -324,6 +325,196 @@ BOOST_AUTO_TEST_CASE(a_per_model_limit_lets_other_models_through) {
                                {"", "llama3.2:1b", "job llama 2"},
                                {"", "qwen3:0.6b", "job qwen"}});
   BOOST_TEST(order == (std::vector<std::string>{"job llama 1", "job qwen", "job llama 2"}));
+}
+
+namespace {
+
+const std::vector<std::string> admin{"Authorization: Bearer k-admin"};
+const std::vector<std::string> acme{"Authorization: Bearer k-a"};
+const std::vector<std::string> globex{"Authorization: Bearer k-b"};
+
+// The index's rows for a query, through every page.
+std::vector<json> index_rows(riposte_server& r, const std::string& query,
+                             const std::vector<std::string>& key, int limit = 100) {
+  std::vector<json> rows;
+  std::string after;
+  for (int guard = 0; guard < 100; ++guard) {
+    auto res = r.get("/v1/operator/responses?limit=" + std::to_string(limit) + query + after, key);
+    BOOST_REQUIRE_MESSAGE(res.status == 200, res.status << " " << res.body);
+    auto page = json_body(res);
+    BOOST_TEST(page["object"] == "list");
+    for (const auto& row : page["data"])
+      rows.push_back(row);
+    if (!page["has_more"].get<bool>())
+      break;
+    BOOST_TEST(page["last_id"] == page["data"].back()["id"]);
+    after = "&after=" + page["last_id"].get<std::string>();
+  }
+  return rows;
+}
+
+std::vector<std::string> ids_of(const std::vector<json>& rows) {
+  std::vector<std::string> ids;
+  for (const auto& row : rows)
+    ids.push_back(row["id"].get<std::string>());
+  return ids;
+}
+
+// Waits until the index lists `count` responses (deleted ones too), none of
+// them running, and returns them.
+std::vector<json> index_settled(riposte_server& r, std::size_t count,
+                                std::chrono::milliseconds within) {
+  auto deadline = std::chrono::steady_clock::now() + within;
+  std::vector<json> rows;
+  do {
+    rows = index_rows(r, "&include_deleted=true", admin);
+    bool settled = rows.size() == count;
+    for (const auto& row : rows)
+      settled = settled && row["status"] != "in_progress" && row["status"] != "queued";
+    if (settled)
+      return rows;
+    std::this_thread::sleep_for(20ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  BOOST_ERROR("the index did not settle on " << count << " responses: " << json(rows).dump());
+  return rows;
+}
+
+void expect_error_code(const http_result& res, long status, const json& code, const json& param) {
+  BOOST_TEST(res.status == status, res.body);
+  auto j = json_body(res);
+  BOOST_TEST(j["error"]["code"] == code, res.body);
+  BOOST_TEST(j["error"]["param"] == param, res.body);
+}
+
+} // namespace
+
+BOOST_AUTO_TEST_CASE(the_operator_index_lists_responses_by_filter_per_key_and_survives_restarts) {
+  scripted_backend b;
+  b.set_script({{"rules",
+                 {{{"match", {{"contains", "fail me"}}},
+                   {"reply", {{"status", 500}, {"error", "<script>alert(1)</script>"}}}}}}});
+  riposte_server r{b.url(),
+                   {"--api-key", "k-a:acme", "--api-key", "k-b:globex", "--admin-key", "k-admin",
+                    "--index-keep-ms", "200"}};
+  auto create = [&](const json& body, const std::vector<std::string>& key) {
+    auto res = r.post("/v1/responses", body, key);
+    BOOST_REQUIRE_MESSAGE(res.status == 200, res.status << " " << res.body);
+    return res;
+  };
+  std::vector<std::string> order; // creation order
+  for (int i = 0; i < 3; ++i)
+    order.push_back(json_body(create({{"model", "llama3.2:1b"}, {"input", "hi"}}, acme))["id"]);
+  auto streamed = create({{"model", "llama3.2:1b"}, {"input", "hi"}, {"stream", true}}, acme);
+  auto at = streamed.body.find("\"id\":\"resp_");
+  BOOST_REQUIRE(at != std::string::npos);
+  order.push_back(streamed.body.substr(at + 6, streamed.body.find('"', at + 6) - at - 6));
+  order.push_back(json_body(
+      create({{"model", "llama3.2:1b"}, {"input", "hi"}, {"background", true}}, acme))["id"]);
+  auto failed = r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "fail me"}}, acme);
+  BOOST_TEST(failed.status >= 500, failed.body);
+  for (int i = 0; i < 2; ++i)
+    order.push_back(json_body(create({{"model", "llama3.2:1b"}, {"input", "hi"}}, globex))["id"]);
+
+  // The failed create's id is the index's own: the one acme row not listed.
+  auto rows = index_settled(r, 8, 3000ms);
+  BOOST_REQUIRE_EQUAL(rows.size(), 8u);
+  std::string failed_id;
+  for (const auto& row : rows)
+    if (row["status"] == "failed")
+      failed_id = row["id"];
+  BOOST_REQUIRE(!failed_id.empty());
+  order.insert(order.begin() + 5, failed_id);
+  std::vector<std::string> newest_first(order.rbegin(), order.rend());
+  BOOST_TEST(ids_of(rows) == newest_first);
+  for (const auto& row : rows) {
+    BOOST_TEST(row["object"] == "response.index_entry");
+    BOOST_TEST(row["model"] == "llama3.2:1b");
+    BOOST_TEST(row["duration_ms"].is_number());
+    if (row["status"] == "completed") {
+      BOOST_TEST(row["usage"]["total_tokens"].get<int>() > 0);
+      BOOST_TEST(row["time_to_first_token_ms"].is_number());
+      BOOST_TEST(row["time_to_first_token_ms"].get<double>() <= row["duration_ms"].get<double>());
+    }
+  }
+
+  // Filters, as the admin sees them.
+  BOOST_TEST(ids_of(index_rows(r, "&tenant=globex", admin)) ==
+             std::vector<std::string>({order[7], order[6]}));
+  BOOST_TEST(index_rows(r, "&tenant=acme", admin).size() == 6u);
+  BOOST_TEST(ids_of(index_rows(r, "&mode=stream", admin)) == std::vector<std::string>{order[3]});
+  BOOST_TEST(ids_of(index_rows(r, "&mode=background", admin)) ==
+             std::vector<std::string>{order[4]});
+  BOOST_TEST(index_rows(r, "&mode=blocking", admin).size() == 6u);
+  auto failures = index_rows(r, "&status=failed", admin);
+  BOOST_REQUIRE_EQUAL(failures.size(), 1u);
+  auto code = failures[0]["error_code"];
+  BOOST_REQUIRE(code.is_string());
+  BOOST_TEST(ids_of(index_rows(r, "&error_code=" + code.get<std::string>(), admin)) ==
+             std::vector<std::string>{failed_id});
+  BOOST_TEST(index_rows(r, "&status=completed&tenant=acme", admin).size() == 5u);
+  BOOST_TEST(index_rows(r, "&min_tokens=1", admin).size() == 7u);
+  BOOST_TEST(index_rows(r, "&created_before=1000", admin).empty());
+  // Pages of one row each walk the same list, oldest first when asked.
+  BOOST_TEST(ids_of(index_rows(r, "", admin, 1)) == newest_first);
+  BOOST_TEST(ids_of(index_rows(r, "&order=asc", admin, 3)) == order);
+
+  // A tenant's key sees its own tenant, and may not ask for another.
+  BOOST_TEST(ids_of(index_rows(r, "", globex)) == std::vector<std::string>({order[7], order[6]}));
+  BOOST_TEST(index_rows(r, "&tenant=globex", globex).size() == 2u);
+  expect_error_code(r.get("/v1/operator/responses?tenant=acme", globex), 403, "permission_denied",
+                    "tenant");
+  expect_error_code(r.get("/v1/operator/responses?after=" + order[0], globex), 400, "invalid_value",
+                    "after");
+  expect_error_code(r.get("/v1/operator/responses"), 401, "invalid_api_key", nullptr);
+  expect_error_code(r.get("/v1/operator/responses", {"Authorization: Bearer nope"}), 401,
+                    "invalid_api_key", nullptr);
+  // Bad queries are named.
+  expect_error_code(r.get("/v1/operator/responses?status=done", admin), 400, "invalid_value",
+                    "status");
+  expect_error_code(r.get("/v1/operator/responses?limit=0", admin), 400, "invalid_value", "limit");
+  expect_error_code(r.get("/v1/operator/responses?min_tokens=-1", admin), 400, "invalid_value",
+                    "min_tokens");
+  expect_error_code(r.get("/v1/operator/responses?min_tokens=9&max_tokens=3", admin), 400,
+                    "invalid_value", "max_tokens");
+  expect_error_code(r.get("/v1/operator/responses?colour=red", admin), 400, "unknown_parameter",
+                    "colour");
+  expect_error_code(r.get("/v1/operator/responses?after=resp_nothing", admin), 400, "invalid_value",
+                    "after");
+
+  // A deleted response leaves the default list, and stays for audit.
+  BOOST_TEST(r.del("/v1/responses/" + order[0], acme).status == 200);
+  auto deadline = std::chrono::steady_clock::now() + 2s;
+  while (index_rows(r, "", admin).size() != 7u && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(20ms);
+  BOOST_TEST(index_rows(r, "", admin).size() == 7u);
+  auto with_deleted = index_rows(r, "&include_deleted=true", admin);
+  BOOST_REQUIRE_EQUAL(with_deleted.size(), 8u);
+  BOOST_TEST(with_deleted.back()["deleted"] == true);
+
+  // A restart serves the kept index at once, the same rows.
+  auto before = index_rows(r, "&include_deleted=true", admin);
+  r.stop();
+  r.restart();
+  BOOST_TEST(index_rows(r, "&include_deleted=true", admin) == before);
+
+  // A crash loses nothing: what the kept index lacks, the feed brings back.
+  std::this_thread::sleep_for(400ms); // kept at least once since the restart
+  auto late = json_body(create({{"model", "llama3.2:1b"}, {"input", "late"}}, globex))["id"];
+  r.crash();
+  r.restart();
+  auto after_crash = index_settled(r, 9, 3000ms);
+  BOOST_REQUIRE_EQUAL(after_crash.size(), 9u);
+  BOOST_TEST(after_crash.front()["id"] == late);
+  BOOST_TEST(after_crash.front()["status"] == "completed");
+}
+
+BOOST_AUTO_TEST_CASE(without_the_index_the_operator_route_says_it_is_off) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--no-index"}};
+  auto res = r.get("/v1/operator/responses");
+  BOOST_TEST(res.status == 404, res.body);
+  BOOST_TEST(json_body(res)["error"]["message"].get<std::string>().find("--no-index") !=
+             std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,0 +1,67 @@
+// Fuzz target: the operator index's query parser and its kept segments.
+// Input: a query string, then after a newline bytes read as a kept segment
+// and as a manifest. A query that parses runs against a small index.
+#include "events/event.hpp"
+#include "http/validate.hpp"
+#include "projections/response_index.hpp"
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace {
+
+const riposte::projections::response_index& sample() {
+  static const auto index = [] {
+    namespace ev = riposte::events;
+    riposte::projections::response_index ix;
+    std::uint64_t position = 0;
+    for (int i = 0; i < 40; ++i) {
+      auto id = "resp_" + std::to_string(i);
+      ev::envelope env;
+      env.stream = id;
+      env.global_position = ++position;
+      env.type = "response_created";
+      env.tenant = i % 3 ? "acme" : "globex";
+      env.recorded_at = 1'764'000'000'000'000 + i * 1000;
+      env.data = {{"model", i % 2 ? "a" : "b"},
+                  {"created_at", 1'764'000'000 + i},
+                  {"mode", i % 4 ? "blocking" : "stream"},
+                  {"params", nlohmann::json::object()}};
+      ix.apply(env);
+      env.seq = 1;
+      env.global_position = ++position;
+      env.type = i % 5 ? "response_completed" : "response_failed";
+      env.data = {{"code", "backend_timeout"},
+                  {"usage", {{"input_tokens", i}, {"output_tokens", 2 * i}}}};
+      ix.apply(env);
+    }
+    return ix;
+  }();
+  return index;
+}
+
+} // namespace
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
+  namespace rp = riposte::projections;
+  std::string_view in{reinterpret_cast<const char*>(data), size};
+  auto nl = in.find('\n');
+  if (auto filter = riposte::http::parse_index_filter(std::string{in.substr(0, nl)}); filter) {
+    if (filter->limit < 1 || filter->limit > 100)
+      __builtin_trap();
+    if (auto page = sample().query(*filter); page && page->rows.size() > filter->limit)
+      __builtin_trap();
+  }
+  if (nl != std::string_view::npos) {
+    std::string rest{in.substr(nl + 1)};
+    (void)rp::response_index::read_manifest(rest);
+    rp::response_index ix;
+    if (ix.load_segment(rest))
+      if (auto page = ix.query({}); page)
+        for (const auto& row : page->rows)
+          (void)rp::response_index::to_json(row);
+  }
+  return 0;
+}
