@@ -7,6 +7,7 @@
 #include <array>
 #include <exception>
 #include <optional>
+#include <stdexcept>
 #include <utility>
 
 namespace riposte::events {
@@ -227,8 +228,84 @@ std::string serialize_text(const envelope& env, std::string_view data) {
   return out;
 }
 
-result<envelope> parse_envelope(std::string_view bytes) {
-  auto j = parse_stored(bytes);
+namespace {
+
+// nlohmann's DOM builder that leaves the envelope's `data` out (null): the
+// header of an event is all some readers need, without building its data.
+class header_dom {
+public:
+  explicit header_dom(nlohmann::json& out)
+    : dom_(out, false) {}
+
+  bool null() { return skipped() || dom_.null(); }
+  bool boolean(bool v) { return skipped() || dom_.boolean(v); }
+  bool number_integer(nlohmann::json::number_integer_t v) {
+    return skipped() || dom_.number_integer(v);
+  }
+  bool number_unsigned(nlohmann::json::number_unsigned_t v) {
+    return skipped() || dom_.number_unsigned(v);
+  }
+  bool number_float(nlohmann::json::number_float_t v, const nlohmann::json::string_t& s) {
+    return skipped() || dom_.number_float(v, s);
+  }
+  bool string(nlohmann::json::string_t& v) { return skipped() || dom_.string(v); }
+  bool binary(nlohmann::json::binary_t& v) { return skipped() || dom_.binary(v); }
+  bool key(nlohmann::json::string_t& k) {
+    if (inside_ > 0)
+      return true;
+    if (depth_ == 1 && k == "data")
+      skip_next_ = true;
+    return dom_.key(k);
+  }
+  bool start_object(std::size_t n) { return open() || dom_.start_object(n); }
+  bool start_array(std::size_t n) { return open() || dom_.start_array(n); }
+  bool end_object() { return close() || dom_.end_object(); }
+  bool end_array() { return close() || dom_.end_array(); }
+  bool parse_error(std::size_t pos, const std::string& token,
+                   const nlohmann::detail::exception& ex) {
+    return dom_.parse_error(pos, token, ex);
+  }
+
+private:
+  // A scalar inside the skipped value, or the skipped value itself (then a
+  // null stands in for it).
+  bool skipped() {
+    if (inside_ > 0)
+      return true;
+    if (skip_next_) {
+      skip_next_ = false;
+      return dom_.null();
+    }
+    return false;
+  }
+  // true: the container belongs to the skipped value (nothing built).
+  bool open() {
+    if (inside_ > 0 || skip_next_) {
+      skip_next_ = false;
+      if (++inside_ > max_json_depth() + stored_depth_margin)
+        throw std::length_error("stored event nests too deep");
+      return true;
+    }
+    ++depth_;
+    return false;
+  }
+  bool close() {
+    if (inside_ > 0) {
+      if (--inside_ == 0)
+        dom_.null();
+      return true;
+    }
+    --depth_;
+    return false;
+  }
+
+  nlohmann::detail::json_sax_dom_parser<nlohmann::json> dom_;
+  std::size_t depth_ = 0;
+  std::size_t inside_ = 0;
+  bool skip_next_ = false;
+};
+
+result<envelope> envelope_of(nlohmann::json j) {
   if (j.is_discarded() || !j.is_object())
     return make_error(riposte_errc::corrupt_event, "stored event is not a JSON object");
   for (const char* key : {"seq", "global_position", "version", "recorded_at"})
@@ -250,6 +327,40 @@ result<envelope> parse_envelope(std::string_view bytes) {
     return make_error(riposte_errc::corrupt_event,
                       std::string{"stored event envelope is malformed: "} + ex.what());
   }
+}
+
+} // namespace
+
+result<envelope> parse_envelope(std::string_view bytes) {
+  return envelope_of(parse_stored(bytes));
+}
+
+result<envelope> parse_envelope_header(std::string_view bytes) {
+  // Every stored envelope has its data first and the header after it
+  // (serialize_text writes it so, and the sorted keys of dump_json did
+  // too), and an unescaped quote is never inside a string: the header is
+  // the tail from the last `,"global_position":`. Parsed alone, it costs
+  // nothing of the data; anything unexpected falls back to skipping the
+  // data while parsing the whole.
+  constexpr std::string_view mark = R"(,"global_position":)";
+  if (auto at = bytes.rfind(mark); at != std::string_view::npos && bytes.size() - at < 4096) {
+    std::string tail;
+    tail.reserve(bytes.size() - at + 12);
+    tail += R"({"data":null)";
+    tail += bytes.substr(at);
+    if (auto env = envelope_of(parse_stored(tail)); env)
+      return env;
+  }
+  nlohmann::json out;
+  try {
+    header_dom sax{out};
+    if (!nlohmann::json::sax_parse(bytes.begin(), bytes.end(), &sax,
+                                   nlohmann::json::input_format_t::json, true))
+      out = nlohmann::json(nlohmann::json::value_t::discarded);
+  } catch (...) { // too deep, or out of memory: nothing escapes
+    out = nlohmann::json(nlohmann::json::value_t::discarded);
+  }
+  return envelope_of(std::move(out));
 }
 
 std::string_view to_string(riposte_errc code) noexcept {

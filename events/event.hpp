@@ -72,5 +72,8 @@ std::string serialize(const envelope& env, const nlohmann::json& data);
 // With the data already JSON text (data_text of a new event).
 std::string serialize_text(const envelope& env, std::string_view data_text);
 result<envelope> parse_envelope(std::string_view bytes);
+// The same with `data` left null, never built: for readers that need an
+// event's header only (its type, stream, seq, position, time).
+result<envelope> parse_envelope_header(std::string_view bytes);
 
 } // namespace riposte::events

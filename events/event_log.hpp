@@ -177,8 +177,13 @@ public:
   virtual result<std::vector<envelope>> read_all(std::uint64_t after, std::size_t limit) = 0;
   // The same feed as far as it is durable now, without making more of it
   // durable (read_all syncs what is written and waits): for a follower that
-  // polls, which must not add syncs to the writers'.
-  virtual result<std::vector<envelope>> read_durable(std::uint64_t after, std::size_t limit) {
+  // polls, which must not add syncs to the writers'. With `wants_data`, an
+  // event whose type it refuses may come with `data` left null (a log that
+  // can skip building it does).
+  using type_filter = std::function<bool(std::string_view type)>;
+  virtual result<std::vector<envelope>> read_durable(std::uint64_t after, std::size_t limit,
+                                                     const type_filter& wants_data = {}) {
+    (void)wants_data;
     return read_all(after, limit);
   }
 

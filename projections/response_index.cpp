@@ -119,6 +119,36 @@ const index_row* response_index::find(const std::string& id) const {
   return it == by_id_.end() ? nullptr : &rows_[it->second];
 }
 
+bool response_index::needs_data(std::string_view type) {
+  return type == ev::response_created::type || type == ev::response_completed::type ||
+         type == ev::response_incomplete::type || type == ev::response_failed::type ||
+         type == ev::response_cancelled::type;
+}
+
+json response_index::digest(std::string_view type, const json& data) {
+  if (!data.is_object())
+    return nullptr;
+  json out = json::object();
+  auto copy = [&](const json& from, json& to, const char* key) {
+    if (auto it = from.find(key); it != from.end())
+      to[key] = *it;
+  };
+  if (type == ev::response_created::type) {
+    for (const char* key : {"model", "mode", "created_at"})
+      copy(data, out, key);
+    if (auto p = data.find("params"); p != data.end() && p->is_object()) {
+      json params = json::object();
+      for (const char* key : {"background", "previous_response_id", "conversation"})
+        copy(*p, params, key);
+      out["params"] = std::move(params);
+    }
+  } else {
+    for (const char* key : {"usage", "reason", "code"})
+      copy(data, out, key);
+  }
+  return out;
+}
+
 void response_index::apply(const ev::envelope& env) {
   position_ = std::max(position_, env.global_position);
   std::string_view type = env.type;

@@ -73,6 +73,13 @@ public:
   // only move the position. An event already folded in is skipped.
   void apply(const events::envelope& env);
 
+  // Whether the fold reads an event's data (the others only by their
+  // header: type, stream, seq, time).
+  static bool needs_data(std::string_view type);
+  // The part of such an event's data the fold reads (the rest of a
+  // creation, its input and most parameters, is never kept).
+  static nlohmann::json digest(std::string_view type, const nlohmann::json& data);
+
   // The global position folded through.
   std::uint64_t position() const { return position_; }
   std::size_t size() const { return rows_.size(); }

@@ -12,6 +12,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   namespace ev = riposte::events;
   std::string_view bytes{reinterpret_cast<const char*>(data), size};
   auto env = ev::parse_envelope(bytes);
+  auto header = ev::parse_envelope_header(bytes);
+  // A whole envelope has a header, and it is the same one.
+  if (env && (!header || header->type != env->type || header->seq != env->seq ||
+              header->global_position != env->global_position || !header->data.is_null()))
+    __builtin_trap();
   if (!env)
     return 0;
   auto decoded = ev::decode(*env);
