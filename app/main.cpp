@@ -398,6 +398,9 @@ int main(int argc, char** argv) {
   svc->outbound_pool = outbound_pool.get();
   auto writer = std::make_unique<actors::append_writer>(stats, svc->store_kind);
   svc->writer = writer.get();
+  if (index) // what the writer stores reaches the index without a read back
+    writer->set_tap(log.get(),
+                    [index](const auto& reqs, const auto& stored) { index->tap(reqs, stored); });
   svc->reasoning_sealer = sealer;
   adapters::fetch::fetch_policy fetch_policy;
   fetch_policy.allow = cfg.fetch_allow;

@@ -93,6 +93,13 @@ void append_writer::commit(std::vector<job>& jobs) {
             ev::make_error(ev::riposte_errc::store_error, "the store failed: " + what));
     }
     auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    if (tap_ && log == tap_log_ && !reqs.empty() && results.size() == reqs.size()) {
+      try {
+        tap_(reqs, results);
+      } catch (...) { // a follower's trouble never fails an append
+        ev::report_fault("writer.tap", ev::describe(std::current_exception()));
+      }
+    }
     // Unless the write happened (some append was stored), a sync of its own.
     if (!syncs.empty()) {
       bool written =

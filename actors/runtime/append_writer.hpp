@@ -31,6 +31,18 @@ public:
   // Appends `req` (and its marker, if it names one) to `log` in the next
   // group. `done` runs on the writer thread: keep it short (send a message).
   void submit(events::event_log* log, events::append_request req, done_fn done);
+  // What was stored in `log`, told on the writer thread once per group
+  // (each request with the envelopes it got), so that a follower of the
+  // feed need not read back what passed through here. Set before the first
+  // submit; `tap` must be short and must not throw.
+  using tap_fn =
+      std::function<void(const std::vector<events::append_request>&,
+                         const std::vector<events::result<std::vector<events::envelope>>>&)>;
+  void set_tap(events::event_log* log, tap_fn tap) {
+    tap_log_ = log;
+    tap_ = std::move(tap);
+  }
+
   // Makes everything appended to `log` so far durable (event_log::sync),
   // with the next group; `done` hears how it went (no envelopes), on the
   // writer thread.
@@ -50,6 +62,8 @@ private:
 
   std::shared_ptr<adapters::observability::metrics> stats_; // keeps the meter's series alive
   std::optional<adapters::observability::metrics::append_meter> meter_;
+  events::event_log* tap_log_ = nullptr;
+  tap_fn tap_;
   std::mutex mutex_;
   std::condition_variable wake_;
   std::vector<job> queue_;

@@ -128,8 +128,73 @@ void index_follower::load() {
   position_.store(index_.position(), std::memory_order_release);
 }
 
+void index_follower::tap(const std::vector<ev::append_request>& reqs,
+                         const std::vector<ev::result<std::vector<ev::envelope>>>& stored) {
+  std::vector<ev::envelope> out;
+  for (std::size_t i = 0; i < reqs.size() && i < stored.size(); ++i) {
+    if (!stored[i])
+      continue;
+    const auto& events = reqs[i].events;
+    for (std::size_t k = 0; k < stored[i]->size(); ++k) {
+      const auto& got = (*stored[i])[k];
+      ev::envelope env{got.stream,  got.seq,    got.global_position, got.type,
+                       got.version, got.tenant, got.recorded_at,     nullptr};
+      // Only what the fold reads, and only of the events it reads.
+      if (k < events.size() && projections::response_index::needs_data(got.type))
+        env.data = events[k].text.empty()
+                       ? projections::response_index::digest(got.type, events[k].data)
+                       : projections::response_index::digest(got.type, ev::data_json(events[k]));
+      out.push_back(std::move(env));
+    }
+  }
+  std::lock_guard guard{tap_mutex_};
+  if (tap_queue_.size() + out.size() > tap_limit)
+    return; // too far behind: the log has them
+  for (auto& e : out)
+    tap_queue_.push_back(std::move(e));
+}
+
 bool index_follower::follow() {
-  auto page = log_->read_durable(position(), opts_.page);
+  {
+    std::vector<ev::envelope> arrived;
+    {
+      std::lock_guard guard{tap_mutex_};
+      arrived.swap(tap_queue_);
+    }
+    for (auto& e : arrived)
+      tapped_.push_back(std::move(e));
+  }
+  auto durable = log_->durable_position();
+  std::size_t folded = 0;
+  for (;;) {
+    while (!tapped_.empty() && tapped_.front().global_position <= position())
+      tapped_.pop_front();
+    auto next = position() + 1;
+    if (!tapped_.empty() && tapped_.front().global_position == next) {
+      if (next > durable)
+        return false; // folded once a sync covers it
+      std::unique_lock lock{index_mutex_};
+      while (!tapped_.empty() && tapped_.front().global_position == position() + 1 &&
+             tapped_.front().global_position <= durable && folded < opts_.page) {
+        index_.apply(tapped_.front());
+        tapped_.pop_front();
+        ++folded;
+      }
+      position_.store(index_.position(), std::memory_order_release);
+      if (folded >= opts_.page)
+        return true;
+      continue;
+    }
+    // A gap (events that did not pass the writer, another replica's, or
+    // some the tap dropped), or nothing tapped: the log says.
+    if (tapped_.empty() && durable <= position())
+      return false;
+    return read_page();
+  }
+}
+
+bool index_follower::read_page() {
+  auto page = log_->read_durable(position(), opts_.page, projections::response_index::needs_data);
   if (!page) {
     ev::report_fault("index", page.error().message);
     return false;

@@ -15,6 +15,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <shared_mutex>
@@ -27,7 +28,7 @@ public:
   struct options {
     std::chrono::milliseconds poll{100};  // how often a caught-up follower looks again
     std::chrono::milliseconds keep{5000}; // how often a changed index is kept
-    std::size_t page = 4096;              // events per feed read
+    std::size_t page = 256;               // events per feed read
     // How long a query waits for the kept index to load at start-up.
     std::chrono::milliseconds load_wait{10000};
   };
@@ -43,6 +44,12 @@ public:
   std::uint64_t position() const { return position_.load(std::memory_order_acquire); }
   // Look at the feed now rather than at the next poll.
   void nudge();
+  // What the append writer stored (append_writer::set_tap): folded from
+  // here once durable, instead of read back from the log. Events that did
+  // not pass through the writer leave gaps in the positions, which are read
+  // from the log; so is everything when the tap falls too far behind.
+  void tap(const std::vector<events::append_request>& reqs,
+           const std::vector<events::result<std::vector<events::envelope>>>& stored);
 
   // The snapshot names the index is kept under.
   static constexpr const char* manifest_name = "riposte.index.responses";
@@ -52,6 +59,7 @@ private:
   void run();
   void load();
   bool follow(); // true: a full page was read, more may wait
+  bool read_page(); // from the log, after position()
   void keep();
 
   std::shared_ptr<events::event_log> log_;
@@ -60,6 +68,12 @@ private:
   projections::response_index index_;
   std::atomic<std::uint64_t> position_{0};
   std::chrono::steady_clock::time_point kept_at_;
+  std::deque<events::envelope> tapped_; // the follower thread's, in position order
+
+  // Filled by the writer's thread, taken by the follower's.
+  std::mutex tap_mutex_;
+  std::vector<events::envelope> tap_queue_;
+  static constexpr std::size_t tap_limit = 1 << 20; // envelopes waiting, at most
 
   mutable std::mutex mutex_;
   mutable std::condition_variable loaded_cv_;

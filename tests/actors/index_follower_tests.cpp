@@ -5,6 +5,7 @@
 // of the log (release builds only: ops/test.sh leaves it out of the
 // sanitized pass).
 #define BOOST_TEST_MODULE index
+#include "actors/runtime/append_writer.hpp"
 #include "actors/runtime/index_follower.hpp"
 #include "adapters/store/store.hpp"
 #include "events/json_safe.hpp"
@@ -17,6 +18,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <future>
 #include <map>
 #include <random>
 #include <thread>
@@ -41,7 +43,7 @@ struct fresh_store {
   std::filesystem::path dir;
   std::shared_ptr<ev::event_log> log;
 
-  fresh_store() {
+  explicit fresh_store(store::sync_policy sync = store::sync_policy::none) {
     std::random_device rd;
     auto suffix = std::to_string(rd()) + std::to_string(rd());
     std::string uri;
@@ -58,7 +60,7 @@ struct fresh_store {
       dir = std::filesystem::temp_directory_path() / ("riposte-index-" + suffix);
       uri = "rocksdb:" + dir.string();
     }
-    auto opened = store::open_store({uri, store::sync_policy::none, 4});
+    auto opened = store::open_store({uri, sync, 4});
     BOOST_REQUIRE_MESSAGE(opened.has_value(), (opened ? std::string{} : opened.error().message));
     log = std::shared_ptr<ev::event_log>{std::move(*opened)};
   }
@@ -270,6 +272,51 @@ BOOST_AUTO_TEST_CASE(a_follower_behind_the_kept_copy_does_not_overwrite_it) {
   auto info = rp::response_index::read_manifest((*manifest)->payload);
   BOOST_REQUIRE(info.has_value());
   BOOST_TEST(info->position == far_at);
+}
+
+BOOST_AUTO_TEST_CASE(what_the_writer_stores_is_folded_once_durable_and_gaps_are_read_from_the_log) {
+  fresh_store s{store::sync_policy::always};
+  index_follower f{s.log, quick()};
+  riposte::actors::append_writer writer{nullptr, "rocksdb"};
+  writer.set_tap(s.log.get(), [&f](const auto& reqs, const auto& stored) { f.tap(reqs, stored); });
+  auto submit = [&](const std::string& stream, const ev::event& e, bool durable) {
+    ev::append_request r;
+    r.stream = stream;
+    r.events.push_back(ev::make_new_event(e, "acme", mix_t0));
+    r.echo_data = false;
+    r.durable = durable;
+    std::promise<std::uint64_t> done;
+    writer.submit(s.log.get(), std::move(r), [&](auto got) {
+      done.set_value(got && !got->empty() ? got->back().global_position : 0);
+    });
+    return done.get_future().get();
+  };
+  rp::index_filter everything;
+  everything.include_deleted = true;
+  // A creation stored without a sync is not folded: nobody may see it yet
+  // (RocksDB; PostgreSQL commits every append durably).
+  auto first = submit("resp_a", created("resp_a", "m", 1, "blocking"), false);
+  BOOST_REQUIRE(first > 0u);
+  std::this_thread::sleep_for(100ms);
+  if (env_or("RIPOSTE_TEST_STORE", "rocksdb") == "rocksdb")
+    BOOST_TEST(all_ids(f, everything).empty());
+  // Its outcome's synced write makes both durable: both are folded.
+  auto done = submit("resp_a", ev::response_completed{2, usage(3, 4)}, true);
+  BOOST_REQUIRE(caught_up(f, done, 5s));
+  auto rows = f.query(everything);
+  BOOST_REQUIRE(rows.has_value());
+  BOOST_REQUIRE_EQUAL(rows->rows.size(), 1u);
+  BOOST_TEST(rows->rows[0].status == "completed");
+  BOOST_TEST(*rows->rows[0].total_tokens() == 7);
+  // An append that does not pass the writer leaves a gap, read from the log.
+  auto direct = ev::make_new_event(created("resp_b", "m", 1, "stream"), "globex", mix_t0);
+  BOOST_REQUIRE(s.log->append("resp_b", ev::no_stream, {direct}).has_value());
+  auto last = submit("resp_c", created("resp_c", "m", 1, "background"), true);
+  BOOST_REQUIRE(caught_up(f, last, 5s));
+  BOOST_TEST(all_ids(f, everything) == std::vector<std::string>({"resp_c", "resp_b", "resp_a"}));
+  rp::index_filter globex;
+  globex.tenant = "globex";
+  BOOST_TEST(all_ids(f, globex) == std::vector<std::string>{"resp_b"});
 }
 
 BOOST_AUTO_TEST_SUITE_END()
