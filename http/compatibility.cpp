@@ -235,6 +235,12 @@ const std::vector<feature>& compatibility_manifest() {
        "tenant's key its own; kept in the store, so a restart serves it at once",
        {"the_operator_index_lists_responses_by_filter_per_key_and_survives_restarts"}},
       {"endpoint",
+       "GET /v1/operator/responses/{id} (/input_items, /events, /timeline)",
+       s::supported,
+       "riposte's own: one response as its tenant reads it, for the admin key across tenants; "
+       "the timeline is riposte replay --timeline as JSON",
+       {"the_operator_index_lists_responses_by_filter_per_key_and_survives_restarts"}},
+      {"endpoint",
        "GET /v1/responses/{id}/events",
        s::supported,
        "riposte's own: the response's raw event log (tenant-scoped), limit and after=<seq>",

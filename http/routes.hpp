@@ -110,6 +110,12 @@ template <class T>
 actors::reply_for<T> reply_rendered(reply_fn reply, nlohmann::json (*render)(const T&)) {
   return reply_rendered<T, nlohmann::json (*)(const T&)>(std::move(reply), render);
 }
+// Wire forms of the response actors' pages: input items, and raw events
+// (the events alone, and as a list object).
+nlohmann::json list_of(const projections::items_page& page);
+nlohmann::json envelopes_of(const actors::events_page& page);
+nlohmann::json events_list_of(const actors::events_page& page);
+
 // /v1/files: upload (multipart), list, retrieve, content, delete.
 std::vector<route> files_routes(const api_context& ctx);
 

@@ -28,8 +28,6 @@ std::optional<ev::error_info> check_json_body(const request& req) {
   return std::nullopt;
 }
 
-namespace {
-
 using json = nlohmann::json;
 
 // The wire forms of what the response actors answer besides a Response.
@@ -43,6 +41,12 @@ json envelopes_of(const actors::events_page& page) {
     data.push_back(ev::to_json(env));
   return data;
 }
+
+json events_list_of(const actors::events_page& page) {
+  return json{{"object", "list"}, {"data", envelopes_of(page)}, {"has_more", page.has_more}};
+}
+
+namespace {
 
 json deleted_of(const actors::deleted_object& d) {
   return deletion_object(d.id, "response.deleted");
@@ -313,10 +317,7 @@ std::vector<route> responses_routes(const api_context& ctx) {
       }));
   routes.push_back(
       paged_by_id("/v1/responses/{id}/events", actors::events_atom::value, [](reply_fn reply) {
-        return reply_rendered<actors::events_page>(std::move(reply), [](const auto& page) {
-          return json{
-              {"object", "list"}, {"data", envelopes_of(page)}, {"has_more", page.has_more}};
-        });
+        return reply_rendered<actors::events_page>(std::move(reply), events_list_of);
       }));
 
   // The backend's models, shaped by `shape` (the list, or one of them).

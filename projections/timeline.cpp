@@ -196,4 +196,29 @@ std::string timeline_text(const timeline& t) {
   return out;
 }
 
+json timeline_json(const timeline& t) {
+  auto ms = [](std::int64_t us) { return static_cast<double>(us) / 1000.0; };
+  json rows = json::array();
+  for (const auto& row : t.rows)
+    rows.push_back({{"at_ms", ms(row.at_us)},
+                    {"until_ms", ms(row.until_us)},
+                    {"type", row.type},
+                    {"count", row.count},
+                    {"detail", row.detail},
+                    {"alert", row.alert}});
+  const auto& s = t.totals;
+  return {{"object", "response.timeline"},
+          {"id", t.stream},
+          {"rows", rows},
+          {"totals",
+           {{"status", s.status.empty() ? json() : json(s.status)},
+            {"duration_ms", ms(s.duration_us)},
+            {"time_to_first_token_ms", s.first_token_us ? json(ms(*s.first_token_us)) : json()},
+            {"deltas", s.deltas},
+            {"gap_p50_ms", ms(s.gap_p50_us)},
+            {"gap_max_ms", ms(s.gap_max_us)},
+            {"tool_calls", s.tool_calls},
+            {"usage", s.usage}}}};
+}
+
 } // namespace riposte::projections

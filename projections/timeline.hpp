@@ -49,5 +49,7 @@ events::result<timeline> make_timeline(const std::vector<events::envelope>& stre
 
 // As text for a terminal, one row per line and a line of totals.
 std::string timeline_text(const timeline& t);
+// As JSON for the operator's console (offsets in milliseconds).
+nlohmann::json timeline_json(const timeline& t);
 
 } // namespace riposte::projections

@@ -48,16 +48,29 @@ void index_follower::nudge() {
   wake_.notify_one();
 }
 
+ev::status index_follower::wait_loaded() const {
+  std::unique_lock lock{mutex_};
+  if (!loaded_cv_.wait_for(lock, opts_.load_wait, [this] { return loaded_; }))
+    return ev::make_error(ev::riposte_errc::store_error,
+                          "The response index is still loading; try again shortly.");
+  return ev::ok();
+}
+
 ev::result<projections::index_page>
 index_follower::query(const projections::index_filter& f) const {
-  {
-    std::unique_lock lock{mutex_};
-    if (!loaded_cv_.wait_for(lock, opts_.load_wait, [this] { return loaded_; }))
-      return ev::make_error(ev::riposte_errc::store_error,
-                            "The response index is still loading; try again shortly.");
-  }
+  if (auto loaded = wait_loaded(); !loaded)
+    return loaded.error();
   std::shared_lock lock{index_mutex_};
   return index_.query(f);
+}
+
+ev::result<std::optional<projections::index_row>>
+index_follower::find(const std::string& id) const {
+  if (auto loaded = wait_loaded(); !loaded)
+    return loaded.error();
+  std::shared_lock lock{index_mutex_};
+  const auto* row = index_.find(id);
+  return row ? std::optional{*row} : std::nullopt;
 }
 
 void index_follower::run() {

@@ -18,6 +18,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <shared_mutex>
 #include <thread>
 
@@ -40,6 +41,9 @@ public:
 
   // A page of the index (unavailable while it has not loaded in time).
   events::result<projections::index_page> query(const projections::index_filter& f) const;
+  // One response's row, if the index holds it (unavailable while it has
+  // not loaded in time).
+  events::result<std::optional<projections::index_row>> find(const std::string& id) const;
   // The global position folded through.
   std::uint64_t position() const { return position_.load(std::memory_order_acquire); }
   // Look at the feed now rather than at the next poll.
@@ -56,6 +60,7 @@ public:
   static std::string segment_name(std::size_t n);
 
 private:
+  events::status wait_loaded() const;
   void run();
   void load();
   bool follow(); // true: a full page was read, more may wait

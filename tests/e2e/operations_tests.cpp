@@ -481,6 +481,33 @@ BOOST_AUTO_TEST_CASE(the_operator_index_lists_responses_by_filter_per_key_and_su
   expect_error_code(r.get("/v1/operator/responses?after=resp_nothing", admin), 400, "invalid_value",
                     "after");
 
+  // One response as its tenant reads it: the admin reads any, a tenant its own.
+  auto theirs = r.get("/v1/operator/responses/" + order[6], admin);
+  BOOST_TEST(theirs.status == 200, theirs.body);
+  BOOST_TEST(json_body(theirs)["id"] == order[6]);
+  BOOST_TEST(json_body(theirs)["status"] == "completed");
+  BOOST_TEST(r.get("/v1/operator/responses/" + order[6], globex).status == 200);
+  expect_error_code(r.get("/v1/operator/responses/" + order[6], acme), 404, "not_found", nullptr);
+  expect_error_code(r.get("/v1/operator/responses/resp_nothing", admin), 404, "not_found", nullptr);
+  auto events = json_body(r.get("/v1/operator/responses/" + order[6] + "/events?limit=2", admin));
+  BOOST_TEST(events["data"].size() == 2u);
+  BOOST_TEST(events["data"][0]["type"] == "response_created");
+  BOOST_TEST(events["has_more"] == true);
+  auto items = json_body(r.get("/v1/operator/responses/" + order[6] + "/input_items", admin));
+  BOOST_TEST(items["object"] == "list");
+  BOOST_TEST(items["data"].size() == 1u);
+  auto timeline = json_body(r.get("/v1/operator/responses/" + order[3] + "/timeline", admin));
+  BOOST_TEST(timeline["object"] == "response.timeline");
+  BOOST_REQUIRE(timeline["rows"].is_array() && !timeline["rows"].empty());
+  BOOST_TEST(timeline["rows"][0]["type"] == "response_created");
+  BOOST_TEST(timeline["rows"][0]["at_ms"] == 0.0);
+  BOOST_TEST(timeline["totals"]["status"] == "completed");
+  BOOST_TEST(timeline["totals"]["deltas"].get<int>() >= 1);
+  BOOST_TEST(timeline["totals"]["time_to_first_token_ms"].is_number());
+  auto failed_line = json_body(r.get("/v1/operator/responses/" + failed_id + "/timeline", admin));
+  BOOST_TEST(failed_line["totals"]["status"] == "failed");
+  BOOST_TEST(failed_line["rows"].back()["alert"] == true);
+
   // A deleted response leaves the default list, and stays for audit.
   BOOST_TEST(r.del("/v1/responses/" + order[0], acme).status == 200);
   auto deadline = std::chrono::steady_clock::now() + 2s;

@@ -100,6 +100,17 @@ BOOST_AUTO_TEST_CASE(deltas_of_another_item_start_a_new_row_and_a_failure_is_fla
   BOOST_TEST(t->rows[3].detail == "server_restarted: riposte restarted");
   BOOST_TEST(t->totals.status == "failed");
   BOOST_TEST(rp::timeline_text(*t).find("!! response_failed") != std::string::npos);
+  // The same rows as JSON for the console, offsets in milliseconds.
+  auto j = rp::timeline_json(*t);
+  BOOST_TEST(j["object"] == "response.timeline");
+  BOOST_TEST(j["id"] == "resp_1");
+  BOOST_REQUIRE(j["rows"].size() == 4u);
+  BOOST_TEST(j["rows"][2]["at_ms"].get<double>() == 2.0);
+  BOOST_TEST(j["rows"][3]["alert"] == true);
+  BOOST_TEST(j["rows"][3]["detail"] == "server_restarted: riposte restarted");
+  BOOST_TEST(j["totals"]["status"] == "failed");
+  BOOST_TEST(j["totals"]["time_to_first_token_ms"].get<double>() == 1.0);
+  BOOST_TEST(j["totals"]["duration_ms"].get<double>() == 3.0);
 }
 
 // A model's output may carry terminal escape sequences: C0 and C1 controls
