@@ -86,7 +86,7 @@ std::vector<route> operator_routes(const api_context& ctx) {
          // A query that throws is answered, never left waiting.
          auto failed = [reply](const std::string&) { reply(to_http(ev::server_fault())); };
          c->index_pool->post(
-             [index = c->index, f = std::move(*filter), reply]() {
+             [index = c->index, f = std::move(*filter), reply, admin = !*scope]() {
                auto page = index->query(f);
                if (!page)
                  return reply(to_http(page.error()));
@@ -97,8 +97,10 @@ std::vector<route> operator_routes(const api_context& ctx) {
                          {"data", data},
                          {"first_id", page->rows.empty() ? json() : json(page->rows.front().id)},
                          {"last_id", page->rows.empty() ? json() : json(page->rows.back().id)},
-                         {"has_more", page->has_more},
-                         {"indexed_through", index->position()}};
+                         {"has_more", page->has_more}};
+               // The feed's position says how much every tenant did: the admin's.
+               if (admin)
+                 body["indexed_through"] = index->position();
                reply(response{200, ev::dump_json(body), "application/json", {}});
              },
              failed);

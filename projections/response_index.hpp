@@ -108,6 +108,10 @@ public:
   void set_position(std::uint64_t position) { position_ = position; }
   // A segment taken but not kept after all: taken again next time.
   void mark_dirty(std::size_t segment) { dirty_.insert(segment); }
+  void mark_all_dirty() {
+    for (std::size_t n = 0; n * segment_rows < rows_.size(); ++n)
+      dirty_.insert(n);
+  }
 
   // One row as the operator API shows it.
   static nlohmann::json to_json(const index_row& row);

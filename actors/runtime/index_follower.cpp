@@ -136,6 +136,7 @@ void index_follower::load() {
     }
   }
   loaded.set_position(info->position);
+  kept_position_ = info->position;
   std::unique_lock lock{index_mutex_};
   index_ = std::move(loaded);
   position_.store(index_.position(), std::memory_order_release);
@@ -174,8 +175,13 @@ bool index_follower::follow() {
       std::lock_guard guard{tap_mutex_};
       arrived.swap(tap_queue_);
     }
-    for (auto& e : arrived)
-      tapped_.push_back(std::move(e));
+    // Stalled (the log unreadable at the next position, say): what the
+    // writer hands over is dropped, and read from the log once it moves.
+    if (tapped_.size() + arrived.size() > tap_limit)
+      tapped_.clear();
+    else
+      for (auto& e : arrived)
+        tapped_.push_back(std::move(e));
   }
   auto durable = log_->durable_position();
   std::size_t folded = 0;
@@ -227,41 +233,58 @@ bool index_follower::read_page() {
 // unless the kept copy is already as far along (another replica's).
 void index_follower::keep() {
   kept_at_ = std::chrono::steady_clock::now();
+  auto held = log_->lock(manifest_name);
+  if (!held)
+    return ev::report_fault("index", held.error().message);
+  // The kept copy as it stands. One further along is another replica's:
+  // left alone. One behind what this follower last kept or loaded was lost
+  // or written over: every segment is written again, not only the changed.
+  auto stored = log_->get_snapshot(manifest_name);
+  if (!stored)
+    return ev::report_fault("index", stored.error().message);
+  bool whole = kept_position_ > 0;
+  if (*stored) {
+    auto info = projections::response_index::read_manifest((*stored)->payload);
+    if (info && info->position >= position())
+      return;
+    whole = !info || info->position < kept_position_;
+  }
   std::vector<std::pair<std::size_t, std::string>> segments;
   std::string manifest;
   std::uint64_t at = 0;
   {
     std::unique_lock lock{index_mutex_};
+    if (whole)
+      index_.mark_all_dirty();
     at = index_.position();
     segments = index_.take_dirty_segments();
     manifest = index_.manifest();
   }
   if (segments.empty())
     return;
-  auto put_back = [&] { // kept next time
-    std::unique_lock lock{index_mutex_};
-    for (const auto& [n, _] : segments)
-      index_.mark_dirty(n);
-  };
-  auto held = log_->lock(manifest_name);
-  if (!held) {
-    put_back();
-    return ev::report_fault("index", held.error().message);
-  }
-  if (auto stored = log_->get_snapshot(manifest_name); stored && *stored) {
-    auto info = projections::response_index::read_manifest((*stored)->payload);
-    if (info && info->position >= at)
-      return put_back();
-  }
+  // Unless they are written, the segments taken are taken again next time
+  // (also when something here throws).
+  struct put_back {
+    index_follower& f;
+    const std::vector<std::pair<std::size_t, std::string>>& segments;
+    bool written = false;
+    ~put_back() {
+      if (written)
+        return;
+      std::unique_lock lock{f.index_mutex_};
+      for (const auto& seg : segments)
+        f.index_.mark_dirty(seg.first);
+    }
+  } guard{*this, segments};
   std::vector<std::pair<std::string, ev::snapshot>> snaps;
   snaps.reserve(segments.size() + 1);
-  for (auto& [n, payload] : segments)
-    snaps.emplace_back(segment_name(n), ev::snapshot{at, std::move(payload)});
+  for (const auto& [n, payload] : segments)
+    snaps.emplace_back(segment_name(n), ev::snapshot{at, payload});
   snaps.emplace_back(manifest_name, ev::snapshot{at, std::move(manifest)});
-  if (auto put = log_->put_snapshots(snaps, std::nullopt); !put) {
-    put_back();
-    ev::report_fault("index", put.error().message);
-  }
+  if (auto put = log_->put_snapshots(snaps, std::nullopt); !put)
+    return ev::report_fault("index", put.error().message);
+  guard.written = true;
+  kept_position_ = at;
 }
 
 } // namespace riposte::actors

@@ -73,6 +73,7 @@ private:
   projections::response_index index_;
   std::atomic<std::uint64_t> position_{0};
   std::chrono::steady_clock::time_point kept_at_;
+  std::uint64_t kept_position_ = 0;     // of the copy this follower last kept or loaded
   std::deque<events::envelope> tapped_; // the follower thread's, in position order
 
   // Filled by the writer's thread, taken by the follower's.

@@ -274,6 +274,41 @@ BOOST_AUTO_TEST_CASE(a_follower_behind_the_kept_copy_does_not_overwrite_it) {
   BOOST_TEST(info->position == far_at);
 }
 
+BOOST_AUTO_TEST_CASE(a_kept_copy_found_behind_what_was_kept_is_written_again_whole) {
+  fresh_store s;
+  std::uint64_t head = 0;
+  write_mix(*s.log, 1500, 8, head);
+  index_follower f{s.log, quick()};
+  BOOST_REQUIRE(caught_up(f, head, 10s));
+  auto kept = [&] {
+    auto m = s.log->get_snapshot(index_follower::manifest_name);
+    return m && *m ? rp::response_index::read_manifest((*m)->payload).value().position : 0;
+  };
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (kept() < head && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  BOOST_REQUIRE(kept() == head);
+  // Another writer puts an old copy back (a lost write, a lagging replica):
+  // an empty first segment under a manifest from long ago.
+  rp::response_index old;
+  old.set_position(1);
+  BOOST_REQUIRE(
+      s.log->put_snapshot(index_follower::segment_name(0), {1, R"({"format":1,"rows":[]})"}));
+  BOOST_REQUIRE(s.log->put_snapshot(index_follower::manifest_name, {1, old.manifest()}));
+  // One more response changes only the last segment; the next keep writes all.
+  write_mix(*s.log, 1, 9, head, 1500);
+  BOOST_REQUIRE(caught_up(f, head, 10s));
+  deadline = std::chrono::steady_clock::now() + 5s;
+  while (kept() < head && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(10ms);
+  BOOST_REQUIRE(kept() == head);
+  rp::response_index restored;
+  auto seg = s.log->get_snapshot(index_follower::segment_name(0));
+  BOOST_REQUIRE(seg.has_value() && seg->has_value());
+  BOOST_REQUIRE(restored.load_segment((*seg)->payload).has_value());
+  BOOST_TEST(restored.size() == rp::response_index::segment_rows);
+}
+
 BOOST_AUTO_TEST_CASE(what_the_writer_stores_is_folded_once_durable_and_gaps_are_read_from_the_log) {
   fresh_store s{store::sync_policy::always};
   index_follower f{s.log, quick()};

@@ -458,6 +458,9 @@ BOOST_AUTO_TEST_CASE(the_operator_index_lists_responses_by_filter_per_key_and_su
   BOOST_TEST(ids_of(index_rows(r, "", admin, 1)) == newest_first);
   BOOST_TEST(ids_of(index_rows(r, "&order=asc", admin, 3)) == order);
 
+  // The feed's position is the admin's to see, not a tenant's.
+  BOOST_TEST(json_body(r.get("/v1/operator/responses", admin))["indexed_through"].get<int>() > 0);
+  BOOST_TEST(!json_body(r.get("/v1/operator/responses", globex)).contains("indexed_through"));
   // A tenant's key sees its own tenant, and may not ask for another.
   BOOST_TEST(ids_of(index_rows(r, "", globex)) == std::vector<std::string>({order[7], order[6]}));
   BOOST_TEST(index_rows(r, "&tenant=globex", globex).size() == 2u);
