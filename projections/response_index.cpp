@@ -109,11 +109,6 @@ std::optional<std::int64_t> index_row::total_tokens() const {
   return input_tokens + std::max<std::int64_t>(0, output_tokens);
 }
 
-index_row* response_index::row_of(const std::string& id) {
-  auto it = by_id_.find(id);
-  return it == by_id_.end() ? nullptr : &rows_[it->second];
-}
-
 const index_row* response_index::find(const std::string& id) const {
   auto it = by_id_.find(id);
   return it == by_id_.end() ? nullptr : &rows_[it->second];
@@ -220,7 +215,7 @@ void response_index::apply(const ev::envelope& env) {
   }
 }
 
-bool response_index::matches(const index_row& r, const index_filter& f) const {
+bool response_index::matches(const index_row& r, const index_filter& f) {
   auto within = [](std::optional<std::int64_t> v, std::optional<std::int64_t> lo,
                    std::optional<std::int64_t> hi, std::int64_t scale) {
     if (!lo && !hi)

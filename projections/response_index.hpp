@@ -85,7 +85,7 @@ public:
   std::size_t size() const { return rows_.size(); }
   const index_row* find(const std::string& id) const;
 
-  bool matches(const index_row& row, const index_filter& f) const;
+  static bool matches(const index_row& row, const index_filter& f);
   // A page of rows that match, in creation order (or its reverse). An
   // `after` that names no row (or one the filter's tenant may not see) is
   // invalid_value on `after`.
@@ -117,8 +117,6 @@ public:
   static nlohmann::json to_json(const index_row& row);
 
 private:
-  index_row* row_of(const std::string& id);
-
   std::vector<index_row> rows_; // creation order
   std::unordered_map<std::string, std::size_t> by_id_;
   std::set<std::size_t> dirty_; // segment numbers
