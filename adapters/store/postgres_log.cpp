@@ -271,10 +271,20 @@ const std::string tx_position = "(select position_base from log_meta) + "
                                 "(pg_current_xact_id()::text::bigint << " +
                                 std::to_string(tx_shift) + ")";
 // Every transaction that began before the oldest one still running has ended:
-// positions below this can no longer appear.
-const std::string read_horizon = "(select position_base from log_meta) + "
-                                 "(pg_snapshot_xmin(pg_current_snapshot())::text::bigint << " +
-                                 std::to_string(tx_shift) + ")";
+// positions below this can no longer appear. Transaction ids are the
+// cluster's, but a transaction seen running in another database can never
+// write this one's events, so it does not hold the feed back (a long job in a
+// neighbour's database would otherwise stall it). Only a positive sighting
+// counts: an id whose database is unknown (it ended meanwhile, or its backend
+// is hidden from this role) holds the horizon, as the snapshot's xmin would.
+const std::string read_horizon =
+    "(select position_base from log_meta) + (least("
+    "pg_snapshot_xmax(pg_current_snapshot())::text::bigint, "
+    "(select min(x::text::bigint) from pg_snapshot_xip(pg_current_snapshot()) x "
+    "where not exists (select 1 from pg_stat_get_activity(null) a "
+    "where a.backend_xid::text::bigint = x::text::bigint % 4294967296 and a.datid <> "
+    "(select oid from pg_database where datname = current_database())))) << " +
+    std::to_string(tx_shift) + ")";
 
 std::string one_line(std::string text) {
   for (auto& c : text)

@@ -635,6 +635,37 @@ BOOST_AUTO_TEST_CASE(the_feed_waits_for_an_append_in_flight_below_it) {
   BOOST_TEST(feed[0].global_position < feed[1].global_position);
 }
 
+// Transaction ids are the cluster's, but a transaction in another database
+// can never write this one's events: one left open there (a neighbour's long
+// job) does not hold this feed back.
+BOOST_AUTO_TEST_CASE(a_transaction_in_another_database_does_not_hold_the_feed) {
+  fresh_store s;
+  if (s.kind != "postgres")
+    return;
+  auto first = must(s->append("resp_before", ev::no_stream, {delta("a")}));
+  std::ifstream in{env_or("RIPOSTE_TEST_PG_URL_FILE", "")};
+  std::string admin;
+  std::getline(in, admin);
+  pqxx::connection elsewhere{admin};
+  pqxx::work open{elsewhere};
+  auto xid = open.exec1("select pg_current_xact_id()::text")[0].as<std::string>();
+  auto later = must(s->append("resp_later", ev::no_stream, {delta("b")}));
+  auto feed = must(s->read_all(first[0].global_position, 100));
+  BOOST_REQUIRE_EQUAL(feed.size(), 1u);
+  BOOST_TEST(feed[0].global_position == later[0].global_position);
+  // The same open transaction in this database holds it, as before.
+  pqxx::connection here{s.uri};
+  pqxx::work mine{here};
+  mine.exec("select pg_current_xact_id()");
+  auto last = must(s->append("resp_last", ev::no_stream, {delta("c")}));
+  BOOST_TEST(must(s->read_all(later[0].global_position, 100)).empty());
+  mine.abort();
+  feed = must(s->read_all(later[0].global_position, 100));
+  BOOST_REQUIRE_EQUAL(feed.size(), 1u);
+  BOOST_TEST(feed[0].global_position == last[0].global_position);
+  BOOST_TEST(!xid.empty());
+}
+
 // A database written before positions followed transactions: the first
 // append after the upgrade lands above everything stored, and the feed
 // serves old and new in one order.
