@@ -229,6 +229,7 @@ bool response_index::matches(const index_row& r, const index_filter& f) {
          (f.mode.empty() || r.mode == f.mode) &&
          (f.error_code.empty() || r.error_code == f.error_code) &&
          (f.conversation.empty() || r.conversation == f.conversation) &&
+         (f.previous_response_id.empty() || r.previous_response_id == f.previous_response_id) &&
          (!f.created_after || r.created_at >= *f.created_after) &&
          (!f.created_before || r.created_at < *f.created_before) &&
          within(r.total_tokens(), f.min_tokens, f.max_tokens, 1) &&

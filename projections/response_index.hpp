@@ -49,6 +49,7 @@ struct index_row {
 // What an operator asks for; an empty field filters nothing.
 struct index_filter {
   std::string tenant, status, model, mode, error_code, conversation;
+  std::string previous_response_id;                          // the responses that continue this one
   std::optional<std::int64_t> created_after, created_before; // seconds: [after, before)
   std::optional<std::int64_t> min_tokens, max_tokens;        // total tokens
   std::optional<std::int64_t> min_duration_ms, max_duration_ms;

@@ -163,6 +163,14 @@ BOOST_AUTO_TEST_CASE(every_filter_returns_exactly_the_responses_a_scan_of_the_tr
   add(
       "conversation", [](auto& fl) { fl.conversation = "conv_3"; },
       [](const truth& t) { return !t.deleted && t.conversation == "conv_3"; });
+  // A response some other one continues.
+  std::string chained;
+  for (const auto& t : truths)
+    if (!t.previous.empty() && chained.empty())
+      chained = t.previous;
+  add(
+      "chain", [&](auto& fl) { fl.previous_response_id = chained; },
+      [&](const truth& t) { return !t.deleted && t.previous == chained; });
   add(
       "time window",
       [](auto& fl) {

@@ -21,7 +21,7 @@ inline constexpr std::int64_t mix_t0 = 1'764'000'000'000'000; // µs
 
 // What the generator decided for one response: the truth filters are held to.
 struct truth {
-  std::string id, tenant, model, mode, status, error_code, conversation;
+  std::string id, tenant, model, mode, status, error_code, conversation, previous;
   std::int64_t created_at = 0;
   std::int64_t duration_ms = 0, first_token_ms = -1, tokens = -1;
   bool deleted = false;
@@ -75,6 +75,10 @@ inline std::vector<truth> mixed_responses(std::size_t n, std::uint32_t seed, con
     if (pick(4) == 0) {
       t.conversation = "conv_" + std::to_string(pick(5));
       params["conversation"] = {{"id", t.conversation}};
+    } else if (i > first && pick(3) == 0) { // a chain: continues one of the last few
+      t.previous =
+          "resp_" + std::to_string(1000 + i - 1 - pick(std::min<std::size_t>(i - first, 4)));
+      params["previous_response_id"] = t.previous;
     }
     auto at = mix_t0 + static_cast<std::int64_t>(i) * 1'000'000;
     emit(t.id, t.tenant, at, created(t.id, t.model, t.created_at, t.mode, params));
