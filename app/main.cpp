@@ -24,6 +24,7 @@
 #include "events/event.hpp"
 #include "events/faults.hpp"
 #include "events/json_safe.hpp"
+#include "http/console.hpp"
 #include "http/errors.hpp"
 #include "http/routes.hpp"
 #include "http/server.hpp"
@@ -622,6 +623,10 @@ int main(int argc, char** argv) {
 
   auto routes = http::responses_routes(api);
   for (auto& r : http::operator_routes(api))
+    routes.push_back(std::move(r));
+  for (auto& r : http::audit_routes(api))
+    routes.push_back(std::move(r));
+  for (auto& r : http::console_routes())
     routes.push_back(std::move(r));
   for (auto& r : http::files_routes(api))
     routes.push_back(std::move(r));

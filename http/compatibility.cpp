@@ -225,8 +225,11 @@ const std::vector<feature>& compatibility_manifest() {
       {"endpoint",
        "GET /v1/audit/events",
        s::supported,
-       "riposte's own: every stream's events in global order, admin key only",
-       {"the_audit_feed_is_for_the_admin_key_and_pages_in_global_order"}},
+       "riposte's own: every stream's events in global order, admin key only; filtered by "
+       "tenant, type and stream_id; stream=true is a live SSE tail (id: the global position, "
+       "resumable by after or Last-Event-ID)",
+       {"the_audit_feed_is_for_the_admin_key_and_pages_in_global_order",
+        "the audit feed streams live as SSE for the admin key, filtered and resumable"}},
       {"endpoint",
        "GET /v1/operator/responses",
        s::supported,
@@ -240,6 +243,21 @@ const std::vector<feature>& compatibility_manifest() {
        "riposte's own: one response as its tenant reads it, for the admin key across tenants; "
        "the timeline is riposte replay --timeline as JSON",
        {"the_operator_index_lists_responses_by_filter_per_key_and_survives_restarts"}},
+      {"endpoint",
+       "POST /v1/operator/responses/{id}/cancel",
+       s::supported,
+       "riposte's own: cancels a background response as its tenant would, for the admin key "
+       "across tenants (the console's cancel button)",
+       {"a running background response is cancelled from its page"}},
+      {"endpoint",
+       "GET /console",
+       s::supported,
+       "riposte's own: the operator's console (list with filters, a response's timeline, gap "
+       "chart, replay, chain links, audit tail, cancel), built into the binary; a CSP with no "
+       "inline script, the key sent as a header and never put in a URL, nothing a model or a "
+       "user wrote rendered as HTML",
+       {"the console is served with a policy that allows no inline script and no other origin",
+        "a response's page shows its timeline, gaps and chain, and hostile text stays text"}},
       {"endpoint",
        "GET /v1/responses/{id}/events",
        s::supported,

@@ -58,6 +58,8 @@ std::vector<route> responses_routes(const api_context& ctx);
 std::vector<route> prompts_routes(const api_context& ctx);
 // /v1/conversations: conversations and their items.
 std::vector<route> conversations_routes(const api_context& ctx);
+// /v1/audit/events: the global feed for the admin key, paged or live (SSE).
+std::vector<route> audit_routes(const api_context& ctx);
 // /v1/operator/responses: the index of responses, for the admin key (every
 // tenant) and tenant keys (their own).
 std::vector<route> operator_routes(const api_context& ctx);

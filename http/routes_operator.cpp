@@ -1,6 +1,6 @@
 // The operator's API: the index of responses with filters and a cursor, and
 // one response as its tenant would read it (the Response, its input items,
-// its raw events, its timeline). The admin key (or anyone, where riposte runs
+// its raw events, its timeline) and cancel it. The admin key (or anyone, where riposte runs
 // open) sees every tenant and may name one; a tenant key sees its own tenant
 // only, and another tenant's response does not exist for it.
 #include "http/routes.hpp"
@@ -107,15 +107,21 @@ std::vector<route> operator_routes(const api_context& ctx) {
        }});
 
   auto registry = [c] { return c->registry->as<actors::registry_actor>(); };
-  routes.push_back({"GET", "/v1/operator/responses/{id}",
-                    [c, registry](const request& req, const auto& params, reply_fn reply) {
-                      auto id = params[0];
-                      with_owner(*c, req, id, std::move(reply),
-                                 [registry, id](const std::string& tenant, reply_fn r) {
-                                   caf::anon_send(registry(), actors::fetch_atom::value, id, tenant,
-                                                  reply_with(std::move(r)));
-                                 });
-                    }});
+  // The Response, and cancelling a background one, as its tenant would.
+  auto as_owner = [c, registry](std::string method, std::string pattern, auto atom) {
+    return route{std::move(method), std::move(pattern),
+                 [c, registry, atom](const request& req, const auto& params, reply_fn reply) {
+                   auto id = params[0];
+                   with_owner(*c, req, id, std::move(reply),
+                              [registry, atom, id](const std::string& tenant, reply_fn r) {
+                                caf::anon_send(registry(), atom, id, tenant,
+                                               reply_with(std::move(r)));
+                              });
+                 }};
+  };
+  routes.push_back(as_owner("GET", "/v1/operator/responses/{id}", actors::fetch_atom::value));
+  routes.push_back(
+      as_owner("POST", "/v1/operator/responses/{id}/cancel", actors::cancel_atom::value));
   // Pages of input items or raw events, as the tenant's own routes page them.
   auto paged = [c, registry](std::string pattern, auto atom, auto render) {
     return route{

@@ -369,40 +369,6 @@ std::vector<route> responses_routes(const api_context& ctx) {
          });
        }});
   routes.push_back(
-      {"GET", "/v1/audit/events", [c](const request& req, const auto&, reply_fn reply) {
-         if (auto ok = c->auth->check_admin(req); !ok)
-           return reply(to_http(ok.error()));
-         auto pairs = parse_query_string(req.query);
-         if (!pairs)
-           return reply(to_http(pairs.error()));
-         std::uint64_t after = 0;
-         std::int64_t limit = 100;
-         for (const auto& [key, value] : *pairs) {
-           bool digits = !value.empty() && value.size() < 19 &&
-                         value.find_first_not_of("0123456789") == std::string::npos;
-           if (key == "after" && digits)
-             after = std::stoull(value);
-           else if (key == "limit" && digits && std::stoll(value) >= 1 && std::stoll(value) <= 1000)
-             limit = std::stoll(value);
-           else
-             return reply(to_http(ev::make_error(
-                 riposte_errc::invalid_value,
-                 "Invalid value for '" + key + "': after is a global position, limit is 1 to 1000.",
-                 key)));
-         }
-         caf::anon_send(c->registry->as<actors::registry_actor>(), actors::audit_atom::value, after,
-                        limit,
-                        reply_rendered<actors::events_page>(
-                            std::move(reply), [after](const actors::events_page& page) {
-                              return json{{"object", "list"},
-                                          {"data", envelopes_of(page)},
-                                          {"last_position", page.data.empty()
-                                                                ? after
-                                                                : page.data.back().global_position},
-                                          {"has_more", page.has_more}};
-                            }));
-       }});
-  routes.push_back(
       {"GET", "/compatibility/responses",
        [backends = ctx.backends_manifest](const request&, const auto&, reply_fn reply) {
          auto manifest = manifest_json();

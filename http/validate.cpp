@@ -1101,6 +1101,7 @@ ev::result<projections::index_filter> parse_index_filter(const std::string& quer
       {"model", &projections::index_filter::model},
       {"error_code", &projections::index_filter::error_code},
       {"conversation", &projections::index_filter::conversation},
+      {"previous_response_id", &projections::index_filter::previous_response_id},
       {"after", &projections::index_filter::after}};
   for (const auto& [key, value] : *pairs) {
     std::optional<ev::error_info> bad;
@@ -1325,6 +1326,47 @@ std::string fingerprint(const std::string& bytes) {
   char buf[17];
   std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
   return buf;
+}
+
+bool audit_query::wants(const ev::envelope& env) const {
+  return (tenant.empty() || env.tenant == tenant) && (type.empty() || env.type == type) &&
+         (stream_id.empty() || env.stream == stream_id);
+}
+
+ev::result<audit_query> parse_audit_query(const std::string& query,
+                                          const std::optional<std::string>& last_event_id) {
+  auto pairs = parse_query_string(query);
+  if (!pairs)
+    return pairs.error();
+  audit_query q;
+  auto digits = [](const std::string& v) {
+    return !v.empty() && v.size() < 19 && v.find_first_not_of("0123456789") == std::string::npos;
+  };
+  auto bad = [](const std::string& key, const std::string& why) {
+    return ev::make_error(riposte_errc::invalid_value,
+                          "Invalid value for '" + ev::excerpt(key) + "': " + why, key);
+  };
+  // A reconnecting EventSource-style client names where it was.
+  if (last_event_id && digits(*last_event_id))
+    q.after = std::stoull(*last_event_id);
+  for (const auto& [key, value] : *pairs) {
+    if (key == "after" && digits(value))
+      q.after = std::stoull(value);
+    else if (key == "limit" && digits(value) && std::stoll(value) >= 1 && std::stoll(value) <= 1000)
+      q.limit = std::stoll(value);
+    else if (key == "stream" && (value == "true" || value == "false"))
+      q.stream = value == "true";
+    else if (key == "tenant" || key == "type" || key == "stream_id") {
+      if (value.empty() || value.size() > 256 || !ev::is_text(value))
+        return bad(key, "a name of 1 to 256 characters.");
+      (key == "tenant" ? q.tenant : key == "type" ? q.type : q.stream_id) = value;
+    } else if (key == "after" || key == "limit" || key == "stream")
+      return bad(key, "after is a global position, limit is 1 to 1000, stream is true or false.");
+    else
+      return ev::make_error(riposte_errc::unknown_parameter,
+                            "Unknown parameter: '" + ev::excerpt(key) + "'.", ev::excerpt(key));
+  }
+  return q;
 }
 
 } // namespace riposte::http

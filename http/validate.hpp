@@ -57,6 +57,20 @@ events::result<actors::list_query> parse_list_query(const std::string& query);
 // the caller decides whether the key may ask for it).
 events::result<projections::index_filter> parse_index_filter(const std::string& query);
 
+// GET /v1/audit/events: a page (`after`, `limit`) or a live tail
+// (`stream=true`), filtered by tenant, event type and stream id.
+struct audit_query {
+  std::uint64_t after = 0;
+  std::int64_t limit = 100;
+  bool stream = false;
+  std::string tenant, type, stream_id;
+
+  bool wants(const events::envelope& env) const;
+};
+// A reconnecting client's Last-Event-ID is where it was (`after` wins).
+events::result<audit_query> parse_audit_query(const std::string& query,
+                                              const std::optional<std::string>& last_event_id);
+
 // A stable 64-bit FNV-1a hash, hex: the fingerprint of an idempotent request.
 std::string fingerprint(const std::string& bytes);
 

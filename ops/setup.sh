@@ -15,8 +15,9 @@ packages=(
 build_only=false
 [ "${1:-}" = "--build-only" ] && build_only=true
 if ! $build_only; then
-  # clang-14 and its runtimes: the libFuzzer targets (ops/fuzz.sh).
-  packages+=(postgresql python3 procps iproute2 nginx-light haproxy wrk time clang-14 libclang-rt-14-dev)
+  # clang-14 and its runtimes: the libFuzzer targets (ops/fuzz.sh); chromium:
+  # the console's browser tests (tests/http/console).
+  packages+=(postgresql python3 procps iproute2 nginx-light haproxy wrk time clang-14 libclang-rt-14-dev chromium)
 fi
 
 missing=()

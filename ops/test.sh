@@ -16,8 +16,10 @@ lap() { echo "test.sh: $1 after $(( $(date +%s) - start )) s"; }
 bash ops/setup.sh
 bash ops/build.sh
 lap "release build"
-# The SDK contract suite's npm packages, exactly as the lock file pins them.
+# The SDK contract suite's and the console tests' npm packages, exactly as
+# their lock files pin them.
 (cd tests/sdk && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+(cd tests/http/console && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
 (cd build && ctest --output-on-failure -j "$(nproc)" "$@")
 lap "release suite"
 if [ "${SANITIZE:-1}" != 0 ]; then

@@ -1,5 +1,6 @@
-// Fuzz target: the operator index's query parser and its kept segments.
-// Input: a query string, then after a newline bytes read as a kept segment
+// Fuzz target: the operator index's query parser and its kept segments, and
+// the audit feed's query parser. Input: a query string (also read as the
+// audit feed's query and its Last-Event-ID), then after a newline bytes read as a kept segment
 // and as a manifest. A query that parses runs against a small index.
 #include "events/event.hpp"
 #include "http/validate.hpp"
@@ -52,6 +53,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     if (filter->limit < 1 || filter->limit > 100)
       __builtin_trap();
     if (auto page = sample().query(*filter); page && page->rows.size() > filter->limit)
+      __builtin_trap();
+  }
+  std::string query{in.substr(0, nl)};
+  if (auto audit = riposte::http::parse_audit_query(query, query); audit) {
+    if (audit->limit < 1 || audit->limit > 1000 || audit->tenant.size() > 256)
       __builtin_trap();
   }
   if (nl != std::string_view::npos) {
