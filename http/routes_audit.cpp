@@ -73,7 +73,12 @@ struct audit_tail : std::enable_shared_from_this<audit_tail> {
                                         {"code", map_error(page.error().code).code},
                                         {"message", page.error().message}}) +
                      "\n\n",
-                 [self = shared_from_this()](bool) { self->end(); });
+                 [self = shared_from_this()](bool) noexcept {
+                   try {
+                     self->end();
+                   } catch (...) {
+                   }
+                 });
       return;
     }
     std::string frames;
@@ -90,11 +95,22 @@ struct audit_tail : std::enable_shared_from_this<audit_tail> {
     if (frames.empty())
       return next(wait);
     last_write = now;
-    out->write(std::move(frames), [self = shared_from_this(), wait](bool ok) {
-      if (!ok)
-        return self->end();
-      self->next(wait);
+    out->write(std::move(frames), [self = shared_from_this(), wait](bool ok) noexcept {
+      self->resume(ok, wait); // on the HTTP thread: nothing may leave it
     });
+  }
+
+  void resume(bool ok, std::chrono::milliseconds wait) noexcept {
+    try {
+      if (!ok)
+        return end();
+      next(wait);
+    } catch (...) {
+      try {
+        end();
+      } catch (...) {
+      }
+    }
   }
 };
 
@@ -114,13 +130,13 @@ std::vector<route> audit_routes(const api_context& ctx) {
            auto tail = std::make_shared<audit_tail>();
            tail->registry = c->registry;
            tail->q = std::move(*q);
-           tail->out = req.reply_channel->stream("text/event-stream; charset=utf-8",
-                                                 {{"cache-control", "no-store"}});
+           // (as every SSE stream: no proxy may hold the tail in a buffer)
+           tail->out = req.reply_channel->stream(
+               "text/event-stream; charset=utf-8",
+               {{"Cache-Control", "no-cache"}, {"X-Accel-Buffering", "no"}});
            // The first bytes open the stream at once, before any event.
-           tail->out->write(": riposte audit tail\n\n", [tail](bool ok) {
-             if (!ok)
-               return tail->end();
-             tail->next(std::chrono::milliseconds(0));
+           tail->out->write(": riposte audit tail\n\n", [tail](bool ok) noexcept {
+             tail->resume(ok, std::chrono::milliseconds(0));
            });
            return;
          }

@@ -95,17 +95,18 @@ async function api(path, init = {}) {
   return body;
 }
 
-// Every page of a paged list (the response's events).
-async function allPages(path) {
+// Every page of a paged list: the response's events (after a seq) or its
+// input items (after an item's id).
+async function allPages(path, signal, cursor = (last) => String(last.seq)) {
   const out = [];
   let after = null;
   for (let round = 0; round < 10000; ++round) {
     const q = new URLSearchParams({ order: 'asc', limit: '100' });
     if (after !== null) q.set('after', after);
-    const page = await api(`${path}?${q}`);
+    const page = await api(`${path}?${q}`, { signal });
     out.push(...page.data);
     if (!page.has_more || page.data.length === 0) break;
-    after = String(page.data[page.data.length - 1].seq);
+    after = cursor(page.data[page.data.length - 1]);
   }
   return out;
 }
@@ -155,7 +156,7 @@ function filterForm(params) {
   return form;
 }
 
-async function listPage(params) {
+async function listPage(params, signal) {
   const table = el('table', { id: 'responses' },
     el('thead', {}, el('tr', {}, ['id', 'created', 'tenant', 'model', 'mode', 'status', 'error / reason',
       'duration ms', 'first token ms', 'tokens', 'previous'].map((h) => el('th', {}, h)))));
@@ -163,7 +164,8 @@ async function listPage(params) {
   table.append(body);
   const pager = el('div', { class: 'pager' });
   show(el('h1', {}, 'Responses'), filterForm(params), table, pager);
-  const page = await api(`/v1/operator/responses?${params}`);
+  const page = await api(`/v1/operator/responses?${params}`, { signal });
+  if (signal.aborted) return;
   for (const r of page.data) {
     body.append(el('tr', { 'data-id': r.id },
       el('td', {}, responseLink(r.id)),
@@ -200,7 +202,7 @@ function gapChart(deltas) {
   if (gaps.length === 0) return el('p', { class: 'muted', id: 'gap-chart' }, 'No gaps: fewer than two deltas.');
   const width = 720;
   const height = 120;
-  const max = Math.max(...gaps, 0.001);
+  const max = gaps.reduce((a, b) => Math.max(a, b), 0.001);
   const sorted = [...gaps].sort((a, b) => a - b);
   const p90 = sorted[Math.floor(sorted.length * 0.9)];
   const bar = width / gaps.length;
@@ -265,14 +267,16 @@ function timelineTable(t) {
       el('td', {}, row.detail)))));
 }
 
-async function responsePage(id) {
+async function responsePage(id, signal) {
+  if (!/^[A-Za-z0-9_-]{1,256}$/.test(id)) throw new ApiError(`'${id}' is not a response id.`);
   const base = `/v1/operator/responses/${encodeURIComponent(id)}`;
   show(el('h1', {}, id), el('p', { class: 'muted' }, 'Loading…'));
   const [resp, timeline, events, items, next] = await Promise.all([
-    api(base), api(`${base}/timeline`), allPages(`${base}/events`),
-    api(`${base}/input_items?order=asc&limit=100`),
-    api(`/v1/operator/responses?${new URLSearchParams({ previous_response_id: id, order: 'asc', limit: '100' })}`),
+    api(base, { signal }), api(`${base}/timeline`, { signal }), allPages(`${base}/events`, signal),
+    allPages(`${base}/input_items`, signal, (last) => last.id),
+    api(`/v1/operator/responses?${new URLSearchParams({ previous_response_id: id, order: 'asc', limit: '100' })}`, { signal }),
   ]);
+  if (signal.aborted) return;
   const t = timeline.totals;
   const links = el('div', { class: 'links', id: 'chain' });
   if (resp.previous_response_id) links.append(el('span', {}, '← continues ', responseLink(resp.previous_response_id)));
@@ -311,7 +315,7 @@ async function responsePage(id) {
     el('h2', {}, 'Inter-token gaps'), gapChart(deltas),
     el('h2', {}, 'Replay'), replayer(events),
     el('h2', {}, 'Response'), el('details', { id: 'response-json' }, el('summary', {}, 'The Response object'), pretty(resp)),
-    el('h2', {}, 'Input items'), el('details', { id: 'input-items' }, el('summary', {}, `${items.data.length} items`), pretty(items.data)),
+    el('h2', {}, 'Input items'), el('details', { id: 'input-items' }, el('summary', {}, `${items.length} items`), pretty(items)),
     el('h2', {}, 'Events'), el('details', { id: 'raw-events' }, el('summary', {}, `${events.length} events`), pretty(events)));
 }
 
@@ -319,9 +323,7 @@ async function responsePage(id) {
 
 // The live tail is SSE read through a fetch stream (an EventSource cannot
 // send the key); leaving the page aborts it.
-let auditTail = null;
-
-async function auditPage(params) {
+async function auditPage(params, signal) {
   const names = ['tenant', 'type', 'stream'];
   const form = el('form', { class: 'filters', id: 'audit-filters' },
     names.map((name) => {
@@ -345,15 +347,13 @@ async function auditPage(params) {
   // what happens from now on; without the index, from the feed's start.
   let after = 0;
   try {
-    after = (await api('/v1/operator/responses?limit=1')).indexed_through || 0;
+    after = (await api('/v1/operator/responses?limit=1', { signal })).indexed_through || 0;
   } catch {
     after = 0;
   }
   const q = new URLSearchParams({ stream: 'true', after: String(after) });
   for (const name of names) if (params.get(name)) q.set(name === 'stream' ? 'stream_id' : name, params.get(name));
-  const controller = new AbortController();
-  auditTail = controller;
-  const res = await fetch(`/v1/audit/events?${q}`, { headers: headers(), signal: controller.signal });
+  const res = await fetch(`/v1/audit/events?${q}`, { headers: headers(), signal });
   if (!res.ok) {
     const err = await res.json().catch(() => null);
     throw new ApiError(`${res.status}: ${err && err.error ? err.error.message : 'the audit feed failed'}`);
@@ -390,19 +390,24 @@ async function auditPage(params) {
 
 // --- routing -----------------------------------------------------------------
 
+// The page being shown: aborted (its reads and its tail) when another
+// replaces it, and a page that was left touches nothing after its reads.
+let current = null;
+
 async function route() {
-  if (auditTail) auditTail.abort();
-  auditTail = null;
+  if (current) current.abort();
+  const mine = new AbortController();
+  current = mine;
   const hash = location.hash || '#/';
   const [path, query] = hash.slice(1).split('?');
   const params = new URLSearchParams(query || '');
   say('');
   try {
-    if (path.startsWith('/r/')) await responsePage(decodeURIComponent(path.slice(3)));
-    else if (path === '/audit') await auditPage(params);
-    else await listPage(params);
+    if (path.startsWith('/r/')) await responsePage(decodeURIComponent(path.slice(3)), mine.signal);
+    else if (path === '/audit') await auditPage(params, mine.signal);
+    else await listPage(params, mine.signal);
   } catch (e) {
-    if (e.name === 'AbortError') return; // the page was left
+    if (mine.signal.aborted || e.name === 'AbortError') return; // the page was left
     say(e instanceof ApiError ? e.message : `The console failed: ${e.message}`);
   }
 }

@@ -26,7 +26,8 @@ const script = {
   rules: [
     { match: { contains: 'tell me' }, reply: { chunks: words.map((content) => ({ content })), delay_ms: 40 } },
     { match: { contains: 'break' }, reply: { status: 500, error: `<img src=x onerror="window.__pwned = 4">` } },
-    { match: { contains: 'slowly' }, reply: { chunks: Array.from({ length: 60 }, () => ({ content: ' w' })), delay_ms: 500 } },
+    // (runs for ten minutes: still running whenever the cancel test comes)
+    { match: { contains: 'slowly' }, reply: { chunks: Array.from({ length: 1200 }, () => ({ content: ' w' })), delay_ms: 500 } },
   ],
 };
 
@@ -79,8 +80,10 @@ async function useKey(key) {
 
 const rowIds = () => page.$$eval('#responses tbody tr[data-id]', (rows) => rows.map((r) => r.dataset.id));
 const nothingRan = async () => {
+  // What proves it: the DOM holds only the console's own script, and no
+  // image or javascript: link was made of the hostile text (the CSP would
+  // also stop an inline handler or script from running: a second line).
   assert.equal(await page.evaluate(() => window.__pwned), undefined, 'hostile text ran as script');
-  // Only the console's own script and no image or javascript: link anywhere.
   assert.deepEqual(await page.$$eval('script', (s) => s.map((x) => new URL(x.src).pathname)), ['/console/console.js']);
   assert.equal(await page.$$eval('img', (i) => i.length), 0);
   assert.equal(await page.$$eval('a[href^="javascript"]', (a) => a.length), 0);
@@ -234,8 +237,14 @@ test('the audit tail shows events as they happen, with filters', async () => {
   await page.waitForFunction(() => /^live/.test(document.getElementById('audit-state').textContent));
   const later = (await create(globex, { input: `late ${hostile}` })).id;
   await create(acme, { input: 'not shown here' });
-  await page.waitForFunction((id) => [...document.querySelectorAll('#audit tbody tr td:nth-child(4)')]
-    .some((td) => td.textContent === id), { timeout: 10000 }, later);
+  // A globex response made after the acme one: once its end is shown, the
+  // acme events before it in the feed have passed the filter (or not).
+  const sentinel = (await create(globex, { input: 'sentinel' })).id;
+  const shown = (id, type) => page.waitForFunction((id, type) => [...document.querySelectorAll('#audit tbody tr')]
+    .some((tr) => tr.children[3].textContent === id && tr.children[4].textContent === type),
+  { timeout: 10000 }, id, type);
+  await shown(later, 'response_completed');
+  await shown(sentinel, 'response_completed');
   const tenants = await page.$$eval('#audit tbody tr td:nth-child(3)', (tds) => tds.map((t) => t.textContent));
   assert.ok(tenants.length >= 2 && tenants.every((t) => t === 'globex'), JSON.stringify(tenants));
   await page.screenshot({ path: join(artifacts, 'audit.png'), fullPage: true });
@@ -247,10 +256,15 @@ async function readFrames(res, enough, ms = 10000) {
   const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
   const frames = [];
   let buffer = '';
-  const deadline = Date.now() + ms;
+  let timer;
+  const timeout = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out with ${frames.length} frames`)), ms);
+  });
   while (!enough(frames)) {
-    if (Date.now() > deadline) throw new Error(`timed out with ${frames.length} frames`);
-    const { value, done } = await reader.read();
+    const { value, done } = await Promise.race([reader.read(), timeout]).catch(async (e) => {
+      await reader.cancel();
+      throw e;
+    });
     if (done) break;
     buffer += value;
     let end;
@@ -259,6 +273,7 @@ async function readFrames(res, enough, ms = 10000) {
       buffer = buffer.slice(end + 2);
     }
   }
+  clearTimeout(timer);
   await reader.cancel();
   return frames;
 }
