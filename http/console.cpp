@@ -2,6 +2,9 @@
 
 namespace riposte::http {
 
+namespace {
+
+// What every console reply carries.
 const std::vector<std::pair<std::string, std::string>> console_headers{
     {"content-security-policy",
      "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; "
@@ -10,6 +13,8 @@ const std::vector<std::pair<std::string, std::string>> console_headers{
     {"x-frame-options", "DENY"},
     {"referrer-policy", "no-referrer"},
     {"cache-control", "no-cache"}};
+
+} // namespace
 
 std::vector<route> console_routes() {
   std::vector<route> routes;

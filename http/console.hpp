@@ -22,9 +22,6 @@ struct console_asset {
 // Generated from http/console/ (embed.cmake).
 std::span<const console_asset> console_assets();
 
-// What every console reply carries.
-extern const std::vector<std::pair<std::string, std::string>> console_headers;
-
 // GET /console, /console/ (the page) and /console/<asset>.
 std::vector<route> console_routes();
 

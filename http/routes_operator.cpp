@@ -1,8 +1,9 @@
 // The operator's API: the index of responses with filters and a cursor, and
 // one response as its tenant would read it (the Response, its input items,
-// its raw events, its timeline) and cancel it. The admin key (or anyone, where riposte runs
-// open) sees every tenant and may name one; a tenant key sees its own tenant
-// only, and another tenant's response does not exist for it.
+// its raw events, its timeline) or cancel it. The admin key (or anyone,
+// where riposte runs open) sees every tenant and may name one; a tenant key
+// sees its own tenant only, and another tenant's response does not exist
+// for it.
 #include "http/routes.hpp"
 #include "projections/timeline.hpp"
 

@@ -1046,23 +1046,39 @@ parse_query_string(const std::string& query) {
   return out;
 }
 
+namespace {
+
+// A query parameter's value that is not what `key` takes.
+ev::error_info invalid_query_value(const std::string& key, const std::string& expected,
+                                   const std::string& got) {
+  return ev::make_error(riposte_errc::invalid_value,
+                        "Invalid value for '" + key + "': expected " + expected + ", but got '" +
+                            ev::excerpt(got) + "'.",
+                        key);
+}
+
+// Names and ids in a query: printable text of a sane length.
+std::optional<ev::error_info> query_name(const std::string& key, const std::string& value,
+                                         std::string& out) {
+  if (value.empty() || value.size() > 256 || !ev::is_text(value))
+    return invalid_query_value(key, "a name of 1 to 256 characters", value);
+  out = value;
+  return std::nullopt;
+}
+
+} // namespace
+
 ev::result<projections::index_filter> parse_index_filter(const std::string& query) {
   auto pairs = parse_query_string(query);
   if (!pairs)
     return pairs.error();
   projections::index_filter f;
-  auto invalid = [](const std::string& key, const std::string& expected, const std::string& got) {
-    return ev::make_error(riposte_errc::invalid_value,
-                          "Invalid value for '" + key + "': expected " + expected + ", but got '" +
-                              ev::excerpt(got) + "'.",
-                          key);
-  };
   // Whole numbers from 0, as the API's times and counts are.
   auto number = [&](const std::string& key, const std::string& value,
                     std::optional<std::int64_t>& out) -> std::optional<ev::error_info> {
     if (value.empty() || value.size() > 15 ||
         value.find_first_not_of("0123456789") != std::string::npos)
-      return invalid(key, "a whole number from 0", value);
+      return invalid_query_value(key, "a whole number from 0", value);
     out = std::stoll(value);
     return std::nullopt;
   };
@@ -1077,15 +1093,7 @@ ev::result<projections::index_filter> parse_index_filter(const std::string& quer
       }
       listed += (listed.empty() ? "'" : ", '") + std::string{a} + "'";
     }
-    return invalid(key, "one of " + listed, value);
-  };
-  // Names and ids: printable text of a sane length.
-  auto text = [&](const std::string& key, const std::string& value,
-                  std::string& out) -> std::optional<ev::error_info> {
-    if (value.empty() || value.size() > 256 || !ev::is_text(value))
-      return invalid(key, "a name of 1 to 256 characters", value);
-    out = value;
-    return std::nullopt;
+    return invalid_query_value(key, "one of " + listed, value);
   };
   const std::map<std::string, std::optional<std::int64_t> projections::index_filter::*> numbers{
       {"created_after", &projections::index_filter::created_after},
@@ -1108,7 +1116,7 @@ ev::result<projections::index_filter> parse_index_filter(const std::string& quer
     if (auto n = numbers.find(key); n != numbers.end()) {
       bad = number(key, value, f.*(n->second));
     } else if (auto t = texts.find(key); t != texts.end()) {
-      bad = text(key, value, f.*(t->second));
+      bad = query_name(key, value, f.*(t->second));
     } else if (key == "status") {
       bad = one_of(key, value,
                    {"queued", "in_progress", "completed", "incomplete", "failed", "cancelled"},
@@ -1127,7 +1135,7 @@ ev::result<projections::index_filter> parse_index_filter(const std::string& quer
       std::optional<std::int64_t> limit;
       bad = number(key, value, limit);
       if (!bad && (*limit < 1 || *limit > 100))
-        bad = invalid(key, "an integer between 1 and 100", value);
+        bad = invalid_query_value(key, "an integer between 1 and 100", value);
       if (!bad)
         f.limit = static_cast<std::size_t>(*limit);
     } else {
@@ -1342,10 +1350,6 @@ ev::result<audit_query> parse_audit_query(const std::string& query,
   auto digits = [](const std::string& v) {
     return !v.empty() && v.size() < 19 && v.find_first_not_of("0123456789") == std::string::npos;
   };
-  auto bad = [](const std::string& key, const std::string& why) {
-    return ev::make_error(riposte_errc::invalid_value,
-                          "Invalid value for '" + ev::excerpt(key) + "': " + why, key);
-  };
   // A reconnecting EventSource-style client names where it was.
   if (last_event_id && digits(*last_event_id))
     q.after = std::stoull(*last_event_id);
@@ -1357,11 +1361,15 @@ ev::result<audit_query> parse_audit_query(const std::string& query,
     else if (key == "stream" && (value == "true" || value == "false"))
       q.stream = value == "true";
     else if (key == "tenant" || key == "type" || key == "stream_id") {
-      if (value.empty() || value.size() > 256 || !ev::is_text(value))
-        return bad(key, "a name of 1 to 256 characters.");
-      (key == "tenant" ? q.tenant : key == "type" ? q.type : q.stream_id) = value;
-    } else if (key == "after" || key == "limit" || key == "stream")
-      return bad(key, "after is a global position, limit is 1 to 1000, stream is true or false.");
+      auto& out = key == "tenant" ? q.tenant : key == "type" ? q.type : q.stream_id;
+      if (auto bad = query_name(key, value, out))
+        return *bad;
+    } else if (key == "after")
+      return invalid_query_value(key, "a global position", value);
+    else if (key == "limit")
+      return invalid_query_value(key, "an integer between 1 and 1000", value);
+    else if (key == "stream")
+      return invalid_query_value(key, "'true' or 'false'", value);
     else
       return ev::make_error(riposte_errc::unknown_parameter,
                             "Unknown parameter: '" + ev::excerpt(key) + "'.", ev::excerpt(key));

@@ -275,8 +275,10 @@ const std::string tx_position = "(select position_base from log_meta) + "
 // cluster's, but a transaction seen running in another database can never
 // write this one's events, so it does not hold the feed back (a long job in a
 // neighbour's database would otherwise stall it). Only a positive sighting
-// counts: an id whose database is unknown (it ended meanwhile, or its backend
-// is hidden from this role) holds the horizon, as the snapshot's xmin would.
+// counts: an id no backend shows (it ended after the snapshot was taken, or
+// it is a prepared transaction) holds the horizon, as the snapshot's xmin
+// would. (Not for a hot standby, whose snapshots list no running ids: riposte
+// never reads from one.)
 const std::string read_horizon =
     "(select position_base from log_meta) + (least("
     "pg_snapshot_xmax(pg_current_snapshot())::text::bigint, "

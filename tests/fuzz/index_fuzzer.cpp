@@ -1,7 +1,8 @@
 // Fuzz target: the operator index's query parser and its kept segments, and
 // the audit feed's query parser. Input: a query string (also read as the
-// audit feed's query and its Last-Event-ID), then after a newline bytes read as a kept segment
-// and as a manifest. A query that parses runs against a small index.
+// audit feed's query and as its Last-Event-ID), then after a newline bytes
+// read as a kept segment and as a manifest. A query that parses runs against
+// a small index.
 #include "events/event.hpp"
 #include "http/validate.hpp"
 #include "projections/response_index.hpp"
