@@ -244,6 +244,19 @@ const std::vector<feature>& compatibility_manifest() {
        "the timeline is riposte replay --timeline as JSON",
        {"the_operator_index_lists_responses_by_filter_per_key_and_survives_restarts"}},
       {"endpoint",
+       "GET /v1/operator/conversations",
+       s::supported,
+       "riposte's own: the index of conversations (tenant, created and last active, items held, "
+       "responses run on it, deleted) with filters and an after=<id> cursor; the admin key "
+       "sees every tenant, a tenant's key its own; kept with the responses' index",
+       {"the_operator_index_lists_conversations_per_key_and_reads_one_across_tenants"}},
+      {"endpoint",
+       "GET /v1/operator/conversations/{id} (/items, /events)",
+       s::supported,
+       "riposte's own: one conversation as its tenant reads it, for the admin key across "
+       "tenants",
+       {"the_operator_index_lists_conversations_per_key_and_reads_one_across_tenants"}},
+      {"endpoint",
        "POST /v1/operator/responses/{id}/cancel",
        s::supported,
        "riposte's own: cancels a background response as its tenant would, for the admin key "

@@ -1068,61 +1068,56 @@ std::optional<ev::error_info> query_name(const std::string& key, const std::stri
 
 } // namespace
 
-ev::result<projections::index_filter> parse_index_filter(const std::string& query) {
+namespace {
+
+// Whole numbers from 0, as the API's times and counts are.
+std::optional<ev::error_info> whole_number(const std::string& key, const std::string& value,
+                                           std::optional<std::int64_t>& out) {
+  if (value.empty() || value.size() > 15 ||
+      value.find_first_not_of("0123456789") != std::string::npos)
+    return invalid_query_value(key, "a whole number from 0", value);
+  out = std::stoll(value);
+  return std::nullopt;
+}
+
+std::optional<ev::error_info> one_of(const std::string& key, const std::string& value,
+                                     std::initializer_list<const char*> allowed, std::string& out) {
+  std::string listed;
+  for (const char* a : allowed) {
+    if (value == a) {
+      out = value;
+      return std::nullopt;
+    }
+    listed += (listed.empty() ? "'" : ", '") + std::string{a} + "'";
+  }
+  return invalid_query_value(key, "one of " + listed, value);
+}
+
+template <class Filter>
+using numbers_of = std::map<std::string, std::optional<std::int64_t> Filter::*>;
+template <class Filter>
+using texts_of = std::map<std::string, std::string Filter::*>;
+template <class Filter>
+using bounds_of = std::vector<std::tuple<std::optional<std::int64_t> Filter::*,
+                                         std::optional<std::int64_t> Filter::*, const char*>>;
+
+// A listing of the index: the named numbers and texts, `limit`, `order` and
+// `include_deleted`, whatever else `other` takes (it answers nullopt for a
+// key it does not know), then each bound no lower than its partner.
+template <class Filter, class Other>
+ev::result<Filter> parse_listing(const std::string& query, const numbers_of<Filter>& numbers,
+                                 const texts_of<Filter>& texts, const bounds_of<Filter>& bounds,
+                                 Other other) {
   auto pairs = parse_query_string(query);
   if (!pairs)
     return pairs.error();
-  projections::index_filter f;
-  // Whole numbers from 0, as the API's times and counts are.
-  auto number = [&](const std::string& key, const std::string& value,
-                    std::optional<std::int64_t>& out) -> std::optional<ev::error_info> {
-    if (value.empty() || value.size() > 15 ||
-        value.find_first_not_of("0123456789") != std::string::npos)
-      return invalid_query_value(key, "a whole number from 0", value);
-    out = std::stoll(value);
-    return std::nullopt;
-  };
-  auto one_of = [&](const std::string& key, const std::string& value,
-                    std::initializer_list<const char*> allowed,
-                    std::string& out) -> std::optional<ev::error_info> {
-    std::string listed;
-    for (const char* a : allowed) {
-      if (value == a) {
-        out = value;
-        return std::nullopt;
-      }
-      listed += (listed.empty() ? "'" : ", '") + std::string{a} + "'";
-    }
-    return invalid_query_value(key, "one of " + listed, value);
-  };
-  const std::map<std::string, std::optional<std::int64_t> projections::index_filter::*> numbers{
-      {"created_after", &projections::index_filter::created_after},
-      {"created_before", &projections::index_filter::created_before},
-      {"min_tokens", &projections::index_filter::min_tokens},
-      {"max_tokens", &projections::index_filter::max_tokens},
-      {"min_duration_ms", &projections::index_filter::min_duration_ms},
-      {"max_duration_ms", &projections::index_filter::max_duration_ms},
-      {"min_first_token_ms", &projections::index_filter::min_first_token_ms},
-      {"max_first_token_ms", &projections::index_filter::max_first_token_ms}};
-  const std::map<std::string, std::string projections::index_filter::*> texts{
-      {"tenant", &projections::index_filter::tenant},
-      {"model", &projections::index_filter::model},
-      {"error_code", &projections::index_filter::error_code},
-      {"conversation", &projections::index_filter::conversation},
-      {"previous_response_id", &projections::index_filter::previous_response_id},
-      {"after", &projections::index_filter::after}};
+  Filter f;
   for (const auto& [key, value] : *pairs) {
     std::optional<ev::error_info> bad;
     if (auto n = numbers.find(key); n != numbers.end()) {
-      bad = number(key, value, f.*(n->second));
+      bad = whole_number(key, value, f.*(n->second));
     } else if (auto t = texts.find(key); t != texts.end()) {
       bad = query_name(key, value, f.*(t->second));
-    } else if (key == "status") {
-      bad = one_of(key, value,
-                   {"queued", "in_progress", "completed", "incomplete", "failed", "cancelled"},
-                   f.status);
-    } else if (key == "mode") {
-      bad = one_of(key, value, {"blocking", "stream", "background"}, f.mode);
     } else if (key == "include_deleted") {
       std::string v;
       bad = one_of(key, value, {"true", "false"}, v);
@@ -1133,11 +1128,13 @@ ev::result<projections::index_filter> parse_index_filter(const std::string& quer
       f.ascending = v == "asc";
     } else if (key == "limit") {
       std::optional<std::int64_t> limit;
-      bad = number(key, value, limit);
+      bad = whole_number(key, value, limit);
       if (!bad && (*limit < 1 || *limit > 100))
         bad = invalid_query_value(key, "an integer between 1 and 100", value);
       if (!bad)
         f.limit = static_cast<std::size_t>(*limit);
+    } else if (auto known = other(key, value, f)) {
+      bad = *known;
     } else {
       bad = ev::make_error(riposte_errc::unknown_parameter,
                            "Unknown parameter: '" + ev::excerpt(key) + "'.", ev::excerpt(key));
@@ -1145,16 +1142,66 @@ ev::result<projections::index_filter> parse_index_filter(const std::string& quer
     if (bad)
       return *bad;
   }
-  for (auto [lo, hi, name] :
-       {std::tuple{f.created_after, f.created_before, "created_before"},
-        std::tuple{f.min_tokens, f.max_tokens, "max_tokens"},
-        std::tuple{f.min_duration_ms, f.max_duration_ms, "max_duration_ms"},
-        std::tuple{f.min_first_token_ms, f.max_first_token_ms, "max_first_token_ms"}})
-    if (lo && hi && *hi < *lo)
+  for (auto [lo, hi, name] : bounds)
+    if (f.*lo && f.*hi && *(f.*hi) < *(f.*lo))
       return ev::make_error(
           riposte_errc::invalid_value,
           std::string{"Invalid value for '"} + name + "': it is below its lower bound.", name);
   return f;
+}
+
+} // namespace
+
+ev::result<projections::index_filter> parse_index_filter(const std::string& query) {
+  using F = projections::index_filter;
+  const numbers_of<F> numbers{{"created_after", &F::created_after},
+                              {"created_before", &F::created_before},
+                              {"min_tokens", &F::min_tokens},
+                              {"max_tokens", &F::max_tokens},
+                              {"min_duration_ms", &F::min_duration_ms},
+                              {"max_duration_ms", &F::max_duration_ms},
+                              {"min_first_token_ms", &F::min_first_token_ms},
+                              {"max_first_token_ms", &F::max_first_token_ms}};
+  const texts_of<F> texts{{"tenant", &F::tenant},
+                          {"model", &F::model},
+                          {"error_code", &F::error_code},
+                          {"conversation", &F::conversation},
+                          {"previous_response_id", &F::previous_response_id},
+                          {"after", &F::after}};
+  const bounds_of<F> bounds{{&F::created_after, &F::created_before, "created_before"},
+                            {&F::min_tokens, &F::max_tokens, "max_tokens"},
+                            {&F::min_duration_ms, &F::max_duration_ms, "max_duration_ms"},
+                            {&F::min_first_token_ms, &F::max_first_token_ms, "max_first_token_ms"}};
+  return parse_listing<F>(
+      query, numbers, texts, bounds,
+      [](const std::string& key, const std::string& value,
+         F& f) -> std::optional<std::optional<ev::error_info>> {
+        if (key == "status")
+          return one_of(key, value,
+                        {"queued", "in_progress", "completed", "incomplete", "failed", "cancelled"},
+                        f.status);
+        if (key == "mode")
+          return one_of(key, value, {"blocking", "stream", "background"}, f.mode);
+        return std::nullopt;
+      });
+}
+
+ev::result<projections::conversation_filter> parse_conversation_filter(const std::string& query) {
+  using F = projections::conversation_filter;
+  const numbers_of<F> numbers{
+      {"created_after", &F::created_after}, {"created_before", &F::created_before},
+      {"active_after", &F::active_after},   {"active_before", &F::active_before},
+      {"min_items", &F::min_items},         {"max_items", &F::max_items},
+      {"min_responses", &F::min_responses}, {"max_responses", &F::max_responses}};
+  const texts_of<F> texts{{"tenant", &F::tenant}, {"after", &F::after}};
+  const bounds_of<F> bounds{{&F::created_after, &F::created_before, "created_before"},
+                            {&F::active_after, &F::active_before, "active_before"},
+                            {&F::min_items, &F::max_items, "max_items"},
+                            {&F::min_responses, &F::max_responses, "max_responses"}};
+  return parse_listing<F>(
+      query, numbers, texts, bounds,
+      [](const std::string&, const std::string&,
+         F&) -> std::optional<std::optional<ev::error_info>> { return std::nullopt; });
 }
 
 ev::result<actors::list_query> parse_list_query(const std::string& query) {

@@ -56,6 +56,9 @@ events::result<actors::list_query> parse_list_query(const std::string& query);
 // GET /v1/operator/responses query -> the index filter (tenant as given;
 // the caller decides whether the key may ask for it).
 events::result<projections::index_filter> parse_index_filter(const std::string& query);
+// GET /v1/operator/conversations query -> the conversations' filter, likewise.
+events::result<projections::conversation_filter>
+parse_conversation_filter(const std::string& query);
 
 // GET /v1/audit/events: a page (`after`, `limit`) or a live tail
 // (`stream=true`), filtered by tenant, event type and stream id.

@@ -15,8 +15,10 @@ namespace riposte::actors {
 
 namespace ev = events;
 
-std::string index_follower::segment_name(std::size_t n) {
-  return std::string{manifest_name} + "." + std::to_string(n);
+std::string index_follower::segment_name(std::size_t n, projections::segment_kind kind) {
+  return std::string{manifest_name} +
+         (kind == projections::segment_kind::responses ? "." : ".conversations.") +
+         std::to_string(n);
 }
 
 index_follower::index_follower(std::shared_ptr<ev::event_log> log, options opts)
@@ -64,12 +66,29 @@ index_follower::query(const projections::index_filter& f) const {
   return index_.query(f);
 }
 
+ev::result<projections::conversation_page>
+index_follower::query(const projections::conversation_filter& f) const {
+  if (auto loaded = wait_loaded(); !loaded)
+    return loaded.error();
+  std::shared_lock lock{index_mutex_};
+  return index_.query(f);
+}
+
 ev::result<std::optional<projections::index_row>>
 index_follower::find(const std::string& id) const {
   if (auto loaded = wait_loaded(); !loaded)
     return loaded.error();
   std::shared_lock lock{index_mutex_};
   const auto* row = index_.find(id);
+  return row ? std::optional{*row} : std::nullopt;
+}
+
+ev::result<std::optional<projections::conversation_row>>
+index_follower::find_conversation(const std::string& id) const {
+  if (auto loaded = wait_loaded(); !loaded)
+    return loaded.error();
+  std::shared_lock lock{index_mutex_};
+  const auto* row = index_.find_conversation(id);
   return row ? std::optional{*row} : std::nullopt;
 }
 
@@ -121,20 +140,24 @@ void index_follower::load() {
     return;
   }
   projections::response_index loaded;
-  for (std::size_t n = 0; n < info->segments; ++n) {
-    auto seg = log_->get_snapshot(segment_name(n));
-    std::string why;
-    if (!seg)
-      why = seg.error().message;
-    else if (!*seg)
-      why = "segment " + std::to_string(n) + " of the response index is missing";
-    else if (auto ok = loaded.load_segment((*seg)->payload); !ok)
-      why = ok.error().message;
-    if (!why.empty()) {
-      ev::report_fault("index", why);
-      return; // rebuilt from the feed
+  using projections::segment_kind;
+  for (auto [kind, count] : {std::pair{segment_kind::responses, info->segments},
+                             std::pair{segment_kind::conversations, info->conversation_segments}})
+    for (std::size_t n = 0; n < count; ++n) {
+      auto name = segment_name(n, kind);
+      auto seg = log_->get_snapshot(name);
+      std::string why;
+      if (!seg)
+        why = seg.error().message;
+      else if (!*seg)
+        why = "the index's segment " + name + " is missing";
+      else if (auto ok = loaded.load_segment((*seg)->payload, kind); !ok)
+        why = ok.error().message;
+      if (!why.empty()) {
+        ev::report_fault("index", why);
+        return; // rebuilt from the feed
+      }
     }
-  }
   loaded.set_position(info->position);
   kept_position_ = info->position;
   std::unique_lock lock{index_mutex_};
@@ -249,7 +272,7 @@ void index_follower::keep() {
       return;
     whole = !info || info->position < kept_position_;
   }
-  std::vector<std::pair<std::size_t, std::string>> segments;
+  std::vector<std::pair<projections::segment_ref, std::string>> segments;
   std::string manifest;
   std::uint64_t at = 0;
   {
@@ -266,7 +289,7 @@ void index_follower::keep() {
   // (also when something here throws).
   struct put_back {
     index_follower& f;
-    const std::vector<std::pair<std::size_t, std::string>>& segments;
+    const std::vector<std::pair<projections::segment_ref, std::string>>& segments;
     bool written = false;
     ~put_back() {
       if (written)
@@ -278,8 +301,8 @@ void index_follower::keep() {
   } guard{*this, segments};
   std::vector<std::pair<std::string, ev::snapshot>> snaps;
   snaps.reserve(segments.size() + 1);
-  for (const auto& [n, payload] : segments)
-    snaps.emplace_back(segment_name(n), ev::snapshot{at, payload});
+  for (const auto& [ref, payload] : segments)
+    snaps.emplace_back(segment_name(ref.n, ref.kind), ev::snapshot{at, payload});
   snaps.emplace_back(manifest_name, ev::snapshot{at, std::move(manifest)});
   if (auto put = log_->put_snapshots(snaps, std::nullopt); !put)
     return ev::report_fault("index", put.error().message);

@@ -1,4 +1,5 @@
-// Keeps the operator's index of responses (projections/response_index) up
+// Keeps the operator's index of responses and conversations
+// (projections/response_index) up
 // with the global feed, on a thread of its own: it loads the index the store
 // last kept, folds in the feed after it (only what is durable: it never
 // makes the log sync), and keeps it again every few seconds and when it
@@ -41,9 +42,14 @@ public:
 
   // A page of the index (unavailable while it has not loaded in time).
   events::result<projections::index_page> query(const projections::index_filter& f) const;
+  events::result<projections::conversation_page>
+  query(const projections::conversation_filter& f) const;
   // One response's row, if the index holds it (unavailable while it has
   // not loaded in time).
   events::result<std::optional<projections::index_row>> find(const std::string& id) const;
+  // One conversation's row, likewise.
+  events::result<std::optional<projections::conversation_row>>
+  find_conversation(const std::string& id) const;
   // The global position folded through.
   std::uint64_t position() const { return position_.load(std::memory_order_acquire); }
   // Look at the feed now rather than at the next poll.
@@ -57,7 +63,9 @@ public:
 
   // The snapshot names the index is kept under.
   static constexpr const char* manifest_name = "riposte.index.responses";
-  static std::string segment_name(std::size_t n);
+  static std::string
+  segment_name(std::size_t n,
+               projections::segment_kind kind = projections::segment_kind::responses);
 
 private:
   events::status wait_loaded() const;

@@ -74,7 +74,8 @@ struct fresh_store {
 // Writes a mix of responses straight into the log, in batches as the writer
 // would; returns their truth and the feed's last position.
 std::vector<truth> write_mix(ev::event_log& log, std::size_t n, std::uint32_t seed,
-                             std::uint64_t& head, std::size_t first = 0) {
+                             std::uint64_t& head, std::size_t first = 0,
+                             std::vector<conversation_truth>* conversations = nullptr) {
   std::vector<ev::append_request> batch;
   auto flush = [&] {
     if (batch.empty())
@@ -97,7 +98,7 @@ std::vector<truth> write_mix(ev::event_log& log, std::size_t n, std::uint32_t se
         if (batch.size() == 2048)
           flush();
       },
-      first);
+      first, conversations);
   flush();
   return truths;
 }
@@ -142,7 +143,16 @@ struct scanned {
   bool deleted = false;
 };
 
-std::map<std::string, scanned> scan_log(ev::event_log& log, std::vector<std::string>& order) {
+// And of each conversation: tenant, items held, responses run on it, deleted.
+struct scanned_conversation {
+  std::string tenant;
+  std::int64_t items = 0, responses = 0;
+  bool deleted = false;
+};
+
+std::map<std::string, scanned> scan_log(ev::event_log& log, std::vector<std::string>& order,
+                                        std::map<std::string, scanned_conversation>& convs,
+                                        std::vector<std::string>& conv_order) {
   std::map<std::string, scanned> out;
   std::uint64_t after = 0;
   for (;;) {
@@ -152,10 +162,26 @@ std::map<std::string, scanned> scan_log(ev::event_log& log, std::vector<std::str
       return out;
     for (const auto& e : *page) {
       after = e.global_position;
+      if (e.stream.rfind("conv_", 0) == 0) {
+        auto& c = convs[e.stream];
+        if (e.type == "conversation_created") {
+          conv_order.push_back(e.stream);
+          c.tenant = e.tenant;
+        } else if (e.type == "conversation_items_added") {
+          c.items += static_cast<std::int64_t>(e.data.at("items").size());
+        } else if (e.type == "conversation_item_deleted") {
+          --c.items;
+        } else if (e.type == "conversation_deleted") {
+          c.deleted = true;
+        }
+        continue;
+      }
       if (e.stream.rfind("resp_", 0) != 0)
         continue;
       auto& s = out[e.stream];
       if (e.type == "response_created") {
+        if (auto p = e.data.find("params"); p != e.data.end() && p->contains("conversation"))
+          ++convs[(*p)["conversation"].value("id", "")].responses;
         order.push_back(e.stream);
         s.tenant = e.tenant;
         s.mode = ev::string_or(e.data, "mode");
@@ -186,7 +212,8 @@ BOOST_AUTO_TEST_SUITE(index_follower_suite)
 BOOST_AUTO_TEST_CASE(a_follower_folds_the_feed_keeps_the_index_and_a_new_one_loads_it) {
   fresh_store s;
   std::uint64_t head = 0;
-  auto truths = write_mix(*s.log, 1500, 21, head);
+  std::vector<conversation_truth> convs, later;
+  auto truths = write_mix(*s.log, 1500, 21, head, 0, &convs);
   {
     index_follower f{s.log, quick()};
     BOOST_REQUIRE(caught_up(f, head, 10s));
@@ -200,8 +227,9 @@ BOOST_AUTO_TEST_CASE(a_follower_folds_the_feed_keeps_the_index_and_a_new_one_loa
     BOOST_TEST(!expected.empty());
     BOOST_TEST(all_ids(f, failed) == expected);
     // More arrives while it runs: it follows.
-    write_mix(*s.log, 100, 22, head, 1500);
+    write_mix(*s.log, 100, 22, head, 1500, &later);
     BOOST_REQUIRE(caught_up(f, head, 10s));
+    convs.insert(convs.end(), later.begin(), later.end());
     rp::index_filter everything;
     everything.include_deleted = true;
     BOOST_TEST(all_ids(f, everything).size() == 1600u);
@@ -214,6 +242,7 @@ BOOST_AUTO_TEST_CASE(a_follower_folds_the_feed_keeps_the_index_and_a_new_one_loa
   BOOST_REQUIRE(info.has_value());
   BOOST_TEST(info->position == head);
   BOOST_TEST(info->segments == 2u);
+  BOOST_TEST(info->conversation_segments == 1u);
 
   // A row only the kept copy holds shows that a new follower loaded it.
   auto seg = s.log->get_snapshot(index_follower::segment_name(1));
@@ -231,6 +260,28 @@ BOOST_AUTO_TEST_CASE(a_follower_folds_the_feed_keeps_the_index_and_a_new_one_loa
     auto ids = all_ids(f, everything); // answered once loaded
     BOOST_TEST(ids.size() == 1601u);
     BOOST_TEST(f.position() == head);
+    // Its conversations came back with it, each as the feed made it.
+    BOOST_TEST(!convs.empty());
+    for (const auto& c : convs) {
+      auto row = f.find_conversation(c.id);
+      BOOST_REQUIRE(row.has_value() && row->has_value());
+      BOOST_TEST((*row)->items == c.items);
+      BOOST_TEST((*row)->responses == c.responses);
+      BOOST_TEST((*row)->deleted == c.deleted);
+    }
+    rp::conversation_filter all;
+    all.include_deleted = true;
+    all.limit = 100;
+    std::size_t seen = 0;
+    for (;;) {
+      auto page = f.query(all);
+      BOOST_REQUIRE(page.has_value());
+      seen += page->rows.size();
+      if (!page->has_more)
+        break;
+      all.after = page->rows.back().id;
+    }
+    BOOST_TEST(seen == convs.size());
   }
   // A manifest this build cannot read: the index is folded from the feed again.
   BOOST_REQUIRE(s.log->put_snapshot(index_follower::manifest_name, {head, "{\"format\":99}"}));
@@ -296,7 +347,7 @@ BOOST_AUTO_TEST_CASE(a_kept_copy_found_behind_what_was_kept_is_written_again_who
   rp::response_index old;
   old.set_position(1);
   BOOST_REQUIRE(
-      s.log->put_snapshot(index_follower::segment_name(0), {1, R"({"format":1,"rows":[]})"}));
+      s.log->put_snapshot(index_follower::segment_name(0), {1, R"({"format":2,"rows":[]})"}));
   BOOST_REQUIRE(s.log->put_snapshot(index_follower::manifest_name, {1, old.manifest()}));
   // One more response changes only the last segment; the next keep writes all.
   write_mix(*s.log, 1, 9, head, 1500);
@@ -377,8 +428,9 @@ BOOST_AUTO_TEST_CASE(a_hundred_thousand_responses_every_filter_as_a_scan_a_burst
   BOOST_REQUIRE(caught_up(*f, head, 120s));
   BOOST_TEST_MESSAGE("first fold of the whole log: " << since() << " ms");
 
-  std::vector<std::string> order;
-  auto scan = scan_log(*s.log, order);
+  std::vector<std::string> order, conv_order;
+  std::map<std::string, scanned_conversation> conv_scan;
+  auto scan = scan_log(*s.log, order, conv_scan, conv_order);
   BOOST_REQUIRE_EQUAL(order.size(), 100'000u);
   struct named {
     const char* name;
@@ -435,6 +487,62 @@ BOOST_AUTO_TEST_CASE(a_hundred_thousand_responses_every_filter_as_a_scan_a_burst
     }
   }
   BOOST_TEST_MESSAGE("six filters, every page, against a scan: " << since() << " ms");
+
+  // Conversations likewise.
+  struct conv_case {
+    const char* name;
+    rp::conversation_filter filter;
+    std::function<bool(const scanned_conversation&)> keep;
+  };
+  std::vector<conv_case> conv_cases;
+  auto add_conv = [&](const char* name, auto set,
+                      std::function<bool(const scanned_conversation&)> keep) {
+    rp::conversation_filter fl;
+    set(fl);
+    conv_cases.push_back({name, fl, std::move(keep)});
+  };
+  add_conv(
+      "tenant", [](auto& fl) { fl.tenant = "globex"; },
+      [](const scanned_conversation& c) { return !c.deleted && c.tenant == "globex"; });
+  add_conv(
+      "items",
+      [](auto& fl) {
+        fl.min_items = 10;
+        fl.max_items = 30;
+      },
+      [](const scanned_conversation& c) { return !c.deleted && c.items >= 10 && c.items <= 30; });
+  add_conv(
+      "busy, deleted too",
+      [](auto& fl) {
+        fl.min_responses = 8;
+        fl.include_deleted = true;
+      },
+      [](const scanned_conversation& c) { return c.responses >= 8; });
+  BOOST_TEST(conv_order.size() > 1000u);
+  for (const auto& c : conv_cases) {
+    std::vector<std::string> expected;
+    for (auto it = conv_order.rbegin(); it != conv_order.rend(); ++it)
+      if (c.keep(conv_scan.at(*it)))
+        expected.push_back(*it);
+    std::vector<std::string> got;
+    auto fl = c.filter;
+    fl.limit = 100;
+    for (;;) {
+      auto page = f->query(fl);
+      BOOST_REQUIRE(page.has_value());
+      for (const auto& r : page->rows)
+        got.push_back(r.id);
+      if (!page->has_more)
+        break;
+      fl.after = page->rows.back().id;
+    }
+    BOOST_TEST_CONTEXT(c.name) {
+      BOOST_TEST(!expected.empty());
+      BOOST_TEST(got == expected, got.size() << " rows against " << expected.size());
+    }
+  }
+  BOOST_TEST_MESSAGE(conv_order.size()
+                     << " conversations, three filters against a scan: " << since() << " ms");
 
   // A burst: 5,000 more responses at once; the index has them within a second.
   std::uint64_t before = head;

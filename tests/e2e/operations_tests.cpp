@@ -538,6 +538,109 @@ BOOST_AUTO_TEST_CASE(the_operator_index_lists_responses_by_filter_per_key_and_su
   BOOST_TEST(after_crash.front()["status"] == "completed");
 }
 
+// Every conversation the index lists for a filter, newest first.
+std::vector<json> conversation_rows(riposte_server& r, const std::string& query,
+                                    const std::vector<std::string>& key) {
+  auto res = r.get("/v1/operator/conversations?limit=100" + query, key);
+  BOOST_REQUIRE_MESSAGE(res.status == 200, res.status << " " << res.body);
+  auto body = json_body(res);
+  BOOST_TEST(body["has_more"] == false);
+  return body["data"].get<std::vector<json>>();
+}
+
+BOOST_AUTO_TEST_CASE(the_operator_index_lists_conversations_per_key_and_reads_one_across_tenants) {
+  scripted_backend b;
+  riposte_server r{b.url(),
+                   {"--api-key", "k-a:acme", "--api-key", "k-b:globex", "--admin-key", "k-admin",
+                    "--index-keep-ms", "200"}};
+  auto made = [&](const json& body, const std::vector<std::string>& key) {
+    auto res = r.post("/v1/conversations", body, key);
+    BOOST_REQUIRE_MESSAGE(res.status == 200, res.status << " " << res.body);
+    return json_body(res)["id"].get<std::string>();
+  };
+  auto a1 = made({{"metadata", {{"topic", "<script>alert(1)</script>"}}}}, acme);
+  auto a2 = made({{"items", {{{"type", "message"}, {"role", "user"}, {"content", "one"}}}}}, acme);
+  auto g1 = made(json::object(), globex);
+  std::string last;
+  for (int i = 0; i < 2; ++i) {
+    auto res = r.post("/v1/responses",
+                      {{"model", "llama3.2:1b"}, {"input", "hi"}, {"conversation", a1}}, acme);
+    BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
+    last = json_body(res)["id"];
+  }
+  BOOST_TEST(r.del("/v1/conversations/" + g1, globex).status == 200);
+
+  // Settled: a1 holds two turns of two items each.
+  auto deadline = std::chrono::steady_clock::now() + 3s;
+  std::vector<json> rows;
+  do {
+    rows = conversation_rows(r, "&include_deleted=true", admin);
+    if (rows.size() == 3u && rows[2]["items"] == 4)
+      break;
+    std::this_thread::sleep_for(20ms);
+  } while (std::chrono::steady_clock::now() < deadline);
+  BOOST_REQUIRE_EQUAL(rows.size(), 3u);
+  std::vector<std::string> ids;
+  for (const auto& row : rows)
+    ids.push_back(row["id"]);
+  BOOST_TEST(ids == std::vector<std::string>({g1, a2, a1}));
+  BOOST_TEST(rows[2]["object"] == "conversation.index_entry");
+  BOOST_TEST(rows[2]["tenant"] == "acme");
+  BOOST_TEST(rows[2]["items"] == 4);
+  BOOST_TEST(rows[2]["responses"] == 2);
+  BOOST_TEST(rows[2]["last_response_id"] == last);
+  BOOST_TEST(rows[1]["items"] == 1);
+  BOOST_TEST(rows[1]["responses"] == 0);
+  BOOST_TEST(rows[0]["deleted"] == true);
+  BOOST_TEST(rows[0]["last_active_at"].get<std::int64_t>() >=
+             rows[0]["created_at"].get<std::int64_t>());
+
+  // Filters, and what each key sees.
+  BOOST_TEST(conversation_rows(r, "", admin).size() == 2u);
+  BOOST_TEST(conversation_rows(r, "&min_items=2", admin).size() == 1u);
+  BOOST_TEST(conversation_rows(r, "&min_responses=1&order=asc", admin)[0]["id"] == a1);
+  BOOST_TEST(conversation_rows(r, "&tenant=globex&include_deleted=true", admin).size() == 1u);
+  BOOST_TEST(conversation_rows(r, "", acme).size() == 2u);
+  BOOST_TEST(conversation_rows(r, "", globex).empty());
+  expect_error_code(r.get("/v1/operator/conversations?tenant=acme", globex), 403,
+                    "permission_denied", "tenant");
+  expect_error_code(r.get("/v1/operator/conversations?after=" + a1, globex), 400, "invalid_value",
+                    "after");
+  expect_error_code(r.get("/v1/operator/conversations?min_items=x", admin), 400, "invalid_value",
+                    "min_items");
+  expect_error_code(r.get("/v1/operator/conversations?min_items=5&max_items=1", admin), 400,
+                    "invalid_value", "max_items");
+  expect_error_code(r.get("/v1/operator/conversations?status=completed", admin), 400,
+                    "unknown_parameter", "status");
+  expect_error_code(r.get("/v1/operator/conversations"), 401, "invalid_api_key", nullptr);
+
+  // One conversation as its tenant reads it: the admin any, a tenant its own.
+  auto conv = r.get("/v1/operator/conversations/" + a1, admin);
+  BOOST_TEST(conv.status == 200, conv.body);
+  BOOST_TEST(json_body(conv)["object"] == "conversation");
+  BOOST_TEST(json_body(conv)["metadata"]["topic"] == "<script>alert(1)</script>");
+  BOOST_TEST(r.get("/v1/operator/conversations/" + a1, acme).status == 200);
+  // As the API says it: no code.
+  expect_error_code(r.get("/v1/operator/conversations/" + a1, globex), 404, nullptr, nullptr);
+  expect_error_code(r.get("/v1/operator/conversations/conv_nothing", admin), 404, nullptr, nullptr);
+  auto items = json_body(r.get("/v1/operator/conversations/" + a1 + "/items?order=asc", admin));
+  BOOST_TEST(items["object"] == "list");
+  BOOST_TEST(items["data"].size() == 4u);
+  BOOST_TEST(items["first_id"] == items["data"][0]["id"]);
+  auto events = json_body(r.get("/v1/operator/conversations/" + a1 + "/events?limit=1", admin));
+  BOOST_TEST(events["data"].size() == 1u);
+  BOOST_TEST(events["data"][0]["type"] == "conversation_created");
+  BOOST_TEST(events["has_more"] == true);
+  // A deleted conversation is gone for its tenant's reads, and stays listed.
+  expect_error_code(r.get("/v1/operator/conversations/" + g1, admin), 404, nullptr, nullptr);
+
+  // A restart serves the kept rows at once.
+  auto before = conversation_rows(r, "&include_deleted=true", admin);
+  r.stop();
+  r.restart();
+  BOOST_TEST(conversation_rows(r, "&include_deleted=true", admin) == before);
+}
+
 BOOST_AUTO_TEST_CASE(without_the_index_the_operator_route_says_it_is_off) {
   scripted_backend b;
   riposte_server r{b.url(), {"--no-index"}};

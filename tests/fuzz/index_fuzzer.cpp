@@ -57,6 +57,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       __builtin_trap();
   }
   std::string query{in.substr(0, nl)};
+  if (auto filter = riposte::http::parse_conversation_filter(query); filter) {
+    if (filter->limit < 1 || filter->limit > 100)
+      __builtin_trap();
+    if (auto page = sample().query(*filter); page && page->rows.size() > filter->limit)
+      __builtin_trap();
+  }
   if (auto audit = riposte::http::parse_audit_query(query, query); audit) {
     if (audit->limit < 1 || audit->limit > 1000 || audit->tenant.size() > 256)
       __builtin_trap();
@@ -66,7 +72,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     (void)rp::response_index::read_manifest(rest);
     rp::response_index ix;
     if (ix.load_segment(rest))
-      if (auto page = ix.query({}); page)
+      if (auto page = ix.query(rp::index_filter{}); page)
+        for (const auto& row : page->rows)
+          (void)rp::response_index::to_json(row);
+    if (ix.load_segment(rest, rp::segment_kind::conversations))
+      if (auto page = ix.query(rp::conversation_filter{}); page)
         for (const auto& row : page->rows)
           (void)rp::response_index::to_json(row);
   }

@@ -40,10 +40,13 @@ struct feed {
   }
 };
 
-std::vector<truth> generate(feed& f, std::size_t n, std::uint32_t seed) {
-  return mixed_responses(n, seed,
-                         [&](const std::string& stream, const std::string& tenant, std::int64_t at,
-                             const ev::event& e) { f.add(stream, tenant, at, e); });
+std::vector<truth> generate(feed& f, std::size_t n, std::uint32_t seed,
+                            std::vector<conversation_truth>* conversations = nullptr) {
+  return mixed_responses(
+      n, seed,
+      [&](const std::string& stream, const std::string& tenant, std::int64_t at,
+          const ev::event& e) { f.add(stream, tenant, at, e); },
+      0, conversations);
 }
 
 rp::response_index fold(const feed& f) {
@@ -54,7 +57,8 @@ rp::response_index fold(const feed& f) {
 }
 
 // Every row a filter selects, through every page.
-std::vector<std::string> all_pages(const rp::response_index& index, rp::index_filter filter,
+template <class Filter>
+std::vector<std::string> all_pages(const rp::response_index& index, Filter filter,
                                    std::size_t limit) {
   filter.limit = limit;
   std::vector<std::string> ids;
@@ -160,9 +164,17 @@ BOOST_AUTO_TEST_CASE(every_filter_returns_exactly_the_responses_a_scan_of_the_tr
   add(
       "error code", [](auto& fl) { fl.error_code = "backend_timeout"; },
       [](const truth& t) { return !t.deleted && t.error_code == "backend_timeout"; });
+  // A conversation several responses ran on.
+  std::map<std::string, int> runs;
+  for (const auto& t : truths)
+    if (!t.conversation.empty())
+      ++runs[t.conversation];
+  auto busiest = std::max_element(runs.begin(), runs.end(), [](const auto& a, const auto& b) {
+                   return a.second < b.second;
+                 })->first;
   add(
-      "conversation", [](auto& fl) { fl.conversation = "conv_3"; },
-      [](const truth& t) { return !t.deleted && t.conversation == "conv_3"; });
+      "conversation", [&](auto& fl) { fl.conversation = busiest; },
+      [&](const truth& t) { return !t.deleted && t.conversation == busiest; });
   // A response some other one continues.
   std::string chained;
   for (const auto& t : truths)
@@ -235,6 +247,135 @@ BOOST_AUTO_TEST_CASE(every_filter_returns_exactly_the_responses_a_scan_of_the_tr
   }
 }
 
+BOOST_AUTO_TEST_CASE(a_conversation_row_says_what_its_events_and_responses_did) {
+  feed f;
+  std::vector<conversation_truth> conversations;
+  auto truths = generate(f, 3000, 13, &conversations);
+  auto index = fold(f);
+  BOOST_TEST(index.conversations() == conversations.size());
+  std::size_t deleted = 0;
+  for (const auto& c : conversations) {
+    const auto* row = index.find_conversation(c.id);
+    BOOST_TEST_REQUIRE(row != nullptr);
+    BOOST_TEST_CONTEXT(c.id) {
+      BOOST_TEST(row->tenant == c.tenant);
+      BOOST_TEST(row->created_at == c.created_at);
+      BOOST_TEST(row->active_us == c.active_us);
+      BOOST_TEST(row->items == c.items);
+      BOOST_TEST(row->responses == c.responses);
+      BOOST_TEST(row->last_response_id == c.last_response);
+      BOOST_TEST(row->deleted == c.deleted);
+    }
+    deleted += c.deleted;
+  }
+  // The mix has what the filters are tested on.
+  BOOST_TEST(conversations.size() > 50u);
+  BOOST_TEST(deleted > 0u);
+  auto json = rp::response_index::to_json(*index.find_conversation(conversations.front().id));
+  BOOST_TEST(json["object"] == "conversation.index_entry");
+  BOOST_TEST(json["last_active_at"] == conversations.front().active_us / 1'000'000);
+  // A response on a conversation the index never saw created counts nowhere.
+  feed g;
+  g.add("resp_x", "acme", mix_t0,
+        created("resp_x", "m", 1, "stream", {{"conversation", {{"id", "conv_unknown"}}}}));
+  auto other = fold(g);
+  BOOST_TEST(other.find_conversation("conv_unknown") == nullptr);
+  BOOST_TEST(other.find("resp_x")->conversation == "conv_unknown");
+}
+
+BOOST_AUTO_TEST_CASE(every_conversation_filter_returns_exactly_what_a_scan_of_the_truth_returns) {
+  feed f;
+  std::vector<conversation_truth> conversations;
+  generate(f, 4000, 17, &conversations);
+  auto index = fold(f);
+  using check = std::function<bool(const conversation_truth&)>;
+  struct named {
+    const char* name;
+    rp::conversation_filter filter;
+    check keep;
+  };
+  std::vector<named> cases;
+  auto add = [&](const char* name, auto set, check keep) {
+    rp::conversation_filter fl;
+    set(fl);
+    cases.push_back({name, fl, std::move(keep)});
+  };
+  const std::int64_t t0 = mix_t0 / 1'000'000;
+  add(
+      "everything", [](auto&) {}, [](const conversation_truth& c) { return !c.deleted; });
+  add(
+      "deleted too", [](auto& fl) { fl.include_deleted = true; },
+      [](const conversation_truth&) { return true; });
+  add(
+      "tenant", [](auto& fl) { fl.tenant = "initech"; },
+      [](const conversation_truth& c) { return !c.deleted && c.tenant == "initech"; });
+  add(
+      "created window",
+      [&](auto& fl) {
+        fl.created_after = 1'764'000'800;
+        fl.created_before = 1'764'002'500;
+      },
+      [](const conversation_truth& c) {
+        return !c.deleted && c.created_at >= 1'764'000'800 && c.created_at < 1'764'002'500;
+      });
+  add(
+      "active lately", [&](auto& fl) { fl.active_after = t0 + 3000; },
+      [&](const conversation_truth& c) {
+        return !c.deleted && c.active_us / 1'000'000 >= t0 + 3000;
+      });
+  add(
+      "quiet since",
+      [&](auto& fl) {
+        fl.active_before = t0 + 2000;
+        fl.include_deleted = true;
+      },
+      [&](const conversation_truth& c) { return c.active_us / 1'000'000 < t0 + 2000; });
+  add(
+      "items",
+      [](auto& fl) {
+        fl.min_items = 4;
+        fl.max_items = 9;
+      },
+      [](const conversation_truth& c) { return !c.deleted && c.items >= 4 && c.items <= 9; });
+  add(
+      "empty", [](auto& fl) { fl.max_items = 0; },
+      [](const conversation_truth& c) { return !c.deleted && c.items == 0; });
+  add(
+      "busy, of one tenant",
+      [](auto& fl) {
+        fl.min_responses = 5;
+        fl.tenant = "acme";
+      },
+      [](const conversation_truth& c) {
+        return !c.deleted && c.responses >= 5 && c.tenant == "acme";
+      });
+  for (const auto& c : cases) {
+    std::vector<std::string> expected;
+    for (auto it = conversations.rbegin(); it != conversations.rend(); ++it)
+      if (c.keep(*it))
+        expected.push_back(it->id);
+    BOOST_TEST_CONTEXT(c.name) {
+      BOOST_TEST(!expected.empty());
+      for (std::size_t limit : {1u, 7u, 100u}) {
+        auto got = all_pages(index, c.filter, limit);
+        BOOST_TEST(got == expected, "limit " << limit);
+      }
+      auto ascending = c.filter;
+      ascending.ascending = true;
+      auto got = all_pages(index, ascending, 50);
+      std::reverse(got.begin(), got.end());
+      BOOST_TEST(got == expected);
+    }
+  }
+  // A cursor must name a conversation the caller may see.
+  rp::conversation_filter fl;
+  fl.after = conversations.front().id;
+  fl.tenant = conversations.front().tenant == "acme" ? "globex" : "acme";
+  auto refused = index.query(fl);
+  BOOST_TEST_REQUIRE(!refused.has_value());
+  BOOST_TEST(refused.error().param == "after");
+}
+
 BOOST_AUTO_TEST_CASE(a_cursor_must_name_a_row_the_caller_may_see) {
   feed f;
   generate(f, 50, 3);
@@ -272,11 +413,12 @@ BOOST_AUTO_TEST_CASE(an_event_folded_twice_changes_nothing_and_other_streams_onl
 
 BOOST_AUTO_TEST_CASE(segments_restore_the_index_and_the_feed_resumes_after_the_manifest) {
   feed f;
-  auto truths = generate(f, 2500, 5);
+  std::vector<conversation_truth> conversations;
+  auto truths = generate(f, 2500, 5, &conversations);
   // Persist part way (as a running riposte would), then keep folding: the
   // segments written later are newer than the manifest written with them.
   rp::response_index live;
-  std::map<std::size_t, std::string> stored;
+  std::map<rp::segment_ref, std::string> stored;
   std::string manifest;
   auto half = f.events.size() / 2;
   for (std::size_t i = 0; i < f.events.size(); ++i) {
@@ -291,9 +433,16 @@ BOOST_AUTO_TEST_CASE(segments_restore_the_index_and_the_feed_resumes_after_the_m
   auto info = rp::response_index::read_manifest(manifest);
   BOOST_TEST_REQUIRE(info.has_value());
   BOOST_TEST(info->position == half);
+  BOOST_TEST(info->conversation_segments == 1u);
   rp::response_index restored;
   for (std::size_t n = 0; n < info->segments; ++n)
-    BOOST_TEST_REQUIRE(restored.load_segment(stored.at(n)).has_value());
+    BOOST_TEST_REQUIRE(
+        restored.load_segment(stored.at({rp::segment_kind::responses, n})).has_value());
+  for (std::size_t n = 0; n < info->conversation_segments; ++n)
+    BOOST_TEST_REQUIRE(restored
+                           .load_segment(stored.at({rp::segment_kind::conversations, n}),
+                                         rp::segment_kind::conversations)
+                           .has_value());
   restored.set_position(info->position);
   for (const auto& e : f.events)
     if (e.global_position > restored.position())
@@ -303,22 +452,43 @@ BOOST_AUTO_TEST_CASE(segments_restore_the_index_and_the_feed_resumes_after_the_m
   for (const auto& t : truths)
     BOOST_TEST(rp::response_index::to_json(*restored.find(t.id)) ==
                rp::response_index::to_json(*live.find(t.id)));
+  BOOST_TEST(restored.conversations() == conversations.size());
+  for (const auto& c : conversations)
+    BOOST_TEST(rp::response_index::to_json(*restored.find_conversation(c.id)) ==
+               rp::response_index::to_json(*live.find_conversation(c.id)));
   // Only what changed is written again: the last segments, then nothing.
   auto last = live.take_dirty_segments();
   BOOST_TEST(!last.empty());
-  BOOST_TEST(last.size() < (live.size() + 1023) / 1024); // the first segment is settled
+  std::size_t response_segments = 0;
+  for (const auto& [ref, payload] : last)
+    response_segments += ref.kind == rp::segment_kind::responses;
+  BOOST_TEST(response_segments < (live.size() + 1023) / 1024); // the first segment is settled
   BOOST_TEST(live.take_dirty_segments().empty());
 }
 
 BOOST_AUTO_TEST_CASE(a_manifest_or_segment_this_build_did_not_write_is_refused) {
   BOOST_TEST(!rp::response_index::read_manifest("{}").has_value());
   BOOST_TEST(!rp::response_index::read_manifest("not json").has_value());
+  BOOST_TEST(!rp::response_index::read_manifest(
+                  R"({"format":3,"position":1,"segments":1,"conversation_segments":0})")
+                  .has_value());
+  // Format 1 knew no conversations: its index is folded again.
   BOOST_TEST(
-      !rp::response_index::read_manifest(R"({"format":2,"position":1,"segments":1})").has_value());
+      !rp::response_index::read_manifest(R"({"format":1,"position":1,"segments":1})").has_value());
+  BOOST_TEST(rp::response_index::read_manifest(
+                 R"({"format":2,"position":1,"segments":1,"conversation_segments":0})")
+                 .has_value());
   rp::response_index index;
   BOOST_TEST(!index.load_segment(R"({"format":1,"rows":[["resp_1"]]})").has_value());
   BOOST_TEST(!index.load_segment(R"({"format":1,"rows":{}})").has_value());
+  // A response's row is no conversation's.
+  BOOST_TEST(!index
+                  .load_segment(R"({"format":2,"rows":[["resp_1","acme","m","stream","completed",)"
+                                R"(1,1,2,0,"","",-1,-1,"","",false,3,1]]})",
+                                rp::segment_kind::conversations)
+                  .has_value());
   BOOST_TEST(index.size() == 0u);
+  BOOST_TEST(index.conversations() == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
