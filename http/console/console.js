@@ -60,6 +60,7 @@ function say(message) {
 
 const link = (route, text) => el('a', { href: route }, text);
 const responseLink = (id) => link(`#/r/${encodeURIComponent(id)}`, id);
+const conversationLink = (id) => link(`#/c/${encodeURIComponent(id)}`, id);
 const listLink = (params, text) => link(`#/?${new URLSearchParams(params)}`, text);
 const dash = (v) => (v === null || v === undefined || v === '' ? '—' : v);
 const fixed = (ms) => (ms === null || ms === undefined ? '—' : Number(ms).toFixed(1));
@@ -95,13 +96,13 @@ async function api(path, init = {}) {
   return body;
 }
 
-// Every page of a paged list: the response's events (after a seq) or its
-// input items (after an item's id).
-async function allPages(path, signal, cursor = (last) => String(last.seq)) {
+// Every page of a paged list, oldest first: a stream's events (after a
+// seq), its items or a listing of the index (after an id).
+async function allPages(path, signal, cursor = (last) => String(last.seq), params = {}) {
   const out = [];
   let after = null;
   for (let round = 0; round < 10000; ++round) {
-    const q = new URLSearchParams({ order: 'asc', limit: '100' });
+    const q = new URLSearchParams({ ...params, order: 'asc', limit: '100' });
     if (after !== null) q.set('after', after);
     const page = await api(`${path}?${q}`, { signal });
     out.push(...page.data);
@@ -113,7 +114,7 @@ async function allPages(path, signal, cursor = (last) => String(last.seq)) {
 
 // --- the list of responses -------------------------------------------------
 
-const filterFields = [
+const responseFields = [
   ['tenant', 'text'], ['status', ['', 'queued', 'in_progress', 'completed', 'incomplete', 'failed', 'cancelled']],
   ['model', 'text'], ['mode', ['', 'blocking', 'stream', 'background']], ['error_code', 'text'],
   ['conversation', 'text'], ['previous_response_id', 'text'], ['created_after', 'datetime-local'],
@@ -127,9 +128,10 @@ function toLocalInput(seconds) {
   return new Date(d.getTime() - d.getTimezoneOffset() * 60000).toISOString().slice(0, 16);
 }
 
-function filterForm(params) {
+// A form of `fields` that filters the list at `route` (#/ or #/conversations).
+function filterForm(fields, params, route) {
   const form = el('form', { class: 'filters', id: 'filters' });
-  for (const [name, kind] of filterFields) {
+  for (const [name, kind] of fields) {
     let input;
     const value = params.get(name) || '';
     if (Array.isArray(kind)) {
@@ -142,18 +144,30 @@ function filterForm(params) {
     form.append(el('label', {}, name.replaceAll('_', ' '), input));
   }
   form.append(el('button', { type: 'submit' }, 'Filter'),
-    el('button', { type: 'reset', onclick: () => setTimeout(() => { location.hash = '#/'; }) }, 'Clear'));
+    el('button', { type: 'reset', onclick: () => setTimeout(() => { location.hash = route; }) }, 'Clear'));
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const q = new URLSearchParams();
-    for (const [name, kind] of filterFields) {
+    for (const [name, kind] of fields) {
       const v = form.elements[name].value.trim();
       if (!v) continue;
       q.set(name, kind === 'datetime-local' ? String(Math.floor(new Date(v).getTime() / 1000)) : v);
     }
-    location.hash = `#/?${q}`;
+    location.hash = `${route}?${q}`;
   });
   return form;
+}
+
+// The pager under a listing: how many, how far the index is, the next page.
+function pagerOf(page, params, route) {
+  const pager = el('div', { class: 'pager' }, `${page.data.length} shown`);
+  if (page.indexed_through !== undefined) pager.append(` · indexed through position ${page.indexed_through}`);
+  if (page.has_more) {
+    const next = new URLSearchParams(params);
+    next.set('after', page.last_id);
+    pager.append(' · ', el('a', { href: `${route}?${next}`, id: 'next-page' }, 'Next page →'));
+  }
+  return pager;
 }
 
 async function listPage(params, signal) {
@@ -162,8 +176,8 @@ async function listPage(params, signal) {
       'duration ms', 'first token ms', 'tokens', 'previous'].map((h) => el('th', {}, h)))));
   const body = el('tbody');
   table.append(body);
-  const pager = el('div', { class: 'pager' });
-  show(el('h1', {}, 'Responses'), filterForm(params), table, pager);
+  const pager = el('div');
+  show(el('h1', {}, 'Responses'), filterForm(responseFields, params, '#/'), table, pager);
   const page = await api(`/v1/operator/responses?${params}`, { signal });
   if (signal.aborted) return;
   for (const r of page.data) {
@@ -181,13 +195,96 @@ async function listPage(params, signal) {
       el('td', {}, r.previous_response_id ? responseLink(r.previous_response_id) : '—')));
   }
   if (page.data.length === 0) body.append(el('tr', {}, el('td', { colspan: 11, class: 'muted' }, 'No responses.')));
-  pager.append(`${page.data.length} shown`);
-  if (page.indexed_through !== undefined) pager.append(` · indexed through position ${page.indexed_through}`);
-  if (page.has_more) {
-    const next = new URLSearchParams(params);
-    next.set('after', page.last_id);
-    pager.append(' · ', el('a', { href: `#/?${next}`, id: 'next-page' }, 'Next page →'));
+  pager.replaceWith(pagerOf(page, params, '#/'));
+}
+
+// --- conversations -----------------------------------------------------------
+
+const conversationFields = [
+  ['tenant', 'text'], ['created_after', 'datetime-local'], ['created_before', 'datetime-local'],
+  ['active_after', 'datetime-local'], ['active_before', 'datetime-local'], ['min_items', 'number'],
+  ['max_items', 'number'], ['min_responses', 'number'], ['max_responses', 'number'],
+  ['include_deleted', ['', 'true']],
+];
+
+async function conversationsPage(params, signal) {
+  const table = el('table', { id: 'conversations' },
+    el('thead', {}, el('tr', {}, ['id', 'created', 'last active', 'tenant', 'items', 'responses',
+      'last response'].map((h) => el('th', {}, h)))));
+  const body = el('tbody');
+  table.append(body);
+  const pager = el('div');
+  show(el('h1', {}, 'Conversations'), filterForm(conversationFields, params, '#/conversations'), table, pager);
+  const page = await api(`/v1/operator/conversations?${params}`, { signal });
+  if (signal.aborted) return;
+  for (const c of page.data) {
+    body.append(el('tr', { 'data-id': c.id },
+      el('td', {}, conversationLink(c.id), c.deleted ? ' (deleted)' : ''),
+      el('td', { class: 'nowrap' }, when(c.created_at)),
+      el('td', { class: 'nowrap' }, when(c.last_active_at)),
+      el('td', {}, link(`#/conversations?${new URLSearchParams({ tenant: c.tenant })}`, c.tenant)),
+      el('td', { class: 'num' }, c.items),
+      el('td', { class: 'num' }, c.responses),
+      el('td', {}, c.last_response_id ? responseLink(c.last_response_id) : '—')));
   }
+  if (page.data.length === 0) body.append(el('tr', {}, el('td', { colspan: 7, class: 'muted' }, 'No conversations.')));
+  pager.replaceWith(pagerOf(page, params, '#/conversations'));
+}
+
+// An item's words, as text: a message's text parts, a call's name and
+// arguments, an output; anything else by its type.
+function itemText(item) {
+  if (Array.isArray(item.content))
+    return item.content.map((p) => p.text ?? p.refusal ?? `[${p.type}]`).join('');
+  if (typeof item.content === 'string') return item.content;
+  if (item.type === 'function_call') return `${item.name}(${item.arguments})`;
+  if (item.output !== undefined) return typeof item.output === 'string' ? item.output : JSON.stringify(item.output);
+  return '';
+}
+
+async function conversationPage(id, signal) {
+  if (!/^[A-Za-z0-9_-]{1,256}$/.test(id)) throw new ApiError(`'${id}' is not a conversation id.`);
+  const base = `/v1/operator/conversations/${encodeURIComponent(id)}`;
+  show(el('h1', {}, id), el('p', { class: 'muted' }, 'Loading…'));
+  const [conv, items, events, responses] = await Promise.all([
+    api(base, { signal }), allPages(`${base}/items`, signal, (last) => last.id),
+    allPages(`${base}/events`, signal),
+    allPages('/v1/operator/responses', signal, (last) => last.id, { conversation: id, include_deleted: 'true' }),
+  ]);
+  if (signal.aborted) return;
+  const created = events.length ? events[0].recorded_at : 0;
+  const last = events.length ? events[events.length - 1] : null;
+  show(
+    el('h1', {}, id),
+    el('div', { class: 'cards', id: 'conversation-totals' },
+      card('tenant', last ? last.tenant : null), card('created', when(conv.created_at)),
+      card('last event', last ? when(last.recorded_at / 1e6) : null),
+      card('items', items.length), card('responses', responses.length), card('events', events.length)),
+    el('h2', {}, 'Metadata'), el('table', { id: 'metadata' }, el('tbody', {},
+      Object.entries(conv.metadata || {}).map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, v))))),
+    el('h2', {}, 'Responses'),
+    el('table', { id: 'conversation-responses' },
+      el('thead', {}, el('tr', {}, ['id', 'created', 'status', 'duration ms', 'tokens'].map((h) => el('th', {}, h)))),
+      el('tbody', {}, responses.map((r) => el('tr', { 'data-id': r.id },
+        el('td', {}, responseLink(r.id)), el('td', { class: 'nowrap' }, when(r.created_at)),
+        el('td', { class: `status-${r.status}` }, r.status, r.deleted ? ' (deleted)' : ''),
+        el('td', { class: 'num' }, fixed(r.duration_ms)),
+        el('td', { class: 'num' }, r.usage ? r.usage.total_tokens : '—'))))),
+    el('h2', {}, 'Items'),
+    el('table', { id: 'items' },
+      el('thead', {}, el('tr', {}, ['id', 'type', 'role', 'text'].map((h) => el('th', {}, h)))),
+      el('tbody', {}, items.map((item) => el('tr', { 'data-id': item.id },
+        el('td', { class: 'nowrap' }, item.id), el('td', {}, item.type), el('td', {}, dash(item.role)),
+        el('td', { class: 'text' }, itemText(item)))))),
+    el('h2', {}, 'Events'),
+    el('table', { id: 'conversation-events' },
+      el('thead', {}, el('tr', {}, ['at ms', 'event', 'response', 'items'].map((h) => el('th', {}, h)))),
+      el('tbody', {}, events.map((e) => el('tr', {},
+        el('td', { class: 'num' }, fixed((e.recorded_at - created) / 1000)), el('td', {}, e.type),
+        el('td', {}, e.data && e.data.response_id ? responseLink(e.data.response_id) : ''),
+        el('td', { class: 'num' }, e.data && Array.isArray(e.data.items) ? e.data.items.length : ''))))),
+    el('details', { id: 'conversation-json' }, el('summary', {}, 'The Conversation object and raw events'),
+      pretty(conv), pretty(events)));
 }
 
 // --- one response ----------------------------------------------------------
@@ -282,7 +379,7 @@ async function responsePage(id, signal) {
   if (resp.previous_response_id) links.append(el('span', {}, '← continues ', responseLink(resp.previous_response_id)));
   for (const r of next.data) links.append(el('span', {}, 'continued by → ', responseLink(r.id)));
   if (resp.conversation && resp.conversation.id)
-    links.append(el('span', {}, 'conversation ', listLink({ conversation: resp.conversation.id, order: 'asc' }, resp.conversation.id)));
+    links.append(el('span', {}, 'conversation ', conversationLink(resp.conversation.id)));
   if (!links.childNodes.length) links.append(el('span', { class: 'muted' }, 'Not part of a chain or a conversation.'));
 
   const actions = el('div', {});
@@ -404,6 +501,8 @@ async function route() {
   say('');
   try {
     if (path.startsWith('/r/')) await responsePage(decodeURIComponent(path.slice(3)), mine.signal);
+    else if (path.startsWith('/c/')) await conversationPage(decodeURIComponent(path.slice(3)), mine.signal);
+    else if (path === '/conversations') await conversationsPage(params, mine.signal);
     else if (path === '/audit') await auditPage(params, mine.signal);
     else await listPage(params, mine.signal);
   } catch (e) {

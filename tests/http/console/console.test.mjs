@@ -37,6 +37,7 @@ let page;
 let base;
 const seen = { urls: [], errors: [] };
 const ids = {};
+let conversation;
 
 async function create(key, body) {
   const res = await fetch(`${stack.baseURL}/responses`, {
@@ -100,8 +101,20 @@ before(async () => {
   ids.failed = (await create(globex, { input: 'break it', stream: true })).id;
   ids.globexOk = (await create(globex, { input: 'hello from globex' })).id;
   ids.background = (await create(acme, { input: 'go slowly', background: true })).id;
+  // A conversation whose metadata and items are hostile, and a turn on it.
+  const conv = await fetch(`${stack.baseURL}/conversations`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${acme}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      metadata: { topic: hostile },
+      items: [{ type: 'message', role: 'user', content: `first ${hostile}` }],
+    }),
+  });
+  conversation = (await conv.json()).id;
+  ids.onConversation = (await create(acme, { input: 'tell me more', conversation })).id;
   assert.ok(Object.values(ids).every((id) => /^resp_/.test(id)), JSON.stringify(ids));
-  await indexed(5);
+  assert.match(conversation, /^conv_/);
+  await indexed(6);
 
   browser = await puppeteer.launch({
     executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
@@ -205,6 +218,59 @@ test("a response's page shows its timeline, gaps and chain, and hostile text sta
   assert.match(await card('error'), /onerror/);
   assert.ok(await page.$$eval('#timeline tr.alert', (r) => r.length) >= 1);
   await nothingRan();
+});
+
+test("the conversations list filters, and a conversation's page shows its items and turns as text", async () => {
+  await page.goto(`${base}/console#/conversations`);
+  await page.waitForSelector('#conversations tbody tr[data-id]');
+  const convIds = () => page.$$eval('#conversations tbody tr[data-id]', (rows) => rows.map((r) => r.dataset.id));
+  assert.deepEqual(await convIds(), [conversation]);
+  const cells = await page.$$eval('#conversations tbody tr td', (tds) => tds.map((t) => t.textContent));
+  assert.equal(cells[3], 'acme');
+  assert.equal(cells[4], '3'); // the item it was made with, and the turn's input and output
+  assert.equal(cells[5], '1');
+  assert.equal(cells[6], ids.onConversation);
+  await page.screenshot({ path: join(artifacts, 'conversations.png'), fullPage: true });
+  // Filters through the form, and from the address.
+  await page.type('#filters input[name=min_items]', '4');
+  await page.click('#filters button[type=submit]');
+  await waitFor('no conversation holds 4 items', async () => (await page.$$eval('#conversations tbody tr', (r) => r.length)) === 1 &&
+    (await convIds()).length === 0);
+  assert.match(page.url(), /#\/conversations\?min_items=4$/);
+  await page.goto(`${base}/console#/conversations?tenant=acme&min_responses=1`);
+  await waitFor('acme with a turn', async () => (await convIds()).join() === conversation);
+
+  // Its page: the metadata, the items in order, the turn, as text.
+  await page.click(`#conversations a[href="#/c/${conversation}"]`);
+  await page.waitForSelector('#items');
+  const card = async (k) => page.$eval(`#conversation-totals .card[data-k="${k}"] .v`, (v) => v.textContent);
+  assert.equal(await card('tenant'), 'acme');
+  assert.equal(await card('items'), '3');
+  assert.equal(await card('responses'), '1');
+  assert.equal(await page.$eval('#metadata td', (td) => td.textContent), hostile);
+  const items = await page.$$eval('#items tbody tr', (trs) => trs.map((tr) => [...tr.children].map((td) => td.textContent)));
+  assert.equal(items.length, 3);
+  assert.deepEqual(items.map((i) => i[2]), ['user', 'user', 'assistant']);
+  assert.equal(items[0][3], `first ${hostile}`);
+  assert.equal(items[1][3], 'tell me more');
+  assert.equal(items[2][3], words.join(''));
+  const turns = await page.$$eval('#conversation-events tbody tr', (trs) => trs.map((tr) => tr.children[1].textContent));
+  assert.deepEqual(turns.filter((t) => t !== 'conversation_turn_began'),
+    ['conversation_created', 'conversation_items_added', 'conversation_items_added']);
+  await page.screenshot({ path: join(artifacts, 'conversation.png'), fullPage: true });
+  await nothingRan();
+  // From the turn to its response, and back through the response's link.
+  await page.click(`#conversation-responses a[href="#/r/${ids.onConversation}"]`);
+  await page.waitForSelector('#timeline');
+  await page.click(`#chain a[href="#/c/${conversation}"]`);
+  await page.waitForSelector('#items');
+
+  // Another tenant's key finds no such conversation, nor lists it.
+  await useKey(globex);
+  await waitFor("another tenant's conversation not found", async () => /^404/.test(await page.$eval('#status', (s) => s.textContent)));
+  await page.goto(`${base}/console#/conversations`);
+  await waitFor('globex has none', async () => /No conversations/.test(await page.$eval('#conversations', (t) => t.textContent)));
+  await useKey(admin);
 });
 
 test('replay plays the deltas at their recorded pace', async () => {
