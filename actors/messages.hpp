@@ -101,6 +101,20 @@ inline std::optional<std::string> serialized_text(const nlohmann::json& value) {
 struct events_page {
   std::vector<events::envelope> data;
   bool has_more = false;
+  // The audit feed's: the last position read, wanted or not (the next
+  // read's `after`); 0 where nothing was read.
+  std::uint64_t last_position = 0;
+};
+
+// Which events of the audit feed a reader wants: by tenant, type and stream
+// (empty: any), judged on an event's header, so that the log need not
+// build the data of the others.
+struct audit_filter {
+  std::string tenant, type, stream_id;
+  bool wants(const events::envelope& env) const {
+    return (tenant.empty() || env.tenant == tenant) && (type.empty() || env.type == type) &&
+           (stream_id.empty() || env.stream == stream_id);
+  }
 };
 
 // DELETE of a response, a file or a prompt: the one deleted now.
@@ -293,7 +307,11 @@ using registry_actor = caf::typed_actor<
     // for the oldest (one timer for every idle actor, not one each).
     caf::reacts_to<idle_atom, std::string, std::uint64_t>, caf::reacts_to<idle_atom>,
     // The global event feed after a position, at most `limit` events.
-    caf::reacts_to<audit_atom, std::uint64_t, std::int64_t, reply_for<events_page>>,
+    // The feed after a position: `limit` events read, those the filter
+    // wants answered; `live` reads only what is durable already (a poller
+    // adds no syncs), otherwise what is written is synced and read.
+    caf::reacts_to<audit_atom, std::uint64_t, std::int64_t, audit_filter, bool,
+                   reply_for<events_page>>,
     // Its own: start-up found these responses unfinished.
     caf::reacts_to<recover_atom, std::vector<std::string>>,
     // News from other replicas (event_log::subscribe_news): responses whose
@@ -483,6 +501,10 @@ template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, model_info& x) {
   return f(caf::meta::type_name("model_info"), x.id, x.created, x.capabilities, x.context_length,
            x.num_ctx, x.family, x.owned_by);
+}
+template <class Inspector>
+typename Inspector::result_type inspect(Inspector& f, audit_filter& x) {
+  return f(caf::meta::type_name("audit_filter"), x.tenant, x.type, x.stream_id);
 }
 template <class Inspector>
 typename Inspector::result_type inspect(Inspector& f, file_query& x) {

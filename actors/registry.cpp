@@ -287,16 +287,25 @@ registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const
         }
       },
       // The audit feed: every stream's events after a global position.
-      [=](audit_atom, std::uint64_t after, std::int64_t limit, reply_for<events_page>& r) {
+      [=](audit_atom, std::uint64_t after, std::int64_t limit, const audit_filter& filter,
+          bool live, reply_for<events_page>& r) {
         auto log = self->state.svc->log;
         self->state.svc->store_pool->post([=] {
-          auto read = log->read_all(after, static_cast<std::size_t>(limit) + 1);
+          auto n = static_cast<std::size_t>(limit);
+          auto read = live ? log->read_durable(after, n + 1,
+                                               [&](const events::envelope& header) {
+                                                 return filter.wants(header);
+                                               })
+                           : log->read_all(after, n + 1);
           if (!read)
             return r(read.error());
           events_page page;
-          page.has_more = read->size() > static_cast<std::size_t>(limit);
-          page.data = std::move(*read);
-          page.data.resize(std::min(page.data.size(), static_cast<std::size_t>(limit)));
+          page.has_more = read->size() > n;
+          read->resize(std::min(read->size(), n));
+          page.last_position = read->empty() ? after : read->back().global_position;
+          for (auto& env : *read)
+            if (filter.wants(env))
+              page.data.push_back(std::move(env));
           r(std::move(page));
         });
       },

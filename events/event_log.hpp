@@ -178,11 +178,12 @@ public:
   // The same feed as far as it is durable now, without making more of it
   // durable (read_all syncs what is written and waits): for a follower that
   // polls, which must not add syncs to the writers'. With `wants_data`, an
-  // event whose type it refuses may come with `data` left null (a log that
-  // can skip building it does).
-  using type_filter = std::function<bool(std::string_view type)>;
+  // event whose header (stream, seq, position, type, tenant, time; data
+  // null) it refuses may come with `data` left null (a log that can skip
+  // building it does).
+  using header_filter = std::function<bool(const envelope& header)>;
   virtual result<std::vector<envelope>> read_durable(std::uint64_t after, std::size_t limit,
-                                                     const type_filter& wants_data = {}) {
+                                                     const header_filter& wants_data = {}) {
     (void)wants_data;
     return read_all(after, limit);
   }

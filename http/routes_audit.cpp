@@ -59,11 +59,13 @@ struct audit_tail : std::enable_shared_from_this<audit_tail> {
           }
         })};
     auto to = registry->as<actors::registry_actor>();
+    actors::audit_filter filter = q;
     if (delay.count() == 0)
-      caf::anon_send(to, actors::audit_atom::value, q.after, tail_page, std::move(answer));
+      caf::anon_send(to, actors::audit_atom::value, q.after, tail_page, std::move(filter), true,
+                     std::move(answer));
     else
       caf::delayed_anon_send(to, delay, actors::audit_atom::value, q.after, tail_page,
-                             std::move(answer));
+                             std::move(filter), true, std::move(answer));
   }
 
   void on_page(ev::result<actors::events_page> page) {
@@ -83,11 +85,9 @@ struct audit_tail : std::enable_shared_from_this<audit_tail> {
     }
     std::string frames;
     for (const auto& env : page->data)
-      if (q.wants(env))
-        frames += "id: " + std::to_string(env.global_position) +
-                  "\nevent: audit.event\ndata: " + ev::serialize(env) + "\n\n";
-    if (!page->data.empty())
-      q.after = page->data.back().global_position;
+      frames += "id: " + std::to_string(env.global_position) +
+                "\nevent: audit.event\ndata: " + ev::serialize(env) + "\n\n";
+    q.after = std::max(q.after, page->last_position);
     auto now = std::chrono::steady_clock::now();
     if (frames.empty() && now - last_write >= tail_keepalive)
       frames = ": idle\n\n"; // finds a client that left
@@ -140,19 +140,17 @@ std::vector<route> audit_routes(const api_context& ctx) {
            });
            return;
          }
+         actors::audit_filter filter = *q;
          caf::anon_send(c->registry->as<actors::registry_actor>(), actors::audit_atom::value,
-                        q->after, q->limit,
+                        q->after, q->limit, std::move(filter), false,
                         reply_rendered<actors::events_page>(
-                            std::move(reply), [q = *q](const actors::events_page& page) {
+                            std::move(reply), [](const actors::events_page& page) {
                               json data = json::array();
                               for (const auto& env : page.data)
-                                if (q.wants(env))
-                                  data.push_back(ev::to_json(env));
+                                data.push_back(ev::to_json(env));
                               return json{{"object", "list"},
                                           {"data", data},
-                                          {"last_position", page.data.empty()
-                                                                ? q.after
-                                                                : page.data.back().global_position},
+                                          {"last_position", page.last_position},
                                           {"has_more", page.has_more}};
                             }));
        }});

@@ -1383,11 +1383,6 @@ std::string fingerprint(const std::string& bytes) {
   return buf;
 }
 
-bool audit_query::wants(const ev::envelope& env) const {
-  return (tenant.empty() || env.tenant == tenant) && (type.empty() || env.type == type) &&
-         (stream_id.empty() || env.stream == stream_id);
-}
-
 ev::result<audit_query> parse_audit_query(const std::string& query,
                                           const std::optional<std::string>& last_event_id) {
   auto pairs = parse_query_string(query);

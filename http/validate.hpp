@@ -62,13 +62,10 @@ parse_conversation_filter(const std::string& query);
 
 // GET /v1/audit/events: a page (`after`, `limit`) or a live tail
 // (`stream=true`), filtered by tenant, event type and stream id.
-struct audit_query {
+struct audit_query : actors::audit_filter {
   std::uint64_t after = 0;
   std::int64_t limit = 100;
   bool stream = false;
-  std::string tenant, type, stream_id;
-
-  bool wants(const events::envelope& env) const;
 };
 // A reconnecting client's Last-Event-ID is where it was (`after` wins).
 events::result<audit_query> parse_audit_query(const std::string& query,

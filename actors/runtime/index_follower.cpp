@@ -236,7 +236,9 @@ bool index_follower::follow() {
 }
 
 bool index_follower::read_page() {
-  auto page = log_->read_durable(position(), opts_.page, projections::response_index::needs_data);
+  auto page = log_->read_durable(position(), opts_.page, [](const ev::envelope& header) {
+    return projections::response_index::needs_data(header.type);
+  });
   if (!page) {
     ev::report_fault("index", page.error().message);
     return false;

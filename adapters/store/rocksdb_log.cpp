@@ -401,14 +401,14 @@ public:
     return read_feed(after, limit, true, {});
   }
   result<std::vector<envelope>> read_durable(std::uint64_t after, std::size_t limit,
-                                             const type_filter& wants_data) override {
+                                             const header_filter& wants_data) override {
     return read_feed(after, limit, false, wants_data);
   }
 
   // Every position <= visible is durable (or its write failed); what is
   // written past it is synced first where `sync_first` (see read).
   result<std::vector<envelope>> read_feed(std::uint64_t after, std::size_t limit, bool sync_first,
-                                          const type_filter& wants_data) {
+                                          const header_filter& wants_data) {
     std::uint64_t visible = durable_position();
     if (sync_first && can_sync() && after < written_through() && visible < written_through()) {
       if (auto synced = sync(); !synced)
@@ -455,7 +455,7 @@ public:
       // event only where it does.
       auto env =
           wants_data ? events::parse_envelope_header(values[i]) : events::parse_envelope(values[i]);
-      if (env && wants_data && wants_data(env->type))
+      if (env && wants_data && wants_data(*env))
         env = events::parse_envelope(values[i]);
       if (!env)
         return env.error();
