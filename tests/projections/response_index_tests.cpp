@@ -75,6 +75,46 @@ std::vector<std::string> all_pages(const rp::response_index& index, Filter filte
   return ids;
 }
 
+// Filters under test, each with the check of the truth it must agree with.
+template <class Filter, class Truth>
+struct filter_cases {
+  struct one {
+    const char* name;
+    Filter filter;
+    std::function<bool(const Truth&)> keep;
+  };
+  std::vector<one> all;
+  template <class Set>
+  void add(const char* name, Set set, std::function<bool(const Truth&)> keep) {
+    Filter fl;
+    set(fl);
+    all.push_back({name, fl, std::move(keep)});
+  }
+
+  // Each filter, through pages of several sizes and in both orders,
+  // returns exactly the ids its check keeps, newest first.
+  void expect_as_scanned(const rp::response_index& index, const std::vector<Truth>& truths) const {
+    for (const auto& c : all) {
+      std::vector<std::string> expected;
+      for (auto it = truths.rbegin(); it != truths.rend(); ++it)
+        if (c.keep(*it))
+          expected.push_back(it->id);
+      BOOST_TEST_CONTEXT(c.name) {
+        BOOST_TEST(!expected.empty());
+        for (std::size_t limit : {1u, 7u, 100u}) {
+          auto got = all_pages(index, c.filter, limit);
+          BOOST_TEST(got == expected, "limit " << limit);
+        }
+        auto ascending = c.filter;
+        ascending.ascending = true;
+        auto got = all_pages(index, ascending, 50);
+        std::reverse(got.begin(), got.end());
+        BOOST_TEST(got == expected);
+      }
+    }
+  }
+};
+
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(response_index)
@@ -131,17 +171,9 @@ BOOST_AUTO_TEST_CASE(every_filter_returns_exactly_the_responses_a_scan_of_the_tr
   auto index = fold(f);
   BOOST_TEST(index.size() == truths.size());
 
-  using check = std::function<bool(const truth&)>;
-  struct named {
-    const char* name;
-    rp::index_filter filter;
-    check keep;
-  };
-  std::vector<named> cases;
-  auto add = [&](const char* name, auto set, check keep) {
-    rp::index_filter fl;
-    set(fl);
-    cases.push_back({name, fl, std::move(keep)});
+  filter_cases<rp::index_filter, truth> cases;
+  auto add = [&](const char* name, auto set, std::function<bool(const truth&)> keep) {
+    cases.add(name, set, std::move(keep));
   };
   add(
       "everything", [](auto&) {}, [](const truth& t) { return !t.deleted; });
@@ -227,24 +259,7 @@ BOOST_AUTO_TEST_CASE(every_filter_returns_exactly_the_responses_a_scan_of_the_tr
                t.created_at < 1'764'001'000;
       });
 
-  for (const auto& c : cases) {
-    std::vector<std::string> expected;
-    for (auto it = truths.rbegin(); it != truths.rend(); ++it)
-      if (c.keep(*it))
-        expected.push_back(it->id);
-    BOOST_TEST_CONTEXT(c.name) {
-      BOOST_TEST(!expected.empty());
-      for (std::size_t limit : {1u, 7u, 100u}) {
-        auto got = all_pages(index, c.filter, limit);
-        BOOST_TEST(got == expected, "limit " << limit);
-      }
-      auto ascending = c.filter;
-      ascending.ascending = true;
-      auto got = all_pages(index, ascending, 50);
-      std::reverse(got.begin(), got.end());
-      BOOST_TEST(got == expected);
-    }
-  }
+  cases.expect_as_scanned(index, truths);
 }
 
 BOOST_AUTO_TEST_CASE(a_conversation_row_says_what_its_events_and_responses_did) {
@@ -288,17 +303,9 @@ BOOST_AUTO_TEST_CASE(every_conversation_filter_returns_exactly_what_a_scan_of_th
   std::vector<conversation_truth> conversations;
   generate(f, 4000, 17, &conversations);
   auto index = fold(f);
-  using check = std::function<bool(const conversation_truth&)>;
-  struct named {
-    const char* name;
-    rp::conversation_filter filter;
-    check keep;
-  };
-  std::vector<named> cases;
-  auto add = [&](const char* name, auto set, check keep) {
-    rp::conversation_filter fl;
-    set(fl);
-    cases.push_back({name, fl, std::move(keep)});
+  filter_cases<rp::conversation_filter, conversation_truth> cases;
+  auto add = [&](const char* name, auto set, std::function<bool(const conversation_truth&)> keep) {
+    cases.add(name, set, std::move(keep));
   };
   const std::int64_t t0 = mix_t0 / 1'000'000;
   add(
@@ -349,24 +356,7 @@ BOOST_AUTO_TEST_CASE(every_conversation_filter_returns_exactly_what_a_scan_of_th
       [](const conversation_truth& c) {
         return !c.deleted && c.responses >= 5 && c.tenant == "acme";
       });
-  for (const auto& c : cases) {
-    std::vector<std::string> expected;
-    for (auto it = conversations.rbegin(); it != conversations.rend(); ++it)
-      if (c.keep(*it))
-        expected.push_back(it->id);
-    BOOST_TEST_CONTEXT(c.name) {
-      BOOST_TEST(!expected.empty());
-      for (std::size_t limit : {1u, 7u, 100u}) {
-        auto got = all_pages(index, c.filter, limit);
-        BOOST_TEST(got == expected, "limit " << limit);
-      }
-      auto ascending = c.filter;
-      ascending.ascending = true;
-      auto got = all_pages(index, ascending, 50);
-      std::reverse(got.begin(), got.end());
-      BOOST_TEST(got == expected);
-    }
-  }
+  cases.expect_as_scanned(index, conversations);
   // A cursor must name a conversation the caller may see.
   rp::conversation_filter fl;
   fl.after = conversations.front().id;
