@@ -79,7 +79,12 @@ function headers() {
   return key ? { authorization: `Bearer ${key}` } : {};
 }
 
-class ApiError extends Error {}
+class ApiError extends Error {
+  constructor(message, status) {
+    super(message);
+    this.status = status;
+  }
+}
 
 async function api(path, init = {}) {
   const res = await fetch(path, { ...init, headers: { ...headers(), ...(init.headers || {}) } });
@@ -91,7 +96,7 @@ async function api(path, init = {}) {
   }
   if (!res.ok) {
     const message = body && body.error ? body.error.message : `HTTP ${res.status}`;
-    throw new ApiError(`${res.status}: ${message}`);
+    throw new ApiError(`${res.status}: ${message}`, res.status);
   }
   return body;
 }
@@ -242,15 +247,43 @@ function itemText(item) {
   return '';
 }
 
+function conversationResponses(responses) {
+  return el('table', { id: 'conversation-responses' },
+    el('thead', {}, el('tr', {}, ['id', 'created', 'status', 'duration ms', 'tokens'].map((h) => el('th', {}, h)))),
+    el('tbody', {}, responses.map((r) => el('tr', { 'data-id': r.id },
+      el('td', {}, responseLink(r.id)), el('td', { class: 'nowrap' }, when(r.created_at)),
+      el('td', { class: `status-${r.status}` }, r.status, r.deleted ? ' (deleted)' : ''),
+      el('td', { class: 'num' }, fixed(r.duration_ms)),
+      el('td', { class: 'num' }, r.usage ? r.usage.total_tokens : '—')))));
+}
+
 async function conversationPage(id, signal) {
   if (!/^[A-Za-z0-9_-]{1,256}$/.test(id)) throw new ApiError(`'${id}' is not a conversation id.`);
   const base = `/v1/operator/conversations/${encodeURIComponent(id)}`;
   show(el('h1', {}, id), el('p', { class: 'muted' }, 'Loading…'));
-  const [conv, items, events, responses] = await Promise.all([
-    api(base, { signal }), allPages(`${base}/items`, signal, (last) => last.id),
-    allPages(`${base}/events`, signal),
-    allPages('/v1/operator/responses', signal, (last) => last.id, { conversation: id, include_deleted: 'true' }),
-  ]);
+  // The responses run on it are the index's, kept after it is deleted; its
+  // object, items and events are read as its tenant would (404 once deleted).
+  const responsesOf = allPages('/v1/operator/responses', signal, (last) => last.id,
+    { conversation: id, include_deleted: 'true' });
+  let conv, items, events;
+  try {
+    [conv, items, events] = await Promise.all([
+      api(base, { signal }), allPages(`${base}/items`, signal, (last) => last.id),
+      allPages(`${base}/events`, signal),
+    ]);
+  } catch (e) {
+    responsesOf.catch(() => {});
+    if (!(e instanceof ApiError) || e.status !== 404) throw e;
+    const responses = await responsesOf;
+    if (signal.aborted) return;
+    if (!responses.length) throw e;
+    show(el('h1', {}, id),
+      el('p', { class: 'notice', id: 'gone' }, `${e.message} It was deleted: its items and events are no ` +
+        'longer served; the responses run on it are still listed.'),
+      el('h2', {}, 'Responses'), conversationResponses(responses));
+    return;
+  }
+  const responses = await responsesOf;
   if (signal.aborted) return;
   const created = events.length ? events[0].recorded_at : 0;
   const last = events.length ? events[events.length - 1] : null;
@@ -262,14 +295,7 @@ async function conversationPage(id, signal) {
       card('items', items.length), card('responses', responses.length), card('events', events.length)),
     el('h2', {}, 'Metadata'), el('table', { id: 'metadata' }, el('tbody', {},
       Object.entries(conv.metadata || {}).map(([k, v]) => el('tr', {}, el('th', {}, k), el('td', {}, v))))),
-    el('h2', {}, 'Responses'),
-    el('table', { id: 'conversation-responses' },
-      el('thead', {}, el('tr', {}, ['id', 'created', 'status', 'duration ms', 'tokens'].map((h) => el('th', {}, h)))),
-      el('tbody', {}, responses.map((r) => el('tr', { 'data-id': r.id },
-        el('td', {}, responseLink(r.id)), el('td', { class: 'nowrap' }, when(r.created_at)),
-        el('td', { class: `status-${r.status}` }, r.status, r.deleted ? ' (deleted)' : ''),
-        el('td', { class: 'num' }, fixed(r.duration_ms)),
-        el('td', { class: 'num' }, r.usage ? r.usage.total_tokens : '—'))))),
+    el('h2', {}, 'Responses'), conversationResponses(responses),
     el('h2', {}, 'Items'),
     el('table', { id: 'items' },
       el('thead', {}, el('tr', {}, ['id', 'type', 'role', 'text'].map((h) => el('th', {}, h)))),

@@ -38,6 +38,7 @@ let base;
 const seen = { urls: [], errors: [] };
 const ids = {};
 let conversation;
+let deleted;
 
 async function create(key, body) {
   const res = await fetch(`${stack.baseURL}/responses`, {
@@ -112,9 +113,19 @@ before(async () => {
   });
   conversation = (await conv.json()).id;
   ids.onConversation = (await create(acme, { input: 'tell me more', conversation })).id;
+  // Another, deleted after a turn: its page still lists the turn.
+  const doomed = await fetch(`${stack.baseURL}/conversations`, {
+    method: 'POST', headers: { authorization: `Bearer ${acme}`, 'content-type': 'application/json' }, body: '{}',
+  });
+  deleted = (await doomed.json()).id;
+  ids.onDeleted = (await create(acme, { input: 'and gone', conversation: deleted })).id;
+  const gone = await fetch(`${stack.baseURL}/conversations/${deleted}`, {
+    method: 'DELETE', headers: { authorization: `Bearer ${acme}` },
+  });
+  assert.equal(gone.status, 200);
   assert.ok(Object.values(ids).every((id) => /^resp_/.test(id)), JSON.stringify(ids));
   assert.match(conversation, /^conv_/);
-  await indexed(6);
+  await indexed(7);
 
   browser = await puppeteer.launch({
     executablePath: process.env.CHROMIUM_BIN || '/usr/bin/chromium',
@@ -263,6 +274,17 @@ test("the conversations list filters, and a conversation's page shows its items 
   await page.click(`#conversation-responses a[href="#/r/${ids.onConversation}"]`);
   await page.waitForSelector('#timeline');
   await page.click(`#chain a[href="#/c/${conversation}"]`);
+  await page.waitForSelector('#items');
+
+  // A deleted conversation: listed when asked for, its page says so and
+  // still lists its turn.
+  await page.goto(`${base}/console#/conversations?include_deleted=true`);
+  await waitFor('the deleted one listed', async () => (await convIds()).join() === [deleted, conversation].join());
+  await page.goto(`${base}/console#/c/${deleted}`);
+  await page.waitForSelector('#gone');
+  assert.match(await page.$eval('#gone', (p) => p.textContent), /deleted/);
+  assert.deepEqual(await page.$$eval('#conversation-responses tbody tr', (trs) => trs.map((tr) => tr.dataset.id)), [ids.onDeleted]);
+  await page.goto(`${base}/console#/c/${conversation}`);
   await page.waitForSelector('#items');
 
   // Another tenant's key finds no such conversation, nor lists it.
