@@ -234,6 +234,8 @@ std::vector<route> operator_routes(const api_context& ctx) {
                      if (!q)
                        return reply(to_http(q.error()));
                      op.query = std::move(*q);
+                   } else if (auto s = check_include_query(req.query); !s) {
+                     return reply(to_http(s.error())); // as the tenant's own GET
                    }
                    with_owner(*c, req, owned::conversation, op.conversation_id, std::move(reply),
                               [c, op, render](const std::string& tenant, reply_fn r) mutable {

@@ -107,8 +107,8 @@ bool row_from(const json& a, conversation_row& c) {
 std::int64_t added_count(const json& d) {
   if (!d.is_object())
     return 0;
-  if (auto n = d.find("item_count"); n != d.end() && n->is_number_unsigned())
-    return n->get<std::int64_t>();
+  if (auto n = d.find("item_count"); n != d.end() && n->is_number_integer())
+    return std::max<std::int64_t>(0, n->get<std::int64_t>());
   auto items = d.find("items");
   return items != d.end() && items->is_array() ? static_cast<std::int64_t>(items->size()) : 0;
 }

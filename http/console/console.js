@@ -240,7 +240,7 @@ async function conversationsPage(params, signal) {
 // arguments, an output; anything else by its type.
 function itemText(item) {
   if (Array.isArray(item.content))
-    return item.content.map((p) => p.text ?? p.refusal ?? `[${p.type}]`).join('');
+    return item.content.map((p) => p?.text ?? p?.refusal ?? `[${p?.type}]`).join('');
   if (typeof item.content === 'string') return item.content;
   if (item.type === 'function_call') return `${item.name}(${item.arguments})`;
   if (item.output !== undefined) return typeof item.output === 'string' ? item.output : JSON.stringify(item.output);

@@ -575,7 +575,7 @@ BOOST_AUTO_TEST_CASE(the_operator_index_lists_conversations_per_key_and_reads_on
   std::vector<json> rows;
   do {
     rows = conversation_rows(r, "&include_deleted=true", admin);
-    if (rows.size() == 3u && rows[2]["items"] == 4)
+    if (rows.size() == 3u && rows[2]["items"] == 4 && rows[0]["deleted"] == true)
       break;
     std::this_thread::sleep_for(20ms);
   } while (std::chrono::steady_clock::now() < deadline);
@@ -620,6 +620,8 @@ BOOST_AUTO_TEST_CASE(the_operator_index_lists_conversations_per_key_and_reads_on
   BOOST_TEST(json_body(conv)["object"] == "conversation");
   BOOST_TEST(json_body(conv)["metadata"]["topic"] == "<script>alert(1)</script>");
   BOOST_TEST(r.get("/v1/operator/conversations/" + a1, acme).status == 200);
+  expect_error_code(r.get("/v1/operator/conversations/" + a1 + "?colour=red", admin), 400,
+                    "unknown_parameter", "colour");
   // As the API says it: no code.
   expect_error_code(r.get("/v1/operator/conversations/" + a1, globex), 404, nullptr, nullptr);
   expect_error_code(r.get("/v1/operator/conversations/conv_nothing", admin), 404, nullptr, nullptr);

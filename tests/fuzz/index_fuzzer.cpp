@@ -2,7 +2,7 @@
 // the audit feed's query parser. Input: a query string (also read as the
 // audit feed's query and as its Last-Event-ID), then after a newline bytes
 // read as a kept segment and as a manifest. A query that parses runs against
-// a small index.
+// a small index of responses and conversations.
 #include "events/event.hpp"
 #include "http/validate.hpp"
 #include "projections/response_index.hpp"
@@ -27,10 +27,26 @@ const riposte::projections::response_index& sample() {
       env.type = "response_created";
       env.tenant = i % 3 ? "acme" : "globex";
       env.recorded_at = 1'764'000'000'000'000 + i * 1000;
+      // Every third runs on one of two conversations.
+      auto conv = "conv_" + std::to_string(i % 2);
+      if (i < 2) {
+        ev::envelope created;
+        created.stream = conv;
+        created.global_position = ++position;
+        created.type = "conversation_created";
+        created.tenant = env.tenant;
+        created.recorded_at = env.recorded_at;
+        created.data = {{"created_at", 1'764'000'000 + i}};
+        ix.apply(created);
+        env.global_position = ++position;
+      }
+      nlohmann::json params = nlohmann::json::object();
+      if (i % 3 == 0)
+        params["conversation"] = {{"id", conv}};
       env.data = {{"model", i % 2 ? "a" : "b"},
                   {"created_at", 1'764'000'000 + i},
                   {"mode", i % 4 ? "blocking" : "stream"},
-                  {"params", nlohmann::json::object()}};
+                  {"params", params}};
       ix.apply(env);
       env.seq = 1;
       env.global_position = ++position;

@@ -366,6 +366,35 @@ BOOST_AUTO_TEST_CASE(every_conversation_filter_returns_exactly_what_a_scan_of_th
   BOOST_TEST(refused.error().param == "after");
 }
 
+// What the append writer hands the index (each event's header, and a digest
+// of the data of the events the fold reads) folds as the stored events do.
+BOOST_AUTO_TEST_CASE(digests_fold_as_the_stored_events_do) {
+  feed f;
+  std::vector<conversation_truth> conversations;
+  auto truths = generate(f, 2000, 23, &conversations);
+  rp::response_index stored, digested;
+  for (const auto& e : f.events) {
+    stored.apply(e);
+    auto tapped = e;
+    tapped.data = rp::response_index::needs_data(e.type)
+                      ? rp::response_index::digest(e.type, e.data)
+                      : json();
+    digested.apply(tapped);
+  }
+  BOOST_TEST(digested.size() == truths.size());
+  BOOST_TEST(digested.conversations() == conversations.size());
+  for (const auto& t : truths)
+    BOOST_TEST(rp::response_index::to_json(*digested.find(t.id)) ==
+               rp::response_index::to_json(*stored.find(t.id)));
+  std::int64_t items = 0;
+  for (const auto& c : conversations) {
+    BOOST_TEST(rp::response_index::to_json(*digested.find_conversation(c.id)) ==
+               rp::response_index::to_json(*stored.find_conversation(c.id)));
+    items += digested.find_conversation(c.id)->items;
+  }
+  BOOST_TEST(items > 0);
+}
+
 BOOST_AUTO_TEST_CASE(a_cursor_must_name_a_row_the_caller_may_see) {
   feed f;
   generate(f, 50, 3);
