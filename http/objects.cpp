@@ -16,6 +16,16 @@ json list_object(json data, bool has_more, const char* id_key) {
           {"has_more", has_more}};
 }
 
+json conversation_items_list(const json& page) {
+  return list_object(page.value("data", json::array()), page.value("has_more", false));
+}
+
+json conversation_events_list(const json& page) {
+  return {{"object", "list"},
+          {"data", page.value("data", json::array())},
+          {"has_more", page.value("has_more", false)}};
+}
+
 json deletion_object(const std::string& id, const char* object) {
   return {{"id", id}, {"object", object}, {"deleted", true}};
 }

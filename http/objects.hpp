@@ -15,6 +15,11 @@ namespace riposte::http {
 // item's `id_key` (null for an empty page).
 nlohmann::json list_object(nlohmann::json data, bool has_more, const char* id_key = "id");
 
+// A conversation actor's page ({data, has_more}) as the API lists it: its
+// items with first_id and last_id, or its raw events without.
+nlohmann::json conversation_items_list(const nlohmann::json& page);
+nlohmann::json conversation_events_list(const nlohmann::json& page);
+
 // {"id", "object": `object`, "deleted": true}.
 nlohmann::json deletion_object(const std::string& id, const char* object);
 

@@ -19,16 +19,6 @@ json as_is(const json& j) {
   return j;
 }
 
-json page(const json& p) {
-  return list_object(p.value("data", json::array()), p.value("has_more", false));
-}
-
-json events_list(const json& p) {
-  return {{"object", "list"},
-          {"data", p.value("data", json::array())},
-          {"has_more", p.value("has_more", false)}};
-}
-
 json deleted(const json& d) {
   return deletion_object(d.value("id", ""), "conversation.deleted");
 }
@@ -103,12 +93,13 @@ std::vector<route> conversations_routes(const api_context& ctx) {
   routes.push_back(
       route_of("DELETE", "/v1/conversations/{id}", plain(op_t::kind::remove), deleted));
   routes.push_back(route_of("POST", "/v1/conversations/{id}/items",
-                            with_body(parse_conversation_items, true), page));
+                            with_body(parse_conversation_items, true), conversation_items_list));
   routes.push_back(route_of("GET", "/v1/conversations/{id}/items",
-                            paged(op_t::kind::list_items, parse_conversation_items_query), page));
+                            paged(op_t::kind::list_items, parse_conversation_items_query),
+                            conversation_items_list));
   // riposte's own, as for responses: the conversation's stored events.
   routes.push_back(route_of("GET", "/v1/conversations/{id}/events",
-                            paged(op_t::kind::events, parse_list_query), events_list));
+                            paged(op_t::kind::events, parse_list_query), conversation_events_list));
   routes.push_back(route_of("GET", "/v1/conversations/{id}/items/{item_id}",
                             plain(op_t::kind::get_item), as_is));
   routes.push_back(route_of("DELETE", "/v1/conversations/{id}/items/{item_id}",

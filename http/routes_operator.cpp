@@ -213,14 +213,6 @@ std::vector<route> operator_routes(const api_context& ctx) {
   // Rendered as the tenant's own routes render them.
   using render_fn = json (*)(const json&);
   render_fn as_is = [](const json& j) { return j; };
-  render_fn items = [](const json& p) {
-    return list_object(p.value("data", json::array()), p.value("has_more", false));
-  };
-  render_fn events = [](const json& p) {
-    return json{{"object", "list"},
-                {"data", p.value("data", json::array())},
-                {"has_more", p.value("has_more", false)}};
-  };
   auto conversation = [c](std::string pattern, actors::conversation_op::kind what,
                           ev::result<actors::list_query> (*parse)(const std::string&),
                           render_fn render) {
@@ -249,9 +241,9 @@ std::vector<route> operator_routes(const api_context& ctx) {
   using kind = actors::conversation_op::kind;
   routes.push_back(conversation("/v1/operator/conversations/{id}", kind::get, nullptr, as_is));
   routes.push_back(conversation("/v1/operator/conversations/{id}/items", kind::list_items,
-                                parse_conversation_items_query, items));
+                                parse_conversation_items_query, conversation_items_list));
   routes.push_back(conversation("/v1/operator/conversations/{id}/events", kind::events,
-                                parse_list_query, events));
+                                parse_list_query, conversation_events_list));
   return routes;
 }
 

@@ -100,7 +100,7 @@ bool row_from(const json& a, index_row& r) {
 bool row_from(const json& a, conversation_row& c) {
   return row_reader{a}.all(c.id, c.tenant, c.created_at, c.created_us, c.active_us, c.items,
                            c.responses, c.last_response_id, c.deleted, c.seq, c.position) &&
-         !c.id.empty();
+         !c.id.empty() && c.items >= 0 && c.responses >= 0; // counts the fold only adds to
 }
 
 // How many items a batch added: the digest's count, or the stored items.
