@@ -8,6 +8,7 @@
 #include "events/json_safe.hpp"
 #include "events/json_text.hpp"
 
+#include <poll.h>
 #include <pqxx/pqxx>
 
 #include <atomic>
@@ -344,6 +345,8 @@ public:
         pool->ready_.notify_one();
       }
     } guard{this, &conn};
+    if (conn.c && conn.c->is_open() && hung_up(*conn.c))
+      ++breaks_;
     auto breaks = breaks_.load();
     if (!conn.c || !conn.c->is_open() || conn.breaks_seen != breaks) {
       conn.c.reset();
@@ -355,10 +358,25 @@ public:
     } catch (const pqxx::broken_connection&) {
       ++breaks_;
       throw;
+    } catch (...) {
+      // A server going away says goodbye with an error (57P01) that libpqxx
+      // throws as a plain SQL error; the connection is closed all the same.
+      if (!conn.c->is_open())
+        ++breaks_;
+      throw;
     }
   }
 
 private:
+  // An idle connection has nothing to read unless the server closed it (it
+  // stopped, restarted, or ended the session) and said so: its goodbye, or
+  // the end of the stream. Found before a statement is sent, so that no
+  // request's statement is the one to find out.
+  static bool hung_up(pqxx::connection& c) {
+    pollfd p{c.sock(), POLLIN, 0};
+    return p.fd < 0 || ::poll(&p, 1, 0) != 0;
+  }
+
   std::unique_ptr<pqxx::connection> connect() {
     auto c = std::make_unique<pqxx::connection>(uri_);
     if (!synchronous_) {
