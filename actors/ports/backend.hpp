@@ -8,9 +8,11 @@
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -53,6 +55,13 @@ struct generation_request {
 struct generation_update {
   std::vector<events::event> events;
   bool finished = false;
+  // On the update that finishes it, where an HTTP backend's call spent its
+  // wall time: when the client's thread took the request, wrote it, saw the
+  // reply's first byte, and was done (unset steps are the epoch).
+  struct steps {
+    std::chrono::steady_clock::time_point taken, sent, first_byte, done;
+  };
+  std::optional<steps> timing;
 };
 
 using update_sink = std::function<void(generation_update)>;

@@ -114,6 +114,8 @@ void on_update(response_actor* self, generation_update& u) {
   if (u.finished) {
     st.generating = false;
     st.clock.finished = now;
+    if (u.timing && !st.clock.backend)
+      st.clock.backend = u.timing;
   }
   if (st.broken || st.view.terminal()) {
     if (u.finished) // a broken actor waited for its generation to end

@@ -42,17 +42,36 @@ void fail_waiters(response_data& st, const ev::error_info& err) {
 // http/ to the actor, preparing it (references, context, the creation
 // handed to the writer), the backend until its first update and until its
 // last, then storing the end and answering.
-std::function<void()> phase_timer(const response_data& st) {
+std::function<void()> phase_timer(const response_data& st,
+                                  std::shared_ptr<const store_steps> store) {
   const auto& c = st.clock;
   using tp = std::chrono::steady_clock::time_point;
   if (!st.svc->stats || st.cmd.accepted_at == tp{} || c.sent == tp{} || c.finished == tp{})
     return nullptr;
   auto seconds = [](tp from, tp to) { return std::chrono::duration<double>(to - from).count(); };
-  return [stats = st.svc->stats, seconds, accepted = st.cmd.accepted_at, c] {
+  return [stats = st.svc->stats, seconds, accepted = st.cmd.accepted_at, c, store] {
     auto now = std::chrono::steady_clock::now();
     stats->create_phases({seconds(accepted, c.started), seconds(c.started, c.sent),
                           seconds(c.sent, c.first), seconds(c.first, c.finished),
                           seconds(c.finished, now)});
+    // Its store_and_answer phase, step by step, where the writer answered.
+    if (store) {
+      const auto& w = *store->commit;
+      if (c.finished <= store->handed && store->handed <= w.taken && w.taken <= w.written &&
+          w.written <= now)
+        stats->store_waits({seconds(c.finished, store->handed), seconds(store->handed, w.taken),
+                            seconds(w.taken, w.written), seconds(w.written, now)});
+    }
+    // Its backend's steps split the first update's wait where they lie
+    // within it, in order (the first update was the call's last).
+    if (!c.backend)
+      return;
+    const auto& b = *c.backend;
+    if (c.sent <= b.taken && b.taken <= b.sent && b.sent <= b.first_byte &&
+        b.first_byte <= b.done && b.done <= c.first)
+      stats->backend_waits({seconds(c.sent, b.taken), seconds(b.taken, b.sent),
+                            seconds(b.sent, b.first_byte), seconds(b.first_byte, b.done),
+                            seconds(b.done, c.first)});
   };
 }
 

@@ -272,6 +272,7 @@ struct early_answer {
   std::vector<reply_to> waiters;
   ev::result<json> reply;
   std::function<void()> timed;
+  std::shared_ptr<store_steps> steps; // the writer's, for the timing
   // Runs on the writer or a store thread, after the actor was told: nothing
   // may throw out of it (a reply answers once and never throws; the timing
   // is only a metric).
@@ -294,8 +295,9 @@ std::shared_ptr<const early_answer> answer_ahead(response_data& st,
   auto reply = blocking_reply(view);
   if (reply)
     reply = serialized_json(ev::dump_json(*reply));
-  auto early =
-      std::make_shared<early_answer>(early_answer{st.waiters, std::move(reply), phase_timer(st)});
+  auto steps = std::make_shared<store_steps>();
+  auto early = std::make_shared<early_answer>(
+      early_answer{st.waiters, std::move(reply), phase_timer(st, steps), steps});
   st.answered_ahead = st.waiters.size();
   return early;
 }
@@ -354,10 +356,16 @@ void flush(response_actor* self) {
                 std::all_of(st.sent.begin(), st.sent.end(), is_delta) &&
                 std::all_of(st.subs.begin(), st.subs.end(),
                             [&](const subscription& s) { return s.live && s.after <= expected; });
-    if (fast)
+    if (fast) {
       submit_fast(self, std::move(req));
-    else
-      st.svc->writer->submit(log, std::move(req), done);
+      return;
+    }
+    std::shared_ptr<append_writer::commit_steps> steps;
+    if (early) {
+      early->steps->handed = std::chrono::steady_clock::now();
+      steps = early->steps->commit;
+    }
+    st.svc->writer->submit(log, std::move(req), done, std::move(steps));
     return;
   }
   auto stats = st.svc->stats;

@@ -88,6 +88,9 @@ struct response_data {
   // command, the backend was asked, its first update came, its last.
   struct phase_clock {
     std::chrono::steady_clock::time_point started, sent, first, finished;
+    // The first backend call's own steps (an HTTP backend's), from the
+    // update that finished it.
+    std::optional<generation_update::steps> backend;
   } clock;
   std::shared_ptr<const services> svc;
   registry_actor registry;
@@ -285,7 +288,16 @@ projections::chain_ptr chain_context_of(const response_data& st,
 void answer_waiters(response_actor* self);
 // Records where a blocking create's wall time went, when called (as it is
 // answered); nothing when metrics are off or the create was not timed.
-std::function<void()> phase_timer(const response_data& st);
+// A blocking answer's way through the writer: when the actor handed the
+// batch that ends it over, and the writer's own steps (set on its thread
+// before the answer runs).
+struct store_steps {
+  std::chrono::steady_clock::time_point handed;
+  std::shared_ptr<append_writer::commit_steps> commit =
+      std::make_shared<append_writer::commit_steps>();
+};
+std::function<void()> phase_timer(const response_data& st,
+                                  std::shared_ptr<const store_steps> store = nullptr);
 // Does a create's requester wait for its answer (not a stream)?
 bool anyone_waits(const response_data& st);
 // Every create's requester hears `err`.

@@ -29,10 +29,11 @@ append_writer::~append_writer() {
   thread_.join();
 }
 
-void append_writer::submit(ev::event_log* log, ev::append_request req, done_fn done) {
+void append_writer::submit(ev::event_log* log, ev::append_request req, done_fn done,
+                           std::shared_ptr<commit_steps> steps) {
   {
     std::lock_guard guard{mutex_};
-    queue_.push_back(job{log, std::move(req), std::move(done)});
+    queue_.push_back(job{log, std::move(req), std::move(done), false, std::move(steps)});
   }
   wake_.notify_one();
 }
@@ -92,7 +93,8 @@ void append_writer::commit(std::vector<job>& jobs) {
         results.emplace_back(
             ev::make_error(ev::riposte_errc::store_error, "the store failed: " + what));
     }
-    auto seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    auto t1 = std::chrono::steady_clock::now();
+    auto seconds = std::chrono::duration<double>(t1 - t0).count();
     if (tap_ && log == tap_log_ && !reqs.empty() && results.size() == reqs.size()) {
       try {
         tap_(reqs, results);
@@ -113,6 +115,8 @@ void append_writer::commit(std::vector<job>& jobs) {
     for (std::size_t k = 0; k < members.size(); ++k) {
       if (meter_)
         meter_->record(seconds, reqs[k].events.size(), results[k].has_value());
+      if (auto& steps = jobs[members[k]].steps)
+        *steps = {t0, t1};
       answer(jobs[members[k]], std::move(results[k]));
     }
   }

@@ -8,6 +8,7 @@
 #include "adapters/observability/metrics.hpp"
 #include "events/event_log.hpp"
 
+#include <chrono>
 #include <condition_variable>
 #include <functional>
 #include <memory>
@@ -28,9 +29,17 @@ public:
   append_writer(const append_writer&) = delete;
   append_writer& operator=(const append_writer&) = delete;
 
+  // When the writer took a job's group, and when the group's write
+  // returned: set on the writer thread before the job's `done` runs.
+  struct commit_steps {
+    std::chrono::steady_clock::time_point taken, written;
+  };
+
   // Appends `req` (and its marker, if it names one) to `log` in the next
   // group. `done` runs on the writer thread: keep it short (send a message).
-  void submit(events::event_log* log, events::append_request req, done_fn done);
+  // `steps`, if given, is told when the write was taken and done.
+  void submit(events::event_log* log, events::append_request req, done_fn done,
+              std::shared_ptr<commit_steps> steps = nullptr);
   // What was stored in `log`, told on the writer thread once per group
   // (each request with the envelopes it got), so that a follower of the
   // feed need not read back what passed through here. Set before the first
@@ -54,6 +63,7 @@ private:
     events::append_request req;
     done_fn done;
     bool sync_only = false;
+    std::shared_ptr<commit_steps> steps;
   };
   void run();
   void commit(std::vector<job>& jobs);

@@ -32,8 +32,10 @@ std::uint64_t stream_generation(http_client& client, http_request r,
       sink({{}, true});
       return;
     }
-    sink({translator->finish(out.status, out.error, out.timed_out, out.connect_failed, *error_body),
-          true});
+    actors::generation_update last{
+        translator->finish(out.status, out.error, out.timed_out, out.connect_failed, *error_body),
+        true, out.timing};
+    sink(std::move(last));
   };
   return client.start(std::move(r));
 }

@@ -31,6 +31,7 @@ struct transfer {
   curl_slist* headers = nullptr;
   char error[CURL_ERROR_SIZE] = {0};
   std::string threw; // on_data threw: the transfer is aborted with this reason
+  std::chrono::steady_clock::time_point taken; // added to the multi handle
 };
 
 // Nothing may unwind through libcurl: an exception from on_data ends the
@@ -143,11 +144,24 @@ struct http_client::impl {
   }
 
   void finish(transfer& t, const http_outcome& out) {
+    auto outcome = out;
+    outcome.timing.done = std::chrono::steady_clock::now();
+    outcome.timing.taken = t.taken;
+    // curl times both from the transfer's start, which follows `taken` by
+    // this thread's next turn: counted from `taken`, that turn is the
+    // connection's.
+    auto since_taken = [&](CURLINFO what) {
+      curl_off_t us = 0;
+      if (curl_easy_getinfo(t.easy, what, &us) != CURLE_OK || us <= 0)
+        return std::chrono::steady_clock::time_point{};
+      return std::min(outcome.timing.done, t.taken + std::chrono::microseconds{us});
+    };
+    outcome.timing.sent = since_taken(CURLINFO_PRETRANSFER_TIME_T);
+    outcome.timing.first_byte = since_taken(CURLINFO_STARTTRANSFER_TIME_T);
     curl_multi_remove_handle(multi, t.easy);
     curl_easy_cleanup(t.easy);
     curl_slist_free_all(t.headers);
     t.easy = nullptr;
-    auto outcome = out;
     if (!t.threw.empty()) {
       outcome.error = "the backend's reply could not be handled: " + t.threw;
       outcome.status = outcome.status ? outcome.status : 502;
@@ -187,6 +201,7 @@ struct http_client::impl {
     curl_easy_setopt(e, CURLOPT_NOPROXY, "*");
     curl_easy_setopt(e, CURLOPT_HTTP_VERSION, CURL_HTTP_VERSION_1_1);
     curl_multi_add_handle(multi, e);
+    t->taken = std::chrono::steady_clock::now();
     running.emplace(t->id, std::move(t));
   }
 

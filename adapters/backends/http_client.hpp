@@ -3,10 +3,12 @@
 // and overall timeouts, and abort at any moment from any thread.
 #pragma once
 
+#include "actors/ports/backend.hpp"
 #include "events/errc.hpp"
 
 #include <nlohmann/json.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,6 +24,11 @@ struct http_outcome {
   bool timed_out = false; // the overall timeout passed
   bool connect_failed = false;
   std::string error; // curl's reason when the transfer failed
+  // Where the transfer's wall time went: when the client's thread took it,
+  // wrote the request (just before: the connection was ready), saw the
+  // first byte of the reply, and ended it. Unset (epoch) where it never got
+  // that far.
+  actors::generation_update::steps timing;
 };
 
 struct http_request {

@@ -19,6 +19,16 @@ const std::vector<double> phase_buckets{0.00001, 0.000025, 0.00005, 0.0001, 0.00
                                         0.025,   0.05,     0.1,     0.25,   1};
 const std::vector<double> rate_buckets{1, 2.5, 5, 10, 20, 35, 50, 75, 100, 150, 250, 500, 1000};
 
+// One child per phase name, each with the phase buckets.
+template <std::size_t N>
+void phases_of(prometheus::Family<prometheus::Histogram>& family,
+               const std::array<const char*, N>& names,
+               std::array<prometheus::Histogram*, N>& children) {
+  for (std::size_t i = 0; i < N; ++i)
+    children[i] =
+        &family.Add({{"phase", names[i]}}, prometheus::Histogram::BucketBoundaries{phase_buckets});
+}
+
 std::string key_of(const void* family, const std::map<std::string, std::string>& labels) {
   std::string key = std::to_string(reinterpret_cast<std::uintptr_t>(family));
   for (const auto& [k, v] : labels)
@@ -102,6 +112,17 @@ metrics::metrics()
                                    "(http/ to its actor), prepare (until the backend is asked), "
                                    "backend_first_update, backend_rest (until its last update), "
                                    "store_and_answer (the end stored, the answer handed over)"))
+  , backend_wait_(histogram_family(
+        *registry_, "riposte_create_backend_wait_seconds",
+        "A blocking create's backend_first_update phase, step by step, where the first update "
+        "was the last: hand_off (to the HTTP client's thread), connection (readied), backend "
+        "(request written to first byte), receive (the rest of the reply), hand_back (to the "
+        "actor)"))
+  , store_wait_(histogram_family(
+        *registry_, "riposte_create_store_wait_seconds",
+        "A blocking create's store_and_answer phase, step by step, where the writer answered it: "
+        "to_writer (the actor's work, and its earlier write in flight), writer_queue, write "
+        "(and its sync), answer"))
   , ready_(gauge_family(*registry_, "riposte_ready",
                         "Last readiness result per check: 1 passed, 0 failed"))
   , ready_checks_(counter_family(*registry_, "riposte_readiness_checks_total",
@@ -141,14 +162,24 @@ metrics::metrics()
                                        "Responses' turns on a conversation, by result: appended, "
                                        "released (ended without appending) or locked (refused "
                                        "while another ran)")) {
-  for (std::size_t i = 0; i < create_phase_names.size(); ++i)
-    create_phase_children_[i] = &create_phase_.Add(
-        {{"phase", create_phase_names[i]}}, prometheus::Histogram::BucketBoundaries{phase_buckets});
+  phases_of(create_phase_, create_phase_names, create_phase_children_);
+  phases_of(backend_wait_, backend_wait_names, backend_wait_children_);
+  phases_of(store_wait_, store_wait_names, store_wait_children_);
 }
 
 void metrics::create_phases(const std::array<double, create_phase_names.size()>& seconds) {
   for (std::size_t i = 0; i < seconds.size(); ++i)
     create_phase_children_[i]->Observe(seconds[i]);
+}
+
+void metrics::backend_waits(const std::array<double, backend_wait_names.size()>& seconds) {
+  for (std::size_t i = 0; i < seconds.size(); ++i)
+    backend_wait_children_[i]->Observe(seconds[i]);
+}
+
+void metrics::store_waits(const std::array<double, store_wait_names.size()>& seconds) {
+  for (std::size_t i = 0; i < seconds.size(); ++i)
+    store_wait_children_[i]->Observe(seconds[i]);
 }
 
 template <class T>

@@ -65,6 +65,20 @@ public:
   static constexpr std::array<const char*, 5> create_phase_names{
       "to_actor", "prepare", "backend_first_update", "backend_rest", "store_and_answer"};
   void create_phases(const std::array<double, create_phase_names.size()>& seconds);
+  // Its backend_first_update phase, step by step, where the backend's first
+  // update was its last (a blocking create nobody streams): to the HTTP
+  // client's thread, the connection readied, the backend (request written
+  // to first byte), the rest of the reply, and back to the actor.
+  static constexpr std::array<const char*, 5> backend_wait_names{"hand_off", "connection",
+                                                                 "backend", "receive", "hand_back"};
+  void backend_waits(const std::array<double, backend_wait_names.size()>& seconds);
+  // Its store_and_answer phase, step by step, where the writer answered it:
+  // the actor's work until the batch is handed to the writer (with any
+  // earlier write of its own still in flight), the writer's queue, the
+  // write (and its sync), and the answer handed over.
+  static constexpr std::array<const char*, 4> store_wait_names{"to_writer", "writer_queue", "write",
+                                                               "answer"};
+  void store_waits(const std::array<double, store_wait_names.size()>& seconds);
   // A create answered from an earlier one with the same Idempotency-Key.
   void idempotent_replay() { idempotent_replays_.Increment(); }
   // One readiness check's result (GET /readyz).
@@ -125,6 +139,10 @@ private:
   prometheus::Gauge& response_actors_;
   prometheus::Family<prometheus::Histogram>& create_phase_;
   std::array<prometheus::Histogram*, create_phase_names.size()> create_phase_children_{};
+  prometheus::Family<prometheus::Histogram>& backend_wait_;
+  std::array<prometheus::Histogram*, backend_wait_names.size()> backend_wait_children_{};
+  prometheus::Family<prometheus::Histogram>& store_wait_;
+  std::array<prometheus::Histogram*, store_wait_names.size()> store_wait_children_{};
   prometheus::Family<prometheus::Gauge>& ready_;
   prometheus::Family<prometheus::Counter>& ready_checks_;
   prometheus::Family<prometheus::Counter>& faults_;

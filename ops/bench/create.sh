@@ -184,8 +184,14 @@ summary = {
     "fdatasync_p50_us": fdatasync["p50_us"], "fdatasync_p99_us": fdatasync["p99_us"],
 }
 names = ["to_actor", "prepare", "backend_first_update", "backend_rest", "store_and_answer"]
+waits = ["hand_off", "connection", "backend", "receive", "hand_back"]
+stores = ["to_writer", "writer_queue", "write", "answer"]
 if phases:
     summary["riposte_c1_phases_us"] = {n: statistics.median(p.get(n, 0) for p in phases) for n in names}
+    summary["riposte_c1_backend_wait_us"] = {
+        n: statistics.median(p.get("wait." + n, 0) for p in phases) for n in waits}
+    summary["riposte_c1_store_wait_us"] = {
+        n: statistics.median(p.get("store." + n, 0) for p in phases) for n in stores}
 json.dump(summary, open(f"{out}/create.json", "w"), indent=2)
 rows = ["| target | c1 p50 | c1 p99 | paced req/s | paced p50 | paced p99 | c50 req/s | c50 p50 | c50 p99 | errors | wrk CPU (cores) |",
         "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -211,6 +217,17 @@ if phases:
                 "`riposte_create_phase_seconds`): " +
                 ", ".join(f"{n.replace('_', ' ')} {ph[n]:.0f} µs" for n in names) +
                 f" (the backend alone answers in {d['c1_p50_us']:.0f} µs p50).")
+    bw = summary["riposte_c1_backend_wait_us"]
+    rows.append("Its backend first update, step by step (`riposte_create_backend_wait_seconds`): "
+                "hand-off to the HTTP client's thread " f"{bw['hand_off']:.0f} µs, "
+                f"connection readied {bw['connection']:.0f} µs, the backend (request written to "
+                f"first byte) {bw['backend']:.0f} µs, the rest of the reply {bw['receive']:.0f} µs, "
+                f"back to the actor {bw['hand_back']:.0f} µs.")
+    sw = summary["riposte_c1_store_wait_us"]
+    rows.append("Its store and answer, step by step (`riposte_create_store_wait_seconds`): "
+                f"the actor's work until the writer has the batch {sw['to_writer']:.0f} µs, "
+                f"the writer's queue {sw['writer_queue']:.0f} µs, the write and its sync "
+                f"{sw['write']:.0f} µs, the answer handed over {sw['answer']:.0f} µs.")
 open(f"{out}/create.md", "w").write("\n".join(rows) + "\n")
 print("\n".join(rows))
 PY

@@ -73,6 +73,11 @@ md += ["", f"This disk's fdatasync: {create.get('fdatasync_p50_us', 0):.0f} µs 
 if "riposte_c1_phases_us" in create:
     md += ["Wall time of one blocking create at c=1 by step (µs, mean): " +
            ", ".join(f"{k.replace('_', ' ')} {v:.0f}" for k, v in create["riposte_c1_phases_us"].items())]
+for key, what in (("riposte_c1_backend_wait_us", "backend first update"),
+                  ("riposte_c1_store_wait_us", "store and answer")):
+    if key in create:
+        md += [f"Its {what} by step (µs, mean): " +
+               ", ".join(f"{k.replace('_', ' ')} {v:.0f}" for k, v in create[key].items())]
 repeats = max(streams[n].get("runs", 1) for n in stream_counts)
 md += ["", "### Scenario 2: concurrent streams, 200 tokens at 50 tokens/s"
        + (f" (each figure the median of {repeats} runs, each on a fresh riposte, the targets "

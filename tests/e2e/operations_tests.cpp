@@ -13,6 +13,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <initializer_list>
 #include <random>
 #include <thread>
 
@@ -233,10 +234,12 @@ BOOST_AUTO_TEST_CASE(metrics_follow_generations_queues_streams_and_replays) {
   BOOST_TEST(series(text, "riposte_output_tokens_per_second_count{model=\"llama3.2:1b\"}") >= 2.0);
   BOOST_TEST(series(text, "riposte_idempotent_replays_total") == 1.0);
   // Each answered blocking create is timed phase by phase, every phase once.
-  auto phase = [&](const std::string& name, const char* part) {
-    return series(text,
-                  "riposte_create_phase_seconds_" + std::string{part} + "{phase=\"" + name + "\"}");
+  auto family = [&](const std::string& name) {
+    return [&text, name](const std::string& phase, const char* part) {
+      return series(text, name + "_" + part + "{phase=\"" + phase + "\"}");
+    };
   };
+  auto phase = family("riposte_create_phase_seconds");
   auto timed = phase("to_actor", "count");
   BOOST_TEST(timed >= 2.0, text);
   for (const char* name :
@@ -247,6 +250,34 @@ BOOST_AUTO_TEST_CASE(metrics_follow_generations_queues_streams_and_replays) {
   BOOST_TEST(phase("to_actor", "sum") > 0.0);
   BOOST_TEST(phase("backend_first_update", "sum") > 0.0);
   BOOST_TEST(phase("store_and_answer", "sum") > 0.0);
+  // Two phases split step by step: the backend's first update (each
+  // blocking create here took the backend's reply whole, so its first
+  // update was its last) and the store and answer (the writer answered).
+  // Each step counts the same creates, and the steps add up to no more than
+  // their phase.
+  auto split = [&](const std::string& name, std::initializer_list<const char*> steps,
+                   const std::string& whole) {
+    auto step = family(name);
+    auto counted = step(*steps.begin(), "count");
+    BOOST_TEST(counted >= 1.0, name);
+    BOOST_TEST(counted <= timed, name);
+    double sum = 0;
+    for (const char* s : steps) {
+      BOOST_TEST(step(s, "count") == counted, s);
+      BOOST_TEST(step(s, "sum") >= 0.0, s);
+      sum += step(s, "sum");
+    }
+    BOOST_TEST(sum <= phase(whole, "sum") * 1.0001 + 1e-9, name);
+    return step;
+  };
+  auto wait =
+      split("riposte_create_backend_wait_seconds",
+            {"hand_off", "connection", "backend", "receive", "hand_back"}, "backend_first_update");
+  BOOST_TEST(wait("backend", "sum") > 0.0);
+  BOOST_TEST(wait("hand_back", "sum") > 0.0);
+  auto store = split("riposte_create_store_wait_seconds",
+                     {"to_writer", "writer_queue", "write", "answer"}, "store_and_answer");
+  BOOST_TEST(store("write", "sum") > 0.0);
   BOOST_TEST(series(text, "riposte_streams_active") == 0.0);
   BOOST_TEST(series(text, "riposte_responses_total{mode=\"background\",model=\"llama3.2:1b\","
                           "status=\"completed\"}") == 2.0);
