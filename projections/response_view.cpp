@@ -231,22 +231,34 @@ json render(const response_state& s) {
   return out;
 }
 
+// Written member by member, in the order a json object keeps its keys: the
+// same bytes as dumping one object holding them all, without copying the
+// input, output and params trees into it first (a blocking create's
+// snapshot is on the way to its answer).
 std::string to_snapshot(const response_state& s) {
-  return json{{"id", s.id},
-              {"tenant", s.tenant},
-              {"model", s.model},
-              {"created_at", s.created_at},
-              {"completed_at", s.completed_at ? json(*s.completed_at) : json()},
-              {"params", s.params},
-              {"input", s.input},
-              {"status", s.status},
-              {"output", s.output},
-              {"usage", s.usage},
-              {"error", s.error},
-              {"incomplete_details", s.incomplete_details},
-              {"deleted", s.deleted},
-              {"version", s.version}}
-      .dump(-1, ' ', false, json::error_handler_t::replace);
+  std::string out;
+  auto put = [&out](const char* key, const json& value) {
+    out += out.empty() ? "{\"" : ",\"";
+    out += key;
+    out += "\":";
+    out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+  };
+  put("completed_at", s.completed_at ? json(*s.completed_at) : json());
+  put("created_at", s.created_at);
+  put("deleted", s.deleted);
+  put("error", s.error);
+  put("id", s.id);
+  put("incomplete_details", s.incomplete_details);
+  put("input", s.input);
+  put("model", s.model);
+  put("output", s.output);
+  put("params", s.params);
+  put("status", s.status);
+  put("tenant", s.tenant);
+  put("usage", s.usage);
+  put("version", s.version);
+  out += '}';
+  return out;
 }
 
 events::result<response_state> from_snapshot(const std::string& payload) {

@@ -138,6 +138,48 @@ BOOST_AUTO_TEST_CASE(a_snapshot_restores_the_same_state) {
   BOOST_TEST(!pj::from_snapshot(R"({"id":1})").has_value());
 }
 
+// A snapshot is written member by member; its bytes are those of the one
+// JSON object it stands for (keys in order, text escaped, bad UTF-8
+// replaced), whatever the state holds.
+BOOST_AUTO_TEST_CASE(a_snapshot_is_the_bytes_of_its_json_object) {
+  auto as_object = [](const pj::response_state& x) {
+    return json{{"id", x.id},
+                {"tenant", x.tenant},
+                {"model", x.model},
+                {"created_at", x.created_at},
+                {"completed_at", x.completed_at ? json(*x.completed_at) : json()},
+                {"params", x.params},
+                {"input", x.input},
+                {"status", x.status},
+                {"output", x.output},
+                {"usage", x.usage},
+                {"error", x.error},
+                {"incomplete_details", x.incomplete_details},
+                {"deleted", x.deleted},
+                {"version", x.version}}
+        .dump(-1, ' ', false, json::error_handler_t::replace);
+  };
+  auto done = fold(
+      created_then({ev::output_item_added{
+                        0, {{"id", "msg_1"}, {"type", "message"}, {"text", "a \"q\" \u00e9\n"}}},
+                    ev::response_completed{9, usage()}},
+                   {{"temperature", 0.5}, {"metadata", {{"k", "v"}, {"a", {1, 2, 3}}}}}));
+  auto failed =
+      fold(created_then({ev::response_failed{ev::failure_code::server_error, "boom", nullptr}}));
+  auto empty = pj::response_state{};
+  auto odd = done;
+  odd.id = std::string{"resp_\xff\xfe"}; // not UTF-8: replaced, as the object's dump does
+  odd.tenant = "t\"\\\x01";
+  odd.deleted = true;
+  odd.completed_at.reset();
+  for (const auto* x : {&done, &failed, &empty, &odd})
+    BOOST_TEST(pj::to_snapshot(*x) == as_object(*x));
+  auto back = pj::from_snapshot(pj::to_snapshot(odd));
+  BOOST_REQUIRE(back.has_value());
+  BOOST_TEST(back->tenant == odd.tenant);
+  BOOST_TEST(back->deleted);
+}
+
 BOOST_AUTO_TEST_CASE(a_response_adds_its_input_then_its_output_to_the_conversation) {
   auto s = fold(created_then({ev::output_item_added{0, {{"id", "msg_out"}, {"type", "message"}}},
                               ev::response_completed{9, usage()}}));
