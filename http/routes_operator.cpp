@@ -93,11 +93,7 @@ json listing(const Page& page, bool admin, const actors::index_follower& index) 
   json data = json::array();
   for (const auto& row : page.rows)
     data.push_back(projections::response_index::to_json(row));
-  json body{{"object", "list"},
-            {"data", data},
-            {"first_id", page.rows.empty() ? json() : json(page.rows.front().id)},
-            {"last_id", page.rows.empty() ? json() : json(page.rows.back().id)},
-            {"has_more", page.has_more}};
+  auto body = list_object(std::move(data), page.has_more);
   // The feed's position says how much every tenant did: the admin's.
   if (admin)
     body["indexed_through"] = index.position();

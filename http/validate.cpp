@@ -1066,10 +1066,6 @@ std::optional<ev::error_info> query_name(const std::string& key, const std::stri
   return std::nullopt;
 }
 
-} // namespace
-
-namespace {
-
 // Whole numbers from 0, as the API's times and counts are.
 std::optional<ev::error_info> whole_number(const std::string& key, const std::string& value,
                                            std::optional<std::int64_t>& out) {
