@@ -286,8 +286,6 @@ projections::chain_ptr chain_context_of(const response_data& st);
 projections::chain_ptr chain_context_of(const response_data& st,
                                         const projections::response_state& view);
 void answer_waiters(response_actor* self);
-// Records where a blocking create's wall time went, when called (as it is
-// answered); nothing when metrics are off or the create was not timed.
 // A blocking answer's way through the writer: when the actor handed the
 // batch that ends it over, and the writer's own steps (set on its thread
 // before the answer runs).
@@ -296,6 +294,9 @@ struct store_steps {
   std::shared_ptr<append_writer::commit_steps> commit =
       std::make_shared<append_writer::commit_steps>();
 };
+// Records where a blocking create's wall time went, when called (as it is
+// answered), with its store steps if `store` has them; nothing when metrics
+// are off or the create was not timed.
 std::function<void()> phase_timer(const response_data& st,
                                   std::shared_ptr<const store_steps> store = nullptr);
 // Does a create's requester wait for its answer (not a stream)?
