@@ -56,7 +56,7 @@ std::function<void()> phase_timer(const response_data& st,
                           seconds(c.finished, now)});
     // Its store_and_answer phase, step by step, where the writer answered.
     if (store) {
-      const auto& w = *store->commit;
+      const auto& w = store->commit;
       if (c.finished <= store->handed && store->handed <= w.taken && w.taken <= w.written &&
           w.written <= now)
         stats->store_waits({seconds(c.finished, store->handed), seconds(store->handed, w.taken),

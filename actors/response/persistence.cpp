@@ -363,7 +363,8 @@ void flush(response_actor* self) {
     std::shared_ptr<append_writer::commit_steps> steps;
     if (early) {
       early->steps->handed = std::chrono::steady_clock::now();
-      steps = early->steps->commit;
+      // The writer's part of them, kept alive by the whole.
+      steps = std::shared_ptr<append_writer::commit_steps>(early->steps, &early->steps->commit);
     }
     st.svc->writer->submit(log, std::move(req), done, std::move(steps));
     return;

@@ -291,8 +291,7 @@ void answer_waiters(response_actor* self);
 // before the answer runs).
 struct store_steps {
   std::chrono::steady_clock::time_point handed;
-  std::shared_ptr<append_writer::commit_steps> commit =
-      std::make_shared<append_writer::commit_steps>();
+  append_writer::commit_steps commit;
 };
 // Records where a blocking create's wall time went, when called (as it is
 // answered), with its store steps if `store` has them; nothing when metrics

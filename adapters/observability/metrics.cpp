@@ -29,6 +29,14 @@ void phases_of(prometheus::Family<prometheus::Histogram>& family,
         &family.Add({{"phase", names[i]}}, prometheus::Histogram::BucketBoundaries{phase_buckets});
 }
 
+// One observation per phase, in the order phases_of named them.
+template <std::size_t N>
+void observe_each(const std::array<prometheus::Histogram*, N>& children,
+                  const std::array<double, N>& seconds) {
+  for (std::size_t i = 0; i < N; ++i)
+    children[i]->Observe(seconds[i]);
+}
+
 std::string key_of(const void* family, const std::map<std::string, std::string>& labels) {
   std::string key = std::to_string(reinterpret_cast<std::uintptr_t>(family));
   for (const auto& [k, v] : labels)
@@ -168,18 +176,15 @@ metrics::metrics()
 }
 
 void metrics::create_phases(const std::array<double, create_phase_names.size()>& seconds) {
-  for (std::size_t i = 0; i < seconds.size(); ++i)
-    create_phase_children_[i]->Observe(seconds[i]);
+  observe_each(create_phase_children_, seconds);
 }
 
 void metrics::backend_waits(const std::array<double, backend_wait_names.size()>& seconds) {
-  for (std::size_t i = 0; i < seconds.size(); ++i)
-    backend_wait_children_[i]->Observe(seconds[i]);
+  observe_each(backend_wait_children_, seconds);
 }
 
 void metrics::store_waits(const std::array<double, store_wait_names.size()>& seconds) {
-  for (std::size_t i = 0; i < seconds.size(); ++i)
-    store_wait_children_[i]->Observe(seconds[i]);
+  observe_each(store_wait_children_, seconds);
 }
 
 template <class T>
