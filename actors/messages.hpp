@@ -238,6 +238,7 @@ struct load_done {
 };
 
 using create_atom = caf::atom_constant<caf::atom("create")>;       // registry: new response
+using adopt_atom = caf::atom_constant<caf::atom("adopt")>;         // registry: one spawned outside
 using fetch_atom = caf::atom_constant<caf::atom("fetch")>;         // GET a response
 using await_atom = caf::atom_constant<caf::atom("await")>;         // a response once it ends
 using remove_atom = caf::atom_constant<caf::atom("remove")>;       // DELETE a response
@@ -288,6 +289,9 @@ using registry_actor = caf::typed_actor<
     caf::reacts_to<create_atom, create_command, reply_for<token_count>>,
     caf::reacts_to<create_atom, create_command, reply_for<compaction>>,
     caf::reacts_to<create_atom, create_command, sink_handle>,
+    // A new response's actor, spawned by the HTTP side with its create
+    // (start_response): held from now on, its create counted as forwarded.
+    caf::reacts_to<adopt_atom, std::string, caf::actor>,
     // id, tenant, then: stream events after a sequence number (-1: all) /
     // the Response now / the Response once it ends / delete / cancel / raw
     // events / input items / a child's chain context (the child is told).

@@ -178,6 +178,17 @@ registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const
         create(self, cmd, std::move(r));
       },
       [=](create_atom, create_command& cmd, sink_handle& h) { create(self, cmd, std::move(h)); },
+      // A new response's actor the HTTP side spawned with its create: held
+      // like one spawned here (its create counts as forwarded). An id held
+      // already cannot be new: that actor is stopped (whoever waits on it is
+      // answered an error) and the one held stays.
+      [=](adopt_atom, const std::string& id, caf::actor& a) {
+        if (!plausible_id(id) || self->state.dir->actors.count(id) > 0) {
+          events::report_fault("registry", "a new response's id is taken: " + events::excerpt(id));
+          return self->send_exit(a, caf::exit_reason::kill);
+        }
+        hold(self, id, std::move(a), 1);
+      },
       [=](subscribe_atom, const std::string& id, const std::string& tenant, std::int64_t after,
           sink_handle& h) {
         if (!plausible_id(id))

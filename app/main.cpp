@@ -598,6 +598,8 @@ int main(int argc, char** argv) {
     keys[k.key] = k.tenant;
   http::api_context api;
   api.default_model = cfg.default_model;
+  api.system = &sys;
+  api.services = svc;
   api.registry = registry_slot;
   api.backend_pool = pool_slot;
   api.auth = std::make_shared<http::authenticator>(std::move(keys), cfg.admin_key);

@@ -4,6 +4,7 @@
 
 #include "actors/files.hpp"
 #include "actors/readiness.hpp"
+#include "actors/response_actor.hpp"
 #include "actors/runtime/index_follower.hpp"
 #include "actors/runtime/thread_pool.hpp"
 #include "actors/supervisor.hpp"
@@ -24,6 +25,9 @@
 namespace riposte::http {
 
 struct api_context {
+  // A new response's actor is spawned on the HTTP thread (start_create).
+  caf::actor_system* system = nullptr;
+  std::shared_ptr<const actors::services> services;
   // The supervised actors, read per request: a restart swaps the handle.
   actors::slot_ptr registry;
   actors::slot_ptr backend_pool;
@@ -52,6 +56,13 @@ struct api_context {
   std::shared_ptr<const actors::index_follower> index;
   actors::thread_pool* index_pool = nullptr;
 };
+
+// A new response: its create goes straight to its own new actor, which the
+// registry adopts (actors::start_response).
+template <class Waiter>
+void start_create(const api_context& c, actors::create_command cmd, Waiter waiter) {
+  actors::start_response(*c.system, c.services, std::move(cmd), std::move(waiter));
+}
 
 std::vector<route> responses_routes(const api_context& ctx);
 // /v1/prompts: versioned prompt templates.

@@ -166,13 +166,11 @@ std::vector<route> responses_routes(const api_context& ctx) {
            sse_options so;
            so.response_id = cmd->response_id;
            so.obfuscation = cmd->obfuscation;
-           caf::anon_send(c->registry->as<actors::registry_actor>(), actors::create_atom::value,
-                          std::move(*cmd),
-                          actors::sink_handle{make_sse_sink(req.reply_channel, so)});
+           start_create(*c, std::move(*cmd),
+                        actors::sink_handle{make_sse_sink(req.reply_channel, so)});
            return;
          }
-         caf::anon_send(c->registry->as<actors::registry_actor>(), actors::create_atom::value,
-                        std::move(*cmd), reply_with(std::move(reply)));
+         start_create(*c, std::move(*cmd), reply_with(std::move(reply)));
        }});
 
   // Requests that run a create's pipeline (model, prompt, files, chain,
@@ -209,12 +207,10 @@ std::vector<route> responses_routes(const api_context& ctx) {
       finish(*cmd);
       req.note->model = cmd->model;
       if (cmd->count_only)
-        caf::anon_send(c->registry->as<actors::registry_actor>(), actors::create_atom::value,
-                       std::move(*cmd), counted_reply(std::move(reply)));
+        start_create(*c, std::move(*cmd), counted_reply(std::move(reply)));
       else
-        caf::anon_send(c->registry->as<actors::registry_actor>(), actors::create_atom::value,
-                       std::move(*cmd),
-                       reply_rendered<actors::compaction>(std::move(reply), compaction_of));
+        start_create(*c, std::move(*cmd),
+                     reply_rendered<actors::compaction>(std::move(reply), compaction_of));
     };
   };
   // The tokens a would-be request puts in the model's context.

@@ -464,8 +464,7 @@ private:
       }
       current_ = sink;
     }
-    caf::anon_send(c_->registry->as<actors::registry_actor>(), actors::create_atom::value,
-                   std::move(*cmd), actors::sink_handle{std::move(sink)});
+    start_create(*c_, std::move(*cmd), actors::sink_handle{std::move(sink)});
     return true;
   }
 

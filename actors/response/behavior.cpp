@@ -201,12 +201,14 @@ namespace {
 
 caf::behavior response_behavior(response_actor* self, std::shared_ptr<const services> svc,
                                 registry_actor registry, std::string id, bool rebuild,
-                                bool recovering) {
+                                bool recovering, bool adopt) {
   auto& st = self->state;
   st.recovering = recovering;
   st.svc = std::move(svc);
   st.registry = std::move(registry);
   st.id = std::move(id);
+  if (adopt)
+    caf::anon_send(st.registry, adopt_atom::value, st.id, caf::actor_cast<caf::actor>(self));
   st.log = st.svc->log;
   st.turn.seal = st.svc->reasoning_sealer.get();
   if (!rebuild)
@@ -223,7 +225,14 @@ caf::actor spawn_response_actor(caf::local_actor* parent, std::shared_ptr<const 
                                 registry_actor registry, std::string id, bool rebuild,
                                 bool recovering) {
   return parent->spawn(response::response_behavior, std::move(svc), std::move(registry),
-                       std::move(id), rebuild, recovering);
+                       std::move(id), rebuild, recovering, false);
+}
+
+caf::actor spawn_adopted_response_actor(caf::actor_system& sys, std::shared_ptr<const services> svc,
+                                        std::string id) {
+  auto registry = svc->registry();
+  return sys.spawn(response::response_behavior, std::move(svc), std::move(registry), std::move(id),
+                   false, false, true);
 }
 
 } // namespace riposte::actors

@@ -598,6 +598,56 @@ BOOST_AUTO_TEST_CASE(idle_response_actors_leave_memory_after_the_passivation_del
   BOOST_TEST(gone_within(std::chrono::milliseconds(3000)));
 }
 
+// A create's actor is spawned by the HTTP thread and handed the create
+// there, not through the registry; the registry adopts it before anything
+// can name its id. So while a slow blocking create and a background one
+// run, each is one actor the registry holds (counted before any read), a
+// read of each reaches that actor (no second one is built from the log),
+// a cancel reaches the running one, and both leave memory once idle.
+BOOST_AUTO_TEST_CASE(a_create_s_actor_is_the_registry_s_from_the_start) {
+  scripted_backend b{
+      {{"rules",
+        {{{"match", {{"contains", "slow"}}},
+          {"reply", {{"chunks", {{{"content", "at last"}}}}, {"delay_ms", 1500}}}}}}}};
+  riposte_server r{b.url(), {"--passivate-after-ms", "200"}};
+  auto actors = [&] { return response_actors(r); };
+  auto reach = [&](double n) {
+    for (int i = 0; i < 100 && actors() != n; ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    return actors() == n;
+  };
+  json blocking;
+  std::thread one{[&] {
+    blocking = json_body(r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "slow"}}));
+  }};
+  for (int i = 0; i < 200 && b.requests().empty(); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  BOOST_REQUIRE_EQUAL(b.requests().size(), 1u);
+  BOOST_TEST(reach(1.0)); // held, though nothing has named its id
+  auto queued = create(
+      r, {{"model", "llama3.2:1b"}, {"input", "slow and in the background"}, {"background", true}});
+  auto bg = queued["id"].get<std::string>();
+  BOOST_TEST(reach(2.0));
+  BOOST_TEST(json_body(r.get("/v1/responses/" + bg))["id"] == bg);
+  // The running blocking create, found in the audit feed (which syncs
+  // what it serves), read while it runs.
+  auto feed = json_body(r.get("/v1/audit/events?limit=100"));
+  std::string running;
+  for (const auto& e : feed["data"])
+    if (e["type"] == "response_created" && e["stream"] != bg)
+      running = e["stream"].get<std::string>();
+  BOOST_REQUIRE(!running.empty());
+  BOOST_TEST(json_body(r.get("/v1/responses/" + running))["status"] == "in_progress");
+  BOOST_TEST(actors() == 2.0); // the reads found the running actors
+  auto cancelled = json_body(r.post("/v1/responses/" + bg + "/cancel", json::object()));
+  BOOST_TEST(cancelled["status"] == "cancelled");
+  one.join();
+  BOOST_TEST(blocking["id"] == running);
+  BOOST_TEST(blocking["status"] == "completed");
+  BOOST_TEST(reach(0.0));
+  BOOST_TEST(json_body(r.get("/v1/responses/" + running)) == blocking);
+}
+
 BOOST_AUTO_TEST_CASE(a_response_s_raw_event_log_pages_by_sequence_number) {
   scripted_backend b;
   riposte_server r{b.url(), {"--api-key", "k-one:one", "--api-key", "k-two:two"}};
