@@ -114,40 +114,122 @@ nlohmann::json data_of(const event& ev) {
   return std::visit([](const auto& e) { return nlohmann::json(e); }, ev);
 }
 
-std::optional<std::string> delta_text(const event& ev) {
-  namespace jt = json_text;
-  std::string out;
-  auto common = [&](const auto& e, const std::int64_t* content_index, const nlohmann::json* lp) {
-    out.reserve(e.delta.size() + e.item_id.size() + 80);
-    out += '{';
-    if (content_index != nullptr)
-      jt::put_int(out, "content_index", *content_index);
-    jt::put_string(out, "delta", e.delta);
-    jt::put_string(out, "item_id", e.item_id);
-    if (lp != nullptr) {
-      jt::put_key(out, "logprobs");
-      out += lp->is_array() && lp->empty() ? std::string{"[]"} : dump_json(*lp);
-    }
-    jt::put_int(out, "output_index", e.output_index);
+namespace {
+
+// An event's data as JSON text: each writer appends its members in the
+// library's (sorted) key order, between the braces.
+struct text_writer {
+  std::string out{"{"};
+
+  text_writer& str(std::string_view key, std::string_view value) {
+    json_text::put_string(out, key, value);
+    return *this;
+  }
+  text_writer& num(std::string_view key, std::int64_t value) {
+    json_text::put_int(out, key, value);
+    return *this;
+  }
+  text_writer& tree(std::string_view key, const nlohmann::json& value) {
+    json_text::put_key(out, key);
+    out += value.is_array() && value.empty() ? std::string{"[]"} : dump_json(value);
+    return *this;
+  }
+  // The text, closed; the writer is spent.
+  std::string done() {
     out += '}';
-  };
-  if (const auto* e = std::get_if<output_text_delta>(&ev))
-    common(*e, &e->content_index, &e->logprobs);
-  else if (const auto* e = std::get_if<reasoning_delta>(&ev))
-    common(*e, &e->content_index, nullptr);
-  else if (const auto* e = std::get_if<function_call_arguments_delta>(&ev))
-    common(*e, nullptr, nullptr);
-  else if (const auto* e = std::get_if<custom_tool_call_input_delta>(&ev))
-    common(*e, nullptr, nullptr);
-  else
-    return std::nullopt;
-  return out;
+    return std::move(out);
+  }
+};
+
+template <typename Delta>
+std::string delta_data(const Delta& e) {
+  text_writer w;
+  w.out.reserve(e.delta.size() + e.item_id.size() + 80);
+  if constexpr (requires { e.content_index; })
+    w.num("content_index", e.content_index);
+  w.str("delta", e.delta).str("item_id", e.item_id);
+  if constexpr (requires { e.logprobs; })
+    w.tree("logprobs", e.logprobs);
+  return w.num("output_index", e.output_index).done();
+}
+
+template <typename Part>
+std::string part_data(const Part& e) {
+  return text_writer{}
+      .num("content_index", e.content_index)
+      .str("item_id", e.item_id)
+      .num("output_index", e.output_index)
+      .tree("part", e.part)
+      .done();
+}
+
+template <typename Item>
+std::string item_data(const Item& e) {
+  return text_writer{}.tree("item", e.item).num("output_index", e.output_index).done();
+}
+
+template <typename Done>
+std::string text_done_data(const Done& e) {
+  return text_writer{}
+      .num("content_index", e.content_index)
+      .str("item_id", e.item_id)
+      .num("output_index", e.output_index)
+      .str("text", e.text)
+      .done();
+}
+
+} // namespace
+
+std::optional<std::string> text_of(const event& ev) {
+  return std::visit(
+      [](const auto& e) -> std::optional<std::string> {
+        using E = std::decay_t<decltype(e)>;
+        if constexpr (std::is_same_v<E, output_text_delta> || std::is_same_v<E, reasoning_delta> ||
+                      std::is_same_v<E, function_call_arguments_delta> ||
+                      std::is_same_v<E, custom_tool_call_input_delta>)
+          return delta_data(e);
+        else if constexpr (std::is_same_v<E, response_queued> ||
+                           std::is_same_v<E, response_in_progress> ||
+                           std::is_same_v<E, response_deleted>)
+          return std::string{"{}"};
+        else if constexpr (std::is_same_v<E, output_item_added> ||
+                           std::is_same_v<E, output_item_done>)
+          return item_data(e);
+        else if constexpr (std::is_same_v<E, content_part_added> ||
+                           std::is_same_v<E, content_part_done>)
+          return part_data(e);
+        else if constexpr (std::is_same_v<E, output_text_done> || std::is_same_v<E, reasoning_done>)
+          return text_done_data(e);
+        else if constexpr (std::is_same_v<E, function_call_arguments_done>)
+          return text_writer{}
+              .str("arguments", e.arguments)
+              .str("item_id", e.item_id)
+              .str("name", e.name)
+              .num("output_index", e.output_index)
+              .done();
+        else if constexpr (std::is_same_v<E, custom_tool_call_input_done>)
+          return text_writer{}
+              .str("input", e.input)
+              .str("item_id", e.item_id)
+              .num("output_index", e.output_index)
+              .done();
+        else if constexpr (std::is_same_v<E, hosted_tool_progressed>)
+          return text_writer{}
+              .str("item_id", e.item_id)
+              .num("output_index", e.output_index)
+              .str("phase", e.phase)
+              .str("tool", e.tool)
+              .done();
+        else
+          return std::nullopt;
+      },
+      ev);
 }
 
 new_event make_new_event(const event& ev, std::string tenant, std::int64_t recorded_at) {
   new_event out{
       std::string{type_of(ev)}, version_of(ev), std::move(tenant), recorded_at, {}, true, {}};
-  if (auto text = delta_text(ev))
+  if (auto text = text_of(ev))
     out.text = std::move(*text);
   else
     out.data = data_of(ev);

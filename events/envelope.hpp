@@ -20,8 +20,8 @@ struct new_event {
   // so a log need not decode it again to validate it.
   bool encoded = false;
   // The data as JSON text instead, when make_new_event wrote it straight from
-  // a delta (no json object built for the event a token makes); `data` is
-  // then null. Read both through data_json / data_text.
+  // the typed event (events::text_of: every event a response streams); `data`
+  // is then null. Read both through data_json / data_text.
   std::string text;
 };
 

@@ -38,9 +38,12 @@ int version_of(const event& ev);
 // The `data` of an event at its current version.
 nlohmann::json data_of(const event& ev);
 
-// A delta's data as JSON text, the bytes data_of(ev).dump() gives, written
-// without a json object (one is made per token); nullopt for other events.
-std::optional<std::string> delta_text(const event& ev);
+// An event's data as JSON text, the bytes dump_json(data_of(ev)) gives,
+// written without building a json tree: every event a response streams, from
+// its in_progress to its last item's done. nullopt for the events the index
+// folds (response_created, the ends, conversation and file events), whose
+// tree the writer's index tap digests, and for those riposte writes rarely.
+std::optional<std::string> text_of(const event& ev);
 
 // An event ready for event_log::append.
 new_event make_new_event(const event& ev, std::string tenant, std::int64_t recorded_at);

@@ -145,7 +145,7 @@ using events::json_text::put_quoted;
 // two in the library's order, then sequence_number and type.
 stream_frame delta_frame(const char* type, std::int64_t seq, const ev::event& event,
                          std::size_t delta_size) {
-  auto out = *ev::delta_text(event);
+  auto out = *ev::text_of(event);
   out.pop_back(); // its closing brace
   put_int(out, "sequence_number", seq);
   put_key(out, "type");

@@ -536,8 +536,8 @@ result<envelope> row_to_envelope(const pqxx::row& row, const std::string& stream
 }
 
 // Events as a statement takes them: [{recorded_at, tenant, type, version,
-// (rq)}, ...] as JSON text, and the data apart as an array of text (a
-// delta's data already is text): anything that reads a member of a json value
+// (rq)}, ...] as JSON text, and the data apart as an array of text (most
+// events' data already is text): anything that reads a member of a json value
 // has PostgreSQL unescape every string in it, and a string holding U+0000
 // cannot be unescaped. Both are left open for more.
 struct encoded_events {

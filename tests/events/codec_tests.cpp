@@ -116,7 +116,8 @@ BOOST_AUTO_TEST_CASE(an_event_round_trips_through_the_stored_envelope) {
   ev::event original =
       ev::function_call_arguments_done{"fc_1", 2, "exec_command", R"({"cmd":"ls"})"};
   auto ne = ev::make_new_event(original, "tenant_x", 1764000000000001);
-  ev::envelope env{"resp_9", 4, 77, ne.type, ne.version, ne.tenant, ne.recorded_at, ne.data};
+  ev::envelope env{"resp_9",         4, 77, ne.type, ne.version, ne.tenant, ne.recorded_at,
+                   ev::data_json(ne)};
   auto parsed = ev::parse_envelope(ev::serialize(env));
   BOOST_REQUIRE(parsed.has_value());
   BOOST_TEST((*parsed == env));
@@ -159,6 +160,61 @@ BOOST_AUTO_TEST_CASE(a_delta_is_written_as_text_with_the_bytes_of_its_json) {
   auto done = ev::make_new_event(ev::response_cancelled{"client_disconnected"}, "t", 1);
   BOOST_TEST(done.text.empty());
   BOOST_TEST(ev::data_text(done) == done.data.dump());
+}
+
+// Every event a response streams is written as text too; its bytes must be
+// the library's, whatever its strings and nested item hold.
+BOOST_AUTO_TEST_CASE(every_streamed_event_is_written_as_text_with_the_bytes_of_its_json) {
+  const std::vector<std::string> texts{"",
+                                       "quote \" back \\ slash",
+                                       "line\nfeed\ttab\r\b\f",
+                                       std::string{"nul\0x", 5},
+                                       "\x01\x1f\x7f",
+                                       "caf\xc3\xa9 \xf0\x9f\x98\x80",
+                                       "bad \xc3\x28 utf-8"};
+  std::size_t as_text = 0;
+  for (const auto& t : texts) {
+    nlohmann::json item{
+        {"id", "msg_" + t},
+        {"type", "message"},
+        {"status", "completed"},
+        {"content", nlohmann::json::array({{{"type", "output_text"},
+                                            {"text", t},
+                                            {"annotations", nlohmann::json::array()},
+                                            {"logprobs", {{"p", -0.25}}}}})}};
+    nlohmann::json part{{"type", "output_text"}, {"text", t}, {"n", 1.5}};
+    std::vector<ev::event> streamed{ev::response_queued{},
+                                    ev::response_in_progress{},
+                                    ev::output_item_added{0, item},
+                                    ev::output_item_done{7, item},
+                                    ev::output_item_done{1, nlohmann::json{}},
+                                    ev::content_part_added{"msg_" + t, 0, 2, part},
+                                    ev::content_part_done{"msg_1", 3, 0, nlohmann::json::array()},
+                                    ev::output_text_done{"msg_1", 0, 0, t},
+                                    ev::reasoning_done{t, 1, 4, t},
+                                    ev::function_call_arguments_done{"fc_1", 2, t, t},
+                                    ev::custom_tool_call_input_done{t, 9, t},
+                                    ev::hosted_tool_progressed{"ws_1", 3, "web_search", t},
+                                    ev::response_deleted{}};
+    for (const auto& e : streamed) {
+      auto ne = ev::make_new_event(e, "tenant_x", 7);
+      BOOST_TEST(ne.data.is_null());
+      BOOST_TEST(ne.text == ev::dump_json(ev::data_of(e)), ne.type);
+      auto decoded = ev::decode(ne.type, ne.version, ev::data_json(ne));
+      BOOST_REQUIRE(decoded.has_value());
+      BOOST_TEST((ev::data_of(*decoded) == ev::data_json(ne)), ne.type);
+      as_text += ne.text.empty() ? 0 : 1;
+    }
+  }
+  BOOST_TEST(as_text == texts.size() * 13);
+  // What the index folds stays a tree for its tap to digest.
+  for (const ev::event& e :
+       std::vector<ev::event>{ev::response_created{"resp_1", "m", 1, nlohmann::json::object(),
+                                                   nlohmann::json::array(), "blocking"},
+                              ev::response_completed{2, nlohmann::json{{"total_tokens", 3}}},
+                              ev::response_incomplete{"max_output_tokens", nlohmann::json{}},
+                              ev::conversation_created{"conv_1", nlohmann::json::object(), 5}})
+    BOOST_TEST(!ev::text_of(e).has_value(), ev::type_of(e));
 }
 
 BOOST_AUTO_TEST_CASE(an_envelope_written_from_text_equals_the_one_from_json) {
