@@ -181,7 +181,8 @@ struct chat_parts {
   json options;
 };
 
-// `text`: false leaves the history's text out (a count needs only its tokens).
+// `text`: false leaves the history's text and the body's other members out
+// (a count needs only their tokens and the tools).
 chat_parts assemble_chat(const actors::generation_request& req, bool text = true) {
   std::vector<const projections::chain_segment*> segments;
   for (auto* s = req.history.get(); s != nullptr; s = s->parent.get())
@@ -252,9 +253,15 @@ chat_parts assemble_chat(const actors::generation_request& req, bool text = true
   tool_plan tools{req.params, req.offer_web_search, req.offer_image_generation};
   if (auto must = tools.choice_instruction(); !must.empty())
     append_paragraph(system, must);
+  // A count reads the body's tools only.
+  json options;
+  if (text)
+    options = ollama_chat_options(req, tools);
+  else if (auto offered = tools.backend_tools(); !offered.empty())
+    options["tools"] = std::move(offered);
   return chat_parts{system.empty() ? json() : json{{"role", "system"}, {"content", system}},
                     std::move(history), history_tokens, std::move(turn.messages),
-                    ollama_chat_options(req, tools)};
+                    std::move(options)};
 }
 
 } // namespace
