@@ -871,12 +871,17 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
                             std::string{"'"} + name + "' is not supported yet.", name);
 
   actors::create_command cmd;
+  // The body as sent, before its members are moved out below.
+  if (fingerprint_body)
+    cmd.request_hash = fingerprint(ev::dump_json(body));
   cmd.accepted_at = std::chrono::steady_clock::now();
   cmd.accepted_us = std::chrono::duration_cast<std::chrono::microseconds>(
                         std::chrono::system_clock::now().time_since_epoch())
                         .count();
   cmd.model = body["model"].get<std::string>();
-  json input = body.value("input", json());
+  json input;
+  if (auto it = body.find("input"); it != body.end())
+    input = std::move(*it);
   if (input.is_string()) {
     input = json::array({{{"type", "message"}, {"role", "user"}, {"content", input}}});
   } else if (input.is_null()) {
@@ -914,10 +919,18 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
     if (auto ob = so->find("include_obfuscation"); ob != so->end() && ob->is_boolean())
       cmd.obfuscation = ob->get<bool>();
 
-  // What the Response object echoes back, with the API's defaults.
+  for (const auto& name : projections::sampling_fields())
+    if (body.contains(name) && !body[name].is_null())
+      cmd.sampling[name] = body[name];
+  // What the Response object echoes back, with the API's defaults: the
+  // client's members are moved out of the body (each is read once).
   json params = json::object();
-  auto copy = [&](const char* name, json fallback) {
-    params[name] = body.contains(name) && !body[name].is_null() ? body[name] : fallback;
+  auto copy = [&](const char* name, const json& fallback) {
+    auto it = body.find(name);
+    if (it != body.end() && !it->is_null())
+      params[name] = std::move(*it);
+    else
+      params[name] = fallback;
   };
   copy("include", json::array()); // not rendered; decides what output carries
   const auto& defaults = projections::response_defaults();
@@ -925,9 +938,9 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
     if (name != "reasoning" && name != "text")
       copy(name.c_str(), fallback);
   if (body.contains("prompt") && !body["prompt"].is_null())
-    params["prompt"] = body["prompt"];
+    params["prompt"] = std::move(body["prompt"]);
   if (body.contains("context_management") && !body["context_management"].is_null())
-    params["context_management"] = body["context_management"];
+    params["context_management"] = std::move(body["context_management"]);
   if (!conversation.empty())
     params["conversation"] = {{"id", conversation}};
   // reasoning and text: the client's fields over the defaults'.
@@ -944,11 +957,6 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
   params["text"] = text;
   params["tools"] = echoed_tools(params["tools"]);
   cmd.params = std::move(params);
-  for (const auto& name : projections::sampling_fields())
-    if (body.contains(name) && !body[name].is_null())
-      cmd.sampling[name] = body[name];
-  if (fingerprint_body)
-    cmd.request_hash = fingerprint(ev::dump_json(body));
   return cmd;
 }
 
