@@ -119,16 +119,21 @@ void arm_sweep(registry_self self) {
   self->delayed_send(self, std::max(left, granule), idle_atom::value);
 }
 
+// The oldest idle entry's actor is asked whether it may stop (it ignores
+// the question if it moved on since).
+void let_go_oldest(registry_memory& dir) {
+  auto& e = dir.idle.front();
+  if (auto it = dir.actors.find(e.id); it != dir.actors.end())
+    caf::anon_send(it->second.actor, passivate_atom::value, e.epoch);
+  dir.idle.pop_front();
+}
+
 void sweep(registry_self self) {
   auto& dir = *self->state.dir;
   dir.sweep_armed = false;
   auto now = std::chrono::steady_clock::now();
-  while (!dir.idle.empty() && dir.idle.front().due <= now) {
-    auto& e = dir.idle.front();
-    if (auto it = dir.actors.find(e.id); it != dir.actors.end())
-      caf::anon_send(it->second.actor, passivate_atom::value, e.epoch);
-    dir.idle.pop_front();
-  }
+  while (!dir.idle.empty() && dir.idle.front().due <= now)
+    let_go_oldest(dir);
   arm_sweep(self);
 }
 
@@ -242,9 +247,14 @@ registry_actor::behavior_type registry(registry_self self, std::shared_ptr<const
         count(self);
       },
       [=](idle_atom, std::string& id, std::uint64_t epoch) {
-        self->state.dir->idle.push_back(
-            {std::chrono::steady_clock::now() + self->state.svc->cfg.passivate_after, std::move(id),
-             epoch});
+        auto& dir = *self->state.dir;
+        dir.idle.push_back({std::chrono::steady_clock::now() + self->state.svc->cfg.passivate_after,
+                            std::move(id), epoch});
+        // Memory, not only time: a busy server would otherwise hold every
+        // response of the last passivate_after (gigabytes at thousands a
+        // second). Past the cap the oldest go now.
+        while (dir.idle.size() > self->state.svc->cfg.max_idle_responses)
+          let_go_oldest(dir);
         arm_sweep(self);
       },
       [=](idle_atom) { sweep(self); },

@@ -50,6 +50,7 @@ private:
 
 struct settings {
   std::chrono::milliseconds passivate_after{30'000}; // idle terminal actors stop
+  std::size_t max_idle_responses = 10'000;           // the oldest stop sooner past this
   std::int64_t max_chain_depth = 1'000;              // previous_response_id ancestors
   std::size_t backend_concurrency = 16;              // generations running at once
   std::size_t model_concurrency = 0;                 // per model; 0: only the backend's limit

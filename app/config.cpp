@@ -305,6 +305,11 @@ parse_outcome parse_config(int argc, char** argv) {
                  "Idle finished responses leave memory after this long (they stay stored)")
       ->check(CLI::Range(0L, 86'400'000L))
       ->envname("RIPOSTE_PASSIVATE_AFTER_MS");
+  app.add_option("--max-idle-responses", cfg.max_idle_responses,
+                 "Idle finished responses kept in memory at most; past it the oldest leave "
+                 "before --passivate-after-ms (they stay stored)")
+      ->check(CLI::Range(std::size_t{0}, std::size_t{10'000'000}))
+      ->envname("RIPOSTE_MAX_IDLE_RESPONSES");
   app.add_option("--max-chain-depth", cfg.max_chain_depth,
                  "Longest previous_response_id chain accepted")
       ->check(CLI::Range(std::int64_t{1}, std::int64_t{1'000'000}))

@@ -87,6 +87,7 @@ struct config {
   std::size_t store_threads = 16;
   std::size_t outbound_threads = 8; // URL fetches, web search, image generation
   long passivate_after_ms = 30'000;
+  std::size_t max_idle_responses = 10'000;
   std::int64_t max_chain_depth = 1'000;
   long sse_keepalive_ms = 15'000;
   long job_timeout_ms = 0;

@@ -356,6 +356,7 @@ int main(int argc, char** argv) {
 
   actors::settings settings;
   settings.passivate_after = std::chrono::milliseconds(cfg.passivate_after_ms);
+  settings.max_idle_responses = cfg.max_idle_responses;
   settings.max_chain_depth = cfg.max_chain_depth;
   settings.backend_concurrency = cfg.backend_concurrency;
   settings.model_concurrency = cfg.model_concurrency;

@@ -598,6 +598,36 @@ BOOST_AUTO_TEST_CASE(idle_response_actors_leave_memory_after_the_passivation_del
   BOOST_TEST(gone_within(std::chrono::milliseconds(3000)));
 }
 
+// Past --max-idle-responses the oldest idle actors leave memory at once,
+// long before --passivate-after-ms, and every response stays whole: read
+// back from the store, and continued from the first (long gone) one.
+BOOST_AUTO_TEST_CASE(idle_response_actors_past_the_cap_leave_memory_before_the_delay) {
+  scripted_backend b;
+  riposte_server r{b.url(), {"--max-idle-responses", "3"}}; // the delay stays 30 s
+  auto actors = [&] { return response_actors(r); };
+  std::vector<std::pair<std::string, std::string>> made;
+  for (int i = 0; i < 12; ++i) {
+    auto res =
+        r.post("/v1/responses", {{"model", "llama3.2:1b"}, {"input", "n" + std::to_string(i)}});
+    BOOST_REQUIRE_MESSAGE(res.status == 200, res.body);
+    made.emplace_back(json_body(res)["id"].get<std::string>(), res.body);
+    // Three idle, the newest finishing, and one on its way out.
+    BOOST_TEST(actors() <= 5.0, "after create " << i);
+  }
+  for (int i = 0; i < 100 && actors() > 3.0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST(actors() == 3.0);
+  for (const auto& [id, bytes] : made)
+    BOOST_TEST(r.get("/v1/responses/" + id).body == bytes, id);
+  auto next = create(
+      r, {{"model", "llama3.2:1b"}, {"input", "again"}, {"previous_response_id", made[0].first}});
+  BOOST_TEST(next["status"] == "completed");
+  BOOST_TEST(b.requests().back()["messages"].size() == 3u);
+  for (int i = 0; i < 100 && actors() > 3.0; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  BOOST_TEST(actors() <= 3.0);
+}
+
 // A create's actor is spawned by the HTTP thread and handed the create
 // there, not through the registry; the registry adopts it before anything
 // can name its id. So while a slow blocking create and a background one
