@@ -434,13 +434,19 @@ void on_appended(response_actor* self, append_done& done, bool snapshot) {
     if (st.turn.cancel_requested) {
       enqueue(self, {*st.turn.cancel_event});
     } else {
-      if (st.view.status == "queued") {
-        // A background response answers at once, then waits in the pool.
+      // A background response answers at once, then waits in the pool. The
+      // pool hears of it first: the client's next job, sent once this one
+      // is answered, then always queues behind it (a tenant's work runs in
+      // the order it was accepted, however this thread is scheduled).
+      std::optional<json> queued;
+      if (st.view.status == "queued")
+        queued = projections::render(st.view);
+      start_generation(self);
+      if (queued) {
         for (auto& w : st.waiters)
-          w(projections::render(st.view));
+          w(*queued);
         st.waiters.clear();
       }
-      start_generation(self);
     }
   }
   if (!was_deleted && st.view.deleted) {

@@ -322,7 +322,7 @@ json slow_jobs() {
            {{{"match", {{"contains", "job"}}},
              {"reply",
               {{"chunks", {{{"content", "a"}}, {{"content", "b"}}, {{"content", "c"}}}},
-               {"delay_ms", 60}}}}}}};
+               {"delay_ms", 100}}}}}}};
 }
 
 } // namespace
@@ -345,7 +345,11 @@ BOOST_AUTO_TEST_CASE(waiting_work_is_served_round_robin_across_tenants) {
   for (const auto& o : order)
     if (o != "job b1")
       alice.push_back(o);
-  BOOST_TEST(alice == (std::vector<std::string>{"job a1", "job a2", "job a3", "job a4", "job a5"}));
+  std::string seen;
+  for (const auto& o : order)
+    seen += " [" + o + "]";
+  BOOST_TEST(alice == (std::vector<std::string>{"job a1", "job a2", "job a3", "job a4", "job a5"}),
+             "the backend saw" << seen);
 }
 
 BOOST_AUTO_TEST_CASE(a_per_model_limit_lets_other_models_through) {
