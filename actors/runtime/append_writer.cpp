@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <map>
+#include <utility>
 
 namespace riposte::actors {
 
@@ -21,40 +22,63 @@ append_writer::append_writer(std::shared_ptr<adapters::observability::metrics> s
   }) {}
 
 append_writer::~append_writer() {
+  bool wake = false;
   {
     std::lock_guard guard{mutex_};
     stopping_ = true;
+    if (std::exchange(sleeping_, false)) {
+      spot_.mark();
+      wake = true;
+    }
   }
-  wake_.notify_one();
+  if (wake)
+    spot_.wake();
   thread_.join();
+}
+
+// Queues a job; wakes the thread only if it sleeps (once, however many jobs
+// come before it looks).
+void append_writer::push(job j) {
+  bool wake = false;
+  {
+    std::lock_guard guard{mutex_};
+    queue_.push_back(std::move(j));
+    if (std::exchange(sleeping_, false)) {
+      spot_.mark();
+      wake = true;
+    }
+  }
+  if (wake)
+    spot_.wake();
 }
 
 void append_writer::submit(ev::event_log* log, ev::append_request req, done_fn done,
                            std::shared_ptr<commit_steps> steps) {
-  {
-    std::lock_guard guard{mutex_};
-    queue_.push_back(job{log, std::move(req), std::move(done), false, std::move(steps)});
-  }
-  wake_.notify_one();
+  push(job{log, std::move(req), std::move(done), false, std::move(steps)});
 }
 
 void append_writer::sync(ev::event_log* log, done_fn done) {
-  {
-    std::lock_guard guard{mutex_};
-    queue_.push_back(job{log, {}, std::move(done), true});
-  }
-  wake_.notify_one();
+  push(job{log, {}, std::move(done), true, nullptr});
 }
 
 void append_writer::run() {
   std::vector<job> jobs;
   for (;;) {
+    std::uint32_t ticket = 0;
     {
-      std::unique_lock lock{mutex_};
-      wake_.wait(lock, [this] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty())
-        return; // stopping, and nothing is left to commit
-      jobs.swap(queue_);
+      std::lock_guard guard{mutex_};
+      if (!queue_.empty()) {
+        jobs.swap(queue_);
+      } else if (stopping_) {
+        return; // nothing is left to commit
+      } else {
+        sleeping_ = true;
+        ticket = spot_.ticket();
+      }
+    }
+    if (jobs.empty()) {
+      spot_.wait(ticket);
+      continue;
     }
     commit(jobs);
     jobs.clear();

@@ -5,11 +5,11 @@
 // fsync instead of contending for it; idle, an append waits for nothing.
 #pragma once
 
+#include "actors/runtime/parking.hpp"
 #include "adapters/observability/metrics.hpp"
 #include "events/event_log.hpp"
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -66,6 +66,7 @@ private:
     std::shared_ptr<commit_steps> steps;
   };
   void run();
+  void push(job j);
   void commit(std::vector<job>& jobs);
   static events::result<std::vector<events::envelope>> guarded_sync(events::event_log* log);
   static void answer(job& j, events::result<std::vector<events::envelope>> r);
@@ -75,9 +76,10 @@ private:
   events::event_log* tap_log_ = nullptr;
   tap_fn tap_;
   std::mutex mutex_;
-  std::condition_variable wake_;
-  std::vector<job> queue_;
-  bool stopping_ = false;
+  parking_spot spot_;      // where the thread waits for jobs
+  std::vector<job> queue_; // guarded by mutex_
+  bool sleeping_ = false;  // guarded by mutex_: a job must wake the thread
+  bool stopping_ = false;  // guarded by mutex_
   std::thread thread_;
 };
 

@@ -1,10 +1,11 @@
 #include "actors/runtime/thread_policy.hpp"
 
+#include "actors/runtime/parking.hpp"
+
 #include <caf/policy/unprofiled.hpp>
 #include <caf/resumable.hpp>
 #include <caf/scheduler/coordinator.hpp>
 
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <mutex>
@@ -18,7 +19,7 @@ public:
   struct coordinator_data {
     explicit coordinator_data(caf::scheduler::abstract_coordinator*) {}
     std::mutex lock;
-    std::condition_variable cv;
+    parking_spot spot;                 // where idle workers wait
     std::deque<caf::resumable*> queue; // guarded by lock
     int sleeping = 0;                  // guarded by lock
   };
@@ -51,10 +52,16 @@ public:
   caf::resumable* dequeue(Worker* self) {
     auto& data = d(self->parent());
     std::unique_lock guard{data.lock};
-    ++data.sleeping;
-    data.cv.wait(guard, [&] { return !data.queue.empty(); });
-    --data.sleeping;
-    return pop(data);
+    for (;;) {
+      if (auto* job = pop(data))
+        return job;
+      ++data.sleeping;
+      auto ticket = data.spot.ticket();
+      guard.unlock();
+      data.spot.wait(ticket);
+      guard.lock();
+      --data.sleeping;
+    }
   }
 
   template <class Worker, class UnaryFunction>
@@ -85,9 +92,11 @@ private:
       data.queue.push_back(job);
       auto sleeping = static_cast<std::size_t>(data.sleeping);
       wake = sleeping > 0 && (!from_worker || data.queue.size() > workers - sleeping);
+      if (wake)
+        data.spot.mark();
     }
     if (wake)
-      data.cv.notify_one();
+      data.spot.wake();
   }
 
   // With the lock held.
