@@ -111,6 +111,13 @@ os.close(fd)
 os.unlink(path)
 print("fdatasync", statistics.median(took), sorted(took)[989])
 PY
+# Every thread of a process, with its context switches so far (voluntary:
+# it slept; involuntary: it was preempted), one "tid name count" per line.
+thread_switches() {
+  for t in /proc/"$1"/task/*; do
+    echo "${t##*/} $(tr -d ' ' < "$t/comm") $(awk '/ctxt_switches/ {n += $2} END {print n}' "$t/status")"
+  done
+}
 for rep in $(seq "$repeats"); do
   for target in direct nginx riposte riposte-pg; do
     server=""
@@ -122,11 +129,31 @@ for rep in $(seq "$repeats"); do
       riposte-pg) url="http://127.0.0.1:$riposte_pg_port/v1/responses"; script="$work/create.lua"
         server=$riposte_pg_pid ;;
     esac
-    [ "$target" = riposte ] && curl -s "http://127.0.0.1:$riposte_port/metrics" > "$work/phases.before"
+    if [ "$target" = riposte ]; then
+      curl -s "http://127.0.0.1:$riposte_port/metrics" > "$work/phases.before"
+      thread_switches "$riposte_rocksdb_pid" > "$work/switches.before"
+    fi
     echo "$target c1 $(run "$url" "$script" 1)" >> "$results"
     if [ "$target" = riposte ]; then
+      thread_switches "$riposte_rocksdb_pid" > "$work/switches.after"
       curl -s "http://127.0.0.1:$riposte_port/metrics" > "$work/phases.after"
       echo "phases $(python3 ops/bench/phases.py "$work/phases.before" "$work/phases.after")" >> "$results"
+      echo "switches $(python3 - "$work/switches.before" "$work/switches.after" <<'PY'
+import json, sys
+# Each thread's switches over the run, summed by the thread's name.
+def read(path):
+    out = {}
+    for line in open(path):
+        tid, name, n = line.split()
+        out[tid] = (name, int(n))
+    return out
+before, after = read(sys.argv[1]), read(sys.argv[2])
+by_name = {}
+for tid, (name, n) in after.items():
+    by_name[name] = by_name.get(name, 0) + n - before.get(tid, (name, 0))[1]
+print(json.dumps(by_name))
+PY
+)" >> "$results"
     fi
     echo "$target r1000 $(run "$url" "${script%.lua}-paced.lua" 20)" >> "$results"
     echo "$target c50 $(run "$url" "$script" 50 "$server")" >> "$results"
@@ -138,11 +165,15 @@ import json, statistics, sys
 path, seconds, repeats, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 runs = {}
 phases = []
+switches = []
 fdatasync = {"p50_us": 0.0, "p99_us": 0.0}
 for line in open(path):
     f = line.split()
     if f[0] == "phases":
         phases.append(json.loads(line[len("phases "):]))
+        continue
+    if f[0] == "switches":
+        switches.append(json.loads(line[len("switches "):]))
         continue
     if f[0] == "fdatasync":
         fdatasync = {"p50_us": float(f[1]), "p99_us": float(f[2])}
@@ -192,6 +223,23 @@ if phases:
         n: statistics.median(p.get("wait." + n, 0) for p in phases) for n in waits}
     summary["riposte_c1_store_wait_us"] = {
         n: statistics.median(p.get("store." + n, 0) for p in phases) for n in stores}
+# Thread switches per create at concurrency 1, by role (CAF 0.17 names its
+# scheduler's workers caf.multiplexer; RESTinio's threads keep the process's
+# name, riposte).
+roles = {"riposte.writer": "writer", "caf.multiplexer": "CAF workers", "riposte": "HTTP",
+         "riposte.backend": "backend client"}
+c1_creates = [float(f[4]) * seconds for f in (l.split() for l in open(path))
+              if len(f) > 4 and f[0] == "riposte" and f[1] == "c1"]
+if switches and c1_creates:
+    per = {}
+    for run, creates in zip(switches, c1_creates):
+        by_role = {}
+        for name, n in run.items():
+            role = roles.get(name, "other")
+            by_role[role] = by_role.get(role, 0) + n
+        for role, n in by_role.items():
+            per.setdefault(role, []).append(n / max(creates, 1))
+    summary["riposte_c1_switches_per_create"] = {r: statistics.median(v) for r, v in per.items()}
 json.dump(summary, open(f"{out}/create.json", "w"), indent=2)
 rows = ["| target | c1 p50 | c1 p99 | paced req/s | paced p50 | paced p99 | c50 req/s | c50 p50 | c50 p99 | errors | wrk CPU (cores) |",
         "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -228,6 +276,13 @@ if phases:
                 f"the actor's work until the writer has the batch {sw['to_writer']:.0f} µs, "
                 f"the writer's queue {sw['writer_queue']:.0f} µs, the write and its sync "
                 f"{sw['write']:.0f} µs, the answer handed over {sw['answer']:.0f} µs.")
+if "riposte_c1_switches_per_create" in summary:
+    sp = summary["riposte_c1_switches_per_create"]
+    order = ["writer", "CAF workers", "HTTP", "backend client", "other"]
+    rows.append("Thread switches per create at concurrency 1 (RocksDB; each a sleep or a "
+                "preemption, from /proc; the waits a CPU profile does not show): " +
+                ", ".join(f"{r} {sp[r]:.1f}" for r in order if r in sp) +
+                f" (all {sum(sp.values()):.1f}).")
 open(f"{out}/create.md", "w").write("\n".join(rows) + "\n")
 print("\n".join(rows))
 PY
