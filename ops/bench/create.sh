@@ -144,8 +144,9 @@ import json, sys
 def read(path):
     out = {}
     for line in open(path):
-        tid, name, n = line.split()
-        out[tid] = (name, int(n))
+        f = line.split()
+        if len(f) == 3 and f[2].isdigit(): # a thread that ended while it was read has no count
+            out[f[0]] = (f[1], int(f[2]))
     return out
 before, after = read(sys.argv[1]), read(sys.argv[2])
 by_name = {}

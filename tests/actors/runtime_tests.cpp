@@ -3,7 +3,8 @@
 // while they work, while they sleep, or between their last look and their
 // sleep. Jobs come from several threads at once, in bursts with idle gaps,
 // so that each of those moments happens many times; a lost wake-up shows as
-// work never done (the case then fails at its deadline instead of hanging).
+// work never done: the case fails at its deadline (a writer that then still
+// sleeps keeps its destructor waiting until CTest's timeout).
 #define BOOST_TEST_MODULE runtime
 #include "actors/runtime/append_writer.hpp"
 #include "actors/runtime/thread_policy.hpp"
