@@ -231,8 +231,10 @@ caf::actor spawn_response_actor(caf::local_actor* parent, std::shared_ptr<const 
 caf::actor spawn_adopted_response_actor(caf::actor_system& sys, std::shared_ptr<const services> svc,
                                         std::string id) {
   auto registry = svc->registry();
-  return sys.spawn(response::response_behavior, std::move(svc), std::move(registry), std::move(id),
-                   false, false, true);
+  // Lazily: the actor is scheduled once, by its first message (the create
+  // that follows at once), instead of once to initialize and again for it.
+  return sys.spawn<caf::lazy_init>(response::response_behavior, std::move(svc), std::move(registry),
+                                   std::move(id), false, false, true);
 }
 
 } // namespace riposte::actors

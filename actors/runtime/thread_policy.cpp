@@ -14,6 +14,9 @@ namespace riposte::actors {
 
 namespace {
 
+// Whether this thread is one of the scheduler's workers.
+thread_local bool on_worker = false;
+
 class sharing_policy : public caf::policy::unprofiled {
 public:
   struct coordinator_data {
@@ -28,9 +31,11 @@ public:
     explicit worker_data(caf::scheduler::abstract_coordinator*) {}
   };
 
+  // What an actor sends without a sender (anon_send, a spawn) comes here
+  // too, from a worker's own thread: it is one actor's message to another.
   template <class Coordinator>
   void central_enqueue(Coordinator* self, caf::resumable* job) {
-    push(d(self), job, false);
+    push(d(self), job, on_worker, self->num_workers());
   }
 
   template <class Worker>
@@ -50,6 +55,7 @@ public:
 
   template <class Worker>
   caf::resumable* dequeue(Worker* self) {
+    on_worker = true;
     auto& data = d(self->parent());
     std::unique_lock guard{data.lock};
     for (;;) {
@@ -78,12 +84,12 @@ public:
 private:
   // A job from outside the workers (http/, the backend's and the writer's
   // threads) wakes a sleeper if there is one. A job a worker queues (one
-  // actor's message to another) wakes one only when the queue holds more
-  // jobs than there are workers awake to take them: the worker that queued
-  // it takes it next, once its own job yields (at most max-throughput
-  // messages later), instead of waking a second worker (a futex call and
-  // two context switches, the dearest thing a create does on a VM) that
-  // would mostly find the queue empty again.
+  // actor's message to another, with or without a sender) wakes one only
+  // when the queue holds more jobs than there are workers awake to take
+  // them: the worker that queued it takes it next, once its own job yields
+  // (at most max-throughput messages later), instead of waking a second
+  // worker (a futex call and two context switches, the dearest thing a
+  // create does on a VM) that would mostly find the queue empty again.
   static void push(coordinator_data& data, caf::resumable* job, bool from_worker,
                    std::size_t workers = 0) {
     bool wake = false;
