@@ -134,12 +134,13 @@ void settle_fast(response_actor* self) {
   auto fb = std::move(st.fast);
   st.in_flight = false;
   auto seq = st.view.version;
+  const auto& tenant = st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant;
   std::vector<projections::stream_frame> late;
   bool anyone_late = std::any_of(st.subs.begin(), st.subs.end(),
                                  [&](const subscription& s) { return s.id >= fb->first_late_sub; });
   for (const auto& e : st.sent) {
     ++seq;
-    projections::apply_in_place(st.view, e, seq, st.view.tenant);
+    projections::apply_in_place(st.view, e, seq, tenant);
     if (anyone_late && fb->frames.empty())
       if (auto frame = projections::render_frame(st.view, e, seq))
         late.push_back(std::move(*frame));
@@ -178,8 +179,9 @@ void want_notice(response_actor* self) {
 
 namespace {
 
-// Deltas only, every subscriber live: the writer stores the batch and
-// publishes its frames itself, the actor hears only if it asks.
+// Deltas only, every subscriber live (or a blocking create's creation,
+// with nobody to publish to): the writer stores the batch and publishes its
+// frames itself, the actor hears only if it asks.
 void submit_fast(response_actor* self, ev::append_request req) {
   auto& st = self->state;
   auto fb = std::make_shared<fast_batch>();
@@ -352,10 +354,15 @@ void flush(response_actor* self) {
       (*early)();
   };
   if (st.svc->writer != nullptr && log->group_commits()) {
-    bool fast = expected != ev::no_stream &&
-                std::all_of(st.sent.begin(), st.sent.end(), is_delta) &&
-                std::all_of(st.subs.begin(), st.subs.end(),
-                            [&](const subscription& s) { return s.live && s.after <= expected; });
+    // Deltas to live subscribers, or a blocking create's creation (written
+    // without a sync, read by nobody yet): the actor hears of it only when
+    // it asks, or folds it in with the backend's first update.
+    bool fast =
+        expected != ev::no_stream
+            ? std::all_of(st.sent.begin(), st.sent.end(), is_delta) &&
+                  std::all_of(st.subs.begin(), st.subs.end(),
+                              [&](const subscription& s) { return s.live && s.after <= expected; })
+            : !req.durable && st.subs.empty();
     if (fast) {
       submit_fast(self, std::move(req));
       return;

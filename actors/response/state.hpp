@@ -68,7 +68,8 @@ struct subscription {
 };
 
 // A batch of deltas whose frames the writer thread publishes itself, right
-// after the append, to the subscribers the actor had when it flushed. The
+// after the append, to the subscribers the actor had when it flushed (or a
+// blocking create's creation, which has no subscribers and no sync). The
 // actor is sent `published` only when it asked (it has more to append) or
 // the append failed; otherwise it folds the batch in (settle) when its next
 // message comes. Each streamed token thus costs the actor one message, not two.
