@@ -26,7 +26,7 @@ conversation_op turn_op(response_actor* self, conversation_op::kind what) {
   auto& st = self->state;
   conversation_op op;
   op.what = what;
-  op.tenant = st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant;
+  op.tenant = writing_tenant(st);
   op.conversation_id = st.cmd.conversation_id;
   op.item_id = st.id;
   op.holder = caf::actor_cast<caf::actor>(self);

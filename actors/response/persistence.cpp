@@ -67,7 +67,7 @@ bool is_delta(const ev::event& e) {
 // The index entries of the items the batch being sent stores: the input
 // with the creation, each output item when it is done.
 void index_items(const response_data& st, std::int64_t now, std::vector<ev::marker_ref>& out) {
-  const auto& tenant = st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant;
+  const auto& tenant = writing_tenant(st);
   auto add = [&](const json& item) {
     if (item.is_object())
       if (auto id = item.find("id"); id != item.end() && id->is_string() &&
@@ -134,7 +134,7 @@ void settle_fast(response_actor* self) {
   auto fb = std::move(st.fast);
   st.in_flight = false;
   auto seq = st.view.version;
-  const auto& tenant = st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant;
+  const auto& tenant = writing_tenant(st);
   std::vector<projections::stream_frame> late;
   bool anyone_late = std::any_of(st.subs.begin(), st.subs.end(),
                                  [&](const subscription& s) { return s.id >= fb->first_late_sub; });
@@ -318,8 +318,7 @@ void flush(response_actor* self) {
   auto now = now_micros();
   batch.reserve(st.pending.size());
   for (const auto& e : st.pending)
-    batch.push_back(
-        ev::make_new_event(e, st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant, now));
+    batch.push_back(ev::make_new_event(e, writing_tenant(st), now));
   st.sent = std::move(st.pending);
   st.pending.clear();
   st.in_flight = true;
@@ -355,14 +354,14 @@ void flush(response_actor* self) {
   };
   if (st.svc->writer != nullptr && log->group_commits()) {
     // Deltas to live subscribers, or a blocking create's creation (written
-    // without a sync, read by nobody yet): the actor hears of it only when
-    // it asks, or folds it in with the backend's first update.
-    bool fast =
-        expected != ev::no_stream
-            ? std::all_of(st.sent.begin(), st.sent.end(), is_delta) &&
-                  std::all_of(st.subs.begin(), st.subs.end(),
-                              [&](const subscription& s) { return s.live && s.after <= expected; })
-            : !req.durable && st.subs.empty();
+    // without a sync: nobody subscribes or reads it yet): the actor hears of
+    // it only when it asks, or folds it in with the backend's first update.
+    bool fast = expected == ev::no_stream
+                    ? !req.durable
+                    : std::all_of(st.sent.begin(), st.sent.end(), is_delta) &&
+                          std::all_of(st.subs.begin(), st.subs.end(), [&](const subscription& s) {
+                            return s.live && s.after <= expected;
+                          });
     if (fast) {
       submit_fast(self, std::move(req));
       return;

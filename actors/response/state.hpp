@@ -178,6 +178,12 @@ struct response_data {
 
 using response_actor = caf::stateful_actor<response_data>;
 
+// The tenant the response's events are written for: its create's, or, for
+// a response loaded from the store, its own.
+inline const std::string& writing_tenant(const response_data& st) {
+  return st.cmd.tenant.empty() ? st.view.tenant : st.cmd.tenant;
+}
+
 // --- behavior.cpp -----------------------------------------------------------
 caf::behavior main_behavior(response_actor* self);
 caf::behavior loading_behavior(response_actor* self);
