@@ -219,6 +219,15 @@ parse_outcome parse_config(int argc, char** argv) {
   app.add_option("--http-threads", cfg.http_threads, "HTTP io threads")
       ->check(CLI::Range(1, 64))
       ->envname("RIPOSTE_HTTP_THREADS");
+  app.add_option("--http-offload-bytes", cfg.http_offload_bytes,
+                 "Request bodies and WebSocket messages this large or larger are parsed on the "
+                 "parse threads, not the HTTP io thread (0: never)")
+      ->check(CLI::Range(std::uint64_t{0}, std::uint64_t{1} << 34))
+      ->envname("RIPOSTE_HTTP_OFFLOAD_BYTES");
+  app.add_option("--parse-threads", cfg.parse_threads,
+                 "Threads that parse large request bodies and WebSocket messages")
+      ->check(CLI::Range(1, 64))
+      ->envname("RIPOSTE_PARSE_THREADS");
   app.add_option("--max-body-bytes", cfg.max_body_bytes, "Largest request body accepted")
       ->check(CLI::Range(std::uint64_t{1024}, std::uint64_t{1} << 34))
       ->envname("RIPOSTE_MAX_BODY_BYTES");

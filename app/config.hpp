@@ -65,7 +65,9 @@ struct config {
   std::vector<api_key> api_keys;
   std::string admin_key;
   std::string log_level = "info";
-  std::size_t http_threads = 2;
+  std::size_t http_threads = 1;
+  std::uint64_t http_offload_bytes = 64u << 10; // bodies parsed off the io thread from this size
+  std::size_t parse_threads = 2;                // and the threads that parse them
   std::uint64_t max_body_bytes = 32u << 20;
   std::size_t max_json_depth = 64;
   std::size_t max_connections = 1024;

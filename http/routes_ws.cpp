@@ -328,8 +328,20 @@ public:
   }
 
 private:
-  // A failure here is this connection's: it closes with 1011.
+  // A large message is parsed off the io thread, which every other
+  // connection waits on; later ones queue behind it as for any turn.
   void run_guarded(std::string message) {
+    if (offloaded(message)) {
+      c_->offload([self = shared_from_this(), message = std::move(message)]() mutable {
+        self->run_contained(std::move(message));
+      });
+      return;
+    }
+    run_contained(std::move(message));
+  }
+
+  // A failure here is this connection's: it closes with 1011.
+  void run_contained(std::string message) {
     try {
       run(std::move(message));
     } catch (...) {
@@ -356,15 +368,23 @@ private:
       }
       if (start(message))
         return;
-      std::lock_guard guard{mutex_};
-      if (closed_ || queue_.empty()) {
-        busy_ = false;
-        return;
+      {
+        std::lock_guard guard{mutex_};
+        if (closed_ || queue_.empty()) {
+          busy_ = false;
+          return;
+        }
+        message = std::move(queue_.front());
+        queue_.pop_front();
+        queued_bytes_ -= message.size();
       }
-      message = std::move(queue_.front());
-      queue_.pop_front();
-      queued_bytes_ -= message.size();
+      if (offloaded(message))
+        return run_guarded(std::move(message));
     }
+  }
+
+  bool offloaded(const std::string& message) const {
+    return c_->offload && c_->offload_bytes > 0 && message.size() >= c_->offload_bytes;
   }
 
   void refuse(const ev::error_info& err, clock::time_point started) {

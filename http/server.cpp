@@ -1065,8 +1065,12 @@ public:
       // The limiter and sockets RESTinio makes register with these.
       constructing_watch = &watch_;
       constructing_registry = &connections_;
+      // The io_context knows how many threads run it: with one, asio hands
+      // its reactor to no other thread after each handler.
+      auto threads = std::max<std::size_t>(opts.threads, 1);
       handle_ = restinio::run_async<riposte_traits>(
-          restinio::own_io_context(),
+          restinio::io_context_holder_t{std::make_shared<restinio::asio_ns::io_context>(
+              static_cast<int>(std::min<std::size_t>(threads, 64)))},
           restinio::server_settings_t<riposte_traits>{}
               .address(opts.host)
               .port(opts.port)
@@ -1090,7 +1094,7 @@ public:
               })
               .request_handler(
                   [self](restinio::request_handle_t req) { return self->handle(req); }),
-          opts.threads);
+          threads);
       constructing_watch = nullptr;
       constructing_registry = nullptr;
     } catch (const std::exception& ex) {
@@ -1238,6 +1242,20 @@ private:
           return restinio::request_accepted();
         if (auto bad = check_request_bytes(*in, r.pattern, params)) {
           done(to_http(*bad));
+          return restinio::request_accepted();
+        }
+        if (opts_.offload && opts_.offload_body_bytes > 0 &&
+            in->body.size() >= opts_.offload_body_bytes) {
+          // A large body is parsed off the io thread, which every other
+          // connection waits on.
+          opts_.offload([handle = r.handle, in, params, done] {
+            try {
+              handle(*in, params, done);
+            } catch (...) {
+              events::report_fault("http", events::describe(std::current_exception()));
+              done(to_http(events::server_fault()));
+            }
+          });
           return restinio::request_accepted();
         }
         r.handle(*in, params, done);

@@ -141,7 +141,14 @@ struct answer {
 struct server_options {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;
-  std::size_t threads = 2;
+  // The io threads; each connection's reading, writing and small requests'
+  // handling run on them.
+  std::size_t threads = 1;
+  // Requests with a body at least this large (0: none) are handled by
+  // `offload` (the route's parse and checks on another thread), so a large
+  // body holds up no other connection.
+  std::uint64_t offload_body_bytes = 64u << 10;
+  std::function<void(std::function<void()>)> offload;
   std::uint64_t max_body_bytes = 32u << 20; // routes without a limit of their own
   std::size_t max_url_bytes = 16u << 10;
   std::size_t max_header_bytes = 16u << 10; // one header's value (names: 1 KiB)

@@ -215,6 +215,45 @@ BOOST_AUTO_TEST_CASE(back_to_back_creates_run_one_at_a_time_in_arrival_order) {
   BOOST_TEST(two.front()["sequence_number"] == 0);
 }
 
+// Messages from --http-offload-bytes on are parsed off the io thread; they
+// still run one at a time in arrival order, refused ones included.
+BOOST_AUTO_TEST_CASE(large_messages_parsed_off_the_io_thread_keep_their_turn) {
+  scripted_backend b{
+      {{"rules", json::array({{{"match", {{"contains", "slow"}}},
+                               {"reply",
+                                {{"chunks", {{{"content", "a "}}, {{"content", "b"}}}},
+                                 {"delay_ms", 100}}}}})}}};
+  riposte_server r{b.url(), {"--http-offload-bytes", "2048"}};
+  ws_client ws{r.port()};
+  BOOST_REQUIRE(ws.upgraded());
+  std::string padding(4096, 'p');
+  ws.send_json(create({{"input", "slow " + padding}}));             // offloaded, busy
+  ws.send_json(create({{"input", "two"}, {"temperature", "bad"}})); // refused, queued
+  ws.send_json(create({{"input", "three " + padding}}));            // offloaded after a refusal
+  ws.send_json(create({{"input", "four"}}));
+  ws.send_json(create({{"input", "five " + padding}, {"top_p", "bad"}}));
+  auto one = ws.turn();
+  auto two = ws.turn();
+  auto three = ws.turn();
+  auto four = ws.turn();
+  auto five = ws.turn();
+  expect_completed(one);
+  expect_error_event(two, 400, "invalid_type", "temperature");
+  expect_completed(three);
+  expect_completed(four);
+  expect_error_event(five, 400, "invalid_type", "top_p");
+  auto text_of = [](const std::vector<json>& events) {
+    return last(events)["response"]["output"][0]["content"][0]["text"].get<std::string>();
+  };
+  BOOST_TEST(text_of(one) == "a b");
+  BOOST_TEST(text_of(three) == "Echo: three " + padding);
+  BOOST_TEST(text_of(four) == "Echo: four");
+  // An HTTP body past the threshold is answered as any other.
+  auto http = r.post("/v1/responses", json{{"model", "llama3.2:1b"}, {"input", "six " + padding}});
+  BOOST_TEST(http.status == 200, http.body);
+  BOOST_TEST(json::parse(http.body)["output"][0]["content"][0]["text"] == "Echo: six " + padding);
+}
+
 BOOST_AUTO_TEST_CASE(closing_the_socket_mid_response_cancels_it) {
   json chunks = json::array();
   for (int i = 0; i < 60; ++i) {
