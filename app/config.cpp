@@ -293,6 +293,12 @@ parse_outcome parse_config(int argc, char** argv) {
                  "Longest a whole backend generation may take (504)")
       ->check(CLI::Range(100L, 86'400'000L))
       ->envname("RIPOSTE_BACKEND_TIMEOUT_MS");
+  app.add_option("--backend-client", cfg.backend_client,
+                 "The HTTP client for plain http:// backends by address or localhost: curl "
+                 "(libcurl's multi interface) or native (riposte's own loop); https and host "
+                 "names always use libcurl")
+      ->check(CLI::IsMember({"curl", "native"}))
+      ->envname("RIPOSTE_BACKEND_CLIENT");
   app.add_option("--backend-concurrency", cfg.backend_concurrency,
                  "Generations sent to the backend at once; the rest wait in order")
       ->check(CLI::Range(1, 4096))

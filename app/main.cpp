@@ -11,6 +11,7 @@
 #include "actors/runtime/thread_pool.hpp"
 #include "actors/services.hpp"
 #include "actors/supervisor.hpp"
+#include "adapters/backends/http_client.hpp"
 #include "adapters/backends/ollama.hpp"
 #include "adapters/backends/openai_chat.hpp"
 #include "adapters/backends/router.hpp"
@@ -369,6 +370,9 @@ int main(int argc, char** argv) {
     settings.context_windows[entry.substr(0, eq)] = std::stoll(entry.substr(eq + 1));
   }
 
+  adapters::backends::set_default_http_engine(cfg.backend_client == "native"
+                                                  ? adapters::backends::http_engine::native
+                                                  : adapters::backends::http_engine::curl);
   auto backend = make_backend(cfg);
   const std::string backend_label = cfg.backends.size() == 1 ? cfg.backends.front().url : "router";
 

@@ -12,7 +12,7 @@ CXX=clang++-14 cmake -S . -B build-fuzz -DRIPOSTE_FUZZ=ON -DBUILD_TESTING=OFF \
 cmake --build build-fuzz --target fuzzers -j "$(nproc)"
 names=("$@")
 if ((${#names[@]} == 0)); then
-  names=(create codec multipart token_line file_data url_guard openai_chat chat_reply chat_body ws_frames conversation news expect index)
+  names=(create codec multipart token_line file_data url_guard openai_chat chat_reply chat_body ws_frames conversation news expect index http_reader)
 fi
 work=build-fuzz/work
 rm -rf "$work"

@@ -1,13 +1,14 @@
-// The curl multi event loop behind http_client.
+// The curl multi event loop behind http_client, and the choice between it
+// and riposte's own loop (native_http.hpp).
 #include "adapters/backends/http_client.hpp"
 
+#include "adapters/backends/native_http.hpp"
+#include "adapters/backends/wake_epoll.hpp"
 #include "events/faults.hpp"
 #include "events/json_safe.hpp"
 
 #include <curl/curl.h>
-#include <pthread.h>
 #include <sys/epoll.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -55,25 +56,31 @@ struct curl_global {
   curl_global() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 };
 
+std::atomic<http_engine> default_engine{http_engine::curl};
+
+// Transfers on riposte's own loop carry this bit in their id.
+constexpr std::uint64_t native_bit = std::uint64_t{1} << 63;
+
 } // namespace
+
+void set_default_http_engine(http_engine engine) {
+  default_engine = engine;
+}
+http_engine default_http_engine() {
+  return default_engine.load();
+}
 
 // The loop follows libcurl's socket interface: epoll says which connection
 // is ready and only that transfer is driven, so a thousand open streams cost
 // what their traffic costs (curl_multi_poll walks every socket each wakeup).
-struct http_client::impl {
+struct curl_loop {
   CURLM* multi = nullptr;
-  int epoll_fd = -1;
-  int wake_fd = -1; // an eventfd: start() and abort() ring it
+  wake_epoll poll;                                               // start() and abort() ring it
   std::optional<std::chrono::steady_clock::time_point> deadline; // curl's timer
-  std::mutex mutex;
-  std::vector<std::unique_ptr<transfer>> incoming;
-  std::vector<std::uint64_t> aborts;
+  inbox<std::unique_ptr<transfer>> in{poll};
   std::map<std::uint64_t, std::unique_ptr<transfer>> running;
-  std::atomic<bool> stopping{false};
-  std::atomic<std::uint64_t> next_id{1};
-  std::thread loop;
 
-  explicit impl(long max_per_host) {
+  explicit curl_loop(long max_per_host) {
     static curl_global init;
     multi = curl_multi_init();
     curl_multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, max_per_host);
@@ -82,65 +89,45 @@ struct http_client::impl {
     curl_multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
     curl_multi_setopt(multi, CURLMOPT_TIMERFUNCTION, on_timer);
     curl_multi_setopt(multi, CURLMOPT_TIMERDATA, this);
-    epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-    wake_fd = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-    epoll_event ev{};
-    ev.events = EPOLLIN;
-    ev.data.fd = wake_fd;
-    ::epoll_ctl(epoll_fd, EPOLL_CTL_ADD, wake_fd, &ev);
-    loop = std::thread{[this] {
-      pthread_setname_np(pthread_self(), "riposte.backend");
-      run();
-    }};
+    poll.start([this] { run(); });
   }
 
-  ~impl() {
-    stopping = true;
-    wake();
-    loop.join();
+  ~curl_loop() {
+    poll.stop();
     for (auto& [id, t] : running)
-      finish(*t, abort_outcome());
+      finish(*t, aborted_outcome());
     running.clear();
+    std::vector<std::unique_ptr<transfer>> fresh; // came after the loop's last turn
+    std::vector<std::uint64_t> cancelled;
+    in.take(fresh, cancelled);
+    for (auto& t : fresh)
+      tell_done(t->req, aborted_outcome(), {});
     curl_multi_cleanup(multi);
-    ::close(wake_fd);
-    ::close(epoll_fd);
-  }
-
-  void wake() const {
-    std::uint64_t one = 1;
-    [[maybe_unused]] auto n = ::write(wake_fd, &one, sizeof one);
   }
 
   // curl says which events a socket waits for (or that it is done with it).
   static int on_socket(CURL*, curl_socket_t s, int what, void* user, void*) {
-    auto* self = static_cast<impl*>(user);
+    auto* self = static_cast<curl_loop*>(user);
     if (what == CURL_POLL_REMOVE) {
-      ::epoll_ctl(self->epoll_fd, EPOLL_CTL_DEL, s, nullptr); // may already be closed
+      ::epoll_ctl(self->poll.fd(), EPOLL_CTL_DEL, s, nullptr); // may already be closed
       return 0;
     }
     epoll_event ev{};
     ev.data.fd = s;
     ev.events = ((what & CURL_POLL_IN) ? EPOLLIN : 0u) | ((what & CURL_POLL_OUT) ? EPOLLOUT : 0u);
-    if (::epoll_ctl(self->epoll_fd, EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
-      ::epoll_ctl(self->epoll_fd, EPOLL_CTL_ADD, s, &ev);
+    if (::epoll_ctl(self->poll.fd(), EPOLL_CTL_MOD, s, &ev) != 0 && errno == ENOENT)
+      ::epoll_ctl(self->poll.fd(), EPOLL_CTL_ADD, s, &ev);
     return 0;
   }
 
   // curl's one timer: -1 none, 0 now, else in that many milliseconds.
   static int on_timer(CURLM*, long timeout_ms, void* user) {
-    auto* self = static_cast<impl*>(user);
+    auto* self = static_cast<curl_loop*>(user);
     if (timeout_ms < 0)
       self->deadline.reset();
     else
       self->deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
     return 0;
-  }
-
-  static http_outcome abort_outcome() {
-    http_outcome out;
-    out.aborted = true;
-    out.error = "aborted";
-    return out;
   }
 
   void finish(transfer& t, const http_outcome& out) {
@@ -162,16 +149,7 @@ struct http_client::impl {
     curl_easy_cleanup(t.easy);
     curl_slist_free_all(t.headers);
     t.easy = nullptr;
-    if (!t.threw.empty()) {
-      outcome.error = "the backend's reply could not be handled: " + t.threw;
-      outcome.status = outcome.status ? outcome.status : 502;
-    }
-    try {
-      if (t.req.on_done)
-        t.req.on_done(outcome);
-    } catch (...) {
-      events::report_fault("backend", events::describe(std::current_exception()));
-    }
+    tell_done(t.req, std::move(outcome), t.threw);
   }
 
   void add(std::unique_ptr<transfer> t) {
@@ -208,11 +186,7 @@ struct http_client::impl {
   void take_requests() {
     std::vector<std::unique_ptr<transfer>> fresh;
     std::vector<std::uint64_t> cancelled;
-    {
-      std::lock_guard guard{mutex};
-      fresh.swap(incoming);
-      cancelled.swap(aborts);
-    }
+    in.take(fresh, cancelled);
     for (auto& t : fresh)
       add(std::move(t));
     for (auto id : cancelled) {
@@ -221,7 +195,7 @@ struct http_client::impl {
         continue;
       auto t = std::move(it->second);
       running.erase(it);
-      finish(*t, abort_outcome());
+      finish(*t, aborted_outcome());
     }
   }
 
@@ -260,7 +234,7 @@ struct http_client::impl {
   void run() {
     std::array<epoll_event, 256> ready{};
     int still = 0;
-    while (!stopping) {
+    while (!poll.stopping()) {
       take_requests();
       int wait_ms = 1000;
       if (deadline) {
@@ -269,15 +243,14 @@ struct http_client::impl {
                         .count();
         wait_ms = static_cast<int>(std::clamp<long long>(left, 0, 1000));
       }
-      int n = ::epoll_wait(epoll_fd, ready.data(), static_cast<int>(ready.size()), wait_ms);
+      int n = ::epoll_wait(poll.fd(), ready.data(), static_cast<int>(ready.size()), wait_ms);
       for (int i = 0; i < n; ++i) {
-        int fd = ready[static_cast<std::size_t>(i)].data.fd;
-        auto events = ready[static_cast<std::size_t>(i)].events;
-        if (fd == wake_fd) {
-          std::uint64_t count = 0;
-          [[maybe_unused]] auto r = ::read(wake_fd, &count, sizeof count);
+        if (ready[static_cast<std::size_t>(i)].data.u64 == wake_epoll::wake_tag) {
+          poll.drain();
           continue;
         }
+        int fd = ready[static_cast<std::size_t>(i)].data.fd;
+        auto events = ready[static_cast<std::size_t>(i)].events;
         int mask = ((events & EPOLLIN) ? CURL_CSELECT_IN : 0) |
                    ((events & EPOLLOUT) ? CURL_CSELECT_OUT : 0) |
                    ((events & (EPOLLERR | EPOLLHUP)) ? CURL_CSELECT_ERR : 0);
@@ -290,32 +263,77 @@ struct http_client::impl {
       reap();
     }
   }
+
+  void start(std::uint64_t id, http_request req) {
+    auto t = std::make_unique<transfer>();
+    t->id = id;
+    t->req = std::move(req);
+    in.post(std::move(t));
+  }
+
+  void abort(std::uint64_t id) { in.cancel(id); }
 };
 
-http_client::http_client(long max_connections_per_host)
-  : impl_(std::make_unique<impl>(max_connections_per_host)) {}
+struct http_client::impl {
+  long max_per_host;
+  std::atomic<std::uint64_t> next_id{1};
+  std::unique_ptr<native_loop> native; // with http_engine::native
+  std::mutex curl_mutex;
+  std::unique_ptr<curl_loop> curl; // started on first use
+
+  curl_loop& curl_engine() {
+    std::lock_guard guard{curl_mutex};
+    if (!curl)
+      curl = std::make_unique<curl_loop>(max_per_host);
+    return *curl;
+  }
+};
+
+http_client::http_client(long max_connections_per_host, http_engine engine)
+  : impl_(std::make_unique<impl>()) {
+  impl_->max_per_host = max_connections_per_host;
+  if (engine == http_engine::native)
+    impl_->native = std::make_unique<native_loop>(max_connections_per_host);
+  else
+    impl_->curl_engine();
+}
 
 http_client::~http_client() = default;
 
 std::uint64_t http_client::start(http_request req) {
-  auto t = std::make_unique<transfer>();
-  t->id = impl_->next_id++;
-  t->req = std::move(req);
-  auto id = t->id;
-  {
-    std::lock_guard guard{impl_->mutex};
-    impl_->incoming.push_back(std::move(t));
+  auto id = impl_->next_id++;
+  if (impl_->native) {
+    if (auto target = native_target_of(req.url)) {
+      id |= native_bit;
+      impl_->native->start(id, std::move(req), std::move(*target));
+      return id;
+    }
   }
-  impl_->wake();
+  impl_->curl_engine().start(id, std::move(req));
   return id;
 }
 
 void http_client::abort(std::uint64_t id) {
-  {
-    std::lock_guard guard{impl_->mutex};
-    impl_->aborts.push_back(id);
+  if (id & native_bit) {
+    impl_->native->abort(id);
+    return;
   }
-  impl_->wake();
+  std::lock_guard guard{impl_->curl_mutex};
+  if (impl_->curl)
+    impl_->curl->abort(id);
+}
+
+void tell_done(const http_request& req, http_outcome out, const std::string& threw) {
+  if (!threw.empty()) {
+    out.error = "the backend's reply could not be handled: " + threw;
+    out.status = out.status ? out.status : 502;
+  }
+  try {
+    if (req.on_done)
+      req.on_done(out);
+  } catch (...) {
+    events::report_fault("backend", events::describe(std::current_exception()));
+  }
 }
 
 void fetch_json(http_client& client, http_request req, std::string what,

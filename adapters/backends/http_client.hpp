@@ -31,6 +31,14 @@ struct http_outcome {
   actors::generation_update::steps timing;
 };
 
+// What a transfer ended by abort(), or by the client's end, reports.
+inline http_outcome aborted_outcome() {
+  http_outcome out;
+  out.aborted = true;
+  out.error = "aborted";
+  return out;
+}
+
 struct http_request {
   std::string method = "GET";
   std::string url;
@@ -45,9 +53,23 @@ struct http_request {
   std::function<void(const http_outcome&)> on_done;
 };
 
+// Which loop carries plain http:// requests to an address or localhost:
+// libcurl's multi interface, or riposte's own (native_http.hpp). https and
+// host names always go through libcurl.
+enum class http_engine { curl, native };
+// What clients made from here on use (--backend-client); set once at start.
+void set_default_http_engine(http_engine engine);
+http_engine default_http_engine();
+
+// How either loop ends a transfer: on_done told `out`, with the reason if
+// on_data threw (`threw`; the status then defaults to 502), and nothing it
+// throws let out.
+void tell_done(const http_request& req, http_outcome out, const std::string& threw);
+
 class http_client {
 public:
-  explicit http_client(long max_connections_per_host = 64);
+  explicit http_client(long max_connections_per_host = 64,
+                       http_engine engine = default_http_engine());
   ~http_client();
   http_client(const http_client&) = delete;
   http_client& operator=(const http_client&) = delete;
