@@ -85,7 +85,7 @@ struct config {
   long backend_connect_timeout_ms = 5'000;
   long backend_timeout_ms = 600'000;
   std::size_t backend_concurrency = 16;
-  std::string backend_client = "curl"; // curl or native: the loop for plain-http backends
+  std::string backend_client = "native"; // curl or native: the loop for plain-http backends
   std::size_t model_concurrency = 0;
   std::size_t store_threads = 16;
   std::size_t outbound_threads = 8; // URL fetches, web search, image generation

@@ -56,7 +56,7 @@ struct curl_global {
   curl_global() { curl_global_init(CURL_GLOBAL_DEFAULT); }
 };
 
-std::atomic<http_engine> default_engine{http_engine::curl};
+std::atomic<http_engine> default_engine{http_engine::native};
 
 // Transfers on riposte's own loop carry this bit in their id.
 constexpr std::uint64_t native_bit = std::uint64_t{1} << 63;

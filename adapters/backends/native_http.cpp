@@ -169,6 +169,7 @@ struct native_loop::impl {
   std::unordered_map<std::string, host_pool> pools;
   std::unordered_map<std::uint64_t, std::unique_ptr<connection>> connections;
   std::uint64_t next_serial = 1;
+  bool serving_waiting = false; // in next_waiting
   std::set<std::pair<clock::time_point, std::uint64_t>> timers;
   std::vector<char> buffer = std::vector<char>(64 * 1024);
 
@@ -253,7 +254,8 @@ struct native_loop::impl {
       --pool.open;
     ::epoll_ctl(poll.fd(), EPOLL_CTL_DEL, c->fd, nullptr);
     ::close(c->fd);
-    connections.erase(c->serial);
+    auto serial = c->serial; // erasing destroys what the key would be read from
+    connections.erase(serial);
   }
 
   // A new connection for `t`, connecting; false (with `err`) if the socket
@@ -366,12 +368,19 @@ struct native_loop::impl {
   }
 
   // The next transfer waiting for this host, if any.
+  // A transfer that fails at once (no descriptor left) ends inside this
+  // loop, which then goes on with the next: no recursion per waiting one.
   void next_waiting(const std::string& key) {
-    if (poll.stopping())
+    if (poll.stopping() || serving_waiting)
       return;
     auto it = pools.find(key);
     if (it == pools.end())
       return;
+    serving_waiting = true;
+    struct reset {
+      bool& flag;
+      ~reset() { flag = false; }
+    } done{serving_waiting};
     auto& pool = it->second;
     while (!pool.waiting.empty() &&
            (!pool.idle.empty() || pool.open < static_cast<std::size_t>(max_per_host))) {
