@@ -606,12 +606,11 @@ int main(int argc, char** argv) {
   // the actor system: its last jobs (sending to actors) run before the
   // system goes.
   auto parse_pool = std::make_unique<actors::thread_pool>("parse", cfg.parse_threads);
-  auto offload = [pool = parse_pool.get()](std::function<void()> job) {
-    pool->post(std::move(job));
-  };
+  http::offload_policy offload{
+      [pool = parse_pool.get()](std::function<void()> job) { pool->post(std::move(job)); },
+      cfg.http_offload_bytes};
   http::api_context api;
   api.offload = offload;
-  api.offload_bytes = cfg.http_offload_bytes;
   api.default_model = cfg.default_model;
   api.system = &sys;
   api.services = svc;
@@ -672,7 +671,6 @@ int main(int argc, char** argv) {
   server_opts.port = cfg.port;
   server_opts.threads = cfg.http_threads;
   server_opts.offload = offload;
-  server_opts.offload_body_bytes = cfg.http_offload_bytes;
   server_opts.max_body_bytes = cfg.max_body_bytes;
   server_opts.max_url_bytes = cfg.max_url_bytes;
   server_opts.max_header_bytes = cfg.max_header_bytes;

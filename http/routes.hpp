@@ -48,11 +48,9 @@ struct api_context {
   std::size_t ws_per_tenant = 64; // WebSocket connections one tenant may hold open
   std::size_t ws_queued = 16;     // response.create messages waiting on one connection
   std::size_t ws_queued_bytes = 64u << 20; // and their bytes
-  // WebSocket messages at least this large (0: none) are parsed and started
-  // by `offload`, off the connection's io thread (server_options has the
-  // same for HTTP bodies).
-  std::uint64_t offload_bytes = 0;
-  std::function<void(std::function<void()>)> offload;
+  // Large WebSocket messages are parsed and started there, off the
+  // connection's io thread (server_options has the same for HTTP bodies).
+  offload_policy offload;
   std::shared_ptr<adapters::observability::metrics> stats;
   // Told of each WebSocket turn (a request log line, as for HTTP).
   std::function<void(const answer&)> on_ws_turn;

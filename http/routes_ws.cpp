@@ -331,8 +331,8 @@ private:
   // A large message is parsed off the io thread, which every other
   // connection waits on; later ones queue behind it as for any turn.
   void run_guarded(std::string message) {
-    if (offloaded(message)) {
-      c_->offload([self = shared_from_this(), message = std::move(message)]() mutable {
+    if (c_->offload.takes(message.size())) {
+      c_->offload.run([self = shared_from_this(), message = std::move(message)]() mutable {
         self->run_contained(std::move(message));
       });
       return;
@@ -378,13 +378,9 @@ private:
         queue_.pop_front();
         queued_bytes_ -= message.size();
       }
-      if (offloaded(message))
+      if (c_->offload.takes(message.size()))
         return run_guarded(std::move(message));
     }
-  }
-
-  bool offloaded(const std::string& message) const {
-    return c_->offload && c_->offload_bytes > 0 && message.size() >= c_->offload_bytes;
   }
 
   void refuse(const ev::error_info& err, clock::time_point started) {

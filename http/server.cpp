@@ -1039,6 +1039,13 @@ private:
   std::atomic<bool> done_{false};
 };
 
+// In a catch block: one request's failure is that request's 500, nothing
+// more.
+void answer_fault(const reply_fn& done) {
+  events::report_fault("http", events::describe(std::current_exception()));
+  done(to_http(events::server_fault()));
+}
+
 class restinio_server final : public server {
 public:
   using handle_t = restinio::running_server_handle_t<riposte_traits>;
@@ -1244,16 +1251,14 @@ private:
           done(to_http(*bad));
           return restinio::request_accepted();
         }
-        if (opts_.offload && opts_.offload_body_bytes > 0 &&
-            in->body.size() >= opts_.offload_body_bytes) {
+        if (opts_.offload.takes(in->body.size())) {
           // A large body is parsed off the io thread, which every other
           // connection waits on.
-          opts_.offload([handle = r.handle, in, params, done] {
+          opts_.offload.run([handle = r.handle, in, params, done] {
             try {
               handle(*in, params, done);
             } catch (...) {
-              events::report_fault("http", events::describe(std::current_exception()));
-              done(to_http(events::server_fault()));
+              answer_fault(done);
             }
           });
           return restinio::request_accepted();
@@ -1269,9 +1274,7 @@ private:
       }
       done(unknown_url(*in));
     } catch (...) {
-      // One request's failure is that request's 500, nothing more.
-      events::report_fault("http", events::describe(std::current_exception()));
-      done(to_http(events::server_fault()));
+      answer_fault(done);
     }
     return restinio::request_accepted();
   }

@@ -135,6 +135,15 @@ struct answer {
   std::string request_body; // only with server_options::observe_bodies
 };
 
+// Where requests too large for the io thread are handled: `run` takes the
+// job to another thread, for bodies (and WebSocket messages) of `from_bytes`
+// or more (0: none), so that one of them holds up no other connection.
+struct offload_policy {
+  std::function<void(std::function<void()>)> run;
+  std::uint64_t from_bytes = 64u << 10;
+  bool takes(std::size_t bytes) const { return run && from_bytes > 0 && bytes >= from_bytes; }
+};
+
 // What one HTTP exchange may cost. RESTinio enforces the byte limits while it
 // reads, before routing: a request over one loses its connection without a
 // reply (there is no way to answer 413 at that point).
@@ -144,11 +153,8 @@ struct server_options {
   // The io threads; each connection's reading, writing and small requests'
   // handling run on them.
   std::size_t threads = 1;
-  // Requests with a body at least this large (0: none) are handled by
-  // `offload` (the route's parse and checks on another thread), so a large
-  // body holds up no other connection.
-  std::uint64_t offload_body_bytes = 64u << 10;
-  std::function<void(std::function<void()>)> offload;
+  // Large bodies: the route (its parse and checks) runs there.
+  offload_policy offload;
   std::uint64_t max_body_bytes = 32u << 20; // routes without a limit of their own
   std::size_t max_url_bytes = 16u << 10;
   std::size_t max_header_bytes = 16u << 10; // one header's value (names: 1 KiB)

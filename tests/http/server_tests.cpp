@@ -60,8 +60,8 @@ public:
     opts.host = "127.0.0.1";
     opts.port = 0;
     opts.threads = 1;
-    opts.offload_body_bytes = offload_bytes;
-    opts.offload = [this](std::function<void()> job) { pool_.post(std::move(job)); };
+    opts.offload = {[this](std::function<void()> job) { pool_.post(std::move(job)); },
+                    offload_bytes};
     auto started = start_server(opts, std::move(routes));
     if (!started)
       throw std::runtime_error(started.error().message);
