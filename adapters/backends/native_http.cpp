@@ -509,7 +509,9 @@ struct native_loop::impl {
       return false;
     }
     c.sent_all = true;
-    watch(c, EPOLLIN);
+    // The interest an idle connection has too: a reused connection's
+    // request and reply change nothing in the epoll set.
+    watch(c, EPOLLIN | EPOLLRDHUP);
     return true;
   }
 
