@@ -2,13 +2,19 @@
 
 #include "actors/runtime/parking.hpp"
 
+#include <caf/detail/set_thread_name.hpp>
+#include <caf/detail/thread_safe_actor_clock.hpp>
 #include <caf/policy/unprofiled.hpp>
 #include <caf/resumable.hpp>
 #include <caf/scheduler/coordinator.hpp>
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <deque>
 #include <mutex>
+#include <thread>
+#include <unordered_set>
 
 namespace riposte::actors {
 
@@ -115,10 +121,99 @@ private:
   }
 };
 
+// CAF's clock, except that an actor that never set a timeout (a request's,
+// a receive timeout, a stream tick) does not tell the clock's thread when it
+// ends. CAF cancels every ending actor's timeouts through the clock's queue,
+// which wakes the clock's thread: a futex call on the ending actor's worker
+// and two context switches for every response actor that passivates, which
+// is one per create once the idle ones are at their cap. Delayed messages
+// are not timeouts: an actor's ending never cancelled them.
+class lean_clock : public caf::detail::thread_safe_actor_clock {
+public:
+  using super = caf::detail::thread_safe_actor_clock;
+
+  void set_ordinary_timeout(time_point t, caf::abstract_actor* self, caf::atom_value type,
+                            std::uint64_t id) override {
+    note(self);
+    super::set_ordinary_timeout(t, self, type, id);
+  }
+  void set_request_timeout(time_point t, caf::abstract_actor* self, caf::message_id id) override {
+    note(self);
+    super::set_request_timeout(t, self, id);
+  }
+  void set_multi_timeout(time_point t, caf::abstract_actor* self, caf::atom_value type,
+                         std::uint64_t id) override {
+    note(self);
+    super::set_multi_timeout(t, self, type, id);
+  }
+  void cancel_timeouts(caf::abstract_actor* self) override {
+    {
+      std::lock_guard guard{lock_};
+      if (timed_.erase(self->id()) == 0)
+        return; // none was ever set
+    }
+    forwarded_.fetch_add(1, std::memory_order_relaxed);
+    super::cancel_timeouts(self);
+  }
+
+  std::uint64_t forwarded() const { return forwarded_.load(std::memory_order_relaxed); }
+
+private:
+  void note(caf::abstract_actor* self) {
+    std::lock_guard guard{lock_};
+    timed_.insert(self->id());
+  }
+
+  std::mutex lock_;
+  std::unordered_set<caf::actor_id> timed_; // actors that set a timeout, until they end
+  std::atomic<std::uint64_t> forwarded_{0};
+};
+
+// CAF's coordinator with the lean clock on a thread of its own. (The base
+// class's clock thread still starts, and waits for nothing: the clock every
+// part of CAF asks for is this one.)
+class riposte_coordinator : public caf::scheduler::coordinator<sharing_policy> {
+public:
+  using super = caf::scheduler::coordinator<sharing_policy>;
+  using super::super;
+
+  static caf::actor_system::module* make(caf::actor_system& sys, caf::detail::type_list<>) {
+    return new riposte_coordinator(sys);
+  }
+
+  lean_clock& clock() noexcept override { return clock_; }
+
+protected:
+  void start() override {
+    timer_ = std::thread{[this] {
+      caf::detail::set_thread_name("riposte.clock");
+      system().thread_started();
+      clock_.run_dispatch_loop();
+      system().thread_terminates();
+    }};
+    super::start();
+  }
+
+  void stop() override {
+    super::stop();
+    clock_.cancel_dispatch_loop();
+    timer_.join();
+  }
+
+private:
+  lean_clock clock_;
+  std::thread timer_;
+};
+
 } // namespace
 
 void use_riposte_scheduler(caf::actor_system_config& cfg) {
-  cfg.load<caf::scheduler::coordinator<sharing_policy>>();
+  cfg.load<riposte_coordinator>();
+}
+
+std::uint64_t clock_cancellations(caf::actor_system& sys) {
+  const auto* clock = dynamic_cast<const lean_clock*>(&sys.clock());
+  return clock != nullptr ? clock->forwarded() : 0;
 }
 
 } // namespace riposte::actors

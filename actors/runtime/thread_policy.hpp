@@ -6,14 +6,23 @@
 // only when there are more jobs queued than workers awake: the sender's
 // worker runs it next (one wake per create fewer at low load). (Spinning a
 // little before sleeping was tried: it saved no CPU here, and spinning
-// workers take the cores from the others.)
+// workers take the cores from the others.) Its clock is CAF's, except that
+// an actor that never set a timeout ends without waking the clock's thread.
 #pragma once
 
+#include <caf/actor_system.hpp>
 #include <caf/actor_system_config.hpp>
+
+#include <cstdint>
 
 namespace riposte::actors {
 
 // Loads the scheduler into `cfg` (its scheduler.max-threads still applies).
 void use_riposte_scheduler(caf::actor_system_config& cfg);
+
+// How many ending actors had their timeouts cancelled through the clock's
+// thread so far: only those that ever set one (a request's timeout, a
+// receive timeout). 0 for a system not on riposte's scheduler.
+std::uint64_t clock_cancellations(caf::actor_system& sys);
 
 } // namespace riposte::actors

@@ -173,4 +173,67 @@ BOOST_AUTO_TEST_CASE(the_scheduler_runs_every_message_from_outside_and_between_a
     caf::anon_send_exit(a, caf::exit_reason::user_shutdown);
 }
 
+// Every response actor ends (passivates) with no timeout set: it must not
+// wake the clock's thread to cancel none. An actor that set one still has
+// it cancelled as it ends, and timeouts and delayed messages still come.
+BOOST_AUTO_TEST_CASE(the_clock_hears_of_an_ending_actor_only_if_it_set_a_timeout) {
+  caf::actor_system_config cfg;
+  cfg.set("scheduler.max-threads", 2);
+  riposte::actors::use_riposte_scheduler(cfg);
+  caf::actor_system sys{cfg};
+  // Ends when told, having set no timeout.
+  auto plain = [](caf::event_based_actor* self, int) -> caf::behavior {
+    return {[=](int) { self->quit(); }};
+  };
+  // Never answers (a handler returning nothing would answer empty).
+  auto silent = [](caf::event_based_actor* self, int) -> caf::behavior {
+    auto held = std::make_shared<std::vector<caf::response_promise>>();
+    return {[=](const std::string&) {
+      held->push_back(self->make_response_promise());
+      return held->back();
+    }};
+  };
+  // Asks `to` with a timeout, and reports the timeout's error as it ends.
+  auto asker = [](caf::event_based_actor* self, caf::actor to,
+                  std::atomic<int>* timed_out) -> caf::behavior {
+    self->request(to, 30ms, std::string{"hello"})
+        .then([=](const std::string&) { self->quit(); },
+              [=](caf::error& err) {
+                if (err == caf::sec::request_timeout)
+                  ++*timed_out;
+                self->quit();
+              });
+    return {[](int) {}};
+  };
+  // Sends itself a delayed message (not a timeout), and ends when it comes.
+  auto delayed = [](caf::event_based_actor* self, std::atomic<int>* came) -> caf::behavior {
+    self->delayed_send(self, 10ms, 1);
+    return {[=](int) {
+      ++*came;
+      self->quit();
+    }};
+  };
+  auto before = riposte::actors::clock_cancellations(sys);
+  for (int i = 0; i < 200; ++i)
+    caf::anon_send(sys.spawn(plain, i), 1);
+  std::atomic<int> came{0};
+  for (int i = 0; i < 20; ++i)
+    sys.spawn(delayed, &came);
+  BOOST_TEST(reaches(came, 20, 10s));
+  std::this_thread::sleep_for(50ms); // the plain ones have ended by now
+  BOOST_TEST(riposte::actors::clock_cancellations(sys) == before);
+
+  auto quiet = sys.spawn(silent, 0);
+  std::atomic<int> timed_out{0};
+  for (int i = 0; i < 10; ++i)
+    sys.spawn(asker, quiet, &timed_out);
+  BOOST_TEST(reaches(timed_out, 10, 10s), "timed out " << timed_out.load());
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (riposte::actors::clock_cancellations(sys) < before + 10 &&
+         std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(1ms);
+  BOOST_TEST(riposte::actors::clock_cancellations(sys) == before + 10);
+  caf::anon_send_exit(quiet, caf::exit_reason::user_shutdown);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
