@@ -158,6 +158,31 @@ void on_terminal(response_actor* self) {
   if (st.view.params.value("store", true) && !st.snapshots_sent)
     write_snapshots(self);
   answer_waiters(self);
+  shed_creation(st);
+}
+
+// What only the create and its generation read. An ended response keeps its
+// view and chain context for reads and follow-ups (up to 10,000 of them idle
+// by default): what it held besides would be most of its memory, and a
+// response loaded from the store never had it.
+void shed_creation(response_data& st) {
+  st.cmd.params = json::object();
+  st.cmd.input = json::array();
+  st.cmd.sampling = json::object();
+  st.cmd.parent_context = nullptr;
+  st.cmd.open_call_ids = {};
+  st.resolved_input = json();
+  st.compaction_item = json();
+  st.compacted_history = nullptr;
+  st.exact_plan = nullptr;
+  st.turn.hosted_calls = {};
+  st.turn.hosted_items = json::array();
+  st.turn.sources = {};
+  st.turn.answer_text = {};
+  st.pending.shrink_to_fit();
+  st.sent.shrink_to_fit();
+  st.held = {};
+  st.waiters = {};
 }
 
 void append_failed(response_actor* self, const ev::error_info& err) {

@@ -287,6 +287,8 @@ void on_gone(response_actor* self, std::uint64_t sub_id);
 // --- lifecycle.cpp ----------------------------------------------------------
 // The response ended: its chain context, its snapshots, its answers.
 void on_terminal(response_actor* self);
+// Lets go of what only the create and its generation needed, once it ended.
+void shed_creation(response_data& st);
 // The chain context a follow-up of this finished response continues from.
 projections::chain_ptr chain_context_of(const response_data& st);
 // The same for `view`, the response as a batch on its way will leave it.
