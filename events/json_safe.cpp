@@ -117,7 +117,11 @@ json parse_stored(std::string_view text) noexcept {
 }
 
 std::string dump_json(const json& j, int indent) {
-  return j.dump(indent, ' ', false, json::error_handler_t::replace);
+  if (indent >= 0)
+    return j.dump(indent, ' ', false, json::error_handler_t::replace);
+  std::string out;
+  json_text::put_json(out, j);
+  return out;
 }
 
 bool valid_utf8(std::string_view s) noexcept {

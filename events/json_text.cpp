@@ -2,7 +2,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include <array>
 #include <charconv>
+#include <cmath>
 
 namespace riposte::events::json_text {
 
@@ -90,6 +92,70 @@ void put_int(std::string& out, std::string_view key, std::int64_t value) {
   char digits[24];
   auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
   out.append(digits, end);
+}
+
+void put_json(std::string& out, const nlohmann::json& value) {
+  using json = nlohmann::json;
+  std::array<char, 64> digits{};
+  switch (value.type()) {
+    case json::value_t::null: out += "null"; return;
+    case json::value_t::boolean: out += value.get_ref<const bool&>() ? "true" : "false"; return;
+    case json::value_t::number_integer: {
+      auto end = std::to_chars(digits.data(), digits.data() + digits.size(),
+                               value.get_ref<const json::number_integer_t&>())
+                     .ptr;
+      out.append(digits.data(), end);
+      return;
+    }
+    case json::value_t::number_unsigned: {
+      auto end = std::to_chars(digits.data(), digits.data() + digits.size(),
+                               value.get_ref<const json::number_unsigned_t&>())
+                     .ptr;
+      out.append(digits.data(), end);
+      return;
+    }
+    case json::value_t::number_float: {
+      auto x = value.get_ref<const json::number_float_t&>();
+      if (!std::isfinite(x)) {
+        out += "null"; // as dump() writes NaN and infinities
+        return;
+      }
+      // dump()'s own shortest round-trip form (1.0 stays "1.0").
+      auto* end = nlohmann::detail::to_chars(digits.data(), digits.data() + digits.size(), x);
+      out.append(digits.data(), end);
+      return;
+    }
+    case json::value_t::string: put_quoted(out, value.get_ref<const json::string_t&>()); return;
+    case json::value_t::array: {
+      out += '[';
+      bool first = true;
+      for (const auto& item : value.get_ref<const json::array_t&>()) {
+        if (!first)
+          out += ',';
+        first = false;
+        put_json(out, item);
+      }
+      out += ']';
+      return;
+    }
+    case json::value_t::object: {
+      out += '{';
+      bool first = true;
+      for (const auto& [key, item] : value.get_ref<const json::object_t&>()) {
+        if (!first)
+          out += ',';
+        first = false;
+        put_quoted(out, key);
+        out += ':';
+        put_json(out, item);
+      }
+      out += '}';
+      return;
+    }
+    case json::value_t::binary:
+    case json::value_t::discarded: break;
+  }
+  out += value.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 } // namespace riposte::events::json_text

@@ -1,5 +1,7 @@
 #include "projections/conversation.hpp"
 
+#include "events/json_safe.hpp"
+
 #include <type_traits>
 #include <variant>
 
@@ -119,7 +121,7 @@ ev::result<conversation_state> read_conversation(ev::event_log& log, const std::
 
 std::string to_conversation_snapshot(const conversation_state& c) {
   // Written field by field: the items are serialized where they are.
-  auto dump = [](const json& j) { return j.dump(-1, ' ', false, json::error_handler_t::replace); };
+  auto dump = [](const json& j) { return events::dump_json(j); };
   json head{{"format", snapshot_format},  {"id", c.id},           {"tenant", c.tenant},
             {"created_at", c.created_at}, {"deleted", c.deleted}, {"version", c.version},
             {"metadata", c.metadata}};

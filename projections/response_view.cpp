@@ -4,6 +4,7 @@
 
 #include "events/ids.hpp"
 #include "events/json_safe.hpp"
+#include "events/json_text.hpp"
 
 #include <type_traits>
 
@@ -241,7 +242,7 @@ std::string to_snapshot(const response_state& s) {
     out += out.empty() ? "{\"" : ",\"";
     out += key;
     out += "\":";
-    out += value.dump(-1, ' ', false, json::error_handler_t::replace);
+    events::json_text::put_json(out, value);
   };
   put("completed_at", s.completed_at ? json(*s.completed_at) : json());
   put("created_at", s.created_at);

@@ -7,9 +7,13 @@
 
 #include <boost/test/unit_test.hpp>
 
+#include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
+#include <random>
 #include <set>
 #include <sstream>
 
@@ -32,6 +36,100 @@ std::string slurp(const std::filesystem::path& p) {
 }
 
 } // namespace
+
+// A random JSON value: every type, strings with escapes, multi-byte and
+// malformed UTF-8 (in keys too), numbers at their edges.
+nlohmann::json random_json(std::mt19937_64& rng, int depth) {
+  auto pick = [&](std::uint64_t n) { return rng() % n; };
+  auto text = [&] {
+    static const std::vector<std::string> pieces = {"a",
+                                                    "Z",
+                                                    " ",
+                                                    "\"",
+                                                    "\\",
+                                                    "/",
+                                                    "\n",
+                                                    "\r",
+                                                    "\t",
+                                                    "\b",
+                                                    "\f",
+                                                    std::string(1, '\0'),
+                                                    "\x01",
+                                                    "\x1f",
+                                                    "\x7f",
+                                                    "\xc3\xa9",
+                                                    "\xe2\x82\xac",
+                                                    "\xf0\x9f\x98\x80",
+                                                    "\xc3",
+                                                    "\xff",
+                                                    "\xed\xa0\x80",
+                                                    "\xc0\xaf",
+                                                    "\xf4\x90\x80\x80",
+                                                    "hello world",
+                                                    "\xe2\x82"};
+    std::string s;
+    for (auto n = pick(6); n > 0; --n)
+      s += pieces[pick(pieces.size())];
+    return s;
+  };
+  switch (depth > 3 ? pick(7) : pick(9)) {
+    case 0: return nullptr;
+    case 1: return pick(2) == 0;
+    case 2: {
+      static const std::int64_t edges[] = {0, -1, 1, std::numeric_limits<std::int64_t>::min(),
+                                           std::numeric_limits<std::int64_t>::max()};
+      return pick(2) == 0 ? edges[pick(5)] : static_cast<std::int64_t>(rng());
+    }
+    case 3: return pick(2) == 0 ? std::numeric_limits<std::uint64_t>::max() : rng();
+    case 4: {
+      static const double edges[] = {0.0,
+                                     -0.0,
+                                     1.0,
+                                     0.1,
+                                     -3.5e-7,
+                                     1e21,
+                                     1e-300,
+                                     123456789.125,
+                                     std::numeric_limits<double>::max(),
+                                     std::numeric_limits<double>::denorm_min(),
+                                     std::nan(""),
+                                     std::numeric_limits<double>::infinity()};
+      if (pick(2) == 0)
+        return edges[pick(std::size(edges))];
+      double d = 0;
+      auto bits = rng();
+      std::memcpy(&d, &bits, sizeof d);
+      return d;
+    }
+    case 5:
+    case 6: return text();
+    case 7: {
+      auto a = nlohmann::json::array();
+      for (auto n = pick(5); n > 0; --n)
+        a.push_back(random_json(rng, depth + 1));
+      return a;
+    }
+    default: {
+      auto o = nlohmann::json::object();
+      for (auto n = pick(5); n > 0; --n)
+        o[text()] = random_json(rng, depth + 1);
+      return o;
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(dump_json_writes_the_bytes_nlohmann_dump_writes) {
+  std::mt19937_64 rng{20261205};
+  for (int i = 0; i < 20000; ++i) {
+    auto value = random_json(rng, 0);
+    auto theirs = value.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    auto ours = ev::dump_json(value);
+    BOOST_REQUIRE_MESSAGE(ours == theirs, "case " << i << ": " << theirs << " vs " << ours);
+  }
+  // Indented output is nlohmann's own.
+  nlohmann::json nested = {{"a", {1, 2}}};
+  BOOST_TEST(ev::dump_json(nested, 2) == nested.dump(2));
+}
 
 BOOST_AUTO_TEST_CASE(every_golden_event_of_every_version_decodes) {
   std::size_t files = 0;

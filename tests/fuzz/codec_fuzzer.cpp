@@ -1,6 +1,7 @@
 // Fuzz target: stored bytes (a corrupted or hostile store) through the
 // envelope parser, the upcasters and the decoder, and a decoded event back
-// out: errors are values, never exceptions or crashes.
+// out: errors are values, never exceptions or crashes. The data is written
+// back as dump() writes it, byte for byte.
 #include "events/event.hpp"
 #include "events/json_safe.hpp"
 
@@ -19,6 +20,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     __builtin_trap();
   if (!env)
     return 0;
+  // riposte's compact writer writes what nlohmann's dump() would.
+  if (ev::dump_json(env->data) !=
+      env->data.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace))
+    __builtin_trap();
   auto decoded = ev::decode(*env);
   if (!decoded)
     return 0;
