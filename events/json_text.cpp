@@ -97,23 +97,18 @@ void put_int(std::string& out, std::string_view key, std::int64_t value) {
 void put_json(std::string& out, const nlohmann::json& value) {
   using json = nlohmann::json;
   std::array<char, 64> digits{};
+  auto put_integer = [&](auto n) {
+    out.append(digits.data(), std::to_chars(digits.data(), digits.data() + digits.size(), n).ptr);
+  };
   switch (value.type()) {
     case json::value_t::null: out += "null"; return;
     case json::value_t::boolean: out += value.get_ref<const bool&>() ? "true" : "false"; return;
-    case json::value_t::number_integer: {
-      auto end = std::to_chars(digits.data(), digits.data() + digits.size(),
-                               value.get_ref<const json::number_integer_t&>())
-                     .ptr;
-      out.append(digits.data(), end);
+    case json::value_t::number_integer:
+      put_integer(value.get_ref<const json::number_integer_t&>());
       return;
-    }
-    case json::value_t::number_unsigned: {
-      auto end = std::to_chars(digits.data(), digits.data() + digits.size(),
-                               value.get_ref<const json::number_unsigned_t&>())
-                     .ptr;
-      out.append(digits.data(), end);
+    case json::value_t::number_unsigned:
+      put_integer(value.get_ref<const json::number_unsigned_t&>());
       return;
-    }
     case json::value_t::number_float: {
       auto x = value.get_ref<const json::number_float_t&>();
       if (!std::isfinite(x)) {

@@ -4,6 +4,7 @@
 #include "adapters/backends/ollama.hpp"
 #include "adapters/backends/token_estimate.hpp"
 #include "adapters/backends/token_line.hpp"
+#include "tests/support/awkward_text.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -119,39 +120,11 @@ BOOST_AUTO_TEST_CASE(token_lines_in_any_shape_give_the_same_deltas) {
 BOOST_AUTO_TEST_CASE(the_token_line_scanner_reads_what_the_json_library_reads) {
   using riposte::adapters::backends::read_token_line;
   std::mt19937 rng{20261130};
-  const std::vector<std::string> pieces{"a",
-                                        " ",
-                                        "tok",
-                                        "\"",
-                                        "\\",
-                                        "/",
-                                        "\n",
-                                        "\t",
-                                        "\r",
-                                        "\b",
-                                        "\f",
-                                        std::string(1, '\0'),
-                                        "\x01",
-                                        "\x1f",
-                                        "\x7f",
-                                        "\xc3\xa9",
-                                        "\xe2\x82\xac",
-                                        "\xf0\x9f\x98\x80",
-                                        "\xc3",
-                                        "\xed\xa0\x80",
-                                        "\xff",
-                                        "\\u00e9",
-                                        "\\ud83d\\ude00",
-                                        "\\ud83d",
-                                        "\\ude00x",
-                                        "\\u12",
-                                        "\\x",
-                                        "\\/",
-                                        "}",
-                                        "{",
-                                        ",",
-                                        ":",
-                                        "\"done\":true"};
+  // Escapes as they come on the wire, and JSON's own punctuation, too.
+  auto pieces = riposte::tests::awkward_text();
+  for (const char* piece : {"tok", "\\u00e9", "\\ud83d\\ude00", "\\ud83d", "\\ude00x", "\\u12",
+                            "\\x", "\\/", "}", "{", ",", ":", "\"done\":true"})
+    pieces.emplace_back(piece);
   std::size_t accepted = 0, checked = 0;
   for (int round = 0; round < 4000; ++round) {
     std::string raw;

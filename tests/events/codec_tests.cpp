@@ -4,6 +4,7 @@
 #include "events/event.hpp"
 #include "events/json_safe.hpp"
 #include "events/json_text.hpp"
+#include "tests/support/awkward_text.hpp"
 
 #include <boost/test/unit_test.hpp>
 
@@ -42,31 +43,7 @@ std::string slurp(const std::filesystem::path& p) {
 nlohmann::json random_json(std::mt19937_64& rng, int depth) {
   auto pick = [&](std::uint64_t n) { return rng() % n; };
   auto text = [&] {
-    static const std::vector<std::string> pieces = {"a",
-                                                    "Z",
-                                                    " ",
-                                                    "\"",
-                                                    "\\",
-                                                    "/",
-                                                    "\n",
-                                                    "\r",
-                                                    "\t",
-                                                    "\b",
-                                                    "\f",
-                                                    std::string(1, '\0'),
-                                                    "\x01",
-                                                    "\x1f",
-                                                    "\x7f",
-                                                    "\xc3\xa9",
-                                                    "\xe2\x82\xac",
-                                                    "\xf0\x9f\x98\x80",
-                                                    "\xc3",
-                                                    "\xff",
-                                                    "\xed\xa0\x80",
-                                                    "\xc0\xaf",
-                                                    "\xf4\x90\x80\x80",
-                                                    "hello world",
-                                                    "\xe2\x82"};
+    const auto& pieces = riposte::tests::awkward_text();
     std::string s;
     for (auto n = pick(6); n > 0; --n)
       s += pieces[pick(pieces.size())];
