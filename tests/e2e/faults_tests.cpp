@@ -48,14 +48,6 @@ http_result fault(riposte_server& r, const json& body) {
   return r.post("/v1/_test/fault", body);
 }
 
-// The value of one series in Prometheus text (-1: absent).
-double series(const std::string& text, const std::string& name) {
-  auto pos = text.find("\n" + name + " ");
-  if (pos == std::string::npos)
-    return -1;
-  return std::stod(text.substr(pos + name.size() + 2));
-}
-
 void expect_server_error(const std::string& what, long status, const std::string& body) {
   BOOST_TEST(status == 500, what << ": " << status << " " << body);
   auto j = json::parse(body, nullptr, false);

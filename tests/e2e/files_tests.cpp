@@ -25,9 +25,7 @@ void expect_error(const http_result& res, long status, const json& param) {
 }
 
 double file_bytes_metric(riposte_server& r) {
-  auto text = r.get("/metrics").body;
-  auto pos = text.find("\nriposte_file_bytes_stored ");
-  return pos == std::string::npos ? -1 : std::stod(text.substr(pos + 27));
+  return series(r.get("/metrics").body, "riposte_file_bytes_stored");
 }
 
 } // namespace

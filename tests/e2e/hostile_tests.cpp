@@ -87,14 +87,6 @@ bool no_reply(const raw_connection& c) {
   return c.received().find("HTTP/1.") == std::string::npos;
 }
 
-// The value of one series in Prometheus text (-1: absent).
-double series(const std::string& text, const std::string& name) {
-  auto pos = text.find("\n" + name + " ");
-  if (pos == std::string::npos)
-    return -1;
-  return std::stod(text.substr(pos + name.size() + 2));
-}
-
 int depth_of(const json& j) {
   int deepest = 0;
   if (j.is_object() || j.is_array())

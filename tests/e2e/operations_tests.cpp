@@ -47,14 +47,6 @@ json readyz_until(riposte_server& r, long want, std::chrono::milliseconds within
   return body;
 }
 
-// The value of one series in Prometheus text ("-1": absent).
-double series(const std::string& text, const std::string& name) {
-  auto pos = text.find("\n" + name + " ");
-  if (pos == std::string::npos)
-    return -1;
-  return std::stod(text.substr(pos + name.size() + 2));
-}
-
 } // namespace
 
 BOOST_AUTO_TEST_SUITE(operations)

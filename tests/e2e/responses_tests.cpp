@@ -39,10 +39,9 @@ void expect_error(const http_result& res, long status, const json& code, const j
 
 // Response actors in memory, by the riposte_response_actors gauge.
 double response_actors(riposte_server& r) {
-  auto text = r.get("/metrics").body;
-  auto pos = text.find("\nriposte_response_actors ");
-  BOOST_REQUIRE(pos != std::string::npos);
-  return std::stod(text.substr(pos + 25));
+  auto actors = series(r.get("/metrics").body, "riposte_response_actors");
+  BOOST_REQUIRE(actors >= 0);
+  return actors;
 }
 
 } // namespace

@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 #include <nlohmann/json.hpp>
 
+#include <algorithm>
 #include <thread>
 
 using json = nlohmann::json;
@@ -46,10 +47,8 @@ void expect_error_event(const std::vector<json>& events, int status, const json&
   BOOST_TEST(e["error"]["message"].is_string(), e.dump());
 }
 
-double metric(riposte_server& r, const std::string& series) {
-  auto text = r.get("/metrics").body;
-  auto pos = text.find("\n" + series + " ");
-  return pos == std::string::npos ? 0 : std::stod(text.substr(pos + series.size() + 2));
+double metric(riposte_server& r, const std::string& name) {
+  return std::max(0.0, series(r.get("/metrics").body, name));
 }
 
 // Connections end on riposte's side a moment after the client sees them end.

@@ -26,6 +26,13 @@ std::string test_backend_kind() {
   return kind == nullptr ? std::string{} : kind;
 }
 
+double series(const std::string& text, const std::string& name) {
+  auto pos = text.find("\n" + name + " ");
+  if (pos == std::string::npos)
+    return -1;
+  return std::stod(text.substr(pos + name.size() + 2));
+}
+
 namespace {
 
 std::unique_ptr<child_process> start_scripted(std::uint16_t port, std::uint16_t& bound) {

@@ -79,4 +79,8 @@ std::string scripted_ollama_binary();
 // Chat Completions dialect, and riposte is told the kind.
 std::string test_backend_kind();
 
+// The value of one series (its name with its labels, as riposte writes
+// them) in the Prometheus text of /metrics; -1 if absent.
+double series(const std::string& text, const std::string& name);
+
 } // namespace riposte::tests
