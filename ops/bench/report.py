@@ -68,7 +68,9 @@ for name in ("direct", "nginx", "riposte", "riposte-pg"):
               f"{x['r1000_p50_us']:.0f} µs | {x['r1000_p99_us']:.0f} µs | {x['c50_rps']:.0f} | "
               f"{x['c50_rps'] / t['direct']['c50_rps']:.2f}× | {x['wrk_cpu_share_c50']:.2f} cores |")
 md += ["", f"This disk's fdatasync: {create.get('fdatasync_p50_us', 0):.0f} µs p50, "
-           f"{create.get('fdatasync_p99_us', 0):.0f} µs p99 (the floor of a durable create). riposte's "
+           f"{create.get('fdatasync_p99_us', 0):.0f} µs p99 (the floor of a durable create); "
+           f"{create.get('fdatasync_idle_p50_us', 0):.0f} µs p50 for an 8 KB append after 1 ms idle "
+           f"(as a create at c=1 meets it). riposte's "
            f"CPU per create at 50 connections: {t['riposte']['cpu_us_per_request_c50']:.0f} µs."]
 if "riposte_c1_phases_us" in create:
     md += ["Wall time of one blocking create at c=1 by step (µs, mean): " +
