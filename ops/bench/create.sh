@@ -176,8 +176,7 @@ path, seconds, repeats, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), s
 runs = {}
 phases = []
 switches = []
-fdatasync = {"p50_us": 0.0, "p99_us": 0.0}
-fdatasync_idle = {"p50_us": 0.0, "p99_us": 0.0}
+probes = {}  # fdatasync, fdatasync_idle
 for line in open(path):
     f = line.split()
     if f[0] == "phases":
@@ -187,11 +186,7 @@ for line in open(path):
         switches.append(json.loads(line[len("switches "):]))
         continue
     if f[0] in ("fdatasync", "fdatasync_idle"):
-        probed = {"p50_us": float(f[1]), "p99_us": float(f[2])}
-        if f[0] == "fdatasync":
-            fdatasync = probed
-        else:
-            fdatasync_idle = probed
+        probes[f[0]] = {"p50_us": float(f[1]), "p99_us": float(f[2])}
         continue
     target, mode = f[0], f[1]
     p50, p99, rps, errors, wrk_cpu = float(f[2]), float(f[3]), float(f[4]), int(f[5]), float(f[6])
@@ -211,6 +206,9 @@ for t in ("direct", "nginx", "riposte", "riposte-pg"):
                 "wrk_cpu_share_c50": med(t, "c50", "wrk_cpu_s") / seconds,
                 "cpu_us_per_request_c50": med(t, "c50", "cpu_us")}
 d, n, r, pg = table["direct"], table["nginx"], table["riposte"], table["riposte-pg"]
+unprobed = {"p50_us": 0.0, "p99_us": 0.0}
+fdatasync = probes.get("fdatasync", unprobed)
+fdatasync_idle = probes.get("fdatasync_idle", unprobed)
 summary = {
     "seconds": seconds, "repeats": repeats, "targets": table,
     "riposte_added_p50_us": r["c1_p50_us"] - d["c1_p50_us"],
