@@ -94,6 +94,21 @@ bool read_audited(std::string_view entry, std::vector<std::string_view>& keys) {
   return true;
 }
 
+// snapshots: key -> be64(seq) payload. A response's context, "ctx_" and
+// its id, is kept under its id and "\0ctx", beside the response's own
+// snapshot: ids grow with time (events/ids.hpp), so a flushed table of
+// snapshots follows the ones before it instead of spanning every response
+// between "ctx_…" and "resp_…". Stores written before keep "ctx_…" keys,
+// which a read falls back to.
+constexpr std::string_view legacy_context_prefix = "ctx_";
+std::string snapshot_key(std::string_view key) {
+  if (!key.starts_with(legacy_context_prefix))
+    return std::string{key};
+  std::string out{key.substr(legacy_context_prefix.size())};
+  out.append(std::string_view{"\0ctx", 4});
+  return out;
+}
+
 // blobs: id \0 be64(chunk) -> bytes; blob_meta: id -> be64(chunks) be64(bytes)
 // markers: ns \0 key -> ""
 // default: durable_key -> be64(position): every event at or below it is on
@@ -467,7 +482,7 @@ public:
   status put_snapshot(const std::string& stream, const events::snapshot& snap) override {
     std::string value = position_key(snap.seq);
     value += snap.payload;
-    auto st = db_->Put(lazy_options_, cfs_[cf_snapshots], stream, value);
+    auto st = db_->Put(lazy_options_, cfs_[cf_snapshots], snapshot_key(stream), value);
     if (!st.ok())
       return store_error("writing a snapshot", st);
     return events::ok();
@@ -485,7 +500,9 @@ public:
 
   result<std::optional<events::snapshot>> get_snapshot(const std::string& stream) override {
     std::string value;
-    auto st = db_->Get({}, cfs_[cf_snapshots], stream, &value);
+    auto st = db_->Get({}, cfs_[cf_snapshots], snapshot_key(stream), &value);
+    if (st.IsNotFound() && stream.starts_with(legacy_context_prefix))
+      st = db_->Get({}, cfs_[cf_snapshots], stream, &value);
     if (st.IsNotFound())
       return std::optional<events::snapshot>{};
     if (!st.ok())
@@ -617,7 +634,7 @@ private:
     for (const auto& [stream, snap] : snaps) {
       std::string value = position_key(snap.seq);
       value += snap.payload;
-      batch.Put(cfs_[cf_snapshots], stream, value);
+      batch.Put(cfs_[cf_snapshots], snapshot_key(stream), value);
     }
     if (unmark)
       batch.Delete(cfs_[cf_markers], unmark->ns + '\0' + unmark->key);

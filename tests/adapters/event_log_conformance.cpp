@@ -1013,6 +1013,44 @@ BOOST_AUTO_TEST_CASE(a_finished_response_writes_its_snapshots_and_drops_its_mark
   BOOST_TEST(must(s->get_snapshot("resp_y")).has_value());
 }
 
+// RocksDB keeps a response's context beside the response's own snapshot
+// (ids sort by time, so a flush's snapshots follow the ones before them);
+// a store written before, with "ctx_…" keys, is still read, and a newer
+// context written over it wins.
+BOOST_AUTO_TEST_CASE(a_context_snapshot_sits_beside_its_response_and_the_old_layout_reads) {
+  fresh_store s;
+  if (s.kind != "rocksdb")
+    return; // the key layout is RocksDB's own
+  BOOST_TEST(
+      s->put_snapshots({{"ctx_resp_n", {4, "context"}}, {"resp_n", {4, "view"}}}, std::nullopt)
+          .has_value());
+  BOOST_TEST(s->put_snapshot("resp_m", {1, "other"}).has_value());
+  s.log.reset();
+  std::vector<std::string> keys;
+  with_raw_rocksdb(s.dir, "snapshots", [&](rocksdb::DB& raw, rocksdb::ColumnFamilyHandle* snaps) {
+    std::unique_ptr<rocksdb::Iterator> it{raw.NewIterator({}, snaps)};
+    for (it->SeekToFirst(); it->Valid(); it->Next())
+      keys.push_back(it->key().ToString());
+    std::string old_layout(8, '\0');
+    old_layout[7] = 5;
+    BOOST_REQUIRE(raw.Put({}, snaps, "ctx_resp_old", old_layout + "legacy").ok());
+    BOOST_REQUIRE(raw.Put({}, snaps, "ctx_resp_both", old_layout + "legacy").ok());
+  });
+  BOOST_TEST(keys == (std::vector<std::string>{"resp_m", "resp_n", std::string{"resp_n\0ctx", 10}}),
+             boost::test_tools::per_element());
+  s.open();
+  auto context = must(s->get_snapshot("ctx_resp_n"));
+  BOOST_REQUIRE(context.has_value());
+  BOOST_TEST(context->payload == "context");
+  auto old = must(s->get_snapshot("ctx_resp_old"));
+  BOOST_REQUIRE(old.has_value());
+  BOOST_TEST(old->seq == 5u);
+  BOOST_TEST(old->payload == "legacy");
+  BOOST_TEST(s->put_snapshot("ctx_resp_both", {9, "newer"}).has_value());
+  BOOST_TEST(must(s->get_snapshot("ctx_resp_both"))->payload == "newer");
+  BOOST_TEST(!must(s->get_snapshot("ctx_resp_none")).has_value());
+}
+
 // Where a log writes an ending batch's snapshots with its events, they are
 // in the same write: stored with the events, and never without them.
 BOOST_AUTO_TEST_CASE(an_ending_batch_carries_its_snapshots_where_the_log_can) {

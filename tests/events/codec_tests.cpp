@@ -2,12 +2,15 @@
 // golden file of every historical version keeps decoding.
 #define BOOST_TEST_MODULE events
 #include "events/event.hpp"
+#include "events/ids.hpp"
 #include "events/json_safe.hpp"
 #include "events/json_text.hpp"
 #include "tests/support/awkward_text.hpp"
 
 #include <boost/test/unit_test.hpp>
 
+#include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -392,4 +395,36 @@ BOOST_AUTO_TEST_CASE(untrusted_json_is_parsed_under_a_depth_bound_without_throwi
   BOOST_TEST(!ev::valid_utf8("\xe2\x82"));
   BOOST_TEST(ev::excerpt("k\xff\n") == "k\\xff\\x0a");
   BOOST_TEST(ev::excerpt(std::string(1000, 'x'), 8) == "xxxxxxxx\xE2\x80\xA6");
+}
+
+// A long id starts with the time and a counter, then 128 random bits: ids
+// made later sort later (the store appends at the end of its key space),
+// and no two are alike. A short one is random throughout.
+BOOST_AUTO_TEST_CASE(ids_made_later_sort_later_and_never_repeat) {
+  auto before = std::chrono::duration_cast<std::chrono::seconds>(
+                    std::chrono::system_clock::now().time_since_epoch())
+                    .count();
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20000; ++i)
+    ids.push_back(ev::make_id("resp_"));
+  auto after = std::chrono::duration_cast<std::chrono::seconds>(
+                   std::chrono::system_clock::now().time_since_epoch())
+                   .count();
+  for (const auto& id : ids) {
+    BOOST_REQUIRE_EQUAL(id.size(), 5u + 48u);
+    BOOST_REQUIRE(id.starts_with("resp_"));
+    BOOST_REQUIRE(id.find_first_not_of("0123456789abcdef", 5) == std::string::npos);
+    auto secs = std::stoll(id.substr(5, 8), nullptr, 16);
+    BOOST_REQUIRE(secs >= before && secs <= after);
+  }
+  BOOST_TEST(std::is_sorted(ids.begin(), ids.end()));
+  BOOST_TEST(std::set<std::string>(ids.begin(), ids.end()).size() == ids.size());
+  // The random part alone differs between ids made in the same instant.
+  std::set<std::string> tails;
+  for (const auto& id : ids)
+    tails.insert(id.substr(5 + 16));
+  BOOST_TEST(tails.size() == ids.size());
+  auto file = ev::make_id("file-", 24);
+  BOOST_TEST(file.size() == 5u + 24u);
+  BOOST_TEST(file.find_first_not_of("0123456789abcdef", 5) == std::string::npos);
 }
