@@ -7,7 +7,20 @@ namespace riposte::events {
 
 namespace {
 
+// The item's id first: ids sort by time (events/ids.hpp), so entries are
+// appended at the end of the store's markers whatever the tenant, and
+// "id" sorts before the markers that come and go ("inflight", "readyz"),
+// so a flushed table of them overlaps no older entries.
 std::string namespace_of(std::string_view tenant, std::string_view item_id) {
+  std::string ns = "id\x1f";
+  ns.append(item_id);
+  ns += '\x1f';
+  ns.append(tenant);
+  return ns;
+}
+
+// Where entries were written before (tenant first), still read.
+std::string old_namespace_of(std::string_view tenant, std::string_view item_id) {
   std::string ns = "items\x1f";
   ns.append(tenant);
   ns += '\x1f';
@@ -44,6 +57,10 @@ result<std::vector<std::string>> item_holders(event_log& log, std::string_view t
   auto keys = log.list_markers(namespace_of(tenant, item_id));
   if (!keys)
     return keys.error();
+  auto old = log.list_markers(old_namespace_of(tenant, item_id));
+  if (!old)
+    return old.error();
+  keys->insert(keys->end(), old->begin(), old->end());
   std::sort(keys->begin(), keys->end(), std::greater<>());
   std::vector<std::string> out;
   for (const auto& key : *keys) {

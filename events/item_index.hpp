@@ -4,8 +4,9 @@
 // store the item, so an item is findable exactly when it is stored, on every
 // store, and any replica reading the store finds it.
 //
-// Namespace "items" US tenant US item id; key: when it was stored (20-digit
-// microseconds) US the holder's id. An id several streams hold (a client may
+// Namespace "id" US item id US tenant (stores written before also hold
+// "items" US tenant US item id, still read); key: when it was stored
+// (20-digit microseconds) US the holder's id. An id several streams hold (a client may
 // send its own ids twice) resolves to the newest holder that still has it.
 #pragma once
 

@@ -238,9 +238,18 @@ BOOST_AUTO_TEST_CASE(the_item_index_finds_the_newest_holder_of_an_id_within_its_
   put("t1", "msg_1", 2'000, "resp_old"); // a later item of the same holder
   put("t2", "msg_1", 5'000, "resp_other");
   put("t1", "msg_10", 5'000, "resp_ten");
+  // An entry a store holds from before the namespace began with the id.
+  BOOST_REQUIRE(s->put_marker(std::string{"items\x1ft1\x1fmsg_1"},
+                              std::string{"00000000000003000000\x1fresp_older_layout"})
+                    .has_value());
   s.reopen();
   BOOST_TEST(must(ev::item_holders(*s, "t1", "msg_1")) ==
-             (std::vector<std::string>{"resp_new", "resp_old"}));
+             (std::vector<std::string>{"resp_new", "resp_older_layout", "resp_old"}));
+  // Entries sort by the item's id whatever the tenant (ids sort by time),
+  // before the markers that come and go.
+  BOOST_TEST(
+      (ev::item_marker("t2", "msg_1", 1, "r").ns < ev::item_marker("t1", "msg_2", 1, "r").ns));
+  BOOST_TEST((ev::item_marker("t1", "msg_2", 1, "r").ns < std::string{"inflight"}));
   BOOST_TEST(must(ev::item_holders(*s, "t2", "msg_1")) == std::vector<std::string>{"resp_other"});
   BOOST_TEST(must(ev::item_holders(*s, "t1", "msg_")).empty());
   BOOST_TEST(must(ev::item_holders(*s, "t3", "msg_1")).empty());
