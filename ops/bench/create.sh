@@ -121,11 +121,32 @@ probe("fdatasync", 1000, 512, 0)
 probe("fdatasync_idle", 500, 8192, 0.001)
 PY
 # Every thread of a process, with its context switches so far (voluntary:
-# it slept; involuntary: it was preempted), one "tid name count" per line.
+# it slept; involuntary: it was preempted) and its CPU time in clock ticks,
+# one "tid name switches ticks" per line.
 thread_switches() {
   for t in /proc/"$1"/task/*; do
-    echo "${t##*/} $(tr -d ' ' < "$t/comm") $(awk '/ctxt_switches/ {n += $2} END {print n}' "$t/status")"
+    echo "${t##*/} $(tr -d ' ' < "$t/comm") $(awk '/ctxt_switches/ {n += $2} END {print n}' "$t/status") $(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
   done
+}
+# The change of one column of thread_switches between two readings, summed
+# by the thread's name, as JSON.
+by_thread() {
+  python3 - "$@" <<'PY'
+import json, sys
+def read(path, column):
+    out = {}
+    for line in open(path):
+        f = line.split()
+        if len(f) == 4 and f[column].isdigit(): # a thread that ended while it was read has none
+            out[f[0]] = (f[1], int(f[column]))
+    return out
+column = int(sys.argv[3])
+before, after = read(sys.argv[1], column), read(sys.argv[2], column)
+by_name = {}
+for tid, (name, n) in after.items():
+    by_name[name] = by_name.get(name, 0) + n - before.get(tid, (name, 0))[1]
+print(json.dumps(by_name))
+PY
 }
 for rep in $(seq "$repeats"); do
   for target in direct nginx riposte riposte-pg; do
@@ -147,26 +168,15 @@ for rep in $(seq "$repeats"); do
       thread_switches "$riposte_rocksdb_pid" > "$work/switches.after"
       curl -s "http://127.0.0.1:$riposte_port/metrics" > "$work/phases.after"
       echo "phases $(python3 ops/bench/phases.py "$work/phases.before" "$work/phases.after")" >> "$results"
-      echo "switches $(python3 - "$work/switches.before" "$work/switches.after" <<'PY'
-import json, sys
-# Each thread's switches over the run, summed by the thread's name.
-def read(path):
-    out = {}
-    for line in open(path):
-        f = line.split()
-        if len(f) == 3 and f[2].isdigit(): # a thread that ended while it was read has no count
-            out[f[0]] = (f[1], int(f[2]))
-    return out
-before, after = read(sys.argv[1]), read(sys.argv[2])
-by_name = {}
-for tid, (name, n) in after.items():
-    by_name[name] = by_name.get(name, 0) + n - before.get(tid, (name, 0))[1]
-print(json.dumps(by_name))
-PY
-)" >> "$results"
+      echo "switches $(by_thread "$work/switches.before" "$work/switches.after" 2)" >> "$results"
     fi
     echo "$target r1000 $(run "$url" "${script%.lua}-paced.lua" 20)" >> "$results"
+    [ "$target" = riposte ] && thread_switches "$riposte_rocksdb_pid" > "$work/threads.before"
     echo "$target c50 $(run "$url" "$script" 50 "$server")" >> "$results"
+    if [ "$target" = riposte ]; then
+      thread_switches "$riposte_rocksdb_pid" > "$work/threads.after"
+      echo "threadcpu $(by_thread "$work/threads.before" "$work/threads.after" 3)" >> "$results"
+    fi
   done
 done
 
@@ -176,6 +186,7 @@ path, seconds, repeats, out = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), s
 runs = {}
 phases = []
 switches = []
+thread_cpu = []  # clock ticks per thread name over each c50 run on RocksDB
 probes = {}  # fdatasync, fdatasync_idle
 for line in open(path):
     f = line.split()
@@ -184,6 +195,9 @@ for line in open(path):
         continue
     if f[0] == "switches":
         switches.append(json.loads(line[len("switches "):]))
+        continue
+    if f[0] == "threadcpu":
+        thread_cpu.append(json.loads(line[len("threadcpu "):]))
         continue
     if f[0] in ("fdatasync", "fdatasync_idle"):
         probes[f[0]] = {"p50_us": float(f[1]), "p99_us": float(f[2])}
@@ -255,6 +269,25 @@ if switches and c1_creates:
         for role, n in by_role.items():
             per.setdefault(role, []).append(n / max(creates, 1))
     summary["riposte_c1_switches_per_create"] = {r: statistics.median(v) for r, v in per.items()}
+# riposte's CPU per create at c50 on RocksDB, by thread (the goal is 100 µs
+# in all): where a create's CPU goes, RocksDB's own threads included.
+cpu_roles = dict(roles, **{"riposte.index": "index", "rocksdb:low": "compaction",
+                           "rocksdb:high": "flush"})
+c50_creates = [float(f[4]) * seconds for f in (l.split() for l in open(path))
+               if len(f) > 4 and f[0] == "riposte" and f[1] == "c50"]
+if thread_cpu and c50_creates:
+    import os
+    tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
+    per = {}
+    for run, creates in zip(thread_cpu, c50_creates):
+        by_role = {}
+        for name, ticks in run.items():
+            role = cpu_roles.get(name, "other")
+            by_role[role] = by_role.get(role, 0) + ticks * tick_us
+        for role, us in by_role.items():
+            per.setdefault(role, []).append(us / max(creates, 1))
+    summary["riposte_c50_cpu_us_per_create_by_thread"] = {
+        r: statistics.median(v) for r, v in per.items()}
 json.dump(summary, open(f"{out}/create.json", "w"), indent=2)
 rows = ["| target | c1 p50 | c1 p99 | paced req/s | paced p50 | paced p99 | c50 req/s | c50 p50 | c50 p99 | errors | wrk CPU (cores) |",
         "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -300,6 +333,13 @@ if "riposte_c1_switches_per_create" in summary:
                 "preemption, from /proc; the waits a CPU profile does not show): " +
                 ", ".join(f"{r} {sp[r]:.1f}" for r in order if r in sp) +
                 f" (all {sum(sp.values()):.1f}).")
+if "riposte_c50_cpu_us_per_create_by_thread" in summary:
+    cp = summary["riposte_c50_cpu_us_per_create_by_thread"]
+    order = ["CAF workers", "writer", "HTTP", "backend client", "index", "compaction", "flush",
+             "other"]
+    rows.append("riposte's CPU per create at c50 by thread (RocksDB, from /proc; the goal is "
+                "100 µs in all): " + ", ".join(f"{r} {cp[r]:.0f} µs" for r in order if r in cp) +
+                f" (all {sum(cp.values()):.0f} µs).")
 open(f"{out}/create.md", "w").write("\n".join(rows) + "\n")
 print("\n".join(rows))
 PY

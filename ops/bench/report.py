@@ -75,6 +75,10 @@ md += ["", f"This disk's fdatasync: {create.get('fdatasync_p50_us', 0):.0f} µs 
 if "riposte_c1_phases_us" in create:
     md += ["Wall time of one blocking create at c=1 by step (µs, mean): " +
            ", ".join(f"{k.replace('_', ' ')} {v:.0f}" for k, v in create["riposte_c1_phases_us"].items())]
+if "riposte_c50_cpu_us_per_create_by_thread" in create:
+    md += ["Its CPU per create at 50 connections by thread (µs): " +
+           ", ".join(f"{k} {v:.0f}"
+                     for k, v in create["riposte_c50_cpu_us_per_create_by_thread"].items())]
 for key, what in (("riposte_c1_backend_wait_us", "backend first update"),
                   ("riposte_c1_store_wait_us", "store and answer")):
     if key in create:
