@@ -123,12 +123,12 @@ PY
 # Every thread of a process, with its context switches so far (voluntary:
 # it slept; involuntary: it was preempted) and its CPU time in clock ticks,
 # one "tid name switches ticks" per line.
-thread_switches() {
+thread_counters() {
   for t in /proc/"$1"/task/*; do
     echo "${t##*/} $(tr -d ' ' < "$t/comm") $(awk '/ctxt_switches/ {n += $2} END {print n}' "$t/status") $(sed 's/.*) //' "$t/stat" | awk '{print $12 + $13}')"
   done
 }
-# The change of one column of thread_switches between two readings, summed
+# The change of one column of thread_counters between two readings, summed
 # by the thread's name, as JSON.
 by_thread() {
   python3 - "$@" <<'PY'
@@ -161,20 +161,20 @@ for rep in $(seq "$repeats"); do
     esac
     if [ "$target" = riposte ]; then
       curl -s "http://127.0.0.1:$riposte_port/metrics" > "$work/phases.before"
-      thread_switches "$riposte_rocksdb_pid" > "$work/switches.before"
+      thread_counters "$riposte_rocksdb_pid" > "$work/switches.before"
     fi
     echo "$target c1 $(run "$url" "$script" 1)" >> "$results"
     if [ "$target" = riposte ]; then
-      thread_switches "$riposte_rocksdb_pid" > "$work/switches.after"
+      thread_counters "$riposte_rocksdb_pid" > "$work/switches.after"
       curl -s "http://127.0.0.1:$riposte_port/metrics" > "$work/phases.after"
       echo "phases $(python3 ops/bench/phases.py "$work/phases.before" "$work/phases.after")" >> "$results"
       echo "switches $(by_thread "$work/switches.before" "$work/switches.after" 2)" >> "$results"
     fi
     echo "$target r1000 $(run "$url" "${script%.lua}-paced.lua" 20)" >> "$results"
-    [ "$target" = riposte ] && thread_switches "$riposte_rocksdb_pid" > "$work/threads.before"
+    [ "$target" = riposte ] && thread_counters "$riposte_rocksdb_pid" > "$work/threads.before"
     echo "$target c50 $(run "$url" "$script" 50 "$server")" >> "$results"
     if [ "$target" = riposte ]; then
-      thread_switches "$riposte_rocksdb_pid" > "$work/threads.after"
+      thread_counters "$riposte_rocksdb_pid" > "$work/threads.after"
       echo "threadcpu $(by_thread "$work/threads.before" "$work/threads.after" 3)" >> "$results"
     fi
   done
@@ -252,42 +252,34 @@ if phases:
         n: statistics.median(p.get("wait." + n, 0) for p in phases) for n in waits}
     summary["riposte_c1_store_wait_us"] = {
         n: statistics.median(p.get("store." + n, 0) for p in phases) for n in stores}
-# Thread switches per create at concurrency 1, by role (CAF 0.17 names its
-# scheduler's workers caf.multiplexer; RESTinio's threads keep the process's
-# name, riposte).
+# Per create by role, the median over runs: each run's counts by thread
+# name (times `scale`), over the creates of the matching wrk run. CAF 0.17
+# names its scheduler's workers caf.multiplexer; RESTinio's threads keep the
+# process's name, riposte.
 roles = {"riposte.writer": "writer", "caf.multiplexer": "CAF workers", "riposte": "HTTP",
-         "riposte.backend": "backend client"}
-c1_creates = [float(f[4]) * seconds for f in (l.split() for l in open(path))
-              if len(f) > 4 and f[0] == "riposte" and f[1] == "c1"]
-if switches and c1_creates:
+         "riposte.backend": "backend client", "riposte.index": "index",
+         "rocksdb:low": "compaction", "rocksdb:high": "flush"}
+def per_create_by_role(runs, mode, scale=1.0):
+    creates = [float(f[4]) * seconds for f in (l.split() for l in open(path))
+               if len(f) > 4 and f[0] == "riposte" and f[1] == mode]
     per = {}
-    for run, creates in zip(switches, c1_creates):
+    for run, n_creates in zip(runs, creates):
         by_role = {}
         for name, n in run.items():
             role = roles.get(name, "other")
-            by_role[role] = by_role.get(role, 0) + n
+            by_role[role] = by_role.get(role, 0) + n * scale
         for role, n in by_role.items():
-            per.setdefault(role, []).append(n / max(creates, 1))
-    summary["riposte_c1_switches_per_create"] = {r: statistics.median(v) for r, v in per.items()}
-# riposte's CPU per create at c50 on RocksDB, by thread (the goal is 100 µs
-# in all): where a create's CPU goes, RocksDB's own threads included.
-cpu_roles = dict(roles, **{"riposte.index": "index", "rocksdb:low": "compaction",
-                           "rocksdb:high": "flush"})
-c50_creates = [float(f[4]) * seconds for f in (l.split() for l in open(path))
-               if len(f) > 4 and f[0] == "riposte" and f[1] == "c50"]
-if thread_cpu and c50_creates:
+            per.setdefault(role, []).append(n / max(n_creates, 1))
+    return {r: statistics.median(v) for r, v in per.items()}
+# Thread switches per create at concurrency 1 (the waits a profile does not
+# show), and riposte's CPU per create at c50 (the goal is 100 µs in all),
+# RocksDB's own threads included.
+if switches:
+    summary["riposte_c1_switches_per_create"] = per_create_by_role(switches, "c1")
+if thread_cpu:
     import os
-    tick_us = 1e6 / os.sysconf("SC_CLK_TCK")
-    per = {}
-    for run, creates in zip(thread_cpu, c50_creates):
-        by_role = {}
-        for name, ticks in run.items():
-            role = cpu_roles.get(name, "other")
-            by_role[role] = by_role.get(role, 0) + ticks * tick_us
-        for role, us in by_role.items():
-            per.setdefault(role, []).append(us / max(creates, 1))
-    summary["riposte_c50_cpu_us_per_create_by_thread"] = {
-        r: statistics.median(v) for r, v in per.items()}
+    summary["riposte_c50_cpu_us_per_create_by_thread"] = per_create_by_role(
+        thread_cpu, "c50", 1e6 / os.sysconf("SC_CLK_TCK"))
 json.dump(summary, open(f"{out}/create.json", "w"), indent=2)
 rows = ["| target | c1 p50 | c1 p99 | paced req/s | paced p50 | paced p99 | c50 req/s | c50 p50 | c50 p99 | errors | wrk CPU (cores) |",
         "|---|---|---|---|---|---|---|---|---|---|---|"]
@@ -328,7 +320,8 @@ if phases:
                 f"{sw['write']:.0f} µs, the answer handed over {sw['answer']:.0f} µs.")
 if "riposte_c1_switches_per_create" in summary:
     sp = summary["riposte_c1_switches_per_create"]
-    order = ["writer", "CAF workers", "HTTP", "backend client", "other"]
+    order = ["writer", "CAF workers", "HTTP", "backend client", "index", "compaction", "flush",
+             "other"]
     rows.append("Thread switches per create at concurrency 1 (RocksDB; each a sleep or a "
                 "preemption, from /proc; the waits a CPU profile does not show): " +
                 ", ".join(f"{r} {sp[r]:.1f}" for r in order if r in sp) +
