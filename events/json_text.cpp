@@ -5,6 +5,8 @@
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 
 namespace riposte::events::json_text {
 
@@ -35,11 +37,47 @@ bool valid_utf8(std::string_view s) {
   return true;
 }
 
+namespace {
+
+// Eight bytes at a time (SWAR): whether any byte of a word is one a JSON
+// string cannot hold as is ('"', '\\', a control character). Exact for the
+// word as a whole: a subtraction borrows only out of a byte that matched, so
+// it can mark bytes above a match, never a word without one.
+constexpr std::uint64_t ones = 0x0101010101010101ULL;
+constexpr std::uint64_t highs = 0x8080808080808080ULL;
+
+constexpr std::uint64_t zero_byte(std::uint64_t w) {
+  return (w - ones) & ~w & highs;
+}
+
+constexpr bool needs_escape(std::uint64_t w) {
+  auto control = (w - ones * 0x20) & ~w & highs; // a byte under 0x20
+  return (control | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\'))) != 0;
+}
+
+std::uint64_t word_at(const char* p) {
+  std::uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+bool all_ascii(std::string_view s) {
+  std::size_t i = 0;
+  std::uint64_t any = 0;
+  for (; i + 8 <= s.size(); i += 8)
+    any |= word_at(s.data() + i);
+  if ((any & highs) != 0)
+    return false;
+  for (; i < s.size(); ++i)
+    if (static_cast<unsigned char>(s[i]) >= 0x80)
+      return false;
+  return true;
+}
+
+} // namespace
+
 void put_quoted(std::string& out, std::string_view value) {
-  bool ascii = true;
-  for (unsigned char c : value)
-    ascii = ascii && c < 0x80;
-  if (!ascii && !valid_utf8(value)) {
+  if (!all_ascii(value) && !valid_utf8(value)) {
     out +=
         nlohmann::json(std::string{value})
             .dump(
@@ -50,14 +88,21 @@ void put_quoted(std::string& out, std::string_view value) {
   static constexpr char hex[] = "0123456789abcdef";
   out.reserve(out.size() + value.size() + 2);
   out += '"';
-  // Runs that need no escape are copied whole.
+  // Runs that need no escape are copied whole, found a word at a time.
   std::size_t run = 0;
-  for (std::size_t i = 0; i < value.size(); ++i) {
-    auto c = static_cast<unsigned char>(value[i]);
-    if (c >= 0x20 && c != '"' && c != '\\')
+  std::size_t i = 0;
+  while (i < value.size()) {
+    if (i + 8 <= value.size() && !needs_escape(word_at(value.data() + i))) {
+      i += 8;
       continue;
+    }
+    auto c = static_cast<unsigned char>(value[i]);
+    if (c >= 0x20 && c != '"' && c != '\\') {
+      ++i;
+      continue;
+    }
     out.append(value.data() + run, i - run);
-    run = i + 1;
+    run = ++i;
     switch (c) {
       case '"': out += "\\\""; break;
       case '\\': out += "\\\\"; break;

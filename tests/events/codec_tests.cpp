@@ -317,6 +317,39 @@ BOOST_AUTO_TEST_CASE(quoted_text_matches_the_library_on_every_byte) {
     jt::put_quoted(out, pair);
     BOOST_TEST(out == nlohmann::json(pair).dump(), "pair " << c);
   }
+  // Strings of every length up to 80 from bytes that need an escape, plain
+  // ASCII, UTF-8 (2 to 4 bytes) and malformed bytes, at every position of a
+  // word, as the library writes them.
+  const std::vector<std::string> pieces{"a",
+                                        "Z",
+                                        " ",
+                                        "~",
+                                        "\"",
+                                        "\\",
+                                        "\n",
+                                        "\x01",
+                                        "\x1f",
+                                        "\x7f",
+                                        "\xc3\xa9",
+                                        "\xe2\x82\xac",
+                                        "\xf0\x9f\x98\x80",
+                                        "\xff",
+                                        "\xc3",
+                                        "/"};
+  std::mt19937 rng(7);
+  for (int round = 0; round < 4000; ++round) {
+    std::string s;
+    auto length = rng() % 81;
+    // Mostly plain text, as a Response is, with the rest here and there.
+    while (s.size() < length)
+      s += rng() % 4 != 0 ? std::string(1, static_cast<char>('a' + rng() % 26))
+                          : pieces[rng() % pieces.size()];
+    std::string out = "x";
+    jt::put_quoted(out, s);
+    auto expected =
+        "x" + nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    BOOST_TEST(out == expected, "round " << round);
+  }
   BOOST_TEST(jt::valid_utf8("caf\xc3\xa9"));
   BOOST_TEST(!jt::valid_utf8("\xc3"));
   BOOST_TEST(!jt::valid_utf8("\xed\xa0\x80")); // a surrogate
