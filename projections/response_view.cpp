@@ -6,7 +6,10 @@
 #include "events/json_safe.hpp"
 #include "events/json_text.hpp"
 
+#include <algorithm>
 #include <type_traits>
+#include <utility>
+#include <vector>
 
 namespace riposte::projections {
 
@@ -69,37 +72,40 @@ json param(const response_state& s, const char* name, json fallback = nullptr) {
   return it == s.params.end() ? fallback : *it;
 }
 
-} // namespace
-
-response_state apply(response_state s, const ev::event& event, std::int64_t seq,
-                     const std::string& tenant) {
-  apply_in_place(s, event, seq, tenant);
-  return s;
+// A field of the event being folded: moved out of an event the caller gave
+// up (an rvalue), copied from one it keeps.
+template <bool Move, typename T>
+decltype(auto) take(T& field) {
+  if constexpr (Move)
+    return std::move(field);
+  else
+    return static_cast<const T&>(field);
 }
 
-void apply_in_place(response_state& s, const ev::event& event, std::int64_t seq,
-                    const std::string& tenant) {
+// One fold for both: `Event` is `const ev::event&` or `ev::event&&`.
+template <bool Move, typename Event>
+void fold(response_state& s, Event& event, std::int64_t seq, const std::string& tenant) {
   std::visit(
-      [&](const auto& e) {
+      [&](auto& e) {
         using T = std::decay_t<decltype(e)>;
         if constexpr (std::is_same_v<T, ev::response_created>) {
-          s.id = e.response_id;
-          s.tenant = tenant;
-          s.model = e.model;
-          s.created_at = e.created_at;
-          s.params = e.params;
-          s.input = e.input;
           s.status = e.params.value("background", false) ? "queued" : "in_progress";
+          s.id = take<Move>(e.response_id);
+          s.tenant = tenant;
+          s.model = take<Move>(e.model);
+          s.created_at = e.created_at;
+          s.params = take<Move>(e.params);
+          s.input = take<Move>(e.input);
         } else if constexpr (std::is_same_v<T, ev::response_queued>) {
           s.status = "queued";
         } else if constexpr (std::is_same_v<T, ev::response_in_progress>) {
           s.status = "in_progress";
         } else if constexpr (std::is_same_v<T, ev::output_item_added> ||
                              std::is_same_v<T, ev::output_item_done>) {
-          item_at(s, e.output_index) = e.item;
+          item_at(s, e.output_index) = take<Move>(e.item);
         } else if constexpr (std::is_same_v<T, ev::content_part_added> ||
                              std::is_same_v<T, ev::content_part_done>) {
-          part_at(item_at(s, e.output_index), e.content_index) = e.part;
+          part_at(item_at(s, e.output_index), e.content_index) = take<Move>(e.part);
         } else if constexpr (std::is_same_v<T, ev::output_text_delta>) {
           auto& part = part_at(item_at(s, e.output_index), e.content_index);
           append_text(part, e.delta);
@@ -111,30 +117,30 @@ void apply_in_place(response_state& s, const ev::event& event, std::int64_t seq,
           }
         } else if constexpr (std::is_same_v<T, ev::output_text_done> ||
                              std::is_same_v<T, ev::reasoning_done>) {
-          part_at(item_at(s, e.output_index), e.content_index)["text"] = e.text;
+          part_at(item_at(s, e.output_index), e.content_index)["text"] = take<Move>(e.text);
         } else if constexpr (std::is_same_v<T, ev::reasoning_delta>) {
           append_text(part_at(item_at(s, e.output_index), e.content_index), e.delta);
         } else if constexpr (std::is_same_v<T, ev::function_call_arguments_delta>) {
           append_to(item_at(s, e.output_index), "arguments", e.delta);
         } else if constexpr (std::is_same_v<T, ev::function_call_arguments_done>) {
-          item_at(s, e.output_index)["arguments"] = e.arguments;
+          item_at(s, e.output_index)["arguments"] = take<Move>(e.arguments);
         } else if constexpr (std::is_same_v<T, ev::custom_tool_call_input_delta>) {
           append_to(item_at(s, e.output_index), "input", e.delta);
         } else if constexpr (std::is_same_v<T, ev::custom_tool_call_input_done>) {
-          item_at(s, e.output_index)["input"] = e.input;
+          item_at(s, e.output_index)["input"] = take<Move>(e.input);
         } else if constexpr (std::is_same_v<T, ev::response_completed>) {
           s.status = "completed";
           s.completed_at = e.completed_at;
-          s.usage = e.usage;
+          s.usage = take<Move>(e.usage);
         } else if constexpr (std::is_same_v<T, ev::response_incomplete>) {
           s.status = "incomplete";
           s.incomplete_details = {{"reason", e.reason}};
-          s.usage = e.usage;
+          s.usage = take<Move>(e.usage);
         } else if constexpr (std::is_same_v<T, ev::response_failed>) {
           s.status = "failed";
           s.error = {{"code", e.code}, {"message", e.message}};
           s.failure = e.code;
-          s.usage = e.usage;
+          s.usage = take<Move>(e.usage);
           close_open_items(s);
         } else if constexpr (std::is_same_v<T, ev::hosted_tool_progressed>) {
           // The call's item says where it is until its output_item_done.
@@ -150,6 +156,24 @@ void apply_in_place(response_state& s, const ev::event& event, std::int64_t seq,
       },
       event);
   s.version = seq;
+}
+
+} // namespace
+
+response_state apply(response_state s, const ev::event& event, std::int64_t seq,
+                     const std::string& tenant) {
+  apply_in_place(s, event, seq, tenant);
+  return s;
+}
+
+void apply_in_place(response_state& s, const ev::event& event, std::int64_t seq,
+                    const std::string& tenant) {
+  fold<false>(s, event, seq, tenant);
+}
+
+void apply_in_place(response_state& s, ev::event&& event, std::int64_t seq,
+                    const std::string& tenant) {
+  fold<true>(s, event, seq, tenant);
 }
 
 std::string_view ending_status(std::string_view type) {

@@ -44,6 +44,10 @@ response_state apply(response_state state, const events::event& ev, std::int64_t
 // The same on a state in place (an actor's view takes one event per token).
 void apply_in_place(response_state& state, const events::event& ev, std::int64_t seq,
                     const std::string& tenant);
+// The same, taking the event's data instead of copying it (the event is
+// left valid but emptied).
+void apply_in_place(response_state& state, events::event&& ev, std::int64_t seq,
+                    const std::string& tenant);
 // Decodes and applies a stored envelope; an undecodable event is an error.
 events::result<response_state> apply(response_state state, const events::envelope& env);
 

@@ -92,9 +92,19 @@ void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
   auto& st = self->state;
   if (sent != nullptr && sent->size() != stored.size())
     sent = nullptr;
+  // The batch that ends the response was folded already (fold_ahead), from
+  // this same view: with nobody to render frames for, that fold is the view.
+  auto ahead = std::exchange(st.view_ahead, std::nullopt);
+  std::size_t folded = 0;
+  if (ahead && sent != nullptr && st.subs.empty() && !stored.empty() &&
+      ahead->version == static_cast<std::int64_t>(stored.back().seq) &&
+      st.view.version + static_cast<std::int64_t>(stored.size()) == ahead->version) {
+    st.view = std::move(*ahead);
+    folded = stored.size();
+  }
   std::vector<projections::stream_frame> frames;
   frames.reserve(stored.size());
-  for (std::size_t i = 0; i < stored.size(); ++i) {
+  for (std::size_t i = folded; i < stored.size(); ++i) {
     const auto& env = stored[i];
     std::optional<ev::event> decoded;
     if (sent != nullptr) {
@@ -109,11 +119,15 @@ void apply_stored(response_actor* self, std::vector<ev::envelope>& stored,
       decoded = std::move(*d);
     }
     auto seq = static_cast<std::int64_t>(env.seq);
-    projections::apply_in_place(st.view, *decoded, seq, env.tenant);
     // Rendered only for someone: a lifecycle frame carries the whole Response.
-    if (!st.subs.empty())
-      if (auto event = projections::render_frame(st.view, *decoded, seq))
-        frames.push_back(std::move(*event));
+    // With nobody to render for, the view takes the event's data.
+    if (st.subs.empty()) {
+      projections::apply_in_place(st.view, std::move(*decoded), seq, env.tenant);
+      continue;
+    }
+    projections::apply_in_place(st.view, *decoded, seq, env.tenant);
+    if (auto event = projections::render_frame(st.view, *decoded, seq))
+      frames.push_back(std::move(*event));
   }
   publish_all(st, frames);
   if (st.view.terminal()) {
@@ -138,12 +152,17 @@ void settle_fast(response_actor* self) {
   std::vector<projections::stream_frame> late;
   bool anyone_late = std::any_of(st.subs.begin(), st.subs.end(),
                                  [&](const subscription& s) { return s.id >= fb->first_late_sub; });
-  for (const auto& e : st.sent) {
+  bool render = anyone_late && fb->frames.empty();
+  st.view_ahead.reset();
+  for (auto& e : st.sent) {
     ++seq;
+    if (!render) { // nobody needs the event after: the view takes its data
+      projections::apply_in_place(st.view, std::move(e), seq, tenant);
+      continue;
+    }
     projections::apply_in_place(st.view, e, seq, tenant);
-    if (anyone_late && fb->frames.empty())
-      if (auto frame = projections::render_frame(st.view, e, seq))
-        late.push_back(std::move(*frame));
+    if (auto frame = projections::render_frame(st.view, e, seq))
+      late.push_back(std::move(*frame));
   }
   st.published += st.sent.size();
   st.sent.clear();
@@ -339,9 +358,10 @@ void flush(response_actor* self) {
   if (!st.private_log)
     index_items(st, now, req.markers);
   std::shared_ptr<const early_answer> early;
-  if (auto ahead = fold_ahead(st, req)) {
-    attach_snapshots(st, req, *ahead);
-    early = answer_ahead(st, *ahead);
+  st.view_ahead = fold_ahead(st, req);
+  if (st.view_ahead) {
+    attach_snapshots(st, req, *st.view_ahead);
+    early = answer_ahead(st, *st.view_ahead);
   }
   caf::actor me = self;
   // The actor hears first: a read the answer prompts finds the batch

@@ -99,6 +99,9 @@ struct response_data {
   events::event_log* log = nullptr;
   std::shared_ptr<events::event_log> private_log; // `store: false`: dropped with the actor
   projections::response_state view;
+  // The view the batch in flight leaves, when it ends the response and was
+  // folded ahead (persistence.cpp): adopted once the batch is stored.
+  std::optional<projections::response_state> view_ahead;
   create_command cmd;
   turn_state turn;                // what the rules keep (decide.hpp)
   std::int64_t depth = 1;         // responses in the chain, this one included
