@@ -256,6 +256,57 @@ json render(const response_state& s) {
   return out;
 }
 
+std::string render_text(const response_state& s) {
+  static const json null_value;
+  static const json object_value = "response";
+  const json completed_at = s.completed_at ? json(*s.completed_at) : json();
+  const json created_at = s.created_at;
+  const json id = s.id;
+  const json model = s.model;
+  const json status = s.status;
+  // render()'s members in the order it sets them: a later one of the same
+  // name wins, as its assignment would.
+  std::vector<std::pair<std::string_view, const json*>> members{
+      {"id", &id},
+      {"object", &object_value},
+      {"created_at", &created_at},
+      {"status", &status},
+      {"completed_at", &completed_at},
+      {"error", &s.error},
+      {"incomplete_details", &s.incomplete_details},
+      {"model", &model},
+      {"output", &s.output},
+      {"usage", &s.usage},
+      {"access_programs", &null_value},
+  };
+  const auto& defaults = response_defaults();
+  members.reserve(members.size() + defaults.size() + 3);
+  for (auto d = defaults.begin(); d != defaults.end(); ++d) {
+    auto it = s.params.find(d.key());
+    members.emplace_back(d.key(), it == s.params.end() ? &d.value() : &*it);
+  }
+  for (const char* name : {"truncation_details", "prompt", "conversation"})
+    if (auto it = s.params.find(name); it != s.params.end())
+      members.emplace_back(name, &*it);
+  // A json object's order: by key.
+  std::stable_sort(members.begin(), members.end(),
+                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  std::string out;
+  out.reserve(1024);
+  out += '{';
+  for (std::size_t i = 0; i < members.size(); ++i) {
+    if (i + 1 < members.size() && members[i + 1].first == members[i].first)
+      continue; // set again later
+    if (out.size() > 1)
+      out += ',';
+    events::json_text::put_quoted(out, members[i].first);
+    out += ':';
+    events::json_text::put_json(out, *members[i].second);
+  }
+  out += '}';
+  return out;
+}
+
 // Written member by member, in the order a json object keeps its keys: the
 // same bytes as dumping one object holding them all, without copying the
 // input, output and params trees into it first (a blocking create's

@@ -66,6 +66,9 @@ const std::vector<std::string>& sampling_fields();
 
 // The Response object of the OpenAI API.
 nlohmann::json render(const response_state& state);
+// The same object as JSON text, the bytes events::dump_json(render(state))
+// writes, without building the object first (a blocking create's answer).
+std::string render_text(const response_state& state);
 
 // The state <-> snapshot payload (a cache of the fold).
 std::string to_snapshot(const response_state& state);

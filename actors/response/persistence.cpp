@@ -312,10 +312,11 @@ std::shared_ptr<const early_answer> answer_ahead(response_data& st,
                                                  const projections::response_state& view) {
   if (st.waiters.empty())
     return nullptr;
-  // Serialized here, once: the writer thread only hands the bytes over.
-  auto reply = blocking_reply(view);
-  if (reply)
-    reply = serialized_json(ev::dump_json(*reply));
+  // Serialized here, once, straight from the view: the writer thread only
+  // hands the bytes over.
+  ev::result<json> reply = view.status == "failed"
+                               ? blocking_reply(view)
+                               : serialized_json(projections::render_text(view));
   auto steps = std::make_shared<store_steps>();
   auto early = std::make_shared<early_answer>(
       early_answer{st.waiters, std::move(reply), phase_timer(st, steps), steps});

@@ -1,5 +1,6 @@
 // Projections: given events, then the Response object.
 #define BOOST_TEST_MODULE projections
+#include "events/json_safe.hpp"
 #include "projections/response_view.hpp"
 #include "projections/stream_events.hpp"
 
@@ -224,4 +225,40 @@ BOOST_AUTO_TEST_CASE(a_delta_frame_has_the_bytes_of_its_json_event) {
   BOOST_REQUIRE(done.has_value());
   BOOST_TEST(!done->delta_size.has_value());
   BOOST_TEST(json::parse(done->data)["text"] == "hi");
+}
+
+// The blocking answer is written as text straight from the view: the same
+// bytes as the Response object dumped, whatever the state and parameters.
+BOOST_AUTO_TEST_CASE(the_response_as_text_is_the_response_object_dumped) {
+  json item = {{"id", "msg_1"},
+               {"type", "message"},
+               {"role", "assistant"},
+               {"status", "completed"},
+               {"content", json::array({{{"type", "output_text"},
+                                         {"text", "caf\u00e9 \"quoted\"\n\ttab \x01"},
+                                         {"annotations", json::array()}}})}};
+  json params = {{"temperature", 0.25},
+                 {"metadata", {{"k\"ey", "v\u00e9"}}},
+                 {"tools", json::array({{{"type", "function"}, {"name", "f"}}})},
+                 {"truncation_details", {{"dropped_items", 2}}},
+                 {"prompt", {{"id", "pmpt_1"}}},
+                 {"conversation", {{"id", "conv_1"}}},
+                 {"store", false},
+                 {"not_echoed", 1}};
+  std::vector<pj::response_state> states{
+      pj::response_state{},
+      fold(created_then({})),
+      fold(created_then({ev::output_item_done{0, item}, ev::response_completed{9, usage()}},
+                        params)),
+      fold(created_then(
+          {ev::output_item_done{0, item}, ev::response_incomplete{"max_output_tokens", usage()}})),
+      fold(created_then({ev::response_failed{ev::failure_code::server_error, "bo\"om", nullptr}},
+                        {{"instructions", "be \\ brief"}, {"max_output_tokens", 16}})),
+  };
+  for (const auto& s : states)
+    BOOST_TEST(pj::render_text(s) == ev::dump_json(pj::render(s)));
+  // A malformed byte in the output is replaced as dump_json replaces it.
+  auto bad = states[2];
+  bad.output[0]["content"][0]["text"] = std::string("bad \xff byte");
+  BOOST_TEST(pj::render_text(bad) == ev::dump_json(pj::render(bad)));
 }
