@@ -262,3 +262,30 @@ BOOST_AUTO_TEST_CASE(the_response_as_text_is_the_response_object_dumped) {
   bad.output[0]["content"][0]["text"] = std::string("bad \xff byte");
   BOOST_TEST(pj::render_text(bad) == ev::dump_json(pj::render(bad)));
 }
+
+// A batch the actor gives up is folded by taking its events' data: the same
+// view as folding copies.
+BOOST_AUTO_TEST_CASE(folding_moved_events_gives_the_view_folding_copies_gives) {
+  json item = {{"id", "msg_1"}, {"type", "message"}, {"role", "assistant"}, {"content", json::array()}};
+  json done = item;
+  done["content"] = json::array({{{"type", "output_text"}, {"text", "Hello"}}});
+  auto events = created_then(
+      {ev::output_item_added{0, item},
+       ev::content_part_added{"msg_1", 0, 0, {{"type", "output_text"}, {"text", ""}}},
+       ev::output_text_delta{"msg_1", 0, 0, "Hel"}, ev::output_text_delta{"msg_1", 0, 0, "lo"},
+       ev::output_text_done{"msg_1", 0, 0, "Hello"},
+       ev::content_part_done{"msg_1", 0, 0, {{"type", "output_text"}, {"text", "Hello"}}},
+       ev::output_item_done{0, done}, ev::response_completed{9, usage()}},
+      {{"temperature", 0.5}});
+  pj::response_state copied, moved;
+  std::int64_t seq = 0;
+  for (auto& e : events) {
+    pj::apply_in_place(copied, e, seq, "tenant_a");
+    pj::apply_in_place(moved, std::move(e), seq, "tenant_a");
+    ++seq;
+  }
+  BOOST_TEST(ev::dump_json(pj::render(moved)) == ev::dump_json(pj::render(copied)));
+  BOOST_TEST(pj::to_snapshot(moved) == pj::to_snapshot(copied));
+  BOOST_TEST(moved.params["temperature"] == 0.5);
+  BOOST_TEST(moved.output[0]["content"][0]["text"] == "Hello");
+}
