@@ -317,25 +317,10 @@ BOOST_AUTO_TEST_CASE(quoted_text_matches_the_library_on_every_byte) {
     jt::put_quoted(out, pair);
     BOOST_TEST(out == nlohmann::json(pair).dump(), "pair " << c);
   }
-  // Strings of every length up to 80 from bytes that need an escape, plain
-  // ASCII, UTF-8 (2 to 4 bytes) and malformed bytes, at every position of a
-  // word, as the library writes them.
-  const std::vector<std::string> pieces{"a",
-                                        "Z",
-                                        " ",
-                                        "~",
-                                        "\"",
-                                        "\\",
-                                        "\n",
-                                        "\x01",
-                                        "\x1f",
-                                        "\x7f",
-                                        "\xc3\xa9",
-                                        "\xe2\x82\xac",
-                                        "\xf0\x9f\x98\x80",
-                                        "\xff",
-                                        "\xc3",
-                                        "/"};
+  // Strings of every length up to 80 from plain ASCII and the awkward
+  // pieces (escapes, UTF-8 of 2 to 4 bytes, malformed bytes), at every
+  // position of a word, as the library writes them.
+  const auto& pieces = riposte::tests::awkward_text();
   std::mt19937 rng(7);
   for (int round = 0; round < 4000; ++round) {
     std::string s;
