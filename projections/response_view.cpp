@@ -256,52 +256,96 @@ json render(const response_state& s) {
   return out;
 }
 
+namespace {
+
+// render()'s members: the state's own, the parameters with their defaults,
+// and the parameters echoed only when set.
+enum class member_kind : std::uint8_t {
+  id, object, created_at, status, completed_at, error, incomplete_details, model, output, usage,
+  access_programs, parameter, parameter_if_set
+};
+
+struct member {
+  std::string name;
+  member_kind kind;
+  const json* fallback = nullptr; // a parameter's default
+};
+
+// Every member once, in a json object's order (by name); where render()
+// sets a name twice, the later setting is the one kept.
+const std::vector<member>& member_order() {
+  static const std::vector<member> order = [] {
+    std::vector<member> all{{"id", member_kind::id},
+                            {"object", member_kind::object},
+                            {"created_at", member_kind::created_at},
+                            {"status", member_kind::status},
+                            {"completed_at", member_kind::completed_at},
+                            {"error", member_kind::error},
+                            {"incomplete_details", member_kind::incomplete_details},
+                            {"model", member_kind::model},
+                            {"output", member_kind::output},
+                            {"usage", member_kind::usage},
+                            {"access_programs", member_kind::access_programs}};
+    const auto& defaults = response_defaults();
+    for (auto d = defaults.begin(); d != defaults.end(); ++d)
+      all.push_back({d.key(), member_kind::parameter, &d.value()});
+    for (const char* name : {"truncation_details", "prompt", "conversation"})
+      all.push_back({name, member_kind::parameter_if_set});
+    std::stable_sort(all.begin(), all.end(),
+                     [](const member& a, const member& b) { return a.name < b.name; });
+    std::vector<member> kept;
+    for (std::size_t i = 0; i < all.size(); ++i)
+      if (i + 1 == all.size() || all[i + 1].name != all[i].name)
+        kept.push_back(all[i]);
+    return kept;
+  }();
+  return order;
+}
+
+} // namespace
+
 std::string render_text(const response_state& s) {
-  static const json null_value;
-  static const json object_value = "response";
-  const json completed_at = s.completed_at ? json(*s.completed_at) : json();
-  const json created_at = s.created_at;
-  const json id = s.id;
-  const json model = s.model;
-  const json status = s.status;
-  // render()'s members in the order it sets them: a later one of the same
-  // name wins, as its assignment would.
-  std::vector<std::pair<std::string_view, const json*>> members{
-      {"id", &id},
-      {"object", &object_value},
-      {"created_at", &created_at},
-      {"status", &status},
-      {"completed_at", &completed_at},
-      {"error", &s.error},
-      {"incomplete_details", &s.incomplete_details},
-      {"model", &model},
-      {"output", &s.output},
-      {"usage", &s.usage},
-      {"access_programs", &null_value},
-  };
-  const auto& defaults = response_defaults();
-  members.reserve(members.size() + defaults.size() + 3);
-  for (auto d = defaults.begin(); d != defaults.end(); ++d) {
-    auto it = s.params.find(d.key());
-    members.emplace_back(d.key(), it == s.params.end() ? &d.value() : &*it);
-  }
-  for (const char* name : {"truncation_details", "prompt", "conversation"})
-    if (auto it = s.params.find(name); it != s.params.end())
-      members.emplace_back(name, &*it);
-  // A json object's order: by key.
-  std::stable_sort(members.begin(), members.end(),
-                   [](const auto& a, const auto& b) { return a.first < b.first; });
+  namespace jt = events::json_text;
   std::string out;
   out.reserve(1024);
   out += '{';
-  for (std::size_t i = 0; i < members.size(); ++i) {
-    if (i + 1 < members.size() && members[i + 1].first == members[i].first)
-      continue; // set again later
-    if (out.size() > 1)
-      out += ',';
-    events::json_text::put_quoted(out, members[i].first);
-    out += ':';
-    events::json_text::put_json(out, *members[i].second);
+  // The parameters are sorted as the members are: one walk through both.
+  static const json::object_t no_params;
+  const auto& params = s.params.is_object() ? s.params.get_ref<const json::object_t&>() : no_params;
+  auto param = params.begin();
+  for (const auto& m : member_order()) {
+    const json* value = nullptr;
+    if (m.kind == member_kind::parameter || m.kind == member_kind::parameter_if_set) {
+      while (param != params.end() && param->first < m.name)
+        ++param;
+      if (param != params.end() && param->first == m.name)
+        value = &param->second;
+      else if (m.kind == member_kind::parameter)
+        value = m.fallback;
+      else
+        continue; // not set: not echoed
+    }
+    jt::put_key(out, m.name);
+    switch (m.kind) {
+      case member_kind::id: jt::put_quoted(out, s.id); break;
+      case member_kind::object: out += "\"response\""; break;
+      case member_kind::created_at: jt::put_json(out, s.created_at); break;
+      case member_kind::status: jt::put_quoted(out, s.status); break;
+      case member_kind::completed_at:
+        if (s.completed_at)
+          jt::put_json(out, *s.completed_at);
+        else
+          out += "null";
+        break;
+      case member_kind::error: jt::put_json(out, s.error); break;
+      case member_kind::incomplete_details: jt::put_json(out, s.incomplete_details); break;
+      case member_kind::model: jt::put_quoted(out, s.model); break;
+      case member_kind::output: jt::put_json(out, s.output); break;
+      case member_kind::usage: jt::put_json(out, s.usage); break;
+      case member_kind::access_programs: out += "null"; break;
+      case member_kind::parameter:
+      case member_kind::parameter_if_set: jt::put_json(out, *value); break;
+    }
   }
   out += '}';
   return out;
