@@ -16,8 +16,9 @@ build_only=false
 [ "${1:-}" = "--build-only" ] && build_only=true
 if ! $build_only; then
   # clang-14 and its runtimes: the libFuzzer targets (ops/fuzz.sh); chromium:
-  # the console's browser tests (tests/http/console).
-  packages+=(postgresql python3 procps iproute2 nginx-light haproxy wrk time clang-14 libclang-rt-14-dev chromium)
+  # the console's browser tests (tests/http/console); valgrind: instructions
+  # per create (ops/bench/instructions.sh).
+  packages+=(postgresql python3 procps iproute2 nginx-light haproxy wrk time clang-14 libclang-rt-14-dev chromium valgrind)
 fi
 
 missing=()
