@@ -74,9 +74,27 @@ bool all_ascii(std::string_view s) {
   return true;
 }
 
+// ASCII with nothing to escape (most keys and values): copied as is.
+bool plain(std::string_view s) {
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8)
+    if (auto w = word_at(s.data() + i); needs_escape(w) || (w & highs) != 0)
+      return false;
+  for (; i < s.size(); ++i)
+    if (auto c = static_cast<unsigned char>(s[i]); c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+      return false;
+  return true;
+}
+
 } // namespace
 
 void put_quoted(std::string& out, std::string_view value) {
+  if (plain(value)) {
+    out += '"';
+    out.append(value);
+    out += '"';
+    return;
+  }
   if (!all_ascii(value) && !valid_utf8(value)) {
     out +=
         nlohmann::json(std::string{value})
