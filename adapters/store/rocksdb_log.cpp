@@ -747,6 +747,22 @@ public:
   bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 8; }
 };
 
+// A marker's namespace, up to its first separator ("inflight", "id" of the
+// item index): each namespace's keys are written in the order ids grow, so
+// each keeps its own insert hint instead of the namespaces taking turns at
+// the skip list's one.
+class namespace_prefix final : public rocksdb::SliceTransform {
+public:
+  const char* Name() const override { return "riposte.namespace_prefix"; }
+  rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    std::size_t n = 0;
+    while (n < key.size() && key[n] != '\0' && key[n] != '\x1f')
+      ++n;
+    return {key.data(), n};
+  }
+  bool InDomain(const rocksdb::Slice&) const override { return true; }
+};
+
 } // namespace
 
 result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& path,
@@ -783,8 +799,12 @@ result<std::unique_ptr<events::event_log>> open_rocksdb_log(const std::string& p
   tables.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
   counted.table_factory.reset(rocksdb::NewBlockBasedTableFactory(tables));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  auto marked = cf_options;
+  marked.memtable_insert_with_hint_prefix_extractor = std::make_shared<namespace_prefix>();
   for (std::size_t i = 0; i < cf_names.size(); ++i)
-    descriptors.emplace_back(cf_names[i], i == cf_events || i == cf_audit ? counted : cf_options);
+    descriptors.emplace_back(cf_names[i], i == cf_events || i == cf_audit ? counted
+                                          : i == cf_markers               ? marked
+                                                                          : cf_options);
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
   rocksdb::DB* raw = nullptr;
   auto st = read_only ? rocksdb::DB::OpenForReadOnly(options, path, descriptors, &handles, &raw)
