@@ -229,33 +229,6 @@ const std::vector<std::string>& sampling_fields() {
   return fields;
 }
 
-json render(const response_state& s) {
-  auto out = json{
-      {"id", s.id},
-      {"object", "response"},
-      {"created_at", s.created_at},
-      {"status", s.status},
-      {"completed_at", s.completed_at ? json(*s.completed_at) : json()},
-      {"error", s.error},
-      {"incomplete_details", s.incomplete_details},
-      {"model", s.model},
-      {"output", s.output},
-      {"usage", s.usage},
-      {"access_programs", nullptr}, // the effective Cyber program: riposte runs none
-  };
-  for (const auto& [name, fallback] : response_defaults().items())
-    out[name] = param(s, name.c_str(), fallback);
-  // What truncation "auto" left out of this turn's context, when it did.
-  if (auto it = s.params.find("truncation_details"); it != s.params.end())
-    out["truncation_details"] = *it;
-  if (auto it = s.params.find("prompt"); it != s.params.end())
-    out["prompt"] = *it;
-  // A conversation's turn says which (a response without one omits it).
-  if (auto it = s.params.find("conversation"); it != s.params.end())
-    out["conversation"] = *it;
-  return out;
-}
-
 namespace {
 
 // render()'s members: the state's own, the parameters with their defaults,
@@ -271,8 +244,8 @@ struct member {
   const json* fallback = nullptr; // a parameter's default
 };
 
-// Every member once, in a json object's order (by name); where render()
-// sets a name twice, the later setting is the one kept.
+// Every member once, in a json object's order (by name); a name listed
+// twice keeps its later listing (a parameter over the state's own).
 const std::vector<member>& member_order() {
   static const std::vector<member> order = [] {
     std::vector<member> all{{"id", member_kind::id},
@@ -302,51 +275,67 @@ const std::vector<member>& member_order() {
   return order;
 }
 
-} // namespace
+// The state's own member of this kind: a field of the state, or a value
+// made in `scratch`.
+const json& own_member(const response_state& s, member_kind kind, json& scratch) {
+  switch (kind) {
+    case member_kind::id: return scratch = s.id;
+    case member_kind::object: return scratch = "response";
+    case member_kind::created_at: return scratch = s.created_at;
+    case member_kind::status: return scratch = s.status;
+    case member_kind::completed_at:
+      return scratch = s.completed_at ? json(*s.completed_at) : json();
+    case member_kind::error: return s.error;
+    case member_kind::incomplete_details: return s.incomplete_details;
+    case member_kind::model: return scratch = s.model;
+    case member_kind::output: return s.output;
+    case member_kind::usage: return s.usage;
+    case member_kind::access_programs: // the effective Cyber program: riposte runs none
+    case member_kind::parameter:
+    case member_kind::parameter_if_set: break;
+  }
+  return scratch = nullptr;
+}
 
-std::string render_text(const response_state& s) {
-  namespace jt = events::json_text;
-  std::string out;
-  out.reserve(1024);
-  out += '{';
+// The Response's members in key order, each told to `put(name, value)`.
+template <typename Put>
+void for_each_member(const response_state& s, Put&& put) {
   // The parameters are sorted as the members are: one walk through both.
   static const json::object_t no_params;
   const auto& params = s.params.is_object() ? s.params.get_ref<const json::object_t&>() : no_params;
   auto param = params.begin();
+  json scratch;
   for (const auto& m : member_order()) {
-    const json* value = nullptr;
-    if (m.kind == member_kind::parameter || m.kind == member_kind::parameter_if_set) {
-      while (param != params.end() && param->first < m.name)
-        ++param;
-      if (param != params.end() && param->first == m.name)
-        value = &param->second;
-      else if (m.kind == member_kind::parameter)
-        value = m.fallback;
-      else
-        continue; // not set: not echoed
+    if (m.kind != member_kind::parameter && m.kind != member_kind::parameter_if_set) {
+      put(m.name, own_member(s, m.kind, scratch));
+      continue;
     }
-    jt::put_key(out, m.name);
-    switch (m.kind) {
-      case member_kind::id: jt::put_quoted(out, s.id); break;
-      case member_kind::object: out += "\"response\""; break;
-      case member_kind::created_at: jt::put_json(out, s.created_at); break;
-      case member_kind::status: jt::put_quoted(out, s.status); break;
-      case member_kind::completed_at:
-        if (s.completed_at)
-          jt::put_json(out, *s.completed_at);
-        else
-          out += "null";
-        break;
-      case member_kind::error: jt::put_json(out, s.error); break;
-      case member_kind::incomplete_details: jt::put_json(out, s.incomplete_details); break;
-      case member_kind::model: jt::put_quoted(out, s.model); break;
-      case member_kind::output: jt::put_json(out, s.output); break;
-      case member_kind::usage: jt::put_json(out, s.usage); break;
-      case member_kind::access_programs: out += "null"; break;
-      case member_kind::parameter:
-      case member_kind::parameter_if_set: jt::put_json(out, *value); break;
-    }
+    while (param != params.end() && param->first < m.name)
+      ++param;
+    if (param != params.end() && param->first == m.name)
+      put(m.name, param->second);
+    else if (m.kind == member_kind::parameter)
+      put(m.name, *m.fallback);
+    // (a parameter echoed only when set is left out)
   }
+}
+
+} // namespace
+
+json render(const response_state& s) {
+  json out = json::object();
+  for_each_member(s, [&out](const std::string& name, const json& value) { out[name] = value; });
+  return out;
+}
+
+std::string render_text(const response_state& s) {
+  std::string out;
+  out.reserve(1024);
+  out += '{';
+  for_each_member(s, [&out](const std::string& name, const json& value) {
+    events::json_text::put_key(out, name);
+    events::json_text::put_json(out, value);
+  });
   out += '}';
   return out;
 }
