@@ -631,10 +631,19 @@ private:
   void put_snapshots_into(rocksdb::WriteBatch& batch,
                           const std::vector<std::pair<std::string, events::snapshot>>& snaps,
                           const std::optional<events::marker_ref>& unmark) {
-    for (const auto& [stream, snap] : snaps) {
-      std::string value = position_key(snap.seq);
-      value += snap.payload;
-      batch.Put(cfs_[cf_snapshots], snapshot_key(stream), value);
+    // In key order (a context snapshot's key follows its response's): the
+    // memtable's insert then continues from the last instead of searching
+    // the whole skip list again.
+    std::vector<std::pair<std::string, const events::snapshot*>> keyed;
+    keyed.reserve(snaps.size());
+    for (const auto& [stream, snap] : snaps)
+      keyed.emplace_back(snapshot_key(stream), &snap);
+    std::stable_sort(keyed.begin(), keyed.end(), // the later of one key stays later
+                     [](const auto& a, const auto& b) { return a.first < b.first; });
+    for (const auto& [key, snap] : keyed) {
+      std::string value = position_key(snap->seq);
+      value += snap->payload;
+      batch.Put(cfs_[cf_snapshots], key, value);
     }
     if (unmark)
       batch.Delete(cfs_[cf_markers], unmark->ns + '\0' + unmark->key);
@@ -736,12 +745,22 @@ private:
 // Memtable insert hints: an insert starts from where the last one with the
 // same prefix went instead of searching the whole skip list again. An
 // event's key is its stream's name and a seq that grows by one with each
-// append; an audit key is a global position that grows. (Not for blobs: in RocksDB 7.8 a range
-// deletion reuses the hints of the point keys and trips an assertion.)
+// append; an audit key is a global position that grows. A stream's own
+// hint starts empty, and its first insert searches the whole list: the
+// first young_events of every stream share one hint instead (ids grow with
+// time, so a new stream comes after the last one, and a blocking create's
+// events are all young); a longer stream (deltas) takes its own from there.
+// (Not for blobs: in RocksDB 7.8 a range deletion reuses the hints of the
+// point keys and trips an assertion.)
 class counter_prefix final : public rocksdb::SliceTransform {
 public:
+  static constexpr unsigned char young_events = 16;
   const char* Name() const override { return "riposte.counter_prefix"; }
   rocksdb::Slice Transform(const rocksdb::Slice& key) const override {
+    const auto* seq = key.data() + key.size() - 8;
+    if (std::all_of(seq, seq + 7, [](char c) { return c == 0; }) &&
+        static_cast<unsigned char>(seq[7]) < young_events)
+      return {key.data(), 0};
     return {key.data(), key.size() - 8};
   }
   bool InDomain(const rocksdb::Slice& key) const override { return key.size() >= 8; }
