@@ -234,11 +234,15 @@ bool is_hosted_call(const json& item) {
 
 std::vector<ev::event> decide_creation(const create_command& cmd, std::int64_t created_at) {
   bool background = cmd.params.value("background", false);
-  std::vector<ev::event> first{ev::response_created{cmd.response_id, cmd.model, created_at,
-                                                    cmd.params, cmd.input,
-                                                    background   ? "background"
-                                                    : cmd.stream ? "stream"
-                                                                 : "blocking"}};
+  // Emplaced, not listed in braces: an initializer list would copy the
+  // event (its parameters and input) once more.
+  std::vector<ev::event> first;
+  first.reserve(2);
+  first.emplace_back(ev::response_created{cmd.response_id, cmd.model, created_at, cmd.params,
+                                          cmd.input,
+                                          background   ? "background"
+                                          : cmd.stream ? "stream"
+                                                       : "blocking"});
   // Background work waits for the pool to admit it; the rest starts at once.
   if (background)
     first.emplace_back(ev::response_queued{});
