@@ -42,10 +42,13 @@ struct message_builder {
     auto type = events::string_or(item, "type", "message");
     if (type == "message") {
       auto role = events::string_or(item, "role", "user");
-      auto text = content_text(item.value("content", json()));
-      json m{{"role", role == "assistant" ? "assistant" : "user"}, {"content", text}};
+      static const json none;
+      auto found = item.find("content"); // read in place: no copy of the content
+      const json& content = found != item.end() ? *found : none;
+      json m{{"role", role == "assistant" ? "assistant" : "user"},
+             {"content", content_text(content)}};
       json images = json::array();
-      for (const auto& url : content_image_urls(item.value("content", json())))
+      for (const auto& url : content_image_urls(content))
         if (auto payload = data_url_payload(url); !payload.empty())
           images.push_back(std::move(payload));
       if (!images.empty())
@@ -408,10 +411,14 @@ std::vector<ev::event> ollama_translator::feed(std::string_view bytes) {
   take_lines(buffer_, [&](std::string_view line) {
     if (line.find_first_not_of(" \r\t") == std::string_view::npos)
       return true;
-    // Nearly every line is one token: read without building a json object.
-    if (read_token_line(line, content_, thinking_)) {
+    // Nearly every line is one token, and a blocking reply is one line:
+    // read without building a json object.
+    if (line_end end; read_ollama_line(line, content_, thinking_, end)) {
       out_.text(thinking_, content_, out);
-      return true;
+      if (!end.done)
+        return true;
+      end_turn(end.prompt_eval_count, end.eval_count, end.done_reason, out);
+      return !out_.done();
     }
     auto j = events::parse_untrusted(line);
     if (j.is_discarded() || !j.is_object()) {
@@ -452,14 +459,18 @@ void ollama_translator::on_line(const json& line, std::vector<ev::event>& out) {
       out_.call(fn.value("name", ""), fn.value("arguments", json::object()), out);
     }
   }
-  if (line.value("done", false)) {
-    auto usage = output_builder::usage(line.value("prompt_eval_count", std::int64_t{0}),
-                                       line.value("eval_count", std::int64_t{0}));
-    if (line.value("done_reason", "stop") == "length")
-      out_.incomplete(std::move(usage), out);
-    else
-      out_.complete(std::move(usage), out);
-  }
+  if (line.value("done", false))
+    end_turn(line.value("prompt_eval_count", std::int64_t{0}),
+             line.value("eval_count", std::int64_t{0}), line.value("done_reason", "stop"), out);
+}
+
+void ollama_translator::end_turn(std::int64_t prompt_tokens, std::int64_t output_tokens,
+                                 const std::string& done_reason, std::vector<ev::event>& out) {
+  auto usage = output_builder::usage(prompt_tokens, output_tokens);
+  if (done_reason == "length")
+    out_.incomplete(std::move(usage), out);
+  else
+    out_.complete(std::move(usage), out);
 }
 
 std::vector<ev::event> ollama_translator::finish(long status, const std::string& transport_error,

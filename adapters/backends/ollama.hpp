@@ -55,6 +55,9 @@ public:
 
 private:
   void on_line(const nlohmann::json& line, std::vector<events::event>& out);
+  // The `done` line: usage, and how the turn ended.
+  void end_turn(std::int64_t prompt_tokens, std::int64_t output_tokens,
+                const std::string& done_reason, std::vector<events::event>& out);
 
   std::string model_;
   std::string buffer_;

@@ -45,6 +45,28 @@ public:
     return true;
   }
 
+  // An integer as JSON writes it (no leading zero, no fraction or
+  // exponent) that fits 18 digits.
+  bool integer(std::int64_t& out) {
+    skip_ws();
+    bool negative = i_ < s_.size() && s_[i_] == '-';
+    auto at = i_ + (negative ? 1 : 0);
+    auto end = at;
+    while (end < s_.size() && s_[end] >= '0' && s_[end] <= '9')
+      ++end;
+    auto digits = end - at;
+    if (digits == 0 || digits > 18 || (digits > 1 && s_[at] == '0'))
+      return false;
+    if (end < s_.size() && (s_[end] == '.' || s_[end] == 'e' || s_[end] == 'E'))
+      return false;
+    std::int64_t v = 0;
+    for (auto k = at; k < end; ++k)
+      v = v * 10 + (s_[k] - '0');
+    out = negative ? -v : v;
+    i_ = end;
+    return true;
+  }
+
   // A JSON string, unescaped into `out`.
   bool string(std::string& out) {
     out.clear();
@@ -158,16 +180,30 @@ bool object(scanner& sc, std::string& key, F member) {
 
 } // namespace
 
-bool read_token_line(std::string_view line, std::string& content, std::string& thinking) {
+bool read_ollama_line(std::string_view line, std::string& content, std::string& thinking,
+                      line_end& end) {
   scanner sc{line};
   std::string key, inner_key, ignored;
   content.clear();
   thinking.clear();
+  end = line_end{};
+  std::int64_t dropped = 0;
   bool ok = object(sc, key, [&](const std::string& k) {
     if (k == "model" || k == "created_at")
       return sc.string(ignored);
-    if (k == "done")
-      return sc.literal("false");
+    if (k == "done") {
+      end.done = sc.literal("true");
+      return end.done || sc.literal("false");
+    }
+    if (k == "done_reason")
+      return sc.string(end.done_reason);
+    if (k == "prompt_eval_count")
+      return sc.integer(end.prompt_eval_count);
+    if (k == "eval_count")
+      return sc.integer(end.eval_count);
+    if (k == "total_duration" || k == "load_duration" || k == "prompt_eval_duration" ||
+        k == "eval_duration")
+      return sc.integer(dropped);
     if (k == "message") {
       content.clear(); // a repeated member replaces the earlier one
       thinking.clear();
@@ -184,6 +220,11 @@ bool read_token_line(std::string_view line, std::string& content, std::string& t
     return false;
   });
   return ok && sc.at_end();
+}
+
+bool read_token_line(std::string_view line, std::string& content, std::string& thinking) {
+  line_end end;
+  return read_ollama_line(line, content, thinking, end) && !end.done;
 }
 
 } // namespace riposte::adapters::backends

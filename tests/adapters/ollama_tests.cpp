@@ -172,6 +172,71 @@ BOOST_AUTO_TEST_CASE(the_token_line_scanner_reads_what_the_json_library_reads) {
     BOOST_TEST(!read_token_line(other, c, t), other);
 }
 
+// The last line (a blocking reply is that one line) is read by the scanner
+// too: what it accepts, it reads as the library does; any other shape goes
+// through the full parse, and a reply ends the same either way.
+BOOST_AUTO_TEST_CASE(the_last_line_is_read_as_the_json_library_reads_it) {
+  using riposte::adapters::backends::line_end;
+  using riposte::adapters::backends::read_ollama_line;
+  const std::string head =
+      R"({"model":"m","created_at":"t","message":{"role":"assistant","content":"ok"},)";
+  const std::vector<std::pair<std::string, bool>> lines{
+      {head +
+           R"("done_reason":"stop","done":true,"total_duration":1203,"load_duration":0,)"
+           R"("prompt_eval_count":12,"prompt_eval_duration":5,"eval_count":3,"eval_duration":40})",
+       true},
+      {head + R"("done_reason":"length","done":true,"eval_count":-0,"prompt_eval_count":-7})",
+       true},
+      {head + R"("done":true})", true}, // no reason: stop; no counts: 0
+      {head +
+           R"("done":true,"done_reason":"length","done_reason":"stop","eval_count":1,"eval_count":2})",
+       true}, // the last of a repeated member
+      {head + R"("done":false,"eval_count":4})", true},
+      {head + R"("done":true,"eval_count":999999999999999999})", true},
+      {head + R"("done":true,"eval_count":9999999999999999999})", false}, // past 18 digits
+      {head + R"("done":true,"eval_count":1.5})", false},
+      {head + R"("done":true,"eval_count":1e3})", false},
+      {head + R"("done":true,"eval_count":012})", false}, // not JSON
+      {head + R"("done":true,"eval_count":-})", false},
+      {head + R"("done":true,"eval_count":"3"})", false},
+      {head + R"("done":true,"done_reason":null})", false},
+      {head + R"("done":true,"context":[1,2]})", false},
+      {head + R"("done":truey})", false},
+      {head + R"("done":true,"total_duration":2.5})", false},
+  };
+  for (const auto& [text, accepted] : lines) {
+    std::string content, thinking;
+    line_end end;
+    bool ok = read_ollama_line(text, content, thinking, end);
+    BOOST_TEST(ok == accepted, text);
+    if (!ok)
+      continue;
+    auto j = json::parse(text);
+    BOOST_TEST(end.done == j.value("done", false), text);
+    BOOST_TEST(content == "ok");
+    BOOST_TEST(end.prompt_eval_count == j.value("prompt_eval_count", std::int64_t{0}), text);
+    BOOST_TEST(end.eval_count == j.value("eval_count", std::int64_t{0}), text);
+    BOOST_TEST(end.done_reason == j.value("done_reason", "stop"), text);
+  }
+  // Both paths end a reply alike: the scanner's, and the full parse's (a
+  // float count, which the scanner leaves to the library, reads as 1).
+  for (const char* tail :
+       {R"("done_reason":"length","done":true,"prompt_eval_count":4,"eval_count":1})",
+        R"("done_reason":"length","done":true,"prompt_eval_count":4,"eval_count":1.0})"}) {
+    ollama_translator t{"m"};
+    auto evs = t.feed(head + tail);
+    BOOST_TEST(evs.empty()); // no newline after a blocking reply: finish reads it
+    evs = t.finish(200, "", false, false, "");
+    BOOST_TEST(t.done());
+    const auto& incomplete = std::get<ev::response_incomplete>(evs.back());
+    BOOST_TEST(incomplete.reason == "max_output_tokens");
+    BOOST_TEST(incomplete.usage["input_tokens"] == 4, tail);
+    BOOST_TEST(incomplete.usage["output_tokens"] == 1, tail);
+    BOOST_TEST(std::get<ev::output_item_done>(evs[evs.size() - 2]).item["content"][0]["text"] ==
+               "ok");
+  }
+}
+
 BOOST_AUTO_TEST_CASE(thinking_becomes_a_reasoning_item_before_the_message) {
   ollama_translator t{"m"};
   auto evs = t.feed(line({{"role", "assistant"}, {"content", ""}, {"thinking", "a"}}) +
