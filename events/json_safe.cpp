@@ -179,4 +179,12 @@ std::string string_or(const nlohmann::json& obj, std::string_view key, std::stri
   return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
 }
 
+const nlohmann::json& member(const nlohmann::json& obj, std::string_view key) {
+  static const nlohmann::json none;
+  if (!obj.is_object())
+    return none;
+  auto it = obj.find(key);
+  return it != obj.end() ? *it : none;
+}
+
 } // namespace riposte::events

@@ -40,6 +40,9 @@ std::string dump_json(const nlohmann::json& j, int indent = -1);
 // A member's string, or `fallback` when `obj` is not an object or the member
 // is absent or not a string (json::value would throw on a wrong type).
 std::string string_or(const nlohmann::json& obj, std::string_view key, std::string fallback = {});
+// A member read in place (no copy, unlike json::value), or a null when `obj`
+// is not an object or has no such member.
+const nlohmann::json& member(const nlohmann::json& obj, std::string_view key);
 
 // Well-formed UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
 // U+10FFFF). NUL is valid UTF-8; callers that want text check it themselves.

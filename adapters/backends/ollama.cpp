@@ -42,9 +42,7 @@ struct message_builder {
     auto type = events::string_or(item, "type", "message");
     if (type == "message") {
       auto role = events::string_or(item, "role", "user");
-      static const json none;
-      auto found = item.find("content"); // read in place: no copy of the content
-      const json& content = found != item.end() ? *found : none;
+      const json& content = events::member(item, "content"); // in place: no copy
       json m{{"role", role == "assistant" ? "assistant" : "user"},
              {"content", content_text(content)}};
       json images = json::array();

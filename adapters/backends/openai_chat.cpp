@@ -29,13 +29,7 @@ std::int64_t count_of(const json& obj, const char* key) {
   return it != obj.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
 }
 
-const json& member(const json& obj, const char* key) {
-  static const json none;
-  if (!obj.is_object())
-    return none;
-  auto it = obj.find(key);
-  return it != obj.end() ? *it : none;
-}
+using events::member;
 
 // The arguments of an assembled call: its fragments as JSON; when they do
 // not parse but the last fragment alone does (a server repeating the whole
