@@ -5,6 +5,7 @@
 
 #include <curl/curl.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 
@@ -92,6 +93,12 @@ sse_result sse_call(const std::string& method, const std::string& url, const std
   curl_slist_free_all(headers);
   curl_easy_cleanup(curl);
   parse_frames(r);
+  // One read can bring the frames past the last one wanted: a client that
+  // stops after max_events has read those only (`raw` keeps every byte).
+  if (max_events >= 0 && r.events.size() > static_cast<std::size_t>(max_events)) {
+    r.events.resize(static_cast<std::size_t>(max_events));
+    r.names.resize(std::min(r.names.size(), static_cast<std::size_t>(max_events)));
+  }
   return r;
 }
 
