@@ -54,15 +54,6 @@ std::set<std::string> responses_in_feed(riposte_server& r) {
   }
 }
 
-// The text of a Response's message output (what it has so far).
-std::string output_text(const json& response) {
-  std::string text;
-  for (const auto& item : response.value("output", json::array()))
-    for (const auto& part : item.value("content", json::array()))
-      text += part.value("text", "");
-  return text;
-}
-
 void kill_with_200_in_flight(const std::string& store) {
   scripted_backend b{
       {{"rules",
@@ -290,7 +281,7 @@ BOOST_AUTO_TEST_CASE(a_blocking_create_is_read_only_once_a_sync_covers_its_creat
   scripted_backend b{
       {{"rules",
         {{{"match", {{"contains", "slow blk"}}},
-          {"reply", {{"chunks", {{{"content", "at last"}}}}, {"delay_ms", 8000}}}},
+          {"reply", {{"chunks", {{{"content", "at last"}}}}, {"held", true}}}},
          {{"match", {{"contains", "quick"}}}, {"reply", {{"chunks", {{{"content", "done"}}}}}}}}}}};
   riposte_server r{b.url()};
   auto tool = [&](std::vector<std::string> args) { return r.tool(std::move(args)); };
@@ -325,6 +316,7 @@ BOOST_AUTO_TEST_CASE(a_blocking_create_is_read_only_once_a_sync_covers_its_creat
   BOOST_REQUIRE_EQUAL(quick.status, 200);
   created = tool({"audit", "--type", "response_created"});
   BOOST_TEST(std::count(created.begin(), created.end(), '\n') == 3); // both slow ones, the quick
+  BOOST_TEST(b.release() == 2); // (held until now: no outcome synced before the checks)
   one.join();
   two.join();
   BOOST_TEST(first["status"] == "completed");

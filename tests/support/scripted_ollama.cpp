@@ -4,7 +4,8 @@
 // /v1/models, in the dialect of the script's "profile" (vllm, llamacpp,
 // sglang, tgi, ollama-v1 (the default), lmstudio; tests/support/chat_wire).
 // Replies follow JSON rules (text, thinking, tool calls, done_reason, delays,
-// HTTP errors, a stream cut off mid-line); without a matching rule it
+// HTTP errors, a stream cut off mid-line, a blocking reply "held" until
+// POST /_scripted/release); without a matching rule it
 // echoes the last user message word by word. Every /api/chat body is kept
 // for tests at GET /_scripted/requests.
 //
@@ -20,8 +21,10 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <sstream>
+#include <vector>
 
 using json = nlohmann::json;
 
@@ -47,6 +50,8 @@ struct state {
   int expects = 0;
   json tokenize_calls = json::array(); // {path, body} of every tokenizer request
   std::string profile = "ollama-v1"; // --profile: the dialect when the script names none
+  // Timers of blocking replies held until POST /_scripted/release.
+  std::vector<std::weak_ptr<restinio::asio_ns::steady_timer>> held;
 };
 
 std::string profile_of(state& st) {
@@ -305,6 +310,11 @@ restinio::request_handling_status_t chat(state& st, restinio::asio_ns::io_contex
     long delay = plan.value("delay_ms", 0L) * static_cast<long>(plan["chunks"].size()) +
                  plan.value("first_delay_ms", 0L);
     auto timer = std::make_shared<restinio::asio_ns::steady_timer>(io);
+    if (plan.value("held", false)) { // until released (or 10 minutes)
+      delay = 600'000;
+      std::lock_guard guard{st.mutex};
+      st.held.push_back(timer);
+    }
     timer->expires_after(std::chrono::milliseconds(delay));
     timer->async_wait([timer, req, out](const auto&) { reply_json(req, 200, out); });
     return restinio::request_accepted();
@@ -599,6 +609,15 @@ restinio::request_handling_status_t handle(state& st, restinio::asio_ns::io_cont
     std::lock_guard guard{st.mutex};
     st.requests = json::array();
     return reply_json(req, 200, json::object());
+  }
+  if (path == "/_scripted/release" && method == restinio::http_method_post()) {
+    std::lock_guard guard{st.mutex};
+    int released = 0;
+    for (auto& held : st.held)
+      if (auto timer = held.lock())
+        released += static_cast<int>(timer->cancel()); // its wait ends, and it replies
+    st.held.clear();
+    return reply_json(req, 200, {{"released", released}});
   }
   if (path == "/_scripted/script" && method == restinio::http_method_post()) {
     auto body = json::parse(req->body(), nullptr, false);

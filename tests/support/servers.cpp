@@ -72,6 +72,10 @@ json scripted_backend::requests() {
   return json::parse(http_call("GET", url() + "/_scripted/requests").body);
 }
 
+int scripted_backend::release() {
+  return json::parse(http_call("POST", url() + "/_scripted/release").body).value("released", 0);
+}
+
 void scripted_backend::clear_requests() {
   http_call("DELETE", url() + "/_scripted/requests");
 }

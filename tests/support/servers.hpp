@@ -21,6 +21,8 @@ public:
   // Every /api/chat body received so far.
   nlohmann::json requests();
   void clear_requests();
+  // Answers every blocking reply scripted "held" so far; how many.
+  int release();
   void stop() { proc_.reset(); }
   // Starts again on the same port (the script is empty again).
   void restart();
