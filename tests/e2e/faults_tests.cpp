@@ -3,6 +3,7 @@
 // request it was handling; a killed one is restarted by its supervisor; a
 // response whose actor faults mid-generation ends failed instead of leaving
 // its client hanging; and after all of it riposte still stops cleanly.
+#include "tests/support/basics.hpp"
 #include "tests/support/servers.hpp"
 #include "tests/support/sse.hpp"
 
@@ -19,15 +20,7 @@ using namespace std::chrono_literals;
 
 namespace {
 
-using clock_type = std::chrono::steady_clock;
-
-const json hi{{"model", "llama3.2:1b"}, {"input", "hi"}};
 const std::vector<std::string> supervised{"registry", "backend_pool", "files", "prompts"};
-
-long ms_since(clock_type::time_point t) {
-  return static_cast<long>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t).count());
-}
 
 // A scripted reply: `n` chunks `delay_ms` apart, for inputs containing `word`.
 json slow_rule(const std::string& word, int n, int delay_ms) {

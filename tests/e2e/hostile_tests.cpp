@@ -5,6 +5,7 @@
 // nulls where objects go, names that would break a header, and floods of
 // unknown ids. After every hostile request riposte must still be running and
 // serve a normal create, and the request itself must have had an OpenAI error.
+#include "tests/support/basics.hpp"
 #include "tests/support/forms.hpp"
 #include "tests/support/servers.hpp"
 #include "tests/support/sse.hpp"
@@ -29,15 +30,6 @@ constexpr bool sanitized = true; // this suite (and so riposte) built with ASan
 #else
 constexpr bool sanitized = false;
 #endif
-
-using clock_type = std::chrono::steady_clock;
-
-const json hi{{"model", "llama3.2:1b"}, {"input", "hi"}};
-
-long ms_since(clock_type::time_point t) {
-  return static_cast<long>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(clock_type::now() - t).count());
-}
 
 // A 4xx (or whatever `status` says) with the OpenAI error shape
 // {"error": {"message", "type", "param", "code"}}; `code` and `param` are

@@ -27,7 +27,7 @@ json item(const std::string& id) {
   return {{"type", "message"}, {"id", id}, {"role", "user"}, {"content", json::array()}};
 }
 
-rp::conversation_state fold(const std::vector<ev::event>& events) {
+rp::conversation_state fold_conversation(const std::vector<ev::event>& events) {
   rp::conversation_state s;
   std::uint64_t seq = 0;
   for (const auto& e : events) {
@@ -50,10 +50,11 @@ std::vector<std::string> ids(const json& items) {
 BOOST_AUTO_TEST_SUITE(conversation)
 
 BOOST_AUTO_TEST_CASE(events_make_the_conversation) {
-  auto s = fold({ev::conversation_created{"conv_1", {{"k", "v"}}, 1764000000},
-                 ev::conversation_items_added{json::array({item("a"), item("b")}), ""},
-                 ev::conversation_items_added{json::array({item("c")}), "resp_1"},
-                 ev::conversation_item_deleted{"b"}, ev::conversation_updated{{{"x", "y"}}}});
+  auto s = fold_conversation({ev::conversation_created{"conv_1", {{"k", "v"}}, 1764000000},
+                              ev::conversation_items_added{json::array({item("a"), item("b")}), ""},
+                              ev::conversation_items_added{json::array({item("c")}), "resp_1"},
+                              ev::conversation_item_deleted{"b"},
+                              ev::conversation_updated{{{"x", "y"}}}});
   BOOST_TEST(s.id == "conv_1");
   BOOST_TEST(s.tenant == "t");
   BOOST_TEST(s.version == 4);
@@ -64,8 +65,8 @@ BOOST_AUTO_TEST_CASE(events_make_the_conversation) {
                                                  {"metadata", {{"x", "y"}}}}));
   BOOST_TEST(rp::find_item(s, "c") != nullptr);
   BOOST_TEST(rp::find_item(s, "b") == nullptr);
-  auto gone =
-      fold({ev::conversation_created{"conv_1", json::object(), 0}, ev::conversation_deleted{}});
+  auto gone = fold_conversation(
+      {ev::conversation_created{"conv_1", json::object(), 0}, ev::conversation_deleted{}});
   BOOST_TEST(gone.deleted);
 }
 
@@ -88,8 +89,8 @@ BOOST_AUTO_TEST_CASE(pages_count_after_in_the_order_asked) {
   json items = json::array();
   for (const char* id : {"a", "b", "c", "d", "e"})
     items.push_back(item(id));
-  auto s = fold({ev::conversation_created{"conv_1", json::object(), 0},
-                 ev::conversation_items_added{items, ""}});
+  auto s = fold_conversation({ev::conversation_created{"conv_1", json::object(), 0},
+                              ev::conversation_items_added{items, ""}});
   rp::items_query q;
   q.limit = 2;
   auto desc = rp::page_conversation_items(s, q);
@@ -111,9 +112,9 @@ BOOST_AUTO_TEST_CASE(pages_count_after_in_the_order_asked) {
 }
 
 BOOST_AUTO_TEST_CASE(a_snapshot_gives_back_the_state_it_was_made_of) {
-  auto s = fold({ev::conversation_created{"conv_1", {{"k", "v"}}, 1764000000},
-                 ev::conversation_items_added{json::array({item("a"), item("b")}), ""},
-                 ev::conversation_item_deleted{"a"}, ev::conversation_deleted{}});
+  auto s = fold_conversation({ev::conversation_created{"conv_1", {{"k", "v"}}, 1764000000},
+                              ev::conversation_items_added{json::array({item("a"), item("b")}), ""},
+                              ev::conversation_item_deleted{"a"}, ev::conversation_deleted{}});
   auto back = rp::conversation_from_snapshot({3, rp::to_conversation_snapshot(s)});
   BOOST_REQUIRE(back.has_value());
   BOOST_TEST(back->id == s.id);
@@ -141,8 +142,8 @@ BOOST_AUTO_TEST_CASE(a_snapshot_gives_back_the_state_it_was_made_of) {
 // its beginning to its items or its end (another response's end frees
 // nothing), and a snapshot keeps it.
 BOOST_AUTO_TEST_CASE(a_turn_holds_the_conversation_until_its_items_or_its_end) {
-  auto s = fold({ev::conversation_created{"conv_1", json::object(), 0},
-                 ev::conversation_turn_began{"resp_a", "a/1"}});
+  auto s = fold_conversation({ev::conversation_created{"conv_1", json::object(), 0},
+                              ev::conversation_turn_began{"resp_a", "a/1"}});
   BOOST_TEST(s.turn_response == "resp_a");
   BOOST_TEST(s.turn_holder == "a/1");
   auto other = rp::apply(s, stored(ev::conversation_turn_ended{"resp_b"}, 2));
