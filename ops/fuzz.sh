@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (tests/fuzz, clang with ASan and UBSan) into
-# ./build-fuzz and runs each for FUZZ_SECONDS (default 30), two at a time,
+# ./build-fuzz and runs each for FUZZ_SECONDS (default 20), two at a time,
 # from the committed seeds (tests/fuzz/corpus/NAME). Prints each fuzzer's
 # runs; a crash fails the script and leaves its input in build-fuzz/crashes/.
 #   fuzz.sh [NAME...]      (default: every fuzzer)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds="${FUZZ_SECONDS:-30}"
+seconds="${FUZZ_SECONDS:-20}"
 CXX=clang++-14 cmake -S . -B build-fuzz -DRIPOSTE_FUZZ=ON -DBUILD_TESTING=OFF \
   -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build-fuzz --target fuzzers -j "$(nproc)"

@@ -25,8 +25,8 @@ using namespace std::chrono_literals;
 
 namespace {
 
-#if defined(__SANITIZE_ADDRESS__)
-constexpr bool sanitized = true; // this suite (and so riposte) built with ASan
+#if defined(RIPOSTE_SANITIZED_BUILD)
+constexpr bool sanitized = true; // riposte built with ASan (this suite is not)
 #else
 constexpr bool sanitized = false;
 #endif
