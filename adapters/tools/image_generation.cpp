@@ -1,6 +1,7 @@
 #include "adapters/tools/image_generation.hpp"
 
 #include "adapters/crypto/base64.hpp"
+#include "adapters/tools/reply_body.hpp"
 #include "events/json_safe.hpp"
 
 #include <curl/curl.h>
@@ -15,11 +16,6 @@ namespace {
 namespace ev = events;
 using json = nlohmann::json;
 using clock = std::chrono::steady_clock;
-
-std::size_t collect_reply(char* data, std::size_t size, std::size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
 
 struct reply {
   long status = 0;
@@ -46,7 +42,7 @@ ev::result<reply> call(const std::string& method, const std::string& url, const 
     curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
     curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
   }
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect_reply);
+  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_reply);
   curl_easy_setopt(curl, CURLOPT_WRITEDATA, &out.body);
   curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(left));
   curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

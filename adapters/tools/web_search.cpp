@@ -1,5 +1,6 @@
 #include "adapters/tools/web_search.hpp"
 
+#include "adapters/tools/reply_body.hpp"
 #include "events/json_safe.hpp"
 
 #include <curl/curl.h>
@@ -63,11 +64,6 @@ private:
   std::vector<search_result> all_;
 };
 
-std::size_t collect(char* data, std::size_t size, std::size_t n, void* user) {
-  static_cast<std::string*>(user)->append(data, size * n);
-  return size * n;
-}
-
 // SearXNG's JSON API: GET /search?q=...&format=json.
 class searxng_search final : public actors::web_search_provider {
 public:
@@ -84,7 +80,7 @@ public:
     curl_free(escaped);
     std::string body;
     curl_easy_setopt(curl, CURLOPT_URL, url.c_str());
-    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, append_reply);
     curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, timeout_ms_);
     curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, std::min(timeout_ms_, 5'000L));
