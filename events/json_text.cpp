@@ -75,26 +75,56 @@ bool all_ascii(std::string_view s) {
 }
 
 // ASCII with nothing to escape (most keys and values): copied as is.
+// The tail, under eight bytes (all of most keys), is checked as one word
+// padded with a byte that needs nothing.
 bool plain(std::string_view s) {
-  std::size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8)
-    if (auto w = word_at(s.data() + i); needs_escape(w) || (w & highs) != 0)
+  auto plain_word = [](std::uint64_t w) { return !needs_escape(w) && (w & highs) == 0; };
+  const char* p = s.data();
+  auto left = s.size();
+  for (; left >= 8; p += 8, left -= 8)
+    if (!plain_word(word_at(p)))
       return false;
-  for (; i < s.size(); ++i)
-    if (auto c = static_cast<unsigned char>(s[i]); c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
-      return false;
-  return true;
+  if (left == 0)
+    return true;
+  std::uint64_t w = ones * 'a';
+  std::memcpy(&w, p, left);
+  return plain_word(w);
+}
+
+// `pre"s"post` (no `pre` or `post` where they are '\0') for an `s` that
+// needs no escape, grown once: a Response renders a few hundred strings,
+// and three appends each cost three calls into the string.
+void put_plain(std::string& out, char pre, std::string_view s, char post) {
+  auto at = out.size();
+  auto size = s.size() + 2 + (pre != '\0') + (post != '\0');
+  out.resize(at + size);
+  char* p = out.data() + at;
+  if (pre != '\0')
+    *p++ = pre;
+  *p++ = '"';
+  std::memcpy(p, s.data(), s.size());
+  p += s.size();
+  *p++ = '"';
+  if (post != '\0')
+    *p = post;
+}
+
+// put_quoted between `pre` and `post` (each '\0' for none).
+void put_quoted_between(std::string& out, char pre, std::string_view value, char post) {
+  if (plain(value))
+    return put_plain(out, pre, value, post);
+  if (pre != '\0')
+    out += pre;
+  put_quoted(out, value);
+  if (post != '\0')
+    out += post;
 }
 
 } // namespace
 
 void put_quoted(std::string& out, std::string_view value) {
-  if (plain(value)) {
-    out += '"';
-    out.append(value);
-    out += '"';
-    return;
-  }
+  if (plain(value))
+    return put_plain(out, '\0', value, '\0');
   if (!all_ascii(value) && !valid_utf8(value)) {
     out +=
         nlohmann::json(std::string{value})
@@ -140,9 +170,7 @@ void put_quoted(std::string& out, std::string_view value) {
 }
 
 void put_key(std::string& out, std::string_view key) {
-  out += out.empty() || out.back() == '{' ? "\"" : ",\"";
-  out += key;
-  out += "\":";
+  put_quoted_between(out, out.empty() || out.back() == '{' ? '\0' : ',', key, ':');
 }
 
 void put_string(std::string& out, std::string_view key, std::string_view value) {
@@ -200,11 +228,8 @@ void put_json(std::string& out, const nlohmann::json& value) {
       out += '{';
       bool first = true;
       for (const auto& [key, item] : value.get_ref<const json::object_t&>()) {
-        if (!first)
-          out += ',';
+        put_quoted_between(out, first ? '\0' : ',', key, ':');
         first = false;
-        put_quoted(out, key);
-        out += ':';
         put_json(out, item);
       }
       out += '}';

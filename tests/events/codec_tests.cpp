@@ -341,6 +341,37 @@ BOOST_AUTO_TEST_CASE(quoted_text_matches_the_library_on_every_byte) {
   BOOST_TEST(!jt::valid_utf8("\xc0\xaf"));     // overlong
 }
 
+// Keys are quoted as values are, between their comma and colon, whatever
+// their length (a word at a time, or a padded tail) and bytes.
+BOOST_AUTO_TEST_CASE(keys_and_members_match_the_library_on_every_byte) {
+  namespace jt = ev::json_text;
+  const auto& pieces = riposte::tests::awkward_text();
+  std::mt19937 rng(11);
+  for (int round = 0; round < 2000; ++round) {
+    nlohmann::json object = nlohmann::json::object();
+    std::string by_hand = "{";
+    for (auto members = rng() % 5; object.size() < members;) {
+      std::string key;
+      for (auto length = rng() % 20; key.size() < length;)
+        key += rng() % 3 != 0 ? std::string(1, static_cast<char>('a' + rng() % 26))
+                              : pieces[rng() % pieces.size()];
+      if (object.contains(key))
+        continue;
+      object[key] = nlohmann::json::object({{key, round}});
+    }
+    for (const auto& [key, value] : object.items()) {
+      jt::put_key(by_hand, key);
+      jt::put_json(by_hand, value);
+    }
+    by_hand += '}';
+    auto expected = object.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+    std::string whole;
+    jt::put_json(whole, object);
+    BOOST_TEST(whole == expected, "round " << round);
+    BOOST_TEST(by_hand == expected, "round " << round);
+  }
+}
+
 BOOST_AUTO_TEST_CASE(undecodable_events_are_error_values) {
   auto unknown = ev::decode("response_exploded", 1, nlohmann::json::object());
   BOOST_REQUIRE(!unknown.has_value());
