@@ -922,21 +922,16 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
   for (const auto& name : projections::sampling_fields())
     if (body.contains(name) && !body[name].is_null())
       cmd.sampling[name] = body[name];
-  // What the Response object echoes back, with the API's defaults: the
-  // client's members are moved out of the body (each is read once).
-  json params = json::object();
-  auto copy = [&](const char* name, const json& fallback) {
-    auto it = body.find(name);
-    if (it != body.end() && !it->is_null())
-      params[name] = std::move(*it);
-    else
-      params[name] = fallback;
-  };
-  copy("include", json::array()); // not rendered; decides what output carries
+  // What the Response object echoes back: the API's defaults copied whole
+  // (one tree copy, no key searched for), then the client's few members
+  // moved out of the body over them (each is read once).
   const auto& defaults = projections::response_defaults();
-  for (const auto& [name, fallback] : defaults.items())
-    if (name != "reasoning" && name != "text")
-      copy(name.c_str(), fallback);
+  json params = defaults;
+  params["include"] = json::array(); // not rendered; decides what output carries
+  for (auto& [name, value] : body.items())
+    if (name != "reasoning" && name != "text" && !value.is_null())
+      if (auto it = params.find(name); it != params.end())
+        *it = std::move(value);
   if (body.contains("prompt") && !body["prompt"].is_null())
     params["prompt"] = std::move(body["prompt"]);
   if (body.contains("context_management") && !body["context_management"].is_null())
@@ -944,17 +939,15 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
   if (!conversation.empty())
     params["conversation"] = {{"id", conversation}};
   // reasoning and text: the client's fields over the defaults'.
-  json reasoning = defaults["reasoning"];
+  auto& reasoning = params["reasoning"];
   if (body.contains("reasoning") && body["reasoning"].is_object())
-    for (const auto& [k, v] : body["reasoning"].items())
-      reasoning[k] = v;
-  params["reasoning"] = reasoning;
-  json text = defaults["text"];
+    for (auto& [k, v] : body["reasoning"].items())
+      reasoning[k] = std::move(v);
+  auto& text = params["text"];
   if (body.contains("text") && body["text"].is_object())
-    for (const auto& [k, v] : body["text"].items())
+    for (auto& [k, v] : body["text"].items())
       if (!v.is_null())
-        text[k] = v;
-  params["text"] = text;
+        text[k] = std::move(v);
   params["tools"] = echoed_tools(params["tools"]);
   cmd.params = std::move(params);
   return cmd;
