@@ -2,9 +2,12 @@
 
 #include "events/conversation_events.hpp"
 #include "events/json_safe.hpp"
+#include "events/json_text.hpp"
 #include "events/response_events.hpp"
 
 #include <algorithm>
+#include <charconv>
+#include <concepts>
 #include <string_view>
 
 namespace riposte::projections {
@@ -40,16 +43,39 @@ void take_usage(index_row& row, const json& data) {
 }
 
 // A row in a segment: a fixed-order array (the field names once, here).
-json row_array(const index_row& r) {
-  return json::array({r.id, r.tenant, r.model, r.mode, r.status, r.created_at, r.created_us,
-                      r.ended_us, r.first_token_us, r.error_code, r.reason, r.input_tokens,
-                      r.output_tokens, r.previous_response_id, r.conversation, r.deleted, r.seq,
-                      r.position});
+// A segment's rows are written straight as text, each row an array of its
+// fields (the bytes dump() would write for it): a segment of 1,024 rows is
+// written again whole whenever one of them changes, and a tree of them
+// cost more to build, copy and free than the text.
+void put_field(std::string& out, const std::string& s) {
+  ev::json_text::put_quoted(out, s);
+}
+void put_field(std::string& out, bool b) {
+  out += b ? "true" : "false";
+}
+template <class Integer>
+requires std::integral<Integer>
+void put_field(std::string& out, Integer n) {
+  char digits[24];
+  out.append(digits, std::to_chars(digits, digits + sizeof digits, n).ptr);
 }
 
-json row_array(const conversation_row& c) {
-  return json::array({c.id, c.tenant, c.created_at, c.created_us, c.active_us, c.items, c.responses,
-                      c.last_response_id, c.deleted, c.seq, c.position});
+template <class... Fields>
+void put_fields(std::string& out, const Fields&... fields) {
+  char separator = '[';
+  ((out += separator, put_field(out, fields), separator = ','), ...);
+  out += ']';
+}
+
+void put_row(std::string& out, const index_row& r) {
+  put_fields(out, r.id, r.tenant, r.model, r.mode, r.status, r.created_at, r.created_us, r.ended_us,
+             r.first_token_us, r.error_code, r.reason, r.input_tokens, r.output_tokens,
+             r.previous_response_id, r.conversation, r.deleted, r.seq, r.position);
+}
+
+void put_row(std::string& out, const conversation_row& c) {
+  put_fields(out, c.id, c.tenant, c.created_at, c.created_us, c.active_us, c.items, c.responses,
+             c.last_response_id, c.deleted, c.seq, c.position);
 }
 
 // Reads a segment's row array field by field: each read says whether the
@@ -394,18 +420,21 @@ void response_index::mark_all_dirty() {
 
 std::vector<std::pair<segment_ref, std::string>> response_index::take_dirty_segments() {
   std::vector<std::pair<segment_ref, std::string>> out;
-  auto rows_of = [](const auto& all, std::size_t seg) {
-    json rows = json::array();
+  // {"format":N,"rows":[...]}, as dump() writes the object holding them.
+  auto segment_of = [](const auto& all, std::size_t seg) {
+    std::string text = "{\"format\":" + std::to_string(format_version) + ",\"rows\":[";
     auto end = std::min(all.size(), (seg + 1) * segment_rows);
-    for (auto i = seg * segment_rows; i < end; ++i)
-      rows.push_back(row_array(all[i]));
-    return rows;
+    for (auto i = seg * segment_rows; i < end; ++i) {
+      if (i != seg * segment_rows)
+        text += ',';
+      put_row(text, all[i]);
+    }
+    text += "]}";
+    return text;
   };
-  for (auto seg : dirty_) {
-    auto rows = seg.kind == segment_kind::responses ? rows_of(rows_, seg.n)
-                                                    : rows_of(conversations_, seg.n);
-    out.emplace_back(seg, ev::dump_json(json{{"format", format_version}, {"rows", rows}}));
-  }
+  for (auto seg : dirty_)
+    out.emplace_back(seg, seg.kind == segment_kind::responses ? segment_of(rows_, seg.n)
+                                                              : segment_of(conversations_, seg.n));
   dirty_.clear();
   return out;
 }
