@@ -42,11 +42,10 @@ void take_usage(index_row& row, const json& data) {
   row.output_tokens = int_or(*it, "output_tokens", 0);
 }
 
-// A row in a segment: a fixed-order array (the field names once, here).
-// A segment's rows are written straight as text, each row an array of its
-// fields (the bytes dump() would write for it): a segment of 1,024 rows is
-// written again whole whenever one of them changes, and a tree of them
-// cost more to build, copy and free than the text.
+// A row in a segment: a fixed-order array (the field names once, in
+// put_row), written straight as text, the bytes dump() would write for it:
+// a segment of 1,024 rows is written again whole whenever one of them
+// changes, and a tree of them cost more to build, copy and free.
 void put_field(std::string& out, const std::string& s) {
   ev::json_text::put_quoted(out, s);
 }
