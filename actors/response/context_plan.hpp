@@ -52,6 +52,9 @@ public:
   // no window known, anything fits).
   std::int64_t budget() const { return budget_; }
   bool exact() const { return exact_; }
+  // The request as counted, taken away (the planner is spent): what the
+  // backend gets when the plan drops nothing.
+  generation_request take_request() { return std::move(req_); }
 
 private:
   void decide(events::result<context_plan> r);

@@ -215,7 +215,7 @@ void ask_tokenizer(response_actor* self) {
   });
 }
 
-void follow_plan(response_actor* self, const context_planner& planned);
+void follow_plan(response_actor* self, context_planner&& planned);
 
 // Step 5: the context must fit the model's window, by the estimate, or by
 // the backend's tokenizer when the estimate comes near the window. A
@@ -238,10 +238,10 @@ void plan(response_actor* self) {
   }
   if (st.svc->stats)
     st.svc->stats->prompt_count("estimate");
-  follow_plan(self, estimate);
+  follow_plan(self, std::move(estimate));
 }
 
-void follow_plan(response_actor* self, const context_planner& planned) {
+void follow_plan(response_actor* self, context_planner&& planned) {
   auto& st = self->state;
   const auto& plan = planned.result();
   if (st.cmd.count_only && !plan && plan.error().code == riposte_errc::context_too_long) {
@@ -263,10 +263,17 @@ void follow_plan(response_actor* self, const context_planner& planned) {
     answer_count(self, plan ? plan->input_tokens : 0, planned.exact());
     return;
   }
-  if (st.requeued)
+  if (st.requeued) {
     start_generation(self);
-  else
-    claim_key(self);
+    return;
+  }
+  // Recorded and sent at once (no key to claim first, not queued): the
+  // request the plan counted is the one to send.
+  if (plan && plan->dropped_items == 0 && st.cmd.idempotency_key.empty() &&
+      !st.cmd.params.value("background", false))
+    st.planned_request = planned.take_request();
+  claim_key(self);
+  st.planned_request.reset();
 }
 
 // Step 6: claim the Idempotency-Key (if any), then record.
@@ -427,7 +434,7 @@ void on_tokenized(response_actor* self, ev::result<std::int64_t>& tokens) {
   auto planned = std::move(st.exact_plan);
   if (st.svc->stats)
     st.svc->stats->prompt_count("exact");
-  follow_plan(self, *planned);
+  follow_plan(self, std::move(*planned));
 }
 
 void on_compacted(response_actor* self, ev::result<compaction>& compacted) {

@@ -78,7 +78,8 @@ void start_generation(response_actor* self) {
   if (st.compaction_item.is_object() && st.view.output.empty()) // opens the output
     enqueue(self, {ev::output_item_added{0, st.compaction_item},
                    ev::output_item_done{0, st.compaction_item}});
-  auto req = make_request(st);
+  auto req = st.planned_request ? std::move(*st.planned_request) : make_request(st);
+  st.planned_request.reset();
   // Only a blocking create nobody streams can take the answer whole.
   req.stream = !st.subs.empty() || st.cmd.params.value("background", false) || !anyone_waits(st);
   for (const auto& name : projections::sampling_fields()) {

@@ -162,6 +162,9 @@ struct response_data {
   nlohmann::json resolved_input; // input with file references resolved (null: none)
   // The plan while the backend's tokenizer counts it (null otherwise).
   std::unique_ptr<context_planner> exact_plan;
+  // The request the plan counted, when it dropped nothing: the generation
+  // that starts right after the plan sends it instead of building it again.
+  std::optional<generation_request> planned_request;
   // `conversation`: none, locked for this response (its items read), the
   // turn being appended, or over (appended, or released). A completed or
   // incomplete end waits in `held` until its turn is in the conversation.
