@@ -2,6 +2,7 @@
 #include "adapters/backends/output_builder.hpp"
 
 #include "events/ids.hpp"
+#include "events/json_object.hpp"
 #include "events/json_safe.hpp"
 
 #include <chrono>
@@ -49,24 +50,25 @@ bool output_builder::failed_transfer(const std::string& transport_error, bool ti
 
 json output_builder::usage(std::int64_t input, std::int64_t output, std::int64_t cached,
                            std::int64_t reasoning) {
-  return {{"input_tokens", input},
-          {"input_tokens_details", {{"cached_tokens", cached}}},
-          {"output_tokens", output},
-          {"output_tokens_details", {{"reasoning_tokens", reasoning}}},
-          {"total_tokens", input + output}};
+  return ev::object_of({{"input_tokens", input},
+                        {"input_tokens_details", ev::object_of({{"cached_tokens", cached}})},
+                        {"output_tokens", output},
+                        {"output_tokens_details", ev::object_of({{"reasoning_tokens", reasoning}})},
+                        {"total_tokens", input + output}});
 }
 
 void output_builder::close_reasoning(std::vector<ev::event>& out) {
   if (reasoning_id_.empty())
     return;
-  json part{{"type", "reasoning_text"}, {"text", reasoning_text_}};
-  out.emplace_back(ev::reasoning_done{reasoning_id_, reasoning_index_, 0, reasoning_text_});
+  auto part = ev::object_of({{"type", "reasoning_text"}, {"text", reasoning_text_}});
+  out.emplace_back(
+      ev::reasoning_done{reasoning_id_, reasoning_index_, 0, std::move(reasoning_text_)});
   out.emplace_back(ev::content_part_done{reasoning_id_, reasoning_index_, 0, part});
-  out.emplace_back(ev::output_item_done{reasoning_index_,
-                                        {{"id", reasoning_id_},
-                                         {"type", "reasoning"},
-                                         {"summary", json::array()},
-                                         {"content", json::array({part})}}});
+  out.emplace_back(ev::output_item_done{
+      reasoning_index_, ev::object_of({{"id", reasoning_id_},
+                                       {"type", "reasoning"},
+                                       {"summary", json::array()},
+                                       {"content", ev::array_of(std::move(part))}})});
   reasoning_id_.clear();
   reasoning_text_.clear();
 }
@@ -74,18 +76,18 @@ void output_builder::close_reasoning(std::vector<ev::event>& out) {
 void output_builder::close_message(std::vector<ev::event>& out, const std::string& status) {
   if (message_id_.empty())
     return;
-  json part{{"type", "output_text"},
-            {"text", message_text_},
-            {"annotations", json::array()},
-            {"logprobs", json::array()}};
-  out.emplace_back(ev::output_text_done{message_id_, message_index_, 0, message_text_});
+  auto part = ev::object_of({{"type", "output_text"},
+                             {"text", message_text_},
+                             {"annotations", json::array()},
+                             {"logprobs", json::array()}});
+  out.emplace_back(ev::output_text_done{message_id_, message_index_, 0, std::move(message_text_)});
   out.emplace_back(ev::content_part_done{message_id_, message_index_, 0, part});
-  out.emplace_back(ev::output_item_done{message_index_,
-                                        {{"id", message_id_},
-                                         {"type", "message"},
-                                         {"status", status},
-                                         {"role", "assistant"},
-                                         {"content", json::array({part})}}});
+  out.emplace_back(ev::output_item_done{
+      message_index_, ev::object_of({{"id", message_id_},
+                                     {"type", "message"},
+                                     {"status", status},
+                                     {"role", "assistant"},
+                                     {"content", ev::array_of(std::move(part))}})});
   message_id_.clear();
   message_text_.clear();
 }
@@ -106,9 +108,11 @@ void output_builder::text(const std::string& thinking, const std::string& conten
       reasoning_index_ = next_index_++;
       out.emplace_back(ev::output_item_added{
           reasoning_index_,
-          {{"id", reasoning_id_}, {"type", "reasoning"}, {"summary", json::array()}}});
-      out.emplace_back(ev::content_part_added{
-          reasoning_id_, reasoning_index_, 0, {{"type", "reasoning_text"}, {"text", ""}}});
+          ev::object_of(
+              {{"id", reasoning_id_}, {"type", "reasoning"}, {"summary", json::array()}})});
+      out.emplace_back(
+          ev::content_part_added{reasoning_id_, reasoning_index_, 0,
+                                 ev::object_of({{"type", "reasoning_text"}, {"text", ""}})});
     }
     reasoning_text_ += thinking;
     out.emplace_back(ev::reasoning_delta{reasoning_id_, reasoning_index_, 0, thinking});
@@ -118,19 +122,17 @@ void output_builder::text(const std::string& thinking, const std::string& conten
     if (message_id_.empty()) {
       message_id_ = ev::make_id("msg_");
       message_index_ = next_index_++;
-      out.emplace_back(ev::output_item_added{message_index_,
-                                             {{"id", message_id_},
-                                              {"type", "message"},
-                                              {"status", "in_progress"},
-                                              {"role", "assistant"},
-                                              {"content", json::array()}}});
-      out.emplace_back(ev::content_part_added{message_id_,
-                                              message_index_,
-                                              0,
-                                              {{"type", "output_text"},
-                                               {"text", ""},
-                                               {"annotations", json::array()},
-                                               {"logprobs", json::array()}}});
+      out.emplace_back(
+          ev::output_item_added{message_index_, ev::object_of({{"id", message_id_},
+                                                               {"type", "message"},
+                                                               {"status", "in_progress"},
+                                                               {"role", "assistant"},
+                                                               {"content", json::array()}})});
+      out.emplace_back(ev::content_part_added{message_id_, message_index_, 0,
+                                              ev::object_of({{"type", "output_text"},
+                                                             {"text", ""},
+                                                             {"annotations", json::array()},
+                                                             {"logprobs", json::array()}})});
     }
     message_text_ += content;
     out.emplace_back(ev::output_text_delta{message_id_, message_index_, 0, content});
