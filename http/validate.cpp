@@ -3,6 +3,7 @@
 
 #include "adapters/schema/json_schema.hpp"
 #include "events/ids.hpp"
+#include "events/json_object.hpp"
 #include "events/json_safe.hpp"
 #include "projections/response_view.hpp"
 
@@ -304,8 +305,9 @@ std::optional<ev::error_info> check_item(json& item, const std::string& param) {
     auto& content = item["content"];
     if (content.is_string()) {
       // Stored in the canonical part form, as input_items shows it.
-      content = json::array(
-          {{{"type", role == "assistant" ? "output_text" : "input_text"}, {"text", content}}});
+      content =
+          ev::array_of(ev::object_of({{"type", role == "assistant" ? "output_text" : "input_text"},
+                                      {"text", std::move(content)}}));
       if (role == "assistant") {
         content[0]["annotations"] = json::array();
       }
@@ -883,7 +885,8 @@ create_from_json(nlohmann::json body, const create_limits& limits, bool fingerpr
   if (auto it = body.find("input"); it != body.end())
     input = std::move(*it);
   if (input.is_string()) {
-    input = json::array({{{"type", "message"}, {"role", "user"}, {"content", input}}});
+    input = ev::array_of(
+        ev::object_of({{"type", "message"}, {"role", "user"}, {"content", std::move(input)}}));
   } else if (input.is_null()) {
     input = json::array();
   } else if (!input.is_array()) {

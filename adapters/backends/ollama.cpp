@@ -9,6 +9,7 @@
 #include "adapters/backends/token_line.hpp"
 #include "adapters/backends/tools.hpp"
 #include "events/ids.hpp"
+#include "events/json_object.hpp"
 #include "events/json_safe.hpp"
 
 #include <algorithm>
@@ -43,8 +44,8 @@ struct message_builder {
     if (type == "message") {
       auto role = events::string_or(item, "role", "user");
       const json& content = events::member(item, "content"); // in place: no copy
-      json m{{"role", role == "assistant" ? "assistant" : "user"},
-             {"content", content_text(content)}};
+      auto m = events::object_of({{"role", role == "assistant" ? "assistant" : "user"},
+                                  {"content", content_text(content)}});
       json images = json::array();
       for (const auto& url : content_image_urls(content))
         if (auto payload = data_url_payload(url); !payload.empty())
@@ -78,8 +79,9 @@ struct message_builder {
       }
     } else if (type == "function_call_output" || type == "custom_tool_call_output") {
       auto output = item.value("output", json());
-      json m{{"role", "tool"},
-             {"content", output.is_string() ? output.get<std::string>() : content_text(output)}};
+      auto m = events::object_of(
+          {{"role", "tool"},
+           {"content", output.is_string() ? output.get<std::string>() : content_text(output)}});
       auto name = call_names.find(events::string_or(item, "call_id"));
       if (name != call_names.end())
         m["tool_name"] = name->second;
@@ -260,9 +262,10 @@ chat_parts assemble_chat(const actors::generation_request& req, bool text = true
     options = ollama_chat_options(req, tools);
   else if (auto offered = tools.backend_tools(); !offered.empty())
     options["tools"] = std::move(offered);
-  return chat_parts{system.empty() ? json() : json{{"role", "system"}, {"content", system}},
-                    std::move(history), history_tokens, std::move(turn.messages),
-                    std::move(options)};
+  return chat_parts{
+      system.empty() ? json()
+                     : events::object_of({{"role", "system"}, {"content", std::move(system)}}),
+      std::move(history), history_tokens, std::move(turn.messages), std::move(options)};
 }
 
 } // namespace
@@ -351,7 +354,8 @@ json to_ollama_chat(const actors::generation_request& req) {
 
 // Everything of the body but its messages (an empty array holds their place).
 json ollama_chat_options(const actors::generation_request& req, const tool_plan& tools) {
-  json body{{"model", req.model}, {"messages", json::array()}, {"stream", req.stream}};
+  auto body = events::object_of(
+      {{"model", req.model}, {"messages", json::array()}, {"stream", req.stream}});
   json options = json::object();
   const auto& p = req.params;
   // Ollama's options share the API's names for these.
