@@ -4,17 +4,20 @@
 
 #include <caf/detail/set_thread_name.hpp>
 #include <caf/detail/thread_safe_actor_clock.hpp>
-#include <caf/policy/unprofiled.hpp>
+#include <caf/execution_unit.hpp>
+#include <caf/logger.hpp>
 #include <caf/resumable.hpp>
-#include <caf/scheduler/coordinator.hpp>
+#include <caf/scheduler/abstract_coordinator.hpp>
 
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <unordered_set>
+#include <vector>
 
 namespace riposte::actors {
 
@@ -22,104 +25,6 @@ namespace {
 
 // Whether this thread is one of the scheduler's workers.
 thread_local bool on_worker = false;
-
-class sharing_policy : public caf::policy::unprofiled {
-public:
-  struct coordinator_data {
-    explicit coordinator_data(caf::scheduler::abstract_coordinator*) {}
-    std::mutex lock;
-    parking_spot spot;                 // where idle workers wait
-    std::deque<caf::resumable*> queue; // guarded by lock
-    int sleeping = 0;                  // guarded by lock
-  };
-
-  struct worker_data {
-    explicit worker_data(caf::scheduler::abstract_coordinator*) {}
-  };
-
-  // What an actor sends without a sender (anon_send, a spawn) comes here
-  // too, from a worker's own thread: it is one actor's message to another.
-  template <class Coordinator>
-  void central_enqueue(Coordinator* self, caf::resumable* job) {
-    push(d(self), job, on_worker, self->num_workers());
-  }
-
-  template <class Worker>
-  void external_enqueue(Worker* self, caf::resumable* job) {
-    push(d(self->parent()), job, false);
-  }
-
-  template <class Worker>
-  void internal_enqueue(Worker* self, caf::resumable* job) {
-    push(d(self->parent()), job, true, self->parent()->num_workers());
-  }
-
-  template <class Worker>
-  void resume_job_later(Worker* self, caf::resumable* job) {
-    push(d(self->parent()), job, true, self->parent()->num_workers());
-  }
-
-  template <class Worker>
-  caf::resumable* dequeue(Worker* self) {
-    on_worker = true;
-    auto& data = d(self->parent());
-    std::unique_lock guard{data.lock};
-    for (;;) {
-      if (auto* job = pop(data))
-        return job;
-      ++data.sleeping;
-      auto ticket = data.spot.ticket();
-      guard.unlock();
-      data.spot.wait(ticket);
-      guard.lock();
-      --data.sleeping;
-    }
-  }
-
-  template <class Worker, class UnaryFunction>
-  void foreach_resumable(Worker*, UnaryFunction) {}
-
-  template <class Coordinator, class UnaryFunction>
-  void foreach_central_resumable(Coordinator* self, UnaryFunction f) {
-    auto& data = d(self);
-    std::lock_guard guard{data.lock};
-    while (auto* job = pop(data))
-      f(job);
-  }
-
-private:
-  // A job from outside the workers (http/, the backend's and the writer's
-  // threads) wakes a sleeper if there is one. A job a worker queues (one
-  // actor's message to another, with or without a sender) wakes one only
-  // when the queue holds more jobs than there are workers awake to take
-  // them: the worker that queued it takes it next, once its own job yields
-  // (at most max-throughput messages later), instead of waking a second
-  // worker (a futex call and two context switches, the dearest thing a
-  // create does on a VM) that would mostly find the queue empty again.
-  static void push(coordinator_data& data, caf::resumable* job, bool from_worker,
-                   std::size_t workers = 0) {
-    bool wake = false;
-    {
-      std::lock_guard guard{data.lock};
-      data.queue.push_back(job);
-      auto sleeping = static_cast<std::size_t>(data.sleeping);
-      wake = sleeping > 0 && (!from_worker || data.queue.size() > workers - sleeping);
-      if (wake)
-        data.spot.mark();
-    }
-    if (wake)
-      data.spot.wake();
-  }
-
-  // With the lock held.
-  static caf::resumable* pop(coordinator_data& data) {
-    if (data.queue.empty())
-      return nullptr;
-    auto* job = data.queue.front();
-    data.queue.pop_front();
-    return job;
-  }
-};
 
 // CAF's clock, except that an actor that never set a timeout (a request's,
 // a receive timeout, a stream tick) does not tell the clock's thread when it
@@ -169,13 +74,38 @@ private:
   std::atomic<std::uint64_t> forwarded_{0};
 };
 
-// CAF's coordinator with the lean clock on a thread of its own. (The base
-// class's clock thread still starts, and waits for nothing: the clock every
-// part of CAF asks for is this one.)
-class riposte_coordinator : public caf::scheduler::coordinator<sharing_policy> {
+class riposte_coordinator;
+
+// One of the scheduler's threads: it runs the jobs of the shared queue, one
+// at a time. (CAF's own worker looks up each job's actor id for its logger
+// before running it, which Debian's CAF compiles in even when quiet: a
+// dynamic_cast across the actor's virtual bases and two logger calls, some
+// 1,500 instructions per job, 8 jobs per blocking create.)
+class worker : public caf::execution_unit {
 public:
-  using super = caf::scheduler::coordinator<sharing_policy>;
-  using super::super;
+  worker(caf::actor_system& sys, riposte_coordinator& owner)
+    : caf::execution_unit(&sys)
+    , owner_(owner) {}
+
+  // A job the running actor queued (a message to itself, an actor it
+  // spawned).
+  void exec_later(caf::resumable* job) override;
+
+  void start();
+  void join() { thread_.join(); }
+
+private:
+  void run();
+
+  riposte_coordinator& owner_;
+  std::thread thread_;
+};
+
+// CAF's work sharing with riposte's waking rules and the lean clock: one
+// queue for every worker, idle workers asleep on a parking spot.
+class riposte_coordinator : public caf::scheduler::abstract_coordinator {
+public:
+  using abstract_coordinator::abstract_coordinator;
 
   static caf::actor_system::module* make(caf::actor_system& sys, caf::detail::type_list<>) {
     return new riposte_coordinator(sys);
@@ -183,27 +113,133 @@ public:
 
   lean_clock& clock() noexcept override { return clock_; }
 
+  // What an actor sends without a sender (anon_send, a spawn) comes here
+  // too, from a worker's own thread: it is one actor's message to another.
+  void enqueue(caf::resumable* job) override { push(job, on_worker); }
+
+  // A job from outside the workers (http/, the backend's and the writer's
+  // threads) wakes a sleeper if there is one. A job a worker queues (one
+  // actor's message to another, with or without a sender) wakes one only
+  // when the queue holds more jobs than there are workers awake to take
+  // them: the worker that queued it takes it next, once its own job yields
+  // (at most max-throughput messages later), instead of waking a second
+  // worker (a futex call and two context switches, the dearest thing a
+  // create does on a VM) that would mostly find the queue empty again.
+  void push(caf::resumable* job, bool from_worker) {
+    bool wake = false;
+    {
+      std::lock_guard guard{lock_};
+      queue_.push_back(job);
+      auto sleeping = static_cast<std::size_t>(sleeping_);
+      wake = sleeping > 0 && (!from_worker || queue_.size() > num_workers() - sleeping);
+      if (wake)
+        spot_.mark();
+    }
+    if (wake)
+      spot_.wake();
+  }
+
+  // The next job; asleep until there is one.
+  caf::resumable* take() {
+    std::unique_lock guard{lock_};
+    for (;;) {
+      if (auto* job = pop())
+        return job;
+      ++sleeping_;
+      auto ticket = spot_.ticket();
+      guard.unlock();
+      spot_.wait(ticket);
+      guard.lock();
+      --sleeping_;
+    }
+  }
+
 protected:
   void start() override {
+    for (std::size_t i = 0; i < num_workers(); ++i)
+      workers_.push_back(std::make_unique<worker>(system(), *this));
+    for (auto& w : workers_)
+      w->start();
     timer_ = std::thread{[this] {
       caf::detail::set_thread_name("riposte.clock");
       system().thread_started();
       clock_.run_dispatch_loop();
       system().thread_terminates();
     }};
-    super::start();
+    abstract_coordinator::start();
   }
 
   void stop() override {
-    super::stop();
+    // Queued behind every job already waiting; each worker ends on the
+    // first of them it takes, so one per worker ends them all.
+    struct end_of_work : caf::resumable {
+      resume_result resume(caf::execution_unit*, std::size_t) override {
+        return shutdown_execution_unit;
+      }
+      void intrusive_ptr_add_ref_impl() override {}
+      void intrusive_ptr_release_impl() override {}
+    } end;
+    for (std::size_t i = 0; i < workers_.size(); ++i)
+      push(&end, false);
+    for (auto& w : workers_)
+      w->join();
+    stop_actors();
+    // What was queued meanwhile never runs.
+    std::lock_guard guard{lock_};
+    while (auto* job = pop())
+      cleanup_and_release(job);
     clock_.cancel_dispatch_loop();
     timer_.join();
   }
 
 private:
+  // With the lock held.
+  caf::resumable* pop() {
+    if (queue_.empty())
+      return nullptr;
+    auto* job = queue_.front();
+    queue_.pop_front();
+    return job;
+  }
+
+  std::mutex lock_;
+  parking_spot spot_;                 // where idle workers wait
+  std::deque<caf::resumable*> queue_; // guarded by lock_
+  int sleeping_ = 0;                  // guarded by lock_
+  std::vector<std::unique_ptr<worker>> workers_;
   lean_clock clock_;
   std::thread timer_;
 };
+
+void worker::exec_later(caf::resumable* job) {
+  owner_.push(job, true);
+}
+
+void worker::start() {
+  thread_ = std::thread{[this] {
+    caf::logger::set_current_actor_system(&system());
+    caf::detail::set_thread_name("riposte.actors");
+    system().thread_started();
+    run();
+    system().thread_terminates();
+  }};
+}
+
+void worker::run() {
+  on_worker = true;
+  auto throughput = owner_.max_throughput();
+  for (;;) {
+    auto* job = owner_.take();
+    switch (job->resume(this, throughput)) {
+      case caf::resumable::resume_later:
+        owner_.push(job, true); // it keeps its reference: still running
+        break;
+      case caf::resumable::done:
+      case caf::resumable::awaiting_message: caf::intrusive_ptr_release(job); break;
+      case caf::resumable::shutdown_execution_unit: return;
+    }
+  }
+}
 
 } // namespace
 

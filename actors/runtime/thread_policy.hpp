@@ -1,13 +1,15 @@
-// The actor scheduler riposte runs on: CAF's work sharing (one queue, idle
-// workers sleep), except that a worker is woken only when one sleeps, and
+// The actor scheduler riposte runs on, with workers of its own (threads
+// named riposte.actors): CAF's work sharing (one queue, idle workers
+// sleep), except that a worker is woken only when one sleeps, and
 // after the queue's lock is released. CAF's policy signals for every message
 // under the lock, so the woken worker blocks on the lock right away: two
 // futex calls per message. A message one actor sends another wakes a worker
 // only when there are more jobs queued than workers awake: the sender's
 // worker runs it next (one wake per create fewer at low load). (Spinning a
 // little before sleeping was tried: it saved no CPU here, and spinning
-// workers take the cores from the others.) Its clock is CAF's, except that
-// an actor that never set a timeout ends without waking the clock's thread.
+// workers take the cores from the others.) A worker runs a job without
+// CAF's per-job logger bookkeeping. Its clock is CAF's, except that an
+// actor that never set a timeout ends without waking the clock's thread.
 #pragma once
 
 #include <caf/actor_system.hpp>

@@ -253,10 +253,10 @@ if phases:
     summary["riposte_c1_store_wait_us"] = {
         n: statistics.median(p.get("store." + n, 0) for p in phases) for n in stores}
 # Per create by role, the median over runs: each run's counts by thread
-# name (times `scale`), over the creates of the matching wrk run. CAF 0.17
-# names its scheduler's workers caf.multiplexer; RESTinio's threads keep the
+# name (times `scale`), over the creates of the matching wrk run. The actor
+# scheduler's workers are riposte.actors; RESTinio's threads keep the
 # process's name, riposte.
-roles = {"riposte.writer": "writer", "caf.multiplexer": "CAF workers", "riposte": "HTTP",
+roles = {"riposte.writer": "writer", "riposte.actors": "CAF workers", "riposte": "HTTP",
          "riposte.backend": "backend client", "riposte.index": "index",
          "rocksdb:low": "compaction", "rocksdb:high": "flush"}
 def per_create_by_role(runs, mode, scale=1.0):

@@ -80,7 +80,7 @@ inc, own = rows(inclusive), rows(self_file)
 total = next(n for n, name in inc if "PROGRAM TOTALS" in name)
 # Each thread of riposte by the function its work starts in.
 roles = [
-    ("CAF workers", r"caf::scheduler::worker<.*>::start\(\)::\{lambda\(\)#1\}"),
+    ("CAF workers", r"riposte::actors::\(anonymous namespace\)::worker::start\(\)::\{lambda\(\)#1\}"),
     ("writer", r"riposte::actors::append_writer::run\(\)"),
     ("HTTP thread", r"asio::detail::scheduler::run\("),
     ("backend client", r"riposte::adapters::backends::native_loop::impl::turn\(\)"),
