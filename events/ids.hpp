@@ -1,6 +1,7 @@
 // Identifiers in the OpenAI style: `resp_…`, `msg_…`, `fc_…`, `call_…`.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -24,22 +25,27 @@ inline std::string make_id(std::string_view prefix, int hex_digits = 48) {
   // Seeded below 2^31: billions of ids before it wraps (one second then
   // sorts out of order, which costs speed, not uniqueness).
   static std::atomic<std::uint32_t> counter{std::random_device{}() >> 1};
-  std::string id{prefix};
-  id.reserve(prefix.size() + static_cast<std::size_t>(hex_digits));
-  auto put_hex = [&](std::uint32_t v) {
-    for (int shift = 28; shift >= 0; shift -= 4)
-      id.push_back(hex[(v >> shift) & 15u]);
+  hex_digits = std::max(hex_digits, 0);
+  std::string id(prefix.size() + static_cast<std::size_t>(hex_digits), '0');
+  std::copy(prefix.begin(), prefix.end(), id.begin());
+  char* out = id.data() + prefix.size();
+  // The last `digits` hex digits of `v`.
+  auto put_hex = [&out](std::uint64_t v, int digits) {
+    for (int shift = 4 * (digits - 1); shift >= 0; shift -= 4)
+      *out++ = hex[(v >> shift) & 15u];
   };
   int random_digits = hex_digits;
   if (hex_digits >= 32) {
     auto now = std::chrono::system_clock::now().time_since_epoch();
     put_hex(
-        static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(now).count()));
-    put_hex(counter.fetch_add(1, std::memory_order_relaxed));
+        static_cast<std::uint32_t>(std::chrono::duration_cast<std::chrono::seconds>(now).count()),
+        8);
+    put_hex(counter.fetch_add(1, std::memory_order_relaxed), 8);
     random_digits -= 16;
   }
-  for (int i = 0; i < random_digits; ++i)
-    id.push_back(hex[rng() & 15u]);
+  // Sixteen random digits from each draw.
+  for (; random_digits > 0; random_digits -= 16)
+    put_hex(rng(), std::min(random_digits, 16));
   return id;
 }
 

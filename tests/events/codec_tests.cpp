@@ -473,7 +473,19 @@ BOOST_AUTO_TEST_CASE(ids_made_later_sort_later_and_never_repeat) {
   for (const auto& id : ids)
     tails.insert(id.substr(5 + 16));
   BOOST_TEST(tails.size() == ids.size());
+  // Each random digit takes every value: none is left as filler.
+  for (std::size_t at = 5 + 16; at < 5 + 48; ++at) {
+    std::set<char> seen;
+    for (const auto& id : ids)
+      seen.insert(id[at]);
+    BOOST_TEST(seen.size() == 16u, "digit " << at);
+  }
   auto file = ev::make_id("file-", 24);
   BOOST_TEST(file.size() == 5u + 24u);
   BOOST_TEST(file.find_first_not_of("0123456789abcdef", 5) == std::string::npos);
+  std::set<std::string> files;
+  for (int i = 0; i < 1000; ++i)
+    files.insert(ev::make_id("file-", 24).substr(5 + 20));
+  BOOST_TEST(files.size() > 900u); // its last 4 digits: from the second draw
+  BOOST_TEST(ev::make_id("x_", 0) == "x_");
 }
