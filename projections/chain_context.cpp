@@ -1,6 +1,7 @@
 #include "projections/chain_context.hpp"
 
 #include "events/json_safe.hpp"
+#include "events/json_text.hpp"
 
 #include <cstdio>
 
@@ -42,19 +43,21 @@ std::int64_t cacheable_prefix(const response_state& view) {
 
 std::string to_chain_snapshot(const chain_segment& seg, bool checkpoint,
                               const std::string& parent_id) {
-  std::string out = "{\"depth\":" + std::to_string(seg.depth) +
-                    ",\"model\":" + events::dump_json(json(seg.model)) +
-                    ",\"instructions_fp\":" + events::dump_json(json(seg.instructions_fp)) +
-                    ",\"prefix_tokens\":" + std::to_string(seg.prefix_tokens);
+  namespace text = events::json_text;
+  std::string out = "{";
+  text::put_int(out, "depth", seg.depth);
+  text::put_string(out, "model", seg.model);
+  text::put_string(out, "instructions_fp", seg.instructions_fp);
+  text::put_int(out, "prefix_tokens", seg.prefix_tokens);
   if (!checkpoint)
-    out += ",\"parent\":" + events::dump_json(json(parent_id));
+    text::put_string(out, "parent", parent_id);
   out += ",\"items\":[";
   bool first = true;
   auto put = [&](const json& item) {
     if (!first)
       out += ',';
     first = false;
-    out += events::dump_json(item);
+    text::put_json(out, item);
   };
   if (checkpoint) {
     // The segment's own items come last: its ancestors' first, oldest first.

@@ -30,6 +30,15 @@ BOOST_AUTO_TEST_CASE(a_checkpoint_stores_the_whole_chain_and_any_other_segment_o
   BOOST_TEST(own.segment->items == json::array({{{"id", "b"}}, {{"id", "c"}}}));
   BOOST_TEST(rp::chain_items(whole.segment).size() == 3u);
   BOOST_TEST(!rp::from_chain_snapshot("not json").segment);
+  // Written as text, byte for byte what the stored format has always been
+  // (the members in this order, strings escaped as dump() escapes them).
+  leaf.model = "m\"odel\xff";
+  BOOST_TEST(rp::to_chain_snapshot(leaf, false, "resp_\n") ==
+             "{\"depth\":2,\"model\":" +
+                 json(leaf.model).dump(-1, ' ', false, json::error_handler_t::replace) +
+                 ",\"instructions_fp\":\"" + leaf.instructions_fp +
+                 "\",\"prefix_tokens\":17,\"parent\":\"resp_\\n\",\"items\":[{\"id\":\"b\"},{"
+                 "\"id\":\"c\"}]}");
 }
 
 BOOST_AUTO_TEST_CASE(instructions_fingerprints_differ_when_the_instructions_do) {
