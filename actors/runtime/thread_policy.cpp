@@ -74,13 +74,25 @@ private:
   std::atomic<std::uint64_t> forwarded_{0};
 };
 
+// A thread of the actor system's own, named, running `body`.
+template <class Body>
+std::thread system_thread(caf::actor_system& sys, const char* name, Body body) {
+  return std::thread{[&sys, name, body] {
+    caf::logger::set_current_actor_system(&sys);
+    caf::detail::set_thread_name(name);
+    sys.thread_started();
+    body();
+    sys.thread_terminates();
+  }};
+}
+
 class riposte_coordinator;
 
 // One of the scheduler's threads: it runs the jobs of the shared queue, one
 // at a time. (CAF's own worker looks up each job's actor id for its logger
 // before running it, which Debian's CAF compiles in even when quiet: a
 // dynamic_cast across the actor's virtual bases and two logger calls, some
-// 1,500 instructions per job, 8 jobs per blocking create.)
+// 1,600 instructions per job, 8 jobs per blocking create.)
 class worker : public caf::execution_unit {
 public:
   worker(caf::actor_system& sys, riposte_coordinator& owner)
@@ -160,12 +172,7 @@ protected:
       workers_.push_back(std::make_unique<worker>(system(), *this));
     for (auto& w : workers_)
       w->start();
-    timer_ = std::thread{[this] {
-      caf::detail::set_thread_name("riposte.clock");
-      system().thread_started();
-      clock_.run_dispatch_loop();
-      system().thread_terminates();
-    }};
+    timer_ = system_thread(system(), "riposte.clock", [this] { clock_.run_dispatch_loop(); });
     abstract_coordinator::start();
   }
 
@@ -184,10 +191,19 @@ protected:
     for (auto& w : workers_)
       w->join();
     stop_actors();
-    // What was queued meanwhile never runs.
-    std::lock_guard guard{lock_};
-    while (auto* job = pop())
+    // What was queued meanwhile never runs. Taken one at a time, the lock
+    // released before each is cleaned up: an actor's cleanup tells others
+    // (whose jobs come back here, and are cleaned up in turn).
+    for (;;) {
+      caf::resumable* job = nullptr;
+      {
+        std::lock_guard guard{lock_};
+        job = pop();
+      }
+      if (job == nullptr)
+        break;
       cleanup_and_release(job);
+    }
     clock_.cancel_dispatch_loop();
     timer_.join();
   }
@@ -216,13 +232,7 @@ void worker::exec_later(caf::resumable* job) {
 }
 
 void worker::start() {
-  thread_ = std::thread{[this] {
-    caf::logger::set_current_actor_system(&system());
-    caf::detail::set_thread_name("riposte.actors");
-    system().thread_started();
-    run();
-    system().thread_terminates();
-  }};
+  thread_ = system_thread(system(), "riposte.actors", [this] { run(); });
 }
 
 void worker::run() {
