@@ -9,6 +9,10 @@
 # kernel's part (the create benchmark measures those).
 #   bash ops/bench/instructions.sh [CREATES] [WARMUP]   (default 500 200)
 # RIPOSTE_BIN=path counts another build; TOP=N lists N functions (default 25).
+# TOKENS=N streams instead: each create asks for "stream":true and the
+# backend answers N chunks, DELAY_MS apart (default 5: each token is then
+# its own batch, as in a stream a model paces); the count is then also
+# given per token.
 # Writes build/bench/instructions.json and build/bench/instructions.md.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -18,10 +22,16 @@ source ops/bench/lib.sh
 bench_init instructions
 out_dir=build/bench
 
-cat > "$work/script.json" <<'JSON'
-{"models": [{"name": "bench", "capabilities": ["completion"], "context_length": 8192}],
- "rules": [{"match": {"model": "bench"}, "reply": {"chunks": [{"content": "ok"}]}}]}
-JSON
+tokens=${TOKENS:-0}
+python3 - "$tokens" "${DELAY_MS:-5}" > "$work/script.json" <<'PY'
+import json, sys
+tokens, delay_ms = int(sys.argv[1]), int(sys.argv[2])
+reply = {"chunks": [{"content": "ok"}]}
+if tokens:
+    reply = {"chunks": [{"content": f" tok{i}"} for i in range(tokens)], "delay_ms": delay_ms}
+print(json.dumps({"models": [{"name": "bench", "capabilities": ["completion"], "context_length": 8192}],
+                  "rules": [{"match": {"model": "bench"}, "reply": reply}]}))
+PY
 start_backend "$work/script.json"
 bin=$(realpath "${RIPOSTE_BIN:-./build/riposte}")
 valgrind --tool=callgrind --callgrind-out-file="$work/callgrind.out" --dump-instr=no \
@@ -34,17 +44,19 @@ for _ in $(seq 600); do grep -q "riposte listening" "$work/riposte.log" 2>/dev/n
 riposte_port=$(announced_port "$work/riposte.log" "riposte listening")
 
 creates_in_a_row() { # count
-  python3 - "$riposte_port" "$1" <<'PY'
+  python3 - "$riposte_port" "$1" "$tokens" <<'PY'
 import http.client, sys
-port, n = int(sys.argv[1]), int(sys.argv[2])
+port, n, tokens = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
+body = '{"model":"bench","input":"hi","stream":true}' if tokens else '{"model":"bench","input":"hi"}'
 conn = http.client.HTTPConnection("127.0.0.1", port, timeout=120)
 for _ in range(n):
-    conn.request("POST", "/v1/responses", '{"model":"bench","input":"hi"}',
-                 {"Content-Type": "application/json"})
+    conn.request("POST", "/v1/responses", body, {"Content-Type": "application/json"})
     r = conn.getresponse()
-    body = r.read()
+    answer = r.read()
     if r.status != 200:
-        sys.exit(f"create answered {r.status}: {body[:300]!r}")
+        sys.exit(f"create answered {r.status}: {answer[:300]!r}")
+    if tokens and b"response.completed" not in answer:
+        sys.exit(f"stream did not complete: {answer[-300:]!r}")
 PY
 }
 
@@ -56,9 +68,10 @@ dump=$(ls -t "$work"/callgrind.out.* | head -n 1)
 callgrind_annotate --inclusive=yes --threshold=100 "$dump" > "$work/inclusive.txt"
 callgrind_annotate --threshold=100 "$dump" > "$work/self.txt"
 
-python3 - "$work/inclusive.txt" "$work/self.txt" "$creates" "${TOP:-25}" "$out_dir" <<'PY'
+python3 - "$work/inclusive.txt" "$work/self.txt" "$creates" "${TOP:-25}" "$out_dir" "$tokens" <<'PY'
 import json, re, sys
 inclusive, self_file, creates, top, out_dir = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+tokens = int(sys.argv[6])
 
 def rows(path):
     out = []
@@ -97,19 +110,23 @@ entry = re.compile(r"PROGRAM TOTALS|:clone |:start_thread|std::thread::_State_im
 functions = [(n / creates, short(name)) for n, name in inc
              if "riposte::" in name and not entry.search(name)][:top]
 hot = [(n / creates, short(name)) for n, name in own if not entry.search(name)][:top]
-summary = {"creates": creates, "instructions_per_create": total / creates,
+summary = {"creates": creates, "tokens_per_create": tokens, "instructions_per_create": total / creates,
            "by_thread": by_role,
            "top_inclusive": [{"instructions": n, "function": f} for n, f in functions],
            "top_self": [{"instructions": n, "function": f} for n, f in hot]}
-json.dump(summary, open(f"{out_dir}/instructions.json", "w"), indent=1)
-lines = [f"# Instructions per blocking create ({creates} in a row, after a warm-up)", "",
-         f"**{total / creates / 1000:,.0f} thousand instructions per create**, every thread of riposte.", "",
-         "| thread | thousand instructions per create |", "|---|---:|"]
+kind = f"streamed create of {tokens} tokens" if tokens else "blocking create"
+lines = [f"# Instructions per {kind} ({creates} in a row, after a warm-up)", "",
+         f"**{total / creates / 1000:,.0f} thousand instructions per create**, every thread of riposte.", ""]
+if tokens:
+    summary["instructions_per_token"] = total / creates / tokens
+    lines += [f"Per token, the create's own work included: {total / creates / tokens / 1000:,.1f} thousand.", ""]
+lines += ["| thread | thousand instructions per create |", "|---|---:|"]
 lines += [f"| {role} | {n / 1000:,.1f} |" for role, n in by_role.items()]
 lines += ["", "| inclusive, riposte's own functions | thousand |", "|---|---:|"]
 lines += [f"| `{f}` | {n / 1000:,.1f} |" for n, f in functions]
 lines += ["", "| self (where the instructions are) | thousand |", "|---|---:|"]
 lines += [f"| `{f}` | {n / 1000:,.1f} |" for n, f in hot]
+json.dump(summary, open(f"{out_dir}/instructions.json", "w"), indent=1)
 open(f"{out_dir}/instructions.md", "w").write("\n".join(lines) + "\n")
 print("\n".join(lines))
 PY
