@@ -564,6 +564,11 @@ struct native_loop::impl {
         succeed(c);
         return;
       }
+      // A short read emptied the socket: the next recv would only say so
+      // (EAGAIN), a syscall per streamed token. The poll is level-triggered,
+      // so whatever arrives meanwhile is reported again.
+      if (static_cast<std::size_t>(n) < buffer.size())
+        return;
     }
   }
 
