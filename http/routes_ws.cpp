@@ -122,6 +122,7 @@ public:
     : owner_(std::move(owner))
     , out_(std::move(out))
     , opts_(std::move(opts))
+    , seed_(obfuscation_seed(opts_.response_id))
     , turn_(std::move(turn)) {}
 
   // Dropped without an end (its actor died, the create was lost): the
@@ -137,7 +138,7 @@ public:
   }
 
   void push(const projections::stream_frame& event) override {
-    out_->send_text(event_data(event, opts_));
+    out_->send_text(event_data(event, opts_, seed_));
   }
 
   // Silence mid-output: a ping (for proxies and the Python SDK's keepalive).
@@ -221,6 +222,7 @@ private:
   std::weak_ptr<session> owner_;
   std::shared_ptr<ws_channel> out_;
   sse_options opts_;
+  std::uint64_t seed_; // of opts_.response_id
   turn_info turn_;
   std::mutex mutex_;
   bool ended_ = false;

@@ -29,7 +29,8 @@ class sse_sink final : public actors::event_sink, public std::enable_shared_from
 public:
   sse_sink(std::shared_ptr<exchange> ex, sse_options opts)
     : ex_(std::move(ex))
-    , opts_(std::move(opts)) {}
+    , opts_(std::move(opts))
+    , seed_(obfuscation_seed(opts_.response_id)) {}
 
   // Dropped without an end (its actor died, a message was lost): the client
   // is told, never left waiting.
@@ -49,14 +50,14 @@ public:
 
   void push(const projections::stream_frame& event) override {
     last_seq_ = event.seq;
-    send(sse_frame(event, opts_));
+    send(sse_frame(event, opts_, seed_));
   }
 
   void push_all(const std::vector<projections::stream_frame>& events) override {
     std::string frames;
     for (const auto& event : events) {
       last_seq_ = event.seq;
-      frames += sse_frame(event, opts_);
+      frames += sse_frame(event, opts_, seed_);
     }
     if (!frames.empty())
       send(std::move(frames));
@@ -65,7 +66,10 @@ public:
   void keep_alive() override { send(": keep-alive\n\n"); }
 
   // Called before the sink is handed on, so no push races with it.
-  void retarget(const std::string& response_id) override { opts_.response_id = response_id; }
+  void retarget(const std::string& response_id) override {
+    opts_.response_id = response_id;
+    seed_ = obfuscation_seed(response_id);
+  }
 
   void close() override {
     std::shared_ptr<chunk_stream> stream;
@@ -163,6 +167,7 @@ private:
 
   std::shared_ptr<exchange> ex_;
   sse_options opts_;
+  std::uint64_t seed_; // of opts_.response_id
   std::mutex mutex_;
   std::shared_ptr<chunk_stream> stream_;
   std::size_t pending_ = 0;
@@ -180,57 +185,79 @@ std::shared_ptr<actors::event_sink> make_sse_sink(std::shared_ptr<exchange> ex, 
 
 namespace {
 
+// The padding's characters, written straight after `out`'s end.
+void put_obfuscation(std::string& out, std::uint64_t seed, std::int64_t seq,
+                     std::size_t delta_size) {
+  static constexpr char alphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+  auto h = seed ^ (static_cast<std::uint64_t>(seq) * 0x9e3779b97f4a7c15ull);
+  // Pads the delta towards a multiple of 16 bytes, at least 4 characters.
+  std::size_t length = 4 + (16 - (delta_size % 16)) % 16;
+  auto at = out.size();
+  out.resize(at + length);
+  for (std::size_t i = 0; i < length; ++i) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 29;
+    out[at + i] = alphabet[h % (sizeof alphabet - 1)];
+  }
+}
+
 // The padding goes last in the object, as the API sends it.
-void append_data(std::string& out, const projections::stream_frame& event,
-                 const sse_options& opts) {
+void append_data(std::string& out, const projections::stream_frame& event, const sse_options& opts,
+                 std::uint64_t seed) {
   out += event.data;
   if (opts.obfuscation && event.delta_size && out.back() == '}') {
     out.pop_back();
     out += ",\"obfuscation\":\"";
-    out += obfuscation_for(opts.response_id, event.seq, *event.delta_size);
+    put_obfuscation(out, seed, event.seq, *event.delta_size);
     out += "\"}";
   }
 }
 
 } // namespace
 
-std::string sse_frame(const projections::stream_frame& event, const sse_options& opts) {
-  std::string frame;
-  frame.reserve(event.type.size() + event.data.size() + 64);
-  frame += "event: ";
-  frame += event.type;
-  frame += "\ndata: ";
-  append_data(frame, event, opts);
-  frame += "\n\n";
-  return frame;
-}
-
-std::string event_data(const projections::stream_frame& event, const sse_options& opts) {
-  std::string data;
-  data.reserve(event.data.size() + 48);
-  append_data(data, event, opts);
-  return data;
-}
-
-std::string obfuscation_for(const std::string& response_id, std::int64_t seq,
-                            std::size_t delta_size) {
-  static constexpr char alphabet[] =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+std::uint64_t obfuscation_seed(std::string_view response_id) {
   std::uint64_t h = 14695981039346656037ull;
   for (unsigned char c : response_id) {
     h ^= c;
     h *= 1099511628211ull;
   }
-  h ^= static_cast<std::uint64_t>(seq) * 0x9e3779b97f4a7c15ull;
-  // Pads the delta towards a multiple of 16 bytes, at least 4 characters.
-  std::size_t length = 4 + (16 - (delta_size % 16)) % 16;
+  return h;
+}
+
+std::string sse_frame(const projections::stream_frame& event, const sse_options& opts,
+                      std::uint64_t seed) {
+  std::string frame;
+  frame.reserve(event.type.size() + event.data.size() + 64);
+  frame += "event: ";
+  frame += event.type;
+  frame += "\ndata: ";
+  append_data(frame, event, opts, seed);
+  frame += "\n\n";
+  return frame;
+}
+
+std::string sse_frame(const projections::stream_frame& event, const sse_options& opts) {
+  return sse_frame(event, opts, obfuscation_seed(opts.response_id));
+}
+
+std::string event_data(const projections::stream_frame& event, const sse_options& opts,
+                       std::uint64_t seed) {
+  std::string data;
+  data.reserve(event.data.size() + 48);
+  append_data(data, event, opts, seed);
+  return data;
+}
+
+std::string event_data(const projections::stream_frame& event, const sse_options& opts) {
+  return event_data(event, opts, obfuscation_seed(opts.response_id));
+}
+
+std::string obfuscation_for(const std::string& response_id, std::int64_t seq,
+                            std::size_t delta_size) {
   std::string out;
-  for (std::size_t i = 0; i < length; ++i) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 29;
-    out.push_back(alphabet[h % (sizeof alphabet - 1)]);
-  }
+  put_obfuscation(out, obfuscation_seed(response_id), seq, delta_size);
   return out;
 }
 

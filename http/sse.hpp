@@ -25,6 +25,14 @@ std::string sse_frame(const projections::stream_frame& event, const sse_options&
 // its obfuscation padding when asked.
 std::string event_data(const projections::stream_frame& event, const sse_options& opts);
 
+// The padding's seed: the response id, hashed. A sink takes it once and
+// passes it with every frame instead of hashing the id per token.
+std::uint64_t obfuscation_seed(std::string_view response_id);
+std::string sse_frame(const projections::stream_frame& event, const sse_options& opts,
+                      std::uint64_t seed);
+std::string event_data(const projections::stream_frame& event, const sse_options& opts,
+                       std::uint64_t seed);
+
 // The padding for a delta event: deterministic in (response id, seq), so a
 // resumed stream repeats the original bytes exactly.
 std::string obfuscation_for(const std::string& response_id, std::int64_t seq,
