@@ -121,15 +121,15 @@ namespace {
 struct text_writer {
   std::string out{"{"};
 
-  text_writer& str(std::string_view key, std::string_view value) {
+  text_writer& str(json_text::key key, std::string_view value) {
     json_text::put_string(out, key, value);
     return *this;
   }
-  text_writer& num(std::string_view key, std::int64_t value) {
+  text_writer& num(json_text::key key, std::int64_t value) {
     json_text::put_int(out, key, value);
     return *this;
   }
-  text_writer& tree(std::string_view key, const nlohmann::json& value) {
+  text_writer& tree(json_text::key key, const nlohmann::json& value) {
     json_text::put_key(out, key);
     out += value.is_array() && value.empty() ? std::string{"[]"} : dump_json(value);
     return *this;

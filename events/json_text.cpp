@@ -75,20 +75,33 @@ bool all_ascii(std::string_view s) {
 }
 
 // ASCII with nothing to escape (most keys and values): copied as is.
-// The tail, under eight bytes (all of most keys), is checked as one word
-// padded with a byte that needs nothing.
+// Words are read whole, the last one overlapping the one before it; a
+// string under eight bytes is read as two overlapping halves, or its first,
+// middle and last bytes (which cover one of three), padded with a byte
+// that needs nothing. No call to memcpy for a variable length.
 bool plain(std::string_view s) {
   auto plain_word = [](std::uint64_t w) { return !needs_escape(w) && (w & highs) == 0; };
   const char* p = s.data();
-  auto left = s.size();
-  for (; left >= 8; p += 8, left -= 8)
-    if (!plain_word(word_at(p)))
-      return false;
-  if (left == 0)
+  auto n = s.size();
+  if (n >= 8) {
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      if (!plain_word(word_at(p + i)))
+        return false;
+    return i == n || plain_word(word_at(p + n - 8));
+  }
+  if (n >= 4) {
+    std::uint32_t first = 0;
+    std::uint32_t last = 0;
+    std::memcpy(&first, p, sizeof first);
+    std::memcpy(&last, p + n - 4, sizeof last);
+    return plain_word(first | (std::uint64_t{last} << 32));
+  }
+  if (n == 0)
     return true;
-  std::uint64_t w = ones * 'a';
-  std::memcpy(&w, p, left);
-  return plain_word(w);
+  auto byte = [&](std::size_t i) { return std::uint64_t{static_cast<unsigned char>(p[i])}; };
+  auto padded = (ones * 'a') & ~std::uint64_t{0xffffff};
+  return plain_word(padded | byte(0) | (byte(n / 2) << 8) | (byte(n - 1) << 16));
 }
 
 // `pre"s"post` (no `pre` or `post` where they are '\0') for an `s` that
@@ -169,20 +182,34 @@ void put_quoted(std::string& out, std::string_view value) {
   out += '"';
 }
 
-void put_key(std::string& out, std::string_view key) {
-  put_quoted_between(out, out.empty() || out.back() == '{' ? '\0' : ',', key, ':');
+namespace {
+
+bool after_member(const std::string& out) {
+  return !out.empty() && out.back() != '{';
 }
 
-void put_string(std::string& out, std::string_view key, std::string_view value) {
-  put_key(out, key);
+} // namespace
+
+void put_key(std::string& out, key name) {
+  out += name.text(after_member(out));
+}
+
+void put_name(std::string& out, std::string_view name) {
+  put_quoted_between(out, after_member(out) ? ',' : '\0', name, ':');
+}
+
+void put_string(std::string& out, key name, std::string_view value) {
+  put_key(out, name);
   put_quoted(out, value);
 }
 
-void put_int(std::string& out, std::string_view key, std::int64_t value) {
-  put_key(out, key);
-  char digits[24];
-  auto end = std::to_chars(digits, digits + sizeof digits, value).ptr;
-  out.append(digits, end);
+void put_int(std::string& out, key name, std::int64_t value) {
+  // The name and the digits in one append.
+  char text[64];
+  auto head = name.text(after_member(out));
+  std::memcpy(text, head.data(), head.size());
+  auto end = std::to_chars(text + head.size(), text + sizeof text, value).ptr;
+  out.append(text, end);
 }
 
 void put_json(std::string& out, const nlohmann::json& value) {

@@ -333,7 +333,7 @@ std::string render_text(const response_state& s) {
   out.reserve(1024);
   out += '{';
   for_each_member(s, [&out](const std::string& name, const json& value) {
-    events::json_text::put_key(out, name);
+    events::json_text::put_name(out, name);
     events::json_text::put_json(out, value);
   });
   out += '}';

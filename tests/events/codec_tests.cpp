@@ -335,6 +335,20 @@ BOOST_AUTO_TEST_CASE(quoted_text_matches_the_library_on_every_byte) {
         "x" + nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
     BOOST_TEST(out == expected, "round " << round);
   }
+  // Every byte at every position of every short length: the check reads a
+  // short string as overlapping halves or as three of its bytes, and a
+  // longer one's tail as a word overlapping the one before.
+  for (std::size_t length = 1; length <= 17; ++length)
+    for (std::size_t at = 0; at < length; ++at)
+      for (int c = 0; c < 256; ++c) {
+        std::string s(length, 'q');
+        s[at] = static_cast<char>(c);
+        std::string out;
+        jt::put_quoted(out, s);
+        auto expected =
+            nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+        BOOST_TEST(out == expected, "length " << length << " byte " << c << " at " << at);
+      }
   BOOST_TEST(jt::valid_utf8("caf\xc3\xa9"));
   BOOST_TEST(!jt::valid_utf8("\xc3"));
   BOOST_TEST(!jt::valid_utf8("\xed\xa0\x80")); // a surrogate
@@ -360,7 +374,7 @@ BOOST_AUTO_TEST_CASE(keys_and_members_match_the_library_on_every_byte) {
       object[key] = nlohmann::json::object({{key, round}});
     }
     for (const auto& [key, value] : object.items()) {
-      jt::put_key(by_hand, key);
+      jt::put_name(by_hand, key);
       jt::put_json(by_hand, value);
     }
     by_hand += '}';
