@@ -137,15 +137,21 @@ public:
   // (at most max-throughput messages later), instead of waking a second
   // worker (a futex call and two context switches, the dearest thing a
   // create does on a VM) that would mostly find the queue empty again.
+  //
+  // A sleeper already woken counts as awake: until it runs (on a busy VM,
+  // a while), the jobs pushed meanwhile would each wake it again, a futex
+  // call that finds nobody to wake.
   void push(caf::resumable* job, bool from_worker) {
     bool wake = false;
     {
       std::lock_guard guard{lock_};
       queue_.push_back(job);
-      auto sleeping = static_cast<std::size_t>(sleeping_);
-      wake = sleeping > 0 && (!from_worker || queue_.size() > num_workers() - sleeping);
-      if (wake)
+      auto unwoken = static_cast<std::size_t>(sleeping_ - woken_);
+      wake = unwoken > 0 && (!from_worker || queue_.size() > num_workers() - unwoken);
+      if (wake) {
+        ++woken_;
         spot_.mark();
+      }
     }
     if (wake)
       spot_.wake();
@@ -163,6 +169,8 @@ public:
       spot_.wait(ticket);
       guard.lock();
       --sleeping_;
+      if (woken_ > 0) // (another's wake, if this one came back for no reason)
+        --woken_;
     }
   }
 
@@ -222,6 +230,7 @@ private:
   parking_spot spot_;                 // where idle workers wait
   std::deque<caf::resumable*> queue_; // guarded by lock_
   int sleeping_ = 0;                  // guarded by lock_
+  int woken_ = 0;                     // of them, woken and not yet back; guarded by lock_
   std::vector<std::unique_ptr<worker>> workers_;
   lean_clock clock_;
   std::thread timer_;
