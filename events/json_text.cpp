@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include <array>
+#include <bit>
 #include <charconv>
 #include <cmath>
 #include <cstdint>
@@ -73,6 +74,32 @@ bool all_ascii(std::string_view s) {
       return false;
   return true;
 }
+
+} // namespace
+
+std::size_t plain_run(std::string_view s) {
+  static_assert(std::endian::native == std::endian::little, "the first byte is the lowest");
+  const char* p = s.data();
+  std::size_t i = 0;
+  for (; i + 8 <= s.size(); i += 8) {
+    auto w = word_at(p + i);
+    // Exact in its lowest marked byte, the first that is not plain (a
+    // borrow only marks bytes above a match).
+    auto control = (w - ones * 0x20) & ~w & highs;
+    auto marked =
+        control | zero_byte(w ^ (ones * '"')) | zero_byte(w ^ (ones * '\\')) | (w & highs);
+    if (marked != 0)
+      return i + static_cast<std::size_t>(std::countr_zero(marked)) / 8;
+  }
+  for (; i < s.size(); ++i) {
+    auto c = static_cast<unsigned char>(p[i]);
+    if (c < 0x20 || c >= 0x80 || c == '"' || c == '\\')
+      break;
+  }
+  return i;
+}
+
+namespace {
 
 // ASCII with nothing to escape (most keys and values): copied as is.
 // Words are read whole, the last one overlapping the one before it; a

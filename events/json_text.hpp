@@ -15,6 +15,11 @@ namespace riposte::events::json_text {
 // Whether `s` is well-formed UTF-8 (what dump() accepts).
 bool valid_utf8(std::string_view s);
 
+// How many bytes `s` starts with that a JSON string holds as they are:
+// ASCII, neither '"' nor '\\' nor a control character (read a word at a
+// time; a parser skips them before looking at bytes one by one).
+std::size_t plain_run(std::string_view s);
+
 // `value` as a JSON string; malformed UTF-8 goes through dump()'s own
 // handling.
 void put_quoted(std::string& out, std::string_view value);

@@ -75,6 +75,7 @@ public:
     bool ascii = true;
     for (;;) {
       auto run = i_;
+      i_ += events::json_text::plain_run(s_.substr(i_));
       while (i_ < s_.size() && s_[i_] != '"' && s_[i_] != '\\') {
         auto c = static_cast<unsigned char>(s_[i_]);
         if (c < 0x20)
@@ -188,7 +189,7 @@ bool read_ollama_line(std::string_view line, std::string& content, std::string& 
   thinking.clear();
   end = line_end{};
   std::int64_t dropped = 0;
-  bool ok = object(sc, key, [&](const std::string& k) {
+  bool ok = object(sc, key, [&](std::string_view k) {
     if (k == "model" || k == "created_at")
       return sc.string(ignored);
     if (k == "done") {
@@ -207,7 +208,7 @@ bool read_ollama_line(std::string_view line, std::string& content, std::string& 
     if (k == "message") {
       content.clear(); // a repeated member replaces the earlier one
       thinking.clear();
-      return object(sc, inner_key, [&](const std::string& m) {
+      return object(sc, inner_key, [&](std::string_view m) {
         if (m == "role")
           return sc.string(ignored);
         if (m == "content")

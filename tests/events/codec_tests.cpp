@@ -349,6 +349,18 @@ BOOST_AUTO_TEST_CASE(quoted_text_matches_the_library_on_every_byte) {
             nlohmann::json(s).dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
         BOOST_TEST(out == expected, "length " << length << " byte " << c << " at " << at);
       }
+  // plain_run stops at the first byte a string cannot hold as is, or at
+  // the first that is not ASCII, wherever it falls in a word.
+  for (std::size_t length = 0; length <= 17; ++length)
+    for (std::size_t at = 0; at <= length; ++at)
+      for (int c = 0; c < 256; ++c) {
+        std::string s(length, 'q');
+        if (at < length)
+          s[at] = static_cast<char>(c);
+        bool stops = at < length && (c < 0x20 || c >= 0x80 || c == '"' || c == '\\');
+        BOOST_TEST(jt::plain_run(s) == (stops ? at : length),
+                   "length " << length << " byte " << c << " at " << at);
+      }
   BOOST_TEST(jt::valid_utf8("caf\xc3\xa9"));
   BOOST_TEST(!jt::valid_utf8("\xc3"));
   BOOST_TEST(!jt::valid_utf8("\xed\xa0\x80")); // a surrogate
