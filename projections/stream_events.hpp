@@ -37,6 +37,11 @@ std::optional<nlohmann::json> stream_event(const response_state& after, const ev
 // stream, are written straight to text: the same bytes as the JSON's dump.
 std::optional<stream_frame> render_frame(const response_state& after, const events::event& ev,
                                          std::int64_t seq);
+// The same, given the event's data as the log's text (events::text_of, as
+// make_new_event wrote it): a delta's frame is that text with its sequence
+// number and type added, not written a second time.
+std::optional<stream_frame> render_frame(const response_state& after, const events::event& ev,
+                                         std::int64_t seq, std::string_view text);
 
 // Folds a response's whole stream and renders the events after `after_seq`
 // (-1: all of them). An undecodable event is an error.

@@ -208,9 +208,12 @@ void submit_fast(response_actor* self, ev::append_request req) {
   fb->first_late_sub = st.next_sub;
   fb->durable = req.durable;
   if (!st.subs.empty()) {
+    // A delta's frame from the text just written for the log.
     auto seq = req.expected_version;
-    for (const auto& e : st.sent)
-      if (auto frame = projections::render_frame(st.view, e, ++seq))
+    for (std::size_t i = 0; i < st.sent.size(); ++i)
+      if (auto frame = projections::render_frame(
+              st.view, st.sent[i], ++seq,
+              i < req.events.size() ? std::string_view{req.events[i].text} : std::string_view{}))
         fb->frames.push_back(std::move(*frame));
     for (const auto& sub : st.subs)
       fb->sinks.push_back(sub.sink);

@@ -218,6 +218,15 @@ BOOST_AUTO_TEST_CASE(a_delta_frame_has_the_bytes_of_its_json_event) {
     BOOST_TEST(fast->type == (*tree)["type"].get<std::string>());
     BOOST_TEST(fast->seq == seq);
     BOOST_TEST(*fast->delta_size == (*tree)["delta"].get<std::string>().size());
+    // From the text written for the log (what the actor has at hand), the
+    // same frame.
+    auto logged = ev::make_new_event(d, "tenant", 1);
+    BOOST_REQUIRE(!logged.text.empty());
+    auto from_text = pj::render_frame(state, d, seq, logged.text);
+    BOOST_REQUIRE(from_text.has_value());
+    BOOST_TEST(from_text->data == fast->data);
+    BOOST_TEST(from_text->type == fast->type);
+    BOOST_TEST(*from_text->delta_size == *fast->delta_size);
     ++seq;
   }
   // Other events keep their JSON rendering and carry no delta.
@@ -225,6 +234,12 @@ BOOST_AUTO_TEST_CASE(a_delta_frame_has_the_bytes_of_its_json_event) {
   BOOST_REQUIRE(done.has_value());
   BOOST_TEST(!done->delta_size.has_value());
   BOOST_TEST(json::parse(done->data)["text"] == "hi");
+  // Given its log text, a non-delta event still renders from the view.
+  ev::event text_done = ev::output_text_done{"msg_1", 0, 0, "hi"};
+  auto logged = ev::make_new_event(text_done, "tenant", 1);
+  auto done_from_text = pj::render_frame(state, text_done, 11, logged.text);
+  BOOST_REQUIRE(done_from_text.has_value());
+  BOOST_TEST(done_from_text->data == done->data);
 }
 
 // The blocking answer is written as text straight from the view: the same
