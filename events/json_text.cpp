@@ -103,9 +103,9 @@ namespace {
 
 // ASCII with nothing to escape (most keys and values): copied as is.
 // Words are read whole, the last one overlapping the one before it; a
-// string under eight bytes is read as two overlapping halves, or its first,
-// middle and last bytes (which cover one of three), padded with a byte
-// that needs nothing. No call to memcpy for a variable length.
+// string of four to seven bytes is read as two overlapping halves, and a
+// shorter one as its first, middle and last bytes (all of them), padded
+// with bytes that need nothing. No call to memcpy for a variable length.
 bool plain(std::string_view s) {
   auto plain_word = [](std::uint64_t w) { return !needs_escape(w) && (w & highs) == 0; };
   const char* p = s.data();
