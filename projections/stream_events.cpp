@@ -153,15 +153,22 @@ stream_frame delta_frame(const char* type, std::int64_t seq, std::string out,
   return stream_frame{type, seq, std::move(out), delta_size};
 }
 
-// The delta's frame from its data text (`text`, or written now).
-std::optional<stream_frame> render_delta(const ev::event& event, std::int64_t seq,
-                                         const std::string_view* text) {
+} // namespace
+
+std::optional<stream_frame> render_frame(const response_state& after, const ev::event& event,
+                                         std::int64_t seq) {
+  return render_frame(after, event, seq, {});
+}
+
+std::optional<stream_frame> render_frame(const response_state& after, const ev::event& event,
+                                         std::int64_t seq, std::string_view text) {
+  // A delta's data: the log's text when given, else written now.
   auto data = [&] {
-    if (text == nullptr)
+    if (text.empty())
       return *ev::text_of(event);
     std::string out;
-    out.reserve(text->size() + 64);
-    out.append(*text);
+    out.reserve(text.size() + 64);
+    out.append(text);
     return out;
   };
   if (const auto* e = std::get_if<ev::output_text_delta>(&event))
@@ -170,25 +177,9 @@ std::optional<stream_frame> render_delta(const ev::event& event, std::int64_t se
     return delta_frame("response.reasoning_text.delta", seq, data(), e->delta.size());
   if (const auto* e = std::get_if<ev::function_call_arguments_delta>(&event))
     return delta_frame("response.function_call_arguments.delta", seq, data(), e->delta.size());
-  return std::nullopt;
-}
-
-} // namespace
-
-std::optional<stream_frame> render_frame(const response_state& after, const ev::event& event,
-                                         std::int64_t seq) {
-  if (auto frame = render_delta(event, seq, nullptr))
-    return frame;
   if (auto rendered = stream_event(after, event, seq))
     return to_frame(*rendered);
   return std::nullopt;
-}
-
-std::optional<stream_frame> render_frame(const response_state& after, const ev::event& event,
-                                         std::int64_t seq, std::string_view text) {
-  if (auto frame = render_delta(event, seq, text.empty() ? nullptr : &text))
-    return frame;
-  return render_frame(after, event, seq);
 }
 
 events::result<std::vector<stream_frame>> replay_stream(const std::vector<ev::envelope>& stream,
